@@ -1,0 +1,31 @@
+//! pgsql-ra-core: the pure decision core of the pgsql-ra PostgreSQL resource
+//! agent. It models the stock `ocf:heartbeat:pgsql` agent's states, data
+//! status, WAL locations and promotion decisions as deterministic functions
+//! over injected traits ([`ports`]). It performs no I/O of its own: no files,
+//! processes, network, environment or clock.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod action;
+pub mod agent;
+pub mod context;
+pub mod lsn;
+pub mod metadata;
+pub mod names;
+pub mod ocf;
+pub mod params;
+pub mod ports;
+pub mod score;
+pub mod status;
+pub mod validate;
+
+pub use action::Action;
+pub use agent::Agent;
+pub use context::ClusterContext;
+pub use lsn::Lsn;
+pub use names::AttributeNames;
+pub use ocf::{OcfExit, Outcome};
+pub use params::{ParamError, Params, RepMode};
+pub use score::Score;
+pub use status::{DataStatus, PgStatus};

@@ -1,0 +1,62 @@
+//! Names derived from the resource: node attribute names and files in `tmpdir`.
+
+/// Attribute names for one resource, e.g. `pgsql-status` and `master-pgsql`
+/// for a primitive `pgsql` (clone suffix `:N` stripped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeNames {
+    /// The resource name without the clone suffix (`<rsc>`).
+    pub resource: String,
+    /// `<rsc>-status` (reboot).
+    pub status: String,
+    /// `<rsc>-data-status` (forever).
+    pub data_status: String,
+    /// `<rsc>-xlog-loc` (reboot).
+    pub xlog_loc: String,
+    /// `<rsc>-master-baseline` (reboot).
+    pub master_baseline: String,
+    /// `<rsc>-receiver-status` (reboot, via attrd).
+    pub receiver_status: String,
+    /// `master-<rsc>`: the promotion score (reboot).
+    pub master_score: String,
+}
+
+/// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
+pub fn resource_name(instance: &str) -> &str {
+    match instance.rsplit_once(':') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => instance,
+    }
+}
+
+impl AttributeNames {
+    /// Names for the resource instance given by `OCF_RESOURCE_INSTANCE`.
+    pub fn for_instance(instance: &str) -> AttributeNames {
+        let rsc = resource_name(instance);
+        AttributeNames {
+            resource: rsc.to_string(),
+            status: format!("{rsc}-status"),
+            data_status: format!("{rsc}-data-status"),
+            xlog_loc: format!("{rsc}-xlog-loc"),
+            master_baseline: format!("{rsc}-master-baseline"),
+            receiver_status: format!("{rsc}-receiver-status"),
+            master_score: format!("master-{rsc}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_the_stock_names() {
+        let n = AttributeNames::for_instance("pgsql:1");
+        assert_eq!(n.status, "pgsql-status");
+        assert_eq!(n.data_status, "pgsql-data-status");
+        assert_eq!(n.xlog_loc, "pgsql-xlog-loc");
+        assert_eq!(n.master_baseline, "pgsql-master-baseline");
+        assert_eq!(n.receiver_status, "pgsql-receiver-status");
+        assert_eq!(n.master_score, "master-pgsql");
+        assert_eq!(resource_name("pg:sql"), "pg:sql");
+    }
+}

@@ -1,0 +1,78 @@
+use crate::lsn::Lsn;
+
+/// What kind of database failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// The server could not be reached or refused the connection.
+    Connect,
+    /// Authentication failed (wrong password, no such role).
+    Auth,
+    /// The connect or statement timeout expired.
+    Timeout,
+    /// A statement failed.
+    Query,
+}
+
+/// A failed database call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DbError {
+    /// The kind of failure.
+    pub kind: DbErrorKind,
+    /// What the server or driver said (never contains a password).
+    pub message: String,
+}
+
+impl DbError {
+    /// Builds an error.
+    pub fn new(kind: DbErrorKind, message: impl Into<String>) -> DbError {
+        DbError { kind, message: message.into() }
+    }
+}
+
+/// One row of `pg_stat_replication` on a primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationRow {
+    /// `application_name` (the agent sets it to the standby's node name).
+    pub application_name: String,
+    /// `upper(state)`, e.g. `STREAMING`.
+    pub state: String,
+    /// `upper(sync_state)`, e.g. `SYNC`.
+    pub sync_state: String,
+    /// `flush_lsn` (WAL the standby has made durable), when known.
+    pub flush_lsn: Option<Lsn>,
+    /// `replay_lsn`, when known.
+    pub replay_lsn: Option<Lsn>,
+}
+
+/// One session with the local PostgreSQL as the monitoring role (slot
+/// changes use the `pgdba` role). The implementation connects lazily on the
+/// first call, reuses the session, and bounds every call in time.
+pub trait Database {
+    /// Drops the session; the next call reconnects (after a restart).
+    fn reset(&mut self);
+    /// `pg_is_in_recovery()`.
+    fn is_in_recovery(&mut self) -> Result<bool, DbError>;
+    /// `server_version_num`, e.g. 150004.
+    fn server_version_num(&mut self) -> Result<u32, DbError>;
+    /// On a primary, `pg_current_wal_lsn()` (`pg_current_xlog_location()` before 10).
+    fn current_lsn(&mut self) -> Result<Lsn, DbError>;
+    /// On a standby, (replay, receive) locations; `None` for NULL.
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError>;
+    /// The timeline ID of the last checkpoint (`pg_control_checkpoint()`), if available.
+    fn timeline(&mut self) -> Result<Option<u32>, DbError>;
+    /// The cluster's system identifier (`pg_control_system()`), if available.
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError>;
+    /// The rows of `pg_stat_replication`.
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError>;
+    /// `show synchronous_standby_names`.
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError>;
+    /// True when a replication slot of that name exists.
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError>;
+    /// Drops a replication slot (as `pgdba`).
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError>;
+    /// Creates a physical replication slot (as `pgdba`).
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError>;
+    /// Runs the operator's `monitor_sql` and discards the result.
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError>;
+}

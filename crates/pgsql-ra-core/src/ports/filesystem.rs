@@ -1,0 +1,58 @@
+/// Who should own a file the agent creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOwner {
+    /// The PostgreSQL owner (`pgdba`) and its primary group.
+    Pgdba,
+    /// root (the agent itself), e.g. `PGSQL.lock`.
+    Root,
+}
+
+/// What the core needs to know about a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    /// True for a directory.
+    pub is_dir: bool,
+    /// Owner's user name, when known.
+    pub owner: Option<String>,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// A failed filesystem call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FsError {
+    /// The path involved.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+    /// True when it was a permission problem.
+    pub permission_denied: bool,
+}
+
+impl FsError {
+    /// Builds an error.
+    pub fn new(path: &str, message: impl Into<String>) -> FsError {
+        FsError { path: path.to_string(), message: message.into(), permission_denied: false }
+    }
+}
+
+/// The local filesystem (paths are absolute strings).
+pub trait Filesystem {
+    /// The file's text, or `None` when it does not exist.
+    fn read(&mut self, path: &str) -> Result<Option<String>, FsError>;
+    /// Replaces the file's content, creating it with `owner` and `mode`.
+    fn write(&mut self, path: &str, contents: &str, owner: FileOwner, mode: u32) -> Result<(), FsError>;
+    /// Appends a line (with a trailing newline) to an existing file.
+    fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError>;
+    /// Removes a file; `Ok(false)` when it did not exist.
+    fn remove(&mut self, path: &str) -> Result<bool, FsError>;
+    /// Information about a path, or `None` when it does not exist.
+    fn metadata(&mut self, path: &str) -> Result<Option<FileMeta>, FsError>;
+    /// Creates a directory and its parents, then sets `owner` and `mode` on it.
+    fn create_dir_all(&mut self, path: &str, owner: FileOwner, mode: u32) -> Result<(), FsError>;
+    /// Names (not paths) of the entries of a directory; empty when it does not exist.
+    fn list_dir(&mut self, path: &str) -> Result<Vec<String>, FsError>;
+    /// True when `user` may write to `path`.
+    fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError>;
+}

@@ -1,0 +1,38 @@
+//! The traits through which the core touches the world. The OCF shim provides
+//! real implementations; [`crate::memory`] provides complete in-memory ones.
+//! Every method is bounded in time by its implementation (connect and
+//! statement timeouts, command timeouts); the core never blocks otherwise.
+
+mod clock;
+mod cluster;
+mod database;
+mod filesystem;
+mod log;
+mod server;
+mod system;
+
+pub use clock::Clock;
+pub use cluster::{Cluster, ClusterError, Lifetime, NodeState};
+pub use database::{Database, DbError, DbErrorKind, ReplicationRow};
+pub use filesystem::{FileMeta, FileOwner, Filesystem, FsError};
+pub use log::{Log, LogLevel, MemoryLog};
+pub use server::{ProcessError, Server, StopMode};
+pub use system::{System, UserInfo};
+
+/// Every port an action may use, borrowed for one invocation.
+pub struct World<'a> {
+    /// The local PostgreSQL session.
+    pub db: &'a mut dyn Database,
+    /// The local PostgreSQL server process (pg_ctl).
+    pub server: &'a mut dyn Server,
+    /// Pacemaker's attribute store and cluster view.
+    pub cluster: &'a mut dyn Cluster,
+    /// The local filesystem.
+    pub fs: &'a mut dyn Filesystem,
+    /// Time.
+    pub clock: &'a mut dyn Clock,
+    /// Users and programs of the local machine.
+    pub system: &'a mut dyn System,
+    /// Where log lines go.
+    pub log: &'a mut dyn Log,
+}
