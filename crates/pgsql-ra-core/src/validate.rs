@@ -9,8 +9,9 @@ use crate::ports::World;
 /// What the machine checks learned, for the actions to use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MachineFacts {
-    /// The major version from `<pgdata>/PG_VERSION` (e.g. 15, or 9.6 as 906), if readable.
-    pub pg_major: Option<u32>,
+    /// The version from `<pgdata>/PG_VERSION` as `server_version_num / 100`
+    /// (15 → 1500, 9.6 → 906), if readable. Compare with 1200 for "≥ 12".
+    pub pg_version: Option<u32>,
     /// True when the configuration file could be read.
     pub config_readable: bool,
 }
