@@ -5,6 +5,7 @@
 #   lab.sh install            apt-get the packages (idempotent)
 #   lab.sh up                 build the cluster from nothing (runs "down" first), wait until healthy
 #   lab.sh status             crm_mon -Afr -1
+#   lab.sh state              crm_mon --output-as=xml as key=value lines (labtool.py kv)
 #   lab.sh wait [SECS]        wait for one Promoted and every standby in sync (async: HS:async)
 #   lab.sh failover           kill -9 the primary's postmaster, time promotion/VIP/first write
 #   lab.sh rebuild NODE       seed procedure: pg_basebackup from the VIP, rm PGSQL.lock, cleanup
@@ -196,12 +197,14 @@ cmd__node_init() {
     ( PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logfacility=none PCMK_debug=$PCMK_DEBUG \
       setsid pacemakerd </dev/null >>/var/log/pacemaker/pacemakerd.out 2>&1 & )
   fi
+  touch "$LAB/$n/ready"                                 # node_start waits for this
   exec sleep infinity
 }
 
 node_start() {    # node_start NODE [bare]
   local n=$1 up p=""
   alive "$n" && return 0
+  rm -f "$LAB/$n/ready"
   setsid nsenter --net="/run/netns/$PFX-$n" -- \
     unshare --mount --uts --pid --fork --mount-proc --propagation private \
     tini -s -- "$SELF" _node_init "$n" "${2:-cluster}" </dev/null >>"$LAB/$n/init.out" 2>&1 &
@@ -213,6 +216,8 @@ node_start() {    # node_start NODE [bare]
   done
   [ -n "$p" ] || die "could not start $n"
   echo "$p" > "$LAB/$n/init.pid"
+  for _ in $(seq 100); do [ -e "$LAB/$n/ready" ] && break; sleep 0.1; done
+  [ -e "$LAB/$n/ready" ] || die "$n did not finish its init (see $LAB/$n/init.out)"
   log "$n: init (tini) pid $p"
 }
 
@@ -444,6 +449,7 @@ cmd_down() {
 
 # ---------------------------------------------------------------------------- status / wait
 cmd_status() { enter "$(any_node)" crm_mon -Afr -1; }
+cmd_state() { state; }
 
 promoted() { kv promoted "$(state 2>/dev/null || true)"; }
 
@@ -532,26 +538,38 @@ cmd_rebuild() {
 }
 
 # ---------------------------------------------------------------------------- ocf-tester
-# ocf-tester on a single PostgreSQL without replication, in its own bare namespace "solo"
-# (no Pacemaker; tini as PID 1).  Output in $OUTDIR/ocf-tester-$RA.txt; exit status of ocf-tester.
+# ocf-tester on a single PostgreSQL without replication, in its own bare node "solo" (no
+# Pacemaker, tini as PID 1, loopback only).  Two runs:
+#  * "masked": promote/demote answer 3 (unimplemented), as they must be meaningless without
+#    replication; ocf-tester then runs its whole start/stop/monitor/idempotency sequence.
+#    Its exit status is the result of this command.
+#  * "plain": the agent as is.  The stock agent answers promote/demote with 6 ("Not in a
+#    replication mode"), which makes ocf-tester abort; kept for information.
+# Output: $OUTDIR/ocf-tester-$RA-{masked,plain}.txt
 cmd_ocftest() {
-  local n=solo agent rc=0
+  local n=solo agent rc=0 run
   command -v ocf-tester >/dev/null || { log "ocf-tester not installed: skipped"; return 0; }
   case $RA in ours) agent=$RA_DIR/pgsql;; stock) agent=/usr/lib/ocf/resource.d/heartbeat/pgsql;; *) die "ocftest: RA=ours|stock";; esac
   mkdir -p "$LAB" "$OUTDIR"; [ -f "$LAB/hosts" ] || echo "127.0.0.1 localhost" > "$LAB/hosts"
   ip netns list | grep -q "^$PFX-solo" || { ip netns add $PFX-solo; ip -n $PFX-solo link set lo up; }
-  [ "$RA" = ours ] && install_agent
-  [ "$RA" = stock ] && [ ! -f "$LAB/crm_attribute.wrap" ] && install_agent
+  if [ "$RA" = ours ] || [ ! -f "$LAB/crm_attribute.wrap" ]; then install_agent; fi
   node_kill $n; rm -rf "${LAB:?}/$n"; mkdir -p "$LAB/$n"
   NODES=$n prepare_node $n
+  printf '#!/bin/sh\ncase "$1" in promote|demote) exit 3;; esac\nexec %s "$@"\n' "$agent" > "$LAB/$n/masked-agent"
+  chmod 755 "$LAB/$n" "$LAB/$n/masked-agent"
   NODES=$n node_start $n bare
   pg_initdb $n
-  enter $n env OCF_ROOT=/usr/lib/ocf ocf-tester -n pgsql \
-      -o pgctl=$PGBIN/pg_ctl -o psql=/usr/bin/psql -o pgdata=$PGDATA \
-      -o socketdir=/var/run/postgresql -o tmpdir=$PGROOT/tmp -o logfile=/var/log/postgresql/postgresql.log \
-      "$agent" > "$OUTDIR/ocf-tester-$RA.txt" 2>&1 || rc=$?
-  cat "$OUTDIR/ocf-tester-$RA.txt"
-  as_pg $n "$PGBIN/pg_ctl -D $PGDATA -m immediate stop" >/dev/null 2>&1 || true
+  for run in masked plain; do
+    local a=$agent; [ $run = masked ] && a=$LAB/$n/masked-agent
+    log "ocf-tester ($run) on $agent"
+    enter $n env OCF_ROOT=/usr/lib/ocf ocf-tester -n pgsql \
+        -o pgctl=$PGBIN/pg_ctl -o psql=/usr/bin/psql -o pgdata=$PGDATA \
+        -o socketdir=/var/run/postgresql -o tmpdir=$PGROOT/tmp -o logfile=/var/log/postgresql/postgresql.log \
+        "$a" > "$OUTDIR/ocf-tester-$RA-$run.txt" 2>&1 && echo "ocf-tester $run: rc=0" || {
+      local r=$?; echo "ocf-tester $run: rc=$r"; [ $run = masked ] && rc=$r; }
+    sed 's/^/    /' "$OUTDIR/ocf-tester-$RA-$run.txt"
+    as_pg $n "$PGBIN/pg_ctl -D $PGDATA -m fast -w stop" >/dev/null 2>&1 || true
+  done
   node_kill $n; rm -rf "${LAB:?}/$n"
   ip netns del $PFX-solo 2>/dev/null || true
   return $rc
@@ -571,7 +589,7 @@ cmd_logs() {
 
 [ "$(id -u)" = 0 ] || die "run as root"
 case "${1:-}" in
-  install|up|down|status|wait|failover|rebuild|enter|cli|ocftest|config|logs|_node_init|_powerctl)
+  install|up|down|status|state|wait|failover|rebuild|enter|cli|ocftest|config|logs|_node_init|_powerctl)
     c=$1; shift; "cmd_$c" "$@";;
   *) sed -n '2,/^set -euo/p' "$SELF" | grep '^#' | sed 's/^# \{0,1\}//'; exit 1;;
 esac

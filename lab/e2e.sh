@@ -1,0 +1,181 @@
+#!/bin/bash
+# lab/e2e.sh - end-to-end suite on the namespace lab (2 nodes), asserting on crm_mon XML
+# (through "lab.sh state"), never on crm_mon's text layout.
+#
+#   RA=ours|stock lab/e2e.sh        (RA=ours needs PGSQL_RA_BIN or <repo>/target/release/pgsql-ra)
+#
+# Scenarios: 1 bring-up (sync)  2 kill -9 of the primary's postmaster  3 rebuild + failover
+# back  4 rep_mode=async and a cut replication link  5 ocf-tester on a single PostgreSQL.
+# Every assertion prints what it expected and what it saw.  On failure the cluster logs are
+# printed.  Last line: "N passed, M failed"; exit status 1 if M > 0.  KEEP=1 leaves the lab up.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+export RA=${RA:-ours} NODES="node1 node2" OUTDIR=${OUTDIR:-$HERE/out}
+LAB_SH=$HERE/lab.sh
+PASS=0 FAIL=0 S="" T0=$(date +%s)
+mkdir -p "$OUTDIR"
+
+say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*"; }
+lab() { timeout "${LAB_TIMEOUT:-240}" "$LAB_SH" "$@"; }
+snap() { S=$(lab state 2>/dev/null || true); }
+get() { sed -n "s/^$1=//p" <<<"$S" | head -1; }
+ok() { PASS=$((PASS+1)); echo "  PASS  $1: expected '$2', saw '$3'"; }
+ko() { FAIL=$((FAIL+1)); echo "  FAIL  $1: expected '$2', saw '$3'"; }
+# expect DESC WANT KEY: the snapshot value of KEY equals WANT
+expect() { local v; v=$(get "$3"); if [ "$v" = "$2" ]; then ok "$1" "$2" "$v"; else ko "$1" "$2" "$v"; fi; }
+# expect_re DESC ERE VALUE
+expect_re() { if [[ $3 =~ $2 ]]; then ok "$1" "/$2/" "$3"; else ko "$1" "/$2/" "$3"; fi; }
+# expect_rc DESC WANT_RC CMD...
+expect_rc() { local d=$1 w=$2 rc=0; shift 2; "$@" >"$OUTDIR/last-cmd.txt" 2>&1 || rc=$?
+              if [ "$rc" = "$w" ]; then ok "$d" "rc $w" "rc $rc"; else ko "$d" "rc $w" "rc $rc"; tail -20 "$OUTDIR/last-cmd.txt"; fi; }
+# until_state SECS KEY=ERE...: poll the snapshot until every KEY matches its ERE (bounded)
+until_state() {
+  local secs=$1 end c k re good; shift; end=$(( $(date +%s) + secs ))
+  while :; do
+    snap; good=1
+    for c in "$@"; do k=${c%%=*}; re=${c#*=}; [[ $(get "$k") =~ ^($re)$ ]] || { good=0; break; }; done
+    [ $good = 1 ] && return 0
+    [ "$(date +%s)" -ge $end ] && { say "timeout (${secs}s) waiting for: $*"; return 1; }
+    sleep 1
+  done
+}
+sql_vip() { ip netns exec pgra-cli psql "host=10.231.0.100 user=postgres dbname=postgres connect_timeout=2" -XAtq -c "$1" 2>&1; }
+sql_on() { local n=$1; shift; lab enter "$n" runuser -u postgres -- psql -h /var/run/postgresql -XAtq -c "$1" 2>&1; }
+fo_env() { sed -n "s/^$1=//p" "$OUTDIR/failover.env" 2>/dev/null; }
+
+# on failure of a phase: print the cluster logs (and keep a copy) before the lab goes away
+FAIL_SEEN=0
+collect() {   # collect PHASE
+  local d=$OUTDIR/logs-$RA-$1
+  rm -rf "$d"; mkdir -p "$d"
+  for n in $NODES; do cp -a "/var/lib/pgsql-ra-lab/$n/var/log" "$d/$n" 2>/dev/null || true; done
+  if [ $FAIL -gt $FAIL_SEEN ]; then
+    say "failures in phase $1: cluster state and logs follow (copy in $d)"
+    echo "$S"; lab status 2>&1 | sed 's/^/    /' || true
+    lab logs 2>&1 | sed 's/^/    /'
+  fi
+  FAIL_SEEN=$FAIL
+}
+finish() {
+  [ "${KEEP:-0}" = 1 ] || lab down >/dev/null 2>&1
+  say "suite took $(( $(date +%s) - T0 )) s (RA=$RA)"
+  echo "$PASS passed, $FAIL failed"
+  [ $FAIL = 0 ]
+}
+
+# --------------------------------------------------------------------------------- 1 bring-up
+say "RA=$RA: scenario 1, bring-up (rep_mode=sync)"
+t=$(date +%s)
+if ! REP_MODE=sync lab up > "$OUTDIR/up-sync.log" 2>&1; then
+  ko "lab up (sync)" "healthy cluster" "failed, see below"; tail -30 "$OUTDIR/up-sync.log"
+  snap; collect 1-bringup; finish; exit 1
+fi
+ok "lab up (sync)" "healthy" "healthy after $(( $(date +%s) - t )) s"
+snap
+expect "node1 role" Promoted role.node1
+expect "node2 role" Unpromoted role.node2
+expect "VIP location" node1 vip
+expect "node1 pgsql-status" PRI attr.node1.pgsql-status
+expect "node2 pgsql-status" HS:sync attr.node2.pgsql-status
+expect "node1 pgsql-data-status" LATEST attr.node1.pgsql-data-status
+expect "node2 pgsql-data-status" "STREAMING|SYNC" attr.node2.pgsql-data-status
+expect "node1 master-pgsql" 1000 attr.node1.master-pgsql
+expect "node2 master-pgsql" 100 attr.node2.master-pgsql
+expect_re "node1 pgsql-master-baseline" '^[0-9A-F]{16}$' "$(get attr.node1.pgsql-master-baseline)"
+expect_re "write through the VIP" '^[0-9]+$' "$(sql_vip "insert into lab(who) values('e2e-sync') returning id")"
+expect_re "row on the sync standby at once" '^1$' "$(sql_on node2 "select count(*) from lab where who='e2e-sync'")"
+collect 1-bringup
+
+# --------------------------------------------------------------------------------- 2 failover
+say "scenario 2: kill -9 of the primary's postmaster"
+lab failover > "$OUTDIR/failover-1.log" 2>&1; rc=$?
+sed 's/^/    /' "$OUTDIR/failover-1.log"
+expect_re "failover command" '^0$' "$rc"
+expect_re "new primary (failover.env)" '^node2$' "$(fo_env NEW)"
+expect_re "first write through the VIP after the kill (s)" '^[0-9.]+$' "$(fo_env WRITE)"
+until_state 30 role.node2=Promoted vip=node2 attr.node1.pgsql-status=STOP attr.node1.pgsql-data-status=DISCONNECT
+expect "node2 role" Promoted role.node2
+expect "VIP location" node2 vip
+expect "node2 pgsql-status" PRI attr.node2.pgsql-status
+expect "node2 pgsql-data-status" LATEST attr.node2.pgsql-data-status
+expect "node1 pgsql-status" STOP attr.node1.pgsql-status
+expect "node1 pgsql-data-status" DISCONNECT attr.node1.pgsql-data-status
+expect_re "node1 role (not running)" '^(|Stopped)$' "$(get role.node1)"
+expect_re "write through the VIP" '^[0-9]+$' "$(sql_vip "insert into lab(who) values('e2e-after-failover-1') returning id")"
+expect_re "rows written before the kill survived" '^[1-9][0-9]*$' "$(sql_vip "select count(*) from lab where who in ('e2e-sync','before-failover')")"
+FO1="$(fo_env DETECT)/$(fo_env PROMOTED)/$(fo_env VIP)/$(fo_env WRITE)"
+collect 2-failover
+
+# --------------------------------------------------------------------------------- 3 rebuild + back
+say "scenario 3: rebuild node1 under node2 (seed procedure), then fail over back"
+expect_rc "rebuild node1 (pg_basebackup from the VIP, rm PGSQL.lock, cleanup)" 0 lab rebuild node1
+until_state 60 attr.node1.pgsql-status=HS:sync role.node1=Unpromoted
+expect "node1 role" Unpromoted role.node1
+expect "node1 pgsql-status" HS:sync attr.node1.pgsql-status
+expect "node1 pgsql-data-status" "STREAMING|SYNC" attr.node1.pgsql-data-status
+expect "node1 master-pgsql" 100 attr.node1.master-pgsql
+expect "node2 role" Promoted role.node2
+expect "node2 master-pgsql" 1000 attr.node2.master-pgsql
+lab failover > "$OUTDIR/failover-2.log" 2>&1; rc=$?
+sed 's/^/    /' "$OUTDIR/failover-2.log"
+expect_re "failover back" '^0$' "$rc"
+expect_re "new primary (failover.env)" '^node1$' "$(fo_env NEW)"
+until_state 30 role.node1=Promoted vip=node1 attr.node2.pgsql-status=STOP attr.node2.pgsql-data-status=DISCONNECT
+expect "node1 role" Promoted role.node1
+expect "VIP location" node1 vip
+expect "node2 pgsql-status" STOP attr.node2.pgsql-status
+expect "node2 pgsql-data-status" DISCONNECT attr.node2.pgsql-data-status
+FO2="$(fo_env DETECT)/$(fo_env PROMOTED)/$(fo_env VIP)/$(fo_env WRITE)"
+expect_rc "rebuild node2" 0 lab rebuild node2
+until_state 60 attr.node2.pgsql-status=HS:sync role.node2=Unpromoted
+expect "node2 role" Unpromoted role.node2
+expect "node2 pgsql-status" HS:sync attr.node2.pgsql-status
+expect "node2 pgsql-data-status" "STREAMING|SYNC" attr.node2.pgsql-data-status
+expect_re "all writes survived both failovers" '^([3-9]|[1-9][0-9]+)$' "$(sql_vip "select count(*) from lab where who like 'e2e-%' or who like '%failover'")"
+collect 3-rebuild
+
+# --------------------------------------------------------------------------------- 4 async + cut link
+say "scenario 4: rep_mode=async, cut the replication link of the standby"
+t=$(date +%s)
+if REP_MODE=async lab up > "$OUTDIR/up-async.log" 2>&1; then
+  ok "lab up (async)" healthy "healthy after $(( $(date +%s) - t )) s"
+  snap
+  expect "node1 role" Promoted role.node1
+  expect "node2 pgsql-status" HS:async attr.node2.pgsql-status
+  expect "node2 pgsql-data-status" "STREAMING|ASYNC" attr.node2.pgsql-data-status
+  expect "node2 master-pgsql (async, 2 nodes)" 100 attr.node2.master-pgsql
+  # eth0 carries replication and clients; corosync is on eth1, so membership stays intact
+  lab enter node2 ip link set eth0 down
+  tc=$(date +%s)
+  until_state 45 attr.node2.pgsql-data-status=DISCONNECT
+  expect "node2 pgsql-data-status after the cut" DISCONNECT attr.node2.pgsql-data-status
+  say "DISCONNECT seen $(( $(date +%s) - tc )) s after the cut (wal_sender_timeout=10s)"
+  sleep 5; snap    # a few more monitor rounds: nothing may promote node2
+  expect_re "node2 master-pgsql not positive" '^(|-INFINITY|-[0-9]+|0)$' "$(get attr.node2.master-pgsql)"
+  expect "node2 still online (corosync on eth1)" "node1 node2" online
+  expect "node1 still Promoted" node1 promoted
+  expect "node2 not promoted" Unpromoted role.node2
+  expect_re "primary keeps serving writes" '^[0-9]+$' "$(sql_vip "insert into lab(who) values('e2e-async-cut') returning id")"
+  lab enter node2 ip link set eth0 up
+  until_state 60 attr.node2.pgsql-data-status='STREAMING\|ASYNC' attr.node2.master-pgsql=100
+  expect "node2 pgsql-data-status after the link is back" "STREAMING|ASYNC" attr.node2.pgsql-data-status
+  expect "node2 master-pgsql after the link is back" 100 attr.node2.master-pgsql
+else
+  ko "lab up (async)" healthy "failed"; tail -30 "$OUTDIR/up-async.log"; snap
+fi
+collect 4-async
+lab down >/dev/null 2>&1
+
+# --------------------------------------------------------------------------------- 5 ocf-tester
+say "scenario 5: ocf-tester, single PostgreSQL, no replication"
+if command -v ocf-tester >/dev/null; then
+  lab ocftest > "$OUTDIR/ocftest.log" 2>&1; rc=$?
+  sed 's/^/    /' "$OUTDIR/ocftest.log"
+  expect_re "ocf-tester (promote/demote masked)" '^0$' "$rc"
+else
+  say "ocf-tester not installed: skipped"
+fi
+
+say "failover timings detect/promoted/VIP/first-write (s): node1->node2 $FO1, node2->node1 ${FO2:-NA}"
+finish
