@@ -8,16 +8,24 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod actions;
 pub mod agent;
+pub mod attrs;
+pub mod budget;
 pub mod context;
+pub mod election;
 pub mod lsn;
 pub mod metadata;
 pub mod names;
 pub mod ocf;
 pub mod params;
 pub mod ports;
+pub mod recovery;
+pub mod replication;
 pub mod score;
+pub mod slots;
 pub mod status;
+pub mod sync_mode;
 pub mod validate;
 
 pub use action::Action;

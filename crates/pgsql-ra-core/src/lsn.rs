@@ -60,6 +60,13 @@ impl fmt::Display for Lsn {
     }
 }
 
+/// Serializes as the attribute form (for printing decisions as JSON).
+impl serde::Serialize for Lsn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_attr())
+    }
+}
+
 /// Accepts either `X/Y` or the 16-digit attribute form.
 impl FromStr for Lsn {
     type Err = LsnParseError;

@@ -1,0 +1,139 @@
+//! Node attribute writes with the stock agent's guards (§3):
+//! - every write happens only when the value changes;
+//! - another node's `<rsc>-status` only when that node is online and its
+//!   current value is not `STOP`/`UNKNOWN` (its own agent declared it stopped);
+//! - another node's score only when it already has one and is online;
+//! - a `<rsc>-data-status` (forever) only for a node the cluster knows.
+//!
+//! The node list is read once per invocation (bug E) and handed in.
+
+use serde::Serialize;
+
+use crate::names::AttributeNames;
+use crate::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use crate::score::Score;
+use crate::status::{DataStatus, PgStatus};
+
+/// What a guarded write did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum WriteResult {
+    /// The value was written.
+    Written,
+    /// The attribute already had this value.
+    Unchanged,
+    /// A guard refused the write, with the reason.
+    Skipped(String),
+}
+
+/// The attribute writer of one invocation.
+#[derive(Debug, Clone)]
+pub struct Attrs {
+    /// Attribute names of the resource.
+    pub names: AttributeNames,
+    /// The local node.
+    pub local: String,
+    nodes: Vec<NodeState>,
+}
+
+impl Attrs {
+    /// A writer for `local` with the cluster's node list (read once).
+    pub fn new(names: AttributeNames, local: &str, nodes: Vec<NodeState>) -> Attrs {
+        Attrs { names, local: local.to_string(), nodes }
+    }
+
+    /// True for the local node and for nodes the cluster reports online.
+    pub fn is_online(&self, node: &str) -> bool {
+        node == self.local || self.nodes.iter().any(|n| n.name == node && n.online)
+    }
+
+    /// True for the local node and for nodes the cluster knows (online or not).
+    pub fn exists(&self, node: &str) -> bool {
+        node == self.local || self.nodes.iter().any(|n| n.name == node)
+    }
+
+    fn write_if_changed(
+        &self,
+        cluster: &mut dyn Cluster,
+        node: &str,
+        name: &str,
+        value: &str,
+        lifetime: Lifetime,
+    ) -> Result<WriteResult, ClusterError> {
+        if cluster.get_attr(node, name, lifetime)?.as_deref() == Some(value) {
+            return Ok(WriteResult::Unchanged);
+        }
+        cluster.set_attr(node, name, value, lifetime)?;
+        Ok(WriteResult::Written)
+    }
+
+    /// Sets `<rsc>-status` of `node` (guards: online; not overriding another
+    /// node's `STOP`/`UNKNOWN`).
+    pub fn set_status(&self, cluster: &mut dyn Cluster, node: &str, status: PgStatus) -> Result<WriteResult, ClusterError> {
+        if !self.is_online(node) {
+            return Ok(WriteResult::Skipped(format!("{node} is not online")));
+        }
+        let current = cluster.get_attr(node, &self.names.status, Lifetime::Reboot)?;
+        if current.as_deref() == Some(status.as_str()) {
+            return Ok(WriteResult::Unchanged);
+        }
+        if node != self.local {
+            if let Some(c @ ("STOP" | "UNKNOWN")) = current.as_deref() {
+                return Ok(WriteResult::Skipped(format!(
+                    "changing {} on {node} from {c} to {status} is prohibited: its own agent set {c}",
+                    self.names.status
+                )));
+            }
+        }
+        cluster.set_attr(node, &self.names.status, status.as_str(), Lifetime::Reboot)?;
+        Ok(WriteResult::Written)
+    }
+
+    /// Sets `<rsc>-data-status` of `node` (forever; guard: the node exists).
+    pub fn set_data_status(&self, cluster: &mut dyn Cluster, node: &str, value: &DataStatus) -> Result<WriteResult, ClusterError> {
+        if !self.exists(node) {
+            return Ok(WriteResult::Skipped(format!("{node} is not a cluster node")));
+        }
+        self.write_if_changed(cluster, node, &self.names.data_status, &value.to_string(), Lifetime::Forever)
+    }
+
+    /// Reads `<rsc>-data-status` of `node`; an unparsable value reads as `None`.
+    pub fn data_status(&self, cluster: &mut dyn Cluster, node: &str) -> Result<Option<DataStatus>, ClusterError> {
+        Ok(cluster
+            .get_attr(node, &self.names.data_status, Lifetime::Forever)?
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Sets the local promotion score.
+    pub fn set_own_score(&self, cluster: &mut dyn Cluster, score: Score) -> Result<WriteResult, ClusterError> {
+        let local = self.local.clone();
+        self.write_if_changed(cluster, &local, &self.names.master_score, &score.to_string(), Lifetime::Reboot)
+    }
+
+    /// Sets another node's promotion score (guards: it has a score already
+    /// and is online).
+    pub fn set_other_score(&self, cluster: &mut dyn Cluster, node: &str, score: Score) -> Result<WriteResult, ClusterError> {
+        if !self.is_online(node) {
+            return Ok(WriteResult::Skipped(format!("{node} is not online")));
+        }
+        match cluster.get_attr(node, &self.names.master_score, Lifetime::Reboot)? {
+            None => Ok(WriteResult::Skipped(format!("{node} has no promotion score yet"))),
+            Some(v) if v == score.to_string() => Ok(WriteResult::Unchanged),
+            Some(_) => {
+                cluster.set_attr(node, &self.names.master_score, &score.to_string(), Lifetime::Reboot)?;
+                Ok(WriteResult::Written)
+            }
+        }
+    }
+
+    /// Sets a reboot-lifetime attribute of the local node (`xlog-loc`,
+    /// `master-baseline`, `receiver-status`).
+    pub fn set_own(&self, cluster: &mut dyn Cluster, name: &str, value: &str) -> Result<WriteResult, ClusterError> {
+        let local = self.local.clone();
+        self.write_if_changed(cluster, &local, name, value, Lifetime::Reboot)
+    }
+
+    /// Deletes a reboot-lifetime attribute of the local node.
+    pub fn delete_own(&self, cluster: &mut dyn Cluster, name: &str) -> Result<(), ClusterError> {
+        cluster.delete_attr(&self.local, name, Lifetime::Reboot)
+    }
+}

@@ -1,0 +1,320 @@
+//! `control_slave_status` (stock §4.2): on the primary, turn the rows of
+//! `pg_stat_replication` into each standby's data-status, promotion score
+//! and `<rsc>-status`, and decide the synchronous standby (sync mode). A pure
+//! function: the caller applies the decisions through the attribute guards
+//! and rewrites `rep_mode.conf`.
+
+use serde::Serialize;
+
+use crate::params::RepMode;
+use crate::ports::ReplicationRow;
+use crate::score::Score;
+use crate::status::{DataStatus, PgStatus};
+
+/// What the primary decides for one standby of node_list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StandbyDecision {
+    /// The standby's node name.
+    pub node: String,
+    /// Its new `<rsc>-data-status`.
+    #[serde(serialize_with = "as_text")]
+    pub data_status: DataStatus,
+    /// Its new promotion score.
+    #[serde(serialize_with = "as_text")]
+    pub score: Score,
+    /// Its new `<rsc>-status`, or `None` to leave it unchanged (disconnected).
+    pub status: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// A new content for `rep_mode.conf` (followed by a reload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncChange {
+    /// The synchronous standbys to configure (empty: all asynchronous).
+    pub names: Vec<String>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Everything one `control_slave_status` run decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlDecision {
+    /// One decision per other node of node_list, in list order.
+    pub standbys: Vec<StandbyDecision>,
+    /// The new synchronous standby configuration, if it changes.
+    pub sync_change: Option<SyncChange>,
+    /// True when a standby was just made synchronous: check again shortly.
+    pub recheck: bool,
+}
+
+/// What the decision function needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlInput<'a> {
+    /// `rep_mode` (sync or async).
+    pub rep_mode: RepMode,
+    /// node_list, lower-cased, in order.
+    pub node_list: &'a [String],
+    /// The local (primary) node.
+    pub local: &'a str,
+    /// `external_standby_node_list` (sync mode only).
+    pub external: &'a [String],
+    /// The rows of `pg_stat_replication`.
+    pub rows: &'a [ReplicationRow],
+    /// The names `rep_mode.conf` currently makes synchronous.
+    pub current_sync: &'a [String],
+}
+
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+/// Decides the standbys' attributes and the synchronous standby.
+pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
+    let sync = input.rep_mode == RepMode::Sync;
+    let manage_single = sync && input.external.is_empty();
+    let mut current: Vec<String> = input.current_sync.to_vec();
+    let mut changed_reason: Option<String> = None;
+    let mut recheck = false;
+    let mut standbys = Vec::new();
+
+    for node in input.node_list.iter().filter(|n| n.as_str() != input.local) {
+        let row = input.rows.iter().find(|r| r.application_name == *node);
+        let data_status = match row {
+            Some(r) => DataStatus::replication(&r.state, &r.sync_state),
+            None => DataStatus::Disconnect,
+        };
+        let (score, status, reason) = if data_status.is_streaming("SYNC") {
+            (Score::CAN_PROMOTE, Some(PgStatus::HsSync), "streaming synchronously: can take over at once".to_string())
+        } else if data_status.is_streaming("ASYNC") {
+            if sync {
+                if manage_single && current.is_empty() {
+                    current = vec![node.clone()];
+                    recheck = true;
+                    changed_reason = Some(format!("no synchronous standby is configured: {node} becomes the synchronous standby"));
+                }
+                (
+                    Score::CAN_NOT_PROMOTE,
+                    Some(PgStatus::HsAsync),
+                    "streaming asynchronously in sync mode: it may miss committed transactions".to_string(),
+                )
+            } else if input.node_list.len() <= 2 {
+                (Score::CAN_PROMOTE, Some(PgStatus::HsAsync), "streaming asynchronously, the only standby of a two-node list".to_string())
+            } else {
+                (
+                    Score::CAN_NOT_PROMOTE,
+                    Some(PgStatus::HsAsync),
+                    "streaming asynchronously with three or more nodes: which standby is newest cannot be told".to_string(),
+                )
+            }
+        } else if data_status.is_streaming("POTENTIAL") {
+            (Score::CAN_NOT_PROMOTE, Some(PgStatus::HsPotential), "potential synchronous standby: not confirmed to hold every commit".to_string())
+        } else {
+            if manage_single && current.iter().any(|n| n == node) {
+                current.clear();
+                changed_reason = Some(format!("{node} is no longer streaming ({data_status}): all standbys become asynchronous so that commits do not block"));
+            }
+            match data_status {
+                DataStatus::Disconnect => (
+                    Score::CAN_NOT_PROMOTE,
+                    None,
+                    "not in pg_stat_replication: its data may be behind".to_string(),
+                ),
+                _ => (
+                    Score::CAN_NOT_PROMOTE,
+                    Some(PgStatus::HsConnected),
+                    format!("connected but not streaming normally ({data_status})"),
+                ),
+            }
+        };
+        standbys.push(StandbyDecision {
+            node: node.clone(),
+            data_status,
+            score,
+            status: status.map(|s| s.as_str().to_string()),
+            reason,
+        });
+    }
+
+    let sync_change = if sync && !input.external.is_empty() {
+        let streaming = |name: &String| {
+            input.rows.iter().any(|r| r.application_name == *name && r.state == "STREAMING")
+        };
+        let targets: Vec<String> = input
+            .node_list
+            .iter()
+            .filter(|n| n.as_str() != input.local)
+            .chain(input.external.iter())
+            .filter(|n| streaming(n))
+            .cloned()
+            .fold(Vec::new(), |mut acc, n| {
+                if !acc.contains(&n) {
+                    acc.push(n);
+                }
+                acc
+            });
+        if crate::sync_mode::same_names(&targets, input.current_sync) {
+            None
+        } else {
+            recheck = true;
+            let dropped: Vec<&String> = input
+                .current_sync
+                .iter()
+                .filter(|n| input.external.contains(n) && !targets.contains(n))
+                .collect();
+            let mut reason = format!("the streaming standbys are now [{}]", targets.join(", "));
+            for n in dropped {
+                reason.push_str(&format!("; the synchronous connection from {n} was disconnected"));
+            }
+            Some(SyncChange { names: targets, reason })
+        }
+    } else {
+        changed_reason
+            .filter(|_| current.as_slice() != input.current_sync)
+            .map(|reason| SyncChange { names: current, reason })
+    };
+    ControlDecision { standbys, sync_change, recheck }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn row(name: &str, state: &str, sync: &str) -> ReplicationRow {
+        ReplicationRow {
+            application_name: name.to_string(),
+            state: state.to_string(),
+            sync_state: sync.to_string(),
+            flush_lsn: None,
+            replay_lsn: None,
+        }
+    }
+
+    fn decide(mode: RepMode, list: &[&str], rows: &[ReplicationRow], current: &[&str]) -> ControlDecision {
+        let list = v(list);
+        let current = v(current);
+        control_slave_status(&ControlInput {
+            rep_mode: mode,
+            node_list: &list,
+            local: "node1",
+            external: &[],
+            rows,
+            current_sync: &current,
+        })
+    }
+
+    fn summary(d: &ControlDecision) -> Vec<(String, String, String, Option<String>)> {
+        d.standbys
+            .iter()
+            .map(|s| (s.node.clone(), s.data_status.to_string(), s.score.to_string(), s.status.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn the_stock_table_in_sync_mode() {
+        let rows = [
+            row("node2", "STREAMING", "SYNC"),
+            row("node3", "STREAMING", "ASYNC"),
+            row("node4", "STREAMING", "POTENTIAL"),
+            row("node6", "CATCHUP", "ASYNC"),
+            row("node7", "STREAMING", "QUORUM"),
+        ];
+        let d = decide(RepMode::Sync, &["node1", "node2", "node3", "node4", "node5", "node6", "node7"], &rows, &["node2"]);
+        let s = |n: &str, d: &str, sc: &str, st: Option<&str>| (n.to_string(), d.to_string(), sc.to_string(), st.map(str::to_string));
+        assert_eq!(
+            summary(&d),
+            vec![
+                s("node2", "STREAMING|SYNC", "100", Some("HS:sync")),
+                s("node3", "STREAMING|ASYNC", "-INFINITY", Some("HS:async")),
+                s("node4", "STREAMING|POTENTIAL", "-INFINITY", Some("HS:potential")),
+                s("node5", "DISCONNECT", "-INFINITY", None),
+                s("node6", "CATCHUP|ASYNC", "-INFINITY", Some("HS:connected")),
+                s("node7", "STREAMING|QUORUM", "-INFINITY", Some("HS:connected")),
+            ]
+        );
+        assert_eq!(d.sync_change, None, "node2 stays the synchronous standby");
+        assert!(!d.recheck);
+        assert!(d.standbys.iter().all(|s| !s.reason.is_empty()));
+    }
+
+    #[test]
+    fn async_mode_scores_depend_on_the_list_length() {
+        let rows = [row("node2", "STREAMING", "ASYNC"), row("node3", "STREAMING", "ASYNC")];
+        let two = decide(RepMode::Async, &["node1", "node2"], &rows, &[]);
+        assert_eq!(two.standbys[0].score, Score::CAN_PROMOTE);
+        let three = decide(RepMode::Async, &["node1", "node2", "node3"], &rows, &[]);
+        assert!(three.standbys.iter().all(|s| s.score == Score::CAN_NOT_PROMOTE));
+        assert_eq!(three.sync_change, None);
+        let sync_row = [row("node2", "STREAMING", "SYNC")];
+        assert_eq!(decide(RepMode::Async, &["node1", "node2", "node3"], &sync_row, &[]).standbys[0].score, Score::CAN_PROMOTE);
+    }
+
+    #[test]
+    fn first_async_standby_becomes_synchronous_when_none_is() {
+        let rows = [row("node2", "STREAMING", "ASYNC"), row("node3", "STREAMING", "ASYNC")];
+        let d = decide(RepMode::Sync, &["node1", "node2", "node3"], &rows, &[]);
+        assert_eq!(d.sync_change.as_ref().map(|c| c.names.clone()), Some(v(&["node2"])));
+        assert!(d.recheck);
+        assert_eq!(d.standbys[0].score, Score::CAN_NOT_PROMOTE, "not promotable until seen as SYNC");
+    }
+
+    #[test]
+    fn a_lost_sync_standby_is_released_and_replaced() {
+        let rows = [row("node3", "STREAMING", "ASYNC")];
+        let d = decide(RepMode::Sync, &["node1", "node2", "node3"], &rows, &["node2"]);
+        assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        let d = decide(RepMode::Sync, &["node1", "node2"], &[], &["node2"]);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&[])));
+        assert!(!d.recheck);
+    }
+
+    #[test]
+    fn names_match_exactly() {
+        let rows = [row("node10", "STREAMING", "SYNC"), row("nodeX1", "STREAMING", "SYNC")];
+        let d = decide(RepMode::Sync, &["node1", "node.1", "node1x"], &rows, &[]);
+        assert!(d.standbys.iter().all(|s| s.data_status == DataStatus::Disconnect));
+    }
+
+    #[test]
+    fn external_standbys_are_managed_as_one_list() {
+        let list = v(&["node1", "node2"]);
+        let external = v(&["ext1", "ext2"]);
+        let rows = [row("ext1", "STREAMING", "ASYNC"), row("node2", "STREAMING", "SYNC"), row("ext2", "CATCHUP", "ASYNC")];
+        let current = v(&["node2", "ext2"]);
+        let d = control_slave_status(&ControlInput {
+            rep_mode: RepMode::Sync,
+            node_list: &list,
+            local: "node1",
+            external: &external,
+            rows: &rows,
+            current_sync: &current,
+        });
+        let change = d.sync_change.expect("the list changes");
+        assert_eq!(change.names, v(&["node2", "ext1"]));
+        assert!(change.reason.contains("ext2 was disconnected"));
+        assert!(d.recheck);
+        let current = v(&["ext1", "node2"]);
+        let d = control_slave_status(&ControlInput {
+            rep_mode: RepMode::Sync,
+            node_list: &list,
+            local: "node1",
+            external: &external,
+            rows: &rows,
+            current_sync: &current,
+        });
+        assert_eq!(d.sync_change, None);
+    }
+
+    #[test]
+    fn a_disconnected_node_never_gets_a_positive_score() {
+        for mode in [RepMode::Sync, RepMode::Async] {
+            let d = decide(mode, &["node1", "node2"], &[], &[]);
+            assert!(!d.standbys[0].score.is_positive());
+        }
+    }
+}
