@@ -15,6 +15,7 @@ pub mod budget;
 pub mod context;
 pub mod election;
 pub mod lsn;
+pub mod memory;
 pub mod metadata;
 pub mod names;
 pub mod ocf;
