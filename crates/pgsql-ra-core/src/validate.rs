@@ -1,6 +1,21 @@
 //! `validate-all` and the checks run before every action: level 0 (the
 //! parameters and their combinations) and level 10 (the local machine, through
-//! the [`World`] ports). Checks only: no file is created or edited here.
+//! the [`World`] ports). Checks only: no file is created or edited here (the
+//! include lines and `tmpdir` belong to the start action).
+//!
+//! Codes: 6 (`OCF_ERR_CONFIGURED`) for a configuration that can never work,
+//! 5 (`OCF_ERR_INSTALLED`) for something missing on this machine, 4
+//! (`OCF_ERR_PERM`) for permissions. Every reason names the parameter.
+
+mod machine;
+mod parameters;
+mod pgconf;
+
+pub use machine::{
+    parse_pg_version, MIN_REPLICATION_VERSION, MIN_SLOT_VERSION, MIN_SOCKET_DIRECTORIES_VERSION,
+};
+pub use parameters::{parameter_problems, MAX_SLOT_NAME_LEN};
+pub use pgconf::{config_value, config_values};
 
 use crate::agent::Agent;
 use crate::ocf::Outcome;
@@ -16,19 +31,21 @@ pub struct MachineFacts {
     pub config_readable: bool,
 }
 
-/// Level 0: the parameters alone. `Err` carries the code and a one-line
-/// reason naming the parameter.
+/// Level 0: the parameters alone (see [`parameter_problems`]). `Err` carries
+/// the code of the first problem and a one-line reason naming the parameter.
 pub fn check_parameters(agent: &Agent) -> Result<(), Outcome> {
-    if let Some(e) = agent.param_errors.first() {
-        return Err(Outcome::fail(e.code, e.message.clone()));
+    match parameter_problems(agent).into_iter().next() {
+        Some(e) => Err(Outcome::fail(e.code, e.message)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Level 10: the local machine (binaries, pgdba user, pgdata, config file,
-/// PostgreSQL version). `probe` relaxes the checks that depend on storage that
-/// may not be mounted on this node.
+/// Level 10: the local machine (pgdba user, pgctl and psql, PG_VERSION, the
+/// config file and `unix_socket_directories`, pgdata writability, version
+/// requirements of replication and slots). `probe` relaxes the checks that
+/// depend on storage that may not be mounted on this node: a missing config
+/// file is not an error (`config_readable` is false) and pgdata is not tested
+/// for writability.
 pub fn check_machine(agent: &Agent, world: &mut World<'_>, probe: bool) -> Result<MachineFacts, Outcome> {
-    let _ = (agent, world, probe);
-    Ok(MachineFacts::default())
+    machine::check_machine(agent, world, probe)
 }

@@ -1,0 +1,187 @@
+//! Level 10: the local machine, through the ports. Cheap enough for every
+//! monitor: one user lookup, two program lookups, two file reads and (not on
+//! probes) one writability test. Checks only; nothing is created or edited.
+
+use super::pgconf::config_values;
+use super::MachineFacts;
+use crate::agent::Agent;
+use crate::ocf::{OcfExit, Outcome};
+use crate::params::RepMode;
+use crate::ports::World;
+
+/// First version with streaming replication (9.1).
+pub const MIN_REPLICATION_VERSION: u32 = 901;
+/// First version with `unix_socket_directories` (9.3).
+pub const MIN_SOCKET_DIRECTORIES_VERSION: u32 = 903;
+/// First version with replication slots (9.4).
+pub const MIN_SLOT_VERSION: u32 = 904;
+
+/// Reads `PG_VERSION` text as `major * 100 + minor`: `"15"` → 1500,
+/// `"9.6"` → 906. `None` for anything else.
+pub fn parse_pg_version(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let (major, minor) = match text.split_once('.') {
+        Some((major, minor)) => (major, minor),
+        None => (text, "0"),
+    };
+    let number = |s: &str| {
+        if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            s.parse::<u32>().ok()
+        }
+    };
+    let (major, minor) = (number(major)?, number(minor)?);
+    (minor < 100).then_some(major * 100 + minor)
+}
+
+/// The level-10 checks (see the module doc). `probe` tolerates a missing
+/// configuration file and skips the writability test, because shared storage
+/// may not be mounted on a node that only probes.
+pub fn check_machine(agent: &Agent, world: &mut World<'_>, probe: bool) -> Result<MachineFacts, Outcome> {
+    let p = &agent.params;
+    if world.system.user(&p.pgdba).is_none() {
+        return Err(fail(
+            OcfExit::ErrInstalled,
+            format!("pgdba={:?}: user {} doesn't exist", p.pgdba, p.pgdba),
+        ));
+    }
+    let pg_version = read_pg_version(world, &p.pgdata);
+    for (param, value) in [("pgctl", &p.pgctl), ("psql", &p.psql)] {
+        let program = value.split_whitespace().next().unwrap_or("");
+        if program.is_empty() || world.system.find_program(program).is_none() {
+            return Err(fail(
+                OcfExit::ErrInstalled,
+                format!("{param}={value:?}: setup problem: couldn't find command {program:?}"),
+            ));
+        }
+    }
+    let config_text = match world.fs.read(&p.config) {
+        Ok(Some(text)) => Some(text),
+        Ok(None) if !probe => {
+            return Err(fail(
+                OcfExit::ErrInstalled,
+                format!("config={:?}: configuration file {} doesn't exist", p.config, p.config),
+            ))
+        }
+        Ok(None) | Err(_) => None,
+    };
+    if let Some(text) = &config_text {
+        check_socketdir(agent, text, pg_version)?;
+    }
+    if !probe {
+        check_pgdata_writable(agent, world)?;
+    }
+    check_version_features(agent, pg_version)?;
+    Ok(MachineFacts {
+        pg_version,
+        config_readable: config_text.is_some(),
+    })
+}
+
+fn fail(code: OcfExit, reason: String) -> Outcome {
+    Outcome::fail(code, reason)
+}
+
+fn read_pg_version(world: &mut World<'_>, pgdata: &str) -> Option<u32> {
+    let path = format!("{}/PG_VERSION", pgdata.trim_end_matches('/'));
+    match world.fs.read(&path) {
+        Ok(Some(text)) => parse_pg_version(&text),
+        _ => None,
+    }
+}
+
+/// PostgreSQL ≥ 9.3 (or an unknown version, as in the stock agent): a
+/// configured `unix_socket_directories` may list several directories, so the
+/// agent must be told which one to use.
+fn check_socketdir(agent: &Agent, config_text: &str, pg_version: Option<u32>) -> Result<(), Outcome> {
+    let p = &agent.params;
+    if pg_version.is_some_and(|v| v < MIN_SOCKET_DIRECTORIES_VERSION) || !p.socketdir.is_empty() {
+        return Ok(());
+    }
+    let values = config_values(config_text, "unix_socket_directories");
+    match values.iter().find(|v| !v.is_empty()) {
+        Some(dirs) => Err(fail(
+            OcfExit::ErrConfigured,
+            format!(
+                "socketdir can't be empty because {} sets unix_socket_directories = {dirs}: set socketdir to one of them",
+                p.config
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
+    let p = &agent.params;
+    match world.fs.writable_by(&p.pgdata, &p.pgdba) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(fail(
+            OcfExit::ErrPerm,
+            format!("pgdata={:?}: directory is not writable by pgdba={}", p.pgdata, p.pgdba),
+        )),
+        Err(e) => Err(fail(
+            OcfExit::ErrPerm,
+            format!("pgdata={:?}: can't check that pgdba={} may write to it: {e}", p.pgdata, p.pgdba),
+        )),
+    }
+}
+
+/// Version-dependent features. An unknown version (PG_VERSION unreadable, e.g.
+/// storage not mounted) refuses nothing: the start fails clearly later.
+fn check_version_features(agent: &Agent, pg_version: Option<u32>) -> Result<(), Outcome> {
+    let p = &agent.params;
+    let Some(version) = pg_version else {
+        return Ok(());
+    };
+    if p.rep_mode != RepMode::None && version < MIN_REPLICATION_VERSION {
+        return Err(fail(
+            OcfExit::ErrInstalled,
+            format!(
+                "rep_mode={} needs PostgreSQL 9.1 or higher, {} holds {}",
+                p.rep_mode.as_str(),
+                p.pgdata,
+                version_text(version)
+            ),
+        ));
+    }
+    if !p.replication_slot_name.is_empty() && version < MIN_SLOT_VERSION {
+        return Err(fail(
+            OcfExit::ErrConfigured,
+            format!(
+                "replication_slot_name={:?} needs PostgreSQL 9.4 or higher, {} holds {}",
+                p.replication_slot_name,
+                p.pgdata,
+                version_text(version)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn version_text(version: u32) -> String {
+    if version >= 1000 {
+        (version / 100).to_string()
+    } else {
+        format!("{}.{}", version / 100, version % 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pg_version_files() {
+        assert_eq!(parse_pg_version("15\n"), Some(1500));
+        assert_eq!(parse_pg_version("9.6"), Some(906));
+        assert_eq!(parse_pg_version("10"), Some(1000));
+        assert_eq!(parse_pg_version(""), None);
+        assert_eq!(parse_pg_version("9."), None);
+        assert_eq!(parse_pg_version("x15"), None);
+        assert_eq!(parse_pg_version("9.100"), None);
+        assert_eq!(parse_pg_version("99999999999"), None);
+        assert_eq!(version_text(906), "9.6");
+        assert_eq!(version_text(1500), "15");
+    }
+}

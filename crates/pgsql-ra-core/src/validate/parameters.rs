@@ -1,0 +1,160 @@
+//! Level 0: the parameters alone and their combinations with the clone's
+//! meta-attributes. Pure; every problem names the parameter and its value.
+
+use std::collections::BTreeSet;
+
+use crate::agent::Agent;
+use crate::params::{ParamError, Params, RepMode};
+use crate::slots::slot_name;
+
+/// PostgreSQL's longest identifier (NAMEDATALEN − 1), which bounds slot names.
+pub const MAX_SLOT_NAME_LEN: usize = 63;
+
+/// Every level-0 problem, most fundamental first: the values that did not
+/// parse, then the rules below in the order an operator would fix them.
+pub fn parameter_problems(agent: &Agent) -> Vec<ParamError> {
+    let p = &agent.params;
+    let promotable = agent.context.promotable;
+    let mut problems = agent.param_errors.clone();
+    check_paths(p, &mut problems);
+    check_monitor_credentials(p, &mut problems);
+    match p.rep_mode {
+        RepMode::Sync | RepMode::Async => check_replication(p, promotable, &mut problems),
+        RepMode::Slave => check_slave(p, promotable, &mut problems),
+        RepMode::None => {}
+    }
+    check_external_standbys(p, &mut problems);
+    check_slot_name(p, &mut problems);
+    problems
+}
+
+fn check_paths(p: &Params, problems: &mut Vec<ParamError>) {
+    if !p.pgdata.starts_with('/') {
+        problems.push(ParamError::configured(
+            "pgdata",
+            format!("pgdata={:?} must be an absolute path to the data directory", p.pgdata),
+        ));
+    }
+    if p.rep_mode.is_replication() && !p.tmpdir.starts_with('/') {
+        problems.push(ParamError::configured(
+            "tmpdir",
+            format!("tmpdir={:?} must be an absolute path when rep_mode={}", p.tmpdir, p.rep_mode.as_str()),
+        ));
+    }
+}
+
+fn check_monitor_credentials(p: &Params, problems: &mut Vec<ParamError>) {
+    if !p.monitor_password.is_empty() && p.monitor_user.is_empty() {
+        problems.push(ParamError::configured(
+            "monitor_user",
+            "monitor_user has to be set if monitor_password is set",
+        ));
+    }
+}
+
+fn check_replication(p: &Params, promotable: bool, problems: &mut Vec<ParamError>) {
+    let mode = p.rep_mode.as_str();
+    if !promotable {
+        problems.push(ParamError::configured(
+            "rep_mode",
+            format!("rep_mode={mode} requires a promotable clone (promotable=true, promoted-max=1)"),
+        ));
+    }
+    if p.node_list.is_empty() {
+        problems.push(ParamError::configured(
+            "node_list",
+            format!("node_list can't be empty when rep_mode={mode}: list every node of the clone"),
+        ));
+    }
+    if let Some(twice) = first_duplicate(&p.node_list) {
+        problems.push(ParamError::configured(
+            "node_list",
+            format!("node_list names node {twice:?} more than once"),
+        ));
+    }
+    if p.master_ip.trim().is_empty() {
+        problems.push(ParamError::configured(
+            "master_ip",
+            format!("master_ip can't be empty when rep_mode={mode}"),
+        ));
+    }
+    if p.xlog_check_count == 0 {
+        problems.push(ParamError::configured(
+            "xlog_check_count",
+            "xlog_check_count=\"0\" must be at least 1",
+        ));
+    }
+}
+
+fn check_slave(p: &Params, promotable: bool, problems: &mut Vec<ParamError>) {
+    if p.master_ip.trim().is_empty() {
+        problems.push(ParamError::configured("master_ip", "master_ip can't be empty when rep_mode=slave"));
+    }
+    if promotable {
+        problems.push(ParamError::configured(
+            "rep_mode",
+            "rep_mode=slave does not support a promotable clone: use a plain clone or primitive",
+        ));
+    }
+}
+
+fn check_external_standbys(p: &Params, problems: &mut Vec<ParamError>) {
+    let external = &p.external_standby_node_list;
+    if external.is_empty() {
+        return;
+    }
+    if p.rep_mode != RepMode::Sync {
+        problems.push(ParamError::configured(
+            "external_standby_node_list",
+            format!("external_standby_node_list is only supported with rep_mode=sync, not rep_mode={}", p.rep_mode.as_str()),
+        ));
+    }
+    if let Some(twice) = first_duplicate(external) {
+        problems.push(ParamError::configured(
+            "external_standby_node_list",
+            format!("external_standby_node_list names {twice:?} more than once"),
+        ));
+    }
+    if let Some(both) = external.iter().find(|n| p.node_list.contains(n)) {
+        problems.push(ParamError::configured(
+            "external_standby_node_list",
+            format!("external_standby_node_list names {both:?}, which is already in node_list"),
+        ));
+    }
+}
+
+fn check_slot_name(p: &Params, problems: &mut Vec<ParamError>) {
+    let prefix = &p.replication_slot_name;
+    if prefix.is_empty() {
+        return;
+    }
+    if !is_slot_text(prefix) {
+        problems.push(ParamError::configured(
+            "replication_slot_name",
+            format!("Invalid replication_slot_name({prefix}): only lower-case letters, digits and '_' are allowed"),
+        ));
+        return;
+    }
+    for node in &p.node_list {
+        let slot = slot_name(prefix, node);
+        if !is_slot_text(&slot) || slot.len() > MAX_SLOT_NAME_LEN {
+            problems.push(ParamError::configured(
+                "replication_slot_name",
+                format!(
+                    "replication_slot_name={prefix:?} gives slot {slot:?} for node {node:?}: \
+                     slot names need [a-z0-9_] and at most {MAX_SLOT_NAME_LEN} characters"
+                ),
+            ));
+            return;
+        }
+    }
+}
+
+fn is_slot_text(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn first_duplicate(names: &[String]) -> Option<&String> {
+    let mut seen = BTreeSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str()))
+}
