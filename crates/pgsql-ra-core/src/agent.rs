@@ -4,11 +4,15 @@
 use std::collections::BTreeMap;
 
 use crate::action::Action;
+use crate::actions::{self, Ctx};
+use crate::attrs::Attrs;
+use crate::budget::Budget;
 use crate::context::ClusterContext;
 use crate::names::AttributeNames;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::{ParamError, Params};
-use crate::ports::World;
+use crate::ports::{LogLevel, World};
+use crate::validate;
 
 /// Everything an invocation knows before it touches the world.
 #[derive(Debug, Clone)]
@@ -38,15 +42,148 @@ impl Agent {
         let (params, param_errors) = Params::parse(&reskeys);
         let context = ClusterContext::from_env_map(env);
         let names = AttributeNames::for_instance(&context.instance);
-        Agent { params, param_errors, context, names }
+        Agent {
+            params,
+            param_errors,
+            context,
+            names,
+        }
     }
 
-    /// Runs one action. `meta-data` and `methods` are answered by the shim.
+    /// Runs one action: validation (level 0, then level 10 on the machine),
+    /// then the action's logic. `meta-data` and `methods` are answered by
+    /// the shim and succeed here without touching the world.
     pub fn run(&self, action: Action, world: &mut World<'_>) -> Outcome {
-        let _ = world;
-        Outcome::fail(
-            OcfExit::ErrUnimplemented,
-            format!("action {action} is not implemented yet"),
-        )
+        match action {
+            Action::MetaData | Action::Methods => return Outcome::success(),
+            Action::ValidateAll => return self.validate_all(world),
+            _ => {}
+        }
+        let budget = Budget::new(action, world.clock.now(), self.context.timeout_ms);
+        let probe = action == Action::Monitor && self.context.is_probe();
+        if let Err(o) = validate::check_parameters(self) {
+            if let Some(early) = self.on_bad_parameters(action, world, &o) {
+                return early;
+            }
+        }
+        let facts = match validate::check_machine(self, world, probe) {
+            Ok(f) => f,
+            Err(o) => return self.on_machine_failure(action, world, o),
+        };
+        let local = match world.cluster.local_node() {
+            Ok(n) => n,
+            Err(e) => {
+                return fail_logged(
+                    world,
+                    OcfExit::ErrGeneric,
+                    format!("Can't get the local node name: {e}"),
+                )
+            }
+        };
+        let nodes = if self.params.rep_mode.is_replication() {
+            match world.cluster.nodes() {
+                Ok(n) => n,
+                Err(e) => {
+                    if action != Action::Stop {
+                        return fail_logged(
+                            world,
+                            OcfExit::ErrGeneric,
+                            format!("Can't read the cluster nodes: {e}"),
+                        );
+                    }
+                    world.log.log(
+                        LogLevel::Warn,
+                        &format!("Can't read the cluster nodes: {e}"),
+                    );
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let attrs = Attrs::new(self.names.clone(), &local, nodes);
+        let mut ctx = Ctx {
+            agent: self,
+            world,
+            facts,
+            budget,
+            attrs,
+            probe,
+        };
+        match action {
+            Action::Start => actions::start(&mut ctx),
+            Action::Stop => actions::stop(&mut ctx),
+            Action::Monitor => actions::monitor(&mut ctx),
+            Action::Promote => actions::promote(&mut ctx),
+            Action::Demote => actions::demote(&mut ctx),
+            Action::Notify => actions::notify(&mut ctx),
+            Action::Status => actions::status(&mut ctx),
+            Action::ReloadAgent => actions::reload(&mut ctx),
+            Action::ValidateAll | Action::MetaData | Action::Methods => Outcome::success(),
+        }
     }
+
+    /// `validate-all`: the parameters, and the machine at check level 10.
+    fn validate_all(&self, world: &mut World<'_>) -> Outcome {
+        if let Err(o) = validate::check_parameters(self) {
+            return o;
+        }
+        if self.context.check_level >= 10 {
+            if let Err(o) = validate::check_machine(self, world, false) {
+                return o;
+            }
+        }
+        Outcome::success()
+    }
+
+    /// A parameter error. `stop` goes on with the defaults standing in for
+    /// the bad values (bug A: stop never fails or hangs because of a
+    /// parameter). `monitor`/`status` answer 7 when no postmaster is alive,
+    /// otherwise the error's code; other actions fail with it.
+    fn on_bad_parameters(
+        &self,
+        action: Action,
+        world: &mut World<'_>,
+        o: &Outcome,
+    ) -> Option<Outcome> {
+        let reason = o.reason.clone().unwrap_or_default();
+        match action {
+            Action::Stop => {
+                world.log.log(
+                    LogLevel::Warn,
+                    &format!("{reason}; stopping with the defaults for the bad values"),
+                );
+                None
+            }
+            Action::Monitor | Action::Status
+                if matches!(world.server.postmaster_pid(), Ok(None)) =>
+            {
+                world.log.log(LogLevel::Err, &reason);
+                Some(Outcome::fail(OcfExit::NotRunning, reason))
+            }
+            _ => Some(fail_logged(world, o.code, reason)),
+        }
+    }
+
+    /// A machine check failed. A stop of a server that is not running still
+    /// succeeds (the resource is stopped; a failed stop means fencing).
+    fn on_machine_failure(&self, action: Action, world: &mut World<'_>, o: Outcome) -> Outcome {
+        if action == Action::Stop && matches!(world.server.postmaster_pid(), Ok(None)) {
+            let reason = o.reason.unwrap_or_default();
+            world.log.log(
+                LogLevel::Warn,
+                &format!("{reason}; PostgreSQL is not running, so the stop succeeds"),
+            );
+            return Outcome::success();
+        }
+        let reason = o.reason.clone().unwrap_or_default();
+        world.log.log(LogLevel::Err, &reason);
+        o
+    }
+}
+
+/// Logs the reason at error level and returns the failed outcome.
+fn fail_logged(world: &mut World<'_>, code: OcfExit, reason: String) -> Outcome {
+    world.log.log(LogLevel::Err, &reason);
+    Outcome::fail(code, reason)
 }

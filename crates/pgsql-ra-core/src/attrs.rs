@@ -38,7 +38,11 @@ pub struct Attrs {
 impl Attrs {
     /// A writer for `local` with the cluster's node list (read once).
     pub fn new(names: AttributeNames, local: &str, nodes: Vec<NodeState>) -> Attrs {
-        Attrs { names, local: local.to_string(), nodes }
+        Attrs {
+            names,
+            local: local.to_string(),
+            nodes,
+        }
     }
 
     /// True for the local node and for nodes the cluster reports online.
@@ -68,7 +72,12 @@ impl Attrs {
 
     /// Sets `<rsc>-status` of `node` (guards: online; not overriding another
     /// node's `STOP`/`UNKNOWN`).
-    pub fn set_status(&self, cluster: &mut dyn Cluster, node: &str, status: PgStatus) -> Result<WriteResult, ClusterError> {
+    pub fn set_status(
+        &self,
+        cluster: &mut dyn Cluster,
+        node: &str,
+        status: PgStatus,
+    ) -> Result<WriteResult, ClusterError> {
         if !self.is_online(node) {
             return Ok(WriteResult::Skipped(format!("{node} is not online")));
         }
@@ -89,37 +98,76 @@ impl Attrs {
     }
 
     /// Sets `<rsc>-data-status` of `node` (forever; guard: the node exists).
-    pub fn set_data_status(&self, cluster: &mut dyn Cluster, node: &str, value: &DataStatus) -> Result<WriteResult, ClusterError> {
+    pub fn set_data_status(
+        &self,
+        cluster: &mut dyn Cluster,
+        node: &str,
+        value: &DataStatus,
+    ) -> Result<WriteResult, ClusterError> {
         if !self.exists(node) {
-            return Ok(WriteResult::Skipped(format!("{node} is not a cluster node")));
+            return Ok(WriteResult::Skipped(format!(
+                "{node} is not a cluster node"
+            )));
         }
-        self.write_if_changed(cluster, node, &self.names.data_status, &value.to_string(), Lifetime::Forever)
+        self.write_if_changed(
+            cluster,
+            node,
+            &self.names.data_status,
+            &value.to_string(),
+            Lifetime::Forever,
+        )
     }
 
     /// Reads `<rsc>-data-status` of `node`; an unparsable value reads as `None`.
-    pub fn data_status(&self, cluster: &mut dyn Cluster, node: &str) -> Result<Option<DataStatus>, ClusterError> {
+    pub fn data_status(
+        &self,
+        cluster: &mut dyn Cluster,
+        node: &str,
+    ) -> Result<Option<DataStatus>, ClusterError> {
         Ok(cluster
             .get_attr(node, &self.names.data_status, Lifetime::Forever)?
             .and_then(|v| v.parse().ok()))
     }
 
     /// Sets the local promotion score.
-    pub fn set_own_score(&self, cluster: &mut dyn Cluster, score: Score) -> Result<WriteResult, ClusterError> {
+    pub fn set_own_score(
+        &self,
+        cluster: &mut dyn Cluster,
+        score: Score,
+    ) -> Result<WriteResult, ClusterError> {
         let local = self.local.clone();
-        self.write_if_changed(cluster, &local, &self.names.master_score, &score.to_string(), Lifetime::Reboot)
+        self.write_if_changed(
+            cluster,
+            &local,
+            &self.names.master_score,
+            &score.to_string(),
+            Lifetime::Reboot,
+        )
     }
 
     /// Sets another node's promotion score (guards: it has a score already
     /// and is online).
-    pub fn set_other_score(&self, cluster: &mut dyn Cluster, node: &str, score: Score) -> Result<WriteResult, ClusterError> {
+    pub fn set_other_score(
+        &self,
+        cluster: &mut dyn Cluster,
+        node: &str,
+        score: Score,
+    ) -> Result<WriteResult, ClusterError> {
         if !self.is_online(node) {
             return Ok(WriteResult::Skipped(format!("{node} is not online")));
         }
         match cluster.get_attr(node, &self.names.master_score, Lifetime::Reboot)? {
-            None => Ok(WriteResult::Skipped(format!("{node} has no promotion score yet"))),
+            None => Ok(WriteResult::Skipped(format!(
+                "{node} has no promotion score yet"
+            ))),
             Some(v) if v == score.to_string() => Ok(WriteResult::Unchanged),
             Some(_) => {
-                cluster.set_attr(node, &self.names.master_score, &score.to_string(), Lifetime::Reboot)?;
+                cluster.set_attr(
+                    node,
+                    &self.names.master_score,
+                    &score.to_string(),
+                    Lifetime::Reboot,
+                )?;
                 Ok(WriteResult::Written)
             }
         }
@@ -127,7 +175,12 @@ impl Attrs {
 
     /// Sets a reboot-lifetime attribute of the local node (`xlog-loc`,
     /// `master-baseline`, `receiver-status`).
-    pub fn set_own(&self, cluster: &mut dyn Cluster, name: &str, value: &str) -> Result<WriteResult, ClusterError> {
+    pub fn set_own(
+        &self,
+        cluster: &mut dyn Cluster,
+        name: &str,
+        value: &str,
+    ) -> Result<WriteResult, ClusterError> {
         let local = self.local.clone();
         self.write_if_changed(cluster, &local, name, value, Lifetime::Reboot)
     }

@@ -52,7 +52,11 @@ impl Budget {
             Some(ms) if ms > 0 => Duration::from_millis(ms),
             _ => default_timeout(action),
         };
-        Budget { started: now, timeout, deadline: now + timeout - reserve(timeout) }
+        Budget {
+            started: now,
+            timeout,
+            deadline: now + timeout - reserve(timeout),
+        }
     }
 
     /// Time left before the deadline (zero once it has passed).
@@ -92,7 +96,10 @@ pub fn escalation(configured_secs: u32, timeout_ms: Option<u64>) -> Escalation {
             delay: Duration::from_secs((ms / 1000).saturating_sub(10)),
             capped: true,
         },
-        _ => Escalation { delay: Duration::from_secs(configured), capped: false },
+        _ => Escalation {
+            delay: Duration::from_secs(configured),
+            capped: false,
+        },
     }
 }
 
@@ -105,7 +112,10 @@ mod tests {
         let b = Budget::new(Action::Start, Duration::from_secs(100), Some(60_000));
         assert_eq!(b.timeout, Duration::from_secs(60));
         assert_eq!(b.deadline, Duration::from_secs(155));
-        assert_eq!(b.remaining(Duration::from_secs(150)), Duration::from_secs(5));
+        assert_eq!(
+            b.remaining(Duration::from_secs(150)),
+            Duration::from_secs(5)
+        );
         assert!(!b.expired(Duration::from_secs(154)));
         assert!(b.expired(Duration::from_secs(155)));
         assert_eq!(b.remaining(Duration::from_secs(200)), Duration::ZERO);
@@ -116,7 +126,10 @@ mod tests {
         let b = Budget::new(Action::Monitor, Duration::ZERO, None);
         assert_eq!(b.timeout, Duration::from_secs(30));
         assert_eq!(b.deadline, Duration::from_secs(27));
-        assert_eq!(Budget::new(Action::Notify, Duration::ZERO, Some(0)).timeout, Duration::from_secs(90));
+        assert_eq!(
+            Budget::new(Action::Notify, Duration::ZERO, Some(0)).timeout,
+            Duration::from_secs(90)
+        );
         assert_eq!(default_timeout(Action::Promote), Duration::from_secs(120));
     }
 
@@ -124,15 +137,30 @@ mod tests {
     fn short_timeouts_keep_a_tenth_in_reserve() {
         let b = Budget::new(Action::Stop, Duration::ZERO, Some(2_000));
         assert_eq!(b.deadline, Duration::from_millis(1_800));
-        assert_eq!(b.next_sleep(Duration::from_millis(1_700), POLL_INTERVAL), Duration::from_millis(100));
+        assert_eq!(
+            b.next_sleep(Duration::from_millis(1_700), POLL_INTERVAL),
+            Duration::from_millis(100)
+        );
         assert_eq!(b.next_sleep(Duration::ZERO, POLL_INTERVAL), POLL_INTERVAL);
     }
 
     #[test]
     fn escalation_is_capped_like_the_stock_agent() {
-        assert_eq!(escalation(90, None), Escalation { delay: Duration::from_secs(90), capped: false });
+        assert_eq!(
+            escalation(90, None),
+            Escalation {
+                delay: Duration::from_secs(90),
+                capped: false
+            }
+        );
         assert_eq!(escalation(90, Some(120_000)).delay, Duration::from_secs(90));
-        assert_eq!(escalation(120, Some(120_000)), Escalation { delay: Duration::from_secs(110), capped: true });
+        assert_eq!(
+            escalation(120, Some(120_000)),
+            Escalation {
+                delay: Duration::from_secs(110),
+                capped: true
+            }
+        );
         assert_eq!(escalation(90, Some(60_000)).delay, Duration::from_secs(50));
         assert_eq!(escalation(90, Some(5_000)).delay, Duration::ZERO);
         assert_eq!(escalation(0, Some(60_000)).delay, Duration::ZERO);

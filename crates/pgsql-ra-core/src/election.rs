@@ -35,7 +35,10 @@ pub struct Observation {
 
 /// Renders a note: one `<node> <LSN>` line per observation.
 pub fn render_note(observed: &[Observation]) -> String {
-    observed.iter().map(|o| format!("{} {}\n", o.node, o.lsn)).collect()
+    observed
+        .iter()
+        .map(|o| format!("{} {}\n", o.node, o.lsn))
+        .collect()
 }
 
 /// The number of completed rounds: the largest k in 1..=check_count such
@@ -183,7 +186,13 @@ mod tests {
     use super::*;
 
     fn obs(pairs: &[(&str, u64)]) -> Vec<Observation> {
-        pairs.iter().map(|(n, l)| Observation { node: n.to_string(), lsn: Lsn(*l) }).collect()
+        pairs
+            .iter()
+            .map(|(n, l)| Observation {
+                node: n.to_string(),
+                lsn: Lsn(*l),
+            })
+            .collect()
     }
 
     fn files(names: &[&str]) -> Vec<String> {
@@ -244,7 +253,11 @@ mod tests {
     fn count_zero_and_one_need_two_rounds() {
         for count in [0, 1] {
             let v = run_rounds(5, &[("node1", 5)], count, 2);
-            assert_eq!(v, vec![Verdict::Restarted, Verdict::Winner], "count {count}");
+            assert_eq!(
+                v,
+                vec![Verdict::Restarted, Verdict::Winner],
+                "count {count}"
+            );
         }
     }
 
@@ -258,19 +271,37 @@ mod tests {
             check_count: 3,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
-        assert_eq!(d.notes, NotesChange::ResetTo("node1 0000000000000009\n".to_string()));
+        assert_eq!(
+            d.notes,
+            NotesChange::ResetTo("node1 0000000000000009\n".to_string())
+        );
     }
 
     #[test]
     fn no_observation_never_elects() {
-        let d = decide(&Round { my_lsn: Lsn(9), observed: vec![], completed: 3, previous: Some(String::new()), check_count: 3 });
+        let d = decide(&Round {
+            my_lsn: Lsn(9),
+            observed: vec![],
+            completed: 3,
+            previous: Some(String::new()),
+            check_count: 3,
+        });
         assert_eq!(d.verdict, Verdict::Restarted);
     }
 
     #[test]
     fn completed_rounds_needs_consecutive_files() {
-        assert_eq!(completed_rounds(&files(&["xlog_note.0", "xlog_note.1", "xlog_note.3"]), 3), 1);
-        assert_eq!(completed_rounds(&files(&["xlog_note.1", "xlog_note.2", "xlog_note.3", "xlog_note.4"]), 3), 3);
+        assert_eq!(
+            completed_rounds(&files(&["xlog_note.0", "xlog_note.1", "xlog_note.3"]), 3),
+            1
+        );
+        assert_eq!(
+            completed_rounds(
+                &files(&["xlog_note.1", "xlog_note.2", "xlog_note.3", "xlog_note.4"]),
+                3
+            ),
+            3
+        );
         assert_eq!(completed_rounds(&files(&[]), 3), 0);
     }
 
@@ -285,6 +316,8 @@ mod tests {
         assert!(eligibility(RepMode::Async, Some(&asy)).is_ok());
         assert!(eligibility(RepMode::Async, Some(&DataStatus::Disconnect)).is_err());
         let potential = DataStatus::replication("STREAMING", "POTENTIAL");
-        assert!(eligibility(RepMode::Async, Some(&potential)).unwrap_err().contains("out-of-date"));
+        assert!(eligibility(RepMode::Async, Some(&potential))
+            .unwrap_err()
+            .contains("out-of-date"));
     }
 }

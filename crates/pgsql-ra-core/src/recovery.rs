@@ -50,10 +50,16 @@ pub fn render(params: &Params, node: &str, pg_version: Option<u32>) -> String {
         lines.push("standby_mode = 'on'".to_string());
     }
     if !params.archive_cleanup_command.is_empty() {
-        lines.push(format!("archive_cleanup_command = '{}'", params.archive_cleanup_command));
+        lines.push(format!(
+            "archive_cleanup_command = '{}'",
+            params.archive_cleanup_command
+        ));
     }
     if !params.recovery_end_command.is_empty() {
-        lines.push(format!("recovery_end_command = '{}'", params.recovery_end_command));
+        lines.push(format!(
+            "recovery_end_command = '{}'",
+            params.recovery_end_command
+        ));
     }
     if !params.replication_slot_name.is_empty() {
         lines.push(format!(
@@ -123,14 +129,20 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        let map: BTreeMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Params::parse(&map).0
     }
 
     #[test]
     fn pg11_writes_standby_mode_in_pgdata() {
-        let p = params(&[("pgdata", "/d"), ("master_ip", "10.0.0.9"), ("restore_command", "cp /a/%f %p")]);
+        let p = params(&[
+            ("pgdata", "/d"),
+            ("master_ip", "10.0.0.9"),
+            ("restore_command", "cp /a/%f %p"),
+        ]);
         assert_eq!(recovery_conf_path(&p, Some(1100)), "/d/recovery.conf");
         assert_eq!(
             render(&p, "node2", Some(1100)),
@@ -180,14 +192,20 @@ mod tests {
         assert!(has_include(&conf, "/t/rep_mode.conf"));
         assert!(!has_include(&conf, "/t/recovery.conf"));
         assert!(!has_include(&format!("# {line}\n"), "/t/rep_mode.conf"));
-        assert_eq!(without_include(&conf, "/t/rep_mode.conf").unwrap(), "port = 5432\nwork_mem = 4MB\n");
+        assert_eq!(
+            without_include(&conf, "/t/rep_mode.conf").unwrap(),
+            "port = 5432\nwork_mem = 4MB\n"
+        );
         assert_eq!(without_include("port = 1\n", "/t/rep_mode.conf"), None);
     }
 
     #[test]
     fn reads_config_values_like_the_stock_parser() {
         let conf = "#stats_temp_directory = 'x'\nstats_temp_directory = 'pg_stat_tmp'  # c\nport=5433\nportal = 1\n";
-        assert_eq!(config_value(conf, "stats_temp_directory").as_deref(), Some("pg_stat_tmp"));
+        assert_eq!(
+            config_value(conf, "stats_temp_directory").as_deref(),
+            Some("pg_stat_tmp")
+        );
         assert_eq!(config_value(conf, "port").as_deref(), Some("5433"));
         assert_eq!(config_value(conf, "unix_socket_directories"), None);
     }

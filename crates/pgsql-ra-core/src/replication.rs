@@ -85,7 +85,11 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             None => DataStatus::Disconnect,
         };
         let (score, status, reason) = if data_status.is_streaming("SYNC") {
-            (Score::CAN_PROMOTE, Some(PgStatus::HsSync), "streaming synchronously: can take over at once".to_string())
+            (
+                Score::CAN_PROMOTE,
+                Some(PgStatus::HsSync),
+                "streaming synchronously: can take over at once".to_string(),
+            )
         } else if data_status.is_streaming("ASYNC") {
             if sync {
                 if manage_single && current.is_empty() {
@@ -96,10 +100,15 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
                 (
                     Score::CAN_NOT_PROMOTE,
                     Some(PgStatus::HsAsync),
-                    "streaming asynchronously in sync mode: it may miss committed transactions".to_string(),
+                    "streaming asynchronously in sync mode: it may miss committed transactions"
+                        .to_string(),
                 )
             } else if input.node_list.len() <= 2 {
-                (Score::CAN_PROMOTE, Some(PgStatus::HsAsync), "streaming asynchronously, the only standby of a two-node list".to_string())
+                (
+                    Score::CAN_PROMOTE,
+                    Some(PgStatus::HsAsync),
+                    "streaming asynchronously, the only standby of a two-node list".to_string(),
+                )
             } else {
                 (
                     Score::CAN_NOT_PROMOTE,
@@ -108,7 +117,11 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
                 )
             }
         } else if data_status.is_streaming("POTENTIAL") {
-            (Score::CAN_NOT_PROMOTE, Some(PgStatus::HsPotential), "potential synchronous standby: not confirmed to hold every commit".to_string())
+            (
+                Score::CAN_NOT_PROMOTE,
+                Some(PgStatus::HsPotential),
+                "potential synchronous standby: not confirmed to hold every commit".to_string(),
+            )
         } else {
             if manage_single && current.iter().any(|n| n == node) {
                 current.clear();
@@ -138,7 +151,10 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
 
     let sync_change = if sync && !input.external.is_empty() {
         let streaming = |name: &String| {
-            input.rows.iter().any(|r| r.application_name == *name && r.state == "STREAMING")
+            input
+                .rows
+                .iter()
+                .any(|r| r.application_name == *name && r.state == "STREAMING")
         };
         let targets: Vec<String> = input
             .node_list
@@ -164,16 +180,28 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
                 .collect();
             let mut reason = format!("the streaming standbys are now [{}]", targets.join(", "));
             for n in dropped {
-                reason.push_str(&format!("; the synchronous connection from {n} was disconnected"));
+                reason.push_str(&format!(
+                    "; the synchronous connection from {n} was disconnected"
+                ));
             }
-            Some(SyncChange { names: targets, reason })
+            Some(SyncChange {
+                names: targets,
+                reason,
+            })
         }
     } else {
         changed_reason
             .filter(|_| current.as_slice() != input.current_sync)
-            .map(|reason| SyncChange { names: current, reason })
+            .map(|reason| SyncChange {
+                names: current,
+                reason,
+            })
     };
-    ControlDecision { standbys, sync_change, recheck }
+    ControlDecision {
+        standbys,
+        sync_change,
+        recheck,
+    }
 }
 
 #[cfg(test)]
@@ -194,7 +222,12 @@ mod tests {
         }
     }
 
-    fn decide(mode: RepMode, list: &[&str], rows: &[ReplicationRow], current: &[&str]) -> ControlDecision {
+    fn decide(
+        mode: RepMode,
+        list: &[&str],
+        rows: &[ReplicationRow],
+        current: &[&str],
+    ) -> ControlDecision {
         let list = v(list);
         let current = v(current);
         control_slave_status(&ControlInput {
@@ -210,7 +243,14 @@ mod tests {
     fn summary(d: &ControlDecision) -> Vec<(String, String, String, Option<String>)> {
         d.standbys
             .iter()
-            .map(|s| (s.node.clone(), s.data_status.to_string(), s.score.to_string(), s.status.clone()))
+            .map(|s| {
+                (
+                    s.node.clone(),
+                    s.data_status.to_string(),
+                    s.score.to_string(),
+                    s.status.clone(),
+                )
+            })
             .collect()
     }
 
@@ -223,17 +263,41 @@ mod tests {
             row("node6", "CATCHUP", "ASYNC"),
             row("node7", "STREAMING", "QUORUM"),
         ];
-        let d = decide(RepMode::Sync, &["node1", "node2", "node3", "node4", "node5", "node6", "node7"], &rows, &["node2"]);
-        let s = |n: &str, d: &str, sc: &str, st: Option<&str>| (n.to_string(), d.to_string(), sc.to_string(), st.map(str::to_string));
+        let d = decide(
+            RepMode::Sync,
+            &[
+                "node1", "node2", "node3", "node4", "node5", "node6", "node7",
+            ],
+            &rows,
+            &["node2"],
+        );
+        let s = |n: &str, d: &str, sc: &str, st: Option<&str>| {
+            (
+                n.to_string(),
+                d.to_string(),
+                sc.to_string(),
+                st.map(str::to_string),
+            )
+        };
         assert_eq!(
             summary(&d),
             vec![
                 s("node2", "STREAMING|SYNC", "100", Some("HS:sync")),
                 s("node3", "STREAMING|ASYNC", "-INFINITY", Some("HS:async")),
-                s("node4", "STREAMING|POTENTIAL", "-INFINITY", Some("HS:potential")),
+                s(
+                    "node4",
+                    "STREAMING|POTENTIAL",
+                    "-INFINITY",
+                    Some("HS:potential")
+                ),
                 s("node5", "DISCONNECT", "-INFINITY", None),
                 s("node6", "CATCHUP|ASYNC", "-INFINITY", Some("HS:connected")),
-                s("node7", "STREAMING|QUORUM", "-INFINITY", Some("HS:connected")),
+                s(
+                    "node7",
+                    "STREAMING|QUORUM",
+                    "-INFINITY",
+                    Some("HS:connected")
+                ),
             ]
         );
         assert_eq!(d.sync_change, None, "node2 stays the synchronous standby");
@@ -243,29 +307,53 @@ mod tests {
 
     #[test]
     fn async_mode_scores_depend_on_the_list_length() {
-        let rows = [row("node2", "STREAMING", "ASYNC"), row("node3", "STREAMING", "ASYNC")];
+        let rows = [
+            row("node2", "STREAMING", "ASYNC"),
+            row("node3", "STREAMING", "ASYNC"),
+        ];
         let two = decide(RepMode::Async, &["node1", "node2"], &rows, &[]);
         assert_eq!(two.standbys[0].score, Score::CAN_PROMOTE);
         let three = decide(RepMode::Async, &["node1", "node2", "node3"], &rows, &[]);
-        assert!(three.standbys.iter().all(|s| s.score == Score::CAN_NOT_PROMOTE));
+        assert!(three
+            .standbys
+            .iter()
+            .all(|s| s.score == Score::CAN_NOT_PROMOTE));
         assert_eq!(three.sync_change, None);
         let sync_row = [row("node2", "STREAMING", "SYNC")];
-        assert_eq!(decide(RepMode::Async, &["node1", "node2", "node3"], &sync_row, &[]).standbys[0].score, Score::CAN_PROMOTE);
+        assert_eq!(
+            decide(RepMode::Async, &["node1", "node2", "node3"], &sync_row, &[]).standbys[0].score,
+            Score::CAN_PROMOTE
+        );
     }
 
     #[test]
     fn first_async_standby_becomes_synchronous_when_none_is() {
-        let rows = [row("node2", "STREAMING", "ASYNC"), row("node3", "STREAMING", "ASYNC")];
+        let rows = [
+            row("node2", "STREAMING", "ASYNC"),
+            row("node3", "STREAMING", "ASYNC"),
+        ];
         let d = decide(RepMode::Sync, &["node1", "node2", "node3"], &rows, &[]);
-        assert_eq!(d.sync_change.as_ref().map(|c| c.names.clone()), Some(v(&["node2"])));
+        assert_eq!(
+            d.sync_change.as_ref().map(|c| c.names.clone()),
+            Some(v(&["node2"]))
+        );
         assert!(d.recheck);
-        assert_eq!(d.standbys[0].score, Score::CAN_NOT_PROMOTE, "not promotable until seen as SYNC");
+        assert_eq!(
+            d.standbys[0].score,
+            Score::CAN_NOT_PROMOTE,
+            "not promotable until seen as SYNC"
+        );
     }
 
     #[test]
     fn a_lost_sync_standby_is_released_and_replaced() {
         let rows = [row("node3", "STREAMING", "ASYNC")];
-        let d = decide(RepMode::Sync, &["node1", "node2", "node3"], &rows, &["node2"]);
+        let d = decide(
+            RepMode::Sync,
+            &["node1", "node2", "node3"],
+            &rows,
+            &["node2"],
+        );
         assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
         assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
         let d = decide(RepMode::Sync, &["node1", "node2"], &[], &["node2"]);
@@ -275,16 +363,26 @@ mod tests {
 
     #[test]
     fn names_match_exactly() {
-        let rows = [row("node10", "STREAMING", "SYNC"), row("nodeX1", "STREAMING", "SYNC")];
+        let rows = [
+            row("node10", "STREAMING", "SYNC"),
+            row("nodeX1", "STREAMING", "SYNC"),
+        ];
         let d = decide(RepMode::Sync, &["node1", "node.1", "node1x"], &rows, &[]);
-        assert!(d.standbys.iter().all(|s| s.data_status == DataStatus::Disconnect));
+        assert!(d
+            .standbys
+            .iter()
+            .all(|s| s.data_status == DataStatus::Disconnect));
     }
 
     #[test]
     fn external_standbys_are_managed_as_one_list() {
         let list = v(&["node1", "node2"]);
         let external = v(&["ext1", "ext2"]);
-        let rows = [row("ext1", "STREAMING", "ASYNC"), row("node2", "STREAMING", "SYNC"), row("ext2", "CATCHUP", "ASYNC")];
+        let rows = [
+            row("ext1", "STREAMING", "ASYNC"),
+            row("node2", "STREAMING", "SYNC"),
+            row("ext2", "CATCHUP", "ASYNC"),
+        ];
         let current = v(&["node2", "ext2"]);
         let d = control_slave_status(&ControlInput {
             rep_mode: RepMode::Sync,

@@ -39,8 +39,15 @@ mod tests {
 
     #[test]
     fn one_slot_per_other_node() {
-        let list = vec!["node1".to_string(), "node10".to_string(), "node2".to_string()];
-        assert_eq!(slots_for_others("rs", &list, "node1"), vec!["rs_node10", "rs_node2"]);
+        let list = vec![
+            "node1".to_string(),
+            "node10".to_string(),
+            "node2".to_string(),
+        ];
+        assert_eq!(
+            slots_for_others("rs", &list, "node1"),
+            vec!["rs_node10", "rs_node2"]
+        );
         assert!(slots_for_others("", &list, "node1").is_empty());
     }
 }

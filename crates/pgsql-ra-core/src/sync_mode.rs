@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn renders_the_three_stock_forms() {
         assert_eq!(render(&[]), "synchronous_standby_names = ''\n");
-        assert_eq!(render(&v(&["node2"])), "synchronous_standby_names = '\"node2\"'\n");
+        assert_eq!(
+            render(&v(&["node2"])),
+            "synchronous_standby_names = '\"node2\"'\n"
+        );
         assert_eq!(
             render(&v(&["a", "b-2"])),
             "synchronous_standby_names = 'FIRST 2 (\"a\", \"b-2\")'\n"
@@ -85,9 +88,15 @@ mod tests {
     #[test]
     fn parses_hand_written_and_legacy_forms() {
         assert_eq!(parse("synchronous_standby_names = 'node2'"), v(&["node2"]));
-        assert_eq!(parse("synchronous_standby_names = 'FIRST 2 (\"a\",\"b\")'\n"), v(&["a", "b"]));
+        assert_eq!(
+            parse("synchronous_standby_names = 'FIRST 2 (\"a\",\"b\")'\n"),
+            v(&["a", "b"])
+        );
         assert_eq!(parse(""), v(&[]));
-        assert_eq!(parse("synchronous_standby_names = 'FIRST 1 (broken'"), v(&[]));
+        assert_eq!(
+            parse("synchronous_standby_names = 'FIRST 1 (broken'"),
+            v(&[])
+        );
     }
 
     #[test]

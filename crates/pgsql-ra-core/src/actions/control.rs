@@ -1,0 +1,126 @@
+//! Applies [`control_slave_status`] on the primary: reads
+//! `pg_stat_replication` (retried within the budget, bug M), writes the
+//! standbys' attributes through the guards and switches the synchronous
+//! standby with a reload.
+
+use super::prepare::write_rep_mode_conf;
+use super::Ctx;
+use crate::budget::RETRY_INTERVAL;
+use crate::ocf::{OcfExit, Outcome};
+use crate::ports::{LogLevel, ReplicationRow};
+use crate::replication::{control_slave_status, ControlInput};
+use crate::status::PgStatus;
+use crate::sync_mode;
+
+/// Attempts at a database call that may fail transiently.
+const ATTEMPTS: u32 = 3;
+
+fn replication_rows(ctx: &mut Ctx<'_, '_>) -> Result<Vec<ReplicationRow>, Outcome> {
+    let mut attempt = 1;
+    loop {
+        match ctx.world.db.replication_rows() {
+            Ok(rows) => return Ok(rows),
+            Err(e) => {
+                ctx.log(
+                    LogLevel::Warn,
+                    &format!("pg_stat_replication query failed (attempt {attempt}): {e}"),
+                );
+                if attempt >= ATTEMPTS || !ctx.pause(RETRY_INTERVAL) {
+                    return Err(ctx.fail(
+                        OcfExit::ErrGeneric,
+                        format!("Can't get PostgreSQL replication status: {e}"),
+                    ));
+                }
+                ctx.world.db.reset();
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn reload(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let mut attempt = 1;
+    loop {
+        match ctx.world.server.reload() {
+            Ok(()) => {
+                ctx.log(LogLevel::Info, "Reload configuration file.");
+                return Ok(());
+            }
+            Err(e) => {
+                if attempt >= ATTEMPTS || !ctx.pause(RETRY_INTERVAL) {
+                    return Err(ctx.fail(
+                        OcfExit::ErrGeneric,
+                        format!("Can't reload configuration file. {e}"),
+                    ));
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Runs `control_slave_status` once. Returns true when a standby was just
+/// made synchronous and the caller should check again shortly.
+pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
+    let agent = ctx.agent;
+    let params = &agent.params;
+    let rows = replication_rows(ctx)?;
+    let conf_path = ctx.tmp_path(sync_mode::FILE_NAME);
+    let current = match ctx.world.fs.read(&conf_path) {
+        Ok(Some(text)) => sync_mode::parse(&text),
+        _ => Vec::new(),
+    };
+    let local = ctx.attrs.local.clone();
+    let decision = control_slave_status(&ControlInput {
+        rep_mode: params.rep_mode,
+        node_list: &params.node_list,
+        local: &local,
+        external: &params.external_standby_node_list,
+        rows: &rows,
+        current_sync: &current,
+    });
+    for s in &decision.standbys {
+        ctx.log(
+            LogLevel::Debug,
+            &format!(
+                "{}: {} score {}: {}",
+                s.node, s.data_status, s.score, s.reason
+            ),
+        );
+        let status = s.status.as_deref().and_then(|t| t.parse::<PgStatus>().ok());
+        let writes = ctx
+            .attrs
+            .set_data_status(ctx.world.cluster, &s.node, &s.data_status)
+            .and_then(|_| {
+                ctx.attrs
+                    .set_other_score(ctx.world.cluster, &s.node, s.score)
+            })
+            .and_then(|_| match status {
+                Some(st) => ctx
+                    .attrs
+                    .set_status(ctx.world.cluster, &s.node, st)
+                    .map(|_| ()),
+                None => Ok(()),
+            });
+        if let Err(e) = writes {
+            return Err(ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("Can't update the attributes of {}: {e}", s.node),
+            ));
+        }
+    }
+    if let Some(change) = &decision.sync_change {
+        ctx.log(
+            LogLevel::Info,
+            &format!(
+                "Setup [{}] as synchronous standbys: {}",
+                change.names.join(", "),
+                change.reason
+            ),
+        );
+        write_rep_mode_conf(ctx, &change.names)
+            .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
+        reload(ctx)?;
+    }
+    Ok(decision.recheck)
+}

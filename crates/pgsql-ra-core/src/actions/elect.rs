@@ -1,0 +1,136 @@
+//! The side effects around [`crate::election`]: publishing the own location,
+//! reading the others', keeping `xlog_note.*` and acting on the verdict.
+
+use super::start::remove_notes;
+use super::Ctx;
+use crate::election::{
+    completed_rounds, decide, eligibility, note_file_name, NotesChange, Observation, Round, Verdict,
+};
+use crate::lsn::Lsn;
+use crate::ocf::{OcfExit, Outcome};
+use crate::ports::{FileOwner, Lifetime, LogLevel};
+use crate::score::Score;
+use crate::status::DataStatus;
+
+/// The local location: the greater of the replay and receive locations
+/// (`0000000000000000` when both are NULL).
+pub fn own_location(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
+    match ctx.world.db.replay_and_receive_lsn() {
+        Ok((replay, receive)) => Ok(replay.max(receive).unwrap_or(Lsn::ZERO)),
+        Err(e) => Err(Outcome::fail(
+            OcfExit::ErrGeneric,
+            format!("Can't get my xlog location: {e}"),
+        )),
+    }
+}
+
+/// Reads the own location and publishes it as `<rsc>-master-baseline`.
+pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
+    let lsn = own_location(ctx)?;
+    ctx.log(LogLevel::Info, &format!("My master baseline : {lsn}."));
+    let name = ctx.agent.names.master_baseline.clone();
+    ctx.attrs
+        .set_own(ctx.world.cluster, &name, &lsn.to_string())
+        .map_err(|e| {
+            Outcome::fail(
+                OcfExit::ErrGeneric,
+                format!("Can't record the master baseline: {e}"),
+            )
+        })?;
+    Ok(lsn)
+}
+
+fn generic<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Outcome + '_ {
+    move |e| Outcome::fail(OcfExit::ErrGeneric, format!("{what}: {e}"))
+}
+
+/// One round of `have_master_right` on a standby that sees no primary.
+/// True when this node won (its score is now 1000).
+pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
+    let agent = ctx.agent;
+    let params = &agent.params;
+    let names = &agent.names;
+    let local = ctx.attrs.local.clone();
+    let own = ctx
+        .attrs
+        .data_status(ctx.world.cluster, &local)
+        .map_err(generic("Can't read my data status"))?;
+    if let Err(reason) = eligibility(params.rep_mode, own.as_ref()) {
+        ctx.log(LogLevel::Info, &reason);
+        return Ok(false);
+    }
+    let my_lsn = own_location(ctx)?;
+    ctx.attrs
+        .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
+        .map_err(generic("Can't publish my xlog location"))?;
+    let mut observed = Vec::new();
+    for node in &params.node_list {
+        match ctx
+            .world
+            .cluster
+            .get_attr(node, &names.xlog_loc, Lifetime::Reboot)
+        {
+            Ok(Some(v)) => match Lsn::parse_attr(&v) {
+                Ok(lsn) => observed.push(Observation {
+                    node: node.clone(),
+                    lsn,
+                }),
+                Err(e) => ctx.log(LogLevel::Warn, &format!("{node}: {e}")),
+            },
+            Ok(None) => ctx.log(LogLevel::Warn, &format!("Can't get {node} xlog location.")),
+            Err(e) => ctx.log(
+                LogLevel::Warn,
+                &format!("Can't get {node} xlog location: {e}"),
+            ),
+        }
+    }
+    let files = ctx
+        .world
+        .fs
+        .list_dir(&params.tmpdir)
+        .map_err(generic("Can't list tmpdir"))?;
+    let completed = completed_rounds(&files, params.xlog_check_count);
+    let previous = ctx
+        .world
+        .fs
+        .read(&ctx.tmp_path(&note_file_name(completed)))
+        .unwrap_or(None);
+    let decision = decide(&Round {
+        my_lsn,
+        observed,
+        completed,
+        previous,
+        check_count: params.xlog_check_count,
+    });
+    ctx.log(LogLevel::Info, &decision.reason);
+    let write_note = |ctx: &mut Ctx<'_, '_>, round: u32, text: &str| {
+        let path = ctx.tmp_path(&note_file_name(round));
+        ctx.world
+            .fs
+            .write(&path, text, FileOwner::Root, 0o600)
+            .map_err(generic("Can't write an xlog note"))
+    };
+    match &decision.notes {
+        NotesChange::ResetTo(text) => {
+            remove_notes(ctx);
+            write_note(ctx, 0, text)?;
+        }
+        NotesChange::Save { round, text } => write_note(ctx, *round, text)?,
+        NotesChange::Clear => remove_notes(ctx),
+    }
+    match decision.verdict {
+        Verdict::Winner => {
+            ctx.attrs
+                .set_own_score(ctx.world.cluster, Score::PROMOTE_ME)
+                .map_err(generic("Can't set my promotion score"))?;
+            Ok(true)
+        }
+        Verdict::Loser => {
+            ctx.attrs
+                .set_data_status(ctx.world.cluster, &local, &DataStatus::Disconnect)
+                .map_err(generic("Can't set my data status"))?;
+            Ok(false)
+        }
+        Verdict::Restarted | Verdict::Waiting => Ok(false),
+    }
+}

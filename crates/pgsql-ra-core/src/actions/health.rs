@@ -1,0 +1,102 @@
+//! `pgsql_real_monitor`: is PostgreSQL up, and as what.
+
+use super::Ctx;
+use crate::ocf::{OcfExit, Outcome};
+use crate::score::Score;
+
+/// What the real monitor found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// No live postmaster.
+    Down,
+    /// Running (non-replication mode; the monitor SQL succeeded).
+    Running,
+    /// Running as a primary (replication mode).
+    Primary,
+    /// Running as a hot standby (replication mode).
+    Standby,
+}
+
+impl Health {
+    /// The monitor's exit code for this health.
+    pub fn code(self) -> OcfExit {
+        match self {
+            Health::Down => OcfExit::NotRunning,
+            Health::Running | Health::Standby => OcfExit::Success,
+            Health::Primary => OcfExit::RunningPromoted,
+        }
+    }
+
+    /// True when PostgreSQL answers (anything but `Down`).
+    pub fn is_up(self) -> bool {
+        self != Health::Down
+    }
+}
+
+/// True when a postmaster is alive for pgdata. A failure to tell is an error.
+pub fn postmaster_alive(ctx: &mut Ctx<'_, '_>) -> Result<Option<u32>, Outcome> {
+    ctx.world.server.postmaster_pid().map_err(|e| {
+        Outcome::fail(
+            OcfExit::ErrGeneric,
+            format!("Can't check the postmaster: {e}"),
+        )
+    })
+}
+
+/// The real monitor. With `probe_scores` (a probe), sets the initial own
+/// score: 1000 on a primary (default monitor_sql only), -INFINITY on a standby.
+pub fn real_monitor(ctx: &mut Ctx<'_, '_>, probe_scores: bool) -> Result<Health, Outcome> {
+    if postmaster_alive(ctx)?.is_none() {
+        return Ok(Health::Down);
+    }
+    let agent = ctx.agent;
+    let params = &agent.params;
+    if !ctx.is_replication() {
+        let sql = params.monitor_sql.clone();
+        return match ctx.world.db.run_monitor_sql(&sql) {
+            Ok(()) => Ok(Health::Running),
+            Err(e) => Err(Outcome::fail(
+                OcfExit::ErrGeneric,
+                format!("monitor_sql failed: {e}"),
+            )),
+        };
+    }
+    let in_recovery = ctx.world.db.is_in_recovery().map_err(|e| {
+        Outcome::fail(
+            OcfExit::ErrGeneric,
+            format!("select pg_is_in_recovery() failed: {e}"),
+        )
+    })?;
+    if in_recovery {
+        if probe_scores {
+            ctx.attrs
+                .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE)
+                .map_err(|e| {
+                    Outcome::fail(
+                        OcfExit::ErrGeneric,
+                        format!("Can't set the promotion score: {e}"),
+                    )
+                })?;
+        }
+        return Ok(Health::Standby);
+    }
+    if params.monitor_sql_is_default() {
+        if probe_scores {
+            ctx.attrs
+                .set_own_score(ctx.world.cluster, Score::PROMOTE_ME)
+                .map_err(|e| {
+                    Outcome::fail(
+                        OcfExit::ErrGeneric,
+                        format!("Can't set the promotion score: {e}"),
+                    )
+                })?;
+        }
+    } else {
+        let sql = params.monitor_sql.clone();
+        ctx.world
+            .db
+            .run_monitor_sql(&sql)
+            .map_err(|e| Outcome::fail(OcfExit::ErrGeneric, format!("monitor_sql failed: {e}")))?;
+    }
+    Ok(Health::Primary)
+}

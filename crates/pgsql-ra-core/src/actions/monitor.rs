@@ -1,0 +1,136 @@
+//! `monitor` and the probe (stock §1.3): the real monitor, the WAL receiver
+//! status, and in sync/async mode the primary's control of its standbys or a
+//! standby's election when no primary exists.
+
+use std::time::Duration;
+
+use super::control::control;
+use super::elect::have_master_right;
+use super::health::{postmaster_alive, real_monitor, Health};
+use super::start::remove_notes;
+use super::Ctx;
+use crate::ocf::{OcfExit, Outcome};
+use crate::ports::LogLevel;
+use crate::status::{DataStatus, PgStatus};
+
+/// Pause before re-checking after a standby was made synchronous.
+const RECHECK_DELAY: Duration = Duration::from_secs(2);
+
+/// Runs `monitor` (a probe when the interval is 0).
+pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let probe = ctx.probe;
+    let result = real_monitor(ctx, probe);
+    if ctx.agent.params.check_wal_receiver {
+        let primary = matches!(result, Ok(Health::Primary));
+        update_receiver_status(ctx, primary);
+    }
+    let health = match result {
+        Ok(h) => h,
+        Err(o) => return ctx.fail(o.code, o.reason.unwrap_or_default()),
+    };
+    if !ctx.is_replication() {
+        return Outcome::code(health.code());
+    }
+    match health {
+        Health::Down => Outcome::code(OcfExit::NotRunning),
+        Health::Primary => primary_monitor(ctx),
+        Health::Standby | Health::Running => standby_monitor(ctx),
+    }
+}
+
+fn update_receiver_status(ctx: &mut Ctx<'_, '_>, primary: bool) {
+    let receiving = match postmaster_alive(ctx) {
+        Ok(Some(pid)) => ctx.world.server.wal_receiver_running(pid).unwrap_or(false),
+        _ => false,
+    };
+    let value = if receiving {
+        "normal"
+    } else if primary {
+        "normal (master)"
+    } else {
+        ctx.log(LogLevel::Warn, "wal receiver process is not running");
+        "ERROR"
+    };
+    let name = ctx.agent.names.receiver_status.clone();
+    let r = ctx.attrs.set_own(ctx.world.cluster, &name, value);
+    ctx.warn_on_err("updating the receiver status", r);
+}
+
+fn primary_monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let local = ctx.attrs.local.clone();
+    let own = ctx
+        .attrs
+        .set_data_status(ctx.world.cluster, &local, &DataStatus::Latest)
+        .and_then(|_| {
+            ctx.attrs
+                .set_status(ctx.world.cluster, &local, PgStatus::Pri)
+        });
+    if let Err(e) = own {
+        return ctx.fail(
+            OcfExit::ErrGeneric,
+            format!("Can't update my own attributes: {e}"),
+        );
+    }
+    match control(ctx) {
+        Ok(true) => {
+            if ctx.pause(RECHECK_DELAY) {
+                if let Err(o) = control(ctx) {
+                    return o;
+                }
+            }
+        }
+        Ok(false) => {}
+        Err(o) => return o,
+    }
+    Outcome::code(OcfExit::RunningPromoted)
+}
+
+fn standby_monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let local = ctx.attrs.local.clone();
+    let resource = ctx.agent.names.resource.clone();
+    let promoted = match ctx.world.cluster.promoted_nodes(&resource) {
+        Ok(nodes) => nodes
+            .into_iter()
+            .filter(|n| *n != local)
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            return ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("Can't read the cluster status: {e}"),
+            )
+        }
+    };
+    if promoted.is_empty() {
+        ctx.log(LogLevel::Info, "Master does not exist.");
+        if let Err(e) = ctx
+            .attrs
+            .set_status(ctx.world.cluster, &local, PgStatus::HsAlone)
+        {
+            return ctx.fail(OcfExit::ErrGeneric, format!("Can't set my status: {e}"));
+        }
+        match have_master_right(ctx) {
+            Ok(true) => remove_notes(ctx),
+            Ok(false) => {}
+            Err(o) => return ctx.fail(o.code, o.reason.unwrap_or_default()),
+        }
+    } else {
+        match ctx.attrs.data_status(ctx.world.cluster, &local) {
+            Ok(Some(DataStatus::Disconnect)) => {
+                if let Err(e) = ctx
+                    .attrs
+                    .set_status(ctx.world.cluster, &local, PgStatus::HsAlone)
+                {
+                    return ctx.fail(OcfExit::ErrGeneric, format!("Can't set my status: {e}"));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return ctx.fail(
+                    OcfExit::ErrGeneric,
+                    format!("Can't read my data status: {e}"),
+                )
+            }
+        }
+    }
+    Outcome::success()
+}

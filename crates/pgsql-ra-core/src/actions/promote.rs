@@ -1,0 +1,161 @@
+//! `promote` (stock §1.4): mark the other nodes stale, take `PGSQL.lock`,
+//! record the baseline, promote (pg_ctl promote, or restart without the
+//! standby marker), poll until primary within the budget, recreate slots.
+
+use super::elect::record_master_baseline;
+use super::health::{real_monitor, Health};
+use super::prepare::prepare;
+use super::server_ctl::{real_start, real_stop, Started, StopKind};
+use super::start::remove_notes;
+use super::{Ctx, LOCK_FILE};
+use crate::ocf::{OcfExit, Outcome};
+use crate::ports::{FileOwner, LogLevel};
+use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
+use crate::score::Score;
+use crate::slots::slots_for_others;
+use crate::status::{DataStatus, PgStatus};
+
+/// Runs `promote`.
+pub fn promote(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    if !ctx.is_replication() {
+        return ctx.fail(OcfExit::ErrConfigured, "Not in a replication mode.");
+    }
+    match ctx.world.db.is_in_recovery() {
+        Err(e) => {
+            return ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("select pg_is_in_recovery() failed: {e}"),
+            )
+        }
+        Ok(false) => {
+            ctx.log(
+                LogLevel::Info,
+                "PostgreSQL is already running as a primary; nothing to promote",
+            );
+            return Outcome::success();
+        }
+        Ok(true) => {}
+    }
+    match steps(ctx) {
+        Ok(()) => {
+            ctx.log(LogLevel::Info, "PostgreSQL is promoted");
+            Outcome::success()
+        }
+        Err(o) => o,
+    }
+}
+
+fn generic(ctx: &mut Ctx<'_, '_>, reason: String) -> Outcome {
+    ctx.fail(OcfExit::ErrGeneric, reason)
+}
+
+fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let agent = ctx.agent;
+    let params = &agent.params;
+    let local = ctx.attrs.local.clone();
+    prepare(ctx)?;
+    remove_notes(ctx);
+    for node in params.node_list.iter().filter(|n| **n != local) {
+        let r = ctx
+            .attrs
+            .set_data_status(ctx.world.cluster, node, &DataStatus::Disconnect)
+            .and_then(|_| {
+                ctx.attrs
+                    .set_other_score(ctx.world.cluster, node, Score::CAN_NOT_PROMOTE)
+            });
+        if let Err(e) = r {
+            return Err(generic(
+                ctx,
+                format!("Can't mark {node} as DISCONNECT: {e}"),
+            ));
+        }
+    }
+    let lock = ctx.tmp_path(LOCK_FILE);
+    if let Err(e) = ctx.world.fs.write(&lock, "", FileOwner::Root, 0o644) {
+        return Err(generic(ctx, format!("Can't create {lock}: {e}")));
+    }
+    record_master_baseline(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    if params.restart_on_promote {
+        restart_as_primary(ctx)?;
+    } else {
+        promote_in_place(ctx)?;
+    }
+    for slot in slots_for_others(&params.replication_slot_name, &params.node_list, &local) {
+        let db = &mut *ctx.world.db;
+        let r = db
+            .slot_exists(&slot)
+            .and_then(|exists| if exists { db.drop_slot(&slot) } else { Ok(()) })
+            .and_then(|_| db.create_physical_slot(&slot));
+        if let Err(e) = r {
+            return Err(generic(
+                ctx,
+                format!("Can't create replication slot {slot}: {e}"),
+            ));
+        }
+    }
+    let r = ctx
+        .attrs
+        .set_data_status(ctx.world.cluster, &local, &DataStatus::Latest)
+        .and_then(|_| {
+            ctx.attrs
+                .set_own_score(ctx.world.cluster, Score::PROMOTE_ME)
+        })
+        .and_then(|_| {
+            ctx.attrs
+                .set_status(ctx.world.cluster, &local, PgStatus::Pri)
+        });
+    r.map(|_| ())
+        .map_err(|e| generic(ctx, format!("Can't record the promotion: {e}")))
+}
+
+fn promote_in_place(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    if let Err(e) = ctx.world.server.promote() {
+        return Err(generic(ctx, format!("Can't promote PostgreSQL. {e}")));
+    }
+    loop {
+        match real_monitor(ctx, false) {
+            Ok(Health::Primary) => return Ok(()),
+            Ok(_) => {}
+            Err(o) => return Err(generic(ctx, o.reason.unwrap_or_default())),
+        }
+        if !ctx.pause_poll() {
+            let secs = ctx.budget.timeout.as_secs();
+            return Err(generic(
+                ctx,
+                format!("PostgreSQL did not become primary within {secs}s"),
+            ));
+        }
+    }
+}
+
+fn restart_as_primary(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let agent = ctx.agent;
+    let local = ctx.attrs.local.clone();
+    real_stop(ctx, StopKind::Slave)?;
+    let marker = if uses_standby_signal(ctx.facts.pg_version) {
+        standby_signal_path(&agent.params)
+    } else {
+        recovery_conf_path(&agent.params, ctx.facts.pg_version)
+    };
+    if let Err(e) = ctx.world.fs.remove(&marker) {
+        return Err(generic(ctx, format!("Can't remove {marker}: {e}")));
+    }
+    let result = real_start(ctx);
+    if matches!(result, Ok(Started::Up(Health::Primary))) {
+        return Ok(());
+    }
+    if !matches!(result, Ok(Started::Up(Health::Standby))) {
+        let r = ctx
+            .attrs
+            .set_status(ctx.world.cluster, &local, PgStatus::Stop);
+        ctx.warn_on_err("setting the status to STOP", r);
+    }
+    let detail = match result {
+        Err(o) => o.reason.unwrap_or_default(),
+        Ok(s) => format!("{s:?}"),
+    };
+    Err(generic(
+        ctx,
+        format!("Can't start PostgreSQL as primary on promote. {detail}"),
+    ))
+}

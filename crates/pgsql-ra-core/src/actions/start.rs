@@ -1,0 +1,157 @@
+//! `start` (stock §1.1): a plain start in non-replication modes; in sync/async
+//! mode the node always starts as a hot standby, refused while `PGSQL.lock`
+//! exists.
+
+use super::health::Health;
+use super::prepare::{prepare, write_recovery_conf, write_rep_mode_conf};
+use super::server_ctl::{real_start, Started};
+use super::{Ctx, LOCK_FILE};
+use crate::election::NOTE_PREFIX;
+use crate::ocf::{OcfExit, Outcome};
+use crate::params::RepMode;
+use crate::ports::{Cluster, LogLevel};
+use crate::recovery::recovery_conf_path;
+use crate::score::Score;
+use crate::status::PgStatus;
+use crate::sync_mode;
+
+/// Runs `start`.
+pub fn start(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    if ctx.is_replication() {
+        return replication_start(ctx);
+    }
+    if ctx.agent.params.rep_mode == RepMode::Slave {
+        if let Err(o) = prepare(ctx).and_then(|_| write_recovery_conf(ctx)) {
+            return o;
+        }
+    }
+    match real_start(ctx) {
+        Ok(Started::AlreadyRunning(_)) => Outcome::success(),
+        Ok(Started::Up(h)) => Outcome::code(h.code()),
+        Err(o) => o,
+    }
+}
+
+fn cluster_step<T>(
+    ctx: &mut Ctx<'_, '_>,
+    what: &str,
+    f: impl FnOnce(&super::Attrs, &mut dyn Cluster) -> Result<T, crate::ports::ClusterError>,
+) -> Result<T, Outcome> {
+    f(&ctx.attrs, ctx.world.cluster)
+        .map_err(|e| Outcome::fail(OcfExit::ErrGeneric, format!("{what} failed: {e}")))
+}
+
+/// Removes `xlog_note.*` from tmpdir.
+pub fn remove_notes(ctx: &mut Ctx<'_, '_>) {
+    let tmpdir = ctx.agent.params.tmpdir.clone();
+    let names = ctx.world.fs.list_dir(&tmpdir).unwrap_or_default();
+    for name in names.iter().filter(|n| n.starts_with(NOTE_PREFIX)) {
+        let path = ctx.tmp_path(name);
+        if let Err(e) = ctx.world.fs.remove(&path) {
+            ctx.log(LogLevel::Warn, &format!("Can't remove {path}: {e}"));
+        }
+    }
+}
+
+fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let agent = ctx.agent;
+    let names = &agent.names;
+    let local = ctx.attrs.local.clone();
+    let steps = cluster_step(ctx, "setting the status to STOP", |a, c| {
+        a.set_status(c, &local, PgStatus::Stop)
+    })
+    .and_then(|_| {
+        cluster_step(ctx, "deleting the master baseline", |a, c| {
+            a.delete_own(c, &names.master_baseline)
+        })
+    })
+    .and_then(|_| {
+        cluster_step(ctx, "setting the score to -INFINITY", |a, c| {
+            a.set_own_score(c, Score::CAN_NOT_PROMOTE)
+        })
+    });
+    if let Err(o) = steps {
+        return ctx.fail(o.code, o.reason.unwrap_or_default());
+    }
+    if let Err(o) = prepare(ctx) {
+        return o;
+    }
+    remove_notes(ctx);
+    let rep_mode_conf = ctx.tmp_path(sync_mode::FILE_NAME);
+    let recovery_conf = recovery_conf_path(&agent.params, ctx.facts.pg_version);
+    for path in [rep_mode_conf, recovery_conf] {
+        if let Err(e) = ctx.world.fs.remove(&path) {
+            ctx.log(LogLevel::Warn, &format!("Can't remove {path}: {e}"));
+        }
+    }
+    if let Err(o) = write_recovery_conf(ctx) {
+        return o;
+    }
+    if let Err(o) = cluster_step(ctx, "deleting the xlog location", |a, c| {
+        a.delete_own(c, &names.xlog_loc)
+    }) {
+        return ctx.fail(o.code, o.reason.unwrap_or_default());
+    }
+    if agent.params.rep_mode == RepMode::Sync {
+        if let Err(o) = write_rep_mode_conf(ctx, &[]) {
+            return ctx.fail(
+                o.code,
+                format!(
+                    "Can't set all nodes into async mode. {}",
+                    o.reason.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    let lock = ctx.tmp_path(LOCK_FILE);
+    match ctx.world.fs.metadata(&lock) {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return ctx.fail(
+                OcfExit::ErrGeneric,
+                format!(
+                    "My data may be inconsistent. You have to remove {lock} file to force start."
+                ),
+            )
+        }
+        Err(e) => return ctx.fail(OcfExit::ErrGeneric, format!("Can't check {lock}: {e}")),
+    }
+    match real_start(ctx) {
+        Ok(Started::Up(Health::Standby)) => {}
+        Ok(Started::AlreadyRunning(h)) => {
+            return ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("PostgreSQL is already running ({h:?}); the agent did not start it"),
+            )
+        }
+        Ok(Started::Up(h)) => {
+            return ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("PostgreSQL came up as {h:?}, not as a hot standby"),
+            )
+        }
+        Err(o) => return o,
+    }
+    match ctx.world.db.synchronous_standby_names() {
+        Ok(v) if v.trim().is_empty() => {}
+        Ok(_) => {
+            return ctx.fail(
+                OcfExit::ErrConfigured,
+                "Invalid synchronous_standby_names is set in postgresql.conf.",
+            )
+        }
+        Err(e) => {
+            return ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("show synchronous_standby_names failed: {e}"),
+            )
+        }
+    }
+    if let Err(o) = cluster_step(ctx, "setting the status to HS:alone", |a, c| {
+        a.set_status(c, &local, PgStatus::HsAlone)
+    }) {
+        return ctx.fail(o.code, o.reason.unwrap_or_default());
+    }
+    ctx.log(LogLevel::Info, "PostgreSQL is started as a hot standby");
+    Outcome::success()
+}

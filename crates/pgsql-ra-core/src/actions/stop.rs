@@ -1,0 +1,64 @@
+//! `stop` (stock §1.2). Attribute failures are logged, never returned: a
+//! failed stop means fencing, so only a server that will not die fails it.
+
+use super::health::postmaster_alive;
+use super::prepare::write_rep_mode_conf;
+use super::server_ctl::{real_stop, StopKind};
+use super::Ctx;
+use crate::ocf::Outcome;
+use crate::params::RepMode;
+use crate::score::Score;
+use crate::status::PgStatus;
+
+/// Runs `stop`.
+pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    if !ctx.is_replication() {
+        return match real_stop(ctx, StopKind::Plain) {
+            Ok(()) => Outcome::success(),
+            Err(o) => o,
+        };
+    }
+    let agent = ctx.agent;
+    let names = &agent.names;
+    let local = ctx.attrs.local.clone();
+    let r = ctx
+        .attrs
+        .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE);
+    ctx.warn_on_err("setting the score to -INFINITY", r);
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
+    ctx.warn_on_err("deleting the xlog location", r);
+    match postmaster_alive(ctx) {
+        Err(o) => return o,
+        Ok(None) => {
+            let r = ctx
+                .attrs
+                .set_status(ctx.world.cluster, &local, PgStatus::Stop);
+            ctx.warn_on_err("setting the status to STOP", r);
+            return Outcome::success();
+        }
+        Ok(Some(_)) => {}
+    }
+    if let Err(o) = real_stop(ctx, StopKind::Slave) {
+        let r = ctx
+            .attrs
+            .set_status(ctx.world.cluster, &local, PgStatus::Unknown);
+        ctx.warn_on_err("setting the status to UNKNOWN", r);
+        return o;
+    }
+    let r = ctx
+        .attrs
+        .set_status(ctx.world.cluster, &local, PgStatus::Stop);
+    ctx.warn_on_err("setting the status to STOP", r);
+    if agent.params.rep_mode == RepMode::Sync {
+        let r = write_rep_mode_conf(ctx, &[]);
+        ctx.warn_on_err(
+            "setting all nodes into async mode",
+            r.map_err(|o| o.reason.unwrap_or_default()),
+        );
+    }
+    let r = ctx
+        .attrs
+        .delete_own(ctx.world.cluster, &names.master_baseline);
+    ctx.warn_on_err("deleting the master baseline", r);
+    Outcome::success()
+}
