@@ -453,19 +453,23 @@ cmd_state() { state; }
 
 promoted() { kv promoted "$(state 2>/dev/null || true)"; }
 
-# healthy = one Promoted, VIP on it, every other node Unpromoted and in sync (async: HS:async)
+# healthy = one Promoted, VIP on it, every other node Unpromoted and streaming: sync mode wants
+# one HS:sync (the stock agent keeps a single sync standby, further ones are HS:async)
 healthy() {
-  local s=$1 m n want=HS:sync
-  [ "$REP_MODE" = async ] && want=HS:async
+  local s=$1 m n st nsync=0
   m=$(kv promoted "$s"); [ -n "$m" ] && [ "$(count "$m")" = 1 ] || return 1
   [ "$(kv vip "$s")" = "$m" ] || return 1
   for n in $NODES; do
     [ "$n" = "$m" ] && continue
     [ "$(kv "role.$n" "$s")" = Unpromoted ] || return 1
-    if [ "$RA" != paf ]; then [ "$(kv "attr.$n.pgsql-status" "$s")" = "$want" ] || return 1; fi
+    [ "$RA" = paf ] && continue
+    st=$(kv "attr.$n.pgsql-status" "$s")
+    case $REP_MODE:$st in sync:HS:sync) nsync=$((nsync+1));; sync:HS:async|async:HS:async) ;; *) return 1;; esac
   done
   if [ "$RA" = paf ]; then
     [ "$(cli_q "select count(*) from pg_stat_replication where state='streaming'" 2>/dev/null)" = $(($(count "$NODES") - 1)) ] || return 1
+  elif [ "$REP_MODE" = sync ]; then
+    [ $nsync -ge 1 ] || return 1
   fi
 }
 
