@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""Measurement helpers for bench/run.sh (stdlib only; runs on the host and inside lab nodes).
+
+  benchtool.py run ENV.json AGENT ACTION N SLEEP OUT.jsonl
+        N direct invocations of AGENT ACTION with exactly the environment in ENV.json (the one
+        pacemaker-execd gave the agent, see envcap).  Per run: wall ms (fork to reap) and the CPU
+        time (user+sys) of the whole process tree, from wait4()'s rusage, which includes every
+        descendant that was waited for (a shell agent waits for all its commands).
+  benchtool.py straceN ENV.json AGENT ACTION N OUTDIR
+        N invocations under `strace -f -qq -e trace=process`, one trace file each.
+  benchtool.py count TRACE...
+        per trace: successful execve (including the agent's own), processes created
+        (fork/vfork/clone without CLONE_THREAD), threads, and the programs exec'd.
+  benchtool.py envcap TRACE AGENT_SUBSTR OUTDIR
+        from `strace -f -v -s 65536 -e trace=execve` of pacemaker-execd: the environment of the
+        last "<agent> monitor" exec per interval -> OUTDIR/env-<interval>.json
+  benchtool.py execdlog SINCE_EPOCH RSC LOG...
+        recurring monitor wall times from execd's debug log: from "Scheduling another invocation
+        of X" to "X[pid] exited with status" (execd's own "execution time" of recurring ops is stale).
+        Also one-shot promote/start/demote/stop times from execd's log_finished lines.
+  benchtool.py stats            (stdin: numbers) -> n median p95 min max
+  benchtool.py report RESULTS.jsonl META.json > benchmarks.md
+"""
+import datetime
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = max(0, math.ceil(p / 100.0 * len(xs)) - 1)
+    return xs[k]
+
+
+def med(xs):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
+
+
+def summary(xs):
+    return {"n": len(xs), "median": med(xs), "p95": pct(xs, 95), "min": min(xs) if xs else None,
+            "max": max(xs) if xs else None}
+
+
+def load_env(path):
+    with open(path) as f:
+        env = json.load(f)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def one_run(env, agent, action, stdout=subprocess.DEVNULL):
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.chdir("/")
+            fd = os.open(os.devnull, os.O_RDWR)
+            os.dup2(fd, 0)
+            if stdout == subprocess.DEVNULL:
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+            os.execve(agent, [os.path.basename(agent), action], env)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    wall = (time.perf_counter() - t0) * 1000.0
+    rc = os.waitstatus_to_exitcode(status)
+    return {"wall_ms": round(wall, 3), "cpu_ms": round((ru.ru_utime + ru.ru_stime) * 1000.0, 3),
+            "user_ms": round(ru.ru_utime * 1000.0, 3), "sys_ms": round(ru.ru_stime * 1000.0, 3), "rc": rc}
+
+
+def cmd_run(envf, agent, action, n, sleep, out):
+    env = load_env(envf)
+    with open(out, "a") as f:
+        for _ in range(int(n)):
+            r = one_run(env, agent, action)
+            f.write(json.dumps(r) + "\n")
+            f.flush()
+            time.sleep(float(sleep))
+
+
+def cmd_straceN(envf, agent, action, n, outdir):
+    env = load_env(envf)
+    outdir = os.path.abspath(outdir)
+    os.makedirs(outdir, exist_ok=True)
+    for i in range(int(n)):
+        tr = os.path.join(outdir, "trace.%d" % i)
+        # strace itself is not traced: -o file, and the agent is its child
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.chdir("/")
+                fd = os.open(os.devnull, os.O_RDWR)
+                for k in (0, 1, 2):
+                    os.dup2(fd, k)
+                os.execve("/usr/bin/strace", ["strace", "-f", "-qq", "-e", "trace=process", "-o", tr,
+                                              agent, action], env)
+            finally:
+                os._exit(127)
+        os.waitpid(pid, 0)
+        time.sleep(0.5)
+
+
+CLONE_RE = re.compile(r'^(\d+)\s+(?:<\.\.\. )?(clone3?|fork|vfork)\b(.*?)= (-?\d+)')
+EXEC_RE = re.compile(r'^(\d+)\s+execve\("([^"]*)"')
+
+
+def count_trace(path):
+    execs, procs, threads, progs, failed = 0, 0, 0, {}, 0
+    pending = {}
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\n")
+        m = EXEC_RE.match(line)
+        if m:
+            pid, prog = m.group(1), m.group(2)
+            if line.endswith("<unfinished ...>"):
+                pending[pid] = prog
+                continue
+            if re.search(r"= 0$", line):
+                execs += 1
+                progs[os.path.basename(prog)] = progs.get(os.path.basename(prog), 0) + 1
+            else:
+                failed += 1
+            continue
+        m = re.match(r'^(\d+)\s+<\.\.\. execve resumed>.*= (-?\d+)', line)
+        if m:
+            prog = pending.pop(m.group(1), "?")
+            if m.group(2) == "0":
+                execs += 1
+                progs[os.path.basename(prog)] = progs.get(os.path.basename(prog), 0) + 1
+            else:
+                failed += 1
+            continue
+        if line.rstrip().endswith("<unfinished ...>"):
+            continue
+        m = CLONE_RE.match(line)
+        if m and int(m.group(4)) > 0:
+            if "CLONE_THREAD" in line:
+                threads += 1
+            else:
+                procs += 1
+    return {"execve": execs, "execve_failed": failed, "processes": procs, "threads": threads, "programs": progs}
+
+
+def cmd_count(paths):
+    rows = [count_trace(p) for p in paths]
+    out = {"runs": len(rows)}
+    for k in ("execve", "execve_failed", "processes", "threads"):
+        xs = [r[k] for r in rows]
+        out[k] = {"median": med(xs), "min": min(xs) if xs else None, "max": max(xs) if xs else None}
+    # programs of the median run (by execve)
+    if rows:
+        srt = sorted(rows, key=lambda r: r["execve"])
+        out["programs_of_median_run"] = dict(sorted(srt[len(srt) // 2]["programs"].items(), key=lambda kv: -kv[1]))
+    print(json.dumps(out))
+
+
+def c_unescape(s):
+    return bytes(s, "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
+
+
+STR_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def cmd_envcap(trace, substr, outdir):
+    found = {}
+    for line in open(trace, errors="replace"):
+        if "execve(" not in line or substr not in line:
+            continue
+        m = re.search(r'execve\("([^"]*)", \[(.*?)\], \[(.*)\]', line)
+        if not m or substr not in m.group(1):
+            continue
+        argv = [c_unescape(x) for x in STR_RE.findall(m.group(2))]
+        if "monitor" not in argv:
+            continue
+        env = {}
+        for item in STR_RE.findall(m.group(3)):
+            item = c_unescape(item)
+            if "=" in item:
+                k, v = item.split("=", 1)
+                env[k] = v
+        iv = env.get("OCF_RESKEY_CRM_meta_interval", "0")
+        found[iv] = {"agent": m.group(1), "env": env}
+    os.makedirs(outdir, exist_ok=True)
+    for iv, d in found.items():
+        with open(os.path.join(outdir, "env-%s.json" % iv), "w") as f:
+            json.dump(d["env"], f, indent=1, sort_keys=True)
+        with open(os.path.join(outdir, "agent-%s.txt" % iv), "w") as f:
+            f.write(d["agent"] + "\n")
+    print(" ".join(sorted(found)))
+
+
+LOG_TS = re.compile(r'^(\w{3} \d{1,2} \d\d:\d\d:\d\d\.\d+)')
+
+
+def log_epoch(line, year):
+    m = LOG_TS.match(line)
+    if not m:
+        return None
+    try:
+        return datetime.datetime.strptime("%d %s" % (year, m.group(1)), "%Y %b %d %H:%M:%S.%f").timestamp()
+    except ValueError:
+        return None
+
+
+def cmd_execdlog(since, rsc, *paths):
+    since = float(since)
+    year = datetime.date.today().year
+    start, times, oneshot = {}, {}, {}
+    sched = re.compile(r"Scheduling another invocation of (%s_monitor_\d+)" % re.escape(rsc))
+    done = re.compile(r"(%s_monitor_\d+)\[\d+\] exited with status (\d+)" % re.escape(rsc))
+    # execd log_finished: "pgsql promote (call 45, PID 2345) exited with status 0 (execution time 1.234s)"
+    fin = re.compile(r"pacemaker-execd.*\b%s (promote|demote|start|stop) \(call \d+, PID \d+\).*execution time ([\d.]+)(ms|s)"
+                     % re.escape(rsc))
+    lines = []
+    for path in paths:
+        lines += open(path, errors="replace").readlines()
+    for line in lines:
+        if "pacemaker-execd" not in line:
+            continue
+        ts = log_epoch(line, year)
+        if ts is None or ts < since:
+            continue
+        m = sched.search(line)
+        if m:
+            start[m.group(1)] = ts
+            continue
+        m = done.search(line)
+        if m and m.group(1) in start:
+            key = "%s rc=%s" % (m.group(1), m.group(2))
+            times.setdefault(key, []).append(round((ts - start.pop(m.group(1))) * 1000.0, 1))
+            continue
+        m = fin.search(line)
+        if m:
+            v = float(m.group(2)) * (1.0 if m.group(3) == "ms" else 1000.0)
+            oneshot.setdefault(m.group(1), []).append(v)
+    print(json.dumps({"monitor": {k: summary(v) for k, v in times.items()},
+                      "oneshot": {k: summary(v) for k, v in oneshot.items()}}))
+
+
+def cmd_mkmon(ra, nodes, role, runf, countf, execdf, opprefix, note=""):
+    runs = [json.loads(l) for l in open(runf) if l.strip()] if os.path.exists(runf) else []
+    rec = {"kind": "monitor", "ra": ra, "nodes": int(nodes), "role": role, "samples": len(runs)}
+    rcs = {}
+    for r in runs:
+        rcs[str(r["rc"])] = rcs.get(str(r["rc"]), 0) + 1
+    rec["rcs"] = rcs
+    if runs:
+        rec["wall"] = summary([r["wall_ms"] for r in runs])
+        rec["cpu"] = summary([r["cpu_ms"] for r in runs])
+    if os.path.exists(countf) and os.path.getsize(countf):
+        c = json.load(open(countf))
+        if c.get("runs"):
+            rec["execve"] = c["execve"]
+            rec["processes"] = c["processes"]
+            rec["threads"] = c["threads"]
+            rec["programs"] = c.get("programs_of_median_run")
+    if os.path.exists(execdf) and os.path.getsize(execdf):
+        e = json.load(open(execdf))
+        # execd-log samples: merge every exit status of this op, but say which
+        xs_keys = [k for k in e.get("monitor", {}) if k.split(" ")[0] == opprefix]
+        if xs_keys:
+            best = max(xs_keys, key=lambda k: e["monitor"][k]["n"])
+            rec["execd"] = e["monitor"][best]
+            rec["execd_key"] = best
+    if note:
+        rec["note"] = note
+    print(json.dumps(rec))
+
+
+def cmd_mkfail(ra, rdir, execdf, note=""):
+    import glob
+    phases = {}
+    rounds = sorted(glob.glob(os.path.join(rdir, "round-*.env")))
+    ok = 0
+    for f in rounds:
+        kv = dict(l.strip().split("=", 1) for l in open(f) if "=" in l)
+        good = kv.get("WRITE", "NA") != "NA" and kv.get("NEW") and kv.get("NEW") != kv.get("OLD")
+        if good:
+            ok += 1
+        for k in ("DETECT", "PROMOTED", "VIP", "WRITE"):
+            v = kv.get(k, "NA")
+            if good and v not in ("NA", ""):
+                phases.setdefault(k, []).append(float(v))
+    ph = {k: summary(v) for k, v in phases.items()}
+    if os.path.exists(execdf) and os.path.getsize(execdf):
+        e = json.load(open(execdf))
+        p = e.get("oneshot", {}).get("promote")
+        if p:
+            ph["PROMOTE_OP"] = {k: (v / 1000.0 if isinstance(v, (int, float)) and k != "n" else v)
+                                for k, v in p.items()}
+    rec = {"kind": "failover", "ra": ra, "rounds": len(rounds), "ok": ok, "phases": ph}
+    if note:
+        rec["note"] = note
+    print(json.dumps(rec))
+
+
+def cmd_stats():
+    xs = [float(x) for x in sys.stdin.read().split()]
+    print(json.dumps(summary(xs)))
+
+
+# ------------------------------------------------------------------ report
+
+def fmt(v, nd=0):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    return ("%%.%df" % nd) % v
+
+
+def ratio(a, b, nd=2):
+    if a is None or b in (None, 0):
+        return "—"
+    return ("%%.%df" % nd) % (a / b) if a / b >= 0.01 else "%.3f" % (a / b)
+
+
+def cmd_report(results, metaf):
+    recs = [json.loads(l) for l in open(results) if l.strip()]
+    meta = json.load(open(metaf))
+    agents = ["ours", "stock", "paf"]
+    names = {"ours": "ours (pgsql-ra)", "stock": "stock ocf:heartbeat:pgsql", "paf": "PAF ocf:heartbeat:pgsqlms"}
+    out = []
+    p = out.append
+    p("# Benchmarks: pgsql-ra vs the stock agent (and PAF), side by side")
+    p("")
+    p("Generated by `bench/run.sh%s` on %s. Raw data: `bench/out/%s/` (not committed)."
+      % (" --quick" if meta.get("quick") else "", meta.get("date"), meta.get("run_id")))
+    p("")
+    p("| machine | versions |")
+    p("|---|---|")
+    p("| %s | %s |" % (meta.get("machine"), meta.get("versions")))
+    p("")
+    p("Load while measuring: %s. The machine has 2 vCPUs shared with other work; every lab node, "
+      "its Pacemaker and PostgreSQL run on them." % meta.get("load", "?"))
+    p("")
+    for f in meta.get("failures", []):
+        p("* **failed:** %s" % f)
+    if meta.get("failures"):
+        p("")
+
+    def get(kind, **kw):
+        for r in recs:
+            if r.get("kind") == kind and all(r.get(k) == v for k, v in kw.items()):
+                return r
+        return None
+
+    for nodes in sorted({r.get("nodes") for r in recs if r.get("kind") == "monitor"}):
+        p("## Monitor cost, %d-node cluster (steady state, direct invocations with the execd environment)" % nodes)
+        p("")
+        p("| metric | role | " + " | ".join(names[a] for a in agents) + " | ours/stock |")
+        p("|---|---|" + "---|" * len(agents) + "---|")
+        for role in ("primary", "standby"):
+            rows = [("wall ms, median", "wall", "median", 1), ("wall ms, p95", "wall", "p95", 1),
+                    ("CPU ms (user+sys, tree), median", "cpu", "median", 1),
+                    ("execd-log wall ms, median", "execd", "median", 0),
+                    ("execd-log wall ms, p95", "execd", "p95", 0),
+                    ("programs exec'd (execve incl. the agent)", "execve", "median", 0),
+                    ("processes created (fork/clone)", "processes", "median", 0)]
+            for label, key, stat, nd in rows:
+                vals = {}
+                for a in agents:
+                    r = get("monitor", ra=a, nodes=nodes, role=role)
+                    v = None
+                    if r and r.get(key):
+                        v = r[key].get(stat)
+                    vals[a] = v
+                if all(v is None for v in vals.values()) and key in ("execd",):
+                    continue
+                p("| %s | %s | %s | %s |" % (label, role, " | ".join(fmt(vals[a], nd) for a in agents),
+                                           ratio(vals["ours"], vals["stock"])))
+        p("")
+        for a in agents:
+            for role in ("primary", "standby"):
+                r = get("monitor", ra=a, nodes=nodes, role=role)
+                if r and r.get("note"):
+                    p("* %s %s: %s" % (a, role, r["note"]))
+                if r and r.get("programs"):
+                    p("* %s %s, programs of one monitor: %s" % (
+                        a, role, ", ".join("%s %d" % kv for kv in r["programs"].items())))
+                if r and r.get("samples"):
+                    p("* %s %s: %d direct monitors, rc %s" % (a, role, r["samples"], r.get("rcs")))
+        p("")
+
+    fo = [r for r in recs if r.get("kind") == "failover"]
+    if fo:
+        p("## Failover: kill -9 of the primary's postmaster (monitors 3 s Promoted / 4 s Unpromoted)")
+        p("")
+        p("Seconds since the kill; median (min-max) over the successful rounds. "
+          "`promote op` is the promote action's own duration from execd's log.")
+        p("")
+        p("| agent | rounds ok/run | detected | promoted | VIP started | **first write** | promote op (s) |")
+        p("|---|---|---|---|---|---|---|")
+        for a in agents:
+            r = get("failover", ra=a)
+            if not r:
+                p("| %s | not run | | | | | |" % names[a])
+                continue
+            cells = []
+            for k in ("DETECT", "PROMOTED", "VIP", "WRITE", "PROMOTE_OP"):
+                s = r.get("phases", {}).get(k)
+                cells.append("%.2f (%.2f-%.2f)" % (s["median"], s["min"], s["max"]) if s and s.get("n") else "—")
+            cells[3] = "**%s**" % cells[3]
+            p("| %s | %d/%d | %s |" % (names[a], r.get("ok", 0), r.get("rounds", 0), " | ".join(cells)))
+            if r.get("note"):
+                p("")
+                p("* %s: %s" % (a, r["note"]))
+        s_o = (get("failover", ra="ours") or {}).get("phases", {}).get("WRITE")
+        s_s = (get("failover", ra="stock") or {}).get("phases", {}).get("WRITE")
+        if s_o and s_s and s_o.get("n") and s_s.get("n"):
+            p("")
+            p("first write, ours/stock (medians): %s" % ratio(s_o["median"], s_s["median"]))
+        p("")
+
+    sc = get("scaling")
+    if sc:
+        p("## Scaling in N (in-memory harness, one steady-state monitor, calls to the Cluster port)")
+        p("")
+        if sc.get("unimplemented"):
+            p("The core's monitor was not implemented when this ran (rc 3 for every N): nothing to count.")
+        else:
+            p("| N | role | rc | cluster-view reads | attribute reads | attribute writes | SQL calls |")
+            p("|---|---|---|---|---|---|---|")
+            for row in sc.get("rows", []):
+                p("| %d | %s | %d | %d | %d | %d | %d |" % (row["n"], row["role"], row["rc"], row["view_reads"],
+                                                          row["attr_reads"], row["attr_writes"], row["sql"]))
+            p("")
+            p("cluster-view reads flat in N: **%s**" % ("yes" if sc.get("view_reads_flat") else "NO"))
+        p("")
+    for r in recs:
+        if r.get("kind") == "note":
+            p("* %s" % r["text"])
+    print("\n".join(out))
+
+
+def main():
+    a = sys.argv[1:]
+    if not a:
+        print(__doc__)
+        sys.exit(2)
+    c = a[0]
+    if c == "run":
+        cmd_run(*a[1:7])
+    elif c == "straceN":
+        cmd_straceN(*a[1:6])
+    elif c == "count":
+        cmd_count(a[1:])
+    elif c == "envcap":
+        cmd_envcap(*a[1:4])
+    elif c == "execdlog":
+        cmd_execdlog(*a[1:])
+    elif c == "mkmon":
+        cmd_mkmon(*a[1:10])
+    elif c == "mkfail":
+        cmd_mkfail(*a[1:5])
+    elif c == "stats":
+        cmd_stats()
+    elif c == "report":
+        cmd_report(a[1], a[2])
+    else:
+        print(__doc__)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+#!/bin/bash
+# bench/run.sh - issue 6: monitor cost, scaling and failover of pgsql-ra (ours), the stock
+# ocf:heartbeat:pgsql and PAF (ocf:heartbeat:pgsqlms), side by side in ONE run on the lab.
+#
+#   bench/run.sh            full run (about 25-35 min): writes docs/benchmarks.md
+#   bench/run.sh --quick    CI smoke (< ~4 min): ours + stock, 3 monitors per role, 1 failover
+#                           round for ours, no numbers asserted; exit 1 if any step failed.
+#                           Writes bench/out/<run>/benchmarks.md only.
+#
+# For each agent the lab is brought up in turn (lab/lab.sh up, 2 nodes, seed intervals 3 s
+# Promoted / 4 s Unpromoted, PCMK_DEBUG=pacemaker-execd), then:
+#  1. the environment pacemaker-execd gives the agent is captured from an strace of execd
+#     (execve with -v: the full envp of a recurring monitor, per interval);
+#  2. MONITORS direct invocations of "<agent> monitor" inside the node with that environment:
+#     wall time and CPU (user+sys of the whole process tree, wait4 rusage), benchtool.py run;
+#  3. STRACE_RUNS more under strace -f -e trace=process: programs exec'd, processes created;
+#  4. EXECD_SECS of an idle cluster: wall time of Pacemaker's own recurring monitors from the
+#     execd debug log ("Scheduling another invocation" -> "exited with status"; the recorded
+#     exec-time of recurring ops is stale, see shared/lab/REPORT.md section 8);
+#  5. ROUNDS failovers (lab.sh failover: kill -9 of the postmaster -> first write via the VIP),
+#     each followed by lab.sh rebuild of the old primary; PAF needs fencing (FENCING=1) there.
+# Then the 3-node lab (primary monitor cost only), and the in-memory scaling bench (N=2..16).
+#
+# Knobs: MONITORS=30 STRACE_RUNS=5 EXECD_SECS=125 ROUNDS=10 PAF_ROUNDS=3 AGENTS="ours stock paf"
+#        SCALE3=1 (3-node phase) PGSQL_RA_BIN (default: built here into /work/target-bench)
+#        BUILD=1 (cargo build ours first)  RUN_ID
+# Needs root and the lab (lab/lab.sh).  The lab is always brought down at the end.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+REPO=$(dirname "$HERE")
+LABSH=$REPO/lab/lab.sh
+PY=/usr/bin/python3
+TOOL=$HERE/benchtool.py
+QUICK=0
+[ "${1:-}" = --quick ] && QUICK=1
+if [ $QUICK = 1 ]; then
+  MONITORS=${MONITORS:-3}; STRACE_RUNS=${STRACE_RUNS:-1}; EXECD_SECS=${EXECD_SECS:-0}
+  ROUNDS=${ROUNDS:-1}; PAF_ROUNDS=${PAF_ROUNDS:-0}; AGENTS=${AGENTS:-"ours stock"}; SCALE3=${SCALE3:-0}
+  STOCK_ROUNDS=${STOCK_ROUNDS:-0}
+else
+  MONITORS=${MONITORS:-30}; STRACE_RUNS=${STRACE_RUNS:-5}; EXECD_SECS=${EXECD_SECS:-125}
+  ROUNDS=${ROUNDS:-10}; PAF_ROUNDS=${PAF_ROUNDS:-3}; AGENTS=${AGENTS:-"ours stock paf"}; SCALE3=${SCALE3:-1}
+  STOCK_ROUNDS=${STOCK_ROUNDS:-$ROUNDS}
+fi
+BUILD=${BUILD:-1}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
+export PGSQL_RA_BIN=${PGSQL_RA_BIN:-$CARGO_TARGET_DIR/release/pgsql-ra}
+RUN_ID=${RUN_ID:-$(date +%Y%m%d-%H%M%S)$([ $QUICK = 1 ] && echo -quick)}
+RUN=$HERE/out/$RUN_ID
+RES=$RUN/results.jsonl
+FAILS=$RUN/failures.txt
+mkdir -p "$RUN"; : > "$RES"; : > "$FAILS"
+
+log() { echo "[$(date +%T)] $*" >&2; }
+fail() { log "FAILED: $*"; echo "$*" >> "$FAILS"; }
+lab() { timeout "${LAB_TIMEOUT:-300}" "$LABSH" "$@"; }
+kv() { sed -n "s/^$1=//p" <<<"$2" | head -1; }
+cleanup() { log "lab down"; timeout 120 "$LABSH" down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
+[ -x "$LABSH" ] || { echo "no $LABSH" >&2; exit 2; }
+for t in strace timeout "$PY"; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 2; }; done
+
+# ------------------------------------------------------------------ build ours
+if [ "$BUILD" = 1 ] && [[ " $AGENTS " = *" ours "* ]]; then
+  log "building ours (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  if ! (cd "$REPO" && timeout 900 cargo build --release -p pgsql-ra-ocf) > "$RUN/build-ours.log" 2>&1; then
+    if [ -x "$PGSQL_RA_BIN" ]; then
+      fail "cargo build of ours failed (see build-ours.log); measured the previous binary $PGSQL_RA_BIN"
+    else
+      fail "cargo build of ours failed and there is no binary: ours not measured"
+    fi
+  fi
+fi
+OURS_DESC=$(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo unknown)
+
+# ------------------------------------------------------------------ helpers
+# capture the agent's environment from pacemaker-execd on every node of $NODES (in parallel)
+envcap() {   # envcap DIR SECS
+  local dir=$1 secs=$2 n p pids=""
+  mkdir -p "$dir"
+  for n in $NODES; do
+    p=$(lab enter "$n" pgrep -x pacemaker-execd | head -1) || true
+    [ -n "$p" ] || { fail "$RA: no pacemaker-execd on $n"; continue; }
+    ( lab enter "$n" timeout -s INT "$secs" strace -f -qq -v -s 65536 -e trace=execve -o "$dir/execd-$n.trace" -p "$p" \
+        >/dev/null 2>&1 || true ) &
+    pids="$pids $!"
+  done
+  # shellcheck disable=SC2086
+  [ -z "$pids" ] || wait $pids
+  for n in $NODES; do
+    [ -f "$dir/execd-$n.trace" ] || continue
+    log "$RA: env captured on $n for intervals: $($PY "$TOOL" envcap "$dir/execd-$n.trace" /resource.d/ "$dir/$n")"
+  done
+}
+
+# measure one role's monitor on NODE; env file from the role's interval
+measure_role() {   # measure_role DIR NODE ROLE INTERVAL
+  local dir=$1 n=$2 role=$3 iv=$4 env agent d=$1/$3
+  env=$dir/$n/env-$iv.json
+  if [ ! -f "$env" ]; then fail "$RA/$(wc -w <<<"$NODES")n: no $iv ms monitor of $n seen in the execd trace"; return 0; fi
+  agent=$(cat "$dir/$n/agent-$iv.txt")
+  mkdir -p "$d"; : > "$d/run.jsonl"
+  log "$RA: $MONITORS direct monitors on $n ($role, $agent)"
+  lab enter "$n" "$PY" "$TOOL" run "$env" "$agent" monitor "$MONITORS" 0.3 "$d/run.jsonl" || fail "$RA: direct monitors on $n failed"
+  log "$RA: $STRACE_RUNS monitors under strace on $n"
+  lab enter "$n" "$PY" "$TOOL" straceN "$env" "$agent" monitor "$STRACE_RUNS" "$d/strace" || fail "$RA: strace monitors on $n failed"
+  $PY "$TOOL" count "$d"/strace/trace.* > "$d/count.json" 2>/dev/null || { fail "$RA: no strace output on $n"; : > "$d/count.json"; }
+  [ "$(grep -c '"rc": 0\|"rc": 8' "$d/run.jsonl" || true)" -gt 0 ] || fail "$RA/$(wc -w <<<"$NODES")n $role: no direct monitor returned 0/8 (rcs: $(grep -o '"rc": [0-9]*' "$d/run.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
+}
+
+execd_times() {   # execd_times DIR SINCE
+  local n
+  for n in $NODES; do
+    $PY "$TOOL" execdlog "$2" pgsql "/var/lib/pgsql-ra-lab/$n/var/log/pacemaker/pacemaker.log" > "$1/execd-$n.json" 2>/dev/null || : > "$1/execd-$n.json"
+  done
+}
+
+promoted() { kv promoted "$(lab state 2>/dev/null || true)"; }
+
+failovers() {   # failovers DIR ROUNDS
+  local dir=$1 rounds=$2 i old new since env
+  mkdir -p "$dir"; since=$(date +%s.%N)
+  for i in $(seq "$rounds"); do
+    log "$RA: failover round $i/$rounds"
+    if ! WAIT_TIMEOUT=180 lab failover > "$dir/round-$i.out" 2>&1; then
+      fail "$RA: failover round $i did not complete (see $dir/round-$i.out)"
+    fi
+    env=$OUTDIR/failover.env
+    [ -f "$env" ] && cp "$env" "$dir/round-$i.env" && rm -f "$env"
+    old=$(kv OLD "$(cat "$dir/round-$i.env" 2>/dev/null || true)"); new=$(kv NEW "$(cat "$dir/round-$i.env" 2>/dev/null || true)")
+    log "$RA: round $i: $(tr '\n' ' ' < "$dir/round-$i.env" 2>/dev/null || true)"
+    [ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || { fail "$RA: round $i: no new primary; stopping the rounds"; break; }
+    # a fenced node (PAF) is powered on again by the lab after REBOOT_DELAY; wait for it to answer
+    for _ in $(seq 90); do lab enter "$old" crm_mon -1 >/dev/null 2>&1 && break; sleep 1; done
+    sleep 2
+    if ! lab rebuild "$old" > "$dir/rebuild-$i.out" 2>&1; then fail "$RA: rebuild of $old failed in round $i"; break; fi
+    if ! lab wait 180 > "$dir/wait-$i.out" 2>&1; then fail "$RA: not healthy after the rebuild of round $i"; break; fi
+  done
+  local n logs=""
+  for n in $NODES; do logs="$logs /var/lib/pgsql-ra-lab/$n/var/log/pacemaker/pacemaker.log"; done
+  # shellcheck disable=SC2086
+  $PY "$TOOL" execdlog "$since" pgsql $logs > "$dir/execd.json" 2>/dev/null || : > "$dir/execd.json"
+}
+
+phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
+  export RA=$1 NODES=$2
+  local rounds=$3 nn t0 dir m s n iv_p=3000 iv_s=4000
+  nn=$(wc -w <<<"$NODES")
+  dir=$RUN/$RA-${nn}n
+  export OUTDIR=$dir/lab PCMK_DEBUG=pacemaker-execd FENCING=0
+  [ "$RA" = paf ] && [ "$rounds" -gt 0 ] && FENCING=1
+  mkdir -p "$OUTDIR"
+  if [ "$RA" = ours ] && [ ! -x "$PGSQL_RA_BIN" ]; then fail "ours: no binary $PGSQL_RA_BIN"; return 0; fi
+  log "===== $RA, $nn nodes (FENCING=$FENCING): lab up"
+  t0=$(date +%s.%N)
+  if ! UP_TIMEOUT=${UP_TIMEOUT:-150} lab up > "$dir/up.log" 2>&1; then
+    fail "$RA/${nn}n: lab up did not reach a healthy cluster (see $dir/up.log; last lines: $(tail -3 "$dir/up.log" | tr '\n' ' ' | cut -c1-300))"
+    lab logs > "$dir/logs.txt" 2>&1 || true
+    return 0
+  fi
+  log "$RA: up in $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)") s"
+  m=$(promoted)
+  [ -n "$m" ] || { fail "$RA/${nn}n: no primary after up"; return 0; }
+  s=""; for n in $NODES; do [ "$n" != "$m" ] && { s=$n; break; }; done
+  sleep 3
+  envcap "$dir/env" 10
+  measure_role "$dir/env" "$m" primary $iv_p
+  [ "$nn" = 2 ] && measure_role "$dir/env" "$s" standby $iv_s
+  if [ "$EXECD_SECS" -gt 0 ]; then
+    local since; since=$(date +%s.%N)
+    log "$RA: ${EXECD_SECS} s of Pacemaker's own monitors (execd debug log)"
+    sleep "$EXECD_SECS"
+    execd_times "$dir" "$since"
+  fi
+  local r note=""
+  [ "$RA" = stock ] && note="stock agent with the lab's crm_attribute wrapper (adds 1 exec per crm_attribute call)"
+  $PY "$TOOL" mkmon "$RA" "$nn" primary "$dir/primary/run.jsonl" "$dir/primary/count.json" "$dir/execd-$m.json" pgsql_monitor_$iv_p "$note" >> "$RES" || true
+  if [ "$nn" = 2 ]; then
+    $PY "$TOOL" mkmon "$RA" "$nn" standby "$dir/standby/run.jsonl" "$dir/standby/count.json" "$dir/execd-$s.json" pgsql_monitor_$iv_s "$note" >> "$RES" || true
+  fi
+  if [ "$rounds" -gt 0 ]; then
+    failovers "$dir/failover" "$rounds"
+    note=""
+    [ "$RA" = paf ] && note="with FENCING=1 (PAF fences a crashed primary; without fencing it never fails over); REBOOT_DELAY of the fenced node not counted"
+    $PY "$TOOL" mkfail "$RA" "$dir/failover" "$dir/failover/execd.json" "$note" >> "$RES" || true
+  fi
+  lab logs > "$dir/logs.txt" 2>&1 || true
+  lab down >/dev/null 2>&1 || fail "$RA: lab down failed"
+}
+
+# ------------------------------------------------------------------ run
+log "run $RUN_ID: agents=$AGENTS monitors=$MONITORS rounds=$ROUNDS quick=$QUICK load: $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+for a in $AGENTS; do
+  case $a in
+    ours) phase ours "node1 node2" "$ROUNDS";;
+    stock) phase stock "node1 node2" "$STOCK_ROUNDS";;
+    paf) phase paf "node1 node2" "$PAF_ROUNDS";;
+  esac
+done
+if [ "$SCALE3" = 1 ]; then
+  for a in $AGENTS; do phase "$a" "node1 node2 node3" 0; done
+fi
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# in-memory scaling bench (N = 2..16)
+log "in-memory scaling bench"
+if (cd "$HERE/scaling" && timeout 900 cargo build --release --quiet) > "$RUN/build-scaling.log" 2>&1; then
+  set +e
+  "$CARGO_TARGET_DIR/release/pgsql-ra-bench-scaling" --max 16 --json "$RUN/scaling.json" > "$RUN/scaling.md" 2>&1
+  rc=$?
+  set -e
+  case $rc in
+    0) ;;
+    3) echo '{"kind":"note","text":"in-memory scaling: the core monitor is not implemented yet (rc 3), nothing counted"}' >> "$RES";;
+    *) fail "in-memory scaling bench: rc $rc (see scaling.md)";;
+  esac
+  [ -s "$RUN/scaling.json" ] && $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); d["kind"]="scaling"; print(json.dumps(d))' "$RUN/scaling.json" >> "$RES"
+else
+  fail "in-memory scaling bench did not build (the core may be mid-edit; see build-scaling.log)"
+fi
+
+# ------------------------------------------------------------------ report
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+$PY - "$RUN/meta.json" "$FAILS" <<EOF
+import json, sys
+fails = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+mem = [l for l in open('/proc/meminfo') if l.startswith('MemTotal')][0].split()[1]
+json.dump({"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "run_id": "$RUN_ID", "quick": $QUICK == 1,
+           "machine": "$(nproc) vCPU, %.1f GiB RAM, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")" % (int(mem) / 1048576),
+           "versions": "PostgreSQL $(ver postgresql-15), Pacemaker $(ver pacemaker), corosync $(ver corosync), resource-agents $(ver resource-agents), resource-agents-paf $(ver resource-agents-paf), ours $OURS_DESC",
+           "load": "load average $LOAD0 at the start, $LOAD1 at the end",
+           "failures": fails}, open(sys.argv[1], "w"))
+EOF
+$PY "$TOOL" report "$RES" "$RUN/meta.json" > "$RUN/benchmarks.md"
+cat "$RUN/benchmarks.md"
+if [ $QUICK = 0 ]; then
+  # the generated block of docs/benchmarks.md is replaced; the analysis around it is kept
+  $PY - "$REPO/docs/benchmarks.md" "$RUN/benchmarks.md" <<'EOF'
+import os, sys
+doc, gen = sys.argv[1], open(sys.argv[2]).read()
+B, E = "<!-- BEGIN GENERATED by bench/run.sh -->", "<!-- END GENERATED -->"
+old = open(doc).read() if os.path.exists(doc) else ""
+block = B + "\n" + gen.rstrip("\n") + "\n" + E
+if B in old and E in old:
+    new = old[:old.index(B)] + block + old[old.index(E) + len(E):]
+else:
+    new = old.rstrip("\n") + ("\n\n" if old else "") + block + "\n"
+open(doc, "w").write(new)
+EOF
+  log "report: $RUN/benchmarks.md, and its block in docs/benchmarks.md"
+fi
+if [ -s "$FAILS" ]; then
+  log "$(wc -l < "$FAILS") step(s) failed:"; cat "$FAILS" >&2
+  exit 1
+fi
+log "all steps ran"
