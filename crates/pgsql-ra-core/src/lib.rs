@@ -24,6 +24,7 @@ pub mod ports;
 pub mod recovery;
 pub mod replication;
 pub mod score;
+pub mod sim;
 pub mod slots;
 pub mod status;
 pub mod sync_mode;

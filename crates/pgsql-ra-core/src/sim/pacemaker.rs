@@ -1,0 +1,371 @@
+//! A simplified Pacemaker for the simulator: the roles it records, the
+//! operations it runs with pre/post notifications, and one policy step
+//! (probe, monitor, recover, start, promote).
+
+use std::time::Duration;
+
+use super::env::{NotifyEnv, OpEnv};
+use super::{Sim, RESOURCE};
+use crate::action::Action;
+use crate::ocf::OcfExit;
+use crate::score::Score;
+
+/// What Pacemaker believes an instance is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PcmkRole {
+    /// Not probed yet.
+    Unknown,
+    /// Not running.
+    Stopped,
+    /// Running unpromoted (standby).
+    Unpromoted,
+    /// Running promoted (primary).
+    Promoted,
+}
+
+impl PcmkRole {
+    /// The role's name as crm_mon prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PcmkRole::Unknown => "Unknown",
+            PcmkRole::Stopped => "Stopped",
+            PcmkRole::Unpromoted => "Unpromoted",
+            PcmkRole::Promoted => "Promoted",
+        }
+    }
+
+    fn active(self) -> bool {
+        matches!(self, PcmkRole::Unpromoted | PcmkRole::Promoted)
+    }
+}
+
+/// An operation Pacemaker runs with notifications around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `start`.
+    Start,
+    /// `stop`.
+    Stop,
+    /// `promote`.
+    Promote,
+    /// `demote`.
+    Demote,
+}
+
+impl Op {
+    fn action(self) -> Action {
+        match self {
+            Op::Start => Action::Start,
+            Op::Stop => Action::Stop,
+            Op::Promote => Action::Promote,
+            Op::Demote => Action::Demote,
+        }
+    }
+}
+
+/// Interval of the Unpromoted-role monitor (ms), as in the documented setup.
+pub const UNPROMOTED_INTERVAL_MS: u64 = 4000;
+/// Interval of the Promoted-role monitor (ms).
+pub const PROMOTED_INTERVAL_MS: u64 = 3000;
+
+impl Sim {
+    fn role(&self, node: &str) -> PcmkRole {
+        self.nodes
+            .get(node)
+            .map(|n| n.role)
+            .unwrap_or(PcmkRole::Stopped)
+    }
+
+    fn set_role(&mut self, node: &str, role: PcmkRole) {
+        self.cluster
+            .set_promoted(RESOURCE, node, role == PcmkRole::Promoted);
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.role = role;
+        }
+    }
+
+    fn mark_failed(&mut self, node: &str, fatal: bool) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.failed = true;
+            n.fail_count = if fatal {
+                u32::MAX
+            } else {
+                n.fail_count.saturating_add(1)
+            };
+        }
+    }
+
+    /// The roles Pacemaker records, as notify lists.
+    pub fn role_lists(&self) -> NotifyEnv {
+        let with = |r: PcmkRole| -> Vec<String> {
+            self.node_names()
+                .into_iter()
+                .filter(|n| self.role(n) == r)
+                .collect()
+        };
+        let promoted = with(PcmkRole::Promoted);
+        let unpromoted = with(PcmkRole::Unpromoted);
+        let active = self
+            .node_names()
+            .into_iter()
+            .filter(|n| self.role(n).active())
+            .collect();
+        NotifyEnv {
+            promoted,
+            unpromoted,
+            active,
+            ..NotifyEnv::default()
+        }
+    }
+
+    /// Pacemaker's role of a node.
+    pub fn pcmk_role(&self, node: &str) -> PcmkRole {
+        self.role(node)
+    }
+
+    /// True when Pacemaker may run the resource on the node: online, not
+    /// banned, fail count below the migration threshold.
+    pub fn eligible(&self, node: &str) -> bool {
+        let Some(n) = self.nodes.get(node) else {
+            return false;
+        };
+        let threshold = self.config.migration_threshold;
+        self.cluster.is_online(node)
+            && !self.cluster.is_banned(RESOURCE, node)
+            && (threshold == 0 || n.fail_count < threshold)
+    }
+
+    /// The environment of a one-shot action (with the notify lists when notify is on).
+    pub fn action_env(&self, lists: &NotifyEnv) -> OpEnv {
+        OpEnv {
+            interval_ms: 0,
+            role: None,
+            notify: self.config.notify.then(|| lists.clone()),
+        }
+    }
+
+    fn notify_all(&mut self, targets: &[String], lists: &NotifyEnv, kind: &str, op: Op) {
+        if !self.config.notify {
+            return;
+        }
+        let mut n = lists.clone();
+        n.kind = kind.to_string();
+        n.operation = op.action().as_str().to_string();
+        let env = OpEnv {
+            interval_ms: 0,
+            role: None,
+            notify: Some(n),
+        };
+        for t in targets {
+            let label = format!("notify {kind}-{}", op.action());
+            let out = self.run(t, Action::Notify, &env, &label);
+            if out.code != OcfExit::Success {
+                self.mark_failed(t, false);
+            }
+        }
+    }
+
+    /// Runs `op` on `nodes` as Pacemaker does: pre-notify the active
+    /// instances, run the action on each node, record the new roles, then
+    /// post-notify the instances active afterwards.
+    pub fn operate(&mut self, op: Op, nodes: &[String]) {
+        if nodes.is_empty() {
+            return;
+        }
+        let mut lists = self.role_lists();
+        match op {
+            Op::Start => lists.start = nodes.to_vec(),
+            Op::Stop => lists.stop = nodes.to_vec(),
+            Op::Promote => lists.promote = nodes.to_vec(),
+            Op::Demote => lists.demote = nodes.to_vec(),
+        }
+        let before = lists.active.clone();
+        self.notify_all(&before, &lists, "pre", op);
+        let env = self.action_env(&lists);
+        for node in nodes {
+            let out = self.run(node, op.action(), &env, op.action().as_str());
+            let ok = out.code == OcfExit::Success;
+            match (op, ok) {
+                (Op::Start, true) => self.set_role(node, PcmkRole::Unpromoted),
+                (Op::Start, false) => {
+                    self.set_role(node, PcmkRole::Unpromoted);
+                    self.mark_failed(node, true);
+                }
+                (Op::Stop, true) => {
+                    self.set_role(node, PcmkRole::Stopped);
+                    if let Some(n) = self.nodes.get_mut(node) {
+                        n.failed = false;
+                    }
+                }
+                (Op::Promote, true) => self.set_role(node, PcmkRole::Promoted),
+                (Op::Demote, true) => self.set_role(node, PcmkRole::Unpromoted),
+                (_, false) => {
+                    if op == Op::Promote {
+                        self.set_role(node, PcmkRole::Promoted);
+                    }
+                    self.mark_failed(node, false);
+                }
+            }
+        }
+        let after: Vec<String> = self
+            .node_names()
+            .into_iter()
+            .filter(|n| self.role(n).active())
+            .collect();
+        self.notify_all(&after, &lists, "post", op);
+    }
+
+    /// Probes (first time) or runs the recurring monitor on one node, and
+    /// records a failure when the result is not what its role expects.
+    pub fn monitor(&mut self, node: &str) -> Option<OcfExit> {
+        let role = self.role(node);
+        match role {
+            PcmkRole::Unknown => {
+                let out = self.run(node, Action::Monitor, &OpEnv::oneshot(), "probe");
+                match out.code {
+                    OcfExit::NotRunning => self.set_role(node, PcmkRole::Stopped),
+                    OcfExit::Success => self.set_role(node, PcmkRole::Unpromoted),
+                    OcfExit::RunningPromoted => self.set_role(node, PcmkRole::Promoted),
+                    _ => {
+                        self.set_role(node, PcmkRole::Unpromoted);
+                        self.mark_failed(node, false);
+                    }
+                }
+                Some(out.code)
+            }
+            PcmkRole::Stopped => None,
+            PcmkRole::Unpromoted | PcmkRole::Promoted => {
+                let (interval_ms, name, expected) = if role == PcmkRole::Promoted {
+                    (PROMOTED_INTERVAL_MS, "Promoted", OcfExit::RunningPromoted)
+                } else {
+                    (UNPROMOTED_INTERVAL_MS, "Unpromoted", OcfExit::Success)
+                };
+                let env = OpEnv {
+                    interval_ms,
+                    role: Some(name.to_string()),
+                    notify: None,
+                };
+                let out = self.run(node, Action::Monitor, &env, "monitor");
+                if out.code != expected {
+                    self.mark_failed(node, false);
+                }
+                Some(out.code)
+            }
+        }
+    }
+
+    /// The node Pacemaker would promote: no instance is promoted, and among
+    /// the eligible unpromoted instances the highest positive score (ties:
+    /// the first in `node_list`).
+    pub fn promotion_candidate(&self) -> Option<String> {
+        if self
+            .node_names()
+            .iter()
+            .any(|n| self.role(n) == PcmkRole::Promoted)
+        {
+            return None;
+        }
+        let mut best: Option<(Score, String)> = None;
+        for n in self.node_names() {
+            let failed = self.nodes.get(&n).is_some_and(|x| x.failed);
+            if self.role(&n) != PcmkRole::Unpromoted || failed || !self.eligible(&n) {
+                continue;
+            }
+            let Some(score) = self.score(&n).and_then(|s| s.parse::<Score>().ok()) else {
+                continue;
+            };
+            if score.is_positive() && !matches!(&best, Some((b, _)) if score <= *b) {
+                best = Some((score, n));
+            }
+        }
+        best.map(|(_, n)| n)
+    }
+
+    /// One policy step: probe unknown instances, monitor active ones,
+    /// recover failed ones (demote, stop; start again unless the migration
+    /// threshold bans the node), start stopped eligible ones, promote the
+    /// best candidate when nothing is promoted. Virtual time then advances
+    /// by one monitor interval.
+    pub fn step(&mut self) {
+        for n in self.node_names() {
+            if self.role(&n) == PcmkRole::Unknown && self.cluster.is_online(&n) {
+                self.monitor(&n);
+            }
+        }
+        for n in self.node_names() {
+            let failed = self.nodes.get(&n).is_some_and(|x| x.failed);
+            if self.role(&n).active() && !failed && self.cluster.is_online(&n) {
+                self.monitor(&n);
+            }
+        }
+        self.recover();
+        let to_start: Vec<String> = self
+            .node_names()
+            .into_iter()
+            .filter(|n| self.role(n) == PcmkRole::Stopped && self.eligible(n))
+            .collect();
+        self.operate(Op::Start, &to_start);
+        self.recover();
+        if let Some(n) = self.promotion_candidate() {
+            self.operate(Op::Promote, &[n]);
+            self.recover();
+        }
+        self.advance(Duration::from_millis(UNPROMOTED_INTERVAL_MS));
+    }
+
+    /// Demotes and stops failed instances and instances on ineligible nodes.
+    fn recover(&mut self) {
+        let needs_stop = |s: &Sim, n: &String| {
+            let failed = s.nodes.get(n).is_some_and(|x| x.failed);
+            s.role(n).active() && (failed || !s.eligible(n))
+        };
+        let promoted: Vec<String> = self
+            .node_names()
+            .into_iter()
+            .filter(|n| needs_stop(self, n) && self.role(n) == PcmkRole::Promoted)
+            .collect();
+        for n in &promoted {
+            self.operate(Op::Demote, std::slice::from_ref(n));
+        }
+        let stopping: Vec<String> = self
+            .node_names()
+            .into_iter()
+            .filter(|n| needs_stop(self, n))
+            .collect();
+        self.operate(Op::Stop, &stopping);
+    }
+
+    /// Runs policy steps until nothing but monitors happens, at most `max` times.
+    pub fn settle(&mut self, max: usize) {
+        for _ in 0..max {
+            self.step();
+        }
+    }
+
+    /// The node goes down hard (power loss): PostgreSQL is killed, the node
+    /// leaves the cluster (its reboot attributes vanish) and Pacemaker
+    /// records the instance as stopped (fenced).
+    pub fn node_down(&mut self, node: &str) {
+        self.net.crash(node);
+        self.cluster.set_online(node, false);
+        self.set_role(node, PcmkRole::Stopped);
+    }
+
+    /// The node rejoins; its instance will be probed.
+    pub fn node_up(&mut self, node: &str) {
+        self.cluster.set_online(node, true);
+        self.set_role(node, PcmkRole::Unknown);
+    }
+
+    /// `crm_resource --cleanup`: forget failures (fail count, failed flag, the
+    /// agent's bans stay) and re-probe.
+    pub fn cleanup(&mut self, node: &str) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.fail_count = 0;
+            n.failed = false;
+        }
+        if !self.role(node).active() {
+            self.set_role(node, PcmkRole::Unknown);
+        }
+    }
+}

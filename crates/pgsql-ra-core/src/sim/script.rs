@@ -1,0 +1,445 @@
+//! Transcript-style scenario scripts (like raft-rs's datadriven files):
+//! blocks of `command args…`, a line `----`, then the exact expected output,
+//! ended by a blank line. Lines starting with `#` before a command are
+//! comments. [`run_script`] executes a file and returns it with the actual
+//! outputs in place, so a runner can compare or rewrite.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::pacemaker::{Op, PcmkRole};
+use super::{Invocation, Sim, SimConfig, TMPDIR};
+use crate::action::Action;
+use crate::lsn::Lsn;
+use crate::memory::{SimRole, WriteOutcome};
+use crate::ocf::OcfExit;
+use crate::ports::Lifetime;
+
+/// One block of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Comment lines before the command (kept verbatim).
+    pub comments: Vec<String>,
+    /// The command line.
+    pub command: String,
+    /// The expected output lines.
+    pub expected: Vec<String>,
+}
+
+/// Parses a script. Malformed trailing text becomes a block whose command
+/// fails, so mistakes show up in the output rather than being dropped.
+pub fn parse(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().peekable();
+    loop {
+        let mut comments = Vec::new();
+        while let Some(l) = lines.peek() {
+            if l.trim().is_empty() {
+                lines.next();
+            } else if l.starts_with('#') {
+                comments.push(l.to_string());
+                lines.next();
+            } else {
+                break;
+            }
+        }
+        let Some(command) = lines.next() else {
+            break;
+        };
+        let mut expected = Vec::new();
+        if lines.peek().map(|l| l.trim()) == Some("----") {
+            lines.next();
+            while let Some(l) = lines.peek() {
+                if l.trim().is_empty() {
+                    break;
+                }
+                expected.push(l.to_string());
+                lines.next();
+            }
+        }
+        blocks.push(Block {
+            comments,
+            command: command.trim().to_string(),
+            expected,
+        });
+    }
+    blocks
+}
+
+/// Renders blocks back into script text.
+pub fn render(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for (i, b) in blocks.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for c in &b.comments {
+            out.push_str(c);
+            out.push('\n');
+        }
+        out.push_str(&b.command);
+        out.push_str("\n----\n");
+        for l in &b.expected {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Runs a script. Returns the script with actual outputs and the commands
+/// whose output differed from the expectation.
+pub fn run_script(text: &str) -> (String, Vec<String>) {
+    let blocks = parse(text);
+    let mut sim: Option<Sim> = None;
+    let mut actual = Vec::new();
+    let mut mismatches = Vec::new();
+    for b in blocks {
+        let got = execute(&mut sim, &b.command);
+        if got != b.expected {
+            mismatches.push(format!(
+                "command `{}`:\n--- expected\n{}\n+++ got\n{}",
+                b.command,
+                b.expected.join("\n"),
+                got.join("\n")
+            ));
+        }
+        actual.push(Block { expected: got, ..b });
+    }
+    (render(&actual), mismatches)
+}
+
+fn outcome_line(inv: &Invocation) -> String {
+    let code = inv.outcome.code;
+    let mut line = format!(
+        "{} {}: {} {}",
+        inv.node,
+        inv.label,
+        code.code(),
+        code.name()
+    );
+    if let Some(r) = &inv.outcome.reason {
+        if code != OcfExit::Success
+            && code != OcfExit::RunningPromoted
+            && code != OcfExit::NotRunning
+        {
+            line.push_str(&format!(" ({r})"));
+        }
+    }
+    line
+}
+
+/// The output lines for invocations: notifications that succeeded without
+/// changing anything are left out.
+pub fn invocation_lines(invs: &[Invocation]) -> Vec<String> {
+    let mut out = Vec::new();
+    for inv in invs {
+        let quiet = inv.label.starts_with("notify")
+            && inv.outcome.code == OcfExit::Success
+            && inv.changes.is_empty();
+        if quiet {
+            continue;
+        }
+        out.push(outcome_line(inv));
+        out.extend(inv.changes.iter().map(|c| format!("  {c}")));
+    }
+    out
+}
+
+/// One line summarising Pacemaker's roles, failures and bans.
+pub fn roles_line(sim: &Sim) -> String {
+    let parts: Vec<String> = sim
+        .node_names()
+        .iter()
+        .map(|n| {
+            let node = &sim.nodes[n];
+            let mut s = format!("{n}:{}", node.role.as_str());
+            if node.failed {
+                s.push_str("(failed)");
+            }
+            if !sim.eligible(n) {
+                s.push_str("(banned)");
+            }
+            s
+        })
+        .collect();
+    format!("roles: {}", parts.join(" "))
+}
+
+fn attrs_lines(sim: &Sim) -> Vec<String> {
+    let attrs = sim.cluster.attributes();
+    sim.node_names()
+        .iter()
+        .map(|n| {
+            let mut by_name: BTreeMap<&str, &str> = BTreeMap::new();
+            for ((node, name, _), v) in &attrs {
+                if node == n {
+                    by_name.insert(name, v);
+                }
+            }
+            let kv: Vec<String> = by_name.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{n}: {}", kv.join(" "))
+        })
+        .collect()
+}
+
+fn setup(args: &[&str]) -> Result<Sim, String> {
+    let mut nodes = vec!["node1".to_string(), "node2".to_string()];
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for a in args {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| format!("bad argument {a}"))?;
+        if k == "nodes" {
+            nodes = v.split(',').map(str::to_string).collect();
+        } else {
+            extra.push((k.to_string(), v.to_string()));
+        }
+    }
+    let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let mut config = SimConfig::new(&names);
+    for (k, v) in extra {
+        match k.as_str() {
+            "version" => config.version_num = v.parse().map_err(|_| format!("bad version {v}"))?,
+            "notify" => config.notify = v == "true",
+            "migration_threshold" => {
+                config.migration_threshold = v.parse().map_err(|_| "bad threshold".to_string())?
+            }
+            _ => {
+                // `~` stands for a space inside a value.
+                config.params.insert(k, v.replace('~', " "));
+            }
+        }
+    }
+    Ok(Sim::new(config))
+}
+
+fn node_arg<'a>(sim: &Sim, args: &[&'a str], i: usize) -> Result<&'a str, String> {
+    let n = *args.get(i).ok_or("missing node argument")?;
+    if sim.nodes.contains_key(n) {
+        Ok(n)
+    } else {
+        Err(format!("no node {n}"))
+    }
+}
+
+fn num_arg(args: &[&str], i: usize) -> Result<u64, String> {
+    args.get(i)
+        .ok_or("missing number")?
+        .parse()
+        .map_err(|_| "bad number".to_string())
+}
+
+/// Executes one command line and returns its output lines.
+pub fn execute(sim: &mut Option<Sim>, command: &str) -> Vec<String> {
+    match try_execute(sim, command) {
+        Ok(lines) => lines,
+        Err(e) => vec![format!("error: {e}")],
+    }
+}
+
+fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let (cmd, args) = words.split_first().ok_or("empty command")?;
+    if *cmd == "setup" {
+        *slot = Some(setup(args)?);
+        return Ok(vec!["ok".into()]);
+    }
+    let sim = slot.as_mut().ok_or("run setup first")?;
+    let mut out = Vec::new();
+    match *cmd {
+        "pacemaker" => {
+            let n = if args.is_empty() {
+                1
+            } else {
+                num_arg(args, 0)?
+            };
+            for _ in 0..n {
+                sim.step();
+            }
+            let invs = sim.take_invocations();
+            out.extend(invocation_lines(&invs));
+            out.push(roles_line(sim));
+        }
+        "probe" | "monitor" => {
+            let n = node_arg(sim, args, 0)?;
+            if *cmd == "probe" {
+                if let Some(node) = sim.nodes.get_mut(n) {
+                    node.role = PcmkRole::Unknown;
+                }
+            }
+            sim.monitor(n);
+            let invs = sim.take_invocations();
+            out.extend(invocation_lines(&invs));
+        }
+        "start" | "stop" | "promote" | "demote" => {
+            let n = node_arg(sim, args, 0)?.to_string();
+            let op = match *cmd {
+                "start" => Op::Start,
+                "stop" => Op::Stop,
+                "promote" => Op::Promote,
+                _ => Op::Demote,
+            };
+            sim.operate(op, &[n]);
+            let invs = sim.take_invocations();
+            out.extend(invocation_lines(&invs));
+            out.push(roles_line(sim));
+        }
+        "status" | "validate-all" => {
+            let n = node_arg(sim, args, 0)?;
+            let action: Action = cmd.parse().map_err(|_| "bad action")?;
+            let env = sim.action_env(&sim.role_lists());
+            sim.run(n, action, &env, cmd);
+            out.extend(invocation_lines(&sim.take_invocations()));
+        }
+        "kill" => {
+            let n = node_arg(sim, args, 0)?;
+            sim.net.crash(n);
+            out.push(format!("{n}: postgres killed (-9)"));
+        }
+        "hang" | "unhang" => {
+            let n = node_arg(sim, args, 0)?;
+            sim.net.set_hung(n, *cmd == "hang");
+            out.push("ok".into());
+        }
+        "link-down" | "link-up" => {
+            let a = node_arg(sim, args, 0)?;
+            let b = node_arg(sim, args, 1)?;
+            sim.net.set_link(a, b, *cmd == "link-up");
+            out.push("ok".into());
+        }
+        "lag" | "unlag" => {
+            let n = node_arg(sim, args, 0)?;
+            sim.net.set_lagging(n, *cmd == "lag");
+            out.push("ok".into());
+        }
+        "fail-queries" => {
+            let n = node_arg(sim, args, 0)?;
+            sim.net.fail_next_queries(n, num_arg(args, 1)? as u32);
+            out.push("ok".into());
+        }
+        "write" => {
+            let n = node_arg(sim, args, 0)?;
+            let count = num_arg(args, 1)?;
+            let r = sim.net.write(n, count);
+            out.push(match r {
+                Ok(WriteOutcome::Committed) => format!("committed, {n} at {}", sim.net.lsn(n)),
+                Ok(WriteOutcome::WaitingForSync) => {
+                    format!(
+                        "waiting for the synchronous standby, {n} at {}",
+                        sim.net.lsn(n)
+                    )
+                }
+                Err(e) => format!("failed: {e}"),
+            });
+        }
+        "set-lsn" => {
+            let n = node_arg(sim, args, 0)?;
+            let lsn =
+                Lsn::parse_pg(args.get(1).ok_or("missing lsn")?).map_err(|e| e.to_string())?;
+            let tl = sim.net.timeline(n);
+            sim.net.set_position(n, lsn, tl);
+            out.push("ok".into());
+        }
+        "rebuild" => {
+            let n = node_arg(sim, args, 0)?.to_string();
+            let source = sim
+                .net
+                .running_primaries()
+                .into_iter()
+                .next()
+                .ok_or("no running primary")?;
+            if matches!(sim.net.role(&n), SimRole::Primary | SimRole::Standby) {
+                return Err(format!("{n} is running; stop it first"));
+            }
+            sim.net.rebuild_from(&n, &source)?;
+            let node = &sim.nodes[&n];
+            node.fs.remove_tree(&format!("{TMPDIR}/PGSQL.lock"));
+            out.push(format!(
+                "{n}: base backup from {source}, PGSQL.lock removed"
+            ));
+        }
+        "rm" => {
+            let n = node_arg(sim, args, 0)?;
+            let path = args.get(1).ok_or("missing path")?;
+            sim.nodes[n].fs.remove_tree(path);
+            out.push("ok".into());
+        }
+        "cleanup" => {
+            let n = node_arg(sim, args, 0)?;
+            sim.cleanup(n);
+            out.push(roles_line(sim));
+        }
+        "node-down" | "node-up" => {
+            let n = node_arg(sim, args, 0)?.to_string();
+            if *cmd == "node-down" {
+                sim.node_down(&n);
+            } else {
+                sim.node_up(&n);
+            }
+            out.push(roles_line(sim));
+        }
+        "advance" => {
+            sim.advance(Duration::from_secs(num_arg(args, 0)?));
+            out.push("ok".into());
+        }
+        "set-attr" => {
+            let n = node_arg(sim, args, 0)?;
+            let name = args.get(1).ok_or("missing name")?;
+            let value = args.get(2).ok_or("missing value")?;
+            let lifetime = if args.get(3) == Some(&"forever") {
+                Lifetime::Forever
+            } else {
+                Lifetime::Reboot
+            };
+            sim.cluster.put_attr(n, name, value, lifetime);
+            out.push("ok".into());
+        }
+        "attrs" => out.extend(attrs_lines(sim)),
+        "roles" => out.push(roles_line(sim)),
+        "pg" => {
+            for n in sim.node_names() {
+                let up = sim
+                    .net
+                    .upstream(&n)
+                    .map(|u| format!(" from {u}"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{n}: {:?}{up} timeline {} at {}",
+                    sim.net.role(&n),
+                    sim.net.timeline(&n),
+                    sim.net.lsn(&n)
+                ));
+            }
+        }
+        "files" => {
+            let n = node_arg(sim, args, 0)?;
+            let dir = args.get(1).copied().unwrap_or(TMPDIR);
+            let prefix = format!("{}/", dir.trim_end_matches('/'));
+            for p in sim.nodes[n].fs.paths() {
+                if let Some(rest) = p.strip_prefix(&prefix) {
+                    out.push(rest.to_string());
+                }
+            }
+        }
+        "cat" => {
+            let n = node_arg(sim, args, 0)?;
+            let path = args.get(1).ok_or("missing path")?;
+            match sim.nodes[n].fs.file(path) {
+                Some(text) => out.extend(text.lines().map(|l| {
+                    if l.is_empty() {
+                        "<empty line>".to_string()
+                    } else {
+                        l.to_string()
+                    }
+                })),
+                None => out.push("(no such file)".into()),
+            }
+        }
+        other => return Err(format!("unknown command {other}")),
+    }
+    if out.is_empty() {
+        out.push("(nothing)".into());
+    }
+    Ok(out)
+}
