@@ -1,12 +1,20 @@
-//! `pgsql-ra`: the OCF resource agent binary that Pacemaker calls.
+//! `pgsql-ra`: the OCF resource agent binary that Pacemaker calls. It reads
+//! the environment once, answers `meta-data`/`methods` without touching
+//! anything, and otherwise runs the core's action over the real ports.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use pgsql_ra_core::Action;
+use pgsql_ra_core::{Action, Agent};
+use pgsql_ra_ocf::wiring::RealWorld;
 
 fn usage() -> String {
     let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
     format!("usage: pgsql-ra {{{}}}", names.join("|"))
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn main() -> ExitCode {
@@ -18,15 +26,21 @@ fn main() -> ExitCode {
     let action = match args[0].parse::<Action>() {
         Ok(a) => a,
         Err(e) => {
+            eprintln!("{}", usage());
             eprintln!("ocf-exit-reason:{e}");
             return ExitCode::from(3);
         }
     };
+    let env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
     match action {
         Action::MetaData => {
-            let pgdata = std::env::var("OCF_RESKEY_pgdata")
-                .unwrap_or_else(|_| "/var/lib/pgsql/data".to_string());
-            print!("{}", pgsql_ra_core::metadata::render(&pgdata));
+            let pgdata = env
+                .get("OCF_RESKEY_pgdata")
+                .map(String::as_str)
+                .unwrap_or("/var/lib/pgsql/data");
+            print!("{}", pgsql_ra_core::metadata::render(pgdata));
             ExitCode::SUCCESS
         }
         Action::Methods => {
@@ -36,8 +50,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("ocf-exit-reason:action {other} is not implemented yet");
-            ExitCode::from(3)
+            let agent = Agent::from_env_map(&env);
+            let mut real = RealWorld::new(&env, &agent);
+            let outcome = agent.run(other, &mut real.world());
+            if let Some(reason) = outcome.reason.as_deref().filter(|r| !r.is_empty()) {
+                let prefix = env
+                    .get("OCF_EXIT_REASON_PREFIX")
+                    .map(String::as_str)
+                    .unwrap_or("ocf-exit-reason:");
+                eprintln!("{prefix}{}", reason.replace('\n', " "));
+            }
+            exit(outcome.code.code())
         }
     }
 }

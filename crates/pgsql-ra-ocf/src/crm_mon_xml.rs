@@ -1,0 +1,170 @@
+//! Parses `crm_mon -1 --output-as=xml -A` into the cluster snapshot the
+//! Pacemaker port caches for one invocation: nodes, promoted instances and
+//! node attributes. crm_mon lists the attributes of online nodes only, and
+//! merges permanent (`forever`) and transient (`reboot`) ones.
+
+use std::collections::BTreeMap;
+
+use pgsql_ra_core::ports::NodeState;
+
+/// The cluster as one crm_mon call saw it (node names lower-cased).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Every configured node.
+    pub nodes: Vec<NodeState>,
+    /// `(resource id, node)` for every instance in the Promoted (or Master) role.
+    pub promoted: Vec<(String, String)>,
+    /// Node attributes by node, then name.
+    pub attrs: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Snapshot {
+    /// True when crm_mon listed the node's attributes (it does for online nodes).
+    pub fn has_attrs_of(&self, node: &str) -> bool {
+        self.nodes.iter().any(|n| n.name == node && n.online)
+    }
+
+    /// Nodes where an instance of `resource` (`rsc` or `rsc:N`) is promoted.
+    pub fn promoted_nodes(&self, resource: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .promoted
+            .iter()
+            .filter(|(id, _)| {
+                id == resource || id.split_once(':').is_some_and(|(base, _)| base == resource)
+            })
+            .map(|(_, node)| node.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A crm_mon output that is not the expected XML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable crm_mon XML: {0}")]
+pub struct ParseError(pub String);
+
+/// Parses crm_mon's XML.
+pub fn parse(xml: &str) -> Result<Snapshot, ParseError> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| ParseError(e.to_string()))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "pacemaker-result" && root.tag_name().name() != "crm_mon" {
+        return Err(ParseError(format!(
+            "unexpected root element <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let mut snap = Snapshot::default();
+    let section = |name: &str| root.children().find(|n| n.has_tag_name(name));
+    if let Some(nodes) = section("nodes") {
+        for n in nodes.children().filter(|n| n.has_tag_name("node")) {
+            if let Some(name) = n.attribute("name") {
+                snap.nodes.push(NodeState {
+                    name: name.to_lowercase(),
+                    online: n.attribute("online") == Some("true"),
+                });
+            }
+        }
+    }
+    if let Some(resources) = section("resources") {
+        for r in resources
+            .descendants()
+            .filter(|n| n.has_tag_name("resource"))
+        {
+            let role = r.attribute("role").unwrap_or("");
+            if role != "Promoted" && role != "Master" {
+                continue;
+            }
+            let id = r.attribute("id").unwrap_or("").to_string();
+            for node in r.children().filter(|n| n.has_tag_name("node")) {
+                if let Some(name) = node.attribute("name") {
+                    snap.promoted.push((id.clone(), name.to_lowercase()));
+                }
+            }
+        }
+    }
+    if let Some(attrs) = section("node_attributes") {
+        for n in attrs.children().filter(|n| n.has_tag_name("node")) {
+            let Some(node) = n.attribute("name") else {
+                continue;
+            };
+            let entry = snap.attrs.entry(node.to_lowercase()).or_default();
+            for a in n.children().filter(|a| a.has_tag_name("attribute")) {
+                if let (Some(k), Some(v)) = (a.attribute("name"), a.attribute("value")) {
+                    entry.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"<pacemaker-result api-version="2.25" request="crm_mon -1 --output-as=xml -A">
+  <nodes>
+    <node name="Node1" id="1" online="true" type="member"/>
+    <node name="node2" id="2" online="true" type="member"/>
+    <node name="node3" id="3" online="false" type="member"/>
+  </nodes>
+  <resources>
+    <clone id="pgsql-clone" multi_state="true">
+      <resource id="pgsql" resource_agent="ocf:pgsql-ra:pgsql" role="Promoted" active="true">
+        <node name="Node1" id="1" cached="true"/>
+      </resource>
+      <resource id="pgsql" resource_agent="ocf:pgsql-ra:pgsql" role="Unpromoted" active="true">
+        <node name="node2" id="2" cached="true"/>
+      </resource>
+      <resource id="pgsqlx" role="Promoted"><node name="node2" id="2"/></resource>
+    </clone>
+  </resources>
+  <node_attributes>
+    <node name="Node1">
+      <attribute name="master-pgsql" value="1000"/>
+      <attribute name="pgsql-data-status" value="LATEST"/>
+    </node>
+    <node name="node2">
+      <attribute name="pgsql-status" value="HS:sync"/>
+    </node>
+  </node_attributes>
+  <status code="0" message="OK"/>
+</pacemaker-result>"#;
+
+    #[test]
+    fn reads_nodes_roles_and_attributes() {
+        let s = parse(SAMPLE).expect("parses");
+        assert_eq!(s.nodes.len(), 3);
+        assert_eq!(
+            s.nodes[0],
+            NodeState {
+                name: "node1".into(),
+                online: true
+            }
+        );
+        assert!(!s.nodes[2].online);
+        assert_eq!(s.promoted_nodes("pgsql"), vec!["node1"]);
+        assert_eq!(s.promoted_nodes("pgsqlx"), vec!["node2"]);
+        assert_eq!(s.attrs["node1"]["pgsql-data-status"], "LATEST");
+        assert_eq!(s.attrs["node2"]["pgsql-status"], "HS:sync");
+        assert!(s.has_attrs_of("node2"));
+        assert!(!s.has_attrs_of("node3"));
+    }
+
+    #[test]
+    fn legacy_master_role_and_numbered_instances_count() {
+        let xml = r#"<crm_mon><resources><resource id="pgsql:1" role="Master"><node name="n2"/></resource></resources></crm_mon>"#;
+        assert_eq!(
+            parse(xml).expect("parses").promoted_nodes("pgsql"),
+            vec!["n2"]
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse("not xml").is_err());
+        assert!(parse("<other/>").is_err());
+    }
+}

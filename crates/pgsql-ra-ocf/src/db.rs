@@ -1,0 +1,429 @@
+//! The [`Database`] port over libpq's wire protocol (tokio-postgres): one
+//! lazily opened session per invocation as the monitoring role, plus a
+//! second one as `pgdba` only for replication-slot changes when the roles
+//! differ. Every call has a client-side deadline, so a stalled (e.g.
+//! SIGSTOPped) server fails the call in bounded time instead of hanging; the
+//! session also sets `statement_timeout`. The password goes only into the
+//! connection configuration: never into the environment, logs or messages.
+
+use std::future::Future;
+use std::time::Duration;
+
+use pgsql_ra_core::ports::{Database, DbError, DbErrorKind, ReplicationRow};
+use pgsql_ra_core::{Lsn, Params};
+use tokio::runtime::Runtime;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls, Row};
+
+use crate::budget::Budget;
+use crate::users::{self, EffectiveIdentity};
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTarget {
+    /// Host name, address, or a socket directory (absolute path).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Database name.
+    pub dbname: String,
+    /// Role for monitoring queries.
+    pub monitor_user: String,
+    /// Password of the monitoring role (empty: none).
+    pub monitor_password: String,
+    /// The PostgreSQL owner (`pgdba`): role for slot changes, and the OS
+    /// identity presented to `peer` authentication on unix sockets.
+    pub pgdba: String,
+}
+
+impl DbTarget {
+    /// The target the parameters describe: `pghost`, else `socketdir`, else
+    /// `/var/run/postgresql`; `pgport`; `pgdb`; `monitor_user` (else `pgdba`).
+    pub fn from_params(p: &Params) -> DbTarget {
+        let host = [p.pghost.as_str(), p.socketdir.as_str()]
+            .into_iter()
+            .find(|h| !h.is_empty())
+            .unwrap_or("/var/run/postgresql")
+            .to_string();
+        DbTarget {
+            host,
+            port: p.pgport,
+            dbname: p.pgdb.clone(),
+            monitor_user: p.monitor_role().to_string(),
+            monitor_password: p.monitor_password.clone(),
+            pgdba: p.pgdba.clone(),
+        }
+    }
+
+    fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+}
+
+/// The real database port.
+pub struct PgDatabase {
+    target: DbTarget,
+    budget: Budget,
+    runtime: Option<Runtime>,
+    monitor: Option<Client>,
+    admin: Option<Client>,
+    version: Option<u32>,
+}
+
+impl std::fmt::Debug for PgDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDatabase")
+            .field("host", &self.target.host)
+            .field("port", &self.target.port)
+            .field("connected", &self.monitor.is_some())
+            .finish()
+    }
+}
+
+fn err(kind: DbErrorKind, message: impl Into<String>) -> DbError {
+    DbError::new(kind, message)
+}
+
+/// Maps a driver error to the port's kinds.
+fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
+    let text = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    };
+    let kind = match e.code() {
+        Some(c)
+            if *c == SqlState::INVALID_PASSWORD
+                || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            DbErrorKind::Auth
+        }
+        Some(c) if *c == SqlState::QUERY_CANCELED => DbErrorKind::Timeout,
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::Connect,
+        _ if connecting && text.contains("password") => DbErrorKind::Auth,
+        _ if connecting => DbErrorKind::Connect,
+        _ if e.is_closed() => DbErrorKind::Connect,
+        _ => DbErrorKind::Query,
+    };
+    err(kind, text)
+}
+
+fn text_col(row: &Row, i: usize) -> Result<Option<String>, DbError> {
+    row.try_get::<_, Option<String>>(i)
+        .map_err(|e| err(DbErrorKind::Query, format!("unexpected column {i}: {e}")))
+}
+
+fn lsn_col(row: &Row, i: usize) -> Result<Option<Lsn>, DbError> {
+    match text_col(row, i)? {
+        None => Ok(None),
+        Some(t) => Lsn::parse_pg(&t)
+            .map(Some)
+            .map_err(|e| err(DbErrorKind::Query, format!("bad LSN {t:?}: {e}"))),
+    }
+}
+
+impl PgDatabase {
+    /// A database port that will connect on first use.
+    pub fn new(target: DbTarget, budget: Budget) -> PgDatabase {
+        PgDatabase {
+            target,
+            budget,
+            runtime: None,
+            monitor: None,
+            admin: None,
+            version: None,
+        }
+    }
+
+    fn runtime(&mut self) -> Result<&Runtime, DbError> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    err(
+                        DbErrorKind::Connect,
+                        format!("cannot start the I/O runtime: {e}"),
+                    )
+                })?;
+            self.runtime = Some(rt);
+        }
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| err(DbErrorKind::Connect, "no I/O runtime"))
+    }
+
+    fn config(&self, user: &str, password: &str) -> Config {
+        let mut c = Config::new();
+        c.host(&self.target.host)
+            .port(self.target.port)
+            .user(user)
+            .dbname(&self.target.dbname)
+            .application_name("pgsql-ra")
+            .connect_timeout(self.budget.connect)
+            .options(format!(
+                "-c statement_timeout={}",
+                self.budget.statement.as_millis()
+            ));
+        if !password.is_empty() {
+            c.password(password);
+        }
+        c
+    }
+
+    fn connect(&mut self, user: &str, password: &str) -> Result<Client, DbError> {
+        let config = self.config(user, password);
+        let limit = self.budget.connect + Duration::from_millis(500);
+        let pgdba = if self.target.is_unix_socket() {
+            users::by_name(&self.target.pgdba)
+        } else {
+            None
+        };
+        let where_ = format!("{}:{}", self.target.host, self.target.port);
+        let rt = self.runtime()?;
+        let _identity = EffectiveIdentity::assume(pgdba.as_ref());
+        let attempt =
+            rt.block_on(async { tokio::time::timeout(limit, config.connect(NoTls)).await });
+        drop(_identity);
+        match attempt {
+            Err(_) => Err(err(
+                DbErrorKind::Timeout,
+                format!("connecting to {where_} as {user} timed out after {limit:?}"),
+            )),
+            Ok(Err(e)) => {
+                let mut e = classify(&e, true);
+                e.message = format!("connecting to {where_} as {user}: {}", e.message);
+                Err(e)
+            }
+            Ok(Ok((client, connection))) => {
+                rt.spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            }
+        }
+    }
+
+    /// Runs `call` on the monitoring (or admin) session within the statement
+    /// deadline; a timed-out or broken session is dropped.
+    fn with_session<T, F, Fut>(&mut self, admin: bool, call: F) -> Result<T, DbError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = (Client, Result<T, tokio_postgres::Error>)>,
+    {
+        let use_admin = admin && self.target.pgdba != self.target.monitor_user;
+        let slot = if use_admin {
+            self.admin.take()
+        } else {
+            self.monitor.take()
+        };
+        let client = match slot {
+            Some(c) if !c.is_closed() => c,
+            _ => {
+                let (user, password) = if use_admin {
+                    (self.target.pgdba.clone(), String::new())
+                } else {
+                    (
+                        self.target.monitor_user.clone(),
+                        self.target.monitor_password.clone(),
+                    )
+                };
+                self.connect(&user, &password)?
+            }
+        };
+        let limit = self.budget.statement + Duration::from_millis(500);
+        let rt = self.runtime()?;
+        match rt.block_on(async { tokio::time::timeout(limit, call(client)).await }) {
+            Err(_) => Err(err(
+                DbErrorKind::Timeout,
+                format!("no answer from the server within {limit:?}"),
+            )),
+            Ok((client, result)) => {
+                let keep = !client.is_closed();
+                let value = result.map_err(|e| classify(&e, false));
+                if keep {
+                    if use_admin {
+                        self.admin = Some(client);
+                    } else {
+                        self.monitor = Some(client);
+                    }
+                }
+                value
+            }
+        }
+    }
+
+    fn query(
+        &mut self,
+        admin: bool,
+        sql: &'static str,
+        arg: Option<String>,
+    ) -> Result<Vec<Row>, DbError> {
+        self.with_session(admin, move |client| async move {
+            let result = match &arg {
+                Some(a) => client.query(sql, &[a]).await,
+                None => client.query(sql, &[]).await,
+            };
+            (client, result)
+        })
+    }
+
+    fn one_text(&mut self, sql: &'static str) -> Result<Option<String>, DbError> {
+        let rows = self.query(false, sql, None)?;
+        match rows.first() {
+            Some(row) => text_col(row, 0),
+            None => Err(err(DbErrorKind::Query, format!("no row from {sql}"))),
+        }
+    }
+
+    fn version(&mut self) -> Result<u32, DbError> {
+        if let Some(v) = self.version {
+            return Ok(v);
+        }
+        let text = self
+            .one_text("show server_version_num")?
+            .unwrap_or_default();
+        let v = text.trim().parse::<u32>().map_err(|_| {
+            err(
+                DbErrorKind::Query,
+                format!("bad server_version_num {text:?}"),
+            )
+        })?;
+        self.version = Some(v);
+        Ok(v)
+    }
+}
+
+impl Database for PgDatabase {
+    fn reset(&mut self) {
+        self.monitor = None;
+        self.admin = None;
+        self.version = None;
+    }
+
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        let rows = self.query(false, "select pg_is_in_recovery()", None)?;
+        let row = rows
+            .first()
+            .ok_or_else(|| err(DbErrorKind::Query, "no row from pg_is_in_recovery()"))?;
+        row.try_get::<_, bool>(0)
+            .map_err(|e| err(DbErrorKind::Query, e.to_string()))
+    }
+
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.version()
+    }
+
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        let sql = if self.version()? >= 100_000 {
+            "select pg_current_wal_lsn()::text"
+        } else {
+            "select pg_current_xlog_location()::text"
+        };
+        let rows = self.query(false, sql, None)?;
+        let row = rows
+            .first()
+            .ok_or_else(|| err(DbErrorKind::Query, "no row for the current LSN"))?;
+        lsn_col(row, 0)?.ok_or_else(|| err(DbErrorKind::Query, "the current LSN is NULL"))
+    }
+
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        let sql = if self.version()? >= 100_000 {
+            "select pg_last_wal_replay_lsn()::text, pg_last_wal_receive_lsn()::text"
+        } else {
+            "select pg_last_xlog_replay_location()::text, pg_last_xlog_receive_location()::text"
+        };
+        let rows = self.query(false, sql, None)?;
+        let row = rows
+            .first()
+            .ok_or_else(|| err(DbErrorKind::Query, "no row for the standby LSNs"))?;
+        Ok((lsn_col(row, 0)?, lsn_col(row, 1)?))
+    }
+
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        if self.version()? < 90_600 {
+            return Ok(None);
+        }
+        let text = self.one_text("select timeline_id::text from pg_control_checkpoint()")?;
+        Ok(text.and_then(|t| t.trim().parse().ok()))
+    }
+
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        if self.version()? < 90_600 {
+            return Ok(None);
+        }
+        let text = self.one_text("select system_identifier::text from pg_control_system()")?;
+        // bigint holding an unsigned value: reinterpret negative numbers.
+        Ok(text
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .map(|n| n as u64))
+    }
+
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        let sql = if self.version()? >= 100_000 {
+            "select coalesce(application_name, ''), upper(coalesce(state, '')), upper(coalesce(sync_state, '')), \
+             flush_lsn::text, replay_lsn::text from pg_stat_replication"
+        } else {
+            "select coalesce(application_name, ''), upper(coalesce(state, '')), upper(coalesce(sync_state, '')), \
+             flush_location::text, replay_location::text from pg_stat_replication"
+        };
+        self.query(false, sql, None)?
+            .iter()
+            .map(|row| {
+                Ok(ReplicationRow {
+                    application_name: text_col(row, 0)?.unwrap_or_default(),
+                    state: text_col(row, 1)?.unwrap_or_default(),
+                    sync_state: text_col(row, 2)?.unwrap_or_default(),
+                    flush_lsn: lsn_col(row, 3)?,
+                    replay_lsn: lsn_col(row, 4)?,
+                })
+            })
+            .collect()
+    }
+
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        Ok(self
+            .one_text("show synchronous_standby_names")?
+            .unwrap_or_default())
+    }
+
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        let rows = self.query(
+            false,
+            "select count(*) from pg_replication_slots where slot_name = $1",
+            Some(name.to_string()),
+        )?;
+        let row = rows
+            .first()
+            .ok_or_else(|| err(DbErrorKind::Query, "no row from pg_replication_slots"))?;
+        let n: i64 = row
+            .try_get(0)
+            .map_err(|e| err(DbErrorKind::Query, e.to_string()))?;
+        Ok(n > 0)
+    }
+
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.query(
+            true,
+            "select pg_drop_replication_slot($1)::text",
+            Some(name.to_string()),
+        )
+        .map(|_| ())
+    }
+
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.query(
+            true,
+            "select pg_create_physical_replication_slot($1)::text",
+            Some(name.to_string()),
+        )
+        .map(|_| ())
+    }
+
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        let sql = sql.to_string();
+        self.with_session(false, move |client| async move {
+            let result = client.simple_query(&sql).await.map(|_| ());
+            (client, result)
+        })
+    }
+}

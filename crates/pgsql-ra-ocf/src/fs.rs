@@ -1,0 +1,217 @@
+//! The [`Filesystem`] port over `std::fs`, creating files with the requested
+//! owner (`pgdba` or root) and mode; replacements are atomic (write to a
+//! temporary file in the same directory, then rename).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use pgsql_ra_core::ports::{FileMeta, FileOwner, Filesystem, FsError};
+
+use crate::users;
+
+/// The real filesystem, knowing who `pgdba` is.
+#[derive(Debug, Clone)]
+pub struct RealFs {
+    pgdba: String,
+}
+
+fn fs_err(path: &str, e: &std::io::Error) -> FsError {
+    let mut err = FsError::new(path, e.to_string());
+    err.permission_denied = e.kind() == std::io::ErrorKind::PermissionDenied;
+    err
+}
+
+/// True when the permission bits let `uid` (member of `groups`) write a
+/// file owned by `owner_uid:owner_gid` (root may always write).
+pub fn mode_allows_write(
+    mode: u32,
+    owner_uid: u32,
+    owner_gid: u32,
+    uid: u32,
+    groups: &[u32],
+) -> bool {
+    if uid == 0 {
+        return true;
+    }
+    if uid == owner_uid {
+        return mode & 0o200 != 0;
+    }
+    if groups.contains(&owner_gid) {
+        return mode & 0o020 != 0;
+    }
+    mode & 0o002 != 0
+}
+
+impl RealFs {
+    /// A filesystem port for the PostgreSQL owner `pgdba`.
+    pub fn new(pgdba: &str) -> RealFs {
+        RealFs {
+            pgdba: pgdba.to_string(),
+        }
+    }
+
+    fn ids(&self, owner: FileOwner, path: &str) -> Result<(u32, u32), FsError> {
+        match owner {
+            FileOwner::Root => Ok((0, 0)),
+            FileOwner::Pgdba => users::by_name(&self.pgdba)
+                .map(|a| (a.uid, a.gid))
+                .ok_or_else(|| FsError::new(path, format!("user {} does not exist", self.pgdba))),
+        }
+    }
+
+    fn set_owner_mode(&self, path: &str, owner: FileOwner, mode: u32) -> Result<(), FsError> {
+        if users::effective_uid() == 0 {
+            let (uid, gid) = self.ids(owner, path)?;
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| fs_err(path, &e))?;
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| fs_err(path, &e))
+    }
+}
+
+impl Filesystem for RealFs {
+    fn read(&mut self, path: &str) -> Result<Option<String>, FsError> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fs_err(path, &e)),
+        }
+    }
+
+    fn write(
+        &mut self,
+        path: &str,
+        contents: &str,
+        owner: FileOwner,
+        mode: u32,
+    ) -> Result<(), FsError> {
+        let file_name = Path::new(path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file");
+        let tmp = Path::new(path)
+            .with_file_name(format!(".{file_name}.pgsql-ra-{}", std::process::id()))
+            .to_string_lossy()
+            .into_owned();
+        let result = (|| {
+            let mut f = fs::File::create(&tmp).map_err(|e| fs_err(&tmp, &e))?;
+            f.write_all(contents.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| fs_err(&tmp, &e))?;
+            self.set_owner_mode(&tmp, owner, mode)?;
+            fs::rename(&tmp, path).map_err(|e| fs_err(path, &e))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError> {
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| fs_err(path, &e))?;
+        writeln!(f, "{line}").map_err(|e| fs_err(path, &e))
+    }
+
+    fn remove(&mut self, path: &str) -> Result<bool, FsError> {
+        match fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(fs_err(path, &e)),
+        }
+    }
+
+    fn metadata(&mut self, path: &str) -> Result<Option<FileMeta>, FsError> {
+        match fs::metadata(path) {
+            Ok(m) => Ok(Some(FileMeta {
+                is_dir: m.is_dir(),
+                owner: users::by_uid(m.uid()).map(|a| a.name),
+                mode: m.mode() & 0o7777,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fs_err(path, &e)),
+        }
+    }
+
+    fn create_dir_all(&mut self, path: &str, owner: FileOwner, mode: u32) -> Result<(), FsError> {
+        fs::create_dir_all(path).map_err(|e| fs_err(path, &e))?;
+        self.set_owner_mode(path, owner, mode)
+    }
+
+    fn list_dir(&mut self, path: &str) -> Result<Vec<String>, FsError> {
+        match fs::read_dir(path) {
+            Ok(rd) => {
+                let mut names: Vec<String> = rd
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(fs_err(path, &e)),
+        }
+    }
+
+    fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError> {
+        let account = users::by_name(user)
+            .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
+        let m = fs::metadata(path).map_err(|e| fs_err(path, &e))?;
+        let groups = users::groups_of(&account);
+        Ok(mode_allows_write(
+            m.mode(),
+            m.uid(),
+            m.gid(),
+            account.uid,
+            &groups,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_permission_follows_owner_group_other() {
+        assert!(mode_allows_write(0o600, 101, 104, 101, &[104]));
+        assert!(!mode_allows_write(0o500, 101, 104, 101, &[104]));
+        assert!(mode_allows_write(0o770, 0, 104, 101, &[104]));
+        assert!(!mode_allows_write(0o750, 0, 104, 101, &[104]));
+        assert!(mode_allows_write(0o777, 0, 0, 101, &[104]));
+        assert!(!mode_allows_write(0o755, 0, 0, 101, &[104]));
+        assert!(mode_allows_write(0o000, 5, 5, 0, &[0]));
+    }
+
+    #[test]
+    fn write_read_append_remove() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-realfs-{}", std::process::id()));
+        let d = dir.to_string_lossy().into_owned();
+        let mut fs_ = RealFs::new("root");
+        fs_.create_dir_all(&format!("{d}/sub"), FileOwner::Root, 0o700)
+            .expect("mkdir");
+        let f = format!("{d}/sub/a.conf");
+        assert_eq!(fs_.read(&f).expect("read"), None);
+        fs_.write(&f, "x = 1\n", FileOwner::Root, 0o600)
+            .expect("write");
+        fs_.append_line(&f, "y = 2").expect("append");
+        assert_eq!(
+            fs_.read(&f).expect("read").as_deref(),
+            Some("x = 1\ny = 2\n")
+        );
+        let meta = fs_.metadata(&f).expect("meta").expect("exists");
+        assert_eq!(meta.mode, 0o600);
+        assert!(!meta.is_dir);
+        assert_eq!(
+            fs_.list_dir(&format!("{d}/sub")).expect("ls"),
+            vec!["a.conf"]
+        );
+        assert!(fs_.append_line(&format!("{d}/missing"), "z").is_err());
+        assert!(fs_.remove(&f).expect("rm"));
+        assert!(!fs_.remove(&f).expect("rm again"));
+        let _ = fs::remove_dir_all(dir);
+    }
+}

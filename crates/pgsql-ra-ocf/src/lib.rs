@@ -1,0 +1,20 @@
+//! pgsql-ra-ocf: the real implementations of the core's ports (PostgreSQL,
+//! pg_ctl, Pacemaker, a file-backed attribute store, the filesystem, users,
+//! time and logging) and the wiring used by the `pgsql-ra` binary.
+
+#![warn(missing_docs)]
+
+pub mod budget;
+pub mod clock;
+pub mod command;
+pub mod crm_mon_xml;
+pub mod db;
+pub mod file_store;
+pub mod fs;
+pub mod log;
+pub mod pacemaker;
+pub mod pg_ctl;
+pub mod procfs;
+pub mod system;
+pub mod users;
+pub mod wiring;

@@ -1,0 +1,321 @@
+//! The [`Server`] port: `pg_ctl` run as `pgdba` (uid, gid and groups set in
+//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER`/`PGPASSWORD`
+//! removed and `pglibs` on `LD_LIBRARY_PATH`; every call has a deadline.
+//! Postmaster liveness and the WAL receiver come from `postmaster.pid` and
+//! `/proc`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pgsql_ra_core::ports::{ProcessError, Server, StopMode};
+use pgsql_ra_core::Params;
+
+use crate::command::{self, Invocation};
+use crate::procfs;
+use crate::users;
+
+/// Builds pg_ctl command lines from the parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgCtlCommands {
+    /// `pgctl`.
+    pub pgctl: String,
+    /// `pgdata`.
+    pub pgdata: String,
+    /// `ctl_opt`, split on whitespace.
+    pub ctl_opt: Vec<String>,
+    /// `logfile`.
+    pub logfile: String,
+    /// `config`.
+    pub config: String,
+    /// `pghost`.
+    pub pghost: String,
+    /// `start_opt`.
+    pub start_opt: String,
+}
+
+impl PgCtlCommands {
+    /// The command lines the parameters describe.
+    pub fn from_params(p: &Params) -> PgCtlCommands {
+        PgCtlCommands {
+            pgctl: p.pgctl.clone(),
+            pgdata: p.pgdata.clone(),
+            ctl_opt: p.ctl_opt.split_whitespace().map(String::from).collect(),
+            logfile: p.logfile.clone(),
+            config: p.config.clone(),
+            pghost: p.pghost.clone(),
+            start_opt: p.start_opt.clone(),
+        }
+    }
+
+    /// `[ctl_opt] -D pgdata -l logfile -o '-c config_file=… [-h pghost] [start_opt]' -W start`.
+    pub fn start(&self) -> Vec<String> {
+        let mut server_opts = format!("-c config_file={}", self.config);
+        if !self.pghost.is_empty() {
+            server_opts.push_str(&format!(" -h {}", self.pghost));
+        }
+        if !self.start_opt.trim().is_empty() {
+            server_opts.push(' ');
+            server_opts.push_str(self.start_opt.trim());
+        }
+        let mut args = self.ctl_opt.clone();
+        args.extend(
+            [
+                "-D",
+                &self.pgdata,
+                "-l",
+                &self.logfile,
+                "-o",
+                &server_opts,
+                "-W",
+                "start",
+            ]
+            .map(String::from),
+        );
+        args
+    }
+
+    /// `-W -D pgdata stop -m fast|immediate`.
+    pub fn stop(&self, mode: StopMode) -> Vec<String> {
+        let m = match mode {
+            StopMode::Fast => "fast",
+            StopMode::Immediate => "immediate",
+        };
+        ["-W", "-D", &self.pgdata, "stop", "-m", m]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// `-D pgdata -W promote`.
+    pub fn promote(&self) -> Vec<String> {
+        ["-D", &self.pgdata, "-W", "promote"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// `-D pgdata reload`.
+    pub fn reload(&self) -> Vec<String> {
+        ["-D", &self.pgdata, "reload"].map(String::from).to_vec()
+    }
+}
+
+/// The real server port.
+#[derive(Debug, Clone)]
+pub struct PgCtl {
+    commands: PgCtlCommands,
+    pgdba: String,
+    pglibs: String,
+    timeout: Duration,
+    proc_root: PathBuf,
+}
+
+impl PgCtl {
+    /// A server port for the parameters; each pg_ctl call is killed after `timeout`.
+    pub fn new(p: &Params, timeout: Duration) -> PgCtl {
+        PgCtl {
+            commands: PgCtlCommands::from_params(p),
+            pgdba: p.pgdba.clone(),
+            pglibs: p.pglibs.clone(),
+            timeout,
+            proc_root: PathBuf::from("/proc"),
+        }
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        Path::new(&self.commands.pgdata).join("postmaster.pid")
+    }
+
+    fn run(&self, args: Vec<String>) -> Result<(), ProcessError> {
+        let account = users::by_name(&self.pgdba).ok_or_else(|| {
+            ProcessError::new(None, format!("user {} does not exist", self.pgdba))
+        })?;
+        let library_path = match std::env::var("LD_LIBRARY_PATH") {
+            Ok(v) if !v.is_empty() => format!("{v}:{}", self.pglibs),
+            _ => self.pglibs.clone(),
+        };
+        let inv = Invocation {
+            program: self.commands.pgctl.clone(),
+            args,
+            env_remove: vec!["PGUSER".into(), "PGPASSWORD".into()],
+            env_set: vec![("LD_LIBRARY_PATH".into(), library_path)],
+            cwd: Some(self.commands.pgdata.clone()),
+            run_as: Some(account),
+            timeout: self.timeout,
+        };
+        let done = command::run(&inv).map_err(|e| ProcessError::new(None, e.to_string()))?;
+        if done.timed_out {
+            return Err(ProcessError::new(
+                None,
+                format!(
+                    "{} killed after {:?}: {}",
+                    inv.display(),
+                    self.timeout,
+                    done.output_line()
+                ),
+            ));
+        }
+        if done.success() {
+            Ok(())
+        } else {
+            Err(ProcessError::new(
+                done.code,
+                format!(
+                    "{} failed ({:?}): {}",
+                    inv.display(),
+                    done.code,
+                    done.output_line()
+                ),
+            ))
+        }
+    }
+
+    /// True when `pid` is a live, non-zombie postgres process.
+    fn is_live_postmaster(&self, pid: u32) -> bool {
+        if !procfs::signalable(pid) {
+            return false;
+        }
+        match procfs::stat(&self.proc_root, pid) {
+            Some(s) => {
+                s.state != 'Z'
+                    && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
+            }
+            None => false,
+        }
+    }
+}
+
+/// The PID on the first line of a `postmaster.pid` text.
+pub fn pid_from_pid_file(text: &str) -> Option<u32> {
+    text.lines().next()?.trim().parse().ok().filter(|p| *p > 0)
+}
+
+impl Server for PgCtl {
+    fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
+        let text = match std::fs::read_to_string(self.pid_file()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(ProcessError::new(
+                    None,
+                    format!("{}: {e}", self.pid_file().display()),
+                ))
+            }
+        };
+        Ok(pid_from_pid_file(&text).filter(|pid| self.is_live_postmaster(*pid)))
+    }
+
+    fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
+        if self.postmaster_pid()?.is_some() {
+            return Err(ProcessError::new(
+                None,
+                "postmaster.pid belongs to a running postmaster; not removed",
+            ));
+        }
+        match std::fs::remove_file(self.pid_file()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ProcessError::new(
+                None,
+                format!("{}: {e}", self.pid_file().display()),
+            )),
+        }
+    }
+
+    fn start(&mut self) -> Result<(), ProcessError> {
+        self.run(self.commands.start())
+    }
+
+    fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
+        self.run(self.commands.stop(mode))
+    }
+
+    fn promote(&mut self) -> Result<(), ProcessError> {
+        self.run(self.commands.promote())
+    }
+
+    fn reload(&mut self) -> Result<(), ProcessError> {
+        self.run(self.commands.reload())
+    }
+
+    fn wal_receiver_running(&mut self, postmaster_pid: u32) -> Result<bool, ProcessError> {
+        Ok(procfs::pids(&self.proc_root).into_iter().any(|pid| {
+            procfs::stat(&self.proc_root, pid)
+                .is_some_and(|s| s.ppid == postmaster_pid && s.state != 'Z')
+                && procfs::is_wal_receiver(&procfs::cmdline(&self.proc_root, pid))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        let m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params::parse(&m).0
+    }
+
+    #[test]
+    fn start_line_matches_the_stock_agent() {
+        let p = params(&[
+            ("pgdata", "/d"),
+            ("pghost", "10.0.0.1"),
+            ("start_opt", "-p 5433"),
+            ("ctl_opt", "-t 30"),
+            ("logfile", "/l"),
+        ]);
+        let c = PgCtlCommands::from_params(&p);
+        assert_eq!(
+            c.start(),
+            vec![
+                "-t",
+                "30",
+                "-D",
+                "/d",
+                "-l",
+                "/l",
+                "-o",
+                "-c config_file=/d/postgresql.conf -h 10.0.0.1 -p 5433",
+                "-W",
+                "start"
+            ]
+        );
+        assert_eq!(
+            c.stop(StopMode::Immediate),
+            vec!["-W", "-D", "/d", "stop", "-m", "immediate"]
+        );
+        assert_eq!(c.promote(), vec!["-D", "/d", "-W", "promote"]);
+        assert_eq!(c.reload(), vec!["-D", "/d", "reload"]);
+    }
+
+    #[test]
+    fn pid_file_first_line() {
+        assert_eq!(pid_from_pid_file("1234\n/d\n"), Some(1234));
+        assert_eq!(pid_from_pid_file("x\n"), None);
+        assert_eq!(pid_from_pid_file(""), None);
+        assert_eq!(pid_from_pid_file("0\n"), None);
+    }
+
+    #[test]
+    fn a_reused_pid_of_another_program_is_not_a_postmaster() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-pidtest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        // Our own PID: alive, but the test binary is not postgres.
+        std::fs::write(
+            dir.join("postmaster.pid"),
+            format!("{}\n", std::process::id()),
+        )
+        .expect("write");
+        let mut s = PgCtl::new(
+            &params(&[("pgdata", dir.to_str().unwrap_or("/nonexistent"))]),
+            Duration::from_secs(1),
+        );
+        assert_eq!(s.postmaster_pid().expect("reads"), None);
+        s.remove_stale_pid_file().expect("removes");
+        assert!(!dir.join("postmaster.pid").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

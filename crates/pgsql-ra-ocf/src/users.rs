@@ -1,0 +1,159 @@
+//! OS users through the C library (`getpwnam_r`, `getpwuid_r`,
+//! `getgrouplist`), so that NSS sources (LDAP, sssd) work as with `id`.
+
+use std::ffi::{CStr, CString};
+
+/// A user account with everything needed to run a program as it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// User name.
+    pub name: String,
+    /// Numeric user ID.
+    pub uid: u32,
+    /// Primary group ID.
+    pub gid: u32,
+    /// Home directory.
+    pub home: String,
+}
+
+fn account_from(pw: &libc::passwd) -> Account {
+    // SAFETY: getpw*_r filled `pw` with pointers into our buffer, NUL-terminated.
+    let text = |p: *const libc::c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    Account {
+        name: text(pw.pw_name),
+        uid: pw.pw_uid,
+        gid: pw.pw_gid,
+        home: text(pw.pw_dir),
+    }
+}
+
+fn lookup(
+    mut call: impl FnMut(&mut libc::passwd, &mut [libc::c_char], &mut *mut libc::passwd) -> libc::c_int,
+) -> Option<Account> {
+    let mut size = 4096usize;
+    while size <= 1 << 20 {
+        let mut buf = vec![0 as libc::c_char; size];
+        // SAFETY: an all-zero passwd is a valid value (null pointers, zero ids).
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = call(&mut pw, &mut buf, &mut result);
+        if rc == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        return Some(account_from(&pw));
+    }
+    None
+}
+
+/// Looks up a user by name.
+pub fn by_name(name: &str) -> Option<Account> {
+    let cname = CString::new(name).ok()?;
+    lookup(|pw, buf, result| {
+        // SAFETY: all pointers are valid for the call; buf's length is passed.
+        unsafe { libc::getpwnam_r(cname.as_ptr(), pw, buf.as_mut_ptr(), buf.len(), result) }
+    })
+}
+
+/// Looks up a user by numeric ID.
+pub fn by_uid(uid: u32) -> Option<Account> {
+    lookup(|pw, buf, result| {
+        // SAFETY: all pointers are valid for the call; buf's length is passed.
+        unsafe { libc::getpwuid_r(uid, pw, buf.as_mut_ptr(), buf.len(), result) }
+    })
+}
+
+/// The effective user ID of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Every group of `account` (primary first), as `id -G` prints them.
+pub fn groups_of(account: &Account) -> Vec<u32> {
+    let Ok(cname) = CString::new(account.name.as_str()) else {
+        return vec![account.gid];
+    };
+    let mut count: libc::c_int = 64;
+    loop {
+        let mut groups = vec![0 as libc::gid_t; count as usize];
+        let mut n = count;
+        // SAFETY: `groups` has room for `n` entries; getgrouplist updates `n`.
+        let rc =
+            unsafe { libc::getgrouplist(cname.as_ptr(), account.gid, groups.as_mut_ptr(), &mut n) };
+        if rc >= 0 {
+            groups.truncate(n.max(0) as usize);
+            return groups;
+        }
+        if n <= count || n > 65536 {
+            return vec![account.gid];
+        }
+        count = n;
+    }
+}
+
+/// While alive, this process's effective user and group are another
+/// account's (root only). Used around a unix-socket `connect()` so that
+/// PostgreSQL's `peer` authentication sees `pgdba`, as with `runuser`.
+#[derive(Debug)]
+pub struct EffectiveIdentity {
+    switched: bool,
+}
+
+impl EffectiveIdentity {
+    /// Switches to `account` when running as root; does nothing otherwise.
+    pub fn assume(account: Option<&Account>) -> EffectiveIdentity {
+        let Some(acc) = account else {
+            return EffectiveIdentity { switched: false };
+        };
+        if effective_uid() != 0 || acc.uid == 0 {
+            return EffectiveIdentity { switched: false };
+        }
+        // SAFETY: plain syscalls; restored in Drop.
+        let ok = unsafe { libc::setegid(acc.gid) == 0 && libc::seteuid(acc.uid) == 0 };
+        if !ok {
+            // SAFETY: back to root's identity after a partial switch.
+            unsafe {
+                libc::seteuid(0);
+                libc::setegid(0);
+            }
+        }
+        EffectiveIdentity { switched: ok }
+    }
+}
+
+impl Drop for EffectiveIdentity {
+    fn drop(&mut self) {
+        if self.switched {
+            // SAFETY: we were root before `assume`; the saved set-user-ID is 0.
+            unsafe {
+                libc::seteuid(0);
+                libc::setegid(0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_found_by_name_and_uid() {
+        let root = by_name("root").expect("root exists");
+        assert_eq!(root.uid, 0);
+        assert_eq!(by_uid(0).map(|a| a.name), Some("root".to_string()));
+        assert!(by_name("no-such-user-pgsql-ra").is_none());
+        assert!(by_name("bad\0name").is_none());
+        assert_eq!(groups_of(&root).first(), Some(&0));
+    }
+}

@@ -1,0 +1,90 @@
+//! Builds the real ports for one invocation from the environment map, and
+//! picks the cluster backend:
+//!
+//! - default: Pacemaker's tools ([`CrmCluster`]);
+//! - `PGSQL_RA_ATTRD_DIR=<dir>`: the file-backed store ([`FileStore`]) in
+//!   `<dir>`, with `PGSQL_RA_NODE=<name>` naming the local node (for
+//!   embedding outside Pacemaker and for the integration tests).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use pgsql_ra_core::ports::{Cluster, World};
+use pgsql_ra_core::Agent;
+
+use crate::budget::Budget;
+use crate::clock::SystemClock;
+use crate::db::{DbTarget, PgDatabase};
+use crate::file_store::FileStore;
+use crate::fs::RealFs;
+use crate::log::StderrLog;
+use crate::pacemaker::{CrmCluster, CrmTools};
+use crate::pg_ctl::PgCtl;
+use crate::system::RealSystem;
+
+/// Environment variable selecting the file-backed attribute store.
+pub const ATTRD_DIR_VAR: &str = "PGSQL_RA_ATTRD_DIR";
+/// Environment variable naming the local node for the file-backed store.
+pub const NODE_VAR: &str = "PGSQL_RA_NODE";
+
+/// The cluster backend the environment selects.
+pub fn cluster_from_env(
+    env: &BTreeMap<String, String>,
+    agent: &Agent,
+    budget: &Budget,
+) -> Box<dyn Cluster> {
+    match env.get(ATTRD_DIR_VAR).filter(|d| !d.is_empty()) {
+        Some(dir) => Box::new(FileStore::new(
+            dir,
+            env.get(NODE_VAR).map(String::as_str).unwrap_or(""),
+        )),
+        None => Box::new(CrmCluster::new(CrmTools {
+            sbin_dir: env.get("HA_SBIN_DIR").cloned(),
+            timeout: budget.command,
+            forever_timeout: Duration::from_secs(u64::from(agent.params.crm_attr_timeout.max(1))),
+        })),
+    }
+}
+
+/// Every real port, owned; [`RealWorld::world`] lends them to the core.
+pub struct RealWorld {
+    db: PgDatabase,
+    server: PgCtl,
+    cluster: Box<dyn Cluster>,
+    fs: RealFs,
+    clock: SystemClock,
+    system: RealSystem,
+    log: StderrLog,
+}
+
+impl RealWorld {
+    /// Builds the ports; nothing is contacted until the core calls a port.
+    pub fn new(env: &BTreeMap<String, String>, agent: &Agent) -> RealWorld {
+        let budget = Budget::from_timeout_ms(agent.context.timeout_ms);
+        let debug = env
+            .get("HA_debug")
+            .is_some_and(|v| !v.is_empty() && v != "0");
+        RealWorld {
+            db: PgDatabase::new(DbTarget::from_params(&agent.params), budget),
+            server: PgCtl::new(&agent.params, budget.command),
+            cluster: cluster_from_env(env, agent, &budget),
+            fs: RealFs::new(&agent.params.pgdba),
+            clock: SystemClock::new(),
+            system: RealSystem,
+            log: StderrLog { debug },
+        }
+    }
+
+    /// The ports as the core's [`World`].
+    pub fn world(&mut self) -> World<'_> {
+        World {
+            db: &mut self.db,
+            server: &mut self.server,
+            cluster: self.cluster.as_mut(),
+            fs: &mut self.fs,
+            clock: &mut self.clock,
+            system: &mut self.system,
+            log: &mut self.log,
+        }
+    }
+}
