@@ -13,7 +13,7 @@ use crate::status::PgStatus;
 use crate::sync_mode;
 
 /// Attempts at a database call that may fail transiently.
-const ATTEMPTS: u32 = 3;
+pub const SQL_ATTEMPTS: u32 = 3;
 
 fn replication_rows(ctx: &mut Ctx<'_, '_>) -> Result<Vec<ReplicationRow>, Outcome> {
     let mut attempt = 1;
@@ -25,7 +25,7 @@ fn replication_rows(ctx: &mut Ctx<'_, '_>) -> Result<Vec<ReplicationRow>, Outcom
                     LogLevel::Warn,
                     &format!("pg_stat_replication query failed (attempt {attempt}): {e}"),
                 );
-                if attempt >= ATTEMPTS || !ctx.pause(RETRY_INTERVAL) {
+                if attempt >= SQL_ATTEMPTS || !ctx.pause(RETRY_INTERVAL) {
                     return Err(ctx.fail(
                         OcfExit::ErrGeneric,
                         format!("Can't get PostgreSQL replication status: {e}"),
@@ -47,7 +47,7 @@ fn reload(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
                 return Ok(());
             }
             Err(e) => {
-                if attempt >= ATTEMPTS || !ctx.pause(RETRY_INTERVAL) {
+                if attempt >= SQL_ATTEMPTS || !ctx.pause(RETRY_INTERVAL) {
                     return Err(ctx.fail(
                         OcfExit::ErrGeneric,
                         format!("Can't reload configuration file. {e}"),

@@ -1,7 +1,9 @@
 //! `pgsql_real_monitor`: is PostgreSQL up, and as what.
 
 use super::Ctx;
+use crate::budget::RETRY_INTERVAL;
 use crate::ocf::{OcfExit, Outcome};
+use crate::ports::LogLevel;
 use crate::score::Score;
 
 /// What the real monitor found.
@@ -43,9 +45,39 @@ pub fn postmaster_alive(ctx: &mut Ctx<'_, '_>) -> Result<Option<u32>, Outcome> {
     })
 }
 
+/// `pg_is_in_recovery()`, tried up to `attempts` times within the budget
+/// (a transient failure must not fail a primary; bug M).
+fn in_recovery(ctx: &mut Ctx<'_, '_>, attempts: u32) -> Result<bool, Outcome> {
+    let mut attempt = 1;
+    loop {
+        match ctx.world.db.is_in_recovery() {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < attempts && ctx.pause(RETRY_INTERVAL) => {
+                ctx.world.log.log(
+                    LogLevel::Warn,
+                    &format!("select pg_is_in_recovery() failed (attempt {attempt}): {e}"),
+                );
+                ctx.world.db.reset();
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(Outcome::fail(
+                    OcfExit::ErrGeneric,
+                    format!("select pg_is_in_recovery() failed: {e}"),
+                ))
+            }
+        }
+    }
+}
+
 /// The real monitor. With `probe_scores` (a probe), sets the initial own
 /// score: 1000 on a primary (default monitor_sql only), -INFINITY on a standby.
-pub fn real_monitor(ctx: &mut Ctx<'_, '_>, probe_scores: bool) -> Result<Health, Outcome> {
+/// SQL is tried up to `attempts` times within the budget.
+pub fn real_monitor(
+    ctx: &mut Ctx<'_, '_>,
+    probe_scores: bool,
+    attempts: u32,
+) -> Result<Health, Outcome> {
     if postmaster_alive(ctx)?.is_none() {
         return Ok(Health::Down);
     }
@@ -61,12 +93,7 @@ pub fn real_monitor(ctx: &mut Ctx<'_, '_>, probe_scores: bool) -> Result<Health,
             )),
         };
     }
-    let in_recovery = ctx.world.db.is_in_recovery().map_err(|e| {
-        Outcome::fail(
-            OcfExit::ErrGeneric,
-            format!("select pg_is_in_recovery() failed: {e}"),
-        )
-    })?;
+    let in_recovery = in_recovery(ctx, attempts)?;
     if in_recovery {
         if probe_scores {
             ctx.attrs

@@ -111,3 +111,6 @@ impl Ctx<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

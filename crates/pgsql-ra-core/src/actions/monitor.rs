@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::control::control;
+use super::control::{control, SQL_ATTEMPTS};
 use super::elect::have_master_right;
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
@@ -19,7 +19,7 @@ const RECHECK_DELAY: Duration = Duration::from_secs(2);
 /// Runs `monitor` (a probe when the interval is 0).
 pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let probe = ctx.probe;
-    let result = real_monitor(ctx, probe);
+    let result = real_monitor(ctx, probe, SQL_ATTEMPTS);
     if ctx.agent.params.check_wal_receiver {
         let primary = matches!(result, Ok(Health::Primary));
         update_receiver_status(ctx, primary);

@@ -18,7 +18,7 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let lists = &ctx.agent.context.notify_lists;
     let local = ctx.attrs.local.clone();
     let names = &ctx.agent.names;
-    let has = |list: &[String]| list.iter().any(|n| *n == local);
+    let has = |list: &[String]| list.contains(&local);
     match (lists.kind.as_str(), lists.operation.as_str()) {
         ("pre", "promote") => return pre_promote(ctx),
         ("post", "promote") => {
@@ -31,22 +31,18 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 ctx.warn_on_err("deleting the master baseline", r);
             }
         }
-        ("post", "demote") => {
-            if !has(&lists.demote) && !has(&lists.promoted) {
-                if let Err(o) = record_master_baseline(ctx) {
-                    ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
-                }
-                let r = ctx
-                    .attrs
-                    .set_status(ctx.world.cluster, &local, PgStatus::HsAlone);
-                ctx.warn_on_err("setting the status to HS:alone", r);
+        ("post", "demote") if !has(&lists.demote) && !has(&lists.promoted) => {
+            if let Err(o) = record_master_baseline(ctx) {
+                ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
             }
+            let r = ctx
+                .attrs
+                .set_status(ctx.world.cluster, &local, PgStatus::HsAlone);
+            ctx.warn_on_err("setting the status to HS:alone", r);
         }
-        ("post", "start") | ("post", "stop") => {
-            if has(&lists.promoted) {
-                if let Err(o) = control(ctx) {
-                    ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
-                }
+        ("post", "start") | ("post", "stop") if has(&lists.promoted) => {
+            if let Err(o) = control(ctx) {
+                ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
             }
         }
         _ => {}
