@@ -124,7 +124,8 @@ impl Sim {
     }
 
     /// True when Pacemaker may run the resource on the node: online, not
-    /// banned, fail count below the migration threshold.
+    /// banned, no failed start (start-failure-is-fatal), fail count below
+    /// the migration threshold.
     pub fn eligible(&self, node: &str) -> bool {
         let Some(n) = self.nodes.get(node) else {
             return false;
@@ -132,6 +133,7 @@ impl Sim {
         let threshold = self.config.migration_threshold;
         self.cluster.is_online(node)
             && !self.cluster.is_banned(RESOURCE, node)
+            && n.fail_count != u32::MAX
             && (threshold == 0 || n.fail_count < threshold)
     }
 
