@@ -35,5 +35,10 @@ fn every_scenario_file_matches_its_transcript() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
