@@ -191,7 +191,11 @@ mod tests {
     fn every_parameter_has_a_description() {
         for spec in PARAMETERS.iter() {
             let (short, long) = describe(spec.name).expect(spec.name);
-            assert!(!short.is_empty() && long.len() > short.len(), "{}", spec.name);
+            assert!(
+                !short.is_empty() && long.len() > short.len(),
+                "{}",
+                spec.name
+            );
         }
         assert_eq!(describe("no_such_parameter"), None);
     }
@@ -202,17 +206,23 @@ mod tests {
         assert_eq!(escape_xml_text(r#"it's <"x">"#), r#"it's &lt;"x"&gt;"#);
         assert_eq!(escape_xml("x\u{1}y\nz"), "xy\nz");
         let xml = render("/data/\"odd\" & <dir>");
-        assert!(xml.contains(r#"default="/data/&quot;odd&quot; &amp; &lt;dir&gt;/postgresql.conf""#));
+        assert!(
+            xml.contains(r#"default="/data/&quot;odd&quot; &amp; &lt;dir&gt;/postgresql.conf""#)
+        );
     }
 
     #[test]
     fn declares_ocf_1_1_with_reloadable_and_private_flags() {
         let xml = render("/var/lib/pgsql/data");
-        assert!(xml.starts_with("<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"));
+        assert!(xml.starts_with(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"
+        ));
         assert!(xml.contains("<version>1.1</version>"));
         assert!(xml.contains(r#"<parameter name="monitor_password" unique="0" required="0" reloadable="1" private="1">"#));
         assert!(xml.contains(r#"<parameter name="pgdata" unique="0" required="0">"#));
-        assert!(xml.contains(r#"<action name="monitor" depth="0" timeout="30s" interval="29s" role="Promoted" />"#));
+        assert!(xml.contains(
+            r#"<action name="monitor" depth="0" timeout="30s" interval="29s" role="Promoted" />"#
+        ));
         assert!(xml.contains(r#"<action name="reload-agent" timeout="20s" />"#));
         assert!(!xml.contains("Master\""));
     }

@@ -30,8 +30,18 @@ pub struct ParamSpec {
     pub reloadable: bool,
 }
 
-const fn spec(name: &'static str, kind: ParamKind, default: &'static str, reloadable: bool) -> ParamSpec {
-    ParamSpec { name, kind, default, reloadable }
+const fn spec(
+    name: &'static str,
+    kind: ParamKind,
+    default: &'static str,
+    reloadable: bool,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind,
+        default,
+        reloadable,
+    }
 }
 
 use ParamKind::{Boolean as B, Integer as I, String as S};
@@ -226,11 +236,15 @@ impl Params {
         let text = |name: &str| -> String {
             match values.get(name) {
                 Some(v) => v.clone(),
-                None => param_spec(name).map(|s| s.default.to_string()).unwrap_or_default(),
+                None => param_spec(name)
+                    .map(|s| s.default.to_string())
+                    .unwrap_or_default(),
             }
         };
         let mut int = |name: &str, max: u64| -> u64 {
-            let default: u64 = param_spec(name).map(|s| s.default.parse().unwrap_or(0)).unwrap_or(0);
+            let default: u64 = param_spec(name)
+                .map(|s| s.default.parse().unwrap_or(0))
+                .unwrap_or(0);
             match values.get(name) {
                 None => default,
                 Some(v) => match v.trim().parse::<u64>() {
@@ -251,7 +265,10 @@ impl Params {
         let crm_attr_timeout = int("crm_attr_timeout", u32::MAX as u64) as u32;
         let stop_escalate_in_slave = int("stop_escalate_in_slave", u32::MAX as u64) as u32;
         if pgport == 0 && values.contains_key("pgport") {
-            errors.push(ParamError::configured("pgport", "parameter pgport=\"0\" is not a valid port"));
+            errors.push(ParamError::configured(
+                "pgport",
+                "parameter pgport=\"0\" is not a valid port",
+            ));
         }
         let rep_mode_text = text("rep_mode");
         let rep_mode = match rep_mode_text.as_str() {
@@ -262,7 +279,9 @@ impl Params {
             other => {
                 errors.push(ParamError::configured(
                     "rep_mode",
-                    format!("parameter rep_mode={other:?} is invalid: use none, async, sync or slave"),
+                    format!(
+                        "parameter rep_mode={other:?} is invalid: use none, async, sync or slave"
+                    ),
                 ));
                 RepMode::None
             }
@@ -335,7 +354,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub fn check_parameters(agent: &Agent) -> Result<(), Outcome> {
 /// depend on storage that may not be mounted on this node: a missing config
 /// file is not an error (`config_readable` is false) and pgdata is not tested
 /// for writability.
-pub fn check_machine(agent: &Agent, world: &mut World<'_>, probe: bool) -> Result<MachineFacts, Outcome> {
+pub fn check_machine(
+    agent: &Agent,
+    world: &mut World<'_>,
+    probe: bool,
+) -> Result<MachineFacts, Outcome> {
     machine::check_machine(agent, world, probe)
 }

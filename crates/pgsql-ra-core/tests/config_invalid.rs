@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use pgsql_ra_core::memory::{InstanceSpec, MemClock, MemCluster, MemFs, MemSystem, MemoryLog, SimNetwork};
+use pgsql_ra_core::memory::{
+    InstanceSpec, MemClock, MemCluster, MemFs, MemSystem, MemoryLog, SimNetwork,
+};
 use pgsql_ra_core::ports::World;
 use pgsql_ra_core::validate::{check_machine, check_parameters, parameter_problems, MachineFacts};
 use pgsql_ra_core::{Agent, OcfExit, Outcome};
@@ -23,7 +25,11 @@ const SYNC: &[(&str, &str)] = &[
 ];
 
 /// A valid standby-only clone (not promotable).
-const SLAVE: &[(&str, &str)] = &[("pgdata", PGDATA), ("rep_mode", "slave"), ("master_ip", "192.168.122.10")];
+const SLAVE: &[(&str, &str)] = &[
+    ("pgdata", PGDATA),
+    ("rep_mode", "slave"),
+    ("master_ip", "192.168.122.10"),
+];
 
 fn agent(base: &[(&str, &str)], extra: &[(&str, &str)], promotable: bool) -> Agent {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -51,7 +57,12 @@ const fn bad(
     promotable: bool,
     param: &'static str,
 ) -> Invalid {
-    Invalid { base, extra, promotable, param }
+    Invalid {
+        base,
+        extra,
+        promotable,
+        param,
+    }
 }
 
 const LONG_PREFIX: &str = "slot_prefix_that_is_far_too_long_for_postgresql_identifiers_x";
@@ -64,12 +75,32 @@ const INVALID: &[Invalid] = &[
     bad(NONE, &[("pgport", "")], false, "pgport"),
     bad(NONE, &[("stop_escalate", "-1")], false, "stop_escalate"),
     bad(NONE, &[("stop_escalate", "90s")], false, "stop_escalate"),
-    bad(NONE, &[("stop_escalate_in_slave", "1.5")], false, "stop_escalate_in_slave"),
-    bad(NONE, &[("crm_attr_timeout", "five")], false, "crm_attr_timeout"),
-    bad(NONE, &[("xlog_check_count", "99999999999")], false, "xlog_check_count"),
+    bad(
+        NONE,
+        &[("stop_escalate_in_slave", "1.5")],
+        false,
+        "stop_escalate_in_slave",
+    ),
+    bad(
+        NONE,
+        &[("crm_attr_timeout", "five")],
+        false,
+        "crm_attr_timeout",
+    ),
+    bad(
+        NONE,
+        &[("xlog_check_count", "99999999999")],
+        false,
+        "xlog_check_count",
+    ),
     bad(NONE, &[("rep_mode", "both")], false, "rep_mode"),
     bad(NONE, &[("rep_mode", "SYNC")], false, "rep_mode"),
-    bad(NONE, &[("monitor_password", "secret")], false, "monitor_user"),
+    bad(
+        NONE,
+        &[("monitor_password", "secret")],
+        false,
+        "monitor_user",
+    ),
     bad(NONE, &[("pgdata", "data")], false, "pgdata"),
     bad(NONE, &[("pgdata", "")], false, "pgdata"),
     bad(SYNC, &[], false, "rep_mode"),
@@ -82,15 +113,63 @@ const INVALID: &[Invalid] = &[
     bad(SYNC, &[("tmpdir", "tmp")], true, "tmpdir"),
     bad(SLAVE, &[("master_ip", "")], false, "master_ip"),
     bad(SLAVE, &[], true, "rep_mode"),
-    bad(SYNC, &[("rep_mode", "async"), ("external_standby_node_list", "dr1")], true, "external_standby_node_list"),
-    bad(NONE, &[("external_standby_node_list", "dr1")], false, "external_standby_node_list"),
-    bad(SYNC, &[("external_standby_node_list", "dr1 DR1")], true, "external_standby_node_list"),
-    bad(SYNC, &[("external_standby_node_list", "node2")], true, "external_standby_node_list"),
-    bad(NONE, &[("replication_slot_name", "Bad")], false, "replication_slot_name"),
-    bad(NONE, &[("replication_slot_name", "my-slot")], false, "replication_slot_name"),
-    bad(NONE, &[("replication_slot_name", "slot name")], false, "replication_slot_name"),
-    bad(SYNC, &[("replication_slot_name", LONG_PREFIX)], true, "replication_slot_name"),
-    bad(SYNC, &[("replication_slot_name", "s"), ("node_list", "node1 node+2")], true, "replication_slot_name"),
+    bad(
+        SYNC,
+        &[("rep_mode", "async"), ("external_standby_node_list", "dr1")],
+        true,
+        "external_standby_node_list",
+    ),
+    bad(
+        NONE,
+        &[("external_standby_node_list", "dr1")],
+        false,
+        "external_standby_node_list",
+    ),
+    bad(
+        SYNC,
+        &[("external_standby_node_list", "dr1 DR1")],
+        true,
+        "external_standby_node_list",
+    ),
+    bad(
+        SYNC,
+        &[("external_standby_node_list", "node2")],
+        true,
+        "external_standby_node_list",
+    ),
+    bad(
+        NONE,
+        &[("replication_slot_name", "Bad")],
+        false,
+        "replication_slot_name",
+    ),
+    bad(
+        NONE,
+        &[("replication_slot_name", "my-slot")],
+        false,
+        "replication_slot_name",
+    ),
+    bad(
+        NONE,
+        &[("replication_slot_name", "slot name")],
+        false,
+        "replication_slot_name",
+    ),
+    bad(
+        SYNC,
+        &[("replication_slot_name", LONG_PREFIX)],
+        true,
+        "replication_slot_name",
+    ),
+    bad(
+        SYNC,
+        &[
+            ("replication_slot_name", "s"),
+            ("node_list", "node1 node+2"),
+        ],
+        true,
+        "replication_slot_name",
+    ),
 ];
 
 #[test]
@@ -98,32 +177,81 @@ fn each_invalid_value_gives_6_naming_its_parameter() {
     for (i, case) in INVALID.iter().enumerate() {
         let a = agent(case.base, case.extra, case.promotable);
         let problems = parameter_problems(&a);
-        assert_eq!(problems.len(), 1, "case {i} {:?}: expected one problem, got {problems:?}", case.extra);
+        assert_eq!(
+            problems.len(),
+            1,
+            "case {i} {:?}: expected one problem, got {problems:?}",
+            case.extra
+        );
         assert_eq!(problems[0].param, case.param, "case {i}");
         let outcome = check_parameters(&a).expect_err(&format!("case {i} {:?} passed", case.extra));
         assert_eq!(outcome.code, OcfExit::ErrConfigured, "case {i}");
         let reason = outcome.reason.unwrap_or_default();
-        assert!(reason.contains(case.param), "case {i}: reason {reason:?} does not name {}", case.param);
+        assert!(
+            reason.contains(case.param),
+            "case {i}: reason {reason:?} does not name {}",
+            case.param
+        );
         assert!(!reason.contains('\n'), "case {i}: reason is not one line");
     }
 }
 
+/// Parameter values as (name, value) pairs.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn valid_configurations_pass() {
-    let valid: &[(&[(&str, &str)], &[(&str, &str)], bool)] = &[
+    let valid: &[(Pairs, Pairs, bool)] = &[
         (NONE, &[], false),
         (&[], &[], false),
-        (NONE, &[("monitor_user", "monitor"), ("monitor_password", "pw")], false),
+        (
+            NONE,
+            &[("monitor_user", "monitor"), ("monitor_password", "pw")],
+            false,
+        ),
         (NONE, &[("monitor_user", "monitor")], false),
-        (NONE, &[("pgport", " 5433 "), ("stop_escalate", "0"), ("restart_on_promote", "maybe")], false),
+        (
+            NONE,
+            &[
+                ("pgport", " 5433 "),
+                ("stop_escalate", "0"),
+                ("restart_on_promote", "maybe"),
+            ],
+            false,
+        ),
         (SYNC, &[], true),
         (SYNC, &[("rep_mode", "async")], true),
         (SYNC, &[("node_list", "Node-1.example node_2")], true),
-        (SYNC, &[("replication_slot_name", "ha_slot"), ("external_standby_node_list", "dr1 dr2")], true),
-        (SYNC, &[("replication_slot_name", "s"), ("node_list", "Node-1.example node2")], true),
+        (
+            SYNC,
+            &[
+                ("replication_slot_name", "ha_slot"),
+                ("external_standby_node_list", "dr1 dr2"),
+            ],
+            true,
+        ),
+        (
+            SYNC,
+            &[
+                ("replication_slot_name", "s"),
+                ("node_list", "Node-1.example node2"),
+            ],
+            true,
+        ),
         (SLAVE, &[], false),
-        (SLAVE, &[("check_wal_receiver", "true"), ("replication_slot_name", "a_1")], false),
-        (NONE, &[("tmpdir", "relative/is/unused/without/replication")], false),
+        (
+            SLAVE,
+            &[
+                ("check_wal_receiver", "true"),
+                ("replication_slot_name", "a_1"),
+            ],
+            false,
+        ),
+        (
+            NONE,
+            &[("tmpdir", "relative/is/unused/without/replication")],
+            false,
+        ),
     ];
     for (i, (base, extra, promotable)) in valid.iter().enumerate() {
         let a = agent(base, extra, *promotable);
@@ -136,8 +264,18 @@ fn valid_configurations_pass() {
 fn check_parameters_reports_the_parse_error_first() {
     let a = agent(SYNC, &[("pgport", "x"), ("master_ip", "")], true);
     let problems = parameter_problems(&a);
-    assert_eq!(problems.iter().map(|p| p.param.as_str()).collect::<Vec<_>>(), vec!["pgport", "master_ip"]);
-    assert!(check_parameters(&a).unwrap_err().reason.unwrap().contains("pgport"));
+    assert_eq!(
+        problems
+            .iter()
+            .map(|p| p.param.as_str())
+            .collect::<Vec<_>>(),
+        vec!["pgport", "master_ip"]
+    );
+    assert!(check_parameters(&a)
+        .unwrap_err()
+        .reason
+        .unwrap()
+        .contains("pgport"));
 }
 
 /// One node's machine: a PostgreSQL 15 data directory owned by postgres,
@@ -154,7 +292,11 @@ struct Machine {
 impl Machine {
     fn new() -> Machine {
         let fs = MemFs::new("postgres");
-        let pg = SimNetwork::new("192.168.122.10").add_node("node1", fs.clone(), InstanceSpec::pg15(PGDATA));
+        let pg = SimNetwork::new("192.168.122.10").add_node(
+            "node1",
+            fs.clone(),
+            InstanceSpec::pg15(PGDATA),
+        );
         Machine {
             fs,
             system: MemSystem::standard(),
@@ -180,11 +322,17 @@ impl Machine {
     }
 
     fn config(&self, text: &str) {
-        self.fs.put(&format!("{PGDATA}/postgresql.conf"), text, "postgres", 0o600);
+        self.fs.put(
+            &format!("{PGDATA}/postgresql.conf"),
+            text,
+            "postgres",
+            0o600,
+        );
     }
 
     fn version(&self, text: &str) {
-        self.fs.put(&format!("{PGDATA}/PG_VERSION"), text, "postgres", 0o600);
+        self.fs
+            .put(&format!("{PGDATA}/PG_VERSION"), text, "postgres", 0o600);
     }
 }
 
@@ -192,46 +340,89 @@ fn expect_failure(result: Result<MachineFacts, Outcome>, code: OcfExit, names: &
     let outcome = result.expect_err("the check passed");
     assert_eq!(outcome.code, code, "{outcome:?}");
     let reason = outcome.reason.unwrap_or_default();
-    assert!(reason.contains(names), "reason {reason:?} does not name {names}");
+    assert!(
+        reason.contains(names),
+        "reason {reason:?} does not name {names}"
+    );
 }
 
 #[test]
 fn a_healthy_machine_passes_and_reports_its_facts() {
     let mut m = Machine::new();
     let before = m.fs.paths();
-    let facts = m.check(&agent(SYNC, &[("replication_slot_name", "ha")], true), false).unwrap();
-    assert_eq!(facts, MachineFacts { pg_version: Some(1500), config_readable: true });
+    let facts = m
+        .check(
+            &agent(SYNC, &[("replication_slot_name", "ha")], true),
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        facts,
+        MachineFacts {
+            pg_version: Some(1500),
+            config_readable: true
+        }
+    );
     assert_eq!(m.fs.paths(), before, "validation must not create files");
     m.version("9.6\n");
-    assert_eq!(m.check(&agent(NONE, &[], false), false).unwrap().pg_version, Some(906));
+    assert_eq!(
+        m.check(&agent(NONE, &[], false), false).unwrap().pg_version,
+        Some(906)
+    );
 }
 
 #[test]
 fn missing_pgdba_user_is_5() {
     let mut m = Machine::new();
     m.system.remove_user("postgres");
-    expect_failure(m.check(&agent(NONE, &[], false), true), OcfExit::ErrInstalled, "pgdba");
-    expect_failure(m.check(&agent(NONE, &[("pgdba", "nobody")], false), false), OcfExit::ErrInstalled, "nobody");
+    expect_failure(
+        m.check(&agent(NONE, &[], false), true),
+        OcfExit::ErrInstalled,
+        "pgdba",
+    );
+    expect_failure(
+        m.check(&agent(NONE, &[("pgdba", "nobody")], false), false),
+        OcfExit::ErrInstalled,
+        "nobody",
+    );
 }
 
 #[test]
 fn missing_programs_are_5_even_on_probes() {
     let mut m = Machine::new();
     m.system.remove_program("/usr/bin/pg_ctl");
-    expect_failure(m.check(&agent(NONE, &[], false), true), OcfExit::ErrInstalled, "pgctl");
+    expect_failure(
+        m.check(&agent(NONE, &[], false), true),
+        OcfExit::ErrInstalled,
+        "pgctl",
+    );
     let debian = [("pgctl", "/usr/lib/postgresql/15/bin/pg_ctl")];
     assert!(m.check(&agent(NONE, &debian, false), false).is_ok());
     let no_psql = [debian[0], ("psql", "/opt/pg/bin/psql")];
-    expect_failure(m.check(&agent(NONE, &no_psql, false), false), OcfExit::ErrInstalled, "psql");
-    expect_failure(m.check(&agent(NONE, &[("pgctl", "")], false), false), OcfExit::ErrInstalled, "pgctl");
+    expect_failure(
+        m.check(&agent(NONE, &no_psql, false), false),
+        OcfExit::ErrInstalled,
+        "psql",
+    );
+    expect_failure(
+        m.check(&agent(NONE, &[("pgctl", "")], false), false),
+        OcfExit::ErrInstalled,
+        "pgctl",
+    );
 }
 
 #[test]
 fn missing_config_is_5_but_a_probe_passes() {
     let mut m = Machine::new();
-    let a = agent(NONE, &[("config", "/etc/postgresql/15/main/postgresql.conf")], false);
+    let a = agent(
+        NONE,
+        &[("config", "/etc/postgresql/15/main/postgresql.conf")],
+        false,
+    );
     expect_failure(m.check(&a, false), OcfExit::ErrInstalled, "config");
-    let facts = m.check(&a, true).expect("a probe tolerates a missing config");
+    let facts = m
+        .check(&a, true)
+        .expect("a probe tolerates a missing config");
     assert!(!facts.config_readable);
     assert_eq!(facts.pg_version, Some(1500));
 }
@@ -240,28 +431,58 @@ fn missing_config_is_5_but_a_probe_passes() {
 fn unmounted_storage_probe_passes_without_facts() {
     let mut m = Machine::new();
     m.fs.remove_tree(PGDATA);
-    let facts = m.check(&agent(NONE, &[("replication_slot_name", "ha")], false), true).unwrap();
-    assert_eq!(facts, MachineFacts { pg_version: None, config_readable: false });
+    let facts = m
+        .check(
+            &agent(NONE, &[("replication_slot_name", "ha")], false),
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        facts,
+        MachineFacts {
+            pg_version: None,
+            config_readable: false
+        }
+    );
 }
 
 #[test]
 fn unix_socket_directories_requires_socketdir() {
     let mut m = Machine::new();
     m.config("port = 5432\nunix_socket_directories = '/var/run/postgresql' # Debian\n");
-    expect_failure(m.check(&agent(NONE, &[], false), true), OcfExit::ErrConfigured, "socketdir");
-    assert!(m.check(&agent(NONE, &[("socketdir", "/var/run/postgresql")], false), false).is_ok());
+    expect_failure(
+        m.check(&agent(NONE, &[], false), true),
+        OcfExit::ErrConfigured,
+        "socketdir",
+    );
+    assert!(m
+        .check(
+            &agent(NONE, &[("socketdir", "/var/run/postgresql")], false),
+            false
+        )
+        .is_ok());
     m.config("#unix_socket_directories = '/tmp'\nunix_socket_directories = ''\n");
-    assert!(m.check(&agent(NONE, &[], false), false).is_ok(), "commented or empty settings do not count");
+    assert!(
+        m.check(&agent(NONE, &[], false), false).is_ok(),
+        "commented or empty settings do not count"
+    );
     m.config("unix_socket_directory = '/tmp'\n");
     m.version("9.2");
-    assert!(m.check(&agent(NONE, &[], false), false).is_ok(), "before 9.3 the setting does not exist");
+    assert!(
+        m.check(&agent(NONE, &[], false), false).is_ok(),
+        "before 9.3 the setting does not exist"
+    );
 }
 
 #[test]
 fn pgdata_not_writable_is_4_except_on_probes() {
     let mut m = Machine::new();
     m.fs.set_read_only(PGDATA, true);
-    expect_failure(m.check(&agent(NONE, &[], false), false), OcfExit::ErrPerm, "pgdata");
+    expect_failure(
+        m.check(&agent(NONE, &[], false), false),
+        OcfExit::ErrPerm,
+        "pgdata",
+    );
     assert!(m.check(&agent(NONE, &[], false), true).is_ok());
 }
 
@@ -270,11 +491,22 @@ fn old_versions_refuse_replication_and_slots() {
     let mut m = Machine::new();
     m.version("9.3\n");
     let slots = agent(SYNC, &[("replication_slot_name", "ha")], true);
-    expect_failure(m.check(&slots, false), OcfExit::ErrConfigured, "replication_slot_name");
-    assert!(m.check(&agent(SYNC, &[], true), false).is_ok(), "9.3 streams without slots");
+    expect_failure(
+        m.check(&slots, false),
+        OcfExit::ErrConfigured,
+        "replication_slot_name",
+    );
+    assert!(
+        m.check(&agent(SYNC, &[], true), false).is_ok(),
+        "9.3 streams without slots"
+    );
     m.version("9.4\n");
     assert!(m.check(&slots, false).is_ok());
     m.version("9.0\n");
-    expect_failure(m.check(&agent(SLAVE, &[], false), false), OcfExit::ErrInstalled, "rep_mode");
+    expect_failure(
+        m.check(&agent(SLAVE, &[], false), false),
+        OcfExit::ErrInstalled,
+        "rep_mode",
+    );
     assert!(m.check(&agent(NONE, &[], false), false).is_ok());
 }

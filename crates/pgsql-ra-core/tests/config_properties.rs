@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use pgsql_ra_core::params::{Params, PARAMETERS};
-use pgsql_ra_core::validate::{check_parameters, config_values, parameter_problems, parse_pg_version};
+use pgsql_ra_core::validate::{
+    check_parameters, config_values, parameter_problems, parse_pg_version,
+};
 use pgsql_ra_core::{Agent, ClusterContext, DataStatus, Lsn, OcfExit};
 
 /// Context variables Pacemaker sets, for random environments.

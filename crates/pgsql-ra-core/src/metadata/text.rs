@@ -2,7 +2,8 @@
 //! (written for pgsql-ra; plain text, escaped when rendered).
 
 /// One-line summary of the agent.
-pub const AGENT_SHORTDESC: &str = "Manages a PostgreSQL server, optionally as a promotable clone with streaming replication";
+pub const AGENT_SHORTDESC: &str =
+    "Manages a PostgreSQL server, optionally as a promotable clone with streaming replication";
 
 /// What the agent does, shown by `crm ra info` / `pcs resource describe`.
 pub const AGENT_LONGDESC: &str = "\

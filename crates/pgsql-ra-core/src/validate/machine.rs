@@ -38,7 +38,11 @@ pub fn parse_pg_version(text: &str) -> Option<u32> {
 /// The level-10 checks (see the module doc). `probe` tolerates a missing
 /// configuration file and skips the writability test, because shared storage
 /// may not be mounted on a node that only probes.
-pub fn check_machine(agent: &Agent, world: &mut World<'_>, probe: bool) -> Result<MachineFacts, Outcome> {
+pub fn check_machine(
+    agent: &Agent,
+    world: &mut World<'_>,
+    probe: bool,
+) -> Result<MachineFacts, Outcome> {
     let p = &agent.params;
     if world.system.user(&p.pgdba).is_none() {
         return Err(fail(
@@ -61,7 +65,10 @@ pub fn check_machine(agent: &Agent, world: &mut World<'_>, probe: bool) -> Resul
         Ok(None) if !probe => {
             return Err(fail(
                 OcfExit::ErrInstalled,
-                format!("config={:?}: configuration file {} doesn't exist", p.config, p.config),
+                format!(
+                    "config={:?}: configuration file {} doesn't exist",
+                    p.config, p.config
+                ),
             ))
         }
         Ok(None) | Err(_) => None,
@@ -94,7 +101,11 @@ fn read_pg_version(world: &mut World<'_>, pgdata: &str) -> Option<u32> {
 /// PostgreSQL ≥ 9.3 (or an unknown version, as in the stock agent): a
 /// configured `unix_socket_directories` may list several directories, so the
 /// agent must be told which one to use.
-fn check_socketdir(agent: &Agent, config_text: &str, pg_version: Option<u32>) -> Result<(), Outcome> {
+fn check_socketdir(
+    agent: &Agent,
+    config_text: &str,
+    pg_version: Option<u32>,
+) -> Result<(), Outcome> {
     let p = &agent.params;
     if pg_version.is_some_and(|v| v < MIN_SOCKET_DIRECTORIES_VERSION) || !p.socketdir.is_empty() {
         return Ok(());
@@ -118,11 +129,17 @@ fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Out
         Ok(true) => Ok(()),
         Ok(false) => Err(fail(
             OcfExit::ErrPerm,
-            format!("pgdata={:?}: directory is not writable by pgdba={}", p.pgdata, p.pgdba),
+            format!(
+                "pgdata={:?}: directory is not writable by pgdba={}",
+                p.pgdata, p.pgdba
+            ),
         )),
         Err(e) => Err(fail(
             OcfExit::ErrPerm,
-            format!("pgdata={:?}: can't check that pgdba={} may write to it: {e}", p.pgdata, p.pgdba),
+            format!(
+                "pgdata={:?}: can't check that pgdba={} may write to it: {e}",
+                p.pgdata, p.pgdba
+            ),
         )),
     }
 }

@@ -32,13 +32,20 @@ fn check_paths(p: &Params, problems: &mut Vec<ParamError>) {
     if !p.pgdata.starts_with('/') {
         problems.push(ParamError::configured(
             "pgdata",
-            format!("pgdata={:?} must be an absolute path to the data directory", p.pgdata),
+            format!(
+                "pgdata={:?} must be an absolute path to the data directory",
+                p.pgdata
+            ),
         ));
     }
     if p.rep_mode.is_replication() && !p.tmpdir.starts_with('/') {
         problems.push(ParamError::configured(
             "tmpdir",
-            format!("tmpdir={:?} must be an absolute path when rep_mode={}", p.tmpdir, p.rep_mode.as_str()),
+            format!(
+                "tmpdir={:?} must be an absolute path when rep_mode={}",
+                p.tmpdir,
+                p.rep_mode.as_str()
+            ),
         ));
     }
 }
@@ -57,7 +64,9 @@ fn check_replication(p: &Params, promotable: bool, problems: &mut Vec<ParamError
     if !promotable {
         problems.push(ParamError::configured(
             "rep_mode",
-            format!("rep_mode={mode} requires a promotable clone (promotable=true, promoted-max=1)"),
+            format!(
+                "rep_mode={mode} requires a promotable clone (promotable=true, promoted-max=1)"
+            ),
         ));
     }
     if p.node_list.is_empty() {
@@ -88,7 +97,10 @@ fn check_replication(p: &Params, promotable: bool, problems: &mut Vec<ParamError
 
 fn check_slave(p: &Params, promotable: bool, problems: &mut Vec<ParamError>) {
     if p.master_ip.trim().is_empty() {
-        problems.push(ParamError::configured("master_ip", "master_ip can't be empty when rep_mode=slave"));
+        problems.push(ParamError::configured(
+            "master_ip",
+            "master_ip can't be empty when rep_mode=slave",
+        ));
     }
     if promotable {
         problems.push(ParamError::configured(
@@ -106,7 +118,10 @@ fn check_external_standbys(p: &Params, problems: &mut Vec<ParamError>) {
     if p.rep_mode != RepMode::Sync {
         problems.push(ParamError::configured(
             "external_standby_node_list",
-            format!("external_standby_node_list is only supported with rep_mode=sync, not rep_mode={}", p.rep_mode.as_str()),
+            format!(
+                "external_standby_node_list is only supported with rep_mode=sync, not rep_mode={}",
+                p.rep_mode.as_str()
+            ),
         ));
     }
     if let Some(twice) = first_duplicate(external) {
@@ -151,7 +166,8 @@ fn check_slot_name(p: &Params, problems: &mut Vec<ParamError>) {
 }
 
 fn is_slot_text(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    text.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn first_duplicate(names: &[String]) -> Option<&String> {

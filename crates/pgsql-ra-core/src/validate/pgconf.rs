@@ -18,7 +18,9 @@ pub fn config_values(text: &str, name: &str) -> Vec<String> {
     if name.is_empty() {
         return Vec::new();
     }
-    text.lines().filter_map(|line| value_on_line(line, name)).collect()
+    text.lines()
+        .filter_map(|line| value_on_line(line, name))
+        .collect()
 }
 
 fn value_on_line(line: &str, name: &str) -> Option<String> {
@@ -60,7 +62,10 @@ portal_name x
 empty = ''
 spaced = 'a b'
 ";
-        assert_eq!(config_value(conf, "unix_socket_directories").as_deref(), Some("/var/run/postgresql"));
+        assert_eq!(
+            config_value(conf, "unix_socket_directories").as_deref(),
+            Some("/var/run/postgresql")
+        );
         assert_eq!(config_value(conf, "port").as_deref(), Some("5433"));
         assert_eq!(config_value(conf, "listen_addresses").as_deref(), Some("*"));
         assert_eq!(config_value(conf, "empty").as_deref(), Some(""));
@@ -69,6 +74,9 @@ spaced = 'a b'
         assert_eq!(config_value(conf, "missing"), None);
         assert_eq!(config_value(conf, ""), None);
         let twice = "x = ''\nx = '/tmp'\n";
-        assert_eq!(config_values(twice, "x"), vec!["".to_string(), "/tmp".to_string()]);
+        assert_eq!(
+            config_values(twice, "x"),
+            vec!["".to_string(), "/tmp".to_string()]
+        );
     }
 }
