@@ -104,6 +104,9 @@ expect "node1 pgsql-data-status" DISCONNECT attr.node1.pgsql-data-status
 expect_re "node1 role (not running)" '^(|Stopped)$' "$(get role.node1)"
 expect_re "write through the VIP" '^[0-9]+$' "$(sql_vip "insert into lab(who) values('e2e-after-failover-1') returning id")"
 expect_re "rows written before the kill survived" '^[1-9][0-9]*$' "$(sql_vip "select count(*) from lab where who in ('e2e-sync','before-failover')")"
+lock() { [ -e "/var/lib/pgsql-ra-lab/$1/var/lib/pgsql/tmp/PGSQL.lock" ] && echo present || echo absent; }
+expect_re "PGSQL.lock on the old primary node1 (blocks its restart)" '^present$' "$(lock node1)"
+expect_re "PGSQL.lock on the new primary node2" '^present$' "$(lock node2)"
 FO1="$(fo_env DETECT)/$(fo_env PROMOTED)/$(fo_env VIP)/$(fo_env WRITE)"
 collect 2-failover
 
