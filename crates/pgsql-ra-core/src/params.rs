@@ -26,7 +26,9 @@ pub struct ParamSpec {
     pub kind: ParamKind,
     /// The default text (`config` is computed from `pgdata`; see [`Params::parse`]).
     pub default: &'static str,
-    /// True when a change takes effect without restarting PostgreSQL.
+    /// True when a change takes effect without restarting PostgreSQL: only
+    /// the agent reads it, on every action, and the running server does not
+    /// depend on it (advertised as `reloadable="1"`, applied by `reload-agent`).
     pub reloadable: bool,
 }
 
