@@ -14,6 +14,9 @@ pub struct Budget {
     pub statement: Duration,
     /// Limit for one external program (pg_ctl, crm_mon, crm_attribute…).
     pub command: Duration,
+    /// Limit for all database calls of the invocation together (retries
+    /// included): 80 % of the operation timeout; `None` when none was given.
+    pub database_total: Option<Duration>,
 }
 
 fn fraction(total_ms: u64, divisor: u64, min: Duration, max: Duration) -> Duration {
@@ -26,17 +29,19 @@ impl Budget {
         connect: Duration::from_secs(5),
         statement: Duration::from_secs(10),
         command: Duration::from_secs(30),
+        database_total: None,
     };
 
-    /// Limits for an operation timeout: connect ¼ (1–15 s), statement ⅕
-    /// (1–30 s), command ½ (2–120 s).
+    /// Limits for an operation timeout: connect ⅕ (1–15 s), statement ⅕
+    /// (1–30 s), command ½ (2–120 s), all database calls together ⅘.
     pub fn from_timeout_ms(timeout_ms: Option<u64>) -> Budget {
         match timeout_ms {
             None | Some(0) => Budget::DEFAULT,
             Some(ms) => Budget {
-                connect: fraction(ms, 4, Duration::from_secs(1), Duration::from_secs(15)),
+                connect: fraction(ms, 5, Duration::from_secs(1), Duration::from_secs(15)),
                 statement: fraction(ms, 5, Duration::from_secs(1), Duration::from_secs(30)),
                 command: fraction(ms, 2, Duration::from_secs(2), Duration::from_secs(120)),
+                database_total: Some(Duration::from_millis(ms / 5 * 4)),
             },
         }
     }
@@ -55,8 +60,9 @@ mod tests {
     #[test]
     fn limits_are_fractions_bounded_both_ways() {
         let b = Budget::from_timeout_ms(Some(20_000));
-        assert_eq!(b.connect, Duration::from_secs(5));
+        assert_eq!(b.connect, Duration::from_secs(4));
         assert_eq!(b.statement, Duration::from_secs(4));
+        assert_eq!(b.database_total, Some(Duration::from_secs(16)));
         assert_eq!(b.command, Duration::from_secs(10));
         let tiny = Budget::from_timeout_ms(Some(100));
         assert_eq!(tiny.connect, Duration::from_secs(1));

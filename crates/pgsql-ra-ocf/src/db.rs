@@ -7,7 +7,7 @@
 //! connection configuration: never into the environment, logs or messages.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgsql_ra_core::ports::{Database, DbError, DbErrorKind, ReplicationRow};
 use pgsql_ra_core::{Lsn, Params};
@@ -68,6 +68,7 @@ pub struct PgDatabase {
     monitor: Option<Client>,
     admin: Option<Client>,
     version: Option<u32>,
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for PgDatabase {
@@ -124,6 +125,7 @@ fn lsn_col(row: &Row, i: usize) -> Result<Option<Lsn>, DbError> {
 impl PgDatabase {
     /// A database port that will connect on first use.
     pub fn new(target: DbTarget, budget: Budget) -> PgDatabase {
+        let deadline = budget.database_total.map(|d| Instant::now() + d);
         PgDatabase {
             target,
             budget,
@@ -131,7 +133,23 @@ impl PgDatabase {
             monitor: None,
             admin: None,
             version: None,
+            deadline,
         }
+    }
+
+    /// `limit`, cut to what is left of the invocation's database time.
+    fn bounded(&self, limit: Duration) -> Result<Duration, DbError> {
+        let Some(deadline) = self.deadline else {
+            return Ok(limit);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(50) {
+            return Err(err(
+                DbErrorKind::Timeout,
+                "the operation's time for database calls is used up",
+            ));
+        }
+        Ok(limit.min(left))
     }
 
     fn runtime(&mut self) -> Result<&Runtime, DbError> {
@@ -172,7 +190,7 @@ impl PgDatabase {
 
     fn connect(&mut self, user: &str, password: &str) -> Result<Client, DbError> {
         let config = self.config(user, password);
-        let limit = self.budget.connect + Duration::from_millis(500);
+        let limit = self.bounded(self.budget.connect + Duration::from_millis(500))?;
         let pgdba = if self.target.is_unix_socket() {
             users::by_name(&self.target.pgdba)
         } else {
@@ -230,7 +248,7 @@ impl PgDatabase {
                 self.connect(&user, &password)?
             }
         };
-        let limit = self.budget.statement + Duration::from_millis(500);
+        let limit = self.bounded(self.budget.statement + Duration::from_millis(500))?;
         let rt = self.runtime()?;
         match rt.block_on(async { tokio::time::timeout(limit, call(client)).await }) {
             Err(_) => Err(err(

@@ -103,3 +103,177 @@ fn start_promote_and_sync_replication_are_reported() {
     a2.expect("monitor", 4000, RUNNING);
     let _ = &p.dir;
 }
+
+#[test]
+fn primary_switches_to_async_when_the_standby_stops_and_back() {
+    let p = Pair::new("async");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (a1, a2) = bring_up(&p);
+    assert!(wait_for(Duration::from_secs(30), || {
+        a1.run("monitor", 4000).code == PROMOTED
+            && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref() == Some("STREAMING|SYNC")
+    }));
+    a2.expect("stop", 0, RUNNING);
+    a2.expect("monitor", 0, NOT_RUNNING);
+    a1.expect("monitor", 4000, PROMOTED);
+    assert_eq!(
+        p.attr(&p.n2, "forever", "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    // Writes keep succeeding: synchronous_standby_names was emptied.
+    let t = std::time::Instant::now();
+    p.n1.psql("create table after_stop(x int); insert into after_stop values (1)");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(p.n1.psql("show synchronous_standby_names"), "");
+
+    a2.expect("start", 0, RUNNING);
+    assert!(wait_for(Duration::from_secs(30), || {
+        a1.run("monitor", 4000).code == PROMOTED
+            && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref() == Some("STREAMING|SYNC")
+    }));
+    assert!(p
+        .n1
+        .psql("show synchronous_standby_names")
+        .contains("node2"));
+    p.n1.psql("insert into after_stop values (2)");
+}
+
+#[test]
+fn switchover_demote_then_promote_the_standby() {
+    let p = Pair::new("switch");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (a1, a2) = bring_up(&p);
+    assert!(wait_for(Duration::from_secs(30), || {
+        a1.run("monitor", 4000).code == PROMOTED
+            && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref() == Some("STREAMING|SYNC")
+    }));
+    p.n1.psql("create table sw(x int); insert into sw values (42)");
+    a1.expect("demote", 0, RUNNING);
+    a1.expect("monitor", 0, NOT_RUNNING);
+    p.set_promoted(None);
+    a2.expect("promote", 0, RUNNING);
+    p.set_promoted(Some(&p.n2));
+    a2.expect("monitor", 4000, PROMOTED);
+    assert_eq!(p.n2.psql("select x from sw"), "42");
+    assert_eq!(
+        p.attr(&p.n2, "reboot", "pgsql-status").as_deref(),
+        Some("PRI")
+    );
+    assert_eq!(
+        p.attr(&p.n2, "forever", "pgsql-data-status").as_deref(),
+        Some("LATEST")
+    );
+    assert_eq!(
+        p.attr(&p.n1, "forever", "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert_eq!(
+        p.attr(&p.n1, "reboot", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+}
+
+#[test]
+fn a_crashed_primary_leaves_a_lock_that_refuses_start() {
+    let p = Pair::new("lock");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (a1, _a2) = bring_up(&p);
+    let lock = format!("{}/PGSQL.lock", p.n1.tmpdir);
+    assert!(
+        std::path::Path::new(&lock).exists(),
+        "a primary holds PGSQL.lock"
+    );
+    p.n1.stop_immediately();
+    a1.expect("monitor", 4000, NOT_RUNNING);
+    let r = a1.run("start", 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("PGSQL.lock"), "{}", r.stderr);
+    assert!(p
+        .n1
+        .postmaster_pid()
+        .is_none_or(|pid| !pgsql_ra_ocf::procfs::signalable(pid)));
+}
+
+#[test]
+fn a_stopped_process_makes_the_monitor_fail_in_bounded_time() {
+    let p = Pair::new("hang");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (mut a1, _a2) = bring_up(&p);
+    a1.set("OCF_RESKEY_CRM_meta_timeout", "8000");
+    p.n1.signal_all(libc::SIGSTOP);
+    let r = a1.run("monitor", 4000);
+    p.n1.signal_all(libc::SIGCONT);
+    assert!(
+        r.elapsed < Duration::from_secs(8),
+        "monitor took {:?}: {}",
+        r.elapsed,
+        r.stderr
+    );
+    assert!(
+        r.code != PROMOTED && r.code != RUNNING,
+        "code {}: {}",
+        r.code,
+        r.stderr
+    );
+    a1.expect("monitor", 4000, PROMOTED);
+}
+
+#[test]
+fn stop_escalates_to_immediate_when_fast_does_not_finish() {
+    let p = Pair::new("escalate");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (mut a1, _a2) = bring_up(&p);
+    a1.set("OCF_RESKEY_stop_escalate", "2");
+    // An open transaction does not block a fast stop, but a stopped checkpointer does.
+    let checkpointer =
+        p.n1.server_pids()
+            .into_iter()
+            .find(|pid| {
+                pgsql_ra_ocf::procfs::cmdline(std::path::Path::new("/proc"), *pid)
+                    .contains("checkpointer")
+            })
+            .expect("checkpointer");
+    // SAFETY: stopping a test server's checkpointer.
+    unsafe {
+        libc::kill(checkpointer as libc::pid_t, libc::SIGSTOP);
+    }
+    let r = a1.expect("stop", 0, RUNNING);
+    assert!(
+        r.elapsed < Duration::from_secs(20),
+        "stop took {:?}",
+        r.elapsed
+    );
+    assert!(
+        r.stderr.to_lowercase().contains("immediate"),
+        "{}",
+        r.stderr
+    );
+    a1.expect("monitor", 0, NOT_RUNNING);
+}
+
+#[test]
+fn wrong_password_and_missing_binaries_give_clear_ocf_codes() {
+    let p = Pair::new("errors");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (a1, _a2) = bring_up(&p);
+    p.n1.psql("create role monitor login password 'right-horse'");
+    let mut bad = p.env(&p.n1, &p.n1);
+    bad.set("OCF_RESKEY_monitor_user", "monitor")
+        .set("OCF_RESKEY_monitor_password", "wrong-battery-staple");
+    let r = bad.run("monitor", 4000);
+    assert!(r.code != PROMOTED && r.code != RUNNING, "{}", r.stderr);
+    assert!(!r.stderr.contains("wrong-battery-staple"), "{}", r.stderr);
+    assert!(r.stderr.contains("ocf-exit-reason:"), "{}", r.stderr);
+
+    let mut good = p.env(&p.n1, &p.n1);
+    good.set("OCF_RESKEY_monitor_user", "monitor")
+        .set("OCF_RESKEY_monitor_password", "right-horse");
+    good.expect("monitor", 4000, PROMOTED);
+
+    let mut missing = p.env(&p.n1, &p.n1);
+    missing.set("OCF_RESKEY_pgctl", "/nonexistent/pg_ctl");
+    let r = missing.run("start", 0);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/pg_ctl"), "{}", r.stderr);
+    a1.expect("monitor", 4000, PROMOTED);
+}

@@ -42,6 +42,7 @@ fn quick() -> Budget {
         connect: Duration::from_secs(2),
         statement: Duration::from_secs(2),
         command: Duration::from_secs(30),
+        database_total: None,
     }
 }
 
@@ -213,6 +214,25 @@ fn a_sigstopped_server_fails_calls_in_bounded_time() {
     assert_eq!(e.kind, DbErrorKind::Timeout, "{e}");
     assert!(
         t.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        t.elapsed()
+    );
+
+    // Retries cannot exceed the invocation's total database time.
+    let total = Budget {
+        database_total: Some(Duration::from_secs(3)),
+        ..quick()
+    };
+    let mut bounded = PgDatabase::new(DbTarget::from_params(&p), total);
+    let t = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(
+            bounded.is_in_recovery().unwrap_err().kind,
+            DbErrorKind::Timeout
+        );
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(3500),
         "took {:?}",
         t.elapsed()
     );
