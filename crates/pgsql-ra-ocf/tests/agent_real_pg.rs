@@ -277,3 +277,49 @@ fn wrong_password_and_missing_binaries_give_clear_ocf_codes() {
     assert!(r.stderr.contains("/nonexistent/pg_ctl"), "{}", r.stderr);
     a1.expect("monitor", 4000, PROMOTED);
 }
+
+#[test]
+fn restart_on_promote_with_slots_and_wal_receiver_check() {
+    let p = Pair::new("options");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    p.n1.initdb();
+    p.n1.start_directly();
+    p.n2.basebackup_from(&p.n1);
+    p.n1.stop_immediately();
+    let mut a1 = p.env(&p.n1, &p.n1);
+    let mut a2 = p.env(&p.n2, &p.n1);
+    for a in [&mut a1, &mut a2] {
+        a.set("OCF_RESKEY_restart_on_promote", "true")
+            .set("OCF_RESKEY_replication_slot_name", "pgsql_slot")
+            .set("OCF_RESKEY_check_wal_receiver", "true");
+    }
+    a1.expect("start", 0, RUNNING);
+    let pid_before = p.n1.postmaster_pid().expect("running");
+    a1.expect("promote", 0, RUNNING);
+    p.set_promoted(Some(&p.n1));
+    let pid_after = p.n1.postmaster_pid().expect("running");
+    assert_ne!(
+        pid_before, pid_after,
+        "restart_on_promote restarts the server"
+    );
+    assert_eq!(p.n1.psql("select pg_is_in_recovery()"), "f");
+    assert_eq!(
+        p.n1.psql("select slot_name from pg_replication_slots order by 1"),
+        "pgsql_slot_node2",
+        "the primary creates a slot per other node"
+    );
+    a2.expect("start", 0, RUNNING);
+    assert!(wait_for(Duration::from_secs(30), || {
+        a1.run("monitor", 4000).code == PROMOTED
+            && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref() == Some("STREAMING|SYNC")
+    }));
+    assert_eq!(p.n1.psql("select active from pg_replication_slots"), "t");
+    assert!(wait_for(Duration::from_secs(10), || {
+        a2.run("monitor", 4000).code == RUNNING
+            && p.attr(&p.n2, "reboot", "pgsql-receiver-status").as_deref() == Some("normal")
+    }));
+    assert_eq!(
+        p.attr(&p.n1, "reboot", "pgsql-receiver-status").as_deref(),
+        Some("normal (master)")
+    );
+}

@@ -1,0 +1,45 @@
+//! The binary's command line: usage, unknown actions, and meta-data/methods
+//! answered without touching the cluster or PostgreSQL (no PATH at all).
+
+use std::process::Command;
+
+fn agent(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
+        .args(args)
+        .env_clear()
+        .env("OCF_RESKEY_pgdata", "/srv/pg")
+        .output()
+        .expect("the agent runs")
+}
+
+#[test]
+fn wrong_argument_count_prints_usage_and_exits_2() {
+    for args in [&[][..], &["start", "stop"][..]] {
+        let out = agent(args);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage: pgsql-ra"));
+    }
+}
+
+#[test]
+fn unknown_action_exits_3() {
+    let out = agent(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ocf-exit-reason:"));
+}
+
+#[test]
+fn meta_data_and_methods_need_nothing() {
+    let out = agent(&["meta-data"]);
+    assert_eq!(out.status.code(), Some(0));
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(xml.contains("<resource-agent"), "{xml}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = agent(&["methods"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("monitor"));
+}
