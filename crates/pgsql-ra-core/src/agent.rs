@@ -125,10 +125,14 @@ impl Agent {
 
     /// `validate-all`: the parameters, and the machine at check level 10.
     fn validate_all(&self, world: &mut World<'_>) -> Outcome {
-        if let Err(o) = validate::check_parameters(self) {
-            return o;
+        let level0 = validate::shape_free_parameter_problems(self);
+        if let Some(e) = level0.into_iter().next() {
+            return Outcome::fail(e.code, e.message);
         }
         if self.context.check_level >= 10 {
+            if let Err(o) = validate::check_parameters(self) {
+                return o;
+            }
             if let Err(o) = validate::check_machine(self, world, false) {
                 return o;
             }

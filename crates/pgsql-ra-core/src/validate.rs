@@ -14,7 +14,7 @@ mod pgconf;
 pub use machine::{
     parse_pg_version, MIN_REPLICATION_VERSION, MIN_SLOT_VERSION, MIN_SOCKET_DIRECTORIES_VERSION,
 };
-pub use parameters::{parameter_problems, MAX_SLOT_NAME_LEN};
+pub use parameters::{parameter_problems, shape_free_parameter_problems, MAX_SLOT_NAME_LEN};
 pub use pgconf::{config_value, config_values};
 
 use crate::agent::Agent;

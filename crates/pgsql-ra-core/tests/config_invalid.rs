@@ -8,7 +8,10 @@ use pgsql_ra_core::memory::{
     InstanceSpec, MemClock, MemCluster, MemFs, MemSystem, MemoryLog, SimNetwork,
 };
 use pgsql_ra_core::ports::World;
-use pgsql_ra_core::validate::{check_machine, check_parameters, parameter_problems, MachineFacts};
+use pgsql_ra_core::validate::{
+    check_machine, check_parameters, parameter_problems, shape_free_parameter_problems,
+    MachineFacts,
+};
 use pgsql_ra_core::{Agent, OcfExit, Outcome};
 
 const PGDATA: &str = "/var/lib/pgsql/data";
@@ -276,6 +279,26 @@ fn check_parameters_reports_the_parse_error_first() {
         .reason
         .unwrap()
         .contains("pgport"));
+}
+
+/// `pcs resource create` may run validate-all while the resource is still a
+/// primitive: the clone-shape rules are left to every other action.
+#[test]
+fn validate_all_level_0_ignores_the_clone_shape_but_actions_do_not() {
+    let primitive = agent(SYNC, &[], false);
+    assert!(shape_free_parameter_problems(&primitive).is_empty());
+    let problems = parameter_problems(&primitive);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].param, "rep_mode");
+    assert!(problems[0].message.contains("promotable"));
+    let slave_in_promotable = agent(SLAVE, &[], true);
+    assert!(shape_free_parameter_problems(&slave_in_promotable).is_empty());
+    assert_eq!(parameter_problems(&slave_in_promotable).len(), 1);
+    let no_nodes = agent(SYNC, &[("node_list", "")], false);
+    assert_eq!(
+        shape_free_parameter_problems(&no_nodes)[0].param,
+        "node_list"
+    );
 }
 
 /// One node's machine: a PostgreSQL 15 data directory owned by postgres,

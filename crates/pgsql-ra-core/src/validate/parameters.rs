@@ -13,8 +13,22 @@ pub const MAX_SLOT_NAME_LEN: usize = 63;
 /// Every level-0 problem, most fundamental first: the values that did not
 /// parse, then the rules below in the order an operator would fix them.
 pub fn parameter_problems(agent: &Agent) -> Vec<ParamError> {
+    problems(agent, Some(agent.context.promotable))
+}
+
+/// The level-0 problems that do not depend on the clone's shape. This is what
+/// `validate-all` checks at level 0, like the stock agent: a tool such as
+/// `pcs resource create` may validate the resource while it is still a
+/// primitive, before it is made a promotable clone. The shape rules
+/// (sync/async need a promotable clone, slave must not be one) apply to every
+/// other action and to `validate-all` at check level 10.
+pub fn shape_free_parameter_problems(agent: &Agent) -> Vec<ParamError> {
+    problems(agent, None)
+}
+
+/// `promotable` is `None` when the clone's shape is not to be checked.
+fn problems(agent: &Agent, promotable: Option<bool>) -> Vec<ParamError> {
     let p = &agent.params;
-    let promotable = agent.context.promotable;
     let mut problems = agent.param_errors.clone();
     check_paths(p, &mut problems);
     check_monitor_credentials(p, &mut problems);
@@ -59,9 +73,9 @@ fn check_monitor_credentials(p: &Params, problems: &mut Vec<ParamError>) {
     }
 }
 
-fn check_replication(p: &Params, promotable: bool, problems: &mut Vec<ParamError>) {
+fn check_replication(p: &Params, promotable: Option<bool>, problems: &mut Vec<ParamError>) {
     let mode = p.rep_mode.as_str();
-    if !promotable {
+    if promotable == Some(false) {
         problems.push(ParamError::configured(
             "rep_mode",
             format!(
@@ -95,14 +109,14 @@ fn check_replication(p: &Params, promotable: bool, problems: &mut Vec<ParamError
     }
 }
 
-fn check_slave(p: &Params, promotable: bool, problems: &mut Vec<ParamError>) {
+fn check_slave(p: &Params, promotable: Option<bool>, problems: &mut Vec<ParamError>) {
     if p.master_ip.trim().is_empty() {
         problems.push(ParamError::configured(
             "master_ip",
             "master_ip can't be empty when rep_mode=slave",
         ));
     }
-    if promotable {
+    if promotable == Some(true) {
         problems.push(ParamError::configured(
             "rep_mode",
             "rep_mode=slave does not support a promotable clone: use a plain clone or primitive",
