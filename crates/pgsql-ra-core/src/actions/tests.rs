@@ -8,10 +8,10 @@ use crate::action::Action;
 use crate::agent::Agent;
 use crate::memory::{
     InstanceSpec, MemClock, MemCluster, MemClusterHandle, MemFs, MemSystem, SimNetwork,
-    SimPostgres, SimRole,
+    SimPostgres, SimRole, StopBehaviour,
 };
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{Lifetime, MemoryLog, World};
+use crate::ports::{Database, Filesystem, Lifetime, MemoryLog, World};
 
 const PGDATA: &str = "/var/lib/pgsql/data";
 const TMP: &str = "/var/lib/pgsql/tmp";
@@ -35,6 +35,10 @@ struct Lab {
 
 impl Lab {
     fn new(names: &[&str], params: &[(&str, &str)]) -> Lab {
+        Lab::with_version(names, params, 150004)
+    }
+
+    fn with_version(names: &[&str], params: &[(&str, &str)], version_num: u32) -> Lab {
         let net = SimNetwork::new("vip");
         let cluster = MemCluster::new(names);
         let nodes = names
@@ -43,7 +47,9 @@ impl Lab {
                 let fs = MemFs::new("postgres");
                 fs.mkdir_p("/dev", "root", 0o755);
                 fs.put("/dev/null", "", "root", 0o666);
-                let pg = net.add_node(n, fs.clone(), InstanceSpec::pg15(PGDATA));
+                let mut spec = InstanceSpec::pg15(PGDATA);
+                spec.version_num = version_num;
+                let pg = net.add_node(n, fs.clone(), spec);
                 Node {
                     name: n.to_string(),
                     fs,
@@ -69,16 +75,25 @@ impl Lab {
     }
 
     fn replication(names: &[&str], mode: &str) -> Lab {
+        Lab::replication_with(names, mode, &[], 150004)
+    }
+
+    /// A replication cluster with extra parameters on the given server version.
+    fn replication_with(
+        names: &[&str],
+        mode: &str,
+        extra: &[(&str, &str)],
+        version_num: u32,
+    ) -> Lab {
         let list = names.join(" ");
-        Lab::new(
-            names,
-            &[
-                ("rep_mode", mode),
-                ("node_list", &list),
-                ("master_ip", "vip"),
-                ("xlog_check_count", "1"),
-            ],
-        )
+        let mut params = vec![
+            ("rep_mode", mode),
+            ("node_list", list.as_str()),
+            ("master_ip", "vip"),
+            ("xlog_check_count", "1"),
+        ];
+        params.extend_from_slice(extra);
+        Lab::with_version(names, &params, version_num)
     }
 
     fn run_with(&mut self, node: &str, action: Action, extra: &[(&str, &str)]) -> Outcome {
@@ -145,17 +160,48 @@ impl Lab {
 
     /// Starts both nodes, elects node1 (highest LSN) and promotes it.
     fn bring_up_two(&mut self) {
-        let o = self.run("node1", Action::Start);
+        let first = self.nodes[0].name.clone();
+        self.start_and_elect();
+        let o = self.run(&first, Action::Promote);
         assert_eq!(o.code, OcfExit::Success, "{o:?}");
-        assert_eq!(self.run("node2", Action::Start).code, OcfExit::Success);
+        self.cluster.set_promoted("pgsql", &first, true);
+    }
+
+    /// Starts every node as a standby and runs monitors until the first
+    /// node of the list holds 1000 (every node starts at the same LSN).
+    fn start_and_elect(&mut self) {
+        let names: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
+        for n in &names {
+            let o = self.run(n, Action::Start);
+            assert_eq!(o.code, OcfExit::Success, "{n}: {o:?}");
+        }
         for _ in 0..3 {
-            for n in ["node1", "node2"] {
+            for n in &names {
                 assert_eq!(self.run(n, Action::Monitor).code, OcfExit::Success);
             }
         }
-        assert_eq!(self.attr("node1", "master-pgsql").as_deref(), Some("1000"));
-        assert_eq!(self.run("node1", Action::Promote).code, OcfExit::Success);
-        self.cluster.set_promoted("pgsql", "node1", true);
+        assert_eq!(
+            self.attr(&names[0], "master-pgsql").as_deref(),
+            Some("1000")
+        );
+    }
+
+    fn pg(&self, node: &str) -> SimPostgres {
+        self.net.instance(node)
+    }
+
+    fn log_text(&self, node: &str) -> String {
+        let n = self
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .expect("known node");
+        n.log
+            .lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -371,4 +417,497 @@ fn pre_promote_bans_a_standby_newer_than_the_promotee() {
         0,
         "no baseline: no ban"
     );
+}
+
+// ---------------------------------------------------------------------------
+// restart_on_promote (stock §1.4 step 8, §4.7)
+
+fn notify_env<'a>(
+    kind: &'a str,
+    op: &'a str,
+    lists: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![("notify_type", kind), ("notify_operation", op)];
+    env.extend_from_slice(lists);
+    env
+}
+
+#[test]
+fn restart_on_promote_restarts_with_the_standby_delay_and_keeps_the_timeline() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[
+            ("restart_on_promote", "true"),
+            ("stop_escalate", "60"),
+            ("stop_escalate_in_slave", "3"),
+        ],
+        150004,
+    );
+    lab.start_and_elect();
+    let signal = format!("{PGDATA}/standby.signal");
+    assert!(lab.fs("node1").exists(&signal));
+    // The standby ignores `-m fast`: only the in-slave delay (3 s), not
+    // stop_escalate (60 s), may pass before `-m immediate` (§4.7 step 1).
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
+    let timeline = lab.net.timeline("node1");
+    let before = lab.clock.elapsed();
+    let o = lab.run("node1", Action::Promote);
+    let took = lab.clock.elapsed() - before;
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert!(lab.log_text("node1").contains("-m immediate"));
+    assert_eq!(lab.net.role("node1"), SimRole::Primary);
+    assert_eq!(lab.net.timeline("node1"), timeline, "same timeline (§4.7)");
+    assert!(!lab.fs("node1").exists(&signal));
+    // The include of <tmpdir>/recovery.conf stays; without the signal it has no effect.
+    assert!(lab.fs("node1").exists(&format!("{TMP}/recovery.conf")));
+    assert!(lab.fs("node1").exists(&format!("{TMP}/PGSQL.lock")));
+    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("PRI"));
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(
+        lab.attr("node1", "pgsql-data-status").as_deref(),
+        Some("LATEST")
+    );
+    // The other standby follows without a timeline switch.
+    lab.cluster.set_promoted("pgsql", "node1", true);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(lab.net.upstream("node2").as_deref(), Some("node1"));
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("STREAMING|SYNC")
+    );
+}
+
+#[test]
+fn restart_on_promote_on_pg11_removes_recovery_conf_from_pgdata() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "async",
+        &[("restart_on_promote", "true")],
+        110005,
+    );
+    lab.start_and_elect();
+    let rc = format!("{PGDATA}/recovery.conf");
+    assert!(lab.fs("node1").exists(&rc));
+    assert_eq!(code(&lab.run("node1", Action::Promote)), 0);
+    assert_eq!(lab.net.role("node1"), SimRole::Primary);
+    assert_eq!(lab.net.timeline("node1"), 1);
+    assert!(!lab.fs("node1").exists(&rc));
+    assert!(
+        !lab.fs("node1").exists(&format!("{PGDATA}/recovery.done")),
+        "not promoted by pg_ctl promote"
+    );
+}
+
+#[test]
+fn restart_on_promote_fails_with_1_and_stop_when_the_server_does_not_come_back() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("restart_on_promote", "true")],
+        150004,
+    );
+    lab.start_and_elect();
+    // PostgreSQL ≥ 12 refuses to start with a recovery.conf in pgdata.
+    lab.fs("node1").put(
+        &format!("{PGDATA}/recovery.conf"),
+        "x = 1\n",
+        "postgres",
+        0o600,
+    );
+    let o = lab.run("node1", Action::Promote);
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(o
+        .reason
+        .unwrap_or_default()
+        .contains("Can't start PostgreSQL as primary on promote"));
+    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+    assert_ne!(
+        lab.attr("node1", "pgsql-data-status").as_deref(),
+        Some("LATEST")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Replication slots (§4.9 line 7, §4.10)
+
+#[test]
+fn promote_drops_and_recreates_the_other_nodes_slots_with_sanitized_names() {
+    let mut lab = Lab::replication_with(
+        &["node1", "db-2.x"],
+        "sync",
+        &[("replication_slot_name", "rs")],
+        150004,
+    );
+    lab.start_and_elect();
+    let rc = |lab: &Lab, n: &str| {
+        lab.fs(n)
+            .file(&format!("{TMP}/recovery.conf"))
+            .unwrap_or_default()
+    };
+    assert!(rc(&lab, "db-2.x").contains("primary_slot_name = 'rs_db_2_x'\n"));
+    assert!(rc(&lab, "node1").contains("primary_slot_name = 'rs_node1'\n"));
+    // A slot left over with the same name: promote must drop it first, or
+    // the create fails with "already exists".
+    lab.pg("node1").create_physical_slot("rs_db_2_x").unwrap();
+    assert_eq!(code(&lab.run("node1", Action::Promote)), 0);
+    assert_eq!(lab.net.slots("node1"), vec!["rs_db_2_x".to_string()]);
+    assert!(lab.net.slots("db-2.x").is_empty());
+}
+
+#[test]
+fn a_failed_slot_creation_fails_the_promote() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2", "node3"],
+        "sync",
+        &[("replication_slot_name", "rs")],
+        150004,
+    );
+    // Room for one slot only: the second of the two creations fails.
+    lab.fs("node1")
+        .clone()
+        .append_line(
+            &format!("{PGDATA}/postgresql.conf"),
+            "max_replication_slots = 1",
+        )
+        .unwrap();
+    lab.start_and_elect();
+    let o = lab.run("node1", Action::Promote);
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(o
+        .reason
+        .unwrap_or_default()
+        .contains("Can't create replication slot rs_node3"));
+    assert_eq!(lab.net.slots("node1"), vec!["rs_node2".to_string()]);
+    assert_ne!(lab.attr("node1", "pgsql-status").as_deref(), Some("PRI"));
+}
+
+#[test]
+fn start_drops_only_the_other_nodes_slots() {
+    let mut lab = Lab::replication_with(
+        &["node1", "db-2.x"],
+        "sync",
+        &[("replication_slot_name", "rs")],
+        150004,
+    );
+    lab.bring_up_two();
+    let mut db = lab.pg("db-2.x");
+    for slot in ["rs_node1", "rs_db_2_x", "keep_me"] {
+        db.create_physical_slot(slot).unwrap();
+    }
+    assert_eq!(code(&lab.run("db-2.x", Action::Stop)), 0);
+    assert_eq!(code(&lab.run("db-2.x", Action::Start)), 0);
+    assert_eq!(
+        lab.net.slots("db-2.x"),
+        vec!["keep_me".to_string(), "rs_db_2_x".to_string()],
+        "only <slot>_<othernode> is dropped"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// check_wal_receiver (§3.6)
+
+#[test]
+fn the_receiver_status_follows_the_wal_receiver_and_is_deleted_at_stop() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("check_wal_receiver", "true")],
+        150004,
+    );
+    lab.bring_up_two();
+    let rs = |lab: &Lab, n: &str| lab.attr(n, "pgsql-receiver-status");
+    // Before the promotion nobody streamed: both standbys reported ERROR.
+    assert_eq!(rs(&lab, "node2").as_deref(), Some("ERROR"));
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(rs(&lab, "node1").as_deref(), Some("normal (master)"));
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(rs(&lab, "node2").as_deref(), Some("normal"));
+    lab.net.set_link("node1", "node2", false);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(rs(&lab, "node2").as_deref(), Some("ERROR"));
+    assert!(lab
+        .log_text("node2")
+        .contains("wal receiver process is not running"));
+    lab.net.set_link("node1", "node2", true);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(rs(&lab, "node2").as_deref(), Some("normal"));
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    assert_eq!(rs(&lab, "node2"), None);
+    assert_eq!(
+        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", " ")])),
+        0
+    );
+    assert_eq!(rs(&lab, "node1"), None);
+}
+
+#[test]
+fn without_check_wal_receiver_no_receiver_status_is_written() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(lab.attr("node2", "pgsql-receiver-status"), None);
+    assert_eq!(lab.attr("node1", "pgsql-receiver-status"), None);
+}
+
+// ---------------------------------------------------------------------------
+// Notifications (§1.6)
+
+#[test]
+fn post_stop_and_post_start_on_the_primary_rerun_the_standby_control() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("STREAMING|SYNC")
+    );
+    let rep_mode = |lab: &Lab| lab.fs("node1").file(&format!("{TMP}/rep_mode.conf"));
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    // A standby's post-stop does nothing.
+    let env = notify_env(
+        "post",
+        "stop",
+        &[
+            ("notify_stop_uname", "node2"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    let before = lab.cluster.attributes();
+    assert_eq!(code(&lab.run_with("node2", Action::Notify, &env)), 0);
+    assert_eq!(lab.cluster.attributes(), before);
+    // The primary's post-stop releases the sync standby at once.
+    assert_eq!(code(&lab.run_with("node1", Action::Notify, &env)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(
+        rep_mode(&lab).as_deref(),
+        Some("synchronous_standby_names = ''\n")
+    );
+    assert_eq!(lab.net.active_sync_names("node1"), "", "reloaded");
+    // Post-start: the returning standby is seen streaming and made sync.
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    let env = notify_env(
+        "post",
+        "start",
+        &[
+            ("notify_start_uname", "node2"),
+            ("notify_promoted_uname", "node1"),
+        ],
+    );
+    assert_eq!(code(&lab.run_with("node1", Action::Notify, &env)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("STREAMING|ASYNC")
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-status").as_deref(),
+        Some("HS:async")
+    );
+    assert_eq!(
+        rep_mode(&lab).as_deref(),
+        Some("synchronous_standby_names = '\"node2\"'\n")
+    );
+    assert_eq!(lab.net.active_sync_names("node1"), "\"node2\"");
+    // A primary that is not in the promoted list does not run the control.
+    let env = notify_env("post", "start", &[("notify_promoted_uname", " ")]);
+    let before = lab.cluster.attributes();
+    assert_eq!(code(&lab.run_with("node1", Action::Notify, &env)), 0);
+    assert_eq!(lab.cluster.attributes(), before);
+}
+
+#[test]
+fn post_demote_records_the_baseline_and_hs_alone_on_the_survivors_only() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    let lsn = lab.net.lsn("node2");
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    let before = lab.cluster.attributes();
+    assert_eq!(code(&lab.run_with("node1", Action::Notify, &env)), 0);
+    assert_eq!(
+        lab.cluster.attributes(),
+        before,
+        "the demoted node does nothing"
+    );
+    for n in ["node2", "node3"] {
+        assert_eq!(code(&lab.run_with(n, Action::Notify, &env)), 0);
+        assert_eq!(
+            lab.attr(n, "pgsql-master-baseline"),
+            Some(lsn.to_string()),
+            "{n}"
+        );
+        assert_eq!(lab.attr(n, "pgsql-status").as_deref(), Some("HS:alone"));
+    }
+}
+
+#[test]
+fn post_promote_deletes_xlog_loc_everywhere_and_baselines_of_non_promotees() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    for n in ["node1", "node2", "node3"] {
+        for a in ["pgsql-xlog-loc", "pgsql-master-baseline"] {
+            lab.cluster
+                .put_attr(n, a, "0000000003000028", Lifetime::Reboot);
+        }
+    }
+    let env = notify_env("post", "promote", &[("notify_promote_uname", "node2")]);
+    for n in ["node1", "node2", "node3"] {
+        assert_eq!(code(&lab.run_with(n, Action::Notify, &env)), 0);
+        assert_eq!(lab.attr(n, "pgsql-xlog-loc"), None, "{n}");
+    }
+    assert_eq!(lab.attr("node1", "pgsql-master-baseline"), None);
+    assert_eq!(lab.attr("node3", "pgsql-master-baseline"), None);
+    assert_eq!(
+        lab.attr("node2", "pgsql-master-baseline").as_deref(),
+        Some("0000000003000028"),
+        "the promotee keeps its baseline"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL < 12 (§4.9, §5)
+
+#[test]
+fn pg11_standbys_use_recovery_conf_in_pgdata_with_standby_mode() {
+    let mut lab = Lab::replication_with(&["node1", "node2"], "sync", &[], 110005);
+    lab.bring_up_two();
+    let rc = lab.fs("node2").file(&format!("{PGDATA}/recovery.conf"));
+    assert_eq!(
+        rc.as_deref(),
+        Some(
+            "primary_conninfo = 'host=vip port=5432 user=postgres application_name=node2 '\n\
+             restore_command = ''\n\
+             recovery_target_timeline = 'latest'\n\
+             standby_mode = 'on'\n"
+        )
+    );
+    for n in ["node1", "node2"] {
+        assert!(!lab.fs(n).exists(&format!("{PGDATA}/standby.signal")));
+        assert!(!lab.fs(n).exists(&format!("{TMP}/recovery.conf")));
+        let conf = lab
+            .fs(n)
+            .file(&format!("{PGDATA}/postgresql.conf"))
+            .unwrap_or_default();
+        assert!(!conf.contains(&format!("{TMP}/recovery.conf")), "{conf}");
+        assert!(
+            conf.contains(&format!("include '{TMP}/rep_mode.conf'")),
+            "{conf}"
+        );
+    }
+    // pg_ctl promote turned node1's recovery.conf into recovery.done.
+    assert!(lab.fs("node1").exists(&format!("{PGDATA}/recovery.done")));
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(lab.net.upstream("node2").as_deref(), Some("node1"));
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("STREAMING|SYNC")
+    );
+    // Failover on 11: node2 is promoted onto a new timeline.
+    let timeline = lab.net.timeline("node1");
+    lab.net.crash("node1");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Promote)), 0);
+    assert_eq!(lab.net.role("node2"), SimRole::Primary);
+    assert_eq!(lab.net.timeline("node2"), timeline + 1);
+    assert!(!lab.fs("node2").exists(&format!("{PGDATA}/recovery.conf")));
+}
+
+// ---------------------------------------------------------------------------
+// Stop deadlines (§1.2 pgsql_real_stop, bug L)
+
+#[test]
+fn a_server_ignoring_fast_stop_gets_immediate_after_the_escalation_delay() {
+    let mut lab = Lab::new(&["node1"], &[("stop_escalate", "10")]);
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
+    let before = lab.clock.elapsed();
+    assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
+    let took = lab.clock.elapsed() - before;
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(11),
+        "{took:?}"
+    );
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+    assert!(lab.log_text("node1").contains("-m immediate"));
+}
+
+#[test]
+fn the_escalation_delay_is_capped_by_the_operation_timeout() {
+    let mut lab = Lab::new(&["node1"], &[("stop_escalate", "90")]);
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
+    let before = lab.clock.elapsed();
+    assert_eq!(
+        code(&lab.run_with("node1", Action::Stop, &[("timeout", "30000")])),
+        0
+    );
+    let took = lab.clock.elapsed() - before;
+    // 90 ≥ 30: the delay becomes 30 − 10 = 20 s (§1.2 step 3).
+    assert!(
+        took >= Duration::from_secs(20) && took < Duration::from_secs(21),
+        "{took:?}"
+    );
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+}
+
+#[test]
+fn a_server_that_never_stops_fails_the_stop_before_the_timeout() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.start_and_elect();
+    lab.net.set_stop_behaviour("node2", StopBehaviour::Never);
+    let before = lab.clock.elapsed();
+    let o = lab.run_with("node2", Action::Stop, &[("timeout", "20000")]);
+    let took = lab.clock.elapsed() - before;
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(o.reason.unwrap_or_default().contains("still running"));
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(took >= Duration::from_secs(10), "escalated first: {took:?}");
+    assert_eq!(lab.net.role("node2"), SimRole::Standby);
+    assert_eq!(
+        lab.attr("node2", "pgsql-status").as_deref(),
+        Some("UNKNOWN")
+    );
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    // Non-replication: same deadline.
+    let mut lab = Lab::new(&["node1"], &[("stop_escalate", "0")]);
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    lab.net.set_stop_behaviour("node1", StopBehaviour::Never);
+    let before = lab.clock.elapsed();
+    let o = lab.run_with("node1", Action::Stop, &[("timeout", "5000")]);
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(lab.clock.elapsed() - before < Duration::from_secs(5));
 }

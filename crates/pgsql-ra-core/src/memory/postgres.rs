@@ -26,6 +26,8 @@ use crate::ports::{
 pub const WAL_PER_WRITE: u64 = 0x100;
 /// The LSN of a freshly initialised cluster.
 pub const INITIAL_LSN: Lsn = Lsn(0x0300_0028);
+/// PostgreSQL's default `max_replication_slots`.
+pub const DEFAULT_MAX_SLOTS: usize = 10;
 /// The system identifier of the simulated cluster's `initdb`.
 pub const SYSTEM_ID: u64 = 7_300_000_000_000_000_001;
 
@@ -40,6 +42,18 @@ pub enum SimRole {
     Standby,
     /// Killed with -9: the process is gone, `postmaster.pid` stays.
     Crashed,
+}
+
+/// How the server reacts to `pg_ctl stop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StopBehaviour {
+    /// Stops on `-m fast` and on `-m immediate`.
+    #[default]
+    Normal,
+    /// Ignores `-m fast` (a checkpoint that never ends) but dies on `-m immediate`.
+    IgnoresFast,
+    /// Never stops, whatever the mode (a process stuck in the kernel).
+    Never,
 }
 
 /// How a node's instance is laid out.
@@ -98,6 +112,9 @@ struct Instance {
     lagging: bool,
     slots: BTreeSet<String>,
     fail_queries: u32,
+    stop_behaviour: StopBehaviour,
+    /// `max_replication_slots` the server runs with.
+    max_slots: usize,
 }
 
 impl Instance {
@@ -327,6 +344,8 @@ impl SimNetwork {
             lagging: false,
             slots: BTreeSet::new(),
             fail_queries: 0,
+            stop_behaviour: StopBehaviour::Normal,
+            max_slots: DEFAULT_MAX_SLOTS,
         };
         self.net
             .borrow_mut()
@@ -421,6 +440,17 @@ impl SimNetwork {
     /// Makes a standby stop (or resume) replaying new WAL while staying connected.
     pub fn set_lagging(&self, node: &str, lagging: bool) {
         self.with(node, |i| i.lagging = lagging);
+    }
+
+    /// Sets how the node's server reacts to `pg_ctl stop` (kept until changed).
+    pub fn set_stop_behaviour(&self, node: &str, behaviour: StopBehaviour) {
+        self.with(node, |i| i.stop_behaviour = behaviour);
+    }
+
+    /// The replication slots that exist on the node, sorted.
+    pub fn slots(&self, node: &str) -> Vec<String> {
+        self.with(node, |i| i.slots.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Makes the next `n` SQL calls on the node fail with a query error.
@@ -668,6 +698,12 @@ impl Database for SimPostgres {
 
     fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
         self.sql_mut(|i| {
+            if !i.slots.contains(name) && i.slots.len() >= i.max_slots {
+                return Err(DbError::new(
+                    DbErrorKind::Query,
+                    "ERROR:  all replication slots are in use\nHINT:  Free one or increase max_replication_slots.",
+                ));
+            }
             if i.slots.insert(name.to_string()) {
                 Ok(())
             } else {
@@ -778,6 +814,10 @@ impl Server for SimPostgres {
             .get("synchronous_standby_names")
             .cloned()
             .unwrap_or_default();
+        i.max_slots = conf
+            .get("max_replication_slots")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MAX_SLOTS);
         i.conninfo = if standby {
             pgconf::conninfo(&conninfo)
         } else {
@@ -800,7 +840,12 @@ impl Server for SimPostgres {
                         "pg_ctl: PID file does not exist\nIs server running?",
                     ));
                 }
-                if i.hung && mode == StopMode::Fast {
+                let ignored = match i.stop_behaviour {
+                    StopBehaviour::Never => true,
+                    StopBehaviour::IgnoresFast => mode == StopMode::Fast,
+                    StopBehaviour::Normal => false,
+                };
+                if ignored || (i.hung && mode == StopMode::Fast) {
                     return Ok(());
                 }
                 i.role = SimRole::Stopped;

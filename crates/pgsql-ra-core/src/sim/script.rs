@@ -11,9 +11,10 @@ use super::pacemaker::{Op, PcmkRole};
 use super::{Invocation, Sim, SimConfig, TMPDIR};
 use crate::action::Action;
 use crate::lsn::Lsn;
-use crate::memory::{SimRole, WriteOutcome};
+use crate::memory::{SimRole, StopBehaviour, WriteOutcome};
 use crate::ocf::OcfExit;
 use crate::ports::Lifetime;
+use crate::ports::Server;
 
 /// One block of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,6 +358,43 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             node.fs.remove_tree(&format!("{TMPDIR}/PGSQL.lock"));
             out.push(format!(
                 "{n}: base backup from {source}, PGSQL.lock removed"
+            ));
+        }
+        "stop-behaviour" => {
+            let n = node_arg(sim, args, 0)?;
+            let b = match args.get(1).copied() {
+                Some("normal") => StopBehaviour::Normal,
+                Some("ignore-fast") => StopBehaviour::IgnoresFast,
+                Some("never") => StopBehaviour::Never,
+                other => return Err(format!("bad stop behaviour {other:?}")),
+            };
+            sim.net.set_stop_behaviour(n, b);
+            out.push("ok".into());
+        }
+        "slots" => {
+            for n in sim.node_names() {
+                let slots = sim.net.slots(&n);
+                let text = if slots.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    slots.join(" ")
+                };
+                out.push(format!("{n}: {text}"));
+            }
+        }
+        "sync-names" => {
+            // An operator's own value in the primary's rep_mode.conf (`~` for
+            // a space), followed by a reload, as `pg_ctl reload` would.
+            let n = node_arg(sim, args, 0)?.to_string();
+            let value = args.get(1).ok_or("missing value")?.replace('~', " ");
+            let node = sim.nodes.get_mut(&n).ok_or("no node")?;
+            let path = format!("{TMPDIR}/{}", crate::sync_mode::FILE_NAME);
+            let line = format!("synchronous_standby_names = '{value}'\n");
+            node.fs.put(&path, &line, "postgres", 0o600);
+            node.pg.reload().map_err(|e| e.to_string())?;
+            out.push(format!(
+                "{n}: synchronous_standby_names = '{}'",
+                sim.net.active_sync_names(&n)
             ));
         }
         "rm" => {
