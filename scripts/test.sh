@@ -24,7 +24,7 @@ step "the core does no I/O and reads no clock"
 bash scripts/check-core-purity.sh
 
 step "cargo test (unit, property, scenario, real PostgreSQL integration)"
-cargo test --all-targets
+RUST_TEST_THREADS=2 cargo test --all-targets
 
 step "release build of the agent"
 cargo build --release -p pgsql-ra-ocf
