@@ -56,6 +56,7 @@ log() { echo "[$(date +%T.%3N)] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 now() { date +%s.%N; }
 since() { printf '%.2f' "$(echo "$(now) - $1" | bc)"; }
+# shellcheck disable=SC2086  # word splitting is the point
 count() { set -- $1; echo $#; }          # number of words
 idx() { local i=0 n; for n in $NODES; do i=$((i+1)); [ "$n" = "$1" ] && { echo $i; return; }; done; die "unknown node $1"; }
 svc_ip() { echo "$SVC.$((10 + $(idx "$1")))"; }
@@ -89,7 +90,7 @@ cmd_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PACKAGES
   fi
   # nothing of the packages may run in the root namespace
-  [ -d /run/systemd/system ] && systemctl disable --now corosync pacemaker postgresql 2>/dev/null || true
+  if [ -d /run/systemd/system ]; then systemctl disable --now corosync pacemaker postgresql 2>/dev/null || true; fi
   if [ -f /etc/postgresql/15/main/start.conf ]; then
     echo manual > /etc/postgresql/15/main/start.conf
     pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
@@ -332,6 +333,7 @@ install_agent() {
       install -m 0755 "$PGSQL_RA_BIN" "$RA_DIR/pgsql"    # a copy: a rebuild cannot swap it mid-run
       touch "$LAB/installed-agent";;
     stock)
+      # shellcheck disable=SC2016  # literal script text
       printf '%s\n' '#!/bin/sh' '# lab workaround for Pacemaker 2.1.5: move a leading bare "-p" to the end' \
         'if [ "$1" = "-p" ]; then shift; exec /run/pgralab/crm_attribute.real "$@" -p; fi' \
         'exec /run/pgralab/crm_attribute.real "$@"' > "$LAB/crm_attribute.wrap"
@@ -529,7 +531,7 @@ events() { cat "$LAB"/node*/var/log/pacemaker/pacemaker.log 2>/dev/null | /usr/b
 # clean up the resource so that Pacemaker starts it as a standby.
 cmd_rebuild() {
   local n=${1:?usage: rebuild NODE} t0 m; t0=$(now)
-  m=$(promoted); [ -n "$m" ] && [ "$m" != "$n" ] || die "need a primary other than $n (have '${m:-}')"
+  m=$(promoted); if [ -z "$m" ] || [ "$m" = "$n" ]; then die "need a primary other than $n (have '${m:-}')"; fi
   log "rebuild $n from the VIP ($m)"
   if [ -f "$LAB/$n$PGDATA/postmaster.pid" ]; then
     as_pg "$n" "$PGBIN/pg_ctl -D $PGDATA -m immediate stop" >/dev/null 2>&1 || true
@@ -559,6 +561,7 @@ cmd_ocftest() {
   if [ "$RA" = ours ] || [ ! -f "$LAB/crm_attribute.wrap" ]; then install_agent; fi
   node_kill $n; rm -rf "${LAB:?}/$n"; mkdir -p "$LAB/$n"
   NODES=$n prepare_node $n
+  # shellcheck disable=SC2016  # literal script text
   printf '#!/bin/sh\ncase "$1" in promote|demote) exit 3;; esac\nexec %s "$@"\n' "$agent" > "$LAB/$n/masked-agent"
   chmod 755 "$LAB/$n" "$LAB/$n/masked-agent"
   NODES=$n node_start $n bare
@@ -566,16 +569,20 @@ cmd_ocftest() {
   for run in masked plain; do
     local a=$agent; [ $run = masked ] && a=$LAB/$n/masked-agent
     log "ocf-tester ($run) on $agent"
-    enter $n env OCF_ROOT=/usr/lib/ocf ocf-tester -n pgsql \
+    if enter $n env OCF_ROOT=/usr/lib/ocf ocf-tester -n pgsql \
         -o pgctl=$PGBIN/pg_ctl -o psql=/usr/bin/psql -o pgdata=$PGDATA \
         -o socketdir=/var/run/postgresql -o tmpdir=$PGROOT/tmp -o logfile=/var/log/postgresql/postgresql.log \
-        "$a" > "$OUTDIR/ocf-tester-$RA-$run.txt" 2>&1 && echo "ocf-tester $run: rc=0" || {
-      local r=$?; echo "ocf-tester $run: rc=$r"; [ $run = masked ] && rc=$r; }
+        "$a" > "$OUTDIR/ocf-tester-$RA-$run.txt" 2>&1; then
+      echo "ocf-tester $run: rc=0"
+    else
+      local r=$?; echo "ocf-tester $run: rc=$r"; if [ $run = masked ]; then rc=$r; fi
+    fi
     sed 's/^/    /' "$OUTDIR/ocf-tester-$RA-$run.txt"
     as_pg $n "$PGBIN/pg_ctl -D $PGDATA -m fast -w stop" >/dev/null 2>&1 || true
   done
   node_kill $n; rm -rf "${LAB:?}/$n"
   ip netns del $PFX-solo 2>/dev/null || true
+  if ! compgen -G "$LAB/*/init.pid" >/dev/null; then cmd_down; fi   # no cluster up: leave nothing behind
   return $rc
 }
 
