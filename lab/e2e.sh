@@ -40,8 +40,8 @@ until_state() {
     sleep 1
   done
 }
-sql_vip() { ip netns exec pgra-cli psql "host=10.231.0.100 user=postgres dbname=postgres connect_timeout=2" -XAtq -c "$1" 2>&1; }
-sql_on() { local n=$1; shift; lab enter "$n" runuser -u postgres -- psql -h /var/run/postgresql -XAtq -c "$1" 2>&1; }
+sql_vip() { timeout 20 ip netns exec pgra-cli psql "host=10.231.0.100 user=postgres dbname=postgres connect_timeout=2" -XAtq -c "$1" 2>&1; }
+sql_on() { local n=$1; shift; LAB_TIMEOUT=20 lab enter "$n" runuser -u postgres -- psql -h /var/run/postgresql -XAtq -c "$1" 2>&1; }
 fo_env() { sed -n "s/^$1=//p" "$OUTDIR/failover.env" 2>/dev/null; }
 
 # on failure of a phase: print the cluster logs (and keep a copy) before the lab goes away

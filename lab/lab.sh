@@ -487,7 +487,7 @@ cmd_wait() {
 }
 
 # ---------------------------------------------------------------------------- client side
-cli_q() { ip netns exec $PFX-cli psql "host=$VIP user=postgres dbname=postgres connect_timeout=1" -XAtq -c "$1"; }
+cli_q() { timeout 15 ip netns exec $PFX-cli psql "host=$VIP user=postgres dbname=postgres connect_timeout=1" -XAtq -c "$1"; }
 cmd_cli() { ip netns exec $PFX-cli psql "host=$VIP user=postgres dbname=postgres connect_timeout=3" "$@"; }
 cmd_enter() { local n=$1; shift; [ $# = 0 ] && set -- bash; enter "$n" "$@"; }
 
