@@ -17,8 +17,13 @@ PASS=0 FAIL=0 S="" T0=$(date +%s)
 mkdir -p "$OUTDIR"
 
 say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*"; }
-lab() { timeout "${LAB_TIMEOUT:-240}" "$LAB_SH" "$@"; }
-snap() { S=$(lab state 2>/dev/null || true); }
+DEADLINE=$(( T0 + ${E2E_BUDGET:-840} ))   # the whole suite stays under 15 minutes
+# over: past the deadline, fail and stop the suite (call it in the main shell, not in $(...))
+over() { [ "$(date +%s)" -lt $DEADLINE ] || { ko "suite time budget" "<= ${E2E_BUDGET:-840} s" "exceeded"; collect deadline; finish; exit 1; }; }
+left() { local l=$(( DEADLINE - $(date +%s) )); [ $l -lt "$1" ] && echo $(( l > 1 ? l : 1 )) || echo "$1"; }
+lab() { over; timeout "$(left "${LAB_TIMEOUT:-240}")" "$LAB_SH" "$@"; }
+labq() { timeout "${2:-30}" "$LAB_SH" "$1"; }        # quick queries, also usable in $(...)
+snap() { S=$(labq state 2>/dev/null || true); }
 get() { sed -n "s/^$1=//p" <<<"$S" | head -1; }
 ok() { PASS=$((PASS+1)); echo "  PASS  $1: expected '$2', saw '$3'"; }
 ko() { FAIL=$((FAIL+1)); echo "  FAIL  $1: expected '$2', saw '$3'"; }
@@ -31,7 +36,7 @@ expect_rc() { local d=$1 w=$2 rc=0; shift 2; "$@" >"$OUTDIR/last-cmd.txt" 2>&1 |
               if [ "$rc" = "$w" ]; then ok "$d" "rc $w" "rc $rc"; else ko "$d" "rc $w" "rc $rc"; tail -20 "$OUTDIR/last-cmd.txt"; fi; }
 # until_state SECS KEY=ERE...: poll the snapshot until every KEY matches its ERE (bounded)
 until_state() {
-  local secs=$1 end c k re good; shift; end=$(( $(date +%s) + secs ))
+  local secs end c k re good; over; secs=$(left "$1"); shift; end=$(( $(date +%s) + secs ))
   while :; do
     snap; good=1
     for c in "$@"; do k=${c%%=*}; re=${c#*=}; [[ $(get "$k") =~ ^($re)$ ]] || { good=0; break; }; done
@@ -41,7 +46,7 @@ until_state() {
   done
 }
 sql_vip() { timeout 20 ip netns exec pgra-cli psql "host=10.231.0.100 user=postgres dbname=postgres connect_timeout=2" -XAtq -c "$1" 2>&1; }
-sql_on() { local n=$1; shift; LAB_TIMEOUT=20 lab enter "$n" runuser -u postgres -- psql -h /var/run/postgresql -XAtq -c "$1" 2>&1; }
+sql_on() { local n=$1; shift; timeout 20 "$LAB_SH" enter "$n" runuser -u postgres -- psql -h /var/run/postgresql -XAtq -c "$1" 2>&1; }
 fo_env() { sed -n "s/^$1=//p" "$OUTDIR/failover.env" 2>/dev/null; }
 
 # on failure of a phase: print the cluster logs (and keep a copy) before the lab goes away
@@ -52,13 +57,13 @@ collect() {   # collect PHASE
   for n in $NODES; do cp -a "/var/lib/pgsql-ra-lab/$n/var/log" "$d/$n" 2>/dev/null || true; done
   if [ $FAIL -gt $FAIL_SEEN ]; then
     say "failures in phase $1: cluster state and logs follow (copy in $d)"
-    echo "$S"; lab status 2>&1 | sed 's/^/    /' || true
-    lab logs 2>&1 | sed 's/^/    /'
+    echo "$S"; labq status 2>&1 | sed 's/^/    /' || true
+    labq logs 2>&1 | sed 's/^/    /'
   fi
   FAIL_SEEN=$FAIL
 }
 finish() {
-  [ "${KEEP:-0}" = 1 ] || lab down >/dev/null 2>&1
+  [ "${KEEP:-0}" = 1 ] || timeout 60 "$LAB_SH" down >/dev/null 2>&1
   say "suite took $(( $(date +%s) - T0 )) s (RA=$RA)"
   echo "$PASS passed, $FAIL failed"
   [ $FAIL = 0 ]
@@ -89,7 +94,7 @@ collect 1-bringup
 
 # --------------------------------------------------------------------------------- 2 failover
 say "scenario 2: kill -9 of the primary's postmaster"
-lab failover > "$OUTDIR/failover-1.log" 2>&1; rc=$?
+rm -f "$OUTDIR/failover.env"; lab failover > "$OUTDIR/failover-1.log" 2>&1; rc=$?
 sed 's/^/    /' "$OUTDIR/failover-1.log"
 expect_re "failover command" '^0$' "$rc"
 expect_re "new primary (failover.env)" '^node2$' "$(fo_env NEW)"
@@ -120,7 +125,7 @@ expect "node1 pgsql-data-status" "STREAMING|SYNC" attr.node1.pgsql-data-status
 expect "node1 master-pgsql" 100 attr.node1.master-pgsql
 expect "node2 role" Promoted role.node2
 expect "node2 master-pgsql" 1000 attr.node2.master-pgsql
-lab failover > "$OUTDIR/failover-2.log" 2>&1; rc=$?
+rm -f "$OUTDIR/failover.env"; lab failover > "$OUTDIR/failover-2.log" 2>&1; rc=$?
 sed 's/^/    /' "$OUTDIR/failover-2.log"
 expect_re "failover back" '^0$' "$rc"
 expect_re "new primary (failover.env)" '^node1$' "$(fo_env NEW)"

@@ -497,6 +497,7 @@ cmd_enter() { local n=$1; shift; [ $# = 0 ] && set -- bash; enter "$n" "$@"; }
 cmd_failover() {
   local m nm pid t0 tw="" f i
   cmd_wait "${WAIT_TIMEOUT:-120}" 2>/dev/null
+  rm -f "$OUTDIR/failover.env"
   m=$(promoted); [ -n "$m" ] || die "no primary"
   pid=$(head -1 "$LAB/$m$PGDATA/postmaster.pid")
   cli_q "insert into lab(who) values('before-failover')" >/dev/null || die "no write before the kill"
