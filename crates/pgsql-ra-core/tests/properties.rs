@@ -1,13 +1,18 @@
 //! Safety properties over random clusters (2–4 nodes, sync or async) and
-//! random event sequences (crashes, link cuts, writes, lag, monitors,
-//! Pacemaker steps, cleanups), driven through the simulator.
+//! random event sequences (crashes, hangs, link cuts, writes, lag, monitors,
+//! Pacemaker steps, cleanups, nodes going down and up, rebuilds), driven
+//! through the simulator; and properties of the pure election function.
 
 use std::collections::BTreeMap;
 
-use pgsql_ra_core::memory::SimRole;
+use pgsql_ra_core::election::{decide, eligibility, render_note, Observation, Round, Verdict};
+use pgsql_ra_core::lsn::Lsn;
+use pgsql_ra_core::memory::{SimRole, WriteOutcome};
 use pgsql_ra_core::ocf::OcfExit;
+use pgsql_ra_core::params::RepMode;
 use pgsql_ra_core::sim::script::{invocation_lines, roles_line};
 use pgsql_ra_core::sim::{PcmkRole, Sim, SimConfig};
+use pgsql_ra_core::status::DataStatus;
 use pgsql_ra_core::Score;
 use proptest::prelude::*;
 
@@ -21,6 +26,14 @@ enum Event {
     Lag(usize, bool),
     Monitor(usize),
     Cleanup(usize),
+    Hang(usize, bool),
+    NodeDown(usize),
+    NodeUp(usize),
+    Rebuild(usize),
+    /// A write on whichever node runs as primary (if any).
+    WritePrimary(u64),
+    /// SIGKILL of whichever node runs as primary (if any).
+    KillPrimary,
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -32,6 +45,30 @@ fn event() -> impl Strategy<Value = Event> {
         2 => (0usize..4, 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
         1 => (0usize..4, any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
         2 => (0usize..4).prop_map(Event::Monitor),
+        1 => (0usize..4).prop_map(Event::Cleanup),
+        1 => (0usize..4, any::<bool>()).prop_map(|(a, h)| Event::Hang(a, h)),
+        1 => (0usize..4).prop_map(Event::NodeDown),
+        1 => (0usize..4).prop_map(Event::NodeUp),
+        1 => (0usize..4).prop_map(Event::Rebuild),
+    ]
+}
+
+/// Events after a settled bring-up, biased towards writes and failures, so
+/// that acknowledged writes are followed by failovers.
+fn failover_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        4 => Just(Event::Step),
+        4 => (1u64..20).prop_map(Event::WritePrimary),
+        1 => (0usize..4, 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
+        2 => Just(Event::KillPrimary),
+        1 => (0usize..4).prop_map(Event::Kill),
+        1 => (0usize..4).prop_map(Event::NodeDown),
+        1 => (0usize..4).prop_map(Event::NodeUp),
+        1 => (0usize..4, 0usize..4).prop_map(|(a, b)| Event::LinkDown(a, b)),
+        1 => (0usize..4, 0usize..4).prop_map(|(a, b)| Event::LinkUp(a, b)),
+        1 => (0usize..4, any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
+        1 => (0usize..4, any::<bool>()).prop_map(|(a, h)| Event::Hang(a, h)),
+        1 => (0usize..4).prop_map(Event::Rebuild),
         1 => (0usize..4).prop_map(Event::Cleanup),
     ]
 }
@@ -70,15 +107,40 @@ fn promotable_data(sync: bool, ds: Option<&str>) -> bool {
     }
 }
 
-/// Applies one event; returns the transcript lines it produced.
-fn apply(sim: &mut Sim, e: &Event) -> Vec<String> {
+/// Applies one event; returns the transcript lines it produced and, for a
+/// write the simulator acknowledged while the primary ran with a non-empty
+/// `synchronous_standby_names` (so a synchronous standby confirmed it), the
+/// primary's LSN after the write.
+fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Lsn>) {
     let mut out = vec![format!("{e:?}")];
+    let mut acked = None;
     match e {
         Event::Step => sim.step(),
         Event::Kill(i) => sim.net.crash(&name(sim, *i)),
+        Event::KillPrimary => {
+            for p in sim.net.running_primaries() {
+                sim.net.crash(&p);
+            }
+        }
         Event::LinkDown(a, b) => sim.net.set_link(&name(sim, *a), &name(sim, *b), false),
         Event::LinkUp(a, b) => sim.net.set_link(&name(sim, *a), &name(sim, *b), true),
-        Event::Write(a, n) => out.push(format!("{:?}", sim.net.write(&name(sim, *a), *n))),
+        Event::Write(_, n) | Event::WritePrimary(n) => {
+            let node = match e {
+                Event::Write(a, _) => name(sim, *a),
+                _ => sim
+                    .net
+                    .running_primaries()
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+            };
+            let sync = !sim.net.active_sync_names(&node).trim().is_empty();
+            let r = sim.net.write(&node, *n);
+            if sync && r == Ok(WriteOutcome::Committed) {
+                acked = Some(sim.net.lsn(&node));
+            }
+            out.push(format!("{r:?}"));
+        }
         Event::Lag(a, l) => sim.net.set_lagging(&name(sim, *a), *l),
         Event::Monitor(a) => {
             let n = name(sim, *a);
@@ -88,16 +150,56 @@ fn apply(sim: &mut Sim, e: &Event) -> Vec<String> {
             let n = name(sim, *a);
             sim.cleanup(&n);
         }
+        Event::Hang(a, h) => sim.net.set_hung(&name(sim, *a), *h),
+        Event::NodeDown(a) => {
+            let n = name(sim, *a);
+            if sim.cluster.is_online(&n) {
+                sim.node_down(&n);
+            }
+        }
+        Event::NodeUp(a) => {
+            let n = name(sim, *a);
+            if !sim.cluster.is_online(&n) {
+                sim.node_up(&n);
+            }
+        }
+        Event::Rebuild(a) => {
+            // The operator's recovery of a stopped node: a base backup of
+            // the running primary, PGSQL.lock removed, then a cleanup (what
+            // the `rebuild` script command and the docs describe).
+            let n = name(sim, *a);
+            let source = sim.net.running_primaries().into_iter().next();
+            let stopped = matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed);
+            if let (Some(src), true) = (source, stopped) {
+                if src != n && sim.net.rebuild_from(&n, &src).is_ok() {
+                    sim.nodes[&n]
+                        .fs
+                        .remove_tree("/var/lib/pgsql/tmp/PGSQL.lock");
+                    sim.cleanup(&n);
+                    out.push(format!("rebuilt {n} from {src}"));
+                }
+            }
+        }
     }
     out.extend(invocation_lines(&sim.invocations));
     out.push(roles_line(sim));
-    out
+    (out, acked)
 }
 
 /// Runs the events, checking the safety properties after each; returns the transcript.
-fn run_checked(nodes: usize, sync: bool, events: &[Event]) -> Result<Vec<String>, TestCaseError> {
+/// `warmup` policy steps run first (a settled cluster with a primary).
+fn run_checked(
+    nodes: usize,
+    sync: bool,
+    warmup: usize,
+    events: &[Event],
+) -> Result<Vec<String>, TestCaseError> {
     let mut sim = build(nodes, sync);
-    let mut transcript = Vec::new();
+    sim.settle(warmup);
+    let mut transcript = invocation_lines(&sim.take_invocations());
+    // The highest LSN acknowledged by a synchronous standby since the last
+    // promotion, with the primary and its synchronous_standby_names then.
+    let mut acked_since_promotion: Option<(Lsn, String, String)> = None;
     for e in events {
         // Who could legitimately be promoted before this event.
         let before: BTreeMap<String, bool> = sim
@@ -109,7 +211,21 @@ fn run_checked(nodes: usize, sync: bool, events: &[Event]) -> Result<Vec<String>
                 (n, ok)
             })
             .collect();
-        transcript.extend(apply(&mut sim, e));
+        let (lines, acked) = apply(&mut sim, e);
+        transcript.extend(lines);
+        if let Some(lsn) = acked {
+            let primary = sim
+                .net
+                .running_primaries()
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let names = sim.net.active_sync_names(&primary);
+            acked_since_promotion = match acked_since_promotion.take() {
+                Some((old, p, n)) if p == primary && n == names => Some((old.max(lsn), p, n)),
+                _ => Some((lsn, primary, names)),
+            };
+        }
         let invocations = sim.take_invocations();
 
         let primaries = sim.net.running_primaries();
@@ -127,6 +243,13 @@ fn run_checked(nodes: usize, sync: bool, events: &[Event]) -> Result<Vec<String>
             "two promoted instances {promoted:?} after {e:?}"
         );
 
+        if let Some((_, primary, names)) = &acked_since_promotion {
+            let running = sim.net.running_primaries();
+            if running.contains(primary) && sim.net.active_sync_names(primary) != *names {
+                acked_since_promotion = None;
+            }
+        }
+
         for n in sim.node_names() {
             if sim.data_status(&n).as_deref() == Some("DISCONNECT") {
                 let score = sim.score(&n).and_then(|s| s.parse::<Score>().ok());
@@ -142,6 +265,23 @@ fn run_checked(nodes: usize, sync: bool, events: &[Event]) -> Result<Vec<String>
             .filter(|i| i.label == "promote" && i.outcome.code == OcfExit::Success)
         {
             let winner = sim.net.lsn(&inv.node);
+            // No acknowledged write is lost: every write a synchronous
+            // standby confirmed since the last promotion is (LSN-wise) on
+            // the node promoted now. Restricted to what the agent
+            // guarantees: writes acknowledged under the synchronous standby
+            // set that was still in force when the primary stopped. When the
+            // primary hands the sync role to another standby (§4.8; see
+            // docs/decision-logic.md, "Acknowledged writes and the sync
+            // handover"), the new sync standby gets 100 without any LSN check
+            // and may not yet hold the writes its predecessor confirmed; such
+            // acknowledgments are dropped below, when the handover is seen.
+            if let Some((acked, _, _)) = acked_since_promotion.take() {
+                prop_assert!(
+                    winner >= acked,
+                    "{} promoted at {winner} but a write was acknowledged at {acked}",
+                    inv.node
+                );
+            }
             for (other, eligible) in &before {
                 if *eligible && *other != inv.node {
                     prop_assert!(
@@ -158,13 +298,21 @@ fn run_checked(nodes: usize, sync: bool, events: &[Event]) -> Result<Vec<String>
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn safety_properties_hold_and_runs_are_deterministic((nodes, sync, events) in scenario()) {
-        let first = run_checked(nodes, sync, &events)?;
-        let second = run_checked(nodes, sync, &events)?;
+        let first = run_checked(nodes, sync, 0, &events)?;
+        let second = run_checked(nodes, sync, 0, &events)?;
         prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn acknowledged_writes_survive_failovers_of_a_settled_sync_cluster(
+        nodes in 2usize..=4,
+        events in prop::collection::vec(failover_event(), 1..40),
+    ) {
+        run_checked(nodes, true, 8, &events)?;
     }
 }
 
@@ -177,5 +325,82 @@ fn a_quiet_cluster_elects_exactly_one_primary() {
         let primary = &sim.net.running_primaries()[0];
         assert_eq!(sim.status(primary).as_deref(), Some("PRI"));
         assert_eq!(sim.data_status(primary).as_deref(), Some("LATEST"));
+    }
+}
+
+fn data_status() -> impl Strategy<Value = Option<DataStatus>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(DataStatus::Latest)),
+        Just(Some(DataStatus::Disconnect)),
+        Just(Some(DataStatus::replication("STREAMING", "SYNC"))),
+        Just(Some(DataStatus::replication("STREAMING", "ASYNC"))),
+        Just(Some(DataStatus::replication("STREAMING", "POTENTIAL"))),
+        Just(Some(DataStatus::replication("CATCHUP", "ASYNC"))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The pure election (§4.3): nodes not eligible by their data-status
+    /// (DISCONNECT among them) never take part and so never win; every node
+    /// that takes part publishes its LSN; after the confirmation rounds a
+    /// winner holds the highest LSN among the eligible nodes, and some
+    /// eligible node always wins.
+    #[test]
+    fn the_election_winner_holds_the_highest_eligible_lsn(
+        nodes in prop::collection::vec((data_status(), 0u64..8), 1..6),
+        sync in any::<bool>(),
+        check_count in 0u32..5,
+    ) {
+        let mode = if sync { RepMode::Sync } else { RepMode::Async };
+        let eligible: Vec<(String, Lsn)> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, (ds, _))| eligibility(mode, ds.as_ref()).is_ok())
+            .map(|(i, (_, l))| (format!("node{i}"), Lsn(0x0300_0000 + l * 0x100)))
+            .collect();
+        let observed: Vec<Observation> = eligible
+            .iter()
+            .map(|(n, l)| Observation { node: n.clone(), lsn: *l })
+            .collect();
+        let top = observed.iter().map(|o| o.lsn).max();
+        let mut winners = Vec::new();
+        for (i, (ds, _)) in nodes.iter().enumerate() {
+            let name = format!("node{i}");
+            let Some((_, my_lsn)) = eligible.iter().find(|(n, _)| *n == name) else {
+                prop_assert!(eligibility(mode, ds.as_ref()).is_err());
+                continue;
+            };
+            prop_assert!(ds.as_ref() != Some(&DataStatus::Disconnect), "DISCONNECT is never eligible");
+            // A confirmed round: the same note as last time, all rounds done.
+            let d = decide(&Round {
+                my_lsn: *my_lsn,
+                observed: observed.clone(),
+                completed: check_count.saturating_sub(1),
+                previous: Some(render_note(&observed)),
+                check_count,
+            });
+            prop_assert_eq!(d.highest, top);
+            match d.verdict {
+                Verdict::Winner => {
+                    prop_assert_eq!(Some(*my_lsn), top);
+                    winners.push(name);
+                }
+                Verdict::Loser => prop_assert!(Some(*my_lsn) < top),
+                v => prop_assert!(false, "a confirmed round must decide, got {:?}", v),
+            }
+            // An unconfirmed round (changed note) never elects anyone.
+            let first = decide(&Round {
+                my_lsn: *my_lsn,
+                observed: observed.clone(),
+                completed: 0,
+                previous: None,
+                check_count,
+            });
+            prop_assert_eq!(first.verdict, Verdict::Restarted);
+        }
+        prop_assert_eq!(winners.is_empty(), eligible.is_empty());
     }
 }
