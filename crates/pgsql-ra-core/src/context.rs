@@ -70,15 +70,24 @@ impl ClusterContext {
         let meta = |k: &str| env.get(&format!("OCF_RESKEY_CRM_meta_{k}"));
         let num = |k: &str| meta(k).and_then(|v| v.trim().parse::<u64>().ok());
         let either = |new: &str, old: &str| meta(new).or_else(|| meta(old));
-        let promoted_max = num("promoted_max").or_else(|| num("master_max")).map(|n| n as u32);
-        let promotable = meta("promotable").map(|v| crate::params::is_true(v)).unwrap_or(false)
+        let promoted_max = num("promoted_max")
+            .or_else(|| num("master_max"))
+            .map(|n| n as u32);
+        let promotable = meta("promotable")
+            .map(|v| crate::params::is_true(v))
+            .unwrap_or(false)
             || promoted_max.is_some_and(|n| n > 0);
         let unpromoted_raw = either("notify_unpromoted_uname", "notify_slave_uname");
         ClusterContext {
-            instance: env.get("OCF_RESOURCE_INSTANCE").cloned().unwrap_or_default(),
+            instance: env
+                .get("OCF_RESOURCE_INSTANCE")
+                .cloned()
+                .unwrap_or_default(),
             interval_ms: num("interval").unwrap_or(0),
             timeout_ms: num("timeout"),
-            notify: meta("notify").map(|v| crate::params::is_true(v)).unwrap_or(false),
+            notify: meta("notify")
+                .map(|v| crate::params::is_true(v))
+                .unwrap_or(false),
             clone_max: num("clone_max").map(|n| n as u32),
             promoted_max,
             promotable,

@@ -32,11 +32,27 @@ pub trait Cluster {
     /// Nodes where an instance of `resource` is in the Promoted role.
     fn promoted_nodes(&mut self, resource: &str) -> Result<Vec<String>, ClusterError>;
     /// Reads a node attribute.
-    fn get_attr(&mut self, node: &str, name: &str, lifetime: Lifetime) -> Result<Option<String>, ClusterError>;
+    fn get_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        lifetime: Lifetime,
+    ) -> Result<Option<String>, ClusterError>;
     /// Writes a node attribute (promotion scores are `master-<rsc>`, reboot).
-    fn set_attr(&mut self, node: &str, name: &str, value: &str, lifetime: Lifetime) -> Result<(), ClusterError>;
+    fn set_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        value: &str,
+        lifetime: Lifetime,
+    ) -> Result<(), ClusterError>;
     /// Deletes a node attribute (absent is not an error).
-    fn delete_attr(&mut self, node: &str, name: &str, lifetime: Lifetime) -> Result<(), ClusterError>;
+    fn delete_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        lifetime: Lifetime,
+    ) -> Result<(), ClusterError>;
     /// Bans `instance` from `node` (a `cli-ban` location constraint).
     fn ban(&mut self, instance: &str, node: &str) -> Result<(), ClusterError>;
 }

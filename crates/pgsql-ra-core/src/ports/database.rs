@@ -26,7 +26,10 @@ pub struct DbError {
 impl DbError {
     /// Builds an error.
     pub fn new(kind: DbErrorKind, message: impl Into<String>) -> DbError {
-        DbError { kind, message: message.into() }
+        DbError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

@@ -33,7 +33,11 @@ pub struct FsError {
 impl FsError {
     /// Builds an error.
     pub fn new(path: &str, message: impl Into<String>) -> FsError {
-        FsError { path: path.to_string(), message: message.into(), permission_denied: false }
+        FsError {
+            path: path.to_string(),
+            message: message.into(),
+            permission_denied: false,
+        }
     }
 }
 
@@ -42,7 +46,13 @@ pub trait Filesystem {
     /// The file's text, or `None` when it does not exist.
     fn read(&mut self, path: &str) -> Result<Option<String>, FsError>;
     /// Replaces the file's content, creating it with `owner` and `mode`.
-    fn write(&mut self, path: &str, contents: &str, owner: FileOwner, mode: u32) -> Result<(), FsError>;
+    fn write(
+        &mut self,
+        path: &str,
+        contents: &str,
+        owner: FileOwner,
+        mode: u32,
+    ) -> Result<(), FsError>;
     /// Appends a line (with a trailing newline) to an existing file.
     fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError>;
     /// Removes a file; `Ok(false)` when it did not exist.

@@ -20,7 +20,10 @@ pub struct ProcessError {
 impl ProcessError {
     /// Builds an error.
     pub fn new(exit_code: Option<i32>, message: impl Into<String>) -> ProcessError {
-        ProcessError { exit_code, message: message.into() }
+        ProcessError {
+            exit_code,
+            message: message.into(),
+        }
     }
 }
 
