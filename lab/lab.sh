@@ -98,8 +98,9 @@ cmd_install() {
 }
 
 # ---------------------------------------------------------------------------- network
-veth_into() {   # veth_into NS BRIDGE IFNAME ADDR/24: a veth from bridge BRIDGE into NS named IFNAME
-  local ns=$1 br=$2 ifn=$3 addr=$4 a=$PFX$RANDOM   # ifname <= 15 chars
+veth_into() {   # veth_into NS BRIDGE IFNAME ADDR/24 ID: a veth from bridge BRIDGE into NS named IFNAME
+  local ns=$1 br=$2 ifn=$3 addr=$4 a=$PFX$5        # unique per lab, ifname <= 15 chars
+  ip link del "$a-e" 2>/dev/null || true           # a leftover of an interrupted run
   ip link add "$a-p" type veth peer name "$a-e"
   ip link set "$a-p" netns $PFX-sw
   ip -n $PFX-sw link set "$a-p" master "$br" up
@@ -115,11 +116,11 @@ net_up() {
   for b in br0 br1; do ip -n $PFX-sw link add $b type bridge; ip -n $PFX-sw link set $b up; done
   for n in $NODES; do
     ip netns add "$PFX-$n"; ip -n "$PFX-$n" link set lo up
-    veth_into "$PFX-$n" br0 eth0 "$(svc_ip "$n")/24"
-    veth_into "$PFX-$n" br1 eth1 "$(clu_ip "$n")/24"
+    veth_into "$PFX-$n" br0 eth0 "$(svc_ip "$n")/24" "$(idx "$n")s"
+    veth_into "$PFX-$n" br1 eth1 "$(clu_ip "$n")/24" "$(idx "$n")c"
   done
   ip netns add $PFX-cli; ip -n $PFX-cli link set lo up
-  veth_into $PFX-cli br0 eth0 $CLI_IP/24
+  veth_into $PFX-cli br0 eth0 $CLI_IP/24 cli
 }
 
 # ---------------------------------------------------------------------------- per-node files
@@ -442,6 +443,9 @@ cmd_down() {
   for ns in $(ip netns list | awk -v p="^$PFX-" '$1 ~ p {print $1}'); do
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
+  done
+  for p in $(ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: \(${PFX}[0-9a-z]*-[ep]\)@.*/\1/p"); do
+    ip link del "$p" 2>/dev/null || true                 # root-ns leftovers of an interrupted net_up
   done
   [ -e "$LAB/installed-agent" ] && rm -rf "$RA_DIR"
   rm -f $FENCE_AGENT
