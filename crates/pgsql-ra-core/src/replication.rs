@@ -3,9 +3,15 @@
 //! and `<rsc>-status`, and decide the synchronous standby (sync mode). A pure
 //! function: the caller applies the decisions through the attribute guards
 //! and rewrites `rep_mode.conf`.
+//!
+//! Beyond the stock agent: a standby that has just been made synchronous
+//! gets 100 only once its `flush_lsn` reaches the primary's WAL position at
+//! the handover ([`SyncBaseline`], kept in `<tmpdir>/sync_baseline`), so
+//! that writes its predecessor acknowledged are not lost by promoting it.
 
 use serde::Serialize;
 
+use crate::lsn::Lsn;
 use crate::params::RepMode;
 use crate::ports::ReplicationRow;
 use crate::score::Score;
@@ -37,6 +43,41 @@ pub struct SyncChange {
     pub reason: String,
 }
 
+/// The handover baseline: the primary's WAL position when it made `names`
+/// synchronous. Every write acknowledged before that moment is at or below
+/// `lsn`; the new synchronous standbys must have flushed it before they can
+/// be promoted. Stored by the primary in `<tmpdir>/sync_baseline` as one
+/// line, `<LSN|unknown> <name>...`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncBaseline {
+    /// The primary's position, `None` until it has been read after the reload.
+    pub lsn: Option<Lsn>,
+    /// The names added to `synchronous_standby_names` that still wait.
+    pub names: Vec<String>,
+}
+
+/// The file (in tmpdir) that keeps the [`SyncBaseline`].
+pub const BASELINE_FILE: &str = "sync_baseline";
+
+impl SyncBaseline {
+    /// Parses the file; `None` for an empty or unreadable content.
+    pub fn parse(text: &str) -> Option<SyncBaseline> {
+        let mut words = text.split_whitespace();
+        let lsn = match words.next()? {
+            "unknown" => None,
+            w => Some(w.parse::<Lsn>().ok()?),
+        };
+        let names: Vec<String> = words.map(str::to_string).collect();
+        (!names.is_empty()).then_some(SyncBaseline { lsn, names })
+    }
+
+    /// The file content.
+    pub fn render(&self) -> String {
+        let lsn = self.lsn.map_or("unknown".to_string(), |l| l.to_attr());
+        format!("{lsn} {}\n", self.names.join(" "))
+    }
+}
+
 /// Everything one `control_slave_status` run decides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ControlDecision {
@@ -46,6 +87,10 @@ pub struct ControlDecision {
     pub sync_change: Option<SyncChange>,
     /// True when a standby was just made synchronous: check again shortly.
     pub recheck: bool,
+    /// The handover baseline to keep after this run (`None`: remove it). A
+    /// baseline with `lsn: None` is recorded with the primary's position
+    /// read after the reload.
+    pub baseline: Option<SyncBaseline>,
 }
 
 /// What the decision function needs to know.
@@ -63,6 +108,8 @@ pub struct ControlInput<'a> {
     pub rows: &'a [ReplicationRow],
     /// The names `rep_mode.conf` currently makes synchronous.
     pub current_sync: &'a [String],
+    /// The handover baseline stored by the previous runs, if any.
+    pub baseline: Option<&'a SyncBaseline>,
 }
 
 fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -77,6 +124,12 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
     let mut changed_reason: Option<String> = None;
     let mut recheck = false;
     let mut standbys = Vec::new();
+    // A baseline is valid only for names still configured (rep_mode.conf
+    // may have been rewritten by start/stop since).
+    let mut baseline: Option<SyncBaseline> = input
+        .baseline
+        .filter(|b| b.names.iter().all(|n| input.current_sync.contains(n)))
+        .cloned();
 
     for node in input.node_list.iter().filter(|n| n.as_str() != input.local) {
         let row = input.rows.iter().find(|r| r.application_name == *node);
@@ -85,11 +138,50 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             None => DataStatus::Disconnect,
         };
         let (score, status, reason) = if data_status.is_streaming("SYNC") {
-            (
-                Score::CAN_PROMOTE,
-                Some(PgStatus::HsSync),
-                "streaming synchronously: can take over at once".to_string(),
-            )
+            let waits_for = baseline
+                .as_ref()
+                .filter(|b| b.names.contains(node))
+                .map(|b| b.lsn);
+            let flushed = row.and_then(|r| r.flush_lsn);
+            match (waits_for, flushed) {
+                (Some(None), _) => (
+                    Score::CAN_NOT_PROMOTE,
+                    Some(PgStatus::HsSync),
+                    "sync standby: the primary's WAL position when it became synchronous is not recorded yet".to_string(),
+                ),
+                (Some(Some(base)), Some(flush)) if flush < base => (
+                    Score::CAN_NOT_PROMOTE,
+                    Some(PgStatus::HsSync),
+                    format!(
+                        "sync standby has not yet flushed {} acknowledged before it became synchronous (flushed {})",
+                        base.to_pg(),
+                        flush.to_pg()
+                    ),
+                ),
+                (Some(Some(base)), Some(_)) => {
+                    if let Some(b) = baseline.as_mut() {
+                        b.names.retain(|n| n != node);
+                    }
+                    (
+                        Score::CAN_PROMOTE,
+                        Some(PgStatus::HsSync),
+                        format!(
+                            "streaming synchronously and has flushed {} acknowledged before it became synchronous: can take over at once",
+                            base.to_pg()
+                        ),
+                    )
+                }
+                (Some(Some(_)), None) => (
+                    Score::CAN_PROMOTE,
+                    Some(PgStatus::HsSync),
+                    "streaming synchronously (the server does not report flush_lsn: stock behaviour, no catch-up check)".to_string(),
+                ),
+                (None, _) => (
+                    Score::CAN_PROMOTE,
+                    Some(PgStatus::HsSync),
+                    "streaming synchronously: can take over at once".to_string(),
+                ),
+            }
         } else if data_status.is_streaming("ASYNC") {
             if sync {
                 if manage_single && current.is_empty() {
@@ -197,10 +289,38 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
                 reason,
             })
     };
+    if let Some(change) = &sync_change {
+        let added: Vec<String> = change
+            .names
+            .iter()
+            .filter(|n| !input.current_sync.contains(n))
+            .cloned()
+            .collect();
+        if added.is_empty() {
+            if let Some(b) = baseline.as_mut() {
+                b.names.retain(|n| change.names.contains(n));
+            }
+        } else {
+            // Writes acknowledged so far are at or below the primary's
+            // position after the reload: the new names wait for it (and so
+            // do names still waiting for an older, lower baseline).
+            let mut names: Vec<String> = baseline
+                .take()
+                .map(|b| b.names)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| change.names.contains(n))
+                .collect();
+            names.extend(added);
+            baseline = Some(SyncBaseline { lsn: None, names });
+        }
+    }
+    let baseline = baseline.filter(|b| !b.names.is_empty());
     ControlDecision {
         standbys,
         sync_change,
         recheck,
+        baseline,
     }
 }
 
@@ -237,6 +357,7 @@ mod tests {
             external: &[],
             rows,
             current_sync: &current,
+            baseline: None,
         })
     }
 
@@ -391,6 +512,7 @@ mod tests {
             external: &external,
             rows: &rows,
             current_sync: &current,
+            baseline: None,
         });
         let change = d.sync_change.expect("the list changes");
         assert_eq!(change.names, v(&["node2", "ext1"]));
@@ -404,6 +526,7 @@ mod tests {
             external: &external,
             rows: &rows,
             current_sync: &current,
+            baseline: None,
         });
         assert_eq!(d.sync_change, None);
     }

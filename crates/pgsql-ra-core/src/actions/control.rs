@@ -1,14 +1,16 @@
 //! Applies [`control_slave_status`] on the primary: reads
 //! `pg_stat_replication` (retried within the budget, bug M), writes the
 //! standbys' attributes through the guards and switches the synchronous
-//! standby with a reload.
+//! standby with a reload. Keeps the handover baseline
+//! (`<tmpdir>/sync_baseline`, see [`SyncBaseline`]): the primary's own WAL
+//! position read right after the reload that made a standby synchronous.
 
 use super::prepare::write_rep_mode_conf;
 use super::Ctx;
 use crate::budget::RETRY_INTERVAL;
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{LogLevel, ReplicationRow};
-use crate::replication::{control_slave_status, ControlInput};
+use crate::ports::{FileOwner, LogLevel, ReplicationRow};
+use crate::replication::{control_slave_status, ControlInput, SyncBaseline, BASELINE_FILE};
 use crate::status::PgStatus;
 use crate::sync_mode;
 
@@ -59,6 +61,44 @@ fn reload(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     }
 }
 
+/// Fills in a baseline still waiting for the primary's position: the
+/// position now is at or above every write acknowledged before the reload.
+/// Left unknown (the standbys keep waiting) if it cannot be read.
+fn record_position(ctx: &mut Ctx<'_, '_>, baseline: &mut SyncBaseline) {
+    if baseline.lsn.is_some() {
+        return;
+    }
+    match ctx.world.db.current_lsn() {
+        Ok(lsn) => {
+            ctx.log(
+                LogLevel::Info,
+                &format!(
+                    "Handover baseline {} for the new synchronous standbys [{}].",
+                    lsn.to_pg(),
+                    baseline.names.join(", ")
+                ),
+            );
+            baseline.lsn = Some(lsn);
+        }
+        Err(e) => ctx.log(
+            LogLevel::Warn,
+            &format!("Can't read my WAL position for the handover baseline: {e}"),
+        ),
+    }
+}
+
+fn store_baseline(ctx: &mut Ctx<'_, '_>, baseline: Option<&SyncBaseline>) -> Result<(), Outcome> {
+    let path = ctx.tmp_path(BASELINE_FILE);
+    let r = match baseline {
+        Some(b) => ctx
+            .world
+            .fs
+            .write(&path, &b.render(), FileOwner::Root, 0o600),
+        None => ctx.world.fs.remove(&path).map(|_| ()),
+    };
+    r.map_err(|e| ctx.fail(OcfExit::ErrGeneric, format!("Can't write {path}: {e}")))
+}
+
 /// Runs `control_slave_status` once. Returns true when a standby was just
 /// made synchronous and the caller should check again shortly.
 pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
@@ -70,6 +110,15 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         Ok(Some(text)) => sync_mode::parse(&text),
         _ => Vec::new(),
     };
+    let baseline_path = ctx.tmp_path(BASELINE_FILE);
+    let stored = match ctx.world.fs.read(&baseline_path) {
+        Ok(Some(text)) => SyncBaseline::parse(&text),
+        _ => None,
+    };
+    let mut baseline = stored.clone();
+    if let Some(b) = baseline.as_mut() {
+        record_position(ctx, b);
+    }
     let local = ctx.attrs.local.clone();
     let decision = control_slave_status(&ControlInput {
         rep_mode: params.rep_mode,
@@ -78,6 +127,7 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         external: &params.external_standby_node_list,
         rows: &rows,
         current_sync: &current,
+        baseline: baseline.as_ref(),
     });
     for s in &decision.standbys {
         ctx.log(
@@ -121,6 +171,13 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         write_rep_mode_conf(ctx, &change.names)
             .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
         reload(ctx)?;
+    }
+    let mut next = decision.baseline.clone();
+    if let Some(b) = next.as_mut() {
+        record_position(ctx, b);
+    }
+    if next != stored {
+        store_baseline(ctx, next.as_ref())?;
     }
     Ok(decision.recheck)
 }
