@@ -118,6 +118,32 @@ impl Attrs {
         )
     }
 
+    /// Sets (`Some`) or deletes (`None`) `<rsc>-sync-baseline` of `node`
+    /// (forever; guard: the node exists). Reads first, writes only a change.
+    pub fn set_sync_baseline(
+        &self,
+        cluster: &mut dyn Cluster,
+        node: &str,
+        value: Option<&str>,
+    ) -> Result<WriteResult, ClusterError> {
+        if !self.exists(node) {
+            return Ok(WriteResult::Skipped(format!(
+                "{node} is not a cluster node"
+            )));
+        }
+        let name = &self.names.sync_baseline;
+        match value {
+            Some(v) => self.write_if_changed(cluster, node, name, v, Lifetime::Forever),
+            None => {
+                if cluster.get_attr(node, name, Lifetime::Forever)?.is_none() {
+                    return Ok(WriteResult::Unchanged);
+                }
+                cluster.delete_attr(node, name, Lifetime::Forever)?;
+                Ok(WriteResult::Written)
+            }
+        }
+    }
+
     /// Reads `<rsc>-data-status` of `node`; an unparsable value reads as `None`.
     pub fn data_status(
         &self,

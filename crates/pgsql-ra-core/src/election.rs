@@ -73,6 +73,26 @@ pub fn eligibility(rep_mode: RepMode, own: Option<&DataStatus>) -> Result<(), St
     }
 }
 
+/// Beyond the stock agent: a standby made synchronous at a handover whose
+/// `<rsc>-sync-baseline` (the primary's position then) it has not reached
+/// lacks writes its predecessor acknowledged and must not be elected, even
+/// though its data-status says `STREAMING|SYNC`. `baseline` is the raw
+/// attribute (`None`: no handover pending).
+pub fn handover_eligibility(baseline: Option<&str>, my_lsn: Lsn) -> Result<(), String> {
+    let Some(text) = baseline else { return Ok(()) };
+    match Lsn::parse_attr(text) {
+        Ok(base) if my_lsn >= base => Ok(()),
+        Ok(base) => Err(format!(
+            "My data is out-of-date: I became the synchronous standby when the primary was at {} and hold only {}",
+            base.to_pg(),
+            my_lsn.to_pg()
+        )),
+        Err(_) => Err(format!(
+            "My data may be out-of-date: I became the synchronous standby at an unrecorded primary position ({text})"
+        )),
+    }
+}
+
 /// What one round of the election concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Verdict {
@@ -303,6 +323,16 @@ mod tests {
             3
         );
         assert_eq!(completed_rounds(&files(&[]), 3), 0);
+    }
+
+    #[test]
+    fn a_standby_behind_its_handover_baseline_is_not_eligible() {
+        let base = Lsn(0x0500_0060);
+        assert!(handover_eligibility(None, Lsn(0x0300_0000)).is_ok());
+        assert!(handover_eligibility(Some(&base.to_attr()), base).is_ok());
+        let err = handover_eligibility(Some(&base.to_attr()), Lsn(0x0500_0000)).unwrap_err();
+        assert!(err.contains("0/5000060"), "{err}");
+        assert!(handover_eligibility(Some("unknown"), Lsn(u64::MAX)).is_err());
     }
 
     #[test]

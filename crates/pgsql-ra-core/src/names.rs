@@ -18,6 +18,10 @@ pub struct AttributeNames {
     pub receiver_status: String,
     /// `master-<rsc>`: the promotion score (reboot).
     pub master_score: String,
+    /// `<rsc>-sync-baseline` (forever; not in the stock agent): on a standby
+    /// just made synchronous, the primary's WAL position at the handover
+    /// until the standby has flushed it (blocks its election meanwhile).
+    pub sync_baseline: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -40,6 +44,7 @@ impl AttributeNames {
             master_baseline: format!("{rsc}-master-baseline"),
             receiver_status: format!("{rsc}-receiver-status"),
             master_score: format!("master-{rsc}"),
+            sync_baseline: format!("{rsc}-sync-baseline"),
         }
     }
 }

@@ -99,6 +99,42 @@ fn store_baseline(ctx: &mut Ctx<'_, '_>, baseline: Option<&SyncBaseline>) -> Res
     r.map_err(|e| ctx.fail(OcfExit::ErrGeneric, format!("Can't write {path}: {e}")))
 }
 
+/// Mirrors the baseline onto the waiting standbys' `<rsc>-sync-baseline`
+/// (forever), so that their election also refuses to promote them before
+/// they hold it; deletes it everywhere else (the primary included). A
+/// standby whose `flush_lsn` (read before the reload, so at most its
+/// position now) already reaches the baseline does not wait.
+fn publish_baseline(
+    ctx: &mut Ctx<'_, '_>,
+    baseline: Option<&SyncBaseline>,
+    rows: &[ReplicationRow],
+) -> Result<(), Outcome> {
+    let local = ctx.attrs.local.clone();
+    for node in ctx.agent.params.node_list.clone() {
+        let flushed = rows
+            .iter()
+            .find(|r| r.application_name == node)
+            .and_then(|r| r.flush_lsn);
+        let value = baseline
+            .filter(|b| node != local && b.names.contains(&node))
+            .and_then(|b| match (b.lsn, flushed) {
+                (None, _) => Some("unknown".to_string()),
+                (Some(base), Some(f)) if f < base => Some(base.to_attr()),
+                _ => None,
+            });
+        if let Err(e) = ctx
+            .attrs
+            .set_sync_baseline(ctx.world.cluster, &node, value.as_deref())
+        {
+            return Err(ctx.fail(
+                OcfExit::ErrGeneric,
+                format!("Can't update the sync baseline of {node}: {e}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `control_slave_status` once. Returns true when a standby was just
 /// made synchronous and the caller should check again shortly.
 pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
@@ -179,5 +215,6 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     if next != stored {
         store_baseline(ctx, next.as_ref())?;
     }
+    publish_baseline(ctx, next.as_ref(), &rows)?;
     Ok(decision.recheck)
 }

@@ -4,7 +4,8 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    completed_rounds, decide, eligibility, note_file_name, NotesChange, Observation, Round, Verdict,
+    completed_rounds, decide, eligibility, handover_eligibility, note_file_name, NotesChange,
+    Observation, Round, Verdict,
 };
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
@@ -60,6 +61,15 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         return Ok(false);
     }
     let my_lsn = own_location(ctx)?;
+    let baseline = ctx
+        .world
+        .cluster
+        .get_attr(&local, &names.sync_baseline, Lifetime::Forever)
+        .map_err(generic("Can't read my sync baseline"))?;
+    if let Err(reason) = handover_eligibility(baseline.as_deref(), my_lsn) {
+        ctx.log(LogLevel::Info, &reason);
+        return Ok(false);
+    }
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
         .map_err(generic("Can't publish my xlog location"))?;
