@@ -483,6 +483,99 @@ mod tests {
     }
 
     #[test]
+    fn a_new_sync_standby_waits_for_the_handover_baseline() {
+        let list = v(&["node1", "node2", "node3"]);
+        let decide_with = |rows: &[ReplicationRow], current: &[&str], b: Option<&SyncBaseline>| {
+            let current = v(current);
+            control_slave_status(&ControlInput {
+                rep_mode: RepMode::Sync,
+                node_list: &list,
+                local: "node1",
+                external: &[],
+                rows,
+                current_sync: &current,
+                baseline: b,
+            })
+        };
+        let at = |name: &str, sync: &str, flush: u64| ReplicationRow {
+            flush_lsn: Some(Lsn(flush)),
+            ..row(name, "STREAMING", sync)
+        };
+        // node2 (sync) is gone: node3 becomes the sync standby; the baseline
+        // (position read after the reload) is to be recorded for node3 only.
+        let d = decide_with(&[at("node3", "ASYNC", 0x0500_0000)], &["node2"], None);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        let pending = SyncBaseline {
+            lsn: None,
+            names: v(&["node3"]),
+        };
+        assert_eq!(d.baseline.as_ref(), Some(&pending));
+        // Not recorded yet: not promotable.
+        let d = decide_with(
+            &[at("node3", "SYNC", 0x0500_0000)],
+            &["node3"],
+            Some(&pending),
+        );
+        assert_eq!(d.standbys[1].score, Score::CAN_NOT_PROMOTE);
+        // Behind the baseline: stock data-status and status, -INFINITY, and why.
+        let base = SyncBaseline {
+            lsn: Some(Lsn(0x0500_0060)),
+            names: v(&["node3"]),
+        };
+        let d = decide_with(&[at("node3", "SYNC", 0x0500_0000)], &["node3"], Some(&base));
+        let s = &d.standbys[1];
+        assert_eq!(s.data_status.to_string(), "STREAMING|SYNC");
+        assert_eq!(s.status.as_deref(), Some("HS:sync"));
+        assert_eq!(s.score, Score::CAN_NOT_PROMOTE);
+        assert!(
+            s.reason.contains(
+                "has not yet flushed 0/5000060 acknowledged before it became synchronous"
+            ),
+            "{}",
+            s.reason
+        );
+        assert_eq!(d.baseline.as_ref(), Some(&base), "kept while it waits");
+        assert_eq!(d.sync_change, None);
+        // Caught up: 100, and the baseline is done.
+        let d = decide_with(&[at("node3", "SYNC", 0x0500_0060)], &["node3"], Some(&base));
+        assert_eq!(d.standbys[1].score, Score::CAN_PROMOTE);
+        assert_eq!(d.baseline, None);
+        // No flush_lsn reported: stock behaviour.
+        let d = decide_with(
+            &[row("node3", "STREAMING", "SYNC")],
+            &["node3"],
+            Some(&base),
+        );
+        assert_eq!(d.standbys[1].score, Score::CAN_PROMOTE);
+        // A standby synchronous since before the baseline does not wait.
+        let d = decide_with(
+            &[
+                at("node2", "SYNC", 0x0400_0000),
+                at("node3", "SYNC", 0x0400_0000),
+            ],
+            &["node2", "node3"],
+            Some(&SyncBaseline {
+                lsn: Some(Lsn(0x0500_0060)),
+                names: v(&["node3"]),
+            }),
+        );
+        assert_eq!(d.standbys[0].score, Score::CAN_PROMOTE);
+        assert_eq!(d.standbys[1].score, Score::CAN_NOT_PROMOTE);
+        // The waiting standby is released: the baseline goes with it.
+        let d = decide_with(&[], &["node3"], Some(&base));
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&[])));
+        assert_eq!(d.baseline, None);
+        // A stale baseline (rep_mode.conf rewritten since) is ignored.
+        let d = decide_with(&[at("node2", "SYNC", 0x0400_0000)], &["node2"], Some(&base));
+        assert_eq!(d.standbys[0].score, Score::CAN_PROMOTE);
+        assert_eq!(d.baseline, None);
+        // The file form round-trips.
+        assert_eq!(SyncBaseline::parse(&base.render()), Some(base.clone()));
+        assert_eq!(SyncBaseline::parse(&pending.render()), Some(pending));
+        assert_eq!(SyncBaseline::parse(""), None);
+    }
+
+    #[test]
     fn names_match_exactly() {
         let rows = [
             row("node10", "STREAMING", "SYNC"),
