@@ -10,7 +10,7 @@ use crate::budget::Budget;
 use crate::context::ClusterContext;
 use crate::names::AttributeNames;
 use crate::ocf::{OcfExit, Outcome};
-use crate::params::{ParamError, Params};
+use crate::params::{ParamError, Params, RepMode};
 use crate::ports::{LogLevel, World};
 use crate::validate;
 
@@ -72,6 +72,15 @@ impl Agent {
         };
         let local = match world.cluster.local_node() {
             Ok(n) => n,
+            // A single PostgreSQL (rep_mode=none) never uses the node name, so
+            // it is managed even where no cluster answers (ocf-tester, tests).
+            Err(e) if self.params.rep_mode == RepMode::None => {
+                world.log.log(
+                    LogLevel::Debug,
+                    &format!("local node name unknown, not needed with rep_mode=none: {e}"),
+                );
+                String::new()
+            }
             Err(e) => {
                 return fail_logged(
                     world,

@@ -153,12 +153,24 @@ fn render_action(out: &mut String, action: &ActionHint) {
     out.push_str(" />\n");
 }
 
+/// The document type: the OCF 1.0 DTD (`ra-api-1.dtd`, what `ocf-tester`
+/// and `xmllint --valid` check against) plus an internal subset declaring
+/// the OCF 1.1 additions this meta-data uses: the `reloadable` and `private`
+/// parameter attributes and the `reload-agent` action. In XML the internal
+/// subset is read first and its attribute declarations bind, so validators
+/// that only know OCF 1.0 accept the document, and OCF 1.1 readers see the
+/// same elements as without it.
+pub const DOCTYPE: &str = "<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\" [\n\
+  <!ATTLIST parameter reloadable (1|0) \"0\" private (1|0) \"0\">\n\
+  <!ATTLIST action name (start|stop|recover|monitor|restart|migrate_to|migrate_from|promote|demote|notify|status|reload|reload-agent|meta-data|usage|methods|validate-all) #REQUIRED>\n\
+]>\n";
+
 /// Renders the meta-data. `pgdata` is the current `pgdata` parameter value, from
 /// which the advertised default of `config` is computed (as the stock agent does).
 pub fn render(pgdata: &str) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<?xml version=\"1.0\"?>\n");
-    out.push_str("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n");
+    out.push_str(DOCTYPE);
     let _ = writeln!(
         out,
         "<resource-agent name=\"pgsql\" version=\"{}\">",
@@ -215,7 +227,7 @@ mod tests {
     fn declares_ocf_1_1_with_reloadable_and_private_flags() {
         let xml = render("/var/lib/pgsql/data");
         assert!(xml.starts_with(
-            "<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\" ["
         ));
         assert!(xml.contains("<version>1.1</version>"));
         assert!(xml.contains(r#"<parameter name="monitor_password" unique="0" required="0" reloadable="1" private="1">"#));

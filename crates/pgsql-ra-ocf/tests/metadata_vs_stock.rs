@@ -169,9 +169,10 @@ fn our_parameters_keep_the_stock_order() {
 #[test]
 fn ours_is_well_formed_ocf_1_1() {
     let xml = meta_data_of(env!("CARGO_BIN_EXE_pgsql-ra"), PGDATA);
-    assert!(xml.starts_with(
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n"
-    ));
+    assert!(xml.starts_with(&format!(
+        "<?xml version=\"1.0\"?>\n{}",
+        pgsql_ra_core::metadata::DOCTYPE
+    )));
     assert!(
         !xml.contains("Master") && !xml.contains("Slave\""),
         "OCF 1.1 role names only"
@@ -262,4 +263,36 @@ fn the_stock_actions_keep_their_timeouts() {
         assert_eq!(mine.get("timeout"), theirs.get("timeout"), "{theirs:?}");
         assert_eq!(mine.get("interval"), theirs.get("interval"), "{theirs:?}");
     }
+}
+
+/// `ocf-tester` checks meta-data with `xmllint --valid` against the installed
+/// OCF 1.0 DTD; ours declares its OCF 1.1 additions in an internal subset and
+/// must pass that check.
+#[test]
+fn our_meta_data_is_valid_against_the_installed_ra_api_dtd() {
+    let dtd_dir = "/usr/share/resource-agents";
+    assert!(
+        Path::new(dtd_dir).join("ra-api-1.dtd").exists(),
+        "{dtd_dir}/ra-api-1.dtd is missing: install Debian's resource-agents"
+    );
+    let xml = meta_data_of(env!("CARGO_BIN_EXE_pgsql-ra"), PGDATA);
+    let mut lint = Command::new("xmllint")
+        .args(["--noout", "--valid", "-"])
+        .current_dir(dtd_dir)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("xmllint is missing: install Debian's libxml2-utils");
+    use std::io::Write;
+    lint.stdin
+        .take()
+        .expect("stdin")
+        .write_all(xml.as_bytes())
+        .expect("write meta-data to xmllint");
+    let out = lint.wait_with_output().expect("xmllint runs");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "xmllint --valid rejects our meta-data: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -393,6 +393,25 @@ fn promote_and_demote_need_a_replication_mode() {
     assert_eq!(code(&lab.run("node1", Action::Notify)), 0);
 }
 
+/// A single PostgreSQL needs no cluster: where no cluster answers (ocf-tester,
+/// a machine outside Pacemaker) it is still started, monitored and stopped,
+/// while a replication mode cannot work without knowing its node.
+#[test]
+fn without_a_cluster_only_rep_mode_none_is_managed() {
+    let mut lab = Lab::new(&["node1"], &[]);
+    lab.cluster.fail_next_calls(1_000);
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 7);
+
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.cluster.fail_next_calls(1_000);
+    let o = lab.run("node1", Action::Start);
+    assert_eq!(code(&o), 1);
+    assert!(o.reason.unwrap_or_default().contains("local node name"));
+}
+
 #[test]
 fn pre_promote_bans_a_standby_newer_than_the_promotee() {
     let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
