@@ -26,6 +26,8 @@ use crate::system::RealSystem;
 pub const ATTRD_DIR_VAR: &str = "PGSQL_RA_ATTRD_DIR";
 /// Environment variable naming the local node for the file-backed store.
 pub const NODE_VAR: &str = "PGSQL_RA_NODE";
+/// The local node's name as Pacemaker passes it to every operation.
+pub const ON_NODE_VAR: &str = "OCF_RESKEY_CRM_meta_on_node";
 
 /// The cluster backend the environment selects.
 pub fn cluster_from_env(
@@ -38,11 +40,16 @@ pub fn cluster_from_env(
             dir,
             env.get(NODE_VAR).map(String::as_str).unwrap_or(""),
         )),
-        None => Box::new(CrmCluster::new(CrmTools {
-            sbin_dir: env.get("HA_SBIN_DIR").cloned(),
-            timeout: budget.command,
-            forever_timeout: Duration::from_secs(u64::from(agent.params.crm_attr_timeout.max(1))),
-        })),
+        None => Box::new(
+            CrmCluster::new(CrmTools {
+                sbin_dir: env.get("HA_SBIN_DIR").cloned(),
+                timeout: budget.command,
+                forever_timeout: Duration::from_secs(u64::from(
+                    agent.params.crm_attr_timeout.max(1),
+                )),
+            })
+            .with_local_node(env.get(ON_NODE_VAR).map(String::as_str)),
+        ),
     }
 }
 
