@@ -11,7 +11,7 @@ kv keys:
   vip=<node>                           where vip-master is started
   attr.<node>.<name>=<value>           node attributes (transient and permanent)
   failcount.<node>.<rsc>=<n>           from the node history
-  failed.<node>=<op_key>:<exitstatus> ...  failed actions
+  failed.<node>=<op_key>:<exitstatus>(<exit_reason, blanks as _>) ...  failed actions
 """
 import datetime
 import re
@@ -51,7 +51,9 @@ def kv(doc):
     failed = {}
     fl = root.find("failures")
     for f in (fl.findall("failure") if fl is not None else []):
-        failed.setdefault(f.get("node"), []).append("%s:%s" % (f.get("op_key"), f.get("exitstatus")))
+        reason = (f.get("exitreason") or "").replace(" ", "_")
+        failed.setdefault(f.get("node"), []).append("%s:%s%s" % (f.get("op_key"), f.get("exitstatus"),
+                                                                 "(%s)" % reason if reason else ""))
     out += ["failed.%s=%s" % (k, " ".join(v)) for k, v in sorted(failed.items())]
     return out
 
