@@ -119,7 +119,7 @@ collect 2-failover
 say "scenario 3: rebuild node1 under node2 (seed procedure), then fail over back"
 # the lock keeps the old primary out: a cleanup alone must not bring it back
 timeout 30 "$LAB_SH" enter node1 crm_resource --cleanup -r msPostgresql -N node1 >/dev/null 2>&1
-until_state 30 'failed.node1=.*pgsql_start_0.*'
+until_state 30 'failed.node1=.*pgsql_start_0.*' 'role.node1=|Stopped'   # failed start, then its stop
 expect_re "cleanup without rebuild: start on node1 fails (PGSQL.lock)" 'pgsql_start_0' "$(get failed.node1)"
 expect_re "node1 stays stopped" '^(|Stopped)$' "$(get role.node1)"
 expect "node2 stays Promoted" node2 promoted
