@@ -7,7 +7,7 @@
 # Scenarios: 1 bring-up (sync)  2 kill -9 of the primary's postmaster  3 rebuild + failover
 # back  4 rep_mode=async and a cut replication link  5 ocf-tester on a single PostgreSQL.
 # Every assertion prints what it expected and what it saw.  On failure the cluster logs are
-# printed.  Last line: "N passed, M failed"; exit status 1 if M > 0.  KEEP=1 leaves the lab up.
+# printed.  Last line: "N passed, M failed"; exit status 1 if M > 0.  KEEP=1 leaves the last (async) lab up.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
@@ -179,7 +179,7 @@ else
   ko "lab up (async)" healthy "failed"; tail -30 "$OUTDIR/up-async.log"; snap
 fi
 collect 4-async
-lab down >/dev/null 2>&1
+[ "${KEEP:-0}" = 1 ] || lab down >/dev/null 2>&1
 
 # --------------------------------------------------------------------------------- 5 ocf-tester
 say "scenario 5: ocf-tester, single PostgreSQL, no replication"
