@@ -34,4 +34,4 @@ step "end to end on a real Pacemaker + Corosync cluster (lab/e2e.sh)"
 RA=ours bash lab/e2e.sh
 
 step "benchmark smoke run (bench/run.sh --quick)"
-BUILD=0 bash bench/run.sh --quick
+CARGO_TARGET_DIR=$ROOT/target BUILD=0 bash bench/run.sh --quick
