@@ -9,6 +9,15 @@
 //! (one base note plus `xlog_check_count` rounds) the node(s) with the
 //! highest LSN win (score 1000); every other node marks its own data
 //! `DISCONNECT`.
+//!
+//! Beyond the stock agent (§8.2 bug N): a node that can report them also
+//! publishes its timeline and system identifier as `<rsc>-xlog-tli`
+//! (`<timeline>:<system identifier>`). Candidates are then ordered by
+//! (timeline, LSN) rather than by LSN alone, a candidate whose system
+//! identifier differs from the local one is ignored, and a local node whose
+//! system identifier is outnumbered by another one does not claim. A node
+//! without a published timeline is compared by LSN alone (stock). With one
+//! timeline and one system identifier the result is the stock one.
 
 use serde::Serialize;
 
@@ -24,21 +33,100 @@ pub fn note_file_name(round: u32) -> String {
     format!("{NOTE_PREFIX}{round}")
 }
 
-/// One node's published location, a line `<node> <LSN>` of a note.
+/// Where a node's data comes from: its timeline and the system identifier
+/// of its cluster (`<rsc>-xlog-tli` = `<timeline>:<system identifier>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Origin {
+    /// The timeline ID.
+    pub timeline: u32,
+    /// The system identifier (`pg_control_system()`).
+    pub system_id: u64,
+}
+
+impl Origin {
+    /// The attribute value `<timeline>:<system identifier>`.
+    pub fn to_attr(&self) -> String {
+        format!("{}:{}", self.timeline, self.system_id)
+    }
+
+    /// Parses the attribute value `<timeline>:<system identifier>`.
+    pub fn parse_attr(text: &str) -> Result<Origin, String> {
+        let bad = || format!("invalid timeline and system identifier {text:?}");
+        let (tli, sys) = text.trim().split_once(':').ok_or_else(bad)?;
+        Ok(Origin {
+            timeline: tli.parse().map_err(|_| bad())?,
+            system_id: sys.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// One node's published location, a line `<node> <LSN>` of a note
+/// (`<node> <LSN> <timeline>:<system identifier>` when its origin is known).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observation {
     /// The node name.
     pub node: String,
     /// Its `<rsc>-xlog-loc`.
     pub lsn: Lsn,
+    /// Its `<rsc>-xlog-tli` (`None`: not published, compared by LSN alone).
+    pub origin: Option<Origin>,
 }
 
-/// Renders a note: one `<node> <LSN>` line per observation.
+/// Renders a note: one `<node> <LSN>` line per observation, followed by
+/// ` <timeline>:<system identifier>` when known (so that a timeline change
+/// restarts the count).
 pub fn render_note(observed: &[Observation]) -> String {
     observed
         .iter()
-        .map(|o| format!("{} {}\n", o.node, o.lsn))
+        .map(|o| match o.origin {
+            Some(origin) => format!("{} {} {}\n", o.node, o.lsn, origin.to_attr()),
+            None => format!("{} {}\n", o.node, o.lsn),
+        })
         .collect()
+}
+
+/// Whether `other` is ahead of `me`: by (timeline, LSN) when both timelines
+/// are known, by LSN alone otherwise (stock).
+fn ahead(other: (Lsn, Option<Origin>), me: (Lsn, Option<Origin>)) -> bool {
+    match (other.1, me.1) {
+        (Some(o), Some(m)) => (o.timeline, other.0) > (m.timeline, me.0),
+        _ => other.0 > me.0,
+    }
+}
+
+/// The candidates the local node compares itself with, and warnings about
+/// the ones left out: with a known local system identifier, a candidate
+/// publishing another one is ignored.
+fn same_system<'a>(
+    observed: &'a [Observation],
+    mine: Option<Origin>,
+) -> (Vec<&'a Observation>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut warnings = Vec::new();
+    for o in observed {
+        match (o.origin, mine) {
+            (Some(theirs), Some(m)) if theirs.system_id != m.system_id => warnings.push(format!(
+                "{} is ignored in the election: its system identifier {} differs from mine {}",
+                o.node, theirs.system_id, m.system_id
+            )),
+            _ => kept.push(o),
+        }
+    }
+    (kept, warnings)
+}
+
+/// When another system identifier is published by more nodes than the
+/// local one, that identifier and its count (the local node is the odd one out).
+fn outnumbered_by(observed: &[Observation], mine: Origin) -> Option<(u64, usize)> {
+    let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
+    for o in observed.iter().filter_map(|o| o.origin) {
+        *counts.entry(o.system_id).or_default() += 1;
+    }
+    let own = counts.get(&mine.system_id).copied().unwrap_or(0).max(1);
+    counts
+        .into_iter()
+        .filter(|(id, n)| *id != mine.system_id && *n > own)
+        .max_by_key(|(id, n)| (*n, std::cmp::Reverse(*id)))
 }
 
 /// The number of completed rounds: the largest k in 1..=check_count such
@@ -127,6 +215,8 @@ pub enum NotesChange {
 pub struct Round {
     /// This node's location (the greater of replay and receive).
     pub my_lsn: Lsn,
+    /// This node's timeline and system identifier (`None`: unknown).
+    pub my_origin: Option<Origin>,
     /// Every readable `<rsc>-xlog-loc` of node_list, in list order (self included).
     pub observed: Vec<Observation>,
     /// Rounds already confirmed ([`completed_rounds`]).
@@ -144,16 +234,20 @@ pub struct Decision {
     pub verdict: Verdict,
     /// What to do with the note files.
     pub notes: NotesChange,
-    /// The highest location observed, when any.
+    /// The highest location observed among the candidates of the local
+    /// node's system, when any.
     pub highest: Option<Lsn>,
     /// Why.
     pub reason: String,
+    /// Candidates left out (another system identifier), in words.
+    pub warnings: Vec<String>,
 }
 
 /// Decides one round (stock steps 4 to 7 of `have_master_right`).
 pub fn decide(round: &Round) -> Decision {
     let text = render_note(&round.observed);
-    let highest = round.observed.iter().map(|o| o.lsn).max();
+    let (candidates, warnings) = same_system(&round.observed, round.my_origin);
+    let highest = candidates.iter().map(|o| o.lsn).max();
     let next = round.completed + 1;
     if round.previous.as_deref() != Some(text.as_str()) || round.observed.is_empty() {
         return Decision {
@@ -165,6 +259,7 @@ pub fn decide(round: &Round) -> Decision {
             } else {
                 "the published locations changed since the last round (or this is the first round); counting starts again".to_string()
             },
+            warnings,
         };
     }
     if next < round.check_count {
@@ -176,28 +271,65 @@ pub fn decide(round: &Round) -> Decision {
                 "locations unchanged for {next} of {} rounds; waiting before deciding",
                 round.check_count
             ),
+            warnings,
         };
     }
-    match highest {
-        Some(top) if round.my_lsn >= top => Decision {
+    let lose = |reason: String, warnings: Vec<String>| Decision {
+        verdict: Verdict::Loser,
+        notes: NotesChange::ResetTo(text.clone()),
+        highest,
+        reason,
+        warnings,
+    };
+    if let Some(mine) = round.my_origin {
+        if let Some((other, count)) = outnumbered_by(&round.observed, mine) {
+            return lose(
+                format!(
+                    "I don't have correct master data: my system identifier {} differs from {other}, published by {count} nodes",
+                    mine.system_id
+                ),
+                warnings,
+            );
+        }
+    }
+    let me = (round.my_lsn, round.my_origin);
+    let leader = candidates
+        .iter()
+        .filter(|o| ahead((o.lsn, o.origin), me))
+        .max_by(|a, b| {
+            let key = |o: &Observation| (o.origin.map(|g| g.timeline), o.lsn);
+            key(a).cmp(&key(b)).then_with(|| b.node.cmp(&a.node))
+        });
+    match leader {
+        None => Decision {
             verdict: Verdict::Winner,
             notes: NotesChange::Clear,
             highest,
-            reason: format!(
-                "I have a master right: my location {} is the highest after {next} unchanged rounds",
-                round.my_lsn
-            ),
+            reason: match round.my_origin {
+                Some(m) if candidates.iter().any(|o| o.origin.is_some_and(|g| g.timeline < m.timeline)) => format!(
+                    "I have a master right: my location {} on timeline {} is the newest after {next} unchanged rounds",
+                    round.my_lsn, m.timeline
+                ),
+                _ => format!(
+                    "I have a master right: my location {} is the highest after {next} unchanged rounds",
+                    round.my_lsn
+                ),
+            },
+            warnings,
         },
-        _ => Decision {
-            verdict: Verdict::Loser,
-            notes: NotesChange::ResetTo(text),
-            highest,
-            reason: format!(
-                "I don't have correct master data: my location {} is behind the highest {}",
-                round.my_lsn,
-                highest.map(|l| l.to_string()).unwrap_or_default()
-            ),
-        },
+        Some(o) => lose(
+            match (o.origin, round.my_origin) {
+                (Some(g), Some(m)) if g.timeline > m.timeline => format!(
+                    "I don't have correct master data: {} is on timeline {}, newer than my timeline {}",
+                    o.node, g.timeline, m.timeline
+                ),
+                _ => format!(
+                    "I don't have correct master data: my location {} is behind the highest {}",
+                    round.my_lsn, o.lsn
+                ),
+            },
+            warnings,
+        ),
     }
 }
 
@@ -211,6 +343,7 @@ mod tests {
             .map(|(n, l)| Observation {
                 node: n.to_string(),
                 lsn: Lsn(*l),
+                origin: None,
             })
             .collect()
     }
@@ -229,6 +362,7 @@ mod tests {
             let completed = completed_rounds(&names, count);
             let d = decide(&Round {
                 my_lsn: Lsn(my),
+                my_origin: None,
                 observed: obs(observed),
                 completed,
                 previous: notes.get(&completed).cloned(),
@@ -285,6 +419,7 @@ mod tests {
     fn a_changed_location_restarts_the_count() {
         let d = decide(&Round {
             my_lsn: Lsn(9),
+            my_origin: None,
             observed: obs(&[("node1", 9)]),
             completed: 2,
             previous: Some(render_note(&obs(&[("node1", 8)]))),
@@ -301,6 +436,7 @@ mod tests {
     fn no_observation_never_elects() {
         let d = decide(&Round {
             my_lsn: Lsn(9),
+            my_origin: None,
             observed: vec![],
             completed: 3,
             previous: Some(String::new()),
@@ -349,5 +485,178 @@ mod tests {
         assert!(eligibility(RepMode::Async, Some(&potential))
             .unwrap_err()
             .contains("out-of-date"));
+    }
+
+    const SYS: u64 = 7_300_000_000_000_000_001;
+    const OTHER: u64 = 7_400_000_000_000_000_002;
+
+    fn tl(timeline: u32, system_id: u64) -> Option<Origin> {
+        Some(Origin {
+            timeline,
+            system_id,
+        })
+    }
+
+    fn full(rows: &[(&str, u64, Option<Origin>)]) -> Vec<Observation> {
+        rows.iter()
+            .map(|(n, l, o)| Observation {
+                node: n.to_string(),
+                lsn: Lsn(*l),
+                origin: *o,
+            })
+            .collect()
+    }
+
+    /// A confirmed round (same note, all rounds done) for `me` among `rows`.
+    fn confirmed(me: &str, rows: &[(&str, u64, Option<Origin>)]) -> Decision {
+        let observed = full(rows);
+        let (_, lsn, origin) = rows.iter().find(|r| r.0 == me).copied().unwrap();
+        decide(&Round {
+            my_lsn: Lsn(lsn),
+            my_origin: origin,
+            previous: Some(render_note(&observed)),
+            observed,
+            completed: 2,
+            check_count: 3,
+        })
+    }
+
+    #[test]
+    fn origin_attribute_round_trips() {
+        let o = Origin {
+            timeline: 3,
+            system_id: SYS,
+        };
+        assert_eq!(o.to_attr(), "3:7300000000000000001");
+        assert_eq!(Origin::parse_attr(&o.to_attr()), Ok(o));
+        assert!(Origin::parse_attr("3").is_err());
+        assert!(Origin::parse_attr("x:1").is_err());
+    }
+
+    #[test]
+    fn a_higher_timeline_with_a_lower_lsn_wins() {
+        let rows = [
+            ("node1", 0x0300_0500, tl(1, SYS)),
+            ("node2", 0x0300_0100, tl(2, SYS)),
+        ];
+        let old = confirmed("node1", &rows);
+        assert_eq!(old.verdict, Verdict::Loser);
+        assert_eq!(
+            old.reason,
+            "I don't have correct master data: node2 is on timeline 2, newer than my timeline 1"
+        );
+        let new = confirmed("node2", &rows);
+        assert_eq!(new.verdict, Verdict::Winner, "{}", new.reason);
+        assert!(new.reason.contains("timeline 2"), "{}", new.reason);
+        assert_eq!(new.notes, NotesChange::Clear);
+    }
+
+    #[test]
+    fn same_timeline_compares_lsn_like_stock() {
+        let rows = [
+            ("node1", 0x0300_0500, tl(2, SYS)),
+            ("node2", 0x0300_0100, tl(2, SYS)),
+        ];
+        assert_eq!(confirmed("node1", &rows).verdict, Verdict::Winner);
+        let d = confirmed("node2", &rows);
+        assert_eq!(d.verdict, Verdict::Loser);
+        assert_eq!(
+            d.reason,
+            "I don't have correct master data: my location 0000000003000100 is behind the highest 0000000003000500"
+        );
+    }
+
+    #[test]
+    fn a_different_system_identifier_is_ignored() {
+        let rows = [
+            ("node1", 0x0300_0100, tl(2, SYS)),
+            ("node2", 0x0300_0028, tl(2, SYS)),
+            ("node3", 0x0900_0000, tl(7, OTHER)),
+        ];
+        let d = confirmed("node1", &rows);
+        assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
+        assert_eq!(d.highest, Some(Lsn(0x0300_0100)));
+        assert_eq!(d.warnings.len(), 1);
+        assert!(
+            d.warnings[0].starts_with("node3 is ignored"),
+            "{:?}",
+            d.warnings
+        );
+        assert_eq!(confirmed("node2", &rows).verdict, Verdict::Loser);
+        // node3 is the odd one out: it never claims.
+        let odd = confirmed("node3", &rows);
+        assert_eq!(odd.verdict, Verdict::Loser);
+        assert!(odd.reason.contains("system identifier"), "{}", odd.reason);
+        assert_eq!(odd.warnings.len(), 2);
+    }
+
+    #[test]
+    fn a_missing_timeline_falls_back_to_the_lsn() {
+        // node2 cannot report its timeline: compared with it by LSN alone.
+        let rows = [
+            ("node1", 0x0300_0100, tl(2, SYS)),
+            ("node2", 0x0300_0500, None),
+        ];
+        assert_eq!(confirmed("node1", &rows).verdict, Verdict::Loser);
+        assert_eq!(confirmed("node2", &rows).verdict, Verdict::Winner);
+        let rows = [
+            ("node1", 0x0300_0500, tl(1, SYS)),
+            ("node2", 0x0300_0100, None),
+        ];
+        assert_eq!(confirmed("node1", &rows).verdict, Verdict::Winner);
+        assert_eq!(confirmed("node2", &rows).verdict, Verdict::Loser);
+    }
+
+    #[test]
+    fn a_timeline_change_restarts_the_count() {
+        let before = full(&[("node1", 9, tl(1, SYS))]);
+        let after = full(&[("node1", 9, tl(2, SYS))]);
+        let d = decide(&Round {
+            my_lsn: Lsn(9),
+            my_origin: tl(2, SYS),
+            observed: after,
+            completed: 2,
+            previous: Some(render_note(&before)),
+            check_count: 3,
+        });
+        assert_eq!(d.verdict, Verdict::Restarted);
+        assert_eq!(
+            d.notes,
+            NotesChange::ResetTo("node1 0000000000000009 2:7300000000000000001\n".to_string())
+        );
+    }
+
+    #[test]
+    fn one_timeline_and_one_system_decide_like_stock() {
+        for (a, b) in [(0x300, 0x200), (0x200, 0x300), (0x300, 0x300)] {
+            let stock = [("node1", a, None), ("node2", b, None)];
+            let known = [("node1", a, tl(4, SYS)), ("node2", b, tl(4, SYS))];
+            for me in ["node1", "node2"] {
+                let (s, k) = (confirmed(me, &stock), confirmed(me, &known));
+                assert_eq!(
+                    (s.verdict, s.highest, &s.reason),
+                    (k.verdict, k.highest, &k.reason)
+                );
+                assert!(k.warnings.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn the_decision_is_deterministic() {
+        let rows = [
+            ("node1", 0x0300_0500, tl(1, SYS)),
+            ("node2", 0x0300_0100, tl(2, SYS)),
+            ("node3", 0x0300_0100, tl(2, SYS)),
+            ("node4", 0x0900_0000, tl(9, OTHER)),
+        ];
+        for me in ["node1", "node2", "node3", "node4"] {
+            assert_eq!(confirmed(me, &rows), confirmed(me, &rows));
+        }
+        // Tied at the top: both may claim (stock ties), the others lose.
+        assert_eq!(confirmed("node2", &rows).verdict, Verdict::Winner);
+        assert_eq!(confirmed("node3", &rows).verdict, Verdict::Winner);
+        assert_eq!(confirmed("node1", &rows).verdict, Verdict::Loser);
+        assert_eq!(confirmed("node4", &rows).verdict, Verdict::Loser);
     }
 }

@@ -12,6 +12,9 @@ pub struct AttributeNames {
     pub data_status: String,
     /// `<rsc>-xlog-loc` (reboot).
     pub xlog_loc: String,
+    /// `<rsc>-xlog-tli` (reboot; not in the stock agent): `<timeline>:<system
+    /// identifier>` published next to `xlog-loc` during the election.
+    pub xlog_tli: String,
     /// `<rsc>-master-baseline` (reboot).
     pub master_baseline: String,
     /// `<rsc>-receiver-status` (reboot, via attrd).
@@ -41,6 +44,7 @@ impl AttributeNames {
             status: format!("{rsc}-status"),
             data_status: format!("{rsc}-data-status"),
             xlog_loc: format!("{rsc}-xlog-loc"),
+            xlog_tli: format!("{rsc}-xlog-tli"),
             master_baseline: format!("{rsc}-master-baseline"),
             receiver_status: format!("{rsc}-receiver-status"),
             master_score: format!("master-{rsc}"),
@@ -59,6 +63,7 @@ mod tests {
         assert_eq!(n.status, "pgsql-status");
         assert_eq!(n.data_status, "pgsql-data-status");
         assert_eq!(n.xlog_loc, "pgsql-xlog-loc");
+        assert_eq!(n.xlog_tli, "pgsql-xlog-tli");
         assert_eq!(n.master_baseline, "pgsql-master-baseline");
         assert_eq!(n.receiver_status, "pgsql-receiver-status");
         assert_eq!(n.master_score, "master-pgsql");

@@ -347,7 +347,7 @@ proptest! {
             .collect();
         let observed: Vec<Observation> = eligible
             .iter()
-            .map(|(n, l)| Observation { node: n.clone(), lsn: *l })
+            .map(|(n, l)| Observation { node: n.clone(), lsn: *l, origin: None })
             .collect();
         let top = observed.iter().map(|o| o.lsn).max();
         let mut winners = Vec::new();
@@ -361,6 +361,7 @@ proptest! {
             // A confirmed round: the same note as last time, all rounds done.
             let d = decide(&Round {
                 my_lsn: *my_lsn,
+                my_origin: None,
                 observed: observed.clone(),
                 completed: check_count.saturating_sub(1),
                 previous: Some(render_note(&observed)),
@@ -378,6 +379,7 @@ proptest! {
             // An unconfirmed round (changed note) never elects anyone.
             let first = decide(&Round {
                 my_lsn: *my_lsn,
+                my_origin: None,
                 observed: observed.clone(),
                 completed: 0,
                 previous: None,

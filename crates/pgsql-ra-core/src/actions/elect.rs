@@ -5,7 +5,7 @@ use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
     completed_rounds, decide, eligibility, handover_eligibility, note_file_name, NotesChange,
-    Observation, Round, Verdict,
+    Observation, Origin, Round, Verdict,
 };
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
@@ -41,6 +41,61 @@ pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
     Ok(lsn)
 }
 
+/// The local timeline and system identifier, `None` (logged) when the
+/// server cannot report them: the election then compares LSNs alone (stock).
+fn own_origin(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
+    let timeline = ctx.world.db.timeline();
+    let system_id = ctx.world.db.system_identifier();
+    match (timeline, system_id) {
+        (Ok(Some(timeline)), Ok(Some(system_id))) => Some(Origin {
+            timeline,
+            system_id,
+        }),
+        (Err(e), _) | (_, Err(e)) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!(
+                    "Can't get my timeline and system identifier: {e}; comparing by location only."
+                ),
+            );
+            None
+        }
+        _ => {
+            ctx.log(
+                LogLevel::Info,
+                "The server does not report its timeline and system identifier; comparing by location only.",
+            );
+            None
+        }
+    }
+}
+
+/// A node's published `<rsc>-xlog-tli`; `None` (logged when unreadable)
+/// makes the election compare it by LSN alone.
+fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<Origin> {
+    let name = &ctx.agent.names.xlog_tli;
+    match ctx.world.cluster.get_attr(node, name, Lifetime::Reboot) {
+        Ok(Some(v)) => match Origin::parse_attr(&v) {
+            Ok(origin) => Some(origin),
+            Err(e) => {
+                ctx.log(
+                    LogLevel::Warn,
+                    &format!("{node}: {e}; comparing its location only."),
+                );
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("Can't get {node} timeline: {e}; comparing its location only."),
+            );
+            None
+        }
+    }
+}
+
 fn generic<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Outcome + '_ {
     move |e| Outcome::fail(OcfExit::ErrGeneric, format!("{what}: {e}"))
 }
@@ -73,6 +128,18 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
         .map_err(generic("Can't publish my xlog location"))?;
+    let my_origin = own_origin(ctx);
+    match my_origin {
+        Some(origin) => {
+            ctx.attrs
+                .set_own(ctx.world.cluster, &names.xlog_tli, &origin.to_attr())
+                .map_err(generic("Can't publish my timeline"))?;
+        }
+        None => {
+            let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
+            ctx.warn_on_err("deleting the xlog timeline", r);
+        }
+    }
     let mut observed = Vec::new();
     for node in &params.node_list {
         match ctx
@@ -84,6 +151,7 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                 Ok(lsn) => observed.push(Observation {
                     node: node.clone(),
                     lsn,
+                    origin: published_origin(ctx, node),
                 }),
                 Err(e) => ctx.log(LogLevel::Warn, &format!("{node}: {e}")),
             },
@@ -107,11 +175,15 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .unwrap_or(None);
     let decision = decide(&Round {
         my_lsn,
+        my_origin,
         observed,
         completed,
         previous,
         check_count: params.xlog_check_count,
     });
+    for warning in &decision.warnings {
+        ctx.log(LogLevel::Warn, warning);
+    }
     ctx.log(LogLevel::Info, &decision.reason);
     let write_note = |ctx: &mut Ctx<'_, '_>, round: u32, text: &str| {
         let path = ctx.tmp_path(&note_file_name(round));

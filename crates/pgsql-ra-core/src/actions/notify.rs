@@ -24,6 +24,8 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
         ("post", "promote") => {
             let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
             ctx.warn_on_err("deleting the xlog location", r);
+            let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
+            ctx.warn_on_err("deleting the xlog timeline", r);
             if !has(&lists.promote) {
                 let r = ctx
                     .attrs

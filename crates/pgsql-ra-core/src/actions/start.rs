@@ -92,6 +92,8 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }) {
         return ctx.fail(o.code, o.reason.unwrap_or_default());
     }
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
+    ctx.warn_on_err("deleting the xlog timeline", r);
     if agent.params.rep_mode == RepMode::Sync {
         if let Err(o) = write_rep_mode_conf(ctx, &[]) {
             return ctx.fail(

@@ -27,6 +27,8 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     ctx.warn_on_err("setting the score to -INFINITY", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
     ctx.warn_on_err("deleting the xlog location", r);
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
+    ctx.warn_on_err("deleting the xlog timeline", r);
     match postmaster_alive(ctx) {
         Err(o) => return o,
         Ok(None) => {
