@@ -537,6 +537,11 @@ impl SimNetwork {
             i.timeline = timeline;
         });
     }
+
+    /// Gives the node's data another system identifier (as if re-initdb'ed).
+    pub fn set_system_id(&self, node: &str, system_id: u64) {
+        self.with(node, |i| i.system_id = system_id);
+    }
 }
 
 /// One node's PostgreSQL: implements [`Database`] (a session) and

@@ -338,8 +338,19 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let n = node_arg(sim, args, 0)?;
             let lsn =
                 Lsn::parse_pg(args.get(1).ok_or("missing lsn")?).map_err(|e| e.to_string())?;
-            let tl = sim.net.timeline(n);
+            // An optional third argument sets the timeline as well.
+            let tl = match args.get(2) {
+                Some(t) => t.parse().map_err(|_| format!("bad timeline {t:?}"))?,
+                None => sim.net.timeline(n),
+            };
             sim.net.set_position(n, lsn, tl);
+            out.push("ok".into());
+        }
+        "set-sysid" => {
+            // The node's data belongs to another cluster (e.g. re-initdb'ed).
+            let n = node_arg(sim, args, 0)?;
+            let id = num_arg(args, 1)?;
+            sim.net.set_system_id(n, id);
             out.push("ok".into());
         }
         "rebuild" => {
