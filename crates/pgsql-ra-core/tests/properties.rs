@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use pgsql_ra_core::election::{decide, eligibility, render_note, Observation, Round, Verdict};
+use pgsql_ra_core::election::{
+    decide, eligibility, render_note, Observation, Origin, Round, Verdict,
+};
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::memory::{SimRole, WriteOutcome};
 use pgsql_ra_core::ocf::OcfExit;
@@ -388,5 +390,67 @@ proptest! {
             prop_assert_eq!(first.verdict, Verdict::Restarted);
         }
         prop_assert_eq!(winners.is_empty(), eligible.is_empty());
+    }
+
+    /// §8.2 bug N (fixed): with every node publishing its timeline and
+    /// system identifier, a confirmed round makes a node the winner exactly
+    /// when it holds the maximum (timeline, LSN) among the nodes of its own
+    /// system identifier and that identifier is not outnumbered; a node of
+    /// another system is never the reason anyone loses; and the same inputs
+    /// always give the same decision.
+    #[test]
+    fn the_election_winner_holds_the_newest_timeline_and_lsn_of_its_system(
+        nodes in prop::collection::vec((1u32..4, 0u64..6, 0u64..3), 1..6),
+        check_count in 0u32..5,
+    ) {
+        let observed: Vec<Observation> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (tli, lsn, sys))| Observation {
+                node: format!("node{i}"),
+                lsn: Lsn(0x0300_0000 + lsn * 0x100),
+                origin: Some(Origin { timeline: *tli, system_id: 7_000 + sys }),
+            })
+            .collect();
+        let count = |id: u64| observed.iter().filter(|o| o.origin.unwrap().system_id == id).count();
+        let mut winners = Vec::new();
+        for me in &observed {
+            let mine = me.origin.unwrap();
+            let round = Round {
+                my_lsn: me.lsn,
+                my_origin: me.origin,
+                observed: observed.clone(),
+                completed: check_count.saturating_sub(1),
+                previous: Some(render_note(&observed)),
+                check_count,
+            };
+            let d = decide(&round);
+            prop_assert_eq!(&d, &decide(&round), "deterministic");
+            let key = |o: &Observation| (o.origin.unwrap().timeline, o.lsn);
+            let best = observed
+                .iter()
+                .filter(|o| o.origin.unwrap().system_id == mine.system_id)
+                .map(key)
+                .max()
+                .unwrap();
+            let outnumbered = observed
+                .iter()
+                .any(|o| count(o.origin.unwrap().system_id) > count(mine.system_id));
+            let expected = key(me) == best && !outnumbered;
+            match d.verdict {
+                Verdict::Winner => {
+                    prop_assert!(expected, "{} won: {}", me.node, d.reason);
+                    winners.push(mine.system_id);
+                }
+                Verdict::Loser => prop_assert!(!expected, "{} lost: {}", me.node, d.reason),
+                v => prop_assert!(false, "a confirmed round must decide, got {:?}", v),
+            }
+            let foreign = observed.iter().filter(|o| o.origin.unwrap().system_id != mine.system_id).count();
+            prop_assert_eq!(d.warnings.len(), foreign);
+        }
+        // Someone always wins, and every winner belongs to a most published system.
+        let top = observed.iter().map(|o| count(o.origin.unwrap().system_id)).max().unwrap();
+        prop_assert!(!winners.is_empty());
+        prop_assert!(winners.iter().all(|id| count(*id) == top));
     }
 }
