@@ -97,10 +97,7 @@ fn ahead(other: (Lsn, Option<Origin>), me: (Lsn, Option<Origin>)) -> bool {
 /// The candidates the local node compares itself with, and warnings about
 /// the ones left out: with a known local system identifier, a candidate
 /// publishing another one is ignored.
-fn same_system<'a>(
-    observed: &'a [Observation],
-    mine: Option<Origin>,
-) -> (Vec<&'a Observation>, Vec<String>) {
+fn same_system(observed: &[Observation], mine: Option<Origin>) -> (Vec<&Observation>, Vec<String>) {
     let mut kept = Vec::new();
     let mut warnings = Vec::new();
     for o in observed {
