@@ -103,7 +103,7 @@ def cmd_straceN(envf, agent, action, n, outdir):
                 fd = os.open(os.devnull, os.O_RDWR)
                 for k in (0, 1, 2):
                     os.dup2(fd, k)
-                os.execve("/usr/bin/strace", ["strace", "-f", "-qq", "-e", "trace=process", "-o", tr,
+                os.execve("/usr/bin/strace", ["strace", "-f", "-qq", "-s", "256", "-e", "trace=process", "-o", tr,
                                               agent, action], env)
             finally:
                 os._exit(127)
@@ -273,6 +273,14 @@ def cmd_mkmon(ra, nodes, role, runf, countf, execdf, opprefix, note=""):
             best = max(xs_keys, key=lambda k: e["monitor"][k]["n"])
             rec["execd"] = e["monitor"][best]
             rec["execd_key"] = best
+    chf = os.path.join(os.path.dirname(runf), "children.jsonl")
+    if os.path.exists(chf):
+        by = {}
+        for l in open(chf):
+            if l.strip():
+                d = json.loads(l)
+                by.setdefault(" ".join(os.path.basename(d["argv"][0]).split() + d["argv"][1:])[:80], []).append(d["wall_ms"])
+        rec["children"] = {k: summary(v) for k, v in by.items()}
     if note:
         rec["note"] = note
     print(json.dumps(rec))
@@ -303,6 +311,45 @@ def cmd_mkfail(ra, rdir, execdf, note=""):
     if note:
         rec["note"] = note
     print(json.dumps(rec))
+
+
+def cmd_children(trace, agent_substr="/resource.d/"):
+    """argv of every distinct program the agent exec'd (from an strace -f -e trace=process file)"""
+    seen, out = set(), []
+    for line in open(trace, errors="replace"):
+        m = re.match(r'^\d+\s+execve\("([^"]*)", \[(.*?)\]', line)
+        if not m or agent_substr in m.group(1) or not re.search(r"= 0$", line.rstrip()):
+            continue
+        argv = [c_unescape(x) for x in STR_RE.findall(m.group(2))]
+        key = json.dumps([m.group(1)] + argv[1:])
+        if key not in seen:
+            seen.add(key)
+            out.append([m.group(1)] + argv[1:])
+    print(json.dumps(out))
+
+
+def cmd_runargv(envf, n, sleep, out, argvjson):
+    """time N runs of one child command (argv[0] = absolute path) with the agent's environment"""
+    env = load_env(envf)
+    argv = json.loads(argvjson)
+    with open(out, "a") as f:
+        for _ in range(int(n)):
+            t0 = time.perf_counter()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.chdir("/")
+                    fd = os.open(os.devnull, os.O_RDWR)
+                    for k in (0, 1, 2):
+                        os.dup2(fd, k)
+                    os.execve(argv[0], [os.path.basename(argv[0])] + argv[1:], env)
+                finally:
+                    os._exit(127)
+            _, status, ru = os.wait4(pid, 0)
+            f.write(json.dumps({"argv": argv, "wall_ms": round((time.perf_counter() - t0) * 1000.0, 3),
+                                "cpu_ms": round((ru.ru_utime + ru.ru_stime) * 1000.0, 3),
+                                "rc": os.waitstatus_to_exitcode(status)}) + "\n")
+            time.sleep(float(sleep))
 
 
 def cmd_stats():
@@ -389,6 +436,9 @@ def cmd_report(results, metaf):
                 if r and r.get("programs"):
                     p("* %s %s, programs of one monitor: %s" % (
                         a, role, ", ".join("%s %d" % kv for kv in r["programs"].items())))
+                for k, v in ((r or {}).get("children") or {}).items():
+                    p("* %s %s: the child `%s` alone (same env, %d runs): median %.1f ms, p95 %.1f ms"
+                      % (a, role, k, v["n"], v["median"], v["p95"]))
                 if r and r.get("samples"):
                     p("* %s %s: %d direct monitors, rc %s" % (a, role, r["samples"], r.get("rcs")))
         p("")
@@ -464,6 +514,10 @@ def main():
         cmd_mkmon(*a[1:10])
     elif c == "mkfail":
         cmd_mkfail(*a[1:5])
+    elif c == "children":
+        cmd_children(*a[1:3])
+    elif c == "runargv":
+        cmd_runargv(*a[1:6])
     elif c == "stats":
         cmd_stats()
     elif c == "report":

@@ -64,17 +64,31 @@ trap cleanup EXIT
 for t in strace timeout "$PY"; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 2; }; done
 
 # ------------------------------------------------------------------ build ours
+# Other engineers edit the work tree while this runs: when it does not compile, build the last
+# commit instead (git archive HEAD into the run directory; the work tree is not touched).
+HEAD_SRC=""
+head_src() {
+  if [ -z "$HEAD_SRC" ]; then
+    HEAD_SRC=$RUN/src-head; rm -rf "$HEAD_SRC"; mkdir -p "$HEAD_SRC"
+    (cd "$REPO" && git archive HEAD) | tar -x -C "$HEAD_SRC"
+    mkdir -p "$HEAD_SRC/bench"; cp -r "$HERE/scaling" "$HEAD_SRC/bench/"; rm -rf "$HEAD_SRC/bench/scaling/target"
+  fi
+  echo "$HEAD_SRC"
+}
+OURS_DESC=$(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo unknown)
 if [ "$BUILD" = 1 ] && [[ " $AGENTS " = *" ours "* ]]; then
   log "building ours (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   if ! (cd "$REPO" && timeout 900 cargo build --release -p pgsql-ra-ocf) > "$RUN/build-ours.log" 2>&1; then
-    if [ -x "$PGSQL_RA_BIN" ]; then
+    log "the work tree does not build; building HEAD"
+    if (cd "$(head_src)" && timeout 900 cargo build --release -p pgsql-ra-ocf) >> "$RUN/build-ours.log" 2>&1; then
+      OURS_DESC="$(cd "$REPO" && git describe --always 2>/dev/null) (HEAD; the work tree did not compile)"
+    elif [ -x "$PGSQL_RA_BIN" ]; then
       fail "cargo build of ours failed (see build-ours.log); measured the previous binary $PGSQL_RA_BIN"
     else
       fail "cargo build of ours failed and there is no binary: ours not measured"
     fi
   fi
 fi
-OURS_DESC=$(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo unknown)
 
 # ------------------------------------------------------------------ helpers
 # capture the agent's environment from pacemaker-execd on every node of $NODES (in parallel)
@@ -98,7 +112,7 @@ envcap() {   # envcap DIR SECS
 
 # measure one role's monitor on NODE; env file from the role's interval
 measure_role() {   # measure_role DIR NODE ROLE INTERVAL
-  local dir=$1 n=$2 role=$3 iv=$4 env agent d=$1/$3
+  local dir=$1 n=$2 role=$3 iv=$4 env agent d=$RDIR/$3 argv
   env=$dir/$n/env-$iv.json
   if [ ! -f "$env" ]; then fail "$RA/$(wc -w <<<"$NODES")n: no $iv ms monitor of $n seen in the execd trace"; return 0; fi
   agent=$(cat "$dir/$n/agent-$iv.txt")
@@ -108,6 +122,14 @@ measure_role() {   # measure_role DIR NODE ROLE INTERVAL
   log "$RA: $STRACE_RUNS monitors under strace on $n"
   lab enter "$n" "$PY" "$TOOL" straceN "$env" "$agent" monitor "$STRACE_RUNS" "$d/strace" || fail "$RA: strace monitors on $n failed"
   $PY "$TOOL" count "$d"/strace/trace.* > "$d/count.json" 2>/dev/null || { fail "$RA: no strace output on $n"; : > "$d/count.json"; }
+  if [ "$RA" = ours ]; then   # what the time goes to: each program ours runs, timed alone
+    $PY "$TOOL" children "$d/strace/trace.0" > "$d/children.json" 2>/dev/null || echo '[]' > "$d/children.json"
+    : > "$d/children.jsonl"
+    $PY -c 'import json,sys; [print(json.dumps(a)) for a in json.load(open(sys.argv[1]))]' "$d/children.json" |
+    while IFS= read -r argv; do
+      lab enter "$n" "$PY" "$TOOL" runargv "$env" "$MONITORS" 0.1 "$d/children.jsonl" "$argv" </dev/null || fail "$RA: timing child $argv failed"
+    done
+  fi
   [ "$(grep -c '"rc": 0\|"rc": 8' "$d/run.jsonl" || true)" -gt 0 ] || fail "$RA/$(wc -w <<<"$NODES")n $role: no direct monitor returned 0/8 (rcs: $(grep -o '"rc": [0-9]*' "$d/run.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
 }
 
@@ -150,6 +172,7 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
   local rounds=$3 nn t0 dir m s n iv_p=3000 iv_s=4000
   nn=$(wc -w <<<"$NODES")
   dir=$RUN/$RA-${nn}n
+  RDIR=$dir
   export OUTDIR=$dir/lab PCMK_DEBUG=pacemaker-execd FENCING=0
   [ "$RA" = paf ] && [ "$rounds" -gt 0 ] && FENCING=1
   mkdir -p "$OUTDIR"
@@ -208,7 +231,9 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # in-memory scaling bench (N = 2..16)
 log "in-memory scaling bench"
-if (cd "$HERE/scaling" && timeout 900 cargo build --release --quiet) > "$RUN/build-scaling.log" 2>&1; then
+if (cd "$HERE/scaling" && timeout 900 cargo build --release --quiet) > "$RUN/build-scaling.log" 2>&1 ||
+   { log "the work tree's core does not build; scaling bench from HEAD";
+     (cd "$(head_src)/bench/scaling" && timeout 900 cargo build --release --quiet) >> "$RUN/build-scaling.log" 2>&1; }; then
   set +e
   "$CARGO_TARGET_DIR/release/pgsql-ra-bench-scaling" --max 16 --json "$RUN/scaling.json" > "$RUN/scaling.md" 2>&1
   rc=$?
