@@ -4,8 +4,8 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    completed_rounds, decide, eligibility, handover_eligibility, note_file_name, NotesChange,
-    Observation, Origin, Round, Verdict,
+    completed_rounds, decide, eligibility, handover_eligibility, newest_history_timeline,
+    note_file_name, NotesChange, Observation, Origin, Round, Verdict,
 };
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
@@ -48,7 +48,7 @@ fn own_origin(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
     let system_id = ctx.world.db.system_identifier();
     match (timeline, system_id) {
         (Ok(Some(timeline)), Ok(Some(system_id))) => Some(Origin {
-            timeline,
+            timeline: timeline.max(history_timeline_of(ctx).unwrap_or(0)),
             system_id,
         }),
         (Err(e), _) | (_, Err(e)) => {
@@ -65,6 +65,29 @@ fn own_origin(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
                 LogLevel::Info,
                 "The server does not report its timeline and system identifier; comparing by location only.",
             );
+            None
+        }
+    }
+}
+
+/// The newest timeline whose history file is in the WAL directory. A
+/// standby's checkpoint timeline moves only at restartpoints, so right after
+/// following a promotion it still shows the old one; the history file of the
+/// new timeline arrives first. A listing error is logged and ignored.
+fn history_timeline_of(ctx: &mut Ctx<'_, '_>) -> Option<u32> {
+    let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
+        "pg_xlog"
+    } else {
+        "pg_wal"
+    };
+    let dir = format!(
+        "{}/{wal_dir}",
+        ctx.agent.params.pgdata.trim_end_matches('/')
+    );
+    match ctx.world.fs.list_dir(&dir) {
+        Ok(names) => newest_history_timeline(&names),
+        Err(e) => {
+            ctx.log(LogLevel::Warn, &format!("Can't list {dir}: {e}"));
             None
         }
     }
