@@ -315,16 +315,29 @@ def cmd_mkfail(ra, rdir, execdf, note=""):
 
 def cmd_children(trace, agent_substr="/resource.d/"):
     """argv of every distinct program the agent exec'd (from an strace -f -e trace=process file)"""
-    seen, out = set(), []
+    seen, out, pending = set(), [], {}
     for line in open(trace, errors="replace"):
-        m = re.match(r'^\d+\s+execve\("([^"]*)", \[(.*?)\]', line)
-        if not m or agent_substr in m.group(1) or not re.search(r"= 0$", line.rstrip()):
+        line = line.rstrip()
+        m = re.match(r'^(\d+)\s+execve\("([^"]*)", \[(.*?)\]', line)
+        if m:
+            cand = (m.group(2), [c_unescape(x) for x in STR_RE.findall(m.group(3))])
+            if line.endswith("<unfinished ...>"):
+                pending[m.group(1)] = cand
+                continue
+            if not re.search(r"= 0$", line):
+                continue
+        else:
+            m2 = re.match(r'^(\d+)\s+<\.\.\. execve resumed>.*= 0$', line)
+            if not m2 or m2.group(1) not in pending:
+                continue
+            cand = pending.pop(m2.group(1))
+        path, argv = cand
+        if agent_substr in path:
             continue
-        argv = [c_unescape(x) for x in STR_RE.findall(m.group(2))]
-        key = json.dumps([m.group(1)] + argv[1:])
+        key = json.dumps([path] + argv[1:])
         if key not in seen:
             seen.add(key)
-            out.append([m.group(1)] + argv[1:])
+            out.append([path] + argv[1:])
     print(json.dumps(out))
 
 
