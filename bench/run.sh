@@ -21,7 +21,8 @@
 #     each followed by lab.sh rebuild of the old primary; PAF needs fencing (FENCING=1) there.
 # Then the 3-node lab (primary monitor cost only), and the in-memory scaling bench (N=2..16).
 #
-# Knobs: MONITORS=30 STRACE_RUNS=5 EXECD_SECS=125 ROUNDS=10 PAF_ROUNDS=3 AGENTS="ours stock paf"
+# Knobs: FAILOVER_JITTER=1 RESTART_ON_PROMOTE=true (lab knob) DOC=1 (rewrite docs/benchmarks.md)
+#        MONITORS=30 STRACE_RUNS=5 EXECD_SECS=125 ROUNDS=10 PAF_ROUNDS=3 AGENTS="ours stock paf"
 #        SCALE3=1 (3-node phase) PGSQL_RA_BIN (default: built here into /work/target-bench)
 #        BUILD=1 (cargo build ours first)  RUN_ID
 # Needs root and the lab (lab/lab.sh).  The lab is always brought down at the end.
@@ -44,6 +45,11 @@ else
   STOCK_ROUNDS=${STOCK_ROUNDS:-$ROUNDS}
 fi
 BUILD=${BUILD:-1}
+# random 0-3 s pause before each kill, so the kill lands at a random point of the 3 s monitor
+# cycle (without it every round lands at the same phase, and "detected" is biased)
+FAILOVER_JITTER=${FAILOVER_JITTER:-1}
+DOC=${DOC:-1}                 # 0: do not touch docs/benchmarks.md (variant runs)
+export RESTART_ON_PROMOTE=${RESTART_ON_PROMOTE:-true}   # lab knob; the seed: true
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
 export PGSQL_RA_BIN=${PGSQL_RA_BIN:-$CARGO_TARGET_DIR/release/pgsql-ra}
 RUN_ID=${RUN_ID:-$(date +%Y%m%d-%H%M%S)$([ $QUICK = 1 ] && echo -quick)}
@@ -146,6 +152,7 @@ failovers() {   # failovers DIR ROUNDS
   local dir=$1 rounds=$2 i old new since env
   mkdir -p "$dir"; since=$(date +%s.%N)
   for i in $(seq "$rounds"); do
+    if [ "$FAILOVER_JITTER" = 1 ]; then sleep "$(printf '0.%03d' $((RANDOM % 1000)))"; sleep $((RANDOM % 3)); fi
     log "$RA: failover round $i/$rounds"
     if ! WAIT_TIMEOUT=180 lab failover > "$dir/round-$i.out" 2>&1; then
       fail "$RA: failover round $i did not complete (see $dir/round-$i.out)"
@@ -257,12 +264,12 @@ mem = [l for l in open('/proc/meminfo') if l.startswith('MemTotal')][0].split()[
 json.dump({"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "run_id": "$RUN_ID", "quick": $QUICK == 1,
            "machine": "$(nproc) vCPU, %.1f GiB RAM, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")" % (int(mem) / 1048576),
            "versions": "PostgreSQL $(ver postgresql-15), Pacemaker $(ver pacemaker), corosync $(ver corosync), resource-agents $(ver resource-agents), resource-agents-paf $(ver resource-agents-paf), ours $OURS_DESC",
-           "load": "load average $LOAD0 at the start, $LOAD1 at the end",
+           "load": "load average $LOAD0 at the start, $LOAD1 at the end; failover jitter $FAILOVER_JITTER; restart_on_promote=$RESTART_ON_PROMOTE",
            "failures": fails}, open(sys.argv[1], "w"))
 EOF
 $PY "$TOOL" report "$RES" "$RUN/meta.json" > "$RUN/benchmarks.md"
 cat "$RUN/benchmarks.md"
-if [ $QUICK = 0 ]; then
+if [ $QUICK = 0 ] && [ "$DOC" = 1 ]; then
   # the generated block of docs/benchmarks.md is replaced; the analysis around it is kept
   $PY - "$REPO/docs/benchmarks.md" "$RUN/benchmarks.md" <<'EOF'
 import os, sys

@@ -20,6 +20,7 @@
 #   NODES="node1 node2"  (two_node: 1)   or "node1 node2 node3"
 #   RA=ours|stock|paf    ours = ocf:pgsql-ra:pgsql from PGSQL_RA_BIN (default <repo>/target/release/pgsql-ra)
 #   REP_MODE=sync|async  FENCING=0|1  DC_DEADTIME=2s  OUTDIR=<repo>/lab/out  PCMK_DEBUG=no
+#   RESTART_ON_PROMOTE=true|false  (the seed: true; false = pg_ctl promote in place)
 #
 # Network, never routed anywhere, the root namespace gets no address:
 #   namespace pgra-sw holds bridges br0 (service + replication) and br1 (cluster/corosync).
@@ -38,6 +39,7 @@ REP_MODE=${REP_MODE:-sync}
 FENCING=${FENCING:-0}
 DC_DEADTIME=${DC_DEADTIME-2s}
 PCMK_DEBUG=${PCMK_DEBUG:-no}
+RESTART_ON_PROMOTE=${RESTART_ON_PROMOTE:-true}   # the seed: true (stop+start instead of pg_ctl promote)
 PGSQL_RA_BIN=${PGSQL_RA_BIN:-$REPO/target/release/pgsql-ra}
 OUTDIR=${OUTDIR:-$HERE/out}
 SVC=10.231.0                               # eth0: service + replication + VIP
@@ -383,7 +385,7 @@ primitive pgsql $agent \\
       rep_mode=$REP_MODE node_list="$nl" master_ip=$VIP \\
       restore_command="cp $PGROOT/pg_archive/%f %p" \\
       primary_conninfo_opt="keepalives_idle=60 keepalives_interval=5 keepalives_count=5" \\
-      restart_on_promote=true logfile=/var/log/postgresql/postgresql.log \\
+      restart_on_promote=$RESTART_ON_PROMOTE logfile=/var/log/postgresql/postgresql.log \\
     op start interval=0s timeout=60s on-fail=restart \\
     op monitor interval=4s timeout=60s on-fail=restart \\
     op monitor interval=3s timeout=60s on-fail=restart role=Master \\
