@@ -273,14 +273,16 @@ def cmd_mkmon(ra, nodes, role, runf, countf, execdf, opprefix, note=""):
             best = max(xs_keys, key=lambda k: e["monitor"][k]["n"])
             rec["execd"] = e["monitor"][best]
             rec["execd_key"] = best
-    chf = os.path.join(os.path.dirname(runf), "children.jsonl")
-    if os.path.exists(chf):
+    for fname, key in (("children.jsonl", "children"), ("alts.jsonl", "alternatives")):
+        chf = os.path.join(os.path.dirname(runf), fname)
+        if not os.path.exists(chf):
+            continue
         by = {}
         for l in open(chf):
             if l.strip():
                 d = json.loads(l)
                 by.setdefault(" ".join(os.path.basename(d["argv"][0]).split() + d["argv"][1:])[:80], []).append(d["wall_ms"])
-        rec["children"] = {k: summary(v) for k, v in by.items()}
+        rec[key] = {k: summary(v) for k, v in by.items()}
     if note:
         rec["note"] = note
     print(json.dumps(rec))
@@ -451,6 +453,9 @@ def cmd_report(results, metaf):
                         a, role, ", ".join("%s %d" % kv for kv in r["programs"].items())))
                 for k, v in ((r or {}).get("children") or {}).items():
                     p("* %s %s: the child `%s` alone (same env, %d runs): median %.1f ms, p95 %.1f ms"
+                      % (a, role, k, v["n"], v["median"], v["p95"]))
+                for k, v in ((r or {}).get("alternatives") or {}).items():
+                    p("* %s %s, for comparison: `%s` (same env, %d runs): median %.1f ms, p95 %.1f ms"
                       % (a, role, k, v["n"], v["median"], v["p95"]))
                 if r and r.get("samples"):
                     p("* %s %s: %d direct monitors, rc %s" % (a, role, r["samples"], r.get("rcs")))

@@ -48,6 +48,7 @@ BUILD=${BUILD:-1}
 # random 0-3 s pause before each kill, so the kill lands at a random point of the 3 s monitor
 # cycle (without it every round lands at the same phase, and "detected" is biased)
 FAILOVER_JITTER=${FAILOVER_JITTER:-1}
+ALTS=${ALTS:-1}                # ours: also time cheaper cluster-state readers (cibadmin, attrd_updater)
 DOC=${DOC:-1}                 # 0: do not touch docs/benchmarks.md (variant runs)
 export RESTART_ON_PROMOTE=${RESTART_ON_PROMOTE:-true}   # lab knob; the seed: true
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
@@ -134,6 +135,15 @@ measure_role() {   # measure_role DIR NODE ROLE INTERVAL
     $PY -c 'import json,sys; [print(json.dumps(a)) for a in json.load(open(sys.argv[1]))]' "$d/children.json" |
     while IFS= read -r argv; do
       lab enter "$n" "$PY" "$TOOL" runargv "$env" "$MONITORS" 0.1 "$d/children.jsonl" "$argv" </dev/null || fail "$RA: timing child $argv failed"
+    done
+  fi
+  if [ "$RA" = ours ] && [ "$ALTS" = 1 ]; then   # cheaper ways to read the same cluster state, timed alike
+    : > "$d/alts.jsonl"
+    for argv in '["/usr/sbin/cibadmin", "--query", "--local"]' \
+                '["/usr/sbin/cibadmin", "--query", "--local", "--scope", "status"]' \
+                '["/usr/sbin/attrd_updater", "--query", "--all", "--name", "pgsql-status"]' \
+                '["/usr/sbin/crm_node", "-n"]' '["/bin/true"]'; do
+      lab enter "$n" "$PY" "$TOOL" runargv "$env" "$MONITORS" 0.1 "$d/alts.jsonl" "$argv" </dev/null || fail "$RA: timing $argv failed"
     done
   fi
   [ "$(grep -c '"rc": 0\|"rc": 8' "$d/run.jsonl" || true)" -gt 0 ] || fail "$RA/$(wc -w <<<"$NODES")n $role: no direct monitor returned 0/8 (rcs: $(grep -o '"rc": [0-9]*' "$d/run.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
