@@ -438,7 +438,7 @@ def cmd_report(results, metaf):
                     if r and r.get(key):
                         v = r[key].get(stat)
                     vals[a] = v
-                if all(v is None for v in vals.values()) and key in ("execd",):
+                if all(v is None for v in vals.values()):
                     continue
                 p("| %s | %s | %s | %s |" % (label, role, " | ".join(fmt(vals[a], nd) for a in agents),
                                            ratio(vals["ours"], vals["stock"])))
