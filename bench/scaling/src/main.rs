@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::ports::{
-    Clock, Cluster, ClusterError, Database, DbError, FileMeta, FileOwner, Filesystem, FsError, Lifetime,
-    MemoryLog, NodeState, ProcessError, ReplicationRow, Server, StopMode, System, UserInfo, World,
+    Clock, Cluster, ClusterError, Database, DbError, FileMeta, FileOwner, Filesystem, FsError,
+    Lifetime, MemoryLog, NodeState, ProcessError, ReplicationRow, Server, StopMode, System,
+    UserInfo, World,
 };
 use pgsql_ra_core::{Action, Agent, OcfExit};
 
@@ -75,24 +76,60 @@ impl Cluster for CountingCluster {
     }
     fn nodes(&mut self) -> Result<Vec<NodeState>, ClusterError> {
         self.tick("nodes");
-        Ok(self.state.borrow().nodes.iter().map(|n| NodeState { name: n.clone(), online: true }).collect())
+        Ok(self
+            .state
+            .borrow()
+            .nodes
+            .iter()
+            .map(|n| NodeState {
+                name: n.clone(),
+                online: true,
+            })
+            .collect())
     }
     fn promoted_nodes(&mut self, _resource: &str) -> Result<Vec<String>, ClusterError> {
         self.tick("promoted_nodes");
         Ok(self.state.borrow().promoted.clone())
     }
-    fn get_attr(&mut self, node: &str, name: &str, lifetime: Lifetime) -> Result<Option<String>, ClusterError> {
+    fn get_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        lifetime: Lifetime,
+    ) -> Result<Option<String>, ClusterError> {
         self.tick("get_attr");
-        Ok(self.state.borrow().attrs.get(&(node.to_string(), name.to_string(), lifetime)).cloned())
+        Ok(self
+            .state
+            .borrow()
+            .attrs
+            .get(&(node.to_string(), name.to_string(), lifetime))
+            .cloned())
     }
-    fn set_attr(&mut self, node: &str, name: &str, value: &str, lifetime: Lifetime) -> Result<(), ClusterError> {
+    fn set_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        value: &str,
+        lifetime: Lifetime,
+    ) -> Result<(), ClusterError> {
         self.tick("set_attr");
-        self.state.borrow_mut().attrs.insert((node.to_string(), name.to_string(), lifetime), value.to_string());
+        self.state.borrow_mut().attrs.insert(
+            (node.to_string(), name.to_string(), lifetime),
+            value.to_string(),
+        );
         Ok(())
     }
-    fn delete_attr(&mut self, node: &str, name: &str, lifetime: Lifetime) -> Result<(), ClusterError> {
+    fn delete_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        lifetime: Lifetime,
+    ) -> Result<(), ClusterError> {
         self.tick("delete_attr");
-        self.state.borrow_mut().attrs.remove(&(node.to_string(), name.to_string(), lifetime));
+        self.state
+            .borrow_mut()
+            .attrs
+            .remove(&(node.to_string(), name.to_string(), lifetime));
         Ok(())
     }
     fn ban(&mut self, _instance: &str, _node: &str) -> Result<(), ClusterError> {
@@ -165,7 +202,15 @@ impl Database for FakeDb {
     }
     fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
         self.tick();
-        Ok(if self.primary { self.standbys.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(",") } else { String::new() })
+        Ok(if self.primary {
+            self.standbys
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            String::new()
+        })
     }
     fn slot_exists(&mut self, _name: &str) -> Result<bool, DbError> {
         self.tick();
@@ -234,17 +279,31 @@ impl Filesystem for FakeFs {
     }
     fn metadata(&mut self, path: &str) -> Result<Option<FileMeta>, FsError> {
         let is_dir = !self.files.contains_key(path);
-        if is_dir && !(path.starts_with("/var/lib/pgsql") || path.starts_with("/var/run") || path.starts_with("/usr")) {
+        if is_dir
+            && !(path.starts_with("/var/lib/pgsql")
+                || path.starts_with("/var/run")
+                || path.starts_with("/usr"))
+        {
             return Ok(None);
         }
-        Ok(Some(FileMeta { is_dir, owner: Some("postgres".into()), mode: if is_dir { 0o700 } else { 0o600 } }))
+        Ok(Some(FileMeta {
+            is_dir,
+            owner: Some("postgres".into()),
+            mode: if is_dir { 0o700 } else { 0o600 },
+        }))
     }
     fn create_dir_all(&mut self, _p: &str, _o: FileOwner, _m: u32) -> Result<(), FsError> {
         Ok(())
     }
     fn list_dir(&mut self, path: &str) -> Result<Vec<String>, FsError> {
         let pre = format!("{}/", path.trim_end_matches('/'));
-        Ok(self.files.keys().filter_map(|k| k.strip_prefix(&pre)).filter(|k| !k.contains('/')).map(String::from).collect())
+        Ok(self
+            .files
+            .keys()
+            .filter_map(|k| k.strip_prefix(&pre))
+            .filter(|k| !k.contains('/'))
+            .map(String::from)
+            .collect())
     }
     fn writable_by(&mut self, _path: &str, _user: &str) -> Result<bool, FsError> {
         Ok(true)
@@ -254,10 +313,18 @@ impl Filesystem for FakeFs {
 struct FakeSystem;
 impl System for FakeSystem {
     fn find_program(&mut self, program: &str) -> Option<String> {
-        Some(if program.starts_with('/') { program.to_string() } else { format!("/usr/bin/{program}") })
+        Some(if program.starts_with('/') {
+            program.to_string()
+        } else {
+            format!("/usr/bin/{program}")
+        })
     }
     fn user(&mut self, name: &str) -> Option<UserInfo> {
-        Some(UserInfo { name: name.to_string(), uid: 26, gid: 26 })
+        Some(UserInfo {
+            name: name.to_string(),
+            uid: 26,
+            gid: 26,
+        })
     }
     fn current_user(&mut self) -> String {
         "root".into()
@@ -283,7 +350,10 @@ fn node_names(n: usize) -> Vec<String> {
 fn env_for(nodes: &[String], primary: bool) -> BTreeMap<String, String> {
     let mut e: BTreeMap<String, String> = [
         ("OCF_ROOT", "/usr/lib/ocf"),
-        ("OCF_RESOURCE_INSTANCE", if primary { "pgsql:0" } else { "pgsql:1" }),
+        (
+            "OCF_RESOURCE_INSTANCE",
+            if primary { "pgsql:0" } else { "pgsql:1" },
+        ),
         ("OCF_RESOURCE_TYPE", "pgsql"),
         ("OCF_RESKEY_pgctl", "/usr/lib/postgresql/15/bin/pg_ctl"),
         ("OCF_RESKEY_psql", "/usr/bin/psql"),
@@ -292,10 +362,19 @@ fn env_for(nodes: &[String], primary: bool) -> BTreeMap<String, String> {
         ("OCF_RESKEY_tmpdir", TMPDIR),
         ("OCF_RESKEY_rep_mode", "sync"),
         ("OCF_RESKEY_master_ip", "10.231.0.100"),
-        ("OCF_RESKEY_restore_command", "cp /var/lib/pgsql/pg_archive/%f %p"),
+        (
+            "OCF_RESKEY_restore_command",
+            "cp /var/lib/pgsql/pg_archive/%f %p",
+        ),
         ("OCF_RESKEY_restart_on_promote", "true"),
-        ("OCF_RESKEY_CRM_meta_interval", if primary { "3000" } else { "4000" }),
-        ("OCF_RESKEY_CRM_meta_role", if primary { "Promoted" } else { "Unpromoted" }),
+        (
+            "OCF_RESKEY_CRM_meta_interval",
+            if primary { "3000" } else { "4000" },
+        ),
+        (
+            "OCF_RESKEY_CRM_meta_role",
+            if primary { "Promoted" } else { "Unpromoted" },
+        ),
         ("OCF_RESKEY_CRM_meta_timeout", "60000"),
         ("OCF_RESKEY_CRM_meta_notify", "true"),
         ("OCF_RESKEY_CRM_meta_promotable", "true"),
@@ -305,13 +384,20 @@ fn env_for(nodes: &[String], primary: bool) -> BTreeMap<String, String> {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    e.insert("OCF_RESKEY_CRM_meta_clone_max".into(), nodes.len().to_string());
+    e.insert(
+        "OCF_RESKEY_CRM_meta_clone_max".into(),
+        nodes.len().to_string(),
+    );
     e.insert("OCF_RESKEY_node_list".into(), nodes.join(" "));
     e
 }
 
 fn seed_cluster(nodes: &[String]) -> Rc<RefCell<ClusterState>> {
-    let mut s = ClusterState { nodes: nodes.to_vec(), promoted: vec![nodes[0].clone()], ..Default::default() };
+    let mut s = ClusterState {
+        nodes: nodes.to_vec(),
+        promoted: vec![nodes[0].clone()],
+        ..Default::default()
+    };
     let lsn = format!("{:016X}", LSN);
     for (i, n) in nodes.iter().enumerate() {
         let (st, ds, score) = match i {
@@ -326,7 +412,11 @@ fn seed_cluster(nodes: &[String]) -> Rc<RefCell<ClusterState>> {
         put("pgsql-data-status", ds, Lifetime::Forever);
         put("master-pgsql", score, Lifetime::Reboot);
         put("pgsql-xlog-loc", &lsn, Lifetime::Reboot);
-        put("pgsql-receiver-status", if i == 0 { "ERROR" } else { "normal" }, Lifetime::Reboot);
+        put(
+            "pgsql-receiver-status",
+            if i == 0 { "ERROR" } else { "normal" },
+            Lifetime::Reboot,
+        );
         if i == 0 {
             put("pgsql-master-baseline", &lsn, Lifetime::Reboot);
         }
@@ -340,9 +430,15 @@ fn fs_for(primary: bool, nodes: &[String]) -> FakeFs {
         fs.files.insert(p.to_string(), c.to_string());
     };
     f(&format!("{PGDATA}/PG_VERSION"), "15\n");
-    f(&format!("{PGDATA}/postmaster.pid"), "4242\n/var/lib/pgsql/data\n1700000000\n5432\n/var/run/postgresql\n*\n  1 2\nready\n");
+    f(
+        &format!("{PGDATA}/postmaster.pid"),
+        "4242\n/var/lib/pgsql/data\n1700000000\n5432\n/var/run/postgresql\n*\n  1 2\nready\n",
+    );
     f(&format!("{PGDATA}/postgresql.conf"), &format!("include '{TMPDIR}/recovery.conf' # added by pgsql RA\ninclude '{TMPDIR}/rep_mode.conf' # added by pgsql RA\n"));
-    f(&format!("{TMPDIR}/rep_mode.conf"), &format!("synchronous_standby_names = '\"{}\"'\n", nodes[1]));
+    f(
+        &format!("{TMPDIR}/rep_mode.conf"),
+        &format!("synchronous_standby_names = '\"{}\"'\n", nodes[1]),
+    );
     if !primary {
         f(&format!("{PGDATA}/standby.signal"), "");
         f(&format!("{TMPDIR}/recovery.conf"), "primary_conninfo = 'host=10.231.0.100 port=5432 user=postgres application_name=node2'\n");
@@ -364,10 +460,21 @@ struct Row {
 fn run_one(n: usize, primary: bool) -> Row {
     let nodes = node_names(n);
     let state = seed_cluster(&nodes);
-    let local = if primary { nodes[0].clone() } else { nodes[1].clone() };
-    let mut cluster = CountingCluster { state: state.clone(), local };
+    let local = if primary {
+        nodes[0].clone()
+    } else {
+        nodes[1].clone()
+    };
+    let mut cluster = CountingCluster {
+        state: state.clone(),
+        local,
+    };
     let standbys: Vec<String> = nodes[1..].to_vec();
-    let mut db = FakeDb { primary, standbys, sql_calls: 0 };
+    let mut db = FakeDb {
+        primary,
+        standbys,
+        sql_calls: 0,
+    };
     let mut server = FakeServer;
     let mut fs = fs_for(primary, &nodes);
     let mut clock = FakeClock(Duration::from_secs(1_700_000_000));
@@ -451,9 +558,15 @@ fn main() {
             r.sql
         );
     }
-    let unimplemented = rows.iter().all(|r| r.rc == OcfExit::ErrUnimplemented.code());
+    let unimplemented = rows
+        .iter()
+        .all(|r| r.rc == OcfExit::ErrUnimplemented.code());
     let flat = ["primary", "standby"].iter().all(|role| {
-        let v: Vec<u64> = rows.iter().filter(|r| r.role == *role).map(|r| r.counts.view_reads()).collect();
+        let v: Vec<u64> = rows
+            .iter()
+            .filter(|r| r.role == *role)
+            .map(|r| r.counts.view_reads())
+            .collect();
         v.windows(2).all(|w| w[0] == w[1])
     });
     if let Some(path) = json_out {
@@ -476,8 +589,13 @@ fn main() {
                 r.sql
             ));
         }
-        s.push_str(&format!("],\"unimplemented\":{unimplemented},\"view_reads_flat\":{flat}"));
-        let reason = rows.first().and_then(|r| r.reason.clone()).unwrap_or_default();
+        s.push_str(&format!(
+            "],\"unimplemented\":{unimplemented},\"view_reads_flat\":{flat}"
+        ));
+        let reason = rows
+            .first()
+            .and_then(|r| r.reason.clone())
+            .unwrap_or_default();
         s.push_str(&format!(",\"first_reason\":{:?}}}\n", reason));
         if let Err(e) = std::fs::write(&path, s) {
             eprintln!("cannot write {path}: {e}");
