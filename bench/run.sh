@@ -54,16 +54,26 @@ export RESTART_ON_PROMOTE=${RESTART_ON_PROMOTE:-true}   # lab knob; the seed: tr
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
 export PGSQL_RA_BIN=${PGSQL_RA_BIN:-$CARGO_TARGET_DIR/release/pgsql-ra}
 RUN_ID=${RUN_ID:-$(date +%Y%m%d-%H%M%S)$([ $QUICK = 1 ] && echo -quick)}
-RUN=$HERE/out/$RUN_ID
+# The run's files are read and written inside the lab's nodes, which mount a private
+# /tmp, /run and /dev/shm (lab/lab.sh): so the run works in a directory every node sees
+# (STAGE, outside those and outside the repository, which may be anywhere) and is copied to
+# bench/out/<run id> at the end.
+OUT=$HERE/out/$RUN_ID
+STAGE=${STAGE:-/var/lib/pgsql-ra-bench}
+RUN=$STAGE/$RUN_ID
 RES=$RUN/results.jsonl
 FAILS=$RUN/failures.txt
-mkdir -p "$RUN"; : > "$RES"; : > "$FAILS"
+mkdir -p "$RUN" "$OUT"; : > "$RES"; : > "$FAILS"
+cp "$TOOL" "$RUN/benchtool.py"; TOOL=$RUN/benchtool.py
 
 log() { echo "[$(date +%T)] $*" >&2; }
 fail() { log "FAILED: $*"; echo "$*" >> "$FAILS"; }
 lab() { timeout "${LAB_TIMEOUT:-300}" "$LABSH" "$@"; }
 kv() { sed -n "s/^$1=//p" <<<"$2" | head -1; }
-cleanup() { log "lab down"; timeout 120 "$LABSH" down >/dev/null 2>&1 || true; }
+cleanup() {
+  log "lab down"; timeout 120 "$LABSH" down >/dev/null 2>&1 || true
+  cp -a "$RUN/." "$OUT/" && rm -rf "$RUN" && rmdir "$STAGE" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
@@ -293,7 +303,7 @@ else:
     new = old.rstrip("\n") + ("\n\n" if old else "") + block + "\n"
 open(doc, "w").write(new)
 EOF
-  log "report: $RUN/benchmarks.md, and its block in docs/benchmarks.md"
+  log "report: $OUT/benchmarks.md, and its block in docs/benchmarks.md"
 fi
 if [ -s "$FAILS" ]; then
   log "$(wc -l < "$FAILS") step(s) failed:"; cat "$FAILS" >&2
