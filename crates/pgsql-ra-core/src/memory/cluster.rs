@@ -19,6 +19,18 @@ pub struct CallCounters {
     pub view_reads: u64,
 }
 
+/// The cluster-view reads of [`CallCounters::view_reads`], per method (for
+/// benchmarks that report the breakdown). Reset with the other counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViewReadCounters {
+    /// `nodes` calls.
+    pub nodes: u64,
+    /// `promoted_nodes` calls.
+    pub promoted_nodes: u64,
+    /// `local_node` calls.
+    pub local_node: u64,
+}
+
 /// The key of one attribute: node, name and lifetime.
 pub type AttrKey = (String, String, Lifetime);
 
@@ -33,6 +45,7 @@ struct State {
     /// (instance, node) location bans.
     bans: BTreeSet<(String, String)>,
     counters: CallCounters,
+    view_counters: ViewReadCounters,
     /// Calls still to fail (an unreachable CIB or attrd).
     fail_next: u32,
 }
@@ -179,9 +192,17 @@ impl MemCluster {
         self.state.borrow().counters
     }
 
-    /// Resets the call counters.
+    /// The cluster-view reads so far, per method (their sum is
+    /// [`CallCounters::view_reads`]).
+    pub fn view_read_counters(&self) -> ViewReadCounters {
+        self.state.borrow().view_counters
+    }
+
+    /// Resets the call counters (including the per-method view reads).
     pub fn reset_counters(&self) {
-        self.state.borrow_mut().counters = CallCounters::default();
+        let mut s = self.state.borrow_mut();
+        s.counters = CallCounters::default();
+        s.view_counters = ViewReadCounters::default();
     }
 
     /// Makes the next `n` calls of any handle fail (CIB or attrd unreachable).
@@ -212,8 +233,18 @@ impl MemClusterHandle {
         &self,
         count: impl FnOnce(&mut CallCounters),
     ) -> Result<std::cell::RefMut<'_, State>, ClusterError> {
+        self.begin_view(count, |_| {})
+    }
+
+    /// Like `begin`, also counting a cluster-view read per method.
+    fn begin_view(
+        &self,
+        count: impl FnOnce(&mut CallCounters),
+        view: impl FnOnce(&mut ViewReadCounters),
+    ) -> Result<std::cell::RefMut<'_, State>, ClusterError> {
         let mut s = self.cluster.state.borrow_mut();
         count(&mut s.counters);
+        view(&mut s.view_counters);
         if s.fail_next > 0 {
             s.fail_next -= 1;
             return Err(ClusterError(
@@ -235,12 +266,12 @@ impl MemClusterHandle {
 
 impl Cluster for MemClusterHandle {
     fn local_node(&mut self) -> Result<String, ClusterError> {
-        self.begin(|c| c.view_reads += 1)?;
+        self.begin_view(|c| c.view_reads += 1, |v| v.local_node += 1)?;
         Ok(self.local.clone())
     }
 
     fn nodes(&mut self) -> Result<Vec<NodeState>, ClusterError> {
-        let s = self.begin(|c| c.view_reads += 1)?;
+        let s = self.begin_view(|c| c.view_reads += 1, |v| v.nodes += 1)?;
         Ok(s.nodes
             .iter()
             .map(|(name, online)| NodeState {
@@ -251,7 +282,7 @@ impl Cluster for MemClusterHandle {
     }
 
     fn promoted_nodes(&mut self, resource: &str) -> Result<Vec<String>, ClusterError> {
-        let s = self.begin(|c| c.view_reads += 1)?;
+        let s = self.begin_view(|c| c.view_reads += 1, |v| v.promoted_nodes += 1)?;
         Ok(s.promoted
             .get(resource)
             .map(|n| n.iter().cloned().collect())
@@ -342,6 +373,9 @@ mod tests {
                 view_reads: 1
             }
         );
+        assert_eq!(c.view_read_counters().local_node, 1);
+        c.reset_counters();
+        assert_eq!(c.view_read_counters(), ViewReadCounters::default());
     }
 
     #[test]
