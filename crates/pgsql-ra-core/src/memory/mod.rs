@@ -14,7 +14,7 @@ mod system;
 
 pub use crate::ports::MemoryLog;
 pub use clock::MemClock;
-pub use cluster::{AttrKey, CallCounters, MemCluster, MemClusterHandle};
+pub use cluster::{AttrKey, CallCounters, MemCluster, MemClusterHandle, ViewReadCounters};
 pub use fs::{normalize, MemEntry, MemFs};
 pub use postgres::{
     InstanceSpec, SimNetwork, SimPostgres, SimRole, StopBehaviour, WriteOutcome, INITIAL_LSN,
