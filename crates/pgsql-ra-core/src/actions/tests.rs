@@ -666,6 +666,30 @@ fn the_receiver_status_follows_the_wal_receiver_and_is_deleted_at_stop() {
     assert_eq!(rs(&lab, "node1"), None);
 }
 
+/// Turning `check_wal_receiver` off and reloading the agent removes the
+/// status it published; with the option on, a reload keeps it.
+#[test]
+fn reload_agent_removes_the_receiver_status_once_the_check_is_off() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("check_wal_receiver", "true")],
+        150004,
+    );
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert!(lab.attr("node2", "pgsql-receiver-status").is_some());
+    assert_eq!(code(&lab.run("node2", Action::ReloadAgent)), 0);
+    assert!(lab.attr("node2", "pgsql-receiver-status").is_some());
+    for (name, value) in lab.params.iter_mut() {
+        if name == "check_wal_receiver" {
+            *value = "false".to_string();
+        }
+    }
+    assert_eq!(code(&lab.run("node2", Action::ReloadAgent)), 0);
+    assert_eq!(lab.attr("node2", "pgsql-receiver-status"), None);
+}
+
 #[test]
 fn without_check_wal_receiver_no_receiver_status_is_written() {
     let mut lab = Lab::replication(&["node1", "node2"], "sync");
