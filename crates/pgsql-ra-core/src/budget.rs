@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::action::Action;
 
 /// Interval between two polls of the server (start, promote, stop).
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Pause before retrying a failed cluster or database call.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -137,10 +137,12 @@ mod tests {
     fn short_timeouts_keep_a_tenth_in_reserve() {
         let b = Budget::new(Action::Stop, Duration::ZERO, Some(2_000));
         assert_eq!(b.deadline, Duration::from_millis(1_800));
+        let interval = Duration::from_millis(200);
         assert_eq!(
-            b.next_sleep(Duration::from_millis(1_700), POLL_INTERVAL),
+            b.next_sleep(Duration::from_millis(1_700), interval),
             Duration::from_millis(100)
         );
+        assert_eq!(b.next_sleep(Duration::ZERO, interval), interval);
         assert_eq!(b.next_sleep(Duration::ZERO, POLL_INTERVAL), POLL_INTERVAL);
     }
 
