@@ -284,33 +284,36 @@ fn main() {
         v.windows(2).all(|w| w[0] == w[1])
     });
     if let Some(path) = json_out {
-        let mut s = String::from("{\"rows\":[");
-        for (k, r) in rows.iter().enumerate() {
-            if k > 0 {
-                s.push(',');
-            }
-            s.push_str(&format!(
-                "{{\"n\":{},\"role\":\"{}\",\"rc\":{},\"view_reads\":{},\"nodes\":{},\"promoted_nodes\":{},\"local_node\":{},\"attr_reads\":{},\"attr_writes\":{},\"sql\":{}}}",
-                r.n,
-                r.role,
-                r.rc,
-                r.view_reads(),
-                r.nodes,
-                r.promoted_nodes,
-                r.local_node,
-                r.attr_reads,
-                r.attr_writes,
-                r.sql
-            ));
-        }
-        s.push_str(&format!(
-            "],\"unimplemented\":{unimplemented},\"view_reads_flat\":{flat}"
-        ));
+        let json_rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "n": r.n,
+                    "role": r.role,
+                    "rc": r.rc,
+                    "view_reads": r.view_reads(),
+                    "nodes": r.nodes,
+                    "promoted_nodes": r.promoted_nodes,
+                    "local_node": r.local_node,
+                    "attr_reads": r.attr_reads,
+                    "attr_writes": r.attr_writes,
+                    "sql": r.sql,
+                })
+            })
+            .collect();
         let reason = rows
             .first()
             .and_then(|r| r.reason.clone())
             .unwrap_or_default();
-        s.push_str(&format!(",\"first_reason\":{:?}}}\n", reason));
+        let s = format!(
+            "{}\n",
+            serde_json::json!({
+                "rows": json_rows,
+                "unimplemented": unimplemented,
+                "view_reads_flat": flat,
+                "first_reason": reason,
+            })
+        );
         if let Err(e) = std::fs::write(&path, s) {
             eprintln!("cannot write {path}: {e}");
             std::process::exit(2);
