@@ -58,23 +58,33 @@ def load_env(path):
     return {str(k): str(v) for k, v in env.items()}
 
 
-def one_run(env, agent, action, stdout=subprocess.DEVNULL):
-    t0 = time.perf_counter()
+def spawn(path, argv, env, quiet=True):
+    """Fork and exec PATH with ARGV and ENV from /, stdin on /dev/null (stdout and
+    stderr too when QUIET); return the child's pid."""
     pid = os.fork()
     if pid == 0:
         try:
             os.chdir("/")
             fd = os.open(os.devnull, os.O_RDWR)
             os.dup2(fd, 0)
-            if stdout == subprocess.DEVNULL:
+            if quiet:
                 os.dup2(fd, 1)
                 os.dup2(fd, 2)
-            os.execve(agent, [os.path.basename(agent), action], env)
+            os.execve(path, argv, env)
         finally:
             os._exit(127)
-    _, status, ru = os.wait4(pid, 0)
-    wall = (time.perf_counter() - t0) * 1000.0
-    rc = os.waitstatus_to_exitcode(status)
+    return pid
+
+
+def timed_run(path, argv, env, quiet=True):
+    """Run a command to completion: (wall ms, rusage of its whole tree, exit code)."""
+    t0 = time.perf_counter()
+    _, status, ru = os.wait4(spawn(path, argv, env, quiet), 0)
+    return (time.perf_counter() - t0) * 1000.0, ru, os.waitstatus_to_exitcode(status)
+
+
+def one_run(env, agent, action, stdout=subprocess.DEVNULL):
+    wall, ru, rc = timed_run(agent, [os.path.basename(agent), action], env, quiet=stdout == subprocess.DEVNULL)
     return {"wall_ms": round(wall, 3), "cpu_ms": round((ru.ru_utime + ru.ru_stime) * 1000.0, 3),
             "user_ms": round(ru.ru_utime * 1000.0, 3), "sys_ms": round(ru.ru_stime * 1000.0, 3), "rc": rc}
 
@@ -96,17 +106,8 @@ def cmd_straceN(envf, agent, action, n, outdir):
     for i in range(int(n)):
         tr = os.path.join(outdir, "trace.%d" % i)
         # strace itself is not traced: -o file, and the agent is its child
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.chdir("/")
-                fd = os.open(os.devnull, os.O_RDWR)
-                for k in (0, 1, 2):
-                    os.dup2(fd, k)
-                os.execve("/usr/bin/strace", ["strace", "-f", "-qq", "-s", "256", "-e", "trace=process", "-o", tr,
-                                              agent, action], env)
-            finally:
-                os._exit(127)
+        pid = spawn("/usr/bin/strace", ["strace", "-f", "-qq", "-s", "256", "-e", "trace=process", "-o", tr,
+                                         agent, action], env)
         os.waitpid(pid, 0)
         time.sleep(0.5)
 
@@ -349,21 +350,10 @@ def cmd_runargv(envf, n, sleep, out, argvjson):
     argv = json.loads(argvjson)
     with open(out, "a") as f:
         for _ in range(int(n)):
-            t0 = time.perf_counter()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.chdir("/")
-                    fd = os.open(os.devnull, os.O_RDWR)
-                    for k in (0, 1, 2):
-                        os.dup2(fd, k)
-                    os.execve(argv[0], [os.path.basename(argv[0])] + argv[1:], env)
-                finally:
-                    os._exit(127)
-            _, status, ru = os.wait4(pid, 0)
-            f.write(json.dumps({"argv": argv, "wall_ms": round((time.perf_counter() - t0) * 1000.0, 3),
+            wall, ru, rc = timed_run(argv[0], [os.path.basename(argv[0])] + argv[1:], env)
+            f.write(json.dumps({"argv": argv, "wall_ms": round(wall, 3),
                                 "cpu_ms": round((ru.ru_utime + ru.ru_stime) * 1000.0, 3),
-                                "rc": os.waitstatus_to_exitcode(status)}) + "\n")
+                                "rc": rc}) + "\n")
             time.sleep(float(sleep))
 
 
