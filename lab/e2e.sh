@@ -92,27 +92,46 @@ expect_re "write through the VIP" '^[0-9]+$' "$(sql_vip "insert into lab(who) va
 expect_re "row on the sync standby at once" '^1$' "$(sql_on node2 "select count(*) from lab where who='e2e-sync'")"
 collect 1-bringup
 
+# failover_to NEW OLD N: kill -9 OLD's postmaster (lab failover), then expect NEW Promoted with
+# the VIP and OLD STOP / DISCONNECT; FO_TIMES = detect/promoted/VIP/first-write (s).
+failover_to() {
+  local new=$1 old=$2 n=$3 rc
+  rm -f "$OUTDIR/failover.env"; lab failover > "$OUTDIR/failover-$n.log" 2>&1; rc=$?
+  sed 's/^/    /' "$OUTDIR/failover-$n.log"
+  expect_re "failover $n ($old -> $new) command" '^0$' "$rc"
+  expect_re "new primary (failover.env)" "^$new\$" "$(fo_env NEW)"
+  expect_re "first write through the VIP after the kill (s)" '^[0-9.]+$' "$(fo_env WRITE)"
+  until_state 30 "role.$new=Promoted" "vip=$new" "attr.$old.pgsql-status=STOP" "attr.$old.pgsql-data-status=DISCONNECT"
+  expect "$new role" Promoted "role.$new"
+  expect "VIP location" "$new" vip
+  expect "$new pgsql-status" PRI "attr.$new.pgsql-status"
+  expect "$new pgsql-data-status" LATEST "attr.$new.pgsql-data-status"
+  expect "$old pgsql-status" STOP "attr.$old.pgsql-status"
+  expect "$old pgsql-data-status" DISCONNECT "attr.$old.pgsql-data-status"
+  FO_TIMES="$(fo_env DETECT)/$(fo_env PROMOTED)/$(fo_env VIP)/$(fo_env WRITE)"
+}
+
+# rebuild_standby NODE: the seed's rebuild (pg_basebackup from the VIP, rm PGSQL.lock, cleanup),
+# then expect NODE Unpromoted in HS:sync / STREAMING|SYNC.
+rebuild_standby() {
+  local node=$1
+  expect_rc "rebuild $node (pg_basebackup from the VIP, rm PGSQL.lock, cleanup)" 0 lab rebuild "$node"
+  until_state 60 "attr.$node.pgsql-status=HS:sync" "role.$node=Unpromoted"
+  expect "$node role" Unpromoted "role.$node"
+  expect "$node pgsql-status" HS:sync "attr.$node.pgsql-status"
+  expect "$node pgsql-data-status" "STREAMING|SYNC" "attr.$node.pgsql-data-status"
+}
+
 # --------------------------------------------------------------------------------- 2 failover
 say "scenario 2: kill -9 of the primary's postmaster"
-rm -f "$OUTDIR/failover.env"; lab failover > "$OUTDIR/failover-1.log" 2>&1; rc=$?
-sed 's/^/    /' "$OUTDIR/failover-1.log"
-expect_re "failover command" '^0$' "$rc"
-expect_re "new primary (failover.env)" '^node2$' "$(fo_env NEW)"
-expect_re "first write through the VIP after the kill (s)" '^[0-9.]+$' "$(fo_env WRITE)"
-until_state 30 role.node2=Promoted vip=node2 attr.node1.pgsql-status=STOP attr.node1.pgsql-data-status=DISCONNECT
-expect "node2 role" Promoted role.node2
-expect "VIP location" node2 vip
-expect "node2 pgsql-status" PRI attr.node2.pgsql-status
-expect "node2 pgsql-data-status" LATEST attr.node2.pgsql-data-status
-expect "node1 pgsql-status" STOP attr.node1.pgsql-status
-expect "node1 pgsql-data-status" DISCONNECT attr.node1.pgsql-data-status
+failover_to node2 node1 1
+FO1=$FO_TIMES
 expect_re "node1 role (not running)" '^(|Stopped)$' "$(get role.node1)"
 expect_re "write through the VIP" '^[0-9]+$' "$(sql_vip "insert into lab(who) values('e2e-after-failover-1') returning id")"
 expect_re "rows written before the kill survived" '^[1-9][0-9]*$' "$(sql_vip "select count(*) from lab where who in ('e2e-sync','before-failover')")"
 lock() { [ -e "/var/lib/pgsql-ra-lab/$1/var/lib/pgsql/tmp/PGSQL.lock" ] && echo present || echo absent; }
 expect_re "PGSQL.lock on the old primary node1 (blocks its restart)" '^present$' "$(lock node1)"
 expect_re "PGSQL.lock on the new primary node2" '^present$' "$(lock node2)"
-FO1="$(fo_env DETECT)/$(fo_env PROMOTED)/$(fo_env VIP)/$(fo_env WRITE)"
 collect 2-failover
 
 # --------------------------------------------------------------------------------- 3 rebuild + back
@@ -123,29 +142,13 @@ until_state 30 'failed.node1=.*pgsql_start_0.*' 'role.node1=|Stopped'   # failed
 expect_re "cleanup without rebuild: start on node1 fails (PGSQL.lock)" 'pgsql_start_0' "$(get failed.node1)"
 expect_re "node1 stays stopped" '^(|Stopped)$' "$(get role.node1)"
 expect "node2 stays Promoted" node2 promoted
-expect_rc "rebuild node1 (pg_basebackup from the VIP, rm PGSQL.lock, cleanup)" 0 lab rebuild node1
-until_state 60 attr.node1.pgsql-status=HS:sync role.node1=Unpromoted
-expect "node1 role" Unpromoted role.node1
-expect "node1 pgsql-status" HS:sync attr.node1.pgsql-status
-expect "node1 pgsql-data-status" "STREAMING|SYNC" attr.node1.pgsql-data-status
+rebuild_standby node1
 expect "node1 master-pgsql" 100 attr.node1.master-pgsql
 expect "node2 role" Promoted role.node2
 expect "node2 master-pgsql" 1000 attr.node2.master-pgsql
-rm -f "$OUTDIR/failover.env"; lab failover > "$OUTDIR/failover-2.log" 2>&1; rc=$?
-sed 's/^/    /' "$OUTDIR/failover-2.log"
-expect_re "failover back" '^0$' "$rc"
-expect_re "new primary (failover.env)" '^node1$' "$(fo_env NEW)"
-until_state 30 role.node1=Promoted vip=node1 attr.node2.pgsql-status=STOP attr.node2.pgsql-data-status=DISCONNECT
-expect "node1 role" Promoted role.node1
-expect "VIP location" node1 vip
-expect "node2 pgsql-status" STOP attr.node2.pgsql-status
-expect "node2 pgsql-data-status" DISCONNECT attr.node2.pgsql-data-status
-FO2="$(fo_env DETECT)/$(fo_env PROMOTED)/$(fo_env VIP)/$(fo_env WRITE)"
-expect_rc "rebuild node2" 0 lab rebuild node2
-until_state 60 attr.node2.pgsql-status=HS:sync role.node2=Unpromoted
-expect "node2 role" Unpromoted role.node2
-expect "node2 pgsql-status" HS:sync attr.node2.pgsql-status
-expect "node2 pgsql-data-status" "STREAMING|SYNC" attr.node2.pgsql-data-status
+failover_to node1 node2 2
+FO2=$FO_TIMES
+rebuild_standby node2
 expect_re "all writes survived both failovers" '^([3-9]|[1-9][0-9]+)$' "$(sql_vip "select count(*) from lab where who like 'e2e-%' or who like '%failover'")"
 collect 3-rebuild
 
