@@ -17,7 +17,7 @@ pub use clock::MemClock;
 pub use cluster::{AttrKey, CallCounters, MemCluster, MemClusterHandle, ViewReadCounters};
 pub use fs::{normalize, MemEntry, MemFs};
 pub use postgres::{
-    InstanceSpec, SimNetwork, SimPostgres, SimRole, StopBehaviour, WriteOutcome, INITIAL_LSN,
-    SYSTEM_ID, WAL_PER_WRITE,
+    InstanceSpec, SimNetwork, SimPostgres, SimRole, StopBehaviour, TimelineId, WalHistory,
+    WriteOutcome, INITIAL_LSN, SYSTEM_ID, WAL_PER_WRITE,
 };
 pub use system::MemSystem;

@@ -5,15 +5,26 @@
 //! (`postmaster.pid` left behind). `start` reads the files the agent wrote in
 //! that node's [`MemFs`] (PG ≥ 12: `standby.signal` plus `primary_conninfo`
 //! from the configuration and its includes; < 12: `<pgdata>/recovery.conf`).
-//! A standby streams from the running primary named by its `host=` (the
-//! VIP `master_ip` means "the running primary"), when the link is up and
-//! its timeline history allows it. The primary's `pg_stat_replication`
-//! lists its connected standbys, with `sync_state` derived from its
-//! `synchronous_standby_names`.
+//! A standby streams from the running primary named by its `host=`, when
+//! the link is up and that primary's WAL includes the standby's (same
+//! system, same timeline lineage: see [`lineage`]). The VIP `master_ip`
+//! points where the cluster placed it ([`SimNetwork::place_vip`]: the
+//! simulator's Pacemaker puts it on the Promoted instance); a network that
+//! was never told (unit tests) points it at the newest running primary.
+//! The primary's `pg_stat_replication` lists its connected standbys, with
+//! `sync_state` derived from its `synchronous_standby_names`.
+//!
+//! Every timeline carries a unique birth ([`TimelineId`]), so two
+//! promotions that both create timeline n+1 are a fork, and a promotion
+//! outside the cluster ([`SimNetwork::pg_promote`]) is marked as such.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+
+pub mod lineage;
+
+pub use lineage::{TimelineId, WalHistory};
 
 use super::fs::MemFs;
 use super::pgconf;
@@ -102,9 +113,9 @@ struct Instance {
     pid: u32,
     hung: bool,
     lsn: Lsn,
-    timeline: u32,
+    timeline: TimelineId,
     /// (timeline, LSN where it ended) for every past timeline.
-    history: Vec<(u32, Lsn)>,
+    history: Vec<(TimelineId, Lsn)>,
     system_id: u64,
     sync_names: String,
     conninfo: BTreeMap<String, String>,
@@ -118,6 +129,14 @@ struct Instance {
 }
 
 impl Instance {
+    fn wal(&self) -> WalHistory {
+        WalHistory {
+            system_id: self.system_id,
+            past: self.history.clone(),
+            current: self.timeline,
+            lsn: self.lsn,
+        }
+    }
     fn running(&self) -> bool {
         matches!(self.role, SimRole::Primary | SimRole::Standby)
     }
@@ -131,7 +150,11 @@ struct Net {
     instances: BTreeMap<String, Instance>,
     links_down: BTreeSet<(String, String)>,
     vip: String,
+    /// Where the cluster placed the VIP; `None`: never told (newest primary).
+    vip_placed: Option<Option<String>>,
     next_pid: u32,
+    /// The birth of the next timeline a promotion creates.
+    next_birth: u64,
 }
 
 /// What became of a simulated write.
@@ -211,28 +234,28 @@ impl Net {
         self.instances.get(node)
     }
 
-    /// The node a VIP `master_ip` points at: the running, responsive primary
-    /// (the newest one if, wrongly, there are several).
+    /// The node a VIP `master_ip` points at and that serves it: where the
+    /// cluster placed it, if that node runs a responsive primary; on a
+    /// network never told, the running, responsive primary (the newest one
+    /// if, wrongly, there are several).
     fn vip_holder(&self) -> Option<String> {
-        self.instances
-            .iter()
-            .filter(|(_, i)| i.role == SimRole::Primary && !i.hung)
-            .max_by_key(|(n, i)| (i.timeline, i.lsn, std::cmp::Reverse((*n).clone())))
-            .map(|(n, _)| n.clone())
+        let serving = |i: &Instance| i.role == SimRole::Primary && !i.hung;
+        match &self.vip_placed {
+            Some(placed) => placed
+                .as_ref()
+                .filter(|n| self.get(n).is_some_and(serving))
+                .cloned(),
+            None => self
+                .instances
+                .iter()
+                .filter(|(_, i)| serving(i))
+                .max_by_key(|(n, i)| (i.timeline.timeline, i.lsn, std::cmp::Reverse((*n).clone())))
+                .map(|(n, _)| n.clone()),
+        }
     }
 
     fn can_follow(standby: &Instance, primary: &Instance) -> bool {
-        if standby.system_id != primary.system_id {
-            return false;
-        }
-        if standby.timeline == primary.timeline {
-            return standby.lsn <= primary.lsn;
-        }
-        standby.timeline < primary.timeline
-            && primary
-                .history
-                .iter()
-                .any(|(tli, end)| *tli == standby.timeline && standby.lsn <= *end)
+        primary.wal().includes(&standby.wal())
     }
 
     /// The primary a standby streams from right now, if any.
@@ -306,6 +329,7 @@ impl SimNetwork {
         let n = SimNetwork::default();
         n.net.borrow_mut().vip = vip.to_string();
         n.net.borrow_mut().next_pid = 1000;
+        n.net.borrow_mut().next_birth = lineage::FIRST_PROMOTION_BIRTH;
         n
     }
 
@@ -335,7 +359,7 @@ impl SimNetwork {
             pid: 0,
             hung: false,
             lsn: INITIAL_LSN,
-            timeline: 1,
+            timeline: TimelineId::canonical(1),
             history: Vec::new(),
             system_id: SYSTEM_ID,
             sync_names: String::new(),
@@ -385,7 +409,7 @@ impl SimNetwork {
 
     /// The node's timeline.
     pub fn timeline(&self, node: &str) -> u32 {
-        self.with(node, |i| i.timeline).unwrap_or(0)
+        self.with(node, |i| i.timeline.timeline).unwrap_or(0)
     }
 
     /// The primary a standby streams from.
@@ -534,13 +558,117 @@ impl SimNetwork {
     pub fn set_position(&self, node: &str, lsn: Lsn, timeline: u32) {
         self.with(node, |i| {
             i.lsn = lsn;
-            i.timeline = timeline;
+            if i.timeline.timeline != timeline {
+                i.timeline = TimelineId::canonical(timeline);
+            }
         });
     }
 
     /// Gives the node's data another system identifier (as if re-initdb'ed).
     pub fn set_system_id(&self, node: &str, system_id: u64) {
         self.with(node, |i| i.system_id = system_id);
+    }
+
+    /// `pg_ctl promote` of a standby. `outside`: by an operator or a trigger
+    /// file, not by the cluster (the new timeline is marked as such). The
+    /// new timeline gets its own birth, so two promotions to the same
+    /// timeline number stay a fork.
+    pub fn promote(&self, node: &str, outside: bool) -> Result<(), ProcessError> {
+        let birth = {
+            let mut net = self.net.borrow_mut();
+            net.next_birth += 1;
+            net.next_birth
+        };
+        self.with(node, |i| {
+            match i.role {
+                SimRole::Standby => {}
+                SimRole::Primary => {
+                    return Err(perr(
+                        1,
+                        "pg_ctl: cannot promote server; server is not in standby mode",
+                    ))
+                }
+                _ => {
+                    return Err(perr(
+                        1,
+                        "pg_ctl: PID file does not exist\nIs server running?",
+                    ))
+                }
+            }
+            if i.hung {
+                return Ok(());
+            }
+            i.history.push((i.timeline, i.lsn));
+            i.timeline = TimelineId {
+                timeline: i.timeline.timeline + 1,
+                birth,
+                outside,
+            };
+            i.role = SimRole::Primary;
+            i.conninfo.clear();
+            if i.spec.version_num >= 120000 {
+                i.fs.remove_tree(&format!("{}/standby.signal", i.spec.pgdata));
+            } else {
+                let rc = format!("{}/recovery.conf", i.spec.pgdata);
+                if let Some(text) = i.fs.file(&rc) {
+                    i.fs.remove_tree(&rc);
+                    let owner = i.spec.pgdba.clone();
+                    i.fs.put(
+                        &format!("{}/recovery.done", i.spec.pgdata),
+                        &text,
+                        &owner,
+                        0o600,
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|| Err(perr(1, "no such instance")))
+    }
+
+    /// An operator's (or a trigger file's) `pg_ctl promote` of a standby,
+    /// outside the cluster.
+    pub fn pg_promote(&self, node: &str) -> Result<(), String> {
+        self.promote(node, true).map_err(|e| e.to_string())
+    }
+
+    /// An operator's `pg_ctl restart -m fast`: the server stops and starts
+    /// again from its files, so it keeps its role (a standby stays one while
+    /// `standby.signal` is there).
+    pub fn restart(&self, node: &str) -> Result<(), String> {
+        let mut pg = self.instance(node);
+        pg.stop(StopMode::Fast).map_err(|e| e.to_string())?;
+        if self.role(node) != SimRole::Stopped {
+            return Err(format!("{node} did not stop"));
+        }
+        pg.start().map_err(|e| e.to_string())
+    }
+
+    /// Places the VIP on a node (or nowhere): from now on standbys whose
+    /// `host=` is the VIP stream from that node when it runs a responsive
+    /// primary, and from nobody otherwise.
+    pub fn place_vip(&self, node: Option<&str>) {
+        let mut net = self.net.borrow_mut();
+        net.vip_placed = Some(node.map(str::to_string));
+        net.refresh();
+    }
+
+    /// The node the VIP leads to right now (placed there and serving).
+    pub fn vip_holder(&self) -> Option<String> {
+        let mut net = self.net.borrow_mut();
+        net.refresh();
+        net.vip_holder()
+    }
+
+    /// Where the VIP is placed (serving or not); `None` also when never placed.
+    pub fn vip_placement(&self) -> Option<String> {
+        self.net.borrow().vip_placed.clone().flatten()
+    }
+
+    /// The node's true WAL history (system, timelines with their births and
+    /// switch points, end of WAL).
+    pub fn wal(&self, node: &str) -> Option<WalHistory> {
+        self.with(node, |i| i.wal())
     }
 }
 
@@ -647,7 +775,7 @@ impl Database for SimPostgres {
     }
 
     fn timeline(&mut self) -> Result<Option<u32>, DbError> {
-        self.sql(|_, i| Ok(Some(i.timeline)))
+        self.sql(|_, i| Ok(Some(i.timeline.timeline)))
     }
 
     fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
@@ -862,48 +990,7 @@ impl Server for SimPostgres {
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {
-        self.net
-            .with(&self.node, |i| {
-                match i.role {
-                    SimRole::Standby => {}
-                    SimRole::Primary => {
-                        return Err(perr(
-                            1,
-                            "pg_ctl: cannot promote server; server is not in standby mode",
-                        ))
-                    }
-                    _ => {
-                        return Err(perr(
-                            1,
-                            "pg_ctl: PID file does not exist\nIs server running?",
-                        ))
-                    }
-                }
-                if i.hung {
-                    return Ok(());
-                }
-                i.history.push((i.timeline, i.lsn));
-                i.timeline += 1;
-                i.role = SimRole::Primary;
-                i.conninfo.clear();
-                if i.spec.version_num >= 120000 {
-                    i.fs.remove_tree(&format!("{}/standby.signal", i.spec.pgdata));
-                } else {
-                    let rc = format!("{}/recovery.conf", i.spec.pgdata);
-                    if let Some(text) = i.fs.file(&rc) {
-                        i.fs.remove_tree(&rc);
-                        let owner = i.spec.pgdba.clone();
-                        i.fs.put(
-                            &format!("{}/recovery.done", i.spec.pgdata),
-                            &text,
-                            &owner,
-                            0o600,
-                        );
-                    }
-                }
-                Ok(())
-            })
-            .unwrap_or_else(|| Err(perr(1, "no such instance")))
+        self.net.promote(&self.node, false)
     }
 
     fn reload(&mut self) -> Result<(), ProcessError> {

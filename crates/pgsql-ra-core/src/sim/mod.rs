@@ -19,9 +19,13 @@ use crate::ocf::Outcome;
 use crate::ports::{Lifetime, World};
 
 pub use env::{NotifyEnv, OpEnv};
-pub use pacemaker::{Op, PcmkRole, PROMOTED_INTERVAL_MS, UNPROMOTED_INTERVAL_MS};
+pub use pacemaker::{
+    MonitorRoles, Op, PcmkRole, PromotionRecord, PROMOTED_INTERVAL_MS, UNPROMOTED_INTERVAL_MS,
+};
 
-/// The VIP (`master_ip`) standbys connect to; it follows the running primary.
+/// The VIP (`master_ip`) standbys connect to; like a VIP colocated with the
+/// Promoted role, it is placed on the Promoted instance after its promote and
+/// removed before its demote.
 pub const VIP: &str = "192.168.2.3";
 /// The data directory of every simulated node.
 pub const PGDATA: &str = "/var/lib/pgsql/data";
@@ -43,6 +47,8 @@ pub struct SimConfig {
     pub notify: bool,
     /// Pacemaker's `migration-threshold` (0: never move away).
     pub migration_threshold: u32,
+    /// The `CRM_meta_role` values recurring monitors get.
+    pub monitor_roles: MonitorRoles,
 }
 
 impl SimConfig {
@@ -65,6 +71,7 @@ impl SimConfig {
             version_num: 150004,
             notify: true,
             migration_threshold: 1,
+            monitor_roles: MonitorRoles::Seed,
         }
     }
 }
@@ -120,6 +127,9 @@ pub struct Sim {
     pub nodes: BTreeMap<String, SimNode>,
     /// Every invocation since the last [`Sim::take_invocations`].
     pub invocations: Vec<Invocation>,
+    /// Every promote Pacemaker ran, with the servers' state when it decided
+    /// (for oracles; drain it with `std::mem::take`).
+    pub promotions: Vec<PromotionRecord>,
 }
 
 fn describe(v: Option<&String>) -> String {
@@ -161,6 +171,7 @@ impl Sim {
         let names: Vec<&str> = config.nodes.iter().map(String::as_str).collect();
         let cluster = MemCluster::new(&names);
         let net = SimNetwork::new(VIP);
+        net.place_vip(None);
         let mut nodes = BTreeMap::new();
         for (i, name) in config.nodes.iter().enumerate() {
             let fs = MemFs::new("postgres");
@@ -191,6 +202,7 @@ impl Sim {
             clock: MemClock::new(),
             nodes,
             invocations: Vec::new(),
+            promotions: Vec::new(),
         }
     }
 

@@ -1,14 +1,87 @@
-//! A simplified Pacemaker for the simulator: the roles it records, the
+//! A simplified Pacemaker 2.1 for the simulator: the roles it records, the
 //! operations it runs with pre/post notifications, and one policy step
-//! (probe, monitor, recover, start, promote).
+//! (probe, monitor, recover, demote an unworthy Promoted instance, start,
+//! promote).
+//!
+//! Like Pacemaker it
+//! * treats a monitor result that does not match the recorded role as a
+//!   failure (a Promoted monitor returning 0, an Unpromoted one returning 8
+//!   or 1) and recovers: demote if Promoted, stop, start again unless the
+//!   node is banned or over the migration threshold;
+//! * demotes a Promoted instance whose promotion score (`master-<rsc>`) is
+//!   missing or negative (`-INFINITY`), keeps at most one Promoted instance
+//!   (the best score), and promotes the best other eligible instance;
+//! * keeps the VIP colocated with the Promoted role: placed after a
+//!   successful promote (or a probe that finds a primary), removed before a
+//!   demote or stop of that instance and when its node goes down;
+//! * passes `CRM_meta_role` on recurring monitors as the configuration
+//!   spells it ([`MonitorRoles`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::env::{NotifyEnv, OpEnv};
 use super::{Sim, RESOURCE};
 use crate::action::Action;
+use crate::memory::{SimRole, WalHistory};
 use crate::ocf::OcfExit;
 use crate::score::Score;
+
+/// How recurring monitors spell their role (`CRM_meta_role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MonitorRoles {
+    /// The documented setup: the Unpromoted monitor has no `role`, so no
+    /// `CRM_meta_role`; the Promoted one passes `Master`.
+    #[default]
+    Seed,
+    /// crmsh and older pcs: `Slave` / `Master`.
+    Legacy,
+    /// pcs 0.11: `Unpromoted` / `Promoted`.
+    Pcs011,
+}
+
+impl MonitorRoles {
+    /// Parses `seed`, `legacy` or `pcs011`.
+    pub fn parse(text: &str) -> Option<MonitorRoles> {
+        match text {
+            "seed" => Some(MonitorRoles::Seed),
+            "legacy" => Some(MonitorRoles::Legacy),
+            "pcs011" => Some(MonitorRoles::Pcs011),
+            _ => None,
+        }
+    }
+
+    /// The `CRM_meta_role` of the recurring monitor of an instance in `role`.
+    pub fn meta_role(self, promoted: bool) -> Option<&'static str> {
+        match (self, promoted) {
+            (MonitorRoles::Seed, false) => None,
+            (MonitorRoles::Seed | MonitorRoles::Legacy, true) => Some("Master"),
+            (MonitorRoles::Legacy, false) => Some("Slave"),
+            (MonitorRoles::Pcs011, true) => Some("Promoted"),
+            (MonitorRoles::Pcs011, false) => Some("Unpromoted"),
+        }
+    }
+}
+
+/// What the servers looked like when Pacemaker promoted an instance: the
+/// ground truth the safety oracles judge the promotion by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionRecord {
+    /// The node promoted.
+    pub node: String,
+    /// True when the promote succeeded.
+    pub succeeded: bool,
+    /// The other instances Pacemaker could have promoted instead: running
+    /// Unpromoted, not failed, on an online node that is not banned
+    /// (whatever their promotion score: the score is the agent's choice).
+    pub alternatives: Vec<String>,
+    /// Every node's WAL just before the promote.
+    pub wal: BTreeMap<String, WalHistory>,
+    /// Every node's server state just before the promote.
+    pub servers: BTreeMap<String, SimRole>,
+    /// Every node's `<rsc>-data-status` just before the promote.
+    pub data_status: BTreeMap<String, Option<String>>,
+}
 
 /// What Pacemaker believes an instance is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,10 +255,27 @@ impl Sim {
             Op::Demote => lists.demote = nodes.to_vec(),
         }
         let before = lists.active.clone();
+        if matches!(op, Op::Demote | Op::Stop) {
+            // The VIP is ordered before the demote (and stop) of its node.
+            if let Some(at) = self.net.vip_placement() {
+                if nodes.contains(&at) {
+                    self.net.place_vip(None);
+                }
+            }
+        }
         self.notify_all(&before, &lists, "pre", op);
         let env = self.action_env(&lists);
         for node in nodes {
+            if op == Op::Promote {
+                let record = self.promotion_record(node);
+                self.promotions.push(record);
+            }
             let out = self.run(node, op.action(), &env, op.action().as_str());
+            if op == Op::Promote {
+                if let Some(r) = self.promotions.last_mut() {
+                    r.succeeded = out.code == OcfExit::Success;
+                }
+            }
             let ok = out.code == OcfExit::Success;
             match (op, ok) {
                 (Op::Start, true) => self.set_role(node, PcmkRole::Unpromoted),
@@ -209,12 +299,70 @@ impl Sim {
                 }
             }
         }
+        self.sync_vip();
         let after: Vec<String> = self
             .node_names()
             .into_iter()
             .filter(|n| self.role(n).active())
             .collect();
         self.notify_all(&after, &lists, "post", op);
+    }
+
+    /// The state of the servers before `node` is promoted.
+    fn promotion_record(&self, node: &str) -> PromotionRecord {
+        let names = self.node_names();
+        let alternatives = names
+            .iter()
+            .filter(|n| {
+                *n != node
+                    && self.role(n) == PcmkRole::Unpromoted
+                    && !self.nodes.get(*n).is_some_and(|x| x.failed)
+                    && self.eligible(n)
+            })
+            .cloned()
+            .collect();
+        PromotionRecord {
+            node: node.to_string(),
+            succeeded: false,
+            alternatives,
+            wal: names
+                .iter()
+                .filter_map(|n| self.net.wal(n).map(|w| (n.clone(), w)))
+                .collect(),
+            servers: names
+                .iter()
+                .map(|n| (n.clone(), self.net.role(n)))
+                .collect(),
+            data_status: names
+                .iter()
+                .map(|n| (n.clone(), self.data_status(n)))
+                .collect(),
+        }
+    }
+
+    /// Keeps the VIP colocated with the Promoted role: removed from a node
+    /// that is no longer Promoted, placed on the one Promoted instance that
+    /// has not failed when it is nowhere.
+    pub(super) fn sync_vip(&mut self) {
+        if let Some(at) = self.net.vip_placement() {
+            if self.role(&at) != PcmkRole::Promoted {
+                self.net.place_vip(None);
+            }
+        }
+        if self.net.vip_placement().is_none() {
+            let holders: Vec<String> = self
+                .node_names()
+                .into_iter()
+                .filter(|n| {
+                    self.role(n) == PcmkRole::Promoted
+                        && !self.nodes.get(n).is_some_and(|x| x.failed)
+                        && self.cluster.is_online(n)
+                })
+                .collect();
+            if let [only] = holders.as_slice() {
+                self.net.place_vip(Some(only));
+            }
+        }
     }
 
     /// Probes (first time) or runs the recurring monitor on one node, and
@@ -233,18 +381,24 @@ impl Sim {
                         self.mark_failed(node, false);
                     }
                 }
+                self.sync_vip();
                 Some(out.code)
             }
             PcmkRole::Stopped => None,
             PcmkRole::Unpromoted | PcmkRole::Promoted => {
-                let (interval_ms, name, expected) = if role == PcmkRole::Promoted {
-                    (PROMOTED_INTERVAL_MS, "Promoted", OcfExit::RunningPromoted)
+                let promoted = role == PcmkRole::Promoted;
+                let (interval_ms, expected) = if promoted {
+                    (PROMOTED_INTERVAL_MS, OcfExit::RunningPromoted)
                 } else {
-                    (UNPROMOTED_INTERVAL_MS, "Unpromoted", OcfExit::Success)
+                    (UNPROMOTED_INTERVAL_MS, OcfExit::Success)
                 };
                 let env = OpEnv {
                     interval_ms,
-                    role: Some(name.to_string()),
+                    role: self
+                        .config
+                        .monitor_roles
+                        .meta_role(promoted)
+                        .map(str::to_string),
                     notify: None,
                 };
                 let out = self.run(node, Action::Monitor, &env, "monitor");
@@ -301,6 +455,7 @@ impl Sim {
             }
         }
         self.recover();
+        self.demote_unworthy();
         let to_start: Vec<String> = self
             .node_names()
             .into_iter()
@@ -313,6 +468,38 @@ impl Sim {
             self.recover();
         }
         self.advance(Duration::from_millis(UNPROMOTED_INTERVAL_MS));
+    }
+
+    /// Demotes every Promoted instance but one: the one with the best
+    /// promotion score, when that score is present and not negative (ties:
+    /// the first in `node_list`). A Promoted instance whose score dropped to
+    /// `-INFINITY` is demoted, like Pacemaker 2.1 does.
+    fn demote_unworthy(&mut self) {
+        let promoted: Vec<(String, Option<Score>)> = self
+            .node_names()
+            .into_iter()
+            .filter(|n| self.role(n) == PcmkRole::Promoted)
+            .map(|n| {
+                let score = self.score(&n).and_then(|s| s.parse::<Score>().ok());
+                (n, score)
+            })
+            .collect();
+        let mut keep: Option<(Score, &String)> = None;
+        for (n, score) in &promoted {
+            let Some(score) = *score else { continue };
+            if score < Score::Value(0) {
+                continue;
+            }
+            if !matches!(keep, Some((best, _)) if score <= best) {
+                keep = Some((score, n));
+            }
+        }
+        let keep = keep.map(|(_, n)| n.clone());
+        for (n, _) in &promoted {
+            if Some(n) != keep.as_ref() {
+                self.operate(Op::Demote, std::slice::from_ref(n));
+            }
+        }
     }
 
     /// Demotes and stops failed instances and instances on ineligible nodes.
@@ -351,6 +538,7 @@ impl Sim {
         self.net.crash(node);
         self.cluster.set_online(node, false);
         self.set_role(node, PcmkRole::Stopped);
+        self.sync_vip();
     }
 
     /// The node rejoins; its instance will be probed.
@@ -369,5 +557,6 @@ impl Sim {
         if !self.role(node).active() {
             self.set_role(node, PcmkRole::Unknown);
         }
+        self.sync_vip();
     }
 }
