@@ -3,11 +3,26 @@
 //! ended by a blank line. Lines starting with `#` before a command are
 //! comments. [`run_script`] executes a file and returns it with the actual
 //! outputs in place, so a runner can compare or rewrite.
+//!
+//! `setup nodes=a,b,… [version=N] [notify=true|false] [migration_threshold=N]
+//! [roles=seed|legacy|pcs011] [param=value…]` builds the cluster (`roles`:
+//! the `CRM_meta_role` of recurring monitors, see [`MonitorRoles`]); the
+//! Pacemaker commands are `pacemaker [N]`, `probe`, `monitor`, `start`,
+//! `stop`, `promote`, `demote`, `cleanup`, `node-down`, `node-up` (a full
+//! stop then restarts in a chosen order is `node-down` of every node, then
+//! `node-up` in that order with `pacemaker` steps in between); faults are
+//! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`,
+//! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
+//! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
+//! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
+//! `write-vip`, `vip`, `wal`).
+
+mod operator;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::pacemaker::{Op, PcmkRole};
+use super::pacemaker::{MonitorRoles, Op, PcmkRole};
 use super::{Invocation, Sim, SimConfig, TMPDIR};
 use crate::action::Action;
 use crate::lsn::Lsn;
@@ -203,6 +218,10 @@ fn setup(args: &[&str]) -> Result<Sim, String> {
         match k.as_str() {
             "version" => config.version_num = v.parse().map_err(|_| format!("bad version {v}"))?,
             "notify" => config.notify = v == "true",
+            "roles" => {
+                config.monitor_roles =
+                    MonitorRoles::parse(&v).ok_or_else(|| format!("bad roles {v}"))?
+            }
             "migration_threshold" => {
                 config.migration_threshold = v.parse().map_err(|_| "bad threshold".to_string())?
             }
@@ -229,6 +248,18 @@ fn num_arg(args: &[&str], i: usize) -> Result<u64, String> {
         .ok_or("missing number")?
         .parse()
         .map_err(|_| "bad number".to_string())
+}
+
+/// Runs `count` writes on `node` and describes the outcome.
+fn write_line(sim: &Sim, node: &str, count: u64) -> String {
+    match sim.net.write(node, count) {
+        Ok(WriteOutcome::Committed) => format!("committed, {node} at {}", sim.net.lsn(node)),
+        Ok(WriteOutcome::WaitingForSync) => format!(
+            "waiting for the synchronous standby, {node} at {}",
+            sim.net.lsn(node)
+        ),
+        Err(e) => format!("failed: {e}"),
+    }
 }
 
 /// Executes one command line and returns its output lines.
@@ -322,17 +353,7 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
         "write" => {
             let n = node_arg(sim, args, 0)?;
             let count = num_arg(args, 1)?;
-            let r = sim.net.write(n, count);
-            out.push(match r {
-                Ok(WriteOutcome::Committed) => format!("committed, {n} at {}", sim.net.lsn(n)),
-                Ok(WriteOutcome::WaitingForSync) => {
-                    format!(
-                        "waiting for the synchronous standby, {n} at {}",
-                        sim.net.lsn(n)
-                    )
-                }
-                Err(e) => format!("failed: {e}"),
-            });
+            out.push(write_line(sim, n, count));
         }
         "set-lsn" => {
             let n = node_arg(sim, args, 0)?;
@@ -485,7 +506,10 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
                 None => out.push("(no such file)".into()),
             }
         }
-        other => return Err(format!("unknown command {other}")),
+        other => match operator::execute(sim, other, args) {
+            Some(result) => out.extend(result?),
+            None => return Err(format!("unknown command {other}")),
+        },
     }
     if out.is_empty() {
         out.push("(nothing)".into());

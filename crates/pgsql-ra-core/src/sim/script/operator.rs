@@ -1,0 +1,100 @@
+//! Script commands for what happens outside Pacemaker: an operator's or a
+//! client's actions on the servers and on the attributes, and the VIP.
+//!
+//! * `pg-promote NODE` — `pg_ctl promote` of a standby outside the cluster
+//!   (an operator, a trigger file, a leftover): a new timeline with its own
+//!   birth, marked as created outside the cluster (`wal` shows it with `!`).
+//! * `restart NODE` — an operator's `pg_ctl restart -m fast`: the server
+//!   stops and starts from its files, keeping its role.
+//! * `del-attr NODE NAME [forever]` — an operator deletes a node attribute
+//!   (`crm_attribute -D`); reboot lifetime unless `forever`.
+//! * `write-vip COUNT` — a client writes `COUNT` transactions through the
+//!   VIP: to the node the VIP is placed on, when it serves.
+//! * `vip` — where the VIP is placed and whether it serves.
+//! * `wal` — every node's true WAL history: timelines (with their birth
+//!   when a promotion created them, `!` when outside the cluster), switch
+//!   points and end of WAL.
+
+use super::{node_arg, num_arg, write_line};
+use crate::ports::Lifetime;
+use crate::sim::Sim;
+
+/// Runs one of this module's commands; `None` when `cmd` is not one of them.
+pub(super) fn execute(
+    sim: &mut Sim,
+    cmd: &str,
+    args: &[&str],
+) -> Option<Result<Vec<String>, String>> {
+    let result = match cmd {
+        "pg-promote" => pg_promote(sim, args),
+        "restart" => restart(sim, args),
+        "del-attr" => del_attr(sim, args),
+        "write-vip" => write_vip(sim, args),
+        "vip" => Ok(vec![vip_line(sim)]),
+        "wal" => Ok(wal_lines(sim)),
+        _ => return None,
+    };
+    Some(result)
+}
+
+fn pg_promote(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    let n = node_arg(sim, args, 0)?;
+    sim.net.pg_promote(n)?;
+    Ok(vec![format!(
+        "{n}: promoted outside the cluster, timeline {} at {}",
+        sim.net.timeline(n),
+        sim.net.lsn(n)
+    )])
+}
+
+fn restart(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    let n = node_arg(sim, args, 0)?;
+    sim.net.restart(n)?;
+    Ok(vec![format!("{n}: restarted as {:?}", sim.net.role(n))])
+}
+
+fn del_attr(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    let n = node_arg(sim, args, 0)?;
+    let name = args.get(1).ok_or("missing name")?;
+    let lifetime = if args.get(2) == Some(&"forever") {
+        Lifetime::Forever
+    } else {
+        Lifetime::Reboot
+    };
+    sim.cluster.remove_attr(n, name, lifetime);
+    Ok(vec!["ok".into()])
+}
+
+fn write_vip(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    let count = num_arg(args, 0)?;
+    match sim.net.vip_holder() {
+        Some(n) => Ok(vec![format!(
+            "via VIP to {n}: {}",
+            write_line(sim, &n, count)
+        )]),
+        None => Ok(vec!["failed: nobody serves the VIP".into()]),
+    }
+}
+
+/// `vip: on NODE` (serving), `vip: on NODE (not serving)` or `vip: nowhere`.
+pub(super) fn vip_line(sim: &Sim) -> String {
+    match (sim.net.vip_placement(), sim.net.vip_holder()) {
+        (Some(at), Some(_)) => format!("vip: on {at}"),
+        (Some(at), None) => format!("vip: on {at} (not serving)"),
+        (None, _) => "vip: nowhere".to_string(),
+    }
+}
+
+fn wal_lines(sim: &Sim) -> Vec<String> {
+    sim.node_names()
+        .into_iter()
+        .map(|n| {
+            let text = sim
+                .net
+                .wal(&n)
+                .map(|w| w.describe())
+                .unwrap_or_else(|| "(none)".into());
+            format!("{n}: {text}")
+        })
+        .collect()
+}
