@@ -1,89 +1,56 @@
-//! Safety properties over random clusters (2–4 nodes, sync or async) and
-//! random event sequences (crashes, hangs, link cuts, writes, lag, monitors,
-//! Pacemaker steps, cleanups, nodes going down and up, rebuilds), driven
-//! through the simulator; and properties of the pure election function.
+//! Safety properties of the agent driven through the simulator, and
+//! properties of the pure election function.
+//!
+//! The simulator properties run random fault schedules ([`faults`]: steps,
+//! crashes, hangs, link cuts, nodes down and up, restarts, promotions
+//! outside the cluster, garbage attribute edits, writes direct and through
+//! the VIP) on 2–4 node clusters, both cold (nothing probed yet) and from a
+//! settled cluster, under the three spellings of the monitor roles, and
+//! check the oracles of [`oracle`] after every event and at every promote.
+//! Every run is executed twice and must give the same transcript.
+//!
+//! Each property counts how many cases reached each key assertion
+//! ([`reach`]), prints the counts (`--nocapture`) and fails when a key
+//! assertion is reached in under 20 % of the cases. 256 cases by default;
+//! `PROPTEST_CASES=20000` raises it.
 
-use std::collections::BTreeMap;
+#[path = "properties/faults.rs"]
+mod faults;
+#[path = "properties/oracle.rs"]
+mod oracle;
+#[path = "properties/reach.rs"]
+mod reach;
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use faults::{apply, cold_event, warm_event, Event};
+use oracle::Oracle;
 use pgsql_ra_core::election::{
     decide, eligibility, render_note, Observation, Origin, Round, Verdict,
 };
 use pgsql_ra_core::lsn::Lsn;
-use pgsql_ra_core::memory::{SimRole, WriteOutcome};
-use pgsql_ra_core::ocf::OcfExit;
 use pgsql_ra_core::params::RepMode;
-use pgsql_ra_core::sim::script::{invocation_lines, roles_line};
-use pgsql_ra_core::sim::{PcmkRole, Sim, SimConfig};
+use pgsql_ra_core::sim::script::invocation_lines;
+use pgsql_ra_core::sim::{MonitorRoles, Sim, SimConfig};
 use pgsql_ra_core::status::DataStatus;
-use pgsql_ra_core::Score;
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
+use reach::{Key, Reach};
 
-#[derive(Debug, Clone)]
-enum Event {
-    Step,
-    Kill(usize),
-    LinkDown(usize, usize),
-    LinkUp(usize, usize),
-    Write(usize, u64),
-    Lag(usize, bool),
-    Monitor(usize),
-    Cleanup(usize),
-    Hang(usize, bool),
-    NodeDown(usize),
-    NodeUp(usize),
-    Rebuild(usize),
-    /// A write on whichever node runs as primary (if any).
-    WritePrimary(u64),
-    /// SIGKILL of whichever node runs as primary (if any).
-    KillPrimary,
-}
+/// One case: node count, sync mode, monitor role spelling, events.
+type Case = (usize, bool, MonitorRoles, Vec<Event>);
 
-fn event() -> impl Strategy<Value = Event> {
+fn roles() -> impl Strategy<Value = MonitorRoles> {
     prop_oneof![
-        6 => Just(Event::Step),
-        1 => (0usize..4).prop_map(Event::Kill),
-        1 => (0usize..4, 0usize..4).prop_map(|(a, b)| Event::LinkDown(a, b)),
-        1 => (0usize..4, 0usize..4).prop_map(|(a, b)| Event::LinkUp(a, b)),
-        2 => (0usize..4, 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
-        1 => (0usize..4, any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
-        2 => (0usize..4).prop_map(Event::Monitor),
-        1 => (0usize..4).prop_map(Event::Cleanup),
-        1 => (0usize..4, any::<bool>()).prop_map(|(a, h)| Event::Hang(a, h)),
-        1 => (0usize..4).prop_map(Event::NodeDown),
-        1 => (0usize..4).prop_map(Event::NodeUp),
-        1 => (0usize..4).prop_map(Event::Rebuild),
+        2 => Just(MonitorRoles::Seed),
+        1 => Just(MonitorRoles::Legacy),
+        1 => Just(MonitorRoles::Pcs011),
     ]
 }
 
-/// Events after a settled bring-up, biased towards writes and failures, so
-/// that acknowledged writes are followed by failovers.
-fn failover_event() -> impl Strategy<Value = Event> {
-    prop_oneof![
-        4 => Just(Event::Step),
-        4 => (1u64..20).prop_map(Event::WritePrimary),
-        1 => (0usize..4, 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
-        2 => Just(Event::KillPrimary),
-        1 => (0usize..4).prop_map(Event::Kill),
-        1 => (0usize..4).prop_map(Event::NodeDown),
-        1 => (0usize..4).prop_map(Event::NodeUp),
-        1 => (0usize..4, 0usize..4).prop_map(|(a, b)| Event::LinkDown(a, b)),
-        1 => (0usize..4, 0usize..4).prop_map(|(a, b)| Event::LinkUp(a, b)),
-        1 => (0usize..4, any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
-        1 => (0usize..4, any::<bool>()).prop_map(|(a, h)| Event::Hang(a, h)),
-        1 => (0usize..4).prop_map(Event::Rebuild),
-        1 => (0usize..4).prop_map(Event::Cleanup),
-    ]
-}
-
-fn scenario() -> impl Strategy<Value = (usize, bool, Vec<Event>)> {
-    (
-        2usize..=4,
-        any::<bool>(),
-        prop::collection::vec(event(), 1..30),
-    )
-}
-
-fn build(nodes: usize, sync: bool) -> Sim {
+fn build(nodes: usize, sync: bool, roles: MonitorRoles) -> Sim {
     let names: Vec<String> = (1..=nodes).map(|i| format!("node{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut config = SimConfig::new(&refs);
@@ -91,221 +58,144 @@ fn build(nodes: usize, sync: bool) -> Sim {
         config.params.insert("rep_mode".into(), "async".into());
     }
     config.migration_threshold = 0;
+    config.monitor_roles = roles;
     Sim::new(config)
 }
 
-fn name(sim: &Sim, i: usize) -> String {
-    let names = sim.node_names();
-    names[i % names.len()].clone()
-}
-
-/// Data-status values that let a standby be promoted (§4.3).
-fn promotable_data(sync: bool, ds: Option<&str>) -> bool {
-    match ds {
-        None => true,
-        Some("LATEST") | Some("STREAMING|SYNC") => true,
-        Some("STREAMING|ASYNC") => !sync,
-        _ => false,
-    }
-}
-
-/// Applies one event; returns the transcript lines it produced and, for a
-/// write the simulator acknowledged while the primary ran with a non-empty
-/// `synchronous_standby_names` (so a synchronous standby confirmed it), the
-/// primary's LSN after the write.
-fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Lsn>) {
-    let mut out = vec![format!("{e:?}")];
-    let mut acked = None;
-    match e {
-        Event::Step => sim.step(),
-        Event::Kill(i) => sim.net.crash(&name(sim, *i)),
-        Event::KillPrimary => {
-            for p in sim.net.running_primaries() {
-                sim.net.crash(&p);
-            }
-        }
-        Event::LinkDown(a, b) => sim.net.set_link(&name(sim, *a), &name(sim, *b), false),
-        Event::LinkUp(a, b) => sim.net.set_link(&name(sim, *a), &name(sim, *b), true),
-        Event::Write(_, n) | Event::WritePrimary(n) => {
-            let node = match e {
-                Event::Write(a, _) => name(sim, *a),
-                _ => sim
-                    .net
-                    .running_primaries()
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default(),
-            };
-            let sync = !sim.net.active_sync_names(&node).trim().is_empty();
-            let r = sim.net.write(&node, *n);
-            if sync && r == Ok(WriteOutcome::Committed) {
-                acked = Some(sim.net.lsn(&node));
-            }
-            out.push(format!("{r:?}"));
-        }
-        Event::Lag(a, l) => sim.net.set_lagging(&name(sim, *a), *l),
-        Event::Monitor(a) => {
-            let n = name(sim, *a);
-            sim.monitor(&n);
-        }
-        Event::Cleanup(a) => {
-            let n = name(sim, *a);
-            sim.cleanup(&n);
-        }
-        Event::Hang(a, h) => sim.net.set_hung(&name(sim, *a), *h),
-        Event::NodeDown(a) => {
-            let n = name(sim, *a);
-            if sim.cluster.is_online(&n) {
-                sim.node_down(&n);
-            }
-        }
-        Event::NodeUp(a) => {
-            let n = name(sim, *a);
-            if !sim.cluster.is_online(&n) {
-                sim.node_up(&n);
-            }
-        }
-        Event::Rebuild(a) => {
-            // The operator's recovery of a stopped node: a base backup of
-            // the running primary, PGSQL.lock removed, then a cleanup (what
-            // the `rebuild` script command and the docs describe).
-            let n = name(sim, *a);
-            let source = sim.net.running_primaries().into_iter().next();
-            let stopped = matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed);
-            if let (Some(src), true) = (source, stopped) {
-                if src != n && sim.net.rebuild_from(&n, &src).is_ok() {
-                    sim.nodes[&n]
-                        .fs
-                        .remove_tree("/var/lib/pgsql/tmp/PGSQL.lock");
-                    sim.cleanup(&n);
-                    out.push(format!("rebuilt {n} from {src}"));
-                }
-            }
-        }
-    }
-    out.extend(invocation_lines(&sim.invocations));
-    out.push(roles_line(sim));
-    (out, acked)
-}
-
-/// Runs the events, checking the safety properties after each; returns the transcript.
-/// `warmup` policy steps run first (a settled cluster with a primary).
-fn run_checked(
-    nodes: usize,
-    sync: bool,
-    warmup: usize,
-    events: &[Event],
-) -> Result<Vec<String>, TestCaseError> {
-    let mut sim = build(nodes, sync);
+/// Runs one case, checking the oracles after each event and at each
+/// promote. Returns the transcript, the key assertions reached and the
+/// first violation. `warmup` policy steps run first (a settled cluster).
+fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(), TestCaseError>) {
+    let (nodes, sync, roles, events) = case;
+    let mut sim = build(*nodes, *sync, *roles);
     sim.settle(warmup);
+    sim.promotions.clear();
     let mut transcript = invocation_lines(&sim.take_invocations());
-    // The highest LSN acknowledged by a synchronous standby since the last
-    // promotion (writes committed while synchronous_standby_names was empty,
-    // the §4.8 sync→async window, are not counted: see apply()).
-    let mut acked_since_promotion: Option<Lsn> = None;
+    let mut oracle = Oracle::default();
+    let mut result = Ok(());
     for e in events {
-        // Who could legitimately be promoted before this event.
-        let before: BTreeMap<String, bool> = sim
-            .node_names()
-            .into_iter()
-            .map(|n| {
-                let ok = sim.net.role(&n) == SimRole::Standby
-                    && promotable_data(sync, sim.data_status(&n).as_deref());
-                (n, ok)
-            })
-            .collect();
-        let (lines, acked) = apply(&mut sim, e);
+        if matches!(e, Event::Step) {
+            oracle.before_step(&sim);
+        }
+        let (lines, commit) = apply(&mut sim, e);
         transcript.extend(lines);
-        if let Some(lsn) = acked {
-            acked_since_promotion = Some(acked_since_promotion.map_or(lsn, |old| old.max(lsn)));
-        }
-        let invocations = sim.take_invocations();
-
-        let primaries = sim.net.running_primaries();
-        prop_assert!(
-            primaries.len() <= 1,
-            "two running primaries {primaries:?} after {e:?}"
-        );
-        let promoted: Vec<String> = sim
-            .node_names()
-            .into_iter()
-            .filter(|n| sim.pcmk_role(n) == PcmkRole::Promoted)
-            .collect();
-        prop_assert!(
-            promoted.len() <= 1,
-            "two promoted instances {promoted:?} after {e:?}"
-        );
-
-        for n in sim.node_names() {
-            if sim.data_status(&n).as_deref() == Some("DISCONNECT") {
-                let score = sim.score(&n).and_then(|s| s.parse::<Score>().ok());
-                prop_assert!(
-                    !score.is_some_and(|s| s.is_positive()),
-                    "{n} is DISCONNECT with score {score:?} after {e:?}"
-                );
-            }
-        }
-
-        for inv in invocations
+        sim.take_invocations();
+        let promotions = std::mem::take(&mut sim.promotions);
+        let checked = promotions
             .iter()
-            .filter(|i| i.label == "promote" && i.outcome.code == OcfExit::Success)
-        {
-            let winner = sim.net.lsn(&inv.node);
-            // No acknowledged write is lost: every write a synchronous
-            // standby confirmed since the last promotion is (LSN-wise) on
-            // the node promoted now, whatever synchronous standby handovers
-            // happened in between (a new sync standby gets 100 only once it
-            // has flushed the primary's position at the handover; see
-            // docs/decision-logic.md, "Acknowledged writes and the sync
-            // handover"). The one exception, kept on purpose: writes
-            // committed while the primary had fallen back to async (empty
-            // synchronous_standby_names, the stock §4.8 availability window)
-            // were confirmed by no standby and are not counted (apply()).
-            if let Some(acked) = acked_since_promotion.take() {
-                prop_assert!(
-                    winner >= acked,
-                    "{} promoted at {winner} but a write was acknowledged at {acked}",
-                    inv.node
-                );
-            }
-            for (other, eligible) in &before {
-                if *eligible && *other != inv.node {
-                    prop_assert!(
-                        winner >= sim.net.lsn(other),
-                        "{} promoted at {winner} but eligible {other} is at {}",
-                        inv.node,
-                        sim.net.lsn(other)
-                    );
-                }
-            }
+            .try_for_each(|r| oracle.on_promotion(r))
+            .and_then(|_| match &commit {
+                Some(c) => oracle.on_commit(c),
+                None => Ok(()),
+            })
+            .and_then(|_| oracle.after_event(&sim));
+        if let Err(err) = checked {
+            transcript.push(format!("VIOLATION after {e:?}: {err}"));
+            result = Err(err);
+            break;
         }
     }
-    Ok(transcript)
+    (transcript, oracle.reached, result)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+/// Cases per property: `PROPTEST_CASES`, 256 by default.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
 
-    #[test]
-    fn safety_properties_hold_and_runs_are_deterministic((nodes, sync, events) in scenario()) {
-        let first = run_checked(nodes, sync, 0, &events)?;
-        let second = run_checked(nodes, sync, 0, &events)?;
-        prop_assert_eq!(first, second);
+/// Runs a simulator property: every case twice (determinism), the reach
+/// counters printed and checked, the shrunk counterexample and its
+/// transcript printed on failure.
+fn run_property(
+    property: &str,
+    strategy: impl Strategy<Value = Case>,
+    warmup: usize,
+    keys: &[Key],
+) {
+    let config = ProptestConfig {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/properties-sim.proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let reach = RefCell::new(Reach::default());
+    let started = Instant::now();
+    let outcome = runner.run(&strategy, |case| {
+        let (first, reached, result) = run_case(&case, warmup);
+        result?;
+        let (second, _, _) = run_case(&case, warmup);
+        prop_assert_eq!(first, second, "the same events gave different transcripts");
+        reach.borrow_mut().add(&reached);
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        if let proptest::test_runner::TestError::Fail(_, case) = &e {
+            let (transcript, _, _) = run_case(case, warmup);
+            eprintln!("{property}: transcript of the minimal failing case:");
+            for l in transcript {
+                eprintln!("  {l}");
+            }
+        }
+        panic!("{property}: {e}");
     }
+    let reach = reach.into_inner();
+    for line in reach.summary(property, keys) {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "{property}: {} cases in {:.1} s",
+        reach.cases,
+        started.elapsed().as_secs_f64()
+    );
+    let under = reach.under(keys, 20);
+    assert!(
+        under.is_empty(),
+        "{property}: key assertions reached in under 20 % of the cases: {under:?}"
+    );
+}
 
-    #[test]
-    fn acknowledged_writes_survive_failovers_of_a_settled_sync_cluster(
-        nodes in 2usize..=4,
-        events in prop::collection::vec(failover_event(), 1..40),
-    ) {
-        run_checked(nodes, true, 8, &events)?;
-    }
+const KEYS: &[Key] = &[
+    Key::PromotionAfterAck,
+    Key::AckAfterAck,
+    Key::PromotionCompared,
+    Key::RogueBesidePromoted,
+    Key::GarbageCandidate,
+];
+
+/// From a cluster nothing has probed yet.
+#[test]
+fn safety_properties_hold_from_a_cold_cluster() {
+    let strategy = (
+        2usize..=4,
+        prop::bool::weighted(0.75),
+        roles(),
+        prop::collection::vec(cold_event(), 10..60),
+    );
+    run_property("cold", strategy, 0, KEYS);
+}
+
+/// From a settled sync cluster with a primary, biased towards writes
+/// through the VIP followed by failovers.
+#[test]
+fn safety_properties_hold_from_a_settled_cluster() {
+    let strategy = (
+        2usize..=4,
+        Just(true),
+        roles(),
+        prop::collection::vec(warm_event(), 5..40),
+    );
+    run_property("settled", strategy, 8, KEYS);
 }
 
 #[test]
 fn a_quiet_cluster_elects_exactly_one_primary() {
     for nodes in 2..=4 {
-        let mut sim = build(nodes, true);
+        let mut sim = build(nodes, true, MonitorRoles::Seed);
         sim.settle(8);
         assert_eq!(sim.net.running_primaries().len(), 1, "{nodes} nodes");
         let primary = &sim.net.running_primaries()[0];

@@ -1,0 +1,320 @@
+//! The fault schedule: events a run mixes (Pacemaker steps, crashes,
+//! hangs, link cuts, nodes down and up, restarts, promotions outside the
+//! cluster, operator edits of attributes, client writes direct and through
+//! the VIP), their generators, and how each is applied to the simulator.
+
+use pgsql_ra_core::memory::{SimRole, WalHistory, WriteOutcome};
+use pgsql_ra_core::ports::Lifetime;
+use pgsql_ra_core::sim::script::{invocation_lines, roles_line};
+use pgsql_ra_core::sim::{Sim, TMPDIR};
+use proptest::prelude::*;
+
+/// Attributes an operator (or a foreign tool) edits in the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attr {
+    /// `pgsql-data-status` (forever).
+    DataStatus,
+    /// `pgsql-xlog-loc` (reboot).
+    XlogLoc,
+    /// `pgsql-xlog-tli` (reboot).
+    XlogTli,
+    /// `pgsql-sync-baseline` (forever).
+    SyncBaseline,
+    /// `master-pgsql` (reboot): deleting it makes Pacemaker demote.
+    MasterScore,
+}
+
+impl Attr {
+    fn name_and_lifetime(self) -> (&'static str, Lifetime) {
+        match self {
+            Attr::DataStatus => ("pgsql-data-status", Lifetime::Forever),
+            Attr::XlogLoc => ("pgsql-xlog-loc", Lifetime::Reboot),
+            Attr::XlogTli => ("pgsql-xlog-tli", Lifetime::Reboot),
+            Attr::SyncBaseline => ("pgsql-sync-baseline", Lifetime::Forever),
+            Attr::MasterScore => ("master-pgsql", Lifetime::Reboot),
+        }
+    }
+
+    /// Values no version of the agent writes and none may trust: a foreign
+    /// tool's spelling, a typo, an empty value. Only garbage: an operator
+    /// who writes a *valid* optimistic
+    /// value (LATEST on a stale node, a higher LSN) overrides the agent on
+    /// purpose, and the data loss that follows is not the agent's.
+    pub fn garbage(self) -> &'static [&'static str] {
+        match self {
+            Attr::DataStatus => &[
+                "disconnect",
+                "LATESTT",
+                "STREAMING|sync",
+                "",
+                "streaming",
+                "PRI",
+                "STREAMING|SYNC|LATEST",
+            ],
+            Attr::XlogLoc => &["zz", "", "0/3000100", "-1", "LATEST"],
+            Attr::XlogTli => &["tli", "", "1:", ":7300000000000000001", "x:y"],
+            Attr::SyncBaseline => &["zz", "", "-5", "node2"],
+            Attr::MasterScore => &["-INFINITY"],
+        }
+    }
+}
+
+/// One event of a run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// One Pacemaker policy step (probes, monitors, recovery, start, promote).
+    Step,
+    /// SIGKILL of a node's postmaster.
+    Kill(usize),
+    /// SIGKILL of whichever node runs as primary (all of them).
+    KillPrimary,
+    /// The replication link between two nodes is cut / restored.
+    LinkDown(usize, usize),
+    /// See [`Event::LinkDown`].
+    LinkUp(usize, usize),
+    /// A client writes directly to a node (bypassing the VIP).
+    Write(usize, u64),
+    /// A client writes through the VIP.
+    WriteVip(u64),
+    /// A standby stops (or resumes) replaying while staying connected.
+    Lag(usize, bool),
+    /// One monitor (or probe) on one node.
+    Monitor(usize),
+    /// `crm_resource --cleanup` of a node.
+    Cleanup(usize),
+    /// The postmaster hangs (or recovers).
+    Hang(usize, bool),
+    /// The node goes down hard (fenced).
+    NodeDown(usize),
+    /// The node comes back.
+    NodeUp(usize),
+    /// The operator rebuilds a stopped node from the running primary.
+    Rebuild(usize),
+    /// `pg_ctl promote` of a node outside the cluster (no-op unless a standby).
+    PgPromote(usize),
+    /// `pg_ctl promote` outside the cluster of the first running standby.
+    PgPromoteStandby,
+    /// The operator's `pg_ctl restart` of a node's server.
+    Restart(usize),
+    /// The operator (or a foreign tool) writes a garbage value.
+    SetAttr(usize, Attr, usize),
+    /// The operator deletes an attribute.
+    DelAttr(usize, Attr),
+    /// A stopped node's data is re-initdb'ed (another system identifier).
+    SetSysid(usize),
+}
+
+fn attr() -> impl Strategy<Value = Attr> {
+    prop_oneof![
+        4 => Just(Attr::DataStatus),
+        1 => Just(Attr::XlogLoc),
+        1 => Just(Attr::XlogTli),
+        1 => Just(Attr::SyncBaseline),
+    ]
+}
+
+fn node() -> impl Strategy<Value = usize> {
+    0usize..4
+}
+
+/// Operator edits: garbage values (data-status above all), deletions of
+/// the reboot attributes and of the score. Deleting `pgsql-data-status`
+/// is left out: "absent" means "first boot" (eligible) by design, so
+/// deleting it from a stale node is the operator's override.
+fn operator_edit() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        4 => (node(), attr(), 0usize..8).prop_map(|(n, a, v)| Event::SetAttr(n, a, v)),
+        1 => (node(), prop_oneof![
+                Just(Attr::XlogLoc),
+                Just(Attr::XlogTli),
+                Just(Attr::SyncBaseline),
+                Just(Attr::MasterScore),
+            ])
+            .prop_map(|(n, a)| Event::DelAttr(n, a)),
+    ]
+}
+
+/// Events of a cold run (from a cluster nothing has probed yet): mostly
+/// Pacemaker steps, so that clusters come up, fail over and come back.
+pub fn cold_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        12 => Just(Event::Step),
+        3 => (1u64..20).prop_map(Event::WriteVip),
+        1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
+        2 => Just(Event::KillPrimary),
+        1 => node().prop_map(Event::Kill),
+        1 => (node(), node()).prop_map(|(a, b)| Event::LinkDown(a, b)),
+        1 => (node(), node()).prop_map(|(a, b)| Event::LinkUp(a, b)),
+        1 => (node(), any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
+        1 => node().prop_map(Event::Monitor),
+        1 => node().prop_map(Event::Cleanup),
+        1 => (node(), any::<bool>()).prop_map(|(a, h)| Event::Hang(a, h)),
+        1 => node().prop_map(Event::NodeDown),
+        2 => node().prop_map(Event::NodeUp),
+        1 => node().prop_map(Event::Rebuild),
+        1 => node().prop_map(Event::PgPromote),
+        2 => Just(Event::PgPromoteStandby),
+        1 => node().prop_map(Event::Restart),
+        3 => operator_edit(),
+        1 => node().prop_map(Event::SetSysid),
+    ]
+}
+
+/// Events after a settled bring-up, biased towards writes through the VIP
+/// and failures, so that acknowledged writes are followed by failovers.
+pub fn warm_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        8 => Just(Event::Step),
+        5 => (1u64..20).prop_map(Event::WriteVip),
+        1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
+        3 => Just(Event::KillPrimary),
+        1 => node().prop_map(Event::Kill),
+        1 => node().prop_map(Event::NodeDown),
+        2 => node().prop_map(Event::NodeUp),
+        1 => (node(), node()).prop_map(|(a, b)| Event::LinkDown(a, b)),
+        1 => (node(), node()).prop_map(|(a, b)| Event::LinkUp(a, b)),
+        1 => (node(), any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
+        1 => (node(), any::<bool>()).prop_map(|(a, h)| Event::Hang(a, h)),
+        1 => node().prop_map(Event::Rebuild),
+        1 => node().prop_map(Event::Cleanup),
+        2 => Just(Event::PgPromoteStandby),
+        1 => node().prop_map(Event::Restart),
+        3 => operator_edit(),
+    ]
+}
+
+/// The node an index names.
+pub fn name(sim: &Sim, i: usize) -> String {
+    let names = sim.node_names();
+    names[i % names.len()].clone()
+}
+
+/// A client write the simulator committed.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The node that committed it.
+    pub node: String,
+    /// True when it went through the VIP (to the node Pacemaker promoted).
+    pub via_vip: bool,
+    /// True when a synchronous standby confirmed it (the primary ran with a
+    /// non-empty `synchronous_standby_names`).
+    pub sync_confirmed: bool,
+    /// The writer's WAL right after the commit.
+    pub wal: WalHistory,
+}
+
+fn write(sim: &Sim, node: &str, n: u64, via_vip: bool, out: &mut Vec<String>) -> Option<Commit> {
+    let sync = !sim.net.active_sync_names(node).trim().is_empty();
+    let r = sim.net.write(node, n);
+    out.push(format!("{node}: {r:?}"));
+    (r == Ok(WriteOutcome::Committed)).then(|| Commit {
+        node: node.to_string(),
+        via_vip,
+        sync_confirmed: sync,
+        wal: sim.net.wal(node).expect("the writer exists"),
+    })
+}
+
+/// Applies one event; returns the transcript lines it produced and the
+/// client write it committed, if any.
+pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
+    let mut out = vec![format!("{e:?}")];
+    let mut commit = None;
+    match e {
+        Event::Step => sim.step(),
+        Event::Kill(i) => sim.net.crash(&name(sim, *i)),
+        Event::KillPrimary => {
+            for p in sim.net.running_primaries() {
+                sim.net.crash(&p);
+            }
+        }
+        Event::LinkDown(a, b) => sim.net.set_link(&name(sim, *a), &name(sim, *b), false),
+        Event::LinkUp(a, b) => sim.net.set_link(&name(sim, *a), &name(sim, *b), true),
+        Event::Write(a, n) => {
+            let node = name(sim, *a);
+            let via_vip = sim.net.vip_holder().as_deref() == Some(node.as_str());
+            commit = write(sim, &node, *n, via_vip, &mut out);
+        }
+        Event::WriteVip(n) => match sim.net.vip_holder() {
+            Some(node) => commit = write(sim, &node, *n, true, &mut out),
+            None => out.push("nobody serves the VIP".into()),
+        },
+        Event::Lag(a, l) => sim.net.set_lagging(&name(sim, *a), *l),
+        Event::Monitor(a) => {
+            let n = name(sim, *a);
+            sim.monitor(&n);
+        }
+        Event::Cleanup(a) => {
+            let n = name(sim, *a);
+            sim.cleanup(&n);
+        }
+        Event::Hang(a, h) => sim.net.set_hung(&name(sim, *a), *h),
+        Event::NodeDown(a) => {
+            let n = name(sim, *a);
+            if sim.cluster.is_online(&n) {
+                sim.node_down(&n);
+            }
+        }
+        Event::NodeUp(a) => {
+            let n = name(sim, *a);
+            if !sim.cluster.is_online(&n) {
+                sim.node_up(&n);
+            }
+        }
+        Event::Rebuild(a) => {
+            // The operator's recovery of a stopped node: a base backup of
+            // the primary behind the VIP, PGSQL.lock removed, then a cleanup
+            // (what the `rebuild` script command and the docs describe).
+            let n = name(sim, *a);
+            let source = sim.net.vip_holder();
+            let stopped = matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed);
+            if let (Some(src), true) = (source, stopped) {
+                if src != n && sim.net.rebuild_from(&n, &src).is_ok() {
+                    sim.nodes[&n]
+                        .fs
+                        .remove_tree(&format!("{TMPDIR}/PGSQL.lock"));
+                    sim.cleanup(&n);
+                    out.push(format!("rebuilt {n} from {src}"));
+                }
+            }
+        }
+        Event::PgPromote(a) => {
+            let n = name(sim, *a);
+            out.push(format!("{:?}", sim.net.pg_promote(&n)));
+        }
+        Event::PgPromoteStandby => {
+            let standby = sim
+                .node_names()
+                .into_iter()
+                .find(|n| sim.net.role(n) == SimRole::Standby);
+            if let Some(n) = standby {
+                out.push(format!("{n}: {:?}", sim.net.pg_promote(&n)));
+            }
+        }
+        Event::Restart(a) => {
+            let n = name(sim, *a);
+            out.push(format!("{:?}", sim.net.restart(&n)));
+        }
+        Event::SetAttr(a, attr, v) => {
+            let n = name(sim, *a);
+            let (key, lifetime) = attr.name_and_lifetime();
+            let values = attr.garbage();
+            sim.cluster
+                .put_attr(&n, key, values[v % values.len()], lifetime);
+        }
+        Event::DelAttr(a, attr) => {
+            let n = name(sim, *a);
+            let (key, lifetime) = attr.name_and_lifetime();
+            sim.cluster.remove_attr(&n, key, lifetime);
+        }
+        Event::SetSysid(a) => {
+            let n = name(sim, *a);
+            if matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed) {
+                sim.net.set_system_id(&n, 42);
+            }
+        }
+    }
+    out.extend(invocation_lines(&sim.invocations));
+    out.push(roles_line(sim));
+    (out, commit)
+}

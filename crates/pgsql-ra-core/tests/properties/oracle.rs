@@ -1,0 +1,215 @@
+//! The safety oracles. They judge the agent by the simulated servers'
+//! history (who streamed what from whom up to which LSN, on which timeline
+//! lineage: [`WalHistory`]) and by what Pacemaker did, never by the agent's
+//! own `eligibility()` nor by the `pgsql-data-status` it wrote.
+
+use std::collections::BTreeSet;
+
+use pgsql_ra_core::memory::{SimRole, WalHistory, SYSTEM_ID};
+use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
+use pgsql_ra_core::Score;
+use proptest::test_runner::TestCaseError;
+
+use super::faults::Commit;
+use super::reach::Key;
+
+/// Data-status values the agent writes (§4.3); anything else is garbage.
+const KNOWN_DATA_STATUS: &[&str] = &[
+    "LATEST",
+    "DISCONNECT",
+    "STREAMING|SYNC",
+    "STREAMING|ASYNC",
+    "STREAMING|POTENTIAL",
+    "STREAMING|QUORUM",
+    "CATCHUP|ASYNC",
+    "CATCHUP|SYNC",
+    "CATCHUP|POTENTIAL",
+];
+
+/// True when the value is one the agent could have written.
+pub fn known_data_status(v: &str) -> bool {
+    KNOWN_DATA_STATUS.contains(&v)
+}
+
+/// What the oracle remembers over a whole run.
+#[derive(Debug, Default)]
+pub struct Oracle {
+    /// The highest acknowledged write of the whole run (never reset at a
+    /// promotion): the WAL of the primary that acknowledged it. Every later
+    /// acknowledged write and every promotion must include it.
+    pub acked: Option<WalHistory>,
+    /// The key assertions this run reached.
+    pub reached: BTreeSet<Key>,
+}
+
+fn fail(msg: String) -> Result<(), TestCaseError> {
+    Err(TestCaseError::fail(msg))
+}
+
+impl Oracle {
+    /// A client write committed. It is *acknowledged* when it went through
+    /// the VIP (to the instance Pacemaker promoted) while a synchronous
+    /// standby confirmed it. The one exception, kept on purpose (stock
+    /// §4.8): a write committed while the primary had fallen back to async
+    /// (empty `synchronous_standby_names`) was confirmed by no standby and
+    /// is not counted. Writes sent directly to a server Pacemaker did not
+    /// promote bypass the cluster and are not counted either.
+    pub fn on_commit(&mut self, c: &Commit) -> Result<(), TestCaseError> {
+        if !(c.via_vip && c.sync_confirmed) {
+            return Ok(());
+        }
+        if let Some(prev) = &self.acked {
+            self.reached.insert(Key::AckAfterAck);
+            if !c.wal.includes(prev) {
+                return fail(format!(
+                    "{} acknowledged a write at {} but an earlier acknowledged write at {} is not in its WAL (two acknowledging primaries, or an acknowledged write lost)",
+                    c.node,
+                    c.wal.describe(),
+                    prev.describe()
+                ));
+            }
+        }
+        self.acked = Some(c.wal.clone());
+        Ok(())
+    }
+
+    /// Checks one promote Pacemaker ran, against the servers' state just
+    /// before it.
+    pub fn on_promotion(&mut self, r: &PromotionRecord) -> Result<(), TestCaseError> {
+        if !r.succeeded {
+            return Ok(());
+        }
+        let Some(mine) = r.wal.get(&r.node) else {
+            return Ok(());
+        };
+        let garbage_candidate = std::iter::once(&r.node).chain(&r.alternatives).any(|n| {
+            r.data_status
+                .get(n)
+                .and_then(|v| v.as_deref())
+                .is_some_and(|v| !known_data_status(v))
+        });
+        if garbage_candidate {
+            self.reached.insert(Key::GarbageCandidate);
+        }
+        // Never a node on a forked timeline: one created outside the
+        // cluster (an operator's promote) that diverges from WAL another
+        // node of the cluster holds. A node promoted outside the cluster
+        // from the very position every other node is at, or behind it, has
+        // forked from nothing and loses nothing.
+        if mine.forked_outside() {
+            self.reached.insert(Key::ForkedPromoted);
+            let abandoned = r.wal.iter().find(|(n, w)| {
+                **n != r.node
+                    && !w.forked_outside()
+                    && w.system_id == mine.system_id
+                    && !mine.includes(w)
+            });
+            if let Some((other, theirs)) = abandoned {
+                return fail(format!(
+                    "{} promoted on a timeline created outside the cluster, {}, which forked from {other}'s {}",
+                    r.node,
+                    mine.describe(),
+                    theirs.describe()
+                ));
+            }
+        }
+        if mine.system_id != SYSTEM_ID {
+            return fail(format!(
+                "{} promoted with another system identifier {}",
+                r.node, mine.system_id
+            ));
+        }
+        // No acknowledged write lost: the promoted node holds the highest
+        // acknowledged position of the whole run, by lineage.
+        if let Some(acked) = &self.acked {
+            self.reached.insert(Key::PromotionAfterAck);
+            if !mine.includes(acked) {
+                return fail(format!(
+                    "{} promoted at {} but a write was acknowledged at {}",
+                    r.node,
+                    mine.describe(),
+                    acked.describe()
+                ));
+            }
+        }
+        // Never a node promoted while a standby Pacemaker could have
+        // promoted holds a strict superset of its WAL (same system, same
+        // lineage, more of it).
+        let mut compared = false;
+        for other in &r.alternatives {
+            let (Some(theirs), Some(SimRole::Standby)) = (r.wal.get(other), r.servers.get(other))
+            else {
+                continue;
+            };
+            if theirs.forked_outside() || theirs.system_id != SYSTEM_ID {
+                continue;
+            }
+            compared = true;
+            if theirs.strictly_includes(mine) {
+                return fail(format!(
+                    "{} promoted at {} but {other}, which Pacemaker could have promoted, holds more of the same WAL: {} (its data-status {:?})",
+                    r.node,
+                    mine.describe(),
+                    theirs.describe(),
+                    r.data_status.get(other).cloned().flatten()
+                ));
+            }
+        }
+        if compared {
+            self.reached.insert(Key::PromotionCompared);
+        }
+        Ok(())
+    }
+
+    /// Checks the state after every event.
+    pub fn after_event(&mut self, sim: &Sim) -> Result<(), TestCaseError> {
+        let names = sim.node_names();
+        let promoted: Vec<&String> = names
+            .iter()
+            .filter(|n| sim.pcmk_role(n) == PcmkRole::Promoted)
+            .collect();
+        if promoted.len() > 1 {
+            return fail(format!("two promoted instances {promoted:?}"));
+        }
+        let primaries = sim.net.running_primaries();
+        let rogue = primaries
+            .iter()
+            .any(|p| sim.net.wal(p).is_some_and(|w| w.forked_outside()) && !promoted.contains(&p));
+        if rogue && !promoted.is_empty() {
+            self.reached.insert(Key::RogueBesidePromoted);
+        }
+        // A primary promoted outside the cluster is the operator's; two
+        // primaries the cluster made are the agent's fault.
+        let ours: Vec<&String> = primaries
+            .iter()
+            .filter(|p| !sim.net.wal(p).is_some_and(|w| w.forked_outside()))
+            .collect();
+        if ours.len() > 1 {
+            return fail(format!("two running primaries {ours:?}"));
+        }
+        for n in &names {
+            if sim.data_status(n).as_deref() == Some("DISCONNECT") {
+                let score = sim.score(n).and_then(|s| s.parse::<Score>().ok());
+                if score.is_some_and(|s| s.is_positive()) {
+                    return fail(format!("{n} is DISCONNECT with score {score:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Before a Pacemaker step: notes when an election is due with a node
+    /// whose data-status is garbage among the candidates.
+    pub fn before_step(&mut self, sim: &Sim) {
+        let names = sim.node_names();
+        let nobody_promoted = names.iter().all(|n| sim.pcmk_role(n) != PcmkRole::Promoted);
+        let garbage = names.iter().any(|n| {
+            sim.pcmk_role(n) == PcmkRole::Unpromoted
+                && sim.net.role(n) == SimRole::Standby
+                && sim.data_status(n).is_some_and(|v| !known_data_status(&v))
+        });
+        if nobody_promoted && garbage {
+            self.reached.insert(Key::GarbageCandidate);
+        }
+    }
+}

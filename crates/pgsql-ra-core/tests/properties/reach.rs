@@ -1,0 +1,95 @@
+//! Reach counters: how many cases of a property actually reached each key
+//! assertion. A property whose key assertion is reached in under 20 % of
+//! its cases tests less than it claims, and fails.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+/// A key assertion of the safety properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// A promotion happened after an acknowledged write (the "no
+    /// acknowledged write lost" check ran with something to lose).
+    PromotionAfterAck,
+    /// An acknowledged write came after another one (the lineage check of
+    /// two acknowledgements ran).
+    AckAfterAck,
+    /// A promotion was compared with at least one other standby Pacemaker
+    /// could have promoted (the "more advanced node" check ran).
+    PromotionCompared,
+    /// A primary promoted outside the cluster ran while another instance
+    /// was Promoted (S1).
+    RogueBesidePromoted,
+    /// An election or promotion had a node with a garbage data-status among
+    /// its candidates (S2).
+    GarbageCandidate,
+    /// A node on a timeline created outside the cluster was promoted
+    /// (informational; a violation when that timeline forked from WAL
+    /// another node holds).
+    ForkedPromoted,
+}
+
+impl Key {
+    /// A short description for the summary.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Key::PromotionAfterAck => "a promotion happened after an acknowledged write",
+            Key::AckAfterAck => "an acknowledged write followed another",
+            Key::PromotionCompared => "a promotion was compared with another promotable standby",
+            Key::RogueBesidePromoted => {
+                "a rogue primary existed while another instance was Promoted"
+            }
+            Key::GarbageCandidate => "a node with a garbage data-status was a candidate",
+            Key::ForkedPromoted => "a node on a timeline created outside the cluster was promoted",
+        }
+    }
+}
+
+/// Per-key counts of cases over a property's run.
+#[derive(Debug, Default)]
+pub struct Reach {
+    /// Cases run.
+    pub cases: u32,
+    /// Cases that reached each key.
+    pub counts: BTreeMap<Key, u32>,
+}
+
+impl Reach {
+    /// Adds one case and the keys it reached.
+    pub fn add(&mut self, reached: &BTreeSet<Key>) {
+        self.cases += 1;
+        for k in reached {
+            *self.counts.entry(*k).or_default() += 1;
+        }
+    }
+
+    /// The summary lines, one per key in `keys` and every other key reached.
+    pub fn summary(&self, property: &str, keys: &[Key]) -> Vec<String> {
+        let mut all: BTreeSet<Key> = keys.iter().copied().collect();
+        all.extend(self.counts.keys().copied());
+        all.into_iter()
+            .map(|k| {
+                let n = self.counts.get(&k).copied().unwrap_or(0);
+                let pct = 100.0 * f64::from(n) / f64::from(self.cases.max(1));
+                let mark = if keys.contains(&k) { "key" } else { "info" };
+                format!(
+                    "reach[{property}] {mark} {:>5}/{} ({pct:5.1} %) {}",
+                    n,
+                    self.cases,
+                    k.describe()
+                )
+            })
+            .collect()
+    }
+
+    /// The key assertions reached in under `min_percent` % of the cases.
+    pub fn under(&self, keys: &[Key], min_percent: u32) -> Vec<Key> {
+        keys.iter()
+            .copied()
+            .filter(|k| {
+                let n = self.counts.get(k).copied().unwrap_or(0);
+                n * 100 < min_percent * self.cases
+            })
+            .collect()
+    }
+}
