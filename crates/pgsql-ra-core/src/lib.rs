@@ -23,6 +23,7 @@ pub mod params;
 pub mod ports;
 pub mod recovery;
 pub mod replication;
+pub mod role_gate;
 pub mod score;
 pub mod sim;
 pub mod slots;

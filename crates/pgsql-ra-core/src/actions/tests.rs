@@ -112,6 +112,11 @@ impl Lab {
             "0"
         };
         env.insert("OCF_RESKEY_CRM_meta_interval".into(), interval.into());
+        // The documented setup: the Promoted monitor carries the role, the
+        // Unpromoted one none (see role_gate).
+        if action == Action::Monitor && self.cluster.promoted("pgsql").iter().any(|n| n == node) {
+            env.insert("OCF_RESKEY_CRM_meta_role".into(), "Master".into());
+        }
         for (k, v) in extra {
             env.insert(format!("OCF_RESKEY_CRM_meta_{k}"), v.to_string());
         }
@@ -953,4 +958,78 @@ fn a_server_that_never_stops_fails_the_stop_before_the_timeout() {
     let o = lab.run_with("node1", Action::Stop, &[("timeout", "5000")]);
     assert_eq!(code(&o), 1, "{o:?}");
     assert!(lab.clock.elapsed() - before < Duration::from_secs(5));
+}
+
+/// Issue 9 (S1): a standby promoted outside the cluster. Its Unpromoted
+/// monitor (no role, as in the documented setup) must not run the primary
+/// path: exit 1 with the role gate's reason, nothing written about node1,
+/// itself out of every election (score -INFINITY, DISCONNECT, PGSQL.lock).
+#[test]
+fn a_standby_promoted_outside_the_cluster_never_rewrites_the_primary() {
+    use crate::ports::Server;
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    let before = lab.cluster.attributes();
+    lab.pg("node2").promote().expect("pg_ctl promote");
+    let o = lab.run("node2", Action::Monitor);
+    assert_eq!(o.code, OcfExit::ErrGeneric, "{o:?}");
+    assert!(
+        o.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(crate::role_gate::NOT_PROMOTED)),
+        "{o:?}"
+    );
+    let after = lab.cluster.attributes();
+    for (k, v) in &before {
+        if k.0 == "node1" {
+            assert_eq!(after.get(k), Some(v), "node1's {} changed", k.1);
+        }
+    }
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(
+        lab.attr("node1", "pgsql-data-status").as_deref(),
+        Some("LATEST")
+    );
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert!(lab.fs("node2").file(&format!("{TMP}/PGSQL.lock")).is_some());
+    assert!(lab
+        .log_text("node2")
+        .contains("not promoted by the cluster"));
+    // An explicit Unpromoted role (pcs 0.11, crmsh) is refused the same way.
+    for role in ["Unpromoted", "Slave"] {
+        let o = lab.run_with("node2", Action::Monitor, &[("role", role)]);
+        assert_eq!(o.code, OcfExit::ErrGeneric, "{role}: {o:?}");
+    }
+    // A probe beside the Promoted node1 is refused too; nothing about node1 moves.
+    let o = lab.run_with("node2", Action::Monitor, &[("interval", "0")]);
+    assert_eq!(o.code, OcfExit::ErrGeneric, "{o:?}");
+    assert!(o
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("node1 holds the Promoted role")));
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    // node1's own Promoted monitor still runs the primary path.
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+}
+
+/// PR #1277 kept: a probe that finds the only primary answers 8 and sets 1000.
+#[test]
+fn a_probe_that_finds_the_only_primary_keeps_it() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    lab.cluster
+        .put_attr("node1", "master-pgsql", "-INFINITY", Lifetime::Reboot);
+    let o = lab.run_with("node1", Action::Monitor, &[("interval", "0")]);
+    assert_eq!(o.code, OcfExit::RunningPromoted, "{o:?}");
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
 }
