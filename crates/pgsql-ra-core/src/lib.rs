@@ -29,6 +29,7 @@ pub mod sim;
 pub mod slots;
 pub mod status;
 pub mod sync_mode;
+pub mod timeline;
 pub mod validate;
 
 pub use action::Action;

@@ -1033,3 +1033,116 @@ fn a_probe_that_finds_the_only_primary_keeps_it() {
     assert_eq!(o.code, OcfExit::RunningPromoted, "{o:?}");
     assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
 }
+
+/// Issue 9 item 4: a standby is ranked on a newer timeline from a history
+/// file in pg_wal only when its end of WAL is at or before that timeline's
+/// switch point from its own; past it, its WAL diverged and it is ranked on
+/// its own timeline (and says so). The switch point is published with the
+/// timeline so that forks of the same number can be told apart.
+#[test]
+fn a_history_file_raises_the_timeline_only_up_to_its_switch_point() {
+    use crate::lsn::Lsn;
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    for n in ["node1", "node2"] {
+        assert_eq!(code(&lab.run(n, Action::Start)), 0);
+    }
+    let hist = format!("{PGDATA}/pg_wal/00000002.history");
+    lab.fs("node2").put(
+        &hist,
+        "1\t0/3000100\tno recovery target specified\n",
+        "postgres",
+        0o600,
+    );
+    let sysid = lab.pg("node2").system_identifier().unwrap().unwrap();
+    let tli = |lab: &Lab| lab.attr("node2", "pgsql-xlog-tli");
+
+    lab.net
+        .set_position("node2", Lsn::parse_pg("0/3000200").unwrap(), 1);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(tli(&lab), Some(format!("1:{sysid}")));
+    assert!(
+        lab.log_text("node2").contains("My WAL diverged"),
+        "{}",
+        lab.log_text("node2")
+    );
+
+    lab.net
+        .set_position("node2", Lsn::parse_pg("0/3000100").unwrap(), 1);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(tli(&lab), Some(format!("2:{sysid}:0000000003000100")));
+
+    // An unparsable history file is ignored (never ranks the node higher).
+    lab.fs("node2").put(&hist, "garbage\n", "postgres", 0o600);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(tli(&lab), Some(format!("1:{sysid}")));
+}
+
+/// Issue 9 item 2 (S2): an unrecognised own data-status is never read as
+/// "first boot": the node takes no part in the election and says why, at
+/// warn, naming the attribute and the value.
+#[test]
+fn an_unrecognised_data_status_is_not_eligible() {
+    for value in ["disconnect", "LATEST ", "streaming|sync", "FOO|BAR", "OK"] {
+        let mut lab = Lab::replication(&["node1", "node2"], "sync");
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Start)), 0);
+        }
+        lab.cluster
+            .put_attr("node1", "pgsql-data-status", value, Lifetime::Forever);
+        for _ in 0..4 {
+            assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        }
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("-INFINITY"),
+            "{value:?}"
+        );
+        assert_eq!(
+            lab.attr("node1", "pgsql-xlog-loc"),
+            None,
+            "{value:?} published"
+        );
+        let log = lab.log_text("node1");
+        assert!(
+            log.contains("unrecognised pgsql-data-status") && log.contains("out-of-date"),
+            "{value:?}: {log}"
+        );
+    }
+}
+
+/// Issue 9 item 2: an unrecognised xlog-loc or xlog-tli of another node
+/// blocks the decision (nobody wins) until it is readable again.
+#[test]
+fn an_unrecognised_election_input_of_another_node_blocks_the_decision() {
+    for (name, value) in [("pgsql-xlog-loc", "0/3000100"), ("pgsql-xlog-tli", "two")] {
+        let mut lab = Lab::replication(&["node1", "node2"], "sync");
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Start)), 0);
+        }
+        assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+        lab.cluster.put_attr("node2", name, value, Lifetime::Reboot);
+        for _ in 0..4 {
+            assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        }
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("-INFINITY"),
+            "{name}={value}"
+        );
+        let log = lab.log_text("node1");
+        assert!(
+            log.contains(&format!("node2: unrecognised {name}")),
+            "{name}: {log}"
+        );
+        // Once node2 publishes readable values again, the election decides.
+        assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+        for _ in 0..4 {
+            assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        }
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("1000"),
+            "{name}: the control case must elect"
+        );
+    }
+}
