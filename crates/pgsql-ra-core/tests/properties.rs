@@ -67,7 +67,13 @@ fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(
     let mut transcript = invocation_lines(&sim.take_invocations());
     let mut oracle = Oracle::default();
     let mut result = Ok(());
-    for e in events {
+    // A run of steps is checked step by step.
+    let expanded = events.iter().flat_map(|e| match e {
+        Event::Steps(n) => vec![Event::Step; usize::from(*n)],
+        other => vec![other.clone()],
+    });
+    for e in expanded {
+        let e = &e;
         if matches!(e, Event::Step) {
             oracle.before_step(&sim);
         }
@@ -118,16 +124,27 @@ fn run_property(
     };
     let mut runner = TestRunner::new(config);
     let reach = RefCell::new(Reach::default());
+    // Once a case failed, proptest shrinks it: those runs are not counted.
+    let shrinking = std::cell::Cell::new(false);
     let started = Instant::now();
     let outcome = runner.run(&strategy, |case| {
         let (first, reached, result) = run_case(&case, warmup);
+        if result.is_err() {
+            shrinking.set(true);
+        }
         result?;
         let (second, _, _) = run_case(&case, warmup);
         prop_assert_eq!(first, second, "the same events gave different transcripts");
-        reach.borrow_mut().add(&reached);
+        if !shrinking.get() {
+            reach.borrow_mut().add(&reached);
+        }
         Ok(())
     });
     if let Err(e) = outcome {
+        let reach = reach.borrow();
+        for line in reach.summary(&format!("{property}, before the failure"), keys) {
+            eprintln!("{line}");
+        }
         if let proptest::test_runner::TestError::Fail(_, case) = &e {
             let (transcript, _, _) = run_case(case, warmup);
             eprintln!("{property}: transcript of the minimal failing case:");
@@ -166,9 +183,9 @@ const KEYS: &[Key] = &[
 fn safety_properties_hold_from_a_cold_cluster() {
     let strategy = (
         2usize..=4,
-        prop::bool::weighted(0.75),
+        prop::bool::weighted(0.8),
         roles(),
-        prop::collection::vec(cold_event(), 10..60),
+        prop::collection::vec(cold_event(), 10..50),
     );
     run_property("cold", strategy, 0, KEYS);
 }

@@ -64,6 +64,9 @@ impl Attr {
 pub enum Event {
     /// One Pacemaker policy step (probes, monitors, recovery, start, promote).
     Step,
+    /// Several Pacemaker steps in a row (a quiet period: lets a cold
+    /// cluster come up or a failover finish between faults).
+    Steps(u8),
     /// SIGKILL of a node's postmaster.
     Kill(usize),
     /// SIGKILL of whichever node runs as primary (all of them).
@@ -138,8 +141,9 @@ fn operator_edit() -> impl Strategy<Value = Event> {
 /// Pacemaker steps, so that clusters come up, fail over and come back.
 pub fn cold_event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        12 => Just(Event::Step),
-        3 => (1u64..20).prop_map(Event::WriteVip),
+        8 => Just(Event::Step),
+        5 => (2u8..9).prop_map(Event::Steps),
+        6 => (1u64..20).prop_map(Event::WriteVip),
         1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
         2 => Just(Event::KillPrimary),
         1 => node().prop_map(Event::Kill),
@@ -167,7 +171,7 @@ pub fn warm_event() -> impl Strategy<Value = Event> {
         8 => Just(Event::Step),
         5 => (1u64..20).prop_map(Event::WriteVip),
         1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
-        3 => Just(Event::KillPrimary),
+        4 => Just(Event::KillPrimary),
         1 => node().prop_map(Event::Kill),
         1 => node().prop_map(Event::NodeDown),
         2 => node().prop_map(Event::NodeUp),
@@ -179,7 +183,7 @@ pub fn warm_event() -> impl Strategy<Value = Event> {
         1 => node().prop_map(Event::Cleanup),
         2 => Just(Event::PgPromoteStandby),
         1 => node().prop_map(Event::Restart),
-        3 => operator_edit(),
+        6 => operator_edit(),
     ]
 }
 
@@ -222,6 +226,7 @@ pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
     let mut commit = None;
     match e {
         Event::Step => sim.step(),
+        Event::Steps(n) => sim.settle(usize::from(*n)),
         Event::Kill(i) => sim.net.crash(&name(sim, *i)),
         Event::KillPrimary => {
             for p in sim.net.running_primaries() {

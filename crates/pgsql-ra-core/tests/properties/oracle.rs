@@ -134,7 +134,7 @@ impl Oracle {
         }
         // Never a node promoted while a standby Pacemaker could have
         // promoted holds a strict superset of its WAL (same system, same
-        // lineage, more of it).
+        // lineage, more of it), whatever that standby's data-status says.
         let mut compared = false;
         for other in &r.alternatives {
             let (Some(theirs), Some(SimRole::Standby)) = (r.wal.get(other), r.servers.get(other))
@@ -145,7 +145,9 @@ impl Oracle {
                 continue;
             }
             compared = true;
-            if theirs.strictly_includes(mine) {
+            // More WAL bytes on the same lineage. A timeline switch alone
+            // (the simulator writes no end-of-recovery record) is no data.
+            if theirs.includes(mine) && theirs.lsn > mine.lsn {
                 return fail(format!(
                     "{} promoted at {} but {other}, which Pacemaker could have promoted, holds more of the same WAL: {} (its data-status {:?})",
                     r.node,
