@@ -198,7 +198,7 @@ fn safety_properties_hold_from_a_settled_cluster() {
         2usize..=4,
         Just(true),
         roles(),
-        prop::collection::vec(warm_event(), 5..40),
+        prop::collection::vec(warm_event(), 10..50),
     );
     run_property("settled", strategy, 8, KEYS);
 }

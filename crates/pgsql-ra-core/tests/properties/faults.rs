@@ -168,10 +168,11 @@ pub fn cold_event() -> impl Strategy<Value = Event> {
 /// and failures, so that acknowledged writes are followed by failovers.
 pub fn warm_event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        8 => Just(Event::Step),
-        5 => (1u64..20).prop_map(Event::WriteVip),
+        6 => Just(Event::Step),
+        4 => (2u8..9).prop_map(Event::Steps),
+        6 => (1u64..20).prop_map(Event::WriteVip),
         1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
-        4 => Just(Event::KillPrimary),
+        5 => Just(Event::KillPrimary),
         1 => node().prop_map(Event::Kill),
         1 => node().prop_map(Event::NodeDown),
         2 => node().prop_map(Event::NodeUp),
@@ -183,7 +184,7 @@ pub fn warm_event() -> impl Strategy<Value = Event> {
         1 => node().prop_map(Event::Cleanup),
         2 => Just(Event::PgPromoteStandby),
         1 => node().prop_map(Event::Restart),
-        6 => operator_edit(),
+        7 => operator_edit(),
     ]
 }
 

@@ -13,22 +13,19 @@ use proptest::test_runner::TestCaseError;
 use super::faults::Commit;
 use super::reach::Key;
 
-/// Data-status values the agent writes (§4.3); anything else is garbage.
-const KNOWN_DATA_STATUS: &[&str] = &[
-    "LATEST",
-    "DISCONNECT",
-    "STREAMING|SYNC",
-    "STREAMING|ASYNC",
-    "STREAMING|POTENTIAL",
-    "STREAMING|QUORUM",
-    "CATCHUP|ASYNC",
-    "CATCHUP|SYNC",
-    "CATCHUP|POTENTIAL",
-];
+/// `pg_stat_replication.state` values (PostgreSQL 10–18), upper-cased.
+const PG_STATES: &[&str] = &["STARTUP", "CATCHUP", "STREAMING", "BACKUP", "STOPPING"];
+/// `pg_stat_replication.sync_state` values, upper-cased.
+const PG_SYNC_STATES: &[&str] = &["ASYNC", "POTENTIAL", "SYNC", "QUORUM"];
 
-/// True when the value is one the agent could have written.
+/// True for a data-status value the agent could have written (§4.3):
+/// `LATEST`, `DISCONNECT` or `STATE|SYNC_STATE` from PostgreSQL's columns.
+/// Anything else is garbage (a foreign tool's value, a typo).
 pub fn known_data_status(v: &str) -> bool {
-    KNOWN_DATA_STATUS.contains(&v)
+    match v.split_once('|') {
+        None => v == "LATEST" || v == "DISCONNECT",
+        Some((state, sync)) => PG_STATES.contains(&state) && PG_SYNC_STATES.contains(&sync),
+    }
 }
 
 /// What the oracle remembers over a whole run.
@@ -142,6 +139,19 @@ impl Oracle {
                 continue;
             };
             if theirs.forked_outside() || theirs.system_id != SYSTEM_ID {
+                continue;
+            }
+            // A standby the operator (or a foreign tool) gave a garbage
+            // data-status is refused by design (fail closed, issue 9 item
+            // 2): passing it over is the operator's doing, not the agent's.
+            // Only garbage counts here; the values the agent itself wrote
+            // (DISCONNECT, STREAMING|ASYNC, …) never excuse a promotion.
+            let garbage = r
+                .data_status
+                .get(other)
+                .and_then(|v| v.as_deref())
+                .is_some_and(|v| !known_data_status(v));
+            if garbage {
                 continue;
             }
             compared = true;
