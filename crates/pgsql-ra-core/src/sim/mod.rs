@@ -6,6 +6,8 @@
 mod env;
 mod pacemaker;
 pub mod script;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
