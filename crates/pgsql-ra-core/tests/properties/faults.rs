@@ -142,10 +142,10 @@ fn operator_edit() -> impl Strategy<Value = Event> {
 pub fn cold_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         8 => Just(Event::Step),
-        5 => (2u8..9).prop_map(Event::Steps),
-        6 => (1u64..20).prop_map(Event::WriteVip),
+        9 => (2u8..9).prop_map(Event::Steps),
+        9 => (1u64..20).prop_map(Event::WriteVip),
         1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
-        2 => Just(Event::KillPrimary),
+        4 => Just(Event::KillPrimary),
         1 => node().prop_map(Event::Kill),
         1 => (node(), node()).prop_map(|(a, b)| Event::LinkDown(a, b)),
         1 => (node(), node()).prop_map(|(a, b)| Event::LinkUp(a, b)),
@@ -159,7 +159,7 @@ pub fn cold_event() -> impl Strategy<Value = Event> {
         1 => node().prop_map(Event::PgPromote),
         2 => Just(Event::PgPromoteStandby),
         1 => node().prop_map(Event::Restart),
-        3 => operator_edit(),
+        5 => operator_edit(),
         1 => node().prop_map(Event::SetSysid),
     ]
 }

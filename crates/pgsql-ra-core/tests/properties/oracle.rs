@@ -59,7 +59,7 @@ impl Oracle {
             self.reached.insert(Key::AckAfterAck);
             if !c.wal.includes(prev) {
                 return fail(format!(
-                    "{} acknowledged a write at {} but an earlier acknowledged write at {} is not in its WAL (two acknowledging primaries, or an acknowledged write lost)",
+                    "[two-acks] {} acknowledged a write at {} but an earlier acknowledged write at {} is not in its WAL (two acknowledging primaries, or an acknowledged write lost)",
                     c.node,
                     c.wal.describe(),
                     prev.describe()
@@ -88,6 +88,19 @@ impl Oracle {
         if garbage_candidate {
             self.reached.insert(Key::GarbageCandidate);
         }
+        // No acknowledged write lost: the promoted node holds the highest
+        // acknowledged position of the whole run, by lineage.
+        if let Some(acked) = &self.acked {
+            self.reached.insert(Key::PromotionAfterAck);
+            if !mine.includes(acked) {
+                return fail(format!(
+                    "[acked-write-lost] {} promoted at {} but a write was acknowledged at {}",
+                    r.node,
+                    mine.describe(),
+                    acked.describe()
+                ));
+            }
+        }
         // Never a node on a forked timeline: one created outside the
         // cluster (an operator's promote) that diverges from WAL another
         // node of the cluster holds. A node promoted outside the cluster
@@ -103,7 +116,7 @@ impl Oracle {
             });
             if let Some((other, theirs)) = abandoned {
                 return fail(format!(
-                    "{} promoted on a timeline created outside the cluster, {}, which forked from {other}'s {}",
+                    "[forked] {} promoted on a timeline created outside the cluster, {}, which forked from {other}'s {}",
                     r.node,
                     mine.describe(),
                     theirs.describe()
@@ -112,22 +125,9 @@ impl Oracle {
         }
         if mine.system_id != SYSTEM_ID {
             return fail(format!(
-                "{} promoted with another system identifier {}",
+                "[other-system] {} promoted with another system identifier {}",
                 r.node, mine.system_id
             ));
-        }
-        // No acknowledged write lost: the promoted node holds the highest
-        // acknowledged position of the whole run, by lineage.
-        if let Some(acked) = &self.acked {
-            self.reached.insert(Key::PromotionAfterAck);
-            if !mine.includes(acked) {
-                return fail(format!(
-                    "{} promoted at {} but a write was acknowledged at {}",
-                    r.node,
-                    mine.describe(),
-                    acked.describe()
-                ));
-            }
         }
         // Never a node promoted while a standby Pacemaker could have
         // promoted holds a strict superset of its WAL (same system, same
@@ -159,7 +159,7 @@ impl Oracle {
             // (the simulator writes no end-of-recovery record) is no data.
             if theirs.includes(mine) && theirs.lsn > mine.lsn {
                 return fail(format!(
-                    "{} promoted at {} but {other}, which Pacemaker could have promoted, holds more of the same WAL: {} (its data-status {:?})",
+                    "[more-advanced-standby] {} promoted at {} but {other}, which Pacemaker could have promoted, holds more of the same WAL: {} (its data-status {:?})",
                     r.node,
                     mine.describe(),
                     theirs.describe(),
@@ -181,7 +181,9 @@ impl Oracle {
             .filter(|n| sim.pcmk_role(n) == PcmkRole::Promoted)
             .collect();
         if promoted.len() > 1 {
-            return fail(format!("two promoted instances {promoted:?}"));
+            return fail(format!(
+                "[two-promoted] two promoted instances {promoted:?}"
+            ));
         }
         let primaries = sim.net.running_primaries();
         let rogue = primaries
@@ -197,13 +199,15 @@ impl Oracle {
             .filter(|p| !sim.net.wal(p).is_some_and(|w| w.forked_outside()))
             .collect();
         if ours.len() > 1 {
-            return fail(format!("two running primaries {ours:?}"));
+            return fail(format!("[two-primaries] two running primaries {ours:?}"));
         }
         for n in &names {
             if sim.data_status(n).as_deref() == Some("DISCONNECT") {
                 let score = sim.score(n).and_then(|s| s.parse::<Score>().ok());
                 if score.is_some_and(|s| s.is_positive()) {
-                    return fail(format!("{n} is DISCONNECT with score {score:?}"));
+                    return fail(format!(
+                        "[disconnect-score] {n} is DISCONNECT with score {score:?}"
+                    ));
                 }
             }
         }
