@@ -1167,9 +1167,7 @@ fn a_refused_attribute_write_is_logged_at_warn() {
         .map(|(_, l)| l.as_str())
         .collect();
     assert!(
-        warned
-            .iter()
-            .any(|l| *l == "not writing master-pgsql=-INFINITY on node1: node1 is not online"),
+        warned.contains(&"not writing master-pgsql=-INFINITY on node1: node1 is not online"),
         "{warned:?}"
     );
 }
