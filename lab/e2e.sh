@@ -7,7 +7,7 @@
 # Scenarios: 1 bring-up (sync)  2 kill -9 of the primary's postmaster  3 rebuild + failover
 # back  4 rep_mode=async and a cut replication link  5 ocf-tester on a single PostgreSQL.
 # Every assertion prints what it expected and what it saw.  On failure the cluster logs are
-# printed.  Last line: "N passed, M failed"; exit status 1 if M > 0.  KEEP=1 leaves the last (async) lab up.
+# printed.  Last line: "N passed, M failed, K skipped"; exit status 1 if M > 0, or if K > 0 when CI is set.  KEEP=1 leaves the last (async) lab up.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
@@ -62,10 +62,19 @@ collect() {   # collect PHASE
   fi
   FAIL_SEEN=$FAIL
 }
+SKIPPED=()
+skip() { SKIPPED+=("$1"); say "SKIPPED: $1"; }
 finish() {
   [ "${KEEP:-0}" = 1 ] || timeout 60 "$LAB_SH" down >/dev/null 2>&1
   say "suite took $(( $(date +%s) - T0 )) s (RA=$RA)"
-  echo "$PASS passed, $FAIL failed"
+  local s
+  for s in "${SKIPPED[@]}"; do echo "  SKIP  $s"; done
+  echo "$PASS passed, $FAIL failed, ${#SKIPPED[@]} skipped"
+  # Under CI a skipped scenario is a failure: nothing may pass by not running.
+  if [ -n "${CI:-}" ] && [ ${#SKIPPED[@]} -gt 0 ]; then
+    echo "CI is set and ${#SKIPPED[@]} scenario(s) were skipped: failing"
+    return 1
+  fi
   [ $FAIL = 0 ]
 }
 
@@ -193,7 +202,7 @@ if command -v ocf-tester >/dev/null; then
   saw=$(grep -h '^\* rc=' "$OUTDIR/ocf-tester-$RA-masked.txt" 2>/dev/null | paste -sd';' -)
   expect_re "ocf-tester, promote/demote masked (rc 0, no failure lines)" '^rc=0 $' "rc=$rc $saw"
 else
-  say "ocf-tester not installed: skipped"
+  skip "scenario 5: ocf-tester is not installed"
 fi
 
 say "failover timings detect/promoted/VIP/first-write (s): node1->node2 $FO1, node2->node1 ${FO2:-NA}"
