@@ -1146,3 +1146,28 @@ fn an_unrecognised_election_input_of_another_node_blocks_the_decision() {
         );
     }
 }
+
+/// Issue 9 item 3: a write a guard refuses is logged at warn with its reason.
+#[test]
+fn a_refused_attribute_write_is_logged_at_warn() {
+    use crate::ports::LogLevel;
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.crash("node1");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    lab.cluster.set_online("node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Promote)), 0);
+    let n = lab.nodes.iter().find(|n| n.name == "node2").unwrap();
+    let warned: Vec<&str> = n
+        .log
+        .lines
+        .iter()
+        .filter(|(lvl, _)| *lvl == LogLevel::Warn)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert!(
+        warned.contains(&"not writing master-pgsql=-INFINITY on node1: node1 is not online"),
+        "{warned:?}"
+    );
+}
