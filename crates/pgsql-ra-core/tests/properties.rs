@@ -173,9 +173,35 @@ fn run_property(
     );
 }
 
-/// `SIM_PROPS_SURVEY=1`: runs every case to its end (no shrinking), then
-/// prints the reach counters over all cases and how many cases broke each
-/// oracle; fails when any did. For measuring, not for CI.
+/// The tag of a violation (`[forked] …` → `forked`).
+fn violation_kind(e: &TestCaseError) -> String {
+    let text = e.to_string();
+    text.split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map_or(text.clone(), |(tag, _)| tag.to_string())
+}
+
+/// Greedily removes events while the case still breaks the same oracle.
+fn shrink(mut case: Case, warmup: usize, kind: &str) -> Case {
+    loop {
+        let smaller = (0..case.3.len()).find_map(|i| {
+            let mut c = case.clone();
+            c.3.remove(i);
+            let (_, _, r) = run_case(&c, warmup);
+            r.err().filter(|e| violation_kind(e) == kind).map(|_| c)
+        });
+        match smaller {
+            Some(c) => case = c,
+            None => return case,
+        }
+    }
+}
+
+/// `SIM_PROPS_SURVEY=1`: runs every case to its end (no proptest
+/// shrinking), then prints the reach counters over all cases, how many
+/// cases broke each oracle and, per oracle, the smallest such case shrunk
+/// by removing events, with its transcript; fails when any case broke an
+/// oracle. For measuring and hunting, not for CI.
 fn survey(
     property: &str,
     strategy: &impl Strategy<Value = Case>,
@@ -185,25 +211,31 @@ fn survey(
 ) {
     use proptest::strategy::ValueTree;
     let mut reach = Reach::default();
-    let mut broken: std::collections::BTreeMap<String, u32> = Default::default();
+    let mut broken: std::collections::BTreeMap<String, (u32, Case)> = Default::default();
     for _ in 0..runner.config().cases {
         let case = strategy.new_tree(runner).expect("a case").current();
         let (_, reached, result) = run_case(&case, warmup);
         reach.add(&reached);
         if let Err(e) = result {
-            let text = e.to_string();
-            let kind = text
-                .split_once('[')
-                .and_then(|(_, rest)| rest.split_once(']'))
-                .map_or(text.clone(), |(tag, _)| tag.to_string());
-            *broken.entry(kind).or_default() += 1;
+            let entry = broken
+                .entry(violation_kind(&e))
+                .or_insert_with(|| (0, case.clone()));
+            entry.0 += 1;
+            if case.3.len() < entry.1 .3.len() {
+                entry.1 = case;
+            }
         }
     }
     for line in reach.summary(property, keys) {
         eprintln!("{line}");
     }
-    for (kind, n) in &broken {
+    for (kind, (n, case)) in &broken {
         eprintln!("survey[{property}] {n:>5} cases broke: {kind}");
+        let small = shrink(case.clone(), warmup, kind);
+        eprintln!("survey[{property}] smallest {kind} case: {small:?}");
+        for l in run_case(&small, warmup).0 {
+            eprintln!("    {l}");
+        }
     }
     assert!(broken.is_empty(), "{property}: some cases broke an oracle");
 }

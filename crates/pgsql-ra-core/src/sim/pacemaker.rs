@@ -343,7 +343,7 @@ impl Sim {
     /// Keeps the VIP colocated with the Promoted role: removed from a node
     /// that is no longer Promoted, placed on the one Promoted instance that
     /// has not failed when it is nowhere.
-    pub(super) fn sync_vip(&mut self) {
+    fn sync_vip(&mut self) {
         if let Some(at) = self.net.vip_placement() {
             if self.role(&at) != PcmkRole::Promoted {
                 self.net.place_vip(None);
