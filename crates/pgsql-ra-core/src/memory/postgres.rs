@@ -626,6 +626,24 @@ impl SimNetwork {
         .unwrap_or_else(|| Err(perr(1, "no such instance")))
     }
 
+    /// An operator's re-`initdb` of a stopped node: another system
+    /// identifier and fresh WAL (timeline 1 at [`INITIAL_LSN`], no history,
+    /// no slots); the configuration files stay.
+    pub fn reinit(&self, node: &str, system_id: u64) -> Result<(), String> {
+        self.with(node, |i| {
+            if i.running() {
+                return Err(format!("{node} is running; stop it before initdb"));
+            }
+            i.system_id = system_id;
+            i.lsn = INITIAL_LSN;
+            i.timeline = TimelineId::canonical(1);
+            i.history.clear();
+            i.slots.clear();
+            Ok(())
+        })
+        .unwrap_or_else(|| Err(format!("no node {node}")))
+    }
+
     /// An operator's (or a trigger file's) `pg_ctl promote` of a standby,
     /// outside the cluster.
     pub fn pg_promote(&self, node: &str) -> Result<(), String> {

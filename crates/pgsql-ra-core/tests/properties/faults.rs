@@ -103,7 +103,8 @@ pub enum Event {
     SetAttr(usize, Attr, usize),
     /// The operator deletes an attribute.
     DelAttr(usize, Attr),
-    /// A stopped node's data is re-initdb'ed (another system identifier).
+    /// A stopped node's data is re-initdb'ed (another system identifier,
+    /// fresh WAL; its attributes stay).
     SetSysid(usize),
 }
 
@@ -316,7 +317,7 @@ pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
         Event::SetSysid(a) => {
             let n = name(sim, *a);
             if matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed) {
-                sim.net.set_system_id(&n, 42);
+                out.push(format!("{:?}", sim.net.reinit(&n, 42)));
             }
         }
     }

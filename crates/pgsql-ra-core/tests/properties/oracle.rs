@@ -88,6 +88,13 @@ impl Oracle {
         if garbage_candidate {
             self.reached.insert(Key::GarbageCandidate);
         }
+        // Never a node of another system (re-initdb'ed).
+        if mine.system_id != SYSTEM_ID {
+            return fail(format!(
+                "[other-system] {} promoted with another system identifier {}",
+                r.node, mine.system_id
+            ));
+        }
         // No acknowledged write lost: the promoted node holds the highest
         // acknowledged position of the whole run, by lineage.
         if let Some(acked) = &self.acked {
@@ -122,12 +129,6 @@ impl Oracle {
                     theirs.describe()
                 ));
             }
-        }
-        if mine.system_id != SYSTEM_ID {
-            return fail(format!(
-                "[other-system] {} promoted with another system identifier {}",
-                r.node, mine.system_id
-            ));
         }
         // Never a node promoted while a standby Pacemaker could have
         // promoted holds a strict superset of its WAL (same system, same
