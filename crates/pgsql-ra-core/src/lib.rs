@@ -20,6 +20,7 @@ pub mod attrs;
 pub mod budget;
 pub mod context;
 pub mod election;
+pub mod ineligible;
 pub mod lsn;
 #[cfg(any(test, feature = "sim"))]
 pub mod memory;
