@@ -19,6 +19,7 @@ pub mod agent;
 pub mod attrs;
 pub mod budget;
 pub mod context;
+pub mod decide;
 pub mod election;
 pub mod ineligible;
 pub mod lsn;

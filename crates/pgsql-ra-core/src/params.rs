@@ -120,6 +120,13 @@ impl RepMode {
     }
 }
 
+/// Serializes as the parameter text (`sync`), for printing decisions as JSON.
+impl serde::Serialize for RepMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A parameter with a bad value: the OCF code to return and a message naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
