@@ -201,7 +201,7 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
 pub fn wait_until_up(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<Health, Outcome> {
     let mut last: String;
     loop {
-        match real_monitor(ctx, false, 1) {
+        match real_monitor(ctx, 1) {
             Ok(h) if h.is_up() => return Ok(h),
             Ok(_) => last = "PostgreSQL is down".to_string(),
             Err(o) => last = o.reason.unwrap_or_default(),
@@ -265,7 +265,7 @@ fn health_of(s: ServerState) -> Health {
 /// Looks at the server before a start (`pgsql_real_start` step 1): the real
 /// monitor, and when it fails, whether a postmaster is alive anyway.
 pub fn find_server(ctx: &mut Ctx<'_, '_>) -> Result<ServerState, Outcome> {
-    match real_monitor(ctx, false, 1) {
+    match real_monitor(ctx, 1) {
         Ok(h) if h.is_up() => {
             ctx.log(LogLevel::Info, "PostgreSQL is already running");
             Ok(state_of(h))
