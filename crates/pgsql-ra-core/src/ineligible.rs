@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::lsn::Lsn;
 use crate::score::Score;
+use crate::status::DataStatus;
 
 /// What a reason does to the node's attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -136,9 +137,10 @@ pub enum Ineligible {
         /// This node's `<rsc>-master-baseline`.
         mine: Lsn,
     },
-    /// Beyond the stock agent (issue 9, the role gate): the server runs as a
-    /// primary but Pacemaker has not promoted this instance (a promotion
-    /// outside the cluster). Stock §1.3 trusts `pg_is_in_recovery()` alone.
+    /// Beyond the stock agent (issue 9, the role gate, [`crate::role_gate`]):
+    /// the server runs as a primary but Pacemaker has not promoted this
+    /// instance (a promotion outside the cluster); it takes itself out of
+    /// every election. Stock §1.3 trusts `pg_is_in_recovery()` alone.
     NotPromotedByCluster,
     /// An attribute the election reads holds a value the agent does not
     /// recognise; the stock agent refuses any data-status outside the
@@ -153,6 +155,20 @@ pub enum Ineligible {
 }
 
 impl Ineligible {
+    /// The score a node gets for this reason: `-INFINITY`. Callers write
+    /// `Ineligible::Stopping.score()` rather than the bare constant, so that
+    /// every `-INFINITY` names its reason.
+    pub fn score(&self) -> Score {
+        debug_assert!(self.effect().score().is_some(), "{self:?} writes no score");
+        Score::CAN_NOT_PROMOTE
+    }
+
+    /// The data-status a node gets for this reason: `DISCONNECT` (forever).
+    pub fn disconnect(&self) -> DataStatus {
+        debug_assert!(self.effect().disconnects(), "{self:?} does not disconnect");
+        DataStatus::Disconnect
+    }
+
     /// What this reason writes.
     pub fn effect(&self) -> Effect {
         match self {
@@ -165,11 +181,10 @@ impl Ineligible {
             | Ineligible::PotentialStandby
             | Ineligible::NotStreaming { .. }
             | Ineligible::HandoverUnrecorded
-            | Ineligible::HandoverBehind { .. }
-            | Ineligible::NotPromotedByCluster => Effect::Score,
-            Ineligible::OtherNodePromoted { .. } | Ineligible::NotReplicating => {
-                Effect::ScoreAndDisconnect
-            }
+            | Ineligible::HandoverBehind { .. } => Effect::Score,
+            Ineligible::OtherNodePromoted { .. }
+            | Ineligible::NotReplicating
+            | Ineligible::NotPromotedByCluster => Effect::ScoreAndDisconnect,
             Ineligible::LostElection { .. } => Effect::Disconnect,
             Ineligible::DataStatusNotAllowed { .. }
             | Ineligible::BelowSyncBaseline { .. }

@@ -7,6 +7,7 @@ use crate::election::{
     completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility, note_file_name,
     NotesChange, Observation, Origin, Round, Verdict,
 };
+use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, Lifetime, LogLevel};
@@ -283,8 +284,11 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             Ok(true)
         }
         Verdict::Loser => {
+            let lost = Ineligible::LostElection {
+                detail: decision.reason.clone(),
+            };
             ctx.attrs
-                .set_data_status(ctx.world.cluster, &local, &DataStatus::Disconnect)
+                .set_data_status(ctx.world.cluster, &local, &lost.disconnect())
                 .map_err(generic("Can't set my data status"))?;
             Ok(false)
         }

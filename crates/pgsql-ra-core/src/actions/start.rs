@@ -8,11 +8,11 @@ use super::server_ctl::{find_server, start_server, state_of, wait_for_server};
 use super::{Ctx, LOCK_FILE};
 use crate::decide::start::{start_decision, StartAction, StartInput};
 use crate::election::NOTE_PREFIX;
+use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
 use crate::ports::{Cluster, LogLevel};
 use crate::recovery::recovery_conf_path;
-use crate::score::Score;
 use crate::status::PgStatus;
 use crate::sync_mode;
 
@@ -93,7 +93,7 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     })
     .and_then(|_| {
         cluster_step(ctx, "setting the score to -INFINITY", |a, c| {
-            a.set_own_score(c, Score::CAN_NOT_PROMOTE)
+            a.set_own_score(c, Ineligible::Starting.score())
         })
     });
     if let Err(o) = steps {

@@ -5,9 +5,9 @@ use super::health::postmaster_alive;
 use super::prepare::write_rep_mode_conf;
 use super::server_ctl::{real_stop, StopKind};
 use super::Ctx;
+use crate::ineligible::Ineligible;
 use crate::ocf::Outcome;
 use crate::params::RepMode;
-use crate::score::Score;
 use crate::status::PgStatus;
 
 /// Runs `stop`.
@@ -23,7 +23,7 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let local = ctx.attrs.local.clone();
     let r = ctx
         .attrs
-        .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE);
+        .set_own_score(ctx.world.cluster, Ineligible::Stopping.score());
     ctx.warn_on_err("setting the score to -INFINITY", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
     ctx.warn_on_err("deleting the xlog location", r);
