@@ -122,7 +122,10 @@ impl Agent {
         match action {
             Action::Start => actions::start(&mut ctx),
             Action::Stop => actions::stop(&mut ctx),
-            Action::Monitor => actions::monitor(&mut ctx),
+            Action::Monitor => {
+                ctx.warn_cluster_problems();
+                actions::monitor(&mut ctx)
+            }
             Action::Promote => actions::promote(&mut ctx),
             Action::Demote => actions::demote(&mut ctx),
             Action::Notify => actions::notify(&mut ctx),

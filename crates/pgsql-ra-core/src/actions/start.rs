@@ -15,6 +15,7 @@ use crate::ports::{Cluster, LogLevel};
 use crate::recovery::recovery_conf_path;
 use crate::status::PgStatus;
 use crate::sync_mode;
+use crate::validate::start_refusal;
 
 /// Runs `start`.
 pub fn start(ctx: &mut Ctx<'_, '_>) -> Outcome {
@@ -80,6 +81,10 @@ pub fn remove_notes(ctx: &mut Ctx<'_, '_>) {
 }
 
 fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let problems = ctx.cluster_problems();
+    if let Some(o) = start_refusal(&problems) {
+        return ctx.fail(o.code, o.reason.unwrap_or_default());
+    }
     let agent = ctx.agent;
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
