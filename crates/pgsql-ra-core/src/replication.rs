@@ -903,4 +903,25 @@ mod tests {
         assert_eq!(b.lsn, Some(Lsn(0x50)));
         assert_eq!(b.names, v(&["node3"]));
     }
+
+    #[test]
+    fn decisions_serialize_with_their_reasons() {
+        let rows = [row("node3", "STREAMING", "ASYNC")];
+        let d = decide(
+            RepMode::Sync,
+            &["node1", "node2", "node3"],
+            &rows,
+            &["node2"],
+        );
+        let v = serde_json::to_value(&d).expect("serializes");
+        assert_eq!(v["standbys"][0]["data_status"], "DISCONNECT");
+        assert_eq!(v["standbys"][0]["score"], "-INFINITY");
+        assert_eq!(v["standbys"][0]["ineligible"]["reason"], "not_replicating");
+        assert_eq!(
+            v["standbys"][1]["ineligible"]["reason"],
+            "async_in_sync_mode"
+        );
+        assert_eq!(v["sync_change"]["names"][0], "node3");
+        assert_eq!(v["baseline"]["lsn"], serde_json::Value::Null);
+    }
 }
