@@ -294,6 +294,47 @@ mod tests {
     }
 
     #[test]
+    fn what_cannot_be_stored_is_rejected_and_the_rest_round_trips() {
+        let (dir, mut s) = store("reject");
+        for name in ["#master-pgsql", "#", "a\rb", "a\nb", "a=b", ""] {
+            assert!(
+                s.set_attr("node1", name, "v", Lifetime::Reboot).is_err(),
+                "name {name:?} is rejected"
+            );
+        }
+        for value in ["v\r", "\r", "a\rb", "a\nb", "v\n"] {
+            assert!(
+                s.set_attr("node1", "a", value, Lifetime::Reboot).is_err(),
+                "value {value:?} is rejected"
+            );
+        }
+        for node in ["n\r", "#n"] {
+            assert!(s.set_attr(node, "a", "v", Lifetime::Reboot).is_err());
+        }
+        assert!(s.ban("pgsql:0\n", "node2").is_err());
+        assert!(s.ban("pgsql:0", "node2\r").is_err());
+        for (name, value) in [
+            ("a", " padded "),
+            ("b", "x=y#z"),
+            ("c", ""),
+            ("d", "#not a comment"),
+            ("e", "tab\there"),
+            ("f#g", "v"),
+        ] {
+            s.set_attr("node1", name, value, Lifetime::Reboot)
+                .expect("storable");
+            assert_eq!(
+                s.get_attr("node1", name, Lifetime::Reboot)
+                    .expect("get")
+                    .as_deref(),
+                Some(value),
+                "{name}={value:?} round-trips"
+            );
+        }
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn nodes_promoted_and_bans_come_from_files() {
         let (dir, mut s) = store("nodes");
         assert_eq!(
