@@ -1,6 +1,9 @@
 //! The [`Server`] port: `pg_ctl` run as `pgdba` (uid, gid and groups set in
-//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER`/`PGPASSWORD`
-//! removed and `pglibs` on `LD_LIBRARY_PATH`; every call has a deadline.
+//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER` and every secret
+//! ([`command::is_secret`]: `PGPASSWORD`, `OCF_RESKEY_*password*`, private
+//! parameters) removed, so neither pg_ctl nor the postmaster it starts ever
+//! holds the monitor password, and `pglibs` on `LD_LIBRARY_PATH`; every call
+//! has a deadline.
 //! Postmaster liveness and the WAL receiver come from `postmaster.pid` and
 //! `/proc`.
 
@@ -135,7 +138,8 @@ impl PgCtl {
         let inv = Invocation {
             program: self.commands.pgctl.clone(),
             args,
-            env_remove: vec!["PGUSER".into(), "PGPASSWORD".into()],
+            // Secrets are removed from every child by command::run.
+            env_remove: vec!["PGUSER".into()],
             env_set: vec![("LD_LIBRARY_PATH".into(), library_path)],
             cwd: Some(self.commands.pgdata.clone()),
             run_as: Some(account),
@@ -167,20 +171,46 @@ impl PgCtl {
             ))
         }
     }
+}
 
-    /// True when `pid` is a live, non-zombie postgres process.
-    fn is_live_postmaster(&self, pid: u32) -> bool {
-        if !procfs::signalable(pid) {
-            return false;
-        }
-        match procfs::stat(&self.proc_root, pid) {
-            Some(s) => {
-                s.state != 'Z'
-                    && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
-            }
-            None => false,
-        }
+/// True when `pid` is a live, non-zombie postgres process (under `proc_root`).
+pub fn is_live_postmaster(proc_root: &Path, pid: u32) -> bool {
+    if !procfs::signalable(pid) {
+        return false;
     }
+    match procfs::stat(proc_root, pid) {
+        Some(s) => {
+            s.state != 'Z' && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
+        }
+        None => false,
+    }
+}
+
+/// The live postmaster of the data directory `pgdata` (any bytes), from its
+/// `postmaster.pid`. `Ok(None)` also when the kernel refuses the path itself
+/// (name too long, a component is not a directory, a loop): PostgreSQL can
+/// not have created its pid file there, so nothing runs on that path.
+pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>, ProcessError> {
+    let pid_file = pgdata.join("postmaster.pid");
+    let text = match std::fs::read(&pid_file) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENAMETOOLONG | libc::ENOTDIR | libc::ELOOP)
+                ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(ProcessError::new(
+                None,
+                format!("{}: {e}", pid_file.display()),
+            ))
+        }
+    };
+    Ok(pid_from_pid_file(&text).filter(|pid| is_live_postmaster(proc_root, *pid)))
 }
 
 /// The PID on the first line of a `postmaster.pid` text.
@@ -190,17 +220,7 @@ pub fn pid_from_pid_file(text: &str) -> Option<u32> {
 
 impl Server for PgCtl {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
-        let text = match std::fs::read_to_string(self.pid_file()) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ProcessError::new(
-                    None,
-                    format!("{}: {e}", self.pid_file().display()),
-                ))
-            }
-        };
-        Ok(pid_from_pid_file(&text).filter(|pid| self.is_live_postmaster(*pid)))
+        live_postmaster_at(Path::new(&self.commands.pgdata), &self.proc_root)
     }
 
     fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
