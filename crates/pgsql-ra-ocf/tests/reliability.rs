@@ -128,12 +128,13 @@ fn a_non_utf8_pgdata_is_never_replaced_by_the_default() {
             OsStr::new("start"),
         ],
     );
-    let pid: u32 = std::fs::read_to_string(pgdata_path.join("postmaster.pid"))
-        .expect("postmaster.pid")
-        .lines()
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("pid");
+    let pid: u32 = String::from_utf8_lossy(
+        &std::fs::read(pgdata_path.join("postmaster.pid")).expect("postmaster.pid"),
+    )
+    .lines()
+    .next()
+    .and_then(|l| l.trim().parse().ok())
+    .expect("pid");
     struct Kill(u32);
     impl Drop for Kill {
         fn drop(&mut self) {
@@ -237,9 +238,11 @@ fn secrets_never_reach_pg_ctl_the_postmaster_or_pacemaker_tools() {
     crm.vars.remove("PGSQL_RA_ATTRD_DIR");
     crm.vars.remove("PGSQL_RA_NODE");
     crm.set("HA_SBIN_DIR", &sbin)
+        .set("OCF_RESKEY_monitor_user", PGDBA)
         .set("OCF_RESKEY_monitor_password", "S3cr3t-monitor")
         .set("PGPASSWORD", "S3cr3t-pgpassword");
-    crm.expect("monitor", 10000, RUNNING);
+    let r = crm.run("monitor", 10000);
+    assert_eq!(r.code, RUNNING, "monitor through crm_node: {}", r.stderr);
     let text = std::fs::read(format!("{dumps}/crm_node.env")).expect("crm_node ran");
     assert!(
         leaks(&text).is_empty(),
