@@ -53,3 +53,12 @@ pub fn check_machine(
 ) -> Result<MachineFacts, Outcome> {
     machine::check_machine(agent, world, probe)
 }
+
+/// What `stop` needs to stop a running server when [`check_machine`] failed:
+/// the pgdba user and `pgctl` (see `machine::check_stop_prerequisites`).
+pub fn check_stop_prerequisites(
+    agent: &Agent,
+    world: &mut World<'_>,
+) -> Result<MachineFacts, Outcome> {
+    machine::check_stop_prerequisites(agent, world)
+}

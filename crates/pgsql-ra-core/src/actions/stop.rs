@@ -7,6 +7,7 @@ use super::server_ctl::{real_stop, StopKind};
 use super::Ctx;
 use crate::ocf::Outcome;
 use crate::params::RepMode;
+use crate::ports::LogLevel;
 use crate::score::Score;
 use crate::status::PgStatus;
 
@@ -21,6 +22,18 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
+    if local.is_empty() {
+        // The local node name is unknown (empty or unreadable): its
+        // attributes can't be addressed, but the server is stopped anyway.
+        ctx.log(
+            LogLevel::Warn,
+            "local node name unknown: stopping without updating the node attributes",
+        );
+        return match real_stop(ctx, StopKind::Slave) {
+            Ok(()) => Outcome::success(),
+            Err(o) => o,
+        };
+    }
     let r = ctx
         .attrs
         .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE);
