@@ -1,6 +1,7 @@
 //! `stop` (stock §1.2). Attribute failures are logged, never returned: a
 //! failed stop means fencing, so only a server that will not die fails it.
 
+use super::elect::clear_withheld_score;
 use super::health::postmaster_alive;
 use super::prepare::write_rep_mode_conf;
 use super::server_ctl::{real_stop, StopKind};
@@ -42,6 +43,7 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     ctx.warn_on_err("deleting the xlog location", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    clear_withheld_score(ctx);
     match postmaster_alive(ctx) {
         Err(o) => return o,
         Ok(None) => {

@@ -954,3 +954,47 @@ fn a_server_that_never_stops_fails_the_stop_before_the_timeout() {
     assert_eq!(code(&o), 1, "{o:?}");
     assert!(lab.clock.elapsed() - before < Duration::from_secs(5));
 }
+
+#[test]
+fn a_standby_that_cannot_write_its_election_note_stays_up_without_a_promotion_score() {
+    let mut lab = Lab::replication(&["node1", "node2"], "async");
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    lab.net
+        .set_position("node1", crate::lsn::Lsn(0x0400_0000), 1);
+    for _ in 0..3 {
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Monitor)), 0);
+        }
+    }
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+
+    lab.fs("node1").set_read_only(TMP, true);
+    for _ in 0..2 {
+        let o = lab.run("node1", Action::Monitor);
+        assert_eq!(
+            code(&o),
+            0,
+            "a note it can't write does not fail the monitor: {o:?}"
+        );
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("-INFINITY")
+        );
+        assert_eq!(
+            lab.attr("node1", "pgsql-withheld-score").as_deref(),
+            Some("1000")
+        );
+    }
+    lab.fs("node1").set_read_only(TMP, false);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(lab.attr("node1", "pgsql-withheld-score"), None);
+
+    // A withheld score never survives a stop.
+    lab.fs("node1").set_read_only(TMP, true);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    lab.fs("node1").set_read_only(TMP, false);
+    assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
+    assert_eq!(lab.attr("node1", "pgsql-withheld-score"), None);
+}
