@@ -131,7 +131,7 @@ impl Agent {
             attrs,
             probe,
         };
-        match action {
+        let outcome = match action {
             Action::Start => actions::start(&mut ctx),
             Action::Stop => actions::stop(&mut ctx),
             Action::Monitor => actions::monitor(&mut ctx),
@@ -141,7 +141,11 @@ impl Agent {
             Action::Status => actions::status(&mut ctx),
             Action::ReloadAgent => actions::reload(&mut ctx),
             Action::ValidateAll | Action::MetaData | Action::Methods => Outcome::success(),
+        };
+        for refusal in ctx.attrs.take_refusals() {
+            ctx.log(LogLevel::Warn, &refusal);
         }
+        outcome
     }
 
     /// `validate-all`: the parameters, and the machine at check level 10.

@@ -33,30 +33,76 @@ pub fn note_file_name(round: u32) -> String {
     format!("{NOTE_PREFIX}{round}")
 }
 
-/// Where a node's data comes from: its timeline and the system identifier
-/// of its cluster (`<rsc>-xlog-tli` = `<timeline>:<system identifier>`).
+/// Where a node's data comes from: its timeline, the system identifier of
+/// its cluster and, when known, where its timeline began
+/// (`<rsc>-xlog-tli` = `<timeline>:<system identifier>[:<switch point>]`,
+/// the switch point in the 16-hex-digit form of `<rsc>-xlog-loc`).
+///
+/// Two independent promotions can both create timeline n+1 (a standby
+/// promoted outside the cluster, then a failover): the switch point tells
+/// such forks apart where the number alone cannot (issue 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Origin {
     /// The timeline ID.
     pub timeline: u32,
     /// The system identifier (`pg_control_system()`).
     pub system_id: u64,
+    /// The first LSN of `timeline` (its history file's last switch point);
+    /// `None` for timeline 1 or when the history file is not at hand.
+    pub switch_point: Option<Lsn>,
 }
 
 impl Origin {
-    /// The attribute value `<timeline>:<system identifier>`.
-    pub fn to_attr(&self) -> String {
-        format!("{}:{}", self.timeline, self.system_id)
+    /// An origin without a known switch point.
+    pub fn new(timeline: u32, system_id: u64) -> Origin {
+        Origin {
+            timeline,
+            system_id,
+            switch_point: None,
+        }
     }
 
-    /// Parses the attribute value `<timeline>:<system identifier>`.
+    /// The attribute value `<timeline>:<system identifier>[:<switch point>]`.
+    pub fn to_attr(&self) -> String {
+        match self.switch_point {
+            Some(sp) => format!("{}:{}:{sp}", self.timeline, self.system_id),
+            None => format!("{}:{}", self.timeline, self.system_id),
+        }
+    }
+
+    /// Parses the attribute value `<timeline>:<system identifier>[:<switch point>]`.
+    ///
+    /// # Errors
+    /// Anything else, in words naming the value.
     pub fn parse_attr(text: &str) -> Result<Origin, String> {
         let bad = || format!("invalid timeline and system identifier {text:?}");
-        let (tli, sys) = text.trim().split_once(':').ok_or_else(bad)?;
+        let mut parts = text.trim().split(':');
+        let tli = parts.next().ok_or_else(bad)?;
+        let sys = parts.next().ok_or_else(bad)?;
+        let switch_point = match parts.next() {
+            None => None,
+            Some(sp) => Some(Lsn::parse_attr(sp).map_err(|_| bad())?),
+        };
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        let timeline: u32 = tli.parse().map_err(|_| bad())?;
+        if timeline == 0 {
+            return Err(bad());
+        }
         Ok(Origin {
-            timeline: tli.parse().map_err(|_| bad())?,
+            timeline,
             system_id: sys.parse().map_err(|_| bad())?,
+            switch_point,
         })
+    }
+
+    /// True when both are the same timeline number of the same system but
+    /// began at different known switch points: independent promotions.
+    pub fn forked_from(&self, other: &Origin) -> bool {
+        self.system_id == other.system_id
+            && self.timeline == other.timeline
+            && matches!((self.switch_point, other.switch_point), (Some(a), Some(b)) if a != b)
     }
 }
 
@@ -85,12 +131,17 @@ pub fn render_note(observed: &[Observation]) -> String {
         .collect()
 }
 
-/// Whether `other` is ahead of `me`: by (timeline, LSN) when both timelines
-/// are known, by LSN alone otherwise (stock).
-fn ahead(other: (Lsn, Option<Origin>), me: (Lsn, Option<Origin>)) -> bool {
-    match (other.1, me.1) {
-        (Some(o), Some(m)) => (o.timeline, other.0) > (m.timeline, me.0),
-        _ => other.0 > me.0,
+/// The ranking key of a candidate. When every candidate and the local
+/// node know their timeline the key is (timeline, LSN); as soon as one does
+/// not, every candidate is ranked by LSN alone (stock). One key for the
+/// whole round makes the order a strict weak order, so some candidate is
+/// always on top: mixing both comparisons pair by pair could make a cycle
+/// (A beats B by LSN, B beats C by LSN, C beats A by timeline) and elect
+/// nobody.
+fn rank_key(lsn: Lsn, origin: Option<Origin>, by_timeline: bool) -> (u32, Lsn) {
+    match (by_timeline, origin) {
+        (true, Some(o)) => (o.timeline, lsn),
+        _ => (0, lsn),
     }
 }
 
@@ -135,6 +186,22 @@ pub fn completed_rounds(existing: &[String], check_count: u32) -> u32 {
         k += 1;
     }
     k
+}
+
+/// [`eligibility`] of the raw attribute text: absent (first boot) is
+/// allowed, a value that is not exactly one of the agent's own texts
+/// (`disconnect`, a typo, another tool's value) is refused — fail closed;
+/// the stock agent too refuses anything outside the allowed set (§4.3).
+pub fn eligibility_of_attr(rep_mode: RepMode, raw: Option<&str>) -> Result<(), String> {
+    let Some(text) = raw else { return Ok(()) };
+    match text.parse::<DataStatus>() {
+        Ok(status) if status.to_string() == text && status.is_known() => {
+            eligibility(rep_mode, Some(&status))
+        }
+        _ => Err(format!(
+            "My data is out-of-date: data-status {text:?} is not a value this agent recognises"
+        )),
+    }
 }
 
 /// Whether the own data-status allows taking part in the election: empty
@@ -240,6 +307,27 @@ pub struct Decision {
     pub warnings: Vec<String>,
 }
 
+/// [`decide`], failing closed on election inputs that could not be read:
+/// while any node_list node publishes an `<rsc>-xlog-loc` or `<rsc>-xlog-tli`
+/// the agent does not recognise (`unreadable`, in words naming the node,
+/// the attribute and the value), nobody is elected and counting restarts.
+pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
+    let d = decide(round);
+    if unreadable.is_empty() {
+        return d;
+    }
+    Decision {
+        verdict: Verdict::Restarted,
+        notes: NotesChange::ResetTo(render_note(&round.observed)),
+        highest: d.highest,
+        reason: format!(
+            "no decision while an election input is unrecognised: {}",
+            unreadable.join("; ")
+        ),
+        warnings: d.warnings,
+    }
+}
+
 /// Decides one round (stock steps 4 to 7 of `have_master_right`).
 pub fn decide(round: &Round) -> Decision {
     let text = render_note(&round.observed);
@@ -289,12 +377,32 @@ pub fn decide(round: &Round) -> Decision {
             );
         }
     }
-    let me = (round.my_lsn, round.my_origin);
+    if let Some(mine) = round.my_origin {
+        if let Some(f) = candidates
+            .iter()
+            .find(|o| o.origin.is_some_and(|g| g.forked_from(&mine)))
+        {
+            let theirs = f.origin.and_then(|g| g.switch_point).unwrap_or_default();
+            let own = mine.switch_point.unwrap_or_default();
+            return lose(
+                format!(
+                    "I don't have correct master data: {} is on another timeline {} (it began at {}, mine at {}): the cluster forked",
+                    f.node,
+                    mine.timeline,
+                    theirs.to_pg(),
+                    own.to_pg()
+                ),
+                warnings,
+            );
+        }
+    }
+    let by_timeline = round.my_origin.is_some() && candidates.iter().all(|o| o.origin.is_some());
+    let my_key = rank_key(round.my_lsn, round.my_origin, by_timeline);
     let leader = candidates
         .iter()
-        .filter(|o| ahead((o.lsn, o.origin), me))
+        .filter(|o| rank_key(o.lsn, o.origin, by_timeline) > my_key)
         .max_by(|a, b| {
-            let key = |o: &Observation| (o.origin.map(|g| g.timeline), o.lsn);
+            let key = |o: &Observation| rank_key(o.lsn, o.origin, by_timeline);
             key(a).cmp(&key(b)).then_with(|| b.node.cmp(&a.node))
         });
     match leader {
@@ -316,7 +424,7 @@ pub fn decide(round: &Round) -> Decision {
         },
         Some(o) => lose(
             match (o.origin, round.my_origin) {
-                (Some(g), Some(m)) if g.timeline > m.timeline => format!(
+                (Some(g), Some(m)) if by_timeline && g.timeline > m.timeline => format!(
                     "I don't have correct master data: {} is on timeline {}, newer than my timeline {}",
                     o.node, g.timeline, m.timeline
                 ),
@@ -499,10 +607,7 @@ mod tests {
     const OTHER: u64 = 7_400_000_000_000_000_002;
 
     fn tl(timeline: u32, system_id: u64) -> Option<Origin> {
-        Some(Origin {
-            timeline,
-            system_id,
-        })
+        Some(Origin::new(timeline, system_id))
     }
 
     fn full(rows: &[(&str, u64, Option<Origin>)]) -> Vec<Observation> {
@@ -531,14 +636,20 @@ mod tests {
 
     #[test]
     fn origin_attribute_round_trips() {
-        let o = Origin {
-            timeline: 3,
-            system_id: SYS,
-        };
+        let o = Origin::new(3, SYS);
         assert_eq!(o.to_attr(), "3:7300000000000000001");
         assert_eq!(Origin::parse_attr(&o.to_attr()), Ok(o));
+        let f = Origin {
+            switch_point: Some(Lsn(0x0300_0100)),
+            ..o
+        };
+        assert_eq!(f.to_attr(), "3:7300000000000000001:0000000003000100");
+        assert_eq!(Origin::parse_attr(&f.to_attr()), Ok(f));
         assert!(Origin::parse_attr("3").is_err());
         assert!(Origin::parse_attr("x:1").is_err());
+        assert!(Origin::parse_attr("0:1").is_err());
+        assert!(Origin::parse_attr("3:1:zz").is_err());
+        assert!(Origin::parse_attr("3:1:0000000003000100:4").is_err());
     }
 
     #[test]

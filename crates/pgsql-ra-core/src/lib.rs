@@ -23,11 +23,13 @@ pub mod params;
 pub mod ports;
 pub mod recovery;
 pub mod replication;
+pub mod role_gate;
 pub mod score;
 pub mod sim;
 pub mod slots;
 pub mod status;
 pub mod sync_mode;
+pub mod timeline;
 pub mod validate;
 
 pub use action::Action;

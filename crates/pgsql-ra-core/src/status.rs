@@ -99,6 +99,26 @@ impl DataStatus {
         }
     }
 
+    /// `pg_stat_replication.state` values, upper-cased (PostgreSQL 10–18).
+    pub const REPLICATION_STATES: [&'static str; 5] =
+        ["STARTUP", "CATCHUP", "STREAMING", "BACKUP", "STOPPING"];
+    /// `pg_stat_replication.sync_state` values, upper-cased.
+    pub const SYNC_STATES: [&'static str; 4] = ["ASYNC", "POTENTIAL", "SYNC", "QUORUM"];
+
+    /// True for a value the agent itself writes: `LATEST`, `DISCONNECT`, or
+    /// `STATE|SYNC_STATE` built from the columns PostgreSQL reports. A
+    /// parsed value that is not one (`streaming|sync`, `FOO|BAR`) is not
+    /// trusted by the election.
+    pub fn is_known(&self) -> bool {
+        match self {
+            DataStatus::Latest | DataStatus::Disconnect => true,
+            DataStatus::Replication { state, sync_state } => {
+                Self::REPLICATION_STATES.contains(&state.as_str())
+                    && Self::SYNC_STATES.contains(&sync_state.as_str())
+            }
+        }
+    }
+
     /// True for `STREAMING|<sync>`.
     pub fn is_streaming(&self, sync: &str) -> bool {
         matches!(self, DataStatus::Replication { state, sync_state } if state == "STREAMING" && sync_state == sync)

@@ -1,20 +1,16 @@
 //! Safety properties over random clusters (2–4 nodes, sync or async) and
 //! random event sequences (crashes, hangs, link cuts, writes, lag, monitors,
 //! Pacemaker steps, cleanups, nodes going down and up, rebuilds), driven
-//! through the simulator; and properties of the pure election function.
+//! through the simulator. The pure election's properties are in
+//! `election_properties.rs`.
 
 use std::collections::BTreeMap;
 
-use pgsql_ra_core::election::{
-    decide, eligibility, render_note, Observation, Origin, Round, Verdict,
-};
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::memory::{SimRole, WriteOutcome};
 use pgsql_ra_core::ocf::OcfExit;
-use pgsql_ra_core::params::RepMode;
 use pgsql_ra_core::sim::script::{invocation_lines, roles_line};
 use pgsql_ra_core::sim::{PcmkRole, Sim, SimConfig};
-use pgsql_ra_core::status::DataStatus;
 use pgsql_ra_core::Score;
 use proptest::prelude::*;
 
@@ -311,146 +307,5 @@ fn a_quiet_cluster_elects_exactly_one_primary() {
         let primary = &sim.net.running_primaries()[0];
         assert_eq!(sim.status(primary).as_deref(), Some("PRI"));
         assert_eq!(sim.data_status(primary).as_deref(), Some("LATEST"));
-    }
-}
-
-fn data_status() -> impl Strategy<Value = Option<DataStatus>> {
-    prop_oneof![
-        Just(None),
-        Just(Some(DataStatus::Latest)),
-        Just(Some(DataStatus::Disconnect)),
-        Just(Some(DataStatus::replication("STREAMING", "SYNC"))),
-        Just(Some(DataStatus::replication("STREAMING", "ASYNC"))),
-        Just(Some(DataStatus::replication("STREAMING", "POTENTIAL"))),
-        Just(Some(DataStatus::replication("CATCHUP", "ASYNC"))),
-    ]
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
-    /// The pure election (§4.3): nodes not eligible by their data-status
-    /// (DISCONNECT among them) never take part and so never win; every node
-    /// that takes part publishes its LSN; after the confirmation rounds a
-    /// winner holds the highest LSN among the eligible nodes, and some
-    /// eligible node always wins.
-    #[test]
-    fn the_election_winner_holds_the_highest_eligible_lsn(
-        nodes in prop::collection::vec((data_status(), 0u64..8), 1..6),
-        sync in any::<bool>(),
-        check_count in 0u32..5,
-    ) {
-        let mode = if sync { RepMode::Sync } else { RepMode::Async };
-        let eligible: Vec<(String, Lsn)> = nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, (ds, _))| eligibility(mode, ds.as_ref()).is_ok())
-            .map(|(i, (_, l))| (format!("node{i}"), Lsn(0x0300_0000 + l * 0x100)))
-            .collect();
-        let observed: Vec<Observation> = eligible
-            .iter()
-            .map(|(n, l)| Observation { node: n.clone(), lsn: *l, origin: None })
-            .collect();
-        let top = observed.iter().map(|o| o.lsn).max();
-        let mut winners = Vec::new();
-        for (i, (ds, _)) in nodes.iter().enumerate() {
-            let name = format!("node{i}");
-            let Some((_, my_lsn)) = eligible.iter().find(|(n, _)| *n == name) else {
-                prop_assert!(eligibility(mode, ds.as_ref()).is_err());
-                continue;
-            };
-            prop_assert!(ds.as_ref() != Some(&DataStatus::Disconnect), "DISCONNECT is never eligible");
-            // A confirmed round: the same note as last time, all rounds done.
-            let d = decide(&Round {
-                my_lsn: *my_lsn,
-                my_origin: None,
-                observed: observed.clone(),
-                completed: check_count.saturating_sub(1),
-                previous: Some(render_note(&observed)),
-                check_count,
-            });
-            prop_assert_eq!(d.highest, top);
-            match d.verdict {
-                Verdict::Winner => {
-                    prop_assert_eq!(Some(*my_lsn), top);
-                    winners.push(name);
-                }
-                Verdict::Loser => prop_assert!(Some(*my_lsn) < top),
-                v => prop_assert!(false, "a confirmed round must decide, got {:?}", v),
-            }
-            // An unconfirmed round (changed note) never elects anyone.
-            let first = decide(&Round {
-                my_lsn: *my_lsn,
-                my_origin: None,
-                observed: observed.clone(),
-                completed: 0,
-                previous: None,
-                check_count,
-            });
-            prop_assert_eq!(first.verdict, Verdict::Restarted);
-        }
-        prop_assert_eq!(winners.is_empty(), eligible.is_empty());
-    }
-
-    /// §8.2 bug N (fixed): with every node publishing its timeline and
-    /// system identifier, a confirmed round makes a node the winner exactly
-    /// when it holds the maximum (timeline, LSN) among the nodes of its own
-    /// system identifier and that identifier is not outnumbered; a node of
-    /// another system is never the reason anyone loses; and the same inputs
-    /// always give the same decision.
-    #[test]
-    fn the_election_winner_holds_the_newest_timeline_and_lsn_of_its_system(
-        nodes in prop::collection::vec((1u32..4, 0u64..6, 0u64..3), 1..6),
-        check_count in 0u32..5,
-    ) {
-        let observed: Vec<Observation> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, (tli, lsn, sys))| Observation {
-                node: format!("node{i}"),
-                lsn: Lsn(0x0300_0000 + lsn * 0x100),
-                origin: Some(Origin { timeline: *tli, system_id: 7_000 + sys }),
-            })
-            .collect();
-        let count = |id: u64| observed.iter().filter(|o| o.origin.unwrap().system_id == id).count();
-        let mut winners = Vec::new();
-        for me in &observed {
-            let mine = me.origin.unwrap();
-            let round = Round {
-                my_lsn: me.lsn,
-                my_origin: me.origin,
-                observed: observed.clone(),
-                completed: check_count.saturating_sub(1),
-                previous: Some(render_note(&observed)),
-                check_count,
-            };
-            let d = decide(&round);
-            prop_assert_eq!(&d, &decide(&round), "deterministic");
-            let key = |o: &Observation| (o.origin.unwrap().timeline, o.lsn);
-            let best = observed
-                .iter()
-                .filter(|o| o.origin.unwrap().system_id == mine.system_id)
-                .map(key)
-                .max()
-                .unwrap();
-            let outnumbered = observed
-                .iter()
-                .any(|o| count(o.origin.unwrap().system_id) > count(mine.system_id));
-            let expected = key(me) == best && !outnumbered;
-            match d.verdict {
-                Verdict::Winner => {
-                    prop_assert!(expected, "{} won: {}", me.node, d.reason);
-                    winners.push(mine.system_id);
-                }
-                Verdict::Loser => prop_assert!(!expected, "{} lost: {}", me.node, d.reason),
-                v => prop_assert!(false, "a confirmed round must decide, got {:?}", v),
-            }
-            let foreign = observed.iter().filter(|o| o.origin.unwrap().system_id != mine.system_id).count();
-            prop_assert_eq!(d.warnings.len(), foreign);
-        }
-        // Someone always wins, and every winner belongs to a most published system.
-        let top = observed.iter().map(|o| count(o.origin.unwrap().system_id)).max().unwrap();
-        prop_assert!(!winners.is_empty());
-        prop_assert!(winners.iter().all(|id| count(*id) == top));
     }
 }

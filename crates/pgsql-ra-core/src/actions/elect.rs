@@ -4,14 +4,15 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    completed_rounds, decide, eligibility, handover_eligibility, newest_history_timeline,
-    note_file_name, NotesChange, Observation, Origin, Round, Verdict,
+    completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility, note_file_name,
+    NotesChange, Observation, Origin, Round, Verdict,
 };
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, Lifetime, LogLevel};
 use crate::score::Score;
 use crate::status::DataStatus;
+use crate::timeline::{history_file_timeline, parse_history, rank, HistoryEntry};
 
 /// The local location: the greater of the replay and receive locations
 /// (`0000000000000000` when both are NULL).
@@ -43,14 +44,28 @@ pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
 
 /// The local timeline and system identifier, `None` (logged) when the
 /// server cannot report them: the election then compares LSNs alone (stock).
-fn own_origin(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
+/// The timeline is raised to a newer one from the history files in the WAL
+/// directory only when `my_end` (the local end of WAL) is at or before that
+/// timeline's switch point from the own one ([`crate::timeline::rank`]).
+fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
     let timeline = ctx.world.db.timeline();
     let system_id = ctx.world.db.system_identifier();
     match (timeline, system_id) {
-        (Ok(Some(timeline)), Ok(Some(system_id))) => Some(Origin {
-            timeline: timeline.max(history_timeline_of(ctx).unwrap_or(0)),
-            system_id,
-        }),
+        (Ok(Some(timeline)), Ok(Some(system_id))) => {
+            let histories = history_files(ctx, timeline);
+            let ranking = rank(timeline, my_end, &histories);
+            for d in &ranking.diverged {
+                ctx.log(
+                    LogLevel::Warn,
+                    &format!("My WAL diverged: {d}; I am ranked on my own timeline {timeline}."),
+                );
+            }
+            Some(Origin {
+                timeline: ranking.timeline,
+                system_id,
+                switch_point: ranking.switch_point,
+            })
+        }
         (Err(e), _) | (_, Err(e)) => {
             ctx.log(
                 LogLevel::Warn,
@@ -70,11 +85,10 @@ fn own_origin(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
     }
 }
 
-/// The newest timeline whose history file is in the WAL directory. A
-/// standby's checkpoint timeline moves only at restartpoints, so right after
-/// following a promotion it still shows the old one; the history file of the
-/// new timeline arrives first. A listing error is logged and ignored.
-fn history_timeline_of(ctx: &mut Ctx<'_, '_>) -> Option<u32> {
+/// The history files of timelines `own` and newer in the WAL directory,
+/// parsed. A listing, read or parse error is logged and the file left out
+/// (the node is then ranked on an older timeline: never above its data).
+fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<HistoryEntry>)> {
     let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
         "pg_xlog"
     } else {
@@ -84,38 +98,42 @@ fn history_timeline_of(ctx: &mut Ctx<'_, '_>) -> Option<u32> {
         "{}/{wal_dir}",
         ctx.agent.params.pgdata.trim_end_matches('/')
     );
-    match ctx.world.fs.list_dir(&dir) {
-        Ok(names) => newest_history_timeline(&names),
+    let names = match ctx.world.fs.list_dir(&dir) {
+        Ok(names) => names,
         Err(e) => {
             ctx.log(LogLevel::Warn, &format!("Can't list {dir}: {e}"));
-            None
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let Some(tli) = history_file_timeline(&name).filter(|t| *t >= own) else {
+            continue;
+        };
+        let path = format!("{dir}/{name}");
+        match ctx.world.fs.read(&path) {
+            Ok(Some(text)) => match parse_history(&text) {
+                Ok(entries) => out.push((tli, entries)),
+                Err(e) => ctx.log(LogLevel::Warn, &format!("{path}: {e}; ignored")),
+            },
+            Ok(None) => {}
+            Err(e) => ctx.log(LogLevel::Warn, &format!("Can't read {path}: {e}; ignored")),
         }
     }
+    out
 }
 
-/// A node's published `<rsc>-xlog-tli`; `None` (logged when unreadable)
-/// makes the election compare it by LSN alone.
-fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<Origin> {
-    let name = &ctx.agent.names.xlog_tli;
-    match ctx.world.cluster.get_attr(node, name, Lifetime::Reboot) {
-        Ok(Some(v)) => match Origin::parse_attr(&v) {
-            Ok(origin) => Some(origin),
-            Err(e) => {
-                ctx.log(
-                    LogLevel::Warn,
-                    &format!("{node}: {e}; comparing its location only."),
-                );
-                None
-            }
-        },
-        Ok(None) => None,
-        Err(e) => {
-            ctx.log(
-                LogLevel::Warn,
-                &format!("Can't get {node} timeline: {e}; comparing its location only."),
-            );
-            None
-        }
+/// A node's published `<rsc>-xlog-tli`: `Ok(None)` when not published (the
+/// election compares it by LSN alone, stock), `Err` (in words naming the
+/// node, the attribute and the value) when it cannot be read or recognised.
+fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Result<Option<Origin>, String> {
+    let name = ctx.agent.names.xlog_tli.clone();
+    match ctx.world.cluster.get_attr(node, &name, Lifetime::Reboot) {
+        Ok(Some(v)) => Origin::parse_attr(&v)
+            .map(Some)
+            .map_err(|_| format!("{node}: unrecognised {name} {v:?}")),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("{node}: can't read {name}: {e}")),
     }
 }
 
@@ -131,11 +149,29 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
     let own = ctx
-        .attrs
-        .data_status(ctx.world.cluster, &local)
+        .world
+        .cluster
+        .get_attr(&local, &names.data_status, Lifetime::Forever)
         .map_err(generic("Can't read my data status"))?;
-    if let Err(reason) = eligibility(params.rep_mode, own.as_ref()) {
-        ctx.log(LogLevel::Info, &reason);
+    if let Err(reason) = eligibility_of_attr(params.rep_mode, own.as_deref()) {
+        let level = if own.as_deref().is_some_and(|v| {
+            v.parse::<DataStatus>()
+                .map_or(true, |d| !d.is_known() || d.to_string() != v)
+        }) {
+            LogLevel::Warn
+        } else {
+            LogLevel::Info
+        };
+        let detail = match own.as_deref() {
+            Some(v) if level == LogLevel::Warn => {
+                format!(
+                    "{local}: unrecognised {} {v:?}; {reason}",
+                    names.data_status
+                )
+            }
+            _ => reason,
+        };
+        ctx.log(level, &detail);
         return Ok(false);
     }
     let my_lsn = own_location(ctx)?;
@@ -145,13 +181,22 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .get_attr(&local, &names.sync_baseline, Lifetime::Forever)
         .map_err(generic("Can't read my sync baseline"))?;
     if let Err(reason) = handover_eligibility(baseline.as_deref(), my_lsn) {
-        ctx.log(LogLevel::Info, &reason);
+        match baseline.as_deref() {
+            Some(v) if Lsn::parse_attr(v).is_err() => ctx.log(
+                LogLevel::Warn,
+                &format!(
+                    "{local}: unrecognised {} {v:?}; {reason}",
+                    names.sync_baseline
+                ),
+            ),
+            _ => ctx.log(LogLevel::Info, &reason),
+        }
         return Ok(false);
     }
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
         .map_err(generic("Can't publish my xlog location"))?;
-    let my_origin = own_origin(ctx);
+    let my_origin = own_origin(ctx, my_lsn);
     match my_origin {
         Some(origin) => {
             ctx.attrs
@@ -164,6 +209,7 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         }
     }
     let mut observed = Vec::new();
+    let mut unreadable = Vec::new();
     for node in &params.node_list {
         match ctx
             .world
@@ -171,19 +217,22 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             .get_attr(node, &names.xlog_loc, Lifetime::Reboot)
         {
             Ok(Some(v)) => match Lsn::parse_attr(&v) {
-                Ok(lsn) => observed.push(Observation {
-                    node: node.clone(),
-                    lsn,
-                    origin: published_origin(ctx, node),
-                }),
-                Err(e) => ctx.log(LogLevel::Warn, &format!("{node}: {e}")),
+                Ok(lsn) => match published_origin(ctx, node) {
+                    Ok(origin) => observed.push(Observation {
+                        node: node.clone(),
+                        lsn,
+                        origin,
+                    }),
+                    Err(e) => unreadable.push(e),
+                },
+                Err(_) => unreadable.push(format!("{node}: unrecognised {} {v:?}", names.xlog_loc)),
             },
             Ok(None) => ctx.log(LogLevel::Warn, &format!("Can't get {node} xlog location.")),
-            Err(e) => ctx.log(
-                LogLevel::Warn,
-                &format!("Can't get {node} xlog location: {e}"),
-            ),
+            Err(e) => unreadable.push(format!("{node}: can't read {}: {e}", names.xlog_loc)),
         }
+    }
+    for u in &unreadable {
+        ctx.log(LogLevel::Warn, u);
     }
     let files = ctx
         .world
@@ -196,14 +245,17 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .fs
         .read(&ctx.tmp_path(&note_file_name(completed)))
         .unwrap_or(None);
-    let decision = decide(&Round {
-        my_lsn,
-        my_origin,
-        observed,
-        completed,
-        previous,
-        check_count: params.xlog_check_count,
-    });
+    let decision = decide_checked(
+        &Round {
+            my_lsn,
+            my_origin,
+            observed,
+            completed,
+            previous,
+            check_count: params.xlog_check_count,
+        },
+        &unreadable,
+    );
     for warning in &decision.warnings {
         ctx.log(LogLevel::Warn, warning);
     }

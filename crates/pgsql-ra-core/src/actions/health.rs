@@ -4,7 +4,6 @@ use super::Ctx;
 use crate::budget::RETRY_INTERVAL;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::LogLevel;
-use crate::score::Score;
 
 /// What the real monitor found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +69,10 @@ fn in_recovery(ctx: &mut Ctx<'_, '_>, attempts: u32) -> Result<bool, Outcome> {
     }
 }
 
-/// The real monitor. With `probe_scores` (a probe), sets the initial own
-/// score: 1000 on a primary (default monitor_sql only), -INFINITY on a standby.
-/// SQL is tried up to `attempts` times within the budget.
-pub fn real_monitor(
-    ctx: &mut Ctx<'_, '_>,
-    probe_scores: bool,
-    attempts: u32,
-) -> Result<Health, Outcome> {
+/// The real monitor: down, running (non-replication), primary or standby.
+/// SQL is tried up to `attempts` times within the budget. The probe's
+/// initial scores are the caller's (after the role gate, see `monitor`).
+pub fn real_monitor(ctx: &mut Ctx<'_, '_>, attempts: u32) -> Result<Health, Outcome> {
     if postmaster_alive(ctx)?.is_none() {
         return Ok(Health::Down);
     }
@@ -93,32 +88,10 @@ pub fn real_monitor(
             )),
         };
     }
-    let in_recovery = in_recovery(ctx, attempts)?;
-    if in_recovery {
-        if probe_scores {
-            ctx.attrs
-                .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE)
-                .map_err(|e| {
-                    Outcome::fail(
-                        OcfExit::ErrGeneric,
-                        format!("Can't set the promotion score: {e}"),
-                    )
-                })?;
-        }
+    if in_recovery(ctx, attempts)? {
         return Ok(Health::Standby);
     }
-    if params.monitor_sql_is_default() {
-        if probe_scores {
-            ctx.attrs
-                .set_own_score(ctx.world.cluster, Score::PROMOTE_ME)
-                .map_err(|e| {
-                    Outcome::fail(
-                        OcfExit::ErrGeneric,
-                        format!("Can't set the promotion score: {e}"),
-                    )
-                })?;
-        }
-    } else {
+    if !params.monitor_sql_is_default() {
         let sql = params.monitor_sql.clone();
         ctx.world
             .db

@@ -1,6 +1,7 @@
 //! `monitor` and the probe (stock §1.3): the real monitor, the WAL receiver
 //! status, and in sync/async mode the primary's control of its standbys or a
-//! standby's election when no primary exists.
+//! standby's election when no primary exists. A server that answers as a
+//! primary runs the primary path only when [`crate::role_gate`] allows it.
 
 use std::time::Duration;
 
@@ -8,9 +9,11 @@ use super::control::{control, SQL_ATTEMPTS};
 use super::elect::{clear_withheld_score, have_master_right};
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
-use super::Ctx;
+use super::{Ctx, LOCK_FILE};
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::LogLevel;
+use crate::ports::{FileOwner, LogLevel};
+use crate::role_gate::{self, Gate, GateInput, MonitorRole, OthersPromoted, Refusal};
+use crate::score::Score;
 use crate::status::{DataStatus, PgStatus};
 
 /// Pause before re-checking after a standby was made synchronous.
@@ -19,7 +22,8 @@ const RECHECK_DELAY: Duration = Duration::from_secs(2);
 /// Runs `monitor` (a probe when the interval is 0).
 pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let probe = ctx.probe;
-    let result = real_monitor(ctx, probe, SQL_ATTEMPTS);
+    // The probe's initial scores are set below, after the role gate.
+    let result = real_monitor(ctx, SQL_ATTEMPTS);
     if ctx.agent.params.check_wal_receiver {
         let primary = matches!(result, Ok(Health::Primary));
         update_receiver_status(ctx, primary);
@@ -33,9 +37,82 @@ pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     match health {
         Health::Down => Outcome::code(OcfExit::NotRunning),
-        Health::Primary => primary_monitor(ctx),
-        Health::Standby | Health::Running => standby_monitor(ctx),
+        Health::Primary => match gate(ctx) {
+            Gate::PrimaryPath { probe_score } => {
+                if probe_score && ctx.agent.params.monitor_sql_is_default() {
+                    if let Err(o) = set_own_score(ctx, Score::PROMOTE_ME) {
+                        return o;
+                    }
+                }
+                primary_monitor(ctx)
+            }
+            Gate::Refused(refusal) => refuse_primary(ctx, &refusal),
+        },
+        Health::Standby | Health::Running => {
+            if probe {
+                if let Err(o) = set_own_score(ctx, Score::CAN_NOT_PROMOTE) {
+                    return o;
+                }
+            }
+            standby_monitor(ctx)
+        }
     }
+}
+
+fn set_own_score(ctx: &mut Ctx<'_, '_>, score: Score) -> Result<(), Outcome> {
+    match ctx.attrs.set_own_score(ctx.world.cluster, score) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ctx.fail(
+            OcfExit::ErrGeneric,
+            format!("Can't set the promotion score: {e}"),
+        )),
+    }
+}
+
+/// The role gate's input: the monitor's role and, on a probe, the other
+/// Promoted instances as Pacemaker reports them.
+fn gate(ctx: &mut Ctx<'_, '_>) -> Gate {
+    let probe = ctx.probe;
+    let role = MonitorRole::from_meta(ctx.agent.context.role.as_deref());
+    let others = if role_gate::needs_promoted_list(probe) {
+        let local = ctx.attrs.local.clone();
+        let resource = ctx.agent.names.resource.clone();
+        match ctx.world.cluster.promoted_nodes(&resource) {
+            Ok(nodes) => OthersPromoted::Nodes(nodes.into_iter().filter(|n| *n != local).collect()),
+            Err(e) => OthersPromoted::Unreadable(e.to_string()),
+        }
+    } else {
+        OthersPromoted::NotRead
+    };
+    role_gate::decide(&GateInput {
+        probe,
+        role,
+        others,
+    })
+}
+
+/// A server answering as a primary that the cluster did not promote: write
+/// nothing about any other node. When it was promoted outside the cluster
+/// (its data may have forked), take it out of every election: score
+/// -INFINITY, data status `DISCONNECT`, and `PGSQL.lock` so that a start
+/// refuses it until an operator (or the rejoin decision) deals with the data.
+fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
+    let reason = refusal.reason();
+    if refusal.is_rogue() {
+        let local = ctx.attrs.local.clone();
+        let r = ctx
+            .attrs
+            .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE);
+        ctx.warn_on_err("setting the score to -INFINITY", r);
+        let r = ctx
+            .attrs
+            .set_data_status(ctx.world.cluster, &local, &DataStatus::Disconnect);
+        ctx.warn_on_err("setting my data status to DISCONNECT", r);
+        let lock = ctx.tmp_path(LOCK_FILE);
+        let r = ctx.world.fs.write(&lock, "", FileOwner::Root, 0o644);
+        ctx.warn_on_err(&format!("creating {lock}"), r);
+    }
+    ctx.fail(OcfExit::ErrGeneric, reason)
 }
 
 fn update_receiver_status(ctx: &mut Ctx<'_, '_>, primary: bool) {

@@ -113,7 +113,7 @@ fn promote_in_place(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         return Err(generic(ctx, format!("Can't promote PostgreSQL. {e}")));
     }
     loop {
-        match real_monitor(ctx, false, 1) {
+        match real_monitor(ctx, 1) {
             Ok(Health::Primary) => return Ok(()),
             Ok(_) => {}
             Err(o) => return Err(generic(ctx, o.reason.unwrap_or_default())),

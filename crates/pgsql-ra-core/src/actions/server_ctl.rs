@@ -200,7 +200,7 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
 pub fn wait_until_up(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<Health, Outcome> {
     let mut last: String;
     loop {
-        match real_monitor(ctx, false, 1) {
+        match real_monitor(ctx, 1) {
             Ok(h) if h.is_up() => return Ok(h),
             Ok(_) => last = "PostgreSQL is down".to_string(),
             Err(o) => last = o.reason.unwrap_or_default(),
@@ -244,7 +244,7 @@ pub fn drop_other_slots(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
 
 /// Starts PostgreSQL and waits until it answers (`pgsql_real_start`).
 pub fn real_start(ctx: &mut Ctx<'_, '_>) -> Result<Started, Outcome> {
-    match real_monitor(ctx, false, 1) {
+    match real_monitor(ctx, 1) {
         Ok(h) if h.is_up() => {
             ctx.log(LogLevel::Info, "PostgreSQL is already running");
             return Ok(Started::AlreadyRunning(h));

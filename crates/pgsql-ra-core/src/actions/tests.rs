@@ -112,6 +112,11 @@ impl Lab {
             "0"
         };
         env.insert("OCF_RESKEY_CRM_meta_interval".into(), interval.into());
+        // The documented setup: the Promoted monitor carries the role, the
+        // Unpromoted one none (see role_gate).
+        if action == Action::Monitor && self.cluster.promoted("pgsql").iter().any(|n| n == node) {
+            env.insert("OCF_RESKEY_CRM_meta_role".into(), "Master".into());
+        }
         for (k, v) in extra {
             env.insert(format!("OCF_RESKEY_CRM_meta_{k}"), v.to_string());
         }
@@ -997,4 +1002,216 @@ fn a_standby_that_cannot_write_its_election_note_stays_up_without_a_promotion_sc
     lab.fs("node1").set_read_only(TMP, false);
     assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
     assert_eq!(lab.attr("node1", "pgsql-withheld-score"), None);
+}
+
+/// Issue 9 (S1): a standby promoted outside the cluster. Its Unpromoted
+/// monitor (no role, as in the documented setup) must not run the primary
+/// path: exit 1 with the role gate's reason, nothing written about node1,
+/// itself out of every election (score -INFINITY, DISCONNECT, PGSQL.lock).
+#[test]
+fn a_standby_promoted_outside_the_cluster_never_rewrites_the_primary() {
+    use crate::ports::Server;
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    let before = lab.cluster.attributes();
+    lab.pg("node2").promote().expect("pg_ctl promote");
+    let o = lab.run("node2", Action::Monitor);
+    assert_eq!(o.code, OcfExit::ErrGeneric, "{o:?}");
+    assert!(
+        o.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(crate::role_gate::NOT_PROMOTED)),
+        "{o:?}"
+    );
+    let after = lab.cluster.attributes();
+    for (k, v) in &before {
+        if k.0 == "node1" {
+            assert_eq!(after.get(k), Some(v), "node1's {} changed", k.1);
+        }
+    }
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(
+        lab.attr("node1", "pgsql-data-status").as_deref(),
+        Some("LATEST")
+    );
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    assert!(lab.fs("node2").file(&format!("{TMP}/PGSQL.lock")).is_some());
+    assert!(lab
+        .log_text("node2")
+        .contains("not promoted by the cluster"));
+    // An explicit Unpromoted role (pcs 0.11, crmsh) is refused the same way.
+    for role in ["Unpromoted", "Slave"] {
+        let o = lab.run_with("node2", Action::Monitor, &[("role", role)]);
+        assert_eq!(o.code, OcfExit::ErrGeneric, "{role}: {o:?}");
+    }
+    // A probe beside the Promoted node1 is refused too; nothing about node1 moves.
+    let o = lab.run_with("node2", Action::Monitor, &[("interval", "0")]);
+    assert_eq!(o.code, OcfExit::ErrGeneric, "{o:?}");
+    assert!(o
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("node1 holds the Promoted role")));
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    // node1's own Promoted monitor still runs the primary path.
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+}
+
+/// PR #1277 kept: a probe that finds the only primary answers 8 and sets 1000.
+#[test]
+fn a_probe_that_finds_the_only_primary_keeps_it() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    lab.cluster
+        .put_attr("node1", "master-pgsql", "-INFINITY", Lifetime::Reboot);
+    let o = lab.run_with("node1", Action::Monitor, &[("interval", "0")]);
+    assert_eq!(o.code, OcfExit::RunningPromoted, "{o:?}");
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+}
+
+/// Issue 9 item 4: a standby is ranked on a newer timeline from a history
+/// file in pg_wal only when its end of WAL is at or before that timeline's
+/// switch point from its own; past it, its WAL diverged and it is ranked on
+/// its own timeline (and says so). The switch point is published with the
+/// timeline so that forks of the same number can be told apart.
+#[test]
+fn a_history_file_raises_the_timeline_only_up_to_its_switch_point() {
+    use crate::lsn::Lsn;
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    for n in ["node1", "node2"] {
+        assert_eq!(code(&lab.run(n, Action::Start)), 0);
+    }
+    let hist = format!("{PGDATA}/pg_wal/00000002.history");
+    lab.fs("node2").put(
+        &hist,
+        "1\t0/3000100\tno recovery target specified\n",
+        "postgres",
+        0o600,
+    );
+    let sysid = lab.pg("node2").system_identifier().unwrap().unwrap();
+    let tli = |lab: &Lab| lab.attr("node2", "pgsql-xlog-tli");
+
+    lab.net
+        .set_position("node2", Lsn::parse_pg("0/3000200").unwrap(), 1);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(tli(&lab), Some(format!("1:{sysid}")));
+    assert!(
+        lab.log_text("node2").contains("My WAL diverged"),
+        "{}",
+        lab.log_text("node2")
+    );
+
+    lab.net
+        .set_position("node2", Lsn::parse_pg("0/3000100").unwrap(), 1);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(tli(&lab), Some(format!("2:{sysid}:0000000003000100")));
+
+    // An unparsable history file is ignored (never ranks the node higher).
+    lab.fs("node2").put(&hist, "garbage\n", "postgres", 0o600);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(tli(&lab), Some(format!("1:{sysid}")));
+}
+
+/// Issue 9 item 2 (S2): an unrecognised own data-status is never read as
+/// "first boot": the node takes no part in the election and says why, at
+/// warn, naming the attribute and the value.
+#[test]
+fn an_unrecognised_data_status_is_not_eligible() {
+    for value in ["disconnect", "LATEST ", "streaming|sync", "FOO|BAR", "OK"] {
+        let mut lab = Lab::replication(&["node1", "node2"], "sync");
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Start)), 0);
+        }
+        lab.cluster
+            .put_attr("node1", "pgsql-data-status", value, Lifetime::Forever);
+        for _ in 0..4 {
+            assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        }
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("-INFINITY"),
+            "{value:?}"
+        );
+        assert_eq!(
+            lab.attr("node1", "pgsql-xlog-loc"),
+            None,
+            "{value:?} published"
+        );
+        let log = lab.log_text("node1");
+        assert!(
+            log.contains("unrecognised pgsql-data-status") && log.contains("out-of-date"),
+            "{value:?}: {log}"
+        );
+    }
+}
+
+/// Issue 9 item 2: an unrecognised xlog-loc or xlog-tli of another node
+/// blocks the decision (nobody wins) until it is readable again.
+#[test]
+fn an_unrecognised_election_input_of_another_node_blocks_the_decision() {
+    for (name, value) in [("pgsql-xlog-loc", "0/3000100"), ("pgsql-xlog-tli", "two")] {
+        let mut lab = Lab::replication(&["node1", "node2"], "sync");
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Start)), 0);
+        }
+        assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+        lab.cluster.put_attr("node2", name, value, Lifetime::Reboot);
+        for _ in 0..4 {
+            assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        }
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("-INFINITY"),
+            "{name}={value}"
+        );
+        let log = lab.log_text("node1");
+        assert!(
+            log.contains(&format!("node2: unrecognised {name}")),
+            "{name}: {log}"
+        );
+        // Once node2 publishes readable values again, the election decides.
+        assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+        for _ in 0..4 {
+            assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        }
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("1000"),
+            "{name}: the control case must elect"
+        );
+    }
+}
+
+/// Issue 9 item 3: a write a guard refuses is logged at warn with its reason.
+#[test]
+fn a_refused_attribute_write_is_logged_at_warn() {
+    use crate::ports::LogLevel;
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.crash("node1");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    lab.cluster.set_online("node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Promote)), 0);
+    let n = lab.nodes.iter().find(|n| n.name == "node2").unwrap();
+    let warned: Vec<&str> = n
+        .log
+        .lines
+        .iter()
+        .filter(|(lvl, _)| *lvl == LogLevel::Warn)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert!(
+        warned.contains(&"not writing master-pgsql=-INFINITY on node1: node1 is not online"),
+        "{warned:?}"
+    );
 }
