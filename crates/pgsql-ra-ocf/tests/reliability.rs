@@ -370,16 +370,25 @@ fn a_full_tmpdir_does_not_fail_a_healthy_standby() {
     n1.start_directly();
     n2.basebackup_from(&n1);
     n1.stop_immediately();
-    let a1 = AgentEnv::new(&n1, &attrd, "node1 node2", &n1.host);
+    let mut a1 = AgentEnv::new(&n1, &attrd, "node1 node2", &n1.host);
     let a2 = AgentEnv::new(&n2, &attrd, "node1 node2", &n1.host);
     a1.expect("start", 0, RUNNING);
     a1.expect("promote", 0, RUNNING);
     promoted(Some("node1"));
+    // The Promoted-role recurring monitor, as Pacemaker runs it.
+    a1.set("OCF_RESKEY_CRM_meta_role", "Promoted");
     a2.expect("start", 0, RUNNING);
     let score = |node: &str| attr(&attrd, node, "reboot", "master-pgsql");
-    assert!(wait_for(Duration::from_secs(30), || {
-        a1.run("monitor", 4000).code == PROMOTED && score("node2").as_deref() == Some("100")
-    }));
+    let mut last = String::new();
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            let r = a1.run("monitor", 4000);
+            last = format!("{}: {}", r.code, r.stderr);
+            r.code == PROMOTED && score("node2").as_deref() == Some("100")
+        }),
+        "node2 never got 100 ({:?}); last primary monitor: {last}",
+        score("node2")
+    );
     // The primary goes away: node2 is a healthy standby without a primary.
     a1.expect("stop", 0, RUNNING);
     promoted(None);
