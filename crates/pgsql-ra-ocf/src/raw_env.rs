@@ -2,7 +2,7 @@
 //! and what happens to a value the agent cannot read.
 //!
 //! The core takes `String` parameters. A value of one of the agent's own
-//! variables (`OCF_*`, `PGSQL_RA_*`, `HA_*`) that is not valid UTF-8 is kept
+//! variables ([`is_agent_var`]) that is not valid UTF-8 is kept
 //! as its exact bytes ([`Unreadable`]) and is **never** replaced by the
 //! parameter's default (before issue 17 it was silently dropped, so
 //! `pgdata=/srv/pg\xff` made `stop` act on `/var/lib/pgsql/data`):
@@ -45,12 +45,15 @@ pub struct Unreadable {
     pub value: OsString,
 }
 
-/// True for a variable the agent reads (its parameters, Pacemaker's
-/// context, the file store's and the Pacemaker tools' settings).
+/// True for a variable the agent reads: its parameters and Pacemaker's
+/// context (`OCF_*`), the file store's settings (`PGSQL_RA_*`) and the
+/// Pacemaker tools' directory and debug flag. Other variables (`HA_LOGFILE`,
+/// `LANG`, …) pass through to the children untouched, whatever their bytes.
 pub fn is_agent_var(name: &str) -> bool {
-    ["OCF_", "PGSQL_RA_", "HA_"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    name.starts_with("OCF_")
+        || name.starts_with("PGSQL_RA_")
+        || name == "HA_SBIN_DIR"
+        || name == "HA_debug"
 }
 
 /// Splits an environment into the readable map and the agent's unreadable
@@ -217,6 +220,7 @@ mod tests {
             (OsString::from("OCF_RESKEY_pgdata"), bad.clone()),
             (OsString::from("OCF_RESKEY_pgport"), OsString::from("5433")),
             (OsString::from("LANG"), bad.clone()),
+            (OsString::from("HA_LOGFILE"), bad.clone()),
         ]);
         assert_eq!(
             env.get("OCF_RESKEY_pgport").map(String::as_str),

@@ -1215,3 +1215,17 @@ fn a_refused_attribute_write_is_logged_at_warn() {
         "{warned:?}"
     );
 }
+
+#[test]
+fn stop_stops_a_running_server_whose_config_file_is_gone() {
+    let mut lab = Lab::new(&["node1"], &[]);
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(lab.net.role("node1"), SimRole::Primary);
+    let config = format!("{PGDATA}/postgresql.conf");
+    lab.fs("node1").remove_tree(&config);
+    assert!(!lab.fs("node1").exists(&config));
+    let o = lab.run("node1", Action::Stop);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+    assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
+}
