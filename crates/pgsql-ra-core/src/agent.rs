@@ -196,8 +196,9 @@ impl Agent {
 
     /// A machine check failed. A stop of a server that is not running still
     /// succeeds (the resource is stopped; a failed stop means fencing), and a
-    /// stop of a running one goes on when what `pg_ctl stop` needs is there
-    /// (the owner and `pgctl`; not e.g. `config`). `Ok`: the facts to stop
+    /// stop of a running one goes on (nothing the check covers, e.g.
+    /// `config`, is needed to stop it; the server port signals the
+    /// postmaster when `pgctl` itself is missing). `Ok`: the facts to stop
     /// with; `Err`: the outcome of the action.
     fn on_machine_failure(
         &self,
@@ -216,13 +217,11 @@ impl Agent {
                     return Err(Outcome::success());
                 }
                 Ok(Some(_)) => {
-                    if let Ok(facts) = validate::check_stop_prerequisites(self, world) {
-                        world.log.log(
-                            LogLevel::Warn,
-                            &format!("{reason}; stopping the running PostgreSQL anyway"),
-                        );
-                        return Ok(facts);
-                    }
+                    world.log.log(
+                        LogLevel::Warn,
+                        &format!("{reason}; stopping the running PostgreSQL anyway"),
+                    );
+                    return Ok(validate::stop_facts(self, world));
                 }
                 Err(_) => {}
             }

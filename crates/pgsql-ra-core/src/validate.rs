@@ -54,11 +54,8 @@ pub fn check_machine(
     machine::check_machine(agent, world, probe)
 }
 
-/// What `stop` needs to stop a running server when [`check_machine`] failed:
-/// the pgdba user and `pgctl` (see `machine::check_stop_prerequisites`).
-pub fn check_stop_prerequisites(
-    agent: &Agent,
-    world: &mut World<'_>,
-) -> Result<MachineFacts, Outcome> {
-    machine::check_stop_prerequisites(agent, world)
+/// The facts a `stop` of a running server goes on with when
+/// [`check_machine`] failed (see `machine::stop_facts`).
+pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
+    machine::stop_facts(agent, world)
 }

@@ -127,6 +127,18 @@ impl PgCtl {
         Path::new(&self.commands.pgdata).join("postmaster.pid")
     }
 
+    /// True when `pgctl` is an executable (by path or on `PATH`) and the
+    /// `pgdba` account exists.
+    fn can_run_pg_ctl(&self) -> bool {
+        let program = &self.commands.pgctl;
+        let found = if program.contains('/') {
+            crate::system::is_executable(Path::new(program))
+        } else {
+            which::which(program).is_ok()
+        };
+        found && users::by_name(&self.pgdba).is_some()
+    }
+
     fn run(&self, args: Vec<String>) -> Result<(), ProcessError> {
         let account = users::by_name(&self.pgdba).ok_or_else(|| {
             ProcessError::new(None, format!("user {} does not exist", self.pgdba))
@@ -245,7 +257,30 @@ impl Server for PgCtl {
     }
 
     fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
-        self.run(self.commands.stop(mode))
+        if self.can_run_pg_ctl() {
+            return self.run(self.commands.stop(mode));
+        }
+        // pg_ctl can't run here (the program or the owner is missing), but
+        // a failed stop means fencing: signal the postmaster as pg_ctl would
+        // (fast: SIGINT, immediate: SIGQUIT); the caller waits for it to go.
+        let Some(pid) = self.postmaster_pid()? else {
+            return Ok(());
+        };
+        let signal = match mode {
+            StopMode::Fast => libc::SIGINT,
+            StopMode::Immediate => libc::SIGQUIT,
+        };
+        // SAFETY: signalling the live postgres process named by postmaster.pid.
+        if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
+            return Err(ProcessError::new(
+                None,
+                format!(
+                    "pg_ctl can't run and signalling the postmaster {pid} failed: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {

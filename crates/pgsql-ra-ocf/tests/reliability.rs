@@ -273,6 +273,15 @@ fn stop_stops_what_runs_and_succeeds_when_nothing_does() {
     assert_eq!(r.code, 0, "stop without config: {}", r.stderr);
     assert!(!alive(pid), "stop without config left the server running");
 
+    // pg_ctl itself is missing: the postmaster is signalled instead.
+    node.start_directly();
+    let pid = node.postmaster_pid().expect("pid");
+    let mut no_pgctl = single(&node, &attrd);
+    no_pgctl.set("OCF_RESKEY_pgctl", "/nonexistent/pg_ctl");
+    let r = no_pgctl.run("stop", 0);
+    assert_eq!(r.code, 0, "stop without pg_ctl: {}", r.stderr);
+    assert!(!alive(pid), "stop without pg_ctl left the server running");
+
     // Sync mode, empty local node name.
     node.start_directly();
     let pid = node.postmaster_pid().expect("pid");
