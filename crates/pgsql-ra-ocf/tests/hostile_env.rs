@@ -1,11 +1,15 @@
 //! The binary against hostile environment values: every parameter (and the
 //! context variables the shim reads) × a set of hostile values × `monitor`,
 //! `validate-all`, `notify` and `stop`, in single-node and sync replication
-//! mode, with the file-backed attribute store. Nothing runs in the data
-//! directory, so no run may touch a server. Counted: panics (exit 101 or
+//! mode with a missing data directory, and in sync mode with a real,
+//! initdb'd but stopped PostgreSQL 15 data directory (so the machine checks
+//! read `PG_VERSION` and `postgresql.conf`), with the file-backed attribute
+//! store. Nothing runs in the data directory, so no run may touch a server. Counted: panics (exit 101 or
 //! "panicked" on stderr), deaths by signal, runs over the operation timeout,
 //! and exit codes outside the OCF range. All must be 0. The cases are a
 //! fixed, deterministic set (no randomness) so a failure always reproduces.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -54,7 +58,7 @@ const CONTEXT_VARS: [&str; 8] = [
     "PGSQL_RA_NODE",
 ];
 
-fn base_env(root: &str, sync: bool) -> BTreeMap<String, OsString> {
+fn base_env(root: &str, pgdata: &str, sync: bool) -> BTreeMap<String, OsString> {
     let mut m = BTreeMap::new();
     let mut set = |k: &str, v: &str| {
         m.insert(k.to_string(), OsString::from(v));
@@ -69,7 +73,7 @@ fn base_env(root: &str, sync: bool) -> BTreeMap<String, OsString> {
     set("OCF_RESKEY_CRM_meta_interval", "10000");
     set("OCF_RESKEY_pgctl", "/usr/lib/postgresql/15/bin/pg_ctl");
     set("OCF_RESKEY_psql", "/usr/lib/postgresql/15/bin/psql");
-    set("OCF_RESKEY_pgdata", &format!("{root}/data"));
+    set("OCF_RESKEY_pgdata", pgdata);
     set("OCF_RESKEY_tmpdir", &format!("{root}/tmp"));
     set("OCF_RESKEY_socketdir", &format!("{root}/sock"));
     set("OCF_RESKEY_pgport", "1");
@@ -163,10 +167,16 @@ fn run_case(
 
 #[test]
 fn hostile_values_never_panic_or_hang() {
-    let root = std::env::temp_dir().join(format!("pgsql-ra-hostile-{}", std::process::id()));
-    let root_s = root.to_string_lossy().into_owned();
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("attrd")).expect("attrd");
+    let dir = common::TestDir::new("hostile");
+    let root_s = dir.path.to_string_lossy().into_owned();
+    std::fs::create_dir_all(dir.path.join("attrd")).expect("attrd");
+    let node = common::PgNode::new(&dir, "node1", 1, common::free_port());
+    node.initdb();
+    let bases = [
+        ("none", format!("{root_s}/missing"), false),
+        ("sync", format!("{root_s}/missing"), true),
+        ("sync-initdb", node.pgdata.clone(), true),
+    ];
     let values = hostile_values();
     let names: Vec<String> = PARAMETERS
         .iter()
@@ -175,14 +185,14 @@ fn hostile_values_never_panic_or_hang() {
         .collect();
     let actions = ["monitor", "validate-all", "notify", "stop"];
     let mut cases = Vec::new();
-    for sync in [false, true] {
-        let base = base_env(&root_s, sync);
+    for (base_label, pgdata, sync) in &bases {
+        let base = base_env(&root_s, pgdata, *sync);
         for name in &names {
             for (vlabel, value) in &values {
                 for action in actions {
                     let mut env = base.clone();
                     env.insert(name.clone(), value.clone());
-                    let label = format!("{} {name}={vlabel}", if sync { "sync" } else { "none" });
+                    let label = format!("{base_label} {name}={vlabel}");
                     let refused = (*vlabel == "non-utf8"
                         && action == "validate-all"
                         && PARAMETERS
@@ -208,7 +218,6 @@ fn hostile_values_never_panic_or_hang() {
             });
         }
     });
-    let _ = std::fs::remove_dir_all(&root);
     let failures = tally.failures.into_inner().expect("lock");
     let runs = tally.runs.load(Ordering::Relaxed);
     eprintln!(
