@@ -12,7 +12,7 @@ use crate::names::AttributeNames;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::{ParamError, Params, RepMode};
 use crate::ports::{LogLevel, World};
-use crate::validate;
+use crate::validate::{self, MachineFacts};
 
 /// Everything an invocation knows before it touches the world.
 #[derive(Debug, Clone)]
@@ -68,7 +68,10 @@ impl Agent {
         }
         let facts = match validate::check_machine(self, world, probe) {
             Ok(f) => f,
-            Err(o) => return self.on_machine_failure(action, world, o),
+            Err(o) => match self.on_machine_failure(action, world, o) {
+                Ok(f) => f,
+                Err(o) => return o,
+            },
         };
         let local = match world.cluster.local_node() {
             Ok(n) => n,
@@ -78,6 +81,15 @@ impl Agent {
                 world.log.log(
                     LogLevel::Debug,
                     &format!("local node name unknown, not needed with rep_mode=none: {e}"),
+                );
+                String::new()
+            }
+            // A stop needs no name to stop the server; it skips the
+            // attributes (see actions::stop).
+            Err(e) if action == Action::Stop => {
+                world.log.log(
+                    LogLevel::Warn,
+                    &format!("Can't get the local node name: {e}; stopping without it"),
                 );
                 String::new()
             }
@@ -119,7 +131,7 @@ impl Agent {
             attrs,
             probe,
         };
-        match action {
+        let outcome = match action {
             Action::Start => actions::start(&mut ctx),
             Action::Stop => actions::stop(&mut ctx),
             Action::Monitor => {
@@ -132,7 +144,11 @@ impl Agent {
             Action::Status => actions::status(&mut ctx),
             Action::ReloadAgent => actions::reload(&mut ctx),
             Action::ValidateAll | Action::MetaData | Action::Methods => Outcome::success(),
+        };
+        for refusal in ctx.attrs.take_refusals() {
+            ctx.log(LogLevel::Warn, &refusal);
         }
+        outcome
     }
 
     /// `validate-all`: the parameters, and the machine at check level 10.
@@ -182,19 +198,39 @@ impl Agent {
     }
 
     /// A machine check failed. A stop of a server that is not running still
-    /// succeeds (the resource is stopped; a failed stop means fencing).
-    fn on_machine_failure(&self, action: Action, world: &mut World<'_>, o: Outcome) -> Outcome {
-        if action == Action::Stop && matches!(world.server.postmaster_pid(), Ok(None)) {
-            let reason = o.reason.unwrap_or_default();
-            world.log.log(
-                LogLevel::Warn,
-                &format!("{reason}; PostgreSQL is not running, so the stop succeeds"),
-            );
-            return Outcome::success();
-        }
+    /// succeeds (the resource is stopped; a failed stop means fencing), and a
+    /// stop of a running one goes on (nothing the check covers, e.g.
+    /// `config`, is needed to stop it; the server port signals the
+    /// postmaster when `pgctl` itself is missing). `Ok`: the facts to stop
+    /// with; `Err`: the outcome of the action.
+    fn on_machine_failure(
+        &self,
+        action: Action,
+        world: &mut World<'_>,
+        o: Outcome,
+    ) -> Result<MachineFacts, Outcome> {
         let reason = o.reason.clone().unwrap_or_default();
+        if action == Action::Stop {
+            match world.server.postmaster_pid() {
+                Ok(None) => {
+                    world.log.log(
+                        LogLevel::Warn,
+                        &format!("{reason}; PostgreSQL is not running, so the stop succeeds"),
+                    );
+                    return Err(Outcome::success());
+                }
+                Ok(Some(_)) => {
+                    world.log.log(
+                        LogLevel::Warn,
+                        &format!("{reason}; stopping the running PostgreSQL anyway"),
+                    );
+                    return Ok(validate::stop_facts(self, world));
+                }
+                Err(_) => {}
+            }
+        }
         world.log.log(LogLevel::Err, &reason);
-        o
+        Err(o)
     }
 }
 

@@ -6,6 +6,12 @@
 //! - a `<rsc>-data-status` (forever) only for a node the cluster knows.
 //!
 //! The node list is read once per invocation (bug E) and handed in.
+//!
+//! No refusal is silent (issue 9 item 3): every write a guard refuses is
+//! recorded with its reason, and the action's caller logs them at warn
+//! ([`Attrs::take_refusals`]).
+
+use std::cell::RefCell;
 
 use serde::Serialize;
 
@@ -33,6 +39,7 @@ pub struct Attrs {
     /// The local node.
     pub local: String,
     nodes: Vec<NodeState>,
+    refusals: RefCell<Vec<String>>,
 }
 
 impl Attrs {
@@ -42,7 +49,21 @@ impl Attrs {
             names,
             local: local.to_string(),
             nodes,
+            refusals: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The writes refused by a guard since the last call, in words
+    /// (`not writing <attribute>=<value> on <node>: <reason>`).
+    pub fn take_refusals(&self) -> Vec<String> {
+        std::mem::take(&mut *self.refusals.borrow_mut())
+    }
+
+    fn refuse(&self, node: &str, name: &str, value: &str, reason: String) -> WriteResult {
+        self.refusals
+            .borrow_mut()
+            .push(format!("not writing {name}={value} on {node}: {reason}"));
+        WriteResult::Skipped(reason)
     }
 
     /// True for the local node and for nodes the cluster reports online.
@@ -79,7 +100,12 @@ impl Attrs {
         status: PgStatus,
     ) -> Result<WriteResult, ClusterError> {
         if !self.is_online(node) {
-            return Ok(WriteResult::Skipped(format!("{node} is not online")));
+            return Ok(self.refuse(
+                node,
+                &self.names.status,
+                status.as_str(),
+                format!("{node} is not online"),
+            ));
         }
         let current = cluster.get_attr(node, &self.names.status, Lifetime::Reboot)?;
         if current.as_deref() == Some(status.as_str()) {
@@ -87,10 +113,12 @@ impl Attrs {
         }
         if node != self.local {
             if let Some(c @ ("STOP" | "UNKNOWN")) = current.as_deref() {
-                return Ok(WriteResult::Skipped(format!(
-                    "changing {} on {node} from {c} to {status} is prohibited: its own agent set {c}",
-                    self.names.status
-                )));
+                return Ok(self.refuse(
+                    node,
+                    &self.names.status,
+                    status.as_str(),
+                    format!("its own agent set {c}, which only it may change"),
+                ));
             }
         }
         cluster.set_attr(node, &self.names.status, status.as_str(), Lifetime::Reboot)?;
@@ -105,9 +133,12 @@ impl Attrs {
         value: &DataStatus,
     ) -> Result<WriteResult, ClusterError> {
         if !self.exists(node) {
-            return Ok(WriteResult::Skipped(format!(
-                "{node} is not a cluster node"
-            )));
+            return Ok(self.refuse(
+                node,
+                &self.names.data_status,
+                &value.to_string(),
+                format!("{node} is not a cluster node"),
+            ));
         }
         self.write_if_changed(
             cluster,
@@ -127,9 +158,12 @@ impl Attrs {
         value: Option<&str>,
     ) -> Result<WriteResult, ClusterError> {
         if !self.exists(node) {
-            return Ok(WriteResult::Skipped(format!(
-                "{node} is not a cluster node"
-            )));
+            return Ok(self.refuse(
+                node,
+                &self.names.sync_baseline,
+                value.unwrap_or("(delete)"),
+                format!("{node} is not a cluster node"),
+            ));
         }
         let name = &self.names.sync_baseline;
         match value {
@@ -180,12 +214,20 @@ impl Attrs {
         score: Score,
     ) -> Result<WriteResult, ClusterError> {
         if !self.is_online(node) {
-            return Ok(WriteResult::Skipped(format!("{node} is not online")));
+            return Ok(self.refuse(
+                node,
+                &self.names.master_score,
+                &score.to_string(),
+                format!("{node} is not online"),
+            ));
         }
         match cluster.get_attr(node, &self.names.master_score, Lifetime::Reboot)? {
-            None => Ok(WriteResult::Skipped(format!(
-                "{node} has no promotion score yet"
-            ))),
+            None => Ok(self.refuse(
+                node,
+                &self.names.master_score,
+                &score.to_string(),
+                format!("{node} has no promotion score yet"),
+            )),
             Some(v) if v == score.to_string() => Ok(WriteResult::Unchanged),
             Some(_) => {
                 cluster.set_attr(

@@ -55,3 +55,9 @@ pub fn check_machine(
 ) -> Result<MachineFacts, Outcome> {
     machine::check_machine(agent, world, probe)
 }
+
+/// The facts a `stop` of a running server goes on with when
+/// [`check_machine`] failed (see `machine::stop_facts`).
+pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
+    machine::stop_facts(agent, world)
+}

@@ -1,7 +1,15 @@
 //! Runs one external program with a deadline: no shell, optional switch to
 //! another user (uid, gid and supplementary groups) in the child, output
 //! captured, and the whole process group killed when the deadline passes.
+//!
+//! Every child inherits the agent's environment **minus its secrets**
+//! ([`is_secret`]): archive/restore commands may need `TZ` or their own
+//! credentials and Pacemaker's tools need `CIB_*`, `PCMK_*`, `HA_*`, so the
+//! environment passes through, but the monitor password never reaches
+//! `pg_ctl`, the postmaster it starts (and every archive/restore command of
+//! the server's life) or a Pacemaker tool.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -88,6 +96,31 @@ pub struct SpawnError {
     pub source: std::io::Error,
 }
 
+/// True for an environment variable that carries a secret: `PGPASSWORD`,
+/// any `OCF_RESKEY_*password*` (any case), and the variable of every
+/// parameter the meta-data marks private.
+pub fn is_secret(name: &OsStr) -> bool {
+    let name = name.to_string_lossy();
+    if name == "PGPASSWORD" {
+        return true;
+    }
+    match name.strip_prefix("OCF_RESKEY_") {
+        Some(param) => {
+            param.to_ascii_lowercase().contains("password")
+                || pgsql_ra_core::metadata::PRIVATE_PARAMETERS.contains(&param)
+        }
+        None => false,
+    }
+}
+
+/// The names of this process's environment variables that carry secrets.
+pub fn secret_vars() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| is_secret(k))
+        .collect()
+}
+
 fn drop_privileges(cmd: &mut Command, account: &Account) {
     let groups: Vec<libc::gid_t> = groups_of(account);
     let (uid, gid) = (account.uid, account.gid);
@@ -130,11 +163,7 @@ fn kill_group(child: &Child) {
 /// Runs the program to completion or until its deadline.
 pub fn run(inv: &Invocation) -> Result<Finished, SpawnError> {
     let mut cmd = Command::new(&inv.program);
-    cmd.args(&inv.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    cmd.args(&inv.args);
     for k in &inv.env_remove {
         cmd.env_remove(k);
     }
@@ -144,18 +173,37 @@ pub fn run(inv: &Invocation) -> Result<Finished, SpawnError> {
     if let Some(dir) = &inv.cwd {
         cmd.current_dir(dir);
     }
-    if let Some(acc) = &inv.run_as {
+    run_command(cmd, inv.run_as.as_ref(), inv.timeout).map_err(|source| SpawnError {
+        program: inv.program.clone(),
+        source,
+    })
+}
+
+/// Runs a prepared command (program, arguments, environment changes, working
+/// directory; raw bytes allowed) the same way as [`run`]: secrets removed,
+/// stdin closed, output captured, own process group killed at the deadline,
+/// optionally as `run_as`.
+pub fn run_command(
+    mut cmd: Command,
+    run_as: Option<&Account>,
+    timeout: Duration,
+) -> std::io::Result<Finished> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    for k in secret_vars() {
+        cmd.env_remove(k);
+    }
+    if let Some(acc) = run_as {
         if crate::users::effective_uid() == 0 && acc.uid != 0 {
             drop_privileges(&mut cmd, acc);
         }
     }
-    let mut child = cmd.spawn().map_err(|source| SpawnError {
-        program: inv.program.clone(),
-        source,
-    })?;
+    let mut child = cmd.spawn()?;
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
-    let deadline = Instant::now() + inv.timeout;
+    let deadline = Instant::now() + timeout;
     let mut timed_out = false;
     let status = loop {
         match child.try_wait() {
@@ -221,6 +269,27 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/pg_ctl"));
+    }
+
+    #[test]
+    fn secrets_are_recognised() {
+        for k in [
+            "PGPASSWORD",
+            "OCF_RESKEY_monitor_password",
+            "OCF_RESKEY_REPL_PASSWORD",
+            "OCF_RESKEY_my_Password_2",
+        ] {
+            assert!(is_secret(OsStr::new(k)), "{k}");
+        }
+        for k in [
+            "PATH",
+            "PGPASSFILE",
+            "OCF_RESKEY_monitor_user",
+            "HA_password",
+            "OCF_RESKEY_CRM_meta_timeout",
+        ] {
+            assert!(!is_secret(OsStr::new(k)), "{k}");
+        }
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! - `attrs/<node>.reboot`, `attrs/<node>.forever`: `name=value` lines.
 //! - `bans`: `<instance> <node>` lines appended by [`Cluster::ban`].
 //!
+//! What a line cannot hold is refused with an error, never stored in a form
+//! that reads back differently: names starting with `#` (comments), names
+//! with `=`, `/`, NUL or line breaks, values with `\r` or `\n`.
+//!
 //! Writes take an exclusive `flock` on `<dir>/.lock` and replace a file by
 //! atomic rename, so concurrent agents on "different nodes" never lose or
 //! tear an update.
@@ -65,8 +69,20 @@ fn render_attrs(attrs: &BTreeMap<String, String>) -> String {
     attrs.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
+/// True for a node or attribute name the store can keep: it must be a file
+/// name, the key of a `name=value` line and survive the read back (a line
+/// starting with `#` is a comment, `\r` is stripped at the end of a line).
 fn valid_component(text: &str) -> bool {
-    !text.is_empty() && !text.contains(['/', '\n', '=', '\0']) && text != "." && text != ".."
+    !text.is_empty()
+        && !text.starts_with('#')
+        && !text.contains(['/', '\n', '\r', '=', '\0'])
+        && text != "."
+        && text != ".."
+}
+
+/// True for a value that reads back unchanged from a `name=value` line.
+fn valid_value(text: &str) -> bool {
+    !text.contains(['\n', '\r'])
 }
 
 impl FileStore {
@@ -102,7 +118,7 @@ impl FileStore {
     ) -> Result<PathBuf, ClusterError> {
         if !valid_component(node) || !valid_component(name) {
             return Err(ClusterError(format!(
-                "invalid node or attribute name {node:?}/{name:?}"
+                "the file store can't keep the node or attribute name {node:?}/{name:?}"
             )));
         }
         let suffix = match lifetime {
@@ -139,9 +155,9 @@ impl FileStore {
         lifetime: Lifetime,
         value: Option<&str>,
     ) -> Result<(), ClusterError> {
-        if value.is_some_and(|v| v.contains('\n')) {
+        if let Some(v) = value.filter(|v| !valid_value(v)) {
             return Err(ClusterError(format!(
-                "attribute {name}: multi-line values are not supported"
+                "attribute {name}: the file store can't keep the value {v:?} (line breaks)"
             )));
         }
         let path = self.attr_path(node, name, lifetime)?;
@@ -228,6 +244,14 @@ impl Cluster for FileStore {
     }
 
     fn ban(&mut self, instance: &str, node: &str) -> Result<(), ClusterError> {
+        if [instance, node]
+            .iter()
+            .any(|t| t.is_empty() || t.contains(char::is_whitespace) || t.contains('\0'))
+        {
+            return Err(ClusterError(format!(
+                "the file store can't record a ban of {instance:?} on {node:?}"
+            )));
+        }
         let _lock = self.lock()?;
         let path = self.dir.join("bans");
         let mut f = OpenOptions::new()
@@ -290,6 +314,47 @@ mod tests {
         );
         assert!(s.set_attr("../x", "a", "b", Lifetime::Reboot).is_err());
         assert!(s.set_attr("n", "a", "b\nc", Lifetime::Reboot).is_err());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn what_cannot_be_stored_is_rejected_and_the_rest_round_trips() {
+        let (dir, mut s) = store("reject");
+        for name in ["#master-pgsql", "#", "a\rb", "a\nb", "a=b", ""] {
+            assert!(
+                s.set_attr("node1", name, "v", Lifetime::Reboot).is_err(),
+                "name {name:?} is rejected"
+            );
+        }
+        for value in ["v\r", "\r", "a\rb", "a\nb", "v\n"] {
+            assert!(
+                s.set_attr("node1", "a", value, Lifetime::Reboot).is_err(),
+                "value {value:?} is rejected"
+            );
+        }
+        for node in ["n\r", "#n"] {
+            assert!(s.set_attr(node, "a", "v", Lifetime::Reboot).is_err());
+        }
+        assert!(s.ban("pgsql:0\n", "node2").is_err());
+        assert!(s.ban("pgsql:0", "node2\r").is_err());
+        for (name, value) in [
+            ("a", " padded "),
+            ("b", "x=y#z"),
+            ("c", ""),
+            ("d", "#not a comment"),
+            ("e", "tab\there"),
+            ("f#g", "v"),
+        ] {
+            s.set_attr("node1", name, value, Lifetime::Reboot)
+                .expect("storable");
+            assert_eq!(
+                s.get_attr("node1", name, Lifetime::Reboot)
+                    .expect("get")
+                    .as_deref(),
+                Some(value),
+                "{name}={value:?} round-trips"
+            );
+        }
         let _ = fs::remove_dir_all(dir);
     }
 

@@ -15,6 +15,7 @@ pub mod log;
 pub mod pacemaker;
 pub mod pg_ctl;
 pub mod procfs;
+pub mod raw_env;
 pub mod system;
 pub mod users;
 pub mod wiring;

@@ -1,6 +1,9 @@
 //! The [`Server`] port: `pg_ctl` run as `pgdba` (uid, gid and groups set in
-//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER`/`PGPASSWORD`
-//! removed and `pglibs` on `LD_LIBRARY_PATH`; every call has a deadline.
+//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER` and every secret
+//! ([`command::is_secret`]: `PGPASSWORD`, `OCF_RESKEY_*password*`, private
+//! parameters) removed, so neither pg_ctl nor the postmaster it starts ever
+//! holds the monitor password, and `pglibs` on `LD_LIBRARY_PATH`; every call
+//! has a deadline.
 //! Postmaster liveness and the WAL receiver come from `postmaster.pid` and
 //! `/proc`.
 
@@ -124,6 +127,18 @@ impl PgCtl {
         Path::new(&self.commands.pgdata).join("postmaster.pid")
     }
 
+    /// True when `pgctl` is an executable (by path or on `PATH`) and the
+    /// `pgdba` account exists.
+    fn can_run_pg_ctl(&self) -> bool {
+        let program = &self.commands.pgctl;
+        let found = if program.contains('/') {
+            crate::system::is_executable(Path::new(program))
+        } else {
+            which::which(program).is_ok()
+        };
+        found && users::by_name(&self.pgdba).is_some()
+    }
+
     fn run(&self, args: Vec<String>) -> Result<(), ProcessError> {
         let account = users::by_name(&self.pgdba).ok_or_else(|| {
             ProcessError::new(None, format!("user {} does not exist", self.pgdba))
@@ -135,7 +150,8 @@ impl PgCtl {
         let inv = Invocation {
             program: self.commands.pgctl.clone(),
             args,
-            env_remove: vec!["PGUSER".into(), "PGPASSWORD".into()],
+            // Secrets are removed from every child by command::run.
+            env_remove: vec!["PGUSER".into()],
             env_set: vec![("LD_LIBRARY_PATH".into(), library_path)],
             cwd: Some(self.commands.pgdata.clone()),
             run_as: Some(account),
@@ -167,20 +183,46 @@ impl PgCtl {
             ))
         }
     }
+}
 
-    /// True when `pid` is a live, non-zombie postgres process.
-    fn is_live_postmaster(&self, pid: u32) -> bool {
-        if !procfs::signalable(pid) {
-            return false;
-        }
-        match procfs::stat(&self.proc_root, pid) {
-            Some(s) => {
-                s.state != 'Z'
-                    && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
-            }
-            None => false,
-        }
+/// True when `pid` is a live, non-zombie postgres process (under `proc_root`).
+pub fn is_live_postmaster(proc_root: &Path, pid: u32) -> bool {
+    if !procfs::signalable(pid) {
+        return false;
     }
+    match procfs::stat(proc_root, pid) {
+        Some(s) => {
+            s.state != 'Z' && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
+        }
+        None => false,
+    }
+}
+
+/// The live postmaster of the data directory `pgdata` (any bytes), from its
+/// `postmaster.pid`. `Ok(None)` also when the kernel refuses the path itself
+/// (name too long, a component is not a directory, a loop): PostgreSQL can
+/// not have created its pid file there, so nothing runs on that path.
+pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>, ProcessError> {
+    let pid_file = pgdata.join("postmaster.pid");
+    let text = match std::fs::read(&pid_file) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENAMETOOLONG | libc::ENOTDIR | libc::ELOOP)
+                ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(ProcessError::new(
+                None,
+                format!("{}: {e}", pid_file.display()),
+            ))
+        }
+    };
+    Ok(pid_from_pid_file(&text).filter(|pid| is_live_postmaster(proc_root, *pid)))
 }
 
 /// The PID on the first line of a `postmaster.pid` text.
@@ -190,17 +232,7 @@ pub fn pid_from_pid_file(text: &str) -> Option<u32> {
 
 impl Server for PgCtl {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
-        let text = match std::fs::read_to_string(self.pid_file()) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ProcessError::new(
-                    None,
-                    format!("{}: {e}", self.pid_file().display()),
-                ))
-            }
-        };
-        Ok(pid_from_pid_file(&text).filter(|pid| self.is_live_postmaster(*pid)))
+        live_postmaster_at(Path::new(&self.commands.pgdata), &self.proc_root)
     }
 
     fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
@@ -225,7 +257,30 @@ impl Server for PgCtl {
     }
 
     fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
-        self.run(self.commands.stop(mode))
+        if self.can_run_pg_ctl() {
+            return self.run(self.commands.stop(mode));
+        }
+        // pg_ctl can't run here (the program or the owner is missing), but
+        // a failed stop means fencing: signal the postmaster as pg_ctl would
+        // (fast: SIGINT, immediate: SIGQUIT); the caller waits for it to go.
+        let Some(pid) = self.postmaster_pid()? else {
+            return Ok(());
+        };
+        let signal = match mode {
+            StopMode::Fast => libc::SIGINT,
+            StopMode::Immediate => libc::SIGQUIT,
+        };
+        // SAFETY: signalling the live postgres process named by postmaster.pid.
+        if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
+            return Err(ProcessError::new(
+                None,
+                format!(
+                    "pg_ctl can't run and signalling the postmaster {pid} failed: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {

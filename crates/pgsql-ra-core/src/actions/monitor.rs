@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::control::{control, SQL_ATTEMPTS};
-use super::elect::have_master_right;
+use super::elect::{clear_withheld_score, have_master_right};
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
@@ -194,6 +194,7 @@ fn standby_monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
             Err(o) => return ctx.fail(o.code, o.reason.unwrap_or_default()),
         }
     } else {
+        clear_withheld_score(ctx);
         match ctx.attrs.data_status(ctx.world.cluster, &local) {
             Ok(Some(DataStatus::Disconnect)) => {
                 if let Err(e) = ctx

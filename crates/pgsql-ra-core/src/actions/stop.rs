@@ -1,6 +1,7 @@
 //! `stop` (stock §1.2). Attribute failures are logged, never returned: a
 //! failed stop means fencing, so only a server that will not die fails it.
 
+use super::elect::clear_withheld_score;
 use super::health::postmaster_alive;
 use super::prepare::write_rep_mode_conf;
 use super::server_ctl::{real_stop, StopKind};
@@ -8,6 +9,7 @@ use super::Ctx;
 use crate::ineligible::Ineligible;
 use crate::ocf::Outcome;
 use crate::params::RepMode;
+use crate::ports::LogLevel;
 use crate::status::PgStatus;
 
 /// Runs `stop`.
@@ -21,6 +23,18 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
+    if local.is_empty() {
+        // The local node name is unknown (empty or unreadable): its
+        // attributes can't be addressed, but the server is stopped anyway.
+        ctx.log(
+            LogLevel::Warn,
+            "local node name unknown: stopping without updating the node attributes",
+        );
+        return match real_stop(ctx, StopKind::Slave) {
+            Ok(()) => Outcome::success(),
+            Err(o) => o,
+        };
+    }
     let r = ctx
         .attrs
         .set_own_score(ctx.world.cluster, Ineligible::Stopping.score());
@@ -29,6 +43,7 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     ctx.warn_on_err("deleting the xlog location", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    clear_withheld_score(ctx);
     match postmaster_alive(ctx) {
         Err(o) => return o,
         Ok(None) => {

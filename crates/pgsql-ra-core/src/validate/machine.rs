@@ -86,6 +86,18 @@ pub fn check_machine(
     })
 }
 
+/// The facts `stop` goes on with when the full check failed while a server
+/// runs: nothing `pg_ctl stop` needs is checked here (a missing `config` or
+/// `socketdir` does not matter to it, and the server port signals the
+/// postmaster itself when `pgctl` or `pgdba` is missing). The configuration
+/// counts as not read.
+pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
+    MachineFacts {
+        pg_version: read_pg_version(world, &agent.params.pgdata),
+        config_readable: false,
+    }
+}
+
 fn fail(code: OcfExit, reason: String) -> Outcome {
     Outcome::fail(code, reason)
 }
