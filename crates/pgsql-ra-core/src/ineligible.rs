@@ -122,6 +122,11 @@ pub enum Ineligible {
         /// The attribute as read.
         value: String,
     },
+    /// Beyond the stock agent (docs/reliability.md, `xlog_note.<n>`): the
+    /// election's note cannot be written (e.g. tmpdir full), so the standby
+    /// cannot count rounds and withholds its score until it can (the score
+    /// it had is kept in `<rsc>-withheld-score`).
+    ElectionNoteUnwritable,
     /// The node lost the election: another node is ahead (LSN, and beyond
     /// the stock agent the timeline), or its system identifier is
     /// outnumbered (§4.3 step 6.3; bug N in §8.2).
@@ -181,7 +186,8 @@ impl Ineligible {
             | Ineligible::PotentialStandby
             | Ineligible::NotStreaming { .. }
             | Ineligible::HandoverUnrecorded
-            | Ineligible::HandoverBehind { .. } => Effect::Score,
+            | Ineligible::HandoverBehind { .. }
+            | Ineligible::ElectionNoteUnwritable => Effect::Score,
             Ineligible::OtherNodePromoted { .. }
             | Ineligible::NotReplicating
             | Ineligible::NotPromotedByCluster => Effect::ScoreAndDisconnect,
@@ -248,6 +254,9 @@ impl fmt::Display for Ineligible {
             Ineligible::SyncBaselineUnrecorded { value } => write!(
                 f,
                 "My data may be out-of-date: I became the synchronous standby at an unrecorded primary position ({value})"
+            ),
+            Ineligible::ElectionNoteUnwritable => f.write_str(
+                "the election note cannot be written: promotion score withheld until it can",
             ),
             Ineligible::LostElection { detail } => f.write_str(detail),
             Ineligible::NewerThanPromotee { promotee, .. } => write!(

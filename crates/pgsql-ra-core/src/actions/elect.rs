@@ -330,7 +330,10 @@ fn withhold_score(ctx: &mut Ctx<'_, '_>, why: &str) -> Result<(), Outcome> {
             .map_err(generic("Can't keep my withheld score"))?;
     }
     ctx.attrs
-        .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE)
+        .set_own_score(
+            ctx.world.cluster,
+            Ineligible::ElectionNoteUnwritable.score(),
+        )
         .map_err(generic("Can't withhold my promotion score"))?;
     Ok(())
 }
