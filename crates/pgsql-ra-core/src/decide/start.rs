@@ -367,4 +367,40 @@ mod tests {
         assert_eq!(v["reason"]["reason"], "lock_present");
         assert_eq!(v["reason"]["lock"], LOCK);
     }
+
+    #[test]
+    fn every_walk_concludes_within_four_steps() {
+        use ServerState::*;
+        let states = [Down, Running, Standby, Primary, Unresponsive { pid: 9 }];
+        for mode in [RepMode::None, RepMode::Slave, RepMode::Sync, RepMode::Async] {
+            for lock in [false, true] {
+                for found in states {
+                    for up in [Running, Standby, Primary] {
+                        let mut input = StartInput {
+                            rep_mode: mode,
+                            lock: lock.then(|| LOCK.to_string()),
+                            found: None,
+                            came_up: None,
+                        };
+                        let mut steps = 0;
+                        let end = loop {
+                            steps += 1;
+                            assert!(steps <= 4, "{input:?}");
+                            match start_decision(&input).action {
+                                StartAction::LookAtServer => input.found = Some(found),
+                                StartAction::StartServer | StartAction::WaitForServer => {
+                                    input.came_up = Some(up)
+                                }
+                                end => break end,
+                            }
+                        };
+                        if lock && mode.is_replication() {
+                            assert_eq!(end, REFUSE, "the lock refuses whatever the server");
+                            assert_eq!(input.found, None, "without looking at it");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
