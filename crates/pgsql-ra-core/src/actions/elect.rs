@@ -235,11 +235,16 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     for u in &unreadable {
         ctx.log(LogLevel::Warn, u);
     }
-    let files = ctx
-        .world
-        .fs
-        .list_dir(&params.tmpdir)
-        .map_err(generic("Can't list tmpdir"))?;
+    // A tmpdir that cannot be listed (a file, a symlink loop, no permission)
+    // is treated like one that cannot be written: the healthy standby keeps
+    // running and its score is withheld (issue 17 item 4).
+    let files = match ctx.world.fs.list_dir(&params.tmpdir) {
+        Ok(files) => files,
+        Err(e) => {
+            withhold_score(ctx, &format!("Can't list tmpdir {}: {e}", params.tmpdir))?;
+            return Ok(false);
+        }
+    };
     let completed = completed_rounds(&files, params.xlog_check_count);
     let previous = ctx
         .world

@@ -1229,3 +1229,35 @@ fn stop_stops_a_running_server_whose_config_file_is_gone() {
     assert_eq!(lab.net.role("node1"), SimRole::Stopped);
     assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
 }
+
+/// Issue 17 item 4, found by the operator's attack (D5): a tmpdir that
+/// cannot even be listed (replaced by a file) is treated like one that
+/// cannot be written — the healthy standby's monitor succeeds and its score
+/// is withheld, then restored once tmpdir is back.
+#[test]
+fn a_tmpdir_that_cannot_be_listed_withholds_the_score_without_failing_the_monitor() {
+    let mut lab = Lab::replication(&["node1", "node2"], "async");
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    lab.net
+        .set_position("node1", crate::lsn::Lsn(0x0400_0000), 1);
+    for _ in 0..3 {
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Monitor)), 0);
+        }
+    }
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    lab.fs("node1").remove_tree(TMP);
+    lab.fs("node1").put(TMP, "not a directory", "root", 0o644);
+    let o = lab.run("node1", Action::Monitor);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node1", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert!(lab.log_text("node1").contains("Can't list tmpdir"));
+    lab.fs("node1").remove_tree(TMP);
+    lab.fs("node1").mkdir_p(TMP, "postgres", 0o700);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+}
