@@ -278,11 +278,22 @@ fn a_non_utf8_data_directory_is_started_monitored_and_stopped() {
     assert_eq!(code, 0, "validate-all at level 10: {err}");
     let (code, err) = run_os(&env.vars, &extra, "monitor", 0);
     assert_eq!(code, NOT_RUNNING, "probe before start: {err}");
+    // A value the agent can't use is refused naming the parameter, its
+    // bytes shown as \xNN (never replaced by the default `none`).
+    let mut bad_mode = extra.clone();
+    bad_mode.push(("OCF_RESKEY_rep_mode", raw(&[b"none\xff"])));
+    let (code, err) = run_os(&env.vars, &bad_mode, "validate-all", 0);
+    assert_eq!(code, 6, "rep_mode=none\\xff: {err}");
+    assert!(
+        err.contains("rep_mode=\"none\\xff\"") && !err.contains('\u{FFFD}'),
+        "the reason names rep_mode and shows the byte: {err}"
+    );
     let (code, err) = run_os(&env.vars, &extra, "stop", 0);
     assert_eq!(code, 0, "stop with nothing running: {err}");
 
     let (code, err) = run_os(&env.vars, &extra, "start", 0);
     assert_eq!(code, 0, "start: {err}");
+    assert!(!err.contains('\u{FFFD}'), "no raw byte in the log: {err}");
     let pid = node
         .postmaster_pid()
         .expect("postmaster.pid in the raw pgdata");
