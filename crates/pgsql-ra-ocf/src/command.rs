@@ -8,6 +8,11 @@
 //! environment passes through, but the monitor password never reaches
 //! `pg_ctl`, the postmaster it starts (and every archive/restore command of
 //! the server's life) or a Pacemaker tool.
+//!
+//! Program, arguments, environment values and working directory of an
+//! [`Invocation`] are the core's strings, decoded losslessly from bytes
+//! ([`crate::bytes_path`]); they reach the child as exactly the bytes they
+//! stand for, and the child's output is decoded the same way.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -16,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::bytes_path::{decode_bytes, encode};
 use crate::users::{groups_of, Account};
 
 /// One program invocation.
@@ -148,7 +154,7 @@ fn reader<R: Read + Send + 'static>(stream: Option<R>) -> mpsc::Receiver<String>
         if let Some(mut s) = stream {
             let _ = s.read_to_end(&mut text);
         }
-        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+        let _ = tx.send(decode_bytes(&text));
     });
     rx
 }
@@ -162,16 +168,16 @@ fn kill_group(child: &Child) {
 
 /// Runs the program to completion or until its deadline.
 pub fn run(inv: &Invocation) -> Result<Finished, SpawnError> {
-    let mut cmd = Command::new(&inv.program);
-    cmd.args(&inv.args);
+    let mut cmd = Command::new(encode(&inv.program));
+    cmd.args(inv.args.iter().map(|a| encode(a)));
     for k in &inv.env_remove {
-        cmd.env_remove(k);
+        cmd.env_remove(encode(k));
     }
     for (k, v) in &inv.env_set {
-        cmd.env(k, v);
+        cmd.env(encode(k), encode(v));
     }
     if let Some(dir) = &inv.cwd {
-        cmd.current_dir(dir);
+        cmd.current_dir(encode(dir));
     }
     run_command(cmd, inv.run_as.as_ref(), inv.timeout).map_err(|source| SpawnError {
         program: inv.program.clone(),
@@ -230,6 +236,7 @@ pub fn run_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn captures_output_and_exit_code() {
@@ -303,5 +310,30 @@ mod tests {
         inv.env_set.push(("X".into(), "y".into()));
         let f = run(&inv).expect("sh runs");
         assert_eq!(f.stdout.trim(), "unset y");
+    }
+
+    /// Arguments, environment values and the working directory reach the
+    /// child as exactly the bytes they stand for; its output comes back
+    /// decoded the same way.
+    #[test]
+    fn bytes_that_are_not_utf8_reach_the_child_exactly() {
+        use crate::bytes_path::{decode_bytes, encode_bytes};
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-cmd-{}", std::process::id()));
+        let mut raw = dir.as_os_str().to_string_lossy().into_owned().into_bytes();
+        raw.extend_from_slice(b"\xff");
+        std::fs::create_dir_all(std::ffi::OsStr::from_bytes(&raw)).expect("mkdir");
+        let mut inv = Invocation::new(
+            "sh",
+            &["-c", "printf '%s|%s|' \"$1\" \"$X\"; pwd", "sh"],
+            Duration::from_secs(5),
+        );
+        inv.args.push(decode_bytes(b"a\xfe\xc3\x28"));
+        inv.env_set.push(("X".into(), decode_bytes(b"v\xfd")));
+        inv.cwd = Some(decode_bytes(&raw));
+        let f = run(&inv).expect("sh runs");
+        let mut want = b"a\xfe\xc3\x28|v\xfd|".to_vec();
+        want.extend_from_slice(&raw);
+        assert_eq!(encode_bytes(f.stdout.trim()), want);
+        let _ = std::fs::remove_dir_all(std::ffi::OsStr::from_bytes(&raw));
     }
 }

@@ -13,6 +13,10 @@
 //! that reads back differently: names starting with `#` (comments), names
 //! with `=`, `/`, NUL or line breaks, values with `\r` or `\n`.
 //!
+//! Paths, names and values are the core's strings ([`crate::bytes_path`]):
+//! the directory and file names are encoded to exactly the bytes they stand
+//! for, contents are written as those bytes and decoded back when read.
+//!
 //! Writes take an exclusive `flock` on `<dir>/.lock` and replace a file by
 //! atomic rename, so concurrent agents on "different nodes" never lose or
 //! tear an update.
@@ -24,6 +28,8 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use pgsql_ra_core::ports::{Cluster, ClusterError, Lifetime, NodeState};
+
+use crate::bytes_path::{self, decode_bytes, encode_bytes};
 
 /// The file-backed cluster port.
 #[derive(Debug, Clone)]
@@ -45,12 +51,12 @@ impl Drop for Locked {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> ClusterError {
-    ClusterError(format!("{}: {e}", path.display()))
+    ClusterError(format!("{}: {e}", bytes_path::decode(path.as_os_str())))
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, ClusterError> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
+    match fs::read(path) {
+        Ok(t) => Ok(Some(decode_bytes(&t))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path, e)),
     }
@@ -125,10 +131,10 @@ impl FileStore {
             Lifetime::Reboot => "reboot",
             Lifetime::Forever => "forever",
         };
-        Ok(self
-            .dir
-            .join("attrs")
-            .join(format!("{}.{suffix}", node.to_lowercase())))
+        Ok(self.dir.join("attrs").join(bytes_path::encode(&format!(
+            "{}.{suffix}",
+            node.to_lowercase()
+        ))))
     }
 
     fn read_attrs(&self, path: &Path) -> Result<BTreeMap<String, String>, ClusterError> {
@@ -142,7 +148,7 @@ impl FileStore {
         fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(contents.as_bytes())
+        f.write_all(&encode_bytes(contents))
             .and_then(|_| f.sync_all())
             .map_err(|e| io_err(&tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| io_err(path, e))
@@ -259,7 +265,9 @@ impl Cluster for FileStore {
             .append(true)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
-        writeln!(f, "{instance} {}", node.to_lowercase()).map_err(|e| io_err(&path, e))
+        let line = format!("{instance} {}\n", node.to_lowercase());
+        f.write_all(&encode_bytes(&line))
+            .map_err(|e| io_err(&path, e))
     }
 }
 

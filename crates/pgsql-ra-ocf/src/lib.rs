@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+pub mod bytes_path;
 pub mod clock;
 pub mod command;
 pub mod crm_mon_xml;

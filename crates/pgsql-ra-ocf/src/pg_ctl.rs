@@ -5,7 +5,10 @@
 //! holds the monitor password, and `pglibs` on `LD_LIBRARY_PATH`; every call
 //! has a deadline.
 //! Postmaster liveness and the WAL receiver come from `postmaster.pid` and
-//! `/proc`.
+//! `/proc`. Paths (`pgdata`, `pgctl`, `config`, `logfile`) are the core's
+//! strings and reach the OS and pg_ctl as exactly the bytes they stand for
+//! ([`crate::bytes_path`]), so a data directory whose path is not UTF-8 is
+//! started, promoted and stopped like any other.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +16,7 @@ use std::time::Duration;
 use pgsql_ra_core::ports::{ProcessError, Server, StopMode};
 use pgsql_ra_core::Params;
 
+use crate::bytes_path;
 use crate::command::{self, Invocation};
 use crate::procfs;
 use crate::users;
@@ -124,7 +128,7 @@ impl PgCtl {
     }
 
     fn pid_file(&self) -> PathBuf {
-        Path::new(&self.commands.pgdata).join("postmaster.pid")
+        bytes_path::path(&self.commands.pgdata).join("postmaster.pid")
     }
 
     /// True when `pgctl` is an executable (by path or on `PATH`) and the
@@ -132,9 +136,9 @@ impl PgCtl {
     fn can_run_pg_ctl(&self) -> bool {
         let program = &self.commands.pgctl;
         let found = if program.contains('/') {
-            crate::system::is_executable(Path::new(program))
+            crate::system::is_executable(&bytes_path::path(program))
         } else {
-            which::which(program).is_ok()
+            which::which(bytes_path::encode(program)).is_ok()
         };
         found && users::by_name(&self.pgdba).is_some()
     }
@@ -143,8 +147,10 @@ impl PgCtl {
         let account = users::by_name(&self.pgdba).ok_or_else(|| {
             ProcessError::new(None, format!("user {} does not exist", self.pgdba))
         })?;
-        let library_path = match std::env::var("LD_LIBRARY_PATH") {
-            Ok(v) if !v.is_empty() => format!("{v}:{}", self.pglibs),
+        // Decoded losslessly too: an inherited LD_LIBRARY_PATH that is not
+        // UTF-8 is kept, never dropped.
+        let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
+            Some(v) if !v.is_empty() => format!("{}:{}", bytes_path::decode(&v), self.pglibs),
             _ => self.pglibs.clone(),
         };
         let inv = Invocation {
@@ -218,7 +224,7 @@ pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>
         Err(e) => {
             return Err(ProcessError::new(
                 None,
-                format!("{}: {e}", pid_file.display()),
+                format!("{}: {e}", bytes_path::decode(pid_file.as_os_str())),
             ))
         }
     };
@@ -232,7 +238,7 @@ pub fn pid_from_pid_file(text: &str) -> Option<u32> {
 
 impl Server for PgCtl {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
-        live_postmaster_at(Path::new(&self.commands.pgdata), &self.proc_root)
+        live_postmaster_at(&bytes_path::path(&self.commands.pgdata), &self.proc_root)
     }
 
     fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
@@ -247,7 +253,7 @@ impl Server for PgCtl {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(ProcessError::new(
                 None,
-                format!("{}: {e}", self.pid_file().display()),
+                format!("{}/postmaster.pid: {e}", self.commands.pgdata),
             )),
         }
     }

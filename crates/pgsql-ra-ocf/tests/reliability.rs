@@ -1,5 +1,6 @@
 //! Issue 17 against the real binary and real PostgreSQL 15 servers: a
-//! parameter value that is not UTF-8 is never replaced by its default, no
+//! parameter value that is not UTF-8 (a legal path) is carried as its exact
+//! bytes and never replaced by its default, no
 //! secret reaches a child's environment, `stop` stops whatever runs (and
 //! succeeds when nothing does), and a full tmpdir does not fail a healthy
 //! standby's monitor.
@@ -8,10 +9,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,7 +23,6 @@ use pgsql_ra_ocf::users;
 const RUNNING: i32 = 0;
 const NOT_RUNNING: i32 = 7;
 const PROMOTED: i32 = 8;
-const ERR_CONFIGURED: i32 = 6;
 
 /// Runs the binary with `vars` plus `extra` (values as raw bytes).
 fn run_os(
@@ -76,80 +76,244 @@ fn single(node: &PgNode, attrd: &str) -> AgentEnv {
     env
 }
 
-/// Item 1: `OCF_RESKEY_pgdata` with a byte that is not UTF-8. validate-all
-/// and monitor refuse it naming the parameter; stop acts on exactly that
-/// directory (never on the default `/var/lib/pgsql/data`).
+/// Creates a directory with a raw-byte path, owned by `postgres`.
+fn mkdir_pgdba_os(path: &Path) {
+    std::fs::create_dir_all(path).expect("mkdir");
+    chown_pgdba(path);
+}
+
+/// Concatenates raw path bytes.
+fn raw(parts: &[&[u8]]) -> OsString {
+    OsString::from_vec(parts.concat())
+}
+
+/// A node whose every directory lives under a name that is not UTF-8
+/// (`<dir>/<name>\xff`): pgdata, tmpdir, socket directory, log file and a
+/// `bin\xff` directory with symlinks to pg_ctl and psql.
+struct RawNode {
+    name: String,
+    base: OsString,
+    pgdata: OsString,
+    tmpdir: OsString,
+    socketdir: OsString,
+    logfile: OsString,
+    pgctl: OsString,
+    psql: OsString,
+    host: String,
+    port: u16,
+}
+
+impl RawNode {
+    fn new(dir: &TestDir, name: &str, index: u8, port: u16) -> RawNode {
+        let base = raw(&[
+            dir.path.as_os_str().as_bytes(),
+            b"/",
+            name.as_bytes(),
+            b"\xff",
+        ]);
+        let b = base.as_bytes();
+        let node = RawNode {
+            name: name.to_string(),
+            pgdata: raw(&[b, b"/data\xfe"]),
+            tmpdir: raw(&[b, b"/tmp\xfd"]),
+            socketdir: raw(&[b, b"/sock\xfc"]),
+            logfile: raw(&[b, b"/postgresql\xfb.log"]),
+            pgctl: raw(&[b, b"/bin\xfa/pg_ctl"]),
+            psql: raw(&[b, b"/bin\xfa/psql"]),
+            base,
+            host: format!("127.0.0.{}", index + 1),
+            port,
+        };
+        mkdir_pgdba_os(Path::new(&node.base));
+        mkdir_pgdba_os(Path::new(&node.tmpdir));
+        mkdir_pgdba_os(Path::new(&node.socketdir));
+        let bin = Path::new(&node.pgctl).parent().expect("bin");
+        mkdir_pgdba_os(bin);
+        std::os::unix::fs::symlink(pg_bin("pg_ctl"), &node.pgctl).expect("symlink pg_ctl");
+        std::os::unix::fs::symlink(pg_bin("psql"), &node.psql).expect("symlink psql");
+        node
+    }
+
+    /// Settings appended to postgresql.conf (the socket directory as raw bytes).
+    fn append_settings(&self) {
+        use std::io::Write;
+        let conf = Path::new(&self.pgdata).join("postgresql.conf");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .expect("postgresql.conf");
+        let mut text = format!(
+            "port = {}\nlisten_addresses = '{}'\nwal_level = replica\nmax_wal_senders = 10\n\
+             max_replication_slots = 10\nhot_standby = on\nwal_keep_size = 64MB\nfsync = off\n\
+             shared_buffers = 16MB\nwal_receiver_status_interval = 1\n\
+             wal_retrieve_retry_interval = 1s\nlog_min_messages = warning\n\
+             unix_socket_directories = '",
+            self.port, self.host
+        )
+        .into_bytes();
+        text.extend_from_slice(self.socketdir.as_bytes());
+        text.extend_from_slice(b"'\n");
+        f.write_all(&text).expect("append settings");
+    }
+
+    fn initdb(&self) {
+        as_pgdba_os(
+            &pg_bin("initdb"),
+            &[
+                OsStr::new("-D"),
+                &self.pgdata,
+                OsStr::new("-U"),
+                OsStr::new(PGDBA),
+                OsStr::new("--auth=trust"),
+                OsStr::new("--no-sync"),
+                OsStr::new("-E"),
+                OsStr::new("UTF8"),
+            ],
+        );
+        self.append_settings();
+    }
+
+    fn basebackup_from(&self, primary: &PgNode) {
+        as_pgdba_os(
+            &pg_bin("pg_basebackup"),
+            &[
+                OsStr::new("-h"),
+                OsStr::new(&primary.host),
+                OsStr::new("-p"),
+                OsStr::new(&primary.port.to_string()),
+                OsStr::new("-U"),
+                OsStr::new(PGDBA),
+                OsStr::new("-D"),
+                &self.pgdata,
+                OsStr::new("-X"),
+                OsStr::new("stream"),
+                OsStr::new("--no-sync"),
+            ],
+        );
+        self.append_settings();
+    }
+
+    fn postmaster_pid(&self) -> Option<u32> {
+        std::fs::read(Path::new(&self.pgdata).join("postmaster.pid"))
+            .ok()
+            .and_then(|t| {
+                String::from_utf8_lossy(&t)
+                    .lines()
+                    .next()
+                    .and_then(|l| l.trim().parse().ok())
+            })
+    }
+
+    /// The OCF variables with raw bytes, to lay over an [`AgentEnv`].
+    fn raw_vars(&self) -> Vec<(&'static str, OsString)> {
+        vec![
+            ("OCF_RESKEY_pgdata", self.pgdata.clone()),
+            ("OCF_RESKEY_tmpdir", self.tmpdir.clone()),
+            ("OCF_RESKEY_socketdir", self.socketdir.clone()),
+            ("OCF_RESKEY_logfile", self.logfile.clone()),
+            ("OCF_RESKEY_pgctl", self.pgctl.clone()),
+            ("OCF_RESKEY_psql", self.psql.clone()),
+        ]
+    }
+
+    /// A stand-in [`PgNode`] for [`AgentEnv::new`] (its paths are replaced
+    /// by [`RawNode::raw_vars`]).
+    fn as_pg_node(&self) -> PgNode {
+        let lossy = |p: &OsString| p.to_string_lossy().into_owned();
+        PgNode {
+            name: self.name.clone(),
+            pgdata: lossy(&self.pgdata),
+            socketdir: lossy(&self.socketdir),
+            tmpdir: lossy(&self.tmpdir),
+            logfile: lossy(&self.logfile),
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+
+    fn stop_immediately(&self) {
+        let Some(pid) = self.postmaster_pid() else {
+            return;
+        };
+        // SAFETY: stopping the test's own server.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGCONT);
+            libc::kill(pid as libc::pid_t, libc::SIGQUIT);
+        }
+        wait_for(Duration::from_secs(10), || !alive(pid));
+    }
+}
+
+/// Stops a [`RawNode`]'s server on drop (also when the test fails).
+struct RawGuard<'a>(&'a RawNode);
+
+impl Drop for RawGuard<'_> {
+    fn drop(&mut self) {
+        self.0.stop_immediately();
+    }
+}
+
+/// Item 1 (Precision: a non-UTF-8 path is legal, carry it as bytes): a
+/// single-node resource whose pgdata, tmpdir, socket directory, log file,
+/// pg_ctl and psql all live under names that are not UTF-8 is validated,
+/// started, monitored (over the socket directory) and stopped like any
+/// other, on exactly those bytes (never a default).
 #[test]
-fn a_non_utf8_pgdata_is_never_replaced_by_the_default() {
+fn a_non_utf8_data_directory_is_started_monitored_and_stopped() {
     let dir = TestDir::new("nonutf8");
-    let node = PgNode::new(&dir, "node1", 1, free_port());
+    let node = RawNode::new(&dir, "node1", 1, free_port());
+    let _guard = RawGuard(&node);
+    node.initdb();
     let attrd = dir.join("attrd");
-    let mut raw = dir.path.join("node1").into_os_string().into_vec();
-    raw.extend_from_slice(b"/data\xff");
-    let pgdata = OsString::from_vec(raw);
-    let pgdata_path = PathBuf::from(&pgdata);
-    as_pgdba_os(
-        &pg_bin("initdb"),
-        &[
-            OsStr::new("-D"),
-            &pgdata,
-            OsStr::new("-U"),
-            OsStr::new(PGDBA),
-            OsStr::new("--auth=trust"),
-            OsStr::new("--no-sync"),
-        ],
-    );
-    let conf = pgdata_path.join("postgresql.conf");
-    let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
-    text.push_str(&format!(
-        "port = {}\nunix_socket_directories = '{}'\nlisten_addresses = '{}'\nshared_buffers = 16MB\n",
-        node.port, node.socketdir, node.host
-    ));
-    std::fs::write(&conf, text).expect("write postgresql.conf");
-    let env = single(&node, &attrd);
-    let extra = [("OCF_RESKEY_pgdata", pgdata.clone())];
+    let mut env = single(&node.as_pg_node(), &attrd);
+    // Connect through the (non-UTF-8) socket directory.
+    env.set("OCF_RESKEY_pghost", "");
+    let extra = node.raw_vars();
 
     let (code, err) = run_os(&env.vars, &extra, "validate-all", 0);
-    assert_eq!(code, ERR_CONFIGURED, "validate-all: {err}");
-    assert!(err.contains("pgdata"), "the reason names pgdata: {err}");
-
-    // Nothing runs there: stop succeeds.
+    assert_eq!(code, 0, "validate-all: {err}");
+    let mut level10 = extra.clone();
+    level10.push(("OCF_CHECK_LEVEL", OsString::from("10")));
+    let (code, err) = run_os(&env.vars, &level10, "validate-all", 0);
+    assert_eq!(code, 0, "validate-all at level 10: {err}");
+    let (code, err) = run_os(&env.vars, &extra, "monitor", 0);
+    assert_eq!(code, NOT_RUNNING, "probe before start: {err}");
+    // A value the agent can't use is refused naming the parameter, its
+    // bytes shown as \xNN (never replaced by the default `none`).
+    let mut bad_mode = extra.clone();
+    bad_mode.push(("OCF_RESKEY_rep_mode", raw(&[b"none\xff"])));
+    let (code, err) = run_os(&env.vars, &bad_mode, "validate-all", 0);
+    assert_eq!(code, 6, "rep_mode=none\\xff: {err}");
+    assert!(
+        err.contains("rep_mode=\"none\\xff\"") && !err.contains('\u{FFFD}'),
+        "the reason names rep_mode and shows the byte: {err}"
+    );
     let (code, err) = run_os(&env.vars, &extra, "stop", 0);
     assert_eq!(code, 0, "stop with nothing running: {err}");
 
-    as_pgdba_os(
-        &pg_bin("pg_ctl"),
-        &[
-            OsStr::new("-D"),
-            &pgdata,
-            OsStr::new("-l"),
-            OsStr::new(&node.logfile),
-            OsStr::new("-w"),
-            OsStr::new("start"),
-        ],
-    );
-    let pid: u32 = String::from_utf8_lossy(
-        &std::fs::read(pgdata_path.join("postmaster.pid")).expect("postmaster.pid"),
-    )
-    .lines()
-    .next()
-    .and_then(|l| l.trim().parse().ok())
-    .expect("pid");
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            // SAFETY: stopping the test's own server if the agent did not.
-            unsafe {
-                libc::kill(self.0 as libc::pid_t, libc::SIGQUIT);
-            }
-        }
-    }
-    let _kill = Kill(pid);
+    let (code, err) = run_os(&env.vars, &extra, "start", 0);
+    assert_eq!(code, 0, "start: {err}");
+    assert!(!err.contains('\u{FFFD}'), "no raw byte in the log: {err}");
+    let pid = node
+        .postmaster_pid()
+        .expect("postmaster.pid in the raw pgdata");
     assert!(alive(pid));
-
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    assert!(
+        cmdline
+            .windows(node.pgdata.len())
+            .any(|w| w == node.pgdata.as_bytes()),
+        "the postmaster runs on exactly the given bytes: {:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    assert!(
+        std::fs::metadata(Path::new(&node.logfile)).is_ok(),
+        "pg_ctl -l wrote the log file at the raw path"
+    );
     let (code, err) = run_os(&env.vars, &extra, "monitor", 0);
-    assert_eq!(code, ERR_CONFIGURED, "monitor: {err}");
-    assert!(err.contains("pgdata"), "the reason names pgdata: {err}");
+    assert_eq!(code, RUNNING, "probe: {err}");
+    let (code, err) = run_os(&env.vars, &extra, "monitor", 10000);
+    assert_eq!(code, RUNNING, "recurring monitor: {err}");
 
     let (code, err) = run_os(&env.vars, &extra, "stop", 0);
     assert_eq!(code, 0, "stop of the running server: {err}");
@@ -159,6 +323,66 @@ fn a_non_utf8_pgdata_is_never_replaced_by_the_default() {
     );
     let (code, err) = run_os(&env.vars, &extra, "stop", 0);
     assert_eq!(code, 0, "second stop: {err}");
+    let (code, err) = run_os(&env.vars, &extra, "monitor", 0);
+    assert_eq!(code, NOT_RUNNING, "probe after stop: {err}");
+}
+
+/// Item 1 in sync mode: a standby whose pgdata and tmpdir are not UTF-8
+/// starts (recovery settings in its raw tmpdir, included from its
+/// postgresql.conf by the raw path), streams from the primary, becomes its
+/// synchronous standby (score 100) and stops.
+#[test]
+fn a_non_utf8_standby_starts_and_streams_in_sync_mode() {
+    let dir = TestDir::new("nonutf8sync");
+    let port = free_port();
+    let n1 = PgNode::new(&dir, "node1", 1, port);
+    let n2 = RawNode::new(&dir, "node2", 2, port);
+    let _guard = ServerGuard(vec![n1.clone()]);
+    let _raw_guard = RawGuard(&n2);
+    let attrd = dir.join("attrd");
+    std::fs::create_dir_all(&attrd).expect("attrd");
+    std::fs::write(format!("{attrd}/nodes"), "node1\nnode2\n").expect("nodes");
+    n1.initdb();
+    n1.start_directly();
+    n2.basebackup_from(&n1);
+    n1.stop_immediately();
+    let mut a1 = AgentEnv::new(&n1, &attrd, "node1 node2", &n1.host);
+    let a2 = AgentEnv::new(&n2.as_pg_node(), &attrd, "node1 node2", &n1.host);
+    let extra = n2.raw_vars();
+    a1.expect("start", 0, RUNNING);
+    a1.expect("promote", 0, RUNNING);
+    std::fs::write(format!("{attrd}/promoted"), "pgsql node1\n").expect("promoted");
+    a1.set("OCF_RESKEY_CRM_meta_role", "Promoted");
+
+    let (code, err) = run_os(&a2.vars, &extra, "start", 0);
+    assert_eq!(code, 0, "start of the non-UTF-8 standby: {err}");
+    let conf = std::fs::read(Path::new(&n2.pgdata).join("postgresql.conf")).expect("conf");
+    assert!(
+        conf.windows(n2.tmpdir.len())
+            .any(|w| w == n2.tmpdir.as_bytes()),
+        "postgresql.conf includes from the raw tmpdir: {:?}",
+        String::from_utf8_lossy(&conf)
+    );
+    let score = |node: &str| attr(&attrd, node, "reboot", "master-pgsql");
+    let mut last = String::new();
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            let r = a1.run("monitor", 4000);
+            last = format!("{}: {}", r.code, r.stderr);
+            r.code == PROMOTED && score("node2").as_deref() == Some("100")
+        }),
+        "node2 never got 100 ({:?}); last primary monitor: {last}",
+        score("node2")
+    );
+    let (code, err) = run_os(&a2.vars, &extra, "monitor", 0);
+    assert_eq!(code, RUNNING, "probe of the standby: {err}");
+    let (code, err) = run_os(&a2.vars, &extra, "monitor", 4000);
+    assert_eq!(code, RUNNING, "recurring monitor of the standby: {err}");
+    let pid = n2.postmaster_pid().expect("standby pid");
+    let (code, err) = run_os(&a2.vars, &extra, "stop", 0);
+    assert_eq!(code, 0, "stop of the standby: {err}");
+    assert!(!alive(pid), "stop left the standby running: {err}");
+    a1.expect("stop", 0, RUNNING);
 }
 
 /// Writes an executable shell script.
