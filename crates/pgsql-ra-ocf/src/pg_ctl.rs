@@ -5,7 +5,10 @@
 //! holds the monitor password, and `pglibs` on `LD_LIBRARY_PATH`; every call
 //! has a deadline.
 //! Postmaster liveness and the WAL receiver come from `postmaster.pid` and
-//! `/proc`.
+//! `/proc`; the PID in `postmaster.pid` counts only when `/proc` shows a live
+//! postgres process whose working directory is `pgdata`
+//! ([`is_postmaster_of`]), so a stale file whose PID now belongs to another
+//! server's postmaster is never taken for this one (nor handed to pg_ctl).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -198,8 +201,49 @@ pub fn is_live_postmaster(proc_root: &Path, pid: u32) -> bool {
     }
 }
 
+/// True when `pid` is the live postmaster of the data directory `pgdata`: a
+/// live postgres process ([`is_live_postmaster`]) whose working directory is
+/// `pgdata` (the postmaster chdirs into its data directory; compared with
+/// [`procfs::cwd_is`]: canonical paths, or device and inode), and whose
+/// parent is not a postgres process in that directory (that would be one of
+/// its backends). A PID that a crashed postmaster left in `postmaster.pid`
+/// and the kernel gave to another server's postmaster fails this test.
+pub fn is_postmaster_of(proc_root: &Path, pid: u32, pgdata: &Path) -> bool {
+    if !is_live_postmaster(proc_root, pid) || !procfs::cwd_is(proc_root, pid, pgdata) {
+        return false;
+    }
+    match procfs::stat(proc_root, pid) {
+        Some(s) => {
+            s.ppid <= 1
+                || !(is_live_postmaster(proc_root, s.ppid)
+                    && procfs::cwd_is(proc_root, s.ppid, pgdata))
+        }
+        None => false,
+    }
+}
+
+/// Sends the postmaster `pid` the signal `pg_ctl stop -m <mode>` sends
+/// (fast: SIGINT, immediate: SIGQUIT). Only for a PID verified with
+/// [`is_postmaster_of`].
+pub fn signal_postmaster(pid: u32, mode: StopMode) -> std::io::Result<()> {
+    let signal = match mode {
+        StopMode::Fast => libc::SIGINT,
+        StopMode::Immediate => libc::SIGQUIT,
+    };
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    };
+    // SAFETY: signalling the verified postmaster of this data directory.
+    if unsafe { libc::kill(p, signal) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The live postmaster of the data directory `pgdata` (any bytes), from its
-/// `postmaster.pid`. `Ok(None)` also when the kernel refuses the path itself
+/// `postmaster.pid`: the PID on its first line when it passes
+/// [`is_postmaster_of`], otherwise the file is stale (`None`). `Ok(None)`
+/// also when the kernel refuses the path itself
 /// (name too long, a component is not a directory, a loop): PostgreSQL can
 /// not have created its pid file there, so nothing runs on that path.
 pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>, ProcessError> {
@@ -222,7 +266,7 @@ pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>
             ))
         }
     };
-    Ok(pid_from_pid_file(&text).filter(|pid| is_live_postmaster(proc_root, *pid)))
+    Ok(pid_from_pid_file(&text).filter(|pid| is_postmaster_of(proc_root, *pid, pgdata)))
 }
 
 /// The PID on the first line of a `postmaster.pid` text.
