@@ -301,30 +301,31 @@ impl Server for PgCtl {
     }
 
     fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
-        if self.can_run_pg_ctl() {
-            return self.run(self.commands.stop(mode));
+        // pg_ctl signals whatever process postmaster.pid names: it only runs
+        // while that is the verified postmaster of this data directory.
+        if self.postmaster_pid()?.is_none() {
+            return Ok(());
         }
-        // pg_ctl can't run here (the program or the owner is missing), but
-        // a failed stop means fencing: signal the postmaster as pg_ctl would
-        // (fast: SIGINT, immediate: SIGQUIT); the caller waits for it to go.
+        let failed = if self.can_run_pg_ctl() {
+            match self.run(self.commands.stop(mode)) {
+                Ok(()) => return Ok(()),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            "pg_ctl can't run (the program or the pgdba user is missing)".to_string()
+        };
+        // pg_ctl failed or can't run (pgdba is root, whom pg_ctl refuses, or
+        // can't read the pid file…), but a failed stop means fencing: signal
+        // the verified postmaster as pg_ctl would; the caller waits for it.
         let Some(pid) = self.postmaster_pid()? else {
             return Ok(());
         };
-        let signal = match mode {
-            StopMode::Fast => libc::SIGINT,
-            StopMode::Immediate => libc::SIGQUIT,
-        };
-        // SAFETY: signalling the live postgres process named by postmaster.pid.
-        if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
-            return Err(ProcessError::new(
+        signal_postmaster(pid, mode).map_err(|e| {
+            ProcessError::new(
                 None,
-                format!(
-                    "pg_ctl can't run and signalling the postmaster {pid} failed: {}",
-                    std::io::Error::last_os_error()
-                ),
-            ));
-        }
-        Ok(())
+                format!("{failed}; signalling the postmaster {pid} failed: {e}"),
+            )
+        })
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {

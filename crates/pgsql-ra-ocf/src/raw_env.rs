@@ -9,9 +9,11 @@
 //!
 //! - `stop` ([`stop_exact`]) acts on exactly the given data directory: it
 //!   succeeds when no postmaster runs there (its `postmaster.pid`, opened
-//!   with the exact bytes, names no live postgres process), and otherwise
+//!   with the exact bytes, names no live postgres process whose working
+//!   directory is that data directory), and otherwise
 //!   runs `pg_ctl -W -D <pgdata> stop -m fast` (then `-m immediate`) with the
-//!   exact bytes and succeeds once the postmaster is gone. Cluster attributes
+//!   exact bytes (signalling the verified postmaster itself when pg_ctl
+//!   fails or can't run) and succeeds once the postmaster is gone. Cluster attributes
 //!   are not touched (they would need the values the agent cannot read);
 //! - `monitor`/`status` answer "not running" (7) when no postmaster runs in
 //!   the data directory, otherwise OCF_ERR_CONFIGURED, like any other
@@ -33,8 +35,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::command;
-use crate::pg_ctl::live_postmaster_at;
+use crate::pg_ctl::{live_postmaster_at, signal_postmaster};
 use crate::users;
+use pgsql_ra_core::ports::StopMode;
 
 /// A variable of the agent whose value is not valid UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,28 +170,51 @@ pub fn stop_exact(env: &BTreeMap<String, String>, unreadable: &[Unreadable]) -> 
             .ok()
             .and_then(|m| users::by_uid(m.uid()))
     });
-    let Some(account) = account else {
-        return StopResult::Failed(format!(
-            "PostgreSQL (pid {pid}) runs in {pgdata:?} but user {pgdba:?} doesn't exist"
-        ));
-    };
     let mut last = String::new();
     for mode in ["fast", "immediate"] {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        let mut cmd = Command::new(&pgctl);
-        cmd.args([OsStr::new("-W"), OsStr::new("-D")])
-            .arg(&pgdata)
-            .args(["stop", "-m", mode])
-            .env_remove("PGUSER")
-            .current_dir("/");
         // Fast gets at most half of what is left, immediate the rest.
         let limit = if mode == "fast" { left / 2 } else { left };
-        match command::run_command(cmd, Some(&account), limit) {
-            Ok(done) => last = format!("pg_ctl stop -m {mode}: {}", done.output_line()),
-            Err(e) => last = format!("can't run {pgctl:?}: {e}"),
+        let stopped = match &account {
+            Some(account) => {
+                let mut cmd = Command::new(&pgctl);
+                cmd.args([OsStr::new("-W"), OsStr::new("-D")])
+                    .arg(&pgdata)
+                    .args(["stop", "-m", mode])
+                    .env_remove("PGUSER")
+                    .current_dir("/");
+                match command::run_command(cmd, Some(account), limit) {
+                    Ok(done) => {
+                        last = format!("pg_ctl stop -m {mode}: {}", done.output_line());
+                        done.success()
+                    }
+                    Err(e) => {
+                        last = format!("can't run {pgctl:?}: {e}");
+                        false
+                    }
+                }
+            }
+            None => {
+                last = format!("user {pgdba:?} doesn't exist");
+                false
+            }
+        };
+        if !stopped {
+            // pg_ctl failed or can't run: signal the verified postmaster as
+            // pg_ctl would (a failed stop means fencing).
+            let stop_mode = if mode == "fast" {
+                StopMode::Fast
+            } else {
+                StopMode::Immediate
+            };
+            if let Ok(Some(pid)) = running_at(&pgdata) {
+                if let Err(e) = signal_postmaster(pid, stop_mode) {
+                    last = format!("{last}; signalling the postmaster {pid} failed: {e}");
+                }
+            }
         }
         let wait_until = Instant::now() + limit.min(Duration::from_secs(5));
         while Instant::now() < wait_until.min(deadline) {

@@ -31,6 +31,7 @@ fn problems(agent: &Agent, promotable: Option<bool>) -> Vec<ParamError> {
     let p = &agent.params;
     let mut problems = agent.param_errors.clone();
     check_paths(p, &mut problems);
+    check_pgdba(p, &mut problems);
     check_monitor_credentials(p, &mut problems);
     match p.rep_mode {
         RepMode::Sync | RepMode::Async => check_replication(p, promotable, &mut problems),
@@ -60,6 +61,17 @@ fn check_paths(p: &Params, problems: &mut Vec<ParamError>) {
                 p.tmpdir,
                 p.rep_mode.as_str()
             ),
+        ));
+    }
+}
+
+/// pg_ctl refuses to run as root, so `pgdba=root` can never work (any
+/// other account with uid 0 is refused by the machine check).
+fn check_pgdba(p: &Params, problems: &mut Vec<ParamError>) {
+    if p.pgdba == "root" {
+        problems.push(ParamError::configured(
+            "pgdba",
+            "pgdba=\"root\": PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
         ));
     }
 }
