@@ -85,11 +85,19 @@ pub fn display_name(u: &Unreadable) -> &str {
     u.name.strip_prefix("OCF_RESKEY_").unwrap_or(&u.name)
 }
 
-/// The reason for refusing: names every unreadable variable.
+/// The reason for refusing: names every unreadable variable, with its bytes
+/// unless it is a secret ([`pgsql_ra_core::metadata::is_secret_parameter`]:
+/// `*password*`, private parameters, `primary_conninfo_opt`), whose value is
+/// never printed (the reason ends up in the CIB).
 pub fn reason(unreadable: &[Unreadable]) -> String {
     let list: Vec<String> = unreadable
         .iter()
-        .map(|u| format!("{}={:?}", display_name(u), u.value))
+        .map(|u| match u.name.strip_prefix("OCF_RESKEY_") {
+            Some(p) if pgsql_ra_core::metadata::is_secret_parameter(p) => {
+                format!("{p} (secret, value not shown)")
+            }
+            _ => format!("{}={:?}", display_name(u), u.value),
+        })
         .collect();
     format!(
         "{}: not valid UTF-8; pgsql-ra can't use this value (and never replaces it by the default)",
@@ -256,6 +264,16 @@ mod tests {
         assert_eq!(unreadable.len(), 1);
         assert_eq!(display_name(&unreadable[0]), "pgdata");
         assert!(reason(&unreadable).starts_with("pgdata=\"/srv/pg\\xFF\": not valid UTF-8"));
+        let secret = |name: &str| Unreadable {
+            name: name.to_string(),
+            value: OsString::from_vec(b"SEC\xffRET".to_vec()),
+        };
+        let text = reason(&[
+            secret("OCF_RESKEY_monitor_password"),
+            secret("OCF_RESKEY_primary_conninfo_opt"),
+        ]);
+        assert!(!text.contains("SEC") && !text.contains("RET"), "{text}");
+        assert!(text.contains("monitor_password") && text.contains("primary_conninfo_opt"));
         assert_eq!(exact_pgdata(&env, &unreadable), PathBuf::from(bad));
         assert_eq!(
             exact_param(&env, &unreadable, "pgctl", "/usr/bin/pg_ctl"),
