@@ -217,6 +217,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secret_parameters() {
+        for p in [
+            "monitor_password",
+            "primary_conninfo_opt",
+            "repl_PASSWORD",
+            "password",
+        ] {
+            assert!(is_secret_parameter(p), "{p}");
+        }
+        for p in ["monitor_user", "pgdata", "primary_conninfo", "repuser"] {
+            assert!(!is_secret_parameter(p), "{p}");
+        }
+    }
+
+    #[test]
     fn every_parameter_has_a_description() {
         for spec in PARAMETERS.iter() {
             let (short, long) = describe(spec.name).expect(spec.name);

@@ -200,3 +200,25 @@ fn first_duplicate(names: &[String]) -> Option<&String> {
     let mut seen = BTreeSet::new();
     names.iter().find(|n| !seen.insert(n.as_str()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn agent(pairs: &[(&str, &str)]) -> Agent {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+            .collect();
+        Agent::from_env_map(&env)
+    }
+
+    #[test]
+    fn root_is_never_pgdba() {
+        let p = shape_free_parameter_problems(&agent(&[("pgdba", "root")]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.starts_with("pgdba="), "{}", p[0].message);
+        assert!(shape_free_parameter_problems(&agent(&[("pgdba", "postgres")])).is_empty());
+    }
+}
