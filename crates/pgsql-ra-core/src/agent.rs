@@ -56,6 +56,23 @@ impl Agent {
     pub fn run(&self, action: Action, world: &mut World<'_>) -> Outcome {
         match action {
             Action::MetaData | Action::Methods => return Outcome::success(),
+            // Without a resource name every attribute would be named
+            // `-status`, `-xlog-loc`…: refused, except by stop (which must
+            // stop the server; it addresses no attribute of another resource).
+            Action::Stop => {}
+            _ if self.params.rep_mode.is_replication()
+                && crate::names::resource_name(&self.context.instance).is_empty() =>
+            {
+                return fail_logged(
+                    world,
+                    OcfExit::ErrConfigured,
+                    format!(
+                        "OCF_RESOURCE_INSTANCE={:?} names no resource: rep_mode={} needs it to name the node attributes",
+                        self.context.instance,
+                        self.params.rep_mode.as_str()
+                    ),
+                );
+            }
             Action::ValidateAll => return self.validate_all(world),
             _ => {}
         }

@@ -259,9 +259,18 @@ impl Params {
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if n <= max => n,
                     _ => {
+                        // A secret's value is never printed (none is numeric
+                        // today; the rule holds for every message).
+                        let shown = if crate::metadata::is_secret_parameter(name) {
+                            "(secret, value not shown)".to_string()
+                        } else {
+                            format!("={v:?}")
+                        };
                         errors.push(ParamError::configured(
                             name,
-                            format!("parameter {name}={v:?} is not an integer between 0 and {max}"),
+                            format!(
+                                "parameter {name}{shown} is not an integer between 0 and {max}"
+                            ),
                         ));
                         default
                     }

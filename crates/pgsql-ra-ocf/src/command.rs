@@ -5,7 +5,8 @@
 //! Every child inherits the agent's environment **minus its secrets**
 //! ([`is_secret`]): archive/restore commands may need `TZ` or their own
 //! credentials and Pacemaker's tools need `CIB_*`, `PCMK_*`, `HA_*`, so the
-//! environment passes through, but the monitor password never reaches
+//! environment passes through, but the monitor password (nor any other
+//! password, nor `primary_conninfo_opt`) never reaches
 //! `pg_ctl`, the postmaster it starts (and every archive/restore command of
 //! the server's life) or a Pacemaker tool.
 //!
@@ -103,20 +104,17 @@ pub struct SpawnError {
 }
 
 /// True for an environment variable that carries a secret: `PGPASSWORD`,
-/// any `OCF_RESKEY_*password*` (any case), and the variable of every
-/// parameter the meta-data marks private.
+/// any `OCF_RESKEY_*password*` (any case), the variable of every parameter
+/// the meta-data marks private, and `OCF_RESKEY_primary_conninfo_opt` (a
+/// conninfo fragment that may hold a password); see
+/// [`pgsql_ra_core::metadata::is_secret_parameter`].
 pub fn is_secret(name: &OsStr) -> bool {
     let name = name.to_string_lossy();
     if name == "PGPASSWORD" {
         return true;
     }
-    match name.strip_prefix("OCF_RESKEY_") {
-        Some(param) => {
-            param.to_ascii_lowercase().contains("password")
-                || pgsql_ra_core::metadata::PRIVATE_PARAMETERS.contains(&param)
-        }
-        None => false,
-    }
+    name.strip_prefix("OCF_RESKEY_")
+        .is_some_and(pgsql_ra_core::metadata::is_secret_parameter)
 }
 
 /// The names of this process's environment variables that carry secrets.
@@ -285,6 +283,7 @@ mod tests {
             "OCF_RESKEY_monitor_password",
             "OCF_RESKEY_REPL_PASSWORD",
             "OCF_RESKEY_my_Password_2",
+            "OCF_RESKEY_primary_conninfo_opt",
         ] {
             assert!(is_secret(OsStr::new(k)), "{k}");
         }

@@ -9,6 +9,10 @@
 //! strings and reach the OS and pg_ctl as exactly the bytes they stand for
 //! ([`crate::bytes_path`]), so a data directory whose path is not UTF-8 is
 //! started, promoted and stopped like any other.
+//! The PID in `postmaster.pid` counts only when `/proc` shows a live
+//! postgres process whose working directory is `pgdata`
+//! ([`is_postmaster_of`]), so a stale file whose PID now belongs to another
+//! server's postmaster is never taken for this one (nor handed to pg_ctl).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -204,8 +208,49 @@ pub fn is_live_postmaster(proc_root: &Path, pid: u32) -> bool {
     }
 }
 
+/// True when `pid` is the live postmaster of the data directory `pgdata`: a
+/// live postgres process ([`is_live_postmaster`]) whose working directory is
+/// `pgdata` (the postmaster chdirs into its data directory; compared with
+/// [`procfs::cwd_is`]: canonical paths, or device and inode), and whose
+/// parent is not a postgres process in that directory (that would be one of
+/// its backends). A PID that a crashed postmaster left in `postmaster.pid`
+/// and the kernel gave to another server's postmaster fails this test.
+pub fn is_postmaster_of(proc_root: &Path, pid: u32, pgdata: &Path) -> bool {
+    if !is_live_postmaster(proc_root, pid) || !procfs::cwd_is(proc_root, pid, pgdata) {
+        return false;
+    }
+    match procfs::stat(proc_root, pid) {
+        Some(s) => {
+            s.ppid <= 1
+                || !(is_live_postmaster(proc_root, s.ppid)
+                    && procfs::cwd_is(proc_root, s.ppid, pgdata))
+        }
+        None => false,
+    }
+}
+
+/// Sends the postmaster `pid` the signal `pg_ctl stop -m <mode>` sends
+/// (fast: SIGINT, immediate: SIGQUIT). Only for a PID verified with
+/// [`is_postmaster_of`].
+pub fn signal_postmaster(pid: u32, mode: StopMode) -> std::io::Result<()> {
+    let signal = match mode {
+        StopMode::Fast => libc::SIGINT,
+        StopMode::Immediate => libc::SIGQUIT,
+    };
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    };
+    // SAFETY: signalling the verified postmaster of this data directory.
+    if unsafe { libc::kill(p, signal) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The live postmaster of the data directory `pgdata` (any bytes), from its
-/// `postmaster.pid`. `Ok(None)` also when the kernel refuses the path itself
+/// `postmaster.pid`: the PID on its first line when it passes
+/// [`is_postmaster_of`], otherwise the file is stale (`None`). `Ok(None)`
+/// also when the kernel refuses the path itself
 /// (name too long, a component is not a directory, a loop): PostgreSQL can
 /// not have created its pid file there, so nothing runs on that path.
 pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>, ProcessError> {
@@ -228,7 +273,7 @@ pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>
             ))
         }
     };
-    Ok(pid_from_pid_file(&text).filter(|pid| is_live_postmaster(proc_root, *pid)))
+    Ok(pid_from_pid_file(&text).filter(|pid| is_postmaster_of(proc_root, *pid, pgdata)))
 }
 
 /// The PID on the first line of a `postmaster.pid` text.
@@ -263,30 +308,31 @@ impl Server for PgCtl {
     }
 
     fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
-        if self.can_run_pg_ctl() {
-            return self.run(self.commands.stop(mode));
+        // pg_ctl signals whatever process postmaster.pid names: it only runs
+        // while that is the verified postmaster of this data directory.
+        if self.postmaster_pid()?.is_none() {
+            return Ok(());
         }
-        // pg_ctl can't run here (the program or the owner is missing), but
-        // a failed stop means fencing: signal the postmaster as pg_ctl would
-        // (fast: SIGINT, immediate: SIGQUIT); the caller waits for it to go.
+        let failed = if self.can_run_pg_ctl() {
+            match self.run(self.commands.stop(mode)) {
+                Ok(()) => return Ok(()),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            "pg_ctl can't run (the program or the pgdba user is missing)".to_string()
+        };
+        // pg_ctl failed or can't run (pgdba is root, whom pg_ctl refuses, or
+        // can't read the pid file…), but a failed stop means fencing: signal
+        // the verified postmaster as pg_ctl would; the caller waits for it.
         let Some(pid) = self.postmaster_pid()? else {
             return Ok(());
         };
-        let signal = match mode {
-            StopMode::Fast => libc::SIGINT,
-            StopMode::Immediate => libc::SIGQUIT,
-        };
-        // SAFETY: signalling the live postgres process named by postmaster.pid.
-        if unsafe { libc::kill(pid as libc::pid_t, signal) } != 0 {
-            return Err(ProcessError::new(
+        signal_postmaster(pid, mode).map_err(|e| {
+            ProcessError::new(
                 None,
-                format!(
-                    "pg_ctl can't run and signalling the postmaster {pid} failed: {}",
-                    std::io::Error::last_os_error()
-                ),
-            ));
-        }
-        Ok(())
+                format!("{failed}; signalling the postmaster {pid} failed: {e}"),
+            )
+        })
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {

@@ -654,3 +654,347 @@ fn a_full_tmpdir_does_not_fail_a_healthy_standby() {
     a2.expect("stop", 0, RUNNING);
     let _ = NOT_RUNNING;
 }
+
+// ---------------------------------------------------------------------------
+// Issue 17, second round: an operator's attack on real PostgreSQL 15.
+// ---------------------------------------------------------------------------
+
+/// Replaces line 1 of `<pgdata>/postmaster.pid` with `pid` (the rest of the
+/// file is kept). `root_only`: the file is recreated owned by root, mode 0600.
+fn forge_pid_file(node: &PgNode, pid: u32, root_only: bool) {
+    let path = format!("{}/postmaster.pid", node.pgdata);
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let rest: Vec<&str> = old.lines().skip(1).collect();
+    let text = format!("{pid}\n{}\n", rest.join("\n"));
+    if root_only {
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, text).expect("write forged pid file");
+        std::os::unix::fs::chown(&path, Some(0), Some(0)).expect("chown root");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    } else {
+        std::fs::write(&path, text).expect("write forged pid file");
+        chown_pgdba(Path::new(&path));
+    }
+}
+
+/// Kills a server's postmaster with SIGKILL (a crash) and waits until it and
+/// every child are gone; its postmaster.pid stays behind.
+fn crash(node: &PgNode) {
+    let pids = node.server_pids();
+    assert!(!pids.is_empty(), "{} runs", node.name);
+    let pm = node.postmaster_pid().expect("pid");
+    // SAFETY: killing the test's own postmaster.
+    unsafe {
+        libc::kill(pm as libc::pid_t, libc::SIGKILL);
+    }
+    assert!(
+        wait_for(Duration::from_secs(20), || pids.iter().all(|p| !alive(*p))),
+        "the crashed server's processes are gone"
+    );
+}
+
+/// D1: after a crash of server A, A's stale postmaster.pid names the live
+/// postmaster of server B (PID reuse). No action for A may take B for A's
+/// postmaster: stop (through pg_ctl, through the signal fallback without
+/// pg_ctl, through the raw-bytes path, and with a root-only pid file) returns
+/// 0 at once and B keeps running; the probe says A is not running; start
+/// starts A.
+#[test]
+fn a_stale_pid_file_naming_another_servers_postmaster_is_not_this_server() {
+    let dir = TestDir::new("pidreuse");
+    let port = free_port();
+    let a = PgNode::new(&dir, "a", 1, port);
+    let b = PgNode::new(&dir, "b", 2, port);
+    // B is stopped last: A's pid file may name B at the end.
+    let _guard = ServerGuard(vec![a.clone(), b.clone()]);
+    a.initdb();
+    b.initdb();
+    a.start_directly();
+    b.start_directly();
+    crash(&a);
+    let attrd = dir.join("attrd");
+    let env_a = single(&a, &attrd);
+    let mut failures: Vec<String> = Vec::new();
+    let mut step = |what: &str, root_only: bool, run: &dyn Fn() -> (i32, String), want: i32| {
+        if b.postmaster_pid().is_none_or(|p| !alive(p)) {
+            b.start_directly();
+        }
+        let b_pid = b.postmaster_pid().expect("B's pid");
+        forge_pid_file(&a, b_pid, root_only);
+        let start = std::time::Instant::now();
+        let (code, err) = run();
+        let took = start.elapsed();
+        std::thread::sleep(Duration::from_millis(300));
+        if code != want {
+            failures.push(format!(
+                "{what}: rc {code}, want {want} after {took:?}: {err}"
+            ));
+        }
+        if !alive(b_pid) {
+            failures.push(format!(
+                "{what}: B's postmaster {b_pid} was shut down: {err}"
+            ));
+        }
+        if took > Duration::from_secs(10) {
+            failures.push(format!("{what}: took {took:?}"));
+        }
+    };
+    let plain = |env: &AgentEnv, action: &'static str| {
+        let r = env.run(action, 0);
+        (r.code, r.stderr)
+    };
+    step("stop", false, &|| plain(&env_a, "stop"), 0);
+    step("probe", false, &|| plain(&env_a, "monitor"), NOT_RUNNING);
+    let mut no_pgctl = single(&a, &attrd);
+    no_pgctl.set("OCF_RESKEY_pgctl", "/nonexistent/pg_ctl");
+    step(
+        "stop without pg_ctl",
+        false,
+        &|| plain(&no_pgctl, "stop"),
+        0,
+    );
+    let raw = [(
+        "OCF_RESKEY_start_opt",
+        OsString::from_vec(b"-c x=\xff".to_vec()),
+    )];
+    step(
+        "stop, raw-bytes path",
+        false,
+        &|| run_os(&env_a.vars, &raw, "stop", 0),
+        0,
+    );
+    step(
+        "probe, raw-bytes path",
+        false,
+        &|| run_os(&env_a.vars, &raw, "monitor", 0),
+        NOT_RUNNING,
+    );
+    step(
+        "stop with a root-only pid file",
+        true,
+        &|| plain(&env_a, "stop"),
+        0,
+    );
+    step("start", false, &|| plain(&env_a, "start"), RUNNING);
+    let a_pid = a.postmaster_pid();
+    let b_pid = b.postmaster_pid();
+    if a_pid.is_none() || a_pid == b_pid || !a_pid.is_some_and(alive) {
+        failures.push(format!("start did not start A: A {a_pid:?}, B {b_pid:?}"));
+    }
+    let r = env_a.run("stop", 0);
+    if r.code != 0 || a_pid.is_some_and(alive) {
+        failures.push(format!(
+            "stop of the started A: rc {}: {}",
+            r.code, r.stderr
+        ));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// D3: an existing but wrong `pgdba` (root: pg_ctl refuses to run; nobody:
+/// can't read the pid file) does not make stop fail while the agent (root)
+/// found the verified postmaster: it signals it. `pgdba=root` is
+/// OCF_ERR_CONFIGURED naming pgdba for validate-all and start.
+#[test]
+fn stop_works_with_a_wrong_pgdba_and_root_is_refused_as_pgdba() {
+    let dir = TestDir::new("pgdba");
+    let node = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![node.clone()]);
+    node.initdb();
+    let attrd = dir.join("attrd");
+    let mut failures: Vec<String> = Vec::new();
+    for pgdba in ["root", "nobody"] {
+        node.start_directly();
+        let pid = node.postmaster_pid().expect("pid");
+        let mut env = single(&node, &attrd);
+        env.set("OCF_RESKEY_pgdba", pgdba)
+            .set("OCF_RESKEY_CRM_meta_timeout", "10000");
+        let r = env.run("stop", 0);
+        if r.code != 0 || !wait_for(Duration::from_secs(5), || !alive(pid)) {
+            failures.push(format!(
+                "stop with pgdba={pgdba}: rc {} after {:?}, postmaster alive: {}: {}",
+                r.code,
+                r.elapsed,
+                alive(pid),
+                r.stderr
+            ));
+            node.stop_immediately();
+        }
+    }
+    let mut root = single(&node, &attrd);
+    root.set("OCF_RESKEY_pgdba", "root");
+    for (action, level) in [
+        ("validate-all", "0"),
+        ("validate-all", "10"),
+        ("start", "0"),
+    ] {
+        root.set("OCF_CHECK_LEVEL", level);
+        let r = root.run(action, 0);
+        if r.code != ERR_CONFIGURED || !r.stderr.contains("pgdba") {
+            failures.push(format!(
+                "{action} (check level {level}) with pgdba=root: rc {}: {}",
+                r.code, r.stderr
+            ));
+        }
+    }
+    if let Some(pid) = node.postmaster_pid().filter(|p| alive(*p)) {
+        failures.push(format!("start with pgdba=root started {pid}"));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// D4: the value of a secret parameter (`monitor_password`, any
+/// `*password*`, `primary_conninfo_opt`) that is not UTF-8 is never printed:
+/// the message and the exit reason name the parameter only.
+#[test]
+fn an_unreadable_secret_is_named_but_never_printed() {
+    let dir = TestDir::new("secretbytes");
+    let node = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![node.clone()]);
+    node.initdb();
+    node.start_directly();
+    let attrd = dir.join("attrd");
+    let env = single(&node, &attrd);
+    let mut failures: Vec<String> = Vec::new();
+    for param in [
+        "monitor_password",
+        "replication_password",
+        "primary_conninfo_opt",
+    ] {
+        let value = if param == "primary_conninfo_opt" {
+            b"password=SEC\xffRET".to_vec()
+        } else {
+            b"SEC\xffRET".to_vec()
+        };
+        let extra = [(
+            &*format!("OCF_RESKEY_{param}").leak(),
+            OsString::from_vec(value),
+        )];
+        for action in ["validate-all", "monitor", "start", "stop"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
+                .arg(action)
+                .env_clear()
+                .envs(&env.vars)
+                .envs(extra.iter().map(|(k, v)| (k, v)))
+                .env("OCF_RESKEY_CRM_meta_interval", "0")
+                .output()
+                .expect("the agent binary runs");
+            let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+            let text = String::from_utf8_lossy(&all);
+            if all.windows(3).any(|w| w == b"SEC" || w == b"RET") {
+                failures.push(format!(
+                    "{action} with {param}: the value is printed: {text}"
+                ));
+            }
+            if action != "stop" && !text.contains(param) {
+                failures.push(format!("{action} with {param}: not named: {text}"));
+            }
+        }
+        node.start_directly();
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// D6: `primary_conninfo_opt` may carry a password (a libpq conninfo
+/// fragment): it reaches neither pg_ctl, nor the postmaster, nor a Pacemaker
+/// tool.
+#[test]
+fn primary_conninfo_opt_never_reaches_a_child() {
+    let dir = TestDir::new("conninfo");
+    let node = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![node.clone()]);
+    node.initdb();
+    let attrd = dir.join("attrd");
+    let wrapper = dir.join("pg_ctl_wrapper");
+    let dumps = dir.join("dumps");
+    mkdir_pgdba(&dumps);
+    script(
+        &wrapper,
+        &format!(
+            "env > {dumps}/pg_ctl.$$\nexec {} \"$@\"\n",
+            pg_bin("pg_ctl")
+        ),
+    );
+    let secret = "password=S3cr3t-conninfo keepalives_idle=60";
+    let mut env = single(&node, &attrd);
+    env.set("OCF_RESKEY_pgctl", &wrapper)
+        .set("OCF_RESKEY_primary_conninfo_opt", secret);
+    env.expect("start", 0, RUNNING);
+    let mut failures: Vec<String> = Vec::new();
+    let pid = node.postmaster_pid().expect("postmaster.pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    if !leaks(&environ).is_empty() {
+        failures.push(format!("postmaster: {:?}", leaks(&environ)));
+    }
+    for entry in std::fs::read_dir(&dumps).expect("dumps") {
+        let text = std::fs::read(entry.expect("entry").path()).expect("dump");
+        if !leaks(&text).is_empty() {
+            failures.push(format!("pg_ctl: {:?}", leaks(&text)));
+        }
+    }
+    let sbin = dir.join("sbin");
+    mkdir_pgdba(&sbin);
+    script(
+        &format!("{sbin}/crm_node"),
+        &format!("env > {dumps}/crm_node.env\necho node1\n"),
+    );
+    let mut crm = single(&node, &attrd);
+    crm.vars.remove("PGSQL_RA_ATTRD_DIR");
+    crm.vars.remove("PGSQL_RA_NODE");
+    crm.set("HA_SBIN_DIR", &sbin)
+        .set("OCF_RESKEY_primary_conninfo_opt", secret);
+    let r = crm.run("monitor", 10000);
+    assert_eq!(r.code, RUNNING, "monitor through crm_node: {}", r.stderr);
+    let text = std::fs::read(format!("{dumps}/crm_node.env")).expect("crm_node ran");
+    if !leaks(&text).is_empty() {
+        failures.push(format!("crm_node: {:?}", leaks(&text)));
+    }
+    env.expect("stop", 0, RUNNING);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Minor: an empty `OCF_RESOURCE_INSTANCE` in replication mode would give
+/// attributes named `-status`, `-xlog-loc`…: every action but stop (and
+/// meta-data) is OCF_ERR_CONFIGURED naming it, and stop still stops.
+#[test]
+fn an_empty_resource_instance_is_refused_in_replication_mode() {
+    let dir = TestDir::new("noinstance");
+    let node = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![node.clone()]);
+    node.initdb();
+    node.start_directly();
+    let pid = node.postmaster_pid().expect("pid");
+    let attrd = dir.join("attrd");
+    std::fs::create_dir_all(&attrd).expect("attrd");
+    std::fs::write(format!("{attrd}/nodes"), "node1\nnode2\n").expect("nodes");
+    let mut env = AgentEnv::new(&node, &attrd, "node1 node2", &node.host);
+    env.set("OCF_RESOURCE_INSTANCE", "");
+    let mut failures: Vec<String> = Vec::new();
+    for (action, interval) in [
+        ("monitor", 0),
+        ("monitor", 4000),
+        ("validate-all", 0),
+        ("notify", 0),
+        ("start", 0),
+    ] {
+        let r = env.run(action, interval);
+        if r.code != ERR_CONFIGURED || !r.stderr.contains("OCF_RESOURCE_INSTANCE") {
+            failures.push(format!("{action}/{interval}: rc {}: {}", r.code, r.stderr));
+        }
+    }
+    for entry in std::fs::read_dir(format!("{attrd}/attrs"))
+        .into_iter()
+        .flatten()
+    {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines().filter(|l| l.starts_with('-')) {
+            failures.push(format!("{}: attribute {line}", path.display()));
+        }
+    }
+    let r = env.run("stop", 0);
+    if r.code != 0 || !wait_for(Duration::from_secs(5), || !alive(pid)) {
+        failures.push(format!("stop: rc {}: {}", r.code, r.stderr));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -23,12 +23,18 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
-    if local.is_empty() {
-        // The local node name is unknown (empty or unreadable): its
-        // attributes can't be addressed, but the server is stopped anyway.
+    let no_resource = crate::names::resource_name(&agent.context.instance).is_empty();
+    if local.is_empty() || no_resource {
+        // The local node name is unknown (empty or unreadable), or no
+        // resource name (empty OCF_RESOURCE_INSTANCE) to name the
+        // attributes: they can't be addressed, but the server is stopped.
         ctx.log(
             LogLevel::Warn,
-            "local node name unknown: stopping without updating the node attributes",
+            if no_resource {
+                "OCF_RESOURCE_INSTANCE is empty: stopping without updating the node attributes"
+            } else {
+                "local node name unknown: stopping without updating the node attributes"
+            },
         );
         return match real_stop(ctx, StopKind::Slave) {
             Ok(()) => Outcome::success(),

@@ -44,11 +44,23 @@ pub fn check_machine(
     probe: bool,
 ) -> Result<MachineFacts, Outcome> {
     let p = &agent.params;
-    if world.system.user(&p.pgdba).is_none() {
-        return Err(fail(
-            OcfExit::ErrInstalled,
-            format!("pgdba={:?}: user {} doesn't exist", p.pgdba, p.pgdba),
-        ));
+    match world.system.user(&p.pgdba) {
+        None => {
+            return Err(fail(
+                OcfExit::ErrInstalled,
+                format!("pgdba={:?}: user {} doesn't exist", p.pgdba, p.pgdba),
+            ))
+        }
+        Some(u) if u.uid == 0 => {
+            return Err(fail(
+                OcfExit::ErrConfigured,
+                format!(
+                    "pgdba={:?}: user {} has uid 0 and PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
+                    p.pgdba, p.pgdba
+                ),
+            ))
+        }
+        Some(_) => {}
     }
     let pg_version = read_pg_version(world, &p.pgdata);
     for (param, value) in [("pgctl", &p.pgctl), ("psql", &p.psql)] {
