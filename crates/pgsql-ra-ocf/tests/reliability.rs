@@ -23,6 +23,7 @@ use pgsql_ra_ocf::users;
 const RUNNING: i32 = 0;
 const NOT_RUNNING: i32 = 7;
 const PROMOTED: i32 = 8;
+const ERR_CONFIGURED: i32 = 6;
 
 /// Runs the binary with `vars` plus `extra` (values as raw bytes).
 fn run_os(
@@ -844,10 +845,10 @@ fn stop_works_with_a_wrong_pgdba_and_root_is_refused_as_pgdba() {
 }
 
 /// D4: the value of a secret parameter (`monitor_password`, any
-/// `*password*`, `primary_conninfo_opt`) that is not UTF-8 is never printed:
-/// the message and the exit reason name the parameter only.
+/// `*password*`, `primary_conninfo_opt`) that is not UTF-8 is never printed
+/// by any action (the bytes are carried, not refused: no message names it).
 #[test]
-fn an_unreadable_secret_is_named_but_never_printed() {
+fn a_non_utf8_secret_is_never_printed() {
     let dir = TestDir::new("secretbytes");
     let node = PgNode::new(&dir, "node1", 1, free_port());
     let _guard = ServerGuard(vec![node.clone()]);
@@ -886,9 +887,9 @@ fn an_unreadable_secret_is_named_but_never_printed() {
                     "{action} with {param}: the value is printed: {text}"
                 ));
             }
-            if action != "stop" && !text.contains(param) {
-                failures.push(format!("{action} with {param}: not named: {text}"));
-            }
+            // Since non-UTF-8 values are carried as bytes (bytes_path), such
+            // a secret is no longer an error to name: it is used, and what
+            // matters is that its value never appears in any output.
         }
         node.start_directly();
     }
