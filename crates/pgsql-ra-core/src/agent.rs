@@ -12,7 +12,7 @@ use crate::names::AttributeNames;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::{ParamError, Params, RepMode};
 use crate::ports::{LogLevel, World};
-use crate::validate;
+use crate::validate::{self, MachineFacts};
 
 /// Everything an invocation knows before it touches the world.
 #[derive(Debug, Clone)]
@@ -56,6 +56,23 @@ impl Agent {
     pub fn run(&self, action: Action, world: &mut World<'_>) -> Outcome {
         match action {
             Action::MetaData | Action::Methods => return Outcome::success(),
+            // Without a resource name every attribute would be named
+            // `-status`, `-xlog-loc`…: refused, except by stop (which must
+            // stop the server; it addresses no attribute of another resource).
+            Action::Stop => {}
+            _ if self.params.rep_mode.is_replication()
+                && crate::names::resource_name(&self.context.instance).is_empty() =>
+            {
+                return fail_logged(
+                    world,
+                    OcfExit::ErrConfigured,
+                    format!(
+                        "OCF_RESOURCE_INSTANCE={:?} names no resource: rep_mode={} needs it to name the node attributes",
+                        self.context.instance,
+                        self.params.rep_mode.as_str()
+                    ),
+                );
+            }
             Action::ValidateAll => return self.validate_all(world),
             _ => {}
         }
@@ -68,7 +85,10 @@ impl Agent {
         }
         let facts = match validate::check_machine(self, world, probe) {
             Ok(f) => f,
-            Err(o) => return self.on_machine_failure(action, world, o),
+            Err(o) => match self.on_machine_failure(action, world, o) {
+                Ok(f) => f,
+                Err(o) => return o,
+            },
         };
         let local = match world.cluster.local_node() {
             Ok(n) => n,
@@ -78,6 +98,15 @@ impl Agent {
                 world.log.log(
                     LogLevel::Debug,
                     &format!("local node name unknown, not needed with rep_mode=none: {e}"),
+                );
+                String::new()
+            }
+            // A stop needs no name to stop the server; it skips the
+            // attributes (see actions::stop).
+            Err(e) if action == Action::Stop => {
+                world.log.log(
+                    LogLevel::Warn,
+                    &format!("Can't get the local node name: {e}; stopping without it"),
                 );
                 String::new()
             }
@@ -122,7 +151,10 @@ impl Agent {
         let outcome = match action {
             Action::Start => actions::start(&mut ctx),
             Action::Stop => actions::stop(&mut ctx),
-            Action::Monitor => actions::monitor(&mut ctx),
+            Action::Monitor => {
+                ctx.warn_cluster_problems();
+                actions::monitor(&mut ctx)
+            }
             Action::Promote => actions::promote(&mut ctx),
             Action::Demote => actions::demote(&mut ctx),
             Action::Notify => actions::notify(&mut ctx),
@@ -183,19 +215,39 @@ impl Agent {
     }
 
     /// A machine check failed. A stop of a server that is not running still
-    /// succeeds (the resource is stopped; a failed stop means fencing).
-    fn on_machine_failure(&self, action: Action, world: &mut World<'_>, o: Outcome) -> Outcome {
-        if action == Action::Stop && matches!(world.server.postmaster_pid(), Ok(None)) {
-            let reason = o.reason.unwrap_or_default();
-            world.log.log(
-                LogLevel::Warn,
-                &format!("{reason}; PostgreSQL is not running, so the stop succeeds"),
-            );
-            return Outcome::success();
-        }
+    /// succeeds (the resource is stopped; a failed stop means fencing), and a
+    /// stop of a running one goes on (nothing the check covers, e.g.
+    /// `config`, is needed to stop it; the server port signals the
+    /// postmaster when `pgctl` itself is missing). `Ok`: the facts to stop
+    /// with; `Err`: the outcome of the action.
+    fn on_machine_failure(
+        &self,
+        action: Action,
+        world: &mut World<'_>,
+        o: Outcome,
+    ) -> Result<MachineFacts, Outcome> {
         let reason = o.reason.clone().unwrap_or_default();
+        if action == Action::Stop {
+            match world.server.postmaster_pid() {
+                Ok(None) => {
+                    world.log.log(
+                        LogLevel::Warn,
+                        &format!("{reason}; PostgreSQL is not running, so the stop succeeds"),
+                    );
+                    return Err(Outcome::success());
+                }
+                Ok(Some(_)) => {
+                    world.log.log(
+                        LogLevel::Warn,
+                        &format!("{reason}; stopping the running PostgreSQL anyway"),
+                    );
+                    return Ok(validate::stop_facts(self, world));
+                }
+                Err(_) => {}
+            }
+        }
         world.log.log(LogLevel::Err, &reason);
-        o
+        Err(o)
     }
 }
 

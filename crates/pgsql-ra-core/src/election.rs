@@ -163,18 +163,74 @@ fn same_system(observed: &[Observation], mine: Option<Origin>) -> (Vec<&Observat
     (kept, warnings)
 }
 
-/// When another system identifier is published by more nodes than the
-/// local one, that identifier and its count (the local node is the odd one out).
-fn outnumbered_by(observed: &[Observation], mine: Origin) -> Option<(u64, usize)> {
+/// How the local system identifier compares with the others published.
+fn system_counts(observed: &[Observation], mine: Origin) -> (usize, Option<(u64, usize)>) {
     let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
     for o in observed.iter().filter_map(|o| o.origin) {
         *counts.entry(o.system_id).or_default() += 1;
     }
     let own = counts.get(&mine.system_id).copied().unwrap_or(0).max(1);
-    counts
+    let top_other = counts
         .into_iter()
-        .filter(|(id, n)| *id != mine.system_id && *n > own)
-        .max_by_key(|(id, n)| (*n, std::cmp::Reverse(*id)))
+        .filter(|(id, _)| *id != mine.system_id)
+        .max_by_key(|(id, n)| (*n, std::cmp::Reverse(*id)));
+    (own, top_other)
+}
+
+/// Why a candidate and the local node hold diverged histories (neither's
+/// WAL contains the other's), in words; `None` when one can follow the other
+/// or it cannot be told. Rules, from the switch points published with the
+/// timelines (a timeline's switch point is where it began; switch points
+/// never decrease along a history):
+/// * the same timeline number with different switch points: two
+///   independent promotions (a fork);
+/// * a candidate on a newer timeline that began at S while the local WAL
+///   goes past S: the local node wrote (or received) WAL the candidate's
+///   history does not have;
+/// * a candidate on an older timeline whose WAL goes past the switch point
+///   of the local timeline: the candidate holds WAL the local history does
+///   not have (e.g. a standby promoted outside the cluster, or a failover
+///   after which the old primary went on writing).
+fn diverged(me: (Lsn, Origin), other: &Observation) -> Option<String> {
+    let (my_lsn, mine) = me;
+    let theirs = other.origin?;
+    if theirs.system_id != mine.system_id {
+        return None;
+    }
+    if theirs.forked_from(&mine) {
+        return Some(format!(
+            "{} is on another timeline {} (it began at {}, mine at {}): the cluster forked",
+            other.node,
+            mine.timeline,
+            theirs.switch_point.unwrap_or_default().to_pg(),
+            mine.switch_point.unwrap_or_default().to_pg()
+        ));
+    }
+    match theirs.timeline.cmp(&mine.timeline) {
+        std::cmp::Ordering::Greater => match theirs.switch_point {
+            Some(sp) if my_lsn > sp => Some(format!(
+                "{}'s timeline {} began at {}, but my WAL on timeline {} goes on to {}: our histories diverged",
+                other.node,
+                theirs.timeline,
+                sp.to_pg(),
+                mine.timeline,
+                my_lsn.to_pg()
+            )),
+            _ => None,
+        },
+        std::cmp::Ordering::Less => match mine.switch_point {
+            Some(sp) if other.lsn > sp => Some(format!(
+                "{} holds WAL on timeline {} up to {}, past {} where my timeline {} began: our histories diverged",
+                other.node,
+                theirs.timeline,
+                other.lsn.to_pg(),
+                sp.to_pg(),
+                mine.timeline
+            )),
+            _ => None,
+        },
+        std::cmp::Ordering::Equal => None,
+    }
 }
 
 /// The number of completed rounds: the largest k in 1..=check_count such
@@ -366,31 +422,46 @@ pub fn decide(round: &Round) -> Decision {
         reason,
         warnings,
     };
+    // No decision (nobody is marked, counting restarts) while the round
+    // cannot tell which data is the cluster's: fail closed.
+    let undecided = |reason: String, warnings: Vec<String>| Decision {
+        verdict: Verdict::Restarted,
+        notes: NotesChange::ResetTo(text.clone()),
+        highest,
+        reason,
+        warnings,
+    };
     if let Some(mine) = round.my_origin {
-        if let Some((other, count)) = outnumbered_by(&round.observed, mine) {
-            return lose(
-                format!(
-                    "I don't have correct master data: my system identifier {} differs from {other}, published by {count} nodes",
-                    mine.system_id
-                ),
-                warnings,
-            );
+        match system_counts(&round.observed, mine) {
+            (own, Some((other, count))) if count > own => {
+                return lose(
+                    format!(
+                        "I don't have correct master data: my system identifier {} differs from {other}, published by {count} nodes",
+                        mine.system_id
+                    ),
+                    warnings,
+                );
+            }
+            (own, Some((other, count))) if count == own => {
+                return undecided(
+                    format!(
+                        "no decision: system identifier {other} is published by as many nodes ({count}) as mine {}; which data is the cluster's cannot be told",
+                        mine.system_id
+                    ),
+                    warnings,
+                );
+            }
+            _ => {}
         }
-    }
-    if let Some(mine) = round.my_origin {
-        if let Some(f) = candidates
+        let reasons: Vec<String> = candidates
             .iter()
-            .find(|o| o.origin.is_some_and(|g| g.forked_from(&mine)))
-        {
-            let theirs = f.origin.and_then(|g| g.switch_point).unwrap_or_default();
-            let own = mine.switch_point.unwrap_or_default();
-            return lose(
+            .filter_map(|o| diverged((round.my_lsn, mine), o))
+            .collect();
+        if !reasons.is_empty() {
+            return undecided(
                 format!(
-                    "I don't have correct master data: {} is on another timeline {} (it began at {}, mine at {}): the cluster forked",
-                    f.node,
-                    mine.timeline,
-                    theirs.to_pg(),
-                    own.to_pg()
+                    "no decision while histories diverge: {}",
+                    reasons.join("; ")
                 ),
                 warnings,
             );

@@ -3,6 +3,12 @@
 //! status, WAL locations and promotion decisions as deterministic functions
 //! over injected traits ([`ports`]). It performs no I/O of its own: no files,
 //! processes, network, environment or clock.
+//!
+//! The in-memory ports (`memory`) and the multi-node simulator (`sim`)
+//! are test and embedding tools, not part of the agent: they are compiled
+//! only with the cargo feature `sim` (off by default), which the core's own
+//! tests, `bench/scaling` and embedders turn on
+//! (`pgsql-ra-core = { path = "…", features = ["sim"] }`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -13,8 +19,11 @@ pub mod agent;
 pub mod attrs;
 pub mod budget;
 pub mod context;
+pub mod decide;
 pub mod election;
+pub mod ineligible;
 pub mod lsn;
+#[cfg(any(test, feature = "sim"))]
 pub mod memory;
 pub mod metadata;
 pub mod names;
@@ -25,6 +34,7 @@ pub mod recovery;
 pub mod replication;
 pub mod role_gate;
 pub mod score;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod slots;
 pub mod status;

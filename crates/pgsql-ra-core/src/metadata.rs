@@ -17,6 +17,23 @@ pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// digests; eligible for `cibsecret`).
 pub const PRIVATE_PARAMETERS: [&str; 1] = ["monitor_password"];
 
+/// Parameters whose values are secrets besides the private ones:
+/// `primary_conninfo_opt` is a libpq conninfo fragment that may carry
+/// `password=…`. Not marked private in the meta-data (as in the stock agent,
+/// it is part of the replication setup an operator reviews), but never
+/// printed and never passed to a child's environment.
+pub const SECRET_PARAMETERS: [&str; 1] = ["primary_conninfo_opt"];
+
+/// True for a parameter whose value must never be printed (messages, exit
+/// reasons, logs) nor passed to a child's environment: any parameter whose
+/// name contains `password` (any case), the [`PRIVATE_PARAMETERS`] and the
+/// [`SECRET_PARAMETERS`].
+pub fn is_secret_parameter(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("password")
+        || PRIVATE_PARAMETERS.contains(&name)
+        || SECRET_PARAMETERS.contains(&name)
+}
+
 /// One `<action>` line of the meta-data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActionHint {
@@ -198,6 +215,21 @@ pub fn render(pgdata: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_parameters() {
+        for p in [
+            "monitor_password",
+            "primary_conninfo_opt",
+            "repl_PASSWORD",
+            "password",
+        ] {
+            assert!(is_secret_parameter(p), "{p}");
+        }
+        for p in ["monitor_user", "pgdata", "primary_conninfo", "repuser"] {
+            assert!(!is_secret_parameter(p), "{p}");
+        }
+    }
 
     #[test]
     fn every_parameter_has_a_description() {

@@ -25,6 +25,10 @@ pub struct AttributeNames {
     /// just made synchronous, the primary's WAL position at the handover
     /// until the standby has flushed it (blocks its election meanwhile).
     pub sync_baseline: String,
+    /// `<rsc>-withheld-score` (reboot; not in the stock agent): the own
+    /// promotion score a standby withheld (set to -INFINITY) because it could
+    /// not write its election note; restored and deleted once it can.
+    pub withheld_score: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -49,6 +53,7 @@ impl AttributeNames {
             receiver_status: format!("{rsc}-receiver-status"),
             master_score: format!("master-{rsc}"),
             sync_baseline: format!("{rsc}-sync-baseline"),
+            withheld_score: format!("{rsc}-withheld-score"),
         }
     }
 }
@@ -67,6 +72,7 @@ mod tests {
         assert_eq!(n.master_baseline, "pgsql-master-baseline");
         assert_eq!(n.receiver_status, "pgsql-receiver-status");
         assert_eq!(n.master_score, "master-pgsql");
+        assert_eq!(n.withheld_score, "pgsql-withheld-score");
         assert_eq!(resource_name("pg:sql"), "pg:sql");
     }
 }

@@ -96,6 +96,14 @@ impl fmt::Display for OcfExit {
     }
 }
 
+/// Serializes as the symbolic name (`OCF_ERR_CONFIGURED`), for printing
+/// decisions as JSON.
+impl serde::Serialize for OcfExit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// What an action ended with: the exit code and, on failure, a one-line reason
 /// (printed as `ocf-exit-reason:` by the shim).
 #[derive(Debug, Clone, PartialEq, Eq)]

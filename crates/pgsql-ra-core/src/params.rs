@@ -120,6 +120,13 @@ impl RepMode {
     }
 }
 
+/// Serializes as the parameter text (`sync`), for printing decisions as JSON.
+impl serde::Serialize for RepMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A parameter with a bad value: the OCF code to return and a message naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -252,9 +259,18 @@ impl Params {
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if n <= max => n,
                     _ => {
+                        // A secret's value is never printed (none is numeric
+                        // today; the rule holds for every message).
+                        let shown = if crate::metadata::is_secret_parameter(name) {
+                            "(secret, value not shown)".to_string()
+                        } else {
+                            format!("={v:?}")
+                        };
                         errors.push(ParamError::configured(
                             name,
-                            format!("parameter {name}={v:?} is not an integer between 0 and {max}"),
+                            format!(
+                                "parameter {name}{shown} is not an integer between 0 and {max}"
+                            ),
                         ));
                         default
                     }

@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::params::RepMode;
 use crate::ports::ReplicationRow;
@@ -32,6 +33,8 @@ pub struct StandbyDecision {
     pub status: Option<String>,
     /// Why, in words.
     pub reason: String,
+    /// Why it may not be promoted, when its score is `-INFINITY`.
+    pub ineligible: Option<Ineligible>,
 }
 
 /// A new content for `rep_mode.conf` (followed by a reload).
@@ -116,180 +119,314 @@ fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S:
     s.serialize_str(&v.to_string())
 }
 
-/// Decides the standbys' attributes and the synchronous standby.
+/// Decides the standbys' attributes and the synchronous standby, in three
+/// steps: [`classify_row`] for each other node of node_list (list order),
+/// [`choose_sync_set`] over those classifications, then [`next_baseline`].
 pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
-    let sync = input.rep_mode == RepMode::Sync;
-    let manage_single = sync && input.external.is_empty();
+    let valid = valid_baseline(input);
+    let rules = RowRules::of(input);
+    let mut caught_up = Vec::new();
+    let standbys: Vec<StandbyDecision> = input
+        .node_list
+        .iter()
+        .filter(|n| n.as_str() != input.local)
+        .map(|node| {
+            let row = input.rows.iter().find(|r| r.application_name == *node);
+            let c = classify_row(rules, node, row, Handover::of(valid, node));
+            if c.caught_up {
+                caught_up.push(node.clone());
+            }
+            c.decision
+        })
+        .collect();
+    let choice = choose_sync_set(input, &standbys);
+    let baseline = next_baseline(input, &caught_up, choice.change.as_ref());
+    ControlDecision {
+        standbys,
+        sync_change: choice.change,
+        recheck: choice.recheck,
+        baseline,
+    }
+}
+
+/// The parts of [`ControlInput`] that the score of one row depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRules {
+    /// `rep_mode` (sync or async).
+    pub rep_mode: RepMode,
+    /// The number of node_list names (async: 100 only with ≤ 2, §4.1).
+    pub list_len: usize,
+}
+
+impl RowRules {
+    /// The rules of one run.
+    pub fn of(input: &ControlInput<'_>) -> RowRules {
+        RowRules {
+            rep_mode: input.rep_mode,
+            list_len: input.node_list.len(),
+        }
+    }
+}
+
+/// Where one standby stands with the handover baseline ([`SyncBaseline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Handover {
+    /// Not named in the baseline: it does not wait.
+    NotWaiting,
+    /// Named, but the primary's position is not recorded yet.
+    Unrecorded,
+    /// Named: it must have flushed this position.
+    At(Lsn),
+}
+
+impl Handover {
+    /// Where `node` stands with `baseline`.
+    pub fn of(baseline: Option<&SyncBaseline>, node: &str) -> Handover {
+        match baseline.filter(|b| b.names.iter().any(|n| n == node)) {
+            None => Handover::NotWaiting,
+            Some(SyncBaseline { lsn: None, .. }) => Handover::Unrecorded,
+            Some(SyncBaseline { lsn: Some(l), .. }) => Handover::At(*l),
+        }
+    }
+}
+
+/// One classified row: the decision, and whether the standby has just
+/// reached its handover baseline (it leaves the baseline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classified {
+    /// The standby's attributes and why.
+    pub decision: StandbyDecision,
+    /// True when it waited for the baseline and has now flushed it.
+    pub caught_up: bool,
+}
+
+fn standby(
+    node: &str,
+    data_status: &DataStatus,
+    score: Score,
+    status: Option<PgStatus>,
+    why: Result<String, Ineligible>,
+) -> StandbyDecision {
+    let (reason, ineligible) = match why {
+        Ok(text) => (text, None),
+        Err(i) => (i.to_string(), Some(i)),
+    };
+    StandbyDecision {
+        node: node.to_string(),
+        data_status: data_status.clone(),
+        score,
+        status: status.map(|s| s.as_str().to_string()),
+        reason,
+        ineligible,
+    }
+}
+
+/// Classifies one node_list node from its `pg_stat_replication` row (`None`:
+/// absent) into its data-status, score and `<rsc>-status` (the table of
+/// stock §4.2, plus the handover wait beyond it). Rows are matched by exact
+/// `application_name` by the caller.
+pub fn classify_row(
+    rules: RowRules,
+    node: &str,
+    row: Option<&ReplicationRow>,
+    handover: Handover,
+) -> Classified {
+    let data_status = match row {
+        Some(r) => DataStatus::replication(&r.state, &r.sync_state),
+        None => DataStatus::Disconnect,
+    };
+    let not = Score::CAN_NOT_PROMOTE;
+    let can = Score::CAN_PROMOTE;
+    let mut caught_up = false;
+    let (score, status, why) = if data_status.is_streaming("SYNC") {
+        let sync = Some(PgStatus::HsSync);
+        match (handover, row.and_then(|r| r.flush_lsn)) {
+            (Handover::Unrecorded, _) => (not, sync, Err(Ineligible::HandoverUnrecorded)),
+            (Handover::At(baseline), Some(flushed)) if flushed < baseline => (
+                not,
+                sync,
+                Err(Ineligible::HandoverBehind { baseline, flushed }),
+            ),
+            (Handover::At(base), Some(_)) => {
+                caught_up = true;
+                (can, sync, Ok(format!(
+                    "streaming synchronously and has flushed {} acknowledged before it became synchronous: can take over at once",
+                    base.to_pg()
+                )))
+            }
+            (Handover::At(_), None) => (can, sync, Ok(
+                "streaming synchronously (the server does not report flush_lsn: stock behaviour, no catch-up check)".to_string(),
+            )),
+            (Handover::NotWaiting, _) => (
+                can,
+                sync,
+                Ok("streaming synchronously: can take over at once".to_string()),
+            ),
+        }
+    } else if data_status.is_streaming("ASYNC") {
+        let status = Some(PgStatus::HsAsync);
+        if rules.rep_mode == RepMode::Sync {
+            (not, status, Err(Ineligible::AsyncInSyncMode))
+        } else if rules.list_len <= 2 {
+            (
+                can,
+                status,
+                Ok("streaming asynchronously, the only standby of a two-node list".to_string()),
+            )
+        } else {
+            (not, status, Err(Ineligible::AsyncWithManyNodes))
+        }
+    } else if data_status.is_streaming("POTENTIAL") {
+        (
+            not,
+            Some(PgStatus::HsPotential),
+            Err(Ineligible::PotentialStandby),
+        )
+    } else if data_status == DataStatus::Disconnect {
+        (not, None, Err(Ineligible::NotReplicating))
+    } else {
+        (
+            not,
+            Some(PgStatus::HsConnected),
+            Err(Ineligible::NotStreaming {
+                data_status: data_status.to_string(),
+            }),
+        )
+    };
+    Classified {
+        decision: standby(node, &data_status, score, status, why),
+        caught_up,
+    }
+}
+
+/// The synchronous standby configuration chosen after classifying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncChoice {
+    /// The new `rep_mode.conf` content, if it changes.
+    pub change: Option<SyncChange>,
+    /// True when a standby was just made synchronous: check again shortly.
+    pub recheck: bool,
+}
+
+/// Chooses who goes into `synchronous_standby_names` (stock §4.8, sync
+/// mode only). Without `external_standby_node_list`, the standbys are
+/// walked in node_list order: the first `STREAMING|ASYNC` one becomes the
+/// synchronous standby when none is configured, and a configured one that
+/// is no longer streaming is released (all asynchronous, so that commits do
+/// not block). With an external list, every `STREAMING` node_list or
+/// external name is synchronous (§4.2 step 3).
+pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> SyncChoice {
+    if input.rep_mode != RepMode::Sync {
+        return SyncChoice {
+            change: None,
+            recheck: false,
+        };
+    }
+    if !input.external.is_empty() {
+        return choose_with_external(input);
+    }
     let mut current: Vec<String> = input.current_sync.to_vec();
     let mut changed_reason: Option<String> = None;
     let mut recheck = false;
-    let mut standbys = Vec::new();
-    // A baseline is valid only for names still configured (rep_mode.conf
-    // may have been rewritten by start/stop since).
-    let mut baseline: Option<SyncBaseline> = input
-        .baseline
-        .filter(|b| b.names.iter().all(|n| input.current_sync.contains(n)))
-        .cloned();
-
-    for node in input.node_list.iter().filter(|n| n.as_str() != input.local) {
-        let row = input.rows.iter().find(|r| r.application_name == *node);
-        let data_status = match row {
-            Some(r) => DataStatus::replication(&r.state, &r.sync_state),
-            None => DataStatus::Disconnect,
-        };
-        let (score, status, reason) = if data_status.is_streaming("SYNC") {
-            let waits_for = baseline
-                .as_ref()
-                .filter(|b| b.names.contains(node))
-                .map(|b| b.lsn);
-            let flushed = row.and_then(|r| r.flush_lsn);
-            match (waits_for, flushed) {
-                (Some(None), _) => (
-                    Score::CAN_NOT_PROMOTE,
-                    Some(PgStatus::HsSync),
-                    "sync standby: the primary's WAL position when it became synchronous is not recorded yet".to_string(),
-                ),
-                (Some(Some(base)), Some(flush)) if flush < base => (
-                    Score::CAN_NOT_PROMOTE,
-                    Some(PgStatus::HsSync),
-                    format!(
-                        "sync standby has not yet flushed {} acknowledged before it became synchronous (flushed {})",
-                        base.to_pg(),
-                        flush.to_pg()
-                    ),
-                ),
-                (Some(Some(base)), Some(_)) => {
-                    if let Some(b) = baseline.as_mut() {
-                        b.names.retain(|n| n != node);
-                    }
-                    (
-                        Score::CAN_PROMOTE,
-                        Some(PgStatus::HsSync),
-                        format!(
-                            "streaming synchronously and has flushed {} acknowledged before it became synchronous: can take over at once",
-                            base.to_pg()
-                        ),
-                    )
-                }
-                (Some(Some(_)), None) => (
-                    Score::CAN_PROMOTE,
-                    Some(PgStatus::HsSync),
-                    "streaming synchronously (the server does not report flush_lsn: stock behaviour, no catch-up check)".to_string(),
-                ),
-                (None, _) => (
-                    Score::CAN_PROMOTE,
-                    Some(PgStatus::HsSync),
-                    "streaming synchronously: can take over at once".to_string(),
-                ),
-            }
-        } else if data_status.is_streaming("ASYNC") {
-            if sync {
-                if manage_single && current.is_empty() {
-                    current = vec![node.clone()];
-                    recheck = true;
-                    changed_reason = Some(format!("no synchronous standby is configured: {node} becomes the synchronous standby"));
-                }
-                (
-                    Score::CAN_NOT_PROMOTE,
-                    Some(PgStatus::HsAsync),
-                    "streaming asynchronously in sync mode: it may miss committed transactions"
-                        .to_string(),
-                )
-            } else if input.node_list.len() <= 2 {
-                (
-                    Score::CAN_PROMOTE,
-                    Some(PgStatus::HsAsync),
-                    "streaming asynchronously, the only standby of a two-node list".to_string(),
-                )
-            } else {
-                (
-                    Score::CAN_NOT_PROMOTE,
-                    Some(PgStatus::HsAsync),
-                    "streaming asynchronously with three or more nodes: which standby is newest cannot be told".to_string(),
-                )
-            }
-        } else if data_status.is_streaming("POTENTIAL") {
-            (
-                Score::CAN_NOT_PROMOTE,
-                Some(PgStatus::HsPotential),
-                "potential synchronous standby: not confirmed to hold every commit".to_string(),
-            )
-        } else {
-            if manage_single && current.iter().any(|n| n == node) {
-                current.clear();
-                changed_reason = Some(format!("{node} is no longer streaming ({data_status}): all standbys become asynchronous so that commits do not block"));
-            }
-            match data_status {
-                DataStatus::Disconnect => (
-                    Score::CAN_NOT_PROMOTE,
-                    None,
-                    "not in pg_stat_replication: its data may be behind".to_string(),
-                ),
-                _ => (
-                    Score::CAN_NOT_PROMOTE,
-                    Some(PgStatus::HsConnected),
-                    format!("connected but not streaming normally ({data_status})"),
-                ),
-            }
-        };
-        standbys.push(StandbyDecision {
-            node: node.clone(),
-            data_status,
-            score,
-            status: status.map(|s| s.as_str().to_string()),
-            reason,
-        });
-    }
-
-    let sync_change = if sync && !input.external.is_empty() {
-        let streaming = |name: &String| {
-            input
-                .rows
-                .iter()
-                .any(|r| r.application_name == *name && r.state == "STREAMING")
-        };
-        let targets: Vec<String> = input
-            .node_list
-            .iter()
-            .filter(|n| n.as_str() != input.local)
-            .chain(input.external.iter())
-            .filter(|n| streaming(n))
-            .cloned()
-            .fold(Vec::new(), |mut acc, n| {
-                if !acc.contains(&n) {
-                    acc.push(n);
-                }
-                acc
-            });
-        if crate::sync_mode::same_names(&targets, input.current_sync) {
-            None
-        } else {
-            recheck = true;
-            let dropped: Vec<&String> = input
-                .current_sync
-                .iter()
-                .filter(|n| input.external.contains(n) && !targets.contains(n))
-                .collect();
-            let mut reason = format!("the streaming standbys are now [{}]", targets.join(", "));
-            for n in dropped {
-                reason.push_str(&format!(
-                    "; the synchronous connection from {n} was disconnected"
+    for s in standbys {
+        let node = &s.node;
+        let status = &s.data_status;
+        if status.is_streaming("ASYNC") {
+            if current.is_empty() {
+                current = vec![node.clone()];
+                recheck = true;
+                changed_reason = Some(format!(
+                    "no synchronous standby is configured: {node} becomes the synchronous standby"
                 ));
             }
-            Some(SyncChange {
-                names: targets,
-                reason,
-            })
+        } else if !status.is_streaming("SYNC")
+            && !status.is_streaming("POTENTIAL")
+            && current.iter().any(|n| n == node)
+        {
+            current.clear();
+            changed_reason = Some(format!(
+                "{node} is no longer streaming ({status}): all standbys become asynchronous so that commits do not block"
+            ));
         }
-    } else {
-        changed_reason
-            .filter(|_| current.as_slice() != input.current_sync)
-            .map(|reason| SyncChange {
-                names: current,
-                reason,
-            })
+    }
+    let change = changed_reason
+        .filter(|_| current.as_slice() != input.current_sync)
+        .map(|reason| SyncChange {
+            names: current,
+            reason,
+        });
+    SyncChoice { change, recheck }
+}
+
+/// Sync mode with `external_standby_node_list`: every streaming name.
+fn choose_with_external(input: &ControlInput<'_>) -> SyncChoice {
+    let streaming = |name: &String| {
+        input
+            .rows
+            .iter()
+            .any(|r| r.application_name == *name && r.state == "STREAMING")
     };
-    if let Some(change) = &sync_change {
+    let mut targets: Vec<String> = Vec::new();
+    for n in input
+        .node_list
+        .iter()
+        .filter(|n| n.as_str() != input.local)
+        .chain(input.external.iter())
+        .filter(|n| streaming(n))
+    {
+        if !targets.contains(n) {
+            targets.push(n.clone());
+        }
+    }
+    if crate::sync_mode::same_names(&targets, input.current_sync) {
+        return SyncChoice {
+            change: None,
+            recheck: false,
+        };
+    }
+    let mut reason = format!("the streaming standbys are now [{}]", targets.join(", "));
+    for n in input
+        .current_sync
+        .iter()
+        .filter(|n| input.external.contains(n) && !targets.contains(n))
+    {
+        reason.push_str(&format!(
+            "; the synchronous connection from {n} was disconnected"
+        ));
+    }
+    SyncChoice {
+        change: Some(SyncChange {
+            names: targets,
+            reason,
+        }),
+        recheck: true,
+    }
+}
+
+/// The stored baseline, if it is still valid: only while every name it
+/// waits for is still configured (start/stop may have rewritten
+/// `rep_mode.conf` since).
+pub fn valid_baseline<'a>(input: &ControlInput<'a>) -> Option<&'a SyncBaseline> {
+    input
+        .baseline
+        .filter(|b| b.names.iter().all(|n| input.current_sync.contains(n)))
+}
+
+/// The handover bookkeeping after a run: names that `caught_up` leave the
+/// baseline; when `change` adds names to `synchronous_standby_names`, they
+/// (and the names still waiting) wait for the primary's position read right
+/// after the reload (`lsn: None`, recorded by the caller); names leaving the
+/// sync set leave it. `None`: nothing waits (remove the file).
+pub fn next_baseline(
+    input: &ControlInput<'_>,
+    caught_up: &[String],
+    change: Option<&SyncChange>,
+) -> Option<SyncBaseline> {
+    let mut baseline = valid_baseline(input).cloned();
+    if let Some(b) = baseline.as_mut() {
+        b.names.retain(|n| !caught_up.contains(n));
+    }
+    if let Some(change) = change {
         let added: Vec<String> = change
             .names
             .iter()
@@ -315,13 +452,7 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             baseline = Some(SyncBaseline { lsn: None, names });
         }
     }
-    let baseline = baseline.filter(|b| !b.names.is_empty());
-    ControlDecision {
-        standbys,
-        sync_change,
-        recheck,
-        baseline,
-    }
+    baseline.filter(|b| !b.names.is_empty())
 }
 
 #[cfg(test)]
@@ -630,5 +761,167 @@ mod tests {
             let d = decide(mode, &["node1", "node2"], &[], &[]);
             assert!(!d.standbys[0].score.is_positive());
         }
+    }
+
+    #[test]
+    fn classify_row_alone_gives_the_table_row_and_its_reason() {
+        let sync = RowRules {
+            rep_mode: RepMode::Sync,
+            list_len: 3,
+        };
+        let c = classify_row(sync, "node2", None, Handover::NotWaiting);
+        assert_eq!(c.decision.data_status, DataStatus::Disconnect);
+        assert_eq!(c.decision.status, None);
+        assert_eq!(c.decision.ineligible, Some(Ineligible::NotReplicating));
+        assert_eq!(c.decision.reason, Ineligible::NotReplicating.to_string());
+        let r = row("node2", "catchup", "async");
+        let c = classify_row(sync, "node2", Some(&r), Handover::NotWaiting);
+        assert_eq!(
+            c.decision.ineligible,
+            Some(Ineligible::NotStreaming {
+                data_status: "CATCHUP|ASYNC".into()
+            })
+        );
+        let r = ReplicationRow {
+            flush_lsn: Some(Lsn(0x10)),
+            ..row("node2", "STREAMING", "SYNC")
+        };
+        let c = classify_row(sync, "node2", Some(&r), Handover::At(Lsn(0x20)));
+        assert_eq!(c.decision.score, Score::CAN_NOT_PROMOTE);
+        assert!(!c.caught_up);
+        let c = classify_row(sync, "node2", Some(&r), Handover::At(Lsn(0x10)));
+        assert_eq!(c.decision.score, Score::CAN_PROMOTE);
+        assert_eq!(c.decision.ineligible, None);
+        assert!(c.caught_up);
+        let r = row("node2", "STREAMING", "ASYNC");
+        let two = RowRules {
+            rep_mode: RepMode::Async,
+            list_len: 2,
+        };
+        let c = classify_row(two, "node2", Some(&r), Handover::NotWaiting);
+        assert_eq!(c.decision.score, Score::CAN_PROMOTE);
+        let three = RowRules { list_len: 3, ..two };
+        let c = classify_row(three, "node2", Some(&r), Handover::NotWaiting);
+        assert_eq!(c.decision.ineligible, Some(Ineligible::AsyncWithManyNodes));
+    }
+
+    #[test]
+    fn every_minus_infinity_names_its_reason() {
+        let rows = [
+            row("node2", "STREAMING", "SYNC"),
+            row("node3", "STREAMING", "ASYNC"),
+            row("node4", "STREAMING", "POTENTIAL"),
+            row("node6", "CATCHUP", "ASYNC"),
+        ];
+        let list = ["node1", "node2", "node3", "node4", "node5", "node6"];
+        for mode in [RepMode::Sync, RepMode::Async] {
+            let d = decide(mode, &list, &rows, &["node2"]);
+            for s in &d.standbys {
+                assert_eq!(s.score.is_positive(), s.ineligible.is_none(), "{s:?}");
+                if let Some(i) = &s.ineligible {
+                    assert_eq!(i.effect().score(), Some(s.score));
+                    assert_eq!(
+                        i.effect().disconnects(),
+                        s.data_status == DataStatus::Disconnect
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn choose_sync_set_walks_the_list_in_order() {
+        let list = v(&["node1", "node2", "node3"]);
+        let current = v(&["node2"]);
+        let input = ControlInput {
+            rep_mode: RepMode::Sync,
+            node_list: &list,
+            local: "node1",
+            external: &[],
+            rows: &[],
+            current_sync: &current,
+            baseline: None,
+        };
+        let rules = RowRules::of(&input);
+        let async3 = row("node3", "STREAMING", "ASYNC");
+        let standbys = [
+            classify_row(rules, "node2", None, Handover::NotWaiting).decision,
+            classify_row(rules, "node3", Some(&async3), Handover::NotWaiting).decision,
+        ];
+        // node2 is released first, then node3 takes its place.
+        let c = choose_sync_set(&input, &standbys);
+        assert_eq!(c.change.map(|c| c.names), Some(v(&["node3"])));
+        assert!(c.recheck);
+        // In the other order node3 finds node2 still configured.
+        let reversed = [standbys[1].clone(), standbys[0].clone()];
+        let c = choose_sync_set(&input, &reversed);
+        assert_eq!(c.change.map(|c| c.names), Some(v(&[])));
+        assert!(!c.recheck);
+        // Async mode never touches rep_mode.conf.
+        let input = ControlInput {
+            rep_mode: RepMode::Async,
+            ..input
+        };
+        assert_eq!(choose_sync_set(&input, &standbys).change, None);
+    }
+
+    #[test]
+    fn next_baseline_keeps_only_names_that_still_wait() {
+        let list = v(&["node1", "node2", "node3"]);
+        let current = v(&["node2", "node3"]);
+        let stored = SyncBaseline {
+            lsn: Some(Lsn(0x50)),
+            names: v(&["node2", "node3"]),
+        };
+        let input = ControlInput {
+            rep_mode: RepMode::Sync,
+            node_list: &list,
+            local: "node1",
+            external: &[],
+            rows: &[],
+            current_sync: &current,
+            baseline: Some(&stored),
+        };
+        let b = next_baseline(&input, &v(&["node2"]), None);
+        assert_eq!(b.map(|b| b.names), Some(v(&["node3"])));
+        assert_eq!(next_baseline(&input, &v(&["node2", "node3"]), None), None);
+        // A change that adds a name: a new, unrecorded baseline for the
+        // added name and the names still waiting.
+        let change = SyncChange {
+            names: v(&["node3", "node4"]),
+            reason: String::new(),
+        };
+        let b = next_baseline(&input, &[], Some(&change)).expect("waits");
+        assert_eq!(b.lsn, None);
+        assert_eq!(b.names, v(&["node3", "node4"]));
+        // A change that only removes names: the removed ones leave.
+        let change = SyncChange {
+            names: v(&["node3"]),
+            reason: String::new(),
+        };
+        let b = next_baseline(&input, &[], Some(&change)).expect("waits");
+        assert_eq!(b.lsn, Some(Lsn(0x50)));
+        assert_eq!(b.names, v(&["node3"]));
+    }
+
+    #[test]
+    fn decisions_serialize_with_their_reasons() {
+        let rows = [row("node3", "STREAMING", "ASYNC")];
+        let d = decide(
+            RepMode::Sync,
+            &["node1", "node2", "node3"],
+            &rows,
+            &["node2"],
+        );
+        let v = serde_json::to_value(&d).expect("serializes");
+        assert_eq!(v["standbys"][0]["data_status"], "DISCONNECT");
+        assert_eq!(v["standbys"][0]["score"], "-INFINITY");
+        assert_eq!(v["standbys"][0]["ineligible"]["reason"], "not_replicating");
+        assert_eq!(
+            v["standbys"][1]["ineligible"]["reason"],
+            "async_in_sync_mode"
+        );
+        assert_eq!(v["sync_change"]["names"][0], "node3");
+        assert_eq!(v["baseline"]["lsn"], serde_json::Value::Null);
     }
 }

@@ -7,10 +7,12 @@
 //! 5 (`OCF_ERR_INSTALLED`) for something missing on this machine, 4
 //! (`OCF_ERR_PERM`) for permissions. Every reason names the parameter.
 
+mod cluster;
 mod machine;
 mod parameters;
 mod pgconf;
 
+pub use cluster::{cluster_problems, start_refusal, ClusterProblem};
 pub use machine::{
     parse_pg_version, MIN_REPLICATION_VERSION, MIN_SLOT_VERSION, MIN_SOCKET_DIRECTORIES_VERSION,
 };
@@ -52,4 +54,10 @@ pub fn check_machine(
     probe: bool,
 ) -> Result<MachineFacts, Outcome> {
     machine::check_machine(agent, world, probe)
+}
+
+/// The facts a `stop` of a running server goes on with when
+/// [`check_machine`] failed (see `machine::stop_facts`).
+pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
+    machine::stop_facts(agent, world)
 }

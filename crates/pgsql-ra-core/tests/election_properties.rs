@@ -133,21 +133,34 @@ proptest! {
             let outnumbered = observed
                 .iter()
                 .any(|o| count(o.origin.unwrap().system_id) > count(mine.system_id));
+            // A tie with another system identifier: which data is the
+            // cluster's cannot be told, so nobody decides (fail closed).
+            let tied = !outnumbered
+                && observed.iter().any(|o| {
+                    let id = o.origin.unwrap().system_id;
+                    id != mine.system_id && count(id) == count(mine.system_id)
+                });
             let expected = key(me) == best && !outnumbered;
             match d.verdict {
                 Verdict::Winner => {
-                    prop_assert!(expected, "{} won: {}", me.node, d.reason);
+                    prop_assert!(expected && !tied, "{} won: {}", me.node, d.reason);
                     winners.push(mine.system_id);
                 }
                 Verdict::Loser => prop_assert!(!expected, "{} lost: {}", me.node, d.reason),
+                Verdict::Restarted => prop_assert!(tied, "{} undecided: {}", me.node, d.reason),
                 v => prop_assert!(false, "a confirmed round must decide, got {:?}", v),
             }
             let foreign = observed.iter().filter(|o| o.origin.unwrap().system_id != mine.system_id).count();
             prop_assert_eq!(d.warnings.len(), foreign);
         }
-        // Someone always wins, and every winner belongs to a most published system.
+        // Someone wins exactly when one system is published by more nodes
+        // than any other, and every winner belongs to it.
         let top = observed.iter().map(|o| count(o.origin.unwrap().system_id)).max().unwrap();
-        prop_assert!(!winners.is_empty());
+        let mut ids: Vec<u64> = observed.iter().map(|o| o.origin.unwrap().system_id).collect();
+        ids.sort();
+        ids.dedup();
+        let unique_top = ids.iter().filter(|id| count(**id) == top).count() == 1;
+        prop_assert_eq!(!winners.is_empty(), unique_top, "winners {:?}", winners);
         prop_assert!(winners.iter().all(|id| count(*id) == top));
     }
 }
@@ -251,7 +264,8 @@ proptest! {
 
     /// Issue 9 precision: two nodes on the same timeline number that began
     /// at different switch points are forks of independent promotions:
-    /// neither wins against the other, whatever their LSNs.
+    /// neither wins against the other, whatever their LSNs, and neither is
+    /// marked (no decision until an operator or the rejoin logic acts).
     #[test]
     fn forked_timelines_never_win_against_each_other(
         a in 0u64..6, b in 0u64..6, sa in 1u64..4, sb in 1u64..4, tli in 2u32..4,
@@ -271,7 +285,7 @@ proptest! {
                 previous: Some(render_note(&observed)),
                 check_count: 3,
             });
-            prop_assert_eq!(d.verdict, Verdict::Loser, "{}", d.reason);
+            prop_assert_eq!(d.verdict, Verdict::Restarted, "{}", d.reason);
             prop_assert!(d.reason.contains("forked"), "{}", d.reason);
         }
     }
@@ -282,4 +296,45 @@ proptest! {
 fn the_mixed_publication_cycle_elects_someone() {
     let v = confirmed_verdicts(&[(3, Some(1)), (2, None), (1, Some(2))], &[]);
     assert_eq!(v, vec![Verdict::Winner, Verdict::Loser, Verdict::Loser]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// Issue 9: a node on a newer timeline wins against a node on an older
+    /// one only when the older node's WAL ends at or before where the newer
+    /// timeline began (it could follow it); otherwise their histories
+    /// diverged and neither wins (a standby promoted outside the cluster
+    /// must not beat the standby holding the acknowledged writes).
+    #[test]
+    fn a_newer_timeline_wins_only_over_nodes_that_can_follow_it(
+        old_lsn in 0u64..8, new_lsn in 0u64..8, switch in 0u64..8,
+    ) {
+        let sp = Lsn(0x0300_0000 + switch * 0x100);
+        let observed = vec![
+            Observation { node: "old".into(), lsn: Lsn(0x0300_0000 + old_lsn * 0x100), origin: Some(Origin::new(1, 7_000)) },
+            Observation {
+                node: "new".into(),
+                lsn: Lsn(0x0300_0000 + new_lsn.max(switch) * 0x100),
+                origin: Some(Origin { switch_point: Some(sp), ..Origin::new(2, 7_000) }),
+            },
+        ];
+        let can_follow = observed[0].lsn <= sp;
+        for me in &observed {
+            let d = decide(&Round {
+                my_lsn: me.lsn,
+                my_origin: me.origin,
+                observed: observed.clone(),
+                completed: 2,
+                previous: Some(render_note(&observed)),
+                check_count: 3,
+            });
+            let expected = match (can_follow, me.node.as_str()) {
+                (true, "new") => Verdict::Winner,
+                (true, _) => Verdict::Loser,
+                (false, _) => Verdict::Restarted,
+            };
+            prop_assert_eq!(d.verdict, expected, "{}: {}", me.node, d.reason);
+        }
+    }
 }

@@ -1,13 +1,28 @@
 //! Runs one external program with a deadline: no shell, optional switch to
 //! another user (uid, gid and supplementary groups) in the child, output
 //! captured, and the whole process group killed when the deadline passes.
+//!
+//! Every child inherits the agent's environment **minus its secrets**
+//! ([`is_secret`]): archive/restore commands may need `TZ` or their own
+//! credentials and Pacemaker's tools need `CIB_*`, `PCMK_*`, `HA_*`, so the
+//! environment passes through, but the monitor password (nor any other
+//! password, nor `primary_conninfo_opt`) never reaches
+//! `pg_ctl`, the postmaster it starts (and every archive/restore command of
+//! the server's life) or a Pacemaker tool.
+//!
+//! Program, arguments, environment values and working directory of an
+//! [`Invocation`] are the core's strings, decoded losslessly from bytes
+//! ([`crate::bytes_path`]); they reach the child as exactly the bytes they
+//! stand for, and the child's output is decoded the same way.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::bytes_path::{decode_bytes, encode};
 use crate::users::{groups_of, Account};
 
 /// One program invocation.
@@ -88,6 +103,28 @@ pub struct SpawnError {
     pub source: std::io::Error,
 }
 
+/// True for an environment variable that carries a secret: `PGPASSWORD`,
+/// any `OCF_RESKEY_*password*` (any case), the variable of every parameter
+/// the meta-data marks private, and `OCF_RESKEY_primary_conninfo_opt` (a
+/// conninfo fragment that may hold a password); see
+/// [`pgsql_ra_core::metadata::is_secret_parameter`].
+pub fn is_secret(name: &OsStr) -> bool {
+    let name = name.to_string_lossy();
+    if name == "PGPASSWORD" {
+        return true;
+    }
+    name.strip_prefix("OCF_RESKEY_")
+        .is_some_and(pgsql_ra_core::metadata::is_secret_parameter)
+}
+
+/// The names of this process's environment variables that carry secrets.
+pub fn secret_vars() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| is_secret(k))
+        .collect()
+}
+
 fn drop_privileges(cmd: &mut Command, account: &Account) {
     let groups: Vec<libc::gid_t> = groups_of(account);
     let (uid, gid) = (account.uid, account.gid);
@@ -115,7 +152,7 @@ fn reader<R: Read + Send + 'static>(stream: Option<R>) -> mpsc::Receiver<String>
         if let Some(mut s) = stream {
             let _ = s.read_to_end(&mut text);
         }
-        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+        let _ = tx.send(decode_bytes(&text));
     });
     rx
 }
@@ -129,33 +166,48 @@ fn kill_group(child: &Child) {
 
 /// Runs the program to completion or until its deadline.
 pub fn run(inv: &Invocation) -> Result<Finished, SpawnError> {
-    let mut cmd = Command::new(&inv.program);
-    cmd.args(&inv.args)
-        .stdin(Stdio::null())
+    let mut cmd = Command::new(encode(&inv.program));
+    cmd.args(inv.args.iter().map(|a| encode(a)));
+    for k in &inv.env_remove {
+        cmd.env_remove(encode(k));
+    }
+    for (k, v) in &inv.env_set {
+        cmd.env(encode(k), encode(v));
+    }
+    if let Some(dir) = &inv.cwd {
+        cmd.current_dir(encode(dir));
+    }
+    run_command(cmd, inv.run_as.as_ref(), inv.timeout).map_err(|source| SpawnError {
+        program: inv.program.clone(),
+        source,
+    })
+}
+
+/// Runs a prepared command (program, arguments, environment changes, working
+/// directory; raw bytes allowed) the same way as [`run`]: secrets removed,
+/// stdin closed, output captured, own process group killed at the deadline,
+/// optionally as `run_as`.
+pub fn run_command(
+    mut cmd: Command,
+    run_as: Option<&Account>,
+    timeout: Duration,
+) -> std::io::Result<Finished> {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    for k in &inv.env_remove {
+    for k in secret_vars() {
         cmd.env_remove(k);
     }
-    for (k, v) in &inv.env_set {
-        cmd.env(k, v);
-    }
-    if let Some(dir) = &inv.cwd {
-        cmd.current_dir(dir);
-    }
-    if let Some(acc) = &inv.run_as {
+    if let Some(acc) = run_as {
         if crate::users::effective_uid() == 0 && acc.uid != 0 {
             drop_privileges(&mut cmd, acc);
         }
     }
-    let mut child = cmd.spawn().map_err(|source| SpawnError {
-        program: inv.program.clone(),
-        source,
-    })?;
+    let mut child = cmd.spawn()?;
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
-    let deadline = Instant::now() + inv.timeout;
+    let deadline = Instant::now() + timeout;
     let mut timed_out = false;
     let status = loop {
         match child.try_wait() {
@@ -182,6 +234,7 @@ pub fn run(inv: &Invocation) -> Result<Finished, SpawnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn captures_output_and_exit_code() {
@@ -224,6 +277,28 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_recognised() {
+        for k in [
+            "PGPASSWORD",
+            "OCF_RESKEY_monitor_password",
+            "OCF_RESKEY_REPL_PASSWORD",
+            "OCF_RESKEY_my_Password_2",
+            "OCF_RESKEY_primary_conninfo_opt",
+        ] {
+            assert!(is_secret(OsStr::new(k)), "{k}");
+        }
+        for k in [
+            "PATH",
+            "PGPASSFILE",
+            "OCF_RESKEY_monitor_user",
+            "HA_password",
+            "OCF_RESKEY_CRM_meta_timeout",
+        ] {
+            assert!(!is_secret(OsStr::new(k)), "{k}");
+        }
+    }
+
+    #[test]
     fn environment_changes_apply_to_the_child() {
         let mut inv = Invocation::new(
             "sh",
@@ -234,5 +309,30 @@ mod tests {
         inv.env_set.push(("X".into(), "y".into()));
         let f = run(&inv).expect("sh runs");
         assert_eq!(f.stdout.trim(), "unset y");
+    }
+
+    /// Arguments, environment values and the working directory reach the
+    /// child as exactly the bytes they stand for; its output comes back
+    /// decoded the same way.
+    #[test]
+    fn bytes_that_are_not_utf8_reach_the_child_exactly() {
+        use crate::bytes_path::{decode_bytes, encode_bytes};
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-cmd-{}", std::process::id()));
+        let mut raw = dir.as_os_str().to_string_lossy().into_owned().into_bytes();
+        raw.extend_from_slice(b"\xff");
+        std::fs::create_dir_all(std::ffi::OsStr::from_bytes(&raw)).expect("mkdir");
+        let mut inv = Invocation::new(
+            "sh",
+            &["-c", "printf '%s|%s|' \"$1\" \"$X\"; pwd", "sh"],
+            Duration::from_secs(5),
+        );
+        inv.args.push(decode_bytes(b"a\xfe\xc3\x28"));
+        inv.env_set.push(("X".into(), decode_bytes(b"v\xfd")));
+        inv.cwd = Some(decode_bytes(&raw));
+        let f = run(&inv).expect("sh runs");
+        let mut want = b"a\xfe\xc3\x28|v\xfd|".to_vec();
+        want.extend_from_slice(&raw);
+        assert_eq!(encode_bytes(f.stdout.trim()), want);
+        let _ = std::fs::remove_dir_all(std::ffi::OsStr::from_bytes(&raw));
     }
 }

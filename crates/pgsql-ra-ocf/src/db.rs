@@ -5,6 +5,13 @@
 //! SIGSTOPped) server fails the call in bounded time instead of hanging; the
 //! session also sets `statement_timeout`. The password goes only into the
 //! connection configuration: never into the environment, logs or messages.
+//!
+//! The host is the core's string ([`crate::bytes_path`]): a socket directory
+//! (an absolute path) reaches the driver as exactly the bytes it stands for,
+//! and the password as its exact bytes. The role and database names travel
+//! as text in the driver's startup message: one that carries bytes that are
+//! not UTF-8 is refused with a connection error naming it (it could only
+//! name another role or database).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -16,6 +23,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use crate::budget::Budget;
+use crate::bytes_path;
 use crate::users::{self, EffectiveIdentity};
 
 /// Where and as whom to connect.
@@ -172,8 +180,12 @@ impl PgDatabase {
 
     fn config(&self, user: &str, password: &str) -> Config {
         let mut c = Config::new();
-        c.host(&self.target.host)
-            .port(self.target.port)
+        if self.target.is_unix_socket() {
+            c.host_path(bytes_path::path(&self.target.host));
+        } else {
+            c.host(&self.target.host);
+        }
+        c.port(self.target.port)
             .user(user)
             .dbname(&self.target.dbname)
             .application_name("pgsql-ra")
@@ -183,12 +195,20 @@ impl PgDatabase {
                 self.budget.statement.as_millis()
             ));
         if !password.is_empty() {
-            c.password(password);
+            c.password(bytes_path::encode_bytes(password));
         }
         c
     }
 
     fn connect(&mut self, user: &str, password: &str) -> Result<Client, DbError> {
+        for (what, name) in [("role", user), ("database", self.target.dbname.as_str())] {
+            if bytes_path::has_escapes(name) {
+                return Err(err(
+                    DbErrorKind::Connect,
+                    format!("the {what} name {name:?} is not valid UTF-8: the connection can't carry it"),
+                ));
+            }
+        }
         let config = self.config(user, password);
         let limit = self.bounded(self.budget.connect + Duration::from_millis(500))?;
         let pgdba = if self.target.is_unix_socket() {

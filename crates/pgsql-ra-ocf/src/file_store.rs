@@ -9,6 +9,14 @@
 //! - `attrs/<node>.reboot`, `attrs/<node>.forever`: `name=value` lines.
 //! - `bans`: `<instance> <node>` lines appended by [`Cluster::ban`].
 //!
+//! What a line cannot hold is refused with an error, never stored in a form
+//! that reads back differently: names starting with `#` (comments), names
+//! with `=`, `/`, NUL or line breaks, values with `\r` or `\n`.
+//!
+//! Paths, names and values are the core's strings ([`crate::bytes_path`]):
+//! the directory and file names are encoded to exactly the bytes they stand
+//! for, contents are written as those bytes and decoded back when read.
+//!
 //! Writes take an exclusive `flock` on `<dir>/.lock` and replace a file by
 //! atomic rename, so concurrent agents on "different nodes" never lose or
 //! tear an update.
@@ -20,6 +28,8 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use pgsql_ra_core::ports::{Cluster, ClusterError, Lifetime, NodeState};
+
+use crate::bytes_path::{self, decode_bytes, encode_bytes};
 
 /// The file-backed cluster port.
 #[derive(Debug, Clone)]
@@ -41,12 +51,12 @@ impl Drop for Locked {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> ClusterError {
-    ClusterError(format!("{}: {e}", path.display()))
+    ClusterError(format!("{}: {e}", bytes_path::decode(path.as_os_str())))
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, ClusterError> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
+    match fs::read(path) {
+        Ok(t) => Ok(Some(decode_bytes(&t))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path, e)),
     }
@@ -65,8 +75,20 @@ fn render_attrs(attrs: &BTreeMap<String, String>) -> String {
     attrs.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
+/// True for a node or attribute name the store can keep: it must be a file
+/// name, the key of a `name=value` line and survive the read back (a line
+/// starting with `#` is a comment, `\r` is stripped at the end of a line).
 fn valid_component(text: &str) -> bool {
-    !text.is_empty() && !text.contains(['/', '\n', '=', '\0']) && text != "." && text != ".."
+    !text.is_empty()
+        && !text.starts_with('#')
+        && !text.contains(['/', '\n', '\r', '=', '\0'])
+        && text != "."
+        && text != ".."
+}
+
+/// True for a value that reads back unchanged from a `name=value` line.
+fn valid_value(text: &str) -> bool {
+    !text.contains(['\n', '\r'])
 }
 
 impl FileStore {
@@ -102,17 +124,17 @@ impl FileStore {
     ) -> Result<PathBuf, ClusterError> {
         if !valid_component(node) || !valid_component(name) {
             return Err(ClusterError(format!(
-                "invalid node or attribute name {node:?}/{name:?}"
+                "the file store can't keep the node or attribute name {node:?}/{name:?}"
             )));
         }
         let suffix = match lifetime {
             Lifetime::Reboot => "reboot",
             Lifetime::Forever => "forever",
         };
-        Ok(self
-            .dir
-            .join("attrs")
-            .join(format!("{}.{suffix}", node.to_lowercase())))
+        Ok(self.dir.join("attrs").join(bytes_path::encode(&format!(
+            "{}.{suffix}",
+            node.to_lowercase()
+        ))))
     }
 
     fn read_attrs(&self, path: &Path) -> Result<BTreeMap<String, String>, ClusterError> {
@@ -126,7 +148,7 @@ impl FileStore {
         fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(contents.as_bytes())
+        f.write_all(&encode_bytes(contents))
             .and_then(|_| f.sync_all())
             .map_err(|e| io_err(&tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| io_err(path, e))
@@ -139,9 +161,9 @@ impl FileStore {
         lifetime: Lifetime,
         value: Option<&str>,
     ) -> Result<(), ClusterError> {
-        if value.is_some_and(|v| v.contains('\n')) {
+        if let Some(v) = value.filter(|v| !valid_value(v)) {
             return Err(ClusterError(format!(
-                "attribute {name}: multi-line values are not supported"
+                "attribute {name}: the file store can't keep the value {v:?} (line breaks)"
             )));
         }
         let path = self.attr_path(node, name, lifetime)?;
@@ -228,6 +250,14 @@ impl Cluster for FileStore {
     }
 
     fn ban(&mut self, instance: &str, node: &str) -> Result<(), ClusterError> {
+        if [instance, node]
+            .iter()
+            .any(|t| t.is_empty() || t.contains(char::is_whitespace) || t.contains('\0'))
+        {
+            return Err(ClusterError(format!(
+                "the file store can't record a ban of {instance:?} on {node:?}"
+            )));
+        }
         let _lock = self.lock()?;
         let path = self.dir.join("bans");
         let mut f = OpenOptions::new()
@@ -235,7 +265,9 @@ impl Cluster for FileStore {
             .append(true)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
-        writeln!(f, "{instance} {}", node.to_lowercase()).map_err(|e| io_err(&path, e))
+        let line = format!("{instance} {}\n", node.to_lowercase());
+        f.write_all(&encode_bytes(&line))
+            .map_err(|e| io_err(&path, e))
     }
 }
 
@@ -290,6 +322,47 @@ mod tests {
         );
         assert!(s.set_attr("../x", "a", "b", Lifetime::Reboot).is_err());
         assert!(s.set_attr("n", "a", "b\nc", Lifetime::Reboot).is_err());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn what_cannot_be_stored_is_rejected_and_the_rest_round_trips() {
+        let (dir, mut s) = store("reject");
+        for name in ["#master-pgsql", "#", "a\rb", "a\nb", "a=b", ""] {
+            assert!(
+                s.set_attr("node1", name, "v", Lifetime::Reboot).is_err(),
+                "name {name:?} is rejected"
+            );
+        }
+        for value in ["v\r", "\r", "a\rb", "a\nb", "v\n"] {
+            assert!(
+                s.set_attr("node1", "a", value, Lifetime::Reboot).is_err(),
+                "value {value:?} is rejected"
+            );
+        }
+        for node in ["n\r", "#n"] {
+            assert!(s.set_attr(node, "a", "v", Lifetime::Reboot).is_err());
+        }
+        assert!(s.ban("pgsql:0\n", "node2").is_err());
+        assert!(s.ban("pgsql:0", "node2\r").is_err());
+        for (name, value) in [
+            ("a", " padded "),
+            ("b", "x=y#z"),
+            ("c", ""),
+            ("d", "#not a comment"),
+            ("e", "tab\there"),
+            ("f#g", "v"),
+        ] {
+            s.set_attr("node1", name, value, Lifetime::Reboot)
+                .expect("storable");
+            assert_eq!(
+                s.get_attr("node1", name, Lifetime::Reboot)
+                    .expect("get")
+                    .as_deref(),
+                Some(value),
+                "{name}={value:?} round-trips"
+            );
+        }
         let _ = fs::remove_dir_all(dir);
     }
 

@@ -1,14 +1,22 @@
 //! The [`Filesystem`] port over `std::fs`, creating files with the requested
 //! owner (`pgdba` or root) and mode; replacements are atomic (write to a
 //! temporary file in the same directory, then rename).
+//!
+//! Paths and contents are the core's strings, decoded losslessly from bytes
+//! ([`crate::bytes_path`]): every path is encoded back to its exact bytes
+//! before it reaches the OS, written contents (recovery settings,
+//! `rep_mode.conf`, include lines) are the exact bytes the strings stand
+//! for, and what is read (files, directory entries) is decoded the same way,
+//! so a file read and written back is unchanged byte for byte.
 
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 
 use pgsql_ra_core::ports::{FileMeta, FileOwner, Filesystem, FsError};
 
+use crate::bytes_path::{self, decode, decode_bytes, encode_bytes};
 use crate::users;
 
 /// The real filesystem, knowing who `pgdba` is.
@@ -64,16 +72,18 @@ impl RealFs {
     fn set_owner_mode(&self, path: &str, owner: FileOwner, mode: u32) -> Result<(), FsError> {
         if users::effective_uid() == 0 {
             let (uid, gid) = self.ids(owner, path)?;
-            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| fs_err(path, &e))?;
+            std::os::unix::fs::chown(bytes_path::path(path), Some(uid), Some(gid))
+                .map_err(|e| fs_err(path, &e))?;
         }
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| fs_err(path, &e))
+        fs::set_permissions(bytes_path::path(path), fs::Permissions::from_mode(mode))
+            .map_err(|e| fs_err(path, &e))
     }
 }
 
 impl Filesystem for RealFs {
     fn read(&mut self, path: &str) -> Result<Option<String>, FsError> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        match fs::read(bytes_path::path(path)) {
+            Ok(bytes) => Ok(Some(decode_bytes(&bytes))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(fs_err(path, &e)),
         }
@@ -86,24 +96,21 @@ impl Filesystem for RealFs {
         owner: FileOwner,
         mode: u32,
     ) -> Result<(), FsError> {
-        let file_name = Path::new(path)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file");
-        let tmp = Path::new(path)
-            .with_file_name(format!(".{file_name}.pgsql-ra-{}", std::process::id()))
-            .to_string_lossy()
-            .into_owned();
+        let target = bytes_path::path(path);
+        let mut tmp_name = OsString::from(".");
+        tmp_name.push(target.file_name().unwrap_or("file".as_ref()));
+        tmp_name.push(format!(".pgsql-ra-{}", std::process::id()));
+        let tmp = decode(target.with_file_name(tmp_name).as_os_str());
         let result = (|| {
-            let mut f = fs::File::create(&tmp).map_err(|e| fs_err(&tmp, &e))?;
-            f.write_all(contents.as_bytes())
+            let mut f = fs::File::create(bytes_path::path(&tmp)).map_err(|e| fs_err(&tmp, &e))?;
+            f.write_all(&encode_bytes(contents))
                 .and_then(|_| f.sync_all())
                 .map_err(|e| fs_err(&tmp, &e))?;
             self.set_owner_mode(&tmp, owner, mode)?;
-            fs::rename(&tmp, path).map_err(|e| fs_err(path, &e))
+            fs::rename(bytes_path::path(&tmp), &target).map_err(|e| fs_err(path, &e))
         })();
         if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(bytes_path::path(&tmp));
         }
         result
     }
@@ -111,13 +118,15 @@ impl Filesystem for RealFs {
     fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError> {
         let mut f = OpenOptions::new()
             .append(true)
-            .open(path)
+            .open(bytes_path::path(path))
             .map_err(|e| fs_err(path, &e))?;
-        writeln!(f, "{line}").map_err(|e| fs_err(path, &e))
+        let mut bytes = encode_bytes(line);
+        bytes.push(b'\n');
+        f.write_all(&bytes).map_err(|e| fs_err(path, &e))
     }
 
     fn remove(&mut self, path: &str) -> Result<bool, FsError> {
-        match fs::remove_file(path) {
+        match fs::remove_file(bytes_path::path(path)) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(fs_err(path, &e)),
@@ -125,7 +134,7 @@ impl Filesystem for RealFs {
     }
 
     fn metadata(&mut self, path: &str) -> Result<Option<FileMeta>, FsError> {
-        match fs::metadata(path) {
+        match fs::metadata(bytes_path::path(path)) {
             Ok(m) => Ok(Some(FileMeta {
                 is_dir: m.is_dir(),
                 owner: users::by_uid(m.uid()).map(|a| a.name),
@@ -137,16 +146,16 @@ impl Filesystem for RealFs {
     }
 
     fn create_dir_all(&mut self, path: &str, owner: FileOwner, mode: u32) -> Result<(), FsError> {
-        fs::create_dir_all(path).map_err(|e| fs_err(path, &e))?;
+        fs::create_dir_all(bytes_path::path(path)).map_err(|e| fs_err(path, &e))?;
         self.set_owner_mode(path, owner, mode)
     }
 
     fn list_dir(&mut self, path: &str) -> Result<Vec<String>, FsError> {
-        match fs::read_dir(path) {
+        match fs::read_dir(bytes_path::path(path)) {
             Ok(rd) => {
                 let mut names: Vec<String> = rd
                     .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .map(|e| decode(&e.file_name()))
                     .collect();
                 names.sort();
                 Ok(names)
@@ -159,7 +168,7 @@ impl Filesystem for RealFs {
     fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError> {
         let account = users::by_name(user)
             .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
-        let m = fs::metadata(path).map_err(|e| fs_err(path, &e))?;
+        let m = fs::metadata(bytes_path::path(path)).map_err(|e| fs_err(path, &e))?;
         let groups = users::groups_of(&account);
         Ok(mode_allows_write(
             m.mode(),
@@ -213,5 +222,45 @@ mod tests {
         assert!(fs_.remove(&f).expect("rm"));
         assert!(!fs_.remove(&f).expect("rm again"));
         let _ = fs::remove_dir_all(dir);
+    }
+
+    /// A directory and contents that are not UTF-8: written, appended, read,
+    /// listed and removed on exactly those bytes.
+    #[test]
+    fn paths_and_contents_that_are_not_utf8_round_trip() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw_dir =
+            std::env::temp_dir().join(format!("pgsql-ra-realfs-raw-{}", std::process::id()));
+        let mut dir_bytes = raw_dir.as_os_str().as_bytes().to_vec();
+        dir_bytes.extend_from_slice(b"\xff\xfe");
+        let d = decode_bytes(&dir_bytes);
+        let mut fs_ = RealFs::new("root");
+        fs_.create_dir_all(&d, FileOwner::Root, 0o700)
+            .expect("mkdir");
+        assert!(std::path::Path::new(std::ffi::OsStr::from_bytes(&dir_bytes)).is_dir());
+        let f = format!("{d}/rep_mode\u{10FFE9}.conf");
+        let contents = decode_bytes(b"include '/tmp/x\xff/rep_mode.conf'\n");
+        fs_.write(&f, &contents, FileOwner::Root, 0o600)
+            .expect("write");
+        fs_.append_line(&f, &decode_bytes(b"y = '\xc3\x28'"))
+            .expect("append");
+        let mut file_bytes = dir_bytes.clone();
+        file_bytes.extend_from_slice(b"/rep_mode\xe9.conf");
+        assert_eq!(
+            fs::read(std::ffi::OsStr::from_bytes(&file_bytes)).expect("raw read"),
+            b"include '/tmp/x\xff/rep_mode.conf'\ny = '\xc3\x28'\n".to_vec()
+        );
+        assert_eq!(
+            fs_.read(&f).expect("read").map(|t| encode_bytes(&t)),
+            Some(b"include '/tmp/x\xff/rep_mode.conf'\ny = '\xc3\x28'\n".to_vec())
+        );
+        assert_eq!(
+            fs_.list_dir(&d).expect("ls"),
+            vec![decode_bytes(b"rep_mode\xe9.conf")]
+        );
+        assert!(fs_.metadata(&f).expect("meta").is_some());
+        assert!(fs_.writable_by(&f, "root").expect("writable"));
+        assert!(fs_.remove(&f).expect("rm"));
+        let _ = fs::remove_dir_all(std::ffi::OsStr::from_bytes(&dir_bytes));
     }
 }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+pub mod bytes_path;
 pub mod clock;
 pub mod command;
 pub mod crm_mon_xml;
@@ -15,6 +16,7 @@ pub mod log;
 pub mod pacemaker;
 pub mod pg_ctl;
 pub mod procfs;
+pub mod raw_env;
 pub mod system;
 pub mod users;
 pub mod wiring;

@@ -13,7 +13,9 @@ pub struct StderrLog {
     pub debug: bool,
 }
 
-/// The `level: message` line for one log call.
+/// The `level: message` line for one log call. A byte that is not UTF-8
+/// (carried as a reserved character, see [`crate::bytes_path`]) shows as
+/// `\xNN`.
 pub fn format_line(level: LogLevel, message: &str) -> String {
     let tag = match level {
         LogLevel::Debug => "DEBUG",
@@ -21,7 +23,10 @@ pub fn format_line(level: LogLevel, message: &str) -> String {
         LogLevel::Warn => "WARNING",
         LogLevel::Err => "ERROR",
     };
-    format!("{tag}: {}", message.replace('\n', " "))
+    format!(
+        "{tag}: {}",
+        crate::bytes_path::display(message).replace('\n', " ")
+    )
 }
 
 impl Log for StderrLog {
@@ -41,5 +46,9 @@ mod tests {
     fn lines_carry_the_level_and_stay_on_one_line() {
         assert_eq!(format_line(LogLevel::Warn, "a\nb"), "WARNING: a b");
         assert_eq!(format_line(LogLevel::Err, "x"), "ERROR: x");
+        assert_eq!(
+            format_line(LogLevel::Info, "/srv/pg\u{10FFFF}"),
+            "INFO: /srv/pg\\xff"
+        );
     }
 }

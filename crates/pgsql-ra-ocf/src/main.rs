@@ -2,11 +2,11 @@
 //! the environment once, answers `meta-data`/`methods` without touching
 //! anything, and otherwise runs the core's action over the real ports.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use pgsql_ra_core::{Action, Agent};
 use pgsql_ra_ocf::wiring::RealWorld;
+use pgsql_ra_ocf::{bytes_path, raw_env};
 
 fn usage() -> String {
     let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
@@ -18,7 +18,10 @@ fn exit(code: i32) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| bytes_path::decode(&a))
+        .collect();
     if args.len() != 1 {
         eprintln!("{}", usage());
         return ExitCode::from(2);
@@ -27,20 +30,27 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{}", usage());
-            eprintln!("ocf-exit-reason:{e}");
+            eprintln!("ocf-exit-reason:{}", bytes_path::display(&e.to_string()));
             return ExitCode::from(3);
         }
     };
-    let env: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    // Every value, decoded losslessly (a path that is not UTF-8 is legal).
+    let env = raw_env::env_map(std::env::vars_os());
+    // No secret stays in this process's environment either (children get
+    // none in any case: command::run_command removes them).
+    for k in pgsql_ra_ocf::command::secret_vars() {
+        std::env::remove_var(k);
+    }
     match action {
         Action::MetaData => {
             let pgdata = env
                 .get("OCF_RESKEY_pgdata")
                 .map(String::as_str)
                 .unwrap_or("/var/lib/pgsql/data");
-            print!("{}", pgsql_ra_core::metadata::render(pgdata));
+            print!(
+                "{}",
+                pgsql_ra_core::metadata::render(&bytes_path::display(pgdata))
+            );
             ExitCode::SUCCESS
         }
         Action::Methods => {
@@ -58,7 +68,7 @@ fn main() -> ExitCode {
                     .get("OCF_EXIT_REASON_PREFIX")
                     .map(String::as_str)
                     .unwrap_or("ocf-exit-reason:");
-                eprintln!("{prefix}{}", reason.replace('\n', " "));
+                eprintln!("{prefix}{}", bytes_path::display(reason).replace('\n', " "));
             }
             exit(outcome.code.code())
         }

@@ -1,8 +1,18 @@
 //! The [`Server`] port: `pg_ctl` run as `pgdba` (uid, gid and groups set in
-//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER`/`PGPASSWORD`
-//! removed and `pglibs` on `LD_LIBRARY_PATH`; every call has a deadline.
+//! the child, no `su`/`runuser`), in `pgdata`, with `PGUSER` and every secret
+//! ([`command::is_secret`]: `PGPASSWORD`, `OCF_RESKEY_*password*`, private
+//! parameters) removed, so neither pg_ctl nor the postmaster it starts ever
+//! holds the monitor password, and `pglibs` on `LD_LIBRARY_PATH`; every call
+//! has a deadline.
 //! Postmaster liveness and the WAL receiver come from `postmaster.pid` and
-//! `/proc`.
+//! `/proc`. Paths (`pgdata`, `pgctl`, `config`, `logfile`) are the core's
+//! strings and reach the OS and pg_ctl as exactly the bytes they stand for
+//! ([`crate::bytes_path`]), so a data directory whose path is not UTF-8 is
+//! started, promoted and stopped like any other.
+//! The PID in `postmaster.pid` counts only when `/proc` shows a live
+//! postgres process whose working directory is `pgdata`
+//! ([`is_postmaster_of`]), so a stale file whose PID now belongs to another
+//! server's postmaster is never taken for this one (nor handed to pg_ctl).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +20,7 @@ use std::time::Duration;
 use pgsql_ra_core::ports::{ProcessError, Server, StopMode};
 use pgsql_ra_core::Params;
 
+use crate::bytes_path;
 use crate::command::{self, Invocation};
 use crate::procfs;
 use crate::users;
@@ -121,21 +132,36 @@ impl PgCtl {
     }
 
     fn pid_file(&self) -> PathBuf {
-        Path::new(&self.commands.pgdata).join("postmaster.pid")
+        bytes_path::path(&self.commands.pgdata).join("postmaster.pid")
+    }
+
+    /// True when `pgctl` is an executable (by path or on `PATH`) and the
+    /// `pgdba` account exists.
+    fn can_run_pg_ctl(&self) -> bool {
+        let program = &self.commands.pgctl;
+        let found = if program.contains('/') {
+            crate::system::is_executable(&bytes_path::path(program))
+        } else {
+            which::which(bytes_path::encode(program)).is_ok()
+        };
+        found && users::by_name(&self.pgdba).is_some()
     }
 
     fn run(&self, args: Vec<String>) -> Result<(), ProcessError> {
         let account = users::by_name(&self.pgdba).ok_or_else(|| {
             ProcessError::new(None, format!("user {} does not exist", self.pgdba))
         })?;
-        let library_path = match std::env::var("LD_LIBRARY_PATH") {
-            Ok(v) if !v.is_empty() => format!("{v}:{}", self.pglibs),
+        // Decoded losslessly too: an inherited LD_LIBRARY_PATH that is not
+        // UTF-8 is kept, never dropped.
+        let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
+            Some(v) if !v.is_empty() => format!("{}:{}", bytes_path::decode(&v), self.pglibs),
             _ => self.pglibs.clone(),
         };
         let inv = Invocation {
             program: self.commands.pgctl.clone(),
             args,
-            env_remove: vec!["PGUSER".into(), "PGPASSWORD".into()],
+            // Secrets are removed from every child by command::run.
+            env_remove: vec!["PGUSER".into()],
             env_set: vec![("LD_LIBRARY_PATH".into(), library_path)],
             cwd: Some(self.commands.pgdata.clone()),
             run_as: Some(account),
@@ -167,20 +193,87 @@ impl PgCtl {
             ))
         }
     }
+}
 
-    /// True when `pid` is a live, non-zombie postgres process.
-    fn is_live_postmaster(&self, pid: u32) -> bool {
-        if !procfs::signalable(pid) {
-            return false;
-        }
-        match procfs::stat(&self.proc_root, pid) {
-            Some(s) => {
-                s.state != 'Z'
-                    && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
-            }
-            None => false,
-        }
+/// True when `pid` is a live, non-zombie postgres process (under `proc_root`).
+pub fn is_live_postmaster(proc_root: &Path, pid: u32) -> bool {
+    if !procfs::signalable(pid) {
+        return false;
     }
+    match procfs::stat(proc_root, pid) {
+        Some(s) => {
+            s.state != 'Z' && (s.comm.starts_with("postgres") || s.comm.starts_with("postmaster"))
+        }
+        None => false,
+    }
+}
+
+/// True when `pid` is the live postmaster of the data directory `pgdata`: a
+/// live postgres process ([`is_live_postmaster`]) whose working directory is
+/// `pgdata` (the postmaster chdirs into its data directory; compared with
+/// [`procfs::cwd_is`]: canonical paths, or device and inode), and whose
+/// parent is not a postgres process in that directory (that would be one of
+/// its backends). A PID that a crashed postmaster left in `postmaster.pid`
+/// and the kernel gave to another server's postmaster fails this test.
+pub fn is_postmaster_of(proc_root: &Path, pid: u32, pgdata: &Path) -> bool {
+    if !is_live_postmaster(proc_root, pid) || !procfs::cwd_is(proc_root, pid, pgdata) {
+        return false;
+    }
+    match procfs::stat(proc_root, pid) {
+        Some(s) => {
+            s.ppid <= 1
+                || !(is_live_postmaster(proc_root, s.ppid)
+                    && procfs::cwd_is(proc_root, s.ppid, pgdata))
+        }
+        None => false,
+    }
+}
+
+/// Sends the postmaster `pid` the signal `pg_ctl stop -m <mode>` sends
+/// (fast: SIGINT, immediate: SIGQUIT). Only for a PID verified with
+/// [`is_postmaster_of`].
+pub fn signal_postmaster(pid: u32, mode: StopMode) -> std::io::Result<()> {
+    let signal = match mode {
+        StopMode::Fast => libc::SIGINT,
+        StopMode::Immediate => libc::SIGQUIT,
+    };
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    };
+    // SAFETY: signalling the verified postmaster of this data directory.
+    if unsafe { libc::kill(p, signal) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The live postmaster of the data directory `pgdata` (any bytes), from its
+/// `postmaster.pid`: the PID on its first line when it passes
+/// [`is_postmaster_of`], otherwise the file is stale (`None`). `Ok(None)`
+/// also when the kernel refuses the path itself
+/// (name too long, a component is not a directory, a loop): PostgreSQL can
+/// not have created its pid file there, so nothing runs on that path.
+pub fn live_postmaster_at(pgdata: &Path, proc_root: &Path) -> Result<Option<u32>, ProcessError> {
+    let pid_file = pgdata.join("postmaster.pid");
+    let text = match std::fs::read(&pid_file) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENAMETOOLONG | libc::ENOTDIR | libc::ELOOP)
+                ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(ProcessError::new(
+                None,
+                format!("{}: {e}", bytes_path::decode(pid_file.as_os_str())),
+            ))
+        }
+    };
+    Ok(pid_from_pid_file(&text).filter(|pid| is_postmaster_of(proc_root, *pid, pgdata)))
 }
 
 /// The PID on the first line of a `postmaster.pid` text.
@@ -190,17 +283,7 @@ pub fn pid_from_pid_file(text: &str) -> Option<u32> {
 
 impl Server for PgCtl {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
-        let text = match std::fs::read_to_string(self.pid_file()) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ProcessError::new(
-                    None,
-                    format!("{}: {e}", self.pid_file().display()),
-                ))
-            }
-        };
-        Ok(pid_from_pid_file(&text).filter(|pid| self.is_live_postmaster(*pid)))
+        live_postmaster_at(&bytes_path::path(&self.commands.pgdata), &self.proc_root)
     }
 
     fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
@@ -215,7 +298,7 @@ impl Server for PgCtl {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(ProcessError::new(
                 None,
-                format!("{}: {e}", self.pid_file().display()),
+                format!("{}/postmaster.pid: {e}", self.commands.pgdata),
             )),
         }
     }
@@ -225,7 +308,31 @@ impl Server for PgCtl {
     }
 
     fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
-        self.run(self.commands.stop(mode))
+        // pg_ctl signals whatever process postmaster.pid names: it only runs
+        // while that is the verified postmaster of this data directory.
+        if self.postmaster_pid()?.is_none() {
+            return Ok(());
+        }
+        let failed = if self.can_run_pg_ctl() {
+            match self.run(self.commands.stop(mode)) {
+                Ok(()) => return Ok(()),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            "pg_ctl can't run (the program or the pgdba user is missing)".to_string()
+        };
+        // pg_ctl failed or can't run (pgdba is root, whom pg_ctl refuses, or
+        // can't read the pid file…), but a failed stop means fencing: signal
+        // the verified postmaster as pg_ctl would; the caller waits for it.
+        let Some(pid) = self.postmaster_pid()? else {
+            return Ok(());
+        };
+        signal_postmaster(pid, mode).map_err(|e| {
+            ProcessError::new(
+                None,
+                format!("{failed}; signalling the postmaster {pid} failed: {e}"),
+            )
+        })
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {

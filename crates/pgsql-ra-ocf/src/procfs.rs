@@ -1,6 +1,7 @@
 //! Process facts from `/proc`, without forking `ps`: liveness of a PID, its
-//! state, command name, parent and command line.
+//! state, command name, parent, command line and working directory.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// What `/proc/<pid>/stat` says about a process.
@@ -42,6 +43,26 @@ pub fn cmdline(root: &Path, pid: u32) -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+/// True when the working directory of process `pid` is the directory `dir`:
+/// both paths canonicalized (symlinks, trailing `/`, `..`) are equal, or both
+/// name the same directory (device and inode, e.g. through a bind mount).
+/// False when either can't be read (a process of another user when not
+/// root, a deleted working directory, a vanished process).
+pub fn cwd_is(root: &Path, pid: u32, dir: &Path) -> bool {
+    let link = root.join(pid.to_string()).join("cwd");
+    let (Ok(cwd), Ok(canonical)) = (std::fs::canonicalize(&link), std::fs::canonicalize(dir))
+    else {
+        return false;
+    };
+    if cwd == canonical {
+        return true;
+    }
+    match (std::fs::metadata(&link), std::fs::metadata(dir)) {
+        (Ok(a), Ok(b)) => a.is_dir() && a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// True when `kill(pid, 0)` finds the process (EPERM also means it exists).
@@ -96,6 +117,21 @@ mod tests {
         assert_ne!(s.state, 'Z');
         assert!(pids(Path::new("/proc")).contains(&me));
         assert!(!signalable(0));
+    }
+
+    #[test]
+    fn working_directory_compared_canonically() {
+        let root = Path::new("/proc");
+        let me = std::process::id();
+        let cwd = std::env::current_dir().expect("cwd");
+        assert!(cwd_is(root, me, &cwd));
+        let mut odd = cwd.join("..").into_os_string();
+        odd.push("/");
+        odd.push(cwd.file_name().unwrap_or_default());
+        odd.push("/");
+        assert!(cwd_is(root, me, Path::new(&odd)), "{odd:?}");
+        assert!(!cwd_is(root, me, Path::new("/nonexistent")));
+        assert!(!cwd_is(root, u32::MAX, &cwd));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The [`System`] port: users through the C library, programs by absolute
-//! path (must be an executable file) or, for bare names, on `PATH`.
+//! path (must be an executable file) or, for bare names, on `PATH`. Names
+//! are the core's strings, looked up as exactly the bytes they stand for
+//! ([`crate::bytes_path`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use pgsql_ra_core::ports::{System, UserInfo};
 
+use crate::bytes_path;
 use crate::users;
 
 /// The local machine.
@@ -23,11 +26,11 @@ impl System for RealSystem {
             return None;
         }
         if program.contains('/') {
-            return is_executable(Path::new(program)).then(|| program.to_string());
+            return is_executable(&bytes_path::path(program)).then(|| program.to_string());
         }
-        which::which(program)
+        which::which(bytes_path::encode(program))
             .ok()
-            .map(|p| p.to_string_lossy().into_owned())
+            .map(|p| bytes_path::decode(p.as_os_str()))
     }
 
     fn user(&mut self, name: &str) -> Option<UserInfo> {

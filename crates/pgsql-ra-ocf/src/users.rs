@@ -1,7 +1,11 @@
 //! OS users through the C library (`getpwnam_r`, `getpwuid_r`,
 //! `getgrouplist`), so that NSS sources (LDAP, sssd) work as with `id`.
+//! Names are the core's strings: looked up as exactly the bytes they stand
+//! for, and read back decoded losslessly ([`crate::bytes_path`]).
 
 use std::ffi::{CStr, CString};
+
+use crate::bytes_path::{decode_bytes, encode_bytes};
 
 /// A user account with everything needed to run a program as it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +26,7 @@ fn account_from(pw: &libc::passwd) -> Account {
         if p.is_null() {
             String::new()
         } else {
-            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            decode_bytes(unsafe { CStr::from_ptr(p) }.to_bytes())
         }
     };
     Account {
@@ -57,7 +61,7 @@ fn lookup(
 
 /// Looks up a user by name.
 pub fn by_name(name: &str) -> Option<Account> {
-    let cname = CString::new(name).ok()?;
+    let cname = CString::new(encode_bytes(name)).ok()?;
     lookup(|pw, buf, result| {
         // SAFETY: all pointers are valid for the call; buf's length is passed.
         unsafe { libc::getpwnam_r(cname.as_ptr(), pw, buf.as_mut_ptr(), buf.len(), result) }
@@ -80,7 +84,7 @@ pub fn effective_uid() -> u32 {
 
 /// Every group of `account` (primary first), as `id -G` prints them.
 pub fn groups_of(account: &Account) -> Vec<u32> {
-    let Ok(cname) = CString::new(account.name.as_str()) else {
+    let Ok(cname) = CString::new(encode_bytes(&account.name)) else {
         return vec![account.gid];
     };
     let mut count: libc::c_int = 64;

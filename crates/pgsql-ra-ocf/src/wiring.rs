@@ -37,7 +37,7 @@ pub fn cluster_from_env(
 ) -> Box<dyn Cluster> {
     match env.get(ATTRD_DIR_VAR).filter(|d| !d.is_empty()) {
         Some(dir) => Box::new(FileStore::new(
-            dir,
+            crate::bytes_path::path(dir),
             env.get(NODE_VAR).map(String::as_str).unwrap_or(""),
         )),
         None => Box::new(

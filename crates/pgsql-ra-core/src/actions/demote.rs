@@ -3,8 +3,8 @@
 use super::health::postmaster_alive;
 use super::server_ctl::{real_stop, StopKind};
 use super::Ctx;
+use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
-use crate::score::Score;
 use crate::status::PgStatus;
 
 /// Runs `demote`.
@@ -16,7 +16,7 @@ pub fn demote(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let local = ctx.attrs.local.clone();
     if let Err(e) = ctx
         .attrs
-        .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE)
+        .set_own_score(ctx.world.cluster, Ineligible::Demoting.score())
     {
         return ctx.fail(
             OcfExit::ErrGeneric,

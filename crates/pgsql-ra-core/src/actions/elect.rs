@@ -7,6 +7,7 @@ use crate::election::{
     completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility, note_file_name,
     NotesChange, Observation, Origin, Round, Verdict,
 };
+use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, Lifetime, LogLevel};
@@ -234,11 +235,16 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     for u in &unreadable {
         ctx.log(LogLevel::Warn, u);
     }
-    let files = ctx
-        .world
-        .fs
-        .list_dir(&params.tmpdir)
-        .map_err(generic("Can't list tmpdir"))?;
+    // A tmpdir that cannot be listed (a file, a symlink loop, no permission)
+    // is treated like one that cannot be written: the healthy standby keeps
+    // running and its score is withheld (issue 17 item 4).
+    let files = match ctx.world.fs.list_dir(&params.tmpdir) {
+        Ok(files) => files,
+        Err(e) => {
+            withhold_score(ctx, &format!("Can't list tmpdir {}: {e}", params.tmpdir))?;
+            return Ok(false);
+        }
+    };
     let completed = completed_rounds(&files, params.xlog_check_count);
     let previous = ctx
         .world
@@ -262,19 +268,24 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     ctx.log(LogLevel::Info, &decision.reason);
     let write_note = |ctx: &mut Ctx<'_, '_>, round: u32, text: &str| {
         let path = ctx.tmp_path(&note_file_name(round));
-        ctx.world
-            .fs
-            .write(&path, text, FileOwner::Root, 0o600)
-            .map_err(generic("Can't write an xlog note"))
+        ctx.world.fs.write(&path, text, FileOwner::Root, 0o600)
     };
-    match &decision.notes {
+    let written = match &decision.notes {
         NotesChange::ResetTo(text) => {
             remove_notes(ctx);
-            write_note(ctx, 0, text)?;
+            write_note(ctx, 0, text)
         }
-        NotesChange::Save { round, text } => write_note(ctx, *round, text)?,
-        NotesChange::Clear => remove_notes(ctx),
+        NotesChange::Save { round, text } => write_note(ctx, *round, text),
+        NotesChange::Clear => {
+            remove_notes(ctx);
+            Ok(())
+        }
+    };
+    if let Err(e) = written {
+        withhold_score(ctx, &format!("Can't write an xlog note: {e}"))?;
+        return Ok(false);
     }
+    restore_withheld_score(ctx)?;
     match decision.verdict {
         Verdict::Winner => {
             ctx.attrs
@@ -283,11 +294,99 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             Ok(true)
         }
         Verdict::Loser => {
+            let lost = Ineligible::LostElection {
+                detail: decision.reason.clone(),
+            };
             ctx.attrs
-                .set_data_status(ctx.world.cluster, &local, &DataStatus::Disconnect)
+                .set_data_status(ctx.world.cluster, &local, &lost.disconnect())
                 .map_err(generic("Can't set my data status"))?;
             Ok(false)
         }
         Verdict::Restarted | Verdict::Waiting => Ok(false),
     }
+}
+
+/// The election note could not be written (e.g. tmpdir full): the standby
+/// stays healthy (the monitor succeeds) but must not be promoted on an
+/// election it cannot count, so its own score becomes -INFINITY. The score
+/// it had is kept in `<rsc>-withheld-score` (first failure only) for
+/// [`restore_withheld_score`]. Only an attribute error fails the monitor.
+fn withhold_score(ctx: &mut Ctx<'_, '_>, why: &str) -> Result<(), Outcome> {
+    let names = &ctx.agent.names;
+    let local = ctx.attrs.local.clone();
+    ctx.log(
+        LogLevel::Err,
+        &format!("{why}; withholding my promotion score (-INFINITY) until it can be written"),
+    );
+    let kept = ctx
+        .world
+        .cluster
+        .get_attr(&local, &names.withheld_score, Lifetime::Reboot)
+        .map_err(generic("Can't read my withheld score"))?;
+    if kept.is_none() {
+        let score = ctx
+            .world
+            .cluster
+            .get_attr(&local, &names.master_score, Lifetime::Reboot)
+            .map_err(generic("Can't read my promotion score"))?;
+        let value = score.unwrap_or_else(|| NO_SCORE.to_string());
+        ctx.attrs
+            .set_own(ctx.world.cluster, &names.withheld_score, &value)
+            .map_err(generic("Can't keep my withheld score"))?;
+    }
+    ctx.attrs
+        .set_own_score(
+            ctx.world.cluster,
+            Ineligible::ElectionNoteUnwritable.score(),
+        )
+        .map_err(generic("Can't withhold my promotion score"))?;
+    Ok(())
+}
+
+/// `<rsc>-withheld-score` when the standby had no score at all.
+const NO_SCORE: &str = "none";
+
+/// The note could be written again: the score withheld by
+/// [`withhold_score`] comes back (unless something else changed it since),
+/// before the election's verdict applies.
+fn restore_withheld_score(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let names = &ctx.agent.names;
+    let local = ctx.attrs.local.clone();
+    let Some(kept) = ctx
+        .world
+        .cluster
+        .get_attr(&local, &names.withheld_score, Lifetime::Reboot)
+        .map_err(generic("Can't read my withheld score"))?
+    else {
+        return Ok(());
+    };
+    let now = ctx
+        .world
+        .cluster
+        .get_attr(&local, &names.master_score, Lifetime::Reboot)
+        .map_err(generic("Can't read my promotion score"))?;
+    if now.as_deref() == Some(Score::CAN_NOT_PROMOTE.to_string().as_str()) {
+        let r = if kept == NO_SCORE {
+            ctx.attrs.delete_own(ctx.world.cluster, &names.master_score)
+        } else {
+            ctx.attrs
+                .set_own(ctx.world.cluster, &names.master_score, &kept)
+                .map(|_| ())
+        };
+        r.map_err(generic("Can't restore my promotion score"))?;
+        ctx.log(
+            LogLevel::Info,
+            &format!("The xlog note is written again: my promotion score {kept} is restored"),
+        );
+    }
+    clear_withheld_score(ctx);
+    Ok(())
+}
+
+/// Forgets a withheld score (a primary exists again, or the instance stops):
+/// it must never come back later.
+pub fn clear_withheld_score(ctx: &mut Ctx<'_, '_>) {
+    let name = ctx.agent.names.withheld_score.clone();
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
+    ctx.warn_on_err("deleting the withheld score", r);
 }

@@ -33,7 +33,7 @@ use crate::budget::{Budget, POLL_INTERVAL};
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{LogLevel, World};
 use crate::recovery::join;
-use crate::validate::MachineFacts;
+use crate::validate::{cluster_problems, ClusterProblem, MachineFacts};
 
 /// `PGSQL.lock` in `tmpdir`.
 pub const LOCK_FILE: &str = "PGSQL.lock";
@@ -80,6 +80,32 @@ impl Ctx<'_, '_> {
     /// A path inside `pgdata`.
     pub fn pgdata_path(&self, name: &str) -> String {
         join(&self.agent.params.pgdata, name)
+    }
+
+    /// The replication configuration's problems that only the cluster can
+    /// show: unknown `node_list` names, `notify` off
+    /// ([`crate::validate::cluster_problems`]). Uses the node list read
+    /// once for this invocation.
+    pub fn cluster_problems(&self) -> Vec<ClusterProblem> {
+        cluster_problems(
+            &self.agent.params.node_list,
+            self.agent.context.notify,
+            |n| self.attrs.exists(n),
+        )
+    }
+
+    /// Logs each of [`Ctx::cluster_problems`] at warn (monitors: the running
+    /// service is not at fault, so a monitor never fails for them).
+    pub fn warn_cluster_problems(&mut self) {
+        if !self.is_replication() {
+            return;
+        }
+        for p in self.cluster_problems() {
+            self.log(
+                LogLevel::Warn,
+                &format!("{p} (start refuses this configuration)"),
+            );
+        }
     }
 
     /// True in `sync`/`async` mode.

@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use super::control::{control, SQL_ATTEMPTS};
-use super::elect::have_master_right;
+use super::elect::{clear_withheld_score, have_master_right};
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
+use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel};
 use crate::role_gate::{self, Gate, GateInput, MonitorRole, OthersPromoted, Refusal};
@@ -50,7 +51,7 @@ pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
         },
         Health::Standby | Health::Running => {
             if probe {
-                if let Err(o) = set_own_score(ctx, Score::CAN_NOT_PROMOTE) {
+                if let Err(o) = set_own_score(ctx, Ineligible::ProbedAsStandby.score()) {
                     return o;
                 }
             }
@@ -102,11 +103,13 @@ fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
         let local = ctx.attrs.local.clone();
         let r = ctx
             .attrs
-            .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE);
+            .set_own_score(ctx.world.cluster, Ineligible::NotPromotedByCluster.score());
         ctx.warn_on_err("setting the score to -INFINITY", r);
-        let r = ctx
-            .attrs
-            .set_data_status(ctx.world.cluster, &local, &DataStatus::Disconnect);
+        let r = ctx.attrs.set_data_status(
+            ctx.world.cluster,
+            &local,
+            &Ineligible::NotPromotedByCluster.disconnect(),
+        );
         ctx.warn_on_err("setting my data status to DISCONNECT", r);
         let lock = ctx.tmp_path(LOCK_FILE);
         let r = ctx.world.fs.write(&lock, "", FileOwner::Root, 0o644);
@@ -191,6 +194,7 @@ fn standby_monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
             Err(o) => return ctx.fail(o.code, o.reason.unwrap_or_default()),
         }
     } else {
+        clear_withheld_score(ctx);
         match ctx.attrs.data_status(ctx.world.cluster, &local) {
             Ok(Some(DataStatus::Disconnect)) => {
                 if let Err(e) = ctx

@@ -1,39 +1,45 @@
-//! `notify` (stock §1.6). Node names in the notify lists are compared
-//! exactly (bug J); membership is checked over the whole list.
+//! `notify` (stock §1.6): carries out [`crate::decide::notify`]. Node names
+//! in the notify lists are compared exactly (bug J); membership is checked
+//! over the whole list.
 
 use super::control::control;
 use super::elect::record_master_baseline;
 use super::Ctx;
+use crate::decide::notify::{
+    notify_decision, pre_promote, NotifyAction, PrePromoteAction, PrePromoteInput, PrePromoteReason,
+};
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
-use crate::params::RepMode;
 use crate::ports::{Lifetime, LogLevel};
 use crate::status::PgStatus;
 
-/// Runs `notify`.
+/// Runs `notify`: decides with [`notify_decision`], then carries it out.
 pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
-    if !ctx.is_replication() {
-        return Outcome::success();
-    }
-    let lists = &ctx.agent.context.notify_lists;
     let local = ctx.attrs.local.clone();
     let names = &ctx.agent.names;
-    let has = |list: &[String]| list.contains(&local);
-    match (lists.kind.as_str(), lists.operation.as_str()) {
-        ("pre", "promote") => return pre_promote(ctx),
-        ("post", "promote") => {
+    let decision = notify_decision(
+        ctx.agent.params.rep_mode,
+        &local,
+        &ctx.agent.context.notify_lists,
+    );
+    match decision.action {
+        NotifyAction::Nothing => {}
+        NotifyAction::PrePromoteCheck => return pre_promote_check(ctx),
+        NotifyAction::ForgetElection {
+            delete_master_baseline,
+        } => {
             let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
             ctx.warn_on_err("deleting the xlog location", r);
             let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
             ctx.warn_on_err("deleting the xlog timeline", r);
-            if !has(&lists.promote) {
+            if delete_master_baseline {
                 let r = ctx
                     .attrs
                     .delete_own(ctx.world.cluster, &names.master_baseline);
                 ctx.warn_on_err("deleting the master baseline", r);
             }
         }
-        ("post", "demote") if !has(&lists.demote) && !has(&lists.promoted) => {
+        NotifyAction::RecordBaseline => {
             if let Err(o) = record_master_baseline(ctx) {
                 ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
             }
@@ -42,54 +48,69 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 .set_status(ctx.world.cluster, &local, PgStatus::HsAlone);
             ctx.warn_on_err("setting the status to HS:alone", r);
         }
-        ("post", "start") | ("post", "stop") if has(&lists.promoted) => {
+        NotifyAction::ControlStandbys => {
             if let Err(o) = control(ctx) {
                 ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
             }
         }
-        _ => {}
     }
     Outcome::success()
 }
 
-/// The pre-promote data check (stock §4.5): with ≥ 3 nodes in sync mode, a
-/// standby whose baseline is newer than the promotee's bans itself and fails.
-fn pre_promote(ctx: &mut Ctx<'_, '_>) -> Outcome {
-    let agent = ctx.agent;
-    let params = &agent.params;
-    let local = ctx.attrs.local.clone();
-    let Some(promotee) = agent.context.notify_lists.promote.first() else {
-        return Outcome::success();
-    };
-    if params.node_list.len() < 3 || params.rep_mode != RepMode::Sync || *promotee == local {
-        return Outcome::success();
+/// A node's `<rsc>-master-baseline`; `None` when absent, unreadable or
+/// unparsable.
+fn read_baseline(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<Lsn> {
+    let name = &ctx.agent.names.master_baseline;
+    match ctx.world.cluster.get_attr(node, name, Lifetime::Reboot) {
+        Ok(Some(v)) => Lsn::parse_attr(&v).ok(),
+        _ => None,
     }
-    let baseline = |ctx: &mut Ctx<'_, '_>, node: &str| -> Option<Lsn> {
-        match ctx
-            .world
-            .cluster
-            .get_attr(node, &agent.names.master_baseline, Lifetime::Reboot)
-        {
-            Ok(Some(v)) => Lsn::parse_attr(&v).ok(),
-            _ => None,
-        }
+}
+
+/// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
+fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let agent = ctx.agent;
+    let mut input = PrePromoteInput {
+        rep_mode: agent.params.rep_mode,
+        node_list_len: agent.params.node_list.len(),
+        local: ctx.attrs.local.clone(),
+        promotee: agent.context.notify_lists.promote.first().cloned(),
+        theirs: None,
+        mine: None,
     };
-    let Some(theirs) = baseline(ctx, promotee) else {
-        ctx.log(
-            LogLevel::Info,
-            &format!("Can't read the master baseline of {promotee}; skipping the data check"),
-        );
-        return Outcome::success();
-    };
-    match baseline(ctx, &local) {
-        Some(mine) if mine > theirs => {
-            let reason =
-                format!("My data is newer than new master's one. New master's location : {theirs}");
-            if let Err(e) = ctx.world.cluster.ban(&agent.context.instance, &local) {
-                ctx.log(LogLevel::Err, &format!("Can't ban myself: {e}"));
+    loop {
+        let decision = pre_promote(&input);
+        match decision.action {
+            PrePromoteAction::ReadPromoteeBaseline => {
+                let promotee = input.promotee.clone().unwrap_or_default();
+                input.theirs = Some(read_baseline(ctx, &promotee));
             }
-            ctx.fail(OcfExit::ErrGeneric, reason)
+            PrePromoteAction::ReadOwnBaseline => {
+                let local = input.local.clone();
+                input.mine = Some(read_baseline(ctx, &local));
+            }
+            PrePromoteAction::Allow => {
+                if let PrePromoteReason::PromoteeBaselineUnreadable { promotee } = &decision.reason
+                {
+                    ctx.log(
+                        LogLevel::Info,
+                        &format!(
+                            "Can't read the master baseline of {promotee}; skipping the data check"
+                        ),
+                    );
+                }
+                return Outcome::success();
+            }
+            PrePromoteAction::BanMyself => {
+                let reason = match &decision.reason {
+                    PrePromoteReason::Newer(why) => why.to_string(),
+                    other => format!("{other:?}"),
+                };
+                if let Err(e) = ctx.world.cluster.ban(&agent.context.instance, &input.local) {
+                    ctx.log(LogLevel::Err, &format!("Can't ban myself: {e}"));
+                }
+                return ctx.fail(OcfExit::ErrGeneric, reason);
+            }
         }
-        _ => Outcome::success(),
     }
 }

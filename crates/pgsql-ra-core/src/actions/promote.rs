@@ -8,6 +8,7 @@ use super::prepare::prepare;
 use super::server_ctl::{real_start, real_stop, Started, StopKind};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
+use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
@@ -55,13 +56,16 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     let local = ctx.attrs.local.clone();
     prepare(ctx)?;
     remove_notes(ctx);
+    let why = Ineligible::OtherNodePromoted {
+        promoted: local.clone(),
+    };
     for node in params.node_list.iter().filter(|n| **n != local) {
         let r = ctx
             .attrs
-            .set_data_status(ctx.world.cluster, node, &DataStatus::Disconnect)
+            .set_data_status(ctx.world.cluster, node, &why.disconnect())
             .and_then(|_| {
                 ctx.attrs
-                    .set_other_score(ctx.world.cluster, node, Score::CAN_NOT_PROMOTE)
+                    .set_other_score(ctx.world.cluster, node, why.score())
             });
         if let Err(e) = r {
             return Err(generic(

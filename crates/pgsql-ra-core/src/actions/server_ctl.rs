@@ -5,6 +5,7 @@
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::{Ctx, LOCK_FILE};
 use crate::budget::escalation;
+use crate::decide::start::ServerState;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel, StopMode};
 use crate::recovery::config_value;
@@ -242,16 +243,36 @@ pub fn drop_other_slots(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     Ok(())
 }
 
-/// Starts PostgreSQL and waits until it answers (`pgsql_real_start`).
-pub fn real_start(ctx: &mut Ctx<'_, '_>) -> Result<Started, Outcome> {
+/// The [`ServerState`] of an answering server.
+pub fn state_of(h: Health) -> ServerState {
+    match h {
+        Health::Down => ServerState::Down,
+        Health::Running => ServerState::Running,
+        Health::Primary => ServerState::Primary,
+        Health::Standby => ServerState::Standby,
+    }
+}
+
+fn health_of(s: ServerState) -> Health {
+    match s {
+        ServerState::Running => Health::Running,
+        ServerState::Primary => Health::Primary,
+        ServerState::Standby => Health::Standby,
+        ServerState::Down | ServerState::Unresponsive { .. } => Health::Down,
+    }
+}
+
+/// Looks at the server before a start (`pgsql_real_start` step 1): the real
+/// monitor, and when it fails, whether a postmaster is alive anyway.
+pub fn find_server(ctx: &mut Ctx<'_, '_>) -> Result<ServerState, Outcome> {
     match real_monitor(ctx, 1) {
         Ok(h) if h.is_up() => {
             ctx.log(LogLevel::Info, "PostgreSQL is already running");
-            return Ok(Started::AlreadyRunning(h));
+            Ok(state_of(h))
         }
-        Ok(_) => {}
-        Err(o) => {
-            if let Some(pid) = postmaster_alive(ctx)? {
+        Ok(_) => Ok(ServerState::Down),
+        Err(o) => match postmaster_alive(ctx)? {
+            Some(pid) => {
                 ctx.log(
                     LogLevel::Warn,
                     &format!(
@@ -259,12 +280,24 @@ pub fn real_start(ctx: &mut Ctx<'_, '_>) -> Result<Started, Outcome> {
                         o.reason.unwrap_or_default()
                     ),
                 );
-                let h = wait_until_up(ctx, "answer")?;
-                drop_other_slots(ctx)?;
-                return Ok(Started::Up(h));
+                Ok(ServerState::Unresponsive { pid })
             }
-        }
+            None => Ok(ServerState::Down),
+        },
     }
+}
+
+/// Waits until a live but unresponsive postmaster answers, then cleans up
+/// the other nodes' slots.
+pub fn wait_for_server(ctx: &mut Ctx<'_, '_>) -> Result<Health, Outcome> {
+    let h = wait_until_up(ctx, "answer")?;
+    drop_other_slots(ctx)?;
+    Ok(h)
+}
+
+/// Starts a server that is down (`pgsql_real_start` steps 2–11) and waits
+/// until it answers, within the budget.
+pub fn start_server(ctx: &mut Ctx<'_, '_>) -> Result<Health, Outcome> {
     if let Err(e) = ctx.world.server.remove_stale_pid_file() {
         ctx.log(
             LogLevel::Warn,
@@ -288,5 +321,16 @@ pub fn real_start(ctx: &mut Ctx<'_, '_>) -> Result<Started, Outcome> {
     let h = wait_until_up(ctx, "start")?;
     drop_other_slots(ctx)?;
     ctx.log(LogLevel::Info, "PostgreSQL is started");
-    Ok(Started::Up(h))
+    Ok(h)
+}
+
+/// Starts PostgreSQL and waits until it answers (`pgsql_real_start`), used
+/// by promote with `restart_on_promote`; `start` walks the same steps
+/// through [`crate::decide::start`].
+pub fn real_start(ctx: &mut Ctx<'_, '_>) -> Result<Started, Outcome> {
+    match find_server(ctx)? {
+        ServerState::Down => start_server(ctx).map(Started::Up),
+        ServerState::Unresponsive { .. } => wait_for_server(ctx).map(Started::Up),
+        answering => Ok(Started::AlreadyRunning(health_of(answering))),
+    }
 }

@@ -1,19 +1,21 @@
 //! `start` (stock §1.1): a plain start in non-replication modes; in sync/async
 //! mode the node always starts as a hot standby, refused while `PGSQL.lock`
-//! exists.
+//! exists. What to do with the lock and the server found is decided by
+//! [`crate::decide::start`].
 
-use super::health::Health;
 use super::prepare::{prepare, write_recovery_conf, write_rep_mode_conf};
-use super::server_ctl::{real_start, Started};
+use super::server_ctl::{find_server, start_server, state_of, wait_for_server};
 use super::{Ctx, LOCK_FILE};
+use crate::decide::start::{start_decision, StartAction, StartInput};
 use crate::election::NOTE_PREFIX;
+use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
 use crate::ports::{Cluster, LogLevel};
 use crate::recovery::recovery_conf_path;
-use crate::score::Score;
 use crate::status::PgStatus;
 use crate::sync_mode;
+use crate::validate::start_refusal;
 
 /// Runs `start`.
 pub fn start(ctx: &mut Ctx<'_, '_>) -> Outcome {
@@ -25,11 +27,36 @@ pub fn start(ctx: &mut Ctx<'_, '_>) -> Outcome {
             return o;
         }
     }
-    match real_start(ctx) {
-        Ok(Started::AlreadyRunning(_)) => Outcome::success(),
-        Ok(Started::Up(h)) => Outcome::code(h.code()),
+    match decided_start(ctx, None) {
+        Ok(code) => Outcome::code(code),
         Err(o) => o,
     }
+}
+
+/// Walks [`start_decision`]: looks at the server, starts it or waits for
+/// it, as the decision says. `lock` is the path of `PGSQL.lock` when it
+/// exists (sync/async). `Ok` with the exit code when the server part of
+/// the start succeeded.
+fn decided_start(ctx: &mut Ctx<'_, '_>, lock: Option<String>) -> Result<OcfExit, Outcome> {
+    let mut input = StartInput {
+        rep_mode: ctx.agent.params.rep_mode,
+        lock,
+        found: None,
+        came_up: None,
+    };
+    // Each step fills one input; four steps always conclude.
+    for _ in 0..4 {
+        let decision = start_decision(&input);
+        ctx.log(LogLevel::Debug, &format!("start: {}", decision.reason));
+        match decision.action {
+            StartAction::LookAtServer => input.found = Some(find_server(ctx)?),
+            StartAction::StartServer => input.came_up = Some(state_of(start_server(ctx)?)),
+            StartAction::WaitForServer => input.came_up = Some(state_of(wait_for_server(ctx)?)),
+            StartAction::Succeed { code } => return Ok(code),
+            StartAction::Refuse { code } => return Err(ctx.fail(code, decision.reason.to_string())),
+        }
+    }
+    Err(ctx.fail(OcfExit::ErrGeneric, "the start decision did not conclude"))
 }
 
 fn cluster_step<T>(
@@ -54,6 +81,10 @@ pub fn remove_notes(ctx: &mut Ctx<'_, '_>) {
 }
 
 fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
+    let problems = ctx.cluster_problems();
+    if let Some(o) = start_refusal(&problems) {
+        return ctx.fail(o.code, o.reason.unwrap_or_default());
+    }
     let agent = ctx.agent;
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
@@ -67,7 +98,7 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     })
     .and_then(|_| {
         cluster_step(ctx, "setting the score to -INFINITY", |a, c| {
-            a.set_own_score(c, Score::CAN_NOT_PROMOTE)
+            a.set_own_score(c, Ineligible::Starting.score())
         })
     });
     if let Err(o) = steps {
@@ -106,33 +137,12 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
         }
     }
     let lock = ctx.tmp_path(LOCK_FILE);
-    match ctx.world.fs.metadata(&lock) {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            return ctx.fail(
-                OcfExit::ErrGeneric,
-                format!(
-                    "My data may be inconsistent. You have to remove {lock} file to force start."
-                ),
-            )
-        }
+    let present = match ctx.world.fs.metadata(&lock) {
+        Ok(m) => m.is_some(),
         Err(e) => return ctx.fail(OcfExit::ErrGeneric, format!("Can't check {lock}: {e}")),
-    }
-    match real_start(ctx) {
-        Ok(Started::Up(Health::Standby)) => {}
-        Ok(Started::AlreadyRunning(h)) => {
-            return ctx.fail(
-                OcfExit::ErrGeneric,
-                format!("PostgreSQL is already running ({h:?}); the agent did not start it"),
-            )
-        }
-        Ok(Started::Up(h)) => {
-            return ctx.fail(
-                OcfExit::ErrGeneric,
-                format!("PostgreSQL came up as {h:?}, not as a hot standby"),
-            )
-        }
-        Err(o) => return o,
+    };
+    if let Err(o) = decided_start(ctx, present.then_some(lock)) {
+        return o;
     }
     match ctx.world.db.synchronous_standby_names() {
         Ok(v) if v.trim().is_empty() => {}

@@ -1,13 +1,15 @@
 //! `stop` (stock §1.2). Attribute failures are logged, never returned: a
 //! failed stop means fencing, so only a server that will not die fails it.
 
+use super::elect::clear_withheld_score;
 use super::health::postmaster_alive;
 use super::prepare::write_rep_mode_conf;
 use super::server_ctl::{real_stop, StopKind};
 use super::Ctx;
+use crate::ineligible::Ineligible;
 use crate::ocf::Outcome;
 use crate::params::RepMode;
-use crate::score::Score;
+use crate::ports::LogLevel;
 use crate::status::PgStatus;
 
 /// Runs `stop`.
@@ -21,14 +23,33 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
     let names = &agent.names;
     let local = ctx.attrs.local.clone();
+    let no_resource = crate::names::resource_name(&agent.context.instance).is_empty();
+    if local.is_empty() || no_resource {
+        // The local node name is unknown (empty or unreadable), or no
+        // resource name (empty OCF_RESOURCE_INSTANCE) to name the
+        // attributes: they can't be addressed, but the server is stopped.
+        ctx.log(
+            LogLevel::Warn,
+            if no_resource {
+                "OCF_RESOURCE_INSTANCE is empty: stopping without updating the node attributes"
+            } else {
+                "local node name unknown: stopping without updating the node attributes"
+            },
+        );
+        return match real_stop(ctx, StopKind::Slave) {
+            Ok(()) => Outcome::success(),
+            Err(o) => o,
+        };
+    }
     let r = ctx
         .attrs
-        .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE);
+        .set_own_score(ctx.world.cluster, Ineligible::Stopping.score());
     ctx.warn_on_err("setting the score to -INFINITY", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
     ctx.warn_on_err("deleting the xlog location", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    clear_withheld_score(ctx);
     match postmaster_alive(ctx) {
         Err(o) => return o,
         Ok(None) => {

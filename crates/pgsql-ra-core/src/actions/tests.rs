@@ -960,6 +960,50 @@ fn a_server_that_never_stops_fails_the_stop_before_the_timeout() {
     assert!(lab.clock.elapsed() - before < Duration::from_secs(5));
 }
 
+#[test]
+fn a_standby_that_cannot_write_its_election_note_stays_up_without_a_promotion_score() {
+    let mut lab = Lab::replication(&["node1", "node2"], "async");
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    lab.net
+        .set_position("node1", crate::lsn::Lsn(0x0400_0000), 1);
+    for _ in 0..3 {
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Monitor)), 0);
+        }
+    }
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+
+    lab.fs("node1").set_read_only(TMP, true);
+    for _ in 0..2 {
+        let o = lab.run("node1", Action::Monitor);
+        assert_eq!(
+            code(&o),
+            0,
+            "a note it can't write does not fail the monitor: {o:?}"
+        );
+        assert_eq!(
+            lab.attr("node1", "master-pgsql").as_deref(),
+            Some("-INFINITY")
+        );
+        assert_eq!(
+            lab.attr("node1", "pgsql-withheld-score").as_deref(),
+            Some("1000")
+        );
+    }
+    lab.fs("node1").set_read_only(TMP, false);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(lab.attr("node1", "pgsql-withheld-score"), None);
+
+    // A withheld score never survives a stop.
+    lab.fs("node1").set_read_only(TMP, true);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    lab.fs("node1").set_read_only(TMP, false);
+    assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
+    assert_eq!(lab.attr("node1", "pgsql-withheld-score"), None);
+}
+
 /// Issue 9 (S1): a standby promoted outside the cluster. Its Unpromoted
 /// monitor (no role, as in the documented setup) must not run the primary
 /// path: exit 1 with the role gate's reason, nothing written about node1,
@@ -1170,4 +1214,50 @@ fn a_refused_attribute_write_is_logged_at_warn() {
         warned.contains(&"not writing master-pgsql=-INFINITY on node1: node1 is not online"),
         "{warned:?}"
     );
+}
+
+#[test]
+fn stop_stops_a_running_server_whose_config_file_is_gone() {
+    let mut lab = Lab::new(&["node1"], &[]);
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(lab.net.role("node1"), SimRole::Primary);
+    let config = format!("{PGDATA}/postgresql.conf");
+    lab.fs("node1").remove_tree(&config);
+    assert!(!lab.fs("node1").exists(&config));
+    let o = lab.run("node1", Action::Stop);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+    assert_eq!(code(&lab.run("node1", Action::Stop)), 0);
+}
+
+/// Issue 17 item 4, found by the operator's attack (D5): a tmpdir that
+/// cannot even be listed (replaced by a file) is treated like one that
+/// cannot be written — the healthy standby's monitor succeeds and its score
+/// is withheld, then restored once tmpdir is back.
+#[test]
+fn a_tmpdir_that_cannot_be_listed_withholds_the_score_without_failing_the_monitor() {
+    let mut lab = Lab::replication(&["node1", "node2"], "async");
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    lab.net
+        .set_position("node1", crate::lsn::Lsn(0x0400_0000), 1);
+    for _ in 0..3 {
+        for n in ["node1", "node2"] {
+            assert_eq!(code(&lab.run(n, Action::Monitor)), 0);
+        }
+    }
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+    lab.fs("node1").remove_tree(TMP);
+    lab.fs("node1").put(TMP, "not a directory", "root", 0o644);
+    let o = lab.run("node1", Action::Monitor);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node1", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert!(lab.log_text("node1").contains("Can't list tmpdir"));
+    lab.fs("node1").remove_tree(TMP);
+    lab.fs("node1").mkdir_p(TMP, "postgres", 0o700);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
 }

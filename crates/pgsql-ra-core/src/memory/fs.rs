@@ -312,6 +312,15 @@ impl Filesystem for MemFs {
 
     fn list_dir(&mut self, path: &str) -> Result<Vec<String>, FsError> {
         let path = normalize(path);
+        if self
+            .tree
+            .borrow()
+            .entries
+            .get(&path)
+            .is_some_and(|e| e.contents.is_some())
+        {
+            return Err(FsError::new(&path, "Not a directory"));
+        }
         let prefix = if path == "/" {
             "/".to_string()
         } else {

@@ -1,5 +1,5 @@
 //! The traits through which the core touches the world. The OCF shim provides
-//! real implementations; [`crate::memory`] provides complete in-memory ones.
+//! real implementations; `crate::memory` (cargo feature `sim`) provides complete in-memory ones.
 //! Every method is bounded in time by its implementation (connect and
 //! statement timeouts, command timeouts); the core never blocks otherwise.
 

@@ -44,11 +44,23 @@ pub fn check_machine(
     probe: bool,
 ) -> Result<MachineFacts, Outcome> {
     let p = &agent.params;
-    if world.system.user(&p.pgdba).is_none() {
-        return Err(fail(
-            OcfExit::ErrInstalled,
-            format!("pgdba={:?}: user {} doesn't exist", p.pgdba, p.pgdba),
-        ));
+    match world.system.user(&p.pgdba) {
+        None => {
+            return Err(fail(
+                OcfExit::ErrInstalled,
+                format!("pgdba={:?}: user {} doesn't exist", p.pgdba, p.pgdba),
+            ))
+        }
+        Some(u) if u.uid == 0 => {
+            return Err(fail(
+                OcfExit::ErrConfigured,
+                format!(
+                    "pgdba={:?}: user {} has uid 0 and PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
+                    p.pgdba, p.pgdba
+                ),
+            ))
+        }
+        Some(_) => {}
     }
     let pg_version = read_pg_version(world, &p.pgdata);
     for (param, value) in [("pgctl", &p.pgctl), ("psql", &p.psql)] {
@@ -84,6 +96,18 @@ pub fn check_machine(
         pg_version,
         config_readable: config_text.is_some(),
     })
+}
+
+/// The facts `stop` goes on with when the full check failed while a server
+/// runs: nothing `pg_ctl stop` needs is checked here (a missing `config` or
+/// `socketdir` does not matter to it, and the server port signals the
+/// postmaster itself when `pgctl` or `pgdba` is missing). The configuration
+/// counts as not read.
+pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
+    MachineFacts {
+        pg_version: read_pg_version(world, &agent.params.pgdata),
+        config_readable: false,
+    }
 }
 
 fn fail(code: OcfExit, reason: String) -> Outcome {

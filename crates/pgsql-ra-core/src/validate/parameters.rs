@@ -31,6 +31,7 @@ fn problems(agent: &Agent, promotable: Option<bool>) -> Vec<ParamError> {
     let p = &agent.params;
     let mut problems = agent.param_errors.clone();
     check_paths(p, &mut problems);
+    check_pgdba(p, &mut problems);
     check_monitor_credentials(p, &mut problems);
     match p.rep_mode {
         RepMode::Sync | RepMode::Async => check_replication(p, promotable, &mut problems),
@@ -60,6 +61,17 @@ fn check_paths(p: &Params, problems: &mut Vec<ParamError>) {
                 p.tmpdir,
                 p.rep_mode.as_str()
             ),
+        ));
+    }
+}
+
+/// pg_ctl refuses to run as root, so `pgdba=root` can never work (any
+/// other account with uid 0 is refused by the machine check).
+fn check_pgdba(p: &Params, problems: &mut Vec<ParamError>) {
+    if p.pgdba == "root" {
+        problems.push(ParamError::configured(
+            "pgdba",
+            "pgdba=\"root\": PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
         ));
     }
 }
@@ -187,4 +199,26 @@ fn is_slot_text(text: &str) -> bool {
 fn first_duplicate(names: &[String]) -> Option<&String> {
     let mut seen = BTreeSet::new();
     names.iter().find(|n| !seen.insert(n.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn agent(pairs: &[(&str, &str)]) -> Agent {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+            .collect();
+        Agent::from_env_map(&env)
+    }
+
+    #[test]
+    fn root_is_never_pgdba() {
+        let p = shape_free_parameter_problems(&agent(&[("pgdba", "root")]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.starts_with("pgdba="), "{}", p[0].message);
+        assert!(shape_free_parameter_problems(&agent(&[("pgdba", "postgres")])).is_empty());
+    }
 }

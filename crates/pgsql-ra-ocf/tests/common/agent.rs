@@ -70,18 +70,37 @@ impl AgentEnv {
     /// Runs one action (monitor with the given interval in ms; 0 = probe).
     pub fn run(&self, action: &str, interval_ms: u64) -> Run {
         let start = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
-            .arg(action)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"));
+        cmd.arg(action)
             .env_clear()
             .envs(&self.vars)
-            .env("OCF_RESKEY_CRM_meta_interval", interval_ms.to_string())
-            .output()
-            .expect("the agent binary runs");
+            .env("OCF_RESKEY_CRM_meta_interval", interval_ms.to_string());
+        // Like Pacemaker with the documented setup: the recurring monitor of
+        // the instance the (file-backed) cluster records as Promoted carries
+        // role=Master; the Unpromoted monitor carries none.
+        if action == "monitor" && interval_ms > 0 && self.is_promoted() {
+            cmd.env("OCF_RESKEY_CRM_meta_role", "Master");
+        }
+        let out = cmd.output().expect("the agent binary runs");
         Run {
             code: out.status.code().unwrap_or(-1),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed: start.elapsed(),
         }
+    }
+
+    /// True when the file store's `promoted` file lists this node.
+    fn is_promoted(&self) -> bool {
+        let (Some(dir), Some(node)) = (
+            self.vars.get("PGSQL_RA_ATTRD_DIR"),
+            self.vars.get("PGSQL_RA_NODE"),
+        ) else {
+            return false;
+        };
+        std::fs::read_to_string(format!("{dir}/promoted")).is_ok_and(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(node.as_str()))
+        })
     }
 
     /// Runs an action and asserts its exit code.

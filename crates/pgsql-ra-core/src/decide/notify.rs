@@ -1,0 +1,361 @@
+//! The `notify` decisions (stock §1.6, §4.5): what a notification does for
+//! its (type, operation), and the pre-promote data check. Node names are
+//! compared exactly and over the whole list (bugs J and K, §8.2).
+//!
+//! | type / operation | condition | action |
+//! |---|---|---|
+//! | any | rep_mode none/slave | nothing |
+//! | pre / promote | – | the pre-promote check ([`pre_promote`]) |
+//! | post / promote | – | delete own xlog-loc and xlog-tli; own master-baseline too unless I am the promotee |
+//! | post / demote | I am neither demoted nor primary | record own master-baseline, `HS:alone` |
+//! | post / start, post / stop | I am the primary | `control_slave_status` (errors logged only) |
+//! | anything else | – | nothing |
+
+use serde::Serialize;
+
+use crate::context::NotifyLists;
+use crate::ineligible::Ineligible;
+use crate::lsn::Lsn;
+use crate::params::RepMode;
+
+/// What a notification does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NotifyAction {
+    /// Nothing; succeed.
+    Nothing,
+    /// Run the pre-promote data check ([`pre_promote`]).
+    PrePromoteCheck,
+    /// Forget the election: delete own `<rsc>-xlog-loc` and `<rsc>-xlog-tli`,
+    /// and own `<rsc>-master-baseline` when `delete_master_baseline`.
+    ForgetElection {
+        /// True on every node but the promotee.
+        delete_master_baseline: bool,
+    },
+    /// A survivor of a demote: record own `<rsc>-master-baseline` and set
+    /// own `<rsc>-status` to `HS:alone` (errors logged only).
+    RecordBaseline,
+    /// The primary after a standby started or stopped: run
+    /// `control_slave_status` (errors logged only).
+    ControlStandbys,
+}
+
+/// Why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum NotifyReason {
+    /// Not a replication mode (§1.6: returns 0 at once).
+    NotReplication,
+    /// pre-promote (§4.5).
+    PrePromote,
+    /// post-promote (§1.6, §3.4, §3.5).
+    PostPromote {
+        /// True when this node is the promotee.
+        promotee: bool,
+    },
+    /// post-demote on a node that is neither demoted nor primary (§1.6).
+    DemoteSurvivor,
+    /// post-demote on the demoted node or on a primary (§1.6).
+    DemoteInvolved,
+    /// post-start/post-stop on the primary (§1.6).
+    StandbyChangedOnPrimary,
+    /// Any other notification, or one that does not concern this node.
+    NotMine {
+        /// `notify_type`.
+        kind: String,
+        /// `notify_operation`.
+        operation: String,
+    },
+}
+
+/// A notification's action and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyDecision {
+    /// What to do.
+    pub action: NotifyAction,
+    /// Why.
+    pub reason: NotifyReason,
+}
+
+/// Decides what `notify` does on `local` (the table in the module doc).
+pub fn notify_decision(rep_mode: RepMode, local: &str, lists: &NotifyLists) -> NotifyDecision {
+    let decision = |action, reason| NotifyDecision { action, reason };
+    if !rep_mode.is_replication() {
+        return decision(NotifyAction::Nothing, NotifyReason::NotReplication);
+    }
+    let has = |list: &[String]| list.iter().any(|n| n == local);
+    match (lists.kind.as_str(), lists.operation.as_str()) {
+        ("pre", "promote") => decision(NotifyAction::PrePromoteCheck, NotifyReason::PrePromote),
+        ("post", "promote") => {
+            let promotee = has(&lists.promote);
+            decision(
+                NotifyAction::ForgetElection {
+                    delete_master_baseline: !promotee,
+                },
+                NotifyReason::PostPromote { promotee },
+            )
+        }
+        ("post", "demote") if !has(&lists.demote) && !has(&lists.promoted) => {
+            decision(NotifyAction::RecordBaseline, NotifyReason::DemoteSurvivor)
+        }
+        ("post", "demote") => decision(NotifyAction::Nothing, NotifyReason::DemoteInvolved),
+        ("post", "start") | ("post", "stop") if has(&lists.promoted) => decision(
+            NotifyAction::ControlStandbys,
+            NotifyReason::StandbyChangedOnPrimary,
+        ),
+        (kind, operation) => decision(
+            NotifyAction::Nothing,
+            NotifyReason::NotMine {
+                kind: kind.to_string(),
+                operation: operation.to_string(),
+            },
+        ),
+    }
+}
+
+/// What the pre-promote check knows so far. The baselines are read lazily,
+/// in order, as the decision asks for them: `None` means "not read yet",
+/// `Some(None)` "read, but absent or unparsable".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrePromoteInput {
+    /// `rep_mode`.
+    pub rep_mode: RepMode,
+    /// The number of node_list names.
+    pub node_list_len: usize,
+    /// The local node.
+    pub local: String,
+    /// The first name of `notify_promote_uname`, if any.
+    pub promotee: Option<String>,
+    /// The promotee's `<rsc>-master-baseline`.
+    pub theirs: Option<Option<Lsn>>,
+    /// This node's `<rsc>-master-baseline`.
+    pub mine: Option<Option<Lsn>>,
+}
+
+/// The next step of the pre-promote check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PrePromoteAction {
+    /// Read the promotee's master-baseline into [`PrePromoteInput::theirs`].
+    ReadPromoteeBaseline,
+    /// Read the own master-baseline into [`PrePromoteInput::mine`].
+    ReadOwnBaseline,
+    /// Let the promotion go on (succeed).
+    Allow,
+    /// Ban this node from the resource and fail the notify (exit 1).
+    BanMyself,
+}
+
+/// Why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum PrePromoteReason {
+    /// No promotee is named.
+    NoPromotee,
+    /// The check runs only with ≥ 3 node_list names (§4.5).
+    FewerThanThreeNodes,
+    /// The check runs only in sync mode (§4.5).
+    NotSyncMode,
+    /// This node is the promotee (§4.5).
+    IAmThePromotee,
+    /// A baseline has not been read yet.
+    Reading,
+    /// The promotee's baseline cannot be read: the check is skipped (§4.5 step 1).
+    PromoteeBaselineUnreadable {
+        /// The promotee.
+        promotee: String,
+    },
+    /// My baseline is not newer (or I have none: it sorts first, §4.5 step 4).
+    NotNewer,
+    /// My baseline is newer than the promotee's (§4.5 step 3).
+    Newer(Ineligible),
+}
+
+/// The next step of the pre-promote check, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrePromoteDecision {
+    /// What to do.
+    pub action: PrePromoteAction,
+    /// Why.
+    pub reason: PrePromoteReason,
+}
+
+/// Decides the next step of the pre-promote data check (stock §4.5): with
+/// ≥ 3 nodes in sync mode, a standby other than the promotee whose
+/// master-baseline is newer than the promotee's bans itself and fails.
+pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
+    let decision = |action, reason| PrePromoteDecision { action, reason };
+    let allow = |reason| decision(PrePromoteAction::Allow, reason);
+    let Some(promotee) = input.promotee.as_deref() else {
+        return allow(PrePromoteReason::NoPromotee);
+    };
+    if input.node_list_len < 3 {
+        return allow(PrePromoteReason::FewerThanThreeNodes);
+    }
+    if input.rep_mode != RepMode::Sync {
+        return allow(PrePromoteReason::NotSyncMode);
+    }
+    if promotee == input.local {
+        return allow(PrePromoteReason::IAmThePromotee);
+    }
+    let theirs = match input.theirs {
+        None => {
+            return decision(
+                PrePromoteAction::ReadPromoteeBaseline,
+                PrePromoteReason::Reading,
+            )
+        }
+        Some(None) => {
+            return allow(PrePromoteReason::PromoteeBaselineUnreadable {
+                promotee: promotee.to_string(),
+            })
+        }
+        Some(Some(l)) => l,
+    };
+    match input.mine {
+        None => decision(PrePromoteAction::ReadOwnBaseline, PrePromoteReason::Reading),
+        Some(Some(mine)) if mine > theirs => decision(
+            PrePromoteAction::BanMyself,
+            PrePromoteReason::Newer(Ineligible::NewerThanPromotee {
+                promotee: theirs,
+                mine,
+            }),
+        ),
+        Some(_) => allow(PrePromoteReason::NotNewer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lists(kind: &str, op: &str, pairs: &[(&str, &[&str])]) -> NotifyLists {
+        let mut l = NotifyLists {
+            kind: kind.into(),
+            operation: op.into(),
+            ..NotifyLists::default()
+        };
+        for (name, nodes) in pairs {
+            let v: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+            match *name {
+                "promote" => l.promote = v,
+                "demote" => l.demote = v,
+                "promoted" => l.promoted = v,
+                _ => unreachable!(),
+            }
+        }
+        l
+    }
+
+    #[test]
+    fn each_notification_has_its_action() {
+        let d = |l: &NotifyLists, local: &str| notify_decision(RepMode::Sync, local, l).action;
+        let pre = lists("pre", "promote", &[("promote", &["node2"])]);
+        assert_eq!(d(&pre, "node3"), NotifyAction::PrePromoteCheck);
+        let post = lists("post", "promote", &[("promote", &["node2"])]);
+        assert_eq!(
+            d(&post, "node2"),
+            NotifyAction::ForgetElection {
+                delete_master_baseline: false
+            }
+        );
+        assert_eq!(
+            d(&post, "node3"),
+            NotifyAction::ForgetElection {
+                delete_master_baseline: true
+            }
+        );
+        let demote = lists(
+            "post",
+            "demote",
+            &[("demote", &["node1"]), ("promoted", &["node1"])],
+        );
+        assert_eq!(d(&demote, "node2"), NotifyAction::RecordBaseline);
+        assert_eq!(d(&demote, "node1"), NotifyAction::Nothing);
+        // Exact names: node1 does not match node10 (bug J).
+        assert_eq!(d(&demote, "node10"), NotifyAction::RecordBaseline);
+        for op in ["start", "stop"] {
+            let l = lists("post", op, &[("promoted", &["node1"])]);
+            assert_eq!(d(&l, "node1"), NotifyAction::ControlStandbys);
+            assert_eq!(d(&l, "node2"), NotifyAction::Nothing);
+            assert_eq!(d(&lists("pre", op, &[]), "node1"), NotifyAction::Nothing);
+        }
+        assert_eq!(
+            notify_decision(RepMode::None, "node1", &pre),
+            NotifyDecision {
+                action: NotifyAction::Nothing,
+                reason: NotifyReason::NotReplication
+            }
+        );
+    }
+
+    fn input(
+        local: &str,
+        theirs: Option<Option<u64>>,
+        mine: Option<Option<u64>>,
+    ) -> PrePromoteInput {
+        PrePromoteInput {
+            rep_mode: RepMode::Sync,
+            node_list_len: 3,
+            local: local.into(),
+            promotee: Some("node2".into()),
+            theirs: theirs.map(|t| t.map(Lsn)),
+            mine: mine.map(|m| m.map(Lsn)),
+        }
+    }
+
+    #[test]
+    fn pre_promote_applies_only_to_other_standbys_of_three_node_sync_clusters() {
+        let mut i = input("node3", None, None);
+        assert_eq!(
+            pre_promote(&i).action,
+            PrePromoteAction::ReadPromoteeBaseline
+        );
+        i.node_list_len = 2;
+        assert_eq!(
+            pre_promote(&i).reason,
+            PrePromoteReason::FewerThanThreeNodes
+        );
+        i.node_list_len = 3;
+        i.rep_mode = RepMode::Async;
+        assert_eq!(pre_promote(&i).reason, PrePromoteReason::NotSyncMode);
+        let i = input("node2", None, None);
+        assert_eq!(pre_promote(&i).reason, PrePromoteReason::IAmThePromotee);
+        let i = PrePromoteInput {
+            promotee: None,
+            ..input("node3", None, None)
+        };
+        assert_eq!(pre_promote(&i).reason, PrePromoteReason::NoPromotee);
+    }
+
+    #[test]
+    fn pre_promote_bans_only_a_newer_standby() {
+        let step = |t, m| pre_promote(&input("node3", t, m));
+        assert_eq!(
+            step(Some(None), None).reason,
+            PrePromoteReason::PromoteeBaselineUnreadable {
+                promotee: "node2".into()
+            }
+        );
+        assert_eq!(
+            step(Some(Some(0x50)), None).action,
+            PrePromoteAction::ReadOwnBaseline
+        );
+        assert_eq!(
+            step(Some(Some(0x50)), Some(None)).action,
+            PrePromoteAction::Allow
+        );
+        assert_eq!(
+            step(Some(Some(0x50)), Some(Some(0x50))).action,
+            PrePromoteAction::Allow
+        );
+        let d = step(Some(Some(0x50)), Some(Some(0x60)));
+        assert_eq!(d.action, PrePromoteAction::BanMyself);
+        let PrePromoteReason::Newer(why) = &d.reason else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            why.to_string(),
+            "My data is newer than new master's one. New master's location : 0000000000000050"
+        );
+        assert_eq!(why.effect(), crate::ineligible::Effect::Ban);
+    }
+}

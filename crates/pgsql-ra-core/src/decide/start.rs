@@ -1,0 +1,406 @@
+//! The `start` decision (stock §1.1, §4.6): from `PGSQL.lock`, the state in
+//! which the server was found and `rep_mode`, what `start` does next and
+//! how it ends. A step function: the caller looks at the server only when
+//! the decision asks for it ([`StartAction::LookAtServer`]), so the lock is
+//! checked before the server is touched, as in the stock agent.
+//!
+//! | rep_mode | PGSQL.lock | found | action | exit |
+//! |---|---|---|---|---|
+//! | sync/async | present | (not looked at) | refuse | 1 |
+//! | any | absent (or not a replication mode) | down | `pg_ctl start`, wait until it answers | see below |
+//! | any | absent | alive, not answering | wait for it; never a second postmaster (bug F) | see below |
+//! | none/slave | – | answering | nothing | 0 |
+//! | sync/async | absent | answering (standby or primary) | refuse: not started by the agent | 1 |
+//! | none/slave | – | came up | – | 0 (8 if it came up as a primary) |
+//! | sync/async | absent | came up as a hot standby | go on (sync names, `HS:alone`) | 0 |
+//! | sync/async | absent | came up as a primary | refuse | 1 |
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::ocf::OcfExit;
+use crate::params::RepMode;
+
+/// What the server looks like to `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ServerState {
+    /// No live postmaster.
+    Down,
+    /// Answering SQL (a mode without replication: `none`, `slave`).
+    Running,
+    /// Answering as a hot standby (`pg_is_in_recovery()` true).
+    Standby,
+    /// Answering as a primary (`pg_is_in_recovery()` false).
+    Primary,
+    /// A postmaster is alive but does not answer SQL.
+    Unresponsive {
+        /// The postmaster's process id.
+        pid: u32,
+    },
+}
+
+impl ServerState {
+    /// The monitor code of an answering server (`Running`/`Standby` 0,
+    /// `Primary` 8); 7 for `Down`, 1 for `Unresponsive`.
+    pub fn code(self) -> OcfExit {
+        match self {
+            ServerState::Down => OcfExit::NotRunning,
+            ServerState::Running | ServerState::Standby => OcfExit::Success,
+            ServerState::Primary => OcfExit::RunningPromoted,
+            ServerState::Unresponsive { .. } => OcfExit::ErrGeneric,
+        }
+    }
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerState::Down => f.write_str("Down"),
+            ServerState::Running => f.write_str("Running"),
+            ServerState::Standby => f.write_str("Standby"),
+            ServerState::Primary => f.write_str("Primary"),
+            ServerState::Unresponsive { pid } => write!(f, "Unresponsive (postmaster {pid})"),
+        }
+    }
+}
+
+/// What `start` knows so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StartInput {
+    /// `rep_mode`.
+    pub rep_mode: RepMode,
+    /// The path of `<tmpdir>/PGSQL.lock` when it exists. Only read (and
+    /// only meaningful) in sync/async mode; `None` otherwise.
+    pub lock: Option<String>,
+    /// The server before start (`None`: not looked at yet).
+    pub found: Option<ServerState>,
+    /// The server after starting it or waiting for it (`None`: not yet).
+    pub came_up: Option<ServerState>,
+}
+
+/// The next step of `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StartAction {
+    /// Look at the server (the real monitor, then the postmaster) and
+    /// decide again with [`StartInput::found`].
+    LookAtServer,
+    /// Run `pg_ctl start`, wait until it answers, and decide again with
+    /// [`StartInput::came_up`].
+    StartServer,
+    /// Wait until the live postmaster answers, and decide again with
+    /// [`StartInput::came_up`].
+    WaitForServer,
+    /// The start is done as far as the server goes; in sync/async mode the
+    /// action goes on (`synchronous_standby_names`, `HS:alone`).
+    Succeed {
+        /// The exit code.
+        code: OcfExit,
+    },
+    /// The start fails.
+    Refuse {
+        /// The exit code.
+        code: OcfExit,
+    },
+}
+
+/// Why, with the stock rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum StartReason {
+    /// `PGSQL.lock` exists: this node was a primary and may hold writes the
+    /// new primary never received (§4.6, §1.1 replication step 6).
+    LockPresent {
+        /// The lock's path.
+        lock: String,
+    },
+    /// The server has not been looked at yet.
+    NotLookedAt,
+    /// No live postmaster: start it (§1.1 steps 2–9).
+    NotRunning,
+    /// A live postmaster that does not answer: wait for it rather than
+    /// delete its pid file and start a second one (bug F, §8.2).
+    Unresponsive {
+        /// The postmaster's process id.
+        pid: u32,
+    },
+    /// Already running in a mode without replication: success (§1.1 step 1).
+    AlreadyRunning {
+        /// What was found.
+        found: ServerState,
+    },
+    /// Already running in sync/async mode: the agent did not start it, so
+    /// it cannot vouch for its configuration (§1.1 replication step 7).
+    NotStartedByAgent {
+        /// What was found.
+        found: ServerState,
+    },
+    /// Started (or answered after waiting) as expected.
+    CameUp {
+        /// What it came up as.
+        state: ServerState,
+    },
+    /// In sync/async mode a node always starts as a hot standby; it came up
+    /// as something else (§1.1 replication step 7: 8 → 1).
+    NotAStandby {
+        /// What it came up as.
+        state: ServerState,
+    },
+}
+
+impl fmt::Display for StartReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartReason::LockPresent { lock } => write!(
+                f,
+                "My data may be inconsistent. You have to remove {lock} file to force start."
+            ),
+            StartReason::NotLookedAt => f.write_str("the server has not been looked at yet"),
+            StartReason::NotRunning => f.write_str("PostgreSQL is not running: starting it"),
+            StartReason::Unresponsive { pid } => write!(
+                f,
+                "postmaster {pid} is alive but not answering: waiting for it, not starting a second one"
+            ),
+            StartReason::AlreadyRunning { found } => {
+                write!(f, "PostgreSQL is already running ({found})")
+            }
+            StartReason::NotStartedByAgent { found } => write!(
+                f,
+                "PostgreSQL is already running ({found}); the agent did not start it"
+            ),
+            StartReason::CameUp { state } => write!(f, "PostgreSQL is up ({state})"),
+            StartReason::NotAStandby { state } => {
+                write!(f, "PostgreSQL came up as {state}, not as a hot standby")
+            }
+        }
+    }
+}
+
+/// The next step and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StartDecision {
+    /// What to do.
+    pub action: StartAction,
+    /// Why.
+    pub reason: StartReason,
+}
+
+fn step(action: StartAction, reason: StartReason) -> StartDecision {
+    StartDecision { action, reason }
+}
+
+/// Decides the next step of `start` (the table in the module doc).
+pub fn start_decision(input: &StartInput) -> StartDecision {
+    let replication = input.rep_mode.is_replication();
+    if let Some(lock) = input.lock.as_ref().filter(|_| replication) {
+        return step(
+            StartAction::Refuse {
+                code: OcfExit::ErrGeneric,
+            },
+            StartReason::LockPresent { lock: lock.clone() },
+        );
+    }
+    let Some(found) = input.found else {
+        return step(StartAction::LookAtServer, StartReason::NotLookedAt);
+    };
+    if let Some(state) = input.came_up {
+        return match state {
+            ServerState::Standby if replication => step(
+                StartAction::Succeed {
+                    code: OcfExit::Success,
+                },
+                StartReason::CameUp { state },
+            ),
+            _ if replication => step(
+                StartAction::Refuse {
+                    code: OcfExit::ErrGeneric,
+                },
+                StartReason::NotAStandby { state },
+            ),
+            _ => step(
+                StartAction::Succeed { code: state.code() },
+                StartReason::CameUp { state },
+            ),
+        };
+    }
+    match found {
+        ServerState::Down => step(StartAction::StartServer, StartReason::NotRunning),
+        ServerState::Unresponsive { pid } => step(
+            StartAction::WaitForServer,
+            StartReason::Unresponsive { pid },
+        ),
+        _ if replication => step(
+            StartAction::Refuse {
+                code: OcfExit::ErrGeneric,
+            },
+            StartReason::NotStartedByAgent { found },
+        ),
+        _ => step(
+            StartAction::Succeed {
+                code: OcfExit::Success,
+            },
+            StartReason::AlreadyRunning { found },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = "/var/lib/pgsql/tmp/PGSQL.lock";
+
+    fn decide(
+        mode: RepMode,
+        lock: bool,
+        found: Option<ServerState>,
+        came_up: Option<ServerState>,
+    ) -> StartDecision {
+        start_decision(&StartInput {
+            rep_mode: mode,
+            lock: lock.then(|| LOCK.to_string()),
+            found,
+            came_up,
+        })
+    }
+
+    const REFUSE: StartAction = StartAction::Refuse {
+        code: OcfExit::ErrGeneric,
+    };
+
+    #[test]
+    fn the_lock_refuses_before_the_server_is_looked_at() {
+        for mode in [RepMode::Sync, RepMode::Async] {
+            let d = decide(mode, true, None, None);
+            assert_eq!(d.action, REFUSE);
+            assert_eq!(
+                d.reason.to_string(),
+                format!(
+                    "My data may be inconsistent. You have to remove {LOCK} file to force start."
+                )
+            );
+        }
+        // Without replication there is no lock rule.
+        let d = decide(RepMode::None, true, None, None);
+        assert_eq!(d.action, StartAction::LookAtServer);
+    }
+
+    #[test]
+    fn the_found_state_decides_what_to_do() {
+        use ServerState::*;
+        for mode in [RepMode::None, RepMode::Slave, RepMode::Sync, RepMode::Async] {
+            let replication = mode.is_replication();
+            assert_eq!(
+                decide(mode, false, None, None).action,
+                StartAction::LookAtServer
+            );
+            assert_eq!(
+                decide(mode, false, Some(Down), None).action,
+                StartAction::StartServer
+            );
+            assert_eq!(
+                decide(mode, false, Some(Unresponsive { pid: 42 }), None).action,
+                StartAction::WaitForServer
+            );
+            for found in [Running, Standby, Primary] {
+                let d = decide(mode, false, Some(found), None);
+                if replication {
+                    assert_eq!(d.action, REFUSE);
+                    assert!(d.reason.to_string().contains("the agent did not start it"));
+                } else {
+                    assert_eq!(
+                        d.action,
+                        StartAction::Succeed {
+                            code: OcfExit::Success
+                        }
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            decide(RepMode::Sync, false, Some(Primary), None)
+                .reason
+                .to_string(),
+            "PostgreSQL is already running (Primary); the agent did not start it"
+        );
+    }
+
+    #[test]
+    fn the_outcome_matrix() {
+        use ServerState::*;
+        for found in [Down, Unresponsive { pid: 7 }] {
+            let ok = decide(RepMode::Sync, false, Some(found), Some(Standby));
+            assert_eq!(
+                ok.action,
+                StartAction::Succeed {
+                    code: OcfExit::Success
+                }
+            );
+            let bad = decide(RepMode::Async, false, Some(found), Some(Primary));
+            assert_eq!(bad.action, REFUSE);
+            assert_eq!(
+                bad.reason.to_string(),
+                "PostgreSQL came up as Primary, not as a hot standby"
+            );
+            let plain = decide(RepMode::None, false, Some(found), Some(Running));
+            assert_eq!(
+                plain.action,
+                StartAction::Succeed {
+                    code: OcfExit::Success
+                }
+            );
+            let slave = decide(RepMode::Slave, false, Some(found), Some(Primary));
+            assert_eq!(
+                slave.action,
+                StartAction::Succeed {
+                    code: OcfExit::RunningPromoted
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn decisions_serialize_for_explain() {
+        let d = decide(RepMode::Sync, true, None, None);
+        let v = serde_json::to_value(&d).expect("serializes");
+        assert_eq!(v["action"]["Refuse"]["code"], "OCF_ERR_GENERIC");
+        assert_eq!(v["reason"]["reason"], "lock_present");
+        assert_eq!(v["reason"]["lock"], LOCK);
+    }
+
+    #[test]
+    fn every_walk_concludes_within_four_steps() {
+        use ServerState::*;
+        let states = [Down, Running, Standby, Primary, Unresponsive { pid: 9 }];
+        for mode in [RepMode::None, RepMode::Slave, RepMode::Sync, RepMode::Async] {
+            for lock in [false, true] {
+                for found in states {
+                    for up in [Running, Standby, Primary] {
+                        let mut input = StartInput {
+                            rep_mode: mode,
+                            lock: lock.then(|| LOCK.to_string()),
+                            found: None,
+                            came_up: None,
+                        };
+                        let mut steps = 0;
+                        let end = loop {
+                            steps += 1;
+                            assert!(steps <= 4, "{input:?}");
+                            match start_decision(&input).action {
+                                StartAction::LookAtServer => input.found = Some(found),
+                                StartAction::StartServer | StartAction::WaitForServer => {
+                                    input.came_up = Some(up)
+                                }
+                                end => break end,
+                            }
+                        };
+                        if lock && mode.is_replication() {
+                            assert_eq!(end, REFUSE, "the lock refuses whatever the server");
+                            assert_eq!(input.found, None, "without looking at it");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
