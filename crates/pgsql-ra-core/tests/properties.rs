@@ -284,6 +284,13 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             (2, false, MonitorRoles::Seed, vec![SetSysid(1), Steps(8), Step]),
         ),
         (
+            "a standby that crashed is re-initdb'ed (fresh WAL, another system) and keeps its STREAMING|SYNC data-status; when the primary dies it is promoted",
+            0,
+            (4, true, MonitorRoles::Seed, vec![
+                Steps(5), Steps(2), Kill(0), SetSysid(0), KillPrimary, Steps(6),
+            ]),
+        ),
+        (
             "B2-14: the sync standby is promoted while an async standby holds more WAL of the same timeline",
             8,
             (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step]),
@@ -315,7 +322,7 @@ fn safety_properties_hold_from_a_cold_cluster() {
         2usize..=4,
         prop::bool::weighted(0.85),
         roles(),
-        prop::collection::vec(cold_event(), 15..60),
+        prop::collection::vec(cold_event(), 20..70),
     );
     run_property("cold", strategy, 0, KEYS);
 }

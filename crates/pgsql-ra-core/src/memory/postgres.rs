@@ -683,6 +683,14 @@ impl SimNetwork {
         self.net.borrow().vip_placed.clone().flatten()
     }
 
+    /// True when the node's server has streamed from a primary since it
+    /// last started (the cluster could see its position in
+    /// `pg_stat_replication`).
+    pub fn streamed_since_start(&self, node: &str) -> bool {
+        self.with(node, |i| i.running() && i.streamed)
+            .unwrap_or(false)
+    }
+
     /// The node's true WAL history (system, timelines with their births and
     /// switch points, end of WAL).
     pub fn wal(&self, node: &str) -> Option<WalHistory> {

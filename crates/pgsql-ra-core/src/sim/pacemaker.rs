@@ -81,6 +81,8 @@ pub struct PromotionRecord {
     pub servers: BTreeMap<String, SimRole>,
     /// Every node's `<rsc>-data-status` just before the promote.
     pub data_status: BTreeMap<String, Option<String>>,
+    /// Every node whose server streamed from a primary since it last started.
+    pub streamed: BTreeMap<String, bool>,
 }
 
 /// What Pacemaker believes an instance is doing.
@@ -336,6 +338,10 @@ impl Sim {
             data_status: names
                 .iter()
                 .map(|n| (n.clone(), self.data_status(n)))
+                .collect(),
+            streamed: names
+                .iter()
+                .map(|n| (n.clone(), self.net.streamed_since_start(n)))
                 .collect(),
         }
     }

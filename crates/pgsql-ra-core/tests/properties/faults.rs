@@ -122,16 +122,18 @@ fn node() -> impl Strategy<Value = usize> {
 }
 
 /// Operator edits: garbage values (data-status above all), deletions of
-/// the reboot attributes and of the score. Deleting `pgsql-data-status`
-/// is left out: "absent" means "first boot" (eligible) by design, so
-/// deleting it from a stale node is the operator's override.
+/// the reboot attributes and of the score. Deleting `pgsql-data-status` or
+/// `pgsql-sync-baseline` is left out: "absent" means "first boot" and "no
+/// handover pending" (what the stock agent allows), so deleting them from
+/// a stale node is the operator's override of a safety guard, not a fault
+/// the agent can see (found by the survey: a lagging sync standby whose
+/// baseline an operator deleted is legitimately elected).
 fn operator_edit() -> impl Strategy<Value = Event> {
     prop_oneof![
         4 => (node(), attr(), 0usize..8).prop_map(|(n, a, v)| Event::SetAttr(n, a, v)),
         1 => (node(), prop_oneof![
                 Just(Attr::XlogLoc),
                 Just(Attr::XlogTli),
-                Just(Attr::SyncBaseline),
                 Just(Attr::MasterScore),
             ])
             .prop_map(|(n, a)| Event::DelAttr(n, a)),
@@ -144,9 +146,9 @@ pub fn cold_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         8 => Just(Event::Step),
         9 => (2u8..9).prop_map(Event::Steps),
-        9 => (1u64..20).prop_map(Event::WriteVip),
+        12 => (1u64..20).prop_map(Event::WriteVip),
         1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
-        4 => Just(Event::KillPrimary),
+        6 => Just(Event::KillPrimary),
         1 => node().prop_map(Event::Kill),
         1 => (node(), node()).prop_map(|(a, b)| Event::LinkDown(a, b)),
         1 => (node(), node()).prop_map(|(a, b)| Event::LinkUp(a, b)),
@@ -317,7 +319,9 @@ pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
         Event::SetSysid(a) => {
             let n = name(sim, *a);
             if matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed) {
-                out.push(format!("{:?}", sim.net.reinit(&n, 42)));
+                // Every initdb draws its own system identifier.
+                let id = 42 + *a as u64 % sim.node_names().len() as u64;
+                out.push(format!("{:?}", sim.net.reinit(&n, id)));
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use pgsql_ra_core::memory::{SimRole, WalHistory, SYSTEM_ID};
+use pgsql_ra_core::memory::{SimRole, WalHistory};
 use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
 use pgsql_ra_core::Score;
 use proptest::test_runner::TestCaseError;
@@ -35,6 +35,8 @@ pub struct Oracle {
     /// promotion): the WAL of the primary that acknowledged it. Every later
     /// acknowledged write and every promotion must include it.
     pub acked: Option<WalHistory>,
+    /// The system identifier of the first node Pacemaker promoted.
+    pub system: Option<u64>,
     /// The key assertions this run reached.
     pub reached: BTreeSet<Key>,
 }
@@ -88,10 +90,14 @@ impl Oracle {
         if garbage_candidate {
             self.reached.insert(Key::GarbageCandidate);
         }
-        // Never a node of another system (re-initdb'ed).
-        if mine.system_id != SYSTEM_ID {
+        // Never a node of another system (re-initdb'ed) than the one the
+        // cluster's first primary ran. Before any promotion the cluster
+        // holds no data of its own: a node re-initdb'ed then is as good as
+        // any (a tie between systems is the agent's to refuse, not a loss).
+        let system = *self.system.get_or_insert(mine.system_id);
+        if mine.system_id != system {
             return fail(format!(
-                "[other-system] {} promoted with another system identifier {}",
+                "[other-system] {} promoted with system identifier {}, the cluster's is {system}",
                 r.node, mine.system_id
             ));
         }
@@ -139,7 +145,7 @@ impl Oracle {
             else {
                 continue;
             };
-            if theirs.forked_outside() || theirs.system_id != SYSTEM_ID {
+            if theirs.forked_outside() || theirs.system_id != mine.system_id {
                 continue;
             }
             // A standby the operator (or a foreign tool) gave a garbage
@@ -153,6 +159,13 @@ impl Oracle {
                 .and_then(|v| v.as_deref())
                 .is_some_and(|v| !known_data_status(v));
             if garbage {
+                continue;
+            }
+            // A standby that has not streamed since it started (a fresh
+            // base backup, a restart while the primary was gone) never
+            // showed the cluster its position: the agent has no replication
+            // fact that vouches for it.
+            if !r.streamed.get(other).copied().unwrap_or(false) {
                 continue;
             }
             compared = true;
