@@ -281,6 +281,46 @@ pub fn eligibility(rep_mode: RepMode, own: Option<&DataStatus>) -> Result<(), St
     }
 }
 
+/// The origin the cluster's primaries recorded (`<rsc>-primary-origin` of
+/// every node_list node): the one with the newest timeline, with the node
+/// that recorded it. `None` when nobody recorded one (a new cluster, or an
+/// operator removed them: stock behaviour, no check).
+pub fn cluster_origin(recorded: &[(String, Origin)]) -> Option<(String, Origin)> {
+    recorded
+        .iter()
+        .max_by(|a, b| a.1.timeline.cmp(&b.1.timeline).then_with(|| b.0.cmp(&a.0)))
+        .cloned()
+}
+
+/// Beyond the stock agent (issue 9): whether the local data is data the
+/// cluster made primary. A node whose system identifier differs from the
+/// cluster's (re-initdb'ed, another cluster's copy), or whose timeline is
+/// newer than the newest timeline a cluster primary recorded (a standby
+/// promoted outside the cluster — `pg_ctl promote`, a trigger file — even
+/// one that crashed before the role gate saw it), takes no part in the
+/// election. Unknown on either side (`None`): allowed (stock).
+pub fn lineage_eligibility(
+    mine: Option<Origin>,
+    cluster: Option<&(String, Origin)>,
+) -> Result<(), String> {
+    let (Some(mine), Some((node, theirs))) = (mine, cluster) else {
+        return Ok(());
+    };
+    if mine.system_id != theirs.system_id {
+        return Err(format!(
+            "My data is not the cluster's: my system identifier {} differs from {} (recorded by {node} as primary)",
+            mine.system_id, theirs.system_id
+        ));
+    }
+    if mine.timeline > theirs.timeline {
+        return Err(format!(
+            "My data is not the cluster's: my timeline {} was not created by the cluster (its primary {node} recorded timeline {}); this node was promoted outside the cluster",
+            mine.timeline, theirs.timeline
+        ));
+    }
+    Ok(())
+}
+
 /// Beyond the stock agent: a standby made synchronous at a handover whose
 /// `<rsc>-sync-baseline` (the primary's position then) it has not reached
 /// lacks writes its predecessor acknowledged and must not be elected, even
@@ -703,6 +743,27 @@ mod tests {
             completed: 2,
             check_count: 3,
         })
+    }
+
+    #[test]
+    fn only_data_the_cluster_made_primary_is_eligible() {
+        let rec = |n: &str, t: u32, sys: u64| (n.to_string(), Origin::new(t, sys));
+        let recorded = vec![
+            rec("node1", 2, SYS),
+            rec("node2", 3, SYS),
+            rec("node3", 1, SYS),
+        ];
+        let cluster = cluster_origin(&recorded);
+        assert_eq!(cluster, Some(rec("node2", 3, SYS)));
+        assert!(lineage_eligibility(Some(Origin::new(3, SYS)), cluster.as_ref()).is_ok());
+        assert!(lineage_eligibility(Some(Origin::new(2, SYS)), cluster.as_ref()).is_ok());
+        let rogue = lineage_eligibility(Some(Origin::new(4, SYS)), cluster.as_ref()).unwrap_err();
+        assert!(rogue.contains("promoted outside the cluster"), "{rogue}");
+        let other = lineage_eligibility(Some(Origin::new(1, OTHER)), cluster.as_ref()).unwrap_err();
+        assert!(other.contains("system identifier"), "{other}");
+        // Unknown on either side: stock behaviour.
+        assert!(lineage_eligibility(None, cluster.as_ref()).is_ok());
+        assert!(lineage_eligibility(Some(Origin::new(9, OTHER)), None).is_ok());
     }
 
     #[test]

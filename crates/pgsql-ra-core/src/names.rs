@@ -29,6 +29,13 @@ pub struct AttributeNames {
     /// promotion score a standby withheld (set to -INFINITY) because it could
     /// not write its election note; restored and deleted once it can.
     pub withheld_score: String,
+    /// `<rsc>-primary-origin` (forever; not in the stock agent): the
+    /// `<timeline>:<system identifier>` this node had when the cluster
+    /// promoted it (or a probe found it the only primary). The election
+    /// refuses a node whose data the cluster never made primary: another
+    /// system identifier, or a timeline newer than any recorded (a standby
+    /// promoted outside the cluster).
+    pub primary_origin: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -54,6 +61,7 @@ impl AttributeNames {
             master_score: format!("master-{rsc}"),
             sync_baseline: format!("{rsc}-sync-baseline"),
             withheld_score: format!("{rsc}-withheld-score"),
+            primary_origin: format!("{rsc}-primary-origin"),
         }
     }
 }

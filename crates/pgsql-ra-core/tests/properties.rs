@@ -65,7 +65,10 @@ fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(
     sim.settle(warmup);
     sim.promotions.clear();
     let mut transcript = invocation_lines(&sim.take_invocations());
-    let mut oracle = Oracle::default();
+    let mut oracle = Oracle {
+        sync: *sync,
+        ..Oracle::default()
+    };
     let mut result = Ok(());
     // A run of steps is checked step by step.
     let expanded = events.iter().flat_map(|e| match e {
@@ -158,7 +161,16 @@ fn run_property(
         panic!("{property}: {e}");
     }
     let reach = reach.into_inner();
-    for line in reach.summary(property, keys) {
+    let shown: Vec<Key> = keys
+        .iter()
+        .copied()
+        .chain([
+            Key::ForkedPromoted,
+            Key::AsyncAheadInSyncMode,
+            Key::IndistinguishableFork,
+        ])
+        .collect();
+    for line in reach.summary(property, &shown) {
         eprintln!("{line}");
     }
     eprintln!(
@@ -291,11 +303,25 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             ]),
         ),
         (
-            "B2-14: the sync standby is promoted while an async standby holds more WAL of the same timeline",
+            "B2-14 (issue 11; tolerated and counted by the oracle until then, see Key::AsyncAheadInSyncMode): the sync standby is promoted while an async standby holds more WAL of the same timeline",
             8,
             (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step]),
         ),
     ]
+}
+
+/// B2-14 is tolerated, not hidden: the recorded case does reach the
+/// tolerance (when issue 11 makes the most advanced standby win, it no
+/// longer will, and this test must then be turned into a plain oracle).
+#[test]
+fn b2_14_is_counted_as_tolerated() {
+    let (_, _, case) = recorded_counterexamples()
+        .into_iter()
+        .find(|(label, _, _)| label.starts_with("B2-14"))
+        .expect("the B2-14 case");
+    let (_, reached, result) = run_case(&case, 8);
+    assert!(result.is_ok(), "{result:?}");
+    assert!(reached.contains(&Key::AsyncAheadInSyncMode), "{reached:?}");
 }
 
 /// Every recorded counterexample now passes every oracle.

@@ -4,8 +4,8 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility, note_file_name,
-    NotesChange, Observation, Origin, Round, Verdict,
+    cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
+    lineage_eligibility, note_file_name, NotesChange, Observation, Origin, Round, Verdict,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -138,6 +138,75 @@ fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Result<Option<Origin>,
     }
 }
 
+/// Every node_list node's `<rsc>-primary-origin`. An unrecognised or
+/// unreadable value is an error in words naming the node, the attribute
+/// and the value (fail closed: the caller takes no part).
+fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin)>, String> {
+    let name = ctx.agent.names.primary_origin.clone();
+    let mut out = Vec::new();
+    for node in &ctx.agent.params.node_list {
+        match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
+            Ok(Some(v)) => match Origin::parse_attr(&v) {
+                Ok(o) => out.push((node.clone(), o)),
+                Err(_) => return Err(format!("{node}: unrecognised {name} {v:?}")),
+            },
+            Ok(None) => {}
+            Err(e) => return Err(format!("{node}: can't read {name}: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// A node that takes no part removes its published location and timeline
+/// (a stale one must not count in the others' rounds).
+fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
+    let names = &ctx.agent.names;
+    let (loc, tli) = (names.xlog_loc.clone(), names.xlog_tli.clone());
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &loc);
+    ctx.warn_on_err("deleting the xlog location", r);
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &tli);
+    ctx.warn_on_err("deleting the xlog timeline", r);
+}
+
+/// Records the local server's `<timeline>:<system identifier>` as
+/// `<rsc>-primary-origin` (forever): called when the cluster made this node
+/// its primary (promote, or a probe that found the only primary). The
+/// timeline is the newest of the checkpoint's and the history files' in the
+/// WAL directory (right after `pg_ctl promote` the checkpoint still shows
+/// the old one). Nothing is written when the server cannot report them.
+pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let timeline = ctx.world.db.timeline();
+    let system_id = ctx.world.db.system_identifier();
+    let (Ok(Some(timeline)), Ok(Some(system_id))) = (timeline, system_id) else {
+        ctx.log(
+            LogLevel::Info,
+            "The server does not report its timeline and system identifier; no primary origin recorded.",
+        );
+        return Ok(());
+    };
+    let newest = history_files(ctx, timeline)
+        .iter()
+        .map(|(t, _)| *t)
+        .max()
+        .unwrap_or(timeline)
+        .max(timeline);
+    let origin = Origin::new(newest, system_id);
+    let local = ctx.attrs.local.clone();
+    let name = ctx.agent.names.primary_origin.clone();
+    let current = ctx
+        .world
+        .cluster
+        .get_attr(&local, &name, Lifetime::Forever)
+        .map_err(generic("Can't read my primary origin"))?;
+    if current.as_deref() != Some(origin.to_attr().as_str()) {
+        ctx.world
+            .cluster
+            .set_attr(&local, &name, &origin.to_attr(), Lifetime::Forever)
+            .map_err(generic("Can't record my primary origin"))?;
+    }
+    Ok(())
+}
+
 fn generic<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Outcome + '_ {
     move |e| Outcome::fail(OcfExit::ErrGeneric, format!("{what}: {e}"))
 }
@@ -194,10 +263,26 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         }
         return Ok(false);
     }
+    let my_origin = own_origin(ctx, my_lsn);
+    let recorded = match recorded_primary_origins(ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("{e}; taking no part in the election until it is readable"),
+            );
+            withdraw_location(ctx);
+            return Ok(false);
+        }
+    };
+    if let Err(reason) = lineage_eligibility(my_origin, cluster_origin(&recorded).as_ref()) {
+        ctx.log(LogLevel::Warn, &reason);
+        withdraw_location(ctx);
+        return Ok(false);
+    }
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
         .map_err(generic("Can't publish my xlog location"))?;
-    let my_origin = own_origin(ctx, my_lsn);
     match my_origin {
         Some(origin) => {
             ctx.attrs

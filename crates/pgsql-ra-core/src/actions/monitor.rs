@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::control::{control, SQL_ATTEMPTS};
-use super::elect::{clear_withheld_score, have_master_right};
+use super::elect::{clear_withheld_score, have_master_right, record_primary_origin};
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
@@ -43,6 +43,12 @@ pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 if probe_score && ctx.agent.params.monitor_sql_is_default() {
                     if let Err(o) = set_own_score(ctx, Score::PROMOTE_ME) {
                         return o;
+                    }
+                }
+                if probe_score {
+                    // The cluster takes this primary as its own (PR #1277).
+                    if let Err(o) = record_primary_origin(ctx) {
+                        return ctx.fail(o.code, o.reason.unwrap_or_default());
                     }
                 }
                 primary_monitor(ctx)

@@ -2,7 +2,7 @@
 //! record the baseline, promote (pg_ctl promote, or restart without the
 //! standby marker), poll until primary within the budget, recreate slots.
 
-use super::elect::record_master_baseline;
+use super::elect::{record_master_baseline, record_primary_origin};
 use super::health::{real_monitor, Health};
 use super::prepare::prepare;
 use super::server_ctl::{real_start, real_stop, Started, StopKind};
@@ -84,6 +84,7 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     } else {
         promote_in_place(ctx)?;
     }
+    record_primary_origin(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
     for slot in slots_for_others(&params.replication_slot_name, &params.node_list, &local) {
         let db = &mut *ctx.world.db;
         let r = db
