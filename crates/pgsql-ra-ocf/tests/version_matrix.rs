@@ -549,3 +549,41 @@ majors!(
     pg17 = 17,
     pg18 = 18
 );
+
+/// A data directory of a major outside 10..=18 is refused by the binary as
+/// not installed (5) with the supported range, for start, probe and
+/// validate-all (OCF_CHECK_LEVEL=10); stop of a server that does not run still succeeds.
+#[test]
+fn an_unsupported_major_is_refused_with_the_supported_range() {
+    let dir = TestDir::new("unsupported");
+    let port = free_port();
+    let n = PgNode::new(&dir, "node1", 1, port);
+    mkdir_pgdba(&n.pgdata);
+    let attrd = dir.join("attrd");
+    std::fs::create_dir_all(&attrd).expect("attrd dir");
+    std::fs::write(format!("{attrd}/nodes"), "node1\nnode2\n").expect("nodes");
+    std::fs::write(format!("{}/postgresql.conf", n.pgdata), "port = 5432\n").expect("conf");
+    chown_pgdba(std::path::Path::new(&format!(
+        "{}/postgresql.conf",
+        n.pgdata
+    )));
+    let mut a = AgentEnv::new(&n, &attrd, "node1 node2", &n.host);
+    // validate-all reads the machine (PG_VERSION) at check level 10 only.
+    a.set("OCF_CHECK_LEVEL", "10");
+    for version in ["9.6", "19"] {
+        std::fs::write(format!("{}/PG_VERSION", n.pgdata), format!("{version}\n"))
+            .expect("PG_VERSION");
+        for (action, interval) in [("validate-all", 0), ("start", 0), ("monitor", 0)] {
+            let r = a.run(action, interval);
+            assert_eq!(r.code, 5, "{version} {action}: {}", r.stderr);
+            assert!(
+                r.stderr
+                    .contains(&format!("PostgreSQL {version} is not supported"))
+                    && r.stderr.contains("supports PostgreSQL 10 to 18"),
+                "{version} {action}: {}",
+                r.stderr
+            );
+        }
+        a.expect("stop", 0, RUNNING);
+    }
+}
