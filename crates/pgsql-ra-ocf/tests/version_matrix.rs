@@ -5,7 +5,8 @@
 //! Which majors: `PGSQL_RA_PG_MAJORS` ("10 11 … 18"; each listed major must
 //! be there, else the test fails), or when unset 15 and every major in the
 //! cache. `PGSQL_RA_PG_FULL_MAJORS` ("15 18"; default: every major) run the
-//! full set; the others run the failover smoke only. A part not run for a
+//! full set; the others run the failover smoke only (the failover, then,
+//! up to 15, the old primary rebuilt by Debian's pg_basebackup rejoins). A part not run for a
 //! major is said on stderr, with why, and in the report.
 //!
 //! Each major writes its report (one `part|result|detail` line per part) to
@@ -431,6 +432,7 @@ fn options(r: &mut Report, bin: &str, major: u32) {
 fn failover(r: &mut Report, bin: &str, major: u32) {
     let p = Pair::new("failover", bin, major);
     let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let mut after = None;
     r.part("failover (kill -9 of the primary)", || {
         let (a1, a2) = bring_up(&p);
         p.wait_sync(&a1);
@@ -462,7 +464,47 @@ fn failover(r: &mut Report, bin: &str, major: u32) {
         let s = a1.run("start", 0);
         assert_eq!(s.code, 1, "the crashed primary's start: {}", s.stderr);
         assert!(s.stderr.contains("PGSQL.lock"), "{}", s.stderr);
+        after = Some(a2);
         String::new()
+    });
+    let rejoin = "rejoin: the old primary rebuilt by pg_basebackup streams on the new timeline";
+    let Some(a2) = after else {
+        r.skip(rejoin, "the failover failed");
+        return;
+    };
+    if major > PG_BIN_MAJOR {
+        r.skip(
+            rejoin,
+            "Debian's pg_basebackup 15 refuses servers of a newer major (\"incompatible server version\") and the npm package has no client tools",
+        );
+        return;
+    }
+    // The operator's rebuild (as lab/e2e.sh does it on 15): a base backup of
+    // the new primary, the lock removed, then the agent starts it.
+    r.part(rejoin, || {
+        std::fs::remove_dir_all(&p.n1.pgdata).expect("remove the old pgdata");
+        p.n1.basebackup_from(&p.n2);
+        std::fs::remove_file(format!("{}/PGSQL.lock", p.n1.tmpdir)).expect("remove PGSQL.lock");
+        let a1 = p.env(&p.n1, &p.n2);
+        a1.expect("start", 0, RUNNING);
+        let ok = wait_for(Duration::from_secs(60), || {
+            a2.run("monitor", 4000).code == PROMOTED
+                && p.attr(&p.n1, "forever", "pgsql-data-status").as_deref()
+                    == Some("STREAMING|SYNC")
+        });
+        assert!(
+            ok,
+            "node1 never STREAMING|SYNC: {:?}",
+            p.attr(&p.n1, "forever", "pgsql-data-status")
+        );
+        a1.expect("monitor", 4000, RUNNING);
+        p.n2.psql("insert into fo values (8)");
+        assert!(wait_for(Duration::from_secs(10), || p
+            .n1
+            .psql("select count(*) from fo")
+            == "2"));
+        let tli = p.n1.psql("select timeline_id from pg_control_checkpoint()");
+        format!(": timeline {tli}")
     });
 }
 
@@ -500,8 +542,8 @@ fn run_major(major: u32) {
     }
     failover(&mut r, &bin, major);
     r.skip(
-        "rebuild of the old primary (pg_basebackup, pg_rewind)",
-        "the agent runs neither; the operator's rebuild is tested on 15 only (lab/e2e.sh), the npm packages have no client tools",
+        "pg_rewind of the old primary",
+        "the agent never runs pg_rewind, and the npm packages have no pg_rewind",
     );
     let secs = start.elapsed().as_secs_f64();
     r.lines.push(format!("duration|{secs:.1} s|"));
