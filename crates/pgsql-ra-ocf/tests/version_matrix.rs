@@ -624,3 +624,31 @@ fn an_unsupported_major_is_refused_with_the_supported_range() {
         a.expect("stop", 0, RUNNING);
     }
 }
+
+/// A running server whose data directory reads as an unsupported major
+/// (PG_VERSION rewritten under it) is still stopped by `stop`.
+#[test]
+fn stop_stops_a_running_server_of_an_unsupported_major() {
+    let dir = TestDir::new("unsupported-stop");
+    let n = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n.clone()]);
+    n.initdb();
+    n.start_directly();
+    let pid = n.postmaster_pid().expect("running");
+    let attrd = dir.join("attrd");
+    std::fs::create_dir_all(&attrd).expect("attrd dir");
+    std::fs::write(format!("{attrd}/nodes"), "node1\nnode2\n").expect("nodes");
+    std::fs::write(format!("{}/PG_VERSION", n.pgdata), "9.6\n").expect("PG_VERSION");
+    let a = AgentEnv::new(&n, &attrd, "node1 node2", &n.host);
+    let m = a.run("monitor", 0);
+    assert_eq!(m.code, 5, "{}", m.stderr);
+    let r = a.expect("stop", 0, RUNNING);
+    assert!(
+        r.stderr.contains("PostgreSQL 9.6 is not supported"),
+        "{}",
+        r.stderr
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        !pgsql_ra_ocf::procfs::signalable(pid)
+    }));
+}
