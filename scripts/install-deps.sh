@@ -11,4 +11,9 @@ if [ -f /etc/postgresql/15/main/start.conf ]; then
   echo manual > /etc/postgresql/15/main/start.conf
   pg_ctlcluster 15 main stop 2>/dev/null || true
 fi
+# scripts/fetch-postgres.sh downloads PostgreSQL majors other than 15 with npm.
+if ! command -v npm >/dev/null; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+fi
 command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required" >&2; exit 1; }

@@ -14,7 +14,8 @@ mod pgconf;
 
 pub use cluster::{cluster_problems, start_refusal, ClusterProblem};
 pub use machine::{
-    parse_pg_version, MIN_REPLICATION_VERSION, MIN_SLOT_VERSION, MIN_SOCKET_DIRECTORIES_VERSION,
+    is_supported, parse_pg_version, MAX_SUPPORTED_MAJOR, MIN_REPLICATION_VERSION, MIN_SLOT_VERSION,
+    MIN_SOCKET_DIRECTORIES_VERSION, MIN_SUPPORTED_MAJOR,
 };
 pub use parameters::{parameter_problems, shape_free_parameter_problems, MAX_SLOT_NAME_LEN};
 pub use pgconf::{config_value, config_values};

@@ -387,10 +387,10 @@ fn a_healthy_machine_passes_and_reports_its_facts() {
         }
     );
     assert_eq!(m.fs.paths(), before, "validation must not create files");
-    m.version("9.6\n");
+    m.version("11\n");
     assert_eq!(
         m.check(&agent(NONE, &[], false), false).unwrap().pg_version,
-        Some(906)
+        Some(1100)
     );
 }
 
@@ -491,9 +491,10 @@ fn unix_socket_directories_requires_socketdir() {
     );
     m.config("unix_socket_directory = '/tmp'\n");
     m.version("9.2");
-    assert!(
-        m.check(&agent(NONE, &[], false), false).is_ok(),
-        "before 9.3 the setting does not exist"
+    expect_failure(
+        m.check(&agent(NONE, &[], false), false),
+        OcfExit::ErrInstalled,
+        "PostgreSQL 9.2 is not supported",
     );
 }
 
@@ -510,26 +511,34 @@ fn pgdata_not_writable_is_4_except_on_probes() {
 }
 
 #[test]
-fn old_versions_refuse_replication_and_slots() {
+fn majors_outside_10_to_18_are_refused_as_not_installed() {
     let mut m = Machine::new();
-    m.version("9.3\n");
-    let slots = agent(SYNC, &[("replication_slot_name", "ha")], true);
-    expect_failure(
-        m.check(&slots, false),
-        OcfExit::ErrConfigured,
-        "replication_slot_name",
-    );
-    assert!(
-        m.check(&agent(SYNC, &[], true), false).is_ok(),
-        "9.3 streams without slots"
-    );
-    m.version("9.4\n");
-    assert!(m.check(&slots, false).is_ok());
-    m.version("9.0\n");
-    expect_failure(
-        m.check(&agent(SLAVE, &[], false), false),
-        OcfExit::ErrInstalled,
-        "rep_mode",
-    );
-    assert!(m.check(&agent(NONE, &[], false), false).is_ok());
+    for supported in ["10\n", "11", "12", "13", "14", "15", "16", "17", "18\n"] {
+        m.version(supported);
+        assert!(
+            m.check(
+                &agent(SYNC, &[("replication_slot_name", "ha")], true),
+                false
+            )
+            .is_ok(),
+            "PostgreSQL {supported:?} is supported"
+        );
+    }
+    for unsupported in ["9.6\n", "9.4", "9.0", "8.4", "19", "20\n"] {
+        m.version(unsupported);
+        for a in [agent(NONE, &[], false), agent(SYNC, &[], true)] {
+            let outcome = m.check(&a, false).expect_err("an unsupported major passed");
+            assert_eq!(outcome.code, OcfExit::ErrInstalled, "{outcome:?}");
+            let reason = outcome.reason.unwrap_or_default();
+            let shown = unsupported.trim();
+            assert!(
+                reason.contains(&format!("PostgreSQL {shown}"))
+                    && reason.contains("10 to 18")
+                    && reason.contains(PGDATA),
+                "{unsupported:?}: {reason}"
+            );
+        }
+        // A probe is refused too: nothing the agent would do is tested there.
+        assert!(m.check(&agent(NONE, &[], false), true).is_err());
+    }
 }

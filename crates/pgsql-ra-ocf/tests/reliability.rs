@@ -229,6 +229,8 @@ impl RawNode {
             logfile: lossy(&self.logfile),
             host: self.host.clone(),
             port: self.port,
+            bin: PG_BIN.to_string(),
+            major: PG_BIN_MAJOR,
         }
     }
 

@@ -20,7 +20,10 @@ a node with the most recent data become primary. Configure the clone with \
 promotable=true, promoted-max=1 and notify=true.
 
 With rep_mode=slave it runs a plain (non-promotable) standby of master_ip, for \
-example a standby in another data centre.";
+example a standby in another data centre.
+
+Supported PostgreSQL: 10 to 18 (each tested against real servers); a data \
+directory of another major is refused as not installed.";
 
 /// `(shortdesc, longdesc)` of a parameter; `None` for an unknown name.
 pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
@@ -53,8 +56,9 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
         "pgdata" => (
             "Data directory",
             "The PostgreSQL data directory (the one holding PG_VERSION and \
-             postmaster.pid). Its PG_VERSION decides the version-dependent behaviour, \
-             and it must be writable by pgdba.",
+             postmaster.pid). Its PG_VERSION decides the version-dependent behaviour \
+             (PostgreSQL 10 to 18 are supported; any other major is refused as not \
+             installed), and it must be writable by pgdba.",
         ),
         "pgdba" => (
             "Operating-system owner of PostgreSQL",

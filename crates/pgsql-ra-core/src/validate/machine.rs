@@ -6,9 +6,12 @@ use super::pgconf::config_values;
 use super::MachineFacts;
 use crate::agent::Agent;
 use crate::ocf::{OcfExit, Outcome};
-use crate::params::RepMode;
 use crate::ports::World;
 
+/// The oldest supported major (`recovery.conf`, `pg_*_wal_lsn` functions).
+pub const MIN_SUPPORTED_MAJOR: u32 = 10;
+/// The newest supported major.
+pub const MAX_SUPPORTED_MAJOR: u32 = 18;
 /// First version with streaming replication (9.1).
 pub const MIN_REPLICATION_VERSION: u32 = 901;
 /// First version with `unix_socket_directories` (9.3).
@@ -168,36 +171,34 @@ fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Out
     }
 }
 
-/// Version-dependent features. An unknown version (PG_VERSION unreadable, e.g.
-/// storage not mounted) refuses nothing: the start fails clearly later.
+/// The supported majors: an unknown version (PG_VERSION unreadable, e.g.
+/// storage not mounted) refuses nothing, the start fails clearly later; a
+/// known one outside [`MIN_SUPPORTED_MAJOR`]..=[`MAX_SUPPORTED_MAJOR`] (the
+/// majors the real-server tests run, docs/compatibility.md) is refused as
+/// not installed instead of guessing which version's behaviour applies.
+/// (Replication, 9.1, and slots, 9.4, are therefore always available.)
 fn check_version_features(agent: &Agent, pg_version: Option<u32>) -> Result<(), Outcome> {
     let p = &agent.params;
     let Some(version) = pg_version else {
         return Ok(());
     };
-    if p.rep_mode != RepMode::None && version < MIN_REPLICATION_VERSION {
+    if !is_supported(version) {
         return Err(fail(
             OcfExit::ErrInstalled,
             format!(
-                "rep_mode={} needs PostgreSQL 9.1 or higher, {} holds {}",
-                p.rep_mode.as_str(),
-                p.pgdata,
-                version_text(version)
-            ),
-        ));
-    }
-    if !p.replication_slot_name.is_empty() && version < MIN_SLOT_VERSION {
-        return Err(fail(
-            OcfExit::ErrConfigured,
-            format!(
-                "replication_slot_name={:?} needs PostgreSQL 9.4 or higher, {} holds {}",
-                p.replication_slot_name,
-                p.pgdata,
+                "PostgreSQL {} is not supported: {}/PG_VERSION holds {}, pgsql-ra supports PostgreSQL {MIN_SUPPORTED_MAJOR} to {MAX_SUPPORTED_MAJOR}",
+                version_text(version),
+                p.pgdata.trim_end_matches('/'),
                 version_text(version)
             ),
         ));
     }
     Ok(())
+}
+
+/// True for a version (`major * 100 + minor`) whose major is supported.
+pub fn is_supported(version: u32) -> bool {
+    (MIN_SUPPORTED_MAJOR * 100..(MAX_SUPPORTED_MAJOR + 1) * 100).contains(&version)
 }
 
 fn version_text(version: u32) -> String {

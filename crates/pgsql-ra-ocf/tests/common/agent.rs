@@ -39,7 +39,7 @@ impl AgentEnv {
         set("OCF_RESKEY_CRM_meta_promotable", "true");
         set("OCF_RESKEY_CRM_meta_promoted_max", "1");
         set("OCF_RESKEY_CRM_meta_clone_max", "2");
-        set("OCF_RESKEY_pgctl", &pg_bin("pg_ctl"));
+        set("OCF_RESKEY_pgctl", &node.server_bin("pg_ctl"));
         set("OCF_RESKEY_psql", &pg_bin("psql"));
         set("OCF_RESKEY_pgdata", &node.pgdata);
         set("OCF_RESKEY_pghost", &node.host);

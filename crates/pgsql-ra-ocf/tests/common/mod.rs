@@ -1,5 +1,6 @@
-//! Test harness: real PostgreSQL 15 clusters in temporary directories, run as
-//! the `postgres` user on loopback addresses. Each "node" gets its own
+//! Test harness: real PostgreSQL clusters (Debian's 15 by default, other
+//! majors from `scripts/fetch-postgres.sh`'s cache, see [`server_bins`]) in
+//! temporary directories, run as the `postgres` user on loopback addresses. Each "node" gets its own
 //! loopback address (127.0.0.2, 127.0.0.3…) and all nodes of a test share
 //! one free port, so `primary_conninfo` (master_ip + the LOCAL pgport, as in
 //! the stock agent) reaches whichever node is primary. A missing PostgreSQL
@@ -17,8 +18,33 @@ use std::time::{Duration, Instant};
 use pgsql_ra_ocf::command::{self, Finished, Invocation};
 use pgsql_ra_ocf::users;
 
-/// PostgreSQL's binaries.
+/// PostgreSQL's binaries (Debian 12's PostgreSQL 15: server and client).
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The major of [`PG_BIN`].
+pub const PG_BIN_MAJOR: u32 = 15;
+
+/// The server binaries (initdb, pg_ctl, postgres) of PostgreSQL `major`:
+/// Debian's for 15, else `<cache>/<major>/bin` of `scripts/fetch-postgres.sh`
+/// (cache `$PGSQL_RA_PG_CACHE`, default `/var/cache/pgsql-ra/pg`), with the
+/// version it fetched. `None` when not there.
+pub fn server_bins(major: u32) -> Option<(String, String)> {
+    if major == PG_BIN_MAJOR && Path::new(&format!("{PG_BIN}/postgres")).exists() {
+        let out = std::process::Command::new(format!("{PG_BIN}/postgres"))
+            .arg("--version")
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = text.split_whitespace().nth(2).unwrap_or("15").to_string();
+        return Some((PG_BIN.to_string(), format!("{version} (Debian)")));
+    }
+    let cache =
+        std::env::var("PGSQL_RA_PG_CACHE").unwrap_or_else(|_| "/var/cache/pgsql-ra/pg".into());
+    let dir = format!("{cache}/{major}");
+    let version = std::fs::read_to_string(format!("{dir}/VERSION")).ok()?;
+    Path::new(&format!("{dir}/bin/postgres"))
+        .exists()
+        .then(|| (format!("{dir}/bin"), version.trim().to_string()))
+}
 /// The OS user owning the test clusters.
 pub const PGDBA: &str = "postgres";
 
@@ -117,6 +143,10 @@ pub struct PgNode {
     pub host: String,
     /// Port (shared by all nodes of a test).
     pub port: u16,
+    /// Directory of the server binaries (initdb, pg_ctl, postgres).
+    pub bin: String,
+    /// Their major version.
+    pub major: u32,
 }
 
 impl PgNode {
@@ -132,20 +162,48 @@ impl PgNode {
             logfile: format!("{base}/postgresql.log"),
             host: format!("127.0.0.{}", index + 1),
             port,
+            bin: PG_BIN.to_string(),
+            major: PG_BIN_MAJOR,
         };
         mkdir_pgdba(&node.socketdir);
         mkdir_pgdba(&node.tmpdir);
         node
     }
 
+    /// The same node run by the server binaries in `bin` of PostgreSQL `major`.
+    pub fn with_server(mut self, bin: &str, major: u32) -> PgNode {
+        self.bin = bin.to_string();
+        self.major = major;
+        self
+    }
+
+    /// Path of one of this node's server programs (initdb, pg_ctl, postgres).
+    pub fn server_bin(&self, name: &str) -> String {
+        let p = format!("{}/{name}", self.bin);
+        assert!(
+            Path::new(&p).exists(),
+            "PostgreSQL {} is required for this test: {p} is missing",
+            self.major
+        );
+        p
+    }
+
     /// Settings appended to postgresql.conf of every test cluster.
     fn settings(&self) -> String {
+        // wal_keep_segments became wal_keep_size in 13.
+        let keep = if self.major >= 13 {
+            "wal_keep_size = 64MB"
+        } else {
+            "wal_keep_segments = 4"
+        };
         format!(
             "port = {}\nunix_socket_directories = '{}'\nlisten_addresses = '{}'\n\
              wal_level = replica\nmax_wal_senders = 10\nmax_replication_slots = 10\nhot_standby = on\n\
-             wal_keep_size = 64MB\nfsync = off\nsynchronous_commit = on\nshared_buffers = 16MB\n\
+             {keep}\nfsync = off\nsynchronous_commit = on\nshared_buffers = 16MB\n\
              wal_receiver_status_interval = 1\nwal_retrieve_retry_interval = 1s\nlog_min_messages = warning\n",
-            self.port, self.socketdir, self.host
+            self.port,
+            self.socketdir,
+            self.host
         )
     }
 
@@ -153,7 +211,7 @@ impl PgNode {
     /// scram for the role `monitor` (created later with a password).
     pub fn initdb(&self) {
         as_pgdba(
-            &pg_bin("initdb"),
+            &self.server_bin("initdb"),
             &[
                 "-D",
                 &self.pgdata,
@@ -201,10 +259,41 @@ impl PgNode {
         std::fs::write(&conf, text).expect("write postgresql.conf");
     }
 
+    /// A standby's data directory as a cold copy of `primary`'s, which must
+    /// be stopped cleanly (how a standby of a server newer than the Debian
+    /// 15 `pg_basebackup` is made), with this node's own settings and no
+    /// recovery configuration (the agent writes it).
+    pub fn cold_copy_from(&self, primary: &PgNode) {
+        let out = std::process::Command::new("cp")
+            .args(["-a", &primary.pgdata, &self.pgdata])
+            .output()
+            .expect("cp runs");
+        assert!(
+            out.status.success(),
+            "cp -a {} {}: {}",
+            primary.pgdata,
+            self.pgdata,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_file(format!("{}/postmaster.pid", self.pgdata));
+        let conf = format!("{}/postgresql.conf", self.pgdata);
+        let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+        text.push_str(&self.settings());
+        std::fs::write(&conf, text).expect("write postgresql.conf");
+    }
+
+    /// Stops the server with `-m fast` and waits (a clean shutdown).
+    pub fn stop_cleanly(&self) {
+        as_pgdba(
+            &self.server_bin("pg_ctl"),
+            &["-D", &self.pgdata, "-m", "fast", "-w", "-t", "60", "stop"],
+        );
+    }
+
     /// Starts the server directly (not through the agent) and waits for it.
     pub fn start_directly(&self) {
         as_pgdba(
-            &pg_bin("pg_ctl"),
+            &self.server_bin("pg_ctl"),
             &[
                 "-D",
                 &self.pgdata,
@@ -273,7 +362,7 @@ impl PgNode {
     pub fn stop_immediately(&self) {
         self.signal_all(libc::SIGCONT);
         let mut inv = Invocation::new(
-            &format!("{PG_BIN}/pg_ctl"),
+            &format!("{}/pg_ctl", self.bin),
             &[
                 "-D",
                 &self.pgdata,
