@@ -11,6 +11,9 @@
 //! * `write-vip COUNT` — a client writes `COUNT` transactions through the
 //!   VIP: to the node the VIP is placed on, when it serves.
 //! * `vip` — where the VIP is placed and whether it serves.
+//! * `put NODE PATH [TEXT]` — a file written on the node by an operator or
+//!   a tool (e.g. a `backup_label` left by a base backup); `~` stands for a
+//!   space in TEXT, owned by the database owner, mode 0600.
 //! * `wal` — every node's true WAL history: timelines (with their birth
 //!   when a promotion created them, `!` when outside the cluster), switch
 //!   points and end of WAL.
@@ -32,6 +35,7 @@ pub(super) fn execute(
         "write-vip" => write_vip(sim, args),
         "vip" => Ok(vec![vip_line(sim)]),
         "wal" => Ok(wal_lines(sim)),
+        "put" => put(sim, args),
         _ => return None,
     };
     Some(result)
@@ -51,6 +55,15 @@ fn restart(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
     let n = node_arg(sim, args, 0)?;
     sim.net.restart(n)?;
     Ok(vec![format!("{n}: restarted as {:?}", sim.net.role(n))])
+}
+
+fn put(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    let n = node_arg(sim, args, 0)?;
+    let path = args.get(1).ok_or("missing path")?;
+    let text = args.get(2).map(|t| t.replace('~', " ")).unwrap_or_default();
+    let node = sim.nodes.get(n).ok_or("no node")?;
+    node.fs.put(path, &format!("{text}\n"), "postgres", 0o600);
+    Ok(vec!["ok".into()])
 }
 
 fn del_attr(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
