@@ -14,6 +14,8 @@
 //! * `put NODE PATH [TEXT]` — a file written on the node by an operator or
 //!   a tool (e.g. a `backup_label` left by a base backup); `~` stands for a
 //!   space in TEXT, owned by the database owner, mode 0600.
+//! * `log NODE` — the warning and error lines the agent logged in the last
+//!   action it ran on the node (what an operator reads in the journal).
 //! * `wal` — every node's true WAL history: timelines (with their birth
 //!   when a promotion created them, `!` when outside the cluster), switch
 //!   points and end of WAL.
@@ -36,6 +38,7 @@ pub(super) fn execute(
         "vip" => Ok(vec![vip_line(sim)]),
         "wal" => Ok(wal_lines(sim)),
         "put" => put(sim, args),
+        "log" => log_lines(sim, args),
         _ => return None,
     };
     Some(result)
@@ -55,6 +58,33 @@ fn restart(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
     let n = node_arg(sim, args, 0)?;
     sim.net.restart(n)?;
     Ok(vec![format!("{n}: restarted as {:?}", sim.net.role(n))])
+}
+
+fn log_lines(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    use crate::ports::LogLevel;
+    let n = node_arg(sim, args, 0)?;
+    let node = sim.nodes.get(n).ok_or("no node")?;
+    let lines: Vec<String> = node
+        .last_log
+        .lines
+        .iter()
+        .filter(|(l, _)| matches!(l, LogLevel::Warn | LogLevel::Err))
+        .map(|(l, m)| {
+            format!(
+                "{}: {m}",
+                if *l == LogLevel::Err {
+                    "ERROR"
+                } else {
+                    "WARNING"
+                }
+            )
+        })
+        .collect();
+    Ok(if lines.is_empty() {
+        vec!["(no warning or error)".into()]
+    } else {
+        lines
+    })
 }
 
 fn put(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
