@@ -325,6 +325,33 @@ mod tests {
         );
     }
 
+    /// B2-08 (issue 12): OCF expects the start of a running resource to
+    /// succeed. In sync/async mode a running hot standby is what start
+    /// brings up, so it succeeds as it is; a running primary is refused
+    /// with a reason that names it.
+    #[test]
+    fn a_running_standby_succeeds_and_a_running_primary_is_refused() {
+        use ServerState::*;
+        for mode in [RepMode::Sync, RepMode::Async] {
+            let d = decide(mode, false, Some(Standby), None);
+            assert_eq!(
+                d.action,
+                StartAction::Succeed {
+                    code: OcfExit::Success
+                }
+            );
+            assert_eq!(d.reason, StartReason::AlreadyRunning { found: Standby });
+            let d = decide(mode, false, Some(Primary), None);
+            assert_eq!(d.action, REFUSE);
+            assert_eq!(
+                d.reason.to_string(),
+                "PostgreSQL is already running as a primary; start only starts a hot standby in replication mode"
+            );
+            // The lock rule still comes first.
+            assert_eq!(decide(mode, true, Some(Standby), None).action, REFUSE);
+        }
+    }
+
     #[test]
     fn the_outcome_matrix() {
         use ServerState::*;
