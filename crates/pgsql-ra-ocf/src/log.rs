@@ -2,7 +2,9 @@
 //! captures into its log. Debug lines are kept only when `HA_debug` is set
 //! to a non-zero value, as with `ocf_log`.
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::rc::Rc;
 
 use pgsql_ra_core::ports::{Log, LogLevel};
 
@@ -35,6 +37,24 @@ impl Log for StderrLog {
             return;
         }
         let _ = writeln!(std::io::stderr(), "{}", format_line(level, message));
+    }
+}
+
+/// One log shared by the core and a port that logs on its own (the
+/// database port warns about an ignored password file, as libpq does).
+#[derive(Debug, Clone, Default)]
+pub struct SharedLog(Rc<RefCell<StderrLog>>);
+
+impl SharedLog {
+    /// Shares `log`.
+    pub fn new(log: StderrLog) -> SharedLog {
+        SharedLog(Rc::new(RefCell::new(log)))
+    }
+}
+
+impl Log for SharedLog {
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.0.borrow_mut().log(level, message);
     }
 }
 

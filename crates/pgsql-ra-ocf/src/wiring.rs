@@ -17,7 +17,7 @@ use crate::clock::SystemClock;
 use crate::db::{DbTarget, PgDatabase};
 use crate::file_store::FileStore;
 use crate::fs::RealFs;
-use crate::log::StderrLog;
+use crate::log::{SharedLog, StderrLog};
 use crate::pacemaker::{CrmCluster, CrmTools};
 use crate::pg_ctl::PgCtl;
 use crate::system::RealSystem;
@@ -61,7 +61,7 @@ pub struct RealWorld {
     fs: RealFs,
     clock: SystemClock,
     system: RealSystem,
-    log: StderrLog,
+    log: SharedLog,
 }
 
 impl RealWorld {
@@ -71,14 +71,22 @@ impl RealWorld {
         let debug = env
             .get("HA_debug")
             .is_some_and(|v| !v.is_empty() && v != "0");
+        let log = SharedLog::new(StderrLog { debug });
+        let pgdba = crate::users::by_name(&agent.params.pgdba);
+        let passfile =
+            crate::pgpass::file_path(env.get("PGPASSFILE").map(String::as_str), pgdba.as_ref());
         RealWorld {
-            db: PgDatabase::new(DbTarget::from_params(&agent.params), budget),
+            db: PgDatabase::new(DbTarget::from_params(&agent.params), budget).with_password_file(
+                passfile,
+                pgdba,
+                log.clone(),
+            ),
             server: PgCtl::new(&agent.params, budget.command),
             cluster: cluster_from_env(env, agent, &budget),
             fs: RealFs::new(&agent.params.pgdba),
             clock: SystemClock::new(),
             system: RealSystem,
-            log: StderrLog { debug },
+            log,
         }
     }
 
