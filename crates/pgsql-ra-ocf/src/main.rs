@@ -62,8 +62,13 @@ fn main() -> ExitCode {
         other => {
             let agent = Agent::from_env_map(&env);
             let mut real = RealWorld::new(&env, &agent);
+            real.log_debug(&format!(
+                "{other} (pgsql-ra {})",
+                pgsql_ra_core::metadata::AGENT_VERSION
+            ));
             let outcome = agent.run(other, &mut real.world());
             if let Some(reason) = outcome.reason.as_deref().filter(|r| !r.is_empty()) {
+                real.log_exit_reason(reason);
                 let prefix = env
                     .get("OCF_EXIT_REASON_PREFIX")
                     .map(String::as_str)

@@ -191,7 +191,7 @@ fn without_a_facility_lines_go_to_stderr_and_files_follow_ha_logfile_ha_debuglog
             .collect();
         let (_, code, stderr) = run(&dir, "stop", &extra);
         assert_eq!(code, 0);
-        assert!(stderr.contains(&format!("WARNING: pgctl=")), "{stderr}");
+        assert!(stderr.contains("WARNING: pgctl="), "{stderr}");
         assert!(stderr.contains(WARNING), "{stderr}");
     }
 
@@ -206,9 +206,8 @@ fn without_a_facility_lines_go_to_stderr_and_files_follow_ha_logfile_ha_debuglog
     let tag = format!("pgsql({INSTANCE})[{pid}]:");
     let log = std::fs::read_to_string(&logfile).expect("HA_LOGFILE written");
     assert!(
-        log.lines().any(|l| l.contains(&tag)
-            && l.contains(&format!("WARNING: pgctl="))
-            && l.contains(WARNING)),
+        log.lines()
+            .any(|l| l.contains(&tag) && l.contains("WARNING: pgctl=") && l.contains(WARNING)),
         "{log}"
     );
     assert!(!stderr.contains(WARNING), "{stderr}");
