@@ -90,6 +90,11 @@ impl Agent {
                 Err(o) => return o,
             },
         };
+        if action == Action::Start {
+            if let Err(o) = validate::check_tmpdir(self, world) {
+                return fail_logged(world, o.code, o.reason.unwrap_or_default());
+            }
+        }
         let local = match world.cluster.local_node() {
             Ok(n) => n,
             // A single PostgreSQL (rep_mode=none) never uses the node name, so
@@ -179,6 +184,9 @@ impl Agent {
                 return o;
             }
             if let Err(o) = validate::check_machine(self, world, false) {
+                return o;
+            }
+            if let Err(o) = validate::check_tmpdir(self, world) {
                 return o;
             }
         }

@@ -56,6 +56,12 @@ pub fn check_machine(
     machine::check_machine(agent, world, probe)
 }
 
+/// sync/async: `tmpdir` exists as a directory or can be created (see
+/// `machine::check_tmpdir_creatable`); 4 naming `tmpdir` otherwise.
+pub fn check_tmpdir(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
+    machine::check_tmpdir_creatable(agent, world)
+}
+
 /// The facts a `stop` of a running server goes on with when
 /// [`check_machine`] failed (see `machine::stop_facts`).
 pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
