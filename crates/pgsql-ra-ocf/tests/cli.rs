@@ -43,3 +43,38 @@ fn meta_data_and_methods_need_nothing() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("monitor"));
 }
+
+/// Issue 12 item 6: `--version` and `--help` (`-V`, `-h`) answer on stdout
+/// with 0; the OCF action interface is unchanged.
+#[test]
+fn version_and_help() {
+    for flag in ["--version", "-V"] {
+        let out = agent(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("pgsql-ra {}\n", env!("CARGO_PKG_VERSION")),
+            "{flag}"
+        );
+        assert!(out.stderr.is_empty(), "{flag}");
+    }
+    for flag in ["--help", "-h"] {
+        let out = agent(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("usage: pgsql-ra"), "{text}");
+        for word in [
+            "start",
+            "promote",
+            "meta-data",
+            "validate-all",
+            "OCF_RESKEY_",
+            "--version",
+        ] {
+            assert!(text.contains(word), "{flag} lacks {word}: {text}");
+        }
+        assert!(out.stderr.is_empty(), "{flag}");
+    }
+    // Still an unknown action for anything else that looks like an option.
+    assert_eq!(agent(&["--frobnicate"]).status.code(), Some(3));
+}
