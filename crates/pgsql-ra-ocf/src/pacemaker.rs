@@ -322,6 +322,30 @@ mod tests {
         assert!(missing.local_node().is_err());
     }
 
+    /// Issue 12: no Rust debug text (`Some(102)`) in messages: a failed
+    /// tool is described by its exit code.
+    #[test]
+    fn a_failed_tool_is_described_without_debug_text() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("crm-fake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let tool = dir.join("crm_node");
+        std::fs::write(&tool, "#!/bin/sh\necho boom >&2\nexit 102\n").expect("fake tool");
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let tools = CrmTools {
+            sbin_dir: Some(dir.to_string_lossy().into_owned()),
+            timeout: Duration::from_secs(5),
+            forever_timeout: Duration::from_secs(5),
+        };
+        let e = CrmCluster::new(tools)
+            .local_node()
+            .expect_err("crm_node fails")
+            .to_string();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        assert!(!e.contains("Some(") && !e.contains("None"), "{e}");
+        assert!(e.contains("exit code 102") && e.contains("boom"), "{e}");
+    }
+
     #[test]
     fn values_are_attached_to_their_option() {
         let a = update_args("n1", "master-pgsql", "-INFINITY", Lifetime::Reboot);
