@@ -134,8 +134,8 @@ impl CrmCluster {
             let done = self.tools.run("crm_mon", &args, self.tools.timeout)?;
             if !done.success() {
                 return Err(ClusterError(format!(
-                    "crm_mon failed ({:?}): {}",
-                    done.code,
+                    "crm_mon failed ({}): {}",
+                    done.status_text(),
                     done.output_line()
                 )));
             }
@@ -187,8 +187,8 @@ impl Cluster for CrmCluster {
         let name = done.stdout.trim().to_lowercase();
         if !done.success() || name.is_empty() {
             return Err(ClusterError(format!(
-                "crm_node -n failed ({:?}): {}",
-                done.code,
+                "crm_node -n failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )));
         }
@@ -226,8 +226,8 @@ impl Cluster for CrmCluster {
             return Ok(None);
         }
         Err(ClusterError(format!(
-            "reading {name} of {node} failed ({:?}): {}",
-            done.code,
+            "reading {name} of {node} failed ({}): {}",
+            done.status_text(),
             done.output_line()
         )))
     }
@@ -249,8 +249,8 @@ impl Cluster for CrmCluster {
         )?;
         if !done.success() {
             return Err(ClusterError(format!(
-                "setting {name}={value} on {node} failed ({:?}): {}",
-                done.code,
+                "setting {name}={value} on {node} failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )));
         }
@@ -274,8 +274,8 @@ impl Cluster for CrmCluster {
         )?;
         if !done.success() && !is_absent(&done) {
             return Err(ClusterError(format!(
-                "deleting {name} on {node} failed ({:?}): {}",
-                done.code,
+                "deleting {name} on {node} failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )));
         }
@@ -295,8 +295,8 @@ impl Cluster for CrmCluster {
             Ok(())
         } else {
             Err(ClusterError(format!(
-                "banning {instance} from {node} failed ({:?}): {}",
-                done.code,
+                "banning {instance} from {node} failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )))
         }
