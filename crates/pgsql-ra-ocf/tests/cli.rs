@@ -78,3 +78,32 @@ fn version_and_help() {
     // Still an unknown action for anything else that looks like an option.
     assert_eq!(agent(&["--frobnicate"]).status.code(), Some(3));
 }
+
+/// Issue 12 item 4: Pacemaker keeps 128 characters of an exit reason. A
+/// longer reason is shortened to fit and says so; the full text is in the
+/// log (stderr here: no HA_LOGFACILITY).
+#[test]
+fn long_exit_reasons_fit_in_128_characters_and_the_log_has_the_full_text() {
+    let long = "x".repeat(200);
+    let out = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
+        .arg("validate-all")
+        .env_clear()
+        .env("OCF_RESKEY_pgdata", "/srv/pg")
+        .env("OCF_RESKEY_rep_mode", &long)
+        .output()
+        .expect("the agent runs");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reason = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .expect("an exit reason");
+    assert!(reason.len() <= 128, "{} bytes: {reason}", reason.len());
+    assert!(reason.contains("rep_mode"), "{reason}");
+    assert!(reason.ends_with("(full text in the log)"), "{reason}");
+    let full = stderr
+        .lines()
+        .find(|l| l.starts_with("ERROR: ") && l.contains(&long))
+        .unwrap_or_else(|| panic!("the full reason is not logged: {stderr}"));
+    assert!(full.contains("use none, async, sync or slave"), "{full}");
+}
