@@ -34,6 +34,26 @@ pub struct StderrLog {
     pub debug: bool,
 }
 
+/// Pacemaker keeps this many bytes of an exit reason.
+pub const MAX_EXIT_REASON: usize = 128;
+
+/// What a too-long exit reason ends with.
+pub const SHORTENED: &str = "... (full text in the log)";
+
+/// The exit reason as printed: `reason` when it fits in
+/// [`MAX_EXIT_REASON`] bytes, else its beginning (cut at a character
+/// boundary) and [`SHORTENED`]. `None`: it fits as it is.
+pub fn shorten_exit_reason(reason: &str) -> Option<String> {
+    if reason.len() <= MAX_EXIT_REASON {
+        return None;
+    }
+    let mut keep = MAX_EXIT_REASON - SHORTENED.len();
+    while !reason.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    Some(format!("{}{SHORTENED}", reason[..keep].trim_end()))
+}
+
 /// The `level: message` line for one log call. A byte that is not UTF-8
 /// (carried as a reserved character, see [`crate::bytes_path`]) shows as
 /// `\xNN`.
@@ -245,6 +265,16 @@ impl OcfLog {
     }
 }
 
+impl OcfLog {
+    /// Logs `reason` as an ERROR everywhere the log goes, stderr included
+    /// when it is the log, unless that ERROR line was already logged.
+    pub fn error_once(&mut self, reason: &str) {
+        if !self.errors.iter().any(|e| e == reason) {
+            self.log(LogLevel::Err, reason);
+        }
+    }
+}
+
 impl Log for OcfLog {
     fn log(&mut self, level: LogLevel, message: &str) {
         if level == LogLevel::Err {
@@ -263,6 +293,11 @@ impl SharedLog {
     /// Shares `log`.
     pub fn new(log: OcfLog) -> SharedLog {
         SharedLog(Rc::new(RefCell::new(log)))
+    }
+
+    /// See [`OcfLog::error_once`].
+    pub fn error_once(&self, reason: &str) {
+        self.0.borrow_mut().error_once(reason);
     }
 
     /// See [`OcfLog::exit_reason`].
@@ -296,6 +331,22 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn exit_reasons_are_shortened_to_128_bytes_at_a_character_boundary() {
+        assert_eq!(shorten_exit_reason("short"), None);
+        assert_eq!(shorten_exit_reason(&"a".repeat(128)), None);
+        for long in [
+            "a".repeat(129),
+            "é".repeat(100),
+            format!("x{}", "€".repeat(60)),
+        ] {
+            let s = shorten_exit_reason(&long).expect("shortened");
+            assert!(s.len() <= MAX_EXIT_REASON, "{}", s.len());
+            assert!(s.ends_with(SHORTENED), "{s}");
+            assert!(long.starts_with(s.trim_end_matches(SHORTENED)), "{s}");
+        }
     }
 
     #[test]

@@ -96,12 +96,19 @@ fn main() -> ExitCode {
             ));
             let outcome = agent.run(other, &mut real.world());
             if let Some(reason) = outcome.reason.as_deref().filter(|r| !r.is_empty()) {
-                real.log_exit_reason(reason);
+                let shown = bytes_path::display(reason).replace('\n', " ");
+                let shortened = pgsql_ra_ocf::log::shorten_exit_reason(&shown);
+                if shortened.is_some() {
+                    // Pacemaker keeps 128 bytes: the whole text goes to the log.
+                    real.log_error_once(reason);
+                } else {
+                    real.log_exit_reason(reason);
+                }
                 let prefix = env
                     .get("OCF_EXIT_REASON_PREFIX")
                     .map(String::as_str)
                     .unwrap_or("ocf-exit-reason:");
-                eprintln!("{prefix}{}", bytes_path::display(reason).replace('\n', " "));
+                eprintln!("{prefix}{}", shortened.unwrap_or(shown));
             }
             exit(outcome.code.code())
         }

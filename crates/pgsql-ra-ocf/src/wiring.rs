@@ -93,6 +93,12 @@ impl RealWorld {
         self.log.exit_reason(reason);
     }
 
+    /// Logs an ERROR once, stderr included when it is the log (see
+    /// [`crate::log::OcfLog::error_once`]).
+    pub fn log_error_once(&self, reason: &str) {
+        self.log.error_once(reason);
+    }
+
     /// Logs one debug line (shown only with `HA_debug`).
     pub fn log_debug(&mut self, message: &str) {
         use pgsql_ra_core::ports::{Log, LogLevel};
