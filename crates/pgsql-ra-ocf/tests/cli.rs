@@ -107,3 +107,36 @@ fn long_exit_reasons_fit_in_128_characters_and_the_log_has_the_full_text() {
         .unwrap_or_else(|| panic!("the full reason is not logged: {stderr}"));
     assert!(full.contains("use none, async, sync or slave"), "{full}");
 }
+
+/// Issue 12 item 4: every problem is reported, one log line each; the exit
+/// reason names the first and how many more there are.
+#[test]
+fn every_parameter_problem_is_logged_and_the_reason_counts_the_others() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
+        .arg("validate-all")
+        .env_clear()
+        .env("OCF_RESKEY_pgdata", "relative/pg")
+        .env("OCF_RESKEY_pgport", "not-a-port")
+        .env("OCF_RESKEY_monitor_password", "x")
+        .output()
+        .expect("the agent runs");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR: "))
+        .collect();
+    for word in ["pgport", "monitor_user", "pgdata"] {
+        assert_eq!(
+            errors.iter().filter(|l| l.contains(word)).count(),
+            1,
+            "one line for {word}: {stderr}"
+        );
+    }
+    let reason = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .expect("an exit reason");
+    assert!(reason.contains("and 2 more problems"), "{reason}");
+    assert!(reason.len() <= 128, "{reason}");
+}
