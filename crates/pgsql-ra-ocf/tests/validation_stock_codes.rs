@@ -80,3 +80,33 @@ fn tmpdir_that_cannot_be_created_is_a_permission_error() {
     let r = a.run("monitor", 4000);
     assert_eq!(r.code, 7, "monitor: {}", r.stderr);
 }
+
+/// Issue 12 item 4: a postmaster that exits at once (here a setting it
+/// refuses, through `start_opt`) fails the start within a few seconds, not
+/// at the operation timeout, and the reason points at `logfile`, whose last
+/// lines are logged.
+#[test]
+fn a_postmaster_that_exits_during_start_fails_at_once_and_quotes_logfile() {
+    let dir = TestDir::new("valexit");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    let mut a = env(&dir, &n1);
+    a.set("OCF_RESKEY_rep_mode", "none")
+        .set("OCF_RESKEY_start_opt", "-c shared_buffers=not-a-size");
+    let r = a.run("start", 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.elapsed < std::time::Duration::from_secs(5),
+        "took {:?}: {}",
+        r.elapsed,
+        r.stderr
+    );
+    let why = reason(&r.stderr);
+    assert!(why.contains("logfile="), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("shared_buffers"),
+        "the server's own words are quoted: {}",
+        r.stderr
+    );
+}
