@@ -78,7 +78,9 @@ impl Agent {
         }
         let budget = Budget::new(action, world.clock.now(), self.context.timeout_ms);
         let probe = action == Action::Monitor && self.context.is_probe();
-        if let Err(o) = validate::check_parameters(self) {
+        let problems = validate::parameter_problems(self);
+        if let Err(o) = validate::summarize(&problems) {
+            log_each_problem(world, &problems, action == Action::Stop);
             if let Some(early) = self.on_bad_parameters(action, world, &o) {
                 return early;
             }
@@ -90,6 +92,11 @@ impl Agent {
                 Err(o) => return o,
             },
         };
+        if action == Action::Start {
+            if let Err(o) = validate::check_tmpdir(self, world) {
+                return fail_logged(world, o.code, o.reason.unwrap_or_default());
+            }
+        }
         let local = match world.cluster.local_node() {
             Ok(n) => n,
             // A single PostgreSQL (rep_mode=none) never uses the node name, so
@@ -171,14 +178,20 @@ impl Agent {
     /// `validate-all`: the parameters, and the machine at check level 10.
     fn validate_all(&self, world: &mut World<'_>) -> Outcome {
         let level0 = validate::shape_free_parameter_problems(self);
-        if let Some(e) = level0.into_iter().next() {
-            return Outcome::fail(e.code, e.message);
+        if let Err(o) = validate::summarize(&level0) {
+            log_each_problem(world, &level0, false);
+            return o;
         }
         if self.context.check_level >= 10 {
-            if let Err(o) = validate::check_parameters(self) {
+            let problems = validate::parameter_problems(self);
+            if let Err(o) = validate::summarize(&problems) {
+                log_each_problem(world, &problems, false);
                 return o;
             }
             if let Err(o) = validate::check_machine(self, world, false) {
+                return o;
+            }
+            if let Err(o) = validate::check_tmpdir(self, world) {
                 return o;
             }
         }
@@ -252,6 +265,18 @@ impl Agent {
 }
 
 /// Logs the reason at error level and returns the failed outcome.
+/// Several parameter problems: one log line each (error; warning for a
+/// stop, which goes on). A single problem is the exit reason alone.
+fn log_each_problem(world: &mut World<'_>, problems: &[crate::params::ParamError], stop: bool) {
+    if problems.len() < 2 {
+        return;
+    }
+    let level = if stop { LogLevel::Warn } else { LogLevel::Err };
+    for p in problems {
+        world.log.log(level, &p.message);
+    }
+}
+
 fn fail_logged(world: &mut World<'_>, code: OcfExit, reason: String) -> Outcome {
     world.log.log(LogLevel::Err, &reason);
     Outcome::fail(code, reason)

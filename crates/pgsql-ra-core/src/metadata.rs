@@ -13,25 +13,21 @@ pub use text::describe;
 /// The agent version advertised in `<resource-agent version=…>`.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Parameters Pacemaker should treat as private (kept out of operation
-/// digests; eligible for `cibsecret`).
-pub const PRIVATE_PARAMETERS: [&str; 1] = ["monitor_password"];
-
-/// Parameters whose values are secrets besides the private ones:
-/// `primary_conninfo_opt` is a libpq conninfo fragment that may carry
-/// `password=…`. Not marked private in the meta-data (as in the stock agent,
-/// it is part of the replication setup an operator reviews), but never
-/// printed and never passed to a child's environment.
-pub const SECRET_PARAMETERS: [&str; 1] = ["primary_conninfo_opt"];
+/// Parameters whose values are secrets: `monitor_password`, and
+/// `primary_conninfo_opt`, a libpq conninfo fragment that may carry
+/// `password=…`. Never printed and never passed to a child's environment.
+///
+/// None is marked `private="1"` in the meta-data: pcs 0.11 checks meta-data
+/// against its OCF 1.1 schema (`/usr/share/pcs/data/ocf-1.1.rng`), which
+/// has no `private` attribute, and then refuses the agent (issue 12). The
+/// cost is in `docs/parameters.md` ("Meta-data").
+pub const SECRET_PARAMETERS: [&str; 2] = ["monitor_password", "primary_conninfo_opt"];
 
 /// True for a parameter whose value must never be printed (messages, exit
 /// reasons, logs) nor passed to a child's environment: any parameter whose
-/// name contains `password` (any case), the [`PRIVATE_PARAMETERS`] and the
-/// [`SECRET_PARAMETERS`].
+/// name contains `password` (any case) and the [`SECRET_PARAMETERS`].
 pub fn is_secret_parameter(name: &str) -> bool {
-    name.to_ascii_lowercase().contains("password")
-        || PRIVATE_PARAMETERS.contains(&name)
-        || SECRET_PARAMETERS.contains(&name)
+    name.to_ascii_lowercase().contains("password") || SECRET_PARAMETERS.contains(&name)
 }
 
 /// One `<action>` line of the meta-data.
@@ -137,9 +133,6 @@ fn render_parameter(out: &mut String, spec: &ParamSpec, pgdata: &str) {
     if spec.reloadable {
         flags.push_str(r#" reloadable="1""#);
     }
-    if PRIVATE_PARAMETERS.contains(&spec.name) {
-        flags.push_str(r#" private="1""#);
-    }
     let _ = write!(
         out,
         "<parameter name=\"{name}\"{flags}>\n\
@@ -172,13 +165,14 @@ fn render_action(out: &mut String, action: &ActionHint) {
 
 /// The document type: the OCF 1.0 DTD (`ra-api-1.dtd`, what `ocf-tester`
 /// and `xmllint --valid` check against) plus an internal subset declaring
-/// the OCF 1.1 additions this meta-data uses: the `reloadable` and `private`
-/// parameter attributes and the `reload-agent` action. In XML the internal
+/// the OCF 1.1 additions this meta-data uses: the `reloadable` parameter
+/// attribute and the `reload-agent` action (pcs's OCF 1.1 schema accepts
+/// the document too: no `private` attribute, see [`SECRET_PARAMETERS`]). In XML the internal
 /// subset is read first and its attribute declarations bind, so validators
 /// that only know OCF 1.0 accept the document, and OCF 1.1 readers see the
 /// same elements as without it.
 pub const DOCTYPE: &str = "<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\" [\n\
-  <!ATTLIST parameter reloadable (1|0) \"0\" private (1|0) \"0\">\n\
+  <!ATTLIST parameter reloadable (1|0) \"0\">\n\
   <!ATTLIST action name (start|stop|recover|monitor|restart|migrate_to|migrate_from|promote|demote|notify|status|reload|reload-agent|meta-data|usage|methods|validate-all) #REQUIRED>\n\
 ]>\n";
 
@@ -256,13 +250,17 @@ mod tests {
     }
 
     #[test]
-    fn declares_ocf_1_1_with_reloadable_and_private_flags() {
+    fn declares_ocf_1_1_with_reloadable_flags_and_no_private() {
         let xml = render("/var/lib/pgsql/data");
         assert!(xml.starts_with(
             "<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\" ["
         ));
         assert!(xml.contains("<version>1.1</version>"));
-        assert!(xml.contains(r#"<parameter name="monitor_password" unique="0" required="0" reloadable="1" private="1">"#));
+        assert!(xml.contains(
+            r#"<parameter name="monitor_password" unique="0" required="0" reloadable="1">"#
+        ));
+        // pcs 0.11's OCF 1.1 schema has no `private`: pcs refuses an agent using it.
+        assert!(!xml.contains("private"));
         assert!(xml.contains(r#"<parameter name="pgdata" unique="0" required="0">"#));
         assert!(xml.contains(
             r#"<action name="monitor" depth="0" timeout="30s" interval="29s" role="Promoted" />"#

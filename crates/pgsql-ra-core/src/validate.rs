@@ -35,12 +35,25 @@ pub struct MachineFacts {
 }
 
 /// Level 0: the parameters alone (see [`parameter_problems`]). `Err` carries
-/// the code of the first problem and a one-line reason naming the parameter.
+/// the code of the first problem and a reason naming it and how many more
+/// there are ([`summarize`]); the caller logs each of them
+/// ([`parameter_problems`]).
 pub fn check_parameters(agent: &Agent) -> Result<(), Outcome> {
-    match parameter_problems(agent).into_iter().next() {
-        Some(e) => Err(Outcome::fail(e.code, e.message)),
-        None => Ok(()),
-    }
+    summarize(&parameter_problems(agent))
+}
+
+/// `Err` with the first problem's code and message, followed by `(and N more
+/// problem(s), see the log)` when there are others; `Ok` for none.
+pub fn summarize(problems: &[crate::params::ParamError]) -> Result<(), Outcome> {
+    let Some(first) = problems.first() else {
+        return Ok(());
+    };
+    let reason = match problems.len() - 1 {
+        0 => first.message.clone(),
+        1 => format!("{} (and 1 more problem, see the log)", first.message),
+        n => format!("{} (and {n} more problems, see the log)", first.message),
+    };
+    Err(Outcome::fail(first.code, reason))
 }
 
 /// Level 10: the local machine (pgdba user, pgctl and psql, PG_VERSION, the
@@ -55,6 +68,12 @@ pub fn check_machine(
     probe: bool,
 ) -> Result<MachineFacts, Outcome> {
     machine::check_machine(agent, world, probe)
+}
+
+/// sync/async: `tmpdir` exists as a directory or can be created (see
+/// `machine::check_tmpdir_creatable`); 4 naming `tmpdir` otherwise.
+pub fn check_tmpdir(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
+    machine::check_tmpdir_creatable(agent, world)
 }
 
 /// The facts a `stop` of a running server goes on with when

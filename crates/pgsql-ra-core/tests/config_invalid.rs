@@ -199,6 +199,45 @@ fn each_invalid_value_gives_6_naming_its_parameter() {
     }
 }
 
+/// Issue 12 item 4: no Rust debug text in any level-0 message (every rule
+/// broken alone, all broken at once, and values with quotes, backslashes,
+/// non-ASCII and control characters).
+#[test]
+fn no_validation_message_carries_rust_debug_text() {
+    const DEBUG: [&str; 6] = ["Some(", "None", "Ok(", "Err(", "\\u{", "\\x"];
+    let check = |what: &str, text: &str| {
+        for d in DEBUG {
+            assert!(!text.contains(d), "{what}: {d:?} in {text:?}");
+        }
+    };
+    let mut agents: Vec<(String, Agent)> = INVALID
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("case {i}"), agent(c.base, c.extra, c.promotable)))
+        .collect();
+    let odd: &[(&str, &str)] = &[
+        ("pgport", "5\"4\u{e9}\t"),
+        ("rep_mode", "sy\"nc\u{e9}"),
+        ("pgdata", "data\\é"),
+        ("node_list", "n\u{e9}1 N\u{c9}1"),
+        ("tmpdir", "t\u{1}mp"),
+        ("monitor_password", "p"),
+        ("replication_slot_name", "Bad-Name"),
+    ];
+    agents.push(("odd values".into(), agent(SYNC, odd, false)));
+    for (what, a) in &agents {
+        for p in parameter_problems(a)
+            .iter()
+            .chain(shape_free_parameter_problems(a).iter())
+        {
+            check(what, &p.message);
+        }
+        if let Err(o) = check_parameters(a) {
+            check(what, &o.reason.unwrap_or_default());
+        }
+    }
+}
+
 /// Parameter values as (name, value) pairs.
 type Pairs<'a> = &'a [(&'a str, &'a str)];
 

@@ -86,6 +86,16 @@ impl Finished {
         self.code == Some(0) && !self.timed_out
     }
 
+    /// How it ended, for messages: `exit code N`, `killed by a signal`, or
+    /// `killed at its deadline` (never Rust debug text).
+    pub fn status_text(&self) -> String {
+        match (self.timed_out, self.code) {
+            (true, _) => "killed at its deadline".to_string(),
+            (false, Some(c)) => format!("exit code {c}"),
+            (false, None) => "killed by a signal".to_string(),
+        }
+    }
+
     /// stdout and stderr joined on one line, for messages.
     pub fn output_line(&self) -> String {
         let both = format!("{} {}", self.stdout.trim(), self.stderr.trim());

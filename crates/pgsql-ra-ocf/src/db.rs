@@ -14,9 +14,10 @@
 //! name another role or database).
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgsql_ra_core::ports::{Database, DbError, DbErrorKind, ReplicationRow};
+use pgsql_ra_core::ports::{Database, DbError, DbErrorKind, Log, LogLevel, ReplicationRow};
 use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
@@ -24,7 +25,9 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 
 use crate::budget::Budget;
 use crate::bytes_path;
-use crate::users::{self, EffectiveIdentity};
+use crate::log::SharedLog;
+use crate::pgpass;
+use crate::users::{self, Account, EffectiveIdentity};
 
 /// Where and as whom to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,15 @@ pub struct PgDatabase {
     admin: Option<Client>,
     version: Option<u32>,
     deadline: Option<Instant>,
+    passwords: Option<PasswordFile>,
+}
+
+/// Where passwords that the parameters do not give are looked up
+/// ([`pgpass`]), and the log for libpq's warning about an ignored file.
+struct PasswordFile {
+    path: PathBuf,
+    pgdba: Option<Account>,
+    log: SharedLog,
 }
 
 impl std::fmt::Debug for PgDatabase {
@@ -142,6 +154,41 @@ impl PgDatabase {
             admin: None,
             version: None,
             deadline,
+            passwords: None,
+        }
+    }
+
+    /// Looks up in the password file `path` (libpq's rules, read as
+    /// `pgdba`) the password of every connection whose password the
+    /// parameters do not give: `pgdba`'s always, `monitor_user`'s when
+    /// `monitor_password` is empty. `None`: no file to read.
+    pub fn with_password_file(
+        mut self,
+        path: Option<PathBuf>,
+        pgdba: Option<Account>,
+        log: SharedLog,
+    ) -> PgDatabase {
+        self.passwords = path.map(|path| PasswordFile { path, pgdba, log });
+        self
+    }
+
+    /// The password file's password for `user` on this target (empty: none).
+    fn file_password(&mut self, user: &str) -> String {
+        let Some(pf) = self.passwords.as_mut() else {
+            return String::new();
+        };
+        let key = pgpass::Key {
+            host: &self.target.host,
+            port: self.target.port,
+            dbname: &self.target.dbname,
+            user,
+        };
+        match pgpass::read(&pf.path, &key, pf.pgdba.as_ref()) {
+            Ok(found) => found.unwrap_or_default(),
+            Err(ignored) => {
+                pf.log.log(LogLevel::Warn, &ignored.to_string());
+                String::new()
+            }
         }
     }
 
@@ -209,6 +256,13 @@ impl PgDatabase {
                 ));
             }
         }
+        let file_password;
+        let password = if password.is_empty() {
+            file_password = self.file_password(user);
+            file_password.as_str()
+        } else {
+            password
+        };
         let config = self.config(user, password);
         let limit = self.bounded(self.budget.connect + Duration::from_millis(500))?;
         let pgdba = if self.target.is_unix_socket() {

@@ -15,6 +15,7 @@ pub mod fs;
 pub mod log;
 pub mod pacemaker;
 pub mod pg_ctl;
+pub mod pgpass;
 pub mod procfs;
 pub mod raw_env;
 pub mod system;

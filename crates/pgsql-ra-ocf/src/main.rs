@@ -13,6 +13,23 @@ fn usage() -> String {
     format!("usage: pgsql-ra {{{}}}", names.join("|"))
 }
 
+/// `--help`: what the binary is and how Pacemaker drives it.
+fn help() -> String {
+    format!(
+        "pgsql-ra {version}: OCF resource agent for PostgreSQL (drop-in for ocf:heartbeat:pgsql)\n\
+         \n\
+         {usage}\n\
+         \x20      pgsql-ra --version | --help\n\
+         \n\
+         Pacemaker runs one action per call; the parameters come from the environment as\n\
+         OCF_RESKEY_<name> (see `pgsql-ra meta-data`), with OCF_RESOURCE_INSTANCE and the\n\
+         OCF_RESKEY_CRM_meta_* variables. The exit code is the OCF code of the action.\n\
+         Install as /usr/lib/ocf/resource.d/pgsql-ra/pgsql and use ocf:pgsql-ra:pgsql.\n",
+        version = pgsql_ra_core::metadata::AGENT_VERSION,
+        usage = usage()
+    )
+}
+
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -25,6 +42,17 @@ fn main() -> ExitCode {
     if args.len() != 1 {
         eprintln!("{}", usage());
         return ExitCode::from(2);
+    }
+    match args[0].as_str() {
+        "--version" | "-V" => {
+            println!("pgsql-ra {}", pgsql_ra_core::metadata::AGENT_VERSION);
+            return ExitCode::SUCCESS;
+        }
+        "--help" | "-h" => {
+            print!("{}", help());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     let action = match args[0].parse::<Action>() {
         Ok(a) => a,
@@ -62,13 +90,25 @@ fn main() -> ExitCode {
         other => {
             let agent = Agent::from_env_map(&env);
             let mut real = RealWorld::new(&env, &agent);
+            real.log_debug(&format!(
+                "{other} (pgsql-ra {})",
+                pgsql_ra_core::metadata::AGENT_VERSION
+            ));
             let outcome = agent.run(other, &mut real.world());
             if let Some(reason) = outcome.reason.as_deref().filter(|r| !r.is_empty()) {
+                let shown = bytes_path::display(reason).replace('\n', " ");
+                let shortened = pgsql_ra_ocf::log::shorten_exit_reason(&shown);
+                if shortened.is_some() {
+                    // Pacemaker keeps 128 bytes: the whole text goes to the log.
+                    real.log_error_once(reason);
+                } else {
+                    real.log_exit_reason(reason);
+                }
                 let prefix = env
                     .get("OCF_EXIT_REASON_PREFIX")
                     .map(String::as_str)
                     .unwrap_or("ocf-exit-reason:");
-                eprintln!("{prefix}{}", bytes_path::display(reason).replace('\n', " "));
+                eprintln!("{prefix}{}", shortened.unwrap_or(shown));
             }
             exit(outcome.code.code())
         }

@@ -134,8 +134,8 @@ impl CrmCluster {
             let done = self.tools.run("crm_mon", &args, self.tools.timeout)?;
             if !done.success() {
                 return Err(ClusterError(format!(
-                    "crm_mon failed ({:?}): {}",
-                    done.code,
+                    "crm_mon failed ({}): {}",
+                    done.status_text(),
                     done.output_line()
                 )));
             }
@@ -187,8 +187,8 @@ impl Cluster for CrmCluster {
         let name = done.stdout.trim().to_lowercase();
         if !done.success() || name.is_empty() {
             return Err(ClusterError(format!(
-                "crm_node -n failed ({:?}): {}",
-                done.code,
+                "crm_node -n failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )));
         }
@@ -226,8 +226,8 @@ impl Cluster for CrmCluster {
             return Ok(None);
         }
         Err(ClusterError(format!(
-            "reading {name} of {node} failed ({:?}): {}",
-            done.code,
+            "reading {name} of {node} failed ({}): {}",
+            done.status_text(),
             done.output_line()
         )))
     }
@@ -249,8 +249,8 @@ impl Cluster for CrmCluster {
         )?;
         if !done.success() {
             return Err(ClusterError(format!(
-                "setting {name}={value} on {node} failed ({:?}): {}",
-                done.code,
+                "setting {name}={value} on {node} failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )));
         }
@@ -274,8 +274,8 @@ impl Cluster for CrmCluster {
         )?;
         if !done.success() && !is_absent(&done) {
             return Err(ClusterError(format!(
-                "deleting {name} on {node} failed ({:?}): {}",
-                done.code,
+                "deleting {name} on {node} failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )));
         }
@@ -295,8 +295,8 @@ impl Cluster for CrmCluster {
             Ok(())
         } else {
             Err(ClusterError(format!(
-                "banning {instance} from {node} failed ({:?}): {}",
-                done.code,
+                "banning {instance} from {node} failed ({}): {}",
+                done.status_text(),
                 done.output_line()
             )))
         }
@@ -320,6 +320,30 @@ mod tests {
         assert_eq!(given.local_node().unwrap(), "node1");
         let mut missing = CrmCluster::new(tools()).with_local_node(Some(""));
         assert!(missing.local_node().is_err());
+    }
+
+    /// Issue 12: no Rust debug text (`Some(102)`) in messages: a failed
+    /// tool is described by its exit code.
+    #[test]
+    fn a_failed_tool_is_described_without_debug_text() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("crm-fake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let tool = dir.join("crm_node");
+        std::fs::write(&tool, "#!/bin/sh\necho boom >&2\nexit 102\n").expect("fake tool");
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let tools = CrmTools {
+            sbin_dir: Some(dir.to_string_lossy().into_owned()),
+            timeout: Duration::from_secs(5),
+            forever_timeout: Duration::from_secs(5),
+        };
+        let e = CrmCluster::new(tools)
+            .local_node()
+            .expect_err("crm_node fails")
+            .to_string();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        assert!(!e.contains("Some(") && !e.contains("None"), "{e}");
+        assert!(e.contains("exit code 102") && e.contains("boom"), "{e}");
     }
 
     #[test]

@@ -185,9 +185,9 @@ impl PgCtl {
             Err(ProcessError::new(
                 done.code,
                 format!(
-                    "{} failed ({:?}): {}",
+                    "{} failed ({}): {}",
                     inv.display(),
-                    done.code,
+                    done.status_text(),
                     done.output_line()
                 ),
             ))

@@ -17,7 +17,7 @@ use crate::clock::SystemClock;
 use crate::db::{DbTarget, PgDatabase};
 use crate::file_store::FileStore;
 use crate::fs::RealFs;
-use crate::log::StderrLog;
+use crate::log::{LogConfig, OcfLog, SharedLog};
 use crate::pacemaker::{CrmCluster, CrmTools};
 use crate::pg_ctl::PgCtl;
 use crate::system::RealSystem;
@@ -61,25 +61,48 @@ pub struct RealWorld {
     fs: RealFs,
     clock: SystemClock,
     system: RealSystem,
-    log: StderrLog,
+    log: SharedLog,
 }
 
 impl RealWorld {
     /// Builds the ports; nothing is contacted until the core calls a port.
     pub fn new(env: &BTreeMap<String, String>, agent: &Agent) -> RealWorld {
         let budget = Budget::from_timeout_ms(agent.context.timeout_ms);
-        let debug = env
-            .get("HA_debug")
-            .is_some_and(|v| !v.is_empty() && v != "0");
+        let log = SharedLog::new(OcfLog::new(LogConfig::from_env(env)));
+        let pgdba = crate::users::by_name(&agent.params.pgdba);
+        let passfile =
+            crate::pgpass::file_path(env.get("PGPASSFILE").map(String::as_str), pgdba.as_ref());
         RealWorld {
-            db: PgDatabase::new(DbTarget::from_params(&agent.params), budget),
+            db: PgDatabase::new(DbTarget::from_params(&agent.params), budget).with_password_file(
+                passfile,
+                pgdba,
+                log.clone(),
+            ),
             server: PgCtl::new(&agent.params, budget.command),
             cluster: cluster_from_env(env, agent, &budget),
             fs: RealFs::new(&agent.params.pgdba),
             clock: SystemClock::new(),
             system: RealSystem,
-            log: StderrLog { debug },
+            log,
         }
+    }
+
+    /// Logs the exit reason as `ocf_exit_reason` does (see
+    /// [`crate::log::OcfLog::exit_reason`]).
+    pub fn log_exit_reason(&self, reason: &str) {
+        self.log.exit_reason(reason);
+    }
+
+    /// Logs an ERROR once, stderr included when it is the log (see
+    /// [`crate::log::OcfLog::error_once`]).
+    pub fn log_error_once(&self, reason: &str) {
+        self.log.error_once(reason);
+    }
+
+    /// Logs one debug line (shown only with `HA_debug`).
+    pub fn log_debug(&mut self, message: &str) {
+        use pgsql_ra_core::ports::{Log, LogLevel};
+        self.log.log(LogLevel::Debug, message);
     }
 
     /// The ports as the core's [`World`].

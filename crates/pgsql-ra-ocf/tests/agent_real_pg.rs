@@ -303,6 +303,10 @@ fn restart_on_promote_with_slots_and_wal_receiver_check() {
         "restart_on_promote restarts the server"
     );
     assert_eq!(p.n1.psql("select pg_is_in_recovery()"), "f");
+    assert!(
+        !std::path::Path::new(&format!("{}/standby.signal", p.n1.pgdata)).exists(),
+        "no standby.signal was written into a running primary"
+    );
     assert_eq!(
         p.n1.psql("select slot_name from pg_replication_slots order by 1"),
         "pgsql_slot_node2",
@@ -321,5 +325,88 @@ fn restart_on_promote_with_slots_and_wal_receiver_check() {
     assert_eq!(
         p.attr(&p.n1, "reboot", "pgsql-receiver-status").as_deref(),
         Some("normal (master)")
+    );
+}
+
+/// Every attribute file of the file store, by name (a snapshot).
+fn attr_files(p: &Pair) -> std::collections::BTreeMap<String, String> {
+    let mut files = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(format!("{}/attrs", p.attrd)).expect("attrs dir") {
+        let e = e.expect("dir entry");
+        let text = std::fs::read_to_string(e.path()).expect("attr file");
+        files.insert(e.file_name().to_string_lossy().into_owned(), text);
+    }
+    files
+}
+
+/// B2-08 (issue 12): `start` on an instance that is already running. A
+/// streaming hot standby: 0, and nothing changes (its status, its score,
+/// the other node's attributes, the replication). A primary (here without
+/// `PGSQL.lock`): an error that names the primary, and no attribute of any
+/// node is touched.
+#[test]
+fn start_of_a_running_instance_keeps_a_standby_and_refuses_a_primary() {
+    let p = Pair::new("startrun");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (a1, a2) = bring_up(&p);
+    assert!(wait_for(Duration::from_secs(30), || {
+        a1.run("monitor", 4000).code == PROMOTED
+            && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref() == Some("STREAMING|SYNC")
+    }));
+    assert_eq!(
+        p.attr(&p.n2, "reboot", "pgsql-status").as_deref(),
+        Some("HS:sync")
+    );
+    let standby_pid = p.n2.postmaster_pid();
+    let before = attr_files(&p);
+
+    let r = a2.expect("start", 0, RUNNING);
+    assert!(!r.stderr.contains("ocf-exit-reason"), "{}", r.stderr);
+    assert_eq!(
+        attr_files(&p),
+        before,
+        "start of a running standby changed attributes"
+    );
+    assert_eq!(
+        p.n2.postmaster_pid(),
+        standby_pid,
+        "the standby was not restarted"
+    );
+    assert_eq!(
+        p.n1.psql("select count(*) from pg_stat_replication where application_name = 'node2' and state = 'streaming'"),
+        "1"
+    );
+    a2.expect("monitor", 4000, RUNNING);
+    a1.expect("monitor", 4000, PROMOTED);
+    assert_eq!(
+        p.attr(&p.n2, "reboot", "pgsql-status").as_deref(),
+        Some("HS:sync")
+    );
+
+    // The primary, without its lock (the lock rule is checked first).
+    std::fs::remove_file(format!("{}/PGSQL.lock", p.n1.tmpdir)).expect("remove the lock");
+    let before = attr_files(&p);
+    let primary_pid = p.n1.postmaster_pid();
+    let r = a1.run("start", 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already running as a primary"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        attr_files(&p),
+        before,
+        "start of a running primary changed attributes"
+    );
+    assert_eq!(
+        p.n1.postmaster_pid(),
+        primary_pid,
+        "the primary was left alone"
+    );
+    assert_eq!(p.n1.psql("select pg_is_in_recovery()"), "f");
+    assert!(
+        !std::path::Path::new(&format!("{}/standby.signal", p.n1.pgdata)).exists(),
+        "no standby.signal was written into a running primary"
     );
 }

@@ -43,3 +43,100 @@ fn meta_data_and_methods_need_nothing() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("monitor"));
 }
+
+/// Issue 12 item 6: `--version` and `--help` (`-V`, `-h`) answer on stdout
+/// with 0; the OCF action interface is unchanged.
+#[test]
+fn version_and_help() {
+    for flag in ["--version", "-V"] {
+        let out = agent(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("pgsql-ra {}\n", env!("CARGO_PKG_VERSION")),
+            "{flag}"
+        );
+        assert!(out.stderr.is_empty(), "{flag}");
+    }
+    for flag in ["--help", "-h"] {
+        let out = agent(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("usage: pgsql-ra"), "{text}");
+        for word in [
+            "start",
+            "promote",
+            "meta-data",
+            "validate-all",
+            "OCF_RESKEY_",
+            "--version",
+        ] {
+            assert!(text.contains(word), "{flag} lacks {word}: {text}");
+        }
+        assert!(out.stderr.is_empty(), "{flag}");
+    }
+    // Still an unknown action for anything else that looks like an option.
+    assert_eq!(agent(&["--frobnicate"]).status.code(), Some(3));
+}
+
+/// Issue 12 item 4: Pacemaker keeps 128 characters of an exit reason. A
+/// longer reason is shortened to fit and says so; the full text is in the
+/// log (stderr here: no HA_LOGFACILITY).
+#[test]
+fn long_exit_reasons_fit_in_128_characters_and_the_log_has_the_full_text() {
+    let long = "x".repeat(200);
+    let out = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
+        .arg("validate-all")
+        .env_clear()
+        .env("OCF_RESKEY_pgdata", "/srv/pg")
+        .env("OCF_RESKEY_rep_mode", &long)
+        .output()
+        .expect("the agent runs");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reason = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .expect("an exit reason");
+    assert!(reason.len() <= 128, "{} bytes: {reason}", reason.len());
+    assert!(reason.contains("rep_mode"), "{reason}");
+    assert!(reason.ends_with("(full text in the log)"), "{reason}");
+    let full = stderr
+        .lines()
+        .find(|l| l.starts_with("ERROR: ") && l.contains(&long))
+        .unwrap_or_else(|| panic!("the full reason is not logged: {stderr}"));
+    assert!(full.contains("use none, async, sync or slave"), "{full}");
+}
+
+/// Issue 12 item 4: every problem is reported, one log line each; the exit
+/// reason names the first and how many more there are.
+#[test]
+fn every_parameter_problem_is_logged_and_the_reason_counts_the_others() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgsql-ra"))
+        .arg("validate-all")
+        .env_clear()
+        .env("OCF_RESKEY_pgdata", "relative/pg")
+        .env("OCF_RESKEY_pgport", "not-a-port")
+        .env("OCF_RESKEY_monitor_password", "x")
+        .output()
+        .expect("the agent runs");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR: "))
+        .collect();
+    for word in ["pgport", "monitor_user", "pgdata"] {
+        assert_eq!(
+            errors.iter().filter(|l| l.contains(word)).count(),
+            1,
+            "one line for {word}: {stderr}"
+        );
+    }
+    let reason = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .expect("an exit reason");
+    assert!(reason.contains("and 2 more problems"), "{reason}");
+    assert!(reason.len() <= 128, "{reason}");
+}

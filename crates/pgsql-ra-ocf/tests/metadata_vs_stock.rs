@@ -194,7 +194,8 @@ fn ours_is_well_formed_ocf_1_1() {
             .map(|(_, p)| p.clone())
             .unwrap()
     };
-    assert!(flag("monitor_password").private);
+    // No `private`: pcs 0.11's OCF 1.1 schema refuses it (issue 12).
+    assert!(!flag("monitor_password").private);
     assert!(
         flag("monitor_sql").reloadable
             && !flag("pgdata").reloadable

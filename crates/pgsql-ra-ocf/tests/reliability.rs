@@ -403,7 +403,7 @@ fn leaks(text: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Item 2: no secret (`OCF_RESKEY_*password*`, `PGPASSWORD`, the private
+/// Item 2: no secret (`OCF_RESKEY_*password*`, `PGPASSWORD`, the secret
 /// `monitor_password`) in pg_ctl's environment, the postmaster's
 /// (`/proc/<pid>/environ`) or a Pacemaker tool's.
 #[test]

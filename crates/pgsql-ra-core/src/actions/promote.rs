@@ -157,7 +157,19 @@ fn restart_as_primary(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     }
     let detail = match result {
         Err(o) => o.reason.unwrap_or_default(),
-        Ok(s) => format!("{s:?}"),
+        Ok(s) => {
+            let (how, h) = match s {
+                Started::AlreadyRunning(h) => ("was already running", h),
+                Started::Up(h) => ("came up", h),
+            };
+            let what = match h {
+                Health::Down => "down",
+                Health::Running => "running",
+                Health::Primary => "a primary",
+                Health::Standby => "a hot standby",
+            };
+            format!("PostgreSQL {how} as {what}.")
+        }
     };
     Err(generic(
         ctx,

@@ -200,11 +200,24 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
 /// Polls the real monitor until PostgreSQL answers, within the budget.
 pub fn wait_until_up(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<Health, Outcome> {
     let mut last: String;
+    // No live postmaster for a whole second: it exited (the first polls
+    // may come before a new postmaster wrote its pid file).
+    let mut down_since: Option<std::time::Duration> = None;
     loop {
         match real_monitor(ctx, 1) {
             Ok(h) if h.is_up() => return Ok(h),
-            Ok(_) => last = "PostgreSQL is down".to_string(),
-            Err(o) => last = o.reason.unwrap_or_default(),
+            Ok(_) => {
+                last = "PostgreSQL is down".to_string();
+                let now = ctx.world.clock.now();
+                let since = *down_since.get_or_insert(now);
+                if now.saturating_sub(since) >= EXITED_AFTER {
+                    return Err(exited(ctx, what));
+                }
+            }
+            Err(o) => {
+                last = o.reason.unwrap_or_default();
+                down_since = None;
+            }
         }
         if !ctx.pause_poll() {
             return Err(ctx.fail(
@@ -216,6 +229,41 @@ pub fn wait_until_up(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<Health, Outcom
             ));
         }
     }
+}
+
+/// How long no live postmaster means it exited during a start.
+const EXITED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How many last lines of `logfile` a failed start logs.
+const LOGFILE_LINES: usize = 5;
+
+/// The postmaster exited while the agent waited for it: the last lines of
+/// `logfile` (the server's own words) are logged, and the reason points at
+/// the file and quotes its last line.
+fn exited(ctx: &mut Ctx<'_, '_>, what: &str) -> Outcome {
+    let logfile = ctx.agent.params.logfile.clone();
+    let text = ctx
+        .world
+        .fs
+        .read(&logfile)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(LOGFILE_LINES)..];
+    for line in tail {
+        ctx.log(LogLevel::Err, &format!("{logfile}: {}", line.trim()));
+    }
+    let quote = tail
+        .last()
+        .map(|l| format!(": {}", l.trim()))
+        .unwrap_or_default();
+    ctx.fail(
+        OcfExit::ErrGeneric,
+        format!(
+            "PostgreSQL exited instead of getting ready to {what}; see logfile={logfile}{quote}"
+        ),
+    )
 }
 
 /// Drops the replication slots of the other nodes that exist (start).

@@ -6,7 +6,7 @@
 use super::prepare::{prepare, write_recovery_conf, write_rep_mode_conf};
 use super::server_ctl::{find_server, start_server, state_of, wait_for_server};
 use super::{Ctx, LOCK_FILE};
-use crate::decide::start::{start_decision, StartAction, StartInput};
+use crate::decide::start::{start_decision, ServerState, StartAction, StartInput};
 use crate::election::NOTE_PREFIX;
 use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
@@ -27,7 +27,7 @@ pub fn start(ctx: &mut Ctx<'_, '_>) -> Outcome {
             return o;
         }
     }
-    match decided_start(ctx, None) {
+    match decided_start(ctx, None, None) {
         Ok(code) => Outcome::code(code),
         Err(o) => o,
     }
@@ -35,13 +35,18 @@ pub fn start(ctx: &mut Ctx<'_, '_>) -> Outcome {
 
 /// Walks [`start_decision`]: looks at the server, starts it or waits for
 /// it, as the decision says. `lock` is the path of `PGSQL.lock` when it
-/// exists (sync/async). `Ok` with the exit code when the server part of
+/// exists (sync/async); `found` what the server was already found to be,
+/// if it was looked at. `Ok` with the exit code when the server part of
 /// the start succeeded.
-fn decided_start(ctx: &mut Ctx<'_, '_>, lock: Option<String>) -> Result<OcfExit, Outcome> {
+fn decided_start(
+    ctx: &mut Ctx<'_, '_>,
+    lock: Option<String>,
+    found: Option<ServerState>,
+) -> Result<OcfExit, Outcome> {
     let mut input = StartInput {
         rep_mode: ctx.agent.params.rep_mode,
         lock,
-        found: None,
+        found,
         came_up: None,
     };
     // Each step fills one input; four steps always conclude.
@@ -84,6 +89,43 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let problems = ctx.cluster_problems();
     if let Some(o) = start_refusal(&problems) {
         return ctx.fail(o.code, o.reason.unwrap_or_default());
+    }
+    let lock = ctx.tmp_path(LOCK_FILE);
+    let present = match ctx.world.fs.metadata(&lock) {
+        Ok(m) => m.is_some(),
+        Err(e) => return ctx.fail(OcfExit::ErrGeneric, format!("Can't check {lock}: {e}")),
+    };
+    // Without the lock, the server is looked at before anything changes
+    // (issue 12, B2-08): a running hot standby is a successful start that
+    // keeps its status, score and configuration; a running primary is
+    // refused without touching any attribute or file. With the lock, the
+    // stock order stays: the attribute steps, then the lock refusal.
+    let mut found = None;
+    if !present {
+        let state = match find_server(ctx) {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let decision = start_decision(&StartInput {
+            rep_mode: ctx.agent.params.rep_mode,
+            lock: None,
+            found: Some(state),
+            came_up: None,
+        });
+        ctx.log(LogLevel::Debug, &format!("start: {}", decision.reason));
+        match decision.action {
+            StartAction::Succeed { code } => {
+                ctx.log(
+                    LogLevel::Info,
+                    "PostgreSQL is already running as a hot standby; start leaves it and its attributes as they are",
+                );
+                return Outcome::code(code);
+            }
+            StartAction::Refuse { code } => return ctx.fail(code, decision.reason.to_string()),
+            StartAction::LookAtServer | StartAction::StartServer | StartAction::WaitForServer => {
+                found = Some(state)
+            }
+        }
     }
     let agent = ctx.agent;
     let names = &agent.names;
@@ -136,12 +178,7 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
             );
         }
     }
-    let lock = ctx.tmp_path(LOCK_FILE);
-    let present = match ctx.world.fs.metadata(&lock) {
-        Ok(m) => m.is_some(),
-        Err(e) => return ctx.fail(OcfExit::ErrGeneric, format!("Can't check {lock}: {e}")),
-    };
-    if let Err(o) = decided_start(ctx, present.then_some(lock)) {
+    if let Err(o) = decided_start(ctx, present.then_some(lock), found) {
         return o;
     }
     match ctx.world.db.synchronous_standby_names() {

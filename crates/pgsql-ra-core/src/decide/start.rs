@@ -4,13 +4,20 @@
 //! the decision asks for it ([`StartAction::LookAtServer`]), so the lock is
 //! checked before the server is touched, as in the stock agent.
 //!
+//! Unlike the stock agent (which returns 1 for any running server in
+//! sync/async mode, §1.1 replication step 7), a running hot standby is a
+//! successful start (issue 12, case B2-08): the caller then changes
+//! nothing, neither the server nor any attribute ([`StartInput::came_up`]
+//! is `None` on that success).
+//!
 //! | rep_mode | PGSQL.lock | found | action | exit |
 //! |---|---|---|---|---|
 //! | sync/async | present | (not looked at) | refuse | 1 |
 //! | any | absent (or not a replication mode) | down | `pg_ctl start`, wait until it answers | see below |
 //! | any | absent | alive, not answering | wait for it; never a second postmaster (bug F) | see below |
 //! | none/slave | – | answering | nothing | 0 |
-//! | sync/async | absent | answering (standby or primary) | refuse: not started by the agent | 1 |
+//! | sync/async | absent | answering as a hot standby | nothing: what start brings up is there (OCF: a start of a running resource succeeds) | 0 |
+//! | sync/async | absent | answering as a primary | refuse: start only brings up a hot standby | 1 |
 //! | none/slave | – | came up | – | 0 (8 if it came up as a primary) |
 //! | sync/async | absent | came up as a hot standby | go on (sync names, `HS:alone`) | 0 |
 //! | sync/async | absent | came up as a primary | refuse | 1 |
@@ -124,17 +131,16 @@ pub enum StartReason {
         /// The postmaster's process id.
         pid: u32,
     },
-    /// Already running in a mode without replication: success (§1.1 step 1).
+    /// Already running: success (§1.1 step 1), in sync/async mode only as a
+    /// hot standby.
     AlreadyRunning {
         /// What was found.
         found: ServerState,
     },
-    /// Already running in sync/async mode: the agent did not start it, so
-    /// it cannot vouch for its configuration (§1.1 replication step 7).
-    NotStartedByAgent {
-        /// What was found.
-        found: ServerState,
-    },
+    /// Already running as a primary in sync/async mode: start only brings
+    /// up a hot standby (§1.1 replication step 7); promoting is Pacemaker's
+    /// decision.
+    RunningAsPrimary,
     /// Started (or answered after waiting) as expected.
     CameUp {
         /// What it came up as.
@@ -164,9 +170,8 @@ impl fmt::Display for StartReason {
             StartReason::AlreadyRunning { found } => {
                 write!(f, "PostgreSQL is already running ({found})")
             }
-            StartReason::NotStartedByAgent { found } => write!(
-                f,
-                "PostgreSQL is already running ({found}); the agent did not start it"
+            StartReason::RunningAsPrimary => f.write_str(
+                "PostgreSQL is already running as a primary; start only starts a hot standby in replication mode",
             ),
             StartReason::CameUp { state } => write!(f, "PostgreSQL is up ({state})"),
             StartReason::NotAStandby { state } => {
@@ -229,11 +234,11 @@ pub fn start_decision(input: &StartInput) -> StartDecision {
             StartAction::WaitForServer,
             StartReason::Unresponsive { pid },
         ),
-        _ if replication => step(
+        ServerState::Primary if replication => step(
             StartAction::Refuse {
                 code: OcfExit::ErrGeneric,
             },
-            StartReason::NotStartedByAgent { found },
+            StartReason::RunningAsPrimary,
         ),
         _ => step(
             StartAction::Succeed {
@@ -304,9 +309,9 @@ mod tests {
             );
             for found in [Running, Standby, Primary] {
                 let d = decide(mode, false, Some(found), None);
-                if replication {
+                if replication && found == Primary {
                     assert_eq!(d.action, REFUSE);
-                    assert!(d.reason.to_string().contains("the agent did not start it"));
+                    assert!(d.reason.to_string().contains("as a primary"));
                 } else {
                     assert_eq!(
                         d.action,
@@ -317,12 +322,33 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            decide(RepMode::Sync, false, Some(Primary), None)
-                .reason
-                .to_string(),
-            "PostgreSQL is already running (Primary); the agent did not start it"
-        );
+    }
+
+    /// B2-08 (issue 12): OCF expects the start of a running resource to
+    /// succeed. In sync/async mode a running hot standby is what start
+    /// brings up, so it succeeds as it is; a running primary is refused
+    /// with a reason that names it.
+    #[test]
+    fn a_running_standby_succeeds_and_a_running_primary_is_refused() {
+        use ServerState::*;
+        for mode in [RepMode::Sync, RepMode::Async] {
+            let d = decide(mode, false, Some(Standby), None);
+            assert_eq!(
+                d.action,
+                StartAction::Succeed {
+                    code: OcfExit::Success
+                }
+            );
+            assert_eq!(d.reason, StartReason::AlreadyRunning { found: Standby });
+            let d = decide(mode, false, Some(Primary), None);
+            assert_eq!(d.action, REFUSE);
+            assert_eq!(
+                d.reason.to_string(),
+                "PostgreSQL is already running as a primary; start only starts a hot standby in replication mode"
+            );
+            // The lock rule still comes first.
+            assert_eq!(decide(mode, true, Some(Standby), None).action, REFUSE);
+        }
     }
 
     #[test]

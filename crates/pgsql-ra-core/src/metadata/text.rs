@@ -96,8 +96,8 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
             "Password of monitor_user",
             "The password of monitor_user. It requires monitor_user to be set. \
              pgsql-ra hands it to its own connection only and never exports it to \
-             the environment of other processes. Marked private, so Pacemaker can keep \
-             it out of operation digests and cibsecret can store it outside the CIB.",
+             the environment of other processes. To keep it out of the CIB, leave it \
+             empty and put the password in the pgdba user's .pgpass (or PGPASSFILE).",
         ),
         "monitor_sql" => (
             "SQL run by the monitor",

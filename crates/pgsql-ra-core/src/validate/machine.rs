@@ -86,6 +86,17 @@ pub fn check_machine(
                 ),
             ))
         }
+        // `[ -f config ]` in the stock agent: a directory (or any path that
+        // can't be read as a file) is as missing as an absent file.
+        Err(e) if !probe => {
+            return Err(fail(
+                OcfExit::ErrInstalled,
+                format!(
+                    "config={:?}: configuration file {} can't be read as a file ({})",
+                    p.config, p.config, e.message
+                ),
+            ))
+        }
         Ok(None) | Err(_) => None,
     };
     if let Some(text) = &config_text {
@@ -148,6 +159,38 @@ fn check_socketdir(
         )),
         None => Ok(()),
     }
+}
+
+/// sync/async: `tmpdir` must be a directory or creatable (the stock agent
+/// runs `mkdir -p` at level 10 and fails with 4; we only look, start
+/// creates it): the path and its nearest existing ancestor must be
+/// directories. Checked by `start` and `validate-all` (level 10); a monitor
+/// of a running server withholds the score instead of failing (actions).
+pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
+    let p = &agent.params;
+    if !p.rep_mode.is_replication() {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        Err(fail(
+            OcfExit::ErrPerm,
+            format!("tmpdir={:?}: can't create the directory: {why}", p.tmpdir),
+        ))
+    };
+    let mut path = p.tmpdir.trim_end_matches('/').to_string();
+    while !path.is_empty() {
+        match world.fs.metadata(&path) {
+            Ok(Some(m)) if m.is_dir => return Ok(()),
+            Ok(Some(_)) => return refuse(format!("{path} is not a directory")),
+            Ok(None) => {}
+            Err(e) => return refuse(e.message),
+        }
+        path = match path.rfind('/') {
+            Some(i) => path[..i].to_string(),
+            None => String::new(),
+        };
+    }
+    Ok(())
 }
 
 fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
