@@ -85,6 +85,9 @@ pub struct GateInput {
     pub role: MonitorRole,
     /// The other Promoted instances (read for probes only).
     pub others: OthersPromoted,
+    /// On a probe: whether the local data is the cluster's (its own
+    /// data-status and the recorded primary origins); `Err` with the reason.
+    pub own_claim: Result<(), String>,
 }
 
 /// Why a primary may not run the primary path.
@@ -99,6 +102,13 @@ pub enum Refusal {
     AnotherPromoted {
         /// The Promoted nodes.
         nodes: Vec<String>,
+    },
+    /// A probe found the only primary, but its data is not the cluster's
+    /// (a standby promoted outside the cluster, refused before, or
+    /// re-initdb'ed): never taken as the cluster's primary.
+    NotClusterData {
+        /// Why, in words.
+        reason: String,
     },
     /// A probe found a primary but the Promoted instances could not be read.
     ClusterUnreadable {
@@ -123,6 +133,9 @@ impl Refusal {
             }
             Refusal::AnotherPromoted { nodes } => {
                 format!("{NOT_PROMOTED} ({} holds the Promoted role)", nodes.join(", "))
+            }
+            Refusal::NotClusterData { reason } => {
+                format!("{NOT_PROMOTED} (its data is not the cluster's: {reason})")
             }
             Refusal::ClusterUnreadable { error } => format!(
                 "running as primary, and whether another instance is Promoted cannot be read: {error}"
@@ -160,7 +173,12 @@ pub fn decide(input: &GateInput) -> Gate {
         };
     }
     match &input.others {
-        OthersPromoted::Nodes(nodes) if nodes.is_empty() => Gate::PrimaryPath { probe_score: true },
+        OthersPromoted::Nodes(nodes) if nodes.is_empty() => match &input.own_claim {
+            Ok(()) => Gate::PrimaryPath { probe_score: true },
+            Err(reason) => Gate::Refused(Refusal::NotClusterData {
+                reason: reason.clone(),
+            }),
+        },
         OthersPromoted::Nodes(nodes) => Gate::Refused(Refusal::AnotherPromoted {
             nodes: nodes.clone(),
         }),
@@ -182,6 +200,7 @@ mod tests {
             probe: false,
             role: MonitorRole::from_meta(role),
             others: OthersPromoted::NotRead,
+            own_claim: Ok(()),
         })
     }
 
@@ -218,8 +237,19 @@ mod tests {
                 probe: true,
                 role: MonitorRole::Unstated,
                 others,
+                own_claim: Ok(()),
             })
         };
+        let Gate::Refused(r) = decide(&GateInput {
+            probe: true,
+            role: MonitorRole::Unstated,
+            others: OthersPromoted::Nodes(vec![]),
+            own_claim: Err("my pgsql-data-status is \"DISCONNECT\", not LATEST".into()),
+        }) else {
+            panic!("a probe of data that is not the cluster's must be refused")
+        };
+        assert!(r.is_rogue());
+        assert!(r.reason().contains("not the cluster's"), "{}", r.reason());
         assert_eq!(
             probe(OthersPromoted::Nodes(vec![])),
             Gate::PrimaryPath { probe_score: true }

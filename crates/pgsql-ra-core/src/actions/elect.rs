@@ -54,7 +54,16 @@ fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
     match (timeline, system_id) {
         (Ok(Some(timeline)), Ok(Some(system_id))) => {
             let histories = history_files(ctx, timeline);
-            let ranking = rank(timeline, my_end, &histories);
+            // A standby whose WAL receiver streams right now follows its
+            // upstream's timeline: the WAL it received past a switch point
+            // is that timeline's (its checkpoint timeline only lags until
+            // the next restartpoint), so it is not a divergence.
+            let streaming = match ctx.world.server.postmaster_pid() {
+                Ok(Some(pid)) => ctx.world.server.wal_receiver_running(pid).unwrap_or(false),
+                _ => false,
+            };
+            let end = if streaming { Lsn::ZERO } else { my_end };
+            let ranking = rank(timeline, end, &histories);
             for d in &ranking.diverged {
                 ctx.log(
                     LogLevel::Warn,
@@ -136,6 +145,46 @@ fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Result<Option<Origin>,
         Ok(None) => Ok(None),
         Err(e) => Err(format!("{node}: can't read {name}: {e}")),
     }
+}
+
+/// Whether the local server, found running as a primary by a probe while no
+/// other instance is Promoted, may be taken as the cluster's primary
+/// (resource-agents PR #1277) — only with the cluster's data: its own
+/// data-status absent (first boot) or `LATEST`, and its timeline and system
+/// identifier not refused by [`lineage_eligibility`] against the origins
+/// the cluster's primaries recorded. `Err` holds the reason (issue 9: a
+/// standby promoted outside the cluster must not become primary by a
+/// re-probe).
+pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let names = &ctx.agent.names;
+    let local = ctx.attrs.local.clone();
+    let ds_name = names.data_status.clone();
+    match ctx
+        .world
+        .cluster
+        .get_attr(&local, &ds_name, Lifetime::Forever)
+    {
+        Ok(None) => {}
+        Ok(Some(v)) if v == DataStatus::Latest.to_string() => {}
+        Ok(Some(v)) => return Err(format!("my {ds_name} is {v:?}, not LATEST")),
+        Err(e) => return Err(format!("can't read my {ds_name}: {e}")),
+    }
+    let recorded = recorded_primary_origins(ctx)?;
+    let timeline = ctx.world.db.timeline().ok().flatten();
+    let system_id = ctx.world.db.system_identifier().ok().flatten();
+    let mine = match (timeline, system_id) {
+        (Some(t), Some(sys)) => {
+            let newest = history_files(ctx, t)
+                .iter()
+                .map(|(h, _)| *h)
+                .max()
+                .unwrap_or(t)
+                .max(t);
+            Some(Origin::new(newest, sys))
+        }
+        _ => None,
+    };
+    lineage_eligibility(mine, cluster_origin(&recorded).as_ref())
 }
 
 /// Every node_list node's `<rsc>-primary-origin`. An unrecognised or

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::control::{control, SQL_ATTEMPTS};
-use super::elect::{clear_withheld_score, have_master_right, record_primary_origin};
+use super::elect::{clear_withheld_score, have_master_right, probe_claim, record_primary_origin};
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
@@ -91,10 +91,16 @@ fn gate(ctx: &mut Ctx<'_, '_>) -> Gate {
     } else {
         OthersPromoted::NotRead
     };
+    let own_claim = if probe && matches!(&others, OthersPromoted::Nodes(n) if n.is_empty()) {
+        probe_claim(ctx)
+    } else {
+        Ok(())
+    };
     role_gate::decide(&GateInput {
         probe,
         role,
         others,
+        own_claim,
     })
 }
 

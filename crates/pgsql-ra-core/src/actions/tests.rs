@@ -1261,3 +1261,45 @@ fn a_tmpdir_that_cannot_be_listed_withholds_the_score_without_failing_the_monito
     assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
     assert_eq!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
 }
+
+/// The operator attack's D2 (issue 9 item 4): a standby whose WAL receiver
+/// streams right now follows its upstream's timeline; WAL it received past
+/// a switch point is not a divergence (its checkpoint timeline only lags
+/// until the next restartpoint). The same files without a running receiver
+/// are judged by the end of WAL.
+#[test]
+fn a_streaming_standby_is_ranked_on_the_timeline_it_follows() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    let tl = lab.pg("node2").timeline().unwrap().unwrap();
+    let sysid = lab.pg("node2").system_identifier().unwrap().unwrap();
+    // A newer timeline that began before node2's end of WAL.
+    let hist = format!("{PGDATA}/pg_wal/{:08X}.history", tl + 1);
+    lab.fs("node2")
+        .put(&hist, &format!("{tl}\t0/1000000\tx\n"), "postgres", 0o600);
+    // As if the cluster had promoted that timeline (else node2 is refused
+    // for data the cluster never made primary).
+    lab.cluster.put_attr(
+        "node1",
+        "pgsql-primary-origin",
+        &format!("{}:{sysid}", tl + 1),
+        Lifetime::Forever,
+    );
+    // No Promoted instance: node2 runs the election while still streaming.
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-xlog-tli"),
+        Some(format!("{}:{sysid}:0000000001000000", tl + 1))
+    );
+    assert!(!lab.log_text("node2").contains("diverged"));
+    // Not streaming any more (the primary is gone): judged by its end of WAL.
+    lab.net.crash("node1");
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-xlog-tli"),
+        Some(format!("{tl}:{sysid}"))
+    );
+    assert!(lab.log_text("node2").contains("My WAL diverged"));
+}

@@ -25,6 +25,7 @@ use super::{Sim, RESOURCE};
 use crate::action::Action;
 use crate::memory::{SimRole, WalHistory};
 use crate::ocf::OcfExit;
+use crate::ports::Lifetime;
 use crate::score::Score;
 
 /// How recurring monitors spell their role (`CRM_meta_role`).
@@ -81,6 +82,8 @@ pub struct PromotionRecord {
     pub servers: BTreeMap<String, SimRole>,
     /// Every node's `<rsc>-data-status` just before the promote.
     pub data_status: BTreeMap<String, Option<String>>,
+    /// Every node's `<rsc>-sync-baseline` just before the promote.
+    pub sync_baseline: BTreeMap<String, Option<String>>,
     /// Every node whose server streamed from a primary since it last started.
     pub streamed: BTreeMap<String, bool>,
 }
@@ -334,6 +337,13 @@ impl Sim {
             servers: names
                 .iter()
                 .map(|n| (n.clone(), self.net.role(n)))
+                .collect(),
+            sync_baseline: names
+                .iter()
+                .map(|n| {
+                    let name = format!("{RESOURCE}-sync-baseline");
+                    (n.clone(), self.cluster.attr(n, &name, Lifetime::Forever))
+                })
                 .collect(),
             data_status: names
                 .iter()

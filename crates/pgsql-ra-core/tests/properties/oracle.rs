@@ -208,7 +208,14 @@ impl Oracle {
                 .get(other)
                 .and_then(|v| v.as_deref())
                 .is_some_and(|v| !known_data_status(v));
-            if garbage {
+            // The same for a sync-baseline an operator's tool garbled
+            // (not an LSN in the attribute form): refused by design.
+            let garbage_baseline = r
+                .sync_baseline
+                .get(other)
+                .and_then(|v| v.as_deref())
+                .is_some_and(|v| pgsql_ra_core::Lsn::parse_attr(v).is_err());
+            if garbage || garbage_baseline {
                 continue;
             }
             // A standby that has not streamed since it started (a fresh
