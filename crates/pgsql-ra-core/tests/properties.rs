@@ -168,6 +168,7 @@ fn run_property(
             Key::ForkedPromoted,
             Key::AsyncAheadInSyncMode,
             Key::IndistinguishableFork,
+            Key::UnobservedStandbyAhead,
         ])
         .collect();
     for line in reach.summary(property, &shown) {

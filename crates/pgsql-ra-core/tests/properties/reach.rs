@@ -39,6 +39,12 @@ pub enum Key {
     /// PostgreSQL's history files show cannot tell them apart). A known
     /// limit, documented in docs/decision-logic.md.
     IndistinguishableFork,
+    /// Informational, counted and printed: a standby marked `DISCONNECT`
+    /// (stock: by the promotion, until the primary sees it stream) held
+    /// more of the same WAL than the promoted node, because no monitor saw
+    /// it streaming before the primary died. Issue 11 (the most advanced
+    /// standby wins) is what closes it.
+    UnobservedStandbyAhead,
 }
 
 impl Key {
@@ -53,6 +59,9 @@ impl Key {
             }
             Key::GarbageCandidate => "a node with a garbage data-status was a candidate",
             Key::ForkedPromoted => "a node on a timeline created outside the cluster was promoted",
+            Key::UnobservedStandbyAhead => {
+                "tolerated (issue 11): a DISCONNECT standby the primary never saw streaming held more WAL"
+            }
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
             }
