@@ -549,17 +549,6 @@ pub fn decide(round: &Round) -> Decision {
     }
 }
 
-/// The newest timeline among WAL directory entries named like a timeline
-/// history file (`0000000A.history`), if any.
-pub fn newest_history_timeline(names: &[String]) -> Option<u32> {
-    names
-        .iter()
-        .filter_map(|n| n.strip_suffix(".history"))
-        .filter(|t| t.len() == 8 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .filter_map(|t| u32::from_str_radix(t, 16).ok())
-        .max()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -909,22 +898,5 @@ mod tests {
         assert_eq!(confirmed("node3", &rows).verdict, Verdict::Winner);
         assert_eq!(confirmed("node1", &rows).verdict, Verdict::Loser);
         assert_eq!(confirmed("node4", &rows).verdict, Verdict::Loser);
-    }
-
-    #[test]
-    fn the_newest_history_file_names_the_timeline() {
-        let names: Vec<String> = [
-            "000000010000000000000003",
-            "00000002.history",
-            "0000000A.history",
-            "0000000B.history.partial",
-            "archive_status",
-            "XYZ.history",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(newest_history_timeline(&names), Some(10));
-        assert_eq!(newest_history_timeline(&names[..1]), None);
     }
 }

@@ -170,21 +170,22 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
         Err(e) => return Err(format!("can't read my {ds_name}: {e}")),
     }
     let recorded = recorded_primary_origins(ctx)?;
-    let timeline = ctx.world.db.timeline().ok().flatten();
-    let system_id = ctx.world.db.system_identifier().ok().flatten();
-    let mine = match (timeline, system_id) {
-        (Some(t), Some(sys)) => {
-            let newest = history_files(ctx, t)
-                .iter()
-                .map(|(h, _)| *h)
-                .max()
-                .unwrap_or(t)
-                .max(t);
-            Some(Origin::new(newest, sys))
-        }
-        _ => None,
-    };
+    let mine = primary_origin_now(ctx);
     lineage_eligibility(mine, cluster_origin(&recorded).as_ref())
+}
+
+/// The local primary's timeline and system identifier: the timeline is the
+/// newest of the checkpoint's and the history files' in the WAL directory
+/// (right after `pg_ctl promote` the checkpoint still shows the old one).
+/// `None` when the server cannot report them.
+fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
+    let timeline = ctx.world.db.timeline().ok().flatten()?;
+    let system_id = ctx.world.db.system_identifier().ok().flatten()?;
+    let newest = history_files(ctx, timeline)
+        .iter()
+        .map(|(t, _)| *t)
+        .fold(timeline, u32::max);
+    Some(Origin::new(newest, system_id))
 }
 
 /// Every node_list node's `<rsc>-primary-origin`. An unrecognised or
@@ -207,8 +208,9 @@ fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin
 }
 
 /// A node that takes no part removes its published location and timeline
-/// (a stale one must not count in the others' rounds).
-fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
+/// (a stale one must not count in the others' rounds); also at stop and
+/// after a promotion. Failures are logged, never returned.
+pub fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
     let names = &ctx.agent.names;
     let (loc, tli) = (names.xlog_loc.clone(), names.xlog_tli.clone());
     let r = ctx.attrs.delete_own(ctx.world.cluster, &loc);
@@ -224,22 +226,13 @@ fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
 /// WAL directory (right after `pg_ctl promote` the checkpoint still shows
 /// the old one). Nothing is written when the server cannot report them.
 pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
-    let timeline = ctx.world.db.timeline();
-    let system_id = ctx.world.db.system_identifier();
-    let (Ok(Some(timeline)), Ok(Some(system_id))) = (timeline, system_id) else {
+    let Some(origin) = primary_origin_now(ctx) else {
         ctx.log(
             LogLevel::Info,
             "The server does not report its timeline and system identifier; no primary origin recorded.",
         );
         return Ok(());
     };
-    let newest = history_files(ctx, timeline)
-        .iter()
-        .map(|(t, _)| *t)
-        .max()
-        .unwrap_or(timeline)
-        .max(timeline);
-    let origin = Origin::new(newest, system_id);
     let local = ctx.attrs.local.clone();
     let name = ctx.agent.names.primary_origin.clone();
     let current = ctx

@@ -3,7 +3,7 @@
 //! over the whole list.
 
 use super::control::control;
-use super::elect::record_master_baseline;
+use super::elect::{record_master_baseline, withdraw_location};
 use super::Ctx;
 use crate::decide::notify::{
     notify_decision, pre_promote, NotifyAction, PrePromoteAction, PrePromoteInput, PrePromoteReason,
@@ -28,10 +28,7 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
         NotifyAction::ForgetElection {
             delete_master_baseline,
         } => {
-            let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
-            ctx.warn_on_err("deleting the xlog location", r);
-            let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
-            ctx.warn_on_err("deleting the xlog timeline", r);
+            withdraw_location(ctx);
             if delete_master_baseline {
                 let r = ctx
                     .attrs

@@ -1,7 +1,7 @@
 //! `stop` (stock §1.2). Attribute failures are logged, never returned: a
 //! failed stop means fencing, so only a server that will not die fails it.
 
-use super::elect::clear_withheld_score;
+use super::elect::{clear_withheld_score, withdraw_location};
 use super::health::postmaster_alive;
 use super::prepare::write_rep_mode_conf;
 use super::server_ctl::{real_stop, StopKind};
@@ -45,10 +45,7 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
         .attrs
         .set_own_score(ctx.world.cluster, Ineligible::Stopping.score());
     ctx.warn_on_err("setting the score to -INFINITY", r);
-    let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_loc);
-    ctx.warn_on_err("deleting the xlog location", r);
-    let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
-    ctx.warn_on_err("deleting the xlog timeline", r);
+    withdraw_location(ctx);
     clear_withheld_score(ctx);
     match postmaster_alive(ctx) {
         Err(o) => return o,
