@@ -281,6 +281,9 @@ pub fn pid_from_pid_file(text: &str) -> Option<u32> {
     text.lines().next()?.trim().parse().ok().filter(|p| *p > 0)
 }
 
+/// Rejoin facts and repairs: not implemented yet (the defaults refuse).
+impl pgsql_ra_core::ports::DataDir for PgCtl {}
+
 impl Server for PgCtl {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
         live_postmaster_at(&bytes_path::path(&self.commands.pgdata), &self.proc_root)

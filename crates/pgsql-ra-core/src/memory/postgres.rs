@@ -879,6 +879,9 @@ impl Database for SimPostgres {
     }
 }
 
+/// Rejoin facts and repairs: not modelled yet (the defaults refuse).
+impl crate::ports::DataDir for SimPostgres {}
+
 impl Server for SimPostgres {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
         Ok(self

@@ -5,6 +5,7 @@
 
 mod clock;
 mod cluster;
+mod data_dir;
 mod database;
 mod filesystem;
 mod log;
@@ -13,6 +14,9 @@ mod system;
 
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterError, Lifetime, NodeState};
+pub use data_dir::{
+    CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome,
+};
 pub use database::{Database, DbError, DbErrorKind, ReplicationRow};
 pub use filesystem::{FileMeta, FileOwner, Filesystem, FsError};
 pub use log::{Log, LogLevel, MemoryLog};

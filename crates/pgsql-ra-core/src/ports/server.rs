@@ -29,7 +29,8 @@ impl ProcessError {
 
 /// The local PostgreSQL server process, driven through pg_ctl as `pgdba`.
 /// Start/stop/promote do not wait (`-W`); the core polls.
-pub trait Server {
+/// Its [`super::DataDir`] part serves the rejoin decision (issue 10).
+pub trait Server: super::DataDir {
     /// The PID of a live postmaster for `pgdata` (from `postmaster.pid`), or
     /// `None` when there is no pid file or its process is gone.
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError>;

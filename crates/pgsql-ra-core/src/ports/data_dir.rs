@@ -1,0 +1,169 @@
+//! What the rejoin decision (issue 10) needs to know about the local data
+//! directory and the current primary, and the two repairs it may order.
+//! The types are plain facts; the decision lives in `crate::rejoin`.
+//!
+//! Real implementations: the shim runs `pg_controldata`, `pg_waldump`,
+//! `pg_rewind` and `pg_basebackup` of the configured `pgctl`'s directory as
+//! `pgdba`, each bounded in time. In-memory ones: `crate::memory`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::lsn::Lsn;
+use crate::timeline::HistoryEntry;
+
+/// `pg_controldata`'s "Database cluster state" (`src/include/catalog/pg_control.h`, `DBState`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DbClusterState {
+    /// "shut down": a clean shutdown of a primary.
+    ShutDown,
+    /// "shut down in recovery": a clean shutdown of a standby.
+    ShutDownInRecovery,
+    /// "shutting down": the shutdown did not finish (a crash during it).
+    ShuttingDown,
+    /// "in crash recovery".
+    InCrashRecovery,
+    /// "in archive recovery": a standby (running or crashed).
+    InArchiveRecovery,
+    /// "in production": a primary (running or crashed).
+    InProduction,
+    /// Any other text, kept as read.
+    Other(String),
+}
+
+impl DbClusterState {
+    /// True after a clean shutdown, when the latest checkpoint is the end of
+    /// the local WAL (PostgreSQL writes the shutdown checkpoint last).
+    pub fn is_clean_shutdown(&self) -> bool {
+        matches!(
+            self,
+            DbClusterState::ShutDown | DbClusterState::ShutDownInRecovery
+        )
+    }
+}
+
+/// The facts `pg_controldata` gives about a stopped data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlData {
+    /// "Database cluster state".
+    pub state: DbClusterState,
+    /// "Database system identifier".
+    pub system_id: u64,
+    /// "Latest checkpoint location" (the start of the checkpoint record).
+    pub checkpoint: Lsn,
+    /// "Latest checkpoint's REDO location".
+    pub redo: Lsn,
+    /// "Latest checkpoint's TimeLineID".
+    pub timeline: u32,
+    /// "Minimum recovery ending location" (`0/0` when none).
+    pub min_recovery_end: Lsn,
+    /// "Min recovery ending loc's timeline" (0 when none).
+    pub min_recovery_end_timeline: u32,
+    /// "Data page checksum version" is not 0.
+    pub data_checksums: bool,
+    /// "wal_log_hints setting" is on.
+    pub wal_log_hints: bool,
+}
+
+impl ControlData {
+    /// `pg_rewind` can work on this directory (it needs checksums or
+    /// `wal_log_hints`; PostgreSQL documentation, pg_rewind, "Notes").
+    pub fn rewindable(&self) -> bool {
+        self.data_checksums || self.wal_log_hints
+    }
+}
+
+/// What the current primary (reached through `master_ip`) says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrimaryFacts {
+    /// `pg_control_system().system_identifier`.
+    pub system_id: u64,
+    /// The timeline it writes on.
+    pub timeline: u32,
+    /// Its timeline's history file, parsed (empty on timeline 1).
+    pub history: Vec<HistoryEntry>,
+    /// `pg_current_wal_lsn()`.
+    pub current_lsn: Lsn,
+    /// `sum(pg_database_size())` in bytes: what a re-clone copies at least.
+    pub size_bytes: u64,
+}
+
+/// How a `pg_rewind` run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RewindOutcome {
+    /// It rewound the directory; it said where the servers diverged.
+    Rewound {
+        /// "servers diverged at WAL location X", when printed.
+        diverged_at: Option<Lsn>,
+    },
+    /// "no rewind required".
+    NotNeeded,
+}
+
+/// What a re-clone did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CloneOutcome {
+    /// Where the previous data directory now is (never deleted).
+    pub moved_aside: String,
+}
+
+/// The local data directory and the tools that repair it. Every method is
+/// bounded in time; a method an implementation does not support returns an
+/// error (the default), which the decision treats as "cannot know".
+pub trait DataDir {
+    /// `pg_controldata` of `pgdata` (the server must be stopped for the
+    /// facts to be final).
+    ///
+    /// # Errors
+    /// The program failed or its output lacked a field.
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        Err("control data not supported".into())
+    }
+    /// The end of the valid local WAL on `timeline`, reading from `from`
+    /// (the latest checkpoint's REDO location): the LSN just past the last
+    /// valid record (`pg_waldump`). After a crash this, not the checkpoint,
+    /// is where the local history ends.
+    ///
+    /// # Errors
+    /// The WAL could not be read.
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        let _ = (timeline, from);
+        Err("reading the end of WAL not supported".into())
+    }
+    /// The current primary's facts, through `master_ip`.
+    ///
+    /// # Errors
+    /// It could not be reached or did not answer within `timeout`.
+    fn primary_facts(&mut self, timeout: Duration) -> Result<PrimaryFacts, String> {
+        let _ = timeout;
+        Err("asking the primary not supported".into())
+    }
+    /// Free bytes on the filesystem that holds `pgdata`'s parent directory.
+    ///
+    /// # Errors
+    /// The filesystem could not be asked.
+    fn free_bytes_beside_pgdata(&mut self) -> Result<u64, String> {
+        Err("free space not supported".into())
+    }
+    /// Runs `pg_rewind` against the primary (stopped server; bounded by `timeout`).
+    ///
+    /// # Errors
+    /// It failed or timed out; the message quotes its last output lines.
+    /// `pgdata` is left as `pg_rewind` left it (it does not modify a
+    /// directory before it knows it can finish).
+    fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {
+        let _ = timeout;
+        Err("pg_rewind not supported".into())
+    }
+    /// `pg_basebackup` from the primary into a new directory beside
+    /// `pgdata`, then moves `pgdata` aside and the copy into place.
+    ///
+    /// # Errors
+    /// It failed or timed out; `pgdata` is then untouched and the partial
+    /// copy removed.
+    fn reclone(&mut self, timeout: Duration) -> Result<CloneOutcome, String> {
+        let _ = timeout;
+        Err("re-clone not supported".into())
+    }
+}
