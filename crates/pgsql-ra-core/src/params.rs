@@ -49,7 +49,7 @@ const fn spec(
 use ParamKind::{Boolean as B, Integer as I, String as S};
 
 /// Every parameter, in the stock agent's meta-data order.
-pub const PARAMETERS: [ParamSpec; 33] = [
+pub const PARAMETERS: [ParamSpec; 35] = [
     spec("pgctl", S, "/usr/bin/pg_ctl", true),
     spec("start_opt", S, "", false),
     spec("ctl_opt", S, "", false),
@@ -83,11 +83,38 @@ pub const PARAMETERS: [ParamSpec; 33] = [
     spec("stop_escalate_in_slave", I, "90", true),
     spec("check_wal_receiver", B, "false", true),
     spec("external_standby_node_list", S, "", false),
+    spec("crash_rejoin", S, "none", true),
+    spec("rewind_user", S, "", true),
 ];
 
 /// Looks up a parameter's spec by name.
 pub fn param_spec(name: &str) -> Option<&'static ParamSpec> {
     PARAMETERS.iter().find(|p| p.name == name)
+}
+
+/// `crash_rejoin` (issue 10; Patroni's `use_pg_rewind`, pg_auto_failover's
+/// rewind are opt-in the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum CrashRejoin {
+    /// `none` (default): a crashed old primary keeps `PGSQL.lock` and waits
+    /// for an operator, as with the stock agent.
+    None,
+    /// `rewind`: `pg_rewind` when its history diverged, then follow.
+    Rewind,
+    /// `rewind-or-clone`: like `rewind`; when `pg_rewind` cannot run, a new
+    /// copy by `pg_basebackup` (the old directory is moved aside, never deleted).
+    RewindOrClone,
+}
+
+impl CrashRejoin {
+    /// The parameter's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashRejoin::None => "none",
+            CrashRejoin::Rewind => "rewind",
+            CrashRejoin::RewindOrClone => "rewind-or-clone",
+        }
+    }
 }
 
 /// The replication mode (`rep_mode`).
@@ -219,6 +246,12 @@ pub struct Params {
     pub check_wal_receiver: bool,
     /// Standbys outside the cluster to include in `synchronous_standby_names`, lower-cased.
     pub external_standby_node_list: Vec<String>,
+    /// `crash_rejoin` (issue 10): what `start` may do to bring a crashed
+    /// old primary (one holding `PGSQL.lock`) back as a standby.
+    pub crash_rejoin: CrashRejoin,
+    /// `rewind_user`: the role `pg_rewind` and the rejoin checks connect to
+    /// the primary as (through `master_ip`); empty means `pgdba`.
+    pub rewind_user: String,
 }
 
 /// `ocf_is_true`: `yes|true|1|on|ja` in any case.
@@ -304,6 +337,20 @@ impl Params {
                 RepMode::None
             }
         };
+        let crash_rejoin = match text("crash_rejoin").as_str() {
+            "none" => CrashRejoin::None,
+            "rewind" => CrashRejoin::Rewind,
+            "rewind-or-clone" => CrashRejoin::RewindOrClone,
+            other => {
+                errors.push(ParamError::configured(
+                    "crash_rejoin",
+                    format!(
+                        "parameter crash_rejoin={other} is invalid: use none, rewind or rewind-or-clone"
+                    ),
+                ));
+                CrashRejoin::None
+            }
+        };
         let pgdata = text("pgdata");
         let config = match values.get("config") {
             Some(v) => v.clone(),
@@ -343,6 +390,8 @@ impl Params {
             stop_escalate_in_slave,
             check_wal_receiver: is_true(&text("check_wal_receiver")),
             external_standby_node_list: split_node_list(&text("external_standby_node_list")),
+            crash_rejoin,
+            rewind_user: text("rewind_user"),
         };
         (params, errors)
     }
@@ -388,7 +437,9 @@ mod tests {
         assert_eq!(p.xlog_check_count, 3);
         assert_eq!(p.monitor_role(), "postgres");
         assert!(p.monitor_sql_is_default());
-        assert_eq!(PARAMETERS.len(), 33);
+        // The stock agent's 33, then ours (issue 10): crash_rejoin, rewind_user.
+        assert_eq!(PARAMETERS.len(), 35);
+        assert_eq!(p.crash_rejoin, CrashRejoin::None, "crash rejoin is opt-in");
     }
 
     #[test]

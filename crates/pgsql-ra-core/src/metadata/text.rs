@@ -232,6 +232,27 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
              the primary). Most useful with rep_mode=slave, where nothing else shows \
              that a standby lost its primary.",
         ),
+        "crash_rejoin" => (
+            "What start may do to bring a crashed old primary back as a standby",
+            "none (default, like the stock agent): a node that crashed as the primary \
+             keeps PGSQL.lock and is refused until an operator rebuilds it. rewind: when \
+             another node is Promoted, start decides from pg_controldata, the local end of \
+             WAL and the primary's timeline history whether the node can follow as it is, \
+             must be rewound with pg_rewind (needs data checksums or wal_log_hints=on) or \
+             must be refused (another system, ahead of the primary on the same timeline); \
+             the lock is removed only after the node is on the primary's history. \
+             rewind-or-clone: like rewind, and when pg_rewind cannot run, a new copy by \
+             pg_basebackup; the old data directory is moved aside, never deleted. With \
+             migration-threshold=1, set failure-timeout so that Pacemaker calls start again.",
+        ),
+        "rewind_user" => (
+            "Role for pg_rewind and the rejoin checks",
+            "The role that pg_rewind and the rejoin checks use to connect to the primary \
+             through master_ip (a normal, not a replication, connection: the primary's \
+             pg_hba.conf needs a non-replication entry for it). Empty means pgdba. A \
+             non-superuser needs EXECUTE on pg_ls_dir, pg_stat_file and \
+             pg_read_binary_file. Its password comes from pgdba's .pgpass.",
+        ),
         "external_standby_node_list" => (
             "Standbys outside the cluster to keep synchronous",
             "Space-separated application_names of standbys that are not cluster nodes. \
