@@ -5,7 +5,8 @@
 #   RA=ours|stock lab/e2e.sh        (RA=ours needs PGSQL_RA_BIN or <repo>/target/release/pgsql-ra)
 #
 # Scenarios: 1 bring-up (sync)  2 kill -9 of the primary's postmaster  3 rebuild + failover
-# back  3b a standby promoted outside the cluster (S1)  4 rep_mode=async and a cut replication link
+# back  3c crash rejoin (kill -9, the old primary comes back by itself)  3d switchovers under writes
+# 3b a standby promoted outside the cluster (S1)  4 rep_mode=async and a cut replication link
 # 5 ocf-tester on a single PostgreSQL.
 # Every assertion prints what it expected and what it saw.  On failure the cluster logs are
 # printed.  Last line: "N passed, M failed, K skipped"; exit status 1 if M > 0, or if K > 0 when CI is set.  KEEP=1 leaves the last (async) lab up.
@@ -18,9 +19,9 @@ PASS=0 FAIL=0 S="" T0=$(date +%s)
 mkdir -p "$OUTDIR"
 
 say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*"; }
-DEADLINE=$(( T0 + ${E2E_BUDGET:-840} ))   # the whole suite stays under 15 minutes
+DEADLINE=$(( T0 + ${E2E_BUDGET:-1200} ))   # the whole suite stays under 20 minutes
 # over: past the deadline, fail and stop the suite (call it in the main shell, not in $(...))
-over() { [ "$(date +%s)" -lt $DEADLINE ] || { ko "suite time budget" "<= ${E2E_BUDGET:-840} s" "exceeded"; collect deadline; finish; exit 1; }; }
+over() { [ "$(date +%s)" -lt $DEADLINE ] || { ko "suite time budget" "<= ${E2E_BUDGET:-1200} s" "exceeded"; collect deadline; finish; exit 1; }; }
 left() { local l=$(( DEADLINE - $(date +%s) )); [ $l -lt "$1" ] && echo $(( l > 1 ? l : 1 )) || echo "$1"; }
 lab() { over; timeout "$(left "${LAB_TIMEOUT:-240}")" "$LAB_SH" "$@"; }
 labq() { timeout "${2:-30}" "$LAB_SH" "$1"; }        # quick queries, also usable in $(...)
@@ -78,6 +79,17 @@ finish() {
   fi
   [ $FAIL = 0 ]
 }
+
+# no_operator_step: the rejoin and switchover scenarios contain no operator repair of their own
+# (issue 10): no --cleanup, no removal of PGSQL.lock, no base backup, no rebuild.
+no_operator_step() {
+  local block
+  block=$(sed -n '/^# >>> no-operator-step/,/^# <<< no-operator-step/p' "$HERE/e2e.sh" | grep -v '^ *#')
+  [ -n "$block" ] || { echo "no-operator-step block not found"; return 1; }
+  ! grep -nE -- '--cleanup|rm [^|;]*PGSQL\.lock|pg_basebackup|rebuild' <<<"$block"
+}
+if no_operator_step > "$OUTDIR/no-operator-step.txt"; then ok "rejoin/switchover scenarios contain no operator repair (grep)" "none" "none"
+else ko "rejoin/switchover scenarios contain no operator repair (grep)" "none" "$(cat "$OUTDIR/no-operator-step.txt")"; fi
 
 # --------------------------------------------------------------------------------- 1 bring-up
 say "RA=$RA: scenario 1, bring-up (rep_mode=sync)"
@@ -162,6 +174,68 @@ rebuild_standby node2
 expect_re "all writes survived both failovers" '^([3-9]|[1-9][0-9]+)$' "$(sql_vip "select count(*) from lab where who like 'e2e-%' or who like '%failover'")"
 collect 3-rebuild
 
+# >>> no-operator-step: scenarios 3c and 3d bring old primaries back with no --cleanup, no removal
+# of PGSQL.lock and no base backup of the suite's own (CI greps this block: see no_operator_step).
+writer() { OUTDIR=$OUTDIR "$HERE/writer.sh" "$@"; }
+# --------------------------------------------------------------------------------- 3c crash rejoin
+say "scenario 3c: crash rejoin (issue 10): kill -9 of the primary, the old primary comes back as a standby by itself"
+# The seed's configuration plus only what crash rejoin needs: the agent's crash_rejoin (reloadable)
+# and a failure-timeout, without which Pacemaker never calls start again on a node whose fail-count
+# reached the seed's migration-threshold=1.
+expect_rc "set crash_rejoin=rewind" 0 lab enter node1 crm_resource --resource pgsql --set-parameter crash_rejoin --parameter-value rewind
+expect_rc "set failure-timeout=${FAILURE_TIMEOUT:-10s} on the clone" 0 lab enter node1 crm_resource --resource msPostgresql --meta --set-parameter failure-timeout --parameter-value "${FAILURE_TIMEOUT:-10s}"
+until_state 30 "role.node1=Promoted" "attr.node2.pgsql-status=HS:sync"
+writer start crash
+sleep 2
+failover_to node2 node1 3
+FO3=$FO_TIMES
+tk=$(date +%s)
+until_state 120 "attr.node1.pgsql-status=HS:sync" "role.node1=Unpromoted" "attr.node1.pgsql-data-status=STREAMING\|SYNC"
+REJOIN_S=$(( $(date +%s) - tk ))
+expect "old primary node1 back as a sync standby, no operator step" HS:sync attr.node1.pgsql-status
+expect "node1 pgsql-data-status" "STREAMING|SYNC" attr.node1.pgsql-data-status
+expect "node1 master-pgsql" 100 attr.node1.master-pgsql
+expect "node2 stays Promoted" node2 promoted
+expect_re "PGSQL.lock on node1 removed by the agent after the rejoin" '^absent$' "$(lock node1)"
+say "node1 back as HS:sync $REJOIN_S s after the failover ended (failure-timeout ${FAILURE_TIMEOUT:-10s})"
+expect_re "node1's rejoin logged by the agent (pacemaker.log)" 'rejoin' "$(grep -h -o -i 'rejoin[^"]*' /var/lib/pgsql-ra-lab/node1/var/log/pacemaker/pacemaker.log 2>/dev/null | tail -1)"
+writer stop crash
+expect_re "writer through the VIP across the crash: no acknowledged write lost" 'lost=0 ' "$(writer check crash)"
+collect 3c-crash-rejoin
+
+# --------------------------------------------------------------------------------- 3d switchovers
+# switchover FROM TO N: ban the Promoted role on FROM (crm_resource --ban --promoted), expect TO
+# Promoted and FROM a sync standby again with no operator step, clear the ban; a writer through the
+# VIP the whole time loses no acknowledged write.
+switchover() {
+  local from=$1 to=$2 n=$3 t0 out
+  writer start "sw$n"; sleep 2
+  t0=$(date +%s)
+  expect_rc "switchover $n: ban the Promoted role on $from" 0 lab enter "$from" crm_resource --resource msPostgresql --ban --promoted --node "$from"
+  until_state 60 "role.$to=Promoted" "vip=$to" "attr.$from.pgsql-status=HS:sync" "role.$from=Unpromoted"
+  say "switchover $n ($from -> $to): $from HS:sync again after $(( $(date +%s) - t0 )) s"
+  expect "$to Promoted" "$to" promoted
+  expect "VIP on $to" "$to" vip
+  expect "$from back as a sync standby without operator step" HS:sync "attr.$from.pgsql-status"
+  expect "$from pgsql-data-status" "STREAMING|SYNC" "attr.$from.pgsql-data-status"
+  expect_re "no PGSQL.lock on $from (a clean demote keeps no lock)" '^absent$' "$(lock "$from")"
+  expect_rc "switchover $n: clear the ban" 0 lab enter "$from" crm_resource --resource msPostgresql --clear --node "$from"
+  sleep 2; writer stop "sw$n"
+  out=$(writer check "sw$n")
+  expect_re "switchover $n: writer through the VIP lost no acknowledged write" 'lost=0 ' "$out"
+  SW_GAPS="${SW_GAPS:-}${SW_GAPS:+ }${out##*max_gap=}"
+}
+say "scenario 3d: planned switchovers under writes (crm_resource --ban --promoted, then --clear)"
+switchover node2 node1 1
+switchover node1 node2 2
+switchover node2 node1 3
+say "switchover write unavailability (longest gap between acknowledged writes, s): $SW_GAPS"
+collect 3d-switchover
+# <<< no-operator-step
+# back to the seed's configuration for 3b (a rogue node must keep its lock there)
+expect_rc "remove crash_rejoin" 0 lab enter node1 crm_resource --resource pgsql --delete-parameter crash_rejoin
+expect_rc "remove failure-timeout" 0 lab enter node1 crm_resource --resource msPostgresql --meta --delete-parameter failure-timeout
+
 # --------------------------------------------------------------------------------- 3b rogue primary (S1)
 say "scenario 3b: a standby promoted outside the cluster (pg_ctl promote on node2, issue 9 S1)"
 # node1 is Promoted, node2 the rebuilt sync standby. An operator promotes node2 by hand: its next
@@ -227,5 +301,5 @@ else
   skip "scenario 5: ocf-tester is not installed"
 fi
 
-say "failover timings detect/promoted/VIP/first-write (s): node1->node2 $FO1, node2->node1 ${FO2:-NA}"
+say "failover timings detect/promoted/VIP/first-write (s): node1->node2 $FO1, node2->node1 ${FO2:-NA}, node1->node2 (crash rejoin on) ${FO3:-NA}"
 finish
