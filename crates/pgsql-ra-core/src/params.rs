@@ -297,7 +297,7 @@ impl Params {
                         let shown = if crate::metadata::is_secret_parameter(name) {
                             "(secret, value not shown)".to_string()
                         } else {
-                            format!("={v:?}")
+                            format!("={}", crate::quote::quoted(v))
                         };
                         errors.push(ParamError::configured(
                             name,
@@ -331,7 +331,8 @@ impl Params {
                 errors.push(ParamError::configured(
                     "rep_mode",
                     format!(
-                        "parameter rep_mode={other:?} is invalid: use none, async, sync or slave"
+                        "parameter rep_mode={} is invalid: use none, async, sync or slave",
+                        crate::quote::quoted(other)
                     ),
                 ));
                 RepMode::None
@@ -345,7 +346,8 @@ impl Params {
                 errors.push(ParamError::configured(
                     "crash_rejoin",
                     format!(
-                        "parameter crash_rejoin={other} is invalid: use none, rewind or rewind-or-clone"
+                        "parameter crash_rejoin={} is invalid: use none, rewind or rewind-or-clone",
+                        crate::quote::quoted(other)
                     ),
                 ));
                 CrashRejoin::None

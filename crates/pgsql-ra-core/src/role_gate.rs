@@ -22,6 +22,7 @@
 //! [`NOT_PROMOTED`], not 8: Pacemaker then recovers that instance instead of
 //! demoting the legitimate primary.
 
+use crate::quote::quoted;
 use serde::Serialize;
 
 /// The exit reason's fixed start when a primary was not promoted by the cluster.
@@ -59,7 +60,7 @@ impl MonitorRole {
             MonitorRole::Promoted => "Promoted".into(),
             MonitorRole::Unpromoted => "Unpromoted".into(),
             MonitorRole::Unstated => "no role (Unpromoted)".into(),
-            MonitorRole::Unrecognised(v) => format!("unrecognised role {v:?}"),
+            MonitorRole::Unrecognised(v) => format!("unrecognised role {}", quoted(v)),
         }
     }
 }

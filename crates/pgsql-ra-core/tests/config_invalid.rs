@@ -581,3 +581,34 @@ fn majors_outside_10_to_18_are_refused_as_not_installed() {
         assert!(m.check(&agent(NONE, &[], false), true).is_err());
     }
 }
+
+/// Issue 12 item 4, level 10: the machine checks' messages show values as
+/// typed (`quote::quoted`), never Rust's debug escaping, for values with
+/// quotes, backslashes, non-ASCII and control characters.
+#[test]
+fn no_machine_check_message_carries_rust_debug_text() {
+    const DEBUG: [&str; 7] = ["Some(", "None", "Ok(", "Err(", "\\u{", "\\x", "\\\\"];
+    let odd: &[(&str, &str)] = &[
+        ("pgdba", "pg\u{1}dba\\é"),
+        ("pgctl", "/usr/bin/pg\"ctl\u{7f}"),
+        ("config", "/etc/p\u{1}g\\é.conf"),
+    ];
+    let mut seen = 0;
+    for (name, value) in odd {
+        let mut m = Machine::new();
+        let Err(outcome) = m.check(&agent(NONE, &[(name, value)], false), false) else {
+            panic!("{name}={value:?} passed the machine checks");
+        };
+        let reason = outcome.reason.unwrap_or_default();
+        for d in DEBUG {
+            assert!(!reason.contains(d), "{name}: {d:?} in {reason}");
+        }
+        assert!(reason.contains(name), "{reason} does not name {name}");
+        assert!(
+            !reason.chars().any(char::is_control),
+            "{reason:?} has a control character"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, odd.len());
+}

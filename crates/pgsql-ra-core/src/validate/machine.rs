@@ -7,6 +7,7 @@ use super::MachineFacts;
 use crate::agent::Agent;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::World;
+use crate::quote::quoted;
 
 /// The oldest supported major (`recovery.conf`, `pg_*_wal_lsn` functions).
 pub const MIN_SUPPORTED_MAJOR: u32 = 10;
@@ -51,15 +52,15 @@ pub fn check_machine(
         None => {
             return Err(fail(
                 OcfExit::ErrInstalled,
-                format!("pgdba={:?}: user {} doesn't exist", p.pgdba, p.pgdba),
+                format!("pgdba={}: user {} doesn't exist", quoted(&p.pgdba), quoted(&p.pgdba)),
             ))
         }
         Some(u) if u.uid == 0 => {
             return Err(fail(
                 OcfExit::ErrConfigured,
                 format!(
-                    "pgdba={:?}: user {} has uid 0 and PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
-                    p.pgdba, p.pgdba
+                    "pgdba={}: user {} has uid 0 and PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
+                    quoted(&p.pgdba), quoted(&p.pgdba)
                 ),
             ))
         }
@@ -71,7 +72,11 @@ pub fn check_machine(
         if program.is_empty() || world.system.find_program(program).is_none() {
             return Err(fail(
                 OcfExit::ErrInstalled,
-                format!("{param}={value:?}: setup problem: couldn't find command {program:?}"),
+                format!(
+                    "{param}={}: setup problem: couldn't find command {}",
+                    quoted(value),
+                    quoted(program)
+                ),
             ));
         }
     }
@@ -81,8 +86,9 @@ pub fn check_machine(
             return Err(fail(
                 OcfExit::ErrInstalled,
                 format!(
-                    "config={:?}: configuration file {} doesn't exist",
-                    p.config, p.config
+                    "config={}: configuration file {} doesn't exist",
+                    quoted(&p.config),
+                    quoted(&p.config)
                 ),
             ))
         }
@@ -92,8 +98,10 @@ pub fn check_machine(
             return Err(fail(
                 OcfExit::ErrInstalled,
                 format!(
-                    "config={:?}: configuration file {} can't be read as a file ({})",
-                    p.config, p.config, e.message
+                    "config={}: configuration file {} can't be read as a file ({})",
+                    quoted(&p.config),
+                    quoted(&p.config),
+                    e.message
                 ),
             ))
         }
@@ -174,7 +182,10 @@ pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<()
     let refuse = |why: String| {
         Err(fail(
             OcfExit::ErrPerm,
-            format!("tmpdir={:?}: can't create the directory: {why}", p.tmpdir),
+            format!(
+                "tmpdir={}: can't create the directory: {why}",
+                quoted(&p.tmpdir)
+            ),
         ))
     };
     let mut path = p.tmpdir.trim_end_matches('/').to_string();
@@ -200,15 +211,17 @@ fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Out
         Ok(false) => Err(fail(
             OcfExit::ErrPerm,
             format!(
-                "pgdata={:?}: directory is not writable by pgdba={}",
-                p.pgdata, p.pgdba
+                "pgdata={}: directory is not writable by pgdba={}",
+                quoted(&p.pgdata),
+                quoted(&p.pgdba)
             ),
         )),
         Err(e) => Err(fail(
             OcfExit::ErrPerm,
             format!(
-                "pgdata={:?}: can't check that pgdba={} may write to it: {e}",
-                p.pgdata, p.pgdba
+                "pgdata={}: can't check that pgdba={} may write to it: {e}",
+                quoted(&p.pgdata),
+                quoted(&p.pgdba)
             ),
         )),
     }

@@ -1,6 +1,7 @@
 //! Level 0: the parameters alone and their combinations with the clone's
 //! meta-attributes. Pure; every problem names the parameter and its value.
 
+use crate::quote::quoted;
 use std::collections::BTreeSet;
 
 use crate::agent::Agent;
@@ -48,8 +49,8 @@ fn check_paths(p: &Params, problems: &mut Vec<ParamError>) {
         problems.push(ParamError::configured(
             "pgdata",
             format!(
-                "pgdata={:?} must be an absolute path to the data directory",
-                p.pgdata
+                "pgdata={} must be an absolute path to the data directory",
+                quoted(&p.pgdata)
             ),
         ));
     }
@@ -57,8 +58,8 @@ fn check_paths(p: &Params, problems: &mut Vec<ParamError>) {
         problems.push(ParamError::configured(
             "tmpdir",
             format!(
-                "tmpdir={:?} must be an absolute path when rep_mode={}",
-                p.tmpdir,
+                "tmpdir={} must be an absolute path when rep_mode={}",
+                quoted(&p.tmpdir),
                 p.rep_mode.as_str()
             ),
         ));
@@ -104,7 +105,7 @@ fn check_replication(p: &Params, promotable: Option<bool>, problems: &mut Vec<Pa
     if let Some(twice) = first_duplicate(&p.node_list) {
         problems.push(ParamError::configured(
             "node_list",
-            format!("node_list names node {twice:?} more than once"),
+            format!("node_list names node {} more than once", quoted(twice)),
         ));
     }
     if p.master_ip.trim().is_empty() {
@@ -153,13 +154,19 @@ fn check_external_standbys(p: &Params, problems: &mut Vec<ParamError>) {
     if let Some(twice) = first_duplicate(external) {
         problems.push(ParamError::configured(
             "external_standby_node_list",
-            format!("external_standby_node_list names {twice:?} more than once"),
+            format!(
+                "external_standby_node_list names {} more than once",
+                quoted(twice)
+            ),
         ));
     }
     if let Some(both) = external.iter().find(|n| p.node_list.contains(n)) {
         problems.push(ParamError::configured(
             "external_standby_node_list",
-            format!("external_standby_node_list names {both:?}, which is already in node_list"),
+            format!(
+                "external_standby_node_list names {}, which is already in node_list",
+                quoted(both)
+            ),
         ));
     }
 }
@@ -182,8 +189,11 @@ fn check_slot_name(p: &Params, problems: &mut Vec<ParamError>) {
             problems.push(ParamError::configured(
                 "replication_slot_name",
                 format!(
-                    "replication_slot_name={prefix:?} gives slot {slot:?} for node {node:?}: \
-                     slot names need [a-z0-9_] and at most {MAX_SLOT_NAME_LEN} characters"
+                    "replication_slot_name={} gives slot {} for node {}: \
+                     slot names need [a-z0-9_] and at most {MAX_SLOT_NAME_LEN} characters",
+                    quoted(prefix),
+                    quoted(&slot),
+                    quoted(node)
                 ),
             ));
             return;
