@@ -21,6 +21,7 @@
 #   RA=ours|stock|paf    ours = ocf:pgsql-ra:pgsql from PGSQL_RA_BIN (default <repo>/target/release/pgsql-ra)
 #   REP_MODE=sync|async  FENCING=0|1  DC_DEADTIME=2s  OUTDIR=<repo>/lab/out  PCMK_DEBUG=no
 #   RESTART_ON_PROMOTE=true|false  (the seed: true; false = pg_ctl promote in place)
+#   WAL_SENDER_TIMEOUT=10s  (60s = the seed's)   PGSQL_EXTRA_PARAMS="name=value ..." (RA=ours/stock: more agent parameters)
 #
 # Network, never routed anywhere, the root namespace gets no address:
 #   namespace pgra-sw holds bridges br0 (service + replication) and br1 (cluster/corosync).
@@ -277,7 +278,7 @@ max_wal_senders = 10
 max_replication_slots = 10
 wal_keep_size = 256MB
 wal_receiver_status_interval = 2
-wal_sender_timeout = 10s            # notice a cut replication link in seconds, not a minute
+wal_sender_timeout = ${WAL_SENDER_TIMEOUT:-10s}            # 10s: notice a cut link in seconds; 60s (the seed's, PostgreSQL's default) where a scenario measures the agent's own detection
 hot_standby_feedback = on
 restart_after_crash = off
 wal_log_hints = on
@@ -385,7 +386,7 @@ primitive pgsql $agent \\
       rep_mode=$REP_MODE node_list="$nl" master_ip=$VIP \\
       restore_command="cp $PGROOT/pg_archive/%f %p" \\
       primary_conninfo_opt="keepalives_idle=60 keepalives_interval=5 keepalives_count=5" \\
-      restart_on_promote=$RESTART_ON_PROMOTE logfile=/var/log/postgresql/postgresql.log \\
+      restart_on_promote=$RESTART_ON_PROMOTE logfile=/var/log/postgresql/postgresql.log ${PGSQL_EXTRA_PARAMS:-} \\
     op start interval=0s timeout=60s on-fail=restart \\
     op monitor interval=4s timeout=60s on-fail=restart \\
     op monitor interval=3s timeout=60s on-fail=restart role=Master \\
