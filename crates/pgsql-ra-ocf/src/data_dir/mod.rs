@@ -1,0 +1,291 @@
+//! The real [`DataDir`] port (issue 10): facts about the local data
+//! directory and the current primary, and the two repairs (`pg_rewind`, a
+//! re-clone with `pg_basebackup`).
+//!
+//! Every program is PostgreSQL's, taken from the directory of the configured
+//! `pgctl` (a bare `pgctl` name means `PATH`), and runs through
+//! [`crate::command`]: as `pgdba` (uid, gid, groups), with `LC_ALL=C` (the
+//! parsers read untranslated text), `HOME` set to `pgdba`'s home (libpq
+//! finds `.pgpass` there), `pglibs` on `LD_LIBRARY_PATH`, the libpq
+//! connection variables (`PGHOST`, `PGUSER`…) and every secret removed,
+//! stdin closed, killed with its process group at its deadline. An error
+//! quotes the last lines the program printed (PostgreSQL's tools never
+//! print a password).
+//!
+//! Modules: [`control_file`] parses `pg_controldata`.
+
+pub mod control_file;
+
+use std::time::Duration;
+
+use pgsql_ra_core::ports::{ControlData, DataDir};
+use pgsql_ra_core::Params;
+
+use crate::bytes_path;
+use crate::command::{self, Finished, Invocation};
+use crate::users;
+
+/// libpq's connection variables, removed from every child so that only the
+/// explicit arguments choose where and as whom a tool connects.
+const LIBPQ_VARS: &[&str] = &[
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGTARGETSESSIONATTRS",
+];
+
+/// How many of a failed program's last output lines an error quotes.
+const QUOTED_LINES: usize = 6;
+
+/// What the port needs from the parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDirConfig {
+    /// Directory of the configured `pgctl` (`None`: a bare name, use `PATH`).
+    pub bin_dir: Option<String>,
+    /// `pgdata`.
+    pub pgdata: String,
+    /// `config` (the server's configuration file).
+    pub config: String,
+    /// `pgdba`: the OS user every program runs as.
+    pub pgdba: String,
+    /// `pglibs`, appended to `LD_LIBRARY_PATH`.
+    pub pglibs: String,
+    /// `master_ip`: where the current primary is reached.
+    pub master_ip: String,
+    /// `pgport` (the primary listens on the same port, as in
+    /// `primary_conninfo`).
+    pub pgport: u16,
+    /// The role `pg_rewind` and [`DataDir::primary_facts`] connect as
+    /// (`rewind_user`, empty → `pgdba`).
+    pub rewind_user: String,
+    /// `repuser`: the replication role `pg_basebackup` connects as.
+    pub repuser: String,
+    /// `restore_command` (set: `pg_rewind --restore-target-wal`).
+    pub restore_command: String,
+}
+
+impl DataDirConfig {
+    /// The configuration the parameters describe.
+    pub fn from_params(p: &Params) -> DataDirConfig {
+        let bin_dir = p
+            .pgctl
+            .rsplit_once('/')
+            .map(|(dir, _)| if dir.is_empty() { "/" } else { dir }.to_string());
+        DataDirConfig {
+            bin_dir,
+            pgdata: p.pgdata.clone(),
+            config: p.config.clone(),
+            pgdba: p.pgdba.clone(),
+            pglibs: p.pglibs.clone(),
+            master_ip: p.master_ip.clone(),
+            pgport: p.pgport,
+            rewind_user: if p.rewind_user.is_empty() {
+                p.pgdba.clone()
+            } else {
+                p.rewind_user.clone()
+            },
+            repuser: p.repuser.clone(),
+            restore_command: p.restore_command.clone(),
+        }
+    }
+
+    /// The path of PostgreSQL program `name` beside `pgctl`.
+    pub fn program(&self, name: &str) -> String {
+        match &self.bin_dir {
+            Some(dir) => format!("{}/{name}", dir.trim_end_matches('/')),
+            None => name.to_string(),
+        }
+    }
+}
+
+/// The real rejoin port of one invocation.
+#[derive(Debug, Clone)]
+pub struct PgDataDir {
+    config: DataDirConfig,
+    /// Deadline of the quick programs (`pg_controldata`, `pg_waldump`, `df`).
+    timeout: Duration,
+}
+
+impl PgDataDir {
+    /// A port for the parameters; quick programs are killed after `timeout`
+    /// (the repairs take theirs from the caller).
+    pub fn new(p: &Params, timeout: Duration) -> PgDataDir {
+        PgDataDir {
+            config: DataDirConfig::from_params(p),
+            timeout,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DataDirConfig {
+        &self.config
+    }
+
+    /// Runs PostgreSQL's program `name` as `pgdba` with `args` (see the
+    /// module documentation for the environment), killed after `timeout`.
+    ///
+    /// # Errors
+    /// `pgdba` does not exist, or the program could not be started.
+    fn run(&self, name: &str, args: Vec<String>, timeout: Duration) -> Result<Ran, String> {
+        let account = users::by_name(&self.config.pgdba)
+            .ok_or_else(|| format!("user {} does not exist", self.config.pgdba))?;
+        let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
+            Some(v) if !v.is_empty() => {
+                format!("{}:{}", bytes_path::decode(&v), self.config.pglibs)
+            }
+            _ => self.config.pglibs.clone(),
+        };
+        let inv = Invocation {
+            program: self.config.program(name),
+            args,
+            env_remove: LIBPQ_VARS.iter().map(|v| v.to_string()).collect(),
+            env_set: vec![
+                ("LC_ALL".into(), "C".into()),
+                ("HOME".into(), account.home.clone()),
+                ("LD_LIBRARY_PATH".into(), library_path),
+            ],
+            cwd: Some("/".into()),
+            run_as: Some(account),
+            timeout,
+        };
+        let done = command::run(&inv).map_err(|e| e.to_string())?;
+        Ok(Ran { inv, done })
+    }
+
+    /// Runs a quick program and returns its standard output.
+    ///
+    /// # Errors
+    /// It could not start, failed or overran its deadline ([`Ran::failure`]).
+    fn output_of(&self, name: &str, args: Vec<String>) -> Result<String, String> {
+        let ran = self.run(name, args, self.timeout)?;
+        if ran.done.success() {
+            Ok(ran.done.stdout)
+        } else {
+            Err(ran.failure())
+        }
+    }
+}
+
+/// A program that ran, and how it ended.
+struct Ran {
+    inv: Invocation,
+    done: Finished,
+}
+
+impl Ran {
+    /// `"<command line> failed (<how>): <last lines>"`, for errors.
+    fn failure(&self) -> String {
+        format!(
+            "{} failed ({}): {}",
+            self.inv.display(),
+            self.done.status_text(),
+            last_lines(&self.done, QUOTED_LINES)
+        )
+    }
+}
+
+/// The last `n` non-empty lines a program printed (stdout, then stderr),
+/// joined with ` | `; `(no output)` when there were none.
+fn last_lines(done: &Finished, n: usize) -> String {
+    let lines: Vec<&str> = done
+        .stdout
+        .lines()
+        .chain(done.stderr.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "(no output)".to_string();
+    }
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+impl DataDir for PgDataDir {
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        let out = self.output_of(
+            "pg_controldata",
+            vec!["-D".into(), self.config.pgdata.clone()],
+        )?;
+        control_file::parse(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        let m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params::parse(&m).0
+    }
+
+    #[test]
+    fn programs_come_from_pgctl_s_directory() {
+        let c = DataDirConfig::from_params(&params(&[
+            ("pgctl", "/usr/lib/postgresql/15/bin/pg_ctl"),
+            ("pgdata", "/d"),
+        ]));
+        assert_eq!(
+            c.program("pg_controldata"),
+            "/usr/lib/postgresql/15/bin/pg_controldata"
+        );
+        let bare = DataDirConfig::from_params(&params(&[("pgctl", "pg_ctl"), ("pgdata", "/d")]));
+        assert_eq!(bare.program("pg_rewind"), "pg_rewind");
+        let root = DataDirConfig::from_params(&params(&[("pgctl", "/pg_ctl"), ("pgdata", "/d")]));
+        assert_eq!(root.program("pg_waldump"), "/pg_waldump");
+    }
+
+    #[test]
+    fn rewind_user_defaults_to_pgdba() {
+        let c = DataDirConfig::from_params(&params(&[("pgdata", "/d"), ("pgdba", "pg")]));
+        assert_eq!(c.rewind_user, "pg");
+        let c = DataDirConfig::from_params(&params(&[
+            ("pgdata", "/d"),
+            ("pgdba", "pg"),
+            ("rewind_user", "rewinder"),
+        ]));
+        assert_eq!(c.rewind_user, "rewinder");
+    }
+
+    #[test]
+    fn errors_quote_the_last_lines() {
+        let done = Finished {
+            code: Some(1),
+            stdout: "a\n\nb\n".into(),
+            stderr: "c\nd\n".into(),
+            timed_out: false,
+        };
+        assert_eq!(last_lines(&done, 3), "b | c | d");
+        assert_eq!(last_lines(&done, 10), "a | b | c | d");
+        let silent = Finished {
+            code: None,
+            stdout: String::new(),
+            stderr: " \n".into(),
+            timed_out: true,
+        };
+        assert_eq!(last_lines(&silent, 3), "(no output)");
+    }
+
+    #[test]
+    fn a_missing_program_is_an_error_not_a_panic() {
+        let mut d = PgDataDir::new(
+            &params(&[
+                ("pgctl", "/nonexistent/bin/pg_ctl"),
+                ("pgdata", "/nonexistent/data"),
+                ("pgdba", "root"),
+            ]),
+            Duration::from_secs(2),
+        );
+        let e = d.control_data().unwrap_err();
+        assert!(e.contains("/nonexistent/bin/pg_controldata"), "{e}");
+    }
+}
