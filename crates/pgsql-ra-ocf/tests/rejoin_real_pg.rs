@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use pgsql_ra_core::ports::{DataDir, DbClusterState};
-use pgsql_ra_core::Params;
+use pgsql_ra_core::{Lsn, Params};
 use pgsql_ra_ocf::data_dir::PgDataDir;
 
 /// The agent's parameters for `node`, following the primary at `master`.
@@ -90,6 +90,84 @@ fn control_data_after_a_clean_stop_and_after_kill_9() {
     assert!(!crashed.state.is_clean_shutdown());
     assert_eq!(crashed.system_id, sysid);
     // After the crash the checkpoint is older than the last write.
-    let written = pgsql_ra_core::Lsn::parse_pg(&written).expect("LSN");
+    let written = lsn(&written);
     assert!(crashed.checkpoint < written, "{crashed:?} vs {written}");
+}
+
+fn lsn(text: &str) -> Lsn {
+    Lsn::parse_pg(text.trim()).expect("an LSN")
+}
+
+/// The insert and flush LSNs of a running primary, in that order.
+fn insert_and_flush(node: &PgNode) -> (Lsn, Lsn) {
+    let row = node.psql("select pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn()");
+    let (i, f) = row.split_once('|').expect("two columns");
+    (lsn(i), lsn(f))
+}
+
+/// After kill -9 right after committed writes, the end of valid WAL is
+/// the insert (= flush) position read just before the kill, and lies past
+/// the latest checkpoint.
+#[test]
+fn wal_end_after_kill_9_is_where_the_primary_stopped_writing() {
+    let dir = TestDir::new("rejoin-walend");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    n1.psql("create table t(x int, pad text)");
+    let mut port = port_of(&n1, "127.0.0.9");
+    for round in 0..3 {
+        n1.psql("insert into t select g, repeat('x', 200) from generate_series(1, 20000) g");
+        // Committed with synchronous_commit=on: flushed up to the commit record.
+        let (insert, flush) = insert_and_flush(&n1);
+        kill_9(&n1);
+        let cd = port.control_data().expect("control data");
+        let end = port.wal_end(cd.timeline, cd.redo).expect("wal_end");
+        eprintln!(
+            "round {round}: checkpoint {} redo {} flush {} insert {} wal_end {}",
+            cd.checkpoint.to_pg(),
+            cd.redo.to_pg(),
+            flush.to_pg(),
+            insert.to_pg(),
+            end.to_pg()
+        );
+        assert!(
+            end > cd.checkpoint,
+            "the crash left WAL after the checkpoint"
+        );
+        assert_eq!(end, insert, "nothing was written after the query");
+        assert_eq!(insert, flush);
+        n1.start_directly();
+    }
+}
+
+/// pg_switch_wal() then kill -9: the next segment file does not exist yet,
+/// so pg_waldump stops on a missing file and the end is computed from the
+/// last record (the switch, which fills its segment). The flush LSN is the
+/// segment boundary; the insert LSN is past the next page's long header.
+#[test]
+fn wal_end_after_a_segment_switch_and_kill_9() {
+    let dir = TestDir::new("rejoin-walend-switch");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    n1.psql("create table t(x int); insert into t select generate_series(1, 1000)");
+    n1.psql("select pg_switch_wal()");
+    let (insert, flush) = insert_and_flush(&n1);
+    kill_9(&n1);
+    let mut port = port_of(&n1, "127.0.0.9");
+    let cd = port.control_data().expect("control data");
+    let end = port.wal_end(cd.timeline, cd.redo).expect("wal_end");
+    eprintln!(
+        "checkpoint {} flush {} insert {} wal_end {}",
+        cd.checkpoint.to_pg(),
+        flush.to_pg(),
+        insert.to_pg(),
+        end.to_pg()
+    );
+    assert_eq!(end.0 % (16 << 20), 0, "a segment boundary");
+    assert_eq!(end, flush);
+    assert_eq!(insert.0, end.0 + 40, "the long page header");
 }

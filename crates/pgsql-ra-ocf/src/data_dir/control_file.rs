@@ -13,6 +13,8 @@
 use pgsql_ra_core::ports::{ControlData, DbClusterState};
 use pgsql_ra_core::Lsn;
 
+use super::wal_dump::WalGeometry;
+
 /// The label → value pairs of `pg_controldata`'s output (`label: value`,
 /// the value trimmed). A line without `:` is skipped (the CRC warning).
 fn fields(text: &str) -> Vec<(&str, &str)> {
@@ -93,6 +95,31 @@ pub fn parse(text: &str) -> Result<ControlData, String> {
         min_recovery_end_timeline: timeline("Min recovery ending loc's timeline")?,
         data_checksums: number("Data page checksum version")? != 0,
         wal_log_hints: on_off("wal_log_hints setting")?,
+    })
+}
+
+/// The WAL page and segment sizes ("WAL block size", "Bytes per WAL
+/// segment", printed since PostgreSQL 8.x / 11 resp.; before 11 the segment
+/// size was a build constant, printed as well).
+///
+/// # Errors
+/// A line is missing or not a positive number.
+pub fn wal_geometry(text: &str) -> Result<WalGeometry, String> {
+    let all = fields(text);
+    let number = |label: &str| -> Result<u64, String> {
+        let v = all
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("pg_controldata printed no \"{label}\" line"))?;
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("pg_controldata: \"{label}\" is not a size: {v:?}"))
+    };
+    Ok(WalGeometry {
+        page: number("WAL block size")?,
+        segment: number("Bytes per WAL segment")?,
     })
 }
 
@@ -189,6 +216,21 @@ mod tests {
         assert_eq!(c.min_recovery_end, lsn("1/0000A0B8"));
         assert_eq!(c.min_recovery_end_timeline, 2);
         assert!(c.data_checksums);
+    }
+
+    #[test]
+    fn wal_geometry_of_recorded_and_source_outputs() {
+        for text in [PG15_CLEAN, PG10_SOURCE, PG18_SOURCE] {
+            assert_eq!(
+                wal_geometry(text),
+                Ok(WalGeometry {
+                    page: 8192,
+                    segment: 16 * 1024 * 1024
+                })
+            );
+        }
+        assert!(wal_geometry("WAL block size: 0\nBytes per WAL segment: 16777216").is_err());
+        assert!(wal_geometry("").is_err());
     }
 
     #[test]

@@ -12,14 +12,18 @@
 //! quotes the last lines the program printed (PostgreSQL's tools never
 //! print a password).
 //!
-//! Modules: [`control_file`] parses `pg_controldata`.
+//! Modules: [`control_file`] parses `pg_controldata`, [`wal_dump`]
+//! `pg_waldump`.
 
 pub mod control_file;
+pub mod wal_dump;
 
 use std::time::Duration;
 
 use pgsql_ra_core::ports::{ControlData, DataDir};
-use pgsql_ra_core::Params;
+use pgsql_ra_core::{Lsn, Params};
+
+use wal_dump::Stop;
 
 use crate::bytes_path;
 use crate::command::{self, Finished, Invocation};
@@ -41,6 +45,23 @@ const LIBPQ_VARS: &[&str] = &[
 
 /// How many of a failed program's last output lines an error quotes.
 const QUOTED_LINES: usize = 6;
+
+/// How far before a page- or file-level stop `wal_end` starts reading again
+/// to find the last valid record (bytes of WAL; at most ~1 MiB of records
+/// printed).
+const WAL_END_WINDOW: u64 = 1024 * 1024;
+
+/// The first PostgreSQL major whose `pg_waldump` has `--quiet`
+/// (PostgreSQL 14 documentation, pg_waldump).
+const WALDUMP_QUIET_SINCE: u32 = 14;
+
+/// The major version in a `--version` line (`pg_waldump (PostgreSQL)
+/// 15.10 (Debian …)` → 15, `… 10beta1` → 10).
+pub fn major_of_version_line(line: &str) -> Option<u32> {
+    let word = line.split(')').nth(1)?.split_whitespace().next()?;
+    let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
 
 /// What the port needs from the parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +190,36 @@ impl PgDataDir {
             Err(ran.failure())
         }
     }
+
+    /// `pg_controldata -D pgdata`'s output.
+    fn controldata_text(&self) -> Result<String, String> {
+        self.output_of(
+            "pg_controldata",
+            vec!["-D".into(), self.config.pgdata.clone()],
+        )
+    }
+
+    /// Runs `pg_waldump` over `pgdata/pg_wal` on `timeline` from `start`;
+    /// it always ends in an error (the end of valid WAL), so only a
+    /// deadline or a failure to start is an error here.
+    fn waldump(&self, timeline: u32, start: Lsn, quiet: bool) -> Result<Ran, String> {
+        let mut args = vec![
+            "--path".to_string(),
+            format!("{}/pg_wal", self.config.pgdata),
+            "--timeline".to_string(),
+            timeline.to_string(),
+            "--start".to_string(),
+            start.to_pg(),
+        ];
+        if quiet {
+            args.push("--quiet".into());
+        }
+        let ran = self.run("pg_waldump", args, self.timeout)?;
+        if ran.done.timed_out || ran.done.code.is_none() {
+            return Err(ran.failure());
+        }
+        Ok(ran)
+    }
 }
 
 /// A program that ran, and how it ended.
@@ -207,11 +258,50 @@ fn last_lines(done: &Finished, n: usize) -> String {
 
 impl DataDir for PgDataDir {
     fn control_data(&mut self) -> Result<ControlData, String> {
-        let out = self.output_of(
-            "pg_controldata",
-            vec!["-D".into(), self.config.pgdata.clone()],
-        )?;
-        control_file::parse(&out)
+        control_file::parse(&self.controldata_text()?)
+    }
+
+    /// `pg_waldump --path <pgdata>/pg_wal --timeline T --start <from>
+    /// [--quiet]` (quiet from 14); where it stopped ([`wal_dump`]). A stop
+    /// in a page or a file is refined by reading again from up to 1 MiB
+    /// before it and computing the end of the last record printed.
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        let geometry = control_file::wal_geometry(&self.controldata_text()?)?;
+        let version = self.output_of("pg_waldump", vec!["--version".into()])?;
+        let quiet = major_of_version_line(&version).is_some_and(|m| m >= WALDUMP_QUIET_SINCE);
+        let first = self.waldump(timeline, from, quiet)?;
+        let stop = wal_dump::parse_stop(&first.done.stderr, geometry).ok_or_else(|| {
+            format!(
+                "{} did not say where the WAL ends ({}): {}",
+                first.inv.display(),
+                first.done.status_text(),
+                last_lines(&first.done, QUOTED_LINES)
+            )
+        })?;
+        let near = match stop {
+            Stop::Exact(end) => return Ok(end),
+            Stop::Near(near) => near,
+        };
+        let mut records = (!quiet).then(|| first.done.stdout.clone());
+        if records.as_deref().and_then(wal_dump::last_record).is_none() {
+            let window = Lsn(near.0.saturating_sub(WAL_END_WINDOW)).max(from);
+            records = Some(self.waldump(timeline, window, false)?.done.stdout);
+            if records.as_deref().and_then(wal_dump::last_record).is_none() && window > from {
+                records = Some(self.waldump(timeline, from, false)?.done.stdout);
+            }
+        }
+        let last = records
+            .as_deref()
+            .and_then(wal_dump::last_record)
+            .ok_or_else(|| {
+                format!(
+                    "pg_waldump found no valid record on timeline {timeline} from {} (it stopped near {})",
+                    from.to_pg(),
+                    near.to_pg()
+                )
+            })?;
+        wal_dump::record_end(last, geometry)
+            .ok_or_else(|| format!("the end of the record at {} overflows", last.start.to_pg()))
     }
 }
 
@@ -254,6 +344,21 @@ mod tests {
             ("rewind_user", "rewinder"),
         ]));
         assert_eq!(c.rewind_user, "rewinder");
+    }
+
+    #[test]
+    fn major_versions_of_version_lines() {
+        for (line, major) in [
+            (
+                "pg_waldump (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)",
+                Some(15),
+            ),
+            ("pg_waldump (PostgreSQL) 10beta1", Some(10)),
+            ("pg_waldump (PostgreSQL) 18.1", Some(18)),
+            ("garbage", None),
+        ] {
+            assert_eq!(major_of_version_line(line), major, "{line}");
+        }
     }
 
     #[test]
