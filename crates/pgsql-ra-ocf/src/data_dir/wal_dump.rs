@@ -160,7 +160,7 @@ pub fn last_record(stdout: &str) -> Option<RecordLine> {
 /// crosses (the long one at a segment's first page), maxaligned; an XLOG
 /// SWITCH record ends at the next segment boundary.
 pub fn record_end(rec: RecordLine, g: WalGeometry) -> Option<Lsn> {
-    if g.page == 0 || g.segment == 0 || g.segment % g.page != 0 {
+    if g.page == 0 || g.segment == 0 || !g.segment.is_multiple_of(g.page) {
         return None;
     }
     let mut pos = rec.start.0;
@@ -173,7 +173,7 @@ pub fn record_end(rec: RecordLine, g: WalGeometry) -> Option<Lsn> {
             break;
         }
         left -= room;
-        let header = if page_end % g.segment == 0 {
+        let header = if page_end.is_multiple_of(g.segment) {
             LONG_PAGE_HEADER
         } else {
             SHORT_PAGE_HEADER
