@@ -13,21 +13,26 @@
 //! print a password).
 //!
 //! Modules: [`control_file`] parses `pg_controldata`, [`wal_dump`]
-//! `pg_waldump`.
+//! `pg_waldump`; [`primary`] asks the primary over SQL.
 
 pub mod control_file;
+pub mod primary;
 pub mod wal_dump;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{ControlData, DataDir};
+use pgsql_ra_core::ports::{ControlData, DataDir, PrimaryFacts};
 use pgsql_ra_core::{Lsn, Params};
 
 use wal_dump::Stop;
 
+use crate::budget::Budget;
 use crate::bytes_path;
 use crate::command::{self, Finished, Invocation};
-use crate::users;
+use crate::db::{DbTarget, PgDatabase};
+use crate::log::SharedLog;
+use crate::users::{self, Account};
 
 /// libpq's connection variables, removed from every child so that only the
 /// explicit arguments choose where and as whom a tool connects.
@@ -130,6 +135,16 @@ pub struct PgDataDir {
     config: DataDirConfig,
     /// Deadline of the quick programs (`pg_controldata`, `pg_waldump`, `df`).
     timeout: Duration,
+    /// `pgdba`'s password file, for [`DataDir::primary_facts`]'s session.
+    passwords: Option<PasswordFile>,
+}
+
+/// Where the SQL session to the primary finds its password ([`crate::pgpass`]).
+#[derive(Debug, Clone)]
+struct PasswordFile {
+    path: PathBuf,
+    pgdba: Option<Account>,
+    log: SharedLog,
 }
 
 impl PgDataDir {
@@ -139,7 +154,22 @@ impl PgDataDir {
         PgDataDir {
             config: DataDirConfig::from_params(p),
             timeout,
+            passwords: None,
         }
+    }
+
+    /// The same port, looking up the rewind role's password for the SQL
+    /// session to the primary in `path` (read as `pgdba`, libpq's rules;
+    /// `None`: no file). `pg_rewind` itself is libpq: it reads `pgdba`'s
+    /// `.pgpass` (or `PGPASSFILE`) on its own.
+    pub fn with_password_file(
+        mut self,
+        path: Option<PathBuf>,
+        pgdba: Option<Account>,
+        log: SharedLog,
+    ) -> PgDataDir {
+        self.passwords = path.map(|path| PasswordFile { path, pgdba, log });
+        self
     }
 
     /// The configuration in use.
@@ -302,6 +332,33 @@ impl DataDir for PgDataDir {
             })?;
         wal_dump::record_end(last, geometry)
             .ok_or_else(|| format!("the end of the record at {} overflows", last.start.to_pg()))
+    }
+
+    /// A session to `master_ip:pgport`, database `postgres`, as the rewind
+    /// role; connect, each statement and the whole call bounded by `timeout`.
+    fn primary_facts(&mut self, timeout: Duration) -> Result<PrimaryFacts, String> {
+        if self.config.master_ip.is_empty() {
+            return Err("master_ip is not set: there is no primary to ask".into());
+        }
+        let target = DbTarget {
+            host: self.config.master_ip.clone(),
+            port: self.config.pgport,
+            dbname: "postgres".into(),
+            monitor_user: self.config.rewind_user.clone(),
+            monitor_password: String::new(),
+            pgdba: self.config.pgdba.clone(),
+        };
+        let budget = Budget {
+            connect: timeout,
+            statement: timeout,
+            command: self.timeout,
+            database_total: Some(timeout),
+        };
+        let mut db = PgDatabase::new(target, budget);
+        if let Some(pf) = &self.passwords {
+            db = db.with_password_file(Some(pf.path.clone()), pf.pgdba.clone(), pf.log.clone());
+        }
+        primary::ask(&mut db)
     }
 }
 
