@@ -13,16 +13,22 @@
 //! print a password).
 //!
 //! Modules: [`control_file`] parses `pg_controldata`, [`wal_dump`]
-//! `pg_waldump`; [`primary`] asks the primary over SQL.
+//! `pg_waldump`; [`primary`] asks the primary over SQL; [`rewind`] builds
+//! `pg_rewind`'s command line and reads its output; [`reclone`] moves the
+//! directories of a re-clone.
+//!
+//! The repairs refuse to run while a live postmaster serves `pgdata`.
 
 pub mod control_file;
 pub mod primary;
+pub mod reclone;
+pub mod rewind;
 pub mod wal_dump;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{ControlData, DataDir, PrimaryFacts};
+use pgsql_ra_core::ports::{CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome};
 use pgsql_ra_core::{Lsn, Params};
 
 use wal_dump::Stop;
@@ -183,6 +189,16 @@ impl PgDataDir {
     /// # Errors
     /// `pgdba` does not exist, or the program could not be started.
     fn run(&self, name: &str, args: Vec<String>, timeout: Duration) -> Result<Ran, String> {
+        self.run_path(self.config.program(name), args, timeout)
+    }
+
+    /// [`Self::run`] for a program given by path or `PATH` name.
+    fn run_path(
+        &self,
+        program: String,
+        args: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Ran, String> {
         let account = users::by_name(&self.config.pgdba)
             .ok_or_else(|| format!("user {} does not exist", self.config.pgdba))?;
         let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
@@ -192,7 +208,7 @@ impl PgDataDir {
             _ => self.config.pglibs.clone(),
         };
         let inv = Invocation {
-            program: self.config.program(name),
+            program,
             args,
             env_remove: LIBPQ_VARS.iter().map(|v| v.to_string()).collect(),
             env_set: vec![
@@ -213,11 +229,36 @@ impl PgDataDir {
     /// # Errors
     /// It could not start, failed or overran its deadline ([`Ran::failure`]).
     fn output_of(&self, name: &str, args: Vec<String>) -> Result<String, String> {
-        let ran = self.run(name, args, self.timeout)?;
+        self.output_of_path(self.config.program(name), args)
+    }
+
+    /// [`Self::output_of`] for a program given by path or `PATH` name.
+    fn output_of_path(&self, program: String, args: Vec<String>) -> Result<String, String> {
+        let ran = self.run_path(program, args, self.timeout)?;
         if ran.done.success() {
             Ok(ran.done.stdout)
         } else {
             Err(ran.failure())
+        }
+    }
+
+    /// The major version of PostgreSQL's program `name` (`--version`);
+    /// `None` when it can't be told.
+    fn major(&self, name: &str) -> Option<u32> {
+        let out = self.output_of(name, vec!["--version".into()]).ok()?;
+        major_of_version_line(&out)
+    }
+
+    /// Refuses a repair while a live postmaster serves `pgdata`.
+    fn require_stopped(&self, what: &str) -> Result<(), String> {
+        let pgdata = bytes_path::path(&self.config.pgdata);
+        match crate::pg_ctl::live_postmaster_at(&pgdata, std::path::Path::new("/proc")) {
+            Ok(None) => Ok(()),
+            Ok(Some(pid)) => Err(format!(
+                "{what} refused: the postmaster {pid} is running in {}",
+                self.config.pgdata
+            )),
+            Err(e) => Err(format!("{what} refused: {e}")),
         }
     }
 
@@ -250,6 +291,20 @@ impl PgDataDir {
         }
         Ok(ran)
     }
+}
+
+/// The number under `df --output=avail`'s header.
+///
+/// # Errors
+/// The output has no number on its last line.
+pub fn parse_df_avail(out: &str) -> Result<u64, String> {
+    let last = out
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("");
+    last.parse::<u64>()
+        .map_err(|_| format!("df printed no free space: {:?}", out.trim()))
 }
 
 /// A program that ran, and how it ended.
@@ -360,6 +415,92 @@ impl DataDir for PgDataDir {
         }
         primary::ask(&mut db)
     }
+
+    /// `df -B1 --output=avail -- <parent of pgdata>` as `pgdba` (a program
+    /// with a deadline rather than `statvfs` in the agent: a hung network
+    /// filesystem then costs the deadline, not the whole operation).
+    fn free_bytes_beside_pgdata(&mut self) -> Result<u64, String> {
+        let parent = reclone::parent_of(&self.config.pgdata);
+        let out = self.output_of_path(
+            "df".into(),
+            vec![
+                "-B1".into(),
+                "--output=avail".into(),
+                "--".into(),
+                bytes_path::decode(parent.as_os_str()),
+            ],
+        )?;
+        parse_df_avail(&out)
+    }
+
+    /// `pg_rewind` (see [`rewind`] for the command line), bounded by
+    /// `timeout`; its connection to the primary by a quarter of it (2–30 s).
+    fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {
+        self.require_stopped("pg_rewind")?;
+        if self.config.master_ip.is_empty() {
+            return Err("master_ip is not set: there is no primary to rewind from".into());
+        }
+        let major = self.major("pg_rewind");
+        let connect = (timeout.as_secs() / 4).clamp(2, 30);
+        let args = rewind::args(&self.config, major, connect);
+        let ran = self.run("pg_rewind", args, timeout)?;
+        if ran.done.success() {
+            let all = format!("{}\n{}", ran.done.stdout, ran.done.stderr);
+            return Ok(rewind::outcome(&all));
+        }
+        Err(format!(
+            "{}; {} is left as pg_rewind left it (after a failure during the copy it can't be started: rewind again or re-clone)",
+            ran.failure(),
+            self.config.pgdata
+        ))
+    }
+
+    /// `pg_basebackup -D <pgdata>.clone-<ts> -h master_ip -p pgport -U
+    /// repuser -X stream -c fast -w` as `pgdba`, bounded by `timeout`, then
+    /// the moves of [`reclone`].
+    fn reclone(&mut self, timeout: Duration) -> Result<CloneOutcome, String> {
+        self.require_stopped("re-clone")?;
+        if self.config.master_ip.is_empty() {
+            return Err("master_ip is not set: there is no primary to clone".into());
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let pgdata = self.config.pgdata.clone();
+        let clone = reclone::sibling(&pgdata, "clone", stamp, reclone::path_exists);
+        let args = vec![
+            "-D".to_string(),
+            clone.clone(),
+            "-h".into(),
+            self.config.master_ip.clone(),
+            "-p".into(),
+            self.config.pgport.to_string(),
+            "-U".into(),
+            self.config.repuser.clone(),
+            "-X".into(),
+            "stream".into(),
+            "-c".into(),
+            "fast".into(),
+            "-w".into(),
+        ];
+        let ran = self.run("pg_basebackup", args, timeout);
+        let failed = match ran {
+            Ok(ran) if ran.done.success() => None,
+            Ok(ran) => Some(ran.failure()),
+            Err(e) => Some(e),
+        };
+        if let Some(failed) = failed {
+            let cleanup = match reclone::remove_partial(&clone) {
+                Ok(()) => "the partial clone was removed".to_string(),
+                Err(e) => e,
+            };
+            return Err(format!("{failed}; {pgdata} is untouched, {cleanup}"));
+        }
+        let aside = reclone::sibling(&pgdata, "aside", stamp, reclone::path_exists);
+        reclone::swap_in(&pgdata, &clone, &aside)?;
+        Ok(CloneOutcome { moved_aside: aside })
+    }
 }
 
 #[cfg(test)]
@@ -401,6 +542,13 @@ mod tests {
             ("rewind_user", "rewinder"),
         ]));
         assert_eq!(c.rewind_user, "rewinder");
+    }
+
+    #[test]
+    fn df_output() {
+        assert_eq!(parse_df_avail("    Avail\n123456789\n"), Ok(123_456_789));
+        assert!(parse_df_avail("Avail\n").is_err());
+        assert!(parse_df_avail("").is_err());
     }
 
     #[test]
