@@ -276,6 +276,11 @@ fn rows(node: &PgNode) -> String {
 /// node1 that node2 never gets, kill -9 of node1, node2 promoted and
 /// written on: the old primary's WAL went past the switch point.
 fn diverge(dir: &TestDir, hints: bool) -> (PgNode, PgNode) {
+    diverge_with(dir, hints, "select 1")
+}
+
+/// [`diverge`], running `setup` on node1 before the standby is made.
+fn diverge_with(dir: &TestDir, hints: bool, setup: &str) -> (PgNode, PgNode) {
     let port = free_port();
     let n1 = PgNode::new(dir, "node1", 1, port);
     let n2 = PgNode::new(dir, "node2", 2, port);
@@ -285,6 +290,7 @@ fn diverge(dir: &TestDir, hints: bool) -> (PgNode, PgNode) {
     }
     n1.start_directly();
     n1.psql("create table t(x int, src text); insert into t select g, 'both' from generate_series(1, 1000) g");
+    n1.psql(setup);
     start_standby(&n2, &n1);
     n2.stop_cleanly();
     n1.psql("insert into t select g, 'lost' from generate_series(1, 500) g");
@@ -441,8 +447,13 @@ fn without_hints_rewind_is_refused_and_reclone_works() {
     let free = port1.free_bytes_beside_pgdata().expect("free space");
     let facts = port1.primary_facts(Duration::from_secs(10)).expect("facts");
     assert!(free > facts.size_bytes, "room for the clone");
+    let started = std::time::Instant::now();
     let out = port1.reclone(Duration::from_secs(120)).expect("re-clone");
-    eprintln!("re-clone: {out:?}");
+    eprintln!(
+        "re-clone of {} bytes took {:?}: {out:?}",
+        facts.size_bytes,
+        started.elapsed()
+    );
     let aside = &out.moved_aside;
     assert!(
         aside.starts_with(&format!("{}.aside-", n1.pgdata)),
@@ -594,4 +605,37 @@ fn rewind_with_the_configuration_outside_pgdata() {
         ],
     );
     streams_with_every_row(&n1, &n2);
+}
+
+/// The grants docs/rejoin.md gives a non-superuser rewind role, exactly.
+const REWIND_ROLE_SQL: &str = "create role rewinder login; \
+     grant execute on function pg_catalog.pg_ls_dir(text, boolean, boolean) to rewinder; \
+     grant execute on function pg_catalog.pg_stat_file(text, boolean) to rewinder; \
+     grant execute on function pg_catalog.pg_read_binary_file(text) to rewinder; \
+     grant execute on function pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) to rewinder";
+
+/// rewind_user = a non-superuser with only the documented grants: the
+/// primary's facts (history file included) and pg_rewind work.
+#[test]
+fn rewind_as_a_non_superuser_with_the_documented_grants() {
+    let dir = TestDir::new("rejoin-rewind-role");
+    let (n1, n2) = diverge_with(&dir, true, REWIND_ROLE_SQL);
+    let _guard = ServerGuard(vec![n1.clone(), n2.clone()]);
+    let p = params(&n1, &n2.host, &[("rewind_user", "rewinder")]);
+    let mut port1 = PgDataDir::new(&p, Duration::from_secs(30));
+    let facts = port1
+        .primary_facts(Duration::from_secs(10))
+        .expect("facts as rewinder");
+    assert_eq!(facts.timeline, 2);
+    assert_eq!(facts.history.len(), 1);
+    let outcome = port1
+        .rewind(Duration::from_secs(120))
+        .expect("pg_rewind as rewinder");
+    assert_eq!(
+        outcome,
+        RewindOutcome::Rewound {
+            diverged_at: Some(facts.history[0].switch_point)
+        }
+    );
+    rejoins(&n1, &n2);
 }
