@@ -13,6 +13,8 @@
 //! postgres process whose working directory is `pgdata`
 //! ([`is_postmaster_of`]), so a stale file whose PID now belongs to another
 //! server's postmaster is never taken for this one (nor handed to pg_ctl).
+//! The rejoin facts and repairs of the [`DataDir`] supertrait (issue 10) are
+//! delegated to [`PgDataDir`] (`crate::data_dir`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
