@@ -31,7 +31,7 @@ const FACTS_SQL: &str = "select pg_is_in_recovery()::text, \
 /// The history file of a timeline, as text.
 const HISTORY_SQL: &str = "select convert_from(pg_read_binary_file($1), 'UTF8')";
 
-/// The text columns of [`FACTS_SQL`]'s row, checked and converted (the
+/// The text columns of the facts query's row, checked and converted (the
 /// history still to be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactsRow {
@@ -45,7 +45,7 @@ pub struct FactsRow {
     pub size_bytes: u64,
 }
 
-/// Checks and converts [`FACTS_SQL`]'s columns.
+/// Checks and converts the facts query's columns (recovery state, system id, WAL file name, current LSN, total size, as text).
 ///
 /// # Errors
 /// The server is in recovery, or a column is missing or malformed.
