@@ -45,7 +45,8 @@ pub struct FactsRow {
     pub size_bytes: u64,
 }
 
-/// Checks and converts the facts query's columns (recovery state, system id, WAL file name, current LSN, total size, as text).
+/// Checks and converts the facts query's columns (recovery state, system
+/// id, WAL file name, current LSN, total size; all as text).
 ///
 /// # Errors
 /// The server is in recovery, or a column is missing or malformed.
