@@ -12,7 +12,8 @@
 //! quotes the last lines the program printed (PostgreSQL's tools never
 //! print a password).
 //!
-//! Modules: [`control_file`] parses `pg_controldata`, [`wal_dump`]
+//! Modules: [`runner`] runs the programs; [`control_file`] parses
+//! `pg_controldata`, [`wal_dump`]
 //! `pg_waldump`; [`primary`] asks the primary over SQL; [`rewind`] builds
 //! `pg_rewind`'s command line and reads its output; [`reclone`] moves the
 //! directories of a re-clone.
@@ -23,6 +24,7 @@ pub mod control_file;
 pub mod primary;
 pub mod reclone;
 pub mod rewind;
+pub mod runner;
 pub mod wal_dump;
 
 use std::path::PathBuf;
@@ -31,31 +33,14 @@ use std::time::Duration;
 use pgsql_ra_core::ports::{CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome};
 use pgsql_ra_core::{Lsn, Params};
 
+use runner::{last_lines, major_of_version_line, Ran, QUOTED_LINES};
 use wal_dump::Stop;
 
 use crate::budget::Budget;
 use crate::bytes_path;
-use crate::command::{self, Finished, Invocation};
 use crate::db::{DbTarget, PgDatabase};
 use crate::log::SharedLog;
-use crate::users::{self, Account};
-
-/// libpq's connection variables, removed from every child so that only the
-/// explicit arguments choose where and as whom a tool connects.
-const LIBPQ_VARS: &[&str] = &[
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGDATABASE",
-    "PGSERVICE",
-    "PGSERVICEFILE",
-    "PGOPTIONS",
-    "PGTARGETSESSIONATTRS",
-];
-
-/// How many of a failed program's last output lines an error quotes.
-const QUOTED_LINES: usize = 6;
+use crate::users::Account;
 
 /// How far before a page- or file-level stop `wal_end` starts reading again
 /// to find the last valid record (bytes of WAL; at most ~1 MiB of records
@@ -65,14 +50,6 @@ const WAL_END_WINDOW: u64 = 1024 * 1024;
 /// The first PostgreSQL major whose `pg_waldump` has `--quiet`
 /// (PostgreSQL 14 documentation, pg_waldump).
 const WALDUMP_QUIET_SINCE: u32 = 14;
-
-/// The major version in a `--version` line (`pg_waldump (PostgreSQL)
-/// 15.10 (Debian …)` → 15, `… 10beta1` → 10).
-pub fn major_of_version_line(line: &str) -> Option<u32> {
-    let word = line.split(')').nth(1)?.split_whitespace().next()?;
-    let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
 
 /// What the port needs from the parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,29 +176,7 @@ impl PgDataDir {
         args: Vec<String>,
         timeout: Duration,
     ) -> Result<Ran, String> {
-        let account = users::by_name(&self.config.pgdba)
-            .ok_or_else(|| format!("user {} does not exist", self.config.pgdba))?;
-        let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
-            Some(v) if !v.is_empty() => {
-                format!("{}:{}", bytes_path::decode(&v), self.config.pglibs)
-            }
-            _ => self.config.pglibs.clone(),
-        };
-        let inv = Invocation {
-            program,
-            args,
-            env_remove: LIBPQ_VARS.iter().map(|v| v.to_string()).collect(),
-            env_set: vec![
-                ("LC_ALL".into(), "C".into()),
-                ("HOME".into(), account.home.clone()),
-                ("LD_LIBRARY_PATH".into(), library_path),
-            ],
-            cwd: Some("/".into()),
-            run_as: Some(account),
-            timeout,
-        };
-        let done = command::run(&inv).map_err(|e| e.to_string())?;
-        Ok(Ran { inv, done })
+        runner::run(&self.config, program, args, timeout)
     }
 
     /// Runs a quick program and returns its standard output.
@@ -305,40 +260,6 @@ pub fn parse_df_avail(out: &str) -> Result<u64, String> {
         .unwrap_or("");
     last.parse::<u64>()
         .map_err(|_| format!("df printed no free space: {:?}", out.trim()))
-}
-
-/// A program that ran, and how it ended.
-struct Ran {
-    inv: Invocation,
-    done: Finished,
-}
-
-impl Ran {
-    /// `"<command line> failed (<how>): <last lines>"`, for errors.
-    fn failure(&self) -> String {
-        format!(
-            "{} failed ({}): {}",
-            self.inv.display(),
-            self.done.status_text(),
-            last_lines(&self.done, QUOTED_LINES)
-        )
-    }
-}
-
-/// The last `n` non-empty lines a program printed (stdout, then stderr),
-/// joined with ` | `; `(no output)` when there were none.
-fn last_lines(done: &Finished, n: usize) -> String {
-    let lines: Vec<&str> = done
-        .stdout
-        .lines()
-        .chain(done.stderr.lines())
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    if lines.is_empty() {
-        return "(no output)".to_string();
-    }
-    lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
 impl DataDir for PgDataDir {
@@ -549,40 +470,6 @@ mod tests {
         assert_eq!(parse_df_avail("    Avail\n123456789\n"), Ok(123_456_789));
         assert!(parse_df_avail("Avail\n").is_err());
         assert!(parse_df_avail("").is_err());
-    }
-
-    #[test]
-    fn major_versions_of_version_lines() {
-        for (line, major) in [
-            (
-                "pg_waldump (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)",
-                Some(15),
-            ),
-            ("pg_waldump (PostgreSQL) 10beta1", Some(10)),
-            ("pg_waldump (PostgreSQL) 18.1", Some(18)),
-            ("garbage", None),
-        ] {
-            assert_eq!(major_of_version_line(line), major, "{line}");
-        }
-    }
-
-    #[test]
-    fn errors_quote_the_last_lines() {
-        let done = Finished {
-            code: Some(1),
-            stdout: "a\n\nb\n".into(),
-            stderr: "c\nd\n".into(),
-            timed_out: false,
-        };
-        assert_eq!(last_lines(&done, 3), "b | c | d");
-        assert_eq!(last_lines(&done, 10), "a | b | c | d");
-        let silent = Finished {
-            code: None,
-            stdout: String::new(),
-            stderr: " \n".into(),
-            timed_out: true,
-        };
-        assert_eq!(last_lines(&silent, 3), "(no output)");
     }
 
     #[test]
