@@ -44,11 +44,29 @@ fn port_of(node: &PgNode, master: &str) -> PgDataDir {
     PgDataDir::new(&params(node, master, &[]), Duration::from_secs(30))
 }
 
-/// kill -9 of the postmaster and every child, then waits until they are gone.
+/// kill -9 of the postmaster and every child, then waits until they are
+/// gone. The postmaster is frozen first (SIGSTOP): a postmaster that saw a
+/// child killed before itself would start a crash restart, whose startup
+/// process writes "in crash recovery" into pg_control (seen once with
+/// children killed first, as `PgNode::signal_all` orders them).
 fn kill_9(node: &PgNode) {
+    let pm = node.postmaster_pid().expect("postmaster.pid");
+    // SAFETY: signalling this test's own postmaster.
+    unsafe {
+        libc::kill(pm as libc::pid_t, libc::SIGSTOP);
+    }
     let pids = node.server_pids();
-    assert!(!pids.is_empty(), "{} is not running", node.name);
-    node.signal_all(libc::SIGKILL);
+    assert!(pids.contains(&pm), "{} is not running", node.name);
+    for pid in pids
+        .iter()
+        .filter(|p| **p != pm)
+        .chain(std::iter::once(&pm))
+    {
+        // SAFETY: signalling this test's own server processes.
+        unsafe {
+            libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
     let gone = wait_for(Duration::from_secs(20), || {
         pids.iter()
             .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
