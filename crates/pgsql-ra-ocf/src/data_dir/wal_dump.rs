@@ -160,7 +160,8 @@ pub fn last_record(stdout: &str) -> Option<RecordLine> {
 /// crosses (the long one at a segment's first page), maxaligned; an XLOG
 /// SWITCH record ends at the next segment boundary.
 pub fn record_end(rec: RecordLine, g: WalGeometry) -> Option<Lsn> {
-    if g.page == 0 || g.segment == 0 || !g.segment.is_multiple_of(g.page) {
+    // checked_rem, not is_multiple_of: the workspace declares Rust 1.75.
+    if g.segment == 0 || g.segment.checked_rem(g.page) != Some(0) {
         return None;
     }
     let mut pos = rec.start.0;
@@ -173,7 +174,7 @@ pub fn record_end(rec: RecordLine, g: WalGeometry) -> Option<Lsn> {
             break;
         }
         left -= room;
-        let header = if page_end.is_multiple_of(g.segment) {
+        let header = if page_end.checked_rem(g.segment) == Some(0) {
             LONG_PAGE_HEADER
         } else {
             SHORT_PAGE_HEADER
