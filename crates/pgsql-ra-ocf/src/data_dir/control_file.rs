@@ -5,10 +5,11 @@
 //! (`src/bin/pg_controldata/pg_controldata.c`); what differs across those
 //! versions only concerns lines this parser does not read ("Prior checkpoint
 //! location" exists in 10 only, "Float4 argument passing" up to 12,
-//! "Default char data signedness" from 18). The zero-padded LSN form of
-//! newer releases (`0/0177A580`) is accepted as well ([`Lsn::parse_pg`]).
+//! "Default char data signedness" from 18). A zero-padded LSN form
+//! (`0/0177A580`, printed by releases after 18) is accepted as well
+//! ([`Lsn::parse_pg`]).
 //! Recorded outputs of PostgreSQL 15 and outputs written from the 10 and 18
-//! sources are in `testdata/pg_controldata/` (its README says which is which).
+//! sources are in `testdata/pg_controldata/` (`testdata/README.md` says which is which).
 
 use pgsql_ra_core::ports::{ControlData, DbClusterState};
 use pgsql_ra_core::Lsn;
@@ -206,8 +207,9 @@ mod tests {
         assert!(!c.data_checksums);
     }
 
-    /// Built from the PostgreSQL 18 source's labels: zero-padded LSNs,
-    /// checksums on by default, the new "Default char data signedness".
+    /// Built from the PostgreSQL 18 source's labels: checksums on (18's
+    /// initdb default), the new "Default char data signedness"; its LSNs
+    /// are zero-padded to test that form too.
     #[test]
     fn pg18_labels_from_source() {
         let c = parse(PG18_SOURCE).expect("parses");
