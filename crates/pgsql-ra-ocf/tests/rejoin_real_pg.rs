@@ -657,3 +657,53 @@ fn rewind_as_a_non_superuser_with_the_documented_grants() {
     );
     rejoins(&n1, &n2);
 }
+
+/// kill -9 of a standby while its primary writes: the end of its valid
+/// WAL lies between what it had replayed before the kill and what the
+/// primary had flushed after it (the last record received may be cut in
+/// two: it does not count).
+#[test]
+fn wal_end_of_a_standby_killed_while_streaming() {
+    let dir = TestDir::new("rejoin-walend-standby");
+    let port = free_port();
+    let n1 = PgNode::new(&dir, "node1", 1, port);
+    let n2 = PgNode::new(&dir, "node2", 2, port);
+    let _guard = ServerGuard(vec![n1.clone(), n2.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    n1.psql("create table t(x int, pad text)");
+    start_standby(&n2, &n1);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (n1, stop) = (n1.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n1.psql("insert into t select g, repeat('x', 300) from generate_series(1, 2000) g");
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1000));
+    let replayed = lsn(&n2.psql("select pg_last_wal_replay_lsn()"));
+    kill_9(&n2);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rounds = writer.join().expect("writer");
+    assert!(rounds > 1, "the primary wrote during the kill");
+    let flushed = lsn(&n1.psql("select pg_current_wal_flush_lsn()"));
+    let mut port2 = port_of(&n2, &n1.host);
+    let cd = port2.control_data().expect("control data");
+    assert_eq!(cd.state, DbClusterState::InArchiveRecovery);
+    let end = port2.wal_end(cd.timeline, cd.redo).expect("wal_end");
+    eprintln!(
+        "standby: redo {} replayed {} wal_end {} primary flushed {}",
+        cd.redo.to_pg(),
+        replayed.to_pg(),
+        end.to_pg(),
+        flushed.to_pg()
+    );
+    assert!(end >= replayed, "replayed records are complete");
+    assert!(end <= flushed, "nothing the primary did not write");
+}
