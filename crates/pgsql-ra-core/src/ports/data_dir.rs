@@ -148,10 +148,14 @@ pub trait DataDir {
     }
     /// Runs `pg_rewind` against the primary (stopped server; bounded by `timeout`).
     ///
+    /// Call it only when [`ControlData::rewindable`] holds: after a crash,
+    /// PostgreSQL 15's `pg_rewind` first runs crash recovery (the control
+    /// file then says "shut down") and only then checks `wal_log_hints` or
+    /// checksums, so a refused run has already changed `pgdata`.
+    ///
     /// # Errors
     /// It failed or timed out; the message quotes its last output lines.
-    /// `pgdata` is left as `pg_rewind` left it (it does not modify a
-    /// directory before it knows it can finish).
+    /// `pgdata` is left as `pg_rewind` left it.
     fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {
         let _ = timeout;
         Err("pg_rewind not supported".into())
