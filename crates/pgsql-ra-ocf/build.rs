@@ -42,14 +42,16 @@ fn main() {
         _ => {
             // Rebuild when HEAD moves: HEAD itself, the branch it points to
             // and packed-refs (paths resolved by git, worktrees included).
-            for p in ["HEAD", "packed-refs"] {
+            // Only files that exist: cargo reruns a build script on every
+            // build while a path it watches is missing.
+            let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+            watched.extend(git(dir, &["symbolic-ref", "-q", "HEAD"]));
+            for p in &watched {
                 if let Some(path) = git(dir, &["rev-parse", "--git-path", p]) {
-                    println!("cargo:rerun-if-changed={}", dir.join(path).display());
-                }
-            }
-            if let Some(branch) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
-                if let Some(path) = git(dir, &["rev-parse", "--git-path", &branch]) {
-                    println!("cargo:rerun-if-changed={}", dir.join(path).display());
+                    let path = dir.join(path);
+                    if path.exists() {
+                        println!("cargo:rerun-if-changed={}", path.display());
+                    }
                 }
             }
             git(dir, &["rev-parse", "--short", "HEAD"])
