@@ -341,10 +341,13 @@ install_agent() {
         log "agent: the installed package's $RA_DIR/pgsql ($("$RA_DIR/pgsql" --version 2>/dev/null || echo '?'))"
         return 0
       fi
-      # never overwrite (and, at "down", remove) the package's file with a build
-      pkg_agent && die "the pgsql-ra package owns $RA_DIR/pgsql: unset PGSQL_RA_BIN to use it, or dpkg -r pgsql-ra"
       [ -x "$PGSQL_RA_BIN" ] || die "agent binary $PGSQL_RA_BIN not found (cargo build --release -p pgsql-ra-ocf, or set PGSQL_RA_BIN)"
       install -d "$RA_DIR"
+      # PGSQL_RA_BIN given while the package is installed: its file is put back at "down"
+      if pkg_agent && [ ! -e "$LAB/pkg-agent.saved" ]; then
+        cp -a "$RA_DIR/pgsql" "$LAB/pkg-agent.saved"
+        log "agent: $PGSQL_RA_BIN over the package's $RA_DIR/pgsql until lab.sh down"
+      fi
       install -m 0755 "$PGSQL_RA_BIN" "$RA_DIR/pgsql"    # a copy: a rebuild cannot swap it mid-run
       touch "$LAB/installed-agent";;
     stock)
@@ -461,7 +464,11 @@ cmd_down() {
   for p in $(ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: \(${PFX}[0-9a-z]*-[ep]\)@.*/\1/p"); do
     ip link del "$p" 2>/dev/null || true                 # root-ns leftovers of an interrupted net_up
   done
-  [ -e "$LAB/installed-agent" ] && rm -rf "$RA_DIR"
+  if [ -e "$LAB/pkg-agent.saved" ]; then
+    install -m 0755 "$LAB/pkg-agent.saved" "$RA_DIR/pgsql"    # the package's agent again
+  elif [ -e "$LAB/installed-agent" ]; then
+    rm -rf "$RA_DIR"
+  fi
   rm -f $FENCE_AGENT
   rm -rf "$LAB"
   rmdir $PGROOT 2>/dev/null || true

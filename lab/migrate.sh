@@ -73,7 +73,8 @@ cleanup() {
     cp "$LAB/$n/var/log/pacemaker/pacemaker.log" "$OUTDIR/migrate-pacemaker-$n.log" 2>/dev/null || true
   done
   [ "${KEEP:-0}" = 1 ] || timeout 60 "$LAB_SH" down >/dev/null 2>&1
-  [ $AGENT_COPIED = 1 ] && rm -rf "$RA_DIR"
+  if [ -n "$SAVED" ]; then install -m 0755 "$SAVED" "$RA_DIR/pgsql"; rm -f "$SAVED"
+  elif [ $AGENT_COPIED = 1 ]; then rm -rf "$RA_DIR"; fi
   return 0
 }
 finish() {
@@ -85,17 +86,18 @@ finish() {
 abort() { ko "$1" "$2" "$3"; snap; echo "$S"; timeout 30 "$LAB_SH" logs 2>&1 | tail -80 | sed 's/^/    /'; finish; exit 1; }
 
 # Our agent on the host (the lab's nodes share /usr): the package's, or a copy for this run.
-# The same choice as lab.sh: the package when PGSQL_RA_BIN is unset, never a copy over its file.
+# The same choice as lab.sh: the package's agent when PGSQL_RA_BIN is unset; else a copy of
+# PGSQL_RA_BIN for this run (over the package's file, which is put back at the end).
 pkg=0; dpkg-query -W -f='${Status}' pgsql-ra 2>/dev/null | grep -q 'install ok installed' && [ -x "$RA_DIR/pgsql" ] && pkg=1
+SAVED=""
 if [ $pkg = 1 ] && [ -z "${PGSQL_RA_BIN:-}" ]; then
   say "ocf:pgsql-ra:pgsql from the installed package pgsql-ra $(dpkg-query -W -f='${Version}' pgsql-ra): $("$RA_DIR/pgsql" --version)"
-elif [ $pkg = 1 ]; then
-  echo "the pgsql-ra package owns $RA_DIR/pgsql: unset PGSQL_RA_BIN to use it, or dpkg -r pgsql-ra"; exit 1
 else
   BIN=${PGSQL_RA_BIN:-$REPO/target/release/pgsql-ra}
   [ -x "$BIN" ] || { echo "no pgsql-ra package installed and $BIN not found (set PGSQL_RA_BIN)"; exit 1; }
+  if [ $pkg = 1 ]; then SAVED=$(mktemp); cp -a "$RA_DIR/pgsql" "$SAVED"; fi
   install -d "$RA_DIR"; install -m 0755 "$BIN" "$RA_DIR/pgsql"; AGENT_COPIED=1
-  say "ocf:pgsql-ra:pgsql copied from $BIN for this run"
+  say "ocf:pgsql-ra:pgsql copied from $BIN for this run: $("$RA_DIR/pgsql" --version)"
 fi
 check "agent meta-data" 0 "$("$RA_DIR/pgsql" meta-data >/dev/null 2>&1; echo $?)"
 
@@ -116,6 +118,17 @@ switch_agent() {
     "$(on1 cibadmin --modify --xml-text "<primitive id=\"pgsql\" class=\"ocf\" provider=\"$prov\" type=\"pgsql\"/>" >/dev/null 2>&1; echo $?)"
   a=$(on1 cibadmin --query --xpath "//primitive[@id='pgsql']" 2>/dev/null | head -1)
   check "$name: the CIB's primitive names provider $prov" 1 "$(grep -c "provider=\"$prov\"" <<<"$a")"
+  if [ "$prov" = heartbeat ]; then
+    # rollback only: the attributes only pgsql-ra writes go (docs/migration.md, Rollback)
+    for n in $NODES; do
+      for a in "forever pgsql-primary-origin" "forever pgsql-sync-baseline" "reboot pgsql-xlog-tli" "reboot pgsql-withheld-score"; do
+        on1 crm_attribute --lifetime "${a% *}" --node "$n" --name "${a#* }" --delete >/dev/null 2>&1 \
+          || ko "$name: delete ${a#* } on $n" "rc 0" "failed"
+      done
+    done
+    snap
+    check "$name: no pgsql-ra-only attribute left" "" "$(grep -E '^attr\.[^.]+\.pgsql-(primary-origin|sync-baseline|xlog-tli|withheld-score)=' <<<"$S")"
+  fi
   # 3. re-probe every node with the new agent, wait for the probes
   check "$name: crm_resource --refresh" 0 "$(on1 crm_resource --refresh --resource msPostgresql >/dev/null 2>&1; echo $?)"
   check "$name: probes done (crm_resource --wait)" 0 "$(on1 crm_resource --wait >/dev/null 2>&1; echo $?)"
@@ -124,6 +137,7 @@ switch_agent() {
   check "$name: probe finds the standby $OLDSTB" "Unpromoted" "$(get "role.$OLDSTB")"
   # 4. leave maintenance mode
   check "$name: maintenance-mode deleted" 0 "$(on1 crm_attribute --type crm_config --name maintenance-mode --delete >/dev/null 2>&1; echo $?)"
+  say "$name: maintenance mode on to off took $(printf '%.1f' "$(echo "$(date +%s.%N) - $t" | bc)") s"
   CUR_RA=$ra
   if lab wait 90 > "$OUTDIR/migrate-wait-$ra.log" 2>&1; then ok "$name: healthy after maintenance" healthy healthy
   else ko "$name: healthy after maintenance" healthy "$(tail -3 "$OUTDIR/migrate-wait-$ra.log" | tr '\n' ' ')"; fi
@@ -143,8 +157,11 @@ switch_agent() {
   a=$(monitors_since "$t" 2>"$OUTDIR/migrate-monitors-$ra.txt")
   say "$name: pgsql monitor results since the switch: $a"
   check "$name: every monitor result since the switch ok" "other=0" "${a#* }"
-  [[ ${a%% *} =~ ^ok=([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] && ok "$name: monitors ran" ">0" "${BASH_REMATCH[1]}" \
-    || ko "$name: monitors ran" ">0" "$a"
+  # Pacemaker logs a recurring monitor's result when it changes: the first result of each
+  # node's recurring monitor with the new agent, then nothing while it stays ok.
+  [[ ${a%% *} =~ ^ok=([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] \
+    && ok "$name: both nodes' recurring monitors ran with the new agent" ">=2 ok results" "${BASH_REMATCH[1]}" \
+    || ko "$name: both nodes' recurring monitors ran with the new agent" ">=2 ok results" "$a"
 }
 
 # ------------------------------------------------------------------ 1 up with the stock agent
