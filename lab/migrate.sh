@@ -65,6 +65,12 @@ for line in sys.stdin:
 print("ok=%d other=%d" % (ok, other))' "$t"
 }
 
+# the writer's longest gap between two acknowledgements from epoch $1 to now (s; "none" without 2 acks)
+gap_since() {
+  awk -v t0="$1" '$2 >= t0 { if (n++) { g = $2 - p; if (g > m) m = g } p = $2 }
+                  END { if (n > 1) printf "%.2f", m; else print "none" }' "$OUTDIR/writer-mig.acks" 2>/dev/null
+}
+
 AGENT_COPIED=0
 cleanup() {
   local n
@@ -152,6 +158,11 @@ switch_agent() {
     after=$(pm "$n"); before=${pm0[$n]}
     check "$name: $n postmaster start time and pid unchanged (no restart)" "$before" "$after"
   done
+  a=$(gap_since "$t")
+  say "$name: the writer's longest gap since maintenance mode was turned on: $a s"
+  if [[ $a =~ ^[0-9.]+$ ]] && [ "$(echo "$a < ${MAX_SWITCH_GAP:-3}" | bc)" = 1 ]; then
+    ok "$name: writes went on (longest gap < ${MAX_SWITCH_GAP:-3} s)" "< ${MAX_SWITCH_GAP:-3}" "$a"
+  else ko "$name: writes went on (longest gap < ${MAX_SWITCH_GAP:-3} s)" "< ${MAX_SWITCH_GAP:-3}" "$a"; fi
   op=$(ops_since "$t")
   check "$name: no start/stop/promote/demote of pgsql in the controller log" "" "$op"
   a=$(monitors_since "$t" 2>"$OUTDIR/migrate-monitors-$ra.txt")
