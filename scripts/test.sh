@@ -56,11 +56,13 @@ sed -n '/^== lintian/,$p' "$ROOT/target/build-deb.log"
 DEB=$(tail -1 "$ROOT/target/build-deb.log")
 
 step "install the package ($(basename "$DEB")) and check the installed agent"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$DEB"
+# dpkg -i, not apt install: the same version may be installed already from another build.
+dpkg -i "$DEB"
 dpkg -V pgsql-ra
 man -w ocf_pgsql-ra_pgsql
 /usr/lib/ocf/resource.d/pgsql-ra/pgsql meta-data | xmllint --noout -
-pgsql-ra --version
+v=$(pgsql-ra --version); echo "$v"
+[[ $v == *"(git $(git rev-parse --short HEAD))"* ]] || { echo "the installed agent is not this build"; exit 1; }
 
 # The lab runs the installed agent, not the build tree: lab.sh takes the package's
 # /usr/lib/ocf/resource.d/pgsql-ra/pgsql when PGSQL_RA_BIN is unset. target/ (gigabytes
@@ -70,11 +72,12 @@ step "end to end on a real Pacemaker + Corosync cluster, installed agent (lab/e2
 unset PGSQL_RA_BIN
 mv "$ROOT/target" "$ROOT/target.aside"
 trap '[ -d "$ROOT/target.aside" ] && [ ! -e "$ROOT/target" ] && mv "$ROOT/target.aside" "$ROOT/target"' EXIT
-[ ! -e "$ROOT/target" ] && echo "target/ moved aside: the e2e cannot use the build tree"
+echo "target/ moved aside to target.aside: the e2e cannot use the build tree"
 e2e_rc=0
 RA=ours bash lab/e2e.sh || e2e_rc=$?
 bash lab/migrate.sh || e2e_rc=$?
-dpkg -V pgsql-ra && echo "the package's agent file is unchanged after the e2e (dpkg -V)"
+if dpkg -V pgsql-ra; then echo "the package's agent file is unchanged after the e2e (dpkg -V)"
+else echo "the package's files changed during the e2e (dpkg -V)"; e2e_rc=1; fi
 mv "$ROOT/target.aside" "$ROOT/target"
 [ "$e2e_rc" -eq 0 ] || exit "$e2e_rc"
 
