@@ -18,7 +18,9 @@
 #
 # Knobs (environment):
 #   NODES="node1 node2"  (two_node: 1)   or "node1 node2 node3"
-#   RA=ours|stock|paf    ours = ocf:pgsql-ra:pgsql from PGSQL_RA_BIN (default <repo>/target/release/pgsql-ra)
+#   RA=ours|stock|paf    ours = ocf:pgsql-ra:pgsql: the installed pgsql-ra package's agent when
+#                        PGSQL_RA_BIN is unset and the package is installed, else a copy of
+#                        PGSQL_RA_BIN (default <repo>/target/release/pgsql-ra)
 #   REP_MODE=sync|async  FENCING=0|1  DC_DEADTIME=2s  OUTDIR=<repo>/lab/out  PCMK_DEBUG=no
 #   RESTART_ON_PROMOTE=true|false  (the seed: true; false = pg_ctl promote in place)
 #   WAL_SENDER_TIMEOUT=10s  (60s = the seed's)   PGSQL_EXTRA_PARAMS="name=value ..." (RA=ours/stock: more agent parameters)
@@ -41,6 +43,11 @@ FENCING=${FENCING:-0}
 DC_DEADTIME=${DC_DEADTIME-2s}
 PCMK_DEBUG=${PCMK_DEBUG:-no}
 RESTART_ON_PROMOTE=${RESTART_ON_PROMOTE:-true}   # the seed: true (stop+start instead of pg_ctl promote)
+RA_DIR=/usr/lib/ocf/resource.d/pgsql-ra
+# The pgsql-ra package owns $RA_DIR/pgsql when installed (dpkg -i pgsql-ra_*.deb, issue 15).
+pkg_agent() { dpkg-query -W -f='${Status}' pgsql-ra 2>/dev/null | grep -q 'install ok installed' && [ -x "$RA_DIR/pgsql" ]; }
+USE_PKG=0
+if [ -z "${PGSQL_RA_BIN:-}" ] && pkg_agent; then USE_PKG=1; fi
 PGSQL_RA_BIN=${PGSQL_RA_BIN:-$REPO/target/release/pgsql-ra}
 OUTDIR=${OUTDIR:-$HERE/out}
 SVC=10.231.0                               # eth0: service + replication + VIP
@@ -50,7 +57,6 @@ CLI_IP=$SVC.200
 PGBIN=/usr/lib/postgresql/15/bin
 PGROOT=/var/lib/pgsql                      # same path in every node (bind mount)
 PGDATA=$PGROOT/data
-RA_DIR=/usr/lib/ocf/resource.d/pgsql-ra
 FENCE_AGENT=/usr/sbin/fence_pgralab
 PACKAGES="postgresql-15 pacemaker pacemaker-cli-utils corosync resource-agents resource-agents-paf
           crmsh tini strace procps psmisc iproute2 bc python3 libxml2-utils"
@@ -332,8 +338,17 @@ paf_prepare() {
 install_agent() {
   case $RA in
     ours)
+      if [ $USE_PKG = 1 ]; then
+        log "agent: the installed package's $RA_DIR/pgsql ($("$RA_DIR/pgsql" --version 2>/dev/null || echo '?'))"
+        return 0
+      fi
       [ -x "$PGSQL_RA_BIN" ] || die "agent binary $PGSQL_RA_BIN not found (cargo build --release -p pgsql-ra-ocf, or set PGSQL_RA_BIN)"
       install -d "$RA_DIR"
+      # PGSQL_RA_BIN given while the package is installed: its file is put back at "down"
+      if pkg_agent && [ ! -e "$LAB/pkg-agent.saved" ]; then
+        cp -a "$RA_DIR/pgsql" "$LAB/pkg-agent.saved"
+        log "agent: $PGSQL_RA_BIN over the package's $RA_DIR/pgsql until lab.sh down"
+      fi
       install -m 0755 "$PGSQL_RA_BIN" "$RA_DIR/pgsql"    # a copy: a rebuild cannot swap it mid-run
       touch "$LAB/installed-agent";;
     stock)
@@ -450,7 +465,11 @@ cmd_down() {
   for p in $(ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: \(${PFX}[0-9a-z]*-[ep]\)@.*/\1/p"); do
     ip link del "$p" 2>/dev/null || true                 # root-ns leftovers of an interrupted net_up
   done
-  [ -e "$LAB/installed-agent" ] && rm -rf "$RA_DIR"
+  if [ -e "$LAB/pkg-agent.saved" ]; then
+    install -m 0755 "$LAB/pkg-agent.saved" "$RA_DIR/pgsql"    # the package's agent again
+  elif [ -e "$LAB/installed-agent" ]; then
+    rm -rf "$RA_DIR"
+  fi
   rm -f $FENCE_AGENT
   rm -rf "$LAB"
   rmdir $PGROOT 2>/dev/null || true

@@ -49,12 +49,37 @@ else
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
 
-step "release build of the agent"
-cargo build --release -p pgsql-ra-ocf
-export PGSQL_RA_BIN=$ROOT/target/release/pgsql-ra
+step "Debian package (scripts/build-deb.sh: release build, man page from the meta-data, lintian)"
+export CARGO_TARGET_DIR=$ROOT/target
+bash scripts/build-deb.sh > "$ROOT/target/build-deb.log" 2>&1 || { tail -40 "$ROOT/target/build-deb.log"; exit 1; }
+sed -n '/^== lintian/,$p' "$ROOT/target/build-deb.log"
+DEB=$(tail -1 "$ROOT/target/build-deb.log")
 
-step "end to end on a real Pacemaker + Corosync cluster (lab/e2e.sh)"
-RA=ours bash lab/e2e.sh
+step "install the package ($(basename "$DEB")) and check the installed agent"
+# dpkg -i, not apt install: the same version may be installed already from another build.
+dpkg -i "$DEB"
+dpkg -V pgsql-ra
+man -w ocf_pgsql-ra_pgsql
+/usr/lib/ocf/resource.d/pgsql-ra/pgsql meta-data | xmllint --noout -
+v=$(pgsql-ra --version); echo "$v"
+[[ $v == *"(git $(git rev-parse --short HEAD))"* ]] || { echo "the installed agent is not this build"; exit 1; }
+
+# The lab runs the installed agent, not the build tree: lab.sh takes the package's
+# /usr/lib/ocf/resource.d/pgsql-ra/pgsql when PGSQL_RA_BIN is unset. target/ (gigabytes
+# of build that the benchmark reuses, so moved rather than deleted) is out of the way
+# meanwhile: nothing can run from it.
+step "end to end on a real Pacemaker + Corosync cluster, installed agent (lab/e2e.sh, lab/migrate.sh)"
+unset PGSQL_RA_BIN
+mv "$ROOT/target" "$ROOT/target.aside"
+trap '[ -d "$ROOT/target.aside" ] && [ ! -e "$ROOT/target" ] && mv "$ROOT/target.aside" "$ROOT/target"' EXIT
+echo "target/ moved aside to target.aside: the e2e cannot use the build tree"
+e2e_rc=0
+RA=ours bash lab/e2e.sh || e2e_rc=$?
+bash lab/migrate.sh || e2e_rc=$?
+if dpkg -V pgsql-ra; then echo "the package's agent file is unchanged after the e2e (dpkg -V)"
+else echo "the package's files changed during the e2e (dpkg -V)"; e2e_rc=1; fi
+mv "$ROOT/target.aside" "$ROOT/target"
+[ "$e2e_rc" -eq 0 ] || exit "$e2e_rc"
 
 step "benchmark smoke run (bench/run.sh --quick)"
 CARGO_TARGET_DIR=$ROOT/target BUILD=0 bash bench/run.sh --quick

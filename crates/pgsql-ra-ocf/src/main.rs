@@ -8,6 +8,16 @@ use pgsql_ra_core::{Action, Agent};
 use pgsql_ra_ocf::wiring::RealWorld;
 use pgsql_ra_ocf::{bytes_path, raw_env};
 
+/// The version and the git revision it was built from (`build.rs`: `git
+/// rev-parse --short HEAD`, or `unknown` outside a git checkout), as
+/// `--version` prints it after the program name (issue 15).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("PGSQL_RA_GIT_REV"),
+    ")"
+);
+
 fn usage() -> String {
     let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
     format!("usage: pgsql-ra {{{}}}", names.join("|"))
@@ -25,7 +35,7 @@ fn help() -> String {
          OCF_RESKEY_<name> (see `pgsql-ra meta-data`), with OCF_RESOURCE_INSTANCE and the\n\
          OCF_RESKEY_CRM_meta_* variables. The exit code is the OCF code of the action.\n\
          Install as /usr/lib/ocf/resource.d/pgsql-ra/pgsql and use ocf:pgsql-ra:pgsql.\n",
-        version = pgsql_ra_core::metadata::AGENT_VERSION,
+        version = VERSION,
         usage = usage()
     )
 }
@@ -45,7 +55,7 @@ fn main() -> ExitCode {
     }
     match args[0].as_str() {
         "--version" | "-V" => {
-            println!("pgsql-ra {}", pgsql_ra_core::metadata::AGENT_VERSION);
+            println!("pgsql-ra {VERSION}");
             return ExitCode::SUCCESS;
         }
         "--help" | "-h" => {
@@ -90,10 +100,7 @@ fn main() -> ExitCode {
         other => {
             let agent = Agent::from_env_map(&env);
             let mut real = RealWorld::new(&env, &agent);
-            real.log_debug(&format!(
-                "{other} (pgsql-ra {})",
-                pgsql_ra_core::metadata::AGENT_VERSION
-            ));
+            real.log_debug(&format!("{other} (pgsql-ra {VERSION})"));
             let outcome = agent.run(other, &mut real.world());
             if let Some(reason) = outcome.reason.as_deref().filter(|r| !r.is_empty()) {
                 let shown = bytes_path::display(reason).replace('\n', " ");

@@ -48,12 +48,26 @@ fn meta_data_and_methods_need_nothing() {
 /// with 0; the OCF action interface is unchanged.
 #[test]
 fn version_and_help() {
+    // Issue 15: the version and the git revision of the build: the checkout's
+    // `git rev-parse --short HEAD` when the tests run in one (the build and the
+    // test see the same HEAD), else `unknown`, a tarball build.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let rev = match std::env::var("PGSQL_RA_GIT_REV") {
+        Ok(v) if !v.is_empty() => v,
+        _ => head.unwrap_or_else(|| "unknown".into()),
+    };
     for flag in ["--version", "-V"] {
         let out = agent(&[flag]);
         assert_eq!(out.status.code(), Some(0), "{flag}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            format!("pgsql-ra {}\n", env!("CARGO_PKG_VERSION")),
+            format!("pgsql-ra {} (git {rev})\n", env!("CARGO_PKG_VERSION")),
             "{flag}"
         );
         assert!(out.stderr.is_empty(), "{flag}");
