@@ -309,11 +309,21 @@ pub struct SyncChoice {
 }
 
 /// Chooses who goes into `synchronous_standby_names` (stock §4.8, sync
-/// mode only). Without `external_standby_node_list`, the standbys are
-/// walked in node_list order: the first `STREAMING|ASYNC` one becomes the
-/// synchronous standby when none is configured, and a configured one that
-/// is no longer streaming is released (all asynchronous, so that commits do
-/// not block). With an external list, every `STREAMING` node_list or
+/// mode only), from all classified rows at once (issue 11 item 2; the stock
+/// agent walked node_list in order, so that with 3+ nodes a lost sync
+/// standby listed before its replacement left the primary asynchronous
+/// until the next monitor):
+///
+/// 1. the configured names that still stream as `SYNC`/`POTENTIAL` are
+///    kept; any other configured name (gone, not streaming, not a standby
+///    of node_list) is released, so that commits do not block on it;
+/// 2. when none is kept and standbys stream asynchronously, the one with
+///    the highest `flush_lsn` in `pg_stat_replication` becomes the
+///    synchronous standby (ties and unknown positions: node_list order),
+///    so that the handover baseline it must reach is the closest.
+///
+/// After a run in which a standby of node_list streams, the result names
+/// one. With `external_standby_node_list`, every `STREAMING` node_list or
 /// external name is synchronous (§4.2 step 3).
 pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> SyncChoice {
     if input.rep_mode != RepMode::Sync {
@@ -325,37 +335,69 @@ pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
     if !input.external.is_empty() {
         return choose_with_external(input);
     }
-    let mut current: Vec<String> = input.current_sync.to_vec();
-    let mut changed_reason: Option<String> = None;
+    let still_sync = |name: &String| {
+        standbys.iter().any(|s| {
+            s.node == *name
+                && (s.data_status.is_streaming("SYNC") || s.data_status.is_streaming("POTENTIAL"))
+        })
+    };
+    let (kept, released): (Vec<String>, Vec<String>) =
+        input.current_sync.iter().cloned().partition(still_sync);
+    let mut reasons: Vec<String> = released
+        .iter()
+        .map(|n| {
+            let status = standbys
+                .iter()
+                .find(|s| s.node == *n)
+                .map_or("not a standby of node_list".to_string(), |s| {
+                    s.data_status.to_string()
+                });
+            format!("{n} is no longer streaming ({status})")
+        })
+        .collect();
+    let mut names = kept;
     let mut recheck = false;
-    for s in standbys {
-        let node = &s.node;
-        let status = &s.data_status;
-        if status.is_streaming("ASYNC") {
-            if current.is_empty() {
-                current = vec![node.clone()];
-                recheck = true;
-                changed_reason = Some(format!(
-                    "no synchronous standby is configured: {node} becomes the synchronous standby"
-                ));
-            }
-        } else if !status.is_streaming("SYNC")
-            && !status.is_streaming("POTENTIAL")
-            && current.iter().any(|n| n == node)
-        {
-            current.clear();
-            changed_reason = Some(format!(
-                "{node} is no longer streaming ({status}): all standbys become asynchronous so that commits do not block"
+    if names.is_empty() {
+        if let Some(best) = most_advanced_async(input, standbys) {
+            reasons.push(format!(
+                "no synchronous standby streams: {best}, the most advanced asynchronous standby, becomes the synchronous standby"
             ));
+            names = vec![best];
+            recheck = true;
+        } else if !released.is_empty() {
+            reasons
+                .push("all standbys become asynchronous so that commits do not block".to_string());
         }
     }
-    let change = changed_reason
-        .filter(|_| current.as_slice() != input.current_sync)
-        .map(|reason| SyncChange {
-            names: current,
-            reason,
-        });
+    let change = (!crate::sync_mode::same_names(&names, input.current_sync)).then(|| SyncChange {
+        names,
+        reason: reasons.join("; "),
+    });
+    let recheck = recheck && change.is_some();
     SyncChoice { change, recheck }
+}
+
+/// The `STREAMING|ASYNC` standby with the highest `flush_lsn` (an unknown
+/// position ranks lowest; ties: node_list order, the order of `standbys`).
+fn most_advanced_async(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> Option<String> {
+    let flushed = |node: &str| {
+        input
+            .rows
+            .iter()
+            .find(|r| r.application_name == node)
+            .and_then(|r| r.flush_lsn)
+    };
+    let mut best: Option<(Option<Lsn>, &str)> = None;
+    for s in standbys
+        .iter()
+        .filter(|s| s.data_status.is_streaming("ASYNC"))
+    {
+        let f = flushed(&s.node);
+        if best.is_none_or(|(b, _)| f > b) {
+            best = Some((f, &s.node));
+        }
+    }
+    best.map(|(_, n)| n.to_string())
 }
 
 /// Sync mode with `external_standby_node_list`: every streaming name.
@@ -830,33 +872,75 @@ mod tests {
     }
 
     #[test]
-    fn choose_sync_set_walks_the_list_in_order() {
-        let list = v(&["node1", "node2", "node3"]);
+    fn choose_sync_set_does_not_depend_on_the_list_order() {
+        let list = v(&["node1", "node2", "node3", "node4"]);
         let current = v(&["node2"]);
+        let at = |name: &str, flush: u64| ReplicationRow {
+            flush_lsn: Some(Lsn(flush)),
+            ..row(name, "STREAMING", "ASYNC")
+        };
+        let rows = [at("node3", 0x10), at("node4", 0x20)];
         let input = ControlInput {
             rep_mode: RepMode::Sync,
             node_list: &list,
             local: "node1",
             external: &[],
-            rows: &[],
+            rows: &rows,
             current_sync: &current,
             baseline: None,
         };
         let rules = RowRules::of(&input);
-        let async3 = row("node3", "STREAMING", "ASYNC");
         let standbys = [
             classify_row(rules, "node2", None, Handover::NotWaiting).decision,
-            classify_row(rules, "node3", Some(&async3), Handover::NotWaiting).decision,
+            classify_row(rules, "node3", Some(&rows[0]), Handover::NotWaiting).decision,
+            classify_row(rules, "node4", Some(&rows[1]), Handover::NotWaiting).decision,
         ];
-        // node2 is released first, then node3 takes its place.
-        let c = choose_sync_set(&input, &standbys);
-        assert_eq!(c.change.map(|c| c.names), Some(v(&["node3"])));
-        assert!(c.recheck);
-        // In the other order node3 finds node2 still configured.
-        let reversed = [standbys[1].clone(), standbys[0].clone()];
-        let c = choose_sync_set(&input, &reversed);
-        assert_eq!(c.change.map(|c| c.names), Some(v(&[])));
-        assert!(!c.recheck);
+        // node2 is released and the most advanced streaming standby, node4,
+        // takes its place, whatever the order of the classifications.
+        let mut orders = vec![standbys.to_vec()];
+        orders.push(standbys.iter().rev().cloned().collect());
+        orders.push(vec![
+            standbys[1].clone(),
+            standbys[0].clone(),
+            standbys[2].clone(),
+        ]);
+        for order in orders {
+            let c = choose_sync_set(&input, &order);
+            let change = c.change.expect("a change");
+            assert_eq!(change.names, v(&["node4"]));
+            assert!(
+                change.reason.contains("node2 is no longer streaming"),
+                "{}",
+                change.reason
+            );
+            assert!(c.recheck);
+        }
+        // Equal (or unknown) positions: node_list order.
+        let rows = [
+            row("node4", "STREAMING", "ASYNC"),
+            row("node3", "STREAMING", "ASYNC"),
+        ];
+        let input = ControlInput {
+            rows: &rows,
+            ..input
+        };
+        let d = control_slave_status(&input);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        // A configured name that is not a standby of node_list is released.
+        let stale = v(&["node9"]);
+        let d = control_slave_status(&ControlInput {
+            current_sync: &stale,
+            ..input
+        });
+        let change = d.sync_change.expect("a change");
+        assert_eq!(change.names, v(&["node3"]));
+        assert!(change
+            .reason
+            .contains("node9 is no longer streaming (not a standby of node_list)"));
+        // Nobody streams: released, no recheck.
+        let d = control_slave_status(&ControlInput { rows: &[], ..input });
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&[])));
+        assert!(!d.recheck);
         // Async mode never touches rep_mode.conf.
         let input = ControlInput {
             rep_mode: RepMode::Async,
