@@ -10,6 +10,7 @@ use crate::election::{
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
+use crate::params::RepMode;
 use crate::ports::{FileOwner, Lifetime, LogLevel};
 use crate::score::Score;
 use crate::status::DataStatus;
@@ -41,6 +42,28 @@ pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
             )
         })?;
     Ok(lsn)
+}
+
+/// A survivor of a demote (post-demote): [`record_master_baseline`],
+/// preceded by the origin of that WAL as `<rsc>-baseline-origin` (issue
+/// 11: the pre-promote check compares histories). The origin is deleted
+/// when the server cannot report it, so that a baseline is never paired
+/// with a stale origin.
+pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
+    let lsn = own_location(ctx)?;
+    let origin = own_origin(ctx, lsn).map(|o| o.to_attr());
+    let name = ctx.agent.names.baseline_origin.clone();
+    let r = match origin.as_deref() {
+        Some(v) => ctx.attrs.set_own(ctx.world.cluster, &name, v).map(|_| ()),
+        None => ctx.attrs.delete_own(ctx.world.cluster, &name),
+    };
+    r.map_err(|e| {
+        Outcome::fail(
+            OcfExit::ErrGeneric,
+            format!("Can't record the origin of the master baseline: {e}"),
+        )
+    })?;
+    record_master_baseline(ctx)
 }
 
 /// The local timeline and system identifier, `None` (logged) when the
@@ -265,7 +288,13 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .cluster
         .get_attr(&local, &names.data_status, Lifetime::Forever)
         .map_err(generic("Can't read my data status"))?;
-    if let Err(reason) = eligibility_of_attr(params.rep_mode, own.as_deref()) {
+    let my_superset_only = superset_only_status(params.rep_mode, own.as_deref());
+    if my_superset_only {
+        ctx.log(
+            LogLevel::Info,
+            "Not a synchronous standby: I take part in the election only if I hold all of an eligible node's WAL on the same history (issue 11).",
+        );
+    } else if let Err(reason) = eligibility_of_attr(params.rep_mode, own.as_deref()) {
         let level = if own.as_deref().is_some_and(|v| {
             v.parse::<DataStatus>()
                 .map_or(true, |d| !d.is_known() || d.to_string() != v)
@@ -372,6 +401,7 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             return Ok(false);
         }
     };
+    let (superset_only, not_eligible) = standings(ctx, &observed, &local, my_superset_only);
     let completed = completed_rounds(&files, params.xlog_check_count);
     let previous = ctx
         .world
@@ -386,6 +416,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             completed,
             previous,
             check_count: params.xlog_check_count,
+            superset_only,
+            not_eligible,
+            my_superset_only,
         },
         &unreadable,
     );
@@ -429,8 +462,63 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                 .map_err(generic("Can't set my data status"))?;
             Ok(false)
         }
-        Verdict::Restarted | Verdict::Waiting => Ok(false),
+        Verdict::Restarted | Verdict::Waiting | Verdict::Yield => Ok(false),
     }
+}
+
+/// Issue 11 (B2-14): a data-status (exact agent text) that in sync mode
+/// lets a standby take part in the election only as a superset of an
+/// eligible node: `STREAMING|ASYNC` or `STREAMING|POTENTIAL`.
+fn superset_only_status(rep_mode: RepMode, raw: Option<&str>) -> bool {
+    rep_mode == RepMode::Sync
+        && raw
+            .and_then(|v| v.parse::<DataStatus>().ok().filter(|d| d.to_string() == v))
+            .is_some_and(|d| d.is_streaming("ASYNC") || d.is_streaming("POTENTIAL"))
+}
+
+/// The standing of every observed node for [`crate::election::Round`]:
+/// the superset-only ones (this node included when it is one) and the
+/// ones known not eligible (data-status or sync baseline refused, or
+/// unreadable: such a node never vouches for a superset).
+fn standings(
+    ctx: &mut Ctx<'_, '_>,
+    observed: &[Observation],
+    local: &str,
+    my_superset_only: bool,
+) -> (Vec<String>, Vec<String>) {
+    let names = &ctx.agent.names;
+    let rep_mode = ctx.agent.params.rep_mode;
+    let mut superset_only = Vec::new();
+    let mut not_eligible = Vec::new();
+    for o in observed {
+        if o.node == local {
+            if my_superset_only {
+                superset_only.push(o.node.clone());
+            }
+            continue;
+        }
+        let status = ctx
+            .world
+            .cluster
+            .get_attr(&o.node, &names.data_status, Lifetime::Forever);
+        let baseline = ctx
+            .world
+            .cluster
+            .get_attr(&o.node, &names.sync_baseline, Lifetime::Forever);
+        match (status, baseline) {
+            (Ok(status), Ok(baseline)) => {
+                if superset_only_status(rep_mode, status.as_deref()) {
+                    superset_only.push(o.node.clone());
+                } else if eligibility_of_attr(rep_mode, status.as_deref()).is_err()
+                    || handover_eligibility(baseline.as_deref(), o.lsn).is_err()
+                {
+                    not_eligible.push(o.node.clone());
+                }
+            }
+            _ => not_eligible.push(o.node.clone()),
+        }
+    }
+    (superset_only, not_eligible)
 }
 
 /// The election note could not be written (e.g. tmpdir full): the standby

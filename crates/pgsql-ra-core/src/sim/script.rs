@@ -145,6 +145,10 @@ fn outcome_line(inv: &Invocation) -> String {
     line
 }
 
+/// The label prefix of a Pacemaker decision recorded among the invocations
+/// (no agent ran): printed as `<node> <what>`.
+pub const PACEMAKER_EVENT: &str = "pacemaker: ";
+
 /// The output lines for invocations: notifications that succeeded without
 /// changing anything are left out.
 pub fn invocation_lines(invs: &[Invocation]) -> Vec<String> {
@@ -154,6 +158,10 @@ pub fn invocation_lines(invs: &[Invocation]) -> Vec<String> {
             && inv.outcome.code == OcfExit::Success
             && inv.changes.is_empty();
         if quiet {
+            continue;
+        }
+        if let Some(event) = inv.label.strip_prefix(PACEMAKER_EVENT) {
+            out.push(format!("{} {event}", inv.node));
             continue;
         }
         out.push(outcome_line(inv));
