@@ -68,6 +68,15 @@ pub enum Ineligible {
     /// Set by the primary: a node_list node absent from
     /// `pg_stat_replication` (`DISCONNECT`, §4.2 step 2).
     NotReplicating,
+    /// Set by the primary (issue 11): the standby still has a walsender
+    /// row, but it is gone — its node is offline or fenced in Pacemaker's
+    /// view, or its last reply (`reply_time`) is older than
+    /// `standby_reply_timeout`. Treated like an absent row, and its
+    /// walsender is terminated.
+    StandbyLost {
+        /// Why, in words.
+        detail: String,
+    },
     /// Set by the primary: streaming asynchronously in sync mode, it may
     /// miss committed transactions (§4.2 table, §4.1).
     AsyncInSyncMode,
@@ -190,6 +199,7 @@ impl Ineligible {
             | Ineligible::ElectionNoteUnwritable => Effect::Score,
             Ineligible::OtherNodePromoted { .. }
             | Ineligible::NotReplicating
+            | Ineligible::StandbyLost { .. }
             | Ineligible::NotPromotedByCluster => Effect::ScoreAndDisconnect,
             Ineligible::LostElection { .. } => Effect::Disconnect,
             Ineligible::DataStatusNotAllowed { .. }
@@ -217,6 +227,7 @@ impl fmt::Display for Ineligible {
             Ineligible::NotReplicating => {
                 f.write_str("not in pg_stat_replication: its data may be behind")
             }
+            Ineligible::StandbyLost { detail } => f.write_str(detail),
             Ineligible::AsyncInSyncMode => f.write_str(
                 "streaming asynchronously in sync mode: it may miss committed transactions",
             ),

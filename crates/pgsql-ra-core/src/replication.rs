@@ -9,6 +9,8 @@
 //! the handover ([`SyncBaseline`], kept in `<tmpdir>/sync_baseline`), so
 //! that writes its predecessor acknowledged are not lost by promoting it.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::ineligible::Ineligible;
@@ -94,6 +96,11 @@ pub struct ControlDecision {
     /// baseline with `lsn: None` is recorded with the primary's position
     /// read after the reload.
     pub baseline: Option<SyncBaseline>,
+    /// Issue 11: the application_names whose walsender to terminate, after
+    /// their attributes are written and after the reload that removed them
+    /// from `synchronous_standby_names` (in that order): standbys that are
+    /// gone although their row remains ([`lost_standbys`]).
+    pub terminate: Vec<String>,
 }
 
 /// What the decision function needs to know.
@@ -113,16 +120,74 @@ pub struct ControlInput<'a> {
     pub current_sync: &'a [String],
     /// The handover baseline stored by the previous runs, if any.
     pub baseline: Option<&'a SyncBaseline>,
+    /// Issue 11: node_list nodes the cluster shows offline (down, fenced).
+    pub offline: &'a [String],
+    /// Issue 11: `standby_reply_timeout` (`None`: disabled).
+    pub reply_timeout: Option<Duration>,
 }
 
 fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
+/// Issue 11: the standbys whose walsender row remains although they are
+/// gone, with why: a node_list node the cluster shows offline (down,
+/// fenced), or any standby (node_list or external) whose last reply
+/// (`reply_time`, PostgreSQL ≥ 12) is older than `standby_reply_timeout`.
+/// A frozen host or a link lost without a TCP reset keeps its row
+/// `streaming` (and `sync`) until `wal_sender_timeout`, and every commit
+/// waits for it meanwhile; a healthy standby replies at least every
+/// `wal_receiver_status_interval`, idle or not.
+pub fn lost_standbys(input: &ControlInput<'_>) -> Vec<(String, String)> {
+    let mut lost: Vec<(String, String)> = Vec::new();
+    for r in input.rows {
+        let name = &r.application_name;
+        if name == input.local || lost.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let ours = input.node_list.contains(name);
+        if !ours && !input.external.contains(name) {
+            continue;
+        }
+        if ours && input.offline.contains(name) {
+            lost.push((
+                name.clone(),
+                format!("its node {name} is offline in the cluster (down or fenced) although its walsender row remains"),
+            ));
+        } else if let (Some(age), Some(bound)) = (r.reply_age, input.reply_timeout) {
+            if age > bound {
+                lost.push((
+                    name.clone(),
+                    format!(
+                        "no reply for {:.1} s (standby_reply_timeout {} s): its host froze or lost its link",
+                        age.as_secs_f64(),
+                        bound.as_secs()
+                    ),
+                ));
+            }
+        }
+    }
+    lost
+}
+
 /// Decides the standbys' attributes and the synchronous standby, in three
 /// steps: [`classify_row`] for each other node of node_list (list order),
 /// [`choose_sync_set`] over those classifications, then [`next_baseline`].
+/// A standby in [`lost_standbys`] is decided as if its row were absent
+/// (`DISCONNECT`, -INFINITY, released from the sync set) with its own
+/// reason, and its walsender is to be terminated.
 pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
+    let lost = lost_standbys(input);
+    let live: Vec<ReplicationRow> = input
+        .rows
+        .iter()
+        .filter(|r| !lost.iter().any(|(n, _)| *n == r.application_name))
+        .cloned()
+        .collect();
+    let input = &ControlInput {
+        rows: &live,
+        ..*input
+    };
     let valid = valid_baseline(input);
     let rules = RowRules::of(input);
     let mut caught_up = Vec::new();
@@ -136,7 +201,19 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             if c.caught_up {
                 caught_up.push(node.clone());
             }
-            c.decision
+            match lost.iter().find(|(n, _)| n == node) {
+                Some((_, why)) => {
+                    let i = Ineligible::StandbyLost {
+                        detail: why.clone(),
+                    };
+                    StandbyDecision {
+                        reason: i.to_string(),
+                        ineligible: Some(i),
+                        ..c.decision
+                    }
+                }
+                None => c.decision,
+            }
         })
         .collect();
     let choice = choose_sync_set(input, &standbys);
@@ -146,6 +223,7 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         sync_change: choice.change,
         recheck: choice.recheck,
         baseline,
+        terminate: lost.into_iter().map(|(n, _)| n).collect(),
     }
 }
 
@@ -512,6 +590,7 @@ mod tests {
             sync_state: sync.to_string(),
             flush_lsn: None,
             replay_lsn: None,
+            reply_age: None,
         }
     }
 
@@ -531,6 +610,8 @@ mod tests {
             rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
         })
     }
 
@@ -668,6 +749,8 @@ mod tests {
                 rows,
                 current_sync: &current,
                 baseline: b,
+                offline: &[],
+                reply_timeout: None,
             })
         };
         let at = |name: &str, sync: &str, flush: u64| ReplicationRow {
@@ -779,6 +862,8 @@ mod tests {
             rows: &rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
         });
         let change = d.sync_change.expect("the list changes");
         assert_eq!(change.names, v(&["node2", "ext1"]));
@@ -793,6 +878,8 @@ mod tests {
             rows: &rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
         });
         assert_eq!(d.sync_change, None);
     }
@@ -888,6 +975,8 @@ mod tests {
             rows: &rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
         };
         let rules = RowRules::of(&input);
         let standbys = [
@@ -965,6 +1054,8 @@ mod tests {
             rows: &[],
             current_sync: &current,
             baseline: Some(&stored),
+            offline: &[],
+            reply_timeout: None,
         };
         let b = next_baseline(&input, &v(&["node2"]), None);
         assert_eq!(b.map(|b| b.names), Some(v(&["node3"])));
@@ -986,6 +1077,80 @@ mod tests {
         let b = next_baseline(&input, &[], Some(&change)).expect("waits");
         assert_eq!(b.lsn, Some(Lsn(0x50)));
         assert_eq!(b.names, v(&["node3"]));
+    }
+
+    #[test]
+    fn a_lost_standby_is_disconnected_released_and_terminated() {
+        let list = v(&["node1", "node2", "node3"]);
+        let aged = |name: &str, sync: &str, secs: u64| ReplicationRow {
+            flush_lsn: Some(Lsn(0x10)),
+            reply_age: Some(Duration::from_secs(secs)),
+            ..row(name, "STREAMING", sync)
+        };
+        let current = v(&["node2"]);
+        let decide_with = |rows: &[ReplicationRow], offline: &[String], timeout: Option<u64>| {
+            control_slave_status(&ControlInput {
+                rep_mode: RepMode::Sync,
+                node_list: &list,
+                local: "node1",
+                external: &[],
+                rows,
+                current_sync: &current,
+                baseline: None,
+                offline,
+                reply_timeout: timeout.map(Duration::from_secs),
+            })
+        };
+        // node2 (sync) has not replied for 11 s > 10 s: DISCONNECT,
+        // -INFINITY, released; node3 (streaming) replaces it; node2's
+        // walsender is to be terminated.
+        let rows = [aged("node2", "SYNC", 11), aged("node3", "ASYNC", 1)];
+        let d = decide_with(&rows, &[], Some(10));
+        let s = &d.standbys[0];
+        assert_eq!(s.data_status, DataStatus::Disconnect);
+        assert_eq!(s.score, Score::CAN_NOT_PROMOTE);
+        assert!(s.reason.contains("no reply for 11.0 s"), "{}", s.reason);
+        assert!(matches!(s.ineligible, Some(Ineligible::StandbyLost { .. })));
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        assert_eq!(d.terminate, v(&["node2"]));
+        // At the bound, or without the check (0, or PostgreSQL < 12: no
+        // reply_time), nothing is lost.
+        for (rows, timeout) in [
+            (
+                vec![aged("node2", "SYNC", 10), aged("node3", "ASYNC", 1)],
+                Some(10),
+            ),
+            (
+                vec![aged("node2", "SYNC", 600), aged("node3", "ASYNC", 1)],
+                None,
+            ),
+            (
+                vec![row("node2", "STREAMING", "SYNC"), aged("node3", "ASYNC", 1)],
+                Some(10),
+            ),
+        ] {
+            let d = decide_with(&rows, &[], timeout);
+            assert_eq!(d.standbys[0].score, Score::CAN_PROMOTE);
+            assert_eq!(d.sync_change, None);
+            assert!(d.terminate.is_empty());
+        }
+        // Its node offline in the cluster (fenced): lost at once, whatever
+        // its reply age.
+        let rows = [aged("node2", "SYNC", 0), aged("node3", "ASYNC", 0)];
+        let d = decide_with(&rows, &v(&["node2"]), None);
+        assert!(
+            d.standbys[0].reason.contains("offline"),
+            "{}",
+            d.standbys[0].reason
+        );
+        assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        assert_eq!(d.terminate, v(&["node2"]));
+        // The only standby lost: all asynchronous (commits resume).
+        let rows = [aged("node2", "SYNC", 30)];
+        let d = decide_with(&rows, &[], Some(10));
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&[])));
+        assert_eq!(d.terminate, v(&["node2"]));
     }
 
     #[test]

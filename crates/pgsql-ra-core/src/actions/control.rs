@@ -13,6 +13,7 @@ use crate::ports::{FileOwner, LogLevel, ReplicationRow};
 use crate::replication::{control_slave_status, ControlInput, SyncBaseline, BASELINE_FILE};
 use crate::status::PgStatus;
 use crate::sync_mode;
+use std::time::Duration;
 
 /// Attempts at a database call that may fail transiently.
 pub const SQL_ATTEMPTS: u32 = 3;
@@ -135,6 +136,25 @@ fn publish_baseline(
     Ok(())
 }
 
+/// Terminates the walsenders of standbys that are gone although their row
+/// remains (issue 11), so that when they return they qualify again through
+/// the handover baseline. A failure is logged: the standby is already out
+/// of the sync set and marked `DISCONNECT`; the next monitor retries.
+fn terminate_walsenders(ctx: &mut Ctx<'_, '_>, names: &[String]) {
+    for name in names {
+        match ctx.world.db.terminate_walsender(name) {
+            Ok(n) => ctx.log(
+                LogLevel::Info,
+                &format!("Terminated {n} walsender(s) of {name}: it is gone (see its score reason) and must qualify again when it returns."),
+            ),
+            Err(e) => ctx.log(
+                LogLevel::Warn,
+                &format!("Can't terminate the walsender of {name}: {e}"),
+            ),
+        }
+    }
+}
+
 /// Runs `control_slave_status` once. Returns true when a standby was just
 /// made synchronous and the caller should check again shortly.
 pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
@@ -156,6 +176,12 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         record_position(ctx, b);
     }
     let local = ctx.attrs.local.clone();
+    let offline: Vec<String> = params
+        .node_list
+        .iter()
+        .filter(|n| **n != local && ctx.attrs.exists(n) && !ctx.attrs.is_online(n))
+        .cloned()
+        .collect();
     let decision = control_slave_status(&ControlInput {
         rep_mode: params.rep_mode,
         node_list: &params.node_list,
@@ -164,6 +190,9 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         rows: &rows,
         current_sync: &current,
         baseline: baseline.as_ref(),
+        offline: &offline,
+        reply_timeout: (params.standby_reply_timeout > 0)
+            .then(|| Duration::from_secs(u64::from(params.standby_reply_timeout))),
     });
     for s in &decision.standbys {
         ctx.log(
@@ -208,6 +237,9 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
         reload(ctx)?;
     }
+    // Issue 11: only now (the standby marked DISCONNECT/-INFINITY, then
+    // released from synchronous_standby_names and reloaded) its walsender.
+    terminate_walsenders(ctx, &decision.terminate);
     let mut next = decision.baseline.clone();
     if let Some(b) = next.as_mut() {
         record_position(ctx, b);

@@ -11,7 +11,7 @@
 //! `stop`, `promote`, `demote`, `cleanup`, `node-down`, `node-up` (a full
 //! stop then restarts in a chosen order is `node-down` of every node, then
 //! `node-up` in that order with `pacemaker` steps in between); faults are
-//! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`,
+//! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`, `freeze`/`thaw` (issue 11: a host frozen without a TCP reset),
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
 //! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
@@ -346,6 +346,12 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let a = node_arg(sim, args, 0)?;
             let b = node_arg(sim, args, 1)?;
             sim.net.set_link(a, b, *cmd == "link-up");
+            out.push("ok".into());
+        }
+        "freeze" | "thaw" => {
+            // Issue 11: the host freezes (SIGSTOP, no TCP reset) or thaws.
+            let n = node_arg(sim, args, 0)?;
+            sim.net.set_frozen(n, *cmd == "freeze");
             out.push("ok".into());
         }
         "lag" | "unlag" => {
