@@ -354,6 +354,8 @@ pub fn classify_row(
         } else {
             (not, status, Err(Ineligible::AsyncWithManyNodes))
         }
+    } else if data_status.is_streaming("QUORUM") {
+        (not, Some(PgStatus::HsQuorum), Err(Ineligible::QuorumMember))
     } else if data_status.is_streaming("POTENTIAL") {
         (
             not,
@@ -416,7 +418,9 @@ pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
     let still_sync = |name: &String| {
         standbys.iter().any(|s| {
             s.node == *name
-                && (s.data_status.is_streaming("SYNC") || s.data_status.is_streaming("POTENTIAL"))
+                && (s.data_status.is_streaming("SYNC")
+                    || s.data_status.is_streaming("POTENTIAL")
+                    || s.data_status.is_streaming("QUORUM"))
         })
     };
     let (kept, released): (Vec<String>, Vec<String>) =
@@ -667,12 +671,9 @@ mod tests {
                 ),
                 s("node5", "DISCONNECT", "-INFINITY", None),
                 s("node6", "CATCHUP|ASYNC", "-INFINITY", Some("HS:connected")),
-                s(
-                    "node7",
-                    "STREAMING|QUORUM",
-                    "-INFINITY",
-                    Some("HS:connected")
-                ),
+                // Issue 11: a quorum member is understood (HS:quorum), not
+                // promoted directly (the stock agent: HS:connected).
+                s("node7", "STREAMING|QUORUM", "-INFINITY", Some("HS:quorum")),
             ]
         );
         assert_eq!(d.sync_change, None, "node2 stays the synchronous standby");
