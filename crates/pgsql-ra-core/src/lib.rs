@@ -30,6 +30,7 @@ pub mod names;
 pub mod ocf;
 pub mod params;
 pub mod ports;
+pub mod quorum;
 pub mod recovery;
 pub mod replication;
 pub mod role_gate;

@@ -42,6 +42,10 @@ pub struct AttributeNames {
     /// system identifier, or a timeline newer than any recorded (a standby
     /// promoted outside the cluster).
     pub primary_origin: String,
+    /// `<rsc>-sync-quorum` (forever; not in the stock agent, issue 11): on
+    /// every node, the quorum commit set `<k> <member>…` the election
+    /// relies on ([`crate::quorum::QuorumSet`]).
+    pub sync_quorum: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -69,6 +73,7 @@ impl AttributeNames {
             sync_baseline: format!("{rsc}-sync-baseline"),
             withheld_score: format!("{rsc}-withheld-score"),
             primary_origin: format!("{rsc}-primary-origin"),
+            sync_quorum: format!("{rsc}-sync-quorum"),
         }
     }
 }

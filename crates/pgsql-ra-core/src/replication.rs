@@ -44,6 +44,8 @@ pub struct StandbyDecision {
 pub struct SyncChange {
     /// The synchronous standbys to configure (empty: all asynchronous).
     pub names: Vec<String>,
+    /// Issue 11: `Some(k)` for a quorum commit line `ANY k (names)`.
+    pub quorum: Option<u32>,
     /// Why, in words.
     pub reason: String,
 }
@@ -124,6 +126,10 @@ pub struct ControlInput<'a> {
     pub offline: &'a [String],
     /// Issue 11: `standby_reply_timeout` (`None`: disabled).
     pub reply_timeout: Option<Duration>,
+    /// Issue 11: `sync_quorum` (0: one synchronous standby, stock).
+    pub quorum: u32,
+    /// Issue 11: the `k` of `rep_mode.conf` when it holds `ANY k (...)`.
+    pub current_quorum: Option<u32>,
 }
 
 fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -415,6 +421,9 @@ pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
     if !input.external.is_empty() {
         return choose_with_external(input);
     }
+    if input.quorum > 0 {
+        return choose_quorum(input, standbys);
+    }
     let still_sync = |name: &String| {
         standbys.iter().any(|s| {
             s.node == *name
@@ -423,8 +432,14 @@ pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
                     || s.data_status.is_streaming("QUORUM"))
         })
     };
-    let (kept, released): (Vec<String>, Vec<String>) =
-        input.current_sync.iter().cloned().partition(still_sync);
+    // Quorum commit turned off (`sync_quorum` 0 after `ANY k`): every
+    // member is released; one standby is chosen below, through the
+    // handover baseline.
+    let (kept, released): (Vec<String>, Vec<String>) = if input.current_quorum.is_some() {
+        (Vec::new(), input.current_sync.to_vec())
+    } else {
+        input.current_sync.iter().cloned().partition(still_sync)
+    };
     let mut reasons: Vec<String> = released
         .iter()
         .map(|n| {
@@ -451,12 +466,58 @@ pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
                 .push("all standbys become asynchronous so that commits do not block".to_string());
         }
     }
-    let change = (!crate::sync_mode::same_names(&names, input.current_sync)).then(|| SyncChange {
+    let unchanged =
+        crate::sync_mode::same_names(&names, input.current_sync) && input.current_quorum.is_none();
+    let change = (!unchanged).then(|| SyncChange {
+        quorum: None,
         names,
         reason: reasons.join("; "),
     });
     let recheck = recheck && change.is_some();
     SyncChoice { change, recheck }
+}
+
+/// Quorum commit (issue 11 item 3, `sync_quorum` = k ≥ 1): every streaming
+/// standby of node_list is a member, `ANY min(k, members) (members)` in
+/// node_list order; no member: all asynchronous (the stock availability
+/// trade-off, §4.8). Recheck when a member is added.
+fn choose_quorum(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> SyncChoice {
+    let members: Vec<String> = standbys
+        .iter()
+        .filter(|s| {
+            matches!(&s.data_status, crate::status::DataStatus::Replication { state, .. } if state == "STREAMING")
+        })
+        .map(|s| s.node.clone())
+        .collect();
+    let k = input
+        .quorum
+        .min(u32::try_from(members.len()).unwrap_or(u32::MAX));
+    let quorum = (k > 0).then_some(k);
+    let unchanged = crate::sync_mode::same_names(&members, input.current_sync)
+        && (members.is_empty() || input.current_quorum == quorum);
+    if unchanged {
+        return SyncChoice {
+            change: None,
+            recheck: false,
+        };
+    }
+    let added = members.iter().any(|m| !input.current_sync.contains(m));
+    let reason = match quorum {
+        Some(k) => format!(
+            "quorum commit: any {k} of the streaming standbys [{}] acknowledge each commit",
+            members.join(", ")
+        ),
+        None => "quorum commit: no standby streams: all asynchronous so that commits do not block"
+            .to_string(),
+    };
+    SyncChoice {
+        change: Some(SyncChange {
+            quorum,
+            names: members,
+            reason,
+        }),
+        recheck: added,
+    }
 }
 
 /// The `STREAMING|ASYNC` standby with the highest `flush_lsn` (an unknown
@@ -520,6 +581,7 @@ fn choose_with_external(input: &ControlInput<'_>) -> SyncChoice {
     }
     SyncChoice {
         change: Some(SyncChange {
+            quorum: None,
             names: targets,
             reason,
         }),
@@ -616,6 +678,8 @@ mod tests {
             baseline: None,
             offline: &[],
             reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         })
     }
 
@@ -752,6 +816,8 @@ mod tests {
                 baseline: b,
                 offline: &[],
                 reply_timeout: None,
+                quorum: 0,
+                current_quorum: None,
             })
         };
         let at = |name: &str, sync: &str, flush: u64| ReplicationRow {
@@ -865,6 +931,8 @@ mod tests {
             baseline: None,
             offline: &[],
             reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         });
         let change = d.sync_change.expect("the list changes");
         assert_eq!(change.names, v(&["node2", "ext1"]));
@@ -881,6 +949,8 @@ mod tests {
             baseline: None,
             offline: &[],
             reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         });
         assert_eq!(d.sync_change, None);
     }
@@ -978,6 +1048,8 @@ mod tests {
             baseline: None,
             offline: &[],
             reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         };
         let rules = RowRules::of(&input);
         let standbys = [
@@ -1057,6 +1129,8 @@ mod tests {
             baseline: Some(&stored),
             offline: &[],
             reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         };
         let b = next_baseline(&input, &v(&["node2"]), None);
         assert_eq!(b.map(|b| b.names), Some(v(&["node3"])));
@@ -1064,6 +1138,7 @@ mod tests {
         // A change that adds a name: a new, unrecorded baseline for the
         // added name and the names still waiting.
         let change = SyncChange {
+            quorum: None,
             names: v(&["node3", "node4"]),
             reason: String::new(),
         };
@@ -1072,6 +1147,7 @@ mod tests {
         assert_eq!(b.names, v(&["node3", "node4"]));
         // A change that only removes names: the removed ones leave.
         let change = SyncChange {
+            quorum: None,
             names: v(&["node3"]),
             reason: String::new(),
         };
@@ -1100,6 +1176,8 @@ mod tests {
                 baseline: None,
                 offline,
                 reply_timeout: timeout.map(Duration::from_secs),
+                quorum: 0,
+                current_quorum: None,
             })
         };
         // node2 (sync) has not replied for 11 s > 10 s: DISCONNECT,

@@ -21,6 +21,16 @@ pub fn render(names: &[String]) -> String {
     format!("synchronous_standby_names = '{value}'\n")
 }
 
+/// Issue 11: the quorum commit line `synchronous_standby_names = 'ANY k
+/// ("a", "b")'` (any k of the names acknowledge each commit).
+pub fn render_quorum(k: u32, names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!(
+        "synchronous_standby_names = 'ANY {k} ({})'\n",
+        quoted.join(", ")
+    )
+}
+
 /// Parses the names the file currently makes synchronous. Like the stock
 /// agent: the names inside `(…)` when the quoted value starts with `FIRST `
 /// (or, issue 11, `ANY `: the members of a quorum commit set),
@@ -121,6 +131,9 @@ mod tests {
         assert_eq!(parse(line), v(&["node2", "node3"]));
         assert_eq!(parse_quorum(line), Some(1));
         assert_eq!(parse_quorum(&render(&v(&["node2"]))), None);
+        let q = render_quorum(1, &v(&["node2", "node3"]));
+        assert_eq!(q, line);
+        assert_eq!(parse(&q), v(&["node2", "node3"]));
         assert_eq!(
             parse_quorum("synchronous_standby_names = 'ANY x (a)'"),
             None

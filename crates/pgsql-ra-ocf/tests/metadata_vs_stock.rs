@@ -160,7 +160,7 @@ fn our_parameters_keep_the_stock_order() {
         .collect();
     assert_eq!(ours_in_stock, stock_names.iter().collect::<Vec<_>>());
     // The stock agent's 33, then ours after its last (issues 10 and 11).
-    assert_eq!(our_names.len(), 36);
+    assert_eq!(our_names.len(), 37);
     assert_eq!(
         our_names[32..]
             .iter()
@@ -170,7 +170,8 @@ fn our_parameters_keep_the_stock_order() {
             "external_standby_node_list",
             "crash_rejoin",
             "rewind_user",
-            "standby_reply_timeout"
+            "standby_reply_timeout",
+            "sync_quorum"
         ]
     );
 }

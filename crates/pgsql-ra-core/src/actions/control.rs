@@ -5,11 +5,13 @@
 //! (`<tmpdir>/sync_baseline`, see [`SyncBaseline`]): the primary's own WAL
 //! position read right after the reload that made a standby synchronous.
 
-use super::prepare::write_rep_mode_conf;
+use super::prepare::write_rep_mode_text;
+use super::quorum_record;
 use super::Ctx;
 use crate::budget::RETRY_INTERVAL;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel, ReplicationRow};
+use crate::quorum::QuorumSet;
 use crate::replication::{control_slave_status, ControlInput, SyncBaseline, BASELINE_FILE};
 use crate::status::PgStatus;
 use crate::sync_mode;
@@ -162,10 +164,13 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     let params = &agent.params;
     let rows = replication_rows(ctx)?;
     let conf_path = ctx.tmp_path(sync_mode::FILE_NAME);
-    let current = match ctx.world.fs.read(&conf_path) {
-        Ok(Some(text)) => sync_mode::parse(&text),
-        _ => Vec::new(),
-    };
+    let conf_text = ctx.world.fs.read(&conf_path).ok().flatten();
+    let current = conf_text
+        .as_deref()
+        .map(sync_mode::parse)
+        .unwrap_or_default();
+    let current_quorum = conf_text.as_deref().and_then(sync_mode::parse_quorum);
+    let in_force = current_quorum.and_then(|k| QuorumSet::new(k, &current));
     let baseline_path = ctx.tmp_path(BASELINE_FILE);
     let stored = match ctx.world.fs.read(&baseline_path) {
         Ok(Some(text)) => SyncBaseline::parse(&text),
@@ -193,6 +198,8 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         offline: &offline,
         reply_timeout: (params.standby_reply_timeout > 0)
             .then(|| Duration::from_secs(u64::from(params.standby_reply_timeout))),
+        quorum: params.sync_quorum,
+        current_quorum,
     });
     for s in &decision.standbys {
         ctx.log(
@@ -233,10 +240,24 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                 change.reason
             ),
         );
-        write_rep_mode_conf(ctx, &change.names)
+        // Issue 11: the quorum record is widened before the reload.
+        quorum_record::before_reload(ctx, change, in_force.clone())?;
+        let text = match change.quorum {
+            Some(k) => sync_mode::render_quorum(k, &change.names),
+            None => sync_mode::render(&change.names),
+        };
+        write_rep_mode_text(ctx, &text)
             .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
         reload(ctx)?;
+        if change.quorum.is_some() || current_quorum.is_some() {
+            quorum_record::after_reload(ctx, change)?;
+        }
     }
+    let configured = match &decision.sync_change {
+        Some(c) => c.quorum.and_then(|k| QuorumSet::new(k, &c.names)),
+        None => in_force,
+    };
+    quorum_record::maintain(ctx, configured, params.sync_quorum > 0, &rows)?;
     // Issue 11: only now (the standby marked DISCONNECT/-INFINITY, then
     // released from synchronous_standby_names and reloaded) its walsender.
     terminate_walsenders(ctx, &decision.terminate);

@@ -267,6 +267,19 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
              wal_receiver_status_interval, at which even an idle standby replies. 0 \
              disables the check.",
         ),
+        "sync_quorum" => (
+            "Quorum commit: ANY k of the streaming standbys",
+            "0 (default) keeps one synchronous standby, like the stock agent. With \
+             rep_mode=sync and k of 1 or more, the primary sets synchronous_standby_names \
+             to ANY k (...) over every streaming standby of node_list (fewer members than \
+             k: ANY of all of them), so that a commit waits for any k of them. Members \
+             are not promoted directly: after the primary is lost, the election promotes \
+             the member with the highest position, and only when it can compare the \
+             positions of at least members - k + 1 of the recorded members (Patroni's \
+             rule), so that a commit acknowledged by members that are down is not lost. \
+             The member set and k are recorded in the attribute <rsc>-sync-quorum \
+             (widened before a member is added, narrowed after it is removed).",
+        ),
         "external_standby_node_list" => (
             "Standbys outside the cluster to keep synchronous",
             "Space-separated application_names of standbys that are not cluster nodes. \
