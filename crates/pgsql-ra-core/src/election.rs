@@ -404,6 +404,10 @@ pub struct Round {
     /// True when this node takes part only as a superset (see
     /// [`Round::superset_only`]).
     pub my_superset_only: bool,
+    /// Issue 11: the recorded quorum commit set (`<rsc>-sync-quorum`), when
+    /// quorum commit was in force: the winner must also have compared at
+    /// least n − k + 1 of its members (Patroni's rule).
+    pub quorum: Option<crate::quorum::QuorumSet>,
 }
 
 /// The decision of one round, with its reason in words.
@@ -609,6 +613,18 @@ pub fn decide(round: &Round) -> Decision {
             let key = |o: &Observation| rank_key(o.lsn, o.origin, by_timeline);
             key(a).cmp(&key(b)).then_with(|| b.node.cmp(&a.node))
         });
+    if leader.is_none() {
+        if let Some(set) = &round.quorum {
+            let compared: Vec<String> = candidates.iter().map(|o| o.node.clone()).collect();
+            if let Err(why) = crate::quorum::enough_members(set, &compared) {
+                // Also a warning: the cluster stays without a primary until
+                // enough members are back (or an operator decides).
+                let mut warnings = warnings;
+                warnings.push(format!("No primary can be elected: {why}"));
+                return undecided(format!("no decision: {why}"), warnings);
+            }
+        }
+    }
     match leader {
         None => Decision {
             verdict: Verdict::Winner,
@@ -698,6 +714,7 @@ mod tests {
                 superset_only: Vec::new(),
                 not_eligible: Vec::new(),
                 my_superset_only: false,
+                quorum: None,
             });
             match &d.notes {
                 NotesChange::ResetTo(t) => {
@@ -758,6 +775,7 @@ mod tests {
             superset_only: Vec::new(),
             not_eligible: Vec::new(),
             my_superset_only: false,
+            quorum: None,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
         assert_eq!(
@@ -778,6 +796,7 @@ mod tests {
             superset_only: Vec::new(),
             not_eligible: Vec::new(),
             my_superset_only: false,
+            quorum: None,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
     }
@@ -855,6 +874,7 @@ mod tests {
             superset_only: Vec::new(),
             not_eligible: Vec::new(),
             my_superset_only: false,
+            quorum: None,
         })
     }
 
@@ -877,7 +897,46 @@ mod tests {
             superset_only: superset_only.iter().map(|n| n.to_string()).collect(),
             not_eligible: not_eligible.iter().map(|n| n.to_string()).collect(),
             my_superset_only: superset_only.contains(&me),
+            quorum: None,
         })
+    }
+
+    #[test]
+    fn a_quorum_winner_needs_enough_members_compared() {
+        let o = Some(Origin::new(2, SYS));
+        let set = crate::quorum::QuorumSet::new(1, &["node2".to_string(), "node3".to_string()]);
+        let round = |me: &str, rows: &[(&str, u64, Option<Origin>)]| {
+            let observed = full(rows);
+            let (_, lsn, origin) = rows.iter().find(|r| r.0 == me).copied().unwrap();
+            decide(&Round {
+                my_lsn: Lsn(lsn),
+                my_origin: origin,
+                previous: Some(render_note(&observed)),
+                observed,
+                completed: 2,
+                check_count: 3,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: set.clone(),
+            })
+        };
+        // Both members compared: the highest wins, the other loses.
+        let both = [("node2", 0x50, o), ("node3", 0x60, o)];
+        assert_eq!(round("node3", &both).verdict, Verdict::Winner);
+        assert_eq!(round("node2", &both).verdict, Verdict::Loser);
+        // One member alone (n - k + 1 = 2 needed): no decision, and a warning.
+        let d = round("node2", &[("node2", 0x50, o)]);
+        assert_eq!(d.verdict, Verdict::Restarted, "{}", d.reason);
+        assert!(
+            d.reason.contains("only 1 member position(s)"),
+            "{}",
+            d.reason
+        );
+        assert!(d
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("No primary can be elected")));
     }
 
     #[test]
@@ -1124,6 +1183,7 @@ mod tests {
             superset_only: Vec::new(),
             not_eligible: Vec::new(),
             my_superset_only: false,
+            quorum: None,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
         assert_eq!(

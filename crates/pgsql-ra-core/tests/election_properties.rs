@@ -68,6 +68,7 @@ proptest! {
                 superset_only: Vec::new(),
                 not_eligible: Vec::new(),
                 my_superset_only: false,
+                quorum: None,
             });
             prop_assert_eq!(d.highest, top);
             match d.verdict {
@@ -89,6 +90,7 @@ proptest! {
                 superset_only: Vec::new(),
                 not_eligible: Vec::new(),
                 my_superset_only: false,
+                quorum: None,
             });
             prop_assert_eq!(first.verdict, Verdict::Restarted);
         }
@@ -129,6 +131,7 @@ proptest! {
                 superset_only: Vec::new(),
                 not_eligible: Vec::new(),
                 my_superset_only: false,
+                quorum: None,
             };
             let d = decide(&round);
             prop_assert_eq!(&d, &decide(&round), "deterministic");
@@ -206,6 +209,7 @@ fn confirmed_verdicts(nodes: &[(u64, Option<u32>)], unreadable: &[String]) -> Ve
                     superset_only: Vec::new(),
                     not_eligible: Vec::new(),
                     my_superset_only: false,
+                    quorum: None,
                 },
                 unreadable,
             )
@@ -299,6 +303,7 @@ proptest! {
                 superset_only: Vec::new(),
                 not_eligible: Vec::new(),
                 my_superset_only: false,
+                quorum: None,
             });
             prop_assert_eq!(d.verdict, Verdict::Restarted, "{}", d.reason);
             prop_assert!(d.reason.contains("forked"), "{}", d.reason);
@@ -346,6 +351,7 @@ proptest! {
                 superset_only: Vec::new(),
                 not_eligible: Vec::new(),
                 my_superset_only: false,
+                quorum: None,
             });
             let expected = match (can_follow, me.node.as_str()) {
                 (true, "new") => Verdict::Winner,

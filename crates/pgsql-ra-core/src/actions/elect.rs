@@ -12,6 +12,7 @@ use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
 use crate::ports::{FileOwner, Lifetime, LogLevel};
+use crate::quorum::QuorumSet;
 use crate::score::Score;
 use crate::status::DataStatus;
 use crate::timeline::{history_file_timeline, parse_history, rank, HistoryEntry};
@@ -288,8 +289,28 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .cluster
         .get_attr(&local, &names.data_status, Lifetime::Forever)
         .map_err(generic("Can't read my data status"))?;
-    let my_superset_only = superset_only_status(params.rep_mode, own.as_deref());
-    if my_superset_only {
+    // Issue 11: the quorum commit set recorded by the primary; an
+    // unreadable record refuses the election (fail closed).
+    let quorum = match super::quorum_record::read_record(ctx, &local) {
+        Ok(q) => q,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("{e}; taking no part in the election until it is readable"),
+            );
+            withdraw_location(ctx);
+            return Ok(false);
+        }
+    };
+    let my_quorum_member = quorum_member(quorum.as_ref(), &local, own.as_deref());
+    let my_superset_only =
+        !my_quorum_member && superset_only_status(params.rep_mode, own.as_deref());
+    if my_quorum_member {
+        ctx.log(
+            LogLevel::Info,
+            "A quorum commit member: I take part in the election among the recorded members (issue 11).",
+        );
+    } else if my_superset_only {
         ctx.log(
             LogLevel::Info,
             "Not a synchronous standby: I take part in the election only if I hold all of an eligible node's WAL on the same history (issue 11).",
@@ -401,7 +422,8 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             return Ok(false);
         }
     };
-    let (superset_only, not_eligible) = standings(ctx, &observed, &local, my_superset_only);
+    let (superset_only, not_eligible) =
+        standings(ctx, &observed, &local, my_superset_only, quorum.as_ref());
     let completed = completed_rounds(&files, params.xlog_check_count);
     let previous = ctx
         .world
@@ -419,6 +441,7 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             superset_only,
             not_eligible,
             my_superset_only,
+            quorum,
         },
         &unreadable,
     );
@@ -466,6 +489,14 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     }
 }
 
+/// Issue 11 (quorum commit): `node` is a member of the recorded quorum set
+/// and its data-status is exactly `STREAMING|QUORUM`: it takes part in the
+/// election like a synchronous standby (Patroni's rule applies to the
+/// winner, [`crate::quorum::enough_members`]).
+fn quorum_member(quorum: Option<&QuorumSet>, node: &str, raw: Option<&str>) -> bool {
+    quorum.is_some_and(|q| q.members.iter().any(|m| m == node)) && raw == Some("STREAMING|QUORUM")
+}
+
 /// Issue 11 (B2-14): a data-status (exact agent text) that in sync mode
 /// lets a standby take part in the election only as a superset of an
 /// eligible node: `STREAMING|ASYNC` or `STREAMING|POTENTIAL`.
@@ -485,6 +516,7 @@ fn standings(
     observed: &[Observation],
     local: &str,
     my_superset_only: bool,
+    quorum: Option<&QuorumSet>,
 ) -> (Vec<String>, Vec<String>) {
     let names = &ctx.agent.names;
     let rep_mode = ctx.agent.params.rep_mode;
@@ -507,7 +539,11 @@ fn standings(
             .get_attr(&o.node, &names.sync_baseline, Lifetime::Forever);
         match (status, baseline) {
             (Ok(status), Ok(baseline)) => {
-                if superset_only_status(rep_mode, status.as_deref()) {
+                if quorum_member(quorum, &o.node, status.as_deref()) {
+                    if handover_eligibility(baseline.as_deref(), o.lsn).is_err() {
+                        not_eligible.push(o.node.clone());
+                    }
+                } else if superset_only_status(rep_mode, status.as_deref()) {
                     superset_only.push(o.node.clone());
                 } else if eligibility_of_attr(rep_mode, status.as_deref()).is_err()
                     || handover_eligibility(baseline.as_deref(), o.lsn).is_err()
