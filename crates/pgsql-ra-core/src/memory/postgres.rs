@@ -187,6 +187,14 @@ fn pair(a: &str, b: &str) -> (String, String) {
     }
 }
 
+/// The k of `ANY k (...)`, `None` for any other form.
+fn quorum_count(names: &str) -> Option<usize> {
+    let text = names.trim();
+    let upper = text.to_ascii_uppercase();
+    let rest = upper.strip_prefix("ANY ")?;
+    rest.split('(').next()?.trim().parse().ok()
+}
+
 /// How `synchronous_standby_names` ranks standbys.
 fn sync_states(names: &str, connected: &[String]) -> BTreeMap<String, &'static str> {
     let text = names.trim();
@@ -561,12 +569,21 @@ impl SimNetwork {
             .map(|s| net.app_name(s))
             .collect();
         let states = sync_states(&sync_names, &connected);
-        let acked = net.standbys_of(node).iter().any(|s| {
-            matches!(
-                states.get(&net.app_name(s)).copied(),
-                Some("SYNC") | Some("QUORUM")
-            ) && net.get(s).is_some_and(|i| i.lsn >= primary_lsn)
-        });
+        let holding = |state: &str| {
+            net.standbys_of(node)
+                .iter()
+                .filter(|s| {
+                    states.get(&net.app_name(s)).copied() == Some(state)
+                        && net.get(s).is_some_and(|i| i.lsn >= primary_lsn)
+                })
+                .count()
+        };
+        // `ANY k (...)` needs k members; `FIRST n`/a name, one sync standby
+        // (the simulator's single-standby model).
+        let acked = match quorum_count(&sync_names) {
+            Some(k) => holding("QUORUM") >= k,
+            None => holding("SYNC") >= 1,
+        };
         Ok(if acked {
             WriteOutcome::Committed
         } else {
