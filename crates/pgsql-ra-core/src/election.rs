@@ -352,6 +352,11 @@ pub enum Verdict {
     Winner,
     /// Confirmed, and another node is ahead: own data-status `DISCONNECT`.
     Loser,
+    /// Issue 11: confirmed, not elected, nothing marked: this node takes
+    /// part only as a superset and is not one (or another node is ahead of
+    /// it), or an eligible node whose lead is a superset of its WAL (that
+    /// node will be promoted; this one follows it and stays eligible).
+    Yield,
 }
 
 /// How the note files change after a round.
@@ -385,6 +390,24 @@ pub struct Round {
     pub previous: Option<String>,
     /// `xlog_check_count`.
     pub check_count: u32,
+    /// Issue 11 (B2-14): the nodes (this one included, when it is one) whose
+    /// data-status in sync mode is `STREAMING|ASYNC` or `STREAMING|POTENTIAL`:
+    /// not eligible under the stock rules (§4.3), they take part only as a
+    /// *superset* — on the same origin (system, timeline, switch point) as
+    /// an eligible node and at or past its location, so that they hold every
+    /// commit that node holds. Any other such node is left out of the round.
+    pub superset_only: Vec<String>,
+    /// Observed nodes known not to be eligible (their data-status or sync
+    /// baseline refuses them): they still count as before, but never vouch
+    /// for a superset.
+    pub not_eligible: Vec<String>,
+    /// True when this node takes part only as a superset (see
+    /// [`Round::superset_only`]).
+    pub my_superset_only: bool,
+    /// Issue 11: the recorded quorum commit set (`<rsc>-sync-quorum`), when
+    /// quorum commit was in force: the winner must also have compared at
+    /// least n − k + 1 of its members (Patroni's rule).
+    pub quorum: Option<crate::quorum::QuorumSet>,
 }
 
 /// The decision of one round, with its reason in words.
@@ -422,6 +445,52 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
         ),
         warnings: d.warnings,
     }
+}
+
+/// Issue 11: true when WAL ending at `mine.0` on origin `mine.1` holds all
+/// of the WAL ending at `theirs.0` on `theirs.1`, as far as timeline
+/// metadata can tell (the rule the ranking above uses): the same system,
+/// and either the same timeline begun at the same switch point and at
+/// least as far, or a newer timeline whose known switch point is at or
+/// past `theirs` (their WAL ends before the history branched; the known
+/// limit of an outside fork with identical numbers and switch points,
+/// docs/decision-logic.md, applies).
+pub fn holds_all_of(mine: (Lsn, Origin), theirs: (Lsn, Origin)) -> bool {
+    let ((my_lsn, m), (their_lsn, t)) = (mine, theirs);
+    if m.system_id != t.system_id {
+        return false;
+    }
+    match m.timeline.cmp(&t.timeline) {
+        std::cmp::Ordering::Equal => m.switch_point == t.switch_point && my_lsn >= their_lsn,
+        std::cmp::Ordering::Greater => m.switch_point.is_some_and(|sp| their_lsn <= sp),
+        std::cmp::Ordering::Less => false,
+    }
+}
+
+/// The superset-only nodes ([`Round::superset_only`]) that qualify: each
+/// [`holds_all_of`] an eligible observed node's WAL (not superset-only, not
+/// in [`Round::not_eligible`]).
+fn superset_qualified(round: &Round, candidates: &[&Observation]) -> Vec<String> {
+    candidates
+        .iter()
+        .filter(|o| round.superset_only.contains(&o.node))
+        .filter(|o| vouched(round, candidates, o.lsn, o.origin))
+        .map(|o| o.node.clone())
+        .collect()
+}
+
+/// True when `lsn` on `origin` (known) [`holds_all_of`] an eligible
+/// candidate's WAL (not superset-only, not known ineligible).
+fn vouched(round: &Round, candidates: &[&Observation], lsn: Lsn, origin: Option<Origin>) -> bool {
+    let Some(origin) = origin else {
+        return false;
+    };
+    candidates.iter().any(|v| {
+        !round.superset_only.contains(&v.node)
+            && !round.not_eligible.contains(&v.node)
+            && v.origin
+                .is_some_and(|o| holds_all_of((lsn, origin), (v.lsn, o)))
+    })
 }
 
 /// Decides one round (stock steps 4 to 7 of `have_master_right`).
@@ -471,8 +540,36 @@ pub fn decide(round: &Round) -> Decision {
         reason,
         warnings,
     };
+    // Issue 11: a superset-only node that does not qualify is left out of
+    // the round, as if it had not published (the stock agent's async
+    // standbys did not).
+    let qualified = superset_qualified(round, &candidates);
+    let me_superset_only = round.my_superset_only;
+    let candidates: Vec<&Observation> = candidates
+        .into_iter()
+        .filter(|o| !round.superset_only.contains(&o.node) || qualified.contains(&o.node))
+        .collect();
+    let yield_ = |reason: String, warnings: Vec<String>| Decision {
+        verdict: Verdict::Yield,
+        notes: NotesChange::ResetTo(text.clone()),
+        highest,
+        reason,
+        warnings,
+    };
+    if me_superset_only && !vouched(round, &candidates, round.my_lsn, round.my_origin) {
+        return yield_(
+            "I am not a synchronous standby and hold no superset of an eligible node's WAL on the same history: not elected".to_string(),
+            warnings,
+        );
+    }
+    let effective: Vec<Observation> = round
+        .observed
+        .iter()
+        .filter(|o| !round.superset_only.contains(&o.node) || qualified.contains(&o.node))
+        .cloned()
+        .collect();
     if let Some(mine) = round.my_origin {
-        match system_counts(&round.observed, mine) {
+        match system_counts(&effective, mine) {
             (own, Some((other, count))) if count > own => {
                 return lose(
                     format!(
@@ -516,6 +613,18 @@ pub fn decide(round: &Round) -> Decision {
             let key = |o: &Observation| rank_key(o.lsn, o.origin, by_timeline);
             key(a).cmp(&key(b)).then_with(|| b.node.cmp(&a.node))
         });
+    if leader.is_none() {
+        if let Some(set) = &round.quorum {
+            let compared: Vec<String> = candidates.iter().map(|o| o.node.clone()).collect();
+            if let Err(why) = crate::quorum::enough_members(set, &compared) {
+                // Also a warning: the cluster stays without a primary until
+                // enough members are back (or an operator decides).
+                let mut warnings = warnings;
+                warnings.push(format!("No primary can be elected: {why}"));
+                return undecided(format!("no decision: {why}"), warnings);
+            }
+        }
+    }
     match leader {
         None => Decision {
             verdict: Verdict::Winner,
@@ -533,6 +642,25 @@ pub fn decide(round: &Round) -> Decision {
             },
             warnings,
         },
+        Some(o) if me_superset_only => yield_(
+            format!(
+                "not elected: {} at {} is ahead of my location {}",
+                o.node, o.lsn, round.my_lsn
+            ),
+            warnings,
+        ),
+        Some(o)
+            if round.superset_only.contains(&o.node)
+                && matches!((o.origin, round.my_origin), (Some(g), Some(m)) if holds_all_of((o.lsn, g), (round.my_lsn, m))) =>
+        {
+            yield_(
+                format!(
+                    "{} holds my WAL and more on the same history ({} past my {}): it takes over and I stay eligible to follow it",
+                    o.node, o.lsn, round.my_lsn
+                ),
+                warnings,
+            )
+        }
         Some(o) => lose(
             match (o.origin, round.my_origin) {
                 (Some(g), Some(m)) if by_timeline && g.timeline > m.timeline => format!(
@@ -583,6 +711,10 @@ mod tests {
                 completed,
                 previous: notes.get(&completed).cloned(),
                 check_count: count,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: None,
             });
             match &d.notes {
                 NotesChange::ResetTo(t) => {
@@ -640,6 +772,10 @@ mod tests {
             completed: 2,
             previous: Some(render_note(&obs(&[("node1", 8)]))),
             check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
         assert_eq!(
@@ -657,6 +793,10 @@ mod tests {
             completed: 3,
             previous: Some(String::new()),
             check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
     }
@@ -731,7 +871,189 @@ mod tests {
             observed,
             completed: 2,
             check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
         })
+    }
+
+    /// [`confirmed`] with the issue-11 standings.
+    fn confirmed_with(
+        me: &str,
+        rows: &[(&str, u64, Option<Origin>)],
+        superset_only: &[&str],
+        not_eligible: &[&str],
+    ) -> Decision {
+        let observed = full(rows);
+        let (_, lsn, origin) = rows.iter().find(|r| r.0 == me).copied().unwrap();
+        decide(&Round {
+            my_lsn: Lsn(lsn),
+            my_origin: origin,
+            previous: Some(render_note(&observed)),
+            observed,
+            completed: 2,
+            check_count: 3,
+            superset_only: superset_only.iter().map(|n| n.to_string()).collect(),
+            not_eligible: not_eligible.iter().map(|n| n.to_string()).collect(),
+            my_superset_only: superset_only.contains(&me),
+            quorum: None,
+        })
+    }
+
+    #[test]
+    fn a_quorum_winner_needs_enough_members_compared() {
+        let o = Some(Origin::new(2, SYS));
+        let set = crate::quorum::QuorumSet::new(1, &["node2".to_string(), "node3".to_string()]);
+        let round = |me: &str, rows: &[(&str, u64, Option<Origin>)]| {
+            let observed = full(rows);
+            let (_, lsn, origin) = rows.iter().find(|r| r.0 == me).copied().unwrap();
+            decide(&Round {
+                my_lsn: Lsn(lsn),
+                my_origin: origin,
+                previous: Some(render_note(&observed)),
+                observed,
+                completed: 2,
+                check_count: 3,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: set.clone(),
+            })
+        };
+        // Both members compared: the highest wins, the other loses.
+        let both = [("node2", 0x50, o), ("node3", 0x60, o)];
+        assert_eq!(round("node3", &both).verdict, Verdict::Winner);
+        assert_eq!(round("node2", &both).verdict, Verdict::Loser);
+        // One member alone (n - k + 1 = 2 needed): no decision, and a warning.
+        let d = round("node2", &[("node2", 0x50, o)]);
+        assert_eq!(d.verdict, Verdict::Restarted, "{}", d.reason);
+        assert!(
+            d.reason.contains("only 1 member position(s)"),
+            "{}",
+            d.reason
+        );
+        assert!(d
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("No primary can be elected")));
+    }
+
+    #[test]
+    fn holds_all_of_compares_histories_not_numbers() {
+        let tl = |t: u32, sp: Option<u64>| Origin {
+            timeline: t,
+            system_id: SYS,
+            switch_point: sp.map(Lsn),
+        };
+        let at = |l: u64, o: Origin| (Lsn(l), o);
+        // The same timeline and switch point: the one further holds the other.
+        assert!(holds_all_of(
+            at(0x60, tl(2, Some(0x40))),
+            at(0x50, tl(2, Some(0x40)))
+        ));
+        assert!(holds_all_of(
+            at(0x50, tl(2, Some(0x40))),
+            at(0x50, tl(2, Some(0x40)))
+        ));
+        assert!(!holds_all_of(
+            at(0x50, tl(2, Some(0x40))),
+            at(0x60, tl(2, Some(0x40)))
+        ));
+        // The same number from another switch point: a fork.
+        assert!(!holds_all_of(
+            at(0x60, tl(2, Some(0x30))),
+            at(0x50, tl(2, Some(0x40)))
+        ));
+        // Another system.
+        let other = Origin {
+            system_id: OTHER,
+            ..tl(2, Some(0x40))
+        };
+        assert!(!holds_all_of(at(0x60, other), at(0x50, tl(2, Some(0x40)))));
+        // A newer timeline that began at or after their end holds it.
+        assert!(holds_all_of(
+            at(0x60, tl(3, Some(0x50))),
+            at(0x50, tl(2, Some(0x40)))
+        ));
+        assert!(!holds_all_of(
+            at(0x60, tl(3, Some(0x48))),
+            at(0x50, tl(2, Some(0x40)))
+        ));
+        assert!(!holds_all_of(
+            at(0x60, tl(3, None)),
+            at(0x50, tl(2, Some(0x40)))
+        ));
+        // An older timeline never holds a newer one.
+        assert!(!holds_all_of(
+            at(0x90, tl(2, Some(0x40))),
+            at(0x50, tl(3, Some(0x50)))
+        ));
+    }
+
+    #[test]
+    fn an_async_standby_ahead_on_the_same_history_wins_and_the_sync_one_yields() {
+        let tl2 = Origin {
+            timeline: 2,
+            system_id: SYS,
+            switch_point: Some(Lsn(0x40)),
+        };
+        let o = Some(tl2);
+        // node2 sync at 0x50, node3 async at 0x60: node3 wins, node2 yields
+        // (not DISCONNECT).
+        let rows = [("node2", 0x50, o), ("node3", 0x60, o)];
+        let d = confirmed_with("node3", &rows, &["node3"], &[]);
+        assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
+        let d = confirmed_with("node2", &rows, &["node3"], &[]);
+        assert_eq!(d.verdict, Verdict::Yield, "{}", d.reason);
+        assert!(
+            d.reason.contains("node3 holds my WAL and more"),
+            "{}",
+            d.reason
+        );
+        // Only an eligible node vouches: node2 known not eligible (its
+        // data-status or sync baseline refuses it): node3 does not qualify,
+        // and is left out of node2's round (stock: node2 decides alone).
+        let d = confirmed_with("node3", &rows, &["node3"], &["node2"]);
+        assert_eq!(d.verdict, Verdict::Yield, "{}", d.reason);
+        assert!(d.reason.contains("no superset"), "{}", d.reason);
+        // Another switch point (a fork): no superset, node3 yields, node2
+        // wins its round without it.
+        let fork = Some(Origin {
+            switch_point: Some(Lsn(0x30)),
+            ..tl2
+        });
+        let rows = [("node2", 0x50, o), ("node3", 0x60, fork)];
+        assert_eq!(
+            confirmed_with("node3", &rows, &["node3"], &[]).verdict,
+            Verdict::Yield
+        );
+        let d = confirmed_with("node2", &rows, &["node3"], &[]);
+        assert_ne!(d.verdict, Verdict::Loser, "{}", d.reason);
+        // Two async standbys without an eligible node: nobody wins.
+        let rows = [("node2", 0x50, o), ("node3", 0x60, o)];
+        for me in ["node2", "node3"] {
+            assert_eq!(
+                confirmed_with(me, &rows, &["node2", "node3"], &[]).verdict,
+                Verdict::Yield
+            );
+        }
+        // An async standby behind the sync one: the sync one wins, the
+        // async one yields.
+        let rows = [("node2", 0x60, o), ("node3", 0x50, o)];
+        assert_eq!(
+            confirmed_with("node2", &rows, &["node3"], &[]).verdict,
+            Verdict::Winner
+        );
+        assert_eq!(
+            confirmed_with("node3", &rows, &["node3"], &[]).verdict,
+            Verdict::Yield
+        );
+        // Two eligible nodes: the stock rule (the one behind is DISCONNECT).
+        assert_eq!(
+            confirmed_with("node3", &rows, &[], &[]).verdict,
+            Verdict::Loser
+        );
     }
 
     #[test]
@@ -858,6 +1180,10 @@ mod tests {
             completed: 2,
             previous: Some(render_note(&before)),
             check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
         });
         assert_eq!(d.verdict, Verdict::Restarted);
         assert_eq!(

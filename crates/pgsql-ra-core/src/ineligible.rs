@@ -68,6 +68,21 @@ pub enum Ineligible {
     /// Set by the primary: a node_list node absent from
     /// `pg_stat_replication` (`DISCONNECT`, §4.2 step 2).
     NotReplicating,
+    /// Set by the primary (issue 11): streaming as a member of a quorum
+    /// commit set (`STREAMING|QUORUM`). Any one member may lack a commit the
+    /// others acknowledged, so no member is promoted directly: after the
+    /// primary is lost the election promotes the member with the highest
+    /// position among enough members (`sync_quorum`, Patroni's rule).
+    QuorumMember,
+    /// Set by the primary (issue 11): the standby still has a walsender
+    /// row, but it is gone — its node is offline or fenced in Pacemaker's
+    /// view, or its last reply (`reply_time`) is older than
+    /// `standby_reply_timeout`. Treated like an absent row, and its
+    /// walsender is terminated.
+    StandbyLost {
+        /// Why, in words.
+        detail: String,
+    },
     /// Set by the primary: streaming asynchronously in sync mode, it may
     /// miss committed transactions (§4.2 table, §4.1).
     AsyncInSyncMode,
@@ -190,7 +205,9 @@ impl Ineligible {
             | Ineligible::ElectionNoteUnwritable => Effect::Score,
             Ineligible::OtherNodePromoted { .. }
             | Ineligible::NotReplicating
+            | Ineligible::StandbyLost { .. }
             | Ineligible::NotPromotedByCluster => Effect::ScoreAndDisconnect,
+            Ineligible::QuorumMember => Effect::Score,
             Ineligible::LostElection { .. } => Effect::Disconnect,
             Ineligible::DataStatusNotAllowed { .. }
             | Ineligible::BelowSyncBaseline { .. }
@@ -217,6 +234,10 @@ impl fmt::Display for Ineligible {
             Ineligible::NotReplicating => {
                 f.write_str("not in pg_stat_replication: its data may be behind")
             }
+            Ineligible::StandbyLost { detail } => f.write_str(detail),
+            Ineligible::QuorumMember => f.write_str(
+                "a quorum commit member: it may lack commits the other members acknowledged; promoted only by the election among enough members",
+            ),
             Ineligible::AsyncInSyncMode => f.write_str(
                 "streaming asynchronously in sync mode: it may miss committed transactions",
             ),

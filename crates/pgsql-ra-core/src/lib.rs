@@ -31,6 +31,7 @@ pub mod ocf;
 pub mod params;
 pub mod ports;
 pub mod quote;
+pub mod quorum;
 pub mod recovery;
 pub mod replication;
 pub mod role_gate;

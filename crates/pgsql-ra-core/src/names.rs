@@ -17,6 +17,12 @@ pub struct AttributeNames {
     pub xlog_tli: String,
     /// `<rsc>-master-baseline` (reboot).
     pub master_baseline: String,
+    /// `<rsc>-baseline-origin` (reboot; not in the stock agent, issue 11):
+    /// `<timeline>:<system identifier>[:<switch point>]` of the WAL the
+    /// master-baseline was read from, recorded with it, so that the
+    /// pre-promote check can tell a standby ahead on the same history
+    /// from one that diverged.
+    pub baseline_origin: String,
     /// `<rsc>-receiver-status` (reboot, via attrd).
     pub receiver_status: String,
     /// `master-<rsc>`: the promotion score (reboot).
@@ -36,6 +42,10 @@ pub struct AttributeNames {
     /// system identifier, or a timeline newer than any recorded (a standby
     /// promoted outside the cluster).
     pub primary_origin: String,
+    /// `<rsc>-sync-quorum` (forever; not in the stock agent, issue 11): on
+    /// every node, the quorum commit set `<k> <member>…` the election
+    /// relies on ([`crate::quorum::QuorumSet`]).
+    pub sync_quorum: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -57,11 +67,13 @@ impl AttributeNames {
             xlog_loc: format!("{rsc}-xlog-loc"),
             xlog_tli: format!("{rsc}-xlog-tli"),
             master_baseline: format!("{rsc}-master-baseline"),
+            baseline_origin: format!("{rsc}-baseline-origin"),
             receiver_status: format!("{rsc}-receiver-status"),
             master_score: format!("master-{rsc}"),
             sync_baseline: format!("{rsc}-sync-baseline"),
             withheld_score: format!("{rsc}-withheld-score"),
             primary_origin: format!("{rsc}-primary-origin"),
+            sync_quorum: format!("{rsc}-sync-quorum"),
         }
     }
 }

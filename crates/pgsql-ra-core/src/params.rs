@@ -49,7 +49,7 @@ const fn spec(
 use ParamKind::{Boolean as B, Integer as I, String as S};
 
 /// Every parameter, in the stock agent's meta-data order.
-pub const PARAMETERS: [ParamSpec; 35] = [
+pub const PARAMETERS: [ParamSpec; 37] = [
     spec("pgctl", S, "/usr/bin/pg_ctl", true),
     spec("start_opt", S, "", false),
     spec("ctl_opt", S, "", false),
@@ -85,6 +85,8 @@ pub const PARAMETERS: [ParamSpec; 35] = [
     spec("external_standby_node_list", S, "", false),
     spec("crash_rejoin", S, "none", true),
     spec("rewind_user", S, "", true),
+    spec("standby_reply_timeout", I, "10", true),
+    spec("sync_quorum", I, "0", true),
 ];
 
 /// Looks up a parameter's spec by name.
@@ -252,6 +254,18 @@ pub struct Params {
     /// `rewind_user`: the role `pg_rewind` and the rejoin checks connect to
     /// the primary as (through `master_ip`); empty means `pgdba`.
     pub rewind_user: String,
+    /// `standby_reply_timeout` (issue 11), seconds: on the primary, a
+    /// standby whose walsender's `reply_time` (PostgreSQL ≥ 12) is older
+    /// than this is treated as gone (DISCONNECT, released from
+    /// `synchronous_standby_names`, walsender terminated). 0 disables the
+    /// check. Default 10: five times the seed's `wal_receiver_status_interval`
+    /// (2 s), at which even an idle standby replies.
+    pub standby_reply_timeout: u32,
+    /// `sync_quorum` (issue 11, opt-in): 0 (default) keeps one synchronous
+    /// standby (stock); k ≥ 1 (rep_mode=sync) makes the primary write
+    /// `ANY k (...)` over every streaming standby of node_list (PostgreSQL
+    /// ≥ 10 quorum commit); the election then follows Patroni's rule.
+    pub sync_quorum: u32,
 }
 
 /// `ocf_is_true`: `yes|true|1|on|ja` in any case.
@@ -315,6 +329,8 @@ impl Params {
         let xlog_check_count = int("xlog_check_count", u32::MAX as u64) as u32;
         let crm_attr_timeout = int("crm_attr_timeout", u32::MAX as u64) as u32;
         let stop_escalate_in_slave = int("stop_escalate_in_slave", u32::MAX as u64) as u32;
+        let standby_reply_timeout = int("standby_reply_timeout", u32::MAX as u64) as u32;
+        let sync_quorum = int("sync_quorum", 255) as u32;
         if pgport == 0 && values.contains_key("pgport") {
             errors.push(ParamError::configured(
                 "pgport",
@@ -394,6 +410,8 @@ impl Params {
             external_standby_node_list: split_node_list(&text("external_standby_node_list")),
             crash_rejoin,
             rewind_user: text("rewind_user"),
+            standby_reply_timeout,
+            sync_quorum,
         };
         (params, errors)
     }
@@ -439,8 +457,11 @@ mod tests {
         assert_eq!(p.xlog_check_count, 3);
         assert_eq!(p.monitor_role(), "postgres");
         assert!(p.monitor_sql_is_default());
-        // The stock agent's 33, then ours (issue 10): crash_rejoin, rewind_user.
-        assert_eq!(PARAMETERS.len(), 35);
+        // The stock agent's 33, then ours: crash_rejoin, rewind_user (issue
+        // 10), standby_reply_timeout and sync_quorum (issue 11).
+        assert_eq!(PARAMETERS.len(), 37);
+        assert_eq!(p.standby_reply_timeout, 10);
+        assert_eq!(p.sync_quorum, 0, "quorum commit is opt-in");
         assert_eq!(p.crash_rejoin, CrashRejoin::None, "crash rejoin is opt-in");
     }
 

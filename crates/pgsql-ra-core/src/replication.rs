@@ -9,6 +9,8 @@
 //! the handover ([`SyncBaseline`], kept in `<tmpdir>/sync_baseline`), so
 //! that writes its predecessor acknowledged are not lost by promoting it.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::ineligible::Ineligible;
@@ -42,6 +44,8 @@ pub struct StandbyDecision {
 pub struct SyncChange {
     /// The synchronous standbys to configure (empty: all asynchronous).
     pub names: Vec<String>,
+    /// Issue 11: `Some(k)` for a quorum commit line `ANY k (names)`.
+    pub quorum: Option<u32>,
     /// Why, in words.
     pub reason: String,
 }
@@ -94,6 +98,11 @@ pub struct ControlDecision {
     /// baseline with `lsn: None` is recorded with the primary's position
     /// read after the reload.
     pub baseline: Option<SyncBaseline>,
+    /// Issue 11: the application_names whose walsender to terminate, after
+    /// their attributes are written and after the reload that removed them
+    /// from `synchronous_standby_names` (in that order): standbys that are
+    /// gone although their row remains ([`lost_standbys`]).
+    pub terminate: Vec<String>,
 }
 
 /// What the decision function needs to know.
@@ -113,16 +122,78 @@ pub struct ControlInput<'a> {
     pub current_sync: &'a [String],
     /// The handover baseline stored by the previous runs, if any.
     pub baseline: Option<&'a SyncBaseline>,
+    /// Issue 11: node_list nodes the cluster shows offline (down, fenced).
+    pub offline: &'a [String],
+    /// Issue 11: `standby_reply_timeout` (`None`: disabled).
+    pub reply_timeout: Option<Duration>,
+    /// Issue 11: `sync_quorum` (0: one synchronous standby, stock).
+    pub quorum: u32,
+    /// Issue 11: the `k` of `rep_mode.conf` when it holds `ANY k (...)`.
+    pub current_quorum: Option<u32>,
 }
 
 fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
+/// Issue 11: the standbys whose walsender row remains although they are
+/// gone, with why: a node_list node the cluster shows offline (down,
+/// fenced), or any standby (node_list or external) whose last reply
+/// (`reply_time`, PostgreSQL ≥ 12) is older than `standby_reply_timeout`.
+/// A frozen host or a link lost without a TCP reset keeps its row
+/// `streaming` (and `sync`) until `wal_sender_timeout`, and every commit
+/// waits for it meanwhile; a healthy standby replies at least every
+/// `wal_receiver_status_interval`, idle or not.
+pub fn lost_standbys(input: &ControlInput<'_>) -> Vec<(String, String)> {
+    let mut lost: Vec<(String, String)> = Vec::new();
+    for r in input.rows {
+        let name = &r.application_name;
+        if name == input.local || lost.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let ours = input.node_list.contains(name);
+        if !ours && !input.external.contains(name) {
+            continue;
+        }
+        if ours && input.offline.contains(name) {
+            lost.push((
+                name.clone(),
+                format!("its node {name} is offline in the cluster (down or fenced) although its walsender row remains"),
+            ));
+        } else if let (Some(age), Some(bound)) = (r.reply_age, input.reply_timeout) {
+            if age > bound {
+                lost.push((
+                    name.clone(),
+                    format!(
+                        "no reply for {:.1} s (standby_reply_timeout {} s): its host froze or lost its link",
+                        age.as_secs_f64(),
+                        bound.as_secs()
+                    ),
+                ));
+            }
+        }
+    }
+    lost
+}
+
 /// Decides the standbys' attributes and the synchronous standby, in three
 /// steps: [`classify_row`] for each other node of node_list (list order),
 /// [`choose_sync_set`] over those classifications, then [`next_baseline`].
+/// A standby in [`lost_standbys`] is decided as if its row were absent
+/// (`DISCONNECT`, -INFINITY, released from the sync set) with its own
+/// reason, and its walsender is to be terminated.
 pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
+    let lost = lost_standbys(input);
+    let live: Vec<ReplicationRow> = input
+        .rows
+        .iter()
+        .filter(|r| !lost.iter().any(|(n, _)| *n == r.application_name))
+        .cloned()
+        .collect();
+    let input = &ControlInput {
+        rows: &live,
+        ..*input
+    };
     let valid = valid_baseline(input);
     let rules = RowRules::of(input);
     let mut caught_up = Vec::new();
@@ -136,7 +207,19 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             if c.caught_up {
                 caught_up.push(node.clone());
             }
-            c.decision
+            match lost.iter().find(|(n, _)| n == node) {
+                Some((_, why)) => {
+                    let i = Ineligible::StandbyLost {
+                        detail: why.clone(),
+                    };
+                    StandbyDecision {
+                        reason: i.to_string(),
+                        ineligible: Some(i),
+                        ..c.decision
+                    }
+                }
+                None => c.decision,
+            }
         })
         .collect();
     let choice = choose_sync_set(input, &standbys);
@@ -146,6 +229,7 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         sync_change: choice.change,
         recheck: choice.recheck,
         baseline,
+        terminate: lost.into_iter().map(|(n, _)| n).collect(),
     }
 }
 
@@ -276,6 +360,8 @@ pub fn classify_row(
         } else {
             (not, status, Err(Ineligible::AsyncWithManyNodes))
         }
+    } else if data_status.is_streaming("QUORUM") {
+        (not, Some(PgStatus::HsQuorum), Err(Ineligible::QuorumMember))
     } else if data_status.is_streaming("POTENTIAL") {
         (
             not,
@@ -309,11 +395,21 @@ pub struct SyncChoice {
 }
 
 /// Chooses who goes into `synchronous_standby_names` (stock §4.8, sync
-/// mode only). Without `external_standby_node_list`, the standbys are
-/// walked in node_list order: the first `STREAMING|ASYNC` one becomes the
-/// synchronous standby when none is configured, and a configured one that
-/// is no longer streaming is released (all asynchronous, so that commits do
-/// not block). With an external list, every `STREAMING` node_list or
+/// mode only), from all classified rows at once (issue 11 item 2; the stock
+/// agent walked node_list in order, so that with 3+ nodes a lost sync
+/// standby listed before its replacement left the primary asynchronous
+/// until the next monitor):
+///
+/// 1. the configured names that still stream as `SYNC`/`POTENTIAL` are
+///    kept; any other configured name (gone, not streaming, not a standby
+///    of node_list) is released, so that commits do not block on it;
+/// 2. when none is kept and standbys stream asynchronously, the one with
+///    the highest `flush_lsn` in `pg_stat_replication` becomes the
+///    synchronous standby (ties and unknown positions: node_list order),
+///    so that the handover baseline it must reach is the closest.
+///
+/// After a run in which a standby of node_list streams, the result names
+/// one. With `external_standby_node_list`, every `STREAMING` node_list or
 /// external name is synchronous (§4.2 step 3).
 pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> SyncChoice {
     if input.rep_mode != RepMode::Sync {
@@ -325,37 +421,126 @@ pub fn choose_sync_set(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
     if !input.external.is_empty() {
         return choose_with_external(input);
     }
-    let mut current: Vec<String> = input.current_sync.to_vec();
-    let mut changed_reason: Option<String> = None;
+    if input.quorum > 0 {
+        return choose_quorum(input, standbys);
+    }
+    let still_sync = |name: &String| {
+        standbys.iter().any(|s| {
+            s.node == *name
+                && (s.data_status.is_streaming("SYNC")
+                    || s.data_status.is_streaming("POTENTIAL")
+                    || s.data_status.is_streaming("QUORUM"))
+        })
+    };
+    // Quorum commit turned off (`sync_quorum` 0 after `ANY k`): every
+    // member is released; one standby is chosen below, through the
+    // handover baseline.
+    let (kept, released): (Vec<String>, Vec<String>) = if input.current_quorum.is_some() {
+        (Vec::new(), input.current_sync.to_vec())
+    } else {
+        input.current_sync.iter().cloned().partition(still_sync)
+    };
+    let mut reasons: Vec<String> = released
+        .iter()
+        .map(|n| {
+            let status = standbys
+                .iter()
+                .find(|s| s.node == *n)
+                .map_or("not a standby of node_list".to_string(), |s| {
+                    s.data_status.to_string()
+                });
+            format!("{n} is no longer streaming ({status})")
+        })
+        .collect();
+    let mut names = kept;
     let mut recheck = false;
-    for s in standbys {
-        let node = &s.node;
-        let status = &s.data_status;
-        if status.is_streaming("ASYNC") {
-            if current.is_empty() {
-                current = vec![node.clone()];
-                recheck = true;
-                changed_reason = Some(format!(
-                    "no synchronous standby is configured: {node} becomes the synchronous standby"
-                ));
-            }
-        } else if !status.is_streaming("SYNC")
-            && !status.is_streaming("POTENTIAL")
-            && current.iter().any(|n| n == node)
-        {
-            current.clear();
-            changed_reason = Some(format!(
-                "{node} is no longer streaming ({status}): all standbys become asynchronous so that commits do not block"
+    if names.is_empty() {
+        if let Some(best) = most_advanced_async(input, standbys) {
+            reasons.push(format!(
+                "no synchronous standby streams: {best}, the most advanced asynchronous standby, becomes the synchronous standby"
             ));
+            names = vec![best];
+            recheck = true;
+        } else if !released.is_empty() {
+            reasons
+                .push("all standbys become asynchronous so that commits do not block".to_string());
         }
     }
-    let change = changed_reason
-        .filter(|_| current.as_slice() != input.current_sync)
-        .map(|reason| SyncChange {
-            names: current,
-            reason,
-        });
+    let unchanged =
+        crate::sync_mode::same_names(&names, input.current_sync) && input.current_quorum.is_none();
+    let change = (!unchanged).then(|| SyncChange {
+        quorum: None,
+        names,
+        reason: reasons.join("; "),
+    });
+    let recheck = recheck && change.is_some();
     SyncChoice { change, recheck }
+}
+
+/// Quorum commit (issue 11 item 3, `sync_quorum` = k ≥ 1): every streaming
+/// standby of node_list is a member, `ANY min(k, members) (members)` in
+/// node_list order; no member: all asynchronous (the stock availability
+/// trade-off, §4.8). Recheck when a member is added.
+fn choose_quorum(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> SyncChoice {
+    let members: Vec<String> = standbys
+        .iter()
+        .filter(|s| {
+            matches!(&s.data_status, crate::status::DataStatus::Replication { state, .. } if state == "STREAMING")
+        })
+        .map(|s| s.node.clone())
+        .collect();
+    let k = input
+        .quorum
+        .min(u32::try_from(members.len()).unwrap_or(u32::MAX));
+    let quorum = (k > 0).then_some(k);
+    let unchanged = crate::sync_mode::same_names(&members, input.current_sync)
+        && (members.is_empty() || input.current_quorum == quorum);
+    if unchanged {
+        return SyncChoice {
+            change: None,
+            recheck: false,
+        };
+    }
+    let added = members.iter().any(|m| !input.current_sync.contains(m));
+    let reason = match quorum {
+        Some(k) => format!(
+            "quorum commit: any {k} of the streaming standbys [{}] acknowledge each commit",
+            members.join(", ")
+        ),
+        None => "quorum commit: no standby streams: all asynchronous so that commits do not block"
+            .to_string(),
+    };
+    SyncChoice {
+        change: Some(SyncChange {
+            quorum,
+            names: members,
+            reason,
+        }),
+        recheck: added,
+    }
+}
+
+/// The `STREAMING|ASYNC` standby with the highest `flush_lsn` (an unknown
+/// position ranks lowest; ties: node_list order, the order of `standbys`).
+fn most_advanced_async(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> Option<String> {
+    let flushed = |node: &str| {
+        input
+            .rows
+            .iter()
+            .find(|r| r.application_name == node)
+            .and_then(|r| r.flush_lsn)
+    };
+    let mut best: Option<(Option<Lsn>, &str)> = None;
+    for s in standbys
+        .iter()
+        .filter(|s| s.data_status.is_streaming("ASYNC"))
+    {
+        let f = flushed(&s.node);
+        if best.is_none_or(|(b, _)| f > b) {
+            best = Some((f, &s.node));
+        }
+    }
+    best.map(|(_, n)| n.to_string())
 }
 
 /// Sync mode with `external_standby_node_list`: every streaming name.
@@ -396,6 +581,7 @@ fn choose_with_external(input: &ControlInput<'_>) -> SyncChoice {
     }
     SyncChoice {
         change: Some(SyncChange {
+            quorum: None,
             names: targets,
             reason,
         }),
@@ -470,6 +656,7 @@ mod tests {
             sync_state: sync.to_string(),
             flush_lsn: None,
             replay_lsn: None,
+            reply_age: None,
         }
     }
 
@@ -489,6 +676,10 @@ mod tests {
             rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         })
     }
 
@@ -544,12 +735,9 @@ mod tests {
                 ),
                 s("node5", "DISCONNECT", "-INFINITY", None),
                 s("node6", "CATCHUP|ASYNC", "-INFINITY", Some("HS:connected")),
-                s(
-                    "node7",
-                    "STREAMING|QUORUM",
-                    "-INFINITY",
-                    Some("HS:connected")
-                ),
+                // Issue 11: a quorum member is understood (HS:quorum), not
+                // promoted directly (the stock agent: HS:connected).
+                s("node7", "STREAMING|QUORUM", "-INFINITY", Some("HS:quorum")),
             ]
         );
         assert_eq!(d.sync_change, None, "node2 stays the synchronous standby");
@@ -626,6 +814,10 @@ mod tests {
                 rows,
                 current_sync: &current,
                 baseline: b,
+                offline: &[],
+                reply_timeout: None,
+                quorum: 0,
+                current_quorum: None,
             })
         };
         let at = |name: &str, sync: &str, flush: u64| ReplicationRow {
@@ -737,6 +929,10 @@ mod tests {
             rows: &rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         });
         let change = d.sync_change.expect("the list changes");
         assert_eq!(change.names, v(&["node2", "ext1"]));
@@ -751,6 +947,10 @@ mod tests {
             rows: &rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         });
         assert_eq!(d.sync_change, None);
     }
@@ -830,33 +1030,79 @@ mod tests {
     }
 
     #[test]
-    fn choose_sync_set_walks_the_list_in_order() {
-        let list = v(&["node1", "node2", "node3"]);
+    fn choose_sync_set_does_not_depend_on_the_list_order() {
+        let list = v(&["node1", "node2", "node3", "node4"]);
         let current = v(&["node2"]);
+        let at = |name: &str, flush: u64| ReplicationRow {
+            flush_lsn: Some(Lsn(flush)),
+            ..row(name, "STREAMING", "ASYNC")
+        };
+        let rows = [at("node3", 0x10), at("node4", 0x20)];
         let input = ControlInput {
             rep_mode: RepMode::Sync,
             node_list: &list,
             local: "node1",
             external: &[],
-            rows: &[],
+            rows: &rows,
             current_sync: &current,
             baseline: None,
+            offline: &[],
+            reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         };
         let rules = RowRules::of(&input);
-        let async3 = row("node3", "STREAMING", "ASYNC");
         let standbys = [
             classify_row(rules, "node2", None, Handover::NotWaiting).decision,
-            classify_row(rules, "node3", Some(&async3), Handover::NotWaiting).decision,
+            classify_row(rules, "node3", Some(&rows[0]), Handover::NotWaiting).decision,
+            classify_row(rules, "node4", Some(&rows[1]), Handover::NotWaiting).decision,
         ];
-        // node2 is released first, then node3 takes its place.
-        let c = choose_sync_set(&input, &standbys);
-        assert_eq!(c.change.map(|c| c.names), Some(v(&["node3"])));
-        assert!(c.recheck);
-        // In the other order node3 finds node2 still configured.
-        let reversed = [standbys[1].clone(), standbys[0].clone()];
-        let c = choose_sync_set(&input, &reversed);
-        assert_eq!(c.change.map(|c| c.names), Some(v(&[])));
-        assert!(!c.recheck);
+        // node2 is released and the most advanced streaming standby, node4,
+        // takes its place, whatever the order of the classifications.
+        let mut orders = vec![standbys.to_vec()];
+        orders.push(standbys.iter().rev().cloned().collect());
+        orders.push(vec![
+            standbys[1].clone(),
+            standbys[0].clone(),
+            standbys[2].clone(),
+        ]);
+        for order in orders {
+            let c = choose_sync_set(&input, &order);
+            let change = c.change.expect("a change");
+            assert_eq!(change.names, v(&["node4"]));
+            assert!(
+                change.reason.contains("node2 is no longer streaming"),
+                "{}",
+                change.reason
+            );
+            assert!(c.recheck);
+        }
+        // Equal (or unknown) positions: node_list order.
+        let rows = [
+            row("node4", "STREAMING", "ASYNC"),
+            row("node3", "STREAMING", "ASYNC"),
+        ];
+        let input = ControlInput {
+            rows: &rows,
+            ..input
+        };
+        let d = control_slave_status(&input);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        // A configured name that is not a standby of node_list is released.
+        let stale = v(&["node9"]);
+        let d = control_slave_status(&ControlInput {
+            current_sync: &stale,
+            ..input
+        });
+        let change = d.sync_change.expect("a change");
+        assert_eq!(change.names, v(&["node3"]));
+        assert!(change
+            .reason
+            .contains("node9 is no longer streaming (not a standby of node_list)"));
+        // Nobody streams: released, no recheck.
+        let d = control_slave_status(&ControlInput { rows: &[], ..input });
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&[])));
+        assert!(!d.recheck);
         // Async mode never touches rep_mode.conf.
         let input = ControlInput {
             rep_mode: RepMode::Async,
@@ -881,6 +1127,10 @@ mod tests {
             rows: &[],
             current_sync: &current,
             baseline: Some(&stored),
+            offline: &[],
+            reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
         };
         let b = next_baseline(&input, &v(&["node2"]), None);
         assert_eq!(b.map(|b| b.names), Some(v(&["node3"])));
@@ -888,6 +1138,7 @@ mod tests {
         // A change that adds a name: a new, unrecorded baseline for the
         // added name and the names still waiting.
         let change = SyncChange {
+            quorum: None,
             names: v(&["node3", "node4"]),
             reason: String::new(),
         };
@@ -896,12 +1147,89 @@ mod tests {
         assert_eq!(b.names, v(&["node3", "node4"]));
         // A change that only removes names: the removed ones leave.
         let change = SyncChange {
+            quorum: None,
             names: v(&["node3"]),
             reason: String::new(),
         };
         let b = next_baseline(&input, &[], Some(&change)).expect("waits");
         assert_eq!(b.lsn, Some(Lsn(0x50)));
         assert_eq!(b.names, v(&["node3"]));
+    }
+
+    #[test]
+    fn a_lost_standby_is_disconnected_released_and_terminated() {
+        let list = v(&["node1", "node2", "node3"]);
+        let aged = |name: &str, sync: &str, secs: u64| ReplicationRow {
+            flush_lsn: Some(Lsn(0x10)),
+            reply_age: Some(Duration::from_secs(secs)),
+            ..row(name, "STREAMING", sync)
+        };
+        let current = v(&["node2"]);
+        let decide_with = |rows: &[ReplicationRow], offline: &[String], timeout: Option<u64>| {
+            control_slave_status(&ControlInput {
+                rep_mode: RepMode::Sync,
+                node_list: &list,
+                local: "node1",
+                external: &[],
+                rows,
+                current_sync: &current,
+                baseline: None,
+                offline,
+                reply_timeout: timeout.map(Duration::from_secs),
+                quorum: 0,
+                current_quorum: None,
+            })
+        };
+        // node2 (sync) has not replied for 11 s > 10 s: DISCONNECT,
+        // -INFINITY, released; node3 (streaming) replaces it; node2's
+        // walsender is to be terminated.
+        let rows = [aged("node2", "SYNC", 11), aged("node3", "ASYNC", 1)];
+        let d = decide_with(&rows, &[], Some(10));
+        let s = &d.standbys[0];
+        assert_eq!(s.data_status, DataStatus::Disconnect);
+        assert_eq!(s.score, Score::CAN_NOT_PROMOTE);
+        assert!(s.reason.contains("no reply for 11.0 s"), "{}", s.reason);
+        assert!(matches!(s.ineligible, Some(Ineligible::StandbyLost { .. })));
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        assert_eq!(d.terminate, v(&["node2"]));
+        // At the bound, or without the check (0, or PostgreSQL < 12: no
+        // reply_time), nothing is lost.
+        for (rows, timeout) in [
+            (
+                vec![aged("node2", "SYNC", 10), aged("node3", "ASYNC", 1)],
+                Some(10),
+            ),
+            (
+                vec![aged("node2", "SYNC", 600), aged("node3", "ASYNC", 1)],
+                None,
+            ),
+            (
+                vec![row("node2", "STREAMING", "SYNC"), aged("node3", "ASYNC", 1)],
+                Some(10),
+            ),
+        ] {
+            let d = decide_with(&rows, &[], timeout);
+            assert_eq!(d.standbys[0].score, Score::CAN_PROMOTE);
+            assert_eq!(d.sync_change, None);
+            assert!(d.terminate.is_empty());
+        }
+        // Its node offline in the cluster (fenced): lost at once, whatever
+        // its reply age.
+        let rows = [aged("node2", "SYNC", 0), aged("node3", "ASYNC", 0)];
+        let d = decide_with(&rows, &v(&["node2"]), None);
+        assert!(
+            d.standbys[0].reason.contains("offline"),
+            "{}",
+            d.standbys[0].reason
+        );
+        assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        assert_eq!(d.terminate, v(&["node2"]));
+        // The only standby lost: all asynchronous (commits resume).
+        let rows = [aged("node2", "SYNC", 30)];
+        let d = decide_with(&rows, &[], Some(10));
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&[])));
+        assert_eq!(d.terminate, v(&["node2"]));
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub enum PgStatus {
     Stop,
     /// `HS:alone`: hot standby not (known to be) connected to a primary.
     HsAlone,
-    /// `HS:connected`: connected, but not streaming normally (catchup, startup, backup, quorum).
+    /// `HS:connected`: connected, but not streaming normally (catchup, startup, backup).
     HsConnected,
     /// `HS:async`: streaming asynchronously.
     HsAsync,
@@ -19,6 +19,9 @@ pub enum PgStatus {
     HsSync,
     /// `HS:potential`: streaming, potential synchronous standby.
     HsPotential,
+    /// `HS:quorum` (issue 11, not in the stock agent): streaming, a member of
+    /// a quorum commit set (`ANY k (...)`, `sync_state = quorum`).
+    HsQuorum,
     /// `PRI`: the primary.
     Pri,
     /// `UNKNOWN`: a stop or demote could not tell.
@@ -27,13 +30,14 @@ pub enum PgStatus {
 
 impl PgStatus {
     /// Every value, in a stable order.
-    pub const ALL: [PgStatus; 8] = [
+    pub const ALL: [PgStatus; 9] = [
         PgStatus::Stop,
         PgStatus::HsAlone,
         PgStatus::HsConnected,
         PgStatus::HsAsync,
         PgStatus::HsSync,
         PgStatus::HsPotential,
+        PgStatus::HsQuorum,
         PgStatus::Pri,
         PgStatus::Unknown,
     ];
@@ -47,6 +51,7 @@ impl PgStatus {
             PgStatus::HsAsync => "HS:async",
             PgStatus::HsSync => "HS:sync",
             PgStatus::HsPotential => "HS:potential",
+            PgStatus::HsQuorum => "HS:quorum",
             PgStatus::Pri => "PRI",
             PgStatus::Unknown => "UNKNOWN",
         }

@@ -21,13 +21,24 @@ pub fn render(names: &[String]) -> String {
     format!("synchronous_standby_names = '{value}'\n")
 }
 
+/// Issue 11: the quorum commit line `synchronous_standby_names = 'ANY k
+/// ("a", "b")'` (any k of the names acknowledge each commit).
+pub fn render_quorum(k: u32, names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!(
+        "synchronous_standby_names = 'ANY {k} ({})'\n",
+        quoted.join(", ")
+    )
+}
+
 /// Parses the names the file currently makes synchronous. Like the stock
-/// agent: the names inside `(…)` when the quoted value starts with `FIRST `,
+/// agent: the names inside `(…)` when the quoted value starts with `FIRST `
+/// (or, issue 11, `ANY `: the members of a quorum commit set),
 /// otherwise everything inside the single quotes; quotes and commas separate
 /// names. A missing or empty file means no name.
 pub fn parse(text: &str) -> Vec<String> {
     let quoted = text.split('\'').nth(1).unwrap_or("");
-    let inner = if quoted.starts_with("FIRST ") {
+    let inner = if quoted.starts_with("FIRST ") || quoted.starts_with("ANY ") {
         match (quoted.find('('), quoted.rfind(')')) {
             (Some(a), Some(b)) if a < b => &quoted[a + 1..b],
             _ => "",
@@ -40,6 +51,13 @@ pub fn parse(text: &str) -> Vec<String> {
         .filter(|n| !n.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The `k` of a quorum commit line (`ANY k (...)`), `None` for any other form.
+pub fn parse_quorum(text: &str) -> Option<u32> {
+    let quoted = text.split('\'').nth(1)?;
+    let rest = quoted.strip_prefix("ANY ")?;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// True when `node` is one of the names the file makes synchronous (exact
@@ -105,6 +123,21 @@ mod tests {
         assert!(mentions(&text, "node10"));
         assert!(!mentions(&text, "node1"));
         assert!(!mentions(&render(&v(&["nodeX1"])), "node.1"));
+    }
+
+    #[test]
+    fn quorum_lines_are_understood() {
+        let line = "synchronous_standby_names = 'ANY 1 (\"node2\", \"node3\")'\n";
+        assert_eq!(parse(line), v(&["node2", "node3"]));
+        assert_eq!(parse_quorum(line), Some(1));
+        assert_eq!(parse_quorum(&render(&v(&["node2"]))), None);
+        let q = render_quorum(1, &v(&["node2", "node3"]));
+        assert_eq!(q, line);
+        assert_eq!(parse(&q), v(&["node2", "node3"]));
+        assert_eq!(
+            parse_quorum("synchronous_standby_names = 'ANY x (a)'"),
+            None
+        );
     }
 
     #[test]

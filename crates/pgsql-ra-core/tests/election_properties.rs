@@ -65,6 +65,10 @@ proptest! {
                 completed: check_count.saturating_sub(1),
                 previous: Some(render_note(&observed)),
                 check_count,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: None,
             });
             prop_assert_eq!(d.highest, top);
             match d.verdict {
@@ -83,6 +87,10 @@ proptest! {
                 completed: 0,
                 previous: None,
                 check_count,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: None,
             });
             prop_assert_eq!(first.verdict, Verdict::Restarted);
         }
@@ -120,6 +128,10 @@ proptest! {
                 completed: check_count.saturating_sub(1),
                 previous: Some(render_note(&observed)),
                 check_count,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: None,
             };
             let d = decide(&round);
             prop_assert_eq!(&d, &decide(&round), "deterministic");
@@ -194,6 +206,10 @@ fn confirmed_verdicts(nodes: &[(u64, Option<u32>)], unreadable: &[String]) -> Ve
                     completed: 2,
                     previous: Some(render_note(&observed)),
                     check_count: 3,
+                    superset_only: Vec::new(),
+                    not_eligible: Vec::new(),
+                    my_superset_only: false,
+                    quorum: None,
                 },
                 unreadable,
             )
@@ -284,6 +300,10 @@ proptest! {
                 completed: 2,
                 previous: Some(render_note(&observed)),
                 check_count: 3,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: None,
             });
             prop_assert_eq!(d.verdict, Verdict::Restarted, "{}", d.reason);
             prop_assert!(d.reason.contains("forked"), "{}", d.reason);
@@ -328,6 +348,10 @@ proptest! {
                 completed: 2,
                 previous: Some(render_note(&observed)),
                 check_count: 3,
+                superset_only: Vec::new(),
+                not_eligible: Vec::new(),
+                my_superset_only: false,
+                quorum: None,
             });
             let expected = match (can_follow, me.node.as_str()) {
                 (true, "new") => Verdict::Winner,

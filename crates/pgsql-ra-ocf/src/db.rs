@@ -142,6 +142,21 @@ fn lsn_col(row: &Row, i: usize) -> Result<Option<Lsn>, DbError> {
     }
 }
 
+/// A number of seconds (`extract(epoch from …)`) as a duration; a negative
+/// age (the standby's clock ahead) counts as zero.
+fn age_col(row: &Row, i: usize) -> Result<Option<Duration>, DbError> {
+    match text_col(row, i)? {
+        None => Ok(None),
+        Some(t) => t
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite())
+            .map(|s| Some(Duration::from_secs_f64(s.clamp(0.0, 1.0e9))))
+            .ok_or_else(|| err(DbErrorKind::Query, format!("bad reply age {t:?}"))),
+    }
+}
+
 impl PgDatabase {
     /// A database port that will connect on first use.
     pub fn new(target: DbTarget, budget: Budget) -> PgDatabase {
@@ -473,12 +488,19 @@ impl Database for PgDatabase {
     }
 
     fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
-        let sql = if self.version()? >= 100_000 {
+        let version = self.version()?;
+        // reply_time exists from PostgreSQL 12 on (issue 11); its age is
+        // measured by the server's own clock.
+        let sql = if version >= 120_000 {
             "select coalesce(application_name, ''), upper(coalesce(state, '')), upper(coalesce(sync_state, '')), \
-             flush_lsn::text, replay_lsn::text from pg_stat_replication"
+             flush_lsn::text, replay_lsn::text, \
+             extract(epoch from clock_timestamp() - reply_time)::text from pg_stat_replication"
+        } else if version >= 100_000 {
+            "select coalesce(application_name, ''), upper(coalesce(state, '')), upper(coalesce(sync_state, '')), \
+             flush_lsn::text, replay_lsn::text, null::text from pg_stat_replication"
         } else {
             "select coalesce(application_name, ''), upper(coalesce(state, '')), upper(coalesce(sync_state, '')), \
-             flush_location::text, replay_location::text from pg_stat_replication"
+             flush_location::text, replay_location::text, null::text from pg_stat_replication"
         };
         self.query(false, sql, None)?
             .iter()
@@ -489,6 +511,7 @@ impl Database for PgDatabase {
                     sync_state: text_col(row, 2)?.unwrap_or_default(),
                     flush_lsn: lsn_col(row, 3)?,
                     replay_lsn: lsn_col(row, 4)?,
+                    reply_age: age_col(row, 5)?,
                 })
             })
             .collect()
@@ -531,6 +554,21 @@ impl Database for PgDatabase {
             Some(name.to_string()),
         )
         .map(|_| ())
+    }
+
+    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError> {
+        let text = self
+            .query(
+                true,
+                "select (count(*) filter (where pg_terminate_backend(pid)))::text \
+                 from pg_stat_replication where application_name = $1",
+                Some(application_name.to_string()),
+            )?
+            .first()
+            .map(|row| text_col(row, 0))
+            .transpose()?
+            .flatten();
+        Ok(text.and_then(|t| t.trim().parse().ok()).unwrap_or(0))
     }
 
     fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {

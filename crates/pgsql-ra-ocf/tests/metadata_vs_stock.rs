@@ -159,14 +159,20 @@ fn our_parameters_keep_the_stock_order() {
         .filter(|n| stock_names.contains(n))
         .collect();
     assert_eq!(ours_in_stock, stock_names.iter().collect::<Vec<_>>());
-    // The stock agent's 33, then ours after its last (issue 10).
-    assert_eq!(our_names.len(), 35);
+    // The stock agent's 33, then ours after its last (issues 10 and 11).
+    assert_eq!(our_names.len(), 37);
     assert_eq!(
         our_names[32..]
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
-        ["external_standby_node_list", "crash_rejoin", "rewind_user"]
+        [
+            "external_standby_node_list",
+            "crash_rejoin",
+            "rewind_user",
+            "standby_reply_timeout",
+            "sync_quorum"
+        ]
     );
 }
 

@@ -5,14 +5,17 @@
 //! (`<tmpdir>/sync_baseline`, see [`SyncBaseline`]): the primary's own WAL
 //! position read right after the reload that made a standby synchronous.
 
-use super::prepare::write_rep_mode_conf;
+use super::prepare::write_rep_mode_text;
+use super::quorum_record;
 use super::Ctx;
 use crate::budget::RETRY_INTERVAL;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel, ReplicationRow};
+use crate::quorum::QuorumSet;
 use crate::replication::{control_slave_status, ControlInput, SyncBaseline, BASELINE_FILE};
 use crate::status::PgStatus;
 use crate::sync_mode;
+use std::time::Duration;
 
 /// Attempts at a database call that may fail transiently.
 pub const SQL_ATTEMPTS: u32 = 3;
@@ -135,6 +138,25 @@ fn publish_baseline(
     Ok(())
 }
 
+/// Terminates the walsenders of standbys that are gone although their row
+/// remains (issue 11), so that when they return they qualify again through
+/// the handover baseline. A failure is logged: the standby is already out
+/// of the sync set and marked `DISCONNECT`; the next monitor retries.
+fn terminate_walsenders(ctx: &mut Ctx<'_, '_>, names: &[String]) {
+    for name in names {
+        match ctx.world.db.terminate_walsender(name) {
+            Ok(n) => ctx.log(
+                LogLevel::Info,
+                &format!("Terminated {n} walsender(s) of {name}: it is gone (see its score reason) and must qualify again when it returns."),
+            ),
+            Err(e) => ctx.log(
+                LogLevel::Warn,
+                &format!("Can't terminate the walsender of {name}: {e}"),
+            ),
+        }
+    }
+}
+
 /// Runs `control_slave_status` once. Returns true when a standby was just
 /// made synchronous and the caller should check again shortly.
 pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
@@ -142,10 +164,13 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     let params = &agent.params;
     let rows = replication_rows(ctx)?;
     let conf_path = ctx.tmp_path(sync_mode::FILE_NAME);
-    let current = match ctx.world.fs.read(&conf_path) {
-        Ok(Some(text)) => sync_mode::parse(&text),
-        _ => Vec::new(),
-    };
+    let conf_text = ctx.world.fs.read(&conf_path).ok().flatten();
+    let current = conf_text
+        .as_deref()
+        .map(sync_mode::parse)
+        .unwrap_or_default();
+    let current_quorum = conf_text.as_deref().and_then(sync_mode::parse_quorum);
+    let in_force = current_quorum.and_then(|k| QuorumSet::new(k, &current));
     let baseline_path = ctx.tmp_path(BASELINE_FILE);
     let stored = match ctx.world.fs.read(&baseline_path) {
         Ok(Some(text)) => SyncBaseline::parse(&text),
@@ -156,6 +181,12 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         record_position(ctx, b);
     }
     let local = ctx.attrs.local.clone();
+    let offline: Vec<String> = params
+        .node_list
+        .iter()
+        .filter(|n| **n != local && ctx.attrs.exists(n) && !ctx.attrs.is_online(n))
+        .cloned()
+        .collect();
     let decision = control_slave_status(&ControlInput {
         rep_mode: params.rep_mode,
         node_list: &params.node_list,
@@ -164,6 +195,11 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         rows: &rows,
         current_sync: &current,
         baseline: baseline.as_ref(),
+        offline: &offline,
+        reply_timeout: (params.standby_reply_timeout > 0)
+            .then(|| Duration::from_secs(u64::from(params.standby_reply_timeout))),
+        quorum: params.sync_quorum,
+        current_quorum,
     });
     for s in &decision.standbys {
         ctx.log(
@@ -204,10 +240,27 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                 change.reason
             ),
         );
-        write_rep_mode_conf(ctx, &change.names)
+        // Issue 11: the quorum record is widened before the reload.
+        quorum_record::before_reload(ctx, change, in_force.clone())?;
+        let text = match change.quorum {
+            Some(k) => sync_mode::render_quorum(k, &change.names),
+            None => sync_mode::render(&change.names),
+        };
+        write_rep_mode_text(ctx, &text)
             .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
         reload(ctx)?;
+        if change.quorum.is_some() || current_quorum.is_some() {
+            quorum_record::after_reload(ctx, change)?;
+        }
     }
+    let configured = match &decision.sync_change {
+        Some(c) => c.quorum.and_then(|k| QuorumSet::new(k, &c.names)),
+        None => in_force,
+    };
+    quorum_record::maintain(ctx, configured, params.sync_quorum > 0, &rows)?;
+    // Issue 11: only now (the standby marked DISCONNECT/-INFINITY, then
+    // released from synchronous_standby_names and reloaded) its walsender.
+    terminate_walsenders(ctx, &decision.terminate);
     let mut next = decision.baseline.clone();
     if let Some(b) = next.as_mut() {
         record_position(ctx, b);

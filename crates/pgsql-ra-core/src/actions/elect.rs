@@ -10,7 +10,9 @@ use crate::election::{
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
+use crate::params::RepMode;
 use crate::ports::{FileOwner, Lifetime, LogLevel};
+use crate::quorum::QuorumSet;
 use crate::score::Score;
 use crate::status::DataStatus;
 use crate::timeline::{history_file_timeline, parse_history, rank, HistoryEntry};
@@ -41,6 +43,28 @@ pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
             )
         })?;
     Ok(lsn)
+}
+
+/// A survivor of a demote (post-demote): [`record_master_baseline`],
+/// preceded by the origin of that WAL as `<rsc>-baseline-origin` (issue
+/// 11: the pre-promote check compares histories). The origin is deleted
+/// when the server cannot report it, so that a baseline is never paired
+/// with a stale origin.
+pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
+    let lsn = own_location(ctx)?;
+    let origin = own_origin(ctx, lsn).map(|o| o.to_attr());
+    let name = ctx.agent.names.baseline_origin.clone();
+    let r = match origin.as_deref() {
+        Some(v) => ctx.attrs.set_own(ctx.world.cluster, &name, v).map(|_| ()),
+        None => ctx.attrs.delete_own(ctx.world.cluster, &name),
+    };
+    r.map_err(|e| {
+        Outcome::fail(
+            OcfExit::ErrGeneric,
+            format!("Can't record the origin of the master baseline: {e}"),
+        )
+    })?;
+    record_master_baseline(ctx)
 }
 
 /// The local timeline and system identifier, `None` (logged) when the
@@ -265,7 +289,33 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .cluster
         .get_attr(&local, &names.data_status, Lifetime::Forever)
         .map_err(generic("Can't read my data status"))?;
-    if let Err(reason) = eligibility_of_attr(params.rep_mode, own.as_deref()) {
+    // Issue 11: the quorum commit set recorded by the primary; an
+    // unreadable record refuses the election (fail closed).
+    let quorum = match super::quorum_record::read_record(ctx, &local) {
+        Ok(q) => q,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("{e}; taking no part in the election until it is readable"),
+            );
+            withdraw_location(ctx);
+            return Ok(false);
+        }
+    };
+    let my_quorum_member = quorum_member(quorum.as_ref(), &local, own.as_deref());
+    let my_superset_only =
+        !my_quorum_member && superset_only_status(params.rep_mode, own.as_deref());
+    if my_quorum_member {
+        ctx.log(
+            LogLevel::Info,
+            "A quorum commit member: I take part in the election among the recorded members (issue 11).",
+        );
+    } else if my_superset_only {
+        ctx.log(
+            LogLevel::Info,
+            "Not a synchronous standby: I take part in the election only if I hold all of an eligible node's WAL on the same history (issue 11).",
+        );
+    } else if let Err(reason) = eligibility_of_attr(params.rep_mode, own.as_deref()) {
         let level = if own.as_deref().is_some_and(|v| {
             v.parse::<DataStatus>()
                 .map_or(true, |d| !d.is_known() || d.to_string() != v)
@@ -372,6 +422,8 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             return Ok(false);
         }
     };
+    let (superset_only, not_eligible) =
+        standings(ctx, &observed, &local, my_superset_only, quorum.as_ref());
     let completed = completed_rounds(&files, params.xlog_check_count);
     let previous = ctx
         .world
@@ -386,6 +438,10 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             completed,
             previous,
             check_count: params.xlog_check_count,
+            superset_only,
+            not_eligible,
+            my_superset_only,
+            quorum,
         },
         &unreadable,
     );
@@ -429,8 +485,76 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                 .map_err(generic("Can't set my data status"))?;
             Ok(false)
         }
-        Verdict::Restarted | Verdict::Waiting => Ok(false),
+        Verdict::Restarted | Verdict::Waiting | Verdict::Yield => Ok(false),
     }
+}
+
+/// Issue 11 (quorum commit): `node` is a member of the recorded quorum set
+/// and its data-status is exactly `STREAMING|QUORUM`: it takes part in the
+/// election like a synchronous standby (Patroni's rule applies to the
+/// winner, [`crate::quorum::enough_members`]).
+fn quorum_member(quorum: Option<&QuorumSet>, node: &str, raw: Option<&str>) -> bool {
+    quorum.is_some_and(|q| q.members.iter().any(|m| m == node)) && raw == Some("STREAMING|QUORUM")
+}
+
+/// Issue 11 (B2-14): a data-status (exact agent text) that in sync mode
+/// lets a standby take part in the election only as a superset of an
+/// eligible node: `STREAMING|ASYNC` or `STREAMING|POTENTIAL`.
+fn superset_only_status(rep_mode: RepMode, raw: Option<&str>) -> bool {
+    rep_mode == RepMode::Sync
+        && raw
+            .and_then(|v| v.parse::<DataStatus>().ok().filter(|d| d.to_string() == v))
+            .is_some_and(|d| d.is_streaming("ASYNC") || d.is_streaming("POTENTIAL"))
+}
+
+/// The standing of every observed node for [`crate::election::Round`]:
+/// the superset-only ones (this node included when it is one) and the
+/// ones known not eligible (data-status or sync baseline refused, or
+/// unreadable: such a node never vouches for a superset).
+fn standings(
+    ctx: &mut Ctx<'_, '_>,
+    observed: &[Observation],
+    local: &str,
+    my_superset_only: bool,
+    quorum: Option<&QuorumSet>,
+) -> (Vec<String>, Vec<String>) {
+    let names = &ctx.agent.names;
+    let rep_mode = ctx.agent.params.rep_mode;
+    let mut superset_only = Vec::new();
+    let mut not_eligible = Vec::new();
+    for o in observed {
+        if o.node == local {
+            if my_superset_only {
+                superset_only.push(o.node.clone());
+            }
+            continue;
+        }
+        let status = ctx
+            .world
+            .cluster
+            .get_attr(&o.node, &names.data_status, Lifetime::Forever);
+        let baseline = ctx
+            .world
+            .cluster
+            .get_attr(&o.node, &names.sync_baseline, Lifetime::Forever);
+        match (status, baseline) {
+            (Ok(status), Ok(baseline)) => {
+                if quorum_member(quorum, &o.node, status.as_deref()) {
+                    if handover_eligibility(baseline.as_deref(), o.lsn).is_err() {
+                        not_eligible.push(o.node.clone());
+                    }
+                } else if superset_only_status(rep_mode, status.as_deref()) {
+                    superset_only.push(o.node.clone());
+                } else if eligibility_of_attr(rep_mode, status.as_deref()).is_err()
+                    || handover_eligibility(baseline.as_deref(), o.lsn).is_err()
+                {
+                    not_eligible.push(o.node.clone());
+                }
+            }
+            _ => not_eligible.push(o.node.clone()),
+        }
+    }
+    (superset_only, not_eligible)
 }
 
 /// The election note could not be written (e.g. tmpdir full): the standby

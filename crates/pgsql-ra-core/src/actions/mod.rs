@@ -10,6 +10,7 @@ mod monitor;
 mod notify;
 mod prepare;
 mod promote;
+mod quorum_record;
 mod reload;
 mod server_ctl;
 mod start;

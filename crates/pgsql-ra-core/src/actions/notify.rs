@@ -3,14 +3,16 @@
 //! over the whole list.
 
 use super::control::control;
-use super::elect::{record_master_baseline, withdraw_location};
+use super::elect::{record_master_baseline_and_origin, withdraw_location};
 use super::Ctx;
 use crate::decide::notify::{
     notify_decision, pre_promote, NotifyAction, PrePromoteAction, PrePromoteInput, PrePromoteReason,
 };
+use crate::election::Origin;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{Lifetime, LogLevel};
+use crate::score::Score;
 use crate::status::PgStatus;
 
 /// Runs `notify`: decides with [`notify_decision`], then carries it out.
@@ -29,6 +31,10 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
             delete_master_baseline,
         } => {
             withdraw_location(ctx);
+            let r = ctx
+                .attrs
+                .delete_own(ctx.world.cluster, &names.baseline_origin);
+            ctx.warn_on_err("deleting the origin of the master baseline", r);
             if delete_master_baseline {
                 let r = ctx
                     .attrs
@@ -37,7 +43,7 @@ pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
             }
         }
         NotifyAction::RecordBaseline => {
-            if let Err(o) = record_master_baseline(ctx) {
+            if let Err(o) = record_master_baseline_and_origin(ctx) {
                 ctx.log(LogLevel::Warn, &o.reason.unwrap_or_default());
             }
             let r = ctx
@@ -64,6 +70,98 @@ fn read_baseline(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<Lsn> {
     }
 }
 
+/// A node's `<rsc>-baseline-origin`; `None` when absent, unreadable or
+/// unparsable (the histories then cannot be compared).
+fn read_baseline_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<Origin> {
+    let name = &ctx.agent.names.baseline_origin;
+    match ctx.world.cluster.get_attr(node, name, Lifetime::Reboot) {
+        Ok(Some(v)) => Origin::parse_attr(&v).ok(),
+        _ => None,
+    }
+}
+
+/// Issue 11 (B2-14): this standby holds the promotee's WAL and more on the
+/// same history. It gives itself 1000 and the promotee -INFINITY: the
+/// attribute change aborts Pacemaker's transition before the promotee's
+/// promote and the next one promotes this node; the promotee, behind on
+/// the same timeline, then follows it. Nobody is banned.
+fn take_over(ctx: &mut Ctx<'_, '_>, promotee: &str, why: &PrePromoteReason) -> Outcome {
+    if let PrePromoteReason::AheadOnSameHistory {
+        theirs,
+        mine,
+        origin,
+        ..
+    } = why
+    {
+        ctx.log(
+            LogLevel::Info,
+            &format!(
+                "My data ({mine}) holds all of {promotee}'s ({theirs}) and more on the same history ({}): I take over the promotion",
+                origin.to_attr()
+            ),
+        );
+    }
+    let r = ctx
+        .attrs
+        .set_own_score(ctx.world.cluster, Score::PROMOTE_ME)
+        .and_then(|_| {
+            ctx.attrs
+                .set_other_score(ctx.world.cluster, promotee, Score::CAN_NOT_PROMOTE)
+        });
+    if let Err(e) = r {
+        ctx.log(
+            LogLevel::Warn,
+            &format!("Can't move the promotion from {promotee} to me: {e}"),
+        );
+    }
+    Outcome::success()
+}
+
+/// A node's published election location (`<rsc>-xlog-loc`) and origin
+/// (`<rsc>-xlog-tli`), both readable and recognised, or `None`.
+fn read_election_location(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<(Lsn, Origin)> {
+    let names = &ctx.agent.names;
+    let loc = ctx
+        .world
+        .cluster
+        .get_attr(node, &names.xlog_loc, Lifetime::Reboot);
+    let tli = ctx
+        .world
+        .cluster
+        .get_attr(node, &names.xlog_tli, Lifetime::Reboot);
+    match (loc, tli) {
+        (Ok(Some(l)), Ok(Some(t))) => {
+            Some((Lsn::parse_attr(&l).ok()?, Origin::parse_attr(&t).ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// Issue 11: the promotee has no master-baseline (its primary went away
+/// without a demote: a node fenced or down), so the stock check is skipped.
+/// When both this node and the promotee published their election location
+/// and origin since (`xlog-loc`, `xlog-tli`, standbys without a primary),
+/// the same check runs on those: a take-over when this node holds all of
+/// the promotee's WAL and more; anything else keeps the stock skip (never
+/// a ban on this weaker evidence).
+fn ahead_by_election_locations(
+    ctx: &mut Ctx<'_, '_>,
+    input: &PrePromoteInput,
+    promotee: &str,
+) -> Option<PrePromoteReason> {
+    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
+    let local = input.local.clone();
+    let (mine, my_origin) = read_election_location(ctx, &local)?;
+    let decision = pre_promote(&PrePromoteInput {
+        theirs: Some(Some(theirs)),
+        mine: Some(Some(mine)),
+        their_origin: Some(Some(their_origin)),
+        my_origin: Some(Some(my_origin)),
+        ..input.clone()
+    });
+    (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
+}
+
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
 fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
@@ -74,6 +172,8 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
         promotee: agent.context.notify_lists.promote.first().cloned(),
         theirs: None,
         mine: None,
+        their_origin: None,
+        my_origin: None,
     };
     loop {
         let decision = pre_promote(&input);
@@ -86,9 +186,24 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 let local = input.local.clone();
                 input.mine = Some(read_baseline(ctx, &local));
             }
+            PrePromoteAction::ReadPromoteeOrigin => {
+                let promotee = input.promotee.clone().unwrap_or_default();
+                input.their_origin = Some(read_baseline_origin(ctx, &promotee));
+            }
+            PrePromoteAction::ReadOwnOrigin => {
+                let local = input.local.clone();
+                input.my_origin = Some(read_baseline_origin(ctx, &local));
+            }
+            PrePromoteAction::TakeOver => {
+                let promotee = input.promotee.clone().unwrap_or_default();
+                return take_over(ctx, &promotee, &decision.reason);
+            }
             PrePromoteAction::Allow => {
                 if let PrePromoteReason::PromoteeBaselineUnreadable { promotee } = &decision.reason
                 {
+                    if let Some(why) = ahead_by_election_locations(ctx, &input, promotee) {
+                        return take_over(ctx, promotee, &why);
+                    }
                     ctx.log(
                         LogLevel::Info,
                         &format!(

@@ -119,10 +119,15 @@ pub fn write_recovery_conf(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
 
 /// Writes `rep_mode.conf` with the given synchronous standbys (no reload).
 pub fn write_rep_mode_conf(ctx: &mut Ctx<'_, '_>, names: &[String]) -> Result<(), Outcome> {
+    write_rep_mode_text(ctx, &sync_mode::render(names))
+}
+
+/// Writes `rep_mode.conf` with the given line (issue 11: also the quorum
+/// commit form `ANY k (...)`, [`sync_mode::render_quorum`]).
+pub fn write_rep_mode_text(ctx: &mut Ctx<'_, '_>, text: &str) -> Result<(), Outcome> {
     let path = ctx.tmp_path(sync_mode::FILE_NAME);
-    let text = sync_mode::render(names);
     ctx.world
         .fs
-        .write(&path, &text, FileOwner::Pgdba, 0o600)
+        .write(&path, text, FileOwner::Pgdba, 0o600)
         .map_err(|e| Outcome::fail(OcfExit::ErrGeneric, format!("Can't write {path}: {e}")))
 }

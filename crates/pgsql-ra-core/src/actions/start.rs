@@ -4,7 +4,9 @@
 //! [`crate::decide::start`].
 
 use super::prepare::{prepare, write_recovery_conf, write_rep_mode_conf};
-use super::server_ctl::{find_server, start_server, state_of, wait_for_server};
+use super::server_ctl::{
+    find_server, real_stop, start_server, state_of, wait_for_server, StopKind,
+};
 use super::{Ctx, LOCK_FILE};
 use crate::decide::start::{start_decision, ServerState, StartAction, StartInput};
 use crate::election::NOTE_PREFIX;
@@ -181,20 +183,8 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     if let Err(o) = decided_start(ctx, present.then_some(lock), found) {
         return o;
     }
-    match ctx.world.db.synchronous_standby_names() {
-        Ok(v) if v.trim().is_empty() => {}
-        Ok(_) => {
-            return ctx.fail(
-                OcfExit::ErrConfigured,
-                "Invalid synchronous_standby_names is set in postgresql.conf.",
-            )
-        }
-        Err(e) => {
-            return ctx.fail(
-                OcfExit::ErrGeneric,
-                format!("show synchronous_standby_names failed: {e}"),
-            )
-        }
+    if let Err(o) = check_sync_names(ctx) {
+        return o;
     }
     if let Err(o) = cluster_step(ctx, "setting the status to HS:alone", |a, c| {
         a.set_status(c, &local, PgStatus::HsAlone)
@@ -203,4 +193,32 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     ctx.log(LogLevel::Info, "PostgreSQL is started as a hot standby");
     Outcome::success()
+}
+
+/// The started standby must run with an empty `synchronous_standby_names`
+/// (stock §1.1: the primary manages it through `rep_mode.conf`; an
+/// operator's own value in postgresql.conf is refused with 6). Bug H
+/// (issue 11, case B2-07): the stock agent returned the refusal and left the
+/// PostgreSQL it had just started running; a refused start now stops what
+/// it started before it fails.
+fn check_sync_names(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let (code, reason) = match ctx.world.db.synchronous_standby_names() {
+        Ok(v) if v.trim().is_empty() => return Ok(()),
+        Ok(_) => (
+            OcfExit::ErrConfigured,
+            "Invalid synchronous_standby_names is set in postgresql.conf.".to_string(),
+        ),
+        Err(e) => (
+            OcfExit::ErrGeneric,
+            format!("show synchronous_standby_names failed: {e}"),
+        ),
+    };
+    let reason = match real_stop(ctx, StopKind::Slave) {
+        Ok(()) => format!("{reason} PostgreSQL was stopped again."),
+        Err(o) => format!(
+            "{reason} Stopping PostgreSQL again failed: {}",
+            o.reason.unwrap_or_default()
+        ),
+    };
+    Err(ctx.fail(code, reason))
 }

@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use crate::context::NotifyLists;
+use crate::election::{holds_all_of, Origin};
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::params::RepMode;
@@ -129,6 +130,11 @@ pub struct PrePromoteInput {
     pub theirs: Option<Option<Lsn>>,
     /// This node's `<rsc>-master-baseline`.
     pub mine: Option<Option<Lsn>>,
+    /// The promotee's `<rsc>-baseline-origin` (issue 11), recorded with its
+    /// master-baseline.
+    pub their_origin: Option<Option<Origin>>,
+    /// This node's `<rsc>-baseline-origin`.
+    pub my_origin: Option<Option<Origin>>,
 }
 
 /// The next step of the pre-promote check.
@@ -138,6 +144,15 @@ pub enum PrePromoteAction {
     ReadPromoteeBaseline,
     /// Read the own master-baseline into [`PrePromoteInput::mine`].
     ReadOwnBaseline,
+    /// Read the promotee's baseline-origin into [`PrePromoteInput::their_origin`].
+    ReadPromoteeOrigin,
+    /// Read the own baseline-origin into [`PrePromoteInput::my_origin`].
+    ReadOwnOrigin,
+    /// Issue 11 (B2-14): this standby holds the promotee's WAL and more on
+    /// the same history: take over — own score 1000, the promotee's
+    /// `-INFINITY` (Pacemaker aborts the transition on the score change and
+    /// promotes this node instead) — and let the notify succeed.
+    TakeOver,
     /// Let the promotion go on (succeed).
     Allow,
     /// Ban this node from the resource and fail the notify (exit 1).
@@ -165,8 +180,23 @@ pub enum PrePromoteReason {
     },
     /// My baseline is not newer (or I have none: it sorts first, §4.5 step 4).
     NotNewer,
-    /// My baseline is newer than the promotee's (§4.5 step 3).
+    /// My baseline is newer than the promotee's (§4.5 step 3) and my
+    /// history is not known to be the promotee's: I may have diverged.
     Newer(Ineligible),
+    /// Issue 11: my baseline is newer than the promotee's and my WAL holds
+    /// all of the promotee's ([`holds_all_of`]: the same system, timeline
+    /// and switch point, or a newer timeline that began at or after the
+    /// promotee's position): every acknowledged commit and more.
+    AheadOnSameHistory {
+        /// The promotee.
+        promotee: String,
+        /// The promotee's master-baseline.
+        theirs: Lsn,
+        /// Mine.
+        mine: Lsn,
+        /// My origin.
+        origin: Origin,
+    },
 }
 
 /// The next step of the pre-promote check, and why.
@@ -180,7 +210,13 @@ pub struct PrePromoteDecision {
 
 /// Decides the next step of the pre-promote data check (stock §4.5): with
 /// ≥ 3 nodes in sync mode, a standby other than the promotee whose
-/// master-baseline is newer than the promotee's bans itself and fails.
+/// master-baseline is newer than the promotee's bans itself and fails —
+/// unless (issue 11, B2-14) its WAL holds all of the promotee's
+/// ([`holds_all_of`] over the origins recorded with the baselines,
+/// `<rsc>-baseline-origin`): then it holds every commit the promotee held
+/// (every acknowledged one) and more, and it takes over instead of being
+/// banned for being ahead. An origin that is absent or unparsable on
+/// either side keeps the stock ban (the histories cannot be compared).
 pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
     let decision = |action, reason| PrePromoteDecision { action, reason };
     let allow = |reason| decision(PrePromoteAction::Allow, reason);
@@ -210,16 +246,41 @@ pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
         }
         Some(Some(l)) => l,
     };
-    match input.mine {
-        None => decision(PrePromoteAction::ReadOwnBaseline, PrePromoteReason::Reading),
-        Some(Some(mine)) if mine > theirs => decision(
+    let mine = match input.mine {
+        None => return decision(PrePromoteAction::ReadOwnBaseline, PrePromoteReason::Reading),
+        Some(Some(mine)) if mine > theirs => mine,
+        Some(_) => return allow(PrePromoteReason::NotNewer),
+    };
+    let their_origin = match input.their_origin {
+        None => {
+            return decision(
+                PrePromoteAction::ReadPromoteeOrigin,
+                PrePromoteReason::Reading,
+            )
+        }
+        Some(o) => o,
+    };
+    let my_origin = match input.my_origin {
+        None => return decision(PrePromoteAction::ReadOwnOrigin, PrePromoteReason::Reading),
+        Some(o) => o,
+    };
+    match (their_origin, my_origin) {
+        (Some(t), Some(m)) if holds_all_of((mine, m), (theirs, t)) => decision(
+            PrePromoteAction::TakeOver,
+            PrePromoteReason::AheadOnSameHistory {
+                promotee: promotee.to_string(),
+                theirs,
+                mine,
+                origin: m,
+            },
+        ),
+        _ => decision(
             PrePromoteAction::BanMyself,
             PrePromoteReason::Newer(Ineligible::NewerThanPromotee {
                 promotee: theirs,
                 mine,
             }),
         ),
-        Some(_) => allow(PrePromoteReason::NotNewer),
     }
 }
 
@@ -299,6 +360,8 @@ mod tests {
             promotee: Some("node2".into()),
             theirs: theirs.map(|t| t.map(Lsn)),
             mine: mine.map(|m| m.map(Lsn)),
+            their_origin: None,
+            my_origin: None,
         }
     }
 
@@ -347,15 +410,69 @@ mod tests {
             step(Some(Some(0x50)), Some(Some(0x50))).action,
             PrePromoteAction::Allow
         );
-        let d = step(Some(Some(0x50)), Some(Some(0x60)));
-        assert_eq!(d.action, PrePromoteAction::BanMyself);
-        let PrePromoteReason::Newer(why) = &d.reason else {
-            panic!("{d:?}")
+        assert_eq!(
+            step(Some(Some(0x50)), Some(Some(0x60))).action,
+            PrePromoteAction::ReadPromoteeOrigin
+        );
+        let with = |t: Option<Origin>, m: Option<Option<Origin>>| {
+            pre_promote(&PrePromoteInput {
+                their_origin: Some(t),
+                my_origin: m,
+                ..input("node3", Some(Some(0x50)), Some(Some(0x60)))
+            })
+        };
+        let tl2 = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: Some(Lsn(0x40)),
         };
         assert_eq!(
-            why.to_string(),
-            "My data is newer than new master's one. New master's location : 0000000000000050"
+            with(Some(tl2), None).action,
+            PrePromoteAction::ReadOwnOrigin
         );
-        assert_eq!(why.effect(), crate::ineligible::Effect::Ban);
+        // Another switch point, another system, or an unknown origin: the
+        // histories cannot be shown to be the same: the stock ban.
+        let forked = Origin {
+            switch_point: Some(Lsn(0x30)),
+            ..tl2
+        };
+        let other_system = Origin {
+            system_id: 8,
+            ..tl2
+        };
+        for (t, m) in [
+            (Some(tl2), Some(Some(forked))),
+            (Some(tl2), Some(Some(other_system))),
+            (None, Some(Some(tl2))),
+            (Some(tl2), Some(None)),
+        ] {
+            let d = with(t, m);
+            assert_eq!(d.action, PrePromoteAction::BanMyself, "{t:?} {m:?}");
+            let PrePromoteReason::Newer(why) = &d.reason else {
+                panic!("{d:?}")
+            };
+            assert_eq!(
+                why.to_string(),
+                "My data is newer than new master's one. New master's location : 0000000000000050"
+            );
+            assert_eq!(why.effect(), crate::ineligible::Effect::Ban);
+        }
+        // The same history: take over, nobody banned (issue 11, B2-14).
+        let d = with(Some(tl2), Some(Some(tl2)));
+        assert_eq!(d.action, PrePromoteAction::TakeOver);
+        assert_eq!(
+            d.reason,
+            PrePromoteReason::AheadOnSameHistory {
+                promotee: "node2".into(),
+                theirs: Lsn(0x50),
+                mine: Lsn(0x60),
+                origin: tl2,
+            }
+        );
+        // Not newer: allowed before any origin is read.
+        assert_eq!(
+            step(Some(Some(0x60)), Some(Some(0x50))).action,
+            PrePromoteAction::Allow
+        );
     }
 }

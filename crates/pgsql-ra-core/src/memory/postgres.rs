@@ -21,11 +21,13 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::time::Duration;
 
 pub mod lineage;
 
 pub use lineage::{TimelineId, WalHistory};
 
+use super::clock::MemClock;
 use super::fs::MemFs;
 use super::pgconf;
 use crate::lsn::Lsn;
@@ -121,6 +123,15 @@ struct Instance {
     conninfo: BTreeMap<String, String>,
     streamed: bool,
     lagging: bool,
+    /// Issue 11: the host froze (SIGSTOP, a hung VM, a link lost without a
+    /// TCP reset) at this virtual time: the server answers nothing, its
+    /// walsender row on the primary stays (`streaming`, its last sync
+    /// state) with a `reply_time` that no longer advances, and it receives
+    /// no WAL.
+    frozen_at: Option<Duration>,
+    /// The primary terminated the frozen standby's walsender: its row is
+    /// gone until the standby thaws (it cannot reconnect while frozen).
+    walsender_terminated: bool,
     slots: BTreeSet<String>,
     fail_queries: u32,
     stop_behaviour: StopBehaviour,
@@ -148,6 +159,8 @@ impl Instance {
 #[derive(Debug, Default)]
 struct Net {
     instances: BTreeMap<String, Instance>,
+    /// The cluster's virtual clock (`reply_time` ages), when given.
+    clock: Option<MemClock>,
     links_down: BTreeSet<(String, String)>,
     vip: String,
     /// Where the cluster placed the VIP; `None`: never told (newest primary).
@@ -172,6 +185,14 @@ fn pair(a: &str, b: &str) -> (String, String) {
     } else {
         (b.to_string(), a.to_string())
     }
+}
+
+/// The k of `ANY k (...)`, `None` for any other form.
+fn quorum_count(names: &str) -> Option<usize> {
+    let text = names.trim();
+    let upper = text.to_ascii_uppercase();
+    let rest = upper.strip_prefix("ANY ")?;
+    rest.split('(').next()?.trim().parse().ok()
 }
 
 /// How `synchronous_standby_names` ranks standbys.
@@ -261,7 +282,10 @@ impl Net {
     /// The primary a standby streams from right now, if any.
     fn upstream(&self, node: &str) -> Option<String> {
         let s = self.get(node)?;
-        if s.role != SimRole::Standby || s.hung {
+        // A frozen standby keeps its (stale) walsender row until the
+        // primary terminates it; any other hung standby has none.
+        let stale_row = s.frozen_at.is_some() && !s.walsender_terminated;
+        if s.role != SimRole::Standby || (s.hung && !stale_row) {
             return None;
         }
         let host = s.conninfo.get("host")?;
@@ -293,7 +317,7 @@ impl Net {
             };
             if let Some(s) = self.instances.get_mut(&n) {
                 s.streamed = true;
-                if !s.lagging {
+                if !s.lagging && s.frozen_at.is_none() {
                     s.lsn = p.lsn;
                     s.timeline = p.timeline;
                     s.history = p.history.clone();
@@ -366,6 +390,8 @@ impl SimNetwork {
             conninfo: BTreeMap::new(),
             streamed: false,
             lagging: false,
+            frozen_at: None,
+            walsender_terminated: false,
             slots: BTreeSet::new(),
             fail_queries: 0,
             stop_behaviour: StopBehaviour::Normal,
@@ -461,6 +487,36 @@ impl SimNetwork {
         net.refresh();
     }
 
+    /// Shares the cluster's virtual clock (the ages of `reply_time`).
+    pub fn set_clock(&self, clock: MemClock) {
+        self.net.borrow_mut().clock = Some(clock);
+    }
+
+    /// Freezes (or thaws) a node's host (issue 11): see `Instance::frozen_at`.
+    /// A frozen server answers no SQL (like a hung one); thawing lets it
+    /// answer and reconnect.
+    pub fn set_frozen(&self, node: &str, frozen: bool) {
+        let now = self.now();
+        self.with(node, |i| {
+            if frozen && i.running() {
+                i.frozen_at.get_or_insert(now);
+                i.hung = true;
+            } else if !frozen && i.frozen_at.is_some() {
+                i.frozen_at = None;
+                i.walsender_terminated = false;
+                i.hung = false;
+            }
+        });
+    }
+
+    fn now(&self) -> Duration {
+        self.net
+            .borrow()
+            .clock
+            .as_ref()
+            .map_or(Duration::ZERO, MemClock::elapsed)
+    }
+
     /// Makes a standby stop (or resume) replaying new WAL while staying connected.
     pub fn set_lagging(&self, node: &str, lagging: bool) {
         self.with(node, |i| i.lagging = lagging);
@@ -513,12 +569,21 @@ impl SimNetwork {
             .map(|s| net.app_name(s))
             .collect();
         let states = sync_states(&sync_names, &connected);
-        let acked = net.standbys_of(node).iter().any(|s| {
-            matches!(
-                states.get(&net.app_name(s)).copied(),
-                Some("SYNC") | Some("QUORUM")
-            ) && net.get(s).is_some_and(|i| i.lsn >= primary_lsn)
-        });
+        let holding = |state: &str| {
+            net.standbys_of(node)
+                .iter()
+                .filter(|s| {
+                    states.get(&net.app_name(s)).copied() == Some(state)
+                        && net.get(s).is_some_and(|i| i.lsn >= primary_lsn)
+                })
+                .count()
+        };
+        // `ANY k (...)` needs k members; `FIRST n`/a name, one sync standby
+        // (the simulator's single-standby model).
+        let acked = match quorum_count(&sync_names) {
+            Some(k) => holding("QUORUM") >= k,
+            None => holding("SYNC") >= 1,
+        };
         Ok(if acked {
             WriteOutcome::Committed
         } else {
@@ -817,6 +882,8 @@ impl Database for SimPostgres {
             let standbys = net.standbys_of(&node);
             let apps: Vec<String> = standbys.iter().map(|s| net.app_name(s)).collect();
             let states = sync_states(&i.sync_names, &apps);
+            let now = net.clock.as_ref().map_or(Duration::ZERO, MemClock::elapsed);
+            let has_reply_time = i.spec.version_num >= 120_000;
             Ok(standbys
                 .iter()
                 .map(|s| {
@@ -828,6 +895,12 @@ impl Database for SimPostgres {
                         state: "STREAMING".to_string(),
                         flush_lsn: lsn,
                         replay_lsn: lsn,
+                        // A healthy standby replied just now.
+                        reply_age: has_reply_time.then(|| {
+                            net.get(s)
+                                .and_then(|x| x.frozen_at)
+                                .map_or(Duration::ZERO, |t| now.saturating_sub(t))
+                        }),
                     }
                 })
                 .collect())
@@ -876,6 +949,27 @@ impl Database for SimPostgres {
 
     fn run_monitor_sql(&mut self, _sql: &str) -> Result<(), DbError> {
         self.sql(|_, _| Ok(()))
+    }
+
+    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError> {
+        let targets = self.sql(|net, _| {
+            Ok(net
+                .standbys_of(&self.node)
+                .into_iter()
+                .filter(|s| net.app_name(s) == application_name)
+                .collect::<Vec<String>>())
+        })?;
+        let mut net = self.net.net.borrow_mut();
+        for t in &targets {
+            // A live standby reconnects at once; a frozen one cannot.
+            if let Some(i) = net.instances.get_mut(t) {
+                if i.frozen_at.is_some() {
+                    i.walsender_terminated = true;
+                }
+            }
+        }
+        net.refresh();
+        Ok(u32::try_from(targets.len()).unwrap_or(u32::MAX))
     }
 }
 

@@ -253,6 +253,33 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
              non-superuser needs EXECUTE on pg_ls_dir, pg_stat_file and \
              pg_read_binary_file. Its password comes from pgdba's .pgpass.",
         ),
+        "standby_reply_timeout" => (
+            "Seconds without a reply after which the primary drops a standby",
+            "On the primary (PostgreSQL 12 and later), a standby whose walsender's \
+             reply_time in pg_stat_replication is older than this many seconds is treated \
+             as gone, like a standby whose node Pacemaker shows offline: it is marked \
+             DISCONNECT with score -INFINITY first, then removed from \
+             synchronous_standby_names (a reload releases the waiting commits), then its \
+             walsender is terminated so that it must qualify again when it returns. This \
+             bounds the write stall after a sync standby's host freezes or loses its link \
+             without a TCP reset to about this value plus one monitor interval, instead of \
+             wal_sender_timeout (60 s). Keep it a safe multiple of \
+             wal_receiver_status_interval, at which even an idle standby replies. 0 \
+             disables the check.",
+        ),
+        "sync_quorum" => (
+            "Quorum commit: ANY k of the streaming standbys",
+            "0 (default) keeps one synchronous standby, like the stock agent. With \
+             rep_mode=sync and k of 1 or more, the primary sets synchronous_standby_names \
+             to ANY k (...) over every streaming standby of node_list (fewer members than \
+             k: ANY of all of them), so that a commit waits for any k of them. Members \
+             are not promoted directly: after the primary is lost, the election promotes \
+             the member with the highest position, and only when it can compare the \
+             positions of at least members - k + 1 of the recorded members (Patroni's \
+             rule), so that a commit acknowledged by members that are down is not lost. \
+             The member set and k are recorded in the attribute <rsc>-sync-quorum \
+             (widened before a member is added, narrowed after it is removed).",
+        ),
         "external_standby_node_list" => (
             "Standbys outside the cluster to keep synchronous",
             "Space-separated application_names of standbys that are not cluster nodes. \

@@ -46,6 +46,12 @@ pub struct ReplicationRow {
     pub flush_lsn: Option<Lsn>,
     /// `replay_lsn`, when known.
     pub replay_lsn: Option<Lsn>,
+    /// How old the standby's last reply is (issue 11): `clock_timestamp() -
+    /// reply_time`, measured by the primary's server so that the core needs
+    /// no clock; `None` before PostgreSQL 12 (no `reply_time` column) or
+    /// when NULL. A healthy standby replies at least every
+    /// `wal_receiver_status_interval`, idle or not.
+    pub reply_age: Option<std::time::Duration>,
 }
 
 /// One session with the local PostgreSQL as the monitoring role (slot
@@ -78,4 +84,10 @@ pub trait Database {
     fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError>;
     /// Runs the operator's `monitor_sql` and discards the result.
     fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError>;
+    /// Terminates the walsenders of the standby named `application_name`
+    /// (`pg_terminate_backend` over `pg_stat_replication`, as `pgdba`: a
+    /// superuser or a member of `pg_signal_backend` may signal them);
+    /// returns how many were signalled (issue 11: a standby taken out of the
+    /// sync set re-qualifies through the handover baseline when it returns).
+    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError>;
 }

@@ -197,11 +197,13 @@ impl Sim {
                 },
             );
         }
+        let clock = MemClock::new();
+        net.set_clock(clock.clone());
         Sim {
             config,
             cluster,
             net,
-            clock: MemClock::new(),
+            clock,
             nodes,
             invocations: Vec::new(),
             promotions: Vec::new(),

@@ -24,7 +24,7 @@ use super::env::{NotifyEnv, OpEnv};
 use super::{Sim, RESOURCE};
 use crate::action::Action;
 use crate::memory::{SimRole, WalHistory};
-use crate::ocf::OcfExit;
+use crate::ocf::{OcfExit, Outcome};
 use crate::ports::Lifetime;
 use crate::score::Score;
 
@@ -268,7 +268,14 @@ impl Sim {
                 }
             }
         }
+        let scores_before = self.scores();
         self.notify_all(&before, &lists, "pre", op);
+        if op == Op::Promote && self.scores() != scores_before {
+            if let Some(aborted) = self.promotion_aborted(nodes) {
+                self.invocations.push(aborted);
+                return;
+            }
+        }
         let env = self.action_env(&lists);
         for node in nodes {
             if op == Op::Promote {
@@ -311,6 +318,33 @@ impl Sim {
             .filter(|n| self.role(n).active())
             .collect();
         self.notify_all(&after, &lists, "post", op);
+    }
+
+    /// Pacemaker aborts a transition when a node attribute changes while it
+    /// runs (`Transition aborted: Transient attribute change`) and starts
+    /// no further action of it: when the pre-promote notifications changed
+    /// the promotion scores so that the promotee is no longer the best
+    /// candidate, its promote is not run and the next step recomputes
+    /// (issue 11: a standby ahead of the promotee on the same history takes
+    /// over). Only a score change is modelled (a failed notification keeps
+    /// the promote, as before); the abort wins the race with the promote.
+    fn scores(&self) -> Vec<Option<String>> {
+        self.node_names().iter().map(|n| self.score(n)).collect()
+    }
+
+    fn promotion_aborted(&self, nodes: &[String]) -> Option<super::Invocation> {
+        let promotee = nodes.first()?;
+        let best = self.promotion_candidate();
+        (best.as_ref() != Some(promotee)).then(|| super::Invocation {
+            node: promotee.clone(),
+            label: format!(
+                "{}promote not run: the transition was aborted by a promotion score change during pre-promote (best candidate now: {})",
+                crate::sim::script::PACEMAKER_EVENT,
+                best.as_deref().unwrap_or("none")
+            ),
+            outcome: Outcome::success(),
+            changes: Vec::new(),
+        })
     }
 
     /// The state of the servers before `node` is promoted.

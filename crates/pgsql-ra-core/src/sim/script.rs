@@ -11,7 +11,7 @@
 //! `stop`, `promote`, `demote`, `cleanup`, `node-down`, `node-up` (a full
 //! stop then restarts in a chosen order is `node-down` of every node, then
 //! `node-up` in that order with `pacemaker` steps in between); faults are
-//! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`,
+//! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`, `freeze`/`thaw` (issue 11: a host frozen without a TCP reset),
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
 //! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
@@ -145,6 +145,10 @@ fn outcome_line(inv: &Invocation) -> String {
     line
 }
 
+/// The label prefix of a Pacemaker decision recorded among the invocations
+/// (no agent ran): printed as `<node> <what>`.
+pub const PACEMAKER_EVENT: &str = "pacemaker: ";
+
 /// The output lines for invocations: notifications that succeeded without
 /// changing anything are left out.
 pub fn invocation_lines(invs: &[Invocation]) -> Vec<String> {
@@ -154,6 +158,10 @@ pub fn invocation_lines(invs: &[Invocation]) -> Vec<String> {
             && inv.outcome.code == OcfExit::Success
             && inv.changes.is_empty();
         if quiet {
+            continue;
+        }
+        if let Some(event) = inv.label.strip_prefix(PACEMAKER_EVENT) {
+            out.push(format!("{} {event}", inv.node));
             continue;
         }
         out.push(outcome_line(inv));
@@ -338,6 +346,12 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let a = node_arg(sim, args, 0)?;
             let b = node_arg(sim, args, 1)?;
             sim.net.set_link(a, b, *cmd == "link-up");
+            out.push("ok".into());
+        }
+        "freeze" | "thaw" => {
+            // Issue 11: the host freezes (SIGSTOP, no TCP reset) or thaws.
+            let n = node_arg(sim, args, 0)?;
+            sim.net.set_frozen(n, *cmd == "freeze");
             out.push("ok".into());
         }
         "lag" | "unlag" => {

@@ -40,6 +40,7 @@ fn problems(agent: &Agent, promotable: Option<bool>) -> Vec<ParamError> {
         RepMode::None => {}
     }
     check_external_standbys(p, &mut problems);
+    check_sync_quorum(p, &mut problems);
     check_slot_name(p, &mut problems);
     problems
 }
@@ -167,6 +168,29 @@ fn check_external_standbys(p: &Params, problems: &mut Vec<ParamError>) {
                 "external_standby_node_list names {}, which is already in node_list",
                 quoted(both)
             ),
+        ));
+    }
+}
+
+/// `sync_quorum` (issue 11): quorum commit needs rep_mode=sync and is
+/// managed by the agent alone (not with external standbys).
+fn check_sync_quorum(p: &Params, problems: &mut Vec<ParamError>) {
+    if p.sync_quorum == 0 {
+        return;
+    }
+    if p.rep_mode != RepMode::Sync {
+        problems.push(ParamError::configured(
+            "sync_quorum",
+            format!(
+                "sync_quorum is only supported with rep_mode=sync, not rep_mode={}",
+                p.rep_mode.as_str()
+            ),
+        ));
+    }
+    if !p.external_standby_node_list.is_empty() {
+        problems.push(ParamError::configured(
+            "sync_quorum",
+            "sync_quorum can't be combined with external_standby_node_list",
         ));
     }
 }

@@ -39,8 +39,6 @@ pub struct Oracle {
     pub system: Option<u64>,
     /// The key assertions this run reached.
     pub reached: BTreeSet<Key>,
-    /// True in `rep_mode=sync`.
-    pub sync: bool,
 }
 
 /// The WAL data of a history: a current timeline (or past ones) with no
@@ -229,20 +227,13 @@ impl Oracle {
             // More WAL bytes on the same lineage. A timeline switch alone
             // (the simulator writes no end-of-recovery record) is no data.
             if theirs.includes(mine) && theirs.lsn > mine.lsn {
-                // B2-14 (issue 11): in sync mode an async or potential
-                // standby is not eligible under the stock rules (§4.3) that
-                // issue 9 keeps; it can hold more WAL than the sync standby
-                // (writes the sync standby had not confirmed were never
-                // acknowledged). Counted and printed, not a violation, until
-                // issue 11 makes the most advanced standby win.
+                // B2-14 (issue 11 item 4, a hard assertion since): an
+                // async or potential standby ahead of the promoted node on
+                // the same lineage takes over at pre-promote or wins the
+                // election as a superset; passing it over is a violation
+                // like any other (below).
                 let ds = r.data_status.get(other).and_then(|v| v.as_deref());
-                let async_standby =
-                    ds.is_some_and(|v| v == "STREAMING|ASYNC" || v == "STREAMING|POTENTIAL");
-                if self.sync && async_standby {
-                    self.reached.insert(Key::AsyncAheadInSyncMode);
-                    continue;
-                }
-                // The same issue-11 gap: a standby the new primary marked
+                // Still tolerated (issue 11, DISCONNECT stays ineligible): a standby the new primary marked
                 // DISCONNECT at its promotion (stock) streamed, but no
                 // monitor of the primary saw it before the primary died, so
                 // it holds more WAL than the winner. No acknowledged write is

@@ -27,12 +27,6 @@ pub enum Key {
     /// (informational; a violation when that timeline forked from WAL
     /// another node holds).
     ForkedPromoted,
-    /// Informational, counted and printed: in sync mode the promoted sync
-    /// standby held less WAL than an async standby (`STREAMING|ASYNC` or
-    /// `STREAMING|POTENTIAL`, not eligible under the stock §4.3 rules this
-    /// issue keeps). Case B2-14: promoting the most advanced standby is
-    /// issue 11's work; until then this is tolerated, never silently.
-    AsyncAheadInSyncMode,
     /// Informational, counted and printed: a timeline created outside the
     /// cluster was promoted although it forked from WAL another node holds,
     /// but its timeline numbers and switch points equal the cluster's (what
@@ -64,9 +58,6 @@ impl Key {
             }
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
-            }
-            Key::AsyncAheadInSyncMode => {
-                "tolerated (issue 11, B2-14): a sync standby promoted while an async standby held more WAL"
             }
         }
     }

@@ -234,4 +234,8 @@ fn sync_state_parsing() {
     assert_eq!(s["b"], "ASYNC");
     let s = sync_states("*", &c(&["b", "c"]));
     assert_eq!((s["b"], s["c"]), ("SYNC", "POTENTIAL"));
+    assert_eq!(quorum_count("ANY 2 (\"a\", \"b\")"), Some(2));
+    assert_eq!(quorum_count("any 1 (a)"), Some(1));
+    assert_eq!(quorum_count("FIRST 1 (a)"), None);
+    assert_eq!(quorum_count("\"a\""), None);
 }
