@@ -6,6 +6,7 @@
 #
 # Scenarios: 1 bring-up (sync)  2 kill -9 of the primary's postmaster  3 rebuild + failover
 # back  3c crash rejoin (kill -9, the old primary comes back by itself)  3d switchovers under writes
+# 6 three nodes (sync, then quorum): kill -9, the other standby follows; a cut sync standby link
 # 3b a standby promoted outside the cluster (S1)  4 rep_mode=async and a cut replication link
 # 5 ocf-tester on a single PostgreSQL.
 # Every assertion prints what it expected and what it saw.  On failure the cluster logs are
@@ -19,9 +20,9 @@ PASS=0 FAIL=0 S="" T0=$(date +%s)
 mkdir -p "$OUTDIR"
 
 say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*"; }
-DEADLINE=$(( T0 + ${E2E_BUDGET:-1200} ))   # the whole suite stays under 20 minutes
+DEADLINE=$(( T0 + ${E2E_BUDGET:-1800} ))   # the whole suite stays under 30 minutes
 # over: past the deadline, fail and stop the suite (call it in the main shell, not in $(...))
-over() { [ "$(date +%s)" -lt $DEADLINE ] || { ko "suite time budget" "<= ${E2E_BUDGET:-1200} s" "exceeded"; collect deadline; finish; exit 1; }; }
+over() { [ "$(date +%s)" -lt $DEADLINE ] || { ko "suite time budget" "<= ${E2E_BUDGET:-1800} s" "exceeded"; collect deadline; finish; exit 1; }; }
 left() { local l=$(( DEADLINE - $(date +%s) )); [ $l -lt "$1" ] && echo $(( l > 1 ? l : 1 )) || echo "$1"; }
 lab() { over; timeout "$(left "${LAB_TIMEOUT:-240}")" "$LAB_SH" "$@"; }
 labq() { timeout "${2:-30}" "$LAB_SH" "$1"; }        # quick queries, also usable in $(...)
@@ -287,6 +288,68 @@ else
   ko "lab up (async)" healthy "failed"; tail -30 "$OUTDIR/up-async.log"; snap
 fi
 collect 4-async
+[ "${KEEP:-0}" = 1 ] || lab down >/dev/null 2>&1
+
+# --------------------------------------------------------------------------------- 6 three nodes
+# three_nodes TAG EXTRA: a 3-node sync cluster (the seed's settings: wal_sender_timeout at its
+# default 60 s, so only the agent's own detection can end a stall), kill -9 of the primary: a
+# standby holding every acknowledged write is promoted and the other follows it without a
+# rebuild; then the new sync standby's link is cut under writes: writes resume within
+# standby_reply_timeout (default 10 s) + one Promoted monitor (3 s) + 2 s, and the CIB shows the
+# standby DISCONNECT no later than the first write acknowledged without it.
+three_nodes() {
+  local tag=$1 extra=$2 t new other out tcut tack tcib
+  NODES="node1 node2 node3"
+  t=$(date +%s)
+  if ! NODES="$NODES" REP_MODE=sync WAL_SENDER_TIMEOUT=60s PGSQL_EXTRA_PARAMS="$extra" lab up > "$OUTDIR/up-3-$tag.log" 2>&1; then
+    ko "lab up (3 nodes, $tag)" healthy "failed"; tail -30 "$OUTDIR/up-3-$tag.log"; snap; collect "6-$tag"; NODES="node1 node2"; return
+  fi
+  ok "lab up (3 nodes, $tag)" healthy "healthy after $(( $(date +%s) - t )) s"
+  snap
+  expect "node1 Promoted ($tag)" node1 promoted
+  expect_re "standbys' pgsql-status ($tag)" '^HS:(sync|quorum|potential|async) HS:(sync|quorum|potential|async)$' "$(get attr.node2.pgsql-status) $(get attr.node3.pgsql-status)"
+  writer start "tri-$tag"; sleep 2
+  lab failover > "$OUTDIR/failover-3-$tag.log" 2>&1
+  sed 's/^/    /' "$OUTDIR/failover-3-$tag.log"
+  new=$(fo_env NEW)
+  expect_re "a standby promoted after kill -9 of node1 ($tag)" '^node[23]$' "$new"
+  [ "$new" = node2 ] && other=node3 || other=node2
+  until_state 60 "role.$new=Promoted" "vip=$new" "attr.$other.pgsql-status=HS:(sync|quorum)" "role.$other=Unpromoted"
+  expect_re "$other follows the new primary $new without a rebuild ($tag)" '^HS:(sync|quorum)$' "$(get "attr.$other.pgsql-status")"
+  expect_re "no PGSQL.lock on $other ($tag)" '^absent$' "$(lock "$other")"
+  sleep 2; writer stop "tri-$tag"
+  expect_re "writer across the failover: no acknowledged write lost ($tag)" 'lost=0 ' "$(writer check "tri-$tag")"
+  # cut the new sync standby's service link (replication + clients); corosync stays up on eth1
+  writer start "cut-$tag"; sleep 2
+  tcut=$(date +%s.%N)
+  lab enter "$other" ip link set eth0 down
+  until_state 40 "attr.$other.pgsql-data-status=DISCONNECT"
+  expect "$other DISCONNECT after its link was cut ($tag)" DISCONNECT "attr.$other.pgsql-data-status"
+  expect_re "$other not promotable ($tag)" '^(|-INFINITY)$' "$(get "attr.$other.master-pgsql")"
+  sleep 3; writer stop "cut-$tag"
+  out=$(writer check "cut-$tag")
+  expect_re "writer across the cut: no acknowledged write lost ($tag)" 'lost=0 ' "$out"
+  tack=$(awk -v c="$tcut" '$2 > c { print $2; exit }' "$OUTDIR/writer-cut-$tag.acks")
+  expect_re "a write acknowledged after the cut ($tag)" '^[0-9.]+$' "$tack"
+  local stall; stall=$(echo "${tack:-0} - $tcut" | bc)
+  say "write stall after the sync standby's link cut ($tag): ${stall} s (first ack after the cut)"
+  expect_re "stall ${stall} s <= standby_reply_timeout 10 + monitor 3 + 2 = 15 s ($tag)" '^1$' "$(echo "$stall <= 15" | bc)"
+  # the CIB first: attrd's log line (second resolution) that made the standby DISCONNECT is not
+  # later than the first write acknowledged without it
+  tcib=$(events "${tcut%.*}" "pacemaker-attrd.*pgsql-data-status\\[$other\\].*-> DISCONNECT")
+  expect_re "DISCONNECT in the CIB ($tcib) no later than the first ack without $other (${tack%.*}) ($tag)" '^ok$' \
+    "$([ -n "$tcib" ] && [ "${tcib%.*}" -le "${tack%.*}" ] && echo ok || echo "cib=$tcib ack=$tack")"
+  lab enter "$other" ip link set eth0 up
+  until_state 60 "attr.$other.pgsql-status=HS:(sync|quorum)"
+  expect_re "$other back after the link is up ($tag)" '^HS:(sync|quorum)$' "$(get "attr.$other.pgsql-status")"
+  collect "6-$tag"
+  NODES="node1 node2"
+}
+events() { cat /var/lib/pgsql-ra-lab/node*/var/log/pacemaker/pacemaker.log 2>/dev/null | /usr/bin/python3 "$HERE/labtool.py" first "$1" "$2"; }
+say "scenario 6: 3 nodes, rep_mode=sync (issue 11)"
+three_nodes sync ""
+say "scenario 6q: 3 nodes, quorum commit (sync_quorum=1: ANY 1 of the two standbys)"
+three_nodes quorum "sync_quorum=1"
 [ "${KEEP:-0}" = 1 ] || lab down >/dev/null 2>&1
 
 # --------------------------------------------------------------------------------- 5 ocf-tester
