@@ -21,7 +21,9 @@ pub mod budget;
 pub mod context;
 pub mod decide;
 pub mod election;
+pub mod explain;
 pub mod ineligible;
+pub mod journal;
 pub mod lsn;
 #[cfg(any(test, feature = "sim"))]
 pub mod memory;

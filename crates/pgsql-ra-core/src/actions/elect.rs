@@ -5,7 +5,8 @@ use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
     cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
-    lineage_eligibility, note_file_name, NotesChange, Observation, Origin, Round, Verdict,
+    lineage_eligibility, note_file_name, probe_claim_of, NotesChange, Observation, Origin, Round,
+    Verdict,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -159,19 +160,21 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
     let names = &ctx.agent.names;
     let local = ctx.attrs.local.clone();
     let ds_name = names.data_status.clone();
-    match ctx
+    let own = ctx
         .world
         .cluster
         .get_attr(&local, &ds_name, Lifetime::Forever)
-    {
-        Ok(None) => {}
-        Ok(Some(v)) if v == DataStatus::Latest.to_string() => {}
-        Ok(Some(v)) => return Err(format!("my {ds_name} is {v:?}, not LATEST")),
-        Err(e) => return Err(format!("can't read my {ds_name}: {e}")),
-    }
+        .map_err(|e| format!("can't read my {ds_name}: {e}"))?;
+    // The data-status first (as before): no other read when it refuses.
+    probe_claim_of(&ds_name, own.as_deref(), None, None)?;
     let recorded = recorded_primary_origins(ctx)?;
     let mine = primary_origin_now(ctx);
-    lineage_eligibility(mine, cluster_origin(&recorded).as_ref())
+    probe_claim_of(
+        &ds_name,
+        own.as_deref(),
+        mine,
+        cluster_origin(&recorded).as_ref(),
+    )
 }
 
 /// The local primary's timeline and system identifier: the timeline is the

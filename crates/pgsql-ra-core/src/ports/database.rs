@@ -33,8 +33,9 @@ impl DbError {
     }
 }
 
-/// One row of `pg_stat_replication` on a primary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of `pg_stat_replication` on a primary (serializable for
+/// `pgsql-ra status --json`, issue 13).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicationRow {
     /// `application_name` (the agent sets it to the standby's node name).
     pub application_name: String,

@@ -15,7 +15,8 @@
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
 //! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
-//! `write-vip`, `vip`, `wal`).
+//! `write-vip`, `vip`, `wal`); `explain [NODE]` prints what `pgsql-ra
+//! explain` says on NODE (issue 13).
 
 mod operator;
 
@@ -464,6 +465,17 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             };
             sim.cluster.put_attr(n, name, value, lifetime);
             out.push("ok".into());
+        }
+        "explain" => {
+            // `explain [NODE]`: what `pgsql-ra explain` prints on NODE (default:
+            // the first node), the cluster line first.
+            let n = match args.first() {
+                Some(_) => node_arg(sim, args, 0)?.to_string(),
+                None => sim.node_names().first().cloned().ok_or("no node")?,
+            };
+            let e = sim.explain(&n).ok_or("no node")?;
+            out.push(format!("on {n}:"));
+            out.extend(e.render_text(None).lines().map(str::to_string));
         }
         "attrs" => out.extend(attrs_lines(sim)),
         "roles" => out.push(roles_line(sim)),
