@@ -115,6 +115,27 @@ impl Filesystem for RealFs {
         result
     }
 
+    /// One `stat`, a rename when past `max_bytes`, one append (created
+    /// 0600 when missing); no fsync (the journal must cost no time).
+    fn append_rotating(&mut self, path: &str, line: &str, max_bytes: u64) -> Result<(), FsError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let p = bytes_path::path(path);
+        if fs::metadata(&p).is_ok_and(|m| m.len() > max_bytes) {
+            let mut old = p.clone().into_os_string();
+            old.push(".1");
+            fs::rename(&p, old).map_err(|e| fs_err(path, &e))?;
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&p)
+            .map_err(|e| fs_err(path, &e))?;
+        let mut bytes = encode_bytes(line);
+        bytes.push(b'\n');
+        f.write_all(&bytes).map_err(|e| fs_err(path, &e))
+    }
+
     fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError> {
         let mut f = OpenOptions::new()
             .append(true)
