@@ -46,7 +46,7 @@ pub enum Event {
         my_location: String,
         /// Every candidate of the round, node_list order.
         candidates: Vec<Candidate>,
-        /// The node(s) at the highest position, when known.
+        /// The highest position among the candidates (`X/Y`), when known.
         highest: Option<String>,
         /// The election's own reason.
         reason: String,

@@ -207,6 +207,13 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         write_rep_mode_conf(ctx, &change.names)
             .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
         reload(ctx)?;
+        ctx.journal(
+            "monitor",
+            crate::journal::Event::SyncChange {
+                names: change.names.clone(),
+                reason: change.reason.clone(),
+            },
+        );
     }
     let mut next = decision.baseline.clone();
     if let Some(b) = next.as_mut() {

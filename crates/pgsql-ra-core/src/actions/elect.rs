@@ -381,17 +381,18 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .fs
         .read(&ctx.tmp_path(&note_file_name(completed)))
         .unwrap_or(None);
-    let decision = decide_checked(
-        &Round {
-            my_lsn,
-            my_origin,
-            observed,
-            completed,
-            previous,
-            check_count: params.xlog_check_count,
-        },
-        &unreadable,
-    );
+    let round = Round {
+        my_lsn,
+        my_origin,
+        observed,
+        completed,
+        previous,
+        check_count: params.xlog_check_count,
+    };
+    let decision = decide_checked(&round, &unreadable);
+    if matches!(decision.verdict, Verdict::Winner | Verdict::Loser) {
+        journal_election(ctx, &round, &decision);
+    }
     for warning in &decision.warnings {
         ctx.log(LogLevel::Warn, warning);
     }
@@ -519,4 +520,34 @@ pub fn clear_withheld_score(ctx: &mut Ctx<'_, '_>) {
     let name = ctx.agent.names.withheld_score.clone();
     let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
     ctx.warn_on_err("deleting the withheld score", r);
+}
+
+/// Journals a decided round (issue 13): the candidates, their positions,
+/// the verdict and the election's reason.
+fn journal_election(ctx: &mut Ctx<'_, '_>, round: &Round, decision: &crate::election::Decision) {
+    let candidates = round
+        .observed
+        .iter()
+        .map(|o| crate::journal::Candidate {
+            node: o.node.clone(),
+            location: o.lsn.to_pg(),
+            timeline: o.origin.map(|x| x.timeline),
+        })
+        .collect();
+    let verdict = match decision.verdict {
+        Verdict::Winner => "winner",
+        Verdict::Loser => "loser",
+        Verdict::Waiting => "waiting",
+        Verdict::Restarted => "restarted",
+    };
+    ctx.journal(
+        "monitor",
+        crate::journal::Event::Election {
+            verdict: verdict.into(),
+            my_location: round.my_lsn.to_pg(),
+            candidates,
+            highest: decision.highest.map(|h| h.to_pg()),
+            reason: decision.reason.clone(),
+        },
+    );
 }

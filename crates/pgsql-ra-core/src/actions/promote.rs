@@ -78,13 +78,20 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     if let Err(e) = ctx.world.fs.write(&lock, "", FileOwner::Root, 0o644) {
         return Err(generic(ctx, format!("Can't create {lock}: {e}")));
     }
-    record_master_baseline(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    let baseline =
+        record_master_baseline(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
     if params.restart_on_promote {
         restart_as_primary(ctx)?;
     } else {
         promote_in_place(ctx)?;
     }
     record_primary_origin(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    ctx.journal(
+        "promote",
+        crate::journal::Event::Promoted {
+            location: Some(baseline.to_pg()),
+        },
+    );
     for slot in slots_for_others(&params.replication_slot_name, &params.node_list, &local) {
         let db = &mut *ctx.world.db;
         let r = db

@@ -58,7 +58,10 @@ fn decided_start(
             StartAction::StartServer => input.came_up = Some(state_of(start_server(ctx)?)),
             StartAction::WaitForServer => input.came_up = Some(state_of(wait_for_server(ctx)?)),
             StartAction::Succeed { code } => return Ok(code),
-            StartAction::Refuse { code } => return Err(ctx.fail(code, decision.reason.to_string())),
+            StartAction::Refuse { code } => {
+                journal_refusal(ctx, &decision);
+                return Err(ctx.fail(code, decision.reason.to_string()));
+            }
         }
     }
     Err(ctx.fail(OcfExit::ErrGeneric, "the start decision did not conclude"))
@@ -121,7 +124,10 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 );
                 return Outcome::code(code);
             }
-            StartAction::Refuse { code } => return ctx.fail(code, decision.reason.to_string()),
+            StartAction::Refuse { code } => {
+                journal_refusal(ctx, &decision);
+                return ctx.fail(code, decision.reason.to_string());
+            }
             StartAction::LookAtServer | StartAction::StartServer | StartAction::WaitForServer => {
                 found = Some(state)
             }
@@ -203,4 +209,17 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     ctx.log(LogLevel::Info, "PostgreSQL is started as a hot standby");
     Outcome::success()
+}
+
+/// Journals a refused start with its outcome variant (issue 13).
+fn journal_refusal(ctx: &mut Ctx<'_, '_>, decision: &crate::decide::start::StartDecision) {
+    use crate::explain::Explain;
+    ctx.journal(
+        "start",
+        crate::journal::Event::Refusal {
+            decision: "start".into(),
+            rule: decision.rule(),
+            reason: decision.reason.to_string(),
+        },
+    );
 }

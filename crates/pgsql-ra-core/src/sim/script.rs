@@ -16,7 +16,7 @@
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
 //! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
 //! `write-vip`, `vip`, `wal`); `explain [NODE]` prints what `pgsql-ra
-//! explain` says on NODE (issue 13).
+//! explain` says on NODE and `history NODE` its decision journal (issue 13).
 
 mod operator;
 
@@ -498,10 +498,25 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let n = node_arg(sim, args, 0)?;
             let dir = args.get(1).copied().unwrap_or(TMPDIR);
             let prefix = format!("{}/", dir.trim_end_matches('/'));
+            // The decision journal is left out (it is in every tmpdir where
+            // a decision was taken; `history NODE` prints it).
             for p in sim.nodes[n].fs.paths() {
                 if let Some(rest) = p.strip_prefix(&prefix) {
-                    out.push(rest.to_string());
+                    if !rest.starts_with(crate::journal::FILE) {
+                        out.push(rest.to_string());
+                    }
                 }
+            }
+        }
+        "history" => {
+            // `history NODE`: what `pgsql-ra history` prints on NODE.
+            let n = node_arg(sim, args, 0)?;
+            let path = format!("{TMPDIR}/{}", crate::journal::FILE);
+            let text = sim.nodes[n].fs.file(&path).unwrap_or_default();
+            let read = crate::journal::parse(&text);
+            out.extend(read.entries.iter().map(crate::journal::render_text));
+            if read.bad_lines > 0 {
+                out.push(format!("({} unreadable line(s) skipped)", read.bad_lines));
             }
         }
         "cat" => {
