@@ -216,7 +216,7 @@ fn classify_on_primary(
 ) -> Vec<Classification> {
     let (Some(rows), true) = (
         snap.server.replication.as_ref(),
-        promoted.iter().any(|p| *p == snap.local_node),
+        promoted.contains(&snap.local_node),
     ) else {
         return Vec::new();
     };

@@ -126,7 +126,7 @@ impl Explanation {
         for n in self
             .nodes
             .iter()
-            .filter(|n| only.map_or(true, |o| o == n.node))
+            .filter(|n| only.is_none_or(|o| o == n.node))
         {
             out.push_str(&format!(
                 "{}: {} ({}, data-status {}, {})\n",
