@@ -177,3 +177,6 @@ pub(crate) fn snake(name: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
