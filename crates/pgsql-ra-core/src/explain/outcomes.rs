@@ -132,15 +132,16 @@ impl Explain for Classification {
         match &self.decision.ineligible {
             Some(i) => i.rule(),
             None => {
-                let ds = &self.decision.data_status;
-                let base = if ds.is_streaming("SYNC") {
-                    "replication.streaming_sync"
+                // The promotable branches of classify_row.
+                let flushed = self.row.as_ref().and_then(|r| r.flush_lsn);
+                if !self.decision.data_status.is_streaming("SYNC") {
+                    "replication.streaming_async_two_nodes".into()
                 } else {
-                    "replication.streaming_async_two_nodes"
-                };
-                match self.handover {
-                    Handover::At(_) => format!("{base}_caught_up"),
-                    _ => base.to_string(),
+                    match (self.handover, flushed) {
+                        (Handover::At(_), Some(_)) => "replication.streaming_sync_caught_up".into(),
+                        (Handover::At(_), None) => "replication.streaming_sync_no_flush_lsn".into(),
+                        _ => "replication.streaming_sync".into(),
+                    }
                 }
             }
         }
