@@ -51,10 +51,16 @@ pub enum Event {
         /// The election's own reason.
         reason: String,
     },
-    /// This node was promoted.
+    /// This node was promoted. Pacemaker chose it for its score: 1000 from
+    /// an election it won (an `election` entry before), or 100 given by the
+    /// primary's monitor to a `STREAMING|SYNC` standby (no election).
     Promoted {
         /// Its location when promoted (`X/Y`, its master baseline).
         location: Option<String>,
+        /// Its `master-<rsc>` when promote began.
+        score: Option<String>,
+        /// Its `<rsc>-data-status` when promote began.
+        data_status: Option<String>,
     },
     /// The primary changed `synchronous_standby_names` (rep_mode.conf).
     SyncChange {
@@ -181,7 +187,15 @@ pub fn render_text(v: &serde_json::Value) -> String {
                 text_of(v, "reason")
             )
         }
-        Some("promoted") => format!("at {}", text_of(v, "location")),
+        Some("promoted") => {
+            let or_none = |k: &str| Some(text_of(v, k)).filter(|t| !t.is_empty());
+            format!(
+                "at {} (chosen with score {}, data-status {})",
+                or_none("location").unwrap_or_else(|| "unknown".into()),
+                or_none("score").unwrap_or_else(|| "none".into()),
+                or_none("data_status").unwrap_or_else(|| "none".into())
+            )
+        }
         Some("sync_change") => {
             let names: Vec<String> = v
                 .get("names")
@@ -254,7 +268,11 @@ mod tests {
             "/missing",
             "node1",
             "promote",
-            Event::Promoted { location: None },
+            Event::Promoted {
+                location: None,
+                score: None,
+                data_status: None,
+            },
         );
         assert!(fs.file("/missing/pgsql-ra-journal.jsonl").is_none());
         assert!(

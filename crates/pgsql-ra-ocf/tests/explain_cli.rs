@@ -226,6 +226,9 @@ fn status_explain_and_history_through_a_crash_and_failover() {
         .position(|x| x["event"] == "promoted")
         .expect("promotion journaled");
     assert!(promoted > won);
+    // Pacemaker chose it for the 1000 the election gave it.
+    assert_eq!(entries[promoted]["score"], "1000", "{h}");
+    assert_eq!(entries[promoted]["data_status"], "STREAMING|SYNC", "{h}");
     // And the old primary's refused start is in its own journal.
     let r = a1.run("start", 0);
     assert_eq!(r.code, 1, "{}", r.stderr);
