@@ -253,3 +253,80 @@ fn status_explain_and_history_through_a_crash_and_failover() {
     assert_eq!(code, 0);
     assert!(text.contains("no decision journaled"), "{text}");
 }
+
+/// Under Pacemaker the parameters come from the CIB: an offline CIB
+/// (`CIB_file`, which cibadmin, crm_mon and crm_attribute all honour) with
+/// the promotable clone of ocf:pgsql-ra:pgsql and two nodes.
+#[test]
+fn the_resource_and_its_parameters_come_from_the_cib() {
+    let dir = TestDir::new("cib");
+    let cib = dir.join("cib.xml");
+    let tools = |args: &[&str], program: &str| {
+        let out = Command::new(program)
+            .args(args)
+            .env("CIB_file", &cib)
+            .output()
+            .expect("pacemaker tools");
+        assert!(out.status.success(), "{program} {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::write(&cib, tools(&["--empty"], "cibadmin")).expect("empty cib");
+    let tmp = dir.join("tmp");
+    let clone = |clone: &str, rsc: &str| {
+        format!(
+            r#"<clone id="{clone}"><primitive id="{rsc}" class="ocf" provider="pgsql-ra" type="pgsql"><instance_attributes id="{rsc}-ia"><nvpair id="{rsc}-a" name="rep_mode" value="sync"/><nvpair id="{rsc}-b" name="node_list" value="node1 node2"/><nvpair id="{rsc}-c" name="master_ip" value="10.0.0.1"/><nvpair id="{rsc}-d" name="tmpdir" value="{tmp}"/></instance_attributes></primitive><meta_attributes id="{clone}-m"><nvpair id="{clone}-p" name="promotable" value="true"/></meta_attributes></clone>"#
+        )
+    };
+    tools(
+        &[
+            "--create",
+            "-o",
+            "resources",
+            "--xml-text",
+            &clone("pgsql-clone", "pgsql"),
+        ],
+        "cibadmin",
+    );
+    for (id, node, ds) in [("1", "node1", "LATEST"), ("2", "node2", "DISCONNECT")] {
+        let xml = format!(
+            r#"<node id="{id}" uname="{node}"><instance_attributes id="{node}-ia"><nvpair id="{node}-ds" name="pgsql-data-status" value="{ds}"/></instance_attributes></node>"#
+        );
+        tools(&["--create", "-o", "nodes", "--xml-text", &xml], "cibadmin");
+    }
+    let mut env = AgentEnv {
+        vars: Default::default(),
+    };
+    env.set("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .set("CIB_file", &cib)
+        .set("OCF_RESKEY_CRM_meta_on_node", "node1");
+    let s = json(&env, &["status", "--json"]);
+    assert_eq!(s["resource"], "pgsql");
+    assert_eq!(s["local_node"], "node1");
+    assert_eq!(node(&s, "node1")["data_status"], "LATEST");
+    assert_eq!(node(&s, "node2")["data_status"], "DISCONNECT");
+    assert_eq!(node(&s, "node2")["online"], false);
+    let e = json(&env, &["explain", "--json", "--resource", "pgsql-clone"]);
+    assert_eq!(e["cluster"]["rule"], "cluster.no_primary");
+    assert_eq!(rules(node(&e, "node2")), ["state.offline"]);
+    let (code, _, err) = cli(&env, &["explain", "--resource", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("\"nope\""), "{err}");
+    // Two clones of the agent: the operator must name one.
+    tools(
+        &[
+            "--create",
+            "-o",
+            "resources",
+            "--xml-text",
+            &clone("pg2-clone", "pg2"),
+        ],
+        "cibadmin",
+    );
+    let (code, _, err) = cli(&env, &["status"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--resource"), "{err}");
+    assert_eq!(
+        json(&env, &["status", "--json", "--resource", "pg2"])["resource"],
+        "pg2"
+    );
+}
