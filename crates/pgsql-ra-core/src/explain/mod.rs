@@ -86,9 +86,9 @@ impl Reason {
 pub struct NodeExplanation {
     /// The node name.
     pub node: String,
-    /// Pacemaker's view: `Promoted`, `Started` (an instance running
-    /// Unpromoted is not told apart from a stopped one by the ports),
-    /// `offline` or `unknown`.
+    /// `Promoted` (Pacemaker's Promoted list), `offline`, `Started` (its
+    /// `<rsc>-status` is set and not `STOP`) or `Stopped`: the Cluster port
+    /// reports only the Promoted role, so the others come from the status.
     pub role: String,
     /// Its `master-<rsc>` score as published (`None`: none).
     pub score: Option<String>,
