@@ -217,6 +217,31 @@ mod tests {
     }
 
     #[test]
+    fn append_rotating_creates_0600_and_rotates_once_past_the_cap() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-rot-{}", std::process::id()));
+        let d = dir.to_string_lossy().into_owned();
+        let mut fs_ = RealFs::new("root");
+        fs_.create_dir_all(&d, FileOwner::Root, 0o700)
+            .expect("mkdir");
+        let j = format!("{d}/j");
+        fs_.append_rotating(&j, "1", 4).expect("create");
+        assert_eq!(fs_.metadata(&j).expect("meta").expect("exists").mode, 0o600);
+        fs_.append_rotating(&j, "22", 4).expect("append");
+        assert_eq!(fs_.read(&j).expect("read").as_deref(), Some("1\n22\n"));
+        // 5 bytes > 4: rotated before the next line.
+        fs_.append_rotating(&j, "3", 4).expect("rotate");
+        assert_eq!(
+            fs_.read(&format!("{j}.1")).expect("read").as_deref(),
+            Some("1\n22\n")
+        );
+        assert_eq!(fs_.read(&j).expect("read").as_deref(), Some("3\n"));
+        assert!(fs_
+            .append_rotating(&format!("{d}/no/such/dir"), "x", 4)
+            .is_err());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn write_read_append_remove() {
         let dir = std::env::temp_dir().join(format!("pgsql-ra-realfs-{}", std::process::id()));
         let d = dir.to_string_lossy().into_owned();
