@@ -8,7 +8,7 @@
 use crate::decide::start::{start_decision, StartInput};
 use crate::election::{
     cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
-    lineage_eligibility, probe_claim_of, render_note, Observation, Origin, Round,
+    lineage_eligibility, probe_claim_of, render_note, Observation, Origin, Round, Verdict,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -340,32 +340,49 @@ fn election_reasons(
     };
     let (observed, unreadable) = observations(names, snap);
     let text = render_note(&observed);
-    let (completed, previous) = if local {
-        let k = completed_rounds(&snap.tmp_files, params.xlog_check_count);
-        let prev = snap
-            .notes
-            .iter()
-            .find(|(r, _)| *r == k)
-            .map(|(_, t)| t.clone());
-        (k, prev)
-    } else {
-        (params.xlog_check_count.saturating_sub(1), Some(text))
-    };
-    let round = Round {
+    // Where the round ends if nothing changes: the last round, with the
+    // same note as the previous one.
+    let projected = Round {
         my_lsn,
         my_origin,
         observed,
-        completed,
-        previous,
+        completed: params.xlog_check_count.saturating_sub(1),
+        previous: Some(text),
         check_count: params.xlog_check_count,
     };
-    let decision = decide_checked(&round, &unreadable);
-    let reason = Reason::of(&ElectionRound {
-        node: n.node.clone(),
-        round,
-        decision,
+    let round_reason = |round: Round| {
+        let decision = decide_checked(&round, &unreadable);
+        ElectionRound {
+            node: n.node.clone(),
+            round,
+            decision,
+            unreadable: unreadable.clone(),
+        }
+    };
+    if !local {
+        // Another node's rounds are counted on that node.
+        out.push(Reason::of(&round_reason(projected)).projected());
+        return;
+    }
+    let k = completed_rounds(&snap.tmp_files, params.xlog_check_count);
+    let previous = snap
+        .notes
+        .iter()
+        .find(|(r, _)| *r == k)
+        .map(|(_, t)| t.clone());
+    let now = round_reason(Round {
+        completed: k,
+        previous,
+        ..projected.clone()
     });
-    out.push(if local { reason } else { reason.projected() });
+    let undecided = matches!(now.decision.verdict, Verdict::Waiting | Verdict::Restarted);
+    out.push(Reason::of(&now));
+    if undecided {
+        let then = round_reason(projected);
+        if then.decision != now.decision {
+            out.push(Reason::of(&then).projected());
+        }
+    }
 }
 
 /// `eligibility_of_attr` refuses only a present value; kept total anyway.

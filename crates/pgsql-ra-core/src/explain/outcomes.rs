@@ -211,6 +211,23 @@ pub struct ElectionRound {
     pub round: Round,
     /// The decision.
     pub decision: election::Decision,
+    /// The election inputs that could not be recognised (in words), which
+    /// make [`election::decide_checked`] restart.
+    pub unreadable: Vec<String>,
+}
+
+impl ElectionRound {
+    /// True when the round was confirmed (`xlog_check_count` unchanged
+    /// rounds) and still decided nothing: the election failed closed
+    /// (diverged histories, system identifiers in equal numbers; steps
+    /// 7c of docs/decision-logic.md).
+    fn confirmed_without_decision(&self) -> bool {
+        let r = &self.round;
+        self.decision.verdict == Verdict::Restarted
+            && !r.observed.is_empty()
+            && r.completed + 1 >= r.check_count
+            && r.previous.as_deref() == Some(election::render_note(&r.observed).as_str())
+    }
 }
 
 fn observation_text(o: &Observation) -> String {
@@ -259,6 +276,12 @@ impl Explain for ElectionRound {
                 "{} more unchanged monitor(s) decide; any published location changing restarts the count",
                 self.round.check_count.saturating_sub(self.round.completed + 1)
             ),
+            Verdict::Restarted if !self.unreadable.is_empty() => {
+                "an operator correcting or deleting the unrecognised attribute(s)".into()
+            }
+            Verdict::Restarted if self.confirmed_without_decision() => {
+                "one side leaving the election (stopped or rebuilt from the other): which data is the cluster's cannot be told while both take part".into()
+            }
             Verdict::Restarted => {
                 "the published locations staying unchanged for xlog_check_count monitors".into()
             }
