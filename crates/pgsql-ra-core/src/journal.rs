@@ -16,8 +16,10 @@ use crate::ports::{Clock, Filesystem, Log, LogLevel};
 
 /// The journal's file name in tmpdir.
 pub const FILE: &str = "pgsql-ra-journal.jsonl";
-/// The size (bytes) past which the journal is rotated once (`<file>.1`).
-pub const MAX_BYTES: u64 = 256 * 1024;
+/// The size (bytes) past which the journal is rotated once (`<file>.1`):
+/// about 150 entries per file, and at most ~128 KiB in tmpdir, which also
+/// holds the election notes (a journal must never fill a small tmpdir).
+pub const MAX_BYTES: u64 = 64 * 1024;
 /// The schema of one journal line.
 pub const SCHEMA: &str = "pgsql-ra/journal/1";
 /// The schema of `pgsql-ra history --json`.
@@ -287,7 +289,7 @@ mod tests {
         let mut fs = MemFs::new("postgres");
         fs.mkdir_p("/t", "root", 0o700);
         let line = "x".repeat(1000);
-        for _ in 0..600 {
+        for _ in 0..200 {
             fs.append_rotating("/t/j", &line, MAX_BYTES)
                 .expect("append");
         }
