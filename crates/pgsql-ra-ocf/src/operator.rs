@@ -238,3 +238,53 @@ fn history(agent: &Agent, json: bool, n: usize) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ocf_actions_keep_their_dispatch() {
+        let ocf: BTreeMap<String, String> =
+            [("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string())].into();
+        let bare = BTreeMap::new();
+        // An OCF action as the only argument in an OCF environment: OCF.
+        for a in ["status", "monitor", "start", "meta-data"] {
+            assert!(!is_operator_command(&args(&[a]), &ocf), "{a}");
+        }
+        assert!(!is_operator_command(&args(&["monitor"]), &bare));
+        // status with an option, or outside OCF: the operator's command.
+        assert!(is_operator_command(&args(&["status", "--json"]), &ocf));
+        assert!(is_operator_command(&args(&["status"]), &bare));
+        for a in ["explain", "history"] {
+            assert!(is_operator_command(&args(&[a]), &ocf), "{a}");
+        }
+        assert!(!is_operator_command(&[], &bare));
+    }
+
+    #[test]
+    fn the_subcommands_parse() {
+        let parse =
+            |a: &[&str]| Cli::try_parse_from(std::iter::once("pgsql-ra").chain(a.iter().copied()));
+        match parse(&["explain", "node2", "--json"])
+            .expect("parses")
+            .command
+        {
+            Command::Explain { node, json, .. } => {
+                assert_eq!(node.as_deref(), Some("node2"));
+                assert!(json);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["history", "-n", "5"]).expect("parses").command {
+            Command::History { n, json, .. } => assert_eq!((n, json), (5, false)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["history", "-n", "x"]).is_err());
+        assert!(parse(&["status", "--bogus"]).is_err());
+    }
+}
