@@ -135,6 +135,14 @@ fn status_explain_and_history_through_a_crash_and_failover() {
     assert_eq!(row["state"], "STREAMING");
     assert_eq!(row["sync_state"], "SYNC");
     assert!(row["flush_lag_bytes"].as_u64().is_some(), "{row}");
+    assert!(
+        row["sent_lsn"].as_str().is_some_and(|l| l.contains('/')),
+        "{row}"
+    );
+    assert!(row["sent_lag_bytes"].as_u64().is_some(), "{row}");
+    for k in ["write_lag_ms", "flush_lag_ms", "replay_lag_ms"] {
+        assert!(row[k].is_null() || row[k].as_u64().is_some(), "{k}: {row}");
+    }
     assert!(s["synchronous_standby_names"]
         .as_str()
         .is_some_and(|v| v.contains("node2")));

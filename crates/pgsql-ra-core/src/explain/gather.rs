@@ -121,6 +121,10 @@ fn server_facts(world: &mut World<'_>) -> ServerFacts {
             Ok(rows) => f.replication = Some(rows),
             Err(e) => f.errors.push(format!("pg_stat_replication: {e}")),
         }
+        match world.db.replication_lag() {
+            Ok(lag) => f.replication_lag = Some(lag),
+            Err(e) => f.errors.push(format!("pg_stat_replication lag: {e}")),
+        }
         match world.db.synchronous_standby_names() {
             Ok(s) => f.synchronous_standby_names = Some(s),
             Err(e) => f.errors.push(format!("synchronous_standby_names: {e}")),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::lsn::Lsn;
-use crate::ports::ReplicationRow;
+use crate::ports::{ReplicationLag, ReplicationRow};
 
 /// One node_list node's published attributes (raw text, as read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -62,6 +62,8 @@ pub struct ServerFacts {
     pub system_id: Option<u64>,
     /// On a primary: `pg_stat_replication` (`None`: not read).
     pub replication: Option<Vec<ReplicationRow>>,
+    /// On a primary: `sent_lsn` and the `*_lag` columns (`None`: not read).
+    pub replication_lag: Option<Vec<ReplicationLag>>,
     /// On a primary: `synchronous_standby_names`.
     pub synchronous_standby_names: Option<String>,
     /// Errors met while asking it, in words.

@@ -49,14 +49,24 @@ pub struct ReplicationStatus {
     pub state: String,
     /// `sync_state`.
     pub sync_state: String,
+    /// `sent_lsn` (`X/Y`).
+    pub sent_lsn: Option<String>,
     /// `flush_lsn` (`X/Y`).
     pub flush_lsn: Option<String>,
     /// `replay_lsn` (`X/Y`).
     pub replay_lsn: Option<String>,
+    /// Bytes between the primary's current WAL position and `sent_lsn`.
+    pub sent_lag_bytes: Option<u64>,
     /// Bytes between the primary's current WAL position and `flush_lsn`.
     pub flush_lag_bytes: Option<u64>,
     /// Bytes between the primary's current WAL position and `replay_lsn`.
     pub replay_lag_bytes: Option<u64>,
+    /// `write_lag` in milliseconds (PostgreSQL 10+; null when idle).
+    pub write_lag_ms: Option<u64>,
+    /// `flush_lag` in milliseconds.
+    pub flush_lag_ms: Option<u64>,
+    /// `replay_lag` in milliseconds.
+    pub replay_lag_ms: Option<u64>,
 }
 
 /// The local server.
@@ -144,15 +154,28 @@ impl Status {
                 errors: snap.server.errors.clone(),
             },
             replication: snap.server.replication.as_ref().map(|rows| {
+                let lags = snap.server.replication_lag.as_deref().unwrap_or_default();
                 rows.iter()
-                    .map(|r| ReplicationStatus {
-                        application_name: r.application_name.clone(),
-                        state: r.state.clone(),
-                        sync_state: r.sync_state.clone(),
-                        flush_lsn: r.flush_lsn.map(Lsn::to_pg),
-                        replay_lsn: r.replay_lsn.map(Lsn::to_pg),
-                        flush_lag_bytes: lag(current, r.flush_lsn),
-                        replay_lag_bytes: lag(current, r.replay_lsn),
+                    .map(|r| {
+                        let l = lags
+                            .iter()
+                            .find(|l| l.application_name == r.application_name)
+                            .cloned()
+                            .unwrap_or_default();
+                        ReplicationStatus {
+                            application_name: r.application_name.clone(),
+                            state: r.state.clone(),
+                            sync_state: r.sync_state.clone(),
+                            sent_lsn: l.sent_lsn.map(Lsn::to_pg),
+                            flush_lsn: r.flush_lsn.map(Lsn::to_pg),
+                            replay_lsn: r.replay_lsn.map(Lsn::to_pg),
+                            sent_lag_bytes: lag(current, l.sent_lsn),
+                            flush_lag_bytes: lag(current, r.flush_lsn),
+                            replay_lag_bytes: lag(current, r.replay_lsn),
+                            write_lag_ms: l.write_lag_ms,
+                            flush_lag_ms: l.flush_lag_ms,
+                            replay_lag_ms: l.replay_lag_ms,
+                        }
                     })
                     .collect()
             }),
@@ -221,16 +244,22 @@ impl Status {
                 "synchronous_standby_names = '{}'\n",
                 self.synchronous_standby_names.as_deref().unwrap_or("")
             ));
+            let bytes = |b: Option<u64>| b.map_or("-".into(), |b| format!("{b} B"));
+            let ms = |m: Option<u64>| m.map_or("-".into(), |m| format!("{m} ms"));
             for r in rows {
                 out.push_str(&format!(
-                    "  {} {}|{} flush {} (lag {} B) replay {} (lag {} B)\n",
+                    "  {} {}|{} sent {} ({}) flush {} ({}, {}) replay {} ({}, {})\n",
                     r.application_name,
                     r.state,
                     r.sync_state,
+                    dash(&r.sent_lsn),
+                    bytes(r.sent_lag_bytes),
                     dash(&r.flush_lsn),
-                    r.flush_lag_bytes.map_or("-".into(), |b| b.to_string()),
+                    bytes(r.flush_lag_bytes),
+                    ms(r.flush_lag_ms),
                     dash(&r.replay_lsn),
-                    r.replay_lag_bytes.map_or("-".into(), |b| b.to_string()),
+                    bytes(r.replay_lag_bytes),
+                    ms(r.replay_lag_ms),
                 ));
             }
         }
