@@ -321,7 +321,7 @@ pub fn lineage_eligibility(
     Ok(())
 }
 
-/// The pure part of the probe's claim ([`crate::actions::elect::probe_claim`],
+/// The pure part of the probe's claim (`actions::elect::probe_claim`,
 /// issue 9): a lone primary found by a probe is the cluster's only with its
 /// own data-status absent (first boot) or `LATEST` and its origin not
 /// refused by [`lineage_eligibility`]. `ds_name` names the attribute in the

@@ -4,7 +4,7 @@
 //! `pgsql-ra status` is also an OCF action: it is the operator's command
 //! only with more arguments (`--json`, `--resource`) or outside an OCF
 //! environment (neither `OCF_ROOT` nor `OCF_RESOURCE_INSTANCE` set), see
-//! [`is_operator_command`]. Every OCF action as argv[1] in an OCF
+//! [`is_operator_command`]. Every OCF action as `argv[1]` in an OCF
 //! environment behaves exactly as before.
 //!
 //! The resource's parameters come from the live CIB ([`crate::cib`]); with
