@@ -171,6 +171,16 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
         }
     };
     let agent = Agent::from_env_map(&env);
+    let is_history = matches!(cli.command, Command::History { .. });
+    if !is_history && (!agent.params.rep_mode.is_replication() || agent.params.node_list.is_empty())
+    {
+        eprintln!(
+            "pgsql-ra: rep_mode={} with node_list {:?}: no replication, no promotion decision to show",
+            agent.params.rep_mode.as_str(),
+            agent.params.node_list.join(" ")
+        );
+        return ExitCode::from(1);
+    }
     match cli.command {
         Command::Status { json, .. } => {
             let status = Status::of(&snapshot(&env, &agent));
