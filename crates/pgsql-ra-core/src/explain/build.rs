@@ -63,6 +63,9 @@ pub fn explain(params: &Params, snap: &Snapshot) -> Explanation {
             reasons.push(Reason::of(&Fact::Offline));
         } else if n.promoted {
             reasons.push(Reason::of(&Fact::Promoted));
+        } else if local && snap.server.in_recovery == Some(false) {
+            // A primary Pacemaker did not promote: the role gate above says
+            // why; its own monitor wrote its attributes, not the primary's.
         } else if let Some(primary) = promoted.first() {
             match classified.iter().find(|c| c.decision.node == n.node) {
                 Some(c) => reasons.push(Reason::of(c)),
