@@ -321,6 +321,25 @@ pub fn lineage_eligibility(
     Ok(())
 }
 
+/// The pure part of the probe's claim (`actions::elect::probe_claim`,
+/// issue 9): a lone primary found by a probe is the cluster's only with its
+/// own data-status absent (first boot) or `LATEST` and its origin not
+/// refused by [`lineage_eligibility`]. `ds_name` names the attribute in the
+/// reason; `own` is its raw value. `Err` holds the reason.
+pub fn probe_claim_of(
+    ds_name: &str,
+    own: Option<&str>,
+    mine: Option<Origin>,
+    cluster: Option<&(String, Origin)>,
+) -> Result<(), String> {
+    match own {
+        None => {}
+        Some(v) if v == DataStatus::Latest.to_string() => {}
+        Some(v) => return Err(format!("my {ds_name} is {v:?}, not LATEST")),
+    }
+    lineage_eligibility(mine, cluster)
+}
+
 /// Beyond the stock agent: a standby made synchronous at a handover whose
 /// `<rsc>-sync-baseline` (the primary's position then) it has not reached
 /// lacks writes its predecessor acknowledged and must not be elected, even

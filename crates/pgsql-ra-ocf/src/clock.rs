@@ -30,6 +30,13 @@ impl Clock for SystemClock {
         self.origin.elapsed()
     }
 
+    fn unix_time_s(&mut self) -> Option<u64> {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    }
+
     fn sleep(&mut self, d: Duration) {
         std::thread::sleep(d);
     }

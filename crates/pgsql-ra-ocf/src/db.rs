@@ -17,7 +17,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgsql_ra_core::ports::{Database, DbError, DbErrorKind, Log, LogLevel, ReplicationRow};
+use pgsql_ra_core::ports::{
+    Database, DbError, DbErrorKind, Log, LogLevel, ReplicationLag, ReplicationRow,
+};
 use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
@@ -512,6 +514,35 @@ impl Database for PgDatabase {
                     flush_lsn: lsn_col(row, 3)?,
                     replay_lsn: lsn_col(row, 4)?,
                     reply_age: age_col(row, 5)?,
+                })
+            })
+            .collect()
+    }
+
+    fn replication_lag(&mut self) -> Result<Vec<ReplicationLag>, DbError> {
+        let sql = if self.version()? >= 100_000 {
+            "select coalesce(application_name, ''), sent_lsn::text, \
+             (extract(epoch from write_lag) * 1000)::bigint, \
+             (extract(epoch from flush_lag) * 1000)::bigint, \
+             (extract(epoch from replay_lag) * 1000)::bigint from pg_stat_replication"
+        } else {
+            "select coalesce(application_name, ''), sent_location::text, \
+             null::bigint, null::bigint, null::bigint from pg_stat_replication"
+        };
+        let ms = |row: &Row, i: usize| -> Result<Option<u64>, DbError> {
+            row.try_get::<_, Option<i64>>(i)
+                .map(|v| v.map(|x| x.max(0) as u64))
+                .map_err(|e| err(DbErrorKind::Query, format!("unexpected column {i}: {e}")))
+        };
+        self.query(false, sql, None)?
+            .iter()
+            .map(|row| {
+                Ok(ReplicationLag {
+                    application_name: text_col(row, 0)?.unwrap_or_default(),
+                    sent_lsn: lsn_col(row, 1)?,
+                    write_lag_ms: ms(row, 2)?,
+                    flush_lag_ms: ms(row, 3)?,
+                    replay_lag_ms: ms(row, 4)?,
                 })
             })
             .collect()

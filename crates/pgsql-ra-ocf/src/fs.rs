@@ -115,6 +115,27 @@ impl Filesystem for RealFs {
         result
     }
 
+    /// One `stat`, a rename when past `max_bytes`, one append (created
+    /// 0600 when missing); no fsync (the journal must cost no time).
+    fn append_rotating(&mut self, path: &str, line: &str, max_bytes: u64) -> Result<(), FsError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let p = bytes_path::path(path);
+        if fs::metadata(&p).is_ok_and(|m| m.len() > max_bytes) {
+            let mut old = p.clone().into_os_string();
+            old.push(".1");
+            fs::rename(&p, old).map_err(|e| fs_err(path, &e))?;
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&p)
+            .map_err(|e| fs_err(path, &e))?;
+        let mut bytes = encode_bytes(line);
+        bytes.push(b'\n');
+        f.write_all(&bytes).map_err(|e| fs_err(path, &e))
+    }
+
     fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError> {
         let mut f = OpenOptions::new()
             .append(true)
@@ -193,6 +214,31 @@ mod tests {
         assert!(mode_allows_write(0o777, 0, 0, 101, &[104]));
         assert!(!mode_allows_write(0o755, 0, 0, 101, &[104]));
         assert!(mode_allows_write(0o000, 5, 5, 0, &[0]));
+    }
+
+    #[test]
+    fn append_rotating_creates_0600_and_rotates_once_past_the_cap() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-rot-{}", std::process::id()));
+        let d = dir.to_string_lossy().into_owned();
+        let mut fs_ = RealFs::new("root");
+        fs_.create_dir_all(&d, FileOwner::Root, 0o700)
+            .expect("mkdir");
+        let j = format!("{d}/j");
+        fs_.append_rotating(&j, "1", 4).expect("create");
+        assert_eq!(fs_.metadata(&j).expect("meta").expect("exists").mode, 0o600);
+        fs_.append_rotating(&j, "22", 4).expect("append");
+        assert_eq!(fs_.read(&j).expect("read").as_deref(), Some("1\n22\n"));
+        // 5 bytes > 4: rotated before the next line.
+        fs_.append_rotating(&j, "3", 4).expect("rotate");
+        assert_eq!(
+            fs_.read(&format!("{j}.1")).expect("read").as_deref(),
+            Some("1\n22\n")
+        );
+        assert_eq!(fs_.read(&j).expect("read").as_deref(), Some("3\n"));
+        assert!(fs_
+            .append_rotating(&format!("{d}/no/such/dir"), "x", 4)
+            .is_err());
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod bytes_path;
+pub mod cib;
 pub mod clock;
 pub mod command;
 pub mod crm_mon_xml;
@@ -14,6 +15,7 @@ pub mod db;
 pub mod file_store;
 pub mod fs;
 pub mod log;
+pub mod operator;
 pub mod pacemaker;
 pub mod pg_ctl;
 pub mod pgpass;

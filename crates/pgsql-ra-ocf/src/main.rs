@@ -30,6 +30,7 @@ fn help() -> String {
          \n\
          {usage}\n\
          \x20      pgsql-ra --version | --help\n\
+         \x20      pgsql-ra status [--json] | explain [NODE] [--json] | history [--json] [-n N]\n\
          \n\
          Pacemaker runs one action per call; the parameters come from the environment as\n\
          OCF_RESKEY_<name> (see `pgsql-ra meta-data`), with OCF_RESOURCE_INSTANCE and the\n\
@@ -49,6 +50,14 @@ fn main() -> ExitCode {
         .skip(1)
         .map(|a| bytes_path::decode(&a))
         .collect();
+    // The operator subcommands (issue 13); OCF actions are untouched.
+    let process_env = raw_env::env_map(std::env::vars_os());
+    if pgsql_ra_ocf::operator::is_operator_command(&args, &process_env) {
+        for k in pgsql_ra_ocf::command::secret_vars() {
+            std::env::remove_var(k);
+        }
+        return pgsql_ra_ocf::operator::run(&args, &process_env);
+    }
     if args.len() != 1 {
         eprintln!("{}", usage());
         return ExitCode::from(2);

@@ -249,6 +249,13 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         write_rep_mode_text(ctx, &text)
             .map_err(|o| ctx.fail(o.code, o.reason.unwrap_or_default()))?;
         reload(ctx)?;
+        ctx.journal(
+            "monitor",
+            crate::journal::Event::SyncChange {
+                names: change.names.clone(),
+                reason: change.reason.clone(),
+            },
+        );
         if change.quorum.is_some() || current_quorum.is_some() {
             quorum_record::after_reload(ctx, change)?;
         }

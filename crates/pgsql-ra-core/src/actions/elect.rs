@@ -5,7 +5,8 @@ use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
     cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
-    lineage_eligibility, note_file_name, NotesChange, Observation, Origin, Round, Verdict,
+    lineage_eligibility, note_file_name, probe_claim_of, NotesChange, Observation, Origin, Round,
+    Verdict,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -183,19 +184,21 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
     let names = &ctx.agent.names;
     let local = ctx.attrs.local.clone();
     let ds_name = names.data_status.clone();
-    match ctx
+    let own = ctx
         .world
         .cluster
         .get_attr(&local, &ds_name, Lifetime::Forever)
-    {
-        Ok(None) => {}
-        Ok(Some(v)) if v == DataStatus::Latest.to_string() => {}
-        Ok(Some(v)) => return Err(format!("my {ds_name} is {v:?}, not LATEST")),
-        Err(e) => return Err(format!("can't read my {ds_name}: {e}")),
-    }
+        .map_err(|e| format!("can't read my {ds_name}: {e}"))?;
+    // The data-status first (as before): no other read when it refuses.
+    probe_claim_of(&ds_name, own.as_deref(), None, None)?;
     let recorded = recorded_primary_origins(ctx)?;
     let mine = primary_origin_now(ctx);
-    lineage_eligibility(mine, cluster_origin(&recorded).as_ref())
+    probe_claim_of(
+        &ds_name,
+        own.as_deref(),
+        mine,
+        cluster_origin(&recorded).as_ref(),
+    )
 }
 
 /// The local primary's timeline and system identifier: the timeline is the
@@ -430,21 +433,22 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .fs
         .read(&ctx.tmp_path(&note_file_name(completed)))
         .unwrap_or(None);
-    let decision = decide_checked(
-        &Round {
-            my_lsn,
-            my_origin,
-            observed,
-            completed,
-            previous,
-            check_count: params.xlog_check_count,
-            superset_only,
-            not_eligible,
-            my_superset_only,
-            quorum,
-        },
-        &unreadable,
-    );
+    let round = Round {
+        my_lsn,
+        my_origin,
+        observed,
+        completed,
+        previous,
+        check_count: params.xlog_check_count,
+        superset_only,
+        not_eligible,
+        my_superset_only,
+        quorum,
+    };
+    let decision = decide_checked(&round, &unreadable);
+    if matches!(decision.verdict, Verdict::Winner | Verdict::Loser) {
+        journal_election(ctx, &round, &decision);
+    }
     for warning in &decision.warnings {
         ctx.log(LogLevel::Warn, warning);
     }
@@ -493,14 +497,14 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
 /// and its data-status is exactly `STREAMING|QUORUM`: it takes part in the
 /// election like a synchronous standby (Patroni's rule applies to the
 /// winner, [`crate::quorum::enough_members`]).
-fn quorum_member(quorum: Option<&QuorumSet>, node: &str, raw: Option<&str>) -> bool {
+pub(crate) fn quorum_member(quorum: Option<&QuorumSet>, node: &str, raw: Option<&str>) -> bool {
     quorum.is_some_and(|q| q.members.iter().any(|m| m == node)) && raw == Some("STREAMING|QUORUM")
 }
 
 /// Issue 11 (B2-14): a data-status (exact agent text) that in sync mode
 /// lets a standby take part in the election only as a superset of an
 /// eligible node: `STREAMING|ASYNC` or `STREAMING|POTENTIAL`.
-fn superset_only_status(rep_mode: RepMode, raw: Option<&str>) -> bool {
+pub(crate) fn superset_only_status(rep_mode: RepMode, raw: Option<&str>) -> bool {
     rep_mode == RepMode::Sync
         && raw
             .and_then(|v| v.parse::<DataStatus>().ok().filter(|d| d.to_string() == v))
@@ -520,6 +524,35 @@ fn standings(
 ) -> (Vec<String>, Vec<String>) {
     let names = &ctx.agent.names;
     let rep_mode = ctx.agent.params.rep_mode;
+    let cluster = &mut *ctx.world.cluster;
+    standings_of(
+        rep_mode,
+        observed,
+        local,
+        my_superset_only,
+        quorum,
+        |node| {
+            let status = cluster.get_attr(node, &names.data_status, Lifetime::Forever);
+            let baseline = cluster.get_attr(node, &names.sync_baseline, Lifetime::Forever);
+            match (status, baseline) {
+                (Ok(s), Ok(b)) => Some((s, b)),
+                _ => None,
+            }
+        },
+    )
+}
+
+/// [`standings`] over any source of the nodes' `<rsc>-data-status` and
+/// `<rsc>-sync-baseline` (`None`: unreadable); `explain` runs it over its
+/// snapshot (issue 13: the same rule, not a re-derived one).
+pub(crate) fn standings_of(
+    rep_mode: RepMode,
+    observed: &[Observation],
+    local: &str,
+    my_superset_only: bool,
+    quorum: Option<&QuorumSet>,
+    mut attrs: impl FnMut(&str) -> Option<(Option<String>, Option<String>)>,
+) -> (Vec<String>, Vec<String>) {
     let mut superset_only = Vec::new();
     let mut not_eligible = Vec::new();
     for o in observed {
@@ -529,16 +562,8 @@ fn standings(
             }
             continue;
         }
-        let status = ctx
-            .world
-            .cluster
-            .get_attr(&o.node, &names.data_status, Lifetime::Forever);
-        let baseline = ctx
-            .world
-            .cluster
-            .get_attr(&o.node, &names.sync_baseline, Lifetime::Forever);
-        match (status, baseline) {
-            (Ok(status), Ok(baseline)) => {
+        match attrs(&o.node) {
+            Some((status, baseline)) => {
                 if quorum_member(quorum, &o.node, status.as_deref()) {
                     if handover_eligibility(baseline.as_deref(), o.lsn).is_err() {
                         not_eligible.push(o.node.clone());
@@ -551,7 +576,7 @@ fn standings(
                     not_eligible.push(o.node.clone());
                 }
             }
-            _ => not_eligible.push(o.node.clone()),
+            None => not_eligible.push(o.node.clone()),
         }
     }
     (superset_only, not_eligible)
@@ -640,4 +665,35 @@ pub fn clear_withheld_score(ctx: &mut Ctx<'_, '_>) {
     let name = ctx.agent.names.withheld_score.clone();
     let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
     ctx.warn_on_err("deleting the withheld score", r);
+}
+
+/// Journals a decided round (issue 13): the candidates, their positions,
+/// the verdict and the election's reason.
+fn journal_election(ctx: &mut Ctx<'_, '_>, round: &Round, decision: &crate::election::Decision) {
+    let candidates = round
+        .observed
+        .iter()
+        .map(|o| crate::journal::Candidate {
+            node: o.node.clone(),
+            location: o.lsn.to_pg(),
+            timeline: o.origin.map(|x| x.timeline),
+        })
+        .collect();
+    let verdict = match decision.verdict {
+        Verdict::Winner => "winner",
+        Verdict::Loser => "loser",
+        Verdict::Waiting => "waiting",
+        Verdict::Restarted => "restarted",
+        Verdict::Yield => "yield",
+    };
+    ctx.journal(
+        "monitor",
+        crate::journal::Event::Election {
+            verdict: verdict.into(),
+            my_location: round.my_lsn.to_pg(),
+            candidates,
+            highest: decision.highest.map(|h| h.to_pg()),
+            reason: decision.reason.clone(),
+        },
+    );
 }

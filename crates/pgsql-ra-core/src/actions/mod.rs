@@ -4,7 +4,7 @@
 
 mod control;
 mod demote;
-mod elect;
+pub(crate) mod elect;
 mod health;
 mod monitor;
 mod notify;
@@ -56,6 +56,22 @@ pub struct Ctx<'a, 'w> {
 }
 
 impl Ctx<'_, '_> {
+    /// Appends a decision to the journal (issue 13, [`crate::journal`]):
+    /// never fails the action, costs one appended line.
+    pub fn journal(&mut self, action: &str, event: crate::journal::Event) {
+        let local = self.attrs.local.clone();
+        let w = &mut *self.world;
+        crate::journal::record(
+            &mut *w.fs,
+            &mut *w.clock,
+            &mut *w.log,
+            &self.agent.params.tmpdir,
+            &local,
+            action,
+            event,
+        );
+    }
+
     /// The local node name.
     pub fn local(&self) -> &str {
         &self.attrs.local

@@ -53,7 +53,18 @@ pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 }
                 primary_monitor(ctx)
             }
-            Gate::Refused(refusal) => refuse_primary(ctx, &refusal),
+            Gate::Refused(refusal) => {
+                use crate::explain::Explain;
+                ctx.journal(
+                    "monitor",
+                    crate::journal::Event::Refusal {
+                        decision: "role_gate".into(),
+                        rule: Gate::Refused(refusal.clone()).rule(),
+                        reason: refusal.reason(),
+                    },
+                );
+                refuse_primary(ctx, &refusal)
+            }
         },
         Health::Standby | Health::Running => {
             if probe {

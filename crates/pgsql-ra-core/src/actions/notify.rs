@@ -218,6 +218,17 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
                     PrePromoteReason::Newer(why) => why.to_string(),
                     other => format!("{other:?}"),
                 };
+                if let PrePromoteReason::Newer(why) = &decision.reason {
+                    use crate::explain::Explain;
+                    ctx.journal(
+                        "notify",
+                        crate::journal::Event::Refusal {
+                            decision: "pre_promote".into(),
+                            rule: why.rule(),
+                            reason: reason.clone(),
+                        },
+                    );
+                }
                 if let Err(e) = ctx.world.cluster.ban(&agent.context.instance, &input.local) {
                     ctx.log(LogLevel::Err, &format!("Can't ban myself: {e}"));
                 }

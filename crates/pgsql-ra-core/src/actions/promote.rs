@@ -10,7 +10,7 @@ use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
 use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{FileOwner, LogLevel};
+use crate::ports::{FileOwner, Lifetime, LogLevel};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
 use crate::score::Score;
 use crate::slots::slots_for_others;
@@ -56,6 +56,17 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     let local = ctx.attrs.local.clone();
     prepare(ctx)?;
     remove_notes(ctx);
+    // What made Pacemaker choose this node, for the journal (issue 13): read
+    // before promote rewrites them; a read error only leaves them out.
+    let (names, cluster) = (&agent.names, &mut *ctx.world.cluster);
+    let score_before = cluster
+        .get_attr(&local, &names.master_score, Lifetime::Reboot)
+        .ok()
+        .flatten();
+    let data_status_before = cluster
+        .get_attr(&local, &names.data_status, Lifetime::Forever)
+        .ok()
+        .flatten();
     let why = Ineligible::OtherNodePromoted {
         promoted: local.clone(),
     };
@@ -78,13 +89,22 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     if let Err(e) = ctx.world.fs.write(&lock, "", FileOwner::Root, 0o644) {
         return Err(generic(ctx, format!("Can't create {lock}: {e}")));
     }
-    record_master_baseline(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    let baseline =
+        record_master_baseline(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
     if params.restart_on_promote {
         restart_as_primary(ctx)?;
     } else {
         promote_in_place(ctx)?;
     }
     record_primary_origin(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    ctx.journal(
+        "promote",
+        crate::journal::Event::Promoted {
+            location: Some(baseline.to_pg()),
+            score: score_before,
+            data_status: data_status_before,
+        },
+    );
     for slot in slots_for_others(&params.replication_slot_name, &params.node_list, &local) {
         let db = &mut *ctx.world.db;
         let r = db

@@ -60,7 +60,10 @@ fn decided_start(
             StartAction::StartServer => input.came_up = Some(state_of(start_server(ctx)?)),
             StartAction::WaitForServer => input.came_up = Some(state_of(wait_for_server(ctx)?)),
             StartAction::Succeed { code } => return Ok(code),
-            StartAction::Refuse { code } => return Err(ctx.fail(code, decision.reason.to_string())),
+            StartAction::Refuse { code } => {
+                journal_refusal(ctx, &decision);
+                return Err(ctx.fail(code, decision.reason.to_string()));
+            }
         }
     }
     Err(ctx.fail(OcfExit::ErrGeneric, "the start decision did not conclude"))
@@ -123,7 +126,10 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 );
                 return Outcome::code(code);
             }
-            StartAction::Refuse { code } => return ctx.fail(code, decision.reason.to_string()),
+            StartAction::Refuse { code } => {
+                journal_refusal(ctx, &decision);
+                return ctx.fail(code, decision.reason.to_string());
+            }
             StartAction::LookAtServer | StartAction::StartServer | StartAction::WaitForServer => {
                 found = Some(state)
             }
@@ -221,4 +227,17 @@ fn check_sync_names(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         ),
     };
     Err(ctx.fail(code, reason))
+}
+
+/// Journals a refused start with its outcome variant (issue 13).
+fn journal_refusal(ctx: &mut Ctx<'_, '_>, decision: &crate::decide::start::StartDecision) {
+    use crate::explain::Explain;
+    ctx.journal(
+        "start",
+        crate::journal::Event::Refusal {
+            decision: "start".into(),
+            rule: decision.rule(),
+            reason: decision.reason.to_string(),
+        },
+    );
 }

@@ -429,6 +429,7 @@ fn pre_promote_bans_a_standby_newer_than_the_promotee() {
         ("notify_operation", "promote"),
         ("notify_promote_uname", "node2"),
     ];
+    lab.fs("node3").mkdir_p(TMP, "postgres", 0o700);
     let o = lab.run_with("node3", Action::Notify, &extra);
     assert_eq!(code(&o), 1);
     assert!(o
@@ -436,6 +437,14 @@ fn pre_promote_bans_a_standby_newer_than_the_promotee() {
         .unwrap_or_default()
         .contains("newer than new master"));
     assert_eq!(lab.cluster.bans().len(), 1);
+    let journal = lab
+        .fs("node3")
+        .file(&format!("{TMP}/{}", crate::journal::FILE))
+        .expect("the refusal is journaled");
+    assert!(
+        journal.contains(r#""decision":"pre_promote","rule":"ineligible.newer_than_promotee""#),
+        "{journal}"
+    );
     assert_eq!(
         code(&lab.run_with("node1", Action::Notify, &extra)),
         0,

@@ -33,8 +33,9 @@ impl DbError {
     }
 }
 
-/// One row of `pg_stat_replication` on a primary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of `pg_stat_replication` on a primary (serializable for
+/// `pgsql-ra status --json`, issue 13).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicationRow {
     /// `application_name` (the agent sets it to the standby's node name).
     pub application_name: String,
@@ -52,6 +53,22 @@ pub struct ReplicationRow {
     /// when NULL. A healthy standby replies at least every
     /// `wal_receiver_status_interval`, idle or not.
     pub reply_age: Option<std::time::Duration>,
+}
+
+/// What `pgsql-ra status` shows of a `pg_stat_replication` row beyond
+/// [`ReplicationRow`] (issue 13; no decision reads it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicationLag {
+    /// `application_name`.
+    pub application_name: String,
+    /// `sent_lsn` (`sent_location` before 10).
+    pub sent_lsn: Option<Lsn>,
+    /// `write_lag` in milliseconds (PostgreSQL 10+; NULL when idle).
+    pub write_lag_ms: Option<u64>,
+    /// `flush_lag` in milliseconds (PostgreSQL 10+).
+    pub flush_lag_ms: Option<u64>,
+    /// `replay_lag` in milliseconds (PostgreSQL 10+).
+    pub replay_lag_ms: Option<u64>,
 }
 
 /// One session with the local PostgreSQL as the monitoring role (slot
@@ -76,6 +93,15 @@ pub trait Database {
     fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError>;
     /// `show synchronous_standby_names`.
     fn synchronous_standby_names(&mut self) -> Result<String, DbError>;
+    /// `sent_lsn` and the `*_lag` columns of `pg_stat_replication`, for
+    /// `pgsql-ra status` only (issue 13). The default (in-memory servers)
+    /// reports none.
+    ///
+    /// # Errors
+    /// As [`Database::replication_rows`].
+    fn replication_lag(&mut self) -> Result<Vec<ReplicationLag>, DbError> {
+        Ok(Vec::new())
+    }
     /// True when a replication slot of that name exists.
     fn slot_exists(&mut self, name: &str) -> Result<bool, DbError>;
     /// Drops a replication slot (as `pgdba`).

@@ -55,6 +55,24 @@ pub trait Filesystem {
     ) -> Result<(), FsError>;
     /// Appends a line (with a trailing newline) to an existing file.
     fn append_line(&mut self, path: &str, line: &str) -> Result<(), FsError>;
+    /// Appends one line to `path`, creating it (mode 0600, root) when
+    /// missing; when it is already larger than `max_bytes`, it is first
+    /// renamed to `<path>.1` (replacing an older one). No fsync. For the
+    /// decision journal (issue 13).
+    ///
+    /// # Errors
+    /// As [`Filesystem::append_line`] and [`Filesystem::write`].
+    fn append_rotating(&mut self, path: &str, line: &str, max_bytes: u64) -> Result<(), FsError> {
+        let current = self.read(path)?;
+        match current {
+            Some(text) if text.len() as u64 > max_bytes => {
+                self.write(&format!("{path}.1"), &text, FileOwner::Root, 0o600)?;
+                self.write(path, &format!("{line}\n"), FileOwner::Root, 0o600)
+            }
+            Some(_) => self.append_line(path, line),
+            None => self.write(path, &format!("{line}\n"), FileOwner::Root, 0o600),
+        }
+    }
     /// Removes a file; `Ok(false)` when it did not exist.
     fn remove(&mut self, path: &str) -> Result<bool, FsError>;
     /// Information about a path, or `None` when it does not exist.

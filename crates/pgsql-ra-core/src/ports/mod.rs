@@ -17,7 +17,7 @@ pub use cluster::{Cluster, ClusterError, Lifetime, NodeState};
 pub use data_dir::{
     CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome,
 };
-pub use database::{Database, DbError, DbErrorKind, ReplicationRow};
+pub use database::{Database, DbError, DbErrorKind, ReplicationLag, ReplicationRow};
 pub use filesystem::{FileMeta, FileOwner, Filesystem, FsError};
 pub use log::{Log, LogLevel, MemoryLog};
 pub use server::{ProcessError, Server, StopMode};

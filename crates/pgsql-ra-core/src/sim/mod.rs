@@ -252,6 +252,33 @@ impl Sim {
         outcome
     }
 
+    /// What `pgsql-ra explain` would say on `node`: a snapshot read through
+    /// that node's ports (reads only, no invocation recorded), explained by
+    /// [`crate::explain::explain`]. `None` for an unknown node.
+    pub fn explain(&mut self, node: &str) -> Option<crate::explain::Explanation> {
+        let op = self.action_env(&self.role_lists());
+        let n = self.nodes.get_mut(node)?;
+        let env = op.to_env(&self.config, &n.instance);
+        let agent = Agent::from_env_map(&env);
+        let mut db = n.pg.clone();
+        let mut server = n.pg.clone();
+        let mut cluster = self.cluster.handle(node);
+        let mut fs = n.fs.clone();
+        let mut clock = self.clock.clone();
+        let mut log = MemoryLog::default();
+        let mut world = World {
+            db: &mut db,
+            server: &mut server,
+            cluster: &mut cluster,
+            fs: &mut fs,
+            clock: &mut clock,
+            system: &mut n.system,
+            log: &mut log,
+        };
+        let snap = crate::explain::gather::gather(&agent.params, &agent.names, &mut world);
+        Some(crate::explain::explain(&agent.params, &snap))
+    }
+
     /// Takes the recorded invocations.
     pub fn take_invocations(&mut self) -> Vec<Invocation> {
         std::mem::take(&mut self.invocations)

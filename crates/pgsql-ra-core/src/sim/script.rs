@@ -15,7 +15,8 @@
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
 //! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
-//! `write-vip`, `vip`, `wal`).
+//! `write-vip`, `vip`, `wal`); `explain [NODE]` prints what `pgsql-ra
+//! explain` says on NODE and `history NODE` its decision journal (issue 13).
 
 mod operator;
 
@@ -479,6 +480,17 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             sim.cluster.put_attr(n, name, value, lifetime);
             out.push("ok".into());
         }
+        "explain" => {
+            // `explain [NODE]`: what `pgsql-ra explain` prints on NODE (default:
+            // the first node), the cluster line first.
+            let n = match args.first() {
+                Some(_) => node_arg(sim, args, 0)?.to_string(),
+                None => sim.node_names().first().cloned().ok_or("no node")?,
+            };
+            let e = sim.explain(&n).ok_or("no node")?;
+            out.push(format!("on {n}:"));
+            out.extend(e.render_text(None).lines().map(str::to_string));
+        }
         "attrs" => out.extend(attrs_lines(sim)),
         "roles" => out.push(roles_line(sim)),
         "pg" => {
@@ -500,10 +512,25 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let n = node_arg(sim, args, 0)?;
             let dir = args.get(1).copied().unwrap_or(TMPDIR);
             let prefix = format!("{}/", dir.trim_end_matches('/'));
+            // The decision journal is left out (it is in every tmpdir where
+            // a decision was taken; `history NODE` prints it).
             for p in sim.nodes[n].fs.paths() {
                 if let Some(rest) = p.strip_prefix(&prefix) {
-                    out.push(rest.to_string());
+                    if !rest.starts_with(crate::journal::FILE) {
+                        out.push(rest.to_string());
+                    }
                 }
+            }
+        }
+        "history" => {
+            // `history NODE`: what `pgsql-ra history` prints on NODE.
+            let n = node_arg(sim, args, 0)?;
+            let path = format!("{TMPDIR}/{}", crate::journal::FILE);
+            let text = sim.nodes[n].fs.file(&path).unwrap_or_default();
+            let read = crate::journal::parse(&text);
+            out.extend(read.entries.iter().map(crate::journal::render_text));
+            if read.bad_lines > 0 {
+                out.push(format!("({} unreadable line(s) skipped)", read.bad_lines));
             }
         }
         "cat" => {

@@ -1,0 +1,117 @@
+//! [`Explain`] for what no decision explains: a node's state ([`Fact`])
+//! and the cluster line ([`ClusterLine`]).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::super::{tag_of, Explain};
+use super::inputs_of;
+
+/// What is known about a node that no decision explains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "fact", rename_all = "snake_case")]
+pub enum Fact {
+    /// Pacemaker reports it Promoted: its monitor sets data-status `LATEST`
+    /// and score 1000 (§1.3).
+    Promoted,
+    /// The node is offline.
+    Offline,
+    /// Its `<rsc>-status` says it is stopped (`STOP`) or unknown.
+    Stopped {
+        /// The `<rsc>-status`.
+        status: String,
+    },
+    /// A standby while a primary exists: its data-status and score were set
+    /// by the primary's monitor from `pg_stat_replication`, which only the
+    /// primary reads.
+    SetByPrimary {
+        /// The primary.
+        primary: String,
+    },
+    /// No primary, and it has not published `<rsc>-xlog-loc`: it is not
+    /// taking part in the election (not running as a standby, or withdrawn).
+    NotInElection,
+}
+
+impl Explain for Fact {
+    fn rule(&self) -> String {
+        format!("state.{}", tag_of(self, "fact"))
+    }
+
+    fn sentence(&self) -> String {
+        match self {
+            Fact::Promoted => "Promoted by Pacemaker: its monitor keeps data-status LATEST and score 1000".into(),
+            Fact::Offline => "the node is offline".into(),
+            Fact::Stopped { status } => format!("the resource is not running here (pgsql-status {status})"),
+            Fact::SetByPrimary { primary } => format!(
+                "its data-status and score are set by {primary}'s monitor from pg_stat_replication (run explain on {primary} for the row)"
+            ),
+            Fact::NotInElection => "it has published no location: it takes no part in the election".into(),
+        }
+    }
+
+    fn inputs(&self) -> BTreeMap<String, String> {
+        inputs_of(self, &["fact"])
+    }
+
+    fn would_change(&self) -> String {
+        match self {
+            Fact::Promoted => "a demote, or a failure of its monitor".into(),
+            Fact::Offline => "the node rejoining the cluster".into(),
+            Fact::Stopped { .. } => "Pacemaker starting it (see its start's refusal if any)".into(),
+            Fact::SetByPrimary { primary } => format!("{primary}'s next monitor"),
+            Fact::NotInElection => "its monitor running as a standby that sees no primary".into(),
+        }
+    }
+}
+
+/// The cluster-level line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "line", rename_all = "snake_case")]
+pub enum ClusterLine {
+    /// Pacemaker reports these nodes Promoted.
+    Primary {
+        /// The Promoted nodes.
+        nodes: Vec<String>,
+    },
+    /// Nobody is Promoted: each node's most decisive reason.
+    NoPrimary {
+        /// `(node, its first reason's sentence)`, node_list order.
+        why: Vec<(String, String)>,
+    },
+    /// The Promoted list could not be read.
+    Unreadable {
+        /// The error.
+        error: String,
+    },
+}
+
+impl Explain for ClusterLine {
+    fn rule(&self) -> String {
+        format!("cluster.{}", tag_of(self, "line"))
+    }
+
+    fn sentence(&self) -> String {
+        match self {
+            ClusterLine::Primary { nodes } => format!("primary: {}", nodes.join(", ")),
+            ClusterLine::NoPrimary { why } => {
+                let parts: Vec<String> = why.iter().map(|(n, s)| format!("{n}: {s}")).collect();
+                format!("no primary: {}", parts.join("; "))
+            }
+            ClusterLine::Unreadable { error } => {
+                format!("which node is primary cannot be read: {error}")
+            }
+        }
+    }
+
+    fn would_change(&self) -> String {
+        match self {
+            ClusterLine::Primary { .. } => String::new(),
+            ClusterLine::NoPrimary { .. } => {
+                "a node becoming eligible and winning the election (see each node)".into()
+            }
+            ClusterLine::Unreadable { .. } => "the cluster status becoming readable".into(),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The operator subcommands of `pgsql-ra` (issue 13), beside the OCF
+//! actions: `status`, `explain` and `history`, parsed with clap.
+//!
+//! `pgsql-ra status` is also an OCF action: it is the operator's command
+//! only with more arguments (`--json`, `--resource`) or outside an OCF
+//! environment (neither `OCF_ROOT` nor `OCF_RESOURCE_INSTANCE` set), see
+//! [`is_operator_command`]. Every OCF action as `argv[1]` in an OCF
+//! environment behaves exactly as before.
+//!
+//! The resource's parameters come from the live CIB ([`crate::cib`]); with
+//! the file-backed attribute store (`PGSQL_RA_ATTRD_DIR`) from the
+//! environment's `OCF_RESKEY_*`, as the actions read them.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use pgsql_ra_core::explain::gather::gather;
+use pgsql_ra_core::explain::status::Status;
+use pgsql_ra_core::explain::{explain, Snapshot};
+use pgsql_ra_core::journal;
+use pgsql_ra_core::Agent;
+
+use crate::wiring::{RealWorld, ATTRD_DIR_VAR};
+
+/// `pgsql-ra <subcommand>` for operators, run as root on any node.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgsql-ra",
+    version = pgsql_ra_core::metadata::AGENT_VERSION,
+    about = "pgsql-ra operator commands: the cluster's state and why (OCF actions: see pgsql-ra --help)"
+)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One row per node_list node: role, pgsql-status, data-status, score,
+    /// published LSN/timeline, PGSQL.lock; on the primary its replication rows.
+    Status {
+        /// JSON (schema pgsql-ra/status/1, docs/explain.md).
+        #[arg(long)]
+        json: bool,
+        /// The resource (primitive or clone id); default: the only
+        /// promotable clone of ocf:pgsql-ra:pgsql.
+        #[arg(long)]
+        resource: Option<String>,
+    },
+    /// For each node, the rule behind its score and data-status, its inputs
+    /// and what would change it; and why there is (no) primary.
+    Explain {
+        /// Only this node.
+        node: Option<String>,
+        /// JSON (schema pgsql-ra/explain/1, docs/explain.md).
+        #[arg(long)]
+        json: bool,
+        /// The resource (primitive or clone id).
+        #[arg(long)]
+        resource: Option<String>,
+    },
+    /// The last decisions the agent took on this node (its journal in tmpdir).
+    History {
+        /// JSON lines as journaled (schema pgsql-ra/journal/1).
+        #[arg(long)]
+        json: bool,
+        /// How many of the last entries.
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+        /// The resource (primitive or clone id).
+        #[arg(long)]
+        resource: Option<String>,
+    },
+}
+
+/// True when argv (without the program name) is an operator subcommand.
+pub fn is_operator_command(args: &[String], env: &BTreeMap<String, String>) -> bool {
+    match args.first().map(String::as_str) {
+        Some("explain" | "history") => true,
+        Some("status") => {
+            args.len() > 1
+                || !(env.contains_key("OCF_ROOT") || env.contains_key("OCF_RESOURCE_INSTANCE"))
+        }
+        _ => false,
+    }
+}
+
+/// Bounds every Pacemaker tool the subcommands run.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The environment the actions would get: `OCF_RESKEY_*` of the resource
+/// (from the CIB, or as given with the file-backed store) and
+/// `OCF_RESOURCE_INSTANCE`.
+fn resource_env(
+    env: &BTreeMap<String, String>,
+    resource: Option<&str>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = env.clone();
+    if env.get(ATTRD_DIR_VAR).is_some_and(|d| !d.is_empty()) {
+        let instance = resource
+            .map(str::to_string)
+            .or_else(|| env.get("OCF_RESOURCE_INSTANCE").cloned())
+            .unwrap_or_else(|| "pgsql".to_string());
+        out.insert("OCF_RESOURCE_INSTANCE".into(), instance);
+        return Ok(out);
+    }
+    let xml =
+        crate::cib::query_resources(env.get("HA_SBIN_DIR").map(String::as_str), TOOL_TIMEOUT)?;
+    let found = crate::cib::agent_resources(&xml)?;
+    let r = crate::cib::pick(found, resource)?;
+    out.retain(|k, _| !k.starts_with("OCF_RESKEY_") || k.starts_with("OCF_RESKEY_CRM_meta_"));
+    for (k, v) in r.params {
+        out.insert(format!("OCF_RESKEY_{k}"), v);
+    }
+    out.insert("OCF_RESOURCE_INSTANCE".into(), r.primitive_id);
+    Ok(out)
+}
+
+fn snapshot(env: &BTreeMap<String, String>, agent: &Agent) -> Snapshot {
+    let mut real = RealWorld::new(env, agent);
+    let mut snap = gather(&agent.params, &agent.names, &mut real.world());
+    if let Some(lock) = snap.lock.as_mut() {
+        lock.since_epoch_s = std::fs::metadata(crate::bytes_path::path(&lock.path))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+    }
+    snap
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pgsql-ra: cannot serialize: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs an operator subcommand; exit 0 on success, 1 on an error (in
+/// words on stderr), 2 on bad usage (clap's).
+pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
+    let cli = match Cli::try_parse_from(
+        std::iter::once("pgsql-ra".to_string()).chain(args.iter().cloned()),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let resource = match &cli.command {
+        Command::Status { resource, .. }
+        | Command::Explain { resource, .. }
+        | Command::History { resource, .. } => resource.clone(),
+    };
+    let env = match resource_env(env, resource.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("pgsql-ra: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let agent = Agent::from_env_map(&env);
+    let is_history = matches!(cli.command, Command::History { .. });
+    if !is_history && (!agent.params.rep_mode.is_replication() || agent.params.node_list.is_empty())
+    {
+        eprintln!(
+            "pgsql-ra: rep_mode={} with node_list {:?}: no replication, no promotion decision to show",
+            agent.params.rep_mode.as_str(),
+            agent.params.node_list.join(" ")
+        );
+        return ExitCode::from(1);
+    }
+    match cli.command {
+        Command::Status { json, .. } => {
+            let status = Status::of(&snapshot(&env, &agent));
+            if json {
+                return print_json(&status);
+            }
+            print!("{}", status.render_text());
+            ExitCode::SUCCESS
+        }
+        Command::Explain { node, json, .. } => {
+            let mut e = explain(&agent.params, &snapshot(&env, &agent));
+            if let Some(n) = node.as_deref() {
+                if !e.nodes.iter().any(|x| x.node == n) {
+                    eprintln!("pgsql-ra: {n} is not in node_list");
+                    return ExitCode::from(1);
+                }
+                if json {
+                    e.nodes.retain(|x| x.node == n);
+                }
+            }
+            if json {
+                return print_json(&e);
+            }
+            print!("{}", e.render_text(node.as_deref()));
+            ExitCode::SUCCESS
+        }
+        Command::History { json, n, .. } => history(&agent, json, n),
+    }
+}
+
+fn history(agent: &Agent, json: bool, n: usize) -> ExitCode {
+    let base = format!(
+        "{}/{}",
+        agent.params.tmpdir.trim_end_matches('/'),
+        journal::FILE
+    );
+    let mut text = String::new();
+    for path in [format!("{base}.1"), base.clone()] {
+        match std::fs::read(crate::bytes_path::path(&path)) {
+            Ok(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!("pgsql-ra: cannot read {path}: {e}"),
+        }
+    }
+    let read = journal::parse(&text);
+    let skip = read.entries.len().saturating_sub(n);
+    let last = &read.entries[skip..];
+    if json {
+        let out = serde_json::json!({
+            "schema": journal::HISTORY_SCHEMA,
+            "journal": base,
+            "skipped_lines": read.bad_lines,
+            "entries": last,
+        });
+        return print_json(&out);
+    }
+    if read.entries.is_empty() {
+        println!("no decision journaled in {base}");
+    }
+    for e in last {
+        println!("{}", journal::render_text(e));
+    }
+    if read.bad_lines > 0 {
+        println!("({} unreadable line(s) skipped)", read.bad_lines);
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ocf_actions_keep_their_dispatch() {
+        let ocf: BTreeMap<String, String> =
+            [("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string())].into();
+        let bare = BTreeMap::new();
+        // An OCF action as the only argument in an OCF environment: OCF.
+        for a in ["status", "monitor", "start", "meta-data"] {
+            assert!(!is_operator_command(&args(&[a]), &ocf), "{a}");
+        }
+        assert!(!is_operator_command(&args(&["monitor"]), &bare));
+        // status with an option, or outside OCF: the operator's command.
+        assert!(is_operator_command(&args(&["status", "--json"]), &ocf));
+        assert!(is_operator_command(&args(&["status"]), &bare));
+        for a in ["explain", "history"] {
+            assert!(is_operator_command(&args(&[a]), &ocf), "{a}");
+        }
+        assert!(!is_operator_command(&[], &bare));
+    }
+
+    #[test]
+    fn the_subcommands_parse() {
+        let parse =
+            |a: &[&str]| Cli::try_parse_from(std::iter::once("pgsql-ra").chain(a.iter().copied()));
+        match parse(&["explain", "node2", "--json"])
+            .expect("parses")
+            .command
+        {
+            Command::Explain { node, json, .. } => {
+                assert_eq!(node.as_deref(), Some("node2"));
+                assert!(json);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["history", "-n", "5"]).expect("parses").command {
+            Command::History { n, json, .. } => assert_eq!((n, json), (5, false)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["history", "-n", "x"]).is_err());
+        assert!(parse(&["status", "--bogus"]).is_err());
+    }
+}
