@@ -36,6 +36,12 @@ pub struct AttributeNames {
     /// system identifier, or a timeline newer than any recorded (a standby
     /// promoted outside the cluster).
     pub primary_origin: String,
+    /// `<rsc>-demote-checkpoint` (reboot; not in the stock agent, issue 10):
+    /// `<timeline>:<LSN, 16 hex digits>` of the shutdown checkpoint a clean
+    /// demote wrote (from `pg_controldata`). A candidate refuses its
+    /// promotion until it has received WAL past it; deleted after a
+    /// successful promotion and at the start of the node that published it.
+    pub demote_checkpoint: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -62,6 +68,7 @@ impl AttributeNames {
             sync_baseline: format!("{rsc}-sync-baseline"),
             withheld_score: format!("{rsc}-withheld-score"),
             primary_origin: format!("{rsc}-primary-origin"),
+            demote_checkpoint: format!("{rsc}-demote-checkpoint"),
         }
     }
 }

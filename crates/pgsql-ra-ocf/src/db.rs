@@ -511,6 +511,28 @@ impl Database for PgDatabase {
         .map(|_| ())
     }
 
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        // As pgdba: terminating another role's backend needs superuser or
+        // pg_signal_backend (PostgreSQL documentation, "Server Signaling
+        // Functions").
+        let rows = self.query(
+            true,
+            "select (count(*) filter (where pg_terminate_backend(pid)))::text \
+             from pg_stat_replication where application_name = $1",
+            Some(application_name.to_string()),
+        )?;
+        let text = match rows.first() {
+            Some(row) => text_col(row, 0)?.unwrap_or_default(),
+            None => String::new(),
+        };
+        text.trim().parse::<u32>().map_err(|_| {
+            err(
+                DbErrorKind::Query,
+                format!("bad count of terminated walsenders {text:?}"),
+            )
+        })
+    }
+
     fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
         let sql = sql.to_string();
         self.with_session(false, move |client| async move {

@@ -177,8 +177,10 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
 /// The local primary's timeline and system identifier: the timeline is the
 /// newest of the checkpoint's and the history files' in the WAL directory
 /// (right after `pg_ctl promote` the checkpoint still shows the old one).
-/// `None` when the server cannot report them.
-fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
+/// `None` when the server cannot report them. Also the timeline a
+/// promotion candidate compares demote checkpoints on (a standby fetches
+/// the history file of a timeline it follows).
+pub(super) fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
     let timeline = ctx.world.db.timeline().ok().flatten()?;
     let system_id = ctx.world.db.system_identifier().ok().flatten()?;
     let newest = history_files(ctx, timeline)

@@ -2,15 +2,18 @@
 //! record the baseline, promote (pg_ctl promote, or restart without the
 //! standby marker), poll until primary within the budget, recreate slots.
 
-use super::elect::{record_master_baseline, record_primary_origin};
+use super::elect::{
+    own_location, primary_origin_now, record_master_baseline, record_primary_origin,
+};
 use super::health::{real_monitor, Health};
 use super::prepare::prepare;
 use super::server_ctl::{real_start, real_stop, Started, StopKind};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
+use crate::demote_checkpoint::{check, Published, Verdict};
 use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{FileOwner, LogLevel};
+use crate::ports::{FileOwner, Lifetime, LogLevel};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
 use crate::score::Score;
 use crate::slots::slots_for_others;
@@ -37,12 +40,78 @@ pub fn promote(ctx: &mut Ctx<'_, '_>) -> Outcome {
         }
         Ok(true) => {}
     }
+    if let Err(o) = received_demote_checkpoints(ctx) {
+        return o;
+    }
     match steps(ctx) {
         Ok(()) => {
             ctx.log(LogLevel::Info, "PostgreSQL is promoted");
+            clear_demote_checkpoints(ctx);
             Outcome::success()
         }
         Err(o) => o,
+    }
+}
+
+/// Issue 10: before anything changes (no node marked `DISCONNECT`, no
+/// `PGSQL.lock`), the candidate checks that it received the shutdown
+/// checkpoint of every node demoted cleanly ([`crate::demote_checkpoint`]).
+/// Refused with exit 1 and the reason otherwise: the demoted node, which
+/// holds the newest WAL and no lock, can win the next election.
+fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
+    let local = ctx.attrs.local.clone();
+    let name = ctx.agent.names.demote_checkpoint.clone();
+    let published: Vec<Published> = ctx
+        .agent
+        .params
+        .node_list
+        .iter()
+        .filter(|n| **n != local)
+        .map(|node| Published {
+            node: node.clone(),
+            value: ctx
+                .world
+                .cluster
+                .get_attr(node, &name, Lifetime::Reboot)
+                .map_err(|e| e.to_string()),
+        })
+        .collect();
+    if published.iter().all(|p| matches!(p.value, Ok(None))) {
+        return Ok(());
+    }
+    let own_end = own_location(ctx)?;
+    let own_timeline = primary_origin_now(ctx).map(|o| o.timeline);
+    match check(own_timeline, own_end, &published) {
+        Verdict::Received { checked } => {
+            if checked > 0 {
+                ctx.log(
+                    LogLevel::Info,
+                    &format!(
+                        "I received the shutdown checkpoint of every node demoted cleanly (my WAL ends at {})",
+                        own_end.to_pg()
+                    ),
+                );
+            }
+            Ok(())
+        }
+        Verdict::Refuse(reason) => Err(generic(ctx, format!("Refusing to promote: {reason}"))),
+    }
+}
+
+/// After a successful promotion the demote checkpoints are history: the
+/// new primary holds them (it checked) and every node follows it.
+fn clear_demote_checkpoints(ctx: &mut Ctx<'_, '_>) {
+    let name = ctx.agent.names.demote_checkpoint.clone();
+    for node in ctx.agent.params.node_list.clone() {
+        let r = match ctx.world.cluster.get_attr(&node, &name, Lifetime::Reboot) {
+            Ok(Some(_)) => ctx
+                .world
+                .cluster
+                .delete_attr(&node, &name, Lifetime::Reboot),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        ctx.warn_on_err(&format!("deleting {name} of {node}"), r);
     }
 }
 

@@ -167,6 +167,12 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    // A demote checkpoint published before this start no longer describes
+    // this node's end of WAL (issue 10).
+    let r = ctx
+        .attrs
+        .delete_own(ctx.world.cluster, &names.demote_checkpoint);
+    ctx.warn_on_err("deleting the demote checkpoint", r);
     if agent.params.rep_mode == RepMode::Sync {
         if let Err(o) = write_rep_mode_conf(ctx, &[]) {
             return ctx.fail(

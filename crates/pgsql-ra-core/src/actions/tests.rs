@@ -279,30 +279,153 @@ fn failover_promotes_the_sync_standby_and_the_old_primary_is_locked_out() {
     assert_eq!(lab.net.running_primaries(), vec!["node2".to_string()]);
 }
 
+/// Issue 10 (B2-01): a clean demote continues as a hot standby of
+/// `master_ip`, publishes its shutdown checkpoint and removes the lock.
 #[test]
-fn demote_stops_the_primary_and_removes_the_lock_only_without_standbys() {
+fn a_clean_demote_continues_as_a_standby_and_publishes_its_checkpoint() {
     let mut lab = Lab::replication(&["node1", "node2"], "sync");
     lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 2).unwrap();
+    let end = lab.net.lsn("node1");
     let lock = format!("{TMP}/PGSQL.lock");
-    assert_eq!(
-        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")])),
-        0
-    );
-    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
     assert!(lab.fs("node1").exists(&lock));
-    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    let o = lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Standby);
+    assert!(!lab.fs("node1").exists(&lock));
+    assert_eq!(
+        lab.attr("node1", "pgsql-status").as_deref(),
+        Some("HS:alone")
+    );
     assert_eq!(
         lab.attr("node1", "master-pgsql").as_deref(),
         Some("-INFINITY")
     );
+    let tl = lab.net.timeline("node1");
+    assert_eq!(
+        lab.attr("node1", "pgsql-demote-checkpoint"),
+        Some(format!("{tl}:{end}"))
+    );
+    let standby_conf = lab
+        .fs("node1")
+        .file(&format!("{TMP}/recovery.conf"))
+        .unwrap_or_default();
+    assert!(
+        standby_conf.contains("host=vip") && standby_conf.contains("application_name=node1"),
+        "{standby_conf}"
+    );
+    // node2 was connected and not lagging: it received the checkpoint record.
+    assert_eq!(
+        lab.net.lsn("node2").0,
+        end.0 + crate::memory::SHUTDOWN_CHECKPOINT_BYTES
+    );
+}
+
+/// The stock behaviour stays whenever the shutdown was not clean: the stop
+/// escalated to -m immediate, or PostgreSQL was found dead (crash).
+#[test]
+fn an_unclean_demote_keeps_the_stock_behaviour() {
+    let lock = format!("{TMP}/PGSQL.lock");
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
+    let o = lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+    assert!(lab.fs("node1").exists(&lock));
+    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+    assert!(lab.log_text("node1").contains("escalated to -m immediate"));
 
     let mut lab = Lab::replication(&["node1", "node2"], "sync");
     lab.bring_up_two();
+    lab.net.crash("node1");
+    assert_eq!(
+        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")])),
+        0
+    );
+    assert_eq!(lab.net.role("node1"), SimRole::Crashed);
+    assert!(lab.fs("node1").exists(&lock));
+    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+
+    // Stock: without any standby instance the escalated demote removes the lock.
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
     assert_eq!(
         code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", " ")])),
         0
     );
     assert!(!lab.fs("node1").exists(&lock));
+}
+
+/// Issue 10: the candidate refuses its promotion, before it changes
+/// anything, while it lacks a cleanly demoted node's shutdown checkpoint.
+#[test]
+fn promote_refuses_a_candidate_that_missed_the_demote_checkpoint() {
+    let lock = format!("{TMP}/PGSQL.lock");
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.set_lagging("node2", true);
+    let _ = lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")])),
+        0
+    );
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    let before = lab.cluster.attributes();
+    let o = lab.run("node2", Action::Promote);
+    assert_eq!(code(&o), 1, "{o:?}");
+    let reason = o.reason.unwrap_or_default();
+    assert!(
+        reason.contains("node1 was demoted cleanly") && reason.contains("did not receive"),
+        "{reason}"
+    );
+    assert_eq!(lab.cluster.attributes(), before, "nothing written");
+    assert!(!lab.fs("node2").exists(&lock));
+    assert_eq!(lab.net.role("node2"), SimRole::Standby);
+
+    // The demoted node (newest WAL, no lock) can be promoted again: its own
+    // checkpoint is not checked, and the promotion deletes it.
+    let o = lab.run("node1", Action::Promote);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Primary);
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+}
+
+/// A garbled or unreadable demote checkpoint refuses (fail closed).
+#[test]
+fn promote_refuses_on_a_garbled_demote_checkpoint() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.start_and_elect();
+    lab.cluster.put_attr(
+        "node2",
+        "pgsql-demote-checkpoint",
+        "garbage",
+        Lifetime::Reboot,
+    );
+    let o = lab.run("node1", Action::Promote);
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(o.reason.unwrap_or_default().contains("unrecognised"));
+}
+
+/// The start of a node deletes the checkpoint it published before.
+#[test]
+fn start_deletes_the_own_demote_checkpoint() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.cluster.put_attr(
+        "node1",
+        "pgsql-demote-checkpoint",
+        "1:0000000003000028",
+        Lifetime::Reboot,
+    );
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
 }
 
 #[test]
@@ -783,7 +906,7 @@ fn post_demote_records_the_baseline_and_hs_alone_on_the_survivors_only() {
     lab.bring_up_two();
     assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
     lab.net.write("node1", 3).unwrap();
-    let lsn = lab.net.lsn("node2");
+    let written = lab.net.lsn("node2");
     assert_eq!(
         code(&lab.run_with(
             "node1",
@@ -792,6 +915,9 @@ fn post_demote_records_the_baseline_and_hs_alone_on_the_survivors_only() {
         )),
         0
     );
+    // node2 received node1's shutdown checkpoint too (issue 10).
+    let lsn = lab.net.lsn("node2");
+    assert_eq!(lsn.0, written.0 + crate::memory::SHUTDOWN_CHECKPOINT_BYTES);
     let env = notify_env(
         "post",
         "demote",
