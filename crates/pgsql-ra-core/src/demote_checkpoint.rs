@@ -104,10 +104,12 @@ pub fn check(own_timeline: Option<u32>, own_end: Lsn, published: &[Published]) -
         };
         let ckpt = match DemoteCheckpoint::parse_attr(text) {
             Ok(c) => c,
-            Err(e) => return Verdict::Refuse(format!(
+            Err(e) => {
+                return Verdict::Refuse(format!(
                 "{}'s demote checkpoint is unrecognised ({e}): it may hold WAL I did not receive",
                 p.node
-            )),
+            ))
+            }
         };
         match own_timeline {
             Some(mine) if ckpt.timeline < mine => continue,

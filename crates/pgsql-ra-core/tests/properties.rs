@@ -169,6 +169,7 @@ fn run_property(
             Key::AsyncAheadInSyncMode,
             Key::IndistinguishableFork,
             Key::UnobservedStandbyAhead,
+            Key::DemotedRanAsStandby,
         ])
         .collect();
     for line in reach.summary(property, &shown) {

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use pgsql_ra_core::memory::{SimRole, WalHistory};
+use pgsql_ra_core::ports::Lifetime;
 use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
 use pgsql_ra_core::Score;
 use proptest::test_runner::TestCaseError;
@@ -277,6 +278,16 @@ impl Oracle {
             return fail(format!(
                 "[two-promoted] two promoted instances {promoted:?}"
             ));
+        }
+        let demoted_standby = names.iter().any(|n| {
+            sim.net.role(n) == SimRole::Standby
+                && sim
+                    .cluster
+                    .attr(n, "pgsql-demote-checkpoint", Lifetime::Reboot)
+                    .is_some()
+        });
+        if demoted_standby {
+            self.reached.insert(Key::DemotedRanAsStandby);
         }
         let primaries = sim.net.running_primaries();
         let rogue = primaries

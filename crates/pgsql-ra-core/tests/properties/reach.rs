@@ -45,6 +45,9 @@ pub enum Key {
     /// it streaming before the primary died. Issue 11 (the most advanced
     /// standby wins) is what closes it.
     UnobservedStandbyAhead,
+    /// Informational: a cleanly demoted primary ran on as a standby with its
+    /// shutdown checkpoint published (issue 10, B2-01).
+    DemotedRanAsStandby,
 }
 
 impl Key {
@@ -64,6 +67,9 @@ impl Key {
             }
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
+            }
+            Key::DemotedRanAsStandby => {
+                "a cleanly demoted primary ran on as a standby (issue 10)"
             }
             Key::AsyncAheadInSyncMode => {
                 "tolerated (issue 11, B2-14): a sync standby promoted while an async standby held more WAL"
