@@ -367,6 +367,28 @@ impl PgDatabase {
         }
     }
 
+    /// The first row of `sql` (with `arg` as `$1` when given), every column
+    /// read as text (`None` for NULL), on the monitoring session; `None`
+    /// when the query returned no row. For callers with their own queries
+    /// ([`crate::data_dir`]); every column must be of type `text`.
+    ///
+    /// # Errors
+    /// As every call: connection, authentication, deadline or SQL errors.
+    pub fn first_row_text(
+        &mut self,
+        sql: &'static str,
+        arg: Option<String>,
+    ) -> Result<Option<Vec<Option<String>>>, DbError> {
+        let rows = self.query(false, sql, arg)?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        (0..row.len())
+            .map(|i| text_col(row, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
     fn version(&mut self) -> Result<u32, DbError> {
         if let Some(v) = self.version {
             return Ok(v);

@@ -9,6 +9,7 @@ pub mod bytes_path;
 pub mod clock;
 pub mod command;
 pub mod crm_mon_xml;
+pub mod data_dir;
 pub mod db;
 pub mod file_store;
 pub mod fs;

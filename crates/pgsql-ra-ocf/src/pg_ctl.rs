@@ -17,11 +17,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{ProcessError, Server, StopMode};
-use pgsql_ra_core::Params;
+use pgsql_ra_core::ports::{
+    CloneOutcome, ControlData, DataDir, PrimaryFacts, ProcessError, RewindOutcome, Server, StopMode,
+};
+use pgsql_ra_core::{Lsn, Params};
 
 use crate::bytes_path;
 use crate::command::{self, Invocation};
+use crate::data_dir::PgDataDir;
 use crate::procfs;
 use crate::users;
 
@@ -117,6 +120,7 @@ pub struct PgCtl {
     pglibs: String,
     timeout: Duration,
     proc_root: PathBuf,
+    data_dir: PgDataDir,
 }
 
 impl PgCtl {
@@ -128,7 +132,14 @@ impl PgCtl {
             pglibs: p.pglibs.clone(),
             timeout,
             proc_root: PathBuf::from("/proc"),
+            data_dir: PgDataDir::new(p, timeout),
         }
+    }
+
+    /// The same port with its rejoin facts and repairs served by `data_dir`.
+    pub fn with_data_dir(mut self, data_dir: PgDataDir) -> PgCtl {
+        self.data_dir = data_dir;
+        self
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -281,8 +292,32 @@ pub fn pid_from_pid_file(text: &str) -> Option<u32> {
     text.lines().next()?.trim().parse().ok().filter(|p| *p > 0)
 }
 
-/// Rejoin facts and repairs: not implemented yet (the defaults refuse).
-impl pgsql_ra_core::ports::DataDir for PgCtl {}
+/// Rejoin facts and repairs (issue 10): served by [`PgDataDir`].
+impl DataDir for PgCtl {
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        self.data_dir.control_data()
+    }
+
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        self.data_dir.wal_end(timeline, from)
+    }
+
+    fn primary_facts(&mut self, timeout: Duration) -> Result<PrimaryFacts, String> {
+        self.data_dir.primary_facts(timeout)
+    }
+
+    fn free_bytes_beside_pgdata(&mut self) -> Result<u64, String> {
+        self.data_dir.free_bytes_beside_pgdata()
+    }
+
+    fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {
+        self.data_dir.rewind(timeout)
+    }
+
+    fn reclone(&mut self, timeout: Duration) -> Result<CloneOutcome, String> {
+        self.data_dir.reclone(timeout)
+    }
+}
 
 impl Server for PgCtl {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {

@@ -14,6 +14,7 @@ use pgsql_ra_core::Agent;
 
 use crate::budget::Budget;
 use crate::clock::SystemClock;
+use crate::data_dir::PgDataDir;
 use crate::db::{DbTarget, PgDatabase};
 use crate::file_store::FileStore;
 use crate::fs::RealFs;
@@ -72,13 +73,20 @@ impl RealWorld {
         let pgdba = crate::users::by_name(&agent.params.pgdba);
         let passfile =
             crate::pgpass::file_path(env.get("PGPASSFILE").map(String::as_str), pgdba.as_ref());
+        // The rejoin port (issue 10): pgctl's programs as pgdba; its SQL
+        // session to the primary reads the same password file.
+        let data_dir = PgDataDir::new(&agent.params, budget.command).with_password_file(
+            passfile.clone(),
+            pgdba.clone(),
+            log.clone(),
+        );
         RealWorld {
             db: PgDatabase::new(DbTarget::from_params(&agent.params), budget).with_password_file(
                 passfile,
                 pgdba,
                 log.clone(),
             ),
-            server: PgCtl::new(&agent.params, budget.command),
+            server: PgCtl::new(&agent.params, budget.command).with_data_dir(data_dir),
             cluster: cluster_from_env(env, agent, &budget),
             fs: RealFs::new(&agent.params.pgdba),
             clock: SystemClock::new(),
