@@ -290,8 +290,9 @@ fn full_set(r: &mut Report, bin: &str, major: u32) {
     r.part("switchover: demote, notify, promote the standby", || {
         p.n1.psql("create table sw(x int); insert into sw values (42)");
         a1.expect("demote", 0, RUNNING);
-        a1.expect("monitor", 0, NOT_RUNNING);
+        // Issue 10: a clean demote continues as a hot standby.
         p.set_promoted(None);
+        a1.expect("monitor", 4000, RUNNING);
         with_notify(&a2, "pre", "promote", "node2", "").expect("notify", 0, RUNNING);
         a2.expect("promote", 0, RUNNING);
         p.set_promoted(Some(&p.n2));
