@@ -238,6 +238,10 @@ fn a_clean_switchover_keeps_the_old_primary_as_a_standby_of_the_new_one() {
         switch > ckpt_lsn,
         "switch point {switch:X} after checkpoint {ckpt_lsn:X}"
     );
+    eprintln!(
+        "shutdown checkpoint at {ckpt_lsn:X}, timeline 3 begins at {switch:X}: the record takes {} bytes",
+        switch - ckpt_lsn
+    );
 
     // node1 follows node2's new timeline without a rewind and is sync again.
     assert!(
@@ -268,8 +272,14 @@ fn a_clean_switchover_keeps_the_old_primary_as_a_standby_of_the_new_one() {
         Some("100")
     );
     assert!(!p.lock_exists(&p.n1));
-    assert_eq!(p.n2.psql("select string_agg(x::text, ',' order by x) from sw"), "42,43");
-    assert_eq!(p.n1.psql("select string_agg(x::text, ',' order by x) from sw"), "42,43");
+    assert_eq!(
+        p.n2.psql("select string_agg(x::text, ',' order by x) from sw"),
+        "42,43"
+    );
+    assert_eq!(
+        p.n1.psql("select string_agg(x::text, ',' order by x) from sw"),
+        "42,43"
+    );
     // A write on the new primary is on the old one (synchronously).
     p.n2.psql("insert into sw values (44)");
     assert_eq!(p.n1.psql("select count(*) from sw where x = 44"), "1");
@@ -301,7 +311,8 @@ fn a_standby_that_missed_the_shutdown_checkpoint_refuses_the_promotion() {
     let r = nowhere.run("promote", 0);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("Refusing to promote: node1 was demoted cleanly")
+        r.stderr
+            .contains("Refusing to promote: node1 was demoted cleanly")
             && r.stderr.contains("did not receive it"),
         "{}",
         r.stderr

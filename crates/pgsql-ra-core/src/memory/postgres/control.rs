@@ -18,9 +18,10 @@ use super::SimRole;
 use crate::lsn::Lsn;
 use crate::ports::{ControlData, DbClusterState};
 
-/// Bytes of WAL a shutdown checkpoint record takes in the simulator (an
-/// XLOG_CHECKPOINT_SHUTDOWN record of PostgreSQL 15 is 114 bytes, 120 once
-/// MAXALIGNed).
+/// Bytes of WAL a shutdown checkpoint record takes in the simulator: 120,
+/// measured on PostgreSQL 15 (`switchover_real_pg`: the promoted standby's
+/// new timeline began 120 bytes after the demoted primary's "Latest
+/// checkpoint location").
 pub const SHUTDOWN_CHECKPOINT_BYTES: u64 = 0x78;
 
 /// The part of `pg_control` the simulator keeps per node.
