@@ -534,6 +534,22 @@ impl Database for PgDatabase {
     }
 
     fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        // Looked for on the monitoring session (application_name is visible
+        // to any role), so that the usual case opens no second session.
+        let rows = self.query(
+            false,
+            "select count(*)::text from pg_stat_replication where application_name = $1",
+            Some(application_name.to_string()),
+        )?;
+        let found = rows
+            .first()
+            .map(|row| text_col(row, 0))
+            .transpose()?
+            .flatten()
+            .unwrap_or_default();
+        if found.trim() == "0" {
+            return Ok(0);
+        }
         // As pgdba: terminating another role's backend needs superuser or
         // pg_signal_backend (PostgreSQL documentation, "Server Signaling
         // Functions").

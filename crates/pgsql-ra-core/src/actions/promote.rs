@@ -79,7 +79,10 @@ fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     if published.iter().all(|p| matches!(p.value, Ok(None))) {
         return Ok(());
     }
-    let own_end = own_location(ctx)?;
+    let own_end = match own_location(ctx) {
+        Ok(lsn) => lsn,
+        Err(o) => return Err(generic(ctx, o.reason.unwrap_or_default())),
+    };
     let own_timeline = primary_origin_now(ctx).map(|o| o.timeline);
     match check(own_timeline, own_end, &published) {
         Verdict::Received { checked } => {
