@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::action::Action;
 use crate::agent::Agent;
+use crate::lsn::Lsn;
 use crate::memory::{
     InstanceSpec, MemClock, MemCluster, MemClusterHandle, MemFs, MemSystem, SimNetwork,
     SimPostgres, SimRole, StopBehaviour,
 };
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{Database, Filesystem, Lifetime, MemoryLog, World};
+use crate::ports::{Database, DbError, Filesystem, Lifetime, MemoryLog, ReplicationRow, World};
 
 const PGDATA: &str = "/var/lib/pgsql/data";
 const TMP: &str = "/var/lib/pgsql/tmp";
@@ -97,6 +98,17 @@ impl Lab {
     }
 
     fn run_with(&mut self, node: &str, action: Action, extra: &[(&str, &str)]) -> Outcome {
+        self.run_wrapped(node, action, extra, |pg| Box::new(pg))
+    }
+
+    /// [`Lab::run_with`] with the node's database session wrapped by `wrap`.
+    fn run_wrapped(
+        &mut self,
+        node: &str,
+        action: Action,
+        extra: &[(&str, &str)],
+        wrap: impl FnOnce(SimPostgres) -> Box<dyn Database>,
+    ) -> Outcome {
         let mut env: BTreeMap<String, String> = self
             .params
             .iter()
@@ -127,10 +139,10 @@ impl Lab {
             .iter_mut()
             .find(|n| n.name == node)
             .expect("known node");
-        let mut db = n.pg.clone();
+        let mut db = wrap(n.pg.clone());
         let mut server = n.pg.clone();
         let mut world = World {
-            db: &mut db,
+            db: &mut *db,
             server: &mut server,
             cluster: &mut n.cluster,
             fs: &mut n.fs,
@@ -1428,4 +1440,104 @@ fn a_streaming_standby_is_ranked_on_the_timeline_it_follows() {
         Some(format!("{tl}:{sysid}"))
     );
     assert!(lab.log_text("node2").contains("My WAL diverged"));
+}
+
+/// A session whose server has a walsender serving the local node's own
+/// walreceiver (what a hot standby does when `master_ip` still leads to
+/// it after a demote; the simulator never models it). Counts what it
+/// terminated.
+struct SelfStreaming {
+    pg: SimPostgres,
+    terminated: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl Database for SelfStreaming {
+    fn reset(&mut self) {
+        self.pg.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.pg.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.pg.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.pg.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        self.pg.replay_and_receive_lsn()
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        self.pg.timeline()
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.pg.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        self.pg.replication_rows()
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.pg.synchronous_standby_names()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.pg.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.pg.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        let own = self.pg.node() == application_name;
+        if own {
+            self.terminated.set(self.terminated.get() + 1);
+        }
+        Ok(u32::from(own))
+    }
+}
+
+/// Issue 10: a standby's monitor terminates the walsender that serves its
+/// own walreceiver, logs it, and with `check_wal_receiver` the receiver
+/// status is not `normal`.
+#[test]
+fn a_standby_monitor_ends_streaming_from_itself() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("check_wal_receiver", "true")],
+        150004,
+    );
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-receiver-status").as_deref(),
+        Some("normal")
+    );
+    let terminated = std::rc::Rc::new(std::cell::Cell::new(0));
+    let t = terminated.clone();
+    let o = lab.run_wrapped("node2", Action::Monitor, &[], move |pg| {
+        Box::new(SelfStreaming { pg, terminated: t })
+    });
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(terminated.get(), 1);
+    let log = lab.log_text("node2");
+    assert!(
+        log.contains("terminated 1 walsender(s) streaming to this node's own walreceiver (application_name=node2)"),
+        "{log}"
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-receiver-status").as_deref(),
+        Some("ERROR")
+    );
+    // A primary's monitor does not look for it.
+    let t = terminated.clone();
+    let o = lab.run_wrapped("node1", Action::Monitor, &[], move |pg| {
+        Box::new(SelfStreaming { pg, terminated: t })
+    });
+    assert_eq!(code(&o), 8, "{o:?}");
+    assert_eq!(terminated.get(), 1);
 }
