@@ -19,6 +19,7 @@
 use serde::Serialize;
 
 use crate::lsn::Lsn;
+use crate::timeline::HistoryEntry;
 
 /// A published demote checkpoint: the old primary's timeline and the start
 /// of its shutdown checkpoint record.
@@ -76,20 +77,31 @@ pub enum Verdict {
     Refuse(String),
 }
 
-/// The candidate's check before `pg_ctl promote`. `own_timeline` is the
-/// timeline the candidate's WAL is on (`None`: the server does not report
-/// it; every checkpoint is then compared by LSN), `own_end` the greater of
-/// its replay and receive locations. For every other node's published
-/// checkpoint:
+/// What the candidate knows about its own WAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnWal {
+    /// The timeline its WAL is on (`None`: the server does not report it;
+    /// every checkpoint is then compared by LSN alone).
+    pub timeline: Option<u32>,
+    /// Its end of WAL: the greater of replay and receive on a standby, the
+    /// current WAL position on a primary.
+    pub end: Lsn,
+    /// Its timeline's history file, parsed (the ancestors with the switch
+    /// points where it left them); `None` when not at hand.
+    pub history: Option<Vec<HistoryEntry>>,
+}
+
+/// The candidate's check before `pg_ctl promote`. For every other node's
+/// published checkpoint:
 ///
 /// | checkpoint | verdict |
 /// |---|---|
 /// | absent | ignored |
 /// | unreadable or not `<timeline>:<LSN>` | refuse (fail closed) |
-/// | on the candidate's timeline (or timeline unknown) | `own_end` must be > its LSN |
-/// | on a newer timeline than the candidate's | refuse: it never received that timeline |
-/// | on an older timeline | ignored: the candidate's timeline already superseded it |
-pub fn check(own_timeline: Option<u32>, own_end: Lsn, published: &[Published]) -> Verdict {
+/// | on the candidate's timeline (or timeline unknown) | its end of WAL must be > the LSN |
+/// | on an older timeline | the candidate's history must leave that timeline at a switch point > the LSN (a stale checkpoint of a switchover it followed passes; a fork before the checkpoint, or no history at hand, refuses) |
+/// | on a newer timeline | refuse: it never received that timeline |
+pub fn check(own: &OwnWal, published: &[Published]) -> Verdict {
     let mut checked = 0;
     for p in published {
         let text = match &p.value {
@@ -111,24 +123,42 @@ pub fn check(own_timeline: Option<u32>, own_end: Lsn, published: &[Published]) -
             ))
             }
         };
-        match own_timeline {
-            Some(mine) if ckpt.timeline < mine => continue,
+        checked += 1;
+        let (held, mine) = match own.timeline {
             Some(mine) if ckpt.timeline > mine => {
                 return Verdict::Refuse(format!(
                     "{} was demoted cleanly on timeline {}, newer than my timeline {mine}: I did not receive its WAL; it can be promoted again",
                     p.node, ckpt.timeline
                 ))
             }
-            _ => {}
-        }
-        checked += 1;
-        if own_end <= ckpt.lsn {
+            Some(mine) if ckpt.timeline < mine => {
+                let left = own.history.as_ref().and_then(|h| {
+                    h.iter()
+                        .find(|e| e.parent == ckpt.timeline)
+                        .map(|e| e.switch_point)
+                });
+                match left {
+                    Some(sp) => (sp, format!("my timeline {mine} left timeline {} at", ckpt.timeline)),
+                    None => {
+                        return Verdict::Refuse(format!(
+                            "{} was demoted cleanly on timeline {}, and the history of my timeline {mine} does not show where it left timeline {}: I cannot tell whether I hold its shutdown checkpoint at {}",
+                            p.node,
+                            ckpt.timeline,
+                            ckpt.timeline,
+                            ckpt.lsn.to_pg()
+                        ))
+                    }
+                }
+            }
+            _ => (own.end, "my WAL ends at".to_string()),
+        };
+        if held <= ckpt.lsn {
             return Verdict::Refuse(format!(
-                "{} was demoted cleanly with its shutdown checkpoint at {} on timeline {}, and my WAL ends at {}: I did not receive it, promoting me would fork; it can be promoted again",
+                "{} was demoted cleanly with its shutdown checkpoint at {} on timeline {}, and {mine} {}: I did not receive it, promoting me would fork; it can be promoted again",
                 p.node,
                 ckpt.lsn.to_pg(),
                 ckpt.timeline,
-                own_end.to_pg()
+                held.to_pg()
             ));
         }
     }
@@ -138,6 +168,14 @@ pub fn check(own_timeline: Option<u32>, own_end: Lsn, published: &[Published]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn own(timeline: Option<u32>, end: u64) -> OwnWal {
+        OwnWal {
+            timeline,
+            end: Lsn(end),
+            history: None,
+        }
+    }
 
     fn published(node: &str, v: Option<&str>) -> Published {
         Published {
@@ -170,11 +208,11 @@ mod tests {
     fn the_candidate_must_hold_wal_past_the_checkpoint_start() {
         let p = [published("node1", Some("2:0000000003000400"))];
         assert_eq!(
-            check(Some(2), Lsn(0x0300_0478), &p),
+            check(&own(Some(2), 0x0300_0478), &p),
             Verdict::Received { checked: 1 }
         );
         for end in [0x0300_0400, 0x0300_0100] {
-            match check(Some(2), Lsn(end), &p) {
+            match check(&own(Some(2), end), &p) {
                 Verdict::Refuse(r) => {
                     assert!(r.contains("node1") && r.contains("0/3000400"), "{r}")
                 }
@@ -183,45 +221,77 @@ mod tests {
         }
         // Timeline unknown: compared by LSN alone.
         assert!(matches!(
-            check(None, Lsn(0x0300_0400), &p),
+            check(&own(None, 0x0300_0400), &p),
             Verdict::Refuse(_)
         ));
         assert_eq!(
-            check(None, Lsn(0x0300_0401), &p),
+            check(&own(None, 0x0300_0401), &p),
             Verdict::Received { checked: 1 }
         );
     }
 
     #[test]
-    fn timelines_newer_refuse_older_are_superseded() {
+    fn a_newer_timeline_refuses() {
         let p = [published("node1", Some("3:0000000003000400"))];
         assert!(matches!(
-            check(Some(2), Lsn(u64::MAX), &p),
-            Verdict::Refuse(_)
+            check(&own(Some(2), u64::MAX), &p),
+            Verdict::Refuse(r) if r.contains("newer than my timeline 2")
         ));
+    }
+
+    /// An older timeline counts through the candidate's history: where its
+    /// timeline left the checkpoint's one.
+    #[test]
+    fn an_older_timeline_is_judged_by_where_the_history_left_it() {
+        let p = [published("node1", Some("2:0000000003000400"))];
+        let with_history = |sp: u64| OwnWal {
+            timeline: Some(3),
+            end: Lsn(0x0900_0000),
+            history: Some(vec![
+                HistoryEntry {
+                    parent: 1,
+                    switch_point: Lsn(0x0300_0100),
+                },
+                HistoryEntry {
+                    parent: 2,
+                    switch_point: Lsn(sp),
+                },
+            ]),
+        };
+        // A switchover it followed: timeline 3 began past the checkpoint.
         assert_eq!(
-            check(Some(4), Lsn(0x0300_0000), &p),
-            Verdict::Received { checked: 0 }
+            check(&with_history(0x0300_0478), &p),
+            Verdict::Received { checked: 1 }
         );
+        // A fork before the checkpoint (a promotion outside the cluster).
+        assert!(matches!(
+            check(&with_history(0x0300_0400), &p),
+            Verdict::Refuse(r) if r.contains("my timeline 3 left timeline 2 at 0/3000400")
+        ));
+        // No history at hand: cannot tell, refused.
+        assert!(matches!(
+            check(&own(Some(3), u64::MAX), &p),
+            Verdict::Refuse(r) if r.contains("does not show")
+        ));
     }
 
     #[test]
     fn absent_is_ignored_unreadable_or_garbled_refuses() {
         let none = [published("node1", None)];
         assert_eq!(
-            check(Some(1), Lsn::ZERO, &none),
+            check(&own(Some(1), 0), &none),
             Verdict::Received { checked: 0 }
         );
         let garbled = [published("node1", Some("disconnect"))];
         assert!(
-            matches!(check(Some(1), Lsn(u64::MAX), &garbled), Verdict::Refuse(r) if r.contains("unrecognised"))
+            matches!(check(&own(Some(1), u64::MAX), &garbled), Verdict::Refuse(r) if r.contains("unrecognised"))
         );
         let unreadable = [Published {
             node: "node3".into(),
             value: Err("crm_attribute timed out".into()),
         }];
         assert!(
-            matches!(check(Some(1), Lsn(u64::MAX), &unreadable), Verdict::Refuse(r) if r.contains("node3"))
+            matches!(check(&own(Some(1), u64::MAX), &unreadable), Verdict::Refuse(r) if r.contains("node3"))
         );
     }
 }

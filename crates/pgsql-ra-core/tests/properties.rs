@@ -309,6 +309,13 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             8,
             (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step]),
         ),
+        (
+            "issue 10: a standby promoted outside the cluster, then a switchover: the cleanly demoted primary's shutdown checkpoint is not in the rogue's history, and the rogue, already a primary, was promoted (found by the 1000-case run)",
+            8,
+            (2, true, MonitorRoles::Seed, vec![
+                PgPromoteStandby, Write(2, 1), Switchover, Steps(7),
+            ]),
+        ),
     ]
 }
 

@@ -98,7 +98,7 @@ fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
 /// The history files of timelines `own` and newer in the WAL directory,
 /// parsed. A listing, read or parse error is logged and the file left out
 /// (the node is then ranked on an older timeline: never above its data).
-fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<HistoryEntry>)> {
+pub(super) fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<HistoryEntry>)> {
     let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
         "pg_xlog"
     } else {
