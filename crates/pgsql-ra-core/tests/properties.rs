@@ -316,6 +316,14 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
                 PgPromoteStandby, Write(2, 1), Switchover, Steps(7),
             ]),
         ),
+        (
+            "issue 10 with the known limit of an indistinguishable outside fork: that fork's node was promoted (tolerated), demoted cleanly by a switchover, ran on as a standby and was promoted again; the oracle counts it as the same tolerated fork (found by the 1000-case cold run)",
+            0,
+            (4, true, MonitorRoles::Seed, vec![
+                Steps(6), KillPrimary, Lag(2, true), Step, Kill(1), Step, WriteVip(1),
+                PgPromote(2), KillPrimary, Steps(4), Step, Switchover, Steps(8),
+            ]),
+        ),
     ]
 }
 

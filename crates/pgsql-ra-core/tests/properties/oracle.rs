@@ -42,6 +42,9 @@ pub struct Oracle {
     pub reached: BTreeSet<Key>,
     /// True in `rep_mode=sync`.
     pub sync: bool,
+    /// The WAL of every node promoted under the known limit of an
+    /// indistinguishable outside fork ([`Key::IndistinguishableFork`]).
+    pub tolerated_forks: Vec<WalHistory>,
 }
 
 /// The WAL data of a history: a current timeline (or past ones) with no
@@ -177,6 +180,19 @@ impl Oracle {
                 // The acknowledged-write oracle above still applies.
                 if same_numbers_and_switch_points(&data_of(mine), &data_of(theirs)) {
                     self.reached.insert(Key::IndistinguishableFork);
+                    self.tolerated_forks.push(mine.clone());
+                    return Ok(());
+                }
+                // The same fork promoted again later (issue 10: its node
+                // was demoted cleanly, ran on as a standby and won again,
+                // its shutdown checkpoint now on top): it abandons what the
+                // tolerated promotion already abandoned, nothing new.
+                let continued = self.tolerated_forks.iter().any(|t| {
+                    data_of(mine).includes(&data_of(t)) && !data_of(t).includes(&data_of(theirs))
+                });
+                if continued {
+                    self.reached.insert(Key::IndistinguishableFork);
+                    self.tolerated_forks.push(mine.clone());
                     return Ok(());
                 }
                 return fail(format!(
