@@ -81,8 +81,8 @@ impl Database for CountingDb {
     fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
         self.tick().run_monitor_sql(sql)
     }
-    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError> {
-        self.tick().terminate_walsender(application_name)
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        self.tick().terminate_walsenders(application_name)
     }
 }
 

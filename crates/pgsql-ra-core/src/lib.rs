@@ -20,6 +20,7 @@ pub mod attrs;
 pub mod budget;
 pub mod context;
 pub mod decide;
+pub mod demote_checkpoint;
 pub mod election;
 pub mod explain;
 pub mod ineligible;

@@ -46,6 +46,12 @@ pub struct AttributeNames {
     /// every node, the quorum commit set `<k> <member>…` the election
     /// relies on ([`crate::quorum::QuorumSet`]).
     pub sync_quorum: String,
+    /// `<rsc>-demote-checkpoint` (reboot; not in the stock agent, issue 10):
+    /// `<timeline>:<LSN, 16 hex digits>` of the shutdown checkpoint a clean
+    /// demote wrote (from `pg_controldata`). A candidate refuses its
+    /// promotion until it has received WAL past it; deleted after a
+    /// successful promotion and at the start of the node that published it.
+    pub demote_checkpoint: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -74,6 +80,7 @@ impl AttributeNames {
             withheld_score: format!("{rsc}-withheld-score"),
             primary_origin: format!("{rsc}-primary-origin"),
             sync_quorum: format!("{rsc}-sync-quorum"),
+            demote_checkpoint: format!("{rsc}-demote-checkpoint"),
         }
     }
 }

@@ -165,6 +165,7 @@ fn run_property(
             Key::ForkedPromoted,
             Key::IndistinguishableFork,
             Key::UnobservedStandbyAhead,
+            Key::DemotedRanAsStandby,
         ])
         .collect();
     for line in reach.summary(property, &shown) {
@@ -303,6 +304,21 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             "B2-14 (issue 11 item 4): the sync standby crashed and lost the election's race with an async standby that holds more WAL of the same timeline; the sync standby was elected (now the async standby, a superset, wins)",
             8,
             (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step]),
+        ),
+        (
+            "issue 10: a standby promoted outside the cluster, then a switchover: the cleanly demoted primary's shutdown checkpoint is not in the rogue's history, and the rogue, already a primary, was promoted (found by the 1000-case run)",
+            8,
+            (2, true, MonitorRoles::Seed, vec![
+                PgPromoteStandby, Write(2, 1), Switchover, Steps(7),
+            ]),
+        ),
+        (
+            "issue 10 with the known limit of an indistinguishable outside fork: that fork's node was promoted (tolerated), demoted cleanly by a switchover, ran on as a standby and was promoted again; the oracle counts it as the same tolerated fork (found by the 1000-case cold run)",
+            0,
+            (4, true, MonitorRoles::Seed, vec![
+                Steps(6), KillPrimary, Lag(2, true), Step, Kill(1), Step, WriteVip(1),
+                PgPromote(2), KillPrimary, Steps(4), Step, Switchover, Steps(8),
+            ]),
         ),
     ]
 }

@@ -587,19 +587,42 @@ impl Database for PgDatabase {
         .map(|_| ())
     }
 
-    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError> {
-        let text = self
-            .query(
-                true,
-                "select (count(*) filter (where pg_terminate_backend(pid)))::text \
-                 from pg_stat_replication where application_name = $1",
-                Some(application_name.to_string()),
-            )?
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        // Looked for on the monitoring session (application_name is visible
+        // to any role), so that the usual case opens no second session.
+        let rows = self.query(
+            false,
+            "select count(*)::text from pg_stat_replication where application_name = $1",
+            Some(application_name.to_string()),
+        )?;
+        let found = rows
             .first()
             .map(|row| text_col(row, 0))
             .transpose()?
-            .flatten();
-        Ok(text.and_then(|t| t.trim().parse().ok()).unwrap_or(0))
+            .flatten()
+            .unwrap_or_default();
+        if found.trim() == "0" {
+            return Ok(0);
+        }
+        // As pgdba: terminating another role's backend needs superuser or
+        // pg_signal_backend (PostgreSQL documentation, "Server Signaling
+        // Functions").
+        let rows = self.query(
+            true,
+            "select (count(*) filter (where pg_terminate_backend(pid)))::text \
+             from pg_stat_replication where application_name = $1",
+            Some(application_name.to_string()),
+        )?;
+        let text = match rows.first() {
+            Some(row) => text_col(row, 0)?.unwrap_or_default(),
+            None => String::new(),
+        };
+        text.trim().parse::<u32>().map_err(|_| {
+            err(
+                DbErrorKind::Query,
+                format!("bad count of terminated walsenders {text:?}"),
+            )
+        })
     }
 
     fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {

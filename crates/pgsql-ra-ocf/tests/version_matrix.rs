@@ -289,9 +289,33 @@ fn full_set(r: &mut Report, bin: &str, major: u32) {
     });
     r.part("switchover: demote, notify, promote the standby", || {
         p.n1.psql("create table sw(x int); insert into sw values (42)");
-        a1.expect("demote", 0, RUNNING);
-        a1.expect("monitor", 0, NOT_RUNNING);
+        let demote = a1.expect("demote", 0, RUNNING);
         p.set_promoted(None);
+        // Issue 10: a clean demote continues as a hot standby; without
+        // pg_controldata (the npm packages of the other majors lack it) it
+        // cannot tell a clean shutdown and keeps the stock behaviour.
+        let controldata = std::path::Path::new(&format!("{bin}/pg_controldata")).exists();
+        let (expected, note) = if controldata {
+            (RUNNING, "")
+        } else {
+            (
+                NOT_RUNNING,
+                " (no pg_controldata beside pg_ctl: demote stopped, stock)",
+            )
+        };
+        let m = a1.run("monitor", 4000);
+        assert_eq!(
+            m.code, expected,
+            "demote: {} monitor: {}",
+            demote.stderr, m.stderr
+        );
+        if !controldata {
+            assert!(
+                demote.stderr.contains("can't read the control data"),
+                "{}",
+                demote.stderr
+            );
+        }
         with_notify(&a2, "pre", "promote", "node2", "").expect("notify", 0, RUNNING);
         a2.expect("promote", 0, RUNNING);
         p.set_promoted(Some(&p.n2));
@@ -306,7 +330,7 @@ fn full_set(r: &mut Report, bin: &str, major: u32) {
             p.attr(&p.n1, "reboot", "master-pgsql").as_deref(),
             Some("-INFINITY")
         );
-        String::new()
+        note.to_string()
     });
     r.part("stop", || {
         a2.expect("stop", 0, RUNNING);

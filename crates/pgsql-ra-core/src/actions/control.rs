@@ -144,7 +144,7 @@ fn publish_baseline(
 /// of the sync set and marked `DISCONNECT`; the next monitor retries.
 fn terminate_walsenders(ctx: &mut Ctx<'_, '_>, names: &[String]) {
     for name in names {
-        match ctx.world.db.terminate_walsender(name) {
+        match ctx.world.db.terminate_walsenders(name) {
             Ok(n) => ctx.log(
                 LogLevel::Info,
                 &format!("Terminated {n} walsender(s) of {name}: it is gone (see its score reason) and must qualify again when it returns."),

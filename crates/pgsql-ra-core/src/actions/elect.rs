@@ -123,7 +123,7 @@ fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
 /// The history files of timelines `own` and newer in the WAL directory,
 /// parsed. A listing, read or parse error is logged and the file left out
 /// (the node is then ranked on an older timeline: never above its data).
-fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<HistoryEntry>)> {
+pub(super) fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<HistoryEntry>)> {
     let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
         "pg_xlog"
     } else {
@@ -204,8 +204,10 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
 /// The local primary's timeline and system identifier: the timeline is the
 /// newest of the checkpoint's and the history files' in the WAL directory
 /// (right after `pg_ctl promote` the checkpoint still shows the old one).
-/// `None` when the server cannot report them.
-fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
+/// `None` when the server cannot report them. Also the timeline a
+/// promotion candidate compares demote checkpoints on (a standby fetches
+/// the history file of a timeline it follows).
+pub(super) fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
     let timeline = ctx.world.db.timeline().ok().flatten()?;
     let system_id = ctx.world.db.system_identifier().ok().flatten()?;
     let newest = history_files(ctx, timeline)

@@ -25,9 +25,11 @@ pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let probe = ctx.probe;
     // The probe's initial scores are set below, after the role gate.
     let result = real_monitor(ctx, SQL_ATTEMPTS);
+    let self_streaming =
+        ctx.is_replication() && matches!(result, Ok(Health::Standby)) && stop_self_streaming(ctx);
     if ctx.agent.params.check_wal_receiver {
         let primary = matches!(result, Ok(Health::Primary));
-        update_receiver_status(ctx, primary);
+        update_receiver_status(ctx, primary, self_streaming);
     }
     let health = match result {
         Ok(h) => h,
@@ -141,12 +143,49 @@ fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
     ctx.fail(OcfExit::ErrGeneric, reason)
 }
 
-fn update_receiver_status(ctx: &mut Ctx<'_, '_>, primary: bool) {
+/// Issue 10: the VIP (`master_ip`) leaves a demoted node only after the
+/// demote, so its new walreceiver may have connected to its own server
+/// (a hot standby serves replication) and would stay on the old timeline.
+/// Terminates the local walsenders whose `application_name` is the local
+/// node's (the agent's `primary_conninfo` sets it); the walreceiver retries
+/// after `wal_retrieve_retry_interval` and reaches the primary once the VIP
+/// moved. True when one was found.
+fn stop_self_streaming(ctx: &mut Ctx<'_, '_>) -> bool {
+    let local = ctx.attrs.local.clone();
+    match ctx.world.db.terminate_walsenders(&local) {
+        Ok(0) => false,
+        Ok(n) => {
+            ctx.log(
+                LogLevel::Info,
+                &format!(
+                    "terminated {n} walsender(s) streaming to this node's own walreceiver (application_name={local}): master_ip={} still leads here; it retries and reaches the primary once the VIP moved",
+                    ctx.agent.params.master_ip
+                ),
+            );
+            true
+        }
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("Can't check for a walreceiver streaming from this node itself: {e}"),
+            );
+            false
+        }
+    }
+}
+
+fn update_receiver_status(ctx: &mut Ctx<'_, '_>, primary: bool, self_streaming: bool) {
     let receiving = match postmaster_alive(ctx) {
         Ok(Some(pid)) => ctx.world.server.wal_receiver_running(pid).unwrap_or(false),
         _ => false,
     };
-    let value = if receiving {
+    let value = if self_streaming {
+        ctx.log(
+            LogLevel::Warn,
+            "wal receiver was connected to this node itself",
+        );
+        "ERROR"
+    } else if receiving {
         "normal"
     } else if primary {
         "normal (master)"

@@ -2,12 +2,15 @@
 //! record the baseline, promote (pg_ctl promote, or restart without the
 //! standby marker), poll until primary within the budget, recreate slots.
 
-use super::elect::{record_master_baseline, record_primary_origin};
+use super::elect::{
+    history_files, own_location, primary_origin_now, record_master_baseline, record_primary_origin,
+};
 use super::health::{real_monitor, Health};
 use super::prepare::prepare;
 use super::server_ctl::{real_start, real_stop, Started, StopKind};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
+use crate::demote_checkpoint::{check, OwnWal, Published, Verdict};
 use crate::ineligible::Ineligible;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, Lifetime, LogLevel};
@@ -21,28 +24,120 @@ pub fn promote(ctx: &mut Ctx<'_, '_>) -> Outcome {
     if !ctx.is_replication() {
         return ctx.fail(OcfExit::ErrConfigured, "Not in a replication mode.");
     }
-    match ctx.world.db.is_in_recovery() {
+    let in_recovery = match ctx.world.db.is_in_recovery() {
         Err(e) => {
             return ctx.fail(
                 OcfExit::ErrGeneric,
                 format!("select pg_is_in_recovery() failed: {e}"),
             )
         }
-        Ok(false) => {
-            ctx.log(
-                LogLevel::Info,
-                "PostgreSQL is already running as a primary; nothing to promote",
-            );
-            return Outcome::success();
-        }
-        Ok(true) => {}
+        Ok(r) => r,
+    };
+    // Also for a server already running as a primary (promoted outside the
+    // cluster): it may have forked before a clean demote's checkpoint.
+    if let Err(o) = received_demote_checkpoints(ctx, in_recovery) {
+        return o;
+    }
+    if !in_recovery {
+        ctx.log(
+            LogLevel::Info,
+            "PostgreSQL is already running as a primary; nothing to promote",
+        );
+        return Outcome::success();
     }
     match steps(ctx) {
         Ok(()) => {
             ctx.log(LogLevel::Info, "PostgreSQL is promoted");
+            clear_demote_checkpoints(ctx);
             Outcome::success()
         }
         Err(o) => o,
+    }
+}
+
+/// Issue 10: before anything changes (no node marked `DISCONNECT`, no
+/// `PGSQL.lock`), the candidate checks that it received the shutdown
+/// checkpoint of every node demoted cleanly ([`crate::demote_checkpoint`]).
+/// Refused with exit 1 and the reason otherwise: the demoted node, which
+/// holds the newest WAL and no lock, can win the next election.
+fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>, in_recovery: bool) -> Result<(), Outcome> {
+    let local = ctx.attrs.local.clone();
+    let name = ctx.agent.names.demote_checkpoint.clone();
+    let published: Vec<Published> = ctx
+        .agent
+        .params
+        .node_list
+        .iter()
+        .filter(|n| **n != local)
+        .map(|node| Published {
+            node: node.clone(),
+            value: ctx
+                .world
+                .cluster
+                .get_attr(node, &name, Lifetime::Reboot)
+                .map_err(|e| e.to_string()),
+        })
+        .collect();
+    if published.iter().all(|p| matches!(p.value, Ok(None))) {
+        return Ok(());
+    }
+    let own_end = if in_recovery {
+        own_location(ctx)
+    } else {
+        ctx.world.db.current_lsn().map_err(|e| {
+            Outcome::fail(
+                OcfExit::ErrGeneric,
+                format!("Can't get my current WAL location: {e}"),
+            )
+        })
+    };
+    let own_end = match own_end {
+        Ok(lsn) => lsn,
+        Err(o) => return Err(generic(ctx, o.reason.unwrap_or_default())),
+    };
+    let timeline = primary_origin_now(ctx).map(|o| o.timeline);
+    let history = timeline.and_then(|tl| {
+        history_files(ctx, tl)
+            .into_iter()
+            .find(|(t, _)| *t == tl)
+            .map(|(_, entries)| entries)
+    });
+    let own = OwnWal {
+        timeline,
+        end: own_end,
+        history,
+    };
+    match check(&own, &published) {
+        Verdict::Received { checked } => {
+            if checked > 0 {
+                ctx.log(
+                    LogLevel::Info,
+                    &format!(
+                        "I received the shutdown checkpoint of every node demoted cleanly (my WAL ends at {})",
+                        own_end.to_pg()
+                    ),
+                );
+            }
+            Ok(())
+        }
+        Verdict::Refuse(reason) => Err(generic(ctx, format!("Refusing to promote: {reason}"))),
+    }
+}
+
+/// After a successful promotion the demote checkpoints are history: the
+/// new primary holds them (it checked) and every node follows it.
+fn clear_demote_checkpoints(ctx: &mut Ctx<'_, '_>) {
+    let name = ctx.agent.names.demote_checkpoint.clone();
+    for node in ctx.agent.params.node_list.clone() {
+        let r = match ctx.world.cluster.get_attr(&node, &name, Lifetime::Reboot) {
+            Ok(Some(_)) => ctx
+                .world
+                .cluster
+                .delete_attr(&node, &name, Lifetime::Reboot),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        ctx.warn_on_err(&format!("deleting {name} of {node}"), r);
     }
 }
 

@@ -22,10 +22,23 @@ pub enum StopKind {
     Plain,
 }
 
+/// How [`real_stop`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// No postmaster was alive: nothing was stopped (a crash, or never started).
+    WasDown,
+    /// `-m fast` stopped it: a clean shutdown (shutdown checkpoint written).
+    Fast,
+    /// It had to be stopped with `-m immediate` (or `stop_escalate` is 0):
+    /// crash recovery at the next start.
+    Immediate,
+}
+
 /// Stops PostgreSQL: `stop -m fast`, then `stop -m immediate` after the
 /// escalation delay, then waits until the postmaster is gone, all within the
-/// action's budget. `Err` when it is still running at the deadline.
-pub fn real_stop(ctx: &mut Ctx<'_, '_>, kind: StopKind) -> Result<(), Outcome> {
+/// action's budget. `Err` when it is still running at the deadline; `Ok`
+/// says which mode stopped it.
+pub fn real_stop(ctx: &mut Ctx<'_, '_>, kind: StopKind) -> Result<Stopped, Outcome> {
     let agent = ctx.agent;
     let params = &agent.params;
     if params.check_wal_receiver {
@@ -35,7 +48,7 @@ pub fn real_stop(ctx: &mut Ctx<'_, '_>, kind: StopKind) -> Result<(), Outcome> {
         ctx.warn_on_err("deleting the receiver status", r);
     }
     if postmaster_alive(ctx)?.is_none() {
-        return Ok(());
+        return Ok(Stopped::WasDown);
     }
     let configured = match kind {
         StopKind::Slave => params.stop_escalate_in_slave,
@@ -62,7 +75,9 @@ pub fn real_stop(ctx: &mut Ctx<'_, '_>, kind: StopKind) -> Result<(), Outcome> {
             }
         }
     }
+    let mut how = Stopped::Fast;
     if postmaster_alive(ctx)?.is_some() {
+        how = Stopped::Immediate;
         ctx.log(
             LogLevel::Info,
             "PostgreSQL still running: stopping it with -m immediate",
@@ -104,7 +119,7 @@ pub fn real_stop(ctx: &mut Ctx<'_, '_>, kind: StopKind) -> Result<(), Outcome> {
         }
     }
     ctx.log(LogLevel::Info, "PostgreSQL is down");
-    Ok(())
+    Ok(how)
 }
 
 /// How `real_start` ended.

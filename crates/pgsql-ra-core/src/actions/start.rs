@@ -175,6 +175,12 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    // A demote checkpoint published before this start no longer describes
+    // this node's end of WAL (issue 10).
+    let r = ctx
+        .attrs
+        .delete_own(ctx.world.cluster, &names.demote_checkpoint);
+    ctx.warn_on_err("deleting the demote checkpoint", r);
     if agent.params.rep_mode == RepMode::Sync {
         if let Err(o) = write_rep_mode_conf(ctx, &[]) {
             return ctx.fail(
@@ -220,7 +226,7 @@ fn check_sync_names(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         ),
     };
     let reason = match real_stop(ctx, StopKind::Slave) {
-        Ok(()) => format!("{reason} PostgreSQL was stopped again."),
+        Ok(_) => format!("{reason} PostgreSQL was stopped again."),
         Err(o) => format!(
             "{reason} Stopping PostgreSQL again failed: {}",
             o.reason.unwrap_or_default()

@@ -16,7 +16,7 @@ use crate::status::PgStatus;
 pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
     if !ctx.is_replication() {
         return match real_stop(ctx, StopKind::Plain) {
-            Ok(()) => Outcome::success(),
+            Ok(_) => Outcome::success(),
             Err(o) => o,
         };
     }
@@ -37,7 +37,7 @@ pub fn stop(ctx: &mut Ctx<'_, '_>) -> Outcome {
             },
         );
         return match real_stop(ctx, StopKind::Slave) {
-            Ok(()) => Outcome::success(),
+            Ok(_) => Outcome::success(),
             Err(o) => o,
         };
     }

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::action::Action;
 use crate::agent::Agent;
+use crate::lsn::Lsn;
 use crate::memory::{
     InstanceSpec, MemClock, MemCluster, MemClusterHandle, MemFs, MemSystem, SimNetwork,
     SimPostgres, SimRole, StopBehaviour,
 };
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{Database, Filesystem, Lifetime, MemoryLog, World};
+use crate::ports::{Database, DbError, Filesystem, Lifetime, MemoryLog, ReplicationRow, World};
 
 const PGDATA: &str = "/var/lib/pgsql/data";
 const TMP: &str = "/var/lib/pgsql/tmp";
@@ -97,6 +98,17 @@ impl Lab {
     }
 
     fn run_with(&mut self, node: &str, action: Action, extra: &[(&str, &str)]) -> Outcome {
+        self.run_wrapped(node, action, extra, |pg| Box::new(pg))
+    }
+
+    /// [`Lab::run_with`] with the node's database session wrapped by `wrap`.
+    fn run_wrapped(
+        &mut self,
+        node: &str,
+        action: Action,
+        extra: &[(&str, &str)],
+        wrap: impl FnOnce(SimPostgres) -> Box<dyn Database>,
+    ) -> Outcome {
         let mut env: BTreeMap<String, String> = self
             .params
             .iter()
@@ -127,10 +139,10 @@ impl Lab {
             .iter_mut()
             .find(|n| n.name == node)
             .expect("known node");
-        let mut db = n.pg.clone();
+        let mut db = wrap(n.pg.clone());
         let mut server = n.pg.clone();
         let mut world = World {
-            db: &mut db,
+            db: &mut *db,
             server: &mut server,
             cluster: &mut n.cluster,
             fs: &mut n.fs,
@@ -279,30 +291,153 @@ fn failover_promotes_the_sync_standby_and_the_old_primary_is_locked_out() {
     assert_eq!(lab.net.running_primaries(), vec!["node2".to_string()]);
 }
 
+/// Issue 10 (B2-01): a clean demote continues as a hot standby of
+/// `master_ip`, publishes its shutdown checkpoint and removes the lock.
 #[test]
-fn demote_stops_the_primary_and_removes_the_lock_only_without_standbys() {
+fn a_clean_demote_continues_as_a_standby_and_publishes_its_checkpoint() {
     let mut lab = Lab::replication(&["node1", "node2"], "sync");
     lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 2).unwrap();
+    let end = lab.net.lsn("node1");
     let lock = format!("{TMP}/PGSQL.lock");
-    assert_eq!(
-        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")])),
-        0
-    );
-    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
     assert!(lab.fs("node1").exists(&lock));
-    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    let o = lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Standby);
+    assert!(!lab.fs("node1").exists(&lock));
+    assert_eq!(
+        lab.attr("node1", "pgsql-status").as_deref(),
+        Some("HS:alone")
+    );
     assert_eq!(
         lab.attr("node1", "master-pgsql").as_deref(),
         Some("-INFINITY")
     );
+    let tl = lab.net.timeline("node1");
+    assert_eq!(
+        lab.attr("node1", "pgsql-demote-checkpoint"),
+        Some(format!("{tl}:{end}"))
+    );
+    let standby_conf = lab
+        .fs("node1")
+        .file(&format!("{TMP}/recovery.conf"))
+        .unwrap_or_default();
+    assert!(
+        standby_conf.contains("host=vip") && standby_conf.contains("application_name=node1"),
+        "{standby_conf}"
+    );
+    // node2 was connected and not lagging: it received the checkpoint record.
+    assert_eq!(
+        lab.net.lsn("node2").0,
+        end.0 + crate::memory::SHUTDOWN_CHECKPOINT_BYTES
+    );
+}
+
+/// The stock behaviour stays whenever the shutdown was not clean: the stop
+/// escalated to -m immediate, or PostgreSQL was found dead (crash).
+#[test]
+fn an_unclean_demote_keeps_the_stock_behaviour() {
+    let lock = format!("{TMP}/PGSQL.lock");
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
+    let o = lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Stopped);
+    assert!(lab.fs("node1").exists(&lock));
+    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+    assert!(lab.log_text("node1").contains("escalated to -m immediate"));
 
     let mut lab = Lab::replication(&["node1", "node2"], "sync");
     lab.bring_up_two();
+    lab.net.crash("node1");
+    assert_eq!(
+        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")])),
+        0
+    );
+    assert_eq!(lab.net.role("node1"), SimRole::Crashed);
+    assert!(lab.fs("node1").exists(&lock));
+    assert_eq!(lab.attr("node1", "pgsql-status").as_deref(), Some("STOP"));
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+
+    // Stock: without any standby instance the escalated demote removes the lock.
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    lab.net
+        .set_stop_behaviour("node1", StopBehaviour::IgnoresFast);
     assert_eq!(
         code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", " ")])),
         0
     );
     assert!(!lab.fs("node1").exists(&lock));
+}
+
+/// Issue 10: the candidate refuses its promotion, before it changes
+/// anything, while it lacks a cleanly demoted node's shutdown checkpoint.
+#[test]
+fn promote_refuses_a_candidate_that_missed_the_demote_checkpoint() {
+    let lock = format!("{TMP}/PGSQL.lock");
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.set_lagging("node2", true);
+    let _ = lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with("node1", Action::Demote, &[("notify_slave_uname", "node2")])),
+        0
+    );
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    let before = lab.cluster.attributes();
+    let o = lab.run("node2", Action::Promote);
+    assert_eq!(code(&o), 1, "{o:?}");
+    let reason = o.reason.unwrap_or_default();
+    assert!(
+        reason.contains("node1 was demoted cleanly") && reason.contains("did not receive"),
+        "{reason}"
+    );
+    assert_eq!(lab.cluster.attributes(), before, "nothing written");
+    assert!(!lab.fs("node2").exists(&lock));
+    assert_eq!(lab.net.role("node2"), SimRole::Standby);
+
+    // The demoted node (newest WAL, no lock) can be promoted again: its own
+    // checkpoint is not checked, and the promotion deletes it.
+    let o = lab.run("node1", Action::Promote);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.net.role("node1"), SimRole::Primary);
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+}
+
+/// A garbled or unreadable demote checkpoint refuses (fail closed).
+#[test]
+fn promote_refuses_on_a_garbled_demote_checkpoint() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.start_and_elect();
+    lab.cluster.put_attr(
+        "node2",
+        "pgsql-demote-checkpoint",
+        "garbage",
+        Lifetime::Reboot,
+    );
+    let o = lab.run("node1", Action::Promote);
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(o.reason.unwrap_or_default().contains("unrecognised"));
+}
+
+/// The start of a node deletes the checkpoint it published before.
+#[test]
+fn start_deletes_the_own_demote_checkpoint() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.cluster.put_attr(
+        "node1",
+        "pgsql-demote-checkpoint",
+        "1:0000000003000028",
+        Lifetime::Reboot,
+    );
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
 }
 
 #[test]
@@ -792,7 +927,7 @@ fn post_demote_records_the_baseline_and_hs_alone_on_the_survivors_only() {
     lab.bring_up_two();
     assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
     lab.net.write("node1", 3).unwrap();
-    let lsn = lab.net.lsn("node2");
+    let written = lab.net.lsn("node2");
     assert_eq!(
         code(&lab.run_with(
             "node1",
@@ -801,6 +936,9 @@ fn post_demote_records_the_baseline_and_hs_alone_on_the_survivors_only() {
         )),
         0
     );
+    // node2 received node1's shutdown checkpoint too (issue 10).
+    let lsn = lab.net.lsn("node2");
+    assert_eq!(lsn.0, written.0 + crate::memory::SHUTDOWN_CHECKPOINT_BYTES);
     let env = notify_env(
         "post",
         "demote",
@@ -1311,4 +1449,104 @@ fn a_streaming_standby_is_ranked_on_the_timeline_it_follows() {
         Some(format!("{tl}:{sysid}"))
     );
     assert!(lab.log_text("node2").contains("My WAL diverged"));
+}
+
+/// A session whose server has a walsender serving the local node's own
+/// walreceiver (what a hot standby does when `master_ip` still leads to
+/// it after a demote; the simulator never models it). Counts what it
+/// terminated.
+struct SelfStreaming {
+    pg: SimPostgres,
+    terminated: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl Database for SelfStreaming {
+    fn reset(&mut self) {
+        self.pg.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.pg.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.pg.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.pg.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        self.pg.replay_and_receive_lsn()
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        self.pg.timeline()
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.pg.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        self.pg.replication_rows()
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.pg.synchronous_standby_names()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.pg.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.pg.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        let own = self.pg.node() == application_name;
+        if own {
+            self.terminated.set(self.terminated.get() + 1);
+        }
+        Ok(u32::from(own))
+    }
+}
+
+/// Issue 10: a standby's monitor terminates the walsender that serves its
+/// own walreceiver, logs it, and with `check_wal_receiver` the receiver
+/// status is not `normal`.
+#[test]
+fn a_standby_monitor_ends_streaming_from_itself() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("check_wal_receiver", "true")],
+        150004,
+    );
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-receiver-status").as_deref(),
+        Some("normal")
+    );
+    let terminated = std::rc::Rc::new(std::cell::Cell::new(0));
+    let t = terminated.clone();
+    let o = lab.run_wrapped("node2", Action::Monitor, &[], move |pg| {
+        Box::new(SelfStreaming { pg, terminated: t })
+    });
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(terminated.get(), 1);
+    let log = lab.log_text("node2");
+    assert!(
+        log.contains("terminated 1 walsender(s) streaming to this node's own walreceiver (application_name=node2)"),
+        "{log}"
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-receiver-status").as_deref(),
+        Some("ERROR")
+    );
+    // A primary's monitor does not look for it.
+    let t = terminated.clone();
+    let o = lab.run_wrapped("node1", Action::Monitor, &[], move |pg| {
+        Box::new(SelfStreaming { pg, terminated: t })
+    });
+    assert_eq!(code(&o), 8, "{o:?}");
+    assert_eq!(terminated.get(), 1);
 }

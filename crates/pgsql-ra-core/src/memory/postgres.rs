@@ -23,8 +23,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+mod control;
 pub mod lineage;
 
+pub use control::SHUTDOWN_CHECKPOINT_BYTES;
 pub use lineage::{TimelineId, WalHistory};
 
 use super::clock::MemClock;
@@ -137,6 +139,8 @@ struct Instance {
     stop_behaviour: StopBehaviour,
     /// `max_replication_slots` the server runs with.
     max_slots: usize,
+    /// What `pg_controldata` says about the data directory ([`control`]).
+    control: control::ControlState,
 }
 
 impl Instance {
@@ -396,6 +400,7 @@ impl SimNetwork {
             fail_queries: 0,
             stop_behaviour: StopBehaviour::Normal,
             max_slots: DEFAULT_MAX_SLOTS,
+            control: control::ControlState::initdb(INITIAL_LSN),
         };
         self.net
             .borrow_mut()
@@ -465,6 +470,7 @@ impl SimNetwork {
     pub fn crash(&self, node: &str) {
         self.with(node, |i| {
             if i.running() {
+                i.record_crash();
                 i.role = SimRole::Crashed;
                 i.hung = false;
             }
@@ -520,6 +526,12 @@ impl SimNetwork {
     /// Makes a standby stop (or resume) replaying new WAL while staying connected.
     pub fn set_lagging(&self, node: &str, lagging: bool) {
         self.with(node, |i| i.lagging = lagging);
+    }
+
+    /// Sets whether `pg_rewind` could run on the node's data directory
+    /// (`wal_log_hints`; default true).
+    pub fn set_rewindable(&self, node: &str, rewindable: bool) {
+        self.with(node, |i| i.control.rewindable = rewindable);
     }
 
     /// Sets how the node's server reacts to `pg_ctl stop` (kept until changed).
@@ -612,6 +624,10 @@ impl SimNetwork {
         dst.timeline = src.timeline;
         dst.history = src.history;
         dst.system_id = src.system_id;
+        // A base backup's pg_control is copied from a running primary.
+        dst.control.left = crate::ports::DbClusterState::InProduction;
+        dst.control.checkpoint = src.control.checkpoint;
+        dst.control.min_recovery_end = Lsn::ZERO;
         dst.slots.clear();
         dst.role = SimRole::Stopped;
         let pid_file = dst.pid_file();
@@ -623,6 +639,7 @@ impl SimNetwork {
     pub fn set_position(&self, node: &str, lsn: Lsn, timeline: u32) {
         self.with(node, |i| {
             i.lsn = lsn;
+            i.control.checkpoint = lsn;
             if i.timeline.timeline != timeline {
                 i.timeline = TimelineId::canonical(timeline);
             }
@@ -704,6 +721,9 @@ impl SimNetwork {
             i.timeline = TimelineId::canonical(1);
             i.history.clear();
             i.slots.clear();
+            let rewindable = i.control.rewindable;
+            i.control = control::ControlState::initdb(INITIAL_LSN);
+            i.control.rewindable = rewindable;
             Ok(())
         })
         .unwrap_or_else(|| Err(format!("no node {node}")))
@@ -951,7 +971,7 @@ impl Database for SimPostgres {
         self.sql(|_, _| Ok(()))
     }
 
-    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError> {
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
         let targets = self.sql(|net, _| {
             Ok(net
                 .standbys_of(&self.node)
@@ -973,8 +993,15 @@ impl Database for SimPostgres {
     }
 }
 
-/// Rejoin facts and repairs: not modelled yet (the defaults refuse).
-impl crate::ports::DataDir for SimPostgres {}
+/// `control_data` from the simulated `pg_control` ([`control`]); the other
+/// rejoin facts and repairs are not modelled yet (the defaults refuse).
+impl crate::ports::DataDir for SimPostgres {
+    fn control_data(&mut self) -> Result<crate::ports::ControlData, String> {
+        self.net
+            .with(&self.node, |i| i.control_data())
+            .ok_or_else(|| format!("pg_controldata: no data directory on {}", self.node))
+    }
+}
 
 impl Server for SimPostgres {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
@@ -1088,28 +1115,48 @@ impl Server for SimPostgres {
     }
 
     fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
-        self.net
-            .with(&self.node, |i| {
-                if !i.running() {
-                    return Err(perr(
-                        1,
-                        "pg_ctl: PID file does not exist\nIs server running?",
-                    ));
+        let mut net = self.net.net.borrow_mut();
+        net.refresh();
+        let i = net
+            .instances
+            .get_mut(&self.node)
+            .ok_or_else(|| perr(1, "no such instance"))?;
+        if !i.running() {
+            return Err(perr(
+                1,
+                "pg_ctl: PID file does not exist\nIs server running?",
+            ));
+        }
+        let ignored = match i.stop_behaviour {
+            StopBehaviour::Never => true,
+            StopBehaviour::IgnoresFast => mode == StopMode::Fast,
+            StopBehaviour::Normal => false,
+        };
+        if ignored || (i.hung && mode == StopMode::Fast) {
+            return Ok(());
+        }
+        if mode == StopMode::Fast {
+            let end = i.record_clean_stop();
+            if let Some(end) = end {
+                // The walsenders send everything, the shutdown checkpoint
+                // included, before the postmaster exits.
+                for s in net.standbys_of(&self.node) {
+                    if let Some(st) = net.instances.get_mut(&s).filter(|st| !st.lagging) {
+                        st.lsn = end;
+                    }
                 }
-                let ignored = match i.stop_behaviour {
-                    StopBehaviour::Never => true,
-                    StopBehaviour::IgnoresFast => mode == StopMode::Fast,
-                    StopBehaviour::Normal => false,
-                };
-                if ignored || (i.hung && mode == StopMode::Fast) {
-                    return Ok(());
-                }
-                i.role = SimRole::Stopped;
-                i.hung = false;
-                i.fs.remove_tree(&i.pid_file());
-                Ok(())
-            })
-            .unwrap_or_else(|| Err(perr(1, "no such instance")))
+            }
+        } else {
+            i.record_crash();
+        }
+        let Some(i) = net.instances.get_mut(&self.node) else {
+            return Err(perr(1, "no such instance"));
+        };
+        i.role = SimRole::Stopped;
+        i.hung = false;
+        i.fs.remove_tree(&i.pid_file());
+        net.refresh();
+        Ok(())
     }
 
     fn promote(&mut self) -> Result<(), ProcessError> {

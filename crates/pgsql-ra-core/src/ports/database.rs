@@ -110,10 +110,14 @@ pub trait Database {
     fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError>;
     /// Runs the operator's `monitor_sql` and discards the result.
     fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError>;
-    /// Terminates the walsenders of the standby named `application_name`
-    /// (`pg_terminate_backend` over `pg_stat_replication`, as `pgdba`: a
-    /// superuser or a member of `pg_signal_backend` may signal them);
-    /// returns how many were signalled (issue 11: a standby taken out of the
-    /// sync set re-qualifies through the handover baseline when it returns).
-    fn terminate_walsender(&mut self, application_name: &str) -> Result<u32, DbError>;
+    /// Terminates this server's walsenders whose `application_name` is
+    /// `application_name` (`pg_terminate_backend` on the `pid`s of
+    /// `pg_stat_replication`, as `pgdba`) and returns how many it terminated.
+    /// Used on a standby for its own name: its walreceiver connected to
+    /// itself through `master_ip` before the VIP left it (issue 10); the
+    /// walreceiver retries after `wal_retrieve_retry_interval`.
+    ///
+    /// # Errors
+    /// The query failed.
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError>;
 }

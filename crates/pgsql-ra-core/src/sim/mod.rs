@@ -27,7 +27,8 @@ pub use pacemaker::{
 
 /// The VIP (`master_ip`) standbys connect to; like a VIP colocated with the
 /// Promoted role, it is placed on the Promoted instance after its promote and
-/// removed before its demote.
+/// removed after its demote (the seed orders the demote before the VIP
+/// group's stop) and before its stop.
 pub const VIP: &str = "192.168.2.3";
 /// The data directory of every simulated node.
 pub const PGDATA: &str = "/var/lib/pgsql/data";

@@ -12,8 +12,9 @@
 //!   missing or negative (`-INFINITY`), keeps at most one Promoted instance
 //!   (the best score), and promotes the best other eligible instance;
 //! * keeps the VIP colocated with the Promoted role: placed after a
-//!   successful promote (or a probe that finds a primary), removed before a
-//!   demote or stop of that instance and when its node goes down;
+//!   successful promote (or a probe that finds a primary), removed after a
+//!   demote (the seed orders the demote before the VIP group's stop),
+//!   before a stop of that instance and when its node goes down;
 //! * passes `CRM_meta_role` on recurring monitors as the configuration
 //!   spells it ([`MonitorRoles`]).
 
@@ -260,8 +261,10 @@ impl Sim {
             Op::Demote => lists.demote = nodes.to_vec(),
         }
         let before = lists.active.clone();
-        if matches!(op, Op::Demote | Op::Stop) {
-            // The VIP is ordered before the demote (and stop) of its node.
+        if op == Op::Stop {
+            // The VIP is ordered before the stop of its node; it leaves a
+            // demoted node only after the demote (the seed orders the demote
+            // before the VIP group's stop): [`Sim::sync_vip`] below.
             if let Some(at) = self.net.vip_placement() {
                 if nodes.contains(&at) {
                     self.net.place_vip(None);

@@ -6,7 +6,7 @@
 use pgsql_ra_core::memory::{SimRole, WalHistory, WriteOutcome};
 use pgsql_ra_core::ports::Lifetime;
 use pgsql_ra_core::sim::script::{invocation_lines, roles_line};
-use pgsql_ra_core::sim::{Sim, TMPDIR};
+use pgsql_ra_core::sim::{Op, PcmkRole, Sim, TMPDIR};
 use proptest::prelude::*;
 
 /// Attributes an operator (or a foreign tool) edits in the runs.
@@ -106,6 +106,10 @@ pub enum Event {
     /// A stopped node's data is re-initdb'ed (another system identifier,
     /// fresh WAL; its attributes stay).
     SetSysid(usize),
+    /// A planned switchover (an operator's `crm_resource --ban --promoted`):
+    /// Pacemaker demotes the Promoted instance, then promotes the best other
+    /// candidate, if any (issue 10: the clean demote continues as a standby).
+    Switchover,
 }
 
 fn attr() -> impl Strategy<Value = Attr> {
@@ -164,6 +168,7 @@ pub fn cold_event() -> impl Strategy<Value = Event> {
         1 => node().prop_map(Event::Restart),
         5 => operator_edit(),
         1 => node().prop_map(Event::SetSysid),
+        1 => Just(Event::Switchover),
     ]
 }
 
@@ -188,6 +193,7 @@ pub fn warm_event() -> impl Strategy<Value = Event> {
         2 => Just(Event::PgPromoteStandby),
         1 => node().prop_map(Event::Restart),
         7 => operator_edit(),
+        2 => Just(Event::Switchover),
     ]
 }
 
@@ -316,6 +322,7 @@ pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
             let (key, lifetime) = attr.name_and_lifetime();
             sim.cluster.remove_attr(&n, key, lifetime);
         }
+        Event::Switchover => switchover(sim),
         Event::SetSysid(a) => {
             let n = name(sim, *a);
             if matches!(sim.net.role(&n), SimRole::Stopped | SimRole::Crashed) {
@@ -328,4 +335,21 @@ pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
     out.extend(invocation_lines(&sim.invocations));
     out.push(roles_line(sim));
     (out, commit)
+}
+
+/// A planned switchover: demote the Promoted instance, then promote the
+/// best other candidate (Pacemaker's transition after
+/// `crm_resource --ban --promoted`; the ban itself is not modelled).
+fn switchover(sim: &mut Sim) {
+    let promoted: Vec<String> = sim
+        .node_names()
+        .into_iter()
+        .filter(|n| sim.pcmk_role(n) == PcmkRole::Promoted)
+        .collect();
+    for p in &promoted {
+        sim.operate(Op::Demote, std::slice::from_ref(p));
+    }
+    if let (false, Some(c)) = (promoted.is_empty(), sim.promotion_candidate()) {
+        sim.operate(Op::Promote, &[c]);
+    }
 }

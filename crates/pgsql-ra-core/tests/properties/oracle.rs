@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use pgsql_ra_core::memory::{SimRole, WalHistory};
+use pgsql_ra_core::ports::Lifetime;
 use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
 use pgsql_ra_core::Score;
 use proptest::test_runner::TestCaseError;
@@ -39,6 +40,9 @@ pub struct Oracle {
     pub system: Option<u64>,
     /// The key assertions this run reached.
     pub reached: BTreeSet<Key>,
+    /// The WAL of every node promoted under the known limit of an
+    /// indistinguishable outside fork ([`Key::IndistinguishableFork`]).
+    pub tolerated_forks: Vec<WalHistory>,
 }
 
 /// The WAL data of a history: a current timeline (or past ones) with no
@@ -174,6 +178,19 @@ impl Oracle {
                 // The acknowledged-write oracle above still applies.
                 if same_numbers_and_switch_points(&data_of(mine), &data_of(theirs)) {
                     self.reached.insert(Key::IndistinguishableFork);
+                    self.tolerated_forks.push(mine.clone());
+                    return Ok(());
+                }
+                // The same fork promoted again later (issue 10: its node
+                // was demoted cleanly, ran on as a standby and won again,
+                // its shutdown checkpoint now on top): it abandons what the
+                // tolerated promotion already abandoned, nothing new.
+                let continued = self.tolerated_forks.iter().any(|t| {
+                    data_of(mine).includes(&data_of(t)) && !data_of(t).includes(&data_of(theirs))
+                });
+                if continued {
+                    self.reached.insert(Key::IndistinguishableFork);
+                    self.tolerated_forks.push(mine.clone());
                     return Ok(());
                 }
                 return fail(format!(
@@ -268,6 +285,16 @@ impl Oracle {
             return fail(format!(
                 "[two-promoted] two promoted instances {promoted:?}"
             ));
+        }
+        let demoted_standby = names.iter().any(|n| {
+            sim.net.role(n) == SimRole::Standby
+                && sim
+                    .cluster
+                    .attr(n, "pgsql-demote-checkpoint", Lifetime::Reboot)
+                    .is_some()
+        });
+        if demoted_standby {
+            self.reached.insert(Key::DemotedRanAsStandby);
         }
         let primaries = sim.net.running_primaries();
         let rogue = primaries

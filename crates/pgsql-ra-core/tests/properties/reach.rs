@@ -39,6 +39,9 @@ pub enum Key {
     /// it streaming before the primary died. Issue 11 (the most advanced
     /// standby wins) is what closes it.
     UnobservedStandbyAhead,
+    /// Informational: a cleanly demoted primary ran on as a standby with its
+    /// shutdown checkpoint published (issue 10, B2-01).
+    DemotedRanAsStandby,
 }
 
 impl Key {
@@ -58,6 +61,9 @@ impl Key {
             }
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
+            }
+            Key::DemotedRanAsStandby => {
+                "a cleanly demoted primary ran on as a standby (issue 10)"
             }
         }
     }

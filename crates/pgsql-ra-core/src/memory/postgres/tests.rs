@@ -239,3 +239,56 @@ fn sync_state_parsing() {
     assert_eq!(quorum_count("FIRST 1 (a)"), None);
     assert_eq!(quorum_count("\"a\""), None);
 }
+
+/// Issue 10: a fast stop of a primary writes its shutdown checkpoint and
+/// delivers it to every connected standby that is not lagging; the control
+/// data tells a clean shutdown from a crash.
+#[test]
+fn a_fast_stop_delivers_the_shutdown_checkpoint_to_connected_standbys() {
+    use crate::ports::{DataDir, DbClusterState};
+    let net = SimNetwork::new("vip");
+    let (mut p1, _fs1) = node(&net, "node1");
+    let (mut p2, fs2) = node(&net, "node2");
+    let (mut p3, fs3) = node(&net, "node3");
+    p1.start().unwrap();
+    for (p, fs, n) in [(&mut p2, &fs2, "node2"), (&mut p3, &fs3, "node3")] {
+        make_standby(fs, n);
+        p.start().unwrap();
+    }
+    net.write("node1", 2).unwrap();
+    net.set_lagging("node3", true);
+    net.write("node1", 1).unwrap();
+    let end = net.lsn("node1");
+    assert_eq!(
+        p1.control_data().unwrap().state,
+        DbClusterState::InProduction
+    );
+    p1.stop(StopMode::Fast).unwrap();
+    let cd = p1.control_data().unwrap();
+    assert_eq!(cd.state, DbClusterState::ShutDown);
+    assert_eq!(cd.checkpoint, end);
+    assert_eq!(cd.timeline, 1);
+    assert!(cd.rewindable());
+    let after = Lsn(end.0 + SHUTDOWN_CHECKPOINT_BYTES);
+    assert_eq!(net.lsn("node1"), after);
+    assert_eq!(net.lsn("node2"), after, "connected: received it");
+    assert!(net.lsn("node3") < end, "lagging: did not");
+    p2.stop(StopMode::Fast).unwrap();
+    assert_eq!(
+        p2.control_data().unwrap().state,
+        DbClusterState::ShutDownInRecovery
+    );
+    p3.stop(StopMode::Immediate).unwrap();
+    assert_eq!(
+        p3.control_data().unwrap().state,
+        DbClusterState::InArchiveRecovery
+    );
+    p1.start().unwrap();
+    net.crash("node1");
+    assert_eq!(
+        p1.control_data().unwrap().state,
+        DbClusterState::InProduction
+    );
+    net.set_rewindable("node1", false);
+    assert!(!p1.control_data().unwrap().rewindable());
+}
