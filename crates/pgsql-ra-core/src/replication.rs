@@ -130,7 +130,22 @@ pub struct ControlInput<'a> {
     pub quorum: u32,
     /// Issue 11: the `k` of `rep_mode.conf` when it holds `ANY k (...)`.
     pub current_quorum: Option<u32>,
+    /// Issue 11: how long the oldest commit has been waiting for
+    /// synchronous replication (`pg_stat_activity.wait_event = 'SyncRep'`;
+    /// `None`: none waits, or it could not be seen). See [`SYNC_WAIT_GRACE`].
+    pub sync_wait_age: Option<Duration>,
 }
+
+/// Issue 11 (B2-04's write stall): a commit that has waited this long for
+/// synchronous replication while a synchronous standby sent no reply since
+/// that commit began waiting shows the standby is gone, without waiting
+/// for `standby_reply_timeout`. A healthy standby replies as soon as it has
+/// written WAL (walreceiver: a reply whenever its write or flush position
+/// moves, PostgreSQL documentation, `wal_receiver_status_interval`), so a
+/// second of silence under a waiting commit is far beyond its normal
+/// round trip; an idle standby is never judged by this rule (no commit
+/// waits), only by `standby_reply_timeout`.
+pub const SYNC_WAIT_GRACE: Duration = Duration::from_secs(1);
 
 fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
@@ -160,6 +175,32 @@ pub fn lost_standbys(input: &ControlInput<'_>) -> Vec<(String, String)> {
                 name.clone(),
                 format!("its node {name} is offline in the cluster (down or fenced) although its walsender row remains"),
             ));
+        } else if let (Some(age), Some(wait), true) = (
+            r.reply_age,
+            input.sync_wait_age,
+            input.reply_timeout.is_some() && input.current_sync.contains(name),
+        ) {
+            // A synchronous standby silent since the oldest waiting commit
+            // began waiting (the reply_timeout rule below covers the rest).
+            if wait >= SYNC_WAIT_GRACE && age >= wait {
+                lost.push((
+                    name.clone(),
+                    format!(
+                        "a commit has waited {:.1} s for synchronous replication and {name} sent no reply since (last reply {:.1} s ago): its host froze or lost its link",
+                        wait.as_secs_f64(),
+                        age.as_secs_f64()
+                    ),
+                ));
+            } else if let Some(bound) = input.reply_timeout.filter(|b| age > *b) {
+                lost.push((
+                    name.clone(),
+                    format!(
+                        "no reply for {:.1} s (standby_reply_timeout {} s): its host froze or lost its link",
+                        age.as_secs_f64(),
+                        bound.as_secs()
+                    ),
+                ));
+            }
         } else if let (Some(age), Some(bound)) = (r.reply_age, input.reply_timeout) {
             if age > bound {
                 lost.push((
@@ -680,6 +721,7 @@ mod tests {
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
+            sync_wait_age: None,
         })
     }
 
@@ -818,6 +860,7 @@ mod tests {
                 reply_timeout: None,
                 quorum: 0,
                 current_quorum: None,
+                sync_wait_age: None,
             })
         };
         let at = |name: &str, sync: &str, flush: u64| ReplicationRow {
@@ -933,6 +976,7 @@ mod tests {
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
+            sync_wait_age: None,
         });
         let change = d.sync_change.expect("the list changes");
         assert_eq!(change.names, v(&["node2", "ext1"]));
@@ -951,6 +995,7 @@ mod tests {
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
+            sync_wait_age: None,
         });
         assert_eq!(d.sync_change, None);
     }
@@ -1050,6 +1095,7 @@ mod tests {
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
+            sync_wait_age: None,
         };
         let rules = RowRules::of(&input);
         let standbys = [
@@ -1131,6 +1177,7 @@ mod tests {
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
+            sync_wait_age: None,
         };
         let b = next_baseline(&input, &v(&["node2"]), None);
         assert_eq!(b.map(|b| b.names), Some(v(&["node3"])));
@@ -1157,6 +1204,86 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_standby_silent_under_a_waiting_commit_is_lost_at_once() {
+        let list = v(&["node1", "node2", "node3"]);
+        let aged = |name: &str, sync: &str, ms: u64| ReplicationRow {
+            flush_lsn: Some(Lsn(0x10)),
+            reply_age: Some(Duration::from_millis(ms)),
+            ..row(name, "STREAMING", sync)
+        };
+        let current = v(&["node2"]);
+        let decide = |rows: &[ReplicationRow], wait_ms: Option<u64>, timeout: Option<u64>| {
+            control_slave_status(&ControlInput {
+                rep_mode: RepMode::Sync,
+                node_list: &list,
+                local: "node1",
+                external: &[],
+                rows,
+                current_sync: &current,
+                baseline: None,
+                offline: &[],
+                reply_timeout: timeout.map(Duration::from_secs),
+                quorum: 0,
+                current_quorum: None,
+                sync_wait_age: wait_ms.map(Duration::from_millis),
+            })
+        };
+        // A commit has waited 1.5 s and node2 (sync) was last heard 1.6 s
+        // ago: lost now, long before standby_reply_timeout (10 s); node3
+        // replaces it, node2's walsender goes.
+        let rows = [aged("node2", "SYNC", 1600), aged("node3", "ASYNC", 200)];
+        let d = decide(&rows, Some(1500), Some(10));
+        assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
+        assert!(
+            d.standbys[0]
+                .reason
+                .contains("waited 1.5 s for synchronous replication"),
+            "{}",
+            d.standbys[0].reason
+        );
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        assert_eq!(d.terminate, v(&["node2"]));
+        // Not lost: node2 replied since the commit began waiting; the wait is
+        // under the grace; no commit waits (an idle standby, 9 s silent but
+        // under the bound); the check disabled (standby_reply_timeout=0).
+        for (rows, wait, timeout) in [
+            (
+                vec![aged("node2", "SYNC", 1400), aged("node3", "ASYNC", 1)],
+                Some(1500),
+                Some(10),
+            ),
+            (
+                vec![aged("node2", "SYNC", 5000), aged("node3", "ASYNC", 1)],
+                Some(900),
+                Some(10),
+            ),
+            (
+                vec![aged("node2", "SYNC", 9000), aged("node3", "ASYNC", 1)],
+                None,
+                Some(10),
+            ),
+            (
+                vec![aged("node2", "SYNC", 5000), aged("node3", "ASYNC", 1)],
+                Some(3000),
+                None,
+            ),
+        ] {
+            let d = decide(&rows, wait, timeout);
+            assert_ne!(
+                d.standbys[0].data_status,
+                DataStatus::Disconnect,
+                "{rows:?} {wait:?}"
+            );
+            assert!(d.terminate.is_empty());
+        }
+        // An asynchronous standby is never judged by the waiting commit
+        // (the commit does not wait for it).
+        let rows = [aged("node2", "SYNC", 100), aged("node3", "ASYNC", 5000)];
+        let d = decide(&rows, Some(3000), Some(10));
+        assert_ne!(d.standbys[1].data_status, DataStatus::Disconnect);
+    }
+
+    #[test]
     fn a_lost_standby_is_disconnected_released_and_terminated() {
         let list = v(&["node1", "node2", "node3"]);
         let aged = |name: &str, sync: &str, secs: u64| ReplicationRow {
@@ -1178,6 +1305,7 @@ mod tests {
                 reply_timeout: timeout.map(Duration::from_secs),
                 quorum: 0,
                 current_quorum: None,
+                sync_wait_age: None,
             })
         };
         // node2 (sync) has not replied for 11 s > 10 s: DISCONNECT,

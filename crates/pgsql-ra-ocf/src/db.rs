@@ -548,6 +548,19 @@ impl Database for PgDatabase {
             .collect()
     }
 
+    fn sync_rep_wait_age(&mut self) -> Result<Option<Duration>, DbError> {
+        let rows = self.query(
+            false,
+            "select extract(epoch from clock_timestamp() - min(query_start))::text \
+             from pg_stat_activity where wait_event = 'SyncRep'",
+            None,
+        )?;
+        match rows.first() {
+            Some(row) => age_col(row, 0),
+            None => Ok(None),
+        }
+    }
+
     fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
         Ok(self
             .one_text("show synchronous_standby_names")?

@@ -136,6 +136,13 @@ fn a_frozen_sync_standby_is_dropped_within_one_monitor_after_the_bound() {
         stall < BOUND + INTERVAL + Duration::from_secs(2),
         "stall {stall:?} must stay below bound + monitor interval + 2 s"
     );
+    // A COMMIT was waiting, so the first monitor after the 3 s check above
+    // drops node2 by the waiting-commit rule (replication::SYNC_WAIT_GRACE),
+    // not after the 10 s bound: the stall ends before the bound does.
+    assert!(
+        stall < Duration::from_secs(3) + INTERVAL + Duration::from_secs(2) && stall < BOUND,
+        "stall {stall:?}: a waiting commit must end it within one monitor, before standby_reply_timeout"
+    );
     assert_eq!(data_status().as_deref(), Some("DISCONNECT"));
     assert_eq!(score().as_deref(), Some("-INFINITY"));
     assert!(!n1.psql("show synchronous_standby_names").contains("node2"));

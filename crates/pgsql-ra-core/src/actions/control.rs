@@ -187,6 +187,24 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .filter(|n| **n != local && ctx.attrs.exists(n) && !ctx.attrs.is_online(n))
         .cloned()
         .collect();
+    // Issue 11: the oldest commit waiting for synchronous replication, read
+    // only while a standby is synchronous (one query on the monitor's
+    // session; an error or a role that cannot see other sessions' waits
+    // leaves the standby_reply_timeout rule alone).
+    let sync_wait_age = if params.rep_mode == crate::params::RepMode::Sync && !current.is_empty() {
+        match ctx.world.db.sync_rep_wait_age() {
+            Ok(age) => age,
+            Err(e) => {
+                ctx.log(
+                    LogLevel::Debug,
+                    &format!("can't read the commits waiting for synchronous replication: {e}"),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let decision = control_slave_status(&ControlInput {
         rep_mode: params.rep_mode,
         node_list: &params.node_list,
@@ -200,6 +218,7 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             .then(|| Duration::from_secs(u64::from(params.standby_reply_timeout))),
         quorum: params.sync_quorum,
         current_quorum,
+        sync_wait_age,
     });
     for s in &decision.standbys {
         ctx.log(

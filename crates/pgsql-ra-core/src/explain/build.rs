@@ -256,6 +256,8 @@ fn classify_on_primary(
             .then(|| std::time::Duration::from_secs(u64::from(params.standby_reply_timeout))),
         quorum: params.sync_quorum,
         current_quorum,
+        // Not in the snapshot: explain judges by standby_reply_timeout only.
+        sync_wait_age: None,
     };
     let valid = crate::replication::valid_baseline(&input);
     control_slave_status(&input)

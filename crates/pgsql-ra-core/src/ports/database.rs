@@ -102,6 +102,19 @@ pub trait Database {
     fn replication_lag(&mut self) -> Result<Vec<ReplicationLag>, DbError> {
         Ok(Vec::new())
     }
+    /// How long the oldest commit has been waiting for synchronous
+    /// replication: `clock_timestamp() - min(query_start)` over
+    /// `pg_stat_activity` rows with `wait_event = 'SyncRep'` (PostgreSQL ≥
+    /// 9.6), on the monitoring session; `None` when none waits. A role that
+    /// cannot see other roles' sessions (not a superuser, not in
+    /// `pg_read_all_stats`) sees none (issue 11; the default, for in-memory
+    /// servers, reports none).
+    ///
+    /// # Errors
+    /// The query failed.
+    fn sync_rep_wait_age(&mut self) -> Result<Option<std::time::Duration>, DbError> {
+        Ok(None)
+    }
     /// True when a replication slot of that name exists.
     fn slot_exists(&mut self, name: &str) -> Result<bool, DbError>;
     /// Drops a replication slot (as `pgdba`).
