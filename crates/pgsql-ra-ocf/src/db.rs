@@ -105,11 +105,40 @@ fn err(kind: DbErrorKind, message: impl Into<String>) -> DbError {
     DbError::new(kind, message)
 }
 
-/// Maps a driver error to the port's kinds.
+/// The driver's text for `e` with its causes (`std::error::Error::source`),
+/// which its `Display` leaves out: "error connecting to server: Connection
+/// refused", not "error connecting to server". The driver's "password
+/// missing" reads as libpq's "no password supplied"; an OS error's
+/// "(os error N)" suffix is dropped (issue 12, attack finding 3).
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(c.to_string());
+        cause = c.source();
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|p| match p.as_str() {
+            "password missing" => "no password supplied".to_string(),
+            _ => crate::os_error::without_os_error(&p).to_string(),
+        })
+        .collect();
+    // "invalid configuration: no password supplied" says less than the
+    // cause alone.
+    match parts.as_slice() {
+        [head, rest @ ..] if head == "invalid configuration" && !rest.is_empty() => rest.join(": "),
+        _ => parts.join(": "),
+    }
+}
+
+/// Maps a driver error to the port's kinds: authentication problems
+/// (SQLSTATE 28P01/28000, or no password to send) are [`DbErrorKind::Auth`]
+/// whatever their wording, from the error's causes as well as its text.
 fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
     let text = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+        None => cause_chain(e),
     };
     let kind = match e.code() {
         Some(c)
@@ -120,7 +149,9 @@ fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
         }
         Some(c) if *c == SqlState::QUERY_CANCELED => DbErrorKind::Timeout,
         Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::Connect,
-        _ if connecting && text.contains("password") => DbErrorKind::Auth,
+        _ if connecting && (text.contains("password") || text.contains("authentication")) => {
+            DbErrorKind::Auth
+        }
         _ if connecting => DbErrorKind::Connect,
         _ if e.is_closed() => DbErrorKind::Connect,
         _ => DbErrorKind::Query,

@@ -13,6 +13,7 @@ pub mod db;
 pub mod file_store;
 pub mod fs;
 pub mod log;
+pub mod os_error;
 pub mod pacemaker;
 pub mod pg_ctl;
 pub mod pgpass;

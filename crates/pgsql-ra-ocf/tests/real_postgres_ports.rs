@@ -319,3 +319,31 @@ fn pg_ctl_failures_carry_clear_messages() {
     // signalled directly (tests/reliability.rs).
     assert!(bad_user.stop(StopMode::Fast).is_ok());
 }
+
+/// Issue 12 (attack finding 3): a connection error keeps its cause, as
+/// libpq's message would: "no password supplied" (classified as an
+/// authentication error), "Connection refused" (without "(os error 111)").
+#[test]
+fn connection_errors_keep_their_cause() {
+    let dir = TestDir::new("cause");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    n1.psql("create role monitor login password 'right-horse'");
+
+    // scram asks for a password; none is configured and there is no file.
+    let p = params(&n1, &[("monitor_user", "monitor")]);
+    let e = db_for(&p).is_in_recovery().unwrap_err();
+    assert_eq!(e.kind, DbErrorKind::Auth, "{e}");
+    assert!(e.message.contains("no password supplied"), "{e}");
+    assert!(!e.message.contains("invalid configuration"), "{e}");
+
+    // Nothing listens on this port.
+    let mut nobody = PgNode::new(&dir, "node9", 9, free_port());
+    nobody.host = "127.0.0.10".into();
+    let e = db_for(&params(&nobody, &[])).is_in_recovery().unwrap_err();
+    assert_eq!(e.kind, DbErrorKind::Connect, "{e}");
+    assert!(e.message.contains("Connection refused"), "{e}");
+    assert!(!e.message.contains("os error"), "{e}");
+}
