@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pgsql-ra's build, tests and lab need (idempotent).
 set -euo pipefail
-PKGS="postgresql-15 postgresql-client-15 libxml2-utils resource-agents resource-agents-paf pacemaker pacemaker-cli-utils corosync crmsh pcs rsyslog tini strace procps psmisc iproute2 bc python3"
+PKGS="libssl-dev pkg-config postgresql-15 postgresql-client-15 libxml2-utils resource-agents resource-agents-paf pacemaker pacemaker-cli-utils corosync crmsh pcs rsyslog tini strace procps psmisc iproute2 bc python3"
 if ! dpkg -s $PKGS >/dev/null 2>&1; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PKGS

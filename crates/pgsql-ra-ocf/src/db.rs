@@ -18,15 +18,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pgsql_ra_core::ports::{Database, DbError, DbErrorKind, Log, LogLevel, ReplicationRow};
+use pgsql_ra_core::quote::quoted;
 use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
 
 use crate::budget::Budget;
 use crate::bytes_path;
 use crate::log::SharedLog;
 use crate::pgpass;
+use crate::tls::{SslMode, TlsSettings};
 use crate::users::{self, Account, EffectiveIdentity};
 
 /// Where and as whom to connect.
@@ -81,6 +83,9 @@ pub struct PgDatabase {
     version: Option<u32>,
     deadline: Option<Instant>,
     passwords: Option<PasswordFile>,
+    /// TLS as libpq would negotiate it; `Err`: an invalid `PGSSLMODE`,
+    /// which fails every connection as in libpq.
+    tls: Result<TlsSettings, String>,
 }
 
 /// Where passwords that the parameters do not give are looked up
@@ -169,7 +174,7 @@ fn lsn_col(row: &Row, i: usize) -> Result<Option<Lsn>, DbError> {
         None => Ok(None),
         Some(t) => Lsn::parse_pg(&t)
             .map(Some)
-            .map_err(|e| err(DbErrorKind::Query, format!("bad LSN {t:?}: {e}"))),
+            .map_err(|e| err(DbErrorKind::Query, format!("bad LSN {}: {e}", quoted(&t)))),
     }
 }
 
@@ -186,7 +191,16 @@ impl PgDatabase {
             version: None,
             deadline,
             passwords: None,
+            tls: Ok(TlsSettings::default()),
         }
+    }
+
+    /// Negotiates TLS with `tls` (default: libpq's `prefer` without root
+    /// certificates); `Err`: the settings are invalid and every connection
+    /// fails with that message.
+    pub fn with_tls(mut self, tls: Result<TlsSettings, String>) -> PgDatabase {
+        self.tls = tls;
+        self
     }
 
     /// Looks up in the password file `path` (libpq's rules, read as
@@ -283,7 +297,10 @@ impl PgDatabase {
             if bytes_path::has_escapes(name) {
                 return Err(err(
                     DbErrorKind::Connect,
-                    format!("the {what} name {name:?} is not valid UTF-8: the connection can't carry it"),
+                    format!(
+                        "the {what} name {} is not valid UTF-8: the connection can't carry it",
+                        quoted(&bytes_path::display(name))
+                    ),
                 ));
             }
         }
@@ -294,9 +311,16 @@ impl PgDatabase {
         } else {
             password
         };
-        let config = self.config(user, password);
+        let mut config = self.config(user, password);
+        let unix = self.target.is_unix_socket();
+        let tls = self.tls.clone().map_err(|m| err(DbErrorKind::Connect, m))?;
+        let mode = tls.mode_for(unix);
+        let connector = tls
+            .connector(mode)
+            .map_err(|m| err(DbErrorKind::Connect, m))?;
+        config.ssl_mode(TlsSettings::driver_mode(mode));
         let limit = self.bounded(self.budget.connect + Duration::from_millis(500))?;
-        let pgdba = if self.target.is_unix_socket() {
+        let pgdba = if unix {
             users::by_name(&self.target.pgdba)
         } else {
             None
@@ -304,13 +328,31 @@ impl PgDatabase {
         let where_ = format!("{}:{}", self.target.host, self.target.port);
         let rt = self.runtime()?;
         let _identity = EffectiveIdentity::assume(pgdba.as_ref());
-        let attempt =
-            rt.block_on(async { tokio::time::timeout(limit, config.connect(NoTls)).await });
+        let started = Instant::now();
+        let mut attempt = rt.block_on(async {
+            tokio::time::timeout(limit, config.connect(connector.clone())).await
+        });
+        // sslmode=allow: the plain session was refused by the server; libpq
+        // tries again with TLS.
+        if mode == SslMode::Allow {
+            if let Ok(Err(e)) = &attempt {
+                if e.as_db_error().is_some() {
+                    config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                    let left = limit.saturating_sub(started.elapsed());
+                    attempt = rt.block_on(async {
+                        tokio::time::timeout(left, config.connect(connector)).await
+                    });
+                }
+            }
+        }
         drop(_identity);
         match attempt {
             Err(_) => Err(err(
                 DbErrorKind::Timeout,
-                format!("connecting to {where_} as {user} timed out after {limit:?}"),
+                format!(
+                    "connecting to {where_} as {user} timed out after {} ms",
+                    limit.as_millis()
+                ),
             )),
             Ok(Err(e)) => {
                 let mut e = classify(&e, true);
@@ -358,7 +400,7 @@ impl PgDatabase {
         match rt.block_on(async { tokio::time::timeout(limit, call(client)).await }) {
             Err(_) => Err(err(
                 DbErrorKind::Timeout,
-                format!("no answer from the server within {limit:?}"),
+                format!("no answer from the server within {} ms", limit.as_millis()),
             )),
             Ok((client, result)) => {
                 let keep = !client.is_closed();
@@ -408,7 +450,7 @@ impl PgDatabase {
         let v = text.trim().parse::<u32>().map_err(|_| {
             err(
                 DbErrorKind::Query,
-                format!("bad server_version_num {text:?}"),
+                format!("bad server_version_num {}", quoted(&text)),
             )
         })?;
         self.version = Some(v);

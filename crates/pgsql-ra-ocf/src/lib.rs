@@ -20,5 +20,6 @@ pub mod pgpass;
 pub mod procfs;
 pub mod raw_env;
 pub mod system;
+pub mod tls;
 pub mod users;
 pub mod wiring;
