@@ -22,6 +22,7 @@ pub use pgconf::{config_value, config_values};
 
 use crate::agent::Agent;
 use crate::ocf::Outcome;
+use crate::params::ParamError;
 use crate::ports::World;
 
 /// What the machine checks learned, for the actions to use.
@@ -73,7 +74,39 @@ pub fn check_machine(
 /// sync/async: `tmpdir` exists as a directory or can be created (see
 /// `machine::check_tmpdir_creatable`); 4 naming `tmpdir` otherwise.
 pub fn check_tmpdir(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
-    machine::check_tmpdir_creatable(agent, world)
+    machine::check_tmpdir_creatable(agent, world).map_err(|e| Outcome::fail(e.code, e.message))
+}
+
+/// [`check_tmpdir`] as a problem to collect with the others.
+pub fn tmpdir_problem(agent: &Agent, world: &mut World<'_>) -> Option<ParamError> {
+    machine::check_tmpdir_creatable(agent, world).err()
+}
+
+/// Every level-10 problem (see `machine::machine_problems`): the facts
+/// learned and the problems, each naming its parameter.
+pub fn machine_problems(
+    agent: &Agent,
+    world: &mut World<'_>,
+    probe: bool,
+) -> (MachineFacts, Vec<ParamError>) {
+    machine::machine_problems(agent, world, probe)
+}
+
+/// Stock check B1 (basic): the `pgdba` user exists (5) and is not root (6).
+pub fn pgdba_problem(agent: &Agent, world: &mut World<'_>) -> Option<ParamError> {
+    machine::pgdba_problem(agent, world)
+}
+
+/// `first` followed by those of `more` whose parameter `first` does not
+/// already name (a parameter with a bad value is checked on the machine with
+/// its default, which says nothing about the value the operator set).
+pub fn merge_problems(first: &[ParamError], more: Vec<ParamError>) -> Vec<ParamError> {
+    let mut all = first.to_vec();
+    all.extend(
+        more.into_iter()
+            .filter(|m| !first.iter().any(|f| f.param == m.param)),
+    );
+    all
 }
 
 /// The facts a `stop` of a running server goes on with when

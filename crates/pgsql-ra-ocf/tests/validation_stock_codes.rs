@@ -110,3 +110,71 @@ fn a_postmaster_that_exits_during_start_fails_at_once_and_quotes_logfile() {
         r.stderr
     );
 }
+
+/// Issue 12 (attack findings 4 and 5): validate-all reports a missing pgdba
+/// user with 5 at any level (stock B1 is basic, §1.9); at level 10 every
+/// problem is reported (one log line each, the reason names the first and
+/// counts the others); a level-0 problem does not hide the machine's.
+#[test]
+fn every_problem_is_reported_and_a_missing_pgdba_is_not_installed() {
+    let dir = TestDir::new("valall");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    let mut a = env(&dir, &n1);
+    a.set("OCF_RESKEY_rep_mode", "none");
+
+    a.set("OCF_RESKEY_pgdba", "nosuchuser");
+    let r = a.run("validate-all", 0);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        reason(&r.stderr).contains("pgdba=\"nosuchuser\""),
+        "{}",
+        r.stderr
+    );
+    assert!(reason(&r.stderr).contains("doesn't exist"), "{}", r.stderr);
+    a.set("OCF_RESKEY_pgdba", "postgres");
+
+    let missing = dir.join("missing.conf");
+    a.set("OCF_CHECK_LEVEL", "10")
+        .set("OCF_RESKEY_pgctl", "/nope/pg_ctl")
+        .set("OCF_RESKEY_psql", "/nope/psql")
+        .set("OCF_RESKEY_config", &missing);
+    let r = a.run("validate-all", 0);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let why = reason(&r.stderr);
+    assert!(why.contains("pgctl="), "{}", r.stderr);
+    assert!(
+        why.contains("(and 2 more problems, see the log)"),
+        "{}",
+        r.stderr
+    );
+    for param in ["pgctl=", "psql=", "config="] {
+        let lines = r
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("ERROR: ") && l.contains(param))
+            .count();
+        assert!(lines >= 1, "{param} has a log line: {}", r.stderr);
+    }
+
+    // A level-0 problem first, the machine's after it.
+    a.set("OCF_CHECK_LEVEL", "0")
+        .set("OCF_RESKEY_psql", &pg_bin("psql"))
+        .set("OCF_RESKEY_pgport", "abc");
+    a.vars.remove("OCF_RESKEY_config");
+    let r = a.run("start", 0);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let why = reason(&r.stderr);
+    assert!(why.contains("pgport"), "{}", r.stderr);
+    assert!(
+        why.contains("(and 1 more problem, see the log)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("ERROR: pgctl=")),
+        "{}",
+        r.stderr
+    );
+}
