@@ -26,7 +26,7 @@ pub struct RealFs {
 }
 
 fn fs_err(path: &str, e: &std::io::Error) -> FsError {
-    let mut err = FsError::new(path, e.to_string());
+    let mut err = FsError::new(path, crate::os_error::message(e));
     err.permission_denied = e.kind() == std::io::ErrorKind::PermissionDenied;
     err
 }
@@ -165,10 +165,21 @@ impl Filesystem for RealFs {
         }
     }
 
+    /// Root (uid 0): what `access(W_OK)` says, which also refuses a
+    /// read-only mount and what the kernel refuses even to root (`/proc`
+    /// entries). Another user: the permission bits, and never on a
+    /// read-only mount.
     fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError> {
         let account = users::by_name(user)
             .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
-        let m = fs::metadata(bytes_path::path(path)).map_err(|e| fs_err(path, &e))?;
+        let target = bytes_path::path(path);
+        let m = fs::metadata(&target).map_err(|e| fs_err(path, &e))?;
+        if read_only_mount(&target) {
+            return Ok(false);
+        }
+        if account.uid == 0 {
+            return Ok(access_writable(&target));
+        }
         let groups = users::groups_of(&account);
         Ok(mode_allows_write(
             m.mode(),
@@ -178,6 +189,33 @@ impl Filesystem for RealFs {
             &groups,
         ))
     }
+}
+
+fn c_path(path: &std::path::Path) -> Option<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
+}
+
+/// True when `path` is on a file system mounted read-only (`statvfs`
+/// `ST_RDONLY`); false when that cannot be told.
+fn read_only_mount(path: &std::path::Path) -> bool {
+    let Some(c) = c_path(path) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path; `buf` is a plain C struct the
+    // call fills in.
+    let mut buf: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut buf) };
+    rc == 0 && buf.f_flag & libc::ST_RDONLY != 0
+}
+
+/// `access(path, W_OK)` for the real user (the agent: root).
+fn access_writable(path: &std::path::Path) -> bool {
+    let Some(c) = c_path(path) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
 #[cfg(test)]

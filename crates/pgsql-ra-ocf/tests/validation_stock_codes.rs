@@ -178,3 +178,44 @@ fn every_problem_is_reported_and_a_missing_pgdba_is_not_installed() {
         r.stderr
     );
 }
+
+/// Unmounts on drop.
+struct Mounted(String);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue 12 (attack finding 6): a `tmpdir` whose nearest existing ancestor
+/// root cannot write to (a read-only mount, a /proc entry) is 4 at level 10,
+/// as the stock agent's `mkdir -p` fails; before, only its being a directory
+/// was checked and validate-all returned 0.
+#[test]
+fn tmpdir_under_a_read_only_mount_or_proc_is_a_permission_error() {
+    let dir = TestDir::new("valro");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    let ro = dir.join("romnt");
+    std::fs::create_dir_all(&ro).expect("mount point");
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro", "tmpfs", &ro])
+        .status()
+        .expect("mount runs");
+    assert!(status.success(), "mounting a read-only tmpfs (needs root)");
+    let _mounted = Mounted(ro.clone());
+    let mut a = env(&dir, &n1);
+    a.set("OCF_CHECK_LEVEL", "10");
+    for tmpdir in [format!("{ro}/pgtmp"), "/proc/1/nope".to_string()] {
+        a.set("OCF_RESKEY_tmpdir", &tmpdir);
+        let r = a.run("validate-all", 0);
+        assert_eq!(r.code, 4, "{tmpdir}: {}", r.stderr);
+        assert!(reason(&r.stderr).contains("tmpdir="), "{}", r.stderr);
+    }
+    // A writable place still passes.
+    a.set("OCF_RESKEY_tmpdir", &dir.join("new/tmp"));
+    let r = a.run("validate-all", 0);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -207,7 +207,9 @@ fn check_socketdir(
 /// sync/async: `tmpdir` must be a directory or creatable (the stock agent
 /// runs `mkdir -p` at level 10 and fails with 4; we only look, start
 /// creates it): the path and its nearest existing ancestor must be
-/// directories. Checked by `start` and `validate-all` (level 10); a monitor
+/// directories, and root must be able to write to that ancestor (the
+/// Filesystem port's `writable_by(_, "root")`: not a read-only mount, not
+/// `/proc`; issue 12, attack finding 6).  Checked by `start` and `validate-all` (level 10); a monitor
 /// of a running server withholds the score instead of failing (actions).
 pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<(), ParamError> {
     let p = &agent.params;
@@ -227,7 +229,15 @@ pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<()
     let mut path = p.tmpdir.trim_end_matches('/').to_string();
     while !path.is_empty() {
         match world.fs.metadata(&path) {
-            Ok(Some(m)) if m.is_dir => return Ok(()),
+            // `mkdir -p` as root creates the rest here: root must be able
+            // to write to it (not a read-only mount, not /proc).
+            Ok(Some(m)) if m.is_dir => {
+                return match world.fs.writable_by(&path, "root") {
+                    Ok(true) => Ok(()),
+                    Ok(false) => refuse(format!("{} is read-only or not writable", quoted(&path))),
+                    Err(e) => refuse(e.message),
+                }
+            }
             Ok(Some(_)) => return refuse(format!("{path} is not a directory")),
             Ok(None) => {}
             Err(e) => return refuse(e.message),
