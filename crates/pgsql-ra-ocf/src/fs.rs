@@ -40,16 +40,30 @@ pub fn mode_allows_write(
     uid: u32,
     groups: &[u32],
 ) -> bool {
+    mode_allows(0o2, mode, owner_uid, owner_gid, uid, groups)
+}
+
+/// True when the permission bits grant `uid` (member of `groups`) the
+/// `bit` (0o4 read, 0o2 write, 0o1 search) on a file owned by
+/// `owner_uid:owner_gid` (root always).
+pub fn mode_allows(
+    bit: u32,
+    mode: u32,
+    owner_uid: u32,
+    owner_gid: u32,
+    uid: u32,
+    groups: &[u32],
+) -> bool {
     if uid == 0 {
         return true;
     }
     if uid == owner_uid {
-        return mode & 0o200 != 0;
+        return mode & (bit << 6) != 0;
     }
     if groups.contains(&owner_gid) {
-        return mode & 0o020 != 0;
+        return mode & (bit << 3) != 0;
     }
-    mode & 0o002 != 0
+    mode & bit != 0
 }
 
 impl RealFs {
@@ -167,8 +181,9 @@ impl Filesystem for RealFs {
 
     /// Root (uid 0): what `access(W_OK)` says, which also refuses a
     /// read-only mount and what the kernel refuses even to root (`/proc`
-    /// entries). Another user: the permission bits, and never on a
-    /// read-only mount.
+    /// entries). Another user: as `test -w` run as that user (stock): the
+    /// search bit of every directory above, the write bit of the path, and
+    /// never on a read-only mount.
     fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError> {
         let account = users::by_name(user)
             .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
@@ -181,6 +196,16 @@ impl Filesystem for RealFs {
             return Ok(access_writable(&target));
         }
         let groups = users::groups_of(&account);
+        // `test -w` as the user (stock): every directory above must let it
+        // through (search permission), then the file itself.
+        let mut dir = target.parent();
+        while let Some(d) = dir {
+            let dm = fs::metadata(d).map_err(|e| fs_err(path, &e))?;
+            if !mode_allows(0o1, dm.mode(), dm.uid(), dm.gid(), account.uid, &groups) {
+                return Ok(false);
+            }
+            dir = d.parent();
+        }
         Ok(mode_allows_write(
             m.mode(),
             m.uid(),
@@ -231,6 +256,10 @@ mod tests {
         assert!(mode_allows_write(0o777, 0, 0, 101, &[104]));
         assert!(!mode_allows_write(0o755, 0, 0, 101, &[104]));
         assert!(mode_allows_write(0o000, 5, 5, 0, &[0]));
+        // Search permission on a directory (the traversal `test -w` needs).
+        assert!(!mode_allows(0o1, 0o700, 0, 0, 101, &[104]));
+        assert!(mode_allows(0o1, 0o711, 0, 0, 101, &[104]));
+        assert!(mode_allows(0o1, 0o710, 0, 104, 101, &[104]));
     }
 
     #[test]

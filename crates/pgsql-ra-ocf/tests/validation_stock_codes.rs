@@ -219,3 +219,34 @@ fn tmpdir_under_a_read_only_mount_or_proc_is_a_permission_error() {
     let r = a.run("validate-all", 0);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Issue 12 (attack finding 7): a new `logfile` in a directory pgdba cannot
+/// enter is 4 "PostgreSQL can't write to the log file" (stock `test -w` as
+/// pgdba), not 1 after the postmaster died, and no file is left behind.
+#[test]
+fn logfile_pgdba_cannot_reach_is_a_permission_error_and_leaves_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new("vallog");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    let rootonly = dir.join("rootonly");
+    std::fs::create_dir_all(&rootonly).expect("dir");
+    std::fs::set_permissions(&rootonly, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let log = format!("{rootonly}/pg.log");
+    let mut a = env(&dir, &n1);
+    a.set("OCF_RESKEY_rep_mode", "none")
+        .set("OCF_RESKEY_logfile", &log);
+    let r = a.run("start", 0);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        reason(&r.stderr).contains("can't write to the log file"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !std::path::Path::new(&log).exists(),
+        "{log} was left behind"
+    );
+    assert!(n1.postmaster_pid().is_none(), "no server was started");
+}

@@ -129,8 +129,8 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         params.pgdba.clone(),
     );
     let fs = &mut *ctx.world.fs;
-    match fs.metadata(&logfile) {
-        Ok(Some(_)) => {}
+    let created = match fs.metadata(&logfile) {
+        Ok(Some(_)) => false,
         Ok(None) => {
             if let Err(e) = fs.write(&logfile, "", FileOwner::Pgdba, 0o600) {
                 return Err(perm(
@@ -138,6 +138,7 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
                     format!("PostgreSQL can't write to the log file: {e}"),
                 ));
             }
+            true
         }
         Err(e) => {
             return Err(perm(
@@ -145,8 +146,14 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
                 format!("PostgreSQL can't write to the log file: {e}"),
             ))
         }
-    }
+    };
+    // Stock `test -w` as pgdba: a file pgdba can't reach (a directory it
+    // can't enter) is refused with 4, and a file created for the test is
+    // not left behind (issue 12, attack finding 7).
     if !matches!(ctx.world.fs.writable_by(&logfile, &pgdba), Ok(true)) {
+        if created {
+            let _ = ctx.world.fs.remove(&logfile);
+        }
         return Err(perm(
             ctx,
             format!("PostgreSQL can't write to the log file: {logfile}"),
