@@ -179,6 +179,25 @@ impl Filesystem for RealFs {
         }
     }
 
+    /// Seeks to `from` and reads only the rest: a server log can be large.
+    fn read_from(&mut self, path: &str, from: u64) -> Result<Option<(u64, String)>, FsError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = match fs::File::open(bytes_path::path(path)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(fs_err(path, &e)),
+        };
+        let len = f.metadata().map_err(|e| fs_err(path, &e))?.len();
+        if from >= len {
+            return Ok(Some((len, String::new())));
+        }
+        let mut bytes = Vec::new();
+        f.seek(SeekFrom::Start(from))
+            .and_then(|_| f.read_to_end(&mut bytes))
+            .map_err(|e| fs_err(path, &e))?;
+        Ok(Some((len, decode_bytes(&bytes))))
+    }
+
     /// Root (uid 0): what `access(W_OK)` says, which also refuses a
     /// read-only mount and what the kernel refuses even to root (`/proc`
     /// entries). Another user: as `test -w` run as that user (stock): the

@@ -250,3 +250,53 @@ fn logfile_pgdba_cannot_reach_is_a_permission_error_and_leaves_nothing() {
     );
     assert!(n1.postmaster_pid().is_none(), "no server was started");
 }
+
+/// Issue 12 (attack findings 8 and 15): a second fast-failing start quotes
+/// only what it wrote to `logfile`, not the first one's lines, and its
+/// reason is built from the FATAL line (cause first), not from the last
+/// line behind its timestamp; with logfile=/dev/null the reason says the
+/// log is not kept.
+#[test]
+fn a_fast_failing_start_quotes_its_own_fatal_line() {
+    let dir = TestDir::new("valfatal");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    let mut a = env(&dir, &n1);
+    a.set("OCF_RESKEY_rep_mode", "none")
+        .set("OCF_RESKEY_start_opt", "-c shared_buffers=nonsense");
+    let r = a.run("start", 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(reason(&r.stderr).contains("FATAL"), "{}", r.stderr);
+    assert!(reason(&r.stderr).contains("nonsense"), "{}", r.stderr);
+
+    // Refused by another setting this time: max_connections must be > 0.
+    a.set("OCF_RESKEY_start_opt", "-c max_connections=-5");
+    let r = a.run("start", 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.elapsed < std::time::Duration::from_secs(5),
+        "took {:?}",
+        r.elapsed
+    );
+    let why = reason(&r.stderr);
+    assert!(
+        why.starts_with("PostgreSQL exited during start: FATAL"),
+        "{}",
+        r.stderr
+    );
+    assert!(why.contains("max_connections"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("nonsense"),
+        "the first start's lines are not quoted: {}",
+        r.stderr
+    );
+    assert!(why.len() <= 128, "{why}");
+
+    a.set("OCF_RESKEY_logfile", "/dev/null");
+    let r = a.run("start", 0);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let why = reason(&r.stderr);
+    assert!(why.contains("not kept"), "{}", r.stderr);
+    assert!(why.contains("set logfile"), "{}", r.stderr);
+}
