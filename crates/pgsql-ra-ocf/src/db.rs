@@ -356,7 +356,8 @@ impl PgDatabase {
             )),
             Ok(Err(e)) => {
                 let mut e = classify(&e, true);
-                e.message = format!("connecting to {where_} as {user}: {}", e.message);
+                // The cause first: an exit reason keeps 128 bytes.
+                e.message = format!("{} (connecting to {where_} as {user})", e.message);
                 Err(e)
             }
             Ok(Ok((client, connection))) => {

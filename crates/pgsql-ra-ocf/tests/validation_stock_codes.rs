@@ -280,8 +280,12 @@ fn a_fast_failing_start_quotes_its_own_fatal_line() {
         r.elapsed
     );
     let why = reason(&r.stderr);
+    assert!(why.starts_with("PostgreSQL exited: FATAL"), "{}", r.stderr);
+    // The pointer to logfile follows the cause; the log line has it all.
     assert!(
-        why.starts_with("PostgreSQL exited during start: FATAL"),
+        r.stderr.lines().any(
+            |l| l.starts_with("ERROR: PostgreSQL exited: FATAL") && l.contains("(see logfile=")
+        ),
         "{}",
         r.stderr
     );
@@ -299,4 +303,51 @@ fn a_fast_failing_start_quotes_its_own_fatal_line() {
     let why = reason(&r.stderr);
     assert!(why.contains("not kept"), "{}", r.stderr);
     assert!(why.contains("set logfile"), "{}", r.stderr);
+}
+
+/// Issue 12 (attack finding 9): over the report's examples, with long
+/// paths, the exit reason (128 bytes kept by Pacemaker) still carries the
+/// cause; the log line has the full path.
+#[test]
+fn exit_reasons_keep_the_cause_within_128_bytes() {
+    let dir = TestDir::new("valcause");
+    let n1 = PgNode::new(&dir, "node1", 1, free_port());
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    let deep = dir.join("a-rather-long-directory-name/and-another-one-below-it");
+    std::fs::create_dir_all(&deep).expect("deep");
+    let check = |a: &AgentEnv, action: &str, code: i32, cause: &str, full: &str| {
+        let r = a.run(action, 0);
+        assert_eq!(r.code, code, "{action}: {}", r.stderr);
+        let why = reason(&r.stderr);
+        assert!(why.len() <= 128, "{why}");
+        assert!(why.contains(cause), "{cause:?} lost: {why}");
+        assert!(
+            r.stderr
+                .lines()
+                .any(|l| l.starts_with("ERROR: ") && l.contains(full)),
+            "the log has {full}: {}",
+            r.stderr
+        );
+    };
+    let mut a = env(&dir, &n1);
+    a.set("OCF_RESKEY_rep_mode", "none");
+
+    let missing = format!("{deep}/postgresql.conf");
+    a.set("OCF_CHECK_LEVEL", "10")
+        .set("OCF_RESKEY_config", &missing);
+    check(&a, "validate-all", 5, "doesn't exist", &missing);
+    a.vars.remove("OCF_RESKEY_config");
+
+    let empty = format!("{deep}/emptydir");
+    mkdir_pgdba(&empty);
+    a.set("OCF_RESKEY_pgdata", &empty).set(
+        "OCF_RESKEY_config",
+        &format!("{}/postgresql.conf", n1.pgdata),
+    );
+    check(&a, "start", 1, "not a database cluster directory", &empty);
+
+    let nothing = format!("{deep}/no-such-pgdata");
+    a.set("OCF_RESKEY_pgdata", &nothing);
+    check(&a, "validate-all", 4, "No such file or directory", &nothing);
 }

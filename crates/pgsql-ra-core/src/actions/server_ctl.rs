@@ -328,10 +328,11 @@ fn exited(ctx: &mut Ctx<'_, '_>, what: &str, log_from: Option<u64>) -> Outcome {
     for line in tail {
         ctx.log(LogLevel::Err, &format!("{logfile}: {line}"));
     }
+    let (head, tail) = crate::quote::param_path("logfile", &logfile);
     let reason = match cause_line(&lines) {
-        Some(cause) => format!("PostgreSQL exited during {what}: {cause} (logfile={logfile})"),
+        Some(cause) => format!("PostgreSQL exited: {cause} (see {head}){tail}"),
         None => format!(
-            "PostgreSQL exited instead of getting ready to {what}; nothing new in logfile={logfile}"
+            "PostgreSQL exited instead of getting ready to {what}; nothing new in {head}{tail}"
         ),
     };
     ctx.fail(OcfExit::ErrGeneric, reason)
@@ -435,7 +436,21 @@ pub fn start_server(ctx: &mut Ctx<'_, '_>) -> Result<Health, Outcome> {
     prepare_directories(ctx)?;
     let log_from = log_length(ctx);
     if let Err(e) = ctx.world.server.start() {
-        return Err(ctx.fail(OcfExit::ErrGeneric, format!("Can't start PostgreSQL. {e}")));
+        // The whole text to the log; the reason with the paths shortened,
+        // so that pg_ctl's own words fit (issue 12, attack finding 9).
+        let full = format!("Can't start PostgreSQL: {e}");
+        ctx.log(LogLevel::Err, &full);
+        let params = &ctx.agent.params;
+        let short = crate::quote::shorten_paths_in(
+            &full,
+            &[
+                &params.pgdata,
+                &params.logfile,
+                &params.pgctl,
+                &params.config,
+            ],
+        );
+        return Err(Outcome::fail(OcfExit::ErrGeneric, short));
     }
     ctx.world.db.reset();
     let h = wait_until_up(ctx, "start", Some(log_from))?;

@@ -8,7 +8,7 @@ use crate::agent::Agent;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::ParamError;
 use crate::ports::World;
-use crate::quote::quoted;
+use crate::quote::{param_path, quoted, short_path};
 
 /// The oldest supported major (`recovery.conf`, `pg_*_wal_lsn` functions).
 pub const MIN_SUPPORTED_MAJOR: u32 = 10;
@@ -74,30 +74,22 @@ pub fn machine_problems(
     let config_text = match world.fs.read(&p.config) {
         Ok(Some(text)) => Some(text),
         Ok(None) if !probe => {
-            problems.push(problem(
-                "config",
-                OcfExit::ErrInstalled,
-                format!(
-                    "config={}: configuration file {} doesn't exist",
-                    quoted(&p.config),
-                    quoted(&p.config)
-                ),
-            ));
+            problems.push(problem("config", OcfExit::ErrInstalled, {
+                let (head, tail) = param_path("config", &p.config);
+                format!("{head}: configuration file doesn't exist{tail}")
+            }));
             None
         }
         // `[ -f config ]` in the stock agent: a directory (or any path that
         // can't be read as a file) is as missing as an absent file.
         Err(e) if !probe => {
-            problems.push(problem(
-                "config",
-                OcfExit::ErrInstalled,
+            problems.push(problem("config", OcfExit::ErrInstalled, {
+                let (head, tail) = param_path("config", &p.config);
                 format!(
-                    "config={}: configuration file {} can't be read as a file ({})",
-                    quoted(&p.config),
-                    quoted(&p.config),
+                    "{head}: configuration file can't be read as a file: {}{tail}",
                     e.message
-                ),
-            ));
+                )
+            }));
             None
         }
         Ok(None) | Err(_) => None,
@@ -217,13 +209,11 @@ pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<()
         return Ok(());
     }
     let refuse = |why: String| {
+        let (head, tail) = param_path("tmpdir", &p.tmpdir);
         Err(problem(
             "tmpdir",
             OcfExit::ErrPerm,
-            format!(
-                "tmpdir={}: can't create the directory: {why}",
-                quoted(&p.tmpdir)
-            ),
+            format!("{head}: can't create the directory: {why}{tail}"),
         ))
     };
     let mut path = p.tmpdir.trim_end_matches('/').to_string();
@@ -234,7 +224,10 @@ pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<()
             Ok(Some(m)) if m.is_dir => {
                 return match world.fs.writable_by(&path, "root") {
                     Ok(true) => Ok(()),
-                    Ok(false) => refuse(format!("{} is read-only or not writable", quoted(&path))),
+                    Ok(false) => refuse(format!(
+                        "{} is read-only or not writable",
+                        quoted(&short_path(&path))
+                    )),
                     Err(e) => refuse(e.message),
                 }
             }
@@ -254,24 +247,21 @@ fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Par
     let p = &agent.params;
     match world.fs.writable_by(&p.pgdata, &p.pgdba) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(problem(
-            "pgdata",
-            OcfExit::ErrPerm,
+        Ok(false) => Err(problem("pgdata", OcfExit::ErrPerm, {
+            let (head, tail) = param_path("pgdata", &p.pgdata);
             format!(
-                "pgdata={}: directory is not writable by pgdba={}",
-                quoted(&p.pgdata),
+                "{head}: directory is not writable by pgdba={}{tail}",
                 quoted(&p.pgdba)
-            ),
-        )),
-        Err(e) => Err(problem(
-            "pgdata",
-            OcfExit::ErrPerm,
+            )
+        })),
+        Err(e) => Err(problem("pgdata", OcfExit::ErrPerm, {
+            let (head, tail) = param_path("pgdata", &p.pgdata);
             format!(
-                "pgdata={}: can't check that pgdba={} may write to it: {e}",
-                quoted(&p.pgdata),
+                "{head}: {} (can't check that pgdba={} may write to it){tail}",
+                e.message,
                 quoted(&p.pgdba)
-            ),
-        )),
+            )
+        })),
     }
 }
 
