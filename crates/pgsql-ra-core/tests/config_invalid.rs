@@ -612,3 +612,50 @@ fn no_machine_check_message_carries_rust_debug_text() {
     }
     assert_eq!(seen, odd.len());
 }
+
+/// Issue 12 (attack findings 11–13): values in messages as typed, in double
+/// quotes with control characters in caret notation, never Rust debug
+/// escaping; pgport's range is 1–65535 as documented.
+#[test]
+fn messages_show_values_as_typed_and_pgport_from_1() {
+    let messages = |pairs: &[(&str, &str)]| -> Vec<String> {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+            .chain([
+                ("OCF_RESOURCE_INSTANCE".to_string(), "pgsql".to_string()),
+                (
+                    "OCF_RESKEY_CRM_meta_promotable".to_string(),
+                    "true".to_string(),
+                ),
+            ])
+            .collect();
+        parameter_problems(&Agent::from_env_map(&env))
+            .into_iter()
+            .map(|p| p.message)
+            .collect()
+    };
+    for port in ["0", "65536", "abc"] {
+        let m = messages(&[("pgdata", PGDATA), ("pgport", port)]);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("between 1 and 65535"), "{}", m[0]);
+    }
+    assert!(messages(&[("pgdata", PGDATA), ("pgport", "1")]).is_empty());
+
+    let mut sync = SYNC.to_vec();
+    sync.push(("replication_slot_name", "c\u{1}d"));
+    let m = messages(&sync);
+    assert!(
+        m.iter()
+            .any(|m| m.contains("replication_slot_name=\"c^Ad\"")),
+        "{m:?}"
+    );
+
+    let e = "bad\\act".parse::<pgsql_ra_core::Action>().unwrap_err();
+    assert_eq!(e.to_string(), "unknown action \"bad\\act\"");
+    let e = pgsql_ra_core::Lsn::parse_pg("x\\y").unwrap_err();
+    assert!(
+        e.to_string().starts_with("invalid WAL location \"x\\y\""),
+        "{e}"
+    );
+}
