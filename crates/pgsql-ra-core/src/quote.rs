@@ -30,19 +30,6 @@ pub fn quoted(value: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::quoted;
-
-    #[test]
-    fn shows_values_as_typed_and_controls_in_caret_notation() {
-        assert_eq!(quoted(""), "\"\"");
-        assert_eq!(quoted("a\"b"), "\"a\"b\"");
-        assert_eq!(quoted("\t\n\u{7f}"), "\"^I^J^?\"");
-        assert_eq!(quoted("\u{85}é"), "\"?é\"");
-    }
-}
-
 /// How long a path may be before [`short_path`] shortens it, in characters.
 pub const SHORT_PATH_MAX: usize = 32;
 
@@ -122,4 +109,17 @@ pub fn shorten_paths_in(text: &str, paths: &[&str]) -> String {
         out = out.replace(p, &short_path(p));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn shows_values_as_typed_and_controls_in_caret_notation() {
+        assert_eq!(quoted(""), "\"\"");
+        assert_eq!(quoted("a\"b"), "\"a\"b\"");
+        assert_eq!(quoted("\t\n\u{7f}"), "\"^I^J^?\"");
+        assert_eq!(quoted("\u{85}é"), "\"?é\"");
+    }
 }
