@@ -43,18 +43,33 @@ pub fn check_parameters(agent: &Agent) -> Result<(), Outcome> {
     summarize(&parameter_problems(agent))
 }
 
+/// How many bytes of an exit reason Pacemaker keeps.
+pub const EXIT_REASON_MAX: usize = 128;
+
 /// `Err` with the first problem's code and message, followed by `(and N more
-/// problem(s), see the log)` when there are others; `Ok` for none.
+/// problem(s), see the log)` when there are others; `Ok` for none. With
+/// others, the first message is cut (`...`) so that the count stays within
+/// [`EXIT_REASON_MAX`] bytes: each problem has its own log line then.
 pub fn summarize(problems: &[crate::params::ParamError]) -> Result<(), Outcome> {
     let Some(first) = problems.first() else {
         return Ok(());
     };
-    let reason = match problems.len() - 1 {
-        0 => first.message.clone(),
-        1 => format!("{} (and 1 more problem, see the log)", first.message),
-        n => format!("{} (and {n} more problems, see the log)", first.message),
+    let suffix = match problems.len() - 1 {
+        0 => return Err(Outcome::fail(first.code, first.message.clone())),
+        1 => " (and 1 more problem, see the log)".to_string(),
+        n => format!(" (and {n} more problems, see the log)"),
     };
-    Err(Outcome::fail(first.code, reason))
+    let room = EXIT_REASON_MAX.saturating_sub(suffix.len());
+    let mut head = first.message.clone();
+    if head.len() > room {
+        let mut end = room.saturating_sub(3);
+        while !head.is_char_boundary(end) {
+            end -= 1;
+        }
+        head.truncate(end);
+        head.push_str("...");
+    }
+    Err(Outcome::fail(first.code, format!("{head}{suffix}")))
 }
 
 /// Level 10: the local machine (pgdba user, pgctl and psql, PG_VERSION, the

@@ -659,3 +659,33 @@ fn messages_show_values_as_typed_and_pgport_from_1() {
         "{e}"
     );
 }
+
+/// Issue 12 (attack finding 5): with several problems the count survives
+/// Pacemaker's 128 bytes: the first message is cut, not the count.
+#[test]
+fn the_count_of_problems_fits_in_the_exit_reason() {
+    use pgsql_ra_core::params::ParamError;
+    use pgsql_ra_core::validate::{summarize, EXIT_REASON_MAX};
+    let long = ParamError::configured("pgctl", format!("pgctl=\"{}\": é", "x".repeat(200)));
+    let short = ParamError::configured("psql", "psql: short");
+    let o = summarize(&[long.clone(), short.clone(), short.clone()]).unwrap_err();
+    let reason = o.reason.expect("reason");
+    assert!(
+        reason.len() <= EXIT_REASON_MAX,
+        "{} bytes: {reason}",
+        reason.len()
+    );
+    assert!(reason.starts_with("pgctl=\"xxx"), "{reason}");
+    assert!(
+        reason.ends_with("... (and 2 more problems, see the log)"),
+        "{reason}"
+    );
+    // One problem: its message whole (the shim shortens it and logs it all).
+    let o = summarize(&[long.clone()]).unwrap_err();
+    assert_eq!(o.reason.as_deref(), Some(long.message.as_str()));
+    let o = summarize(&[short.clone(), short]).unwrap_err();
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("psql: short (and 1 more problem, see the log)")
+    );
+}

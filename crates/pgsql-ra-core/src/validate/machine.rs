@@ -60,14 +60,16 @@ pub fn machine_problems(
     for (param, value) in [("pgctl", &p.pgctl), ("psql", &p.psql)] {
         let program = value.split_whitespace().next().unwrap_or("");
         if program.is_empty() || world.system.find_program(program).is_none() {
+            let (head, tail) = param_path(param, value);
+            let what = if program == value.trim() {
+                "the command".to_string()
+            } else {
+                format!("command {}", quoted(program))
+            };
             problems.push(problem(
                 param,
                 OcfExit::ErrInstalled,
-                format!(
-                    "{param}={}: setup problem: couldn't find command {}",
-                    quoted(value),
-                    quoted(program)
-                ),
+                format!("{head}: setup problem: couldn't find {what}{tail}"),
             ));
         }
     }
