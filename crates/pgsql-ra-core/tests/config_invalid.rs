@@ -681,7 +681,7 @@ fn the_count_of_problems_fits_in_the_exit_reason() {
         "{reason}"
     );
     // One problem: its message whole (the shim shortens it and logs it all).
-    let o = summarize(&[long.clone()]).unwrap_err();
+    let o = summarize(std::slice::from_ref(&long)).unwrap_err();
     assert_eq!(o.reason.as_deref(), Some(long.message.as_str()));
     let o = summarize(&[short.clone(), short]).unwrap_err();
     assert_eq!(
