@@ -86,6 +86,8 @@ pub struct PgDatabase {
     /// TLS as libpq would negotiate it; `Err`: an invalid `PGSSLMODE`,
     /// which fails every connection as in libpq.
     tls: Result<TlsSettings, String>,
+    /// The last failed call's message, quoted when the time is used up.
+    last_error: Option<String>,
 }
 
 /// Where passwords that the parameters do not give are looked up
@@ -105,6 +107,9 @@ impl std::fmt::Debug for PgDatabase {
             .finish()
     }
 }
+
+/// The error of a call made once the invocation's database time is spent.
+const USED_UP: &str = "the operation's time for database calls is used up";
 
 fn err(kind: DbErrorKind, message: impl Into<String>) -> DbError {
     DbError::new(kind, message)
@@ -192,6 +197,7 @@ impl PgDatabase {
             deadline,
             passwords: None,
             tls: Ok(TlsSettings::default()),
+            last_error: None,
         }
     }
 
@@ -244,10 +250,13 @@ impl PgDatabase {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(50) {
-            return Err(err(
-                DbErrorKind::Timeout,
-                "the operation's time for database calls is used up",
-            ));
+            // The error before this one is the cause worth reporting
+            // (issue 12: a reason must keep its cause).
+            let message = match &self.last_error {
+                Some(last) => format!("{USED_UP}; the last error: {last}"),
+                None => USED_UP.to_string(),
+            };
+            return Err(err(DbErrorKind::Timeout, message));
         }
         Ok(limit.min(left))
     }
@@ -372,6 +381,21 @@ impl PgDatabase {
     /// Runs `call` on the monitoring (or admin) session within the statement
     /// deadline; a timed-out or broken session is dropped.
     fn with_session<T, F, Fut>(&mut self, admin: bool, call: F) -> Result<T, DbError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = (Client, Result<T, tokio_postgres::Error>)>,
+    {
+        let result = self.session_call(admin, call);
+        if let Err(e) = &result {
+            if !e.message.starts_with(USED_UP) {
+                self.last_error = Some(e.message.clone());
+            }
+        }
+        result
+    }
+
+    /// [`PgDatabase::with_session`] without remembering the error.
+    fn session_call<T, F, Fut>(&mut self, admin: bool, call: F) -> Result<T, DbError>
     where
         F: FnOnce(Client) -> Fut,
         Fut: Future<Output = (Client, Result<T, tokio_postgres::Error>)>,

@@ -346,4 +346,26 @@ fn connection_errors_keep_their_cause() {
     assert_eq!(e.kind, DbErrorKind::Connect, "{e}");
     assert!(e.message.contains("Connection refused"), "{e}");
     assert!(!e.message.contains("os error"), "{e}");
+
+    // Once the invocation's database time is spent, the error still names
+    // the cause of the failures before it.
+    let total = Budget {
+        database_total: Some(Duration::from_millis(600)),
+        ..quick()
+    };
+    let mut db = PgDatabase::new(DbTarget::from_params(&params(&nobody, &[])), total);
+    let mut used_up = None;
+    for _ in 0..100 {
+        match db.is_in_recovery() {
+            Err(e) if e.message.contains("used up") => {
+                used_up = Some(e);
+                break;
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let e = used_up.expect("the database time is used up");
+    assert_eq!(e.kind, DbErrorKind::Timeout, "{e}");
+    assert!(e.message.contains("the last error"), "{e}");
+    assert!(e.message.contains("Connection refused"), "{e}");
 }
