@@ -71,8 +71,10 @@ impl fmt::Display for Action {
 }
 
 /// A word that is not an action (the agent answers `OCF_ERR_UNIMPLEMENTED`).
+/// Shown as typed, in double quotes (`quote::quoted`), not Rust's debug
+/// escaping (issue 12, attack finding 11).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action {0:?}")]
+#[error("unknown action {}", crate::quote::quoted(.0))]
 pub struct UnknownAction(pub String);
 
 impl FromStr for Action {

@@ -79,18 +79,34 @@ impl Agent {
         let budget = Budget::new(action, world.clock.now(), self.context.timeout_ms);
         let probe = action == Action::Monitor && self.context.is_probe();
         let problems = validate::parameter_problems(self);
-        if let Err(o) = validate::summarize(&problems) {
+        if validate::summarize(&problems).is_err() {
+            // Level-0 problems first, then the machine's (level 10), so that
+            // a bad pgport does not hide a missing pg_ctl (issue 12, attack
+            // finding 5); the exit code is the first problem's. A stop goes
+            // on with the defaults and checks the machine below.
+            let problems = if action == Action::Stop {
+                problems
+            } else {
+                let (_, machine) = validate::machine_problems(self, world, probe);
+                validate::merge_problems(&problems, machine)
+            };
             log_each_problem(world, &problems, action == Action::Stop);
-            if let Some(early) = self.on_bad_parameters(action, world, &o) {
-                return early;
+            if let Err(o) = validate::summarize(&problems) {
+                if let Some(early) = self.on_bad_parameters(action, world, &o) {
+                    return early;
+                }
             }
         }
-        let facts = match validate::check_machine(self, world, probe) {
-            Ok(f) => f,
-            Err(o) => match self.on_machine_failure(action, world, o) {
-                Ok(f) => f,
-                Err(o) => return o,
-            },
+        let (facts, machine) = validate::machine_problems(self, world, probe);
+        let facts = match validate::summarize(&machine) {
+            Ok(()) => facts,
+            Err(o) => {
+                log_each_problem(world, &machine, action == Action::Stop);
+                match self.on_machine_failure(action, world, o) {
+                    Ok(f) => f,
+                    Err(o) => return o,
+                }
+            }
         };
         if action == Action::Start {
             if let Err(o) = validate::check_tmpdir(self, world) {
@@ -175,27 +191,27 @@ impl Agent {
         outcome
     }
 
-    /// `validate-all`: the parameters, and the machine at check level 10.
+    /// `validate-all`: the parameters and the `pgdba` user (stock B1, basic:
+    /// 5 at any level, stock §1.9), and the machine at check level 10. All
+    /// problems are collected, level 0 first (a configuration that can never
+    /// work), then the machine's; one log line each, the exit reason names
+    /// the first (whose code is returned) and how many more there are.
     fn validate_all(&self, world: &mut World<'_>) -> Outcome {
-        let level0 = validate::shape_free_parameter_problems(self);
-        if let Err(o) = validate::summarize(&level0) {
-            log_each_problem(world, &level0, false);
-            return o;
+        let problems = if self.context.check_level >= 10 {
+            let level0 = validate::parameter_problems(self);
+            let (_, mut machine) = validate::machine_problems(self, world, false);
+            machine.extend(validate::tmpdir_problem(self, world));
+            validate::merge_problems(&level0, machine)
+        } else {
+            let level0 = validate::shape_free_parameter_problems(self);
+            let basic = validate::pgdba_problem(self, world).into_iter().collect();
+            validate::merge_problems(&level0, basic)
+        };
+        log_each_problem(world, &problems, false);
+        match validate::summarize(&problems) {
+            Ok(()) => Outcome::success(),
+            Err(o) => o,
         }
-        if self.context.check_level >= 10 {
-            let problems = validate::parameter_problems(self);
-            if let Err(o) = validate::summarize(&problems) {
-                log_each_problem(world, &problems, false);
-                return o;
-            }
-            if let Err(o) = validate::check_machine(self, world, false) {
-                return o;
-            }
-            if let Err(o) = validate::check_tmpdir(self, world) {
-                return o;
-            }
-        }
-        Outcome::success()
     }
 
     /// A parameter error. `stop` goes on with the defaults standing in for

@@ -288,7 +288,7 @@ impl fmt::Display for Ineligible {
                 f.write_str("running as primary but not promoted by the cluster")
             }
             Ineligible::UnrecognisedAttribute { attribute, value } => {
-                write!(f, "unrecognised {attribute} {value:?}")
+                write!(f, "unrecognised {attribute} {}", crate::quote::quoted(value))
             }
         }
     }

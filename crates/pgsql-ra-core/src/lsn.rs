@@ -11,7 +11,7 @@ pub struct Lsn(pub u64);
 
 /// Why a text could not be read as an LSN.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid WAL location {0:?}: expected X/Y (hex) or 16 hex digits")]
+#[error("invalid WAL location {}: expected X/Y (hex) or 16 hex digits", crate::quote::quoted(.0))]
 pub struct LsnParseError(pub String);
 
 impl Lsn {

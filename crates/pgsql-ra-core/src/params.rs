@@ -297,14 +297,14 @@ impl Params {
                     .unwrap_or_default(),
             }
         };
-        let mut int = |name: &str, max: u64| -> u64 {
+        let mut int = |name: &str, min: u64, max: u64| -> u64 {
             let default: u64 = param_spec(name)
                 .map(|s| s.default.parse().unwrap_or(0))
                 .unwrap_or(0);
             match values.get(name) {
                 None => default,
                 Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n <= max => n,
+                    Ok(n) if (min..=max).contains(&n) => n,
                     _ => {
                         // A secret's value is never printed (none is numeric
                         // today; the rule holds for every message).
@@ -316,7 +316,7 @@ impl Params {
                         errors.push(ParamError::configured(
                             name,
                             format!(
-                                "parameter {name}{shown} is not an integer between 0 and {max}"
+                                "parameter {name}{shown} is not an integer between {min} and {max}"
                             ),
                         ));
                         default
@@ -324,19 +324,14 @@ impl Params {
                 },
             }
         };
-        let pgport = int("pgport", 65535) as u16;
-        let stop_escalate = int("stop_escalate", u32::MAX as u64) as u32;
-        let xlog_check_count = int("xlog_check_count", u32::MAX as u64) as u32;
-        let crm_attr_timeout = int("crm_attr_timeout", u32::MAX as u64) as u32;
-        let stop_escalate_in_slave = int("stop_escalate_in_slave", u32::MAX as u64) as u32;
-        let standby_reply_timeout = int("standby_reply_timeout", u32::MAX as u64) as u32;
-        let sync_quorum = int("sync_quorum", 255) as u32;
-        if pgport == 0 && values.contains_key("pgport") {
-            errors.push(ParamError::configured(
-                "pgport",
-                "parameter pgport=\"0\" is not a valid port",
-            ));
-        }
+        // pgport 1-65535 (docs/parameters.md; issue 12, attack finding 13).
+        let pgport = int("pgport", 1, 65535) as u16;
+        let stop_escalate = int("stop_escalate", 0, u32::MAX as u64) as u32;
+        let xlog_check_count = int("xlog_check_count", 0, u32::MAX as u64) as u32;
+        let crm_attr_timeout = int("crm_attr_timeout", 0, u32::MAX as u64) as u32;
+        let stop_escalate_in_slave = int("stop_escalate_in_slave", 0, u32::MAX as u64) as u32;
+        let standby_reply_timeout = int("standby_reply_timeout", 0, u32::MAX as u64) as u32;
+        let sync_quorum = int("sync_quorum", 0, 255) as u32;
         let rep_mode_text = text("rep_mode");
         let rep_mode = match rep_mode_text.as_str() {
             "none" => RepMode::None,

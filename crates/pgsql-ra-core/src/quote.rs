@@ -30,6 +30,87 @@ pub fn quoted(value: &str) -> String {
     out
 }
 
+/// How long a path may be before [`short_path`] shortens it, in characters.
+pub const SHORT_PATH_MAX: usize = 32;
+
+/// A path short enough for an exit reason (Pacemaker keeps 128 bytes):
+/// unchanged up to [`SHORT_PATH_MAX`] characters, else `…/` and its last
+/// two components, which tell most paths apart (the last one only when
+/// two are still longer than that) (issue 12, attack finding
+/// 9). The full path stays in the log line.
+///
+/// ```
+/// use pgsql_ra_core::quote::short_path;
+/// assert_eq!(short_path("/tmp/pg.log"), "/tmp/pg.log");
+/// assert_eq!(
+///     short_path("/srv/a-rather-long-directory-name/below/emptydir"),
+///     "…/below/emptydir"
+/// );
+/// assert_eq!(
+///     short_path("/srv/x/a-rather-long-directory-name-indeed/emptydir"),
+///     "…/emptydir"
+/// );
+/// assert_eq!(
+///     short_path("/var/lib/postgresql/15/main/postgresql.conf"),
+///     "…/main/postgresql.conf"
+/// );
+/// ```
+pub fn short_path(path: &str) -> String {
+    if path.chars().count() <= SHORT_PATH_MAX {
+        return path.to_string();
+    }
+    let parts: Vec<&str> = path.trim_end_matches('/').rsplitn(3, '/').collect();
+    match parts.as_slice() {
+        [last, dir, _] if dir.chars().count() + last.chars().count() + 3 <= SHORT_PATH_MAX => {
+            format!("…/{dir}/{last}")
+        }
+        [last, _, _] => format!("…/{last}"),
+        _ => path.to_string(),
+    }
+}
+
+/// `param="path"` for the start of a message, shortened by [`short_path`],
+/// and the suffix that gives the full path at its end (empty when nothing
+/// was shortened): the cause stays within the 128 bytes of an exit reason,
+/// the log line has everything.
+///
+/// ```
+/// use pgsql_ra_core::quote::param_path;
+/// let (head, tail) = param_path("config", "/var/lib/postgresql/15/main/postgresql.conf");
+/// assert_eq!(head, "config=\"…/main/postgresql.conf\"");
+/// assert_eq!(tail, " (config=\"/var/lib/postgresql/15/main/postgresql.conf\")");
+/// assert_eq!(param_path("pgdata", "/srv/pg").1, "");
+/// ```
+pub fn param_path(param: &str, path: &str) -> (String, String) {
+    let short = short_path(path);
+    let head = format!("{param}={}", quoted(&short));
+    let tail = if short == path {
+        String::new()
+    } else {
+        format!(" ({param}={})", quoted(path))
+    };
+    (head, tail)
+}
+
+/// `text` with every occurrence of each of `paths` (longer than
+/// [`SHORT_PATH_MAX`]) replaced by its [`short_path`]: a program's own
+/// message (`pg_ctl: directory "…" is not a database cluster directory`)
+/// made to fit an exit reason. The log keeps the original.
+pub fn shorten_paths_in(text: &str, paths: &[&str]) -> String {
+    let mut out = text.to_string();
+    let mut paths: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| p.chars().count() > SHORT_PATH_MAX)
+        .collect();
+    // Longest first, so that a path is not cut inside a longer one.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in paths {
+        out = out.replace(p, &short_path(p));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::quoted;

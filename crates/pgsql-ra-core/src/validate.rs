@@ -22,6 +22,7 @@ pub use pgconf::{config_value, config_values};
 
 use crate::agent::Agent;
 use crate::ocf::Outcome;
+use crate::params::ParamError;
 use crate::ports::World;
 
 /// What the machine checks learned, for the actions to use.
@@ -42,18 +43,33 @@ pub fn check_parameters(agent: &Agent) -> Result<(), Outcome> {
     summarize(&parameter_problems(agent))
 }
 
+/// How many bytes of an exit reason Pacemaker keeps.
+pub const EXIT_REASON_MAX: usize = 128;
+
 /// `Err` with the first problem's code and message, followed by `(and N more
-/// problem(s), see the log)` when there are others; `Ok` for none.
+/// problem(s), see the log)` when there are others; `Ok` for none. With
+/// others, the first message is cut (`...`) so that the count stays within
+/// [`EXIT_REASON_MAX`] bytes: each problem has its own log line then.
 pub fn summarize(problems: &[crate::params::ParamError]) -> Result<(), Outcome> {
     let Some(first) = problems.first() else {
         return Ok(());
     };
-    let reason = match problems.len() - 1 {
-        0 => first.message.clone(),
-        1 => format!("{} (and 1 more problem, see the log)", first.message),
-        n => format!("{} (and {n} more problems, see the log)", first.message),
+    let suffix = match problems.len() - 1 {
+        0 => return Err(Outcome::fail(first.code, first.message.clone())),
+        1 => " (and 1 more problem, see the log)".to_string(),
+        n => format!(" (and {n} more problems, see the log)"),
     };
-    Err(Outcome::fail(first.code, reason))
+    let room = EXIT_REASON_MAX.saturating_sub(suffix.len());
+    let mut head = first.message.clone();
+    if head.len() > room {
+        let mut end = room.saturating_sub(3);
+        while !head.is_char_boundary(end) {
+            end -= 1;
+        }
+        head.truncate(end);
+        head.push_str("...");
+    }
+    Err(Outcome::fail(first.code, format!("{head}{suffix}")))
 }
 
 /// Level 10: the local machine (pgdba user, pgctl and psql, PG_VERSION, the
@@ -73,7 +89,39 @@ pub fn check_machine(
 /// sync/async: `tmpdir` exists as a directory or can be created (see
 /// `machine::check_tmpdir_creatable`); 4 naming `tmpdir` otherwise.
 pub fn check_tmpdir(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
-    machine::check_tmpdir_creatable(agent, world)
+    machine::check_tmpdir_creatable(agent, world).map_err(|e| Outcome::fail(e.code, e.message))
+}
+
+/// [`check_tmpdir`] as a problem to collect with the others.
+pub fn tmpdir_problem(agent: &Agent, world: &mut World<'_>) -> Option<ParamError> {
+    machine::check_tmpdir_creatable(agent, world).err()
+}
+
+/// Every level-10 problem (see `machine::machine_problems`): the facts
+/// learned and the problems, each naming its parameter.
+pub fn machine_problems(
+    agent: &Agent,
+    world: &mut World<'_>,
+    probe: bool,
+) -> (MachineFacts, Vec<ParamError>) {
+    machine::machine_problems(agent, world, probe)
+}
+
+/// Stock check B1 (basic): the `pgdba` user exists (5) and is not root (6).
+pub fn pgdba_problem(agent: &Agent, world: &mut World<'_>) -> Option<ParamError> {
+    machine::pgdba_problem(agent, world)
+}
+
+/// `first` followed by those of `more` whose parameter `first` does not
+/// already name (a parameter with a bad value is checked on the machine with
+/// its default, which says nothing about the value the operator set).
+pub fn merge_problems(first: &[ParamError], more: Vec<ParamError>) -> Vec<ParamError> {
+    let mut all = first.to_vec();
+    all.extend(
+        more.into_iter()
+            .filter(|m| !first.iter().any(|f| f.param == m.param)),
+    );
+    all
 }
 
 /// The facts a `stop` of a running server goes on with when

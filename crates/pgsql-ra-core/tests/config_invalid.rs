@@ -612,3 +612,80 @@ fn no_machine_check_message_carries_rust_debug_text() {
     }
     assert_eq!(seen, odd.len());
 }
+
+/// Issue 12 (attack findings 11–13): values in messages as typed, in double
+/// quotes with control characters in caret notation, never Rust debug
+/// escaping; pgport's range is 1–65535 as documented.
+#[test]
+fn messages_show_values_as_typed_and_pgport_from_1() {
+    let messages = |pairs: &[(&str, &str)]| -> Vec<String> {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+            .chain([
+                ("OCF_RESOURCE_INSTANCE".to_string(), "pgsql".to_string()),
+                (
+                    "OCF_RESKEY_CRM_meta_promotable".to_string(),
+                    "true".to_string(),
+                ),
+            ])
+            .collect();
+        parameter_problems(&Agent::from_env_map(&env))
+            .into_iter()
+            .map(|p| p.message)
+            .collect()
+    };
+    for port in ["0", "65536", "abc"] {
+        let m = messages(&[("pgdata", PGDATA), ("pgport", port)]);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("between 1 and 65535"), "{}", m[0]);
+    }
+    assert!(messages(&[("pgdata", PGDATA), ("pgport", "1")]).is_empty());
+
+    let mut sync = SYNC.to_vec();
+    sync.push(("replication_slot_name", "c\u{1}d"));
+    let m = messages(&sync);
+    assert!(
+        m.iter()
+            .any(|m| m.contains("replication_slot_name=\"c^Ad\"")),
+        "{m:?}"
+    );
+
+    let e = "bad\\act".parse::<pgsql_ra_core::Action>().unwrap_err();
+    assert_eq!(e.to_string(), "unknown action \"bad\\act\"");
+    let e = pgsql_ra_core::Lsn::parse_pg("x\\y").unwrap_err();
+    assert!(
+        e.to_string().starts_with("invalid WAL location \"x\\y\""),
+        "{e}"
+    );
+}
+
+/// Issue 12 (attack finding 5): with several problems the count survives
+/// Pacemaker's 128 bytes: the first message is cut, not the count.
+#[test]
+fn the_count_of_problems_fits_in_the_exit_reason() {
+    use pgsql_ra_core::params::ParamError;
+    use pgsql_ra_core::validate::{summarize, EXIT_REASON_MAX};
+    let long = ParamError::configured("pgctl", format!("pgctl=\"{}\": é", "x".repeat(200)));
+    let short = ParamError::configured("psql", "psql: short");
+    let o = summarize(&[long.clone(), short.clone(), short.clone()]).unwrap_err();
+    let reason = o.reason.expect("reason");
+    assert!(
+        reason.len() <= EXIT_REASON_MAX,
+        "{} bytes: {reason}",
+        reason.len()
+    );
+    assert!(reason.starts_with("pgctl=\"xxx"), "{reason}");
+    assert!(
+        reason.ends_with("... (and 2 more problems, see the log)"),
+        "{reason}"
+    );
+    // One problem: its message whole (the shim shortens it and logs it all).
+    let o = summarize(std::slice::from_ref(&long)).unwrap_err();
+    assert_eq!(o.reason.as_deref(), Some(long.message.as_str()));
+    let o = summarize(&[short.clone(), short]).unwrap_err();
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("psql: short (and 1 more problem, see the log)")
+    );
+}

@@ -105,7 +105,7 @@ impl Finished {
 
 /// A program that could not be started at all.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot run {program}: {source}")]
+#[error("cannot run {program}: {}", crate::os_error::message(.source))]
 pub struct SpawnError {
     /// The program.
     pub program: String,

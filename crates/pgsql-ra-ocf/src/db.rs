@@ -20,15 +20,17 @@ use std::time::{Duration, Instant};
 use pgsql_ra_core::ports::{
     Database, DbError, DbErrorKind, Log, LogLevel, ReplicationLag, ReplicationRow,
 };
+use pgsql_ra_core::quote::quoted;
 use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
 
 use crate::budget::Budget;
 use crate::bytes_path;
 use crate::log::SharedLog;
 use crate::pgpass;
+use crate::tls::{SslMode, TlsSettings};
 use crate::users::{self, Account, EffectiveIdentity};
 
 /// Where and as whom to connect.
@@ -83,6 +85,11 @@ pub struct PgDatabase {
     version: Option<u32>,
     deadline: Option<Instant>,
     passwords: Option<PasswordFile>,
+    /// TLS as libpq would negotiate it; `Err`: an invalid `PGSSLMODE`,
+    /// which fails every connection as in libpq.
+    tls: Result<TlsSettings, String>,
+    /// The last failed call's message, quoted when the time is used up.
+    last_error: Option<String>,
 }
 
 /// Where passwords that the parameters do not give are looked up
@@ -103,15 +110,47 @@ impl std::fmt::Debug for PgDatabase {
     }
 }
 
+/// The error of a call made once the invocation's database time is spent.
+const USED_UP: &str = "the operation's time for database calls is used up";
+
 fn err(kind: DbErrorKind, message: impl Into<String>) -> DbError {
     DbError::new(kind, message)
 }
 
-/// Maps a driver error to the port's kinds.
+/// The driver's text for `e` with its causes (`std::error::Error::source`),
+/// which its `Display` leaves out: "error connecting to server: Connection
+/// refused", not "error connecting to server". The driver's "password
+/// missing" reads as libpq's "no password supplied"; an OS error's
+/// "(os error N)" suffix is dropped (issue 12, attack finding 3).
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(c.to_string());
+        cause = c.source();
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|p| match p.as_str() {
+            "password missing" => "no password supplied".to_string(),
+            _ => crate::os_error::without_os_error(&p).to_string(),
+        })
+        .collect();
+    // "invalid configuration: no password supplied" says less than the
+    // cause alone.
+    match parts.as_slice() {
+        [head, rest @ ..] if head == "invalid configuration" && !rest.is_empty() => rest.join(": "),
+        _ => parts.join(": "),
+    }
+}
+
+/// Maps a driver error to the port's kinds: authentication problems
+/// (SQLSTATE 28P01/28000, or no password to send) are [`DbErrorKind::Auth`]
+/// whatever their wording, from the error's causes as well as its text.
 fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
     let text = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+        None => cause_chain(e),
     };
     let kind = match e.code() {
         Some(c)
@@ -122,7 +161,9 @@ fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
         }
         Some(c) if *c == SqlState::QUERY_CANCELED => DbErrorKind::Timeout,
         Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::Connect,
-        _ if connecting && text.contains("password") => DbErrorKind::Auth,
+        _ if connecting && (text.contains("password") || text.contains("authentication")) => {
+            DbErrorKind::Auth
+        }
         _ if connecting => DbErrorKind::Connect,
         _ if e.is_closed() => DbErrorKind::Connect,
         _ => DbErrorKind::Query,
@@ -140,7 +181,7 @@ fn lsn_col(row: &Row, i: usize) -> Result<Option<Lsn>, DbError> {
         None => Ok(None),
         Some(t) => Lsn::parse_pg(&t)
             .map(Some)
-            .map_err(|e| err(DbErrorKind::Query, format!("bad LSN {t:?}: {e}"))),
+            .map_err(|e| err(DbErrorKind::Query, format!("bad LSN {}: {e}", quoted(&t)))),
     }
 }
 
@@ -172,7 +213,17 @@ impl PgDatabase {
             version: None,
             deadline,
             passwords: None,
+            tls: Ok(TlsSettings::default()),
+            last_error: None,
         }
+    }
+
+    /// Negotiates TLS with `tls` (default: libpq's `prefer` without root
+    /// certificates); `Err`: the settings are invalid and every connection
+    /// fails with that message.
+    pub fn with_tls(mut self, tls: Result<TlsSettings, String>) -> PgDatabase {
+        self.tls = tls;
+        self
     }
 
     /// Looks up in the password file `path` (libpq's rules, read as
@@ -216,10 +267,13 @@ impl PgDatabase {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(50) {
-            return Err(err(
-                DbErrorKind::Timeout,
-                "the operation's time for database calls is used up",
-            ));
+            // The error before this one is the cause worth reporting
+            // (issue 12: a reason must keep its cause).
+            let message = match &self.last_error {
+                Some(last) => format!("{USED_UP}; the last error: {last}"),
+                None => USED_UP.to_string(),
+            };
+            return Err(err(DbErrorKind::Timeout, message));
         }
         Ok(limit.min(left))
     }
@@ -269,7 +323,10 @@ impl PgDatabase {
             if bytes_path::has_escapes(name) {
                 return Err(err(
                     DbErrorKind::Connect,
-                    format!("the {what} name {name:?} is not valid UTF-8: the connection can't carry it"),
+                    format!(
+                        "the {what} name {} is not valid UTF-8: the connection can't carry it",
+                        quoted(&bytes_path::display(name))
+                    ),
                 ));
             }
         }
@@ -280,9 +337,16 @@ impl PgDatabase {
         } else {
             password
         };
-        let config = self.config(user, password);
+        let mut config = self.config(user, password);
+        let unix = self.target.is_unix_socket();
+        let tls = self.tls.clone().map_err(|m| err(DbErrorKind::Connect, m))?;
+        let mode = tls.mode_for(unix);
+        let connector = tls
+            .connector(mode)
+            .map_err(|m| err(DbErrorKind::Connect, m))?;
+        config.ssl_mode(TlsSettings::driver_mode(mode));
         let limit = self.bounded(self.budget.connect + Duration::from_millis(500))?;
-        let pgdba = if self.target.is_unix_socket() {
+        let pgdba = if unix {
             users::by_name(&self.target.pgdba)
         } else {
             None
@@ -290,17 +354,36 @@ impl PgDatabase {
         let where_ = format!("{}:{}", self.target.host, self.target.port);
         let rt = self.runtime()?;
         let _identity = EffectiveIdentity::assume(pgdba.as_ref());
-        let attempt =
-            rt.block_on(async { tokio::time::timeout(limit, config.connect(NoTls)).await });
+        let started = Instant::now();
+        let mut attempt = rt.block_on(async {
+            tokio::time::timeout(limit, config.connect(connector.clone())).await
+        });
+        // sslmode=allow: the plain session was refused by the server; libpq
+        // tries again with TLS.
+        if mode == SslMode::Allow {
+            if let Ok(Err(e)) = &attempt {
+                if e.as_db_error().is_some() {
+                    config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                    let left = limit.saturating_sub(started.elapsed());
+                    attempt = rt.block_on(async {
+                        tokio::time::timeout(left, config.connect(connector)).await
+                    });
+                }
+            }
+        }
         drop(_identity);
         match attempt {
             Err(_) => Err(err(
                 DbErrorKind::Timeout,
-                format!("connecting to {where_} as {user} timed out after {limit:?}"),
+                format!(
+                    "connecting to {where_} as {user} timed out after {} ms",
+                    limit.as_millis()
+                ),
             )),
             Ok(Err(e)) => {
                 let mut e = classify(&e, true);
-                e.message = format!("connecting to {where_} as {user}: {}", e.message);
+                // The cause first: an exit reason keeps 128 bytes.
+                e.message = format!("{} (connecting to {where_} as {user})", e.message);
                 Err(e)
             }
             Ok(Ok((client, connection))) => {
@@ -315,6 +398,21 @@ impl PgDatabase {
     /// Runs `call` on the monitoring (or admin) session within the statement
     /// deadline; a timed-out or broken session is dropped.
     fn with_session<T, F, Fut>(&mut self, admin: bool, call: F) -> Result<T, DbError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = (Client, Result<T, tokio_postgres::Error>)>,
+    {
+        let result = self.session_call(admin, call);
+        if let Err(e) = &result {
+            if !e.message.starts_with(USED_UP) {
+                self.last_error = Some(e.message.clone());
+            }
+        }
+        result
+    }
+
+    /// [`PgDatabase::with_session`] without remembering the error.
+    fn session_call<T, F, Fut>(&mut self, admin: bool, call: F) -> Result<T, DbError>
     where
         F: FnOnce(Client) -> Fut,
         Fut: Future<Output = (Client, Result<T, tokio_postgres::Error>)>,
@@ -344,7 +442,7 @@ impl PgDatabase {
         match rt.block_on(async { tokio::time::timeout(limit, call(client)).await }) {
             Err(_) => Err(err(
                 DbErrorKind::Timeout,
-                format!("no answer from the server within {limit:?}"),
+                format!("no answer from the server within {} ms", limit.as_millis()),
             )),
             Ok((client, result)) => {
                 let keep = !client.is_closed();
@@ -416,7 +514,7 @@ impl PgDatabase {
         let v = text.trim().parse::<u32>().map_err(|_| {
             err(
                 DbErrorKind::Query,
-                format!("bad server_version_num {text:?}"),
+                format!("bad server_version_num {}", quoted(&text)),
             )
         })?;
         self.version = Some(v);

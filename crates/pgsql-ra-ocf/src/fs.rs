@@ -26,7 +26,7 @@ pub struct RealFs {
 }
 
 fn fs_err(path: &str, e: &std::io::Error) -> FsError {
-    let mut err = FsError::new(path, e.to_string());
+    let mut err = FsError::new(path, crate::os_error::message(e));
     err.permission_denied = e.kind() == std::io::ErrorKind::PermissionDenied;
     err
 }
@@ -40,16 +40,30 @@ pub fn mode_allows_write(
     uid: u32,
     groups: &[u32],
 ) -> bool {
+    mode_allows(0o2, mode, owner_uid, owner_gid, uid, groups)
+}
+
+/// True when the permission bits grant `uid` (member of `groups`) the
+/// `bit` (0o4 read, 0o2 write, 0o1 search) on a file owned by
+/// `owner_uid:owner_gid` (root always).
+pub fn mode_allows(
+    bit: u32,
+    mode: u32,
+    owner_uid: u32,
+    owner_gid: u32,
+    uid: u32,
+    groups: &[u32],
+) -> bool {
     if uid == 0 {
         return true;
     }
     if uid == owner_uid {
-        return mode & 0o200 != 0;
+        return mode & (bit << 6) != 0;
     }
     if groups.contains(&owner_gid) {
-        return mode & 0o020 != 0;
+        return mode & (bit << 3) != 0;
     }
-    mode & 0o002 != 0
+    mode & bit != 0
 }
 
 impl RealFs {
@@ -186,11 +200,52 @@ impl Filesystem for RealFs {
         }
     }
 
+    /// Seeks to `from` and reads only the rest: a server log can be large.
+    fn read_from(&mut self, path: &str, from: u64) -> Result<Option<(u64, String)>, FsError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = match fs::File::open(bytes_path::path(path)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(fs_err(path, &e)),
+        };
+        let len = f.metadata().map_err(|e| fs_err(path, &e))?.len();
+        if from >= len {
+            return Ok(Some((len, String::new())));
+        }
+        let mut bytes = Vec::new();
+        f.seek(SeekFrom::Start(from))
+            .and_then(|_| f.read_to_end(&mut bytes))
+            .map_err(|e| fs_err(path, &e))?;
+        Ok(Some((len, decode_bytes(&bytes))))
+    }
+
+    /// Root (uid 0): what `access(W_OK)` says, which also refuses a
+    /// read-only mount and what the kernel refuses even to root (`/proc`
+    /// entries). Another user: as `test -w` run as that user (stock): the
+    /// search bit of every directory above, the write bit of the path, and
+    /// never on a read-only mount.
     fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError> {
         let account = users::by_name(user)
             .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
-        let m = fs::metadata(bytes_path::path(path)).map_err(|e| fs_err(path, &e))?;
+        let target = bytes_path::path(path);
+        let m = fs::metadata(&target).map_err(|e| fs_err(path, &e))?;
+        if read_only_mount(&target) {
+            return Ok(false);
+        }
+        if account.uid == 0 {
+            return Ok(access_writable(&target));
+        }
         let groups = users::groups_of(&account);
+        // `test -w` as the user (stock): every directory above must let it
+        // through (search permission), then the file itself.
+        let mut dir = target.parent();
+        while let Some(d) = dir {
+            let dm = fs::metadata(d).map_err(|e| fs_err(path, &e))?;
+            if !mode_allows(0o1, dm.mode(), dm.uid(), dm.gid(), account.uid, &groups) {
+                return Ok(false);
+            }
+            dir = d.parent();
+        }
         Ok(mode_allows_write(
             m.mode(),
             m.uid(),
@@ -199,6 +254,33 @@ impl Filesystem for RealFs {
             &groups,
         ))
     }
+}
+
+fn c_path(path: &std::path::Path) -> Option<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
+}
+
+/// True when `path` is on a file system mounted read-only (`statvfs`
+/// `ST_RDONLY`); false when that cannot be told.
+fn read_only_mount(path: &std::path::Path) -> bool {
+    let Some(c) = c_path(path) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path; `buf` is a plain C struct the
+    // call fills in.
+    let mut buf: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut buf) };
+    rc == 0 && buf.f_flag & libc::ST_RDONLY != 0
+}
+
+/// `access(path, W_OK)` for the real user (the agent: root).
+fn access_writable(path: &std::path::Path) -> bool {
+    let Some(c) = c_path(path) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
 #[cfg(test)]
@@ -214,6 +296,10 @@ mod tests {
         assert!(mode_allows_write(0o777, 0, 0, 101, &[104]));
         assert!(!mode_allows_write(0o755, 0, 0, 101, &[104]));
         assert!(mode_allows_write(0o000, 5, 5, 0, &[0]));
+        // Search permission on a directory (the traversal `test -w` needs).
+        assert!(!mode_allows(0o1, 0o700, 0, 0, 101, &[104]));
+        assert!(mode_allows(0o1, 0o711, 0, 0, 101, &[104]));
+        assert!(mode_allows(0o1, 0o710, 0, 104, 101, &[104]));
     }
 
     #[test]

@@ -185,10 +185,10 @@ impl PgCtl {
             return Err(ProcessError::new(
                 None,
                 format!(
-                    "{} killed after {:?}: {}",
-                    inv.display(),
-                    self.timeout,
-                    done.output_line()
+                    "{} (killed after {} s: {})",
+                    done.output_line(),
+                    self.timeout.as_secs_f64(),
+                    inv.display()
                 ),
             ));
         }
@@ -197,11 +197,14 @@ impl PgCtl {
         } else {
             Err(ProcessError::new(
                 done.code,
+                // The program's own words first: an exit reason keeps 128
+                // bytes (issue 12, attack finding 9); the full command
+                // follows for the log.
                 format!(
-                    "{} failed ({}): {}",
-                    inv.display(),
+                    "{} ({}: {})",
+                    done.output_line(),
                     done.status_text(),
-                    done.output_line()
+                    inv.display()
                 ),
             ))
         }

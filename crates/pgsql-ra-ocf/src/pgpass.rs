@@ -12,8 +12,10 @@
 //!   (`mode & 077`), is ignored with a warning.
 //! * Lines `hostname:port:database:username:password`; `#` starts a
 //!   comment line; `*` as a whole field matches anything; `\` escapes the
-//!   next character (`\:`, `\\`), in the password too. The first matching
-//!   line wins; a line with fewer fields never matches.
+//!   next character (`\:`, `\\`), in the password too. The password ends
+//!   at the first unescaped `:` and a lone `\` at the end of the line is
+//!   kept (libpq's `passwordFromFile`). The first matching line wins; a
+//!   line with fewer fields never matches.
 //! * The host of a Unix-socket connection is `localhost` when the socket
 //!   directory is the compiled-in default ([`DEFAULT_SOCKET_DIR`]),
 //!   otherwise the directory's path itself.
@@ -83,17 +85,21 @@ fn match_field<'a>(rest: &'a str, value: &str) -> Option<&'a str> {
     None
 }
 
-/// Removes the `\` escapes of a password.
-fn unescape(field: &str) -> String {
+/// The password field as libpq reads it (`passwordFromFile` in
+/// PostgreSQL's `src/interfaces/libpq/fe-connect.c`): it ends at the first
+/// unescaped `:` (anything after it is ignored), `\` escapes the next
+/// character, and a lone `\` at the end of the line is kept as it is.
+fn password_field(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let mut chars = field.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
+        match c {
+            ':' => break,
+            '\\' => match chars.next() {
+                Some(n) => out.push(n),
+                None => out.push('\\'),
+            },
+            c => out.push(c),
         }
     }
     out
@@ -114,7 +120,7 @@ pub fn lookup(text: &str, key: &Key<'_>) -> Option<String> {
             .and_then(|r| match_field(r, key.dbname))
             .and_then(|r| match_field(r, key.user));
         if let Some(password) = found {
-            let password = unescape(password);
+            let password = password_field(password);
             return (!password.is_empty()).then_some(password);
         }
     }
@@ -237,10 +243,28 @@ mod tests {
             lookup(text, &key("h", 1, "my:db", "u\\x")).as_deref(),
             Some("pa:ss\\word")
         );
-        // An unescaped ':' in the password is part of it.
+        // The password ends at the first unescaped ':', like libpq
+        // (passwordFromFile): what follows is ignored.
         assert_eq!(
             lookup("h:1:d:u:a:b\n", &key("h", 1, "d", "u")).as_deref(),
-            Some("a:b")
+            Some("a")
+        );
+        assert_eq!(
+            lookup("h:1:d:u:Sup3r\\:Secr\\\\et:extra\n", &key("h", 1, "d", "u")).as_deref(),
+            Some("Sup3r:Secr\\et")
+        );
+        assert_eq!(
+            lookup("h:1:d:u:m0n:it\\\\or\n", &key("h", 1, "d", "u")).as_deref(),
+            Some("m0n")
+        );
+        // A lone '\' at the end of the line is kept (libpq copies it).
+        assert_eq!(
+            lookup("h:1:d:u:endsin\\\n", &key("h", 1, "d", "u")).as_deref(),
+            Some("endsin\\")
+        );
+        assert_eq!(
+            lookup("h:1:d:u:endsin\\\r\n", &key("h", 1, "d", "u")).as_deref(),
+            Some("endsin\\")
         );
         // An empty password is no password.
         assert_eq!(lookup("h:1:d:u:\n", &key("h", 1, "d", "u")), None);

@@ -343,9 +343,9 @@ fn attr_files(p: &Pair) -> std::collections::BTreeMap<String, String> {
 
 /// B2-08 (issue 12): `start` on an instance that is already running. A
 /// streaming hot standby: 0, and nothing changes (its status, its score,
-/// the other node's attributes, the replication). A primary (here without
-/// `PGSQL.lock`): an error that names the primary, and no attribute of any
-/// node is touched.
+/// the other node's attributes, the replication). A primary (with and
+/// without `PGSQL.lock`): an error that names the primary, and no attribute
+/// of any node is touched.
 #[test]
 fn start_of_a_running_instance_keeps_a_standby_and_refuses_a_primary() {
     let p = Pair::new("startrun");
@@ -385,22 +385,38 @@ fn start_of_a_running_instance_keeps_a_standby_and_refuses_a_primary() {
         Some("HS:sync")
     );
 
-    // The primary, without its lock (the lock rule is checked first).
-    std::fs::remove_file(format!("{}/PGSQL.lock", p.n1.tmpdir)).expect("remove the lock");
+    // The primary, first with its PGSQL.lock (the normal case; issue 12,
+    // attack finding 10), then without it: the same refusal, no advice to
+    // remove the lock of a live primary, no attribute changed.
+    let lock = format!("{}/PGSQL.lock", p.n1.tmpdir);
+    assert!(
+        std::path::Path::new(&lock).exists(),
+        "a primary has its lock"
+    );
     let before = attr_files(&p);
     let primary_pid = p.n1.postmaster_pid();
-    let r = a1.run("start", 0);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("already running as a primary"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        attr_files(&p),
-        before,
-        "start of a running primary changed attributes"
-    );
+    for with_lock in [true, false] {
+        if !with_lock {
+            std::fs::remove_file(&lock).expect("remove the lock");
+        }
+        let r = a1.run("start", 0);
+        assert_eq!(r.code, 1, "lock {with_lock}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("already running as a primary"),
+            "lock {with_lock}: {}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("remove"),
+            "lock {with_lock}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            attr_files(&p),
+            before,
+            "start of a running primary changed attributes (lock {with_lock})"
+        );
+    }
     assert_eq!(
         p.n1.postmaster_pid(),
         primary_pid,

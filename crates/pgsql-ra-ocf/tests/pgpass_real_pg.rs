@@ -108,3 +108,81 @@ fn pgpass_gives_pgdba_and_monitor_user_their_scram_passwords_over_tcp_and_socket
     assert!(r.stderr.contains("group or world access"), "{}", r.stderr);
     no_secret(&r.stderr);
 }
+
+/// psql (libpq) as `postgres` with only the password file: `true` when it
+/// connects. The oracle for what the agent must do with the same line.
+fn psql_connects(n: &PgNode, passfile: &str, user: &str) -> bool {
+    std::process::Command::new("runuser")
+        .args(["-u", "postgres", "--", "env", "-i"])
+        .arg(format!("PGPASSFILE={passfile}"))
+        .arg(pg_bin("psql"))
+        .args(["-w", "-X", "-h", &n.host, "-p", &n.port.to_string()])
+        .args(["-U", user, "-d", "postgres", "-Atc", "select 1"])
+        .current_dir("/tmp")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Issue 12 (attack finding 2): the password field ends at the first
+/// unescaped ':' and a lone trailing '\' is kept, like libpq's
+/// `passwordFromFile`. Each line is judged by psql on the same server and
+/// file; the agent's monitor must agree with it.
+#[test]
+fn pgpass_password_field_ends_like_libpq() {
+    let dir = TestDir::new("pgpass-field");
+    let port = free_port();
+    let n1 = PgNode::new(&dir, "node1", 1, port);
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    n1.psql(r"alter role postgres password 'Sup3r:Secr\et'");
+    n1.psql(r"create role bs login password 'endsin\'");
+    // The whole line after the user field: libpq reads only "m0n".
+    n1.psql(r"create role mon login password 'm0n:it\or'");
+    std::fs::write(
+        format!("{}/pg_hba.conf", n1.pgdata),
+        "local all all scram-sha-256\nhost all all 127.0.0.0/8 scram-sha-256\n",
+    )
+    .expect("pg_hba.conf");
+    as_pgdba(&pg_bin("pg_ctl"), &["-D", &n1.pgdata, "reload"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    let attrd = dir.join("attrd");
+    std::fs::create_dir_all(&attrd).expect("attrd");
+    std::fs::write(format!("{attrd}/nodes"), "node1\n").expect("nodes");
+    let passfile = dir.join("pgpass");
+    let h = &n1.host;
+    let cases = [
+        // (monitor_user, line, connects)
+        (
+            "",
+            format!(r"{h}:{port}:postgres:postgres:Sup3r\:Secr\\et:extra"),
+            true,
+        ),
+        ("bs", format!(r"{h}:{port}:postgres:bs:endsin\"), true),
+        ("mon", format!(r"{h}:{port}:postgres:mon:m0n:it\\or"), false),
+    ];
+    for (user, line, connects) in cases {
+        write_pgpass(&passfile, &format!("{line}\n"), 0o600);
+        let role = if user.is_empty() { "postgres" } else { user };
+        assert_eq!(
+            psql_connects(&n1, &passfile, role),
+            connects,
+            "psql with {line}"
+        );
+        let mut env = AgentEnv::new(&n1, &attrd, "node1", &n1.host);
+        env.set("OCF_RESKEY_rep_mode", "none")
+            .set("OCF_RESKEY_monitor_user", user)
+            .set("PGPASSFILE", &passfile);
+        let r = env.run("monitor", 10000);
+        assert_eq!(r.code == 0, connects, "agent with {line}: {}", r.stderr);
+        if !connects {
+            assert!(
+                r.stderr.contains("password authentication failed"),
+                "{}",
+                r.stderr
+            );
+        }
+    }
+}

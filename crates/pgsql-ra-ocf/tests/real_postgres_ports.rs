@@ -51,11 +51,18 @@ fn db_for(p: &Params) -> PgDatabase {
 }
 
 fn wait_connectable(db: &mut PgDatabase) {
+    let mut last = String::new();
     let ok = wait_for(Duration::from_secs(30), || {
         db.reset();
-        db.server_version_num().is_ok()
+        match db.server_version_num() {
+            Ok(_) => true,
+            Err(e) => {
+                last = e.to_string();
+                false
+            }
+        }
     });
-    assert!(ok, "server did not accept connections");
+    assert!(ok, "server did not accept connections: {last}");
 }
 
 #[test]
@@ -241,6 +248,10 @@ fn a_sigstopped_server_fails_calls_in_bounded_time() {
     wait_connectable(&mut db);
 }
 
+/// Also issue 12 (attack finding 3): connection errors keep their cause
+/// ("no password supplied", classified as authentication; "Connection
+/// refused" without "(os error 111)"; the last cause once the database time
+/// is used up).
 #[test]
 fn authentication_and_connection_errors_are_classified_without_leaking_the_password() {
     let dir = TestDir::new("auth");
@@ -283,6 +294,39 @@ fn authentication_and_connection_errors_are_classified_without_leaking_the_passw
     let e = db_for(&params(&nobody, &[])).is_in_recovery().unwrap_err();
     assert_eq!(e.kind, DbErrorKind::Connect, "{e}");
     assert!(t.elapsed() < Duration::from_secs(3));
+    // Issue 12 (attack finding 3): the cause is kept, as libpq words it.
+    assert!(e.message.contains("Connection refused"), "{e}");
+    assert!(!e.message.contains("os error"), "{e}");
+
+    // Once the invocation's database time is spent, the error still names
+    // the cause of the failures before it.
+    let total = Budget {
+        database_total: Some(Duration::from_millis(600)),
+        ..quick()
+    };
+    let mut db = PgDatabase::new(DbTarget::from_params(&params(&nobody, &[])), total);
+    let mut used_up = None;
+    for _ in 0..100 {
+        match db.is_in_recovery() {
+            Err(e) if e.message.contains("used up") => {
+                used_up = Some(e);
+                break;
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let e = used_up.expect("the database time is used up");
+    assert_eq!(e.kind, DbErrorKind::Timeout, "{e}");
+    assert!(e.message.contains("the last error"), "{e}");
+    assert!(e.message.contains("Connection refused"), "{e}");
+
+    // No password to send (scram asks for one): an authentication error
+    // that says so, not "invalid configuration".
+    let p = params(&n1, &[("monitor_user", "monitor")]);
+    let e = db_for(&p).is_in_recovery().unwrap_err();
+    assert_eq!(e.kind, DbErrorKind::Auth, "{e}");
+    assert!(e.message.contains("no password supplied"), "{e}");
+    assert!(!e.message.contains("invalid configuration"), "{e}");
 }
 
 #[test]

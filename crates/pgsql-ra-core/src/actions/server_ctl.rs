@@ -144,8 +144,8 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         params.pgdba.clone(),
     );
     let fs = &mut *ctx.world.fs;
-    match fs.metadata(&logfile) {
-        Ok(Some(_)) => {}
+    let created = match fs.metadata(&logfile) {
+        Ok(Some(_)) => false,
         Ok(None) => {
             if let Err(e) = fs.write(&logfile, "", FileOwner::Pgdba, 0o600) {
                 return Err(perm(
@@ -153,6 +153,7 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
                     format!("PostgreSQL can't write to the log file: {e}"),
                 ));
             }
+            true
         }
         Err(e) => {
             return Err(perm(
@@ -160,8 +161,14 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
                 format!("PostgreSQL can't write to the log file: {e}"),
             ))
         }
-    }
+    };
+    // Stock `test -w` as pgdba: a file pgdba can't reach (a directory it
+    // can't enter) is refused with 4, and a file created for the test is
+    // not left behind (issue 12, attack finding 7).
     if !matches!(ctx.world.fs.writable_by(&logfile, &pgdba), Ok(true)) {
+        if created {
+            let _ = ctx.world.fs.remove(&logfile);
+        }
         return Err(perm(
             ctx,
             format!("PostgreSQL can't write to the log file: {logfile}"),
@@ -213,7 +220,14 @@ fn prepare_directories(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
 }
 
 /// Polls the real monitor until PostgreSQL answers, within the budget.
-pub fn wait_until_up(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<Health, Outcome> {
+/// `log_from`: the length of `logfile` before this start (`None`: no start
+/// was issued), so that only what this start wrote is quoted when the
+/// postmaster exits.
+pub fn wait_until_up(
+    ctx: &mut Ctx<'_, '_>,
+    what: &str,
+    log_from: Option<u64>,
+) -> Result<Health, Outcome> {
     let mut last: String;
     // No live postmaster for a whole second: it exited (the first polls
     // may come before a new postmaster wrote its pid file).
@@ -226,7 +240,7 @@ pub fn wait_until_up(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<Health, Outcom
                 let now = ctx.world.clock.now();
                 let since = *down_since.get_or_insert(now);
                 if now.saturating_sub(since) >= EXITED_AFTER {
-                    return Err(exited(ctx, what));
+                    return Err(exited(ctx, what, log_from));
                 }
             }
             Err(o) => {
@@ -252,33 +266,91 @@ const EXITED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// How many last lines of `logfile` a failed start logs.
 const LOGFILE_LINES: usize = 5;
 
-/// The postmaster exited while the agent waited for it: the last lines of
-/// `logfile` (the server's own words) are logged, and the reason points at
-/// the file and quotes its last line.
-fn exited(ctx: &mut Ctx<'_, '_>, what: &str) -> Outcome {
+/// Where PostgreSQL's log goes nowhere.
+const DEV_NULL: &str = "/dev/null";
+
+/// The length of `logfile` now (0 when it does not exist or can't be read),
+/// taken before `pg_ctl start`.
+pub fn log_length(ctx: &mut Ctx<'_, '_>) -> u64 {
     let logfile = ctx.agent.params.logfile.clone();
-    let text = ctx
-        .world
-        .fs
-        .read(&logfile)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    match ctx.world.fs.read_from(&logfile, u64::MAX) {
+        Ok(Some((len, _))) => len,
+        _ => 0,
+    }
+}
+
+/// The lines this start wrote to `logfile` (all of it when it shrank, i.e.
+/// was rotated or truncated, since `from`), blank lines left out.
+fn new_log_lines(ctx: &mut Ctx<'_, '_>, from: u64) -> Vec<String> {
+    let logfile = ctx.agent.params.logfile.clone();
+    let text = match ctx.world.fs.read_from(&logfile, from) {
+        Ok(Some((len, _))) if len < from => ctx
+            .world
+            .fs
+            .read_from(&logfile, 0)
+            .ok()
+            .flatten()
+            .map(|(_, t)| t)
+            .unwrap_or_default(),
+        Ok(Some((_, text))) => text,
+        _ => String::new(),
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The line to build a reason from: the last FATAL or PANIC line (the
+/// server's reason to exit), else the last line; from its severity on
+/// (the `log_line_prefix` timestamp and pid left out), blanks squeezed.
+pub fn cause_line(lines: &[String]) -> Option<String> {
+    let severity = |l: &str| ["PANIC:", "FATAL:"].iter().filter_map(|s| l.find(s)).min();
+    let (line, at) = lines
+        .iter()
+        .rev()
+        .find_map(|l| severity(l).map(|i| (l, i)))
+        .or_else(|| {
+            let l = lines.last()?;
+            let at = ["ERROR:", "LOG:", "WARNING:"]
+                .iter()
+                .filter_map(|s| l.find(s))
+                .min()
+                .unwrap_or(0);
+            Some((l, at))
+        })?;
+    Some(line[at..].split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The postmaster exited while the agent waited for it: the lines this
+/// start wrote to `logfile` (the server's own words, at most the last
+/// [`LOGFILE_LINES`]) are logged, and the reason gives the cause first
+/// (the FATAL/PANIC line when there is one), then where to look. With
+/// `logfile=/dev/null` the log is not kept: the reason says so.
+fn exited(ctx: &mut Ctx<'_, '_>, what: &str, log_from: Option<u64>) -> Outcome {
+    let logfile = ctx.agent.params.logfile.clone();
+    if logfile == DEV_NULL {
+        return ctx.fail(
+            OcfExit::ErrGeneric,
+            format!(
+                "PostgreSQL exited instead of getting ready to {what}; its log is not kept (logfile={DEV_NULL}): set logfile to a file to see why"
+            ),
+        );
+    }
+    let lines = new_log_lines(ctx, log_from.unwrap_or(0));
     let tail = &lines[lines.len().saturating_sub(LOGFILE_LINES)..];
     for line in tail {
-        ctx.log(LogLevel::Err, &format!("{logfile}: {}", line.trim()));
+        ctx.log(LogLevel::Err, &format!("{logfile}: {line}"));
     }
-    let quote = tail
-        .last()
-        .map(|l| format!(": {}", l.trim()))
-        .unwrap_or_default();
-    ctx.fail(
-        OcfExit::ErrGeneric,
-        format!(
-            "PostgreSQL exited instead of getting ready to {what}; see logfile={logfile}{quote}"
+    let (head, tail) = crate::quote::param_path("logfile", &logfile);
+    let reason = match cause_line(&lines) {
+        Some(cause) => format!("PostgreSQL exited: {cause} (see {head}){tail}"),
+        None => format!(
+            "PostgreSQL exited instead of getting ready to {what}; nothing new in {head}{tail}"
         ),
-    )
+    };
+    ctx.fail(OcfExit::ErrGeneric, reason)
 }
 
 /// Drops the replication slots of the other nodes that exist (start).
@@ -353,7 +425,7 @@ pub fn find_server(ctx: &mut Ctx<'_, '_>) -> Result<ServerState, Outcome> {
 /// Waits until a live but unresponsive postmaster answers, then cleans up
 /// the other nodes' slots.
 pub fn wait_for_server(ctx: &mut Ctx<'_, '_>) -> Result<Health, Outcome> {
-    let h = wait_until_up(ctx, "answer")?;
+    let h = wait_until_up(ctx, "answer", None)?;
     drop_other_slots(ctx)?;
     Ok(h)
 }
@@ -377,11 +449,26 @@ pub fn start_server(ctx: &mut Ctx<'_, '_>) -> Result<Health, Outcome> {
         );
     }
     prepare_directories(ctx)?;
+    let log_from = log_length(ctx);
     if let Err(e) = ctx.world.server.start() {
-        return Err(ctx.fail(OcfExit::ErrGeneric, format!("Can't start PostgreSQL. {e}")));
+        // The whole text to the log; the reason with the paths shortened,
+        // so that pg_ctl's own words fit (issue 12, attack finding 9).
+        let full = format!("Can't start PostgreSQL: {e}");
+        ctx.log(LogLevel::Err, &full);
+        let params = &ctx.agent.params;
+        let short = crate::quote::shorten_paths_in(
+            &full,
+            &[
+                &params.pgdata,
+                &params.logfile,
+                &params.pgctl,
+                &params.config,
+            ],
+        );
+        return Err(Outcome::fail(OcfExit::ErrGeneric, short));
     }
     ctx.world.db.reset();
-    let h = wait_until_up(ctx, "start")?;
+    let h = wait_until_up(ctx, "start", Some(log_from))?;
     drop_other_slots(ctx)?;
     ctx.log(LogLevel::Info, "PostgreSQL is started");
     Ok(h)
@@ -395,5 +482,53 @@ pub fn real_start(ctx: &mut Ctx<'_, '_>) -> Result<Started, Outcome> {
         ServerState::Down => start_server(ctx).map(Started::Up),
         ServerState::Unresponsive { .. } => wait_for_server(ctx).map(Started::Up),
         answering => Ok(Started::AlreadyRunning(health_of(answering))),
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::cause_line;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_cause_is_the_fatal_line_without_its_prefix() {
+        let log = lines(
+            "2026-11-30 21:00:00.001 UTC [77] LOG:  starting PostgreSQL 15.8\n\
+             2026-11-30 21:00:00.002 UTC [77] FATAL:  could not map anonymous shared memory: Cannot allocate memory\n\
+             2026-11-30 21:00:00.002 UTC [77] HINT:  This error usually means that PostgreSQL's request...\n\
+             2026-11-30 21:00:00.003 UTC [77] LOG:  database system is shut down",
+        );
+        assert_eq!(
+            cause_line(&log).as_deref(),
+            Some("FATAL: could not map anonymous shared memory: Cannot allocate memory")
+        );
+        let log = lines("x PANIC:  could not locate a valid checkpoint record\ny LOG:  aborted");
+        assert_eq!(
+            cause_line(&log).as_deref(),
+            Some("PANIC: could not locate a valid checkpoint record")
+        );
+        // No FATAL/PANIC: the last line, from its severity on.
+        let log = lines("2026-11-30 UTC [1] LOG:  database system is shut down");
+        assert_eq!(
+            cause_line(&log).as_deref(),
+            Some("LOG: database system is shut down")
+        );
+        assert_eq!(
+            cause_line(&lines("no prefix here")).as_deref(),
+            Some("no prefix here")
+        );
+        assert_eq!(cause_line(&[]), None);
+    }
+
+    #[test]
+    fn tails_start_at_a_character_boundary() {
+        use crate::ports::tail_from;
+        assert_eq!(tail_from("abc", 1), "bc");
+        assert_eq!(tail_from("abc", 3), "");
+        assert_eq!(tail_from("abc", u64::MAX), "");
+        assert_eq!(tail_from("é!", 1), "!");
     }
 }

@@ -105,6 +105,16 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     // keeps its status, score and configuration; a running primary is
     // refused without touching any attribute or file. With the lock, the
     // stock order stays: the attribute steps, then the lock refusal.
+    // With the lock (the normal case on a primary), a server answering as
+    // a primary is still "already running as a primary": refused before
+    // any attribute or file changes, and without the advice to remove the
+    // lock of a live primary (issue 12, attack finding 10). A server that
+    // is down or a standby keeps the stock order below.
+    if present {
+        if let Some(o) = refuse_running_primary(ctx) {
+            return o;
+        }
+    }
     let mut found = None;
     if !present {
         let state = match find_server(ctx) {
@@ -246,4 +256,28 @@ fn journal_refusal(ctx: &mut Ctx<'_, '_>, decision: &crate::decide::start::Start
             reason: decision.reason.to_string(),
         },
     );
+}
+
+/// `Some(refusal)` when the server answers as a primary (the decision for
+/// a primary found without the lock); `None` otherwise, also when it can't
+/// be looked at (the lock rule then decides, as before).
+fn refuse_running_primary(ctx: &mut Ctx<'_, '_>) -> Option<Outcome> {
+    let state = find_server(ctx).ok()?;
+    if state != ServerState::Primary {
+        return None;
+    }
+    let decision = start_decision(&StartInput {
+        rep_mode: ctx.agent.params.rep_mode,
+        lock: None,
+        found: Some(state),
+        came_up: None,
+    });
+    ctx.log(
+        LogLevel::Debug,
+        &format!("start (PGSQL.lock present): {}", decision.reason),
+    );
+    match decision.action {
+        StartAction::Refuse { code } => Some(ctx.fail(code, decision.reason.to_string())),
+        _ => None,
+    }
 }

@@ -83,4 +83,32 @@ pub trait Filesystem {
     fn list_dir(&mut self, path: &str) -> Result<Vec<String>, FsError>;
     /// True when `user` may write to `path`.
     fn writable_by(&mut self, path: &str, user: &str) -> Result<bool, FsError>;
+    /// The file's length in bytes and its text from byte `from` on (`None`:
+    /// no such file). `from` beyond the end (e.g. `u64::MAX` to learn the
+    /// length only) gives an empty text. Used to quote only what
+    /// PostgreSQL wrote to `logfile` during one start (issue 12, attack
+    /// finding 8). The default reads the whole file through
+    /// [`Filesystem::read`]; an implementation may read only the tail.
+    fn read_from(&mut self, path: &str, from: u64) -> Result<Option<(u64, String)>, FsError> {
+        let Some(text) = self.read(path)? else {
+            return Ok(None);
+        };
+        let len = text.len() as u64;
+        Ok(Some((len, tail_from(&text, from).to_string())))
+    }
+}
+
+/// `text` from byte `from` on: empty past the end, moved forward to the
+/// next character boundary (see [`Filesystem::read_from`]).
+pub fn tail_from(text: &str, from: u64) -> &str {
+    let Ok(mut i) = usize::try_from(from) else {
+        return "";
+    };
+    if i >= text.len() {
+        return "";
+    }
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    &text[i..]
 }

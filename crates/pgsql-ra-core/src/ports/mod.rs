@@ -18,7 +18,7 @@ pub use data_dir::{
     CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome,
 };
 pub use database::{Database, DbError, DbErrorKind, ReplicationLag, ReplicationRow};
-pub use filesystem::{FileMeta, FileOwner, Filesystem, FsError};
+pub use filesystem::{tail_from, FileMeta, FileOwner, Filesystem, FsError};
 pub use log::{Log, LogLevel, MemoryLog};
 pub use server::{ProcessError, Server, StopMode};
 pub use system::{System, UserInfo};

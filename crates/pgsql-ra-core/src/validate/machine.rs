@@ -6,8 +6,9 @@ use super::pgconf::config_values;
 use super::MachineFacts;
 use crate::agent::Agent;
 use crate::ocf::{OcfExit, Outcome};
+use crate::params::ParamError;
 use crate::ports::World;
-use crate::quote::quoted;
+use crate::quote::{param_path, quoted, short_path};
 
 /// The oldest supported major (`recovery.conf`, `pg_*_wal_lsn` functions).
 pub const MIN_SUPPORTED_MAJOR: u32 = 10;
@@ -41,83 +42,114 @@ pub fn parse_pg_version(text: &str) -> Option<u32> {
 
 /// The level-10 checks (see the module doc). `probe` tolerates a missing
 /// configuration file and skips the writability test, because shared storage
-/// may not be mounted on a node that only probes.
-pub fn check_machine(
+/// may not be mounted on a node that only probes. Every problem is
+/// collected, not only the first (issue 12, attack finding 5); a check that
+/// needs what an earlier one found missing is skipped (pgdata's writability
+/// without the pgdba user, `socketdir` without the configuration file).
+pub fn machine_problems(
     agent: &Agent,
     world: &mut World<'_>,
     probe: bool,
-) -> Result<MachineFacts, Outcome> {
+) -> (MachineFacts, Vec<ParamError>) {
     let p = &agent.params;
-    match world.system.user(&p.pgdba) {
-        None => {
-            return Err(fail(
-                OcfExit::ErrInstalled,
-                format!("pgdba={}: user {} doesn't exist", quoted(&p.pgdba), quoted(&p.pgdba)),
-            ))
-        }
-        Some(u) if u.uid == 0 => {
-            return Err(fail(
-                OcfExit::ErrConfigured,
-                format!(
-                    "pgdba={}: user {} has uid 0 and PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
-                    quoted(&p.pgdba), quoted(&p.pgdba)
-                ),
-            ))
-        }
-        Some(_) => {}
-    }
+    let mut problems = Vec::new();
+    let user_problem = pgdba_problem(agent, world);
+    let user_exists = !matches!(&user_problem, Some(e) if e.code == OcfExit::ErrInstalled);
+    problems.extend(user_problem);
     let pg_version = read_pg_version(world, &p.pgdata);
     for (param, value) in [("pgctl", &p.pgctl), ("psql", &p.psql)] {
         let program = value.split_whitespace().next().unwrap_or("");
         if program.is_empty() || world.system.find_program(program).is_none() {
-            return Err(fail(
+            let (head, tail) = param_path(param, value);
+            let what = if program == value.trim() {
+                "the command".to_string()
+            } else {
+                format!("command {}", quoted(program))
+            };
+            problems.push(problem(
+                param,
                 OcfExit::ErrInstalled,
-                format!(
-                    "{param}={}: setup problem: couldn't find command {}",
-                    quoted(value),
-                    quoted(program)
-                ),
+                format!("{head}: setup problem: couldn't find {what}{tail}"),
             ));
         }
     }
     let config_text = match world.fs.read(&p.config) {
         Ok(Some(text)) => Some(text),
         Ok(None) if !probe => {
-            return Err(fail(
-                OcfExit::ErrInstalled,
-                format!(
-                    "config={}: configuration file {} doesn't exist",
-                    quoted(&p.config),
-                    quoted(&p.config)
-                ),
-            ))
+            problems.push(problem("config", OcfExit::ErrInstalled, {
+                let (head, tail) = param_path("config", &p.config);
+                format!("{head}: configuration file doesn't exist{tail}")
+            }));
+            None
         }
         // `[ -f config ]` in the stock agent: a directory (or any path that
         // can't be read as a file) is as missing as an absent file.
         Err(e) if !probe => {
-            return Err(fail(
-                OcfExit::ErrInstalled,
+            problems.push(problem("config", OcfExit::ErrInstalled, {
+                let (head, tail) = param_path("config", &p.config);
                 format!(
-                    "config={}: configuration file {} can't be read as a file ({})",
-                    quoted(&p.config),
-                    quoted(&p.config),
+                    "{head}: configuration file can't be read as a file: {}{tail}",
                     e.message
-                ),
-            ))
+                )
+            }));
+            None
         }
         Ok(None) | Err(_) => None,
     };
     if let Some(text) = &config_text {
-        check_socketdir(agent, text, pg_version)?;
+        problems.extend(check_socketdir(agent, text, pg_version).err());
     }
-    if !probe {
-        check_pgdata_writable(agent, world)?;
+    if !probe && user_exists {
+        problems.extend(check_pgdata_writable(agent, world).err());
     }
-    check_version_features(agent, pg_version)?;
-    Ok(MachineFacts {
+    problems.extend(check_version_features(agent, pg_version).err());
+    let facts = MachineFacts {
         pg_version,
         config_readable: config_text.is_some(),
-    })
+    };
+    (facts, problems)
+}
+
+/// [`machine_problems`] as one outcome: `Err` with the first problem's code
+/// and a reason naming it and how many more there are.
+pub fn check_machine(
+    agent: &Agent,
+    world: &mut World<'_>,
+    probe: bool,
+) -> Result<MachineFacts, Outcome> {
+    let (facts, problems) = machine_problems(agent, world, probe);
+    super::summarize(&problems).map(|()| facts)
+}
+
+/// Stock check B1 (basic, every action and `validate-all` at any level,
+/// stock §1.9/§1.10): the `pgdba` user must exist (5); it must not be root
+/// either (6: `pg_ctl` refuses to run as root).
+pub fn pgdba_problem(agent: &Agent, world: &mut World<'_>) -> Option<ParamError> {
+    let p = &agent.params;
+    match world.system.user(&p.pgdba) {
+        None => Some(problem(
+            "pgdba",
+            OcfExit::ErrInstalled,
+            format!("pgdba={}: user {} doesn't exist", quoted(&p.pgdba), quoted(&p.pgdba)),
+        )),
+        Some(u) if u.uid == 0 => Some(problem(
+            "pgdba",
+            OcfExit::ErrConfigured,
+            format!(
+                "pgdba={}: user {} has uid 0 and PostgreSQL (pg_ctl) can't run as root: set pgdba to the unprivileged owner of the data directory",
+                quoted(&p.pgdba), quoted(&p.pgdba)
+            ),
+        )),
+        Some(_) => None,
+    }
+}
+
+fn problem(param: &str, code: OcfExit, message: String) -> ParamError {
+    ParamError {
+        param: param.to_string(),
+        code,
+        message,
+    }
 }
 
 /// The facts `stop` goes on with when the full check failed while a server
@@ -130,10 +162,6 @@ pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
         pg_version: read_pg_version(world, &agent.params.pgdata),
         config_readable: false,
     }
-}
-
-fn fail(code: OcfExit, reason: String) -> Outcome {
-    Outcome::fail(code, reason)
 }
 
 fn read_pg_version(world: &mut World<'_>, pgdata: &str) -> Option<u32> {
@@ -151,14 +179,15 @@ fn check_socketdir(
     agent: &Agent,
     config_text: &str,
     pg_version: Option<u32>,
-) -> Result<(), Outcome> {
+) -> Result<(), ParamError> {
     let p = &agent.params;
     if pg_version.is_some_and(|v| v < MIN_SOCKET_DIRECTORIES_VERSION) || !p.socketdir.is_empty() {
         return Ok(());
     }
     let values = config_values(config_text, "unix_socket_directories");
     match values.iter().find(|v| !v.is_empty()) {
-        Some(dirs) => Err(fail(
+        Some(dirs) => Err(problem(
+            "socketdir",
             OcfExit::ErrConfigured,
             format!(
                 "socketdir can't be empty because {} sets unix_socket_directories = {dirs}: set socketdir to one of them",
@@ -172,26 +201,38 @@ fn check_socketdir(
 /// sync/async: `tmpdir` must be a directory or creatable (the stock agent
 /// runs `mkdir -p` at level 10 and fails with 4; we only look, start
 /// creates it): the path and its nearest existing ancestor must be
-/// directories. Checked by `start` and `validate-all` (level 10); a monitor
+/// directories, and root must be able to write to that ancestor (the
+/// Filesystem port's `writable_by(_, "root")`: not a read-only mount, not
+/// `/proc`; issue 12, attack finding 6).  Checked by `start` and `validate-all` (level 10); a monitor
 /// of a running server withholds the score instead of failing (actions).
-pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
+pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<(), ParamError> {
     let p = &agent.params;
     if !p.rep_mode.is_replication() {
         return Ok(());
     }
     let refuse = |why: String| {
-        Err(fail(
+        let (head, tail) = param_path("tmpdir", &p.tmpdir);
+        Err(problem(
+            "tmpdir",
             OcfExit::ErrPerm,
-            format!(
-                "tmpdir={}: can't create the directory: {why}",
-                quoted(&p.tmpdir)
-            ),
+            format!("{head}: can't create the directory: {why}{tail}"),
         ))
     };
     let mut path = p.tmpdir.trim_end_matches('/').to_string();
     while !path.is_empty() {
         match world.fs.metadata(&path) {
-            Ok(Some(m)) if m.is_dir => return Ok(()),
+            // `mkdir -p` as root creates the rest here: root must be able
+            // to write to it (not a read-only mount, not /proc).
+            Ok(Some(m)) if m.is_dir => {
+                return match world.fs.writable_by(&path, "root") {
+                    Ok(true) => Ok(()),
+                    Ok(false) => refuse(format!(
+                        "{} is read-only or not writable",
+                        quoted(&short_path(&path))
+                    )),
+                    Err(e) => refuse(e.message),
+                }
+            }
             Ok(Some(_)) => return refuse(format!("{path} is not a directory")),
             Ok(None) => {}
             Err(e) => return refuse(e.message),
@@ -204,26 +245,25 @@ pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<()
     Ok(())
 }
 
-fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Outcome> {
+fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), ParamError> {
     let p = &agent.params;
     match world.fs.writable_by(&p.pgdata, &p.pgdba) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(fail(
-            OcfExit::ErrPerm,
+        Ok(false) => Err(problem("pgdata", OcfExit::ErrPerm, {
+            let (head, tail) = param_path("pgdata", &p.pgdata);
             format!(
-                "pgdata={}: directory is not writable by pgdba={}",
-                quoted(&p.pgdata),
+                "{head}: directory is not writable by pgdba={}{tail}",
                 quoted(&p.pgdba)
-            ),
-        )),
-        Err(e) => Err(fail(
-            OcfExit::ErrPerm,
+            )
+        })),
+        Err(e) => Err(problem("pgdata", OcfExit::ErrPerm, {
+            let (head, tail) = param_path("pgdata", &p.pgdata);
             format!(
-                "pgdata={}: can't check that pgdba={} may write to it: {e}",
-                quoted(&p.pgdata),
+                "{head}: {} (can't check that pgdba={} may write to it){tail}",
+                e.message,
                 quoted(&p.pgdba)
-            ),
-        )),
+            )
+        })),
     }
 }
 
@@ -233,13 +273,14 @@ fn check_pgdata_writable(agent: &Agent, world: &mut World<'_>) -> Result<(), Out
 /// majors the real-server tests run, docs/compatibility.md) is refused as
 /// not installed instead of guessing which version's behaviour applies.
 /// (Replication, 9.1, and slots, 9.4, are therefore always available.)
-fn check_version_features(agent: &Agent, pg_version: Option<u32>) -> Result<(), Outcome> {
+fn check_version_features(agent: &Agent, pg_version: Option<u32>) -> Result<(), ParamError> {
     let p = &agent.params;
     let Some(version) = pg_version else {
         return Ok(());
     };
     if !is_supported(version) {
-        return Err(fail(
+        return Err(problem(
+            "pgdata",
             OcfExit::ErrInstalled,
             format!(
                 "PostgreSQL {} is not supported: {}/PG_VERSION holds {}, pgsql-ra supports PostgreSQL {MIN_SUPPORTED_MAJOR} to {MAX_SUPPORTED_MAJOR}",

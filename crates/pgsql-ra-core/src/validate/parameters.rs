@@ -203,7 +203,10 @@ fn check_slot_name(p: &Params, problems: &mut Vec<ParamError>) {
     if !is_slot_text(prefix) {
         problems.push(ParamError::configured(
             "replication_slot_name",
-            format!("Invalid replication_slot_name({prefix}): only lower-case letters, digits and '_' are allowed"),
+            format!(
+                "Invalid replication_slot_name={}: only lower-case letters, digits and '_' are allowed",
+                crate::quote::quoted(prefix)
+            ),
         ));
         return;
     }

@@ -1,0 +1,97 @@
+//! Issue 12 (attack finding 1): the agent's own connections negotiate TLS
+//! like libpq (default `sslmode=prefer`, `PGSSLMODE` in the agent's
+//! environment), so a `hostssl`-only pg_hba works with the agent as it does
+//! with psql and the stock agent. Real PostgreSQL 15 with a self-signed
+//! certificate.
+
+mod common;
+
+use common::agent::AgentEnv;
+use common::*;
+
+#[test]
+fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
+    let dir = TestDir::new("tls");
+    let port = free_port();
+    let n1 = PgNode::new(&dir, "node1", 1, port);
+    let _guard = ServerGuard(vec![n1.clone()]);
+    n1.initdb();
+    // A self-signed server certificate (CN = the test address).
+    let crt = format!("{}/server.crt", n1.pgdata);
+    let key = format!("{}/server.key", n1.pgdata);
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048",
+        ])
+        .args(["-subj", &format!("/CN={}", n1.host)])
+        .args(["-keyout", &key, "-out", &crt])
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    chown_pgdba(std::path::Path::new(&crt));
+    chown_pgdba(std::path::Path::new(&key));
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod key");
+    let root = dir.join("root.crt");
+    std::fs::copy(&crt, &root).expect("copy the root certificate");
+    let conf = format!("{}/postgresql.conf", n1.pgdata);
+    let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+    text.push_str("\nssl = on\n");
+    std::fs::write(&conf, text).expect("postgresql.conf");
+    std::fs::write(
+        format!("{}/pg_hba.conf", n1.pgdata),
+        "local all all trust\nhostssl all all 127.0.0.0/8 trust\n",
+    )
+    .expect("pg_hba.conf");
+    n1.start_directly();
+
+    let attrd = dir.join("attrd");
+    std::fs::create_dir_all(&attrd).expect("attrd");
+    std::fs::write(format!("{attrd}/nodes"), "node1\n").expect("nodes");
+    let run = |vars: &[(&str, &str)]| {
+        let mut env = AgentEnv::new(&n1, &attrd, "node1", &n1.host);
+        env.set("OCF_RESKEY_rep_mode", "none");
+        for (k, v) in vars {
+            env.set(k, v);
+        }
+        env.run("monitor", 10000)
+    };
+
+    // libpq's default (prefer), and the modes that take TLS.
+    for vars in [
+        vec![],
+        vec![("PGSSLMODE", "prefer")],
+        vec![("PGSSLMODE", "allow")],
+        vec![("PGSSLMODE", "require")],
+        vec![("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", root.as_str())],
+    ] {
+        let r = run(&vars);
+        assert_eq!(r.code, 0, "{vars:?}: {}", r.stderr);
+    }
+    // Over the Unix socket libpq never uses TLS, whatever the mode.
+    let r = run(&[("OCF_RESKEY_pghost", ""), ("PGSSLMODE", "require")]);
+    assert_eq!(r.code, 0, "socket: {}", r.stderr);
+
+    // disable: the server's own refusal reaches the message.
+    let r = run(&[("PGSSLMODE", "disable")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no encryption"), "{}", r.stderr);
+    // verify-ca without the root certificate the server's chains to.
+    let r = run(&[
+        ("PGSSLMODE", "verify-ca"),
+        ("PGSSLROOTCERT", "/etc/hostname"),
+    ]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    eprintln!("verify-ca, wrong root: {}", r.stderr);
+    let r = run(&[("PGSSLMODE", "bogus")]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid sslmode value \"bogus\""),
+        "{}",
+        r.stderr
+    );
+}
