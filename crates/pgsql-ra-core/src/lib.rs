@@ -31,6 +31,7 @@ pub mod ocf;
 pub mod params;
 pub mod ports;
 pub mod recovery;
+pub mod rejoin;
 pub mod replication;
 pub mod role_gate;
 pub mod score;
