@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 pub mod lineage;
+pub mod rejoin;
 
 pub use lineage::{TimelineId, WalHistory};
 
@@ -126,6 +127,8 @@ struct Instance {
     stop_behaviour: StopBehaviour,
     /// `max_replication_slots` the server runs with.
     max_slots: usize,
+    /// Rejoin facts and repairs (issue 10, [`rejoin`]).
+    data_dir: rejoin::DataDirState,
 }
 
 impl Instance {
@@ -370,6 +373,7 @@ impl SimNetwork {
             fail_queries: 0,
             stop_behaviour: StopBehaviour::Normal,
             max_slots: DEFAULT_MAX_SLOTS,
+            data_dir: rejoin::DataDirState::default(),
         };
         self.net
             .borrow_mut()
@@ -439,6 +443,7 @@ impl SimNetwork {
     pub fn crash(&self, node: &str) {
         self.with(node, |i| {
             if i.running() {
+                rejoin::on_crash(i);
                 i.role = SimRole::Crashed;
                 i.hung = false;
             }
@@ -879,9 +884,6 @@ impl Database for SimPostgres {
     }
 }
 
-/// Rejoin facts and repairs: not modelled yet (the defaults refuse).
-impl crate::ports::DataDir for SimPostgres {}
-
 impl Server for SimPostgres {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
         Ok(self
@@ -1010,6 +1012,7 @@ impl Server for SimPostgres {
                 if ignored || (i.hung && mode == StopMode::Fast) {
                     return Ok(());
                 }
+                rejoin::on_stop(i, mode);
                 i.role = SimRole::Stopped;
                 i.hung = false;
                 i.fs.remove_tree(&i.pid_file());
