@@ -31,6 +31,7 @@
 //! |---|---|---|---|
 //! | 1 | no primary facts | refuse | [`RejoinReason::NoPrimary`] |
 //! | 2 | system identifiers differ | refuse | [`RejoinReason::OtherSystem`] |
+//! | 2b | local timeline not newer, local history known and not the primary's up to it | repair | [`Divergence::HistoryDiffers`] |
 //! | 3 | same timeline, end unknown | refuse | [`RejoinReason::EndUnknownOnSameTimeline`] |
 //! | 4 | same timeline, end at or before the primary's current LSN (equal included) | follow | [`RejoinReason::Follows`] |
 //! | 5 | same timeline, end past the primary's current LSN | refuse (never rewound: the wrong node may be primary) | [`RejoinReason::AheadOnSameTimeline`] |
@@ -50,6 +51,14 @@
 //! | `rewind-or-clone` | no | ≥ size × [`CLONE_SPACE_PERCENT`] % | re-clone | [`RejoinReason::Reclone`] |
 //! | `rewind-or-clone` | no | less, or unknown | refuse | [`RejoinReason::NotEnoughDisk`] |
 //!
+//! Row 2b: PostgreSQL names timelines by number only; two promotions (one
+//! outside the cluster) can both create timeline N. The local history
+//! file (`pg_wal/<TLI>.history`, when read) must list the same ancestors
+//! with the same switch points as the primary's history before the local
+//! timeline; else the local timeline is another branch (`pg_rewind`
+//! compares the histories the same way to find where they diverged). When
+//! the local history is unknown the rows below judge by numbers only.
+//!
 //! Never done: delete data (a re-clone moves the old directory aside),
 //! rewind a node ahead on the same timeline, start a node of another system.
 
@@ -60,6 +69,7 @@ use serde::Serialize;
 use crate::lsn::Lsn;
 use crate::params::CrashRejoin;
 use crate::ports::{ControlData, DbClusterState, PrimaryFacts};
+use crate::timeline::HistoryEntry;
 
 /// The free space a re-clone needs, in percent of the primary's size
 /// (`sum(pg_database_size())`): the copy itself plus 25 % for the WAL
@@ -166,6 +176,19 @@ pub enum Divergence {
         /// The primary's timeline.
         primary_timeline: u32,
     },
+    /// The local timeline's history (its ancestors and switch points)
+    /// is not the primary's: a timeline of the same number on another
+    /// branch.
+    HistoryDiffers {
+        /// The local checkpoint's timeline.
+        local_timeline: u32,
+        /// The local history, `parent@switch point` each.
+        local: String,
+        /// The primary's history before the local timeline, the same way.
+        primary: String,
+        /// The primary's timeline.
+        primary_timeline: u32,
+    },
     /// An older local timeline that is not in the primary's history.
     NotInHistory {
         /// The local checkpoint's timeline.
@@ -196,6 +219,15 @@ impl fmt::Display for Divergence {
                 f,
                 "after a crash on timeline {local_timeline} the local end of WAL is unknown; the primary's timeline {primary_timeline} left it at {}",
                 switch_point.to_pg()
+            ),
+            Divergence::HistoryDiffers {
+                local_timeline,
+                local,
+                primary,
+                primary_timeline,
+            } => write!(
+                f,
+                "local timeline {local_timeline} has the history [{local}], the primary's timeline {primary_timeline} has [{primary}] before it: another branch"
             ),
             Divergence::NotInHistory {
                 local_timeline,
@@ -393,6 +425,8 @@ pub struct RejoinInput<'a> {
     /// The exact end of the local WAL (`DataDir::wal_end`), `None` when not
     /// read or unreadable.
     pub wal_end: Option<Lsn>,
+    /// The local timeline's history file, parsed (`None`: not read).
+    pub local_history: Option<&'a [HistoryEntry]>,
     /// The current primary's facts, `None` when it could not be asked.
     pub primary: Option<&'a PrimaryFacts>,
     /// Free bytes beside pgdata, `None` when unknown.
@@ -421,6 +455,18 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
     }
     let end = LocalEnd::from_facts(local, input.wal_end);
     let (tl, ptl) = (local.timeline, primary.timeline);
+    if tl > ptl {
+        return decided(
+            Refuse,
+            RejoinReason::NewerTimeline {
+                local_timeline: tl,
+                primary_timeline: ptl,
+            },
+        );
+    }
+    if let Some(divergence) = other_branch(input.local_history, primary, tl) {
+        return repair(input, primary, divergence);
+    }
     if tl == ptl {
         if end == LocalEnd::Unknown {
             return decided(
@@ -445,15 +491,6 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
                 timeline: tl,
                 local_end: end,
                 primary_lsn: primary.current_lsn,
-            },
-        );
-    }
-    if tl > ptl {
-        return decided(
-            Refuse,
-            RejoinReason::NewerTimeline {
-                local_timeline: tl,
-                primary_timeline: ptl,
             },
         );
     }
@@ -486,6 +523,37 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
         },
     };
     repair(input, primary, divergence)
+}
+
+/// Row 2b: the local history, when known, differs from the primary's
+/// history before the local timeline `tl`.
+fn other_branch(
+    local_history: Option<&[HistoryEntry]>,
+    primary: &PrimaryFacts,
+    tl: u32,
+) -> Option<Divergence> {
+    let local_history = local_history?;
+    let before: Vec<HistoryEntry> = primary
+        .history
+        .iter()
+        .filter(|h| h.parent < tl)
+        .copied()
+        .collect();
+    if before == local_history {
+        return None;
+    }
+    let text = |h: &[HistoryEntry]| {
+        h.iter()
+            .map(|e| format!("{}@{}", e.parent, e.switch_point.to_pg()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(Divergence::HistoryDiffers {
+        local_timeline: tl,
+        local: text(local_history),
+        primary: text(&before),
+        primary_timeline: primary.timeline,
+    })
 }
 
 /// The repair table of the module doc.

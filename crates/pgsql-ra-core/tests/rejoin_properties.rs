@@ -88,15 +88,18 @@ fn primary() -> impl Strategy<Value = PrimaryFacts> {
         })
 }
 
-fn facts() -> impl Strategy<
-    Value = (
-        CrashRejoin,
-        ControlData,
-        Option<Lsn>,
-        Option<PrimaryFacts>,
-        Option<u64>,
-    ),
-> {
+/// policy, local control data, exact end of WAL, primary, free bytes,
+/// local history file.
+type Facts = (
+    CrashRejoin,
+    ControlData,
+    Option<Lsn>,
+    Option<PrimaryFacts>,
+    Option<u64>,
+    Option<Vec<HistoryEntry>>,
+);
+
+fn facts() -> impl Strategy<Value = Facts> {
     (
         policy(),
         control(),
@@ -104,33 +107,52 @@ fn facts() -> impl Strategy<
         prop::option::weighted(0.9, primary()),
         prop::option::weighted(0.9, 0u64..2_000_000),
         prop::bool::weighted(0.15),
+        0u8..10,
     )
-        .prop_map(|(policy, control, wal_end, mut primary, free, other)| {
-            // Mostly the same system, so that the other rules are reached.
-            if let Some(p) = primary.as_mut() {
-                p.system_id = if other {
-                    control.system_id + 1
-                } else {
-                    control.system_id
+        .prop_map(
+            |(policy, control, wal_end, mut primary, free, other, hist)| {
+                // Mostly the same system, so that the other rules are reached.
+                if let Some(p) = primary.as_mut() {
+                    p.system_id = if other {
+                        control.system_id + 1
+                    } else {
+                        control.system_id
+                    };
+                }
+                // The local history: not read (3 in 10), the primary's before
+                // the local timeline (5 in 10), another branch (2 in 10).
+                let local_history = match (hist, &primary) {
+                    (0..=2, _) | (_, None) => None,
+                    (h, Some(p)) => {
+                        let mut before: Vec<HistoryEntry> = p
+                            .history
+                            .iter()
+                            .filter(|e| e.parent < control.timeline)
+                            .copied()
+                            .collect();
+                        if h >= 8 {
+                            match before.last_mut() {
+                                Some(e) => e.switch_point = Lsn(e.switch_point.0 + 1),
+                                None => before.push(HistoryEntry {
+                                    parent: 0,
+                                    switch_point: Lsn(1),
+                                }),
+                            }
+                        }
+                        Some(before)
+                    }
                 };
-            }
-            (policy, control, wal_end, primary, free)
-        })
+                (policy, control, wal_end, primary, free, local_history)
+            },
+        )
 }
 
-fn run(
-    f: &(
-        CrashRejoin,
-        ControlData,
-        Option<Lsn>,
-        Option<PrimaryFacts>,
-        Option<u64>,
-    ),
-) -> pgsql_ra_core::rejoin::RejoinDecision {
+fn run(f: &Facts) -> pgsql_ra_core::rejoin::RejoinDecision {
     decide(&RejoinInput {
         policy: f.0,
         control: &f.1,
         wal_end: f.2,
+        local_history: f.5.as_deref(),
         primary: f.3.as_ref(),
         free_bytes: f.4,
     })
@@ -170,20 +192,24 @@ proptest! {
     }
 
     /// Ahead of the primary on the same timeline: neither followed nor
-    /// repaired (the wrong node may be primary).
+    /// repaired (the wrong node may be primary). The same timeline: the
+    /// same number and, when the local history file was read, the same
+    /// history (the same number on another branch is a divergence).
     #[test]
     fn ahead_on_the_same_timeline_is_refused(f in facts()) {
         let d = run(&f);
         if let Some(p) = &f.3 {
             let end = LocalEnd::from_facts(&f.1, f.2);
+            let same_branch = f.5.as_ref().is_none_or(|h| *h == p.history);
             if p.system_id == f.1.system_id
                 && p.timeline == f.1.timeline
+                && same_branch
                 && end != LocalEnd::Unknown
                 && !end.at_or_before(p.current_lsn)
             {
                 prop_assert_eq!(d.action, RejoinAction::Refuse, "{}", d.reason);
             }
-            if p.timeline == f.1.timeline {
+            if p.timeline == f.1.timeline && same_branch {
                 prop_assert!(
                     !matches!(d.action, RejoinAction::Rewind | RejoinAction::Reclone),
                     "{}", d.reason
@@ -210,6 +236,16 @@ proptest! {
             };
             let end = LocalEnd::from_facts(&f.1, f.2);
             prop_assert!(end.at_or_before(limit), "{}", d.reason);
+            // A local history that was read is the primary's up to there.
+            if let Some(local) = &f.5 {
+                let before: Vec<HistoryEntry> = p
+                    .history
+                    .iter()
+                    .filter(|h| h.parent < f.1.timeline)
+                    .copied()
+                    .collect();
+                prop_assert_eq!(&before, local, "followed another branch: {}", d.reason);
+            }
             // The comparison by hand: an exact end at or before, a shutdown
             // checkpoint record that starts before.
             match (f.2, &f.1.state) {

@@ -10,6 +10,7 @@ use super::prepare::write_recovery_conf;
 use super::Ctx;
 use crate::ports::{DbClusterState, LogLevel};
 use crate::rejoin::{decide, RejoinAction, RejoinDecision, RejoinInput};
+use crate::timeline::{history_file_name, parse_history, HistoryEntry};
 
 /// How long asking the primary may take at most (bounded further by the
 /// start budget).
@@ -65,10 +66,12 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
             None
         }
     };
+    let local_history = local_history(ctx, control.timeline);
     let decision = decide(&RejoinInput {
         policy: ctx.agent.params.crash_rejoin,
         control: &control,
         wal_end,
+        local_history: local_history.as_deref(),
         primary: primary.as_ref(),
         free_bytes,
     });
@@ -77,6 +80,42 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         &format!("crash rejoin: {}", decision.reason),
     );
     Ok(decision)
+}
+
+/// The local history of `timeline`: from the port, else the history file
+/// in the WAL directory through the filesystem port (none on timeline 1).
+/// `None` when neither can tell (the decision then judges by timeline
+/// numbers only).
+fn local_history(ctx: &mut Ctx<'_, '_>, timeline: u32) -> Option<Vec<HistoryEntry>> {
+    if let Ok(h) = ctx.world.server.local_history(timeline) {
+        return Some(h);
+    }
+    if timeline <= 1 {
+        return Some(Vec::new());
+    }
+    let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
+        "pg_xlog"
+    } else {
+        "pg_wal"
+    };
+    let path = ctx.pgdata_path(&format!("{wal_dir}/{}", history_file_name(timeline)));
+    match ctx.world.fs.read(&path) {
+        Ok(Some(text)) => match parse_history(&text) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                ctx.log(LogLevel::Warn, &format!("crash rejoin: {path}: {e}"));
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("crash rejoin: can't read {path}: {e}"),
+            );
+            None
+        }
+    }
 }
 
 /// After a repair the directory must be on the primary's history.

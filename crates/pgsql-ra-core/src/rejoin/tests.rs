@@ -29,6 +29,8 @@ struct Row {
     primary_tl: u32,
     /// (parent, switch point) of the primary's history.
     history: &'static [(u32, u64)],
+    /// The local history file, when read.
+    local_history: Option<&'static [(u32, u64)]>,
     free: Option<u64>,
     want: RejoinAction,
     /// A word the reason's sentence must hold.
@@ -45,6 +47,7 @@ const BASE: Row = Row {
     primary: true,
     primary_tl: 2,
     history: &[(1, S)],
+    local_history: None,
     free: Some(1 << 40),
     want: RejoinAction::Rewind,
     says: "pg_rewind",
@@ -83,10 +86,19 @@ fn run(r: &Row) -> RejoinDecision {
         current_lsn: Lsn(P),
         size_bytes: SIZE,
     };
+    let local_history: Option<Vec<HistoryEntry>> = r.local_history.map(|h| {
+        h.iter()
+            .map(|(p, s)| HistoryEntry {
+                parent: *p,
+                switch_point: Lsn(*s),
+            })
+            .collect()
+    });
     decide(&RejoinInput {
         policy: r.policy,
         control: &control,
         wal_end,
+        local_history: local_history.as_deref(),
         primary: r.primary.then_some(&primary),
         free_bytes: r.free,
     })
@@ -123,7 +135,17 @@ fn the_decision_table() {
         Row { name: "rewind-or-clone, one byte short", policy: Pol::RewindOrClone, rewindable: false, free: Some(SIZE * 125 / 100 - 1), want: Refuse, says: "1249999 bytes free beside pgdata, 1250000 needed", ..BASE },
         Row { name: "rewind-or-clone, free space unknown", policy: Pol::RewindOrClone, rewindable: false, free: None, want: Refuse, says: "free disk space beside pgdata is unknown", ..BASE },
     ];
-    for r in &rows {
+    // Row 2b: the local history file against the primary's.
+    let branches = [
+        Row { name: "same timeline, same history", local_tl: 2, end: End::Crash(P), local_history: Some(&[(1, S)]), want: Follow, says: "follow", ..BASE },
+        Row { name: "same timeline number, another branch", local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Rewind, says: "local timeline 2 has the history [1@0/5000000], the primary's timeline 2 has [1@0/5000100] before it: another branch", ..BASE },
+        Row { name: "another branch, crash_rejoin=none", policy: Pol::None, local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Refuse, says: "another branch; a repair is needed and crash_rejoin=none", ..BASE },
+        Row { name: "ancestor with the same history", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], local_history: Some(&[(1, S)]), end: End::Crash(P - 0x1000), want: Follow, says: "follow", ..BASE },
+        Row { name: "ancestor of another branch", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], local_history: Some(&[(1, S + 8)]), end: End::Crash(S + 8), want: Rewind, says: "another branch", ..BASE },
+        Row { name: "timeline 1 has no history file", local_history: Some(&[]), end: End::Crash(S), want: Follow, says: "follow", ..BASE },
+        Row { name: "history not read: numbers only", local_tl: 2, end: End::Crash(S), local_history: None, want: Follow, says: "follow", ..BASE },
+    ];
+    for r in rows.iter().chain(&branches) {
         let d = run(r);
         assert_eq!(d.action, r.want, "{}: {}", r.name, d.reason);
         assert!(

@@ -48,7 +48,7 @@ pub struct Oracle {
 /// end-of-recovery record — holds no data, so two independent promotions at
 /// the very same position that wrote nothing yet have lost nothing to each
 /// other: the empty tail is dropped before comparing.
-fn data_of(w: &WalHistory) -> WalHistory {
+pub fn data_of(w: &WalHistory) -> WalHistory {
     let mut d = w.clone();
     while let Some(&(tl, switch)) = d.past.last() {
         if d.lsn != switch {
@@ -63,7 +63,7 @@ fn data_of(w: &WalHistory) -> WalHistory {
 /// True when `theirs`, read with timeline numbers and switch points only
 /// (what history files show), contains `mine`'s history: the two differ
 /// only in which promotion created a timeline.
-fn same_numbers_and_switch_points(mine: &WalHistory, theirs: &WalHistory) -> bool {
+pub fn same_numbers_and_switch_points(mine: &WalHistory, theirs: &WalHistory) -> bool {
     let path = |h: &WalHistory| -> Vec<(u32, pgsql_ra_core::Lsn)> {
         h.past
             .iter()

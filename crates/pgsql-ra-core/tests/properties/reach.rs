@@ -45,6 +45,14 @@ pub enum Key {
     /// it streaming before the primary died. Issue 11 (the most advanced
     /// standby wins) is what closes it.
     UnobservedStandbyAhead,
+    /// `start` removed a lone primary's `PGSQL.lock` (B2-05, issue 10).
+    LonePrimaryRestart,
+    /// A crashed old primary rejoined as a standby without a repair.
+    RejoinedByFollow,
+    /// A crashed old primary rejoined after `pg_rewind`.
+    RejoinedByRewind,
+    /// A crashed old primary rejoined after a re-clone.
+    RejoinedByClone,
 }
 
 impl Key {
@@ -65,6 +73,10 @@ impl Key {
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
             }
+            Key::LonePrimaryRestart => "start removed a lone primary's PGSQL.lock (B2-05)",
+            Key::RejoinedByFollow => "a crashed old primary rejoined by follow (no repair)",
+            Key::RejoinedByRewind => "a crashed old primary rejoined after pg_rewind",
+            Key::RejoinedByClone => "a crashed old primary rejoined after a re-clone",
             Key::AsyncAheadInSyncMode => {
                 "tolerated (issue 11, B2-14): a sync standby promoted while an async standby held more WAL"
             }

@@ -9,6 +9,8 @@
 //!   shutdown checkpoint, [`SHUTDOWN_CHECKPOINT_LEN`] bytes long and ending
 //!   at the end of WAL.
 //! * `wal_end`: the instance's true end of WAL (what `pg_waldump` finds).
+//! * `local_history`: its past timelines with their switch points (what
+//!   its `pg_wal/<TLI>.history` lists).
 //! * `primary_facts`: the node the VIP leads to (placed there, a
 //!   responsive primary, the replication link up): its system, timeline,
 //!   history (its past timelines with their switch points), current LSN
@@ -74,6 +76,8 @@ pub struct DataDirState {
     pub moved_aside: Vec<String>,
     /// How the server last stopped.
     pub last_stop: LastStop,
+    /// `pg_rewind` runs that rewound the directory.
+    pub rewinds: u32,
 }
 
 impl Default for DataDirState {
@@ -83,6 +87,7 @@ impl Default for DataDirState {
             free_bytes: DEFAULT_FREE_BYTES,
             moved_aside: Vec::new(),
             last_stop: LastStop::Initdb,
+            rewinds: 0,
         }
     }
 }
@@ -130,6 +135,16 @@ fn control_data_of(i: &Instance) -> ControlData {
         data_checksums: false,
         wal_log_hints: i.data_dir.rewindable,
     }
+}
+
+/// A lineage's past timelines as a history file lists them.
+fn history_entries(past: &[(super::TimelineId, Lsn)]) -> Vec<HistoryEntry> {
+    past.iter()
+        .map(|(tl, end)| HistoryEntry {
+            parent: tl.timeline,
+            switch_point: *end,
+        })
+        .collect()
 }
 
 fn not_stopped(i: &Instance) -> Option<String> {
@@ -193,6 +208,17 @@ impl DataDir for SimPostgres {
         })?
     }
 
+    fn local_history(&mut self, timeline: u32) -> Result<Vec<HistoryEntry>, String> {
+        self.with_instance(|i| {
+            if i.timeline.timeline != timeline {
+                return Err(format!(
+                    "pg_wal/{timeline:08X}.history: not the local timeline"
+                ));
+            }
+            Ok(history_entries(&i.history))
+        })?
+    }
+
     fn primary_facts(&mut self, timeout: Duration) -> Result<PrimaryFacts, String> {
         if timeout.is_zero() {
             return Err("timeout expired".into());
@@ -201,14 +227,7 @@ impl DataDir for SimPostgres {
         Ok(PrimaryFacts {
             system_id: p.system_id,
             timeline: p.timeline.timeline,
-            history: p
-                .history
-                .iter()
-                .map(|(tl, end)| HistoryEntry {
-                    parent: tl.timeline,
-                    switch_point: *end,
-                })
-                .collect(),
+            history: history_entries(&p.history),
             current_lsn: p.lsn,
             size_bytes: DATABASE_SIZE,
         })
@@ -242,6 +261,7 @@ impl DataDir for SimPostgres {
             i.history = p.history.clone();
             i.lsn = p.lsn;
             i.data_dir.last_stop = LastStop::Repaired;
+            i.data_dir.rewinds += 1;
             drop_standby_files(i);
             i.fs.remove_tree(&i.pid_file());
             i.role = SimRole::Stopped;
