@@ -31,15 +31,15 @@
 //! |---|---|---|---|
 //! | 1 | no primary facts | refuse | [`RejoinReason::NoPrimary`] |
 //! | 2 | system identifiers differ | refuse | [`RejoinReason::OtherSystem`] |
-//! | 2b | local timeline not newer, local history known and not the primary's up to it | repair | [`Divergence::HistoryDiffers`] |
-//! | 3 | same timeline, end unknown | refuse | [`RejoinReason::EndUnknownOnSameTimeline`] |
-//! | 4 | same timeline, end at or before the primary's current LSN (equal included) | follow | [`RejoinReason::Follows`] |
-//! | 5 | same timeline, end past the primary's current LSN | refuse (never rewound: the wrong node may be primary) | [`RejoinReason::AheadOnSameTimeline`] |
-//! | 6 | local timeline newer than the primary's | refuse | [`RejoinReason::NewerTimeline`] |
-//! | 7 | local timeline ended at `S` in the primary's history, end at or before `S` | follow | [`RejoinReason::Follows`] |
-//! | 8 | local timeline ended at `S`, end past `S` | repair | [`Divergence::PastSwitchPoint`] |
-//! | 9 | local timeline ended at `S`, end unknown (crash) | repair (`pg_rewind` says "no rewind required" when it did not go past) | [`Divergence::EndUnknown`] |
-//! | 10 | older local timeline not in the primary's history | repair | [`Divergence::NotInHistory`] |
+//! | 3 | local timeline newer than the primary's | refuse | [`RejoinReason::NewerTimeline`] |
+//! | 4 | local history known and not the primary's before the local timeline | repair | [`Divergence::HistoryDiffers`] |
+//! | 5 | same timeline, end unknown | refuse | [`RejoinReason::EndUnknownOnSameTimeline`] |
+//! | 6 | same timeline, end at or before the primary's current LSN (equal included) | follow | [`RejoinReason::Follows`] |
+//! | 7 | same timeline, end past the primary's current LSN | refuse (never rewound: the wrong node may be primary) | [`RejoinReason::AheadOnSameTimeline`] |
+//! | 8 | local timeline ended at `S` in the primary's history, end at or before `S` | follow | [`RejoinReason::Follows`] |
+//! | 9 | local timeline ended at `S`, end past `S` | repair | [`Divergence::PastSwitchPoint`] |
+//! | 10 | local timeline ended at `S`, end unknown (crash) | repair (`pg_rewind` says "no rewind required" when it did not go past) | [`Divergence::EndUnknown`] |
+//! | 11 | older local timeline not in the primary's history | repair | [`Divergence::NotInHistory`] |
 //!
 //! A repair is, in order:
 //!
@@ -51,7 +51,7 @@
 //! | `rewind-or-clone` | no | ≥ size × [`CLONE_SPACE_PERCENT`] % | re-clone | [`RejoinReason::Reclone`] |
 //! | `rewind-or-clone` | no | less, or unknown | refuse | [`RejoinReason::NotEnoughDisk`] |
 //!
-//! Row 2b: PostgreSQL names timelines by number only; two promotions (one
+//! Row 4: PostgreSQL names timelines by number only; two promotions (one
 //! outside the cluster) can both create timeline N. The local history
 //! file (`pg_wal/<TLI>.history`, when read) must list the same ancestors
 //! with the same switch points as the primary's history before the local
@@ -525,7 +525,7 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
     repair(input, primary, divergence)
 }
 
-/// Row 2b: the local history, when known, differs from the primary's
+/// Row 4: the local history, when known, differs from the primary's
 /// history before the local timeline `tl`.
 fn other_branch(
     local_history: Option<&[HistoryEntry]>,

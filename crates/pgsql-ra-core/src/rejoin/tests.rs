@@ -135,7 +135,7 @@ fn the_decision_table() {
         Row { name: "rewind-or-clone, one byte short", policy: Pol::RewindOrClone, rewindable: false, free: Some(SIZE * 125 / 100 - 1), want: Refuse, says: "1249999 bytes free beside pgdata, 1250000 needed", ..BASE },
         Row { name: "rewind-or-clone, free space unknown", policy: Pol::RewindOrClone, rewindable: false, free: None, want: Refuse, says: "free disk space beside pgdata is unknown", ..BASE },
     ];
-    // Row 2b: the local history file against the primary's.
+    // Row 4: the local history file against the primary's.
     let branches = [
         Row { name: "same timeline, same history", local_tl: 2, end: End::Crash(P), local_history: Some(&[(1, S)]), want: Follow, says: "follow", ..BASE },
         Row { name: "same timeline number, another branch", local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Rewind, says: "local timeline 2 has the history [1@0/5000000], the primary's timeline 2 has [1@0/5000100] before it: another branch", ..BASE },
