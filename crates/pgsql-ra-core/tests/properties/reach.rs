@@ -102,9 +102,10 @@ impl Reach {
         }
     }
 
-    /// The summary lines, one per key in `keys` and every other key reached.
-    pub fn summary(&self, property: &str, keys: &[Key]) -> Vec<String> {
-        let mut all: BTreeSet<Key> = keys.iter().copied().collect();
+    /// The summary lines, one per key in `keys` (marked `key`), in `also`
+    /// and every other key reached (marked `info`).
+    pub fn summary(&self, property: &str, keys: &[Key], also: &[Key]) -> Vec<String> {
+        let mut all: BTreeSet<Key> = keys.iter().chain(also).copied().collect();
         all.extend(self.counts.keys().copied());
         all.into_iter()
             .map(|k| {
