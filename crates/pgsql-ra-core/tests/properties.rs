@@ -326,6 +326,15 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             ], "none"),
         ),
         (
+            "issue 10: an outside promotion's timeline is adopted by the cluster (the tolerated indistinguishable fork), a second node promoted outside rejoins it by crash rejoin and is promoted later: the same known limit, continued, not a new fork",
+            0,
+            (3, true, MonitorRoles::Seed, vec![
+                Lag(3, true), Step, Steps(5), PgPromoteStandby, WriteVip(1), KillPrimary,
+                Steps(3), Steps(2), WriteVip(1), PgPromote(1), Steps(2), NodeDown(0),
+                Step, Step, Step, Step, Step, Step, Step, Step,
+            ], "rewind"),
+        ),
+        (
             "B2-14 (issue 11; tolerated and counted by the oracle until then, see Key::AsyncAheadInSyncMode): the sync standby is promoted while an async standby holds more WAL of the same timeline",
             8,
             (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step], "none"),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use pgsql_ra_core::memory::{SimRole, WalHistory};
+use pgsql_ra_core::memory::{SimRole, TimelineId, WalHistory};
 use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
 use pgsql_ra_core::Score;
 use proptest::test_runner::TestCaseError;
@@ -41,6 +41,21 @@ pub struct Oracle {
     pub reached: BTreeSet<Key>,
     /// True in `rep_mode=sync`.
     pub sync: bool,
+    /// Timelines created outside the cluster that a promotion tolerated as
+    /// [`Key::IndistinguishableFork`] brought into the cluster's history:
+    /// a later promotion that continues them (a standby of that primary,
+    /// a rejoined node) is the same known limit, not a new fork.
+    pub adopted_forks: BTreeSet<TimelineId>,
+}
+
+/// The timelines of a history that were created outside the cluster.
+fn outside_timelines(w: &WalHistory) -> Vec<TimelineId> {
+    w.past
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(std::iter::once(w.current))
+        .filter(|t| t.outside)
+        .collect()
 }
 
 /// The WAL data of a history: a current timeline (or past ones) with no
@@ -156,7 +171,11 @@ impl Oracle {
         // node of the cluster holds. A node promoted outside the cluster
         // from the very position every other node is at, or behind it, has
         // forked from nothing and loses nothing.
-        if mine.forked_outside() {
+        let outside = outside_timelines(mine);
+        if mine.forked_outside() && outside.iter().all(|t| self.adopted_forks.contains(t)) {
+            // Continues a fork the cluster already adopted (tolerated above).
+            self.reached.insert(Key::IndistinguishableFork);
+        } else if mine.forked_outside() {
             self.reached.insert(Key::ForkedPromoted);
             let abandoned = r.wal.iter().find(|(n, w)| {
                 **n != r.node
@@ -176,6 +195,7 @@ impl Oracle {
                 // The acknowledged-write oracle above still applies.
                 if same_numbers_and_switch_points(&data_of(mine), &data_of(theirs)) {
                     self.reached.insert(Key::IndistinguishableFork);
+                    self.adopted_forks.extend(outside);
                     return Ok(());
                 }
                 return fail(format!(

@@ -37,7 +37,8 @@ pub enum Key {
     /// cluster was promoted although it forked from WAL another node holds,
     /// but its timeline numbers and switch points equal the cluster's (what
     /// PostgreSQL's history files show cannot tell them apart). A known
-    /// limit, documented in docs/decision-logic.md.
+    /// limit, documented in docs/decision-logic.md. Also counted when a
+    /// later promotion continues such a fork the cluster already adopted.
     IndistinguishableFork,
     /// Informational, counted and printed: a standby marked `DISCONNECT`
     /// (stock: by the promotion, until the primary sees it stream) held
@@ -71,7 +72,7 @@ impl Key {
                 "tolerated (issue 11): a DISCONNECT standby the primary never saw streaming held more WAL"
             }
             Key::IndistinguishableFork => {
-                "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
+                "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted (or continued)"
             }
             Key::LonePrimaryRestart => "start removed a lone primary's PGSQL.lock (B2-05)",
             Key::RejoinedByFollow => "a crashed old primary rejoined by follow (no repair)",
