@@ -36,6 +36,7 @@ pub mod ports;
 pub mod quorum;
 pub mod quote;
 pub mod recovery;
+pub mod rejoin;
 pub mod replication;
 pub mod role_gate;
 pub mod score;

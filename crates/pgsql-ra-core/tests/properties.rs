@@ -20,12 +20,14 @@ mod faults;
 mod oracle;
 #[path = "properties/reach.rs"]
 mod reach;
+#[path = "properties/rejoin.rs"]
+mod rejoin;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use faults::{apply, cold_event, warm_event, Event};
+use faults::{apply, cold_event, rejoin_run_event, warm_event, Event};
 use oracle::Oracle;
 use pgsql_ra_core::sim::script::invocation_lines;
 use pgsql_ra_core::sim::{MonitorRoles, Sim, SimConfig};
@@ -33,8 +35,18 @@ use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
 use reach::{Key, Reach};
 
-/// One case: node count, sync mode, monitor role spelling, events.
-type Case = (usize, bool, MonitorRoles, Vec<Event>);
+/// One case: node count, sync mode, monitor role spelling, events, and
+/// `crash_rejoin` (issue 10).
+type Case = (usize, bool, MonitorRoles, Vec<Event>, &'static str);
+
+/// `crash_rejoin`: mostly on, so that the oracles judge the rejoins.
+fn crash_rejoin() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        1 => Just("none"),
+        2 => Just("rewind"),
+        2 => Just("rewind-or-clone"),
+    ]
+}
 
 fn roles() -> impl Strategy<Value = MonitorRoles> {
     prop_oneof![
@@ -44,13 +56,16 @@ fn roles() -> impl Strategy<Value = MonitorRoles> {
     ]
 }
 
-fn build(nodes: usize, sync: bool, roles: MonitorRoles) -> Sim {
+fn build(nodes: usize, sync: bool, roles: MonitorRoles, crash_rejoin: &str) -> Sim {
     let names: Vec<String> = (1..=nodes).map(|i| format!("node{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut config = SimConfig::new(&refs);
     if !sync {
         config.params.insert("rep_mode".into(), "async".into());
     }
+    config
+        .params
+        .insert("crash_rejoin".into(), crash_rejoin.into());
     config.migration_threshold = 0;
     config.monitor_roles = roles;
     Sim::new(config)
@@ -60,8 +75,8 @@ fn build(nodes: usize, sync: bool, roles: MonitorRoles) -> Sim {
 /// promote. Returns the transcript, the key assertions reached and the
 /// first violation. `warmup` policy steps run first (a settled cluster).
 fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(), TestCaseError>) {
-    let (nodes, sync, roles, events) = case;
-    let mut sim = build(*nodes, *sync, *roles);
+    let (nodes, sync, roles, events, crash_rejoin) = case;
+    let mut sim = build(*nodes, *sync, *roles, crash_rejoin);
     sim.settle(warmup);
     sim.promotions.clear();
     let mut transcript = invocation_lines(&sim.take_invocations());
@@ -79,11 +94,15 @@ fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(
         }
         let (lines, commit) = apply(&mut sim, e);
         transcript.extend(lines);
+        let watched = if matches!(e, Event::Step) {
+            rejoin::after_step(&sim, &mut oracle.reached)
+        } else {
+            Ok(())
+        };
         sim.take_invocations();
         let promotions = std::mem::take(&mut sim.promotions);
-        let checked = promotions
-            .iter()
-            .try_for_each(|r| oracle.on_promotion(r))
+        let checked = watched
+            .and_then(|_| promotions.iter().try_for_each(|r| oracle.on_promotion(r)))
             .and_then(|_| match &commit {
                 Some(c) => oracle.on_commit(c),
                 None => Ok(()),
@@ -145,7 +164,7 @@ fn run_property(
     });
     if let Err(e) = outcome {
         let reach = reach.borrow();
-        for line in reach.summary(&format!("{property}, before the failure"), keys) {
+        for line in reach.summary(&format!("{property}, before the failure"), keys, &[]) {
             eprintln!("{line}");
         }
         if let proptest::test_runner::TestError::Fail(_, case) = &e {
@@ -158,17 +177,20 @@ fn run_property(
         panic!("{property}: {e}");
     }
     let reach = reach.into_inner();
-    let shown: Vec<Key> = keys
-        .iter()
-        .copied()
-        .chain([
-            Key::ForkedPromoted,
-            Key::IndistinguishableFork,
-            Key::UnobservedStandbyAhead,
-            Key::DemotedRanAsStandby,
-        ])
-        .collect();
-    for line in reach.summary(property, &shown) {
+    let shown: Vec<Key> = [
+        Key::ForkedPromoted,
+        Key::IndistinguishableFork,
+        Key::UnobservedStandbyAhead,
+        Key::DemotedRanAsStandby,
+        Key::LonePrimaryRestart,
+        Key::RejoinedByFollow,
+        Key::RejoinedByRewind,
+        Key::RejoinedByClone,
+    ]
+    .into_iter()
+    .filter(|k| !keys.contains(k))
+    .collect();
+    for line in reach.summary(property, keys, &shown) {
         eprintln!("{line}");
     }
     eprintln!(
@@ -236,7 +258,7 @@ fn survey(
             }
         }
     }
-    for line in reach.summary(property, keys) {
+    for line in reach.summary(property, keys, &[]) {
         eprintln!("{line}");
     }
     for (kind, (n, case)) in &broken {
@@ -270,7 +292,7 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             (3, true, MonitorRoles::Seed, vec![
                 PgPromoteStandby, Step, KillPrimary, PgPromoteStandby,
                 Step, Step, Step, Step, Step,
-            ]),
+            ], "none"),
         ),
         (
             "S2: the primary's link to its sync standby node1 is cut (node1 DISCONNECT, node2 becomes sync), a write is acknowledged by node2, node2 and the primary go down, an operator's tool writes 'disconnect' on node1: node1 is elected without the acknowledged write",
@@ -278,7 +300,7 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             (3, true, MonitorRoles::Seed, vec![
                 LinkDown(2, 0), Step, WriteVip(5), NodeDown(1), KillPrimary,
                 SetAttr(0, faults::Attr::DataStatus, 0), Steps(8),
-            ]),
+            ], "none"),
         ),
         (
             "a standby promoted outside the cluster that crashes before its next monitor restarts as a standby on its fork and wins on the higher timeline",
@@ -286,31 +308,40 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             (2, true, MonitorRoles::Seed, vec![
                 PgPromoteStandby, WriteVip(1), KillPrimary, Steps(4),
                 Step, Step, Step, Step, Step, Step,
-            ]),
+            ], "none"),
         ),
         (
             "a re-initdb'ed node (another system identifier) wins a 1:1 tie of system identifiers",
             0,
-            (2, false, MonitorRoles::Seed, vec![SetSysid(1), Steps(8), Step]),
+            (2, false, MonitorRoles::Seed, vec![SetSysid(1), Steps(8), Step], "none"),
         ),
         (
             "a standby that crashed is re-initdb'ed (fresh WAL, another system) and keeps its STREAMING|SYNC data-status; when the primary dies it is promoted",
             0,
             (4, true, MonitorRoles::Seed, vec![
                 Steps(5), Steps(2), Kill(0), SetSysid(0), KillPrimary, Steps(6),
-            ]),
+            ], "none"),
+        ),
+        (
+            "issue 10: an outside promotion's timeline is adopted by the cluster (the tolerated indistinguishable fork), a second node promoted outside rejoins it by crash rejoin and is promoted later: the same known limit, continued, not a new fork",
+            0,
+            (3, true, MonitorRoles::Seed, vec![
+                Lag(3, true), Step, Steps(5), PgPromoteStandby, WriteVip(1), KillPrimary,
+                Steps(3), Steps(2), WriteVip(1), PgPromote(1), Steps(2), NodeDown(0),
+                Step, Step, Step, Step, Step, Step, Step, Step,
+            ], "rewind"),
         ),
         (
             "B2-14 (issue 11 item 4): the sync standby crashed and lost the election's race with an async standby that holds more WAL of the same timeline; the sync standby was elected (now the async standby, a superset, wins)",
             8,
-            (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step]),
+            (3, true, MonitorRoles::Seed, vec![Kill(3), WriteVip(1), KillPrimary, Steps(5), Step], "none"),
         ),
         (
             "issue 10: a standby promoted outside the cluster, then a switchover: the cleanly demoted primary's shutdown checkpoint is not in the rogue's history, and the rogue, already a primary, was promoted (found by the 1000-case run)",
             8,
             (2, true, MonitorRoles::Seed, vec![
                 PgPromoteStandby, Write(2, 1), Switchover, Steps(7),
-            ]),
+            ], "none"),
         ),
         (
             "issue 10 with the known limit of an indistinguishable outside fork: that fork's node was promoted (tolerated), demoted cleanly by a switchover, ran on as a standby and was promoted again; the oracle counts it as the same tolerated fork (found by the 1000-case cold run)",
@@ -318,7 +349,7 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             (4, true, MonitorRoles::Seed, vec![
                 Steps(6), KillPrimary, Lag(2, true), Step, Kill(1), Step, WriteVip(1),
                 PgPromote(2), KillPrimary, Steps(4), Step, Switchover, Steps(8),
-            ]),
+            ], "none"),
         ),
     ]
 }
@@ -367,6 +398,7 @@ fn safety_properties_hold_from_a_cold_cluster() {
         prop::bool::weighted(0.85),
         roles(),
         prop::collection::vec(cold_event(), 20..70),
+        crash_rejoin(),
     );
     run_property("cold", strategy, 0, KEYS);
 }
@@ -380,18 +412,122 @@ fn safety_properties_hold_from_a_settled_cluster() {
         Just(true),
         roles(),
         prop::collection::vec(warm_event(), 10..50),
+        crash_rejoin(),
     );
     run_property("settled", strategy, 8, KEYS);
+}
+
+/// Crash rejoins (issue 10): from a settled cluster (sync or async) with
+/// `crash_rejoin=rewind` or `rewind-or-clone`, failovers with and without
+/// writes the standbys never received, failures expiring so that the old
+/// primary starts again. The same oracles judge every rejoin (no
+/// acknowledged write lost, never two primaries, never another system),
+/// and the rejoin watch checks that a rejoined node holds nothing its
+/// primary lacks. Rejoins by follow and by `pg_rewind` and the lone
+/// primary's restarts are key assertions; the re-clone is informational (it needs a directory without checksums
+/// and `wal_log_hints`, `rewind-or-clone` and room, together).
+#[test]
+fn safety_properties_hold_through_crash_rejoins() {
+    let strategy = (
+        2usize..=4,
+        prop::bool::weighted(0.7),
+        roles(),
+        prop::collection::vec(rejoin_run_event(), 40..100),
+        prop_oneof![Just("rewind"), Just("rewind-or-clone")],
+    );
+    run_property(
+        "rejoin",
+        strategy,
+        8,
+        &[
+            Key::PromotionAfterAck,
+            Key::LonePrimaryRestart,
+            Key::RejoinedByFollow,
+            Key::RejoinedByRewind,
+        ],
+    );
 }
 
 #[test]
 fn a_quiet_cluster_elects_exactly_one_primary() {
     for nodes in 2..=4 {
-        let mut sim = build(nodes, true, MonitorRoles::Seed);
+        let mut sim = build(nodes, true, MonitorRoles::Seed, "none");
         sim.settle(8);
         assert_eq!(sim.net.running_primaries().len(), 1, "{nodes} nodes");
         let primary = &sim.net.running_primaries()[0];
         assert_eq!(sim.status(primary).as_deref(), Some("PRI"));
         assert_eq!(sim.data_status(primary).as_deref(), Some("LATEST"));
+    }
+}
+
+/// The rejoin paths the schedules are counted on (issue 10) are reached by
+/// hand-made schedules and classified as such: a crash with a standby that
+/// had everything (follow), writes no standby received (rewind), the same
+/// on a directory `pg_rewind` cannot use (re-clone), and B2-05's lone
+/// primary.
+#[test]
+fn the_rejoin_paths_are_reached_and_classified() {
+    use Event::*;
+    // After the warm-up node2 is the primary, node1 its sync standby.
+    let cases: Vec<(Key, Case)> = vec![
+        (
+            Key::RejoinedByFollow,
+            (
+                2,
+                true,
+                MonitorRoles::Seed,
+                vec![KillPrimary, Steps(8), FailureTimeout, Steps(8)],
+                "rewind",
+            ),
+        ),
+        (
+            Key::RejoinedByRewind,
+            (
+                2,
+                true,
+                MonitorRoles::Seed,
+                vec![DivergeAndKill(2), Steps(8), FailureTimeout, Steps(8)],
+                "rewind",
+            ),
+        ),
+        (
+            Key::RejoinedByClone,
+            (
+                2,
+                true,
+                MonitorRoles::Seed,
+                vec![
+                    Rewindable(1, false),
+                    DivergeAndKill(2),
+                    Steps(8),
+                    FailureTimeout,
+                    Steps(8),
+                ],
+                "rewind-or-clone",
+            ),
+        ),
+        (
+            Key::LonePrimaryRestart,
+            (
+                2,
+                true,
+                MonitorRoles::Seed,
+                vec![NodeDown(0), Steps(3), KillPrimary, Steps(8)],
+                "none",
+            ),
+        ),
+    ];
+    for (key, case) in cases {
+        let (transcript, reached, result) = run_case(&case, 8);
+        assert!(
+            result.is_ok(),
+            "{key:?}: {result:?}\n{}",
+            transcript.join("\n")
+        );
+        assert!(
+            reached.contains(&key),
+            "{key:?} not reached: {reached:?}\n{}",
+            transcript.join("\n")
+        );
     }
 }

@@ -175,6 +175,10 @@ fn switchover_demote_then_promote_the_standby() {
     );
 }
 
+/// The standby streamed (the primary's monitor saw it: `STREAMING|SYNC`),
+/// so it may hold every acknowledged write: the crashed primary's lock
+/// refuses start as with the stock agent (the lone-primary rule of issue 10
+/// does not apply).
 #[test]
 fn a_crashed_primary_leaves_a_lock_that_refuses_start() {
     let p = Pair::new("lock");
@@ -185,6 +189,11 @@ fn a_crashed_primary_leaves_a_lock_that_refuses_start() {
         std::path::Path::new(&lock).exists(),
         "a primary holds PGSQL.lock"
     );
+    let streaming = wait_for(Duration::from_secs(30), || {
+        a1.run("monitor", 4000).code == PROMOTED
+            && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref() == Some("STREAMING|SYNC")
+    });
+    assert!(streaming, "node2 never seen streaming");
     p.n1.stop_immediately();
     a1.expect("monitor", 4000, NOT_RUNNING);
     let r = a1.run("start", 0);
@@ -194,6 +203,37 @@ fn a_crashed_primary_leaves_a_lock_that_refuses_start() {
         .n1
         .postmaster_pid()
         .is_none_or(|pid| !pgsql_ra_ocf::procfs::signalable(pid)));
+}
+
+/// B2-05 (issue 10): the primary's monitor never saw the standby streaming
+/// (its data-status stays `DISCONNECT`), nobody else is Promoted, and the
+/// primary crashes: start removes the lone primary's lock and starts a hot
+/// standby, which the election may promote again.
+#[test]
+fn a_lone_primary_crash_removes_the_lock_and_starts() {
+    let p = Pair::new("lone");
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let (a1, _a2) = bring_up(&p);
+    let lock = format!("{}/PGSQL.lock", p.n1.tmpdir);
+    assert_eq!(
+        p.attr(&p.n2, "forever", "pgsql-data-status").as_deref(),
+        Some("DISCONNECT")
+    );
+    p.n1.stop_immediately();
+    a1.expect("monitor", 4000, NOT_RUNNING);
+    p.set_promoted(None);
+    let r = a1.run("start", 0);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("this node was the last primary"),
+        "{}",
+        r.stderr
+    );
+    assert!(!std::path::Path::new(&lock).exists(), "the lock is gone");
+    assert_eq!(
+        p.attr(&p.n1, "reboot", "pgsql-status").as_deref(),
+        Some("HS:alone")
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! exists. What to do with the lock and the server found is decided by
 //! [`crate::decide::start`].
 
+use super::lock::consider_lock;
 use super::prepare::{prepare, write_recovery_conf, write_rep_mode_conf};
 use super::server_ctl::{
     find_server, real_stop, start_server, state_of, wait_for_server, StopKind,
@@ -47,15 +48,20 @@ fn decided_start(
 ) -> Result<OcfExit, Outcome> {
     let mut input = StartInput {
         rep_mode: ctx.agent.params.rep_mode,
-        lock,
+        lock: lock.clone(),
+        lock_check: None,
         found,
         came_up: None,
     };
-    // Each step fills one input; four steps always conclude.
-    for _ in 0..4 {
+    // Each step fills one input; five steps always conclude.
+    for _ in 0..5 {
         let decision = start_decision(&input);
         ctx.log(LogLevel::Debug, &format!("start: {}", decision.reason));
         match decision.action {
+            StartAction::ConsiderLock => {
+                let path = lock.clone().unwrap_or_default();
+                input.lock_check = Some(consider_lock(ctx, &path));
+            }
             StartAction::LookAtServer => input.found = Some(find_server(ctx)?),
             StartAction::StartServer => input.came_up = Some(state_of(start_server(ctx)?)),
             StartAction::WaitForServer => input.came_up = Some(state_of(wait_for_server(ctx)?)),
@@ -124,6 +130,7 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
         let decision = start_decision(&StartInput {
             rep_mode: ctx.agent.params.rep_mode,
             lock: None,
+            lock_check: None,
             found: Some(state),
             came_up: None,
         });
@@ -140,9 +147,10 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 journal_refusal(ctx, &decision);
                 return ctx.fail(code, decision.reason.to_string());
             }
-            StartAction::LookAtServer | StartAction::StartServer | StartAction::WaitForServer => {
-                found = Some(state)
-            }
+            StartAction::ConsiderLock
+            | StartAction::LookAtServer
+            | StartAction::StartServer
+            | StartAction::WaitForServer => found = Some(state),
         }
     }
     let agent = ctx.agent;
@@ -269,6 +277,7 @@ fn refuse_running_primary(ctx: &mut Ctx<'_, '_>) -> Option<Outcome> {
     let decision = start_decision(&StartInput {
         rep_mode: ctx.agent.params.rep_mode,
         lock: None,
+        lock_check: None,
         found: Some(state),
         came_up: None,
     });

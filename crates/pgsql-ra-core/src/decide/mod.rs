@@ -6,7 +6,9 @@
 //! the result.
 //!
 //! - [`start`]: `PGSQL.lock`, the server found before start, the outcome matrix.
+//! - [`lock`]: may `start` remove a lone primary's `PGSQL.lock` (B2-05).
 //! - [`notify`]: what each notification does, and the pre-promote data check.
 
+pub mod lock;
 pub mod notify;
 pub mod start;

@@ -10,9 +10,17 @@
 //! nothing, neither the server nor any attribute ([`StartInput::came_up`]
 //! is `None` on that success).
 //!
+//! With `PGSQL.lock` (sync/async) the caller first considers it
+//! ([`StartAction::ConsiderLock`]: the lone primary of B2-05,
+//! [`crate::decide::lock`], then the crash rejoin, [`crate::rejoin`];
+//! issue 10) and decides again with [`StartInput::lock_check`]: a released
+//! lock counts as absent, a kept one refuses.
+//!
 //! | rep_mode | PGSQL.lock | found | action | exit |
 //! |---|---|---|---|---|
-//! | sync/async | present | (not looked at) | refuse | 1 |
+//! | sync/async | present, not considered yet | (not looked at) | consider it | – |
+//! | sync/async | present, kept | (not looked at) | refuse (the stock message, or why it was kept) | 1 |
+//! | sync/async | present, released | as for absent | as for absent | |
 //! | any | absent (or not a replication mode) | down | `pg_ctl start`, wait until it answers | see below |
 //! | any | absent | alive, not answering | wait for it; never a second postmaster (bug F) | see below |
 //! | none/slave | – | answering | nothing | 0 |
@@ -80,15 +88,35 @@ pub struct StartInput {
     /// The path of `<tmpdir>/PGSQL.lock` when it exists. Only read (and
     /// only meaningful) in sync/async mode; `None` otherwise.
     pub lock: Option<String>,
+    /// What became of the lock once considered (`None`: not yet).
+    pub lock_check: Option<LockCheck>,
     /// The server before start (`None`: not looked at yet).
     pub found: Option<ServerState>,
     /// The server after starting it or waiting for it (`None`: not yet).
     pub came_up: Option<ServerState>,
 }
 
+/// What became of `PGSQL.lock` once `start` considered it (issue 10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "lock", rename_all = "snake_case")]
+pub enum LockCheck {
+    /// Kept. `why`: the rejoin's refusal; `None` when no rule applied
+    /// (the stock refusal, word for word).
+    Kept {
+        /// Why, when a rule was tried.
+        why: Option<String>,
+    },
+    /// Removed (lone primary, or a rejoin that ended on the primary's
+    /// history): start as if it were absent.
+    Released,
+}
+
 /// The next step of `start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum StartAction {
+    /// Consider `PGSQL.lock` (lone primary, crash rejoin) and decide again
+    /// with [`StartInput::lock_check`].
+    ConsiderLock,
     /// Look at the server (the real monitor, then the postmaster) and
     /// decide again with [`StartInput::found`].
     LookAtServer,
@@ -120,6 +148,19 @@ pub enum StartReason {
     LockPresent {
         /// The lock's path.
         lock: String,
+    },
+    /// `PGSQL.lock` exists and has not been considered yet.
+    LockNotConsidered {
+        /// The lock's path.
+        lock: String,
+    },
+    /// `PGSQL.lock` was kept by a rule that was tried (the crash rejoin
+    /// refused or failed): the stock refusal with the reason.
+    LockKept {
+        /// The lock's path.
+        lock: String,
+        /// Why.
+        why: String,
     },
     /// The server has not been looked at yet.
     NotLookedAt,
@@ -161,6 +202,10 @@ impl fmt::Display for StartReason {
                 f,
                 "My data may be inconsistent. You have to remove {lock} file to force start."
             ),
+            StartReason::LockNotConsidered { lock } => {
+                write!(f, "{lock} exists: considering whether it may go")
+            }
+            StartReason::LockKept { lock, why } => write!(f, "{why}; {lock} kept"),
             StartReason::NotLookedAt => f.write_str("the server has not been looked at yet"),
             StartReason::NotRunning => f.write_str("PostgreSQL is not running: starting it"),
             StartReason::Unresponsive { pid } => write!(
@@ -198,12 +243,31 @@ fn step(action: StartAction, reason: StartReason) -> StartDecision {
 pub fn start_decision(input: &StartInput) -> StartDecision {
     let replication = input.rep_mode.is_replication();
     if let Some(lock) = input.lock.as_ref().filter(|_| replication) {
-        return step(
-            StartAction::Refuse {
-                code: OcfExit::ErrGeneric,
-            },
-            StartReason::LockPresent { lock: lock.clone() },
-        );
+        let refuse = StartAction::Refuse {
+            code: OcfExit::ErrGeneric,
+        };
+        let lock = lock.clone();
+        match &input.lock_check {
+            None => {
+                return step(
+                    StartAction::ConsiderLock,
+                    StartReason::LockNotConsidered { lock },
+                )
+            }
+            Some(LockCheck::Kept { why: None }) => {
+                return step(refuse, StartReason::LockPresent { lock })
+            }
+            Some(LockCheck::Kept { why: Some(why) }) => {
+                return step(
+                    refuse,
+                    StartReason::LockKept {
+                        lock,
+                        why: why.clone(),
+                    },
+                )
+            }
+            Some(LockCheck::Released) => {}
+        }
     }
     let Some(found) = input.found else {
         return step(StartAction::LookAtServer, StartReason::NotLookedAt);
@@ -264,6 +328,7 @@ mod tests {
         start_decision(&StartInput {
             rep_mode: mode,
             lock: lock.then(|| LOCK.to_string()),
+            lock_check: lock.then_some(LockCheck::Kept { why: None }),
             found,
             came_up,
         })
@@ -272,6 +337,35 @@ mod tests {
     const REFUSE: StartAction = StartAction::Refuse {
         code: OcfExit::ErrGeneric,
     };
+
+    /// Issue 10: the lock is considered first (lone primary, crash
+    /// rejoin); kept without a rule, the stock refusal word for word; kept
+    /// by a rule, its reason; released, the start goes on.
+    #[test]
+    fn the_lock_is_considered_before_anything_else() {
+        let with = |check: Option<LockCheck>| {
+            start_decision(&StartInput {
+                rep_mode: RepMode::Sync,
+                lock: Some(LOCK.to_string()),
+                lock_check: check,
+                found: None,
+                came_up: None,
+            })
+        };
+        assert_eq!(with(None).action, StartAction::ConsiderLock);
+        let kept = with(Some(LockCheck::Kept {
+            why: Some("no primary to follow: refused".into()),
+        }));
+        assert_eq!(kept.action, REFUSE);
+        assert_eq!(
+            kept.reason.to_string(),
+            format!("no primary to follow: refused; {LOCK} kept")
+        );
+        assert_eq!(
+            with(Some(LockCheck::Released)).action,
+            StartAction::LookAtServer
+        );
+    }
 
     #[test]
     fn the_lock_refuses_before_the_server_is_looked_at() {
@@ -395,7 +489,7 @@ mod tests {
     }
 
     #[test]
-    fn every_walk_concludes_within_four_steps() {
+    fn every_walk_concludes_within_five_steps() {
         use ServerState::*;
         let states = [Down, Running, Standby, Primary, Unresponsive { pid: 9 }];
         for mode in [RepMode::None, RepMode::Slave, RepMode::Sync, RepMode::Async] {
@@ -405,14 +499,18 @@ mod tests {
                         let mut input = StartInput {
                             rep_mode: mode,
                             lock: lock.then(|| LOCK.to_string()),
+                            lock_check: None,
                             found: None,
                             came_up: None,
                         };
                         let mut steps = 0;
                         let end = loop {
                             steps += 1;
-                            assert!(steps <= 4, "{input:?}");
+                            assert!(steps <= 5, "{input:?}");
                             match start_decision(&input).action {
+                                StartAction::ConsiderLock => {
+                                    input.lock_check = Some(LockCheck::Kept { why: None })
+                                }
                                 StartAction::LookAtServer => input.found = Some(found),
                                 StartAction::StartServer | StartAction::WaitForServer => {
                                     input.came_up = Some(up)

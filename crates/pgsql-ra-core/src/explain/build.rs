@@ -160,13 +160,44 @@ fn local_reasons(
     // A primary holds the lock while it runs (promote takes it): it is a
     // refusal only for an instance Pacemaker has not promoted.
     if let Some(lock) = snap.lock.as_ref().filter(|_| !n.promoted) {
+        // The same lock rules as start (issue 10): the lone primary (B2-05)
+        // over the snapshot's attributes; crash rejoin needs the primary's
+        // facts and runs only in start, so it is named, not decided here.
+        let reading = |v: &Option<String>| match v {
+            Some(v) => crate::decide::lock::Reading::Value(v.clone()),
+            None => crate::decide::lock::Reading::Absent,
+        };
+        let lone = crate::decide::lock::lone_primary(&crate::decide::lock::LonePrimaryInput {
+            own: reading(&n.data_status),
+            others_promoted: Ok(promoted.iter().filter(|p| **p != n.node).cloned().collect()),
+            others: snap
+                .nodes
+                .iter()
+                .filter(|o| o.node != n.node)
+                .map(|o| (o.node.clone(), reading(&o.data_status)))
+                .collect(),
+        });
+        let lock_check = if lone.releases() {
+            crate::decide::start::LockCheck::Released
+        } else if params.crash_rejoin == crate::params::CrashRejoin::None {
+            crate::decide::start::LockCheck::Kept { why: None }
+        } else {
+            crate::decide::start::LockCheck::Kept {
+                why: Some(format!(
+                    "{lone}; crash_rejoin={} decides at the next start from pg_controldata, the end of WAL and the Promoted node's history",
+                    params.crash_rejoin.as_str()
+                )),
+            }
+        };
         let decision = start_decision(&StartInput {
             rep_mode: params.rep_mode,
             lock: Some(lock.path.clone()),
+            lock_check: Some(lock_check),
             found: None,
             came_up: None,
         });
         out.push(Reason::of(&LockedStart {
+            released: lone.releases().then(|| lone.to_string()),
             decision,
             since_epoch_s: lock.since_epoch_s,
         }));

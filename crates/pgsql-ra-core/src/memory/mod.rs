@@ -16,6 +16,7 @@ pub use crate::ports::MemoryLog;
 pub use clock::MemClock;
 pub use cluster::{AttrKey, CallCounters, MemCluster, MemClusterHandle, ViewReadCounters};
 pub use fs::{normalize, MemEntry, MemFs};
+pub use postgres::rejoin;
 pub use postgres::{
     InstanceSpec, SimNetwork, SimPostgres, SimRole, StopBehaviour, TimelineId, WalHistory,
     WriteOutcome, INITIAL_LSN, SHUTDOWN_CHECKPOINT_BYTES, SYSTEM_ID, WAL_PER_WRITE,

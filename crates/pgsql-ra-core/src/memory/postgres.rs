@@ -23,11 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
-mod control;
 pub mod lineage;
+pub mod rejoin;
 
-pub use control::SHUTDOWN_CHECKPOINT_BYTES;
 pub use lineage::{TimelineId, WalHistory};
+pub use rejoin::SHUTDOWN_CHECKPOINT_LEN as SHUTDOWN_CHECKPOINT_BYTES;
 
 use super::clock::MemClock;
 use super::fs::MemFs;
@@ -139,8 +139,8 @@ struct Instance {
     stop_behaviour: StopBehaviour,
     /// `max_replication_slots` the server runs with.
     max_slots: usize,
-    /// What `pg_controldata` says about the data directory ([`control`]).
-    control: control::ControlState,
+    /// Rejoin facts and repairs (issue 10, [`rejoin`]).
+    data_dir: rejoin::DataDirState,
 }
 
 impl Instance {
@@ -400,7 +400,7 @@ impl SimNetwork {
             fail_queries: 0,
             stop_behaviour: StopBehaviour::Normal,
             max_slots: DEFAULT_MAX_SLOTS,
-            control: control::ControlState::initdb(INITIAL_LSN),
+            data_dir: rejoin::DataDirState::default(),
         };
         self.net
             .borrow_mut()
@@ -470,7 +470,7 @@ impl SimNetwork {
     pub fn crash(&self, node: &str) {
         self.with(node, |i| {
             if i.running() {
-                i.record_crash();
+                rejoin::on_crash(i);
                 i.role = SimRole::Crashed;
                 i.hung = false;
             }
@@ -526,12 +526,6 @@ impl SimNetwork {
     /// Makes a standby stop (or resume) replaying new WAL while staying connected.
     pub fn set_lagging(&self, node: &str, lagging: bool) {
         self.with(node, |i| i.lagging = lagging);
-    }
-
-    /// Sets whether `pg_rewind` could run on the node's data directory
-    /// (`wal_log_hints`; default true).
-    pub fn set_rewindable(&self, node: &str, rewindable: bool) {
-        self.with(node, |i| i.control.rewindable = rewindable);
     }
 
     /// Sets how the node's server reacts to `pg_ctl stop` (kept until changed).
@@ -624,10 +618,6 @@ impl SimNetwork {
         dst.timeline = src.timeline;
         dst.history = src.history;
         dst.system_id = src.system_id;
-        // A base backup's pg_control is copied from a running primary.
-        dst.control.left = crate::ports::DbClusterState::InProduction;
-        dst.control.checkpoint = src.control.checkpoint;
-        dst.control.min_recovery_end = Lsn::ZERO;
         dst.slots.clear();
         dst.role = SimRole::Stopped;
         let pid_file = dst.pid_file();
@@ -639,7 +629,6 @@ impl SimNetwork {
     pub fn set_position(&self, node: &str, lsn: Lsn, timeline: u32) {
         self.with(node, |i| {
             i.lsn = lsn;
-            i.control.checkpoint = lsn;
             if i.timeline.timeline != timeline {
                 i.timeline = TimelineId::canonical(timeline);
             }
@@ -721,9 +710,6 @@ impl SimNetwork {
             i.timeline = TimelineId::canonical(1);
             i.history.clear();
             i.slots.clear();
-            let rewindable = i.control.rewindable;
-            i.control = control::ControlState::initdb(INITIAL_LSN);
-            i.control.rewindable = rewindable;
             Ok(())
         })
         .unwrap_or_else(|| Err(format!("no node {node}")))
@@ -993,16 +979,6 @@ impl Database for SimPostgres {
     }
 }
 
-/// `control_data` from the simulated `pg_control` ([`control`]); the other
-/// rejoin facts and repairs are not modelled yet (the defaults refuse).
-impl crate::ports::DataDir for SimPostgres {
-    fn control_data(&mut self) -> Result<crate::ports::ControlData, String> {
-        self.net
-            .with(&self.node, |i| i.control_data())
-            .ok_or_else(|| format!("pg_controldata: no data directory on {}", self.node))
-    }
-}
-
 impl Server for SimPostgres {
     fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
         Ok(self
@@ -1135,19 +1111,19 @@ impl Server for SimPostgres {
         if ignored || (i.hung && mode == StopMode::Fast) {
             return Ok(());
         }
-        if mode == StopMode::Fast {
-            let end = i.record_clean_stop();
-            if let Some(end) = end {
-                // The walsenders send everything, the shutdown checkpoint
-                // included, before the postmaster exits.
-                for s in net.standbys_of(&self.node) {
-                    if let Some(st) = net.instances.get_mut(&s).filter(|st| !st.lagging) {
-                        st.lsn = end;
-                    }
+        let primary = i.role == SimRole::Primary;
+        rejoin::on_stop(i, mode);
+        if mode == StopMode::Fast && primary {
+            // The shutdown checkpoint is the last record (issue 10); the
+            // walsenders send everything, that record included, to every
+            // connected standby that keeps up before the postmaster exits.
+            i.lsn = Lsn(i.lsn.0.saturating_add(rejoin::SHUTDOWN_CHECKPOINT_LEN));
+            let end = i.lsn;
+            for st in net.standbys_of(&self.node) {
+                if let Some(st) = net.instances.get_mut(&st).filter(|st| !st.lagging) {
+                    st.lsn = end;
                 }
             }
-        } else {
-            i.record_crash();
         }
         let Some(i) = net.instances.get_mut(&self.node) else {
             return Err(perr(1, "no such instance"));

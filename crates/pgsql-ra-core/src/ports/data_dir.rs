@@ -131,6 +131,18 @@ pub trait DataDir {
         let _ = (timeline, from);
         Err("reading the end of WAL not supported".into())
     }
+    /// The local history file of `timeline` (`pg_wal/<TLI>.history`),
+    /// parsed; empty for timeline 1. The rejoin decision compares it with
+    /// the primary's history: a timeline of the same number but another
+    /// history (a promotion outside the cluster) has diverged.
+    ///
+    /// # Errors
+    /// The file could not be read or parsed (the caller may read it
+    /// through the filesystem port instead).
+    fn local_history(&mut self, timeline: u32) -> Result<Vec<HistoryEntry>, String> {
+        let _ = timeline;
+        Err("reading the local timeline history not supported".into())
+    }
     /// The current primary's facts, through `master_ip`.
     ///
     /// # Errors

@@ -113,6 +113,8 @@ pub struct Invocation {
     pub outcome: Outcome,
     /// Attribute changes, one line each (`node name: old -> new`).
     pub changes: Vec<String>,
+    /// What the agent logged during it, every level, oldest first.
+    pub log: Vec<(crate::ports::LogLevel, String)>,
 }
 
 /// The simulated cluster.
@@ -242,6 +244,7 @@ impl Sim {
             };
             agent.run(action, &mut world)
         };
+        let lines = log.lines.clone();
         n.last_log = log;
         let changes = attr_changes(&before, &self.cluster.attributes());
         self.invocations.push(Invocation {
@@ -249,6 +252,7 @@ impl Sim {
             label: label.to_string(),
             outcome: outcome.clone(),
             changes,
+            log: lines,
         });
         outcome
     }

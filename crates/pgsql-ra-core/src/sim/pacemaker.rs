@@ -347,6 +347,7 @@ impl Sim {
             ),
             outcome: Outcome::success(),
             changes: Vec::new(),
+            log: Vec::new(),
         })
     }
 

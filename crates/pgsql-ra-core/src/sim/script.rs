@@ -15,9 +15,13 @@
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
 //! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
-//! `write-vip`, `vip`, `wal`); `explain [NODE]` prints what `pgsql-ra
-//! explain` says on NODE and `history NODE` its decision journal (issue 13).
+//! `write-vip`, `vip`, `wal`) and of [`datadir`] (`rewindable`,
+//! `free-disk`, `datadir`: issue 10's crash rejoin; `setup crash_rejoin=…`
+//! sets the parameter like any other); `explain [NODE]` prints what
+//! `pgsql-ra explain` says on NODE and `history NODE` its decision journal
+//! (issue 13).
 
+mod datadir;
 mod operator;
 
 use std::collections::BTreeMap;
@@ -547,7 +551,9 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
                 None => out.push("(no such file)".into()),
             }
         }
-        other => match operator::execute(sim, other, args) {
+        other => match operator::execute(sim, other, args)
+            .or_else(|| datadir::execute(sim, other, args))
+        {
             Some(result) => out.extend(result?),
             None => return Err(format!("unknown command {other}")),
         },

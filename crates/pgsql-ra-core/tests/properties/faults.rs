@@ -110,6 +110,21 @@ pub enum Event {
     /// Pacemaker demotes the Promoted instance, then promotes the best other
     /// candidate, if any (issue 10: the clean demote continues as a standby).
     Switchover,
+    /// A node's data directory gets (or loses) data checksums /
+    /// `wal_log_hints` (`pg_rewind` can run on it or not; issue 10).
+    Rewindable(usize, bool),
+    /// The free disk beside a node's pgdata: ample, or less than a
+    /// re-clone needs (issue 10).
+    FreeDisk(usize, bool),
+    /// Every node's failure record expires (`failure-timeout`): Pacemaker
+    /// may start a failed instance again, which is what lets a crashed old
+    /// primary rejoin (issue 10).
+    FailureTimeout,
+    /// Every standby stops replaying, the primary behind the VIP takes
+    /// `n` writes (in sync mode never acknowledged: no standby confirms
+    /// them), is killed (-9), and the standbys resume: the old primary's
+    /// WAL goes past what any standby holds (what `pg_rewind` is for).
+    DivergeAndKill(u64),
 }
 
 fn attr() -> impl Strategy<Value = Attr> {
@@ -169,6 +184,18 @@ pub fn cold_event() -> impl Strategy<Value = Event> {
         5 => operator_edit(),
         1 => node().prop_map(Event::SetSysid),
         1 => Just(Event::Switchover),
+        2 => rejoin_event(),
+    ]
+}
+
+/// The crash rejoin's conditions (issue 10): rewindable or not, enough
+/// disk or not, failures expiring.
+fn rejoin_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        1 => (node(), prop::bool::weighted(0.3)).prop_map(|(n, on)| Event::Rewindable(n, on)),
+        1 => (node(), prop::bool::weighted(0.7)).prop_map(|(n, ample)| Event::FreeDisk(n, ample)),
+        4 => Just(Event::FailureTimeout),
+        3 => (1u64..5).prop_map(Event::DivergeAndKill),
     ]
 }
 
@@ -194,6 +221,31 @@ pub fn warm_event() -> impl Strategy<Value = Event> {
         1 => node().prop_map(Event::Restart),
         7 => operator_edit(),
         2 => Just(Event::Switchover),
+        2 => rejoin_event(),
+    ]
+}
+
+/// Events of a crash-rejoin run (issue 10): failovers with and without
+/// writes the standbys never received, failures expiring so that the old
+/// primary is started again, directories `pg_rewind` cannot use, short
+/// disks, and the usual faults around them.
+pub fn rejoin_run_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        6 => (2u8..9).prop_map(Event::Steps),
+        4 => Just(Event::Step),
+        6 => (1u64..20).prop_map(Event::WriteVip),
+        4 => Just(Event::KillPrimary),
+        5 => (1u64..5).prop_map(Event::DivergeAndKill),
+        7 => Just(Event::FailureTimeout),
+        1 => (node(), prop::bool::weighted(0.3)).prop_map(|(n, on)| Event::Rewindable(n, on)),
+        1 => (node(), prop::bool::weighted(0.7)).prop_map(|(n, ample)| Event::FreeDisk(n, ample)),
+        1 => node().prop_map(Event::Kill),
+        1 => (node(), any::<bool>()).prop_map(|(a, l)| Event::Lag(a, l)),
+        1 => (node(), node()).prop_map(|(a, b)| Event::LinkDown(a, b)),
+        1 => (node(), node()).prop_map(|(a, b)| Event::LinkUp(a, b)),
+        1 => node().prop_map(Event::NodeDown),
+        2 => node().prop_map(Event::NodeUp),
+        1 => operator_edit(),
     ]
 }
 
@@ -329,6 +381,35 @@ pub fn apply(sim: &mut Sim, e: &Event) -> (Vec<String>, Option<Commit>) {
                 // Every initdb draws its own system identifier.
                 let id = 42 + *a as u64 % sim.node_names().len() as u64;
                 out.push(format!("{:?}", sim.net.reinit(&n, id)));
+            }
+        }
+        Event::Rewindable(a, on) => sim.net.set_rewindable(&name(sim, *a), *on),
+        Event::FreeDisk(a, ample) => {
+            let bytes = if *ample { 1 << 40 } else { 1 << 20 };
+            sim.net.set_free_bytes(&name(sim, *a), bytes);
+        }
+        Event::DivergeAndKill(n) => {
+            if let Some(p) = sim.net.vip_holder() {
+                let standbys: Vec<String> = sim
+                    .node_names()
+                    .into_iter()
+                    .filter(|s| sim.net.role(s) == SimRole::Standby)
+                    .collect();
+                for s in &standbys {
+                    sim.net.set_lagging(s, true);
+                }
+                commit = write(sim, &p, *n, true, &mut out);
+                sim.net.crash(&p);
+                for s in &standbys {
+                    sim.net.set_lagging(s, false);
+                }
+            }
+        }
+        Event::FailureTimeout => {
+            for n in sim.node_names() {
+                if sim.nodes[&n].fail_count > 0 || sim.nodes[&n].failed {
+                    sim.cleanup(&n);
+                }
             }
         }
     }

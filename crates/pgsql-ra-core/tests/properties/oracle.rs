@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use pgsql_ra_core::memory::{SimRole, WalHistory};
+use pgsql_ra_core::memory::{SimRole, TimelineId, WalHistory};
 use pgsql_ra_core::ports::Lifetime;
 use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
 use pgsql_ra_core::Score;
@@ -43,6 +43,21 @@ pub struct Oracle {
     /// The WAL of every node promoted under the known limit of an
     /// indistinguishable outside fork ([`Key::IndistinguishableFork`]).
     pub tolerated_forks: Vec<WalHistory>,
+    /// Timelines created outside the cluster that a promotion tolerated as
+    /// [`Key::IndistinguishableFork`] brought into the cluster's history:
+    /// a later promotion that continues them (a standby of that primary,
+    /// a rejoined node) is the same known limit, not a new fork.
+    pub adopted_forks: BTreeSet<TimelineId>,
+}
+
+/// The timelines of a history that were created outside the cluster.
+fn outside_timelines(w: &WalHistory) -> Vec<TimelineId> {
+    w.past
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(std::iter::once(w.current))
+        .filter(|t| t.outside)
+        .collect()
 }
 
 /// The WAL data of a history: a current timeline (or past ones) with no
@@ -50,7 +65,7 @@ pub struct Oracle {
 /// end-of-recovery record — holds no data, so two independent promotions at
 /// the very same position that wrote nothing yet have lost nothing to each
 /// other: the empty tail is dropped before comparing.
-fn data_of(w: &WalHistory) -> WalHistory {
+pub fn data_of(w: &WalHistory) -> WalHistory {
     let mut d = w.clone();
     while let Some(&(tl, switch)) = d.past.last() {
         if d.lsn != switch {
@@ -65,7 +80,7 @@ fn data_of(w: &WalHistory) -> WalHistory {
 /// True when `theirs`, read with timeline numbers and switch points only
 /// (what history files show), contains `mine`'s history: the two differ
 /// only in which promotion created a timeline.
-fn same_numbers_and_switch_points(mine: &WalHistory, theirs: &WalHistory) -> bool {
+pub fn same_numbers_and_switch_points(mine: &WalHistory, theirs: &WalHistory) -> bool {
     let path = |h: &WalHistory| -> Vec<(u32, pgsql_ra_core::Lsn)> {
         h.past
             .iter()
@@ -158,7 +173,11 @@ impl Oracle {
         // node of the cluster holds. A node promoted outside the cluster
         // from the very position every other node is at, or behind it, has
         // forked from nothing and loses nothing.
-        if mine.forked_outside() {
+        let outside = outside_timelines(mine);
+        if mine.forked_outside() && outside.iter().all(|t| self.adopted_forks.contains(t)) {
+            // Continues a fork the cluster already adopted (tolerated above).
+            self.reached.insert(Key::IndistinguishableFork);
+        } else if mine.forked_outside() {
             self.reached.insert(Key::ForkedPromoted);
             let abandoned = r.wal.iter().find(|(n, w)| {
                 **n != r.node
@@ -179,6 +198,7 @@ impl Oracle {
                 if same_numbers_and_switch_points(&data_of(mine), &data_of(theirs)) {
                     self.reached.insert(Key::IndistinguishableFork);
                     self.tolerated_forks.push(mine.clone());
+                    self.adopted_forks.extend(outside);
                     return Ok(());
                 }
                 // The same fork promoted again later (issue 10: its node

@@ -31,7 +31,8 @@ pub enum Key {
     /// cluster was promoted although it forked from WAL another node holds,
     /// but its timeline numbers and switch points equal the cluster's (what
     /// PostgreSQL's history files show cannot tell them apart). A known
-    /// limit, documented in docs/decision-logic.md.
+    /// limit, documented in docs/decision-logic.md. Also counted when a
+    /// later promotion continues such a fork the cluster already adopted.
     IndistinguishableFork,
     /// Informational, counted and printed: a standby marked `DISCONNECT`
     /// (stock: by the promotion, until the primary sees it stream) held
@@ -42,6 +43,14 @@ pub enum Key {
     /// Informational: a cleanly demoted primary ran on as a standby with its
     /// shutdown checkpoint published (issue 10, B2-01).
     DemotedRanAsStandby,
+    /// `start` removed a lone primary's `PGSQL.lock` (B2-05, issue 10).
+    LonePrimaryRestart,
+    /// A crashed old primary rejoined as a standby without a repair.
+    RejoinedByFollow,
+    /// A crashed old primary rejoined after `pg_rewind`.
+    RejoinedByRewind,
+    /// A crashed old primary rejoined after a re-clone.
+    RejoinedByClone,
 }
 
 impl Key {
@@ -60,11 +69,15 @@ impl Key {
                 "tolerated (issue 11): a DISCONNECT standby the primary never saw streaming held more WAL"
             }
             Key::IndistinguishableFork => {
-                "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted"
+                "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted (or continued)"
             }
             Key::DemotedRanAsStandby => {
                 "a cleanly demoted primary ran on as a standby (issue 10)"
             }
+            Key::LonePrimaryRestart => "start removed a lone primary's PGSQL.lock (B2-05)",
+            Key::RejoinedByFollow => "a crashed old primary rejoined by follow (no repair)",
+            Key::RejoinedByRewind => "a crashed old primary rejoined after pg_rewind",
+            Key::RejoinedByClone => "a crashed old primary rejoined after a re-clone",
         }
     }
 }
@@ -87,9 +100,10 @@ impl Reach {
         }
     }
 
-    /// The summary lines, one per key in `keys` and every other key reached.
-    pub fn summary(&self, property: &str, keys: &[Key]) -> Vec<String> {
-        let mut all: BTreeSet<Key> = keys.iter().copied().collect();
+    /// The summary lines, one per key in `keys` (marked `key`), in `also`
+    /// and every other key reached (marked `info`).
+    pub fn summary(&self, property: &str, keys: &[Key], also: &[Key]) -> Vec<String> {
+        let mut all: BTreeSet<Key> = keys.iter().chain(also).copied().collect();
         all.extend(self.counts.keys().copied());
         all.into_iter()
             .map(|k| {

@@ -38,10 +38,16 @@ pub struct LockedStart {
     pub decision: StartDecision,
     /// The lock's modification time, seconds since the Unix epoch.
     pub since_epoch_s: Option<u64>,
+    /// Why start would remove the lock (the lone primary of B2-05,
+    /// [`crate::decide::lock::lone_primary`]); `None`: it is kept.
+    pub released: Option<String>,
 }
 
 impl Explain for LockedStart {
     fn rule(&self) -> String {
+        if self.released.is_some() {
+            return "start.lone_primary".into();
+        }
         self.decision.rule()
     }
     fn sentence(&self) -> String {
@@ -49,6 +55,9 @@ impl Explain for LockedStart {
             .since_epoch_s
             .map(|s| format!(" since {}", utc(s)))
             .unwrap_or_default();
+        if let Some(why) = &self.released {
+            return format!("PGSQL.lock present{since}, but start removes it: {why} (B2-05)");
+        }
         format!(
             "PGSQL.lock present{since} (it ran as a primary and did not stop cleanly): start refuses: {}",
             self.decision.sentence()
@@ -62,6 +71,9 @@ impl Explain for LockedStart {
         m
     }
     fn would_change(&self) -> String {
+        if self.released.is_some() {
+            return "nothing to do: Pacemaker's next start removes the lock and the election promotes this node".into();
+        }
         self.decision.would_change()
     }
 }

@@ -1,0 +1,170 @@
+//! The crash rejoin at `start` (issue 10): gathers the facts through the
+//! [`crate::ports::DataDir`] port, decides with [`crate::rejoin::decide`],
+//! logs the decision and carries it out within the start budget. A repair
+//! (`pg_rewind`, re-clone) is followed by a second decision on the
+//! repaired directory, which must say "follow".
+
+use std::time::Duration;
+
+use super::prepare::write_recovery_conf;
+use super::Ctx;
+use crate::ports::{DbClusterState, LogLevel};
+use crate::rejoin::{decide, RejoinAction, RejoinDecision, RejoinInput};
+use crate::timeline::{history_file_name, parse_history, HistoryEntry};
+
+/// How long asking the primary may take at most (bounded further by the
+/// start budget).
+const PRIMARY_FACTS_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn remaining(ctx: &mut Ctx<'_, '_>) -> Duration {
+    let now = ctx.world.clock.now();
+    ctx.budget.remaining(now)
+}
+
+/// Reads the local and the primary's facts and decides. `Err`: the local
+/// control data could not be read (nothing can be decided without it).
+fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
+    let control = ctx
+        .world
+        .server
+        .control_data()
+        .map_err(|e| format!("pg_controldata failed: {e}"))?;
+    // After a clean shutdown of a primary the checkpoint is the end of WAL;
+    // otherwise only reading the WAL tells it (issue 10, "Precisions").
+    let wal_end = if control.state == DbClusterState::ShutDown {
+        None
+    } else {
+        match ctx.world.server.wal_end(control.timeline, control.redo) {
+            Ok(end) => Some(end),
+            Err(e) => {
+                ctx.log(
+                    LogLevel::Warn,
+                    &format!("crash rejoin: the end of the local WAL is unknown: {e}"),
+                );
+                None
+            }
+        }
+    };
+    let timeout = PRIMARY_FACTS_TIMEOUT.min(remaining(ctx));
+    let primary = match ctx.world.server.primary_facts(timeout) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("crash rejoin: the primary could not be asked: {e}"),
+            );
+            None
+        }
+    };
+    let free_bytes = match ctx.world.server.free_bytes_beside_pgdata() {
+        Ok(f) => Some(f),
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("crash rejoin: free disk space unknown: {e}"),
+            );
+            None
+        }
+    };
+    let local_history = local_history(ctx, control.timeline);
+    let decision = decide(&RejoinInput {
+        policy: ctx.agent.params.crash_rejoin,
+        control: &control,
+        wal_end,
+        local_history: local_history.as_deref(),
+        primary: primary.as_ref(),
+        free_bytes,
+    });
+    ctx.log(
+        LogLevel::Info,
+        &format!("crash rejoin: {}", decision.reason),
+    );
+    Ok(decision)
+}
+
+/// The local history of `timeline`: from the port, else the history file
+/// in the WAL directory through the filesystem port (none on timeline 1).
+/// `None` when neither can tell (the decision then judges by timeline
+/// numbers only).
+fn local_history(ctx: &mut Ctx<'_, '_>, timeline: u32) -> Option<Vec<HistoryEntry>> {
+    if let Ok(h) = ctx.world.server.local_history(timeline) {
+        return Some(h);
+    }
+    if timeline <= 1 {
+        return Some(Vec::new());
+    }
+    let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
+        "pg_xlog"
+    } else {
+        "pg_wal"
+    };
+    let path = ctx.pgdata_path(&format!("{wal_dir}/{}", history_file_name(timeline)));
+    match ctx.world.fs.read(&path) {
+        Ok(Some(text)) => match parse_history(&text) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                ctx.log(LogLevel::Warn, &format!("crash rejoin: {path}: {e}"));
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("crash rejoin: can't read {path}: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// After a repair the directory must be on the primary's history.
+fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<(), String> {
+    let again = gather_and_decide(ctx)?;
+    if again.action != RejoinAction::Follow {
+        return Err(format!("after {what}: {}", again.reason));
+    }
+    // pg_rewind and pg_basebackup replace the files the standby
+    // configuration lives in: write it again.
+    write_recovery_conf(ctx).map_err(|o| o.reason.unwrap_or_default())
+}
+
+/// Runs the crash rejoin. `Ok` when the local data directory may now start
+/// as a standby of the primary; `Err` with the reason otherwise (the lock
+/// stays, pgdata as the tools left it).
+pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let decision = gather_and_decide(ctx)?;
+    match decision.action {
+        RejoinAction::Follow => Ok(()),
+        RejoinAction::Refuse => Err(decision.reason.to_string()),
+        RejoinAction::Rewind => {
+            let budget = remaining(ctx);
+            let outcome = ctx
+                .world
+                .server
+                .rewind(budget)
+                .map_err(|e| format!("pg_rewind failed: {e}"))?;
+            ctx.log(
+                LogLevel::Info,
+                &format!("crash rejoin: pg_rewind ended: {outcome:?}"),
+            );
+            follow_after(ctx, "pg_rewind")
+        }
+        RejoinAction::Reclone => {
+            let budget = remaining(ctx);
+            let outcome = ctx
+                .world
+                .server
+                .reclone(budget)
+                .map_err(|e| format!("re-clone failed: {e}"))?;
+            ctx.log(
+                LogLevel::Info,
+                &format!(
+                    "crash rejoin: re-cloned from the primary; the previous data directory is {}",
+                    outcome.moved_aside
+                ),
+            );
+            follow_after(ctx, "the re-clone")
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The rejoin decision (issue 10): may a stopped old primary that holds
+//! `PGSQL.lock` start as a standby of the current primary, after which
+//! repair, or not at all? Pure: the caller gathers the facts through
+//! [`crate::ports::DataDir`] and carries the decision out.
+//!
+//! ## Where the local WAL ends ([`LocalEnd`])
+//!
+//! * `wal_end` given (`pg_waldump` after a crash, or any exact reading):
+//!   [`LocalEnd::Exact`] `E`, the LSN just past the last valid record.
+//! * Else, after a clean shutdown of a primary (`shut down`): the shutdown
+//!   checkpoint is the last record written, and it *starts* at the
+//!   checkpoint location `C` ([`LocalEnd::CheckpointRecord`]); the record
+//!   occupies `C..E` with `E > C`.
+//! * Else: [`LocalEnd::Unknown`] (a crash, or a standby's clean shutdown,
+//!   whose checkpoint is only its last restartpoint: never decide "follow"
+//!   from the checkpoint alone).
+//!
+//! "The local WAL ends at or before `L`" (`L` = the primary's current LSN
+//! on the same timeline, or the switch point `S` where the local timeline
+//! ended in the primary's history) is then:
+//! `Exact(E)`: `E ≤ L`; `CheckpointRecord(C)`: `C < L` — both LSNs are
+//! record boundaries and no record starts inside another, so `C < L`
+//! means the whole record `C..E` lies before `L` (`E ≤ L`), and `C ≥ L`
+//! means the record (at least) goes past `L`. A standby that received the
+//! shutdown checkpoint and was promoted has `S = E > C` (follow); one that
+//! missed it has `S ≤ C` (repair). `Unknown`: never.
+//!
+//! ## Decision table (first matching row)
+//!
+//! | # | facts | action | reason |
+//! |---|---|---|---|
+//! | 1 | no primary facts | refuse | [`RejoinReason::NoPrimary`] |
+//! | 2 | system identifiers differ | refuse | [`RejoinReason::OtherSystem`] |
+//! | 3 | local timeline newer than the primary's | refuse | [`RejoinReason::NewerTimeline`] |
+//! | 4 | local history known and not the primary's before the local timeline | repair | [`Divergence::HistoryDiffers`] |
+//! | 5 | same timeline, end unknown | refuse | [`RejoinReason::EndUnknownOnSameTimeline`] |
+//! | 6 | same timeline, end at or before the primary's current LSN (equal included) | follow | [`RejoinReason::Follows`] |
+//! | 7 | same timeline, end past the primary's current LSN | refuse (never rewound: the wrong node may be primary) | [`RejoinReason::AheadOnSameTimeline`] |
+//! | 8 | local timeline ended at `S` in the primary's history, end at or before `S` | follow | [`RejoinReason::Follows`] |
+//! | 9 | local timeline ended at `S`, end past `S` | repair | [`Divergence::PastSwitchPoint`] |
+//! | 10 | local timeline ended at `S`, end unknown (crash) | repair (`pg_rewind` says "no rewind required" when it did not go past) | [`Divergence::EndUnknown`] |
+//! | 11 | older local timeline not in the primary's history | repair | [`Divergence::NotInHistory`] |
+//!
+//! A repair is, in order:
+//!
+//! | policy (`crash_rejoin`) | rewindable (checksums or `wal_log_hints`) | free bytes beside pgdata | action | reason |
+//! |---|---|---|---|---|
+//! | `none` | – | – | refuse | [`RejoinReason::RepairNotAllowed`] |
+//! | `rewind`, `rewind-or-clone` | yes | – | rewind | [`RejoinReason::Rewind`] |
+//! | `rewind` | no | – | refuse | [`RejoinReason::RewindImpossible`] |
+//! | `rewind-or-clone` | no | ≥ size × [`CLONE_SPACE_PERCENT`] % | re-clone | [`RejoinReason::Reclone`] |
+//! | `rewind-or-clone` | no | less, or unknown | refuse | [`RejoinReason::NotEnoughDisk`] |
+//!
+//! Row 4: PostgreSQL names timelines by number only; two promotions (one
+//! outside the cluster) can both create timeline N. The local history
+//! file (`pg_wal/<TLI>.history`, when read) must list the same ancestors
+//! with the same switch points as the primary's history before the local
+//! timeline; else the local timeline is another branch (`pg_rewind`
+//! compares the histories the same way to find where they diverged). When
+//! the local history is unknown the rows below judge by numbers only.
+//!
+//! Never done: delete data (a re-clone moves the old directory aside),
+//! rewind a node ahead on the same timeline, start a node of another system.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::lsn::Lsn;
+use crate::params::CrashRejoin;
+use crate::ports::{ControlData, DbClusterState, PrimaryFacts};
+use crate::timeline::HistoryEntry;
+
+/// The free space a re-clone needs, in percent of the primary's size
+/// (`sum(pg_database_size())`): the copy itself plus 25 % for the WAL
+/// streamed during the copy (`pg_basebackup -X stream`), the files
+/// `pg_database_size` does not count and the filesystem's own overhead.
+pub const CLONE_SPACE_PERCENT: u64 = 125;
+
+/// Bytes a re-clone of a primary of `size` bytes needs (saturating).
+pub fn clone_space_needed(size: u64) -> u64 {
+    let needed = u128::from(size) * u128::from(CLONE_SPACE_PERCENT) / 100;
+    u64::try_from(needed).unwrap_or(u64::MAX)
+}
+
+/// Where the local WAL ends, as far as it is known (module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "lsn", rename_all = "snake_case")]
+pub enum LocalEnd {
+    /// The LSN just past the last valid local record.
+    Exact(Lsn),
+    /// A clean shutdown: the last record is the shutdown checkpoint, which
+    /// starts at this LSN and ends past it.
+    CheckpointRecord(Lsn),
+    /// Not known (a crash without a reading of the WAL).
+    Unknown,
+}
+
+impl LocalEnd {
+    /// From `pg_controldata` and the optional exact end (`pg_waldump`):
+    /// the exact end when given, else the shutdown checkpoint of a cleanly
+    /// shut down primary, else unknown.
+    pub fn from_facts(control: &ControlData, wal_end: Option<Lsn>) -> LocalEnd {
+        match wal_end {
+            Some(e) => LocalEnd::Exact(e),
+            None if control.state == DbClusterState::ShutDown => {
+                LocalEnd::CheckpointRecord(control.checkpoint)
+            }
+            None => LocalEnd::Unknown,
+        }
+    }
+
+    /// True when every local record lies at or before `limit` (module doc:
+    /// `E ≤ limit`, or `C < limit` for a shutdown checkpoint record).
+    pub fn at_or_before(self, limit: Lsn) -> bool {
+        match self {
+            LocalEnd::Exact(e) => e <= limit,
+            LocalEnd::CheckpointRecord(c) => c < limit,
+            LocalEnd::Unknown => false,
+        }
+    }
+}
+
+impl fmt::Display for LocalEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalEnd::Exact(e) => write!(f, "ends at {}", e.to_pg()),
+            LocalEnd::CheckpointRecord(c) => {
+                write!(
+                    f,
+                    "ends with its shutdown checkpoint record at {}",
+                    c.to_pg()
+                )
+            }
+            LocalEnd::Unknown => f.write_str("end is unknown"),
+        }
+    }
+}
+
+/// What the rejoin does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RejoinAction {
+    /// Start as a standby of the primary as it is.
+    Follow,
+    /// `pg_rewind` against the primary, then decide again.
+    Rewind,
+    /// A new copy by `pg_basebackup`, the old directory moved aside.
+    Reclone,
+    /// Keep `PGSQL.lock`; the start fails.
+    Refuse,
+}
+
+/// The decision and its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejoinDecision {
+    /// What to do.
+    pub action: RejoinAction,
+    /// Why.
+    pub reason: RejoinReason,
+}
+
+/// What the decision looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct RejoinInput<'a> {
+    /// `crash_rejoin`.
+    pub policy: CrashRejoin,
+    /// `pg_controldata` of the stopped local data directory.
+    pub control: &'a ControlData,
+    /// The exact end of the local WAL (`DataDir::wal_end`), `None` when not
+    /// read or unreadable.
+    pub wal_end: Option<Lsn>,
+    /// The local timeline's history file, parsed (`None`: not read).
+    pub local_history: Option<&'a [HistoryEntry]>,
+    /// The current primary's facts, `None` when it could not be asked.
+    pub primary: Option<&'a PrimaryFacts>,
+    /// Free bytes beside pgdata, `None` when unknown.
+    pub free_bytes: Option<u64>,
+}
+
+fn decided(action: RejoinAction, reason: RejoinReason) -> RejoinDecision {
+    RejoinDecision { action, reason }
+}
+
+/// Decides the rejoin (the tables in the module doc).
+pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
+    use RejoinAction::{Follow, Refuse};
+    let Some(primary) = input.primary else {
+        return decided(Refuse, RejoinReason::NoPrimary);
+    };
+    let local = input.control;
+    if local.system_id != primary.system_id {
+        return decided(
+            Refuse,
+            RejoinReason::OtherSystem {
+                local: local.system_id,
+                primary: primary.system_id,
+            },
+        );
+    }
+    let end = LocalEnd::from_facts(local, input.wal_end);
+    let (tl, ptl) = (local.timeline, primary.timeline);
+    if tl > ptl {
+        return decided(
+            Refuse,
+            RejoinReason::NewerTimeline {
+                local_timeline: tl,
+                primary_timeline: ptl,
+            },
+        );
+    }
+    if let Some(divergence) = other_branch(input.local_history, primary, tl) {
+        return repair(input, primary, divergence);
+    }
+    if tl == ptl {
+        if end == LocalEnd::Unknown {
+            return decided(
+                Refuse,
+                RejoinReason::EndUnknownOnSameTimeline { timeline: tl },
+            );
+        }
+        if end.at_or_before(primary.current_lsn) {
+            return decided(
+                Follow,
+                RejoinReason::Follows {
+                    local_timeline: tl,
+                    local_end: end,
+                    primary_timeline: ptl,
+                    limit: primary.current_lsn,
+                },
+            );
+        }
+        return decided(
+            Refuse,
+            RejoinReason::AheadOnSameTimeline {
+                timeline: tl,
+                local_end: end,
+                primary_lsn: primary.current_lsn,
+            },
+        );
+    }
+    let divergence = match primary.history.iter().find(|h| h.parent == tl) {
+        Some(h) if end.at_or_before(h.switch_point) => {
+            return decided(
+                Follow,
+                RejoinReason::Follows {
+                    local_timeline: tl,
+                    local_end: end,
+                    primary_timeline: ptl,
+                    limit: h.switch_point,
+                },
+            )
+        }
+        Some(h) if end == LocalEnd::Unknown => Divergence::EndUnknown {
+            local_timeline: tl,
+            switch_point: h.switch_point,
+            primary_timeline: ptl,
+        },
+        Some(h) => Divergence::PastSwitchPoint {
+            local_timeline: tl,
+            local_end: end,
+            switch_point: h.switch_point,
+            primary_timeline: ptl,
+        },
+        None => Divergence::NotInHistory {
+            local_timeline: tl,
+            primary_timeline: ptl,
+        },
+    };
+    repair(input, primary, divergence)
+}
+
+/// Row 4: the local history, when known, differs from the primary's
+/// history before the local timeline `tl`.
+fn other_branch(
+    local_history: Option<&[HistoryEntry]>,
+    primary: &PrimaryFacts,
+    tl: u32,
+) -> Option<Divergence> {
+    let local_history = local_history?;
+    let before: Vec<HistoryEntry> = primary
+        .history
+        .iter()
+        .filter(|h| h.parent < tl)
+        .copied()
+        .collect();
+    if before == local_history {
+        return None;
+    }
+    let text = |h: &[HistoryEntry]| {
+        h.iter()
+            .map(|e| format!("{}@{}", e.parent, e.switch_point.to_pg()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(Divergence::HistoryDiffers {
+        local_timeline: tl,
+        local: text(local_history),
+        primary: text(&before),
+        primary_timeline: primary.timeline,
+    })
+}
+
+/// The repair table of the module doc.
+fn repair(
+    input: &RejoinInput<'_>,
+    primary: &PrimaryFacts,
+    divergence: Divergence,
+) -> RejoinDecision {
+    use RejoinAction::{Reclone, Refuse, Rewind};
+    match input.policy {
+        CrashRejoin::None => decided(Refuse, RejoinReason::RepairNotAllowed { divergence }),
+        CrashRejoin::Rewind | CrashRejoin::RewindOrClone if input.control.rewindable() => {
+            decided(Rewind, RejoinReason::Rewind { divergence })
+        }
+        CrashRejoin::Rewind => decided(Refuse, RejoinReason::RewindImpossible { divergence }),
+        CrashRejoin::RewindOrClone => {
+            let needed = clone_space_needed(primary.size_bytes);
+            match input.free_bytes {
+                Some(free) if free >= needed => decided(
+                    Reclone,
+                    RejoinReason::Reclone {
+                        divergence,
+                        free,
+                        needed,
+                    },
+                ),
+                free => decided(
+                    Refuse,
+                    RejoinReason::NotEnoughDisk {
+                        divergence,
+                        free,
+                        needed,
+                    },
+                ),
+            }
+        }
+    }
+}
+
+mod reason;
+#[cfg(test)]
+mod tests;
+
+pub use reason::{Divergence, RejoinReason};

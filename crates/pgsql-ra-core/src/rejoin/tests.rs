@@ -1,0 +1,200 @@
+//! One row per rule and edge of the tables in the module doc.
+
+use super::*;
+use crate::timeline::HistoryEntry;
+
+const SYS: u64 = 7_300_000_000_000_000_001;
+const C: u64 = 0x0500_0028; // a checkpoint record's start
+const S: u64 = 0x0500_0100; // a switch point
+const P: u64 = 0x0600_0000; // the primary's current LSN
+
+#[derive(Clone, Copy)]
+enum End {
+    /// Clean shutdown (`shut down`), checkpoint at this LSN, no wal_end.
+    Clean(u64),
+    /// Crash (`in production`), wal_end given.
+    Crash(u64),
+    /// Crash, wal_end unknown.
+    CrashUnknown,
+}
+
+struct Row {
+    name: &'static str,
+    policy: CrashRejoin,
+    local_tl: u32,
+    end: End,
+    rewindable: bool,
+    other_system: bool,
+    primary: bool,
+    primary_tl: u32,
+    /// (parent, switch point) of the primary's history.
+    history: &'static [(u32, u64)],
+    /// The local history file, when read.
+    local_history: Option<&'static [(u32, u64)]>,
+    free: Option<u64>,
+    want: RejoinAction,
+    /// A word the reason's sentence must hold.
+    says: &'static str,
+}
+
+const BASE: Row = Row {
+    name: "",
+    policy: CrashRejoin::Rewind,
+    local_tl: 1,
+    end: End::Crash(S + 0x100),
+    rewindable: true,
+    other_system: false,
+    primary: true,
+    primary_tl: 2,
+    history: &[(1, S)],
+    local_history: None,
+    free: Some(1 << 40),
+    want: RejoinAction::Rewind,
+    says: "pg_rewind",
+};
+
+const SIZE: u64 = 1_000_000;
+
+fn run(r: &Row) -> RejoinDecision {
+    let (state, checkpoint, wal_end) = match r.end {
+        End::Clean(c) => (DbClusterState::ShutDown, c, None),
+        End::Crash(e) => (DbClusterState::InProduction, C, Some(Lsn(e))),
+        End::CrashUnknown => (DbClusterState::InProduction, C, None),
+    };
+    let control = ControlData {
+        state,
+        system_id: SYS,
+        checkpoint: Lsn(checkpoint),
+        redo: Lsn(checkpoint),
+        timeline: r.local_tl,
+        min_recovery_end: Lsn::ZERO,
+        min_recovery_end_timeline: 0,
+        data_checksums: false,
+        wal_log_hints: r.rewindable,
+    };
+    let primary = PrimaryFacts {
+        system_id: if r.other_system { SYS + 1 } else { SYS },
+        timeline: r.primary_tl,
+        history: r
+            .history
+            .iter()
+            .map(|(p, s)| HistoryEntry {
+                parent: *p,
+                switch_point: Lsn(*s),
+            })
+            .collect(),
+        current_lsn: Lsn(P),
+        size_bytes: SIZE,
+    };
+    let local_history: Option<Vec<HistoryEntry>> = r.local_history.map(|h| {
+        h.iter()
+            .map(|(p, s)| HistoryEntry {
+                parent: *p,
+                switch_point: Lsn(*s),
+            })
+            .collect()
+    });
+    decide(&RejoinInput {
+        policy: r.policy,
+        control: &control,
+        wal_end,
+        local_history: local_history.as_deref(),
+        primary: r.primary.then_some(&primary),
+        free_bytes: r.free,
+    })
+}
+
+#[test]
+fn the_decision_table() {
+    use CrashRejoin as Pol;
+    use RejoinAction::*;
+    let rows = [
+        Row { name: "no primary", primary: false, want: Refuse, says: "no primary to follow", ..BASE },
+        Row { name: "another system", other_system: true, policy: Pol::RewindOrClone, want: Refuse, says: "another database system", ..BASE },
+        Row { name: "same timeline, behind", local_tl: 2, end: End::Crash(P - 0x100), want: Follow, says: "at or before the primary's 0/6000000", ..BASE },
+        Row { name: "same timeline, equal", local_tl: 2, end: End::Crash(P), want: Follow, says: "follow", ..BASE },
+        Row { name: "same timeline, one byte ahead", local_tl: 2, end: End::Crash(P + 1), policy: Pol::RewindOrClone, want: Refuse, says: "ahead of the primary on the same timeline 2", ..BASE },
+        Row { name: "same timeline, clean, checkpoint before", local_tl: 2, end: End::Clean(P - 0x28), want: Follow, says: "shutdown checkpoint record at 0/5FFFFD8", ..BASE },
+        Row { name: "same timeline, clean, checkpoint at the primary's LSN", local_tl: 2, end: End::Clean(P), want: Refuse, says: "wrong node may be primary", ..BASE },
+        Row { name: "same timeline, crash, end unknown", local_tl: 2, end: End::CrashUnknown, want: Refuse, says: "end of WAL is unknown", ..BASE },
+        Row { name: "newer timeline", local_tl: 3, want: Refuse, says: "newer than the primary's 2", ..BASE },
+        Row { name: "ancestor, end before S", end: End::Crash(S - 0x100), want: Follow, says: "where the primary's timeline 2 left it: follow", ..BASE },
+        Row { name: "ancestor, end at S", end: End::Crash(S), want: Follow, says: "at or before 0/5000100", ..BASE },
+        Row { name: "ancestor, end one past S", end: End::Crash(S + 1), want: Rewind, says: "past 0/5000100", ..BASE },
+        Row { name: "ancestor, clean, checkpoint just before S", end: End::Clean(S - 1), want: Follow, says: "follow", ..BASE },
+        Row { name: "ancestor, clean, checkpoint at S (the standby missed it)", end: End::Clean(S), want: Rewind, says: "shutdown checkpoint record at 0/5000100, past 0/5000100", ..BASE },
+        Row { name: "ancestor, crash, end unknown", end: End::CrashUnknown, want: Rewind, says: "after a crash on timeline 1", ..BASE },
+        Row { name: "ancestor further back (3 → 2 → 1)", primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], end: End::Crash(S - 1), want: Follow, says: "follow", ..BASE },
+        Row { name: "not in the history", local_tl: 2, primary_tl: 3, history: &[(1, S)], want: Rewind, says: "not in the history of the primary's timeline 3", ..BASE },
+        Row { name: "policy none, repair needed", policy: Pol::None, want: Refuse, says: "crash_rejoin=none", ..BASE },
+        Row { name: "policy none, follow needs no repair", policy: Pol::None, end: End::Crash(S), want: Follow, says: "follow", ..BASE },
+        Row { name: "rewind only, not rewindable", rewindable: false, want: Refuse, says: "rewind impossible: no data checksums and wal_log_hints=off; re-clone not allowed by crash_rejoin=rewind", ..BASE },
+        Row { name: "rewind-or-clone, rewindable", policy: Pol::RewindOrClone, want: Rewind, says: "pg_rewind", ..BASE },
+        Row { name: "rewind-or-clone, not rewindable, room", policy: Pol::RewindOrClone, rewindable: false, want: Reclone, says: "re-clone (1099511627776 bytes free beside pgdata, 1250000 needed)", ..BASE },
+        Row { name: "rewind-or-clone, exactly enough room", policy: Pol::RewindOrClone, rewindable: false, free: Some(SIZE * 125 / 100), want: Reclone, says: "re-clone", ..BASE },
+        Row { name: "rewind-or-clone, one byte short", policy: Pol::RewindOrClone, rewindable: false, free: Some(SIZE * 125 / 100 - 1), want: Refuse, says: "1249999 bytes free beside pgdata, 1250000 needed", ..BASE },
+        Row { name: "rewind-or-clone, free space unknown", policy: Pol::RewindOrClone, rewindable: false, free: None, want: Refuse, says: "free disk space beside pgdata is unknown", ..BASE },
+    ];
+    // Row 4: the local history file against the primary's.
+    let branches = [
+        Row { name: "same timeline, same history", local_tl: 2, end: End::Crash(P), local_history: Some(&[(1, S)]), want: Follow, says: "follow", ..BASE },
+        Row { name: "same timeline number, another branch", local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Rewind, says: "local timeline 2 has the history [1@0/5000000], the primary's timeline 2 has [1@0/5000100] before it: another branch", ..BASE },
+        Row { name: "another branch, crash_rejoin=none", policy: Pol::None, local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Refuse, says: "another branch; a repair is needed and crash_rejoin=none", ..BASE },
+        Row { name: "ancestor with the same history", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], local_history: Some(&[(1, S)]), end: End::Crash(P - 0x1000), want: Follow, says: "follow", ..BASE },
+        Row { name: "ancestor of another branch", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], local_history: Some(&[(1, S + 8)]), end: End::Crash(S + 8), want: Rewind, says: "another branch", ..BASE },
+        Row { name: "timeline 1 has no history file", local_history: Some(&[]), end: End::Crash(S), want: Follow, says: "follow", ..BASE },
+        Row { name: "history not read: numbers only", local_tl: 2, end: End::Crash(S), local_history: None, want: Follow, says: "follow", ..BASE },
+    ];
+    for r in rows.iter().chain(&branches) {
+        let d = run(r);
+        assert_eq!(d.action, r.want, "{}: {}", r.name, d.reason);
+        assert!(
+            d.reason.to_string().contains(r.says),
+            "{}: {:?} lacks {:?}",
+            r.name,
+            d.reason.to_string(),
+            r.says
+        );
+    }
+}
+
+#[test]
+fn the_clone_margin_saturates() {
+    assert_eq!(clone_space_needed(100), 125);
+    assert_eq!(clone_space_needed(u64::MAX), u64::MAX);
+}
+
+#[test]
+fn a_clean_standby_shutdown_is_not_an_end_of_wal() {
+    let mut c = ControlData {
+        state: DbClusterState::ShutDownInRecovery,
+        system_id: SYS,
+        checkpoint: Lsn(C),
+        redo: Lsn(C),
+        timeline: 1,
+        min_recovery_end: Lsn::ZERO,
+        min_recovery_end_timeline: 0,
+        data_checksums: true,
+        wal_log_hints: false,
+    };
+    assert_eq!(LocalEnd::from_facts(&c, None), LocalEnd::Unknown);
+    assert_eq!(
+        LocalEnd::from_facts(&c, Some(Lsn(S))),
+        LocalEnd::Exact(Lsn(S))
+    );
+    c.state = DbClusterState::ShutDown;
+    assert_eq!(
+        LocalEnd::from_facts(&c, None),
+        LocalEnd::CheckpointRecord(Lsn(C))
+    );
+}
+
+#[test]
+fn decisions_serialize_for_explain() {
+    let d = run(&BASE);
+    let v = serde_json::to_value(&d).expect("serializes");
+    assert_eq!(v["action"], "Rewind");
+    assert_eq!(v["reason"]["reason"], "rewind");
+    assert_eq!(v["reason"]["divergence"]["divergence"], "past_switch_point");
+    assert_eq!(v["reason"]["divergence"]["local_end"]["kind"], "exact");
+}
