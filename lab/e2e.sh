@@ -334,11 +334,11 @@ three_nodes() {
   local stall; stall=$(echo "${tack:-0} - $tcut" | bc)
   say "write stall after the sync standby's link cut ($tag): ${stall} s (first ack after the cut)"
   expect_re "stall ${stall} s <= standby_reply_timeout 10 + monitor 3 + 2 = 15 s ($tag)" '^1$' "$(echo "$stall <= 15" | bc)"
-  # the CIB first: attrd's log line (second resolution) that made the standby DISCONNECT is not
-  # later than the first write acknowledged without it
-  tcib=$(events "${tcut%.*}" "pacemaker-attrd.*pgsql-data-status\\[$other\\].*-> DISCONNECT")
-  expect_re "DISCONNECT in the CIB ($tcib) no later than the first ack without $other (${tack%.*}) ($tag)" '^ok$' \
-    "$([ -n "$tcib" ] && [ "${tcib%.*}" -le "${tack%.*}" ] && echo ok || echo "cib=$tcib ack=$tack")"
+  # the CIB first: the CIB manager's log line (millisecond resolution) that made the standby's
+  # data-status DISCONNECT is not later than the first write acknowledged without it
+  tcib=$(events "$tcut" "cib_perform_op.*nvpair\\[@id='nodes-${other#node}-pgsql-data-status'\\].*@value=DISCONNECT")
+  expect_re "DISCONNECT in the CIB (${tcib:-none}) no later than the first ack without $other (${tack:-none}) ($tag)" '^1$' \
+    "$([ -n "$tcib" ] && [ -n "$tack" ] && echo "$tcib <= $tack" | bc)"
   lab enter "$other" ip link set eth0 up
   until_state 60 "attr.$other.pgsql-status=HS:(sync|quorum)"
   expect_re "$other back after the link is up ($tag)" '^HS:(sync|quorum)$' "$(get "attr.$other.pgsql-status")"

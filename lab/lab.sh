@@ -492,7 +492,8 @@ healthy() {
     [ "$(kv "role.$n" "$s")" = Unpromoted ] || return 1
     [ "$RA" = paf ] && continue
     st=$(kv "attr.$n.pgsql-status" "$s")
-    case $REP_MODE:$st in sync:HS:sync) nsync=$((nsync+1));; sync:HS:async|async:HS:async) ;; *) return 1;; esac
+    # HS:quorum: a member of a quorum commit set (sync_quorum, issue 11) counts as synchronous
+    case $REP_MODE:$st in sync:HS:sync|sync:HS:quorum) nsync=$((nsync+1));; sync:HS:async|sync:HS:potential|async:HS:async) ;; *) return 1;; esac
   done
   if [ "$RA" = paf ]; then
     [ "$(cli_q "select count(*) from pg_stat_replication where state='streaming'" 2>/dev/null)" = $(($(count "$NODES") - 1)) ] || return 1

@@ -83,3 +83,6 @@ mv "$ROOT/target.aside" "$ROOT/target"
 
 step "benchmark smoke run (bench/run.sh --quick)"
 CARGO_TARGET_DIR=$ROOT/target BUILD=0 bash bench/run.sh --quick
+
+step "rejoin and sync benchmark smoke run (bench/rejoin_sync.sh --quick: one switchover, one crash rejoin, one link cut)"
+bash bench/rejoin_sync.sh --quick
