@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::prepare::write_recovery_conf;
 use super::Ctx;
 use crate::ports::{DbClusterState, LogLevel};
+use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
 use crate::rejoin::{decide, RejoinAction, RejoinDecision, RejoinInput};
 use crate::timeline::{history_file_name, parse_history, HistoryEntry};
 
@@ -129,6 +130,27 @@ fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<(), String> {
     write_recovery_conf(ctx).map_err(|o| o.reason.unwrap_or_default())
 }
 
+/// Removes the file that puts pgdata in standby mode (`standby.signal`,
+/// PostgreSQL 12+; `recovery.conf` in pgdata before), which start wrote
+/// before the rejoin: after a crash `pg_rewind` (13+) first runs the target
+/// in single-user mode to finish crash recovery, and a single-user server
+/// refuses standby mode ("FATAL: standby mode is not supported by
+/// single-user servers", measured on PostgreSQL 15). [`follow_after`]
+/// writes the standby configuration again.
+fn leave_standby_mode(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let params = &ctx.agent.params;
+    let path = if uses_standby_signal(ctx.facts.pg_version) {
+        standby_signal_path(params)
+    } else {
+        recovery_conf_path(params, ctx.facts.pg_version)
+    };
+    ctx.world
+        .fs
+        .remove(&path)
+        .map(|_| ())
+        .map_err(|e| format!("can't remove {path} before pg_rewind: {e}"))
+}
+
 /// Runs the crash rejoin. `Ok` when the local data directory may now start
 /// as a standby of the primary; `Err` with the reason otherwise (the lock
 /// stays, pgdata as the tools left it).
@@ -138,6 +160,7 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
         RejoinAction::Follow => Ok(()),
         RejoinAction::Refuse => Err(decision.reason.to_string()),
         RejoinAction::Rewind => {
+            leave_standby_mode(ctx)?;
             let budget = remaining(ctx);
             let outcome = ctx
                 .world
