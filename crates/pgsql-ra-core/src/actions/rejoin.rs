@@ -10,7 +10,7 @@ use super::prepare::write_recovery_conf;
 use super::Ctx;
 use crate::ports::{DbClusterState, LogLevel};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
-use crate::rejoin::{decide, RejoinAction, RejoinDecision, RejoinInput};
+use crate::rejoin::{decide, judged_position, RejoinAction, RejoinDecision, RejoinInput};
 use crate::timeline::{history_file_name, parse_history, HistoryEntry};
 
 /// How long asking the primary may take at most (bounded further by the
@@ -31,11 +31,13 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         .control_data()
         .map_err(|e| format!("pg_controldata failed: {e}"))?;
     // After a clean shutdown of a primary the checkpoint is the end of WAL;
-    // otherwise only reading the WAL tells it (issue 10, "Precisions").
+    // otherwise only reading the WAL tells it (issue 10, "Precisions"). A
+    // rewound directory is read on its minimum recovery timeline.
+    let position = judged_position(&control);
     let wal_end = if control.state == DbClusterState::ShutDown {
         None
     } else {
-        match ctx.world.server.wal_end(control.timeline, control.redo) {
+        match ctx.world.server.wal_end(position.timeline, position.from) {
             Ok(end) => Some(end),
             Err(e) => {
                 ctx.log(
@@ -67,7 +69,7 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
             None
         }
     };
-    let local_history = local_history(ctx, control.timeline);
+    let local_history = local_history(ctx, position.timeline);
     let decision = decide(&RejoinInput {
         policy: ctx.agent.params.crash_rejoin,
         control: &control,
