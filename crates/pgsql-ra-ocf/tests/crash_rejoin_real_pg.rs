@@ -23,6 +23,15 @@ const RUNNING: i32 = 0;
 const NOT_RUNNING: i32 = 7;
 const PROMOTED: i32 = 8;
 
+/// A non-superuser rewind role with the grants of docs/rejoin.md ("Role and
+/// grants for `rewind_user`"), on both nodes.
+const REWIND_ROLE_SQL: &str = "create role rewinder login; \
+     grant execute on function pg_catalog.pg_ls_dir(text, boolean, boolean) to rewinder; \
+     grant execute on function pg_catalog.pg_stat_file(text, boolean) to rewinder; \
+     grant execute on function pg_catalog.pg_read_binary_file(text) to rewinder; \
+     grant execute on function pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) to rewinder; \
+     grant pg_checkpoint to rewinder";
+
 struct Pair {
     dir: TestDir,
     n1: PgNode,
@@ -53,6 +62,7 @@ impl Pair {
         });
         std::fs::write(&inside, &text).expect("write postgresql.conf");
         n1.start_directly();
+        n1.psql(REWIND_ROLE_SQL);
         n2.basebackup_from(&n1);
         n1.stop_cleanly();
         let conf1 = dir.join("node1.conf");
@@ -224,14 +234,15 @@ fn node1_follows_node2(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, both: u32) {
 
 /// Item 1: kill -9 of the primary holding writes its standby never got;
 /// the standby is promoted and written on; node1's start with
-/// `crash_rejoin=rewind` runs pg_rewind and node1 follows node2 with none
-/// of the lost rows.
+/// `crash_rejoin=rewind` (as the non-superuser `rewinder`) runs pg_rewind
+/// and node1 follows node2 with none of the lost rows.
 #[test]
 fn kill_9_with_lost_writes_rejoins_by_rewind() {
     let p = Pair::new("crash-rewind", true);
     let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
     let vip = Vip::new(p.n1.port);
-    let a1 = p.env(&p.n1, "rewind");
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
     let a2 = p.env(&p.n2, "rewind");
     bring_up(&p, &a1, &a2, &vip);
     fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
@@ -250,7 +261,17 @@ fn kill_9_with_lost_writes_rejoins_by_rewind() {
         "the log names the decision: {}",
         r.stderr
     );
-    assert!(r.stderr.contains("pg_rewind ended"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pg_rewind ended: Rewound"),
+        "{}",
+        r.stderr
+    );
+    // The rewind checkpointed node2 first (pg_rewind 15 reads the source's
+    // timeline from its control file).
+    assert_eq!(
+        p.n2.psql("select timeline_id from pg_control_checkpoint()"),
+        "3"
+    );
     assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
     node1_follows_node2(&p, &a1, &a2, 1000);
     let _ = &p.dir;
