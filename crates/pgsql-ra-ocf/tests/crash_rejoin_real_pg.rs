@@ -316,7 +316,7 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
 type Snapshot = Vec<(String, u64, std::time::SystemTime)>;
 
 /// Every file under `dir` with its size and modification time, sorted.
-fn snapshot(dir: &str) -> Snapshot {
+fn snapshot_dir(dir: &str) -> Snapshot {
     let mut out = Vec::new();
     let mut todo = vec![std::path::PathBuf::from(dir)];
     while let Some(d) = todo.pop() {
@@ -337,9 +337,10 @@ fn snapshot(dir: &str) -> Snapshot {
 
 /// Item 3: `crash_rejoin=none` keeps the stock refusal; without checksums
 /// and with `wal_log_hints=off`, `crash_rejoin=rewind` refuses with the
-/// reason; pgdata is untouched by both.
+/// reason; pgdata is untouched by both. `rewind-or-clone` then re-clones,
+/// the old directory moved aside intact, and node1 follows node2.
 #[test]
-fn refusals_leave_pgdata_untouched() {
+fn refusals_leave_pgdata_untouched_and_reclone_moves_it_aside() {
     let p = Pair::new("crash-refused", false);
     let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
     let vip = Vip::new(p.n1.port);
@@ -351,7 +352,7 @@ fn refusals_leave_pgdata_untouched() {
     // looks at the lock (the stock order, actions/start.rs): the one file
     // of pgdata a refused start may change; the data stays as it was.
     let snapshot = || -> Snapshot {
-        snapshot(&p.n1.pgdata)
+        snapshot_dir(&p.n1.pgdata)
             .into_iter()
             .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
             .collect()
@@ -388,5 +389,34 @@ fn refusals_leave_pgdata_untouched() {
         .postmaster_pid()
         .is_none_or(|pid| !pgsql_ra_ocf::procfs::signalable(pid)));
     a2.expect("monitor", 4000, PROMOTED);
+
+    // rewind-or-clone: a new copy; the old directory is moved aside as it
+    // was (standby.signal aside).
+    let a1 = p.env(&p.n1, "rewind-or-clone");
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
+    let aside: Vec<String> = std::fs::read_dir(p.dir.join("node1"))
+        .expect("node1's directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().display().to_string())
+        .filter(|path| path.contains("/data.aside-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "one directory moved aside: {aside:?}");
+    let moved: Snapshot = before
+        .iter()
+        .map(|(path, len, t)| (path.replacen(&p.n1.pgdata, &aside[0], 1), *len, *t))
+        .collect();
+    let kept: Snapshot = snapshot_dir(&aside[0])
+        .into_iter()
+        .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
+        .collect();
+    assert_eq!(
+        changes(&moved, &kept),
+        Vec::<String>::new(),
+        "the old directory is intact"
+    );
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1000);
     let _ = &p.dir;
 }
