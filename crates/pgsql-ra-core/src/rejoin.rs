@@ -15,6 +15,22 @@
 //!   whose checkpoint is only its last restartpoint: never decide "follow"
 //!   from the checkpoint alone).
 //!
+//! ## Which timeline the directory is on ([`judged_position`])
+//!
+//! After `pg_rewind` the directory is "in archive recovery", its control
+//! file holds the source's last checkpoint (whose timeline may still be
+//! the one before the source's promotion) and "Min recovery ending
+//! location" / "Min recovery ending loc's timeline" give where the source
+//! was when the copy ended, on the source's timeline (pg_rewind writes
+//! them so that recovery replays at least that far; PostgreSQL
+//! documentation, pg_rewind, "How It Works"). Such a directory (in archive
+//! recovery, minimum recovery timeline newer than the checkpoint's) is
+//! judged on the minimum recovery timeline, its end of WAL read from the
+//! minimum recovery location on that timeline: the older timeline's
+//! segments past the divergence may be gone. Every other directory is
+//! judged on its checkpoint's timeline, its WAL read from the checkpoint's
+//! REDO.
+//!
 //! "The local WAL ends at or before `L`" (`L` = the primary's current LSN
 //! on the same timeline, or the switch point `S` where the local timeline
 //! ended in the primary's history) is then:
@@ -137,6 +153,38 @@ impl fmt::Display for LocalEnd {
     }
 }
 
+/// Where the local WAL is judged: the timeline and the LSN its end of WAL
+/// is read from (module doc, "Which timeline the directory is on").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JudgedPosition {
+    /// The timeline the decision compares with the primary's history.
+    pub timeline: u32,
+    /// Where reading the local WAL on `timeline` starts (a record boundary
+    /// or a position `DataDir::wal_end` resynchronizes from).
+    pub from: Lsn,
+}
+
+/// The timeline and the start of the WAL reading of a stopped directory:
+/// the minimum recovery timeline and location of a directory in archive
+/// recovery whose minimum recovery timeline is newer than its
+/// checkpoint's (after `pg_rewind`), else the checkpoint's timeline and
+/// REDO location.
+pub fn judged_position(control: &ControlData) -> JudgedPosition {
+    if control.state == DbClusterState::InArchiveRecovery
+        && control.min_recovery_end_timeline > control.timeline
+    {
+        JudgedPosition {
+            timeline: control.min_recovery_end_timeline,
+            from: control.min_recovery_end,
+        }
+    } else {
+        JudgedPosition {
+            timeline: control.timeline,
+            from: control.redo,
+        }
+    }
+}
+
 /// What the rejoin does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum RejoinAction {
@@ -164,10 +212,12 @@ pub struct RejoinDecision {
 pub struct RejoinInput<'a> {
     /// `crash_rejoin`.
     pub policy: CrashRejoin,
-    /// `pg_controldata` of the stopped local data directory.
+    /// `pg_controldata` of the stopped local data directory (judged on
+    /// [`judged_position`]'s timeline).
     pub control: &'a ControlData,
-    /// The exact end of the local WAL (`DataDir::wal_end`), `None` when not
-    /// read or unreadable.
+    /// The exact end of the local WAL (`DataDir::wal_end` on
+    /// [`judged_position`]'s timeline, from its LSN), `None` when not read
+    /// or unreadable.
     pub wal_end: Option<Lsn>,
     /// The local timeline's history file, parsed (`None`: not read).
     pub local_history: Option<&'a [HistoryEntry]>,
@@ -198,7 +248,7 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
         );
     }
     let end = LocalEnd::from_facts(local, input.wal_end);
-    let (tl, ptl) = (local.timeline, primary.timeline);
+    let (tl, ptl) = (judged_position(local).timeline, primary.timeline);
     if tl > ptl {
         return decided(
             Refuse,

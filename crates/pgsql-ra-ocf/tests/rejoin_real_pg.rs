@@ -630,7 +630,8 @@ const REWIND_ROLE_SQL: &str = "create role rewinder login; \
      grant execute on function pg_catalog.pg_ls_dir(text, boolean, boolean) to rewinder; \
      grant execute on function pg_catalog.pg_stat_file(text, boolean) to rewinder; \
      grant execute on function pg_catalog.pg_read_binary_file(text) to rewinder; \
-     grant execute on function pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) to rewinder";
+     grant execute on function pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) to rewinder; \
+     grant pg_checkpoint to rewinder";
 
 /// rewind_user = a non-superuser with only the documented grants: the
 /// primary's facts (history file included) and pg_rewind work.

@@ -5,91 +5,24 @@
 //! one without a rewind. "node1" listens on 127.0.0.2, "node2" on
 //! 127.0.0.3 (same port).
 //!
-//! `master_ip` is a stand-in for the VIP: [`Vip`] forwards TCP connections
-//! to 127.0.0.9 (same port) to the node it is placed on, and a move drops
-//! the connections it carried (as a VIP leaving a node resets them). The
+//! `master_ip` is a stand-in for the VIP: [`Vip`] (`tests/common/vip.rs`)
+//! forwards TCP connections to 127.0.0.9 (same port) to the node it is
+//! placed on, and a move drops the connections it carried (as a VIP
+//! leaving a node resets them). The
 //! test places it as the seed's constraints do: on the Promoted node, left
 //! there during the demote, removed after it, placed on the new primary
 //! after its promote.
 
 mod common;
 
-use std::io;
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::agent::{attr, AgentEnv};
+use common::vip::{Vip, VIP};
 use common::*;
 
 const RUNNING: i32 = 0;
 const PROMOTED: i32 = 8;
-const VIP: &str = "127.0.0.9";
-
-/// A TCP forwarder on `VIP:port` standing in for the virtual IP.
-struct Vip {
-    state: Arc<Mutex<VipState>>,
-}
-
-#[derive(Default)]
-struct VipState {
-    target: Option<String>,
-    carried: Vec<TcpStream>,
-}
-
-impl Vip {
-    fn new(port: u16) -> Vip {
-        let listener = TcpListener::bind((VIP, port)).expect("bind the VIP stand-in");
-        let state = Arc::new(Mutex::new(VipState::default()));
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let target = shared.lock().expect("vip").target.clone();
-                let Some(host) = target else {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                };
-                let Ok(server) = TcpStream::connect((host.as_str(), port)) else {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                };
-                let pipes = (
-                    client.try_clone(),
-                    server.try_clone(),
-                    client.try_clone(),
-                    server.try_clone(),
-                );
-                let (Ok(c1), Ok(s1), Ok(c2), Ok(s2)) = pipes else {
-                    continue;
-                };
-                {
-                    let mut st = shared.lock().expect("vip");
-                    st.carried.push(client);
-                    st.carried.push(server);
-                }
-                std::thread::spawn(move || pipe(c1, s1));
-                std::thread::spawn(move || pipe(s2, c2));
-            }
-        });
-        Vip { state }
-    }
-
-    /// Places the VIP on `node` (or nowhere); the connections it carried
-    /// are reset.
-    fn place(&self, node: Option<&PgNode>) {
-        let mut st = self.state.lock().expect("vip");
-        st.target = node.map(|n| n.host.clone());
-        for s in st.carried.drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    let _ = io::copy(&mut from, &mut to);
-    let _ = to.shutdown(Shutdown::Both);
-    let _ = from.shutdown(Shutdown::Both);
-}
 
 struct Pair {
     dir: TestDir,

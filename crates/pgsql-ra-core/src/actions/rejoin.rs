@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::prepare::write_recovery_conf;
 use super::Ctx;
 use crate::ports::{DbClusterState, LogLevel};
-use crate::rejoin::{decide, RejoinAction, RejoinDecision, RejoinInput};
+use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
+use crate::rejoin::{decide, judged_position, RejoinAction, RejoinDecision, RejoinInput};
 use crate::timeline::{history_file_name, parse_history, HistoryEntry};
 
 /// How long asking the primary may take at most (bounded further by the
@@ -30,11 +31,13 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         .control_data()
         .map_err(|e| format!("pg_controldata failed: {e}"))?;
     // After a clean shutdown of a primary the checkpoint is the end of WAL;
-    // otherwise only reading the WAL tells it (issue 10, "Precisions").
+    // otherwise only reading the WAL tells it (issue 10, "Precisions"). A
+    // rewound directory is read on its minimum recovery timeline.
+    let position = judged_position(&control);
     let wal_end = if control.state == DbClusterState::ShutDown {
         None
     } else {
-        match ctx.world.server.wal_end(control.timeline, control.redo) {
+        match ctx.world.server.wal_end(position.timeline, position.from) {
             Ok(end) => Some(end),
             Err(e) => {
                 ctx.log(
@@ -66,7 +69,7 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
             None
         }
     };
-    let local_history = local_history(ctx, control.timeline);
+    let local_history = local_history(ctx, position.timeline);
     let decision = decide(&RejoinInput {
         policy: ctx.agent.params.crash_rejoin,
         control: &control,
@@ -129,6 +132,27 @@ fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<(), String> {
     write_recovery_conf(ctx).map_err(|o| o.reason.unwrap_or_default())
 }
 
+/// Removes the file that puts pgdata in standby mode (`standby.signal`,
+/// PostgreSQL 12+; `recovery.conf` in pgdata before), which start wrote
+/// before the rejoin: after a crash `pg_rewind` (13+) first runs the target
+/// in single-user mode to finish crash recovery, and a single-user server
+/// refuses standby mode ("FATAL: standby mode is not supported by
+/// single-user servers", measured on PostgreSQL 15). [`follow_after`]
+/// writes the standby configuration again.
+fn leave_standby_mode(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let params = &ctx.agent.params;
+    let path = if uses_standby_signal(ctx.facts.pg_version) {
+        standby_signal_path(params)
+    } else {
+        recovery_conf_path(params, ctx.facts.pg_version)
+    };
+    ctx.world
+        .fs
+        .remove(&path)
+        .map(|_| ())
+        .map_err(|e| format!("can't remove {path} before pg_rewind: {e}"))
+}
+
 /// Runs the crash rejoin. `Ok` when the local data directory may now start
 /// as a standby of the primary; `Err` with the reason otherwise (the lock
 /// stays, pgdata as the tools left it).
@@ -138,6 +162,7 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
         RejoinAction::Follow => Ok(()),
         RejoinAction::Refuse => Err(decision.reason.to_string()),
         RejoinAction::Rewind => {
+            leave_standby_mode(ctx)?;
             let budget = remaining(ctx);
             let outcome = ctx
                 .world

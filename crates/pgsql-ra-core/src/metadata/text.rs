@@ -251,7 +251,9 @@ pub fn describe(name: &str) -> Option<(&'static str, &'static str)> {
              through master_ip (a normal, not a replication, connection: the primary's \
              pg_hba.conf needs a non-replication entry for it). Empty means pgdba. A \
              non-superuser needs EXECUTE on pg_ls_dir, pg_stat_file and \
-             pg_read_binary_file. Its password comes from pgdba's .pgpass.",
+             pg_read_binary_file, and (PostgreSQL 15 and later) membership in pg_checkpoint: \
+             a primary promoted moments before is checkpointed before pg_rewind runs. Its \
+             password comes from pgdba's .pgpass.",
         ),
         "standby_reply_timeout" => (
             "Seconds without a reply after which the primary drops a standby",

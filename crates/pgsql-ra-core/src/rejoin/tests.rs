@@ -16,6 +16,10 @@ enum End {
     Crash(u64),
     /// Crash, wal_end unknown.
     CrashUnknown,
+    /// After pg_rewind: in archive recovery, the checkpoint on this older
+    /// timeline, the minimum recovery point on the row's `local_tl`, and
+    /// the wal_end read there (or unknown).
+    Rewound(u32, Option<u64>),
 }
 
 struct Row {
@@ -60,15 +64,20 @@ fn run(r: &Row) -> RejoinDecision {
         End::Clean(c) => (DbClusterState::ShutDown, c, None),
         End::Crash(e) => (DbClusterState::InProduction, C, Some(Lsn(e))),
         End::CrashUnknown => (DbClusterState::InProduction, C, None),
+        End::Rewound(_, e) => (DbClusterState::InArchiveRecovery, C, e.map(Lsn)),
+    };
+    let (timeline, min_recovery_end, min_recovery_end_timeline) = match r.end {
+        End::Rewound(checkpoint_tl, _) => (checkpoint_tl, Lsn(P - 0x1000), r.local_tl),
+        _ => (r.local_tl, Lsn::ZERO, 0),
     };
     let control = ControlData {
         state,
         system_id: SYS,
         checkpoint: Lsn(checkpoint),
         redo: Lsn(checkpoint),
-        timeline: r.local_tl,
-        min_recovery_end: Lsn::ZERO,
-        min_recovery_end_timeline: 0,
+        timeline,
+        min_recovery_end,
+        min_recovery_end_timeline,
         data_checksums: false,
         wal_log_hints: r.rewindable,
     };
@@ -145,7 +154,18 @@ fn the_decision_table() {
         Row { name: "timeline 1 has no history file", local_history: Some(&[]), end: End::Crash(S), want: Follow, says: "follow", ..BASE },
         Row { name: "history not read: numbers only", local_tl: 2, end: End::Crash(S), local_history: None, want: Follow, says: "follow", ..BASE },
     ];
-    for r in rows.iter().chain(&branches) {
+    // After pg_rewind (measured on PostgreSQL 15 when the source had not
+    // checkpointed since its promotion): the checkpoint on the old
+    // timeline 1, the minimum recovery point on the primary's timeline 2.
+    let rewound = [
+        Row { name: "rewound, on the primary's timeline, behind it", local_tl: 2, end: End::Rewound(1, Some(P - 0x100)), want: Follow, says: "the local WAL on timeline 2 ends at 0/5FFFF00, at or before the primary's 0/6000000: follow it", ..BASE },
+        Row { name: "rewound, at the primary's LSN", local_tl: 2, end: End::Rewound(1, Some(P)), want: Follow, says: "follow", ..BASE },
+        Row { name: "rewound, end unknown", local_tl: 2, end: End::Rewound(1, None), want: Refuse, says: "on the primary's timeline 2 but the local end of WAL is unknown", ..BASE },
+        Row { name: "rewound, ahead of the primary", local_tl: 2, end: End::Rewound(1, Some(P + 1)), want: Refuse, says: "ahead of the primary on the same timeline 2", ..BASE },
+        Row { name: "rewound onto an older timeline, past its switch point", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x800)], end: End::Rewound(1, Some(P - 0x100)), want: Rewind, says: "the local WAL on timeline 2 ends at 0/5FFFF00, past 0/5FFF800", ..BASE },
+        Row { name: "minimum recovery timeline not newer: the checkpoint's timeline", local_tl: 1, end: End::Rewound(1, Some(S - 0x100)), want: Follow, says: "the local WAL on timeline 1", ..BASE },
+    ];
+    for r in rows.iter().chain(&branches).chain(&rewound) {
         let d = run(r);
         assert_eq!(d.action, r.want, "{}: {}", r.name, d.reason);
         assert!(
@@ -155,6 +175,43 @@ fn the_decision_table() {
             d.reason.to_string(),
             r.says
         );
+    }
+}
+
+#[test]
+fn a_rewound_directory_is_judged_on_its_minimum_recovery_timeline() {
+    let mut c = ControlData {
+        state: DbClusterState::InArchiveRecovery,
+        system_id: SYS,
+        checkpoint: Lsn(C),
+        redo: Lsn(C - 0x28),
+        timeline: 2,
+        min_recovery_end: Lsn(P),
+        min_recovery_end_timeline: 3,
+        data_checksums: true,
+        wal_log_hints: false,
+    };
+    let rewound = JudgedPosition {
+        timeline: 3,
+        from: Lsn(P),
+    };
+    let checkpoint = JudgedPosition {
+        timeline: 2,
+        from: Lsn(C - 0x28),
+    };
+    assert_eq!(judged_position(&c), rewound);
+    c.min_recovery_end_timeline = 2;
+    assert_eq!(judged_position(&c), checkpoint, "same timeline");
+    c.min_recovery_end_timeline = 0;
+    assert_eq!(judged_position(&c), checkpoint, "no minimum recovery point");
+    c.min_recovery_end_timeline = 3;
+    for state in [
+        DbClusterState::InProduction,
+        DbClusterState::ShutDown,
+        DbClusterState::ShutDownInRecovery,
+    ] {
+        c.state = state;
+        assert_eq!(judged_position(&c), checkpoint, "{:?}", c.state);
     }
 }
 

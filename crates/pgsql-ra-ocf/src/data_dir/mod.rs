@@ -28,7 +28,7 @@ pub mod runner;
 pub mod wal_dump;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgsql_ra_core::ports::{CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome};
 use pgsql_ra_core::{Lsn, Params};
@@ -262,6 +262,36 @@ pub fn parse_df_avail(out: &str) -> Result<u64, String> {
         .map_err(|_| format!("df printed no free space: {:?}", out.trim()))
 }
 
+impl PgDataDir {
+    /// A SQL session to `<master_ip>:<pgport>`, database `postgres`, as
+    /// `rewind_user` (empty: `pgdba`), connect and statements within
+    /// `timeout`.
+    fn primary_session(&self, timeout: Duration) -> Result<PgDatabase, String> {
+        if self.config.master_ip.is_empty() {
+            return Err("master_ip is not set: there is no primary to ask".into());
+        }
+        let target = DbTarget {
+            host: self.config.master_ip.clone(),
+            port: self.config.pgport,
+            dbname: "postgres".into(),
+            monitor_user: self.config.rewind_user.clone(),
+            monitor_password: String::new(),
+            pgdba: self.config.pgdba.clone(),
+        };
+        let budget = Budget {
+            connect: timeout,
+            statement: timeout,
+            command: self.timeout,
+            database_total: Some(timeout),
+        };
+        let mut db = PgDatabase::new(target, budget);
+        if let Some(pf) = &self.passwords {
+            db = db.with_password_file(Some(pf.path.clone()), pf.pgdba.clone(), pf.log.clone());
+        }
+        Ok(db)
+    }
+}
+
 impl DataDir for PgDataDir {
     fn control_data(&mut self) -> Result<ControlData, String> {
         control_file::parse(&self.controldata_text()?)
@@ -313,27 +343,7 @@ impl DataDir for PgDataDir {
     /// A session to `master_ip:pgport`, database `postgres`, as the rewind
     /// role; connect, each statement and the whole call bounded by `timeout`.
     fn primary_facts(&mut self, timeout: Duration) -> Result<PrimaryFacts, String> {
-        if self.config.master_ip.is_empty() {
-            return Err("master_ip is not set: there is no primary to ask".into());
-        }
-        let target = DbTarget {
-            host: self.config.master_ip.clone(),
-            port: self.config.pgport,
-            dbname: "postgres".into(),
-            monitor_user: self.config.rewind_user.clone(),
-            monitor_password: String::new(),
-            pgdba: self.config.pgdba.clone(),
-        };
-        let budget = Budget {
-            connect: timeout,
-            statement: timeout,
-            command: self.timeout,
-            database_total: Some(timeout),
-        };
-        let mut db = PgDatabase::new(target, budget);
-        if let Some(pf) = &self.passwords {
-            db = db.with_password_file(Some(pf.path.clone()), pf.pgdba.clone(), pf.log.clone());
-        }
+        let mut db = self.primary_session(timeout)?;
         primary::ask(&mut db)
     }
 
@@ -361,6 +371,13 @@ impl DataDir for PgDataDir {
         if self.config.master_ip.is_empty() {
             return Err("master_ip is not set: there is no primary to rewind from".into());
         }
+        let started = Instant::now();
+        // The primary's control file must name its timeline first (see
+        // [`primary::checkpoint_if_promoted`]): a quarter of the budget.
+        let mut db = self.primary_session(timeout / 4)?;
+        primary::checkpoint_if_promoted(&mut db)?;
+        drop(db);
+        let timeout = timeout.saturating_sub(started.elapsed());
         let major = self.major("pg_rewind");
         let connect = (timeout.as_secs() / 4).clamp(2, 30);
         let args = rewind::args(&self.config, major, connect);

@@ -68,13 +68,7 @@ pub fn parse_facts_row(cols: &[Option<String>]) -> Result<FactsRow, String> {
         .parse::<i64>()
         .map(|n| n as u64)
         .map_err(|_| format!("bad system identifier {sysid:?}"))?;
-    let walfile = col(2, "current WAL file name")?;
-    let timeline = walfile
-        .get(..8)
-        .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .and_then(|t| u32::from_str_radix(t, 16).ok())
-        .filter(|t| *t > 0)
-        .ok_or_else(|| format!("bad WAL file name {walfile:?}"))?;
+    let timeline = walfile_timeline(col(2, "current WAL file name")?)?;
     let lsn = col(3, "current WAL location")?;
     let current_lsn = Lsn::parse_pg(lsn).map_err(|_| format!("bad LSN {lsn:?}"))?;
     let size = col(4, "database size")?;
@@ -121,6 +115,67 @@ pub fn ask(db: &mut PgDatabase) -> Result<PrimaryFacts, String> {
     })
 }
 
+/// The timeline of the primary's last checkpoint and the one it writes on
+/// (from the current WAL file's name).
+const CHECKPOINT_TIMELINE_SQL: &str =
+    "select (select timeline_id::text from pg_control_checkpoint()), \
+     pg_walfile_name(pg_current_wal_lsn())";
+
+/// The timeline in a WAL file name's first 8 hex digits.
+fn walfile_timeline(walfile: &str) -> Result<u32, String> {
+    walfile
+        .get(..8)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|t| u32::from_str_radix(t, 16).ok())
+        .filter(|t| *t > 0)
+        .ok_or_else(|| format!("bad WAL file name {walfile:?}"))
+}
+
+/// True when the primary's control file still names an older timeline
+/// than the one it writes on (`checkpoint_tli`, `current_tli`): it was
+/// promoted and has not completed a checkpoint since.
+pub fn needs_checkpoint(checkpoint_tli: u32, current_tli: u32) -> bool {
+    checkpoint_tli < current_tli
+}
+
+/// Makes the primary's control file name its current timeline before
+/// `pg_rewind` runs: when the last checkpoint is older than the timeline
+/// (a promotion requests its checkpoint without hurry: it may complete
+/// minutes later), runs `CHECKPOINT`. `pg_rewind` 15 and older take the
+/// source's timeline from its control file and, with the target on that
+/// same old timeline, print "source and target cluster are on the same
+/// timeline" and "no rewind required" although the target went past the
+/// switch point (measured on PostgreSQL 15; PostgreSQL documentation,
+/// pg_rewind, "Notes": "execute a CHECKPOINT after promotion"). Returns
+/// the two timelines when a checkpoint was run, `None` when none was
+/// needed.
+///
+/// # Errors
+/// Connection, deadline or permission errors (`CHECKPOINT` needs a
+/// superuser or, from PostgreSQL 15, the role `pg_checkpoint`), a server in
+/// recovery, a malformed answer.
+pub fn checkpoint_if_promoted(db: &mut PgDatabase) -> Result<Option<(u32, u32)>, String> {
+    let row = db
+        .first_row_text(CHECKPOINT_TIMELINE_SQL, None)
+        .map_err(|e| format!("asking the primary for its checkpoint's timeline: {e}"))?
+        .ok_or("asking the primary for its checkpoint's timeline: no row")?;
+    let col = |i: usize| row.get(i).and_then(|c| c.as_deref()).map(str::trim);
+    let checkpoint_tli = col(0)
+        .and_then(|t| t.parse::<u32>().ok())
+        .ok_or_else(|| format!("bad checkpoint timeline {:?}", col(0)))?;
+    let current_tli = walfile_timeline(col(1).unwrap_or_default())?;
+    if !needs_checkpoint(checkpoint_tli, current_tli) {
+        return Ok(None);
+    }
+    db.first_row_text("checkpoint", None).map_err(|e| {
+        format!(
+            "the primary's last checkpoint is on timeline {checkpoint_tli}, it writes on {current_tli}: \
+             CHECKPOINT on it failed (the rewind role needs superuser or pg_checkpoint): {e}"
+        )
+    })?;
+    Ok(Some((checkpoint_tli, current_tli)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +202,16 @@ mod tests {
                 size_bytes: 31_457_280,
             })
         );
+    }
+
+    #[test]
+    fn a_checkpoint_is_needed_only_on_an_older_timeline() {
+        assert!(needs_checkpoint(2, 3));
+        assert!(!needs_checkpoint(3, 3));
+        assert!(!needs_checkpoint(4, 3));
+        assert_eq!(walfile_timeline("0000000300000000000000A1"), Ok(3));
+        assert!(walfile_timeline("0000000000000000000000A1").is_err());
+        assert!(walfile_timeline("xyz").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod vip;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -356,6 +357,35 @@ impl PgNode {
                 libc::kill(pid as libc::pid_t, sig);
             }
         }
+    }
+
+    /// kill -9 of the postmaster and every child, then waits until they
+    /// are gone (a crash). The postmaster is frozen first (SIGSTOP): one
+    /// that saw a child die before itself would start a crash restart and
+    /// write "in crash recovery" into pg_control.
+    pub fn kill_9(&self) {
+        let pm = self.postmaster_pid().expect("postmaster.pid");
+        // SAFETY: signalling this test's own postmaster.
+        unsafe {
+            libc::kill(pm as libc::pid_t, libc::SIGSTOP);
+        }
+        let pids = self.server_pids();
+        assert!(pids.contains(&pm), "{} is not running", self.name);
+        for pid in pids
+            .iter()
+            .filter(|p| **p != pm)
+            .chain(std::iter::once(&pm))
+        {
+            // SAFETY: signalling this test's own server processes.
+            unsafe {
+                libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        let gone = wait_for(Duration::from_secs(20), || {
+            pids.iter()
+                .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+        });
+        assert!(gone, "{}'s processes survived SIGKILL", self.name);
     }
 
     /// Stops the server with `-m immediate` (after SIGCONT), ignoring errors.

@@ -1,0 +1,422 @@
+//! Issue 10's crash rejoin through the agent on real PostgreSQL 15 servers
+//! ("Real parts"): the `pgsql-ra` binary, called as Pacemaker would, with
+//! the file-backed attribute store. node1 (127.0.0.2) is the primary, node2
+//! (127.0.0.3) its sync standby, both reached by `master_ip` through the
+//! stand-in VIP ([`common::vip::Vip`], 127.0.0.9) placed on the Promoted
+//! node. node1 is killed with `kill -9`, node2 is promoted and written on,
+//! then node1's `start` with `crash_rejoin` decides: follow, rewind or
+//! refuse.
+//!
+//! node1's configuration file lives outside pgdata (`config`, as on
+//! Debian): `pg_rewind` copies the primary's files into pgdata, and a
+//! postgresql.conf inside pgdata would then carry node2's address.
+
+mod common;
+
+use std::time::Duration;
+
+use common::agent::{attr, AgentEnv, Run};
+use common::vip::{Vip, VIP};
+use common::*;
+
+const RUNNING: i32 = 0;
+const NOT_RUNNING: i32 = 7;
+const PROMOTED: i32 = 8;
+
+/// A non-superuser rewind role with the grants of docs/rejoin.md ("Role and
+/// grants for `rewind_user`"), on both nodes.
+const REWIND_ROLE_SQL: &str = "create role rewinder login; \
+     grant execute on function pg_catalog.pg_ls_dir(text, boolean, boolean) to rewinder; \
+     grant execute on function pg_catalog.pg_stat_file(text, boolean) to rewinder; \
+     grant execute on function pg_catalog.pg_read_binary_file(text) to rewinder; \
+     grant execute on function pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) to rewinder; \
+     grant pg_checkpoint to rewinder";
+
+struct Pair {
+    dir: TestDir,
+    n1: PgNode,
+    n2: PgNode,
+    attrd: String,
+    /// node1's configuration file, outside its pgdata.
+    conf1: String,
+}
+
+impl Pair {
+    /// Two nodes on one port; node2 is a base backup of node1 (both with
+    /// `wal_log_hints = on` when `hints`); neither runs afterwards.
+    fn new(tag: &str, hints: bool) -> Pair {
+        let dir = TestDir::new(tag);
+        let port = free_port();
+        let n1 = PgNode::new(&dir, "node1", 1, port);
+        let n2 = PgNode::new(&dir, "node2", 2, port);
+        let attrd = dir.join("attrd");
+        std::fs::create_dir_all(&attrd).expect("attrd dir");
+        std::fs::write(format!("{attrd}/nodes"), "node1\nnode2\n").expect("nodes");
+        n1.initdb();
+        let inside = format!("{}/postgresql.conf", n1.pgdata);
+        let mut text = std::fs::read_to_string(&inside).expect("postgresql.conf");
+        text.push_str(if hints {
+            "wal_log_hints = on\n"
+        } else {
+            "wal_log_hints = off\n"
+        });
+        std::fs::write(&inside, &text).expect("write postgresql.conf");
+        n1.start_directly();
+        n1.psql(REWIND_ROLE_SQL);
+        n2.basebackup_from(&n1);
+        n1.stop_cleanly();
+        let conf1 = dir.join("node1.conf");
+        std::fs::write(&conf1, &text).expect("node1.conf");
+        chown_pgdba(std::path::Path::new(&conf1));
+        Pair {
+            dir,
+            n1,
+            n2,
+            attrd,
+            conf1,
+        }
+    }
+
+    /// The agent of `node` with `master_ip` = the VIP (node1 with its
+    /// configuration outside pgdata and `crash_rejoin`).
+    fn env(&self, node: &PgNode, crash_rejoin: &str) -> AgentEnv {
+        let mut a = AgentEnv::new(node, &self.attrd, "node1 node2", VIP);
+        if node.name == "node1" {
+            a.set("OCF_RESKEY_config", &self.conf1);
+        }
+        a.set("OCF_RESKEY_crash_rejoin", crash_rejoin);
+        a
+    }
+
+    fn set_promoted(&self, node: Option<&PgNode>) {
+        let text = node
+            .map(|n| format!("pgsql {}\n", n.name))
+            .unwrap_or_default();
+        std::fs::write(format!("{}/promoted", self.attrd), text).expect("promoted");
+    }
+
+    fn attr(&self, node: &PgNode, lifetime: &str, name: &str) -> Option<String> {
+        attr(&self.attrd, &node.name, lifetime, name)
+    }
+
+    fn lock_exists(&self, node: &PgNode) -> bool {
+        std::path::Path::new(&format!("{}/PGSQL.lock", node.tmpdir)).exists()
+    }
+}
+
+/// node1 started and promoted by the agent (the VIP on it), node2 its sync
+/// standby, table `t` with 1000 rows `both` on both.
+fn bring_up(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, vip: &Vip) {
+    a1.expect("start", 0, RUNNING);
+    a1.expect("promote", 0, RUNNING);
+    p.set_promoted(Some(&p.n1));
+    vip.place(Some(&p.n1));
+    a1.expect("monitor", 4000, PROMOTED);
+    a2.expect("start", 0, RUNNING);
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            a1.run("monitor", 4000).code == PROMOTED
+                && p.attr(&p.n2, "forever", "pgsql-data-status").as_deref()
+                    == Some("STREAMING|SYNC")
+        }),
+        "node2 never became the sync standby"
+    );
+    p.n1.psql(
+        "create table t(x int, src text); \
+         insert into t select g, 'both' from generate_series(1, 1000) g",
+    );
+}
+
+/// How node1 dies: with writes node2 never received (node2 stopped first,
+/// node1 async once its monitor saw that), or right after a checkpoint and
+/// one write acknowledged by the sync standby (node2 has all of node1's
+/// WAL).
+#[derive(Clone, Copy, PartialEq)]
+enum Crash {
+    WithLostWrites,
+    CaughtUp,
+}
+
+/// kill -9 of node1 as `crash` says, then what Pacemaker does: node1's
+/// monitor fails and it is stopped (the lock stays), node2 is promoted
+/// (started first if it was stopped), the VIP moves to it, and 700 rows
+/// `new` are written on it.
+fn fail_over(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, vip: &Vip, crash: Crash) {
+    match crash {
+        Crash::WithLostWrites => {
+            a2.expect("stop", 0, RUNNING);
+            a1.expect("monitor", 4000, PROMOTED);
+            p.n1.psql("insert into t select g, 'lost' from generate_series(1, 500) g");
+        }
+        Crash::CaughtUp => {
+            p.n1.psql("checkpoint");
+            // Acknowledged by the sync standby: node2 flushed every record
+            // up to this commit, the checkpoint's included.
+            p.n1.psql("insert into t values (0, 'both')");
+        }
+    }
+    p.n1.kill_9();
+    a1.expect("monitor", 4000, NOT_RUNNING);
+    a1.expect("stop", 0, RUNNING);
+    p.set_promoted(None);
+    vip.place(None);
+    assert!(p.lock_exists(&p.n1), "the crashed primary keeps PGSQL.lock");
+    if crash == Crash::WithLostWrites {
+        a2.expect("start", 0, RUNNING);
+    }
+    a2.expect("promote", 0, RUNNING);
+    p.set_promoted(Some(&p.n2));
+    vip.place(Some(&p.n2));
+    a2.expect("monitor", 4000, PROMOTED);
+    p.n2.psql("insert into t select g, 'new' from generate_series(1, 700) g");
+}
+
+/// Rows by origin: "both lost new total".
+fn rows(node: &PgNode) -> String {
+    node.psql(
+        "select count(*) filter (where src = 'both') || ' ' || count(*) filter (where src = 'lost') \
+         || ' ' || count(*) filter (where src = 'new') || ' ' || count(*) from t",
+    )
+}
+
+/// node1's `start`, timed.
+fn start_node1(a1: &AgentEnv) -> Run {
+    let r = a1.run("start", 0);
+    eprintln!(
+        "node1 start: exit {} in {:?}\n{}",
+        r.code, r.elapsed, r.stderr
+    );
+    r
+}
+
+/// node1 streams from node2, holds exactly node2's rows (`both` rows
+/// `both`, none lost), and the agents report it as the sync standby.
+fn node1_follows_node2(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, both: u32) {
+    let streaming = || {
+        p.n2.psql(
+            "select count(*) from pg_stat_replication \
+             where application_name = 'node1' and state = 'streaming'",
+        ) == "1"
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), streaming),
+        "node1 does not stream from node2: {}",
+        p.n2.psql("select application_name, state from pg_stat_replication")
+    );
+    p.n2.psql("insert into t select g, 'new' from generate_series(1, 10) g");
+    let want = format!("{both} 0 710 {}", both + 710);
+    assert_eq!(rows(&p.n2), want);
+    assert!(
+        wait_for(Duration::from_secs(30), || rows(&p.n1) == want),
+        "node1's rows {} (node2's {want})",
+        rows(&p.n1)
+    );
+    assert_eq!(p.n1.psql("select pg_is_in_recovery()"), "t");
+    assert_eq!(
+        p.n1.psql("select received_tli from pg_stat_wal_receiver"),
+        "3"
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            a2.run("monitor", 4000).code == PROMOTED
+                && a1.run("monitor", 4000).code == RUNNING
+                && p.attr(&p.n1, "forever", "pgsql-data-status").as_deref()
+                    == Some("STREAMING|SYNC")
+        }),
+        "node1 never the sync standby: data-status {:?}",
+        p.attr(&p.n1, "forever", "pgsql-data-status")
+    );
+    assert_eq!(
+        p.attr(&p.n1, "reboot", "pgsql-status").as_deref(),
+        Some("HS:sync")
+    );
+}
+
+/// Item 1: kill -9 of the primary holding writes its standby never got;
+/// the standby is promoted and written on; node1's start with
+/// `crash_rejoin=rewind` (as the non-superuser `rewinder`) runs pg_rewind
+/// and node1 follows node2 with none of the lost rows.
+#[test]
+fn kill_9_with_lost_writes_rejoins_by_rewind() {
+    let p = Pair::new("crash-rewind", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    eprintln!(
+        "node2 writes on timeline {}, its last checkpoint is on timeline {}",
+        p.n2.psql("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)::int"),
+        p.n2.psql("select timeline_id from pg_control_checkpoint()")
+    );
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("crash rejoin: the local WAL on timeline 2 ends at")
+            && r.stderr.contains(": pg_rewind"),
+        "the log names the decision: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("pg_rewind ended: Rewound"),
+        "{}",
+        r.stderr
+    );
+    // The rewind checkpointed node2 first (pg_rewind 15 reads the source's
+    // timeline from its control file).
+    assert_eq!(
+        p.n2.psql("select timeline_id from pg_control_checkpoint()"),
+        "3"
+    );
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1000);
+    let _ = &p.dir;
+}
+
+/// Item 2: node2 had all of node1's WAL (sync, kill -9 right after an
+/// acknowledged write): the start decides "follow", no pg_rewind.
+#[test]
+fn kill_9_of_a_caught_up_pair_rejoins_by_follow() {
+    let p = Pair::new("crash-follow", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let a1 = p.env(&p.n1, "rewind");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::CaughtUp);
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("crash rejoin: the local WAL on timeline 2 ends at")
+            && r.stderr.contains(": follow it"),
+        "the log names the decision: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pg_rewind"), "{}", r.stderr);
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1001);
+    let _ = &p.dir;
+}
+
+/// The entries of `after` not in `before` and of `before` not in `after`.
+fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let gone = before.iter().filter(|e| !after.contains(e));
+    let new = after.iter().filter(|e| !before.contains(e));
+    gone.map(|e| format!("- {e:?}"))
+        .chain(new.map(|e| format!("+ {e:?}")))
+        .collect()
+}
+
+type Snapshot = Vec<(String, u64, std::time::SystemTime)>;
+
+/// Every file under `dir` with its size and modification time, sorted.
+fn snapshot_dir(dir: &str) -> Snapshot {
+    let mut out = Vec::new();
+    let mut todo = vec![std::path::PathBuf::from(dir)];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("entry");
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                todo.push(e.path());
+            } else {
+                let modified = m.modified().expect("mtime");
+                out.push((e.path().display().to_string(), m.len(), modified));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Item 3: `crash_rejoin=none` keeps the stock refusal; without checksums
+/// and with `wal_log_hints=off`, `crash_rejoin=rewind` refuses with the
+/// reason; pgdata is untouched by both. `rewind-or-clone` then re-clones,
+/// the old directory moved aside intact, and node1 follows node2.
+#[test]
+fn refusals_leave_pgdata_untouched_and_reclone_moves_it_aside() {
+    let p = Pair::new("crash-refused", false);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let a1 = p.env(&p.n1, "none");
+    let a2 = p.env(&p.n2, "none");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    // start writes the standby configuration (standby.signal) before it
+    // looks at the lock (the stock order, actions/start.rs): the one file
+    // of pgdata a refused start may change; the data stays as it was.
+    let snapshot = || -> Snapshot {
+        snapshot_dir(&p.n1.pgdata)
+            .into_iter()
+            .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
+            .collect()
+    };
+    let before = snapshot();
+
+    let r = start_node1(&a1);
+    assert_ne!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains("PGSQL.lock"), "{}", r.stderr);
+    assert!(p.lock_exists(&p.n1));
+    assert_eq!(
+        changes(&before, &snapshot()),
+        Vec::<String>::new(),
+        "crash_rejoin=none"
+    );
+
+    let a1 = p.env(&p.n1, "rewind");
+    let r = start_node1(&a1);
+    assert_ne!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rewind impossible") && r.stderr.contains("wal_log_hints"),
+        "the reason is given: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pg_rewind ended"), "{}", r.stderr);
+    assert!(p.lock_exists(&p.n1));
+    assert_eq!(
+        changes(&before, &snapshot()),
+        Vec::<String>::new(),
+        "crash_rejoin=rewind"
+    );
+    assert!(p
+        .n1
+        .postmaster_pid()
+        .is_none_or(|pid| !pgsql_ra_ocf::procfs::signalable(pid)));
+    a2.expect("monitor", 4000, PROMOTED);
+
+    // rewind-or-clone: a new copy; the old directory is moved aside as it
+    // was (standby.signal aside).
+    let a1 = p.env(&p.n1, "rewind-or-clone");
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
+    let aside: Vec<String> = std::fs::read_dir(p.dir.join("node1"))
+        .expect("node1's directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().display().to_string())
+        .filter(|path| path.contains("/data.aside-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "one directory moved aside: {aside:?}");
+    let moved: Snapshot = before
+        .iter()
+        .map(|(path, len, t)| (path.replacen(&p.n1.pgdata, &aside[0], 1), *len, *t))
+        .collect();
+    let kept: Snapshot = snapshot_dir(&aside[0])
+        .into_iter()
+        .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
+        .collect();
+    assert_eq!(
+        changes(&moved, &kept),
+        Vec::<String>::new(),
+        "the old directory is intact"
+    );
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1000);
+    let _ = &p.dir;
+}
