@@ -113,6 +113,15 @@ expect "node2 master-pgsql" 100 attr.node2.master-pgsql
 expect_re "node1 pgsql-master-baseline" '^[0-9A-F]{16}$' "$(get attr.node1.pgsql-master-baseline)"
 expect_re "write through the VIP" '^[0-9]+$' "$(sql_vip "insert into lab(who) values('e2e-sync') returning id")"
 expect_re "row on the sync standby at once" '^1$' "$(sql_on node2 "select count(*) from lab where who='e2e-sync'")"
+AGENT=/usr/lib/ocf/resource.d/pgsql-ra/pgsql
+# issue 13: the first primary's decision journal shows the election it won, then its promotion
+if [ "$RA" = ours ]; then
+  expect_re "history on node1: the election it won, then its promotion" '^election:winner promoted$' \
+    "$(timeout 30 "$LAB_SH" enter node1 "$AGENT" history --json 2>&1 | python3 -c 'import json,sys
+es=json.load(sys.stdin)["entries"]
+w=next(i for i,x in enumerate(es) if x["event"]=="election" and x.get("verdict")=="winner")
+p=next(x for x in es[w:] if x["event"]=="promoted"); print("election:winner", p["event"])' 2>&1 | tail -1)"
+fi
 collect 1-bringup
 
 # failover_to NEW OLD N: kill -9 OLD's postmaster (lab failover), then expect NEW Promoted with
@@ -155,6 +164,13 @@ expect_re "rows written before the kill survived" '^[1-9][0-9]*$' "$(sql_vip "se
 lock() { [ -e "/var/lib/pgsql-ra-lab/$1/var/lib/pgsql/tmp/PGSQL.lock" ] && echo present || echo absent; }
 expect_re "PGSQL.lock on the old primary node1 (blocks its restart)" '^present$' "$(lock node1)"
 expect_re "PGSQL.lock on the new primary node2" '^present$' "$(lock node2)"
+if [ "$RA" = ours ]; then
+  # issue 13: explain on the old primary names its lock (the rule, from the JSON) and says it in words
+  expect_re "explain on node1 names PGSQL.lock (rule start.lock_present)" '^yes$' \
+    "$(timeout 30 "$LAB_SH" enter node1 "$AGENT" explain node1 --json 2>&1 | python3 -c 'import json,sys
+d=json.load(sys.stdin); print("yes" if any(r["rule"]=="start.lock_present" for n in d["nodes"] for r in n["reasons"]) else d)' 2>&1 | tail -1)"
+  expect_re "explain on node1 in words" 'PGSQL\.lock present since' "$(timeout 30 "$LAB_SH" enter node1 "$AGENT" explain node1 2>&1)"
+fi
 collect 2-failover
 
 # --------------------------------------------------------------------------------- 3 rebuild + back
