@@ -253,6 +253,18 @@ impl Attrs {
         self.write_if_changed(cluster, &local, name, value, Lifetime::Reboot)
     }
 
+    /// Sets a forever-lifetime attribute of the local node (kept in the
+    /// CIB's node section while the node is away: `demote-checkpoint`).
+    pub fn set_own_forever(
+        &self,
+        cluster: &mut dyn Cluster,
+        name: &str,
+        value: &str,
+    ) -> Result<WriteResult, ClusterError> {
+        let local = self.local.clone();
+        self.write_if_changed(cluster, &local, name, value, Lifetime::Forever)
+    }
+
     /// Deletes a reboot-lifetime attribute of the local node.
     pub fn delete_own(&self, cluster: &mut dyn Cluster, name: &str) -> Result<(), ClusterError> {
         cluster.delete_attr(&self.local, name, Lifetime::Reboot)

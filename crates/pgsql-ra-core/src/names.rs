@@ -46,11 +46,12 @@ pub struct AttributeNames {
     /// every node, the quorum commit set `<k> <member>…` the election
     /// relies on ([`crate::quorum::QuorumSet`]).
     pub sync_quorum: String,
-    /// `<rsc>-demote-checkpoint` (reboot; not in the stock agent, issue 10):
+    /// `<rsc>-demote-checkpoint` (forever, so that it survives the node leaving
+    /// the cluster; not in the stock agent, issue 10):
     /// `<timeline>:<LSN, 16 hex digits>` of the shutdown checkpoint a clean
     /// demote wrote (from `pg_controldata`). A candidate refuses its
     /// promotion until it has received WAL past it; deleted after a
-    /// successful promotion and at the start of the node that published it.
+    /// successful promotion (never at a start: the node's WAL still holds it).
     pub demote_checkpoint: String,
 }
 

@@ -132,7 +132,7 @@ fn continue_as_standby(ctx: &mut Ctx<'_, '_>, checkpoint: DemoteCheckpoint) -> O
     let name = agent.names.demote_checkpoint.clone();
     if let Err(e) = ctx
         .attrs
-        .set_own(ctx.world.cluster, &name, &checkpoint.to_attr())
+        .set_own_forever(ctx.world.cluster, &name, &checkpoint.to_attr())
     {
         ctx.log(
             LogLevel::Warn,

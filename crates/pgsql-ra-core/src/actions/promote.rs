@@ -74,7 +74,7 @@ fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>, in_recovery: bool) -> Resu
             value: ctx
                 .world
                 .cluster
-                .get_attr(node, &name, Lifetime::Reboot)
+                .get_attr(node, &name, Lifetime::Forever)
                 .map_err(|e| e.to_string()),
         })
         .collect();
@@ -129,11 +129,11 @@ fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>, in_recovery: bool) -> Resu
 fn clear_demote_checkpoints(ctx: &mut Ctx<'_, '_>) {
     let name = ctx.agent.names.demote_checkpoint.clone();
     for node in ctx.agent.params.node_list.clone() {
-        let r = match ctx.world.cluster.get_attr(&node, &name, Lifetime::Reboot) {
+        let r = match ctx.world.cluster.get_attr(&node, &name, Lifetime::Forever) {
             Ok(Some(_)) => ctx
                 .world
                 .cluster
-                .delete_attr(&node, &name, Lifetime::Reboot),
+                .delete_attr(&node, &name, Lifetime::Forever),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };

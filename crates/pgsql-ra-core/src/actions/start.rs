@@ -193,12 +193,10 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
-    // A demote checkpoint published before this start no longer describes
-    // this node's end of WAL (issue 10).
-    let r = ctx
-        .attrs
-        .delete_own(ctx.world.cluster, &names.demote_checkpoint);
-    ctx.warn_on_err("deleting the demote checkpoint", r);
+    // The node's own `<rsc>-demote-checkpoint` stays (issue 10, operator
+    // attack): its WAL still holds that checkpoint after a restart, and
+    // only a promotion that passed the check (or this node's own) may
+    // retire it; deleting it here let a standby that lacked it be promoted.
     if agent.params.rep_mode == RepMode::Sync {
         if let Err(o) = write_rep_mode_conf(ctx, &[]) {
             return ctx.fail(

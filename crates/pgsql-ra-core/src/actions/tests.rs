@@ -158,7 +158,7 @@ impl Lab {
     }
 
     fn attr(&self, node: &str, name: &str) -> Option<String> {
-        let lifetime = if name.ends_with("data-status") {
+        let lifetime = if name.ends_with("data-status") || name.ends_with("demote-checkpoint") {
             Lifetime::Forever
         } else {
             Lifetime::Reboot
@@ -419,25 +419,29 @@ fn promote_refuses_on_a_garbled_demote_checkpoint() {
         "node2",
         "pgsql-demote-checkpoint",
         "garbage",
-        Lifetime::Reboot,
+        Lifetime::Forever,
     );
     let o = lab.run("node1", Action::Promote);
     assert_eq!(code(&o), 1, "{o:?}");
     assert!(o.reason.unwrap_or_default().contains("unrecognised"));
 }
 
-/// The start of a node deletes the checkpoint it published before.
+/// The start of a node keeps the checkpoint it published before (issue 10,
+/// operator attack: deleting it let a standby that lacked it be promoted).
 #[test]
-fn start_deletes_the_own_demote_checkpoint() {
+fn start_keeps_the_own_demote_checkpoint() {
     let mut lab = Lab::replication(&["node1", "node2"], "sync");
     lab.cluster.put_attr(
         "node1",
         "pgsql-demote-checkpoint",
         "1:0000000003000028",
-        Lifetime::Reboot,
+        Lifetime::Forever,
     );
     assert_eq!(code(&lab.run("node1", Action::Start)), 0);
-    assert_eq!(lab.attr("node1", "pgsql-demote-checkpoint"), None);
+    assert_eq!(
+        lab.attr("node1", "pgsql-demote-checkpoint").as_deref(),
+        Some("1:0000000003000028")
+    );
 }
 
 #[test]

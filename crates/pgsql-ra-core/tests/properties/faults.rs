@@ -205,7 +205,7 @@ pub fn warm_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         6 => Just(Event::Step),
         4 => (2u8..9).prop_map(Event::Steps),
-        6 => (1u64..20).prop_map(Event::WriteVip),
+        9 => (1u64..20).prop_map(Event::WriteVip),
         1 => (node(), 1u64..20).prop_map(|(a, n)| Event::Write(a, n)),
         5 => Just(Event::KillPrimary),
         1 => node().prop_map(Event::Kill),

@@ -279,6 +279,15 @@ impl Oracle {
                     self.reached.insert(Key::UnobservedStandbyAhead);
                     continue;
                 }
+                // Known limit (issue 11 item 4 compares one timeline, "the same
+                // history"): the promoted node never followed a timeline switch
+                // that the standby ahead did (a lagging sync standby left on the
+                // old timeline, the async one on the new). No acknowledged write
+                // is at stake (checked above); counted and printed, not hidden.
+                if theirs.current != mine.current {
+                    self.reached.insert(Key::AheadOnNewerTimeline);
+                    continue;
+                }
                 return fail(format!(
                     "[more-advanced-standby] {} promoted at {} but {other}, which Pacemaker could have promoted, holds more of the same WAL: {} (its data-status {:?})",
                     r.node,
