@@ -134,7 +134,11 @@ impl Filesystem for RealFs {
     fn append_rotating(&mut self, path: &str, line: &str, max_bytes: u64) -> Result<(), FsError> {
         use std::os::unix::fs::OpenOptionsExt;
         let p = bytes_path::path(path);
-        if fs::metadata(&p).is_ok_and(|m| m.len() > max_bytes) {
+        // tmpdir belongs to pgdba: never follow a symbolic link planted
+        // there (root would append to its target) and never block on a FIFO
+        // (an action would hang); only a regular file is appended to (issue
+        // 13, operator attack).
+        if fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_file() && m.len() > max_bytes) {
             let mut old = p.clone().into_os_string();
             old.push(".1");
             fs::rename(&p, old).map_err(|e| fs_err(path, &e))?;
@@ -143,8 +147,12 @@ impl Filesystem for RealFs {
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&p)
             .map_err(|e| fs_err(path, &e))?;
+        if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
+            return Err(FsError::new(path, "not a regular file"));
+        }
         let mut bytes = encode_bytes(line);
         bytes.push(b'\n');
         f.write_all(&bytes).map_err(|e| fs_err(path, &e))
@@ -300,6 +308,31 @@ mod tests {
         assert!(!mode_allows(0o1, 0o700, 0, 0, 101, &[104]));
         assert!(mode_allows(0o1, 0o711, 0, 0, 101, &[104]));
         assert!(mode_allows(0o1, 0o710, 0, 104, 101, &[104]));
+    }
+
+    #[test]
+    fn append_rotating_refuses_symlinks_and_fifos_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-rotx-{}", std::process::id()));
+        let d = dir.to_string_lossy().into_owned();
+        let mut fs_ = RealFs::new("root");
+        fs_.create_dir_all(&d, FileOwner::Root, 0o700)
+            .expect("mkdir");
+        // A symlink planted in tmpdir: its target is never appended to.
+        let victim = format!("{d}/victim");
+        std::fs::write(&victim, "secret\n").expect("victim");
+        let link = format!("{d}/journal-link");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        assert!(fs_.append_rotating(&link, "x", 1 << 20).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "secret\n");
+        // A FIFO without a reader: an error at once, not a hang.
+        let fifo = format!("{d}/journal-fifo");
+        let c = std::ffi::CString::new(fifo.clone()).expect("path");
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let t = std::time::Instant::now();
+        assert!(fs_.append_rotating(&fifo, "x", 1 << 20).is_err());
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -211,6 +211,35 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
     }
 }
 
+/// At most this much of each journal file is read (the journal rotates at
+/// 64 KiB; a larger file is not the agent's).
+const JOURNAL_READ_CAP: u64 = 1 << 20;
+
+/// Reads a journal file without following a symbolic link, without blocking
+/// on a FIFO, only a regular file, at most [`JOURNAL_READ_CAP`] bytes from
+/// its end (issue 13, operator attack: tmpdir belongs to pgdba).
+fn read_journal_file(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(crate::bytes_path::path(path))?;
+    let meta = f.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > JOURNAL_READ_CAP {
+        f.seek(SeekFrom::Start(meta.len() - JOURNAL_READ_CAP))?;
+    }
+    let mut bytes = Vec::new();
+    f.take(JOURNAL_READ_CAP).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 fn history(agent: &Agent, json: bool, n: usize) -> ExitCode {
     let base = format!(
         "{}/{}",
@@ -219,7 +248,7 @@ fn history(agent: &Agent, json: bool, n: usize) -> ExitCode {
     );
     let mut text = String::new();
     for path in [format!("{base}.1"), base.clone()] {
-        match std::fs::read(crate::bytes_path::path(&path)) {
+        match read_journal_file(&path) {
             Ok(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => eprintln!("pgsql-ra: cannot read {path}: {e}"),
