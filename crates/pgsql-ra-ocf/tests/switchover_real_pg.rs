@@ -124,7 +124,7 @@ fn a_clean_switchover_keeps_the_old_primary_as_a_standby_of_the_new_one() {
         Some("HS:alone")
     );
     let published = p
-        .attr(&p.n1, "reboot", "pgsql-demote-checkpoint")
+        .attr(&p.n1, "forever", "pgsql-demote-checkpoint")
         .expect("the demote checkpoint is published");
     let (ckpt_tli, ckpt_lsn) = parse_checkpoint(&published);
     assert_eq!(ckpt_tli, 2, "node1 was promoted once: timeline 2");
@@ -157,7 +157,7 @@ fn a_clean_switchover_keeps_the_old_primary_as_a_standby_of_the_new_one() {
     );
     p.set_promoted(Some(&p.n2));
     vip.place(Some(&p.n2));
-    assert_eq!(p.attr(&p.n1, "reboot", "pgsql-demote-checkpoint"), None);
+    assert_eq!(p.attr(&p.n1, "forever", "pgsql-demote-checkpoint"), None);
     // node2's timeline 2 ends past node1's shutdown checkpoint record.
     let history = std::fs::read_to_string(format!("{}/pg_wal/00000003.history", p.n2.pgdata))
         .expect("node2's timeline 3 history");
@@ -239,7 +239,7 @@ fn a_standby_that_missed_the_shutdown_checkpoint_refuses_the_promotion() {
     a1.expect("demote", 0, RUNNING);
     p.set_promoted(None);
     let published = p
-        .attr(&p.n1, "reboot", "pgsql-demote-checkpoint")
+        .attr(&p.n1, "forever", "pgsql-demote-checkpoint")
         .expect("the demote checkpoint is published");
     let r = nowhere.run("promote", 0);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -259,13 +259,13 @@ fn a_standby_that_missed_the_shutdown_checkpoint_refuses_the_promotion() {
         Some("LATEST")
     );
     assert_eq!(
-        p.attr(&p.n1, "reboot", "pgsql-demote-checkpoint"),
+        p.attr(&p.n1, "forever", "pgsql-demote-checkpoint"),
         Some(published)
     );
     // node1, with the newest WAL and no lock, can be promoted again.
     a1.expect("promote", 0, RUNNING);
     p.set_promoted(Some(&p.n1));
     assert_eq!(p.n1.psql("select count(*) from sw"), "2");
-    assert_eq!(p.attr(&p.n1, "reboot", "pgsql-demote-checkpoint"), None);
+    assert_eq!(p.attr(&p.n1, "forever", "pgsql-demote-checkpoint"), None);
     let _ = &p.dir;
 }
