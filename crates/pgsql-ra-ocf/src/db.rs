@@ -366,6 +366,20 @@ impl PgDatabase {
                     config.ssl_mode(tokio_postgres::config::SslMode::Require);
                     let left = limit.saturating_sub(started.elapsed());
                     attempt = rt.block_on(async {
+                        tokio::time::timeout(left, config.connect(connector.clone())).await
+                    });
+                }
+            }
+        }
+        // sslmode=prefer: the TLS session was refused by the server (a
+        // `hostnossl` pg_hba line, an error during authentication); libpq
+        // tries again without TLS (fe-connect.c), so does the agent.
+        if mode == SslMode::Prefer {
+            if let Ok(Err(e)) = &attempt {
+                if e.as_db_error().is_some() {
+                    config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                    let left = limit.saturating_sub(started.elapsed());
+                    attempt = rt.block_on(async {
                         tokio::time::timeout(left, config.connect(connector)).await
                     });
                 }

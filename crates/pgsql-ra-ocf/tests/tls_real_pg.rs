@@ -94,4 +94,25 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
         "{}",
         r.stderr
     );
+
+    // A `hostnossl`-only pg_hba (what worked before the agent used TLS):
+    // prefer falls back to a plain session like libpq (issue 12, re-attack);
+    // require keeps refusing.
+    std::fs::write(
+        format!("{}/pg_hba.conf", n1.pgdata),
+        "local all all trust\nhostnossl all all 127.0.0.0/8 trust\n",
+    )
+    .expect("pg_hba.conf");
+    n1.psql("select pg_reload_conf()");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for vars in [
+        vec![],
+        vec![("PGSSLMODE", "prefer")],
+        vec![("PGSSLMODE", "disable")],
+    ] {
+        let r = run(&vars);
+        assert_eq!(r.code, 0, "hostnossl {vars:?}: {}", r.stderr);
+    }
+    let r = run(&[("PGSSLMODE", "require")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
 }
