@@ -102,7 +102,7 @@ stall_round() {   # stall_round RA I
   lab enter "$s" ip link set eth0 down
   sleep "${STALL_OBSERVE:-75}"
   writer stop "st-$ra-$i"; out=$(writer check "st-$ra-$i")
-  tack=$(awk -v c="$tcut" '$2 > c { print $2; exit }' "$OUTDIR/writer-st-$ra-$i.acks")
+  tack=$(awk -v c="$tcut" '$3 > c { print $2; exit }' "$OUTDIR/writer-st-$ra-$i.acks")   # began after the cut
   record "stall $ra $i stall=$([ -n "$tack" ] && printf '%.1f' "$(echo "$tack - $tcut" | bc)" || echo never) lost=$(kv lost "$(tr ' ' '\n' <<<"$out")")"
   lab enter "$s" ip link set eth0 up
   until_kv 120 "attr.$s.pgsql-status=HS:sync" >/dev/null || { lab rebuild "$s" >/dev/null 2>&1 || fail "$ra: rebuild $s"; }

@@ -3,7 +3,8 @@
 # and records every acknowledged write.  Used by e2e.sh and bench/ to prove "0 acknowledged writes
 # lost" and to measure write unavailability (the longest gap between two acknowledgements).
 #
-#   writer.sh start TAG     start in the background; acks go to $OUTDIR/writer-TAG.acks ("<n> <epoch>")
+#   writer.sh start TAG     start in the background; acks go to $OUTDIR/writer-TAG.acks
+#                           ("<n> <ack epoch> <epoch the INSERT began>")
 #   writer.sh stop TAG      stop it (waits for the write in flight)
 #   writer.sh check TAG     read back through the VIP; prints "acked=N lost=M max_gap=S.SS"
 #                           (lost = acknowledged but absent); exit 1 when lost > 0 or nothing was acked
@@ -20,9 +21,9 @@ case $cmd in
     mkdir -p "$OUTDIR"; : > "$acks"; rm -f "$stopf"
     ( i=0
       while [ ! -e "$stopf" ]; do
-        i=$((i+1))
+        i=$((i+1)); t0=$(date +%s.%N)
         if [ "$(q "insert into lab(who) values('$tag-$i') returning 1")" = 1 ]; then
-          echo "$i $(date +%s.%N)" >> "$acks"
+          echo "$i $(date +%s.%N) $t0" >> "$acks"
         fi
         sleep 0.1
       done ) >/dev/null 2>&1 &
