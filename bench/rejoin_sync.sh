@@ -61,7 +61,9 @@ up() {   # up RA
     lab enter node1 crm_resource --resource pgsql --set-parameter crash_rejoin --parameter-value rewind >/dev/null 2>&1 || fail "$RA: set crash_rejoin"
     lab enter node1 crm_resource --resource msPostgresql --meta --set-parameter failure-timeout --parameter-value 10s >/dev/null 2>&1 || fail "$RA: set failure-timeout"
   fi
-  until_kv 60 "attr.$(other "$(kv promoted "$(state)")").pgsql-status=HS:sync" >/dev/null || fail "$RA: no sync standby after up"
+  local p=""
+  for _ in $(seq 60); do p=$(kv promoted "$(state)"); [ -n "$p" ] && break; sleep 1; done
+  until_kv 60 "attr.$(other "$p").pgsql-status=HS:sync" >/dev/null || fail "$RA: no sync standby after up"
 }
 
 switchover_round() {   # switchover_round RA I
