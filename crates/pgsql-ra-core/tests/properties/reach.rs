@@ -43,6 +43,9 @@ pub enum Key {
     /// Informational, a known limit: a standby ahead of the promoted node on
     /// a newer timeline (the promoted node never followed that switch).
     AheadOnNewerTimeline,
+    /// Informational (issue 11 item 4 not complete): an async or potential
+    /// standby ahead of the promoted node on the same timeline.
+    AsyncAheadInSyncMode,
     /// Informational: a cleanly demoted primary ran on as a standby with its
     /// shutdown checkpoint published (issue 10, B2-01).
     DemotedRanAsStandby,
@@ -73,6 +76,9 @@ impl Key {
             }
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted (or continued)"
+            }
+            Key::AsyncAheadInSyncMode => {
+                "not yet guaranteed (issue 11 item 4): an async or potential standby ahead of the promoted node on the same timeline"
             }
             Key::AheadOnNewerTimeline => {
                 "known limit (issue 11 item 4 compares one timeline): a standby ahead of the promoted node on a newer timeline"
