@@ -36,7 +36,7 @@ use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
 use reach::{Key, Reach};
 
 /// One case: node count, sync mode, monitor role spelling, events, and
-/// `crash_rejoin` (issue 10).
+/// `crash_rejoin` (issue 10; `+restart`: with `restart_on_promote`, see [`build`]).
 type Case = (usize, bool, MonitorRoles, Vec<Event>, &'static str);
 
 /// `crash_rejoin`: mostly on, so that the oracles judge the rejoins.
@@ -45,6 +45,8 @@ fn crash_rejoin() -> impl Strategy<Value = &'static str> {
         1 => Just("none"),
         2 => Just("rewind"),
         2 => Just("rewind-or-clone"),
+        1 => Just("rewind+restart"),
+        1 => Just("rewind-or-clone+restart"),
     ]
 }
 
@@ -56,6 +58,9 @@ fn roles() -> impl Strategy<Value = MonitorRoles> {
     ]
 }
 
+/// `crash_rejoin` with an optional `+restart` suffix: the seed's
+/// `restart_on_promote=true` as well (promotions keep the timeline number;
+/// issue 10's fork rule).
 fn build(nodes: usize, sync: bool, roles: MonitorRoles, crash_rejoin: &str) -> Sim {
     let names: Vec<String> = (1..=nodes).map(|i| format!("node{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -63,9 +68,16 @@ fn build(nodes: usize, sync: bool, roles: MonitorRoles, crash_rejoin: &str) -> S
     if !sync {
         config.params.insert("rep_mode".into(), "async".into());
     }
-    config
-        .params
-        .insert("crash_rejoin".into(), crash_rejoin.into());
+    let (policy, restart) = match crash_rejoin.strip_suffix("+restart") {
+        Some(policy) => (policy, true),
+        None => (crash_rejoin, false),
+    };
+    config.params.insert("crash_rejoin".into(), policy.into());
+    if restart {
+        config
+            .params
+            .insert("restart_on_promote".into(), "true".into());
+    }
     config.migration_threshold = 0;
     config.monitor_roles = roles;
     Sim::new(config)
@@ -289,6 +301,14 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
     use Event::*;
     vec![
         (
+            "issue 9 (found by a settled run, 2026-12-01; fixed: the Promoted monitor checks the lineage): node1 promoted outside the cluster, a planned switchover's promote of node1 refuses (node3's demote checkpoint), the failure expires before Pacemaker recovers and node1's monitor reported it Promoted; node3 was then promoted outside too, restarted as node1's standby, and was promoted when node1 died: on a timeline created outside the cluster",
+            8,
+            (3, true, MonitorRoles::Seed, vec![
+                PgPromoteStandby, Switchover, FailureTimeout, WriteVip(1), Step,
+                PgPromoteStandby, Steps(2), KillPrimary, Step, Step,
+            ], "rewind"),
+        ),
+        (
             "issue 11 item 4 not complete (found by CI's settled run): after a failover, a planned switchover promotes the sync standby while the async standby holds more WAL on the same timeline (no acknowledged write at stake: counted as AsyncAheadInSyncMode)",
             8,
             (3, true, MonitorRoles::Seed, vec![
@@ -449,7 +469,12 @@ fn safety_properties_hold_through_crash_rejoins() {
         prop::bool::weighted(0.7),
         roles(),
         prop::collection::vec(rejoin_run_event(), 40..100),
-        prop_oneof![Just("rewind"), Just("rewind-or-clone")],
+        prop_oneof![
+            2 => Just("rewind"),
+            2 => Just("rewind-or-clone"),
+            1 => Just("rewind+restart"),
+            1 => Just("rewind-or-clone+restart"),
+        ],
     );
     run_property(
         "rejoin",

@@ -201,6 +201,20 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
     )
 }
 
+/// A recurring Promoted monitor's check of the local primary's lineage
+/// (issue 9's rule, [`lineage_eligibility`], found missing by a settled
+/// fault schedule on 2026-12-01): a primary promoted outside the cluster
+/// whose own promote the cluster refused may still hold the Promoted role
+/// (the failure expired before Pacemaker recovered it); its timeline is
+/// newer than any the cluster's primaries recorded, so it must not keep
+/// the role. The same attribute snapshot the probe reads: no extra
+/// program. `Err` holds the reason.
+pub fn promoted_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let recorded = recorded_primary_origins(ctx)?;
+    let mine = primary_origin_now(ctx);
+    lineage_eligibility(mine, cluster_origin(&recorded).as_ref())
+}
+
 /// The local primary's timeline and system identifier: the timeline is the
 /// newest of the checkpoint's and the history files' in the WAL directory
 /// (right after `pg_ctl promote` the checkpoint still shows the old one).
@@ -220,7 +234,9 @@ pub(super) fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
 /// Every node_list node's `<rsc>-primary-origin`. An unrecognised or
 /// unreadable value is an error in words naming the node, the attribute
 /// and the value (fail closed: the caller takes no part).
-fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin)>, String> {
+pub(super) fn recorded_primary_origins(
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<Vec<(String, Origin)>, String> {
     let name = ctx.agent.names.primary_origin.clone();
     let mut out = Vec::new();
     for node in &ctx.agent.params.node_list {
@@ -254,8 +270,16 @@ pub fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
 /// timeline is the newest of the checkpoint's and the history files' in the
 /// WAL directory (right after `pg_ctl promote` the checkpoint still shows
 /// the old one). Nothing is written when the server cannot report them.
-pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
-    let Some(origin) = primary_origin_now(ctx) else {
+///
+/// `began`: where this node began writing on a timeline it kept (a
+/// promotion by restart, `restart_on_promote`: the end of the WAL it had
+/// received), recorded as the origin's switch point
+/// `<timeline>:<system identifier>:<LSN>` so that a crashed old primary
+/// can tell whether its WAL goes past it (issue 10, `crate::rejoin` rows 6a–6b).
+/// `None` (a probe) keeps a recorded switch point of the same timeline
+/// and system.
+pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>, began: Option<Lsn>) -> Result<(), Outcome> {
+    let Some(mut origin) = primary_origin_now(ctx) else {
         ctx.log(
             LogLevel::Info,
             "The server does not report its timeline and system identifier; no primary origin recorded.",
@@ -269,6 +293,14 @@ pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         .cluster
         .get_attr(&local, &name, Lifetime::Forever)
         .map_err(generic("Can't read my primary origin"))?;
+    origin.switch_point = match began {
+        Some(lsn) => Some(lsn),
+        None => current
+            .as_deref()
+            .and_then(|v| Origin::parse_attr(v).ok())
+            .filter(|o| o.timeline == origin.timeline && o.system_id == origin.system_id)
+            .and_then(|o| o.switch_point),
+    };
     if current.as_deref() != Some(origin.to_attr().as_str()) {
         ctx.world
             .cluster

@@ -191,7 +191,8 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     } else {
         promote_in_place(ctx)?;
     }
-    record_primary_origin(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    record_primary_origin(ctx, params.restart_on_promote.then_some(baseline))
+        .map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
     ctx.journal(
         "promote",
         crate::journal::Event::Promoted {

@@ -22,9 +22,10 @@ fn remaining(ctx: &mut Ctx<'_, '_>) -> Duration {
     ctx.budget.remaining(now)
 }
 
-/// Reads the local and the primary's facts and decides. `Err`: the local
+/// Reads the local and the primary's facts and decides (`repaired`: the
+/// second decision, after pg_rewind or a re-clone). `Err`: the local
 /// control data could not be read (nothing can be decided without it).
-fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
+fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDecision, String> {
     let control = ctx
         .world
         .server
@@ -70,6 +71,7 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         }
     };
     let local_history = local_history(ctx, position.timeline);
+    let forks = forks_on(ctx, position.timeline, control.system_id)?;
     let decision = decide(&RejoinInput {
         policy: ctx.agent.params.crash_rejoin,
         control: &control,
@@ -77,12 +79,47 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         local_history: local_history.as_deref(),
         primary: primary.as_ref(),
         free_bytes,
+        forks: &forks,
+        repaired,
     });
     ctx.log(
         LogLevel::Info,
         &format!("crash rejoin: {}", decision.reason),
     );
     Ok(decision)
+}
+
+/// The points where other nodes began writing on `timeline` of system
+/// `system_id` after the local node's own start on it (their
+/// `<rsc>-primary-origin` switch points, recorded at a promotion that kept
+/// the timeline: `restart_on_promote`; [`crate::rejoin::RejoinInput::forks`]).
+/// The local start is the switch point of the local node's own recorded
+/// origin on that timeline, the timeline's beginning when it has none.
+///
+/// # Errors
+/// An origin could not be read or parsed: a fork might be missed, so
+/// nothing is decided (fail closed; the start fails and keeps the lock).
+fn forks_on(
+    ctx: &mut Ctx<'_, '_>,
+    timeline: u32,
+    system_id: u64,
+) -> Result<Vec<crate::lsn::Lsn>, String> {
+    let recorded = super::elect::recorded_primary_origins(ctx)
+        .map_err(|e| format!("crash rejoin: the recorded primary origins: {e}"))?;
+    let local = ctx.attrs.local.clone();
+    let on_timeline =
+        |o: &crate::election::Origin| o.timeline == timeline && o.system_id == system_id;
+    let own_start = recorded
+        .iter()
+        .filter(|(n, o)| *n == local && on_timeline(o))
+        .find_map(|(_, o)| o.switch_point)
+        .unwrap_or(crate::lsn::Lsn::ZERO);
+    Ok(recorded
+        .iter()
+        .filter(|(n, o)| *n != local && on_timeline(o))
+        .filter_map(|(_, o)| o.switch_point)
+        .filter(|p| *p >= own_start)
+        .collect())
 }
 
 /// The local history of `timeline`: from the port, else the history file
@@ -121,9 +158,11 @@ fn local_history(ctx: &mut Ctx<'_, '_>, timeline: u32) -> Option<Vec<HistoryEntr
     }
 }
 
-/// After a repair the directory must be on the primary's history.
-fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<(), String> {
-    let again = gather_and_decide(ctx)?;
+/// After a repair the directory must be on the primary's history
+/// (`copied`: the repair copied the primary's WAL past the divergence, so
+/// the recorded forks no longer apply; not after "no rewind required").
+fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str, copied: bool) -> Result<(), String> {
+    let again = gather_and_decide(ctx, copied)?;
     if again.action != RejoinAction::Follow {
         return Err(format!("after {what}: {}", again.reason));
     }
@@ -157,7 +196,7 @@ fn leave_standby_mode(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
 /// as a standby of the primary; `Err` with the reason otherwise (the lock
 /// stays, pgdata as the tools left it).
 pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
-    let decision = gather_and_decide(ctx)?;
+    let decision = gather_and_decide(ctx, false)?;
     match decision.action {
         RejoinAction::Follow => Ok(()),
         RejoinAction::Refuse => Err(decision.reason.to_string()),
@@ -173,7 +212,8 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
                 LogLevel::Info,
                 &format!("crash rejoin: pg_rewind ended: {outcome:?}"),
             );
-            follow_after(ctx, "pg_rewind")
+            let copied = matches!(outcome, crate::ports::RewindOutcome::Rewound { .. });
+            follow_after(ctx, "pg_rewind", copied)
         }
         RejoinAction::Reclone => {
             let budget = remaining(ctx);
@@ -189,7 +229,7 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
                     outcome.moved_aside
                 ),
             );
-            follow_after(ctx, "the re-clone")
+            follow_after(ctx, "the re-clone", true)
         }
     }
 }

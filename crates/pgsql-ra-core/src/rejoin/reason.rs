@@ -48,6 +48,17 @@ pub enum Divergence {
         /// The primary's timeline.
         primary_timeline: u32,
     },
+    /// Another node began writing on the local timeline at `fork` (a
+    /// promotion that kept the timeline number: `restart_on_promote`) and
+    /// the local WAL goes past it. `pg_rewind` cannot see this divergence.
+    ForkOnTimeline {
+        /// The timeline both wrote on.
+        timeline: u32,
+        /// Where the local WAL ends.
+        local_end: LocalEnd,
+        /// The first recorded fork point after the local node's start.
+        fork: Lsn,
+    },
     /// An older local timeline that is not in the primary's history.
     NotInHistory {
         /// The local checkpoint's timeline.
@@ -88,6 +99,15 @@ impl fmt::Display for Divergence {
                 f,
                 "local timeline {local_timeline} has the history [{local}], the primary's timeline {primary_timeline} has [{primary}] before it: another branch"
             ),
+            Divergence::ForkOnTimeline {
+                timeline,
+                local_end,
+                fork,
+            } => write!(
+                f,
+                "the local WAL on timeline {timeline} {local_end}, past {}, where another node began writing on the same timeline number (restart_on_promote)",
+                fork.to_pg()
+            ),
             Divergence::NotInHistory {
                 local_timeline,
                 primary_timeline,
@@ -116,6 +136,14 @@ pub enum RejoinReason {
     EndUnknownOnSameTimeline {
         /// The shared timeline.
         timeline: u32,
+    },
+    /// The primary writes on the local timeline and no node recorded where
+    /// it began (rejoin.rs row 6a): fail closed.
+    ForkUnknownOnSameTimeline {
+        /// The shared timeline.
+        timeline: u32,
+        /// Where the local WAL ends.
+        local_end: LocalEnd,
     },
     /// Same timeline and the local WAL goes past the primary's current LSN:
     /// the wrong node may be primary. Never rewound.
@@ -203,6 +231,10 @@ impl fmt::Display for RejoinReason {
                 "ahead of the primary on the same timeline {timeline} (the local WAL {local_end}, the primary is at {}): the wrong node may be primary; refused, never rewound",
                 primary_lsn.to_pg()
             ),
+            RejoinReason::ForkUnknownOnSameTimeline { timeline, local_end } => write!(
+                f,
+                "the primary writes on the local timeline {timeline} (the local WAL {local_end}) but no node recorded where it began writing on it (a promotion that kept the timeline, by an older agent): nothing proves the local WAL is part of the primary's; refused"
+            ),
             RejoinReason::NewerTimeline {
                 local_timeline,
                 primary_timeline,
@@ -237,7 +269,8 @@ impl fmt::Display for RejoinReason {
             RejoinReason::Rewind { divergence } => write!(f, "{divergence}: pg_rewind"),
             RejoinReason::RewindImpossible { divergence } => write!(
                 f,
-                "{divergence}; rewind impossible: no data checksums and wal_log_hints=off; re-clone not allowed by crash_rejoin=rewind"
+                "{divergence}; rewind impossible: {}; re-clone not allowed by crash_rejoin=rewind",
+                why_no_rewind(divergence)
             ),
             RejoinReason::Reclone {
                 divergence,
@@ -245,7 +278,8 @@ impl fmt::Display for RejoinReason {
                 needed,
             } => write!(
                 f,
-                "{divergence}; rewind impossible (no data checksums, wal_log_hints=off): re-clone ({free} bytes free beside pgdata, {needed} needed)"
+                "{divergence}; rewind impossible ({}): re-clone ({free} bytes free beside pgdata, {needed} needed)",
+                why_no_rewind(divergence)
             ),
             RejoinReason::NotEnoughDisk {
                 divergence,
@@ -262,5 +296,15 @@ impl fmt::Display for RejoinReason {
                 ),
             },
         }
+    }
+}
+
+/// Why `pg_rewind` cannot repair `divergence`.
+fn why_no_rewind(divergence: &Divergence) -> &'static str {
+    match divergence {
+        Divergence::ForkOnTimeline { .. } => {
+            "pg_rewind compares timelines only and cannot see a fork within one timeline"
+        }
+        _ => "no data checksums and wal_log_hints=off",
     }
 }
