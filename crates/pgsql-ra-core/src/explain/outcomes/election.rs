@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::super::{snake, tag_of, Explain};
+use super::super::{snake, tag_of, Explain, Implied};
 use super::{inputs_of, pg};
 use crate::election::{self, Observation, Round, Verdict};
+use crate::score::Score;
+use crate::status::DataStatus;
 
 /// One election round ([`election::decide_checked`]) with its inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +78,21 @@ impl Explain for ElectionRound {
         m
     }
 
+    /// A winner has 1000 (§4.3); every other round leaves the -INFINITY
+    /// start gave (a loser also `DISCONNECT`).
+    fn implies(&self) -> Implied {
+        match self.decision.verdict {
+            Verdict::Winner => Implied::score(Score::PROMOTE_ME),
+            Verdict::Loser => Implied {
+                data_status: Some(DataStatus::Disconnect.to_string()),
+                ..Implied::score(Score::CAN_NOT_PROMOTE)
+            },
+            Verdict::Waiting | Verdict::Restarted | Verdict::Yield => {
+                Implied::score(Score::CAN_NOT_PROMOTE)
+            }
+        }
+    }
+
     fn would_change(&self) -> String {
         match self.decision.verdict {
             Verdict::Waiting => format!(
@@ -115,6 +132,10 @@ pub struct LineageRefusal {
 }
 
 impl Explain for LineageRefusal {
+    fn implies(&self) -> Implied {
+        Implied::score(Score::CAN_NOT_PROMOTE)
+    }
+
     fn rule(&self) -> String {
         "election.lineage_refused".into()
     }
