@@ -227,7 +227,7 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
     if let Some(first) = unreadable.first() {
         let more = match unreadable.len() - 1 {
             0 => String::new(),
-            n => format!(" (and {n} more read(s) failed or were not attempted)"),
+            n => format!(" ({n} further error(s): the reads after a failure are not attempted)"),
         };
         eprintln!(
             "pgsql-ra: the cluster state could not be read: {first}{more}; no answer is given from a partial state (after {:.1} s)",
