@@ -121,36 +121,52 @@ fn valid_status(v: &str) -> bool {
     v.parse::<PgStatus>().is_ok()
 }
 
+/// One published attribute as [`check`] compares it.
+struct Attr<'a> {
+    name: &'static str,
+    published: Option<&'a String>,
+    pick: fn(&Implied) -> Option<&String>,
+    valid: fn(&str) -> bool,
+    invalid_why: &'static str,
+}
+
 /// Compares `n`'s published score, data-status and status with what
 /// `reasons` (most decisive first) set.
 pub fn check(n: &NodeAttrs, reasons: &[Reason]) -> PublishedCheck {
-    type Pick = fn(&Implied) -> Option<&String>;
-    let attrs: [(&str, Option<&String>, Pick, fn(&str) -> bool, &str); 3] = [
-        (
-            "score",
-            n.score.as_ref(),
-            |i| i.score.as_ref(),
-            valid_score,
-            "the agent writes -INFINITY, 100 or 1000",
-        ),
-        (
-            "data_status",
-            n.data_status.as_ref(),
-            |i| i.data_status.as_ref(),
-            valid_data_status,
-            "not one of the agent's data-status texts (LATEST, DISCONNECT, STATE|SYNC_STATE)",
-        ),
-        (
-            "pgsql_status",
-            n.pgsql_status.as_ref(),
-            |i| i.pgsql_status.as_ref(),
-            valid_status,
-            "not one of the agent's status texts",
-        ),
+    let attrs = [
+        Attr {
+            name: "score",
+            published: n.score.as_ref(),
+            pick: |i| i.score.as_ref(),
+            valid: valid_score,
+            invalid_why: "the agent writes -INFINITY, 100 or 1000",
+        },
+        Attr {
+            name: "data_status",
+            published: n.data_status.as_ref(),
+            pick: |i| i.data_status.as_ref(),
+            valid: valid_data_status,
+            invalid_why:
+                "not one of the agent's data-status texts (LATEST, DISCONNECT, STATE|SYNC_STATE)",
+        },
+        Attr {
+            name: "pgsql_status",
+            published: n.pgsql_status.as_ref(),
+            pick: |i| i.pgsql_status.as_ref(),
+            valid: valid_status,
+            invalid_why: "not one of the agent's status texts",
+        },
     ];
     let mut mismatches = Vec::new();
     let mut compared = false;
-    for (attribute, published, pick, valid, invalid_why) in attrs {
+    for Attr {
+        name: attribute,
+        published,
+        pick,
+        valid,
+        invalid_why,
+    } in attrs
+    {
         let setter = reasons
             .iter()
             .filter(|r| r.when == When::Now)
