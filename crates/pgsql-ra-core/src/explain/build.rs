@@ -17,6 +17,7 @@ use crate::names::AttributeNames;
 use crate::params::Params;
 use crate::replication::{control_slave_status, ControlInput, Handover, SyncBaseline};
 use crate::role_gate::{self, GateInput, MonitorRole, OthersPromoted};
+use crate::score::Score;
 use crate::status::DataStatus;
 use crate::sync_mode;
 
@@ -465,6 +466,11 @@ fn election_reasons(
         my_superset_only,
         quorum,
     };
+    // A won round's 1000 stays through the undecided rounds after it (the
+    // monitor writes the score only on a win, §4.3) while the locations
+    // still give this node the win.
+    let published_win = n.score.as_deref() == Some(&Score::PROMOTE_ME.to_string())
+        && decide_checked(&projected, &unreadable).verdict == Verdict::Winner;
     let round_reason = |round: Round| {
         let decision = decide_checked(&round, &unreadable);
         ElectionRound {
@@ -472,6 +478,7 @@ fn election_reasons(
             round,
             decision,
             unreadable: unreadable.clone(),
+            keeps_win: published_win,
         }
     };
     if !local {
@@ -539,7 +546,7 @@ fn last_round(
         });
     }
     let any_note = snap.tmp_files.iter().any(|f| f.starts_with(NOTE_PREFIX));
-    let won = n.score.as_deref() == Some(&crate::score::Score::PROMOTE_ME.to_string());
+    let won = n.score.as_deref() == Some(&Score::PROMOTE_ME.to_string());
     if !any_note {
         return won.then(|| projected.clone());
     }

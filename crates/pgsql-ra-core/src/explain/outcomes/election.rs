@@ -22,6 +22,10 @@ pub struct ElectionRound {
     /// The election inputs that could not be recognised (in words), which
     /// make [`election::decide_checked`] restart.
     pub unreadable: Vec<String>,
+    /// The published score is 1000 and the current locations still give
+    /// this node the win: an undecided round keeps that 1000 (the monitor
+    /// writes the score only when it wins, §4.3).
+    pub keeps_win: bool,
 }
 
 impl ElectionRound {
@@ -79,7 +83,8 @@ impl Explain for ElectionRound {
     }
 
     /// A winner has 1000 (§4.3); every other round leaves the -INFINITY
-    /// start gave (a loser also `DISCONNECT`).
+    /// start gave (a loser also `DISCONNECT`), or the 1000 of a win the
+    /// current locations still give ([`ElectionRound::keeps_win`]).
     fn implies(&self) -> Implied {
         match self.decision.verdict {
             Verdict::Winner => Implied::score(Score::PROMOTE_ME),
@@ -87,6 +92,9 @@ impl Explain for ElectionRound {
                 data_status: Some(DataStatus::Disconnect.to_string()),
                 ..Implied::score(Score::CAN_NOT_PROMOTE)
             },
+            Verdict::Waiting | Verdict::Restarted | Verdict::Yield if self.keeps_win => {
+                Implied::score(Score::PROMOTE_ME)
+            }
             Verdict::Waiting | Verdict::Restarted | Verdict::Yield => {
                 Implied::score(Score::CAN_NOT_PROMOTE)
             }
