@@ -296,9 +296,12 @@ fn a_published_score_the_rules_do_not_give_is_flagged() {
     let mut n1 = node("node1");
     n1.xlog_loc = Some(Lsn(0x0300_0100).to_attr());
     n1.score = Some("1000".into());
-    let mut s = snap("node1", vec![n1, node("node2")]);
-    // One round counted: xlog_note.0 and xlog_note.1, same locations.
-    let text = format!("node1 {}\n", Lsn(0x0300_0100));
+    let mut n2 = node("node2");
+    n2.xlog_loc = Some(Lsn(0x0300_0200).to_attr());
+    let mut s = snap("node1", vec![n1, n2]);
+    // One round counted: xlog_note.0 and xlog_note.1, same locations;
+    // node2 is ahead, so node1 cannot have won with these locations.
+    let text = format!("node1 {}\nnode2 {}\n", Lsn(0x0300_0100), Lsn(0x0300_0200));
     s.tmp_files = vec!["xlog_note.0".into(), "xlog_note.1".into()];
     s.notes = vec![(0, text.clone()), (1, text)];
     let e = explain(&params("node1 node2"), &s);
@@ -324,6 +327,16 @@ fn a_published_score_the_rules_do_not_give_is_flagged() {
         v["nodes"][0]["published"]["mismatches"][0]["attribute"],
         "score"
     );
+
+    // With node2 behind, the locations give node1 the win: a 1000 won
+    // earlier is kept by the undecided rounds after it.
+    let mut ahead = s.clone();
+    ahead.nodes[1].xlog_loc = Some(Lsn(0x0300_0028).to_attr());
+    let text = format!("node1 {}\nnode2 {}\n", Lsn(0x0300_0100), Lsn(0x0300_0028));
+    ahead.notes = vec![(0, text.clone()), (1, text)];
+    let e = explain(&params("node1 node2"), &ahead);
+    assert_eq!(e.nodes[0].reasons[0].rule, "election.waiting");
+    assert_eq!(e.nodes[0].published.verdict, PublishedVerdict::Agrees);
 
     // Agreement: the same node at -INFINITY; a garbage data-status on the
     // other node is not a value the agent writes.
