@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bounded_cluster;
 pub mod budget;
 pub mod bytes_path;
 pub mod cib;

@@ -97,6 +97,15 @@ impl RealWorld {
         }
     }
 
+    /// Replaces the cluster port with `wrap(port)` (the operator commands
+    /// bound it in time and make it read-only, [`crate::bounded_cluster`]).
+    pub fn map_cluster(self, wrap: impl FnOnce(Box<dyn Cluster>) -> Box<dyn Cluster>) -> RealWorld {
+        RealWorld {
+            cluster: wrap(self.cluster),
+            ..self
+        }
+    }
+
     /// Logs the exit reason as `ocf_exit_reason` does (see
     /// [`crate::log::OcfLog::exit_reason`]).
     pub fn log_exit_reason(&self, reason: &str) {

@@ -110,17 +110,20 @@ fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>, in_recovery: bool) -> Resu
     match check(&own, &published) {
         Verdict::Received { checked } => {
             if checked > 0 {
-                ctx.log(
-                    LogLevel::Info,
-                    &format!(
-                        "I received the shutdown checkpoint of every node demoted cleanly (my WAL ends at {})",
-                        own_end.to_pg()
-                    ),
+                let line = format!(
+                    "I received the shutdown checkpoint of every node demoted cleanly (my WAL ends at {})",
+                    own_end.to_pg()
                 );
+                ctx.log(LogLevel::Info, &line);
+                ctx.journal_rejoin("promote", "demote_checkpoint", "received", &line);
             }
             Ok(())
         }
-        Verdict::Refuse(reason) => Err(generic(ctx, format!("Refusing to promote: {reason}"))),
+        Verdict::Refuse(reason) => {
+            let line = format!("Refusing to promote: {reason}");
+            ctx.journal_rejoin("promote", "demote_checkpoint", "refuse", &line);
+            Err(generic(ctx, line))
+        }
     }
 }
 

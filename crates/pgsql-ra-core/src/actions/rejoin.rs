@@ -86,6 +86,18 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDeci
         LogLevel::Info,
         &format!("crash rejoin: {}", decision.reason),
     );
+    let outcome = match decision.action {
+        RejoinAction::Follow => "follow",
+        RejoinAction::Rewind => "rewind",
+        RejoinAction::Reclone => "reclone",
+        RejoinAction::Refuse => "refuse",
+    };
+    ctx.journal_rejoin(
+        "start",
+        "crash_rejoin",
+        outcome,
+        &decision.reason.to_string(),
+    );
     Ok(decision)
 }
 

@@ -22,8 +22,20 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
         resource: names.resource.clone(),
         ..Snapshot::default()
     };
-    snap.local_node = world.cluster.local_node().unwrap_or_default();
-    let states = world.cluster.nodes().ok();
+    match world.cluster.local_node() {
+        Ok(n) => snap.local_node = n,
+        Err(e) => snap
+            .cluster_errors
+            .push(format!("the local node's name: {e}")),
+    }
+    let states = match world.cluster.nodes() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            snap.cluster_errors
+                .push(format!("the cluster's nodes: {e}"));
+            None
+        }
+    };
     let promoted = match world.cluster.promoted_nodes(&names.resource) {
         Ok(p) => p,
         Err(e) => {

@@ -534,7 +534,7 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let read = crate::journal::parse(&text);
             out.extend(read.entries.iter().map(crate::journal::render_text));
             if read.bad_lines > 0 {
-                out.push(format!("({} unreadable line(s) skipped)", read.bad_lines));
+                out.push(crate::journal::skipped_text(read.bad_lines));
             }
         }
         "cat" => {
