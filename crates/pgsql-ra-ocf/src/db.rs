@@ -23,6 +23,7 @@ use pgsql_ra_core::ports::{
 use pgsql_ra_core::quote::quoted;
 use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, Row};
 
@@ -82,6 +83,10 @@ pub struct PgDatabase {
     runtime: Option<Runtime>,
     monitor: Option<Client>,
     admin: Option<Client>,
+    /// The tasks driving each opened session's socket: awaited (bounded) on
+    /// close so that every session ends with Terminate and, over TLS, the
+    /// TLS close, instead of a TCP reset (issue 12, re-attack item 1).
+    sessions: Vec<JoinHandle<()>>,
     version: Option<u32>,
     deadline: Option<Instant>,
     passwords: Option<PasswordFile>,
@@ -107,6 +112,16 @@ impl std::fmt::Debug for PgDatabase {
             .field("port", &self.target.port)
             .field("connected", &self.monitor.is_some())
             .finish()
+    }
+}
+
+/// How long closing the sessions may take: a server that does not answer
+/// (SIGSTOPped) must not hold the agent's exit.
+const CLOSE_LIMIT: Duration = Duration::from_millis(500);
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        self.close_sessions();
     }
 }
 
@@ -210,6 +225,7 @@ impl PgDatabase {
             runtime: None,
             monitor: None,
             admin: None,
+            sessions: Vec::new(),
             version: None,
             deadline,
             passwords: None,
@@ -258,6 +274,34 @@ impl PgDatabase {
                 String::new()
             }
         }
+    }
+
+    /// Ends every open session the way libpq's `PQfinish` does: dropping a
+    /// client makes its connection task send Terminate and then close the
+    /// stream (over TLS: `close_notify`, then the TCP shutdown); the tasks
+    /// are driven until they are done, for at most [`CLOSE_LIMIT`]. Without
+    /// this the runtime was dropped with the tasks pending and the kernel
+    /// reset the connection: the server logged "could not receive data from
+    /// client: Connection reset by peer" once per TLS session (issue 12,
+    /// re-attack item 1).
+    fn close_sessions(&mut self) {
+        self.monitor = None;
+        self.admin = None;
+        let tasks = std::mem::take(&mut self.sessions);
+        let Some(rt) = self.runtime.as_ref() else {
+            return;
+        };
+        if tasks.iter().all(JoinHandle::is_finished) {
+            return;
+        }
+        let _ = rt.block_on(async {
+            tokio::time::timeout(CLOSE_LIMIT, async {
+                for task in tasks {
+                    let _ = task.await;
+                }
+            })
+            .await
+        });
     }
 
     /// `limit`, cut to what is left of the invocation's database time.
@@ -401,9 +445,11 @@ impl PgDatabase {
                 Err(e)
             }
             Ok(Ok((client, connection))) => {
-                rt.spawn(async move {
+                let task = rt.spawn(async move {
                     let _ = connection.await;
                 });
+                self.sessions.retain(|t| !t.is_finished());
+                self.sessions.push(task);
                 Ok(client)
             }
         }
@@ -538,8 +584,7 @@ impl PgDatabase {
 
 impl Database for PgDatabase {
     fn reset(&mut self) {
-        self.monitor = None;
-        self.admin = None;
+        self.close_sessions();
         self.version = None;
     }
 

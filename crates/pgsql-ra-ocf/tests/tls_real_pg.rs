@@ -72,6 +72,23 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
         let r = run(&vars);
         assert_eq!(r.code, 0, "{vars:?}: {}", r.stderr);
     }
+    // Issue 12 (re-attack item 1): every session ends cleanly (Terminate,
+    // then the TLS close): the server logs no reset for any of them.
+    for _ in 0..5 {
+        let r = run(&[("PGSSLMODE", "require")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let log = std::fs::read_to_string(&n1.logfile).expect("server log");
+    let resets = log
+        .lines()
+        .filter(|l| l.contains("Connection reset by peer") || l.contains("unexpected EOF"))
+        .count();
+    assert!(
+        log.contains("connection authorized") || log.contains("database system is ready"),
+        "the server log is the one the server writes: {log}"
+    );
+    assert_eq!(resets, 0, "sessions ended with a reset:\n{log}");
+
     // Over the Unix socket libpq never uses TLS, whatever the mode.
     let r = run(&[("OCF_RESKEY_pghost", ""), ("PGSSLMODE", "require")]);
     assert_eq!(r.code, 0, "socket: {}", r.stderr);
