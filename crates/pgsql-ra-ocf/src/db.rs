@@ -161,7 +161,8 @@ fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Maps a driver error to the port's kinds: authentication problems
 /// (SQLSTATE 28P01/28000, or no password to send) are [`DbErrorKind::Auth`]
-/// whatever their wording, from the error's causes as well as its text.
+/// whatever their wording, from the error's causes as well as its text; a
+/// missing database at login (3D000) is [`DbErrorKind::NoDatabase`].
 fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
     let text = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
@@ -175,7 +176,7 @@ fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
             DbErrorKind::Auth
         }
         Some(c) if *c == SqlState::QUERY_CANCELED => DbErrorKind::Timeout,
-        Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::Connect,
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::NoDatabase,
         _ if connecting && (text.contains("password") || text.contains("authentication")) => {
             DbErrorKind::Auth
         }

@@ -2,9 +2,9 @@
 //! and `pgsql_real_stop`, without the stock agent's unbounded loops (bug L),
 //! without deleting a live `postmaster.pid` (bug F) or a `backup_label` (G).
 
-use super::health::{postmaster_alive, real_monitor, Health};
+use super::health::{login_refused, postmaster_alive, probe_server, Health, NoAnswer};
 use super::{Ctx, LOCK_FILE};
-use crate::budget::escalation;
+use crate::budget::{escalation, POLL_INTERVAL};
 use crate::decide::start::ServerState;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel, StopMode};
@@ -232,23 +232,33 @@ pub fn wait_until_up(
     // No live postmaster for a whole second: it exited (the first polls
     // may come before a new postmaster wrote its pid file).
     let mut down_since: Option<std::time::Duration> = None;
+    let mut interval = POLL_INTERVAL;
     loop {
-        match real_monitor(ctx, 1) {
+        match probe_server(ctx, 1) {
             Ok(h) if h.is_up() => return Ok(h),
             Ok(_) => {
                 last = "PostgreSQL is down".to_string();
+                interval = POLL_INTERVAL;
                 let now = ctx.world.clock.now();
                 let since = *down_since.get_or_insert(now);
                 if now.saturating_sub(since) >= EXITED_AFTER {
                     return Err(exited(ctx, what, log_from));
                 }
             }
-            Err(o) => {
+            // It answers, and says no for good: waiting cannot help.
+            Err(NoAnswer::LoginRefused(e)) => return Err(login_refused(ctx, &e)),
+            Err(NoAnswer::Failed(o)) => {
                 last = o.reason.unwrap_or_default();
                 down_since = None;
             }
         }
-        if !ctx.pause_poll() {
+        let paused = ctx.pause(interval);
+        // A postmaster that is starting (57P03) or not listening yet is
+        // asked again, less and less often (issue 12, re-attack item 3).
+        if down_since.is_none() {
+            interval = (interval * 2).min(MAX_POLL_BACKOFF);
+        }
+        if !paused {
             return Err(ctx.fail(
                 OcfExit::ErrGeneric,
                 format!(
@@ -259,6 +269,10 @@ pub fn wait_until_up(
         }
     }
 }
+
+/// The longest pause between two attempts to reach a server that does not
+/// answer yet.
+const MAX_POLL_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long no live postmaster means it exited during a start.
 const EXITED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -399,19 +413,24 @@ fn health_of(s: ServerState) -> Health {
 
 /// Looks at the server before a start (`pgsql_real_start` step 1): the real
 /// monitor, and when it fails, whether a postmaster is alive anyway.
+///
+/// # Errors
+/// The server refuses the login for good: 6 at once, naming the
+/// parameters ([`login_refused`]); the postmaster can't be checked: 1.
 pub fn find_server(ctx: &mut Ctx<'_, '_>) -> Result<ServerState, Outcome> {
-    match real_monitor(ctx, 1) {
+    match probe_server(ctx, 1) {
         Ok(h) if h.is_up() => {
             ctx.log(LogLevel::Info, "PostgreSQL is already running");
             Ok(state_of(h))
         }
         Ok(_) => Ok(ServerState::Down),
-        Err(o) => match postmaster_alive(ctx)? {
+        Err(NoAnswer::LoginRefused(e)) => Err(login_refused(ctx, &e)),
+        Err(NoAnswer::Failed(o)) => match postmaster_alive(ctx)? {
             Some(pid) => {
                 ctx.log(
                     LogLevel::Warn,
                     &format!(
-                        "postmaster {pid} is alive but not answering ({}); not starting a second one, waiting for it",
+                        "postmaster {pid} is alive but not answering ({}); not starting a second one",
                         o.reason.unwrap_or_default()
                     ),
                 );
