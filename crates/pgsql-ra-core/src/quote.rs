@@ -111,9 +111,23 @@ pub fn shorten_paths_in(text: &str, paths: &[&str]) -> String {
     out
 }
 
+/// A duration as operators read it: seconds with one decimal, `"10.0 s"`
+/// (issue 12, re-attack item 8: no `10s`/`1.5s` debug text in messages).
+pub fn seconds(d: std::time::Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::quoted;
+    use super::{quoted, seconds};
+
+    #[test]
+    fn durations_read_in_seconds() {
+        use std::time::Duration;
+        assert_eq!(seconds(Duration::from_secs(10)), "10.0 s");
+        assert_eq!(seconds(Duration::from_millis(1250)), "1.2 s");
+        assert_eq!(seconds(Duration::ZERO), "0.0 s");
+    }
 
     #[test]
     fn shows_values_as_typed_and_controls_in_caret_notation() {

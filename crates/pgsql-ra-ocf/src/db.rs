@@ -212,7 +212,7 @@ fn age_col(row: &Row, i: usize) -> Result<Option<Duration>, DbError> {
             .ok()
             .filter(|s| s.is_finite())
             .map(|s| Some(Duration::from_secs_f64(s.clamp(0.0, 1.0e9))))
-            .ok_or_else(|| err(DbErrorKind::Query, format!("bad reply age {t:?}"))),
+            .ok_or_else(|| err(DbErrorKind::Query, format!("bad reply age {}", quoted(&t)))),
     }
 }
 
@@ -791,7 +791,7 @@ impl Database for PgDatabase {
         text.trim().parse::<u32>().map_err(|_| {
             err(
                 DbErrorKind::Query,
-                format!("bad count of terminated walsenders {text:?}"),
+                format!("bad count of terminated walsenders {}", quoted(&text)),
             )
         })
     }
