@@ -208,7 +208,14 @@ fn tmpdir_under_a_read_only_mount_or_proc_is_a_permission_error() {
     let _mounted = Mounted(ro.clone());
     let mut a = env(&dir, &n1);
     a.set("OCF_CHECK_LEVEL", "10");
-    for tmpdir in [format!("{ro}/pgtmp"), "/proc/1/nope".to_string()] {
+    // /sys: a pseudo-filesystem where root's access(W_OK) says yes but
+    // mkdir fails (issue 12, re-attack item 7).
+    for tmpdir in [
+        format!("{ro}/pgtmp"),
+        "/proc/1/nope".to_string(),
+        "/sys/kernel/pgsql-ra-tmp".to_string(),
+        "/sys/pgsql-ra-tmp".to_string(),
+    ] {
         a.set("OCF_RESKEY_tmpdir", &tmpdir);
         let r = a.run("validate-all", 0);
         assert_eq!(r.code, 4, "{tmpdir}: {}", r.stderr);
