@@ -36,8 +36,26 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
     chown_pgdba(std::path::Path::new(&key));
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .expect("chmod key");
+    // No subjectAltName: verify-full must fall back to the Common Name as
+    // libpq does (issue 12, re-attack item 4).
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", &crt])
+        .output()
+        .expect("openssl x509 runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&format!("CN = {}", n1.host)), "{text}");
+    assert!(!text.contains("Subject Alternative Name"), "{text}");
     let root = dir.join("root.crt");
     std::fs::copy(&crt, &root).expect("copy the root certificate");
+    // The same root certificate, readable by root only (issue 12, re-attack
+    // item 5: libpq reads it as pgdba).
+    let root_only = dir.join("root-only.crt");
+    std::fs::copy(&crt, &root_only).expect("copy the root certificate");
+    std::fs::set_permissions(
+        &root_only,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod root-only.crt");
     let conf = format!("{}/postgresql.conf", n1.pgdata);
     let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
     text.push_str("\nssl = on\n");
@@ -68,6 +86,10 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
         vec![("PGSSLMODE", "allow")],
         vec![("PGSSLMODE", "require")],
         vec![("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", root.as_str())],
+        vec![
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", root.as_str()),
+        ],
     ] {
         let r = run(&vars);
         assert_eq!(r.code, 0, "{vars:?}: {}", r.stderr);
@@ -92,6 +114,20 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
     // Over the Unix socket libpq never uses TLS, whatever the mode.
     let r = run(&[("OCF_RESKEY_pghost", ""), ("PGSSLMODE", "require")]);
     assert_eq!(r.code, 0, "socket: {}", r.stderr);
+
+    // A root certificate pgdba cannot read fails as it would for libpq
+    // (psql runs as pgdba), for verify-ca and for require (which is
+    // verify-ca when the file exists).
+    for mode in ["verify-ca", "require"] {
+        let r = run(&[("PGSSLMODE", mode), ("PGSSLROOTCERT", root_only.as_str())]);
+        assert_eq!(r.code, 1, "{mode}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("could not read root certificate file")
+                && r.stderr.contains("Permission denied"),
+            "{mode}: {}",
+            r.stderr
+        );
+    }
 
     // disable: the server's own refusal reaches the message.
     let r = run(&[("PGSSLMODE", "disable")]);
