@@ -55,6 +55,16 @@ pub const SHORT_PATH_MAX: usize = 32;
 ///     "…/main/postgresql.conf"
 /// );
 /// ```
+///
+/// A last component that is itself longer than that keeps its first and
+/// last characters around a `…` (issue 12, re-attack item 6: a 200-byte
+/// component pushed the cause out of the exit reason).
+///
+/// ```
+/// use pgsql_ra_core::quote::short_path;
+/// let long = format!("/srv/{}", "x".repeat(200));
+/// assert_eq!(short_path(&long), format!("…/{}…{}", "x".repeat(15), "x".repeat(14)));
+/// ```
 pub fn short_path(path: &str) -> String {
     if path.chars().count() <= SHORT_PATH_MAX {
         return path.to_string();
@@ -64,9 +74,25 @@ pub fn short_path(path: &str) -> String {
         [last, dir, _] if dir.chars().count() + last.chars().count() + 3 <= SHORT_PATH_MAX => {
             format!("…/{dir}/{last}")
         }
+        [last, ..] if last.chars().count() + 2 > SHORT_PATH_MAX => {
+            format!("…/{}", abbreviated(last, SHORT_PATH_MAX - 2))
+        }
         [last, _, _] => format!("…/{last}"),
         _ => path.to_string(),
     }
+}
+
+/// `text` when it has at most `max` characters, else its first and last
+/// characters around `…`, `max` characters in all.
+pub fn abbreviated(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let head: String = text.chars().take(keep - keep / 2).collect();
+    let tail: String = text.chars().skip(n - keep / 2).collect();
+    format!("{head}…{tail}")
 }
 
 /// `param="path"` for the start of a message, shortened by [`short_path`],

@@ -144,19 +144,59 @@ fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
         parts.push(c.to_string());
         cause = c.source();
     }
-    let parts: Vec<String> = parts
-        .into_iter()
-        .map(|p| match p.as_str() {
+    let mut kept: Vec<String> = Vec::new();
+    for p in parts {
+        let p = match p.as_str() {
             "password missing" => "no password supplied".to_string(),
-            _ => crate::os_error::without_os_error(&p).to_string(),
-        })
-        .collect();
+            _ => openssl_reasons(crate::os_error::without_os_error(&p)),
+        };
+        // OpenSSL repeats its error stack at each level of the chain: a
+        // cause already said is not said again.
+        if !kept.iter().any(|k| k.contains(p.as_str())) {
+            kept.push(p);
+        }
+    }
+    let parts = kept;
     // "invalid configuration: no password supplied" says less than the
     // cause alone.
     match parts.as_slice() {
         [head, rest @ ..] if head == "invalid configuration" && !rest.is_empty() => rest.join(": "),
         _ => parts.join(": "),
     }
+}
+
+/// `text` with each of OpenSSL's error-stack entries
+/// (`error:0A000086:SSL routines:tls_post_process_server_certificate:certificate
+/// verify failed:../ssl/statem/statem_clnt.c:1889:`) cut to its reason
+/// (`certificate verify failed`): the library, function and source line
+/// pushed the cause out of the 128 bytes of an exit reason (issue 12,
+/// re-attack item 6).
+fn openssl_reasons(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("error:") {
+        let tail = &rest[i + "error:".len()..];
+        let code = tail.split(':').next().unwrap_or_default();
+        let fields: Vec<&str> = tail.splitn(6, ':').collect();
+        let is_entry =
+            code.len() == 8 && code.chars().all(|c| c.is_ascii_hexdigit()) && fields.len() == 6;
+        if !is_entry {
+            out.push_str(&rest[..i + "error:".len()]);
+            rest = tail;
+            continue;
+        }
+        // code, library, function, reason, file, then the line number.
+        out.push_str(&rest[..i]);
+        out.push_str(fields[3]);
+        let after = fields[5];
+        let digits = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let after = &after[digits..];
+        rest = after.strip_prefix(':').unwrap_or(after);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Maps a driver error to the port's kinds: authentication problems
@@ -802,5 +842,28 @@ impl Database for PgDatabase {
             let result = client.simple_query(&sql).await.map(|_| ());
             (client, result)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openssl_reasons;
+
+    #[test]
+    fn openssl_error_stacks_read_as_their_reasons() {
+        let text = "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:: hostname mismatch";
+        assert_eq!(
+            openssl_reasons(text),
+            "certificate verify failed: hostname mismatch"
+        );
+        assert_eq!(
+            openssl_reasons("error:0A000086:SSL routines:f:certificate verify failed:x.c:1:"),
+            "certificate verify failed"
+        );
+        assert_eq!(
+            openssl_reasons("error: not OpenSSL's"),
+            "error: not OpenSSL's"
+        );
+        assert_eq!(openssl_reasons("plain"), "plain");
     }
 }

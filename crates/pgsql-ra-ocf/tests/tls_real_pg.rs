@@ -139,7 +139,39 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
         ("PGSSLROOTCERT", "/etc/hostname"),
     ]);
     assert_ne!(r.code, 0, "{}", r.stderr);
+    eprintln!("verify-ca, not a certificate: {}", r.stderr);
+    // verify-ca with another CA's certificate as the root.
+    let other_key = dir.join("other.key");
+    let other = dir.join("other.crt");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048",
+        ])
+        .args(["-subj", "/CN=another CA"])
+        .args(["-keyout", &other_key, "-out", &other])
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let r = run(&[
+        ("PGSSLMODE", "verify-ca"),
+        ("PGSSLROOTCERT", other.as_str()),
+    ]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
     eprintln!("verify-ca, wrong root: {}", r.stderr);
+    // Issue 12 (re-attack item 6): OpenSSL's reason, not its error stack
+    // (library, function, source line), is in the 128 bytes.
+    let reason = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        .expect("an exit reason");
+    assert!(reason.len() <= 128, "{reason}");
+    assert!(reason.contains("certificate verify failed"), "{reason}");
+    assert!(!reason.contains("SSL routines"), "{reason}");
     let r = run(&[("PGSSLMODE", "bogus")]);
     assert_ne!(r.code, 0, "{}", r.stderr);
     assert!(

@@ -357,4 +357,24 @@ fn exit_reasons_keep_the_cause_within_128_bytes() {
     let nothing = format!("{deep}/no-such-pgdata");
     a.set("OCF_RESKEY_pgdata", &nothing);
     check(&a, "validate-all", 4, "No such file or directory", &nothing);
+
+    // Issue 12 (re-attack item 6): a 200-byte path component.
+    let wide = dir.join(&"d".repeat(200));
+    a.set("OCF_RESKEY_pgdata", &wide);
+    check(&a, "validate-all", 4, "No such file or directory", &wide);
+
+    // The server's cause is on the line before its FATAL line.
+    a.set("OCF_RESKEY_pgdata", &n1.pgdata);
+    a.vars.remove("OCF_RESKEY_config");
+    let conf = format!("{}/postgresql.conf", n1.pgdata);
+    let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+    text.push_str("\nshared_buffers = abc\n");
+    std::fs::write(&conf, text).expect("postgresql.conf");
+    check(
+        &a,
+        "start",
+        1,
+        "invalid value for parameter \"shared_buffers\": \"abc\"",
+        "contains errors",
+    );
 }

@@ -316,24 +316,66 @@ fn new_log_lines(ctx: &mut Ctx<'_, '_>, from: u64) -> Vec<String> {
         .collect()
 }
 
+/// What the server logs on every start or stop: never the cause of an exit.
+const ROUTINE: &[&str] = &[
+    "starting PostgreSQL",
+    "listening on",
+    "database system",
+    "redirecting log output",
+    "ending log output",
+    "received ",
+    "aborting any active transactions",
+    "background worker",
+    "shutting down",
+];
+
+/// The first line before the FATAL/PANIC at `fatal` that is a LOG, WARNING
+/// or ERROR other than [`ROUTINE`]: the cause the FATAL line only sums up
+/// ("could not bind IPv4 address …: Address already in use" before "FATAL:
+/// could not create any TCP/IP sockets"; "syntax error in file … line 3"
+/// before "FATAL: configuration file … contains errors"). Without the
+/// severity.
+fn cause_before(lines: &[String], fatal: usize) -> Option<String> {
+    lines[..fatal].iter().find_map(|l| {
+        let (at, sev) = ["LOG:", "WARNING:", "ERROR:"]
+            .iter()
+            .filter_map(|s| l.find(s).map(|i| (i, s.len())))
+            .min()?;
+        let text = l[at + sev..].trim();
+        (!text.is_empty() && !ROUTINE.iter().any(|r| text.starts_with(r)))
+            .then(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
+    })
+}
+
 /// The line to build a reason from: the last FATAL or PANIC line (the
 /// server's reason to exit), else the last line; from its severity on
 /// (the `log_line_prefix` timestamp and pid left out), blanks squeezed.
+/// A FATAL/PANIC that sums up a cause logged before it comes after that
+/// cause ([`cause_before`]; issue 12, re-attack item 6), so that the cause
+/// is within the 128 bytes of an exit reason.
 pub fn cause_line(lines: &[String]) -> Option<String> {
     let severity = |l: &str| ["PANIC:", "FATAL:"].iter().filter_map(|s| l.find(s)).min();
-    let (line, at) = lines
+    if let Some((n, at)) = lines
         .iter()
+        .enumerate()
         .rev()
-        .find_map(|l| severity(l).map(|i| (l, i)))
-        .or_else(|| {
-            let l = lines.last()?;
-            let at = ["ERROR:", "LOG:", "WARNING:"]
-                .iter()
-                .filter_map(|s| l.find(s))
-                .min()
-                .unwrap_or(0);
-            Some((l, at))
-        })?;
+        .find_map(|(n, l)| severity(l).map(|i| (n, i)))
+    {
+        let fatal = lines[n][at..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(match cause_before(lines, n) {
+            Some(cause) => format!("{cause}; {fatal}"),
+            None => fatal,
+        });
+    }
+    let line = lines.last()?;
+    let at = ["ERROR:", "LOG:", "WARNING:"]
+        .iter()
+        .filter_map(|s| line.find(s))
+        .min()
+        .unwrap_or(0);
     Some(line[at..].split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
@@ -540,6 +582,34 @@ mod log_tests {
             Some("no prefix here")
         );
         assert_eq!(cause_line(&[]), None);
+    }
+
+    /// Issue 12 (re-attack item 6): PostgreSQL 15's own words when the port
+    /// is taken and when postgresql.conf has an error: the cause is logged
+    /// before the FATAL line, and comes first in the reason.
+    #[test]
+    fn a_cause_logged_before_the_fatal_line_comes_first() {
+        let log = lines(
+            "2026-12-01 00:38:47.676 UTC [3195] LOG:  starting PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu\n\
+             2026-12-01 00:38:47.676 UTC [3195] LOG:  could not bind IPv4 address \"127.0.0.5\": Address already in use\n\
+             2026-12-01 00:38:47.676 UTC [3195] HINT:  Is another postmaster already running on port 45678? If not, wait a few seconds and retry.\n\
+             2026-12-01 00:38:47.676 UTC [3195] WARNING:  could not create listen socket for \"127.0.0.5\"\n\
+             2026-12-01 00:38:47.676 UTC [3195] FATAL:  could not create any TCP/IP sockets\n\
+             2026-12-01 00:38:47.686 UTC [3195] LOG:  database system is shut down",
+        );
+        assert_eq!(
+            cause_line(&log).as_deref(),
+            Some("could not bind IPv4 address \"127.0.0.5\": Address already in use; FATAL: could not create any TCP/IP sockets")
+        );
+        let log = lines(
+            "2026-12-01 00:38:48.143 GMT [3311] LOG:  syntax error in file \"/etc/postgresql/15/main/postgresql.conf\" line 821, near token \"baz\"\n\
+             2026-12-01 00:38:48.143 GMT [3311] FATAL:  configuration file \"/etc/postgresql/15/main/postgresql.conf\" contains errors",
+        );
+        let cause = cause_line(&log).expect("a cause");
+        assert!(
+            cause.starts_with("syntax error in file \"/etc/postgresql/15/main/postgresql.conf\" line 821, near token \"baz\"; FATAL: configuration file"),
+            "{cause}"
+        );
     }
 
     #[test]
