@@ -172,7 +172,7 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
             let ended = match outcome {
                 RewindOutcome::Rewound {
                     diverged_at: Some(lsn),
-                } => format!("rewound (the servers diverged at {lsn})"),
+                } => format!("rewound (the servers diverged at {})", lsn.to_pg()),
                 RewindOutcome::Rewound { diverged_at: None } => "rewound".to_string(),
                 RewindOutcome::NotNeeded => "no rewind required".to_string(),
             };
