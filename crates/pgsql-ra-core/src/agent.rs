@@ -67,8 +67,8 @@ impl Agent {
                     world,
                     OcfExit::ErrConfigured,
                     format!(
-                        "OCF_RESOURCE_INSTANCE={:?} names no resource: rep_mode={} needs it to name the node attributes",
-                        self.context.instance,
+                        "OCF_RESOURCE_INSTANCE={} names no resource: rep_mode={} needs it to name the node attributes",
+                        crate::quote::quoted(&self.context.instance),
                         self.params.rep_mode.as_str()
                     ),
                 );

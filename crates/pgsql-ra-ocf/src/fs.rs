@@ -237,7 +237,7 @@ impl Filesystem for RealFs {
             .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
         let target = bytes_path::path(path);
         let m = fs::metadata(&target).map_err(|e| fs_err(path, &e))?;
-        if read_only_mount(&target) {
+        if read_only_mount(&target) || pseudo_filesystem(&target) {
             return Ok(false);
         }
         if account.uid == 0 {
@@ -282,6 +282,43 @@ fn read_only_mount(path: &std::path::Path) -> bool {
     rc == 0 && buf.f_flag & libc::ST_RDONLY != 0
 }
 
+/// The `statfs` magic numbers (linux/magic.h) of the kernel's
+/// pseudo-filesystems, where `access(W_OK)` may say yes to root while
+/// creating a file or directory fails (`/sys`, `/proc`) or means something
+/// else (a `mkdir` in cgroupfs creates a cgroup): never a place for data.
+const PSEUDO_FS_MAGIC: &[u32] = &[
+    0x6265_6572, // sysfs
+    0x9fa0,      // proc
+    0x0027_e0eb, // cgroup
+    0x6367_7270, // cgroup2
+    0x6462_6720, // debugfs
+    0x7472_6163, // tracefs
+    0x7363_6673, // securityfs
+    0x6265_6570, // configfs
+    0x6165_676c, // pstore
+    0xcafe_4a11, // bpf
+    0xde5e_81e4, // efivarfs
+    0xf97c_ff8c, // selinuxfs
+    0x6573_5543, // fusectl
+    0x1cd1,      // devpts
+];
+
+/// True when `path` is on one of the kernel's pseudo-filesystems
+/// ([`PSEUDO_FS_MAGIC`]); false when that cannot be told. Issue 12
+/// (re-attack item 7): `tmpdir=/sys/...` passed the level-10 check.
+fn pseudo_filesystem(path: &std::path::Path) -> bool {
+    let Some(c) = c_path(path) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path; `buf` is a plain C struct the
+    // call fills in.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut buf) };
+    // f_type is a signed word of platform width; the magic numbers are
+    // 32-bit values.
+    rc == 0 && PSEUDO_FS_MAGIC.contains(&(buf.f_type as u32))
+}
+
 /// `access(path, W_OK)` for the real user (the agent: root).
 fn access_writable(path: &std::path::Path) -> bool {
     let Some(c) = c_path(path) else {
@@ -294,6 +331,15 @@ fn access_writable(path: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pseudo_filesystems_are_told_apart() {
+        assert!(pseudo_filesystem(std::path::Path::new("/proc/1")));
+        if std::path::Path::new("/sys/kernel").is_dir() {
+            assert!(pseudo_filesystem(std::path::Path::new("/sys/kernel")));
+        }
+        assert!(!pseudo_filesystem(&std::env::temp_dir()));
+    }
 
     #[test]
     fn write_permission_follows_owner_group_other() {

@@ -25,5 +25,6 @@ pub mod procfs;
 pub mod raw_env;
 pub mod system;
 pub mod tls;
+pub mod tls_name;
 pub mod users;
 pub mod wiring;

@@ -45,8 +45,9 @@ impl CrmTools {
         let done = command::run(&inv).map_err(|e| ClusterError(e.to_string()))?;
         if done.timed_out {
             return Err(ClusterError(format!(
-                "{} killed after {timeout:?}",
-                inv.display()
+                "{} killed after {}",
+                inv.display(),
+                pgsql_ra_core::quote::seconds(timeout)
             )));
         }
         Ok(done)

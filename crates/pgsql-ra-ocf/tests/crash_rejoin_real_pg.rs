@@ -266,8 +266,10 @@ fn kill_9_with_lost_writes_rejoins_by_rewind() {
         "the log names the decision: {}",
         r.stderr
     );
+    // In words, not Rust's debug text (issue 12, re-attack item 8).
     assert!(
-        r.stderr.contains("pg_rewind ended: Rewound"),
+        r.stderr
+            .contains("pg_rewind ended: rewound (the servers diverged at 0/"),
         "{}",
         r.stderr
     );

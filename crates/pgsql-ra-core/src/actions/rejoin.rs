@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::prepare::write_recovery_conf;
 use super::Ctx;
-use crate::ports::{DbClusterState, LogLevel};
+use crate::ports::{DbClusterState, LogLevel, RewindOutcome};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
 use crate::rejoin::{decide, judged_position, RejoinAction, RejoinDecision, RejoinInput};
 use crate::timeline::{history_file_name, parse_history, HistoryEntry};
@@ -220,9 +220,16 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
                 .server
                 .rewind(budget)
                 .map_err(|e| format!("pg_rewind failed: {e}"))?;
+            let ended = match outcome {
+                RewindOutcome::Rewound {
+                    diverged_at: Some(lsn),
+                } => format!("rewound (the servers diverged at {})", lsn.to_pg()),
+                RewindOutcome::Rewound { diverged_at: None } => "rewound".to_string(),
+                RewindOutcome::NotNeeded => "no rewind required".to_string(),
+            };
             ctx.log(
                 LogLevel::Info,
-                &format!("crash rejoin: pg_rewind ended: {outcome:?}"),
+                &format!("crash rejoin: pg_rewind ended: {ended}"),
             );
             let copied = matches!(outcome, crate::ports::RewindOutcome::Rewound { .. });
             follow_after(ctx, "pg_rewind", copied)

@@ -258,8 +258,12 @@ pub fn parse_df_avail(out: &str) -> Result<u64, String> {
         .map(str::trim)
         .rfind(|l| !l.is_empty())
         .unwrap_or("");
-    last.parse::<u64>()
-        .map_err(|_| format!("df printed no free space: {:?}", out.trim()))
+    last.parse::<u64>().map_err(|_| {
+        format!(
+            "df printed no free space: {}",
+            pgsql_ra_core::quote::quoted(out.trim())
+        )
+    })
 }
 
 impl PgDataDir {
