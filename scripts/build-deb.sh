@@ -6,11 +6,12 @@
 # The tool is debhelper (Debian's own, from the archive: nothing to compile, no
 # registry beyond Debian's), driving the top-level Makefile, so that `make
 # install` for other distributions and the .deb install the same files. The
-# .deb lands in $CARGO_TARGET_DIR/debian (default target/debian). lintian's
-# errors fail the build; its warnings are printed.
+# .deb lands in $CARGO_TARGET_DIR/debian (default target/debian). The build
+# fails when an installed Markdown guide is compressed or has a relative link to
+# a file the package lacks, and on any lintian error or warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="debhelper lintian xsltproc git man-db"
+PKGS="debhelper lintian xsltproc git man-db python3"
 if ! dpkg -s $PKGS >/dev/null 2>&1; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PKGS
@@ -36,8 +37,49 @@ deb=$(ls "$out"/pgsql-ra_"$deb_v"_*.deb)
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 dpkg-deb --contents "$deb"
 
+# The installed guides: Markdown left uncompressed (debian/rules, dh_compress -X.md), and
+# every relative link of every installed .md names a file the package installs; the
+# crates' licence texts installed where debian/copyright says.
+echo "== installed docs: uncompressed, relative links resolve"
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+dpkg-deb -x "$deb" "$root"
+doc=$root/usr/share/doc/pgsql-ra
+bad=0
+if gz=$(cd "$root" && find . -name '*.md.gz' | grep .); then
+  echo "compressed Markdown in the package: $gz" >&2; bad=1
+fi
+[ -f "$doc/THIRD-PARTY-LICENSES" ] || { echo "no $doc/THIRD-PARTY-LICENSES (uncompressed)" >&2; bad=1; }
+grep -q /usr/share/doc/pgsql-ra/THIRD-PARTY-LICENSES "$doc/copyright" ||
+  { echo "copyright does not point to THIRD-PARTY-LICENSES" >&2; bad=1; }
+mds=0 links=0
+while IFS= read -r -d '' md; do
+  mds=$((mds + 1))
+  # Inline links [text](target "title") and reference definitions [id]: target.
+  while IFS= read -r target; do
+    case $target in
+      http:* | https:* | mailto:* | ftp:* | '#'* | '') continue ;;
+    esac
+    links=$((links + 1))
+    path=${target%%#*}
+    case $path in
+      /*) resolved=$root$path ;;
+      *) resolved=$(dirname "$md")/$path ;;
+    esac
+    if [ ! -e "$resolved" ]; then
+      echo "broken link in ${md#"$root"}: $target" >&2; bad=1
+    fi
+  done < <({ grep -oE '\]\([^)[:space:]]+' "$md" | sed 's/^](//; s/^<//; s/>$//'
+             grep -oE '^ {0,3}\[[^]]+\]: +[^[:space:]]+' "$md" | sed -E 's/^[^]]*\]: +//'; } || true)
+done < <(find "$root" -name '*.md' -print0)
+echo "$mds Markdown files, $links relative links, all resolve: $([ $bad -eq 0 ] && echo yes || echo no)"
+[ "$bad" -eq 0 ] || exit 1
+
 echo "== lintian $deb"
-# Root runs it in CI (as everything else); errors fail, warnings and infos are shown.
-lintian --allow-root --fail-on error --display-info "$deb" | tee "$out/lintian.txt"
+# Root runs it in CI (as everything else); errors and warnings fail, infos are shown.
+lintian_rc=0
+lintian --allow-root --fail-on error,warning --display-info "$deb" > "$out/lintian.txt" || lintian_rc=$?
+cat "$out/lintian.txt"
 echo "lintian: $(grep -c '^E:' "$out/lintian.txt" || true) errors, $(grep -c '^W:' "$out/lintian.txt" || true) warnings, $(grep -c '^I:' "$out/lintian.txt" || true) infos"
+[ "$lintian_rc" -eq 0 ] || { echo "lintian failed (exit $lintian_rc)" >&2; exit 1; }
 echo "$deb"

@@ -24,6 +24,9 @@ cargo clippy --all-targets -- -D warnings
 step "the core does no I/O and reads no clock"
 bash scripts/check-core-purity.sh
 
+step "THIRD-PARTY-LICENSES names every crate linked into the agent (scripts/test-third-party-licenses.sh)"
+bash scripts/test-third-party-licenses.sh
+
 # The version matrix (crates/pgsql-ra-ocf/tests/version_matrix.rs) runs the
 # real-server tests on every supported major: Debian's 15 and the others'
 # server binaries from npm (cached in $PGSQL_RA_PG_CACHE, default
