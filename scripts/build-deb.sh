@@ -37,43 +37,13 @@ deb=$(ls "$out"/pgsql-ra_"$deb_v"_*.deb)
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 dpkg-deb --contents "$deb"
 
-# The installed guides: Markdown left uncompressed (debian/rules, dh_compress -X.md), and
-# every relative link of every installed .md names a file the package installs; the
-# crates' licence texts installed where debian/copyright says.
+# The installed guides: Markdown left uncompressed, every relative link resolving in the
+# package, THIRD-PARTY-LICENSES where debian/copyright says (scripts/check-installed-docs.sh).
 echo "== installed docs: uncompressed, relative links resolve"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg-deb -x "$deb" "$root"
-doc=$root/usr/share/doc/pgsql-ra
-bad=0
-if gz=$(cd "$root" && find . -name '*.md.gz' | grep .); then
-  echo "compressed Markdown in the package: $gz" >&2; bad=1
-fi
-[ -f "$doc/THIRD-PARTY-LICENSES" ] || { echo "no $doc/THIRD-PARTY-LICENSES (uncompressed)" >&2; bad=1; }
-grep -q /usr/share/doc/pgsql-ra/THIRD-PARTY-LICENSES "$doc/copyright" ||
-  { echo "copyright does not point to THIRD-PARTY-LICENSES" >&2; bad=1; }
-mds=0 links=0
-while IFS= read -r -d '' md; do
-  mds=$((mds + 1))
-  # Inline links [text](target "title") and reference definitions [id]: target.
-  while IFS= read -r target; do
-    case $target in
-      http:* | https:* | mailto:* | ftp:* | '#'* | '') continue ;;
-    esac
-    links=$((links + 1))
-    path=${target%%#*}
-    case $path in
-      /*) resolved=$root$path ;;
-      *) resolved=$(dirname "$md")/$path ;;
-    esac
-    if [ ! -e "$resolved" ]; then
-      echo "broken link in ${md#"$root"}: $target" >&2; bad=1
-    fi
-  done < <({ grep -oE '\]\([^)[:space:]]+' "$md" | sed 's/^](//; s/^<//; s/>$//'
-             grep -oE '^ {0,3}\[[^]]+\]: +[^[:space:]]+' "$md" | sed -E 's/^[^]]*\]: +//'; } || true)
-done < <(find "$root" -name '*.md' -print0)
-echo "$mds Markdown files, $links relative links, all resolve: $([ $bad -eq 0 ] && echo yes || echo no)"
-[ "$bad" -eq 0 ] || exit 1
+bash scripts/check-installed-docs.sh "$root"
 
 echo "== lintian $deb"
 # Root runs it in CI (as everything else); errors and warnings fail, infos are shown.
