@@ -7,11 +7,14 @@ the pgsql-ra binary (issue 15).
 
 The crates are the release dependency graph of pgsql-ra-ocf for this machine's
 target, as cargo resolves it from Cargo.lock: `cargo tree -e normal -p
-pgsql-ra-ocf` (normal dependencies, procedural macros included since the code
-they generate is compiled in; build scripts' and tests' dependencies are not
-in the binary). Their source directories and declared licences come from
-`cargo metadata`. Both run with --offline --locked: no network, the registry
-copies that the build unpacked.
+pgsql-ra-ocf --offline --locked` (normal dependencies, procedural macros
+included since the code they generate is compiled in; build scripts' and
+tests' dependencies are not in the binary). Each crate's source is the copy
+the build unpacked, $CARGO_HOME/registry/src/*/<name>-<version>/, and its
+declared licence and authors are read from its Cargo.toml there. No network:
+not `cargo metadata`, which wants every package of Cargo.lock, those of other
+platforms and the tests' included, on the machine. Crates from git or from a
+path outside the workspace are refused (none at this version).
 
 For each crate the file gives its name, version, the SPDX expression of its
 Cargo.toml ("license ="), its authors, and the text of every licence file in
@@ -20,18 +23,21 @@ UNICODE*). A text already given for an earlier crate, byte for byte, is named
 rather than repeated. A crate without any such file gets the standard text of
 its licence from licenses/ (MIT, Apache-2.0), and the header names it.
 
+Needs Python 3.11 (tomllib; Debian 12's python3) and cargo.
+
 Exits 1 (and writes nothing) when a crate's licence cannot be satisfied from
 ALLOWED (permissive licences that GPL-3.0-or-later code may link, see
 debian/copyright), when a crate declares no SPDX expression, or when a crate
 without a licence file has no standard text here.
 """
 
+import glob
 import hashlib
-import json
 import os
 import re
 import subprocess
 import sys
+import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "pgsql-ra-ocf"
@@ -71,7 +77,9 @@ def cargo(*args):
 
 
 def graph():
-    """(name, version, is_proc_macro) of every crate in the release graph."""
+    """(name, version, origin) of every crate in the release graph; origin is
+    "registry", "proc-macro" (a registry crate), "workspace" (a path inside
+    this repository) or the text cargo tree gives for anything else."""
     text = cargo(
         "tree", "-e", "normal", "-p", PACKAGE, "--prefix", "none", "-f", "{p}"
     )
@@ -80,12 +88,37 @@ def graph():
         line = line.removesuffix(" (*)").strip()
         if not line:
             continue
-        m = re.match(r"^(\S+) v(\S+)(.*)$", line)
+        m = re.match(r"^(\S+) v(\S+)(?: \((.*)\))?$", line)
         if not m:
             raise SystemExit(f"cannot read cargo tree line: {line!r}")
-        name, version, rest = m.groups()
-        crates.add((name, version, "(proc-macro)" in rest))
+        name, version, extra = m.groups()
+        if extra is None:
+            origin = "registry"
+        elif extra == "proc-macro":
+            origin = "proc-macro"
+        elif os.path.abspath(extra).startswith(ROOT + os.sep):
+            origin = "workspace"
+        else:
+            origin = extra
+        crates.add((name, version, origin))
     return crates
+
+
+def cargo_home():
+    return os.environ.get("CARGO_HOME") or os.path.join(os.path.expanduser("~"), ".cargo")
+
+
+def crate_source(name, version):
+    """The unpacked registry source of a crate, or None."""
+    pattern = os.path.join(cargo_home(), "registry", "src", "*", f"{name}-{version}")
+    found = sorted(d for d in glob.glob(pattern) if os.path.isfile(os.path.join(d, "Cargo.toml")))
+    return found[0] if found else None
+
+
+def crate_manifest(src):
+    """The [package] table of a crate's (published, normalised) Cargo.toml."""
+    with open(os.path.join(src, "Cargo.toml"), "rb") as fh:
+        return tomllib.load(fh).get("package", {})
 
 
 def tokens(expr):
@@ -151,23 +184,25 @@ def ids(expr):
 
 
 def collect():
-    meta = json.loads(cargo("metadata", "--format-version", "1"))
-    by_key = {}
-    for p in meta["packages"]:
-        by_key.setdefault((p["name"], p["version"]), []).append(p)
-    members = set(meta["workspace_members"])
     entries = []
     refused = []
-    for name, version, proc_macro in sorted(graph()):
-        found = by_key.get((name, version), [])
-        if len(found) != 1:
-            raise SystemExit(f"{name} {version}: {len(found)} packages in cargo metadata")
-        pkg = found[0]
-        if pkg["id"] in members:
+    for name, version, origin in sorted(graph()):
+        if origin == "workspace":
             continue  # pgsql-ra's own crates: LICENSE, debian/copyright
+        if origin not in ("registry", "proc-macro"):
+            refused.append(f"{name} {version}: from {origin}, not a registry: not supported")
+            continue
+        src = crate_source(name, version)
+        if src is None:
+            refused.append(
+                f"{name} {version}: no unpacked source under {cargo_home()}/registry/src "
+                "(build first: make build)"
+            )
+            continue
+        pkg = crate_manifest(src)
         expr = pkg.get("license")
-        if not expr:
-            refused.append(f"{name} {version}: no SPDX licence expression (license_file only)")
+        if not isinstance(expr, str) or not expr.strip():
+            refused.append(f"{name} {version}: no SPDX licence expression (license-file only)")
             continue
         try:
             if not satisfiable(expr):
@@ -176,7 +211,6 @@ def collect():
         except Refused as e:
             refused.append(f"{name} {version}: {e}")
             continue
-        src = os.path.dirname(pkg["manifest_path"])
         files = sorted(
             f for f in os.listdir(src)
             if LICENSE_FILE.match(f) and os.path.isfile(os.path.join(src, f))
@@ -199,25 +233,29 @@ def collect():
                     f"in licenses/ for {expr}"
                 )
                 continue
+        authors = pkg.get("authors")
         entries.append({
             "name": name,
             "version": version,
             "license": expr,
-            "authors": pkg.get("authors") or [],
-            "proc_macro": proc_macro,
+            "authors": [a for a in authors if isinstance(a, str)] if isinstance(authors, list) else [],
+            "proc_macro": origin == "proc-macro",
             "standard": standard,
             "texts": texts,
         })
     if refused:
         raise Refused("\n".join(refused))
-    return meta, entries
+    return entries
 
 
-def render(meta, entries):
-    version = next(
-        p["version"] for p in meta["packages"]
-        if p["name"] == PACKAGE and p["id"] in meta["workspace_members"]
-    )
+def own_version():
+    """The workspace's version (Cargo.toml, [workspace.package])."""
+    with open(os.path.join(ROOT, "Cargo.toml"), "rb") as fh:
+        return tomllib.load(fh)["workspace"]["package"]["version"]
+
+
+def render(entries):
+    version = own_version()
     standard = [f"{e['name']} {e['version']}" for e in entries if e["standard"]]
     out = []
     w = out.append
@@ -263,7 +301,7 @@ def main(argv):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     try:
-        meta, entries = collect()
+        entries = collect()
     except Refused as e:
         print("third-party-licenses: refused:\n" + str(e), file=sys.stderr)
         return 1
@@ -271,7 +309,7 @@ def main(argv):
         for e in entries:
             print(f"{e['name']} {e['version']}")
         return 0
-    text = render(meta, entries)
+    text = render(entries)
     tmp = argv[1] + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
