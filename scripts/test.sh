@@ -24,6 +24,9 @@ cargo clippy --all-targets -- -D warnings
 step "the core does no I/O and reads no clock"
 bash scripts/check-core-purity.sh
 
+step "THIRD-PARTY-LICENSES names every crate linked into the agent (scripts/test-third-party-licenses.sh)"
+bash scripts/test-third-party-licenses.sh
+
 # The version matrix (crates/pgsql-ra-ocf/tests/version_matrix.rs) runs the
 # real-server tests on every supported major: Debian's 15 and the others'
 # server binaries from npm (cached in $PGSQL_RA_PG_CACHE, default
@@ -62,7 +65,11 @@ dpkg -V pgsql-ra
 man -w ocf_pgsql-ra_pgsql
 /usr/lib/ocf/resource.d/pgsql-ra/pgsql meta-data | xmllint --noout -
 v=$(pgsql-ra --version); echo "$v"
-[[ $v == *"(git $(git rev-parse --short HEAD))"* ]] || { echo "the installed agent is not this build"; exit 1; }
+# build.rs's rule: the revision, with -dirty when a tracked file differs from HEAD (the
+# compatibility table above may have been regenerated).
+rev=$(git rev-parse --short HEAD)
+[ -z "$(git status --porcelain --untracked-files=no)" ] || rev=$rev-dirty
+[[ $v == *"(git $rev)" ]] || { echo "the installed agent is not this build (want git $rev)"; exit 1; }
 
 # The lab runs the installed agent, not the build tree: lab.sh takes the package's
 # /usr/lib/ocf/resource.d/pgsql-ra/pgsql when PGSQL_RA_BIN is unset. target/ (gigabytes
