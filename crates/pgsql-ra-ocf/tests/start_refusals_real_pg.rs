@@ -103,7 +103,7 @@ fn start_never_takes_the_lock_path_for_a_live_postmaster_and_stops_on_a_refused_
         }
         let r = bad.run("start", 0);
         eprintln!("{vars:?}: {:?} {}", r.elapsed, r.stderr);
-        assert_eq!(r.code, 6, "{vars:?}: {}", r.stderr);
+        assert_eq!(r.code, 4, "{vars:?}: {}", r.stderr);
         assert!(
             r.elapsed < Duration::from_secs(5),
             "{vars:?}: {:?}",
@@ -131,7 +131,7 @@ fn start_never_takes_the_lock_path_for_a_live_postmaster_and_stops_on_a_refused_
         .set("OCF_RESKEY_monitor_password", "wrong-battery-staple");
     let r = bad.run("start", 0);
     eprintln!("after pg_ctl start: {:?} {}", r.elapsed, r.stderr);
-    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
     assert!(
         r.stderr.contains("password authentication failed"),

@@ -67,10 +67,14 @@ impl NoAnswer {
     }
 }
 
-/// `start`'s answer to a refused login: 6 (`OCF_ERR_CONFIGURED`) at once,
+/// `start`'s answer to a refused login: 4 (`OCF_ERR_PERM`) at once,
 /// naming the parameters to check, instead of polling until the timeout
 /// (issue 12, re-attack item 3; the stock agent polled `psql` until
-/// Pacemaker's timeout). The parameters and the server's words come first,
+/// Pacemaker's timeout). Not 6: Pacemaker treats `OCF_ERR_CONFIGURED` as
+/// fatal for the whole resource and stops it on every node, a working
+/// primary included, while a refused login is often this node's own
+/// (`pg_hba.conf`, `.pgpass`); 4 is a hard error of this node only
+/// (Pacemaker Explained, "How are OCF Return Codes Interpreted?"). The parameters and the server's words come first,
 /// where the connection is last: an exit reason keeps 128 bytes.
 pub fn login_refused(ctx: &mut Ctx<'_, '_>, e: &DbError) -> Outcome {
     let check = match e.kind {
@@ -78,7 +82,7 @@ pub fn login_refused(ctx: &mut Ctx<'_, '_>, e: &DbError) -> Outcome {
         _ => "monitor_user/monitor_password/.pgpass",
     };
     ctx.fail(
-        OcfExit::ErrConfigured,
+        OcfExit::ErrPerm,
         format!("login refused, check {check}: {}", e.message),
     )
 }

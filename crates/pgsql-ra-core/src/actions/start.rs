@@ -269,13 +269,13 @@ fn journal_refusal(ctx: &mut Ctx<'_, '_>, decision: &crate::decide::start::Start
 
 /// `Some(refusal)` when `PGSQL.lock` (at `lock`) belongs to a live server:
 /// one that answers as a primary, or a postmaster that is alive but does
-/// not answer; also when the server refuses the login for good (6).
+/// not answer; also when the server refuses the login for good (4).
 /// `None` otherwise, also when the postmaster can't be checked (the lock
 /// rule then decides, as before).
 fn refuse_live_server(ctx: &mut Ctx<'_, '_>, lock: &str) -> Option<Outcome> {
     let state = match find_server(ctx) {
         Ok(s) => s,
-        Err(o) if o.code == OcfExit::ErrConfigured => return Some(o),
+        Err(o) if o.code == OcfExit::ErrPerm => return Some(o),
         Err(_) => return None,
     };
     let decision = start_decision(&StartInput {

@@ -1685,7 +1685,7 @@ fn start_fails_at_once_with_6_on_a_refused_login() {
                 Lab::replication(&["node1"], mode)
             };
             let (o, failed, took) = lab.start_gated("node1", None, DbError::new(kind, message));
-            assert_eq!(o.code, OcfExit::ErrConfigured, "{mode}: {o:?}");
+            assert_eq!(o.code, OcfExit::ErrPerm, "{mode}: {o:?}");
             let reason = o.reason.unwrap_or_default();
             assert!(
                 reason.contains(names) && reason.contains(message),
