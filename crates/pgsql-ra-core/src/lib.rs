@@ -14,13 +14,13 @@
 #![warn(missing_docs)]
 
 pub mod action;
-pub mod actions;
+pub(crate) mod actions;
 pub mod agent;
-pub mod attrs;
-pub mod budget;
+pub(crate) mod attrs;
+pub(crate) mod budget;
 pub mod context;
 pub mod decide;
-pub mod demote_checkpoint;
+pub(crate) mod demote_checkpoint;
 pub mod election;
 pub mod explain;
 pub mod ineligible;
@@ -35,14 +35,14 @@ pub mod params;
 pub mod ports;
 pub mod quorum;
 pub mod quote;
-pub mod recovery;
+pub(crate) mod recovery;
 pub mod rejoin;
 pub mod replication;
 pub mod role_gate;
 pub mod score;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
-pub mod slots;
+pub(crate) mod slots;
 pub mod status;
 pub mod sync_mode;
 pub mod timeline;

@@ -4,8 +4,10 @@
 //! transcript-style scenario files of `fixtures/`.
 
 mod env;
+pub mod faults;
 mod pacemaker;
 pub mod script;
+pub mod strategy;
 #[cfg(test)]
 mod tests;
 
