@@ -474,7 +474,8 @@ fn switchover(sim: &mut Sim) {
 /// What one event of a schedule did, handed to [`Judge::after_event`].
 #[derive(Debug)]
 pub struct Observed<'a> {
-    /// The simulator after the event.
+    /// The simulator after the event; its `invocations` are the agent runs
+    /// the event caused (taken out after the judge has seen them).
     pub sim: &'a Sim,
     /// The event ([`Event::Steps`] is played as that many [`Event::Step`]s).
     pub event: &'a Event,
@@ -516,8 +517,9 @@ pub struct ScheduleRun {
 /// Plays `events` on `sim` in order ([`Event::Steps`] step by step),
 /// calling `judge` before each step and after each event, and stops at the
 /// first violation. The invocations and promotion records the events
-/// caused are consumed (taken out of `sim`); those from before the call are
-/// discarded.
+/// caused are consumed (taken out of `sim` once judged); the promotion
+/// records from before the call are discarded and its invocations only
+/// open the transcript.
 pub fn run_schedule(sim: &mut Sim, events: &[Event], judge: &mut impl Judge) -> ScheduleRun {
     sim.promotions.clear();
     let mut transcript = invocation_lines(&sim.take_invocations());
@@ -531,7 +533,6 @@ pub fn run_schedule(sim: &mut Sim, events: &[Event], judge: &mut impl Judge) -> 
         }
         let (lines, commit) = apply(sim, &e);
         transcript.extend(lines);
-        sim.take_invocations();
         let promotions = std::mem::take(&mut sim.promotions);
         let seen = Observed {
             sim,
@@ -539,7 +540,9 @@ pub fn run_schedule(sim: &mut Sim, events: &[Event], judge: &mut impl Judge) -> 
             promotions: &promotions,
             commit: commit.as_ref(),
         };
-        if let Err(err) = judge.after_event(&seen) {
+        let judged = judge.after_event(&seen);
+        sim.take_invocations();
+        if let Err(err) = judged {
             transcript.push(format!("VIOLATION after {e:?}: {err}"));
             return ScheduleRun {
                 transcript,
