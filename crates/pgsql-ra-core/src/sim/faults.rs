@@ -285,10 +285,14 @@ pub fn rejoin_run_event() -> impl Strategy<Value = Event> {
     ]
 }
 
-/// The node an index names.
+/// The node an index names (modulo the cluster's size; empty for a
+/// cluster without nodes).
 pub fn name(sim: &Sim, i: usize) -> String {
     let names = sim.node_names();
-    names[i % names.len()].clone()
+    names
+        .get(i % names.len().max(1))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// A client write the simulator committed.
@@ -309,11 +313,14 @@ fn write(sim: &Sim, node: &str, n: u64, via_vip: bool, out: &mut Vec<String>) ->
     let sync = !sim.net.active_sync_names(node).trim().is_empty();
     let r = sim.net.write(node, n);
     out.push(format!("{node}: {r:?}"));
-    (r == Ok(WriteOutcome::Committed)).then(|| Commit {
+    if r != Ok(WriteOutcome::Committed) {
+        return None;
+    }
+    Some(Commit {
         node: node.to_string(),
         via_vip,
         sync_confirmed: sync,
-        wal: sim.net.wal(node).expect("the writer exists"),
+        wal: sim.net.wal(node)?,
     })
 }
 
