@@ -5,11 +5,12 @@
 //! ([`pgsql_ra_ocf::wiring::RealWorld`]: the PostgreSQL client, `pg_ctl` as
 //! the database owner, the filesystem, the clock), on two real PostgreSQL
 //! servers: start of node1 → election → promote of node1 → start of node2,
-//! its sync standby →
-//! an acknowledged write → `kill -9` of node1 → node1 stopped → election on
-//! node2 → promote of node2. Each step prints the action's outcome, the
-//! decisions the agent recorded in its journal (with their reasons) and the
-//! supervisor's own choice of whom to promote (and why).
+//! its sync standby → an acknowledged write → `kill -9` of node1 → node1's
+//! monitor (not running) and stop → the choice of node2 by its promotion
+//! score, with `explain`'s account of the election → promote of node2.
+//! Each step prints the action's outcome, the decisions the agent recorded
+//! in its journal (with their reasons) and the supervisor's own choice of
+//! whom to promote (and why).
 //!
 //! Run it as root on a machine with PostgreSQL 15 (Debian's
 //! `/usr/lib/postgresql/15/bin`, `PG_BIN` to change it) and a `postgres`
