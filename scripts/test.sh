@@ -18,14 +18,18 @@ bash scripts/install-deps.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --all-targets --all-features -D warnings"
+cargo clippy --all-targets --all-features -- -D warnings
 
 step "the core does no I/O and reads no clock"
 bash scripts/check-core-purity.sh
 
 step "THIRD-PARTY-LICENSES names every crate linked into the agent (scripts/test-third-party-licenses.sh)"
 bash scripts/test-third-party-licenses.sh
+# Broken intra-doc links, private items in public docs and bad doc markup
+# fail (issue 18): the crate docs are the library's guide.
+step "cargo doc --no-deps --all-features (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
 # The version matrix (crates/pgsql-ra-ocf/tests/version_matrix.rs) runs the
 # real-server tests on every supported major: Debian's 15 and the others'
@@ -42,6 +46,9 @@ rm -rf "$PGSQL_RA_COMPAT_DIR"
 step "cargo test (unit, property, scenario, real PostgreSQL integration, version matrix)"
 rc=0
 RUST_TEST_THREADS=2 cargo test --all-targets || rc=$?
+# --all-targets leaves out the doctests (the crate guide's runnable examples).
+step "cargo test --doc (the runnable examples of the crate docs)"
+cargo test --doc --all-features || rc=$?
 
 step "docs/compatibility.md from the version matrix's reports (scripts/compat-table.sh)"
 if ls "$PGSQL_RA_COMPAT_DIR"/*.txt >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 //! Safety properties of the agent driven through the simulator (the pure
 //! election's properties are in `election_properties.rs`).
 //!
-//! The simulator properties run random fault schedules ([`faults`]: steps,
+//! The simulator properties run random fault schedules (`pgsql_ra_core::sim::faults`: steps,
 //! crashes, hangs, link cuts, nodes down and up, restarts, promotions
 //! outside the cluster, garbage attribute edits, writes direct and through
 //! the VIP) on 2–4 node clusters, both cold (nothing probed yet) and from a
@@ -14,8 +14,6 @@
 //! assertion is reached in under 20 % of the cases. 256 cases by default;
 //! `PROPTEST_CASES=20000` raises it.
 
-#[path = "properties/faults.rs"]
-mod faults;
 #[path = "properties/oracle.rs"]
 mod oracle;
 #[path = "properties/reach.rs"]
@@ -27,9 +25,10 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use faults::{apply, cold_event, rejoin_run_event, warm_event, Event};
 use oracle::Oracle;
-use pgsql_ra_core::sim::script::invocation_lines;
+use pgsql_ra_core::sim::faults::{
+    cold_event, rejoin_run_event, run_schedule, warm_event, Event, Judge, Observed,
+};
 use pgsql_ra_core::sim::{MonitorRoles, Sim, SimConfig};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
@@ -83,6 +82,32 @@ fn build(nodes: usize, sync: bool, roles: MonitorRoles, crash_rejoin: &str) -> S
     Sim::new(config)
 }
 
+/// The oracles of [`oracle`] and the rejoin watch of [`rejoin`] as a
+/// judge of the exported fault-schedule runner.
+#[derive(Default)]
+struct Oracles {
+    oracle: Oracle,
+}
+
+impl Judge for Oracles {
+    fn before_step(&mut self, sim: &Sim) {
+        self.oracle.before_step(sim);
+    }
+
+    fn after_event(&mut self, seen: &Observed<'_>) -> Result<(), TestCaseError> {
+        if matches!(seen.event, Event::Step) {
+            rejoin::after_step(seen.sim, &mut self.oracle.reached)?;
+        }
+        seen.promotions
+            .iter()
+            .try_for_each(|r| self.oracle.on_promotion(r))?;
+        if let Some(c) = seen.commit {
+            self.oracle.on_commit(c)?;
+        }
+        self.oracle.after_event(seen.sim)
+    }
+}
+
 /// Runs one case, checking the oracles after each event and at each
 /// promote. Returns the transcript, the key assertions reached and the
 /// first violation. `warmup` policy steps run first (a settled cluster).
@@ -90,43 +115,9 @@ fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(
     let (nodes, sync, roles, events, crash_rejoin) = case;
     let mut sim = build(*nodes, *sync, *roles, crash_rejoin);
     sim.settle(warmup);
-    sim.promotions.clear();
-    let mut transcript = invocation_lines(&sim.take_invocations());
-    let mut oracle = Oracle::default();
-    let mut result = Ok(());
-    // A run of steps is checked step by step.
-    let expanded = events.iter().flat_map(|e| match e {
-        Event::Steps(n) => vec![Event::Step; usize::from(*n)],
-        other => vec![other.clone()],
-    });
-    for e in expanded {
-        let e = &e;
-        if matches!(e, Event::Step) {
-            oracle.before_step(&sim);
-        }
-        let (lines, commit) = apply(&mut sim, e);
-        transcript.extend(lines);
-        let watched = if matches!(e, Event::Step) {
-            rejoin::after_step(&sim, &mut oracle.reached)
-        } else {
-            Ok(())
-        };
-        sim.take_invocations();
-        let promotions = std::mem::take(&mut sim.promotions);
-        let checked = watched
-            .and_then(|_| promotions.iter().try_for_each(|r| oracle.on_promotion(r)))
-            .and_then(|_| match &commit {
-                Some(c) => oracle.on_commit(c),
-                None => Ok(()),
-            })
-            .and_then(|_| oracle.after_event(&sim));
-        if let Err(err) = checked {
-            transcript.push(format!("VIOLATION after {e:?}: {err}"));
-            result = Err(err);
-            break;
-        }
-    }
-    (transcript, oracle.reached, result)
+    let mut judge = Oracles::default();
+    let run = run_schedule(&mut sim, events, &mut judge);
+    (run.transcript, judge.oracle.reached, run.result)
 }
 
 /// Cases per property: `PROPTEST_CASES`, 256 by default.
@@ -301,6 +292,14 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
     use Event::*;
     vec![
         (
+            "issue 9 (found by a settled run of issue 18's branch, 2026-12-01; reproduced on cb45954; fixed: promote refuses a server already primary on a timeline no cluster primary recorded): a diverged old primary, an outside promotion, a hung node and a switchover promoted node2 on a timeline created outside the cluster",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                DivergeAndKill(1), Step, Step, WriteVip(1), PgPromoteStandby, Hang(0, true),
+                Kill(2), Switchover, Step, Step,
+            ], "none"),
+        ),
+        (
             "issue 9 (found by a settled run, 2026-12-01; fixed: the Promoted monitor checks the lineage): node1 promoted outside the cluster, a planned switchover's promote of node1 refuses (node3's demote checkpoint), the failure expires before Pacemaker recovers and node1's monitor reported it Promoted; node3 was then promoted outside too, restarted as node1's standby, and was promoted when node1 died: on a timeline created outside the cluster",
             8,
             (3, true, MonitorRoles::Seed, vec![
@@ -335,7 +334,7 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             8,
             (3, true, MonitorRoles::Seed, vec![
                 LinkDown(2, 0), Step, WriteVip(5), NodeDown(1), KillPrimary,
-                SetAttr(0, faults::Attr::DataStatus, 0), Steps(8),
+                SetAttr(0, pgsql_ra_core::sim::faults::Attr::DataStatus, 0), Steps(8),
             ], "none"),
         ),
         (

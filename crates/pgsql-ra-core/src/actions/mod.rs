@@ -87,11 +87,6 @@ impl Ctx<'_, '_> {
         );
     }
 
-    /// The local node name.
-    pub fn local(&self) -> &str {
-        &self.attrs.local
-    }
-
     /// Logs one line.
     pub fn log(&mut self, level: LogLevel, message: &str) {
         self.world.log.log(level, message);

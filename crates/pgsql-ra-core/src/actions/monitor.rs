@@ -126,7 +126,7 @@ fn gate(ctx: &mut Ctx<'_, '_>) -> Gate {
 /// (its data may have forked), take it out of every election: score
 /// -INFINITY, data status `DISCONNECT`, and `PGSQL.lock` so that a start
 /// refuses it until an operator (or the rejoin decision) deals with the data.
-fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
+pub(super) fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
     let reason = refusal.reason();
     if refusal.is_rogue() {
         let local = ctx.attrs.local.clone();

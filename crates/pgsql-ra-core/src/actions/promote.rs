@@ -3,7 +3,8 @@
 //! standby marker), poll until primary within the budget, recreate slots.
 
 use super::elect::{
-    history_files, own_location, primary_origin_now, record_master_baseline, record_primary_origin,
+    history_files, own_location, primary_origin_now, promoted_claim, record_master_baseline,
+    record_primary_origin,
 };
 use super::health::{real_monitor, Health};
 use super::prepare::prepare;
@@ -39,6 +40,14 @@ pub fn promote(ctx: &mut Ctx<'_, '_>) -> Outcome {
         return o;
     }
     if !in_recovery {
+        // Issue 9's lineage rule (found missing by a settled fault schedule,
+        // 2026-12-01): a standby promoted outside the cluster between two
+        // monitors is a primary on a timeline no cluster primary recorded;
+        // promoting it would make its fork the cluster's history.
+        if let Err(reason) = promoted_claim(ctx) {
+            let refusal = crate::role_gate::Refusal::NotClusterData { reason };
+            return super::monitor::refuse_primary(ctx, &refusal);
+        }
         ctx.log(
             LogLevel::Info,
             "PostgreSQL is already running as a primary; nothing to promote",

@@ -1,11 +1,15 @@
 //! A multi-node simulator, like raft-rs's `Network`: several agents sharing
 //! one [`MemCluster`] and [`SimNetwork`], each node with its own [`MemFs`],
 //! driven step by step the way Pacemaker drives them. [`script`] reads the
-//! transcript-style scenario files of `fixtures/`.
+//! transcript-style scenario files of `fixtures/`; [`strategy`] and
+//! [`faults`] are the proptest strategies and the fault schedules (with
+//! their runner) for property tests of this crate and of others (issue 18).
 
 mod env;
+pub mod faults;
 mod pacemaker;
 pub mod script;
+pub mod strategy;
 #[cfg(test)]
 mod tests;
 
