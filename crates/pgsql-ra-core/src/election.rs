@@ -75,7 +75,12 @@ impl Origin {
     /// # Errors
     /// Anything else, in words naming the value.
     pub fn parse_attr(text: &str) -> Result<Origin, String> {
-        let bad = || format!("invalid timeline and system identifier {text:?}");
+        let bad = || {
+            format!(
+                "invalid timeline and system identifier {}",
+                crate::quote::quoted(text)
+            )
+        };
         let mut parts = text.trim().split(':');
         let tli = parts.next().ok_or_else(bad)?;
         let sys = parts.next().ok_or_else(bad)?;
@@ -255,7 +260,8 @@ pub fn eligibility_of_attr(rep_mode: RepMode, raw: Option<&str>) -> Result<(), S
             eligibility(rep_mode, Some(&status))
         }
         _ => Err(format!(
-            "My data is out-of-date: data-status {text:?} is not a value this agent recognises"
+            "My data is out-of-date: data-status {} is not a value this agent recognises",
+            crate::quote::quoted(text)
         )),
     }
 }
@@ -335,7 +341,12 @@ pub fn probe_claim_of(
     match own {
         None => {}
         Some(v) if v == DataStatus::Latest.to_string() => {}
-        Some(v) => return Err(format!("my {ds_name} is {v:?}, not LATEST")),
+        Some(v) => {
+            return Err(format!(
+                "my {ds_name} is {}, not LATEST",
+                crate::quote::quoted(v)
+            ))
+        }
     }
     lineage_eligibility(mine, cluster)
 }

@@ -216,9 +216,9 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
     let agent = Agent::from_env_map(&env);
     if !agent.params.rep_mode.is_replication() || agent.params.node_list.is_empty() {
         eprintln!(
-            "pgsql-ra: rep_mode={} with node_list {:?}: no replication, no promotion decision to show",
+            "pgsql-ra: rep_mode={} with node_list {}: no replication, no promotion decision to show",
             agent.params.rep_mode.as_str(),
-            agent.params.node_list.join(" ")
+            pgsql_ra_core::quote::quoted(&agent.params.node_list.join(" "))
         );
         return ExitCode::from(1);
     }

@@ -14,6 +14,7 @@ use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
 use crate::ports::{FileOwner, Lifetime, LogLevel};
 use crate::quorum::QuorumSet;
+use crate::quote::quoted;
 use crate::score::Score;
 use crate::status::DataStatus;
 use crate::timeline::{history_file_timeline, parse_history, rank, HistoryEntry};
@@ -166,7 +167,7 @@ fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Result<Option<Origin>,
     match ctx.world.cluster.get_attr(node, &name, Lifetime::Reboot) {
         Ok(Some(v)) => Origin::parse_attr(&v)
             .map(Some)
-            .map_err(|_| format!("{node}: unrecognised {name} {v:?}")),
+            .map_err(|_| format!("{node}: unrecognised {name} {}", quoted(&v))),
         Ok(None) => Ok(None),
         Err(e) => Err(format!("{node}: can't read {name}: {e}")),
     }
@@ -243,7 +244,7 @@ pub(super) fn recorded_primary_origins(
         match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
             Ok(Some(v)) => match Origin::parse_attr(&v) {
                 Ok(o) => out.push((node.clone(), o)),
-                Err(_) => return Err(format!("{node}: unrecognised {name} {v:?}")),
+                Err(_) => return Err(format!("{node}: unrecognised {name} {}", quoted(&v))),
             },
             Ok(None) => {}
             Err(e) => return Err(format!("{node}: can't read {name}: {e}")),
@@ -364,8 +365,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         let detail = match own.as_deref() {
             Some(v) if level == LogLevel::Warn => {
                 format!(
-                    "{local}: unrecognised {} {v:?}; {reason}",
-                    names.data_status
+                    "{local}: unrecognised {} {}; {reason}",
+                    names.data_status,
+                    quoted(v)
                 )
             }
             _ => reason,
@@ -384,8 +386,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             Some(v) if Lsn::parse_attr(v).is_err() => ctx.log(
                 LogLevel::Warn,
                 &format!(
-                    "{local}: unrecognised {} {v:?}; {reason}",
-                    names.sync_baseline
+                    "{local}: unrecognised {} {}; {reason}",
+                    names.sync_baseline,
+                    quoted(v)
                 ),
             ),
             _ => ctx.log(LogLevel::Info, &reason),
@@ -440,7 +443,11 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                     }),
                     Err(e) => unreadable.push(e),
                 },
-                Err(_) => unreadable.push(format!("{node}: unrecognised {} {v:?}", names.xlog_loc)),
+                Err(_) => unreadable.push(format!(
+                    "{node}: unrecognised {} {}",
+                    names.xlog_loc,
+                    quoted(&v)
+                )),
             },
             Ok(None) => ctx.log(LogLevel::Warn, &format!("Can't get {node} xlog location.")),
             Err(e) => unreadable.push(format!("{node}: can't read {}: {e}", names.xlog_loc)),

@@ -584,7 +584,12 @@ fn observations(names: &AttributeNames, snap: &Snapshot) -> (Vec<Observation>, V
             continue;
         };
         let Ok(lsn) = Lsn::parse_attr(v) else {
-            unreadable.push(format!("{}: unrecognised {} {v:?}", n.node, names.xlog_loc));
+            unreadable.push(format!(
+                "{}: unrecognised {} {}",
+                n.node,
+                names.xlog_loc,
+                crate::quote::quoted(v)
+            ));
             continue;
         };
         let origin = match n.xlog_tli.as_deref().map(Origin::parse_attr) {
@@ -592,10 +597,10 @@ fn observations(names: &AttributeNames, snap: &Snapshot) -> (Vec<Observation>, V
             Some(Ok(o)) => Some(o),
             Some(Err(_)) => {
                 unreadable.push(format!(
-                    "{}: unrecognised {} {:?}",
+                    "{}: unrecognised {} {}",
                     n.node,
                     names.xlog_tli,
-                    n.xlog_tli.as_deref().unwrap_or("")
+                    crate::quote::quoted(n.xlog_tli.as_deref().unwrap_or(""))
                 ));
                 continue;
             }
