@@ -49,7 +49,7 @@ const LONG_WORD: usize = 40;
 
 /// The exit reason as printed: `reason` when it fits in
 /// [`MAX_EXIT_REASON`] bytes; else with every word longer than
-/// [`LONG_WORD`] abbreviated around a `…` (a 200-byte path component must
+/// `LONG_WORD` abbreviated around a `…` (a 200-byte path component must
 /// not push the cause out; issue 12, re-attack item 6) and [`FULL_IN_LOG`],
 /// and when that is still too long its beginning (cut at a character
 /// boundary) and [`SHORTENED`]. `None`: it fits as it is.

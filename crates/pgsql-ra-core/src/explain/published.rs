@@ -68,7 +68,7 @@ pub struct Mismatch {
 
 impl Mismatch {
     /// The mismatch in words: "published score 1000 but the rules give
-    /// -INFINITY because [rule] …".
+    /// -INFINITY because \[rule\] …".
     pub fn sentence(&self) -> String {
         let name = match self.attribute.as_str() {
             "data_status" => "data-status",
