@@ -322,6 +322,17 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
 
 type Snapshot = Vec<(String, u64, std::time::SystemTime)>;
 
+/// [`snapshot_dir`] of `node`'s pgdata without `standby.signal`: start
+/// writes the standby configuration before it looks at the lock (the stock
+/// order, actions/start.rs), the one file of pgdata a refused start may
+/// change.
+fn pgdata_without_standby_signal(node: &PgNode) -> Snapshot {
+    snapshot_dir(&node.pgdata)
+        .into_iter()
+        .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
+        .collect()
+}
+
 /// Every file under `dir` with its size and modification time, sorted.
 fn snapshot_dir(dir: &str) -> Snapshot {
     let mut out = Vec::new();
@@ -358,12 +369,7 @@ fn refusals_leave_pgdata_untouched_and_reclone_moves_it_aside() {
     // start writes the standby configuration (standby.signal) before it
     // looks at the lock (the stock order, actions/start.rs): the one file
     // of pgdata a refused start may change; the data stays as it was.
-    let snapshot = || -> Snapshot {
-        snapshot_dir(&p.n1.pgdata)
-            .into_iter()
-            .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
-            .collect()
-    };
+    let snapshot = || pgdata_without_standby_signal(&p.n1);
     let before = snapshot();
 
     let r = start_node1(&a1);
@@ -467,12 +473,7 @@ fn restart_on_promote_fork_is_refused_then_recloned() {
         3,
         "node2 recorded where it began writing: {origin:?}"
     );
-    let snapshot = || -> Snapshot {
-        snapshot_dir(&p.n1.pgdata)
-            .into_iter()
-            .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
-            .collect()
-    };
+    let snapshot = || pgdata_without_standby_signal(&p.n1);
     let before = snapshot();
 
     let r = start_node1(&a1);
