@@ -19,19 +19,7 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
     // A self-signed server certificate (CN = the test address).
     let crt = format!("{}/server.crt", n1.pgdata);
     let key = format!("{}/server.key", n1.pgdata);
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048",
-        ])
-        .args(["-subj", &format!("/CN={}", n1.host)])
-        .args(["-keyout", &key, "-out", &crt])
-        .output()
-        .expect("openssl runs");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    self_signed(&format!("/CN={}", n1.host), &key, &crt);
     chown_pgdba(std::path::Path::new(&crt));
     chown_pgdba(std::path::Path::new(&key));
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
@@ -143,19 +131,7 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
     // verify-ca with another CA's certificate as the root.
     let other_key = dir.join("other.key");
     let other = dir.join("other.crt");
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048",
-        ])
-        .args(["-subj", "/CN=another CA"])
-        .args(["-keyout", &other_key, "-out", &other])
-        .output()
-        .expect("openssl runs");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    self_signed("/CN=another CA", &other_key, &other);
     let r = run(&[
         ("PGSSLMODE", "verify-ca"),
         ("PGSSLROOTCERT", other.as_str()),
@@ -200,4 +176,22 @@ fn hostssl_only_pg_hba_works_with_libpq_sslmodes() {
     }
     let r = run(&[("PGSSLMODE", "require")]);
     assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// A self-signed certificate `crt` with subject `subject` and its key `key`
+/// (`openssl req -x509`, RSA 2048, 2 days).
+fn self_signed(subject: &str, key: &str, crt: &str) {
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048",
+        ])
+        .args(["-subj", subject])
+        .args(["-keyout", key, "-out", crt])
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
 }
