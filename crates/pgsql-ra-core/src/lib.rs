@@ -20,6 +20,7 @@ pub mod decide;
 pub(crate) mod demote_checkpoint;
 pub mod election;
 pub mod explain;
+pub mod forks;
 pub mod ineligible;
 pub mod journal;
 pub mod lsn;

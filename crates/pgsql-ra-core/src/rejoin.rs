@@ -343,6 +343,7 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
                 local_end: end,
                 primary_timeline: ptl,
                 limit: fork,
+                fork: first_fork.is_some(),
             },
         );
     }
@@ -362,6 +363,7 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
                     local_end: end,
                     primary_timeline: ptl,
                     limit: h.switch_point,
+                    fork: false,
                 },
             )
         }

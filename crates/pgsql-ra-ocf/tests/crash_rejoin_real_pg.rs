@@ -505,3 +505,57 @@ fn restart_on_promote_fork_is_refused_then_recloned() {
     node1_follows_node2_on(&p, &a1, &a2, 1000, "1");
     let _ = &p.dir;
 }
+
+/// Issue 10, found by an operator attack on the fork rule: after the
+/// failover above, node2 crashes too, comes back alone (the lone-primary
+/// rule) and is promoted a second time on timeline 1. Each node kept only
+/// its latest origin, so the second promotion erased node2's first fork
+/// point and node1's start "followed" (exit 0, the lock removed, the 500
+/// lost rows readable on a standby that never streamed). Every promotion by
+/// restart now adds its point to `pgsql-primary-forks`: node1 is refused.
+#[test]
+fn a_second_promotion_on_the_same_timeline_keeps_the_first_fork() {
+    let p = Pair::new("crash-refork", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let with_restart = |node: &PgNode| {
+        let mut a = p.env(node, "rewind");
+        a.set("OCF_RESKEY_restart_on_promote", "true");
+        a
+    };
+    let (a1, a2) = (with_restart(&p.n1), with_restart(&p.n2));
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    // node2 crashes, is stopped, starts alone and is promoted again.
+    p.n2.kill_9();
+    a2.expect("monitor", 4000, NOT_RUNNING);
+    let _ = a2.run("demote", 0);
+    a2.expect("stop", 0, RUNNING);
+    p.set_promoted(None);
+    vip.place(None);
+    a2.expect("start", 0, RUNNING);
+    a2.expect("promote", 0, RUNNING);
+    p.set_promoted(Some(&p.n2));
+    vip.place(Some(&p.n2));
+    a2.expect("monitor", 4000, PROMOTED);
+    let forks = p
+        .attr(&p.n2, "forever", "pgsql-primary-forks")
+        .unwrap_or_default();
+    assert_eq!(
+        forks.split(':').nth(2).map(|l| l.split(',').count()),
+        Some(2),
+        "both promotions of node2 are recorded: {forks:?}"
+    );
+    p.n2.psql("insert into t select g, 'new2' from generate_series(1, 10) g");
+
+    let r = start_node1(&a1);
+    assert_ne!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("where another node began writing on the same timeline number"),
+        "the first fork is still seen: {}",
+        r.stderr
+    );
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
+    let _ = &p.dir;
+}

@@ -8,6 +8,7 @@ use crate::election::{
     lineage_eligibility, note_file_name, probe_claim_of, NotesChange, Observation, Origin, Round,
     Verdict,
 };
+use crate::forks::ForkRecord;
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
@@ -308,7 +309,67 @@ pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>, began: Option<Lsn>) -> Resul
             .set_attr(&local, &name, &origin.to_attr(), Lifetime::Forever)
             .map_err(generic("Can't record my primary origin"))?;
     }
+    if let Some(point) = began {
+        record_fork_point(ctx, origin.timeline, origin.system_id, point)?;
+    }
     Ok(())
+}
+
+/// Adds `point` to the local `<rsc>-primary-forks` ([`ForkRecord::adding`]):
+/// every promotion by restart on the same timeline keeps the earlier
+/// points (issue 10; an operator attack found a second promotion erasing
+/// the first fork, after which a diverged old primary was "followed"). An
+/// unreadable record is replaced (logged): its points are lost.
+fn record_fork_point(
+    ctx: &mut Ctx<'_, '_>,
+    timeline: u32,
+    system_id: u64,
+    point: Lsn,
+) -> Result<(), Outcome> {
+    let local = ctx.attrs.local.clone();
+    let name = ctx.agent.names.primary_forks.clone();
+    let current = ctx
+        .world
+        .cluster
+        .get_attr(&local, &name, Lifetime::Forever)
+        .map_err(generic("Can't read my fork points"))?;
+    let previous = match current.as_deref().map(ForkRecord::parse_attr) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            ctx.log(LogLevel::Warn, &format!("{name}: {e}; replaced"));
+            None
+        }
+    };
+    let record = ForkRecord::adding(previous, timeline, system_id, point);
+    if current.as_deref() != Some(record.to_attr().as_str()) {
+        ctx.world
+            .cluster
+            .set_attr(&local, &name, &record.to_attr(), Lifetime::Forever)
+            .map_err(generic("Can't record my fork points"))?;
+    }
+    Ok(())
+}
+
+/// Every node_list node's `<rsc>-primary-forks`. An unreadable or
+/// unrecognised value is an error naming the node (fail closed: the crash
+/// rejoin then decides nothing).
+pub(super) fn recorded_fork_points(
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<Vec<(String, ForkRecord)>, String> {
+    let name = ctx.agent.names.primary_forks.clone();
+    let mut out = Vec::new();
+    for node in &ctx.agent.params.node_list {
+        match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
+            Ok(Some(v)) => match ForkRecord::parse_attr(&v) {
+                Ok(r) => out.push((node.clone(), r)),
+                Err(e) => return Err(format!("{node}: {name}: {e}")),
+            },
+            Ok(None) => {}
+            Err(e) => return Err(format!("{node}: can't read {name}: {e}")),
+        }
+    }
+    Ok(out)
 }
 
 fn generic<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Outcome + '_ {

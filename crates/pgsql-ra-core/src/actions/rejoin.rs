@@ -102,35 +102,50 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDeci
 }
 
 /// The points where other nodes began writing on `timeline` of system
-/// `system_id` after the local node's own start on it (their
-/// `<rsc>-primary-origin` switch points, recorded at a promotion that kept
-/// the timeline: `restart_on_promote`; [`crate::rejoin::RejoinInput::forks`]).
-/// The local start is the switch point of the local node's own recorded
-/// origin on that timeline, the timeline's beginning when it has none.
+/// `system_id` after the local node's own latest start on it (their
+/// `<rsc>-primary-forks`, and the switch point of their
+/// `<rsc>-primary-origin`; recorded at every promotion that kept the
+/// timeline: `restart_on_promote`; [`crate::rejoin::RejoinInput::forks`]).
+/// The local start is the newest of the local node's own points on that
+/// timeline, the timeline's beginning when it has none: the local WAL
+/// before it came from the others' history, after it is its own.
 ///
 /// # Errors
-/// An origin could not be read or parsed: a fork might be missed, so
+/// A record could not be read or parsed: a fork might be missed, so
 /// nothing is decided (fail closed; the start fails and keeps the lock).
 fn forks_on(
     ctx: &mut Ctx<'_, '_>,
     timeline: u32,
     system_id: u64,
 ) -> Result<Vec<crate::lsn::Lsn>, String> {
-    let recorded = super::elect::recorded_primary_origins(ctx)
+    let origins = super::elect::recorded_primary_origins(ctx)
         .map_err(|e| format!("crash rejoin: the recorded primary origins: {e}"))?;
+    let records = super::elect::recorded_fork_points(ctx)
+        .map_err(|e| format!("crash rejoin: the recorded fork points: {e}"))?;
     let local = ctx.attrs.local.clone();
-    let on_timeline =
-        |o: &crate::election::Origin| o.timeline == timeline && o.system_id == system_id;
-    let own_start = recorded
+    let mut points: Vec<(String, crate::lsn::Lsn)> = Vec::new();
+    for (node, o) in &origins {
+        if o.timeline == timeline && o.system_id == system_id {
+            if let Some(p) = o.switch_point {
+                points.push((node.clone(), p));
+            }
+        }
+    }
+    for (node, r) in &records {
+        if r.is_on(timeline, system_id) {
+            points.extend(r.points.iter().map(|p| (node.clone(), *p)));
+        }
+    }
+    let own_start = points
         .iter()
-        .filter(|(n, o)| *n == local && on_timeline(o))
-        .find_map(|(_, o)| o.switch_point)
+        .filter(|(n, _)| *n == local)
+        .map(|(_, p)| *p)
+        .max()
         .unwrap_or(crate::lsn::Lsn::ZERO);
-    Ok(recorded
-        .iter()
-        .filter(|(n, o)| *n != local && on_timeline(o))
-        .filter_map(|(_, o)| o.switch_point)
-        .filter(|p| *p >= own_start)
+    Ok(points
+        .into_iter()
+        .filter(|(n, p)| *n != local && *p >= own_start)
+        .map(|(_, p)| p)
         .collect())
 }
 

@@ -173,6 +173,9 @@ pub enum RejoinReason {
         /// The primary's current LSN (same timeline) or the switch point
         /// where the local timeline ended in the primary's history.
         limit: Lsn,
+        /// `limit` is where another node began writing on the same
+        /// timeline (a recorded fork point), not the primary's current LSN.
+        fork: bool,
     },
     /// A repair is needed and `crash_rejoin=none`.
     RepairNotAllowed {
@@ -247,8 +250,15 @@ impl fmt::Display for RejoinReason {
                 local_end,
                 primary_timeline,
                 limit,
+                fork,
             } => {
-                if local_timeline == primary_timeline {
+                if *fork {
+                    write!(
+                        f,
+                        "the local WAL on timeline {local_timeline} {local_end}, at or before {}, where another node began writing on this timeline (restart_on_promote): follow it",
+                        limit.to_pg()
+                    )
+                } else if local_timeline == primary_timeline {
                     write!(
                         f,
                         "the local WAL on timeline {local_timeline} {local_end}, at or before the primary's {}: follow it",

@@ -128,7 +128,7 @@ fn the_decision_table() {
     let rows = [
         Row { name: "no primary", primary: false, want: Refuse, says: "no primary to follow", ..BASE },
         Row { name: "another system", other_system: true, policy: Pol::RewindOrClone, want: Refuse, says: "another database system", ..BASE },
-        Row { name: "same timeline, behind the fork", local_tl: 2, end: End::Crash(P - 0x200), forks: &[P - 0x100], want: Follow, says: "at or before the primary's 0/5FFFF00", ..BASE },
+        Row { name: "same timeline, behind the fork", local_tl: 2, end: End::Crash(P - 0x200), forks: &[P - 0x100], want: Follow, says: "at or before 0/5FFFF00, where another node began writing on this timeline", ..BASE },
         Row { name: "same timeline, at the fork", local_tl: 2, end: End::Crash(P - 0x100), forks: &[P - 0x100], want: Follow, says: "follow", ..BASE },
         Row { name: "same timeline, the first of two forks counts", local_tl: 2, end: End::Crash(P - 0x100), forks: &[P - 0x80, P - 0x180], policy: Pol::RewindOrClone, want: Reclone, says: "past 0/5FFFE80, where another node began writing", ..BASE },
         Row { name: "same timeline, one byte past the fork, rewind-or-clone", local_tl: 2, end: End::Crash(P - 0xFF), forks: &[P - 0x100], policy: Pol::RewindOrClone, want: Reclone, says: "pg_rewind compares timelines only", ..BASE },
