@@ -16,6 +16,7 @@ pub use clock::Clock;
 pub use cluster::{Cluster, ClusterError, Lifetime, NodeState};
 pub use data_dir::{
     CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome,
+    RewindRoleError, RewindRoleFacts, REWIND_FUNCTIONS,
 };
 pub use database::{Database, DbError, DbErrorKind, ReplicationLag, ReplicationRow};
 pub use filesystem::{tail_from, FileMeta, FileOwner, Filesystem, FsError};
