@@ -29,6 +29,7 @@ pub enum FailureWait {
         /// `failure-timeout`, seconds.
         failure_timeout_s: u64,
         /// The last failure, as UTC text, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
         last_failure: Option<String>,
         /// `crash_rejoin`.
         crash_rejoin: String,
@@ -145,6 +146,12 @@ mod tests {
             "{s}"
         );
         assert_eq!(w.inputs()["failure_timeout_s"], "10");
+        assert_eq!(w.inputs()["last_failure"], "2025-12-01 01:00:00 UTC");
+        let mut unknown = record(1, Some(1), Some(10));
+        unknown.last_failure_epoch_s = None;
+        let w = failure_wait(Some(&unknown), CrashRejoin::Rewind).unwrap();
+        assert!(!w.inputs().contains_key("last_failure"), "{:?}", w.inputs());
+        assert!(w.sentence().contains("last failure at an unknown time"));
     }
 
     #[test]
