@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use pgsql_ra_core::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use pgsql_ra_core::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 
 /// A read-only, fail-once, deadline-bounded [`Cluster`].
 pub struct BoundedCluster {
@@ -98,6 +98,17 @@ impl Cluster for BoundedCluster {
 
     fn ban(&mut self, _: &str, _: &str) -> Result<(), ClusterError> {
         Err(read_only())
+    }
+
+    fn failure_record(
+        &mut self,
+        resource: &str,
+        node: &str,
+    ) -> Result<Option<FailureRecord>, ClusterError> {
+        // Optional (`explain` says nothing when it is unknown): its failure
+        // is not remembered against the reads that follow.
+        self.guard()?;
+        self.inner.failure_record(resource, node)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod bounded_cluster;
 pub mod budget;
 pub mod bytes_path;
 pub mod cib;
+pub mod cib_failures;
 pub mod clock;
 pub mod command;
 pub mod crm_mon_xml;

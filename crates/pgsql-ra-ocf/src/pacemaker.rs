@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use pgsql_ra_core::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 
 use crate::command::{self, Finished, Invocation};
 use crate::crm_mon_xml::{self, Snapshot};
@@ -301,6 +301,28 @@ impl Cluster for CrmCluster {
                 done.output_line()
             )))
         }
+    }
+
+    /// The whole CIB (`cibadmin --query`, bounded like the other tools),
+    /// read by [`crate::cib_failures`]; only `explain` asks (issue 10).
+    fn failure_record(
+        &mut self,
+        resource: &str,
+        node: &str,
+    ) -> Result<Option<FailureRecord>, ClusterError> {
+        let done = self
+            .tools
+            .run("cibadmin", &["--query".to_string()], self.tools.timeout)?;
+        if !done.success() {
+            return Err(ClusterError(format!(
+                "cibadmin --query failed ({}): {}",
+                done.status_text(),
+                done.output_line()
+            )));
+        }
+        crate::cib_failures::failure_record(&done.stdout, resource, node)
+            .map(Some)
+            .map_err(ClusterError)
     }
 }
 

@@ -531,3 +531,79 @@ fn history_finds_its_journal_without_the_cib() {
     );
     assert!(err.contains("could not be read"), "{err}");
 }
+
+/// Issue 10 item 3, through Pacemaker's own tools on an offline CIB
+/// (`CIB_file`): node1 holds `PGSQL.lock`, crash rejoin is enabled and the
+/// CIB's status section records a monitor failure of the resource there
+/// with `migration-threshold=1`: `explain` on node1 says it waits for the
+/// fail-count to expire when the clone has a `failure-timeout`, and that
+/// only `crm_resource --cleanup` helps without one.
+#[test]
+fn explain_names_the_fail_count_a_crash_rejoin_waits_for() {
+    let dir = TestDir::new("cib-failcount");
+    let cib = dir.join("cib.xml");
+    let tools = |args: &[&str], program: &str| {
+        let out = Command::new(program)
+            .args(args)
+            .env("CIB_file", &cib)
+            .output()
+            .expect("pacemaker tools");
+        assert!(out.status.success(), "{program} {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::write(&cib, tools(&["--empty"], "cibadmin")).expect("empty cib");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmpdir");
+    std::fs::write(format!("{tmp}/PGSQL.lock"), "").expect("lock");
+    let clone = format!(
+        r#"<clone id="pgsql-clone"><primitive id="pgsql" class="ocf" provider="pgsql-ra" type="pgsql"><instance_attributes id="ia"><nvpair id="a" name="rep_mode" value="sync"/><nvpair id="b" name="node_list" value="node1 node2"/><nvpair id="c" name="master_ip" value="10.0.0.1"/><nvpair id="d" name="tmpdir" value="{tmp}"/><nvpair id="e" name="crash_rejoin" value="rewind"/></instance_attributes></primitive><meta_attributes id="m"><nvpair id="p" name="promotable" value="true"/><nvpair id="mt" name="migration-threshold" value="1"/></meta_attributes></clone>"#
+    );
+    tools(
+        &["--create", "-o", "resources", "--xml-text", &clone],
+        "cibadmin",
+    );
+    for (id, node) in [("1", "node1"), ("2", "node2")] {
+        let xml = format!(
+            r#"<node id="{id}" uname="{node}"><instance_attributes id="{node}-ia"><nvpair id="{node}-ds" name="pgsql-data-status" value="DISCONNECT"/></instance_attributes></node>"#
+        );
+        tools(&["--create", "-o", "nodes", "--xml-text", &xml], "cibadmin");
+    }
+    let state = r#"<node_state id="1" uname="node1"><transient_attributes id="1"><instance_attributes id="status-1"><nvpair id="s-fc" name="fail-count-pgsql#monitor_3000" value="1"/><nvpair id="s-lf" name="last-failure-pgsql#monitor_3000" value="1764550800"/></instance_attributes></transient_attributes></node_state>"#;
+    tools(
+        &["--create", "-o", "status", "--xml-text", state],
+        "cibadmin",
+    );
+    let mut env = AgentEnv {
+        vars: Default::default(),
+    };
+    env.set("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .set("CIB_file", &cib)
+        .set("OCF_RESKEY_CRM_meta_on_node", "node1");
+    let e = json(&env, &["explain", "--json"]);
+    let n1 = node(&e, "node1");
+    assert!(
+        rules(n1).contains(&"start.no_failure_timeout".to_string()),
+        "{n1:#}"
+    );
+    let (_, text, _) = cli(&env, &["explain"]);
+    assert!(
+        text.contains("no failure-timeout: Pacemaker will not call start here again until `crm_resource --cleanup` (fail-count 1 reached migration-threshold 1)"),
+        "{text}"
+    );
+    // The clone gets a failure-timeout.
+    tools(
+        &[
+            "--modify",
+            "-o",
+            "resources",
+            "--xml-text",
+            r#"<meta_attributes id="m"><nvpair id="ft" name="failure-timeout" value="10s"/></meta_attributes>"#,
+        ],
+        "cibadmin",
+    );
+    let (_, text, _) = cli(&env, &["explain"]);
+    assert!(
+        text.contains("waits for its fail-count to expire (failure-timeout 10 s, last failure at 2025-12-01 01:00:00 UTC): then start runs the crash rejoin (crash_rejoin=rewind)"),
+        "{text}"
+    );
+}

@@ -241,6 +241,15 @@ fn local_reasons(
             decision,
             since_epoch_s: lock.since_epoch_s,
         }));
+        // Issue 10: the crash rejoin runs only in a start, which Pacemaker
+        // does not call here while the fail-count keeps the instance off.
+        if !lone.releases() && !snap.server.running {
+            if let Some(wait) =
+                super::outcomes::failure_wait(snap.failure.as_ref(), params.crash_rejoin)
+            {
+                out.push(Reason::of(&wait));
+            }
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Reads a [`Snapshot`] through the ports: attributes of every node_list
-//! node, the Promoted list, the local `PGSQL.lock`, the local server (when a
+//! node, the Promoted list, the local `PGSQL.lock` (with Pacemaker's failure
+//! record of the resource there), the local server (when a
 //! postmaster runs) and the tmpdir files the decisions read. Reads only:
 //! nothing is written, no server is started or stopped. Every error is kept
 //! in the snapshot in words (an explanation of a broken cluster must still
@@ -87,6 +88,14 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
             path: lock,
             since_epoch_s: None,
         });
+        // Unknown on an error too: the failure record only adds a line.
+        if !snap.local_node.is_empty() {
+            snap.failure = world
+                .cluster
+                .failure_record(&names.resource, &snap.local_node)
+                .ok()
+                .flatten();
+        }
     }
     snap.tmp_files = world.fs.list_dir(tmp).unwrap_or_default();
     let k = completed_rounds(&snap.tmp_files, params.xlog_check_count);

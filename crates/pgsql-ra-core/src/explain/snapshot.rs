@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::lsn::Lsn;
-use crate::ports::{ReplicationLag, ReplicationRow};
+use crate::ports::{FailureRecord, ReplicationLag, ReplicationRow};
 
 /// One node_list node's published attributes (raw text, as read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -88,6 +88,10 @@ pub struct Snapshot {
     pub cluster_errors: Vec<String>,
     /// The local `PGSQL.lock` when present.
     pub lock: Option<LockFact>,
+    /// With the lock present: Pacemaker's failure record of the resource on
+    /// the local node (`None`: unknown; issue 10, whether Pacemaker calls
+    /// `start` here again).
+    pub failure: Option<FailureRecord>,
     /// The local server.
     pub server: ServerFacts,
     /// Names of the files in the local tmpdir (`xlog_note.*` count rounds).

@@ -56,6 +56,10 @@ pub struct SimConfig {
     pub migration_threshold: u32,
     /// The `CRM_meta_role` values recurring monitors get.
     pub monitor_roles: MonitorRoles,
+    /// The clone's `failure-timeout` in seconds (`None`: not set), reported
+    /// through the cluster's failure record (`explain`, issue 10); the
+    /// simulator does not expire failures by itself (`cleanup` stands for it).
+    pub failure_timeout_s: Option<u64>,
 }
 
 impl SimConfig {
@@ -79,6 +83,7 @@ impl SimConfig {
             notify: true,
             migration_threshold: 1,
             monitor_roles: MonitorRoles::Seed,
+            failure_timeout_s: None,
         }
     }
 }
@@ -206,6 +211,7 @@ impl Sim {
         }
         let clock = MemClock::new();
         net.set_clock(clock.clone());
+        cluster.set_failure_meta(Some(config.migration_threshold), config.failure_timeout_s);
         Sim {
             config,
             cluster,
