@@ -24,6 +24,10 @@ pub struct Implied {
     pub data_status: Option<String>,
     /// `<rsc>-status`.
     pub pgsql_status: Option<String>,
+    /// The outcome writes no score, so a node whose data-status is still
+    /// `STREAMING|SYNC` may keep the 100 of a sync standby (stock §4.2:
+    /// the score stays until the next decision) besides `score`.
+    pub keeps_sync_score: bool,
 }
 
 impl Implied {
@@ -175,7 +179,11 @@ pub fn check(n: &NodeAttrs, reasons: &[Reason]) -> PublishedCheck {
             compared = true;
             // An absent score is not promotable, as -INFINITY is.
             let absent_ok = attribute == "score" && published.is_none() && *expected == "-INFINITY";
-            if published != Some(expected) && !absent_ok {
+            let kept_sync = attribute == "score"
+                && r.implies.keeps_sync_score
+                && published.is_some_and(|p| *p == Score::CAN_PROMOTE.to_string())
+                && n.data_status.as_deref() == Some("STREAMING|SYNC");
+            if published != Some(expected) && !absent_ok && !kept_sync {
                 mismatches.push(Mismatch {
                     attribute: attribute.into(),
                     published: published.cloned(),

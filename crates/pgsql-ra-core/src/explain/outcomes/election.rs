@@ -84,7 +84,10 @@ impl Explain for ElectionRound {
 
     /// A winner has 1000 (§4.3); every other round leaves the -INFINITY
     /// start gave (a loser also `DISCONNECT`), or the 1000 of a win the
-    /// current locations still give ([`ElectionRound::keeps_win`]).
+    /// current locations still give ([`ElectionRound::keeps_win`]). A
+    /// round that does not decide writes nothing, so a sync standby keeps
+    /// the 100 it had when its primary went away (an operator attack found
+    /// explain calling that 100 wrong): [`Implied::keeps_sync_score`].
     fn implies(&self) -> Implied {
         match self.decision.verdict {
             Verdict::Winner => Implied::score(Score::PROMOTE_ME),
@@ -95,9 +98,10 @@ impl Explain for ElectionRound {
             Verdict::Waiting | Verdict::Restarted | Verdict::Yield if self.keeps_win => {
                 Implied::score(Score::PROMOTE_ME)
             }
-            Verdict::Waiting | Verdict::Restarted | Verdict::Yield => {
-                Implied::score(Score::CAN_NOT_PROMOTE)
-            }
+            Verdict::Waiting | Verdict::Restarted | Verdict::Yield => Implied {
+                keeps_sync_score: true,
+                ..Implied::score(Score::CAN_NOT_PROMOTE)
+            },
         }
     }
 

@@ -93,11 +93,13 @@ impl Explain for Fact {
                 score: Some(Score::PROMOTE_ME.to_string()),
                 data_status: Some(DataStatus::Latest.to_string()),
                 pgsql_status: Some(PgStatus::Pri.to_string()),
+                keeps_sync_score: false,
             },
             Fact::ServerDown { .. } => Implied {
                 score: Some(Score::CAN_NOT_PROMOTE.to_string()),
                 data_status: None,
                 pgsql_status: Some(PgStatus::Stop.to_string()),
+                keeps_sync_score: false,
             },
             _ => Implied::default(),
         }

@@ -43,6 +43,7 @@ impl Explain for Ineligible {
             },
             data_status: effect.disconnects().then(|| self.disconnect().to_string()),
             pgsql_status: None,
+            keeps_sync_score: false,
         }
     }
 

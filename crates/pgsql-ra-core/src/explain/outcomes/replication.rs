@@ -94,6 +94,7 @@ impl Explain for Classification {
             score: Some(self.decision.score.to_string()),
             data_status: Some(self.decision.data_status.to_string()),
             pgsql_status: self.decision.status.clone(),
+            keeps_sync_score: false,
         }
     }
 
