@@ -498,7 +498,7 @@ impl SimNetwork {
         self.net.borrow_mut().clock = Some(clock);
     }
 
-    /// Freezes (or thaws) a node's host (issue 11): see `Instance::frozen_at`.
+    /// Freezes (or thaws) a node's host (issue 11): its WAL stops where it is until it is thawed.
     /// A frozen server answers no SQL (like a hung one); thawing lets it
     /// answer and reconnect.
     pub fn set_frozen(&self, node: &str, frozen: bool) {

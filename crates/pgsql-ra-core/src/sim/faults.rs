@@ -7,7 +7,7 @@
 //! ([`apply`]) and the runner that plays a whole schedule and hands every
 //! event's outcome to a [`Judge`] ([`run_schedule`]).
 //!
-//! The core's own safety properties (`tests/properties.rs`) are a judge of
+//! The core's own safety properties (`tests/properties.rs` in the repository) are a judge of
 //! this runner; so can be yours:
 //!
 //! ```
