@@ -96,11 +96,21 @@ impl RealFs {
 
 impl Filesystem for RealFs {
     fn read(&mut self, path: &str) -> Result<Option<String>, FsError> {
-        match fs::read(bytes_path::path(path)) {
-            Ok(bytes) => Ok(Some(decode_bytes(&bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(fs_err(path, &e)),
+        use std::io::Read;
+        let Some(f) = open_regular(path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        f.take(MAX_READ_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fs_err(path, &e))?;
+        if bytes.len() as u64 > MAX_READ_BYTES {
+            return Err(FsError::new(
+                path,
+                format!("larger than {MAX_READ_BYTES} bytes, not read"),
+            ));
         }
+        Ok(Some(decode_bytes(&bytes)))
     }
 
     fn write(
@@ -211,10 +221,8 @@ impl Filesystem for RealFs {
     /// Seeks to `from` and reads only the rest: a server log can be large.
     fn read_from(&mut self, path: &str, from: u64) -> Result<Option<(u64, String)>, FsError> {
         use std::io::{Read, Seek, SeekFrom};
-        let mut f = match fs::File::open(bytes_path::path(path)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(fs_err(path, &e)),
+        let Some(mut f) = open_regular(path)? else {
+            return Ok(None);
         };
         let len = f.metadata().map_err(|e| fs_err(path, &e))?.len();
         if from >= len {
@@ -222,7 +230,7 @@ impl Filesystem for RealFs {
         }
         let mut bytes = Vec::new();
         f.seek(SeekFrom::Start(from))
-            .and_then(|_| f.read_to_end(&mut bytes))
+            .and_then(|_| (&mut f).take(MAX_READ_BYTES).read_to_end(&mut bytes))
             .map_err(|e| fs_err(path, &e))?;
         Ok(Some((len, decode_bytes(&bytes))))
     }
@@ -328,9 +336,69 @@ fn access_writable(path: &std::path::Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
+/// The most the agent reads of one file (bytes): its own notes and
+/// PostgreSQL's small files; a log tail is cut there.
+pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Opens `path` for reading when it is a regular file (symbolic links
+/// followed: operators link configuration files); `None` when it does not
+/// exist. A FIFO, a device or a directory is refused without blocking
+/// (`O_NONBLOCK`, then `fstat`): tmpdir and the log belong to the database
+/// owner, who must not be able to hang or exhaust root's agent (a FIFO
+/// made `explain` and `monitor` hang, a link to `/dev/zero` used 23 GB:
+/// the issue-13 operator attack).
+fn open_regular(path: &str) -> Result<Option<fs::File>, FsError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(bytes_path::path(path))
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fs_err(path, &e)),
+    };
+    let meta = f.metadata().map_err(|e| fs_err(path, &e))?;
+    if !meta.is_file() {
+        return Err(FsError::new(path, "not a regular file, not read"));
+    }
+    Ok(Some(f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The issue-13 operator attack: a FIFO in tmpdir hung `explain` and
+    /// `monitor`, a link to /dev/zero grew the agent to 23 GB.
+    #[test]
+    fn only_regular_files_are_read_and_never_block() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-fs-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = |name: &str| dir.join(name).display().to_string();
+        let fifo = std::ffi::CString::new(p("fifo")).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", p("zero")).expect("symlink");
+        std::fs::write(p("real"), "rep_mode=sync\n").expect("write");
+        std::os::unix::fs::symlink(p("real"), p("link")).expect("symlink");
+        let mut fs = RealFs::new("postgres");
+        let started = std::time::Instant::now();
+        for bad in ["fifo", "zero"] {
+            let e = fs.read(&p(bad)).expect_err(bad);
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+            let e = fs.read_from(&p(bad), 0).expect_err(bad);
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        assert!(fs.read(&p(".")).is_err(), "a directory");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(
+            fs.read(&p("link")).expect("a link to a file"),
+            Some("rep_mode=sync\n".into())
+        );
+        assert_eq!(fs.read(&p("absent")).expect("absent"), None);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 
     #[test]
     fn pseudo_filesystems_are_told_apart() {

@@ -114,11 +114,11 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
         .read(&format!("{tmp}/{BASELINE_FILE}"))
         .ok()
         .flatten();
-    snap.server = server_facts(world);
+    snap.server = server_facts(params, world);
     snap
 }
 
-fn server_facts(world: &mut World<'_>) -> ServerFacts {
+fn server_facts(params: &Params, world: &mut World<'_>) -> ServerFacts {
     let mut f = ServerFacts::default();
     match world.server.postmaster_pid() {
         Ok(Some(_)) => f.running = true,
@@ -159,7 +159,7 @@ fn server_facts(world: &mut World<'_>) -> ServerFacts {
         }
     }
     match world.db.timeline() {
-        Ok(t) => f.timeline = t,
+        Ok(t) => f.timeline = t.map(|t| newest_history_timeline(params, world, t)),
         Err(e) => f.errors.push(format!("timeline: {e}")),
     }
     match world.db.system_identifier() {
@@ -167,4 +167,20 @@ fn server_facts(world: &mut World<'_>) -> ServerFacts {
         Err(e) => f.errors.push(format!("system identifier: {e}")),
     }
     f
+}
+
+/// The server's timeline: the checkpoint's (`timeline()`) raised to the
+/// newest history file in the WAL directory, as the agent itself judges it
+/// (`primary_origin_now`): right after a promotion the checkpoint still
+/// names the old timeline (the issue-13 attack saw "timeline 2" on a
+/// primary writing on 3).
+fn newest_history_timeline(params: &Params, world: &mut World<'_>, checkpoint: u32) -> u32 {
+    let pgdata = params.pgdata.trim_end_matches('/');
+    ["pg_wal", "pg_xlog"]
+        .iter()
+        .find_map(|d| world.fs.list_dir(&format!("{pgdata}/{d}")).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| crate::timeline::history_file_timeline(n))
+        .fold(checkpoint, u32::max)
 }
