@@ -338,15 +338,40 @@ fn read_journal_file(path: &str) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `text` with control characters (an escape sequence, a carriage return)
+/// in caret notation: the journal lives in pgdba's tmpdir and must not
+/// drive the operator's terminal (issue-13 attack).
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() && (c as u32) < 0x20 => format!("^{}", char::from(b'@' + c as u8)),
+            '\u{7f}' => "^?".into(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 fn history(tmpdir: &str, source: &str, json: bool, n: usize) -> ExitCode {
     let base = format!("{}/{}", tmpdir.trim_end_matches('/'), journal::FILE);
     let mut text = String::new();
+    let mut unreadable = Vec::new();
     for path in [format!("{base}.1"), base.clone()] {
         match read_journal_file(&path) {
             Ok(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => eprintln!("pgsql-ra: cannot read {path}: {e}"),
+            Err(e) => unreadable.push(format!("cannot read {path}: {e}")),
         }
+    }
+    // A journal that exists but cannot be read is not an empty one (the
+    // issue-13 attack: a FIFO, a directory or a link answered "no decision
+    // journaled" with exit 0).
+    if !unreadable.is_empty() {
+        for u in &unreadable {
+            eprintln!("pgsql-ra: {u}");
+        }
+        return ExitCode::FAILURE;
     }
     let read = journal::parse(&text);
     let skip = read.entries.len().saturating_sub(n);
@@ -368,7 +393,7 @@ fn history(tmpdir: &str, source: &str, json: bool, n: usize) -> ExitCode {
         println!("no decision journaled in {base}");
     }
     for e in last {
-        println!("{}", journal::render_text(e));
+        println!("{}", printable(&journal::render_text(e)));
     }
     if read.bad_lines > 0 {
         println!("{}", journal::skipped_text(read.bad_lines));
@@ -382,6 +407,13 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn journal_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("esc \u{1b}[31mRED \r x"), "esc ^[[31mRED ^M x");
+        assert_eq!(printable("caf\u{e9}\tok"), "caf\u{e9}\tok");
+        assert_eq!(printable("\u{9b}"), "\\u{9b}");
     }
 
     #[test]
