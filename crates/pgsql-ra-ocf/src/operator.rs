@@ -245,6 +245,19 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         View::Explain { node, json } => {
+            // The explanation is about node_list's nodes: a local node
+            // outside it (a renamed host, an FQDN) would be left out while
+            // its server may run as a primary (issue-13 attack finding 7).
+            let local = snap.local_node.to_lowercase();
+            if !local.is_empty() && !agent.params.node_list.contains(&local) {
+                eprintln!(
+                    "pgsql-ra: this node ({}) is not in node_list ({}): the agent takes no part in the election here; nothing explained",
+                    pgsql_ra_core::quote::quoted(&snap.local_node),
+                    pgsql_ra_core::quote::quoted(&agent.params.node_list.join(" "))
+                );
+                return ExitCode::from(1);
+            }
+            let node = node.map(|n| n.to_lowercase());
             let mut e = explain(&agent.params, &snap);
             if let Some(n) = node.as_deref() {
                 if !e.nodes.iter().any(|x| x.node == n) {
