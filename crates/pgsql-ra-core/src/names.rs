@@ -54,7 +54,7 @@ pub struct AttributeNames {
     /// successful promotion (never at a start: the node's WAL still holds it).
     pub demote_checkpoint: String,
     /// `<rsc>-primary-forks` (forever; not in the stock agent, issue 10):
-    /// `<timeline>:<system identifier>:<LSN>[,<LSN>…]`, every point where
+    /// `<timeline>:<system identifier>:<seq>@<LSN>[,…]`, every point where
     /// this node began writing on that timeline by a promotion that kept
     /// the timeline number (`restart_on_promote`), oldest first
     /// ([`crate::forks::ForkRecord`]). The crash rejoin reads the other

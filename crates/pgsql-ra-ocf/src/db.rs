@@ -355,7 +355,9 @@ impl PgDatabase {
             // The error before this one is the cause worth reporting
             // (issue 12: a reason must keep its cause).
             let message = match &self.last_error {
-                Some(last) => format!("{USED_UP}; the last error: {last}"),
+                // The cause first: a 128-byte exit reason keeps its start
+                // (issue-12 attack: "…the operation's time for datab…" hid it).
+                Some(last) => format!("{last} ({USED_UP})"),
                 None => USED_UP.to_string(),
             };
             return Err(err(DbErrorKind::Timeout, message));
@@ -505,7 +507,7 @@ impl PgDatabase {
     {
         let result = self.session_call(admin, call);
         if let Err(e) = &result {
-            if !e.message.starts_with(USED_UP) {
+            if !e.message.contains(USED_UP) {
                 self.last_error = Some(e.message.clone());
             }
         }

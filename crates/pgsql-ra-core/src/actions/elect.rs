@@ -341,6 +341,20 @@ fn record_fork_point(
             None
         }
     };
+    // Its place in the order of such promotions on this timeline: after
+    // every one any node recorded (an unreadable record fails the promote:
+    // a wrong order could hide a fork).
+    let last = recorded_fork_points(ctx)
+        .map_err(|e| Outcome::fail(OcfExit::ErrGeneric, e))?
+        .iter()
+        .filter(|(_, r)| r.is_on(timeline, system_id))
+        .map(|(_, r)| r.last_seq())
+        .max()
+        .unwrap_or(0);
+    let point = crate::forks::ForkPoint {
+        seq: last + 1,
+        lsn: point,
+    };
     let record = ForkRecord::adding(previous, timeline, system_id, point);
     if current.as_deref() != Some(record.to_attr().as_str()) {
         ctx.world

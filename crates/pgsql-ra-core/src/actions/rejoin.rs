@@ -102,13 +102,13 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDeci
 }
 
 /// The points where other nodes began writing on `timeline` of system
-/// `system_id` after the local node's own latest start on it (their
-/// `<rsc>-primary-forks`, and the switch point of their
-/// `<rsc>-primary-origin`; recorded at every promotion that kept the
-/// timeline: `restart_on_promote`; [`crate::rejoin::RejoinInput::forks`]).
-/// The local start is the newest of the local node's own points on that
-/// timeline, the timeline's beginning when it has none: the local WAL
-/// before it came from the others' history, after it is its own.
+/// `system_id` by promotions that came after the local node's own latest
+/// one on it (their `<rsc>-primary-forks`, recorded at every promotion that
+/// kept the timeline: `restart_on_promote`;
+/// [`crate::rejoin::RejoinInput::forks`]). Order, not LSN, decides which
+/// count: a lagging standby promoted later may fork at an LSN before the
+/// local node's own start (found by the fault schedules). A local node
+/// that never recorded a promotion on the timeline counts them all.
 ///
 /// # Errors
 /// A record could not be read or parsed: a fork might be missed, so
@@ -118,34 +118,22 @@ fn forks_on(
     timeline: u32,
     system_id: u64,
 ) -> Result<Vec<crate::lsn::Lsn>, String> {
-    let origins = super::elect::recorded_primary_origins(ctx)
-        .map_err(|e| format!("crash rejoin: the recorded primary origins: {e}"))?;
     let records = super::elect::recorded_fork_points(ctx)
         .map_err(|e| format!("crash rejoin: the recorded fork points: {e}"))?;
     let local = ctx.attrs.local.clone();
-    let mut points: Vec<(String, crate::lsn::Lsn)> = Vec::new();
-    for (node, o) in &origins {
-        if o.timeline == timeline && o.system_id == system_id {
-            if let Some(p) = o.switch_point {
-                points.push((node.clone(), p));
-            }
-        }
-    }
-    for (node, r) in &records {
-        if r.is_on(timeline, system_id) {
-            points.extend(r.points.iter().map(|p| (node.clone(), *p)));
-        }
-    }
-    let own_start = points
+    let on = |r: &crate::forks::ForkRecord| r.is_on(timeline, system_id);
+    let own_last = records
         .iter()
-        .filter(|(n, _)| *n == local)
-        .map(|(_, p)| *p)
+        .filter(|(n, r)| *n == local && on(r))
+        .map(|(_, r)| r.last_seq())
         .max()
-        .unwrap_or(crate::lsn::Lsn::ZERO);
-    Ok(points
-        .into_iter()
-        .filter(|(n, p)| *n != local && *p >= own_start)
-        .map(|(_, p)| p)
+        .unwrap_or(0);
+    Ok(records
+        .iter()
+        .filter(|(n, r)| *n != local && on(r))
+        .flat_map(|(_, r)| r.points.iter())
+        .filter(|p| p.seq > own_last)
+        .map(|p| p.lsn)
         .collect())
 }
 
