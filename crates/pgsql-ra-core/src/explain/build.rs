@@ -434,8 +434,12 @@ fn election_reasons(
         return;
     }
     let Some(my_lsn) = my_lsn else {
-        if !stopped {
-            out.push(Reason::of(&Fact::NotInElection));
+        match n.xlog_loc.as_deref() {
+            Some(value) => out.push(Reason::of(&Fact::UnrecognisedLocation {
+                value: value.to_string(),
+            })),
+            None if !stopped => out.push(Reason::of(&Fact::NotInElection)),
+            None => {}
         }
         return;
     };

@@ -34,6 +34,13 @@ pub enum Fact {
     /// No primary, and it has not published `<rsc>-xlog-loc`: it is not
     /// taking part in the election (not running as a standby, or withdrawn).
     NotInElection,
+    /// No primary, and its `<rsc>-xlog-loc` is not a location the agent
+    /// writes (16 hex digits): the rounds that read it restart until it is
+    /// corrected (issue-13 attack: it was called "no location").
+    UnrecognisedLocation {
+        /// The published value, as typed.
+        value: String,
+    },
     /// The local node is Promoted, or its `<rsc>-status` says it runs, but
     /// no postmaster is alive (read through the Server port): its next
     /// monitor reports it not running and Pacemaker recovers it (demote
@@ -61,6 +68,10 @@ impl Explain for Fact {
                 "its data-status and score are set by {primary}'s monitor from pg_stat_replication (run explain on {primary} for the row)"
             ),
             Fact::NotInElection => "it has published no location: it takes no part in the election".into(),
+            Fact::UnrecognisedLocation { value } => format!(
+                "its published location {} is not one the agent writes (16 hex digits): every round that reads it restarts",
+                crate::quote::quoted(value)
+            ),
             Fact::ServerDown { promoted: true, status } => format!(
                 "Promoted (pgsql-status {status}) but its postmaster is not running: its next monitor fails (not running) and Pacemaker recovers it (demote and stop here; another node may be promoted)"
             ),
@@ -81,6 +92,9 @@ impl Explain for Fact {
             Fact::Stopped { .. } => "Pacemaker starting it (see its start's refusal if any)".into(),
             Fact::SetByPrimary { primary } => format!("{primary}'s next monitor"),
             Fact::NotInElection => "its monitor running as a standby that sees no primary".into(),
+            Fact::UnrecognisedLocation { .. } => {
+                "its next monitor as a standby rewriting it, or an operator deleting it".into()
+            }
             Fact::ServerDown { .. } => {
                 "Pacemaker's recovery after its next monitor; the PostgreSQL log tells why it stopped".into()
             }
