@@ -81,7 +81,7 @@ fn start_never_takes_the_lock_path_for_a_live_postmaster_and_stops_on_a_refused_
     a1.expect("monitor", 4000, PROMOTED);
 
     // Item 3: logins the server refuses for good, with the lock present:
-    // 6 at once, naming what to check; nothing changed.
+    // 4 (OCF_ERR_PERM) at once, naming what to check; nothing changed.
     for (vars, names) in [
         (
             vec![("OCF_RESKEY_monitor_user", "nosuchrole")],

@@ -457,7 +457,7 @@ fn health_of(s: ServerState) -> Health {
 /// monitor, and when it fails, whether a postmaster is alive anyway.
 ///
 /// # Errors
-/// The server refuses the login for good: 6 at once, naming the
+/// The server refuses the login for good: 4 (`OCF_ERR_PERM`) at once, naming the
 /// parameters ([`login_refused`]); the postmaster can't be checked: 1.
 pub fn find_server(ctx: &mut Ctx<'_, '_>) -> Result<ServerState, Outcome> {
     match probe_server(ctx, 1) {

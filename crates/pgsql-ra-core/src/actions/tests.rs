@@ -1661,10 +1661,10 @@ impl Lab {
 }
 
 /// Issue 12 (re-attack item 3): a login the server refuses for good ends
-/// `start` at once with 6 naming the parameters, instead of polling until
+/// `start` at once with 4 (OCF_ERR_PERM) naming the parameters, instead of polling until
 /// the timeout; the database's absence names `pgdb`.
 #[test]
-fn start_fails_at_once_with_6_on_a_refused_login() {
+fn start_fails_at_once_with_4_on_a_refused_login() {
     use crate::ports::DbErrorKind;
     for (kind, message, names) in [
         (
