@@ -236,17 +236,25 @@ pub(super) fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
 /// Every node_list node's `<rsc>-primary-origin`. An unrecognised or
 /// unreadable value is an error in words naming the node, the attribute
 /// and the value (fail closed: the caller takes no part).
-pub(super) fn recorded_primary_origins(
-    ctx: &mut Ctx<'_, '_>,
-) -> Result<Vec<(String, Origin)>, String> {
+fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin)>, String> {
     let name = ctx.agent.names.primary_origin.clone();
+    recorded_forever(ctx, &name, |v| {
+        Origin::parse_attr(v).map_err(|_| format!("unrecognised {name} {}", quoted(v)))
+    })
+}
+
+/// Every node_list node's forever attribute `name`, parsed by `parse`
+/// (its error follows "<node>: "). An unreadable or unrecognised value is
+/// an error naming the node: the caller decides nothing from a partial view.
+fn recorded_forever<T>(
+    ctx: &mut Ctx<'_, '_>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<(String, T)>, String> {
     let mut out = Vec::new();
     for node in &ctx.agent.params.node_list {
-        match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
-            Ok(Some(v)) => match Origin::parse_attr(&v) {
-                Ok(o) => out.push((node.clone(), o)),
-                Err(_) => return Err(format!("{node}: unrecognised {name} {}", quoted(&v))),
-            },
+        match ctx.world.cluster.get_attr(node, name, Lifetime::Forever) {
+            Ok(Some(v)) => out.push((node.clone(), parse(&v).map_err(|e| format!("{node}: {e}"))?)),
             Ok(None) => {}
             Err(e) => return Err(format!("{node}: can't read {name}: {e}")),
         }
@@ -372,18 +380,9 @@ pub(super) fn recorded_fork_points(
     ctx: &mut Ctx<'_, '_>,
 ) -> Result<Vec<(String, ForkRecord)>, String> {
     let name = ctx.agent.names.primary_forks.clone();
-    let mut out = Vec::new();
-    for node in &ctx.agent.params.node_list {
-        match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
-            Ok(Some(v)) => match ForkRecord::parse_attr(&v) {
-                Ok(r) => out.push((node.clone(), r)),
-                Err(e) => return Err(format!("{node}: {name}: {e}")),
-            },
-            Ok(None) => {}
-            Err(e) => return Err(format!("{node}: can't read {name}: {e}")),
-        }
-    }
-    Ok(out)
+    recorded_forever(ctx, &name, |v| {
+        ForkRecord::parse_attr(v).map_err(|e| format!("{name}: {e}"))
+    })
 }
 
 fn generic<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Outcome + '_ {
