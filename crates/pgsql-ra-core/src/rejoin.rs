@@ -71,8 +71,8 @@
 //!
 //! Rows 6a and 6b: with `restart_on_promote` the new primary is a standby started
 //! without `standby.signal`: it keeps the timeline number and writes on
-//! from the end of the WAL it received (`F`, recorded as the switch point
-//! of its `<rsc>-primary-origin` at promote). The old primary's WAL past
+//! from the end of the WAL it received (`F`, recorded in its
+//! `<rsc>-primary-forks` at promote, [`crate::forks`]). The old primary's WAL past
 //! `F` is another history under the same timeline number; no history
 //! file records it and `pg_rewind` reports "no rewind required" (it
 //! compares timelines only), so such a node is re-cloned or refused, and a
@@ -240,10 +240,11 @@ pub struct RejoinInput<'a> {
     pub primary: Option<&'a PrimaryFacts>,
     /// Free bytes beside pgdata, `None` when unknown.
     pub free_bytes: Option<u64>,
-    /// Where other nodes began writing on the local judged timeline after
-    /// the local node's own start on it: the switch points of their
-    /// `<rsc>-primary-origin` on this timeline and system (a promotion that
-    /// kept the timeline number, `restart_on_promote`; issue 10). Empty when
+    /// Where other nodes began writing on the local judged timeline by
+    /// promotions after the local node's own latest one: their
+    /// `<rsc>-primary-forks` points on this timeline and system (a promotion
+    /// that kept the timeline number, `restart_on_promote`; issue 10,
+    /// [`crate::forks`]). Empty when
     /// none is recorded. No timeline history file marks such a fork, and
     /// `pg_rewind` sees the two nodes "on the same timeline" and rewinds
     /// nothing, so the decision must know them.
