@@ -254,14 +254,117 @@ pub struct RejoinInput<'a> {
     /// forks (rows 6a–6b) do not apply; the other rows still must say
     /// "follow".
     pub repaired: bool,
+    /// `restore_command` is set: WAL the primary no longer holds may come
+    /// from the archive (the WAL rows W1–W4 then only log it).
+    pub restore_command: bool,
 }
 
 fn decided(action: RejoinAction, reason: RejoinReason) -> RejoinDecision {
     RejoinDecision { action, reason }
 }
 
-/// Decides the rejoin (the tables in the module doc).
+/// Decides the rejoin (the tables in the module doc), the WAL rows W1–W4
+/// last.
 pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
+    let decision = decide_on_history(input);
+    match input.primary {
+        Some(primary) if !input.repaired => wal_gate(input, primary, decision),
+        _ => decision,
+    }
+}
+
+/// Where the node will request WAL from the primary first, for a decision
+/// to follow or to rewind (`None`: not judged before acting): follow, the
+/// local end of WAL (a shutdown checkpoint's start: its segment or the one
+/// before the end, conservatively); rewind, the REDO of the last common
+/// checkpoint before the divergence, from which the rewound node replays
+/// and which pg_rewind's copy of the primary's `pg_wal` must hold (it
+/// removes the target's other WAL files; PostgreSQL, `filemap.c`): the
+/// local checkpoint's REDO when that checkpoint lies before the switch
+/// point (pg_rewind starts from it or a later checkpoint before the
+/// switch point), else the switch point itself (the last common
+/// checkpoint lies before it: a necessary condition only).
+fn first_needed(input: &RejoinInput<'_>, decision: &RejoinDecision) -> Option<(WalStep, u32, Lsn)> {
+    match &decision.reason {
+        RejoinReason::Follows {
+            local_timeline,
+            local_end,
+            ..
+        } => match local_end {
+            LocalEnd::Exact(e) | LocalEnd::CheckpointRecord(e) => {
+                Some((WalStep::Follow, *local_timeline, *e))
+            }
+            LocalEnd::Unknown => None,
+        },
+        RejoinReason::Rewind {
+            divergence:
+                Divergence::PastSwitchPoint {
+                    local_timeline,
+                    switch_point,
+                    ..
+                }
+                | Divergence::EndUnknown {
+                    local_timeline,
+                    switch_point,
+                    ..
+                },
+        } => {
+            let control = input.control;
+            let needed = if control.checkpoint < *switch_point {
+                control.redo.min(*switch_point)
+            } else {
+                *switch_point
+            };
+            Some((WalStep::Rewind, *local_timeline, needed))
+        }
+        _ => None,
+    }
+}
+
+/// Rows W1–W4 (module doc): a follow or a rewind needs the primary's WAL
+/// from [`first_needed`] on.
+fn wal_gate(
+    input: &RejoinInput<'_>,
+    primary: &PrimaryFacts,
+    decision: RejoinDecision,
+) -> RejoinDecision {
+    let Some((step, timeline, needed)) = first_needed(input, &decision) else {
+        return decision;
+    };
+    let found = wal::check(primary, timeline, needed);
+    match found {
+        WalCheck::Held { .. } => decision,
+        found if input.restore_command => RejoinDecision {
+            action: decision.action,
+            reason: RejoinReason::ArchiveMayHold {
+                then: Box::new(decision.reason),
+                needed,
+                check: found,
+            },
+        },
+        WalCheck::Unknown { error } => decided(
+            RejoinAction::Refuse,
+            RejoinReason::WalUnknown {
+                step,
+                needed,
+                error,
+            },
+        ),
+        WalCheck::Gone { file, oldest } => repair(
+            input,
+            primary,
+            Divergence::WalGone {
+                step,
+                needed,
+                file,
+                oldest,
+            },
+        ),
+    }
+}
+
+/// The decision from the histories and ends of WAL (rows 1–11).
+fn decide_on_history(input: &RejoinInput<'_>) -> RejoinDecision {
     use RejoinAction::{Follow, Refuse};
     let Some(primary) = input.primary else {
         return decided(Refuse, RejoinReason::NoPrimary);
@@ -436,7 +539,11 @@ fn repair(
     // pg_rewind finds the divergence from the timeline histories only: a
     // fork within one timeline number is invisible to it (it reports "no
     // rewind required"), so only a re-clone repairs it.
-    let rewind_sees_it = !matches!(divergence, Divergence::ForkOnTimeline { .. });
+    // Nor can it bring back WAL the primary removed.
+    let rewind_sees_it = !matches!(
+        divergence,
+        Divergence::ForkOnTimeline { .. } | Divergence::WalGone { .. }
+    );
     match input.policy {
         CrashRejoin::None => decided(Refuse, RejoinReason::RepairNotAllowed { divergence }),
         CrashRejoin::Rewind | CrashRejoin::RewindOrClone
@@ -472,5 +579,7 @@ fn repair(
 mod reason;
 #[cfg(test)]
 mod tests;
+pub mod wal;
 
 pub use reason::{Divergence, RejoinReason};
+pub use wal::{WalCheck, WalStep};

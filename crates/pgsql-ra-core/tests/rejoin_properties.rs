@@ -3,7 +3,7 @@
 
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::params::CrashRejoin;
-use pgsql_ra_core::ports::{ControlData, DbClusterState, PrimaryFacts};
+use pgsql_ra_core::ports::{ControlData, DbClusterState, PrimaryFacts, PrimaryWal, WalHoldings};
 use pgsql_ra_core::rejoin::{
     decide, Divergence, LocalEnd, RejoinAction, RejoinInput, RejoinReason,
 };
@@ -86,6 +86,10 @@ fn primary() -> impl Strategy<Value = PrimaryFacts> {
                 history,
                 current_lsn: Lsn(at + 0x10),
                 size_bytes,
+                wal: WalHoldings::Known(PrimaryWal {
+                    segment_size: 16 << 20,
+                    oldest_segments: (1..=timeline).map(|t| (t, 0)).collect(),
+                }),
             }
         })
 }
@@ -169,6 +173,7 @@ fn run(f: &Facts) -> pgsql_ra_core::rejoin::RejoinDecision {
         free_bytes: f.4,
         forks: &f.6,
         repaired: false,
+        restore_command: false,
     })
 }
 

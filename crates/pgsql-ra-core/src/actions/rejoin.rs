@@ -81,6 +81,7 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDeci
         free_bytes,
         forks: &forks,
         repaired,
+        restore_command: !ctx.agent.params.restore_command.trim().is_empty(),
     });
     ctx.log(
         LogLevel::Info,

@@ -87,6 +87,36 @@ pub struct PrimaryFacts {
     pub current_lsn: Lsn,
     /// `sum(pg_database_size())` in bytes: what a re-clone copies at least.
     pub size_bytes: u64,
+    /// The WAL segment files it still holds in `pg_wal` (issue 10,
+    /// "Precisions": a node that follows or was rewound must find the WAL
+    /// it requests first there, or in the archive).
+    pub wal: WalHoldings,
+}
+
+/// The WAL segment files a primary holds in `pg_wal`, read with
+/// `pg_ls_dir('pg_wal', false, false)` (the rewind role's grant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrimaryWal {
+    /// `wal_segment_size` in bytes (a power of two, 1 MiB–1 GiB).
+    pub segment_size: u64,
+    /// For each timeline with at least one complete segment file
+    /// (`<8 hex timeline><16 hex segment>`; `.partial`, `.history`,
+    /// `.backup` not counted): `(timeline, the oldest segment number)`.
+    /// PostgreSQL removes or recycles every file up to one segment number
+    /// whatever its timeline (`RemoveOldXlogFiles`), so the files of a
+    /// timeline run from this number on. A replication slot that retains
+    /// WAL keeps exactly these files.
+    pub oldest_segments: Vec<(u32, u64)>,
+}
+
+/// Whether the primary's WAL files are known ([`PrimaryFacts::wal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum WalHoldings {
+    /// Read.
+    Known(PrimaryWal),
+    /// Not read: why (the query failed, e.g. no EXECUTE on `pg_ls_dir`).
+    Unknown(String),
 }
 
 /// The functions `pg_rewind` calls on its source server as a

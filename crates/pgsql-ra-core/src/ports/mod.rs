@@ -15,8 +15,8 @@ mod system;
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 pub use data_dir::{
-    CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome,
-    RewindRoleError, RewindRoleFacts, REWIND_FUNCTIONS,
+    CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome,
+    RewindRoleError, RewindRoleFacts, WalHoldings, REWIND_FUNCTIONS,
 };
 pub use database::{Database, DbError, DbErrorKind, ReplicationLag, ReplicationRow};
 pub use filesystem::{tail_from, FileMeta, FileOwner, Filesystem, FsError};

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::wal::{WalCheck, WalStep};
 use super::LocalEnd;
 use crate::lsn::Lsn;
 
@@ -59,6 +60,19 @@ pub enum Divergence {
         /// The first recorded fork point after the local node's start.
         fork: Lsn,
     },
+    /// The primary no longer holds the WAL the node requests first (rows
+    /// W3–W4; issue 10, "Precisions"): neither following nor `pg_rewind`
+    /// can help, only a re-clone (or WAL kept or archived in future).
+    WalGone {
+        /// What needs it.
+        step: WalStep,
+        /// From where.
+        needed: Lsn,
+        /// The first segment file needed and missing.
+        file: String,
+        /// The primary's oldest file of that timeline, if any.
+        oldest: Option<String>,
+    },
     /// An older local timeline that is not in the primary's history.
     NotInHistory {
         /// The local checkpoint's timeline.
@@ -108,6 +122,25 @@ impl fmt::Display for Divergence {
                 "the local WAL on timeline {timeline} {local_end}, past {}, where another node began writing on the same timeline number (restart_on_promote)",
                 fork.to_pg()
             ),
+            Divergence::WalGone {
+                step,
+                needed,
+                file,
+                oldest,
+            } => {
+                write!(
+                    f,
+                    "{step}: it needs the primary's WAL from {} (segment {file}), which the primary no longer holds",
+                    needed.to_pg()
+                )?;
+                if let Some(oldest) = oldest {
+                    write!(f, " (its oldest of that timeline: {oldest})")?;
+                }
+                f.write_str(
+                    "; keep it with wal_keep_size or a replication slot (replication_slot_name), \
+                     or archive it where restore_command reaches, or allow crash_rejoin=rewind-or-clone",
+                )
+            }
             Divergence::NotInHistory {
                 local_timeline,
                 primary_timeline,
@@ -201,6 +234,27 @@ pub enum RejoinReason {
         /// Bytes the copy needs.
         needed: u64,
     },
+    /// A follow or a rewind whose first needed WAL the primary does not
+    /// hold (or is not known to hold) while `restore_command` is set: the
+    /// archive may have it (row W2). The action is `then`'s.
+    ArchiveMayHold {
+        /// The decision's own reason.
+        then: Box<RejoinReason>,
+        /// Where the node needs WAL from.
+        needed: Lsn,
+        /// What the primary's `pg_wal` showed.
+        check: WalCheck,
+    },
+    /// Whether the primary holds the WAL a follow or a rewind needs first
+    /// could not be read (row W1): refused this time (fail closed).
+    WalUnknown {
+        /// What needs it.
+        step: WalStep,
+        /// From where.
+        needed: Lsn,
+        /// Why it is unknown.
+        error: String,
+    },
     /// A re-clone is the only repair and there is not enough room (or the
     /// free space is unknown).
     NotEnoughDisk {
@@ -272,6 +326,24 @@ impl fmt::Display for RejoinReason {
                     )
                 }
             }
+            RejoinReason::ArchiveMayHold {
+                then,
+                needed,
+                check,
+            } => write!(
+                f,
+                "{then}; from {}: {check}: restore_command is set, the archive must provide it",
+                needed.to_pg()
+            ),
+            RejoinReason::WalUnknown {
+                step,
+                needed,
+                error,
+            } => write!(
+                f,
+                "{step}: it needs the primary's WAL from {}, and whether the primary still holds it is unknown ({error}): refused this time (the rewind role needs EXECUTE on pg_catalog.pg_ls_dir(text, boolean, boolean))",
+                needed.to_pg()
+            ),
             RejoinReason::RepairNotAllowed { divergence } => write!(
                 f,
                 "{divergence}; a repair is needed and crash_rejoin=none: refused"
@@ -315,6 +387,7 @@ fn why_no_rewind(divergence: &Divergence) -> &'static str {
         Divergence::ForkOnTimeline { .. } => {
             "pg_rewind compares timelines only and cannot see a fork within one timeline"
         }
+        Divergence::WalGone { .. } => "pg_rewind cannot bring back WAL the primary removed",
         _ => "no data checksums and wal_log_hints=off",
     }
 }

@@ -40,6 +40,10 @@ struct Row {
     forks: &'static [u64],
     /// The second decision, after a repair.
     repaired: bool,
+    /// The primary's WAL files.
+    wal: Wal,
+    /// `restore_command` set.
+    restore: bool,
     want: RejoinAction,
     /// A word the reason's sentence must hold.
     says: &'static str,
@@ -59,11 +63,34 @@ const BASE: Row = Row {
     free: Some(1 << 40),
     forks: &[],
     repaired: false,
+    wal: Wal::All,
+    restore: false,
     want: RejoinAction::Rewind,
     says: "pg_rewind",
 };
 
 const SIZE: u64 = 1_000_000;
+
+/// The primary's `pg_wal` (16 MiB segments: C and S lie in segment 5, P
+/// starts segment 6).
+#[derive(Clone, Copy)]
+enum Wal {
+    /// Every file since segment 0, every timeline.
+    All,
+    /// `(timeline, oldest segment)`.
+    Oldest(&'static [(u32, u64)]),
+    /// The listing failed.
+    Unknown,
+}
+
+/// A primary that still holds every WAL file (the WAL rows W1–W4 have
+/// their own table below).
+fn holds_everything() -> crate::ports::WalHoldings {
+    crate::ports::WalHoldings::Known(crate::ports::PrimaryWal {
+        segment_size: 16 << 20,
+        oldest_segments: (1..=8).map(|t| (t, 0)).collect(),
+    })
+}
 
 fn run(r: &Row) -> RejoinDecision {
     let (state, checkpoint, wal_end) = match r.end {
@@ -100,6 +127,16 @@ fn run(r: &Row) -> RejoinDecision {
             .collect(),
         current_lsn: Lsn(P),
         size_bytes: SIZE,
+        wal: match r.wal {
+            Wal::All => holds_everything(),
+            Wal::Oldest(o) => crate::ports::WalHoldings::Known(crate::ports::PrimaryWal {
+                segment_size: 16 << 20,
+                oldest_segments: o.to_vec(),
+            }),
+            Wal::Unknown => crate::ports::WalHoldings::Unknown(
+                "permission denied for function pg_ls_dir".into(),
+            ),
+        },
     };
     let local_history: Option<Vec<HistoryEntry>> = r.local_history.map(|h| {
         h.iter()
@@ -118,6 +155,7 @@ fn run(r: &Row) -> RejoinDecision {
         free_bytes: r.free,
         forks: &r.forks.iter().copied().map(Lsn).collect::<Vec<_>>(),
         repaired: r.repaired,
+        restore_command: r.restore,
     })
 }
 
@@ -183,7 +221,35 @@ fn the_decision_table() {
         Row { name: "rewound onto an older timeline, past its switch point", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x800)], end: End::Rewound(1, Some(P - 0x100)), want: Rewind, says: "the local WAL on timeline 2 ends at 0/5FFFF00, past 0/5FFF800", ..BASE },
         Row { name: "minimum recovery timeline not newer: the checkpoint's timeline", local_tl: 1, end: End::Rewound(1, Some(S - 0x100)), want: Follow, says: "the local WAL on timeline 1", ..BASE },
     ];
-    for r in rows.iter().chain(&branches).chain(&rewound) {
+    // Rows W1–W4: the WAL the node requests first must still be on the
+    // primary (16 MiB segments; C, S in segment 5 of timeline 1, whose
+    // file on the primary is timeline 2's: the switch is in it).
+    let follow = End::Crash(S - 0x100);
+    let held: &[(u32, u64)] = &[(1, 4), (2, 5)];
+    let gone: &[(u32, u64)] = &[(2, 6)];
+    let wal = [
+        Row { name: "W: follow, held", end: follow, wal: Wal::Oldest(held), want: Follow, says: "follow it", ..BASE },
+        Row { name: "W: follow, gone, rewind", end: follow, wal: Wal::Oldest(gone), want: Refuse, says: "it needs the primary's WAL from 0/5000000 (segment 000000020000000000000005), which the primary no longer holds (its oldest of that timeline: 000000020000000000000006); keep it with wal_keep_size or a replication slot (replication_slot_name), or archive it where restore_command reaches, or allow crash_rejoin=rewind-or-clone; rewind impossible: pg_rewind cannot bring back WAL the primary removed", ..BASE },
+        Row { name: "W: follow, gone, rewind-or-clone", end: follow, wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "to follow, the node streams from the end of its WAL", ..BASE },
+        Row { name: "W: follow, gone, rewind-or-clone, no room", end: follow, wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, free: Some(1), want: Refuse, says: "not enough disk", ..BASE },
+        Row { name: "W: follow, gone, restore_command", end: follow, wal: Wal::Oldest(gone), restore: true, want: Follow, says: "follow it; from 0/5000000: the primary no longer holds WAL segment 000000020000000000000005 (its oldest of that timeline is 000000020000000000000006): restore_command is set", ..BASE },
+        Row { name: "W: follow, unknown", end: follow, wal: Wal::Unknown, policy: Pol::RewindOrClone, want: Refuse, says: "whether the primary still holds it is unknown (permission denied for function pg_ls_dir): refused this time", ..BASE },
+        Row { name: "W: follow, unknown, restore_command", end: follow, wal: Wal::Unknown, restore: true, want: Follow, says: "restore_command is set", ..BASE },
+        Row { name: "W: follow, clean, the checkpoint's segment", end: End::Clean(S - 1), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "from 0/50000FF", ..BASE },
+        Row { name: "W: follow on the same timeline, gone", local_tl: 2, end: End::Crash(P - 0x200), forks: &[P - 0x100], wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "segment 000000020000000000000005", ..BASE },
+        Row { name: "W: follow on the same timeline, held", local_tl: 2, end: End::Crash(P), forks: &[P], wal: Wal::Oldest(gone), want: Follow, says: "follow it", ..BASE },
+        Row { name: "W: follow from an older timeline's own file", end: End::Crash(0x0400_0010), wal: Wal::Oldest(&[(1, 5), (2, 5)]), want: Refuse, says: "segment 000000010000000000000004", ..BASE },
+        Row { name: "W: rewind from the local checkpoint's REDO, held", wal: Wal::Oldest(held), want: Rewind, says: "pg_rewind", ..BASE },
+        Row { name: "W: rewind, gone", wal: Wal::Oldest(gone), want: Refuse, says: "after pg_rewind, the node replays from the last common checkpoint before the divergence: it needs the primary's WAL from 0/5000028", ..BASE },
+        Row { name: "W: rewind, gone, rewind-or-clone", wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "re-clone", ..BASE },
+        Row { name: "W: rewind, gone, restore_command", wal: Wal::Oldest(gone), restore: true, want: Rewind, says: "pg_rewind; from 0/5000028", ..BASE },
+        Row { name: "W: rewind, unknown", wal: Wal::Unknown, want: Refuse, says: "unknown", ..BASE },
+        Row { name: "W: rewind, checkpoint past the switch point: the switch point", end: End::Clean(S + 0x10), wal: Wal::Oldest(gone), want: Refuse, says: "WAL from 0/5000100", ..BASE },
+        Row { name: "W: rewind impossible stays so", rewindable: false, wal: Wal::Oldest(gone), want: Refuse, says: "no data checksums", ..BASE },
+        Row { name: "W: crash_rejoin=none, follow gone", policy: Pol::None, end: follow, wal: Wal::Oldest(gone), want: Refuse, says: "which the primary no longer holds", ..BASE },
+        Row { name: "W: the second decision is not gated", local_tl: 2, end: End::Crash(P), repaired: true, wal: Wal::Oldest(&[(2, 7)]), want: Follow, says: "follow", ..BASE },
+    ];
+    for r in rows.iter().chain(&branches).chain(&rewound).chain(&wal) {
         let d = run(r);
         assert_eq!(d.action, r.want, "{}: {}", r.name, d.reason);
         assert!(

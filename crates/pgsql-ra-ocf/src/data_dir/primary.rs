@@ -10,11 +10,17 @@
 //!   promotion;
 //! * that timeline's history file, `pg_wal/<8 hex>.history`, read with
 //!   `pg_read_binary_file` (none on timeline 1);
-//! * `pg_current_wal_lsn()` and `sum(pg_database_size(oid))`.
+//! * `pg_current_wal_lsn()` and `sum(pg_database_size(oid))`;
+//! * the WAL segment files it holds ([`WAL_SQL`]): per timeline the oldest
+//!   complete segment file in `pg_wal` and `wal_segment_size`, through
+//!   `pg_ls_dir(text, boolean, boolean)` (the rewind role's grant, one of
+//!   `pg_rewind`'s own prerequisites). A failure there does not fail the
+//!   facts: [`WalHoldings::Unknown`] with the reason, and the decision
+//!   fails closed.
 //!
 //! A server in recovery (a standby reached through `master_ip`) is refused.
 
-use pgsql_ra_core::ports::PrimaryFacts;
+use pgsql_ra_core::ports::{PrimaryFacts, PrimaryWal, WalHoldings};
 use pgsql_ra_core::timeline::{history_file_name, parse_history};
 use pgsql_ra_core::Lsn;
 
@@ -27,6 +33,80 @@ const FACTS_SQL: &str = "select pg_is_in_recovery()::text, \
      case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end, \
      case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end, \
      (select sum(pg_database_size(oid))::text from pg_database)";
+
+/// `wal_segment_size` in bytes, then `<timeline hex>:<oldest segment hex>`
+/// for each timeline with a complete segment file in `pg_wal` (names of
+/// exactly 24 hex digits: not `.partial`, `.history`, `.backup`), comma
+/// separated. Fixed-width upper-case hex: the textual minimum is the
+/// numeric one.
+pub const WAL_SQL: &str = "select pg_size_bytes(current_setting('wal_segment_size'))::text, \
+     (select string_agg(t || ':' || s, ',' order by t) from \
+       (select substr(f, 1, 8) as t, min(substr(f, 9, 16)) as s \
+        from pg_ls_dir('pg_wal', false, false) as f \
+        where f ~ '^[0-9A-F]{24}$' group by 1) as w)";
+
+/// Converts [`WAL_SQL`]'s two columns.
+///
+/// # Errors
+/// A missing or malformed column (no file at all is an error: a primary
+/// always holds its current segment).
+pub fn parse_wal_row(cols: &[Option<String>]) -> Result<PrimaryWal, String> {
+    let size_text = cols
+        .first()
+        .and_then(|c| c.as_deref())
+        .map(str::trim)
+        .ok_or("no wal_segment_size")?;
+    let segment_size = size_text
+        .parse::<u64>()
+        .ok()
+        .filter(|s| s.is_power_of_two())
+        .ok_or_else(|| {
+            format!(
+                "bad wal_segment_size {}",
+                pgsql_ra_core::quote::quoted(size_text)
+            )
+        })?;
+    let list = cols
+        .get(1)
+        .and_then(|c| c.as_deref())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .ok_or("no WAL segment file in the primary's pg_wal")?;
+    let per_id = (0x1_0000_0000u64 / segment_size).max(1);
+    let mut oldest_segments = Vec::new();
+    for item in list.split(',') {
+        let bad = || format!("bad WAL file entry {}", pgsql_ra_core::quote::quoted(item));
+        let (t, seg) = item.split_once(':').ok_or_else(bad)?;
+        let timeline = u32::from_str_radix(t, 16).map_err(|_| bad())?;
+        if seg.len() != 16 {
+            return Err(bad());
+        }
+        let log = u64::from_str_radix(&seg[..8], 16).map_err(|_| bad())?;
+        let within = u64::from_str_radix(&seg[8..], 16).map_err(|_| bad())?;
+        let segno = log
+            .checked_mul(per_id)
+            .and_then(|n| n.checked_add(within))
+            .ok_or_else(bad)?;
+        oldest_segments.push((timeline, segno));
+    }
+    Ok(PrimaryWal {
+        segment_size,
+        oldest_segments,
+    })
+}
+
+/// The primary's WAL files ([`WAL_SQL`]), or why they are unknown.
+fn wal_holdings(db: &mut PgDatabase) -> WalHoldings {
+    let row = match db.first_row_text(WAL_SQL, None) {
+        Ok(Some(row)) => row,
+        Ok(None) => return WalHoldings::Unknown("listing the primary's pg_wal: no row".into()),
+        Err(e) => return WalHoldings::Unknown(format!("listing the primary's pg_wal: {e}")),
+    };
+    match parse_wal_row(&row) {
+        Ok(w) => WalHoldings::Known(w),
+        Err(e) => WalHoldings::Unknown(format!("the primary's pg_wal: {e}")),
+    }
+}
 
 /// The history file of a timeline, as text.
 const HISTORY_SQL: &str = "select convert_from(pg_read_binary_file($1), 'UTF8')";
@@ -109,12 +189,14 @@ pub fn ask(db: &mut PgDatabase) -> Result<PrimaryFacts, String> {
     } else {
         Vec::new()
     };
+    let wal = wal_holdings(db);
     Ok(PrimaryFacts {
         system_id: facts.system_id,
         timeline: facts.timeline,
         history,
         current_lsn: facts.current_lsn,
         size_bytes: facts.size_bytes,
+        wal,
     })
 }
 
@@ -213,6 +295,38 @@ mod tests {
                 size_bytes: 31_457_280,
             })
         );
+    }
+
+    #[test]
+    fn the_wal_row_converts() {
+        let row = cols(&[
+            Some("16777216"),
+            Some("00000001:0000000000000003,00000002:00000001000000A5"),
+        ]);
+        assert_eq!(
+            parse_wal_row(&row),
+            Ok(PrimaryWal {
+                segment_size: 16 << 20,
+                oldest_segments: vec![(1, 3), (2, 0x100 + 0xA5)],
+            })
+        );
+        // 1 GiB segments: 4 per 4 GiB.
+        let big = cols(&[Some("1073741824"), Some("00000003:0000000200000001")]);
+        assert_eq!(
+            parse_wal_row(&big).map(|w| w.oldest_segments),
+            Ok(vec![(3, 9)])
+        );
+        for bad in [
+            [Some("16777217"), Some("00000001:0000000000000003")],
+            [Some("16777216"), None],
+            [Some("16777216"), Some("")],
+            [Some("16777216"), Some("00000001-0000000000000003")],
+            [Some("16777216"), Some("00000001:00000000000003")],
+            [Some("16777216"), Some("0000000Z:0000000000000003")],
+            [None, Some("00000001:0000000000000003")],
+        ] {
+            assert!(parse_wal_row(&cols(&bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,7 +33,8 @@ use std::time::Duration;
 use super::{Instance, SimPostgres, SimRole};
 use crate::lsn::Lsn;
 use crate::ports::{
-    CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome, StopMode,
+    CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome,
+    StopMode, WalHoldings,
 };
 use crate::timeline::HistoryEntry;
 
@@ -42,6 +43,9 @@ use crate::timeline::HistoryEntry;
 pub const SHUTDOWN_CHECKPOINT_LEN: u64 = 0x78;
 /// What `sum(pg_database_size())` answers on every simulated primary (64 MiB).
 pub const DATABASE_SIZE: u64 = 64 << 20;
+
+/// The simulated primary's `wal_segment_size` (PostgreSQL's default).
+pub const SIM_WAL_SEGMENT_SIZE: u64 = 16 << 20;
 /// Free bytes beside a simulated pgdata unless a scenario sets it (1 TiB).
 pub const DEFAULT_FREE_BYTES: u64 = 1 << 40;
 
@@ -237,6 +241,12 @@ impl DataDir for SimPostgres {
             history: history_entries(&p.history, p.timeline.timeline),
             current_lsn: p.lsn,
             size_bytes: DATABASE_SIZE,
+            // The simulated primary keeps all its WAL (no recycling
+            // modelled): the WAL rows of the rejoin are unit-tested.
+            wal: WalHoldings::Known(PrimaryWal {
+                segment_size: SIM_WAL_SEGMENT_SIZE,
+                oldest_segments: (1..=p.timeline.timeline).map(|t| (t, 0)).collect(),
+            }),
         })
     }
 

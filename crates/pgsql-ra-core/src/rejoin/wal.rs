@@ -1,0 +1,338 @@
+//! Does the primary still hold the WAL a rejoining node requests first?
+//! (issue 10, "Precisions": the seed archives to each node's own directory
+//! and `wal_keep_size` may be 0.) Pure: judged from
+//! [`crate::ports::PrimaryWal`].
+//!
+//! * A standby asks its primary for WAL from the start of the segment that
+//!   holds the first record it lacks (`RequestXLogStreaming` rounds the
+//!   start down to the segment: PostgreSQL, `walreceiverfuncs.c`).
+//! * On a historic timeline the walsender reads the segment that holds a
+//!   timeline switch from the *new* timeline's file (the old one is
+//!   `.partial` after a promotion; PostgreSQL, `walsender.c`,
+//!   `XLogSendPhysical`): the file of segment `s` is the newest timeline of
+//!   the primary's history that began before the end of `s`
+//!   ([`file_timeline`]).
+//! * From there on every later segment is needed, on each timeline of the
+//!   history up to the primary's own ([`check`]).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::lsn::Lsn;
+use crate::ports::{PrimaryFacts, WalHoldings};
+
+/// The segment number of `lsn` for `segment_size`-byte segments.
+pub fn segment_of(lsn: Lsn, segment_size: u64) -> u64 {
+    lsn.0 / segment_size.max(1)
+}
+
+/// PostgreSQL's WAL file name of segment `segno` on `timeline`
+/// (`XLogFileName`: timeline, then the segment number split into the
+/// 4 GiB "log" and the segment within it, 8 hex digits each).
+pub fn segment_file_name(timeline: u32, segno: u64, segment_size: u64) -> String {
+    let per_id = (0x1_0000_0000u64 / segment_size.max(1)).max(1);
+    format!("{timeline:08X}{:08X}{:08X}", segno / per_id, segno % per_id)
+}
+
+/// The timelines of the primary's history from `local_timeline` on, each
+/// with where it ends (`None`: the primary's own, still open).
+fn chain(primary: &PrimaryFacts, local_timeline: u32) -> Vec<(u32, Option<Lsn>)> {
+    let mut out = Vec::new();
+    let mut t = local_timeline;
+    let mut entries: Vec<_> = primary.history.clone();
+    entries.sort_by_key(|e| e.parent);
+    while t < primary.timeline {
+        let Some(i) = entries.iter().position(|e| e.parent == t) else {
+            break;
+        };
+        out.push((t, Some(entries[i].switch_point)));
+        t = entries.get(i + 1).map_or(primary.timeline, |e| e.parent);
+    }
+    out.push((t, None));
+    out
+}
+
+/// The timeline whose file the primary serves segment `segno` from, for a
+/// node on `local_timeline`: the newest timeline of the chain that began
+/// before the end of the segment.
+pub fn file_timeline(
+    primary: &PrimaryFacts,
+    local_timeline: u32,
+    segno: u64,
+    segment_size: u64,
+) -> u32 {
+    let end = Lsn(segno.saturating_add(1).saturating_mul(segment_size));
+    let mut file = local_timeline;
+    for (t, ends_at) in chain(primary, local_timeline) {
+        file = t;
+        match ends_at {
+            Some(s) if s < end => continue,
+            _ => break,
+        }
+    }
+    file
+}
+
+/// Which step of the rejoin needs the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WalStep {
+    /// Start as a standby as it is: it streams from its end of WAL.
+    Follow,
+    /// After `pg_rewind` it replays from the last common checkpoint.
+    Rewind,
+}
+
+impl fmt::Display for WalStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WalStep::Follow => "to follow, the node streams from the end of its WAL",
+            WalStep::Rewind => {
+                "after pg_rewind, the node replays from the last common checkpoint before the divergence"
+            }
+        })
+    }
+}
+
+/// What the check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "wal", rename_all = "snake_case")]
+pub enum WalCheck {
+    /// Every segment file from the needed one on is there.
+    Held {
+        /// The first file needed.
+        file: String,
+    },
+    /// A file the node needs is gone from the primary's `pg_wal`.
+    Gone {
+        /// The first file needed that is missing.
+        file: String,
+        /// The oldest file of that timeline the primary still holds
+        /// (`None`: none of that timeline).
+        oldest: Option<String>,
+    },
+    /// The primary's files are not known (why).
+    Unknown {
+        /// Why.
+        error: String,
+    },
+}
+
+impl fmt::Display for WalCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalCheck::Held { file } => write!(f, "the primary holds {file} and the files after it"),
+            WalCheck::Gone {
+                file,
+                oldest: Some(oldest),
+            } => write!(
+                f,
+                "the primary no longer holds WAL segment {file} (its oldest of that timeline is {oldest})"
+            ),
+            WalCheck::Gone { file, oldest: None } => write!(
+                f,
+                "the primary no longer holds WAL segment {file} (none of that timeline)"
+            ),
+            WalCheck::Unknown { error } => write!(
+                f,
+                "whether the primary still holds that WAL is unknown ({error})"
+            ),
+        }
+    }
+}
+
+/// Does the primary hold every segment file a node on `local_timeline`
+/// needs from `needed` on?
+pub fn check(primary: &PrimaryFacts, local_timeline: u32, needed: Lsn) -> WalCheck {
+    let wal = match &primary.wal {
+        WalHoldings::Known(w) => w,
+        WalHoldings::Unknown(error) => {
+            return WalCheck::Unknown {
+                error: error.clone(),
+            }
+        }
+    };
+    let size = wal.segment_size.max(1);
+    let first = segment_of(needed, size);
+    let oldest_of = |t: u32| {
+        wal.oldest_segments
+            .iter()
+            .filter(|(tl, _)| *tl == t)
+            .map(|(_, s)| *s)
+            .min()
+    };
+    let start = file_timeline(primary, local_timeline, first, size);
+    let first_file = segment_file_name(start, first, size);
+    let mut began: Option<Lsn> = None;
+    for (t, ends_at) in chain(primary, local_timeline) {
+        let begin_seg = began.map_or(first, |b| segment_of(b, size).max(first));
+        began = ends_at;
+        if t < start {
+            continue;
+        }
+        // The segment holding this timeline's end is read from the next
+        // timeline's file: this one's files run up to the one before it.
+        if let Some(end) = ends_at {
+            if segment_of(end, size) <= begin_seg {
+                continue;
+            }
+        }
+        match oldest_of(t) {
+            Some(o) if o <= begin_seg => {}
+            o => {
+                return WalCheck::Gone {
+                    file: segment_file_name(t, begin_seg, size),
+                    oldest: o.map(|o| segment_file_name(t, o, size)),
+                }
+            }
+        }
+    }
+    WalCheck::Held { file: first_file }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::PrimaryWal;
+    use crate::timeline::HistoryEntry;
+
+    const SEG: u64 = 16 * 1024 * 1024;
+
+    fn primary(timeline: u32, history: &[(u32, u64)], oldest: &[(u32, u64)]) -> PrimaryFacts {
+        PrimaryFacts {
+            system_id: 1,
+            timeline,
+            history: history
+                .iter()
+                .map(|(p, s)| HistoryEntry {
+                    parent: *p,
+                    switch_point: Lsn(*s),
+                })
+                .collect(),
+            current_lsn: Lsn(0x2000_0000),
+            size_bytes: 1,
+            wal: WalHoldings::Known(PrimaryWal {
+                segment_size: SEG,
+                oldest_segments: oldest.to_vec(),
+            }),
+        }
+    }
+
+    #[test]
+    fn file_names_follow_postgresql() {
+        assert_eq!(segment_file_name(1, 3, SEG), "000000010000000000000003");
+        assert_eq!(
+            segment_file_name(2, 0x1_05, SEG),
+            "000000020000000100000005"
+        );
+        // 1 GiB segments: 4 per 4 GiB.
+        assert_eq!(segment_file_name(3, 9, 1 << 30), "000000030000000200000001");
+        assert_eq!(segment_of(Lsn(0x0300_0028), SEG), 3);
+    }
+
+    /// The walsender's example (walsender.c): the switch from 4 to 5 at
+    /// 0/13002088; segment 0x13 is read from timeline 5's file, 0x12 from 4's.
+    #[test]
+    fn the_switch_segment_is_the_new_timeline_s_file() {
+        let p = primary(5, &[(4, 0x1300_2088)], &[(4, 0x10), (5, 0x13)]);
+        assert_eq!(file_timeline(&p, 4, 0x13, SEG), 5);
+        assert_eq!(file_timeline(&p, 4, 0x12, SEG), 4);
+        assert_eq!(file_timeline(&p, 5, 0x14, SEG), 5);
+        // A switch exactly at a segment start: that segment is the new one's.
+        let q = primary(2, &[(1, 0x0400_0000)], &[(1, 1), (2, 4)]);
+        assert_eq!(file_timeline(&q, 1, 3, SEG), 1);
+        assert_eq!(file_timeline(&q, 1, 4, SEG), 2);
+    }
+
+    #[test]
+    fn held_gone_and_unknown() {
+        // Switch 1 → 2 in segment 5; the primary holds 1: 3–4, 2: 5 on.
+        let p = primary(2, &[(1, 0x0500_0100)], &[(1, 3), (2, 5)]);
+        assert_eq!(
+            check(&p, 1, Lsn(0x0300_0028)),
+            WalCheck::Held {
+                file: "000000010000000000000003".into()
+            }
+        );
+        // In the switch segment: only timeline 2's file is needed.
+        assert_eq!(
+            check(&p, 1, Lsn(0x0500_0028)),
+            WalCheck::Held {
+                file: "000000020000000000000005".into()
+            }
+        );
+        let gone = check(&p, 1, Lsn(0x0200_0028));
+        assert_eq!(
+            gone,
+            WalCheck::Gone {
+                file: "000000010000000000000002".into(),
+                oldest: Some("000000010000000000000003".into()),
+            }
+        );
+        assert!(gone
+            .to_string()
+            .contains("no longer holds WAL segment 000000010000000000000002"));
+        // Only timeline 2's files left (checkpoints removed 1–6).
+        let later = primary(2, &[(1, 0x0500_0100)], &[(2, 7)]);
+        assert_eq!(
+            check(&later, 1, Lsn(0x0500_0028)),
+            WalCheck::Gone {
+                file: "000000020000000000000005".into(),
+                oldest: Some("000000020000000000000007".into()),
+            }
+        );
+        assert_eq!(
+            check(&later, 1, Lsn(0x0400_0000)),
+            WalCheck::Gone {
+                file: "000000010000000000000004".into(),
+                oldest: None,
+            }
+        );
+        // Same timeline.
+        let same = primary(1, &[], &[(1, 6)]);
+        assert!(matches!(
+            check(&same, 1, Lsn(0x0600_0000)),
+            WalCheck::Held { .. }
+        ));
+        assert!(matches!(
+            check(&same, 1, Lsn(0x05FF_FFFF)),
+            WalCheck::Gone { .. }
+        ));
+        let mut unknown = same.clone();
+        unknown.wal = WalHoldings::Unknown("permission denied for function pg_ls_dir".into());
+        assert!(matches!(
+            check(&unknown, 1, Lsn(0x0600_0000)),
+            WalCheck::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn every_timeline_of_the_chain_is_checked() {
+        // 1 → 2 in segment 4, 2 → 3 in segment 8; timeline 2's files gone
+        // up to 6 although timeline 1's segment 3 is there (not by
+        // PostgreSQL's removal, which cuts every timeline at one number,
+        // but the check must not assume it).
+        let p = primary(
+            3,
+            &[(1, 0x0400_0100), (2, 0x0800_0100)],
+            &[(1, 3), (2, 6), (3, 8)],
+        );
+        assert_eq!(
+            check(&p, 1, Lsn(0x0300_0000)),
+            WalCheck::Gone {
+                file: "000000020000000000000004".into(),
+                oldest: Some("000000020000000000000006".into()),
+            }
+        );
+        let ok = primary(
+            3,
+            &[(1, 0x0400_0100), (2, 0x0800_0100)],
+            &[(1, 3), (2, 4), (3, 8)],
+        );
+        assert!(matches!(
+            check(&ok, 1, Lsn(0x0300_0000)),
+            WalCheck::Held { .. }
+        ));
+    }
+}
