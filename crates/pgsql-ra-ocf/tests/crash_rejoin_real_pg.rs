@@ -559,3 +559,182 @@ fn a_second_promotion_on_the_same_timeline_keeps_the_first_fork() {
     assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
     let _ = &p.dir;
 }
+
+/// node2's timeline (8 hex digits) and the WAL file on it that holds the
+/// switch point where its timeline began (its history file's last line):
+/// the first file a node that stopped at or before that point requests.
+fn switch_segment_file(n2: &PgNode) -> (String, String) {
+    let tli = n2.psql("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)");
+    let history = n2.psql(&format!("select pg_read_file('pg_wal/{tli}.history')"));
+    let switch = history
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .next_back()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("node2's history {history:?}"))
+        .to_string();
+    let file = n2.psql(&format!("select pg_walfile_name('{switch}')"));
+    eprintln!("node2 on timeline {tli} began at {switch}, in {file}");
+    (tli, file)
+}
+
+fn holds(n2: &PgNode, file: &str) -> bool {
+    n2.psql(&format!(
+        "select count(*) from pg_ls_dir('pg_wal') as f where f = '{file}'"
+    )) == "1"
+}
+
+/// `wal_keep_size = 0` on node2 (no slot: `replication_slot_name` unset),
+/// then writes, `pg_switch_wal()` and `CHECKPOINT` until `file` is gone
+/// from its `pg_wal` (PostgreSQL removes or recycles every segment before
+/// the new checkpoint's REDO).
+fn remove_wal_through(n2: &PgNode, file: &str) {
+    n2.psql("alter system set wal_keep_size = 0");
+    n2.psql("select pg_reload_conf()");
+    n2.psql("create table if not exists fill(x int)");
+    for _ in 0..12 {
+        if !holds(n2, file) {
+            break;
+        }
+        n2.psql("insert into fill select generate_series(1, 1000)");
+        n2.psql("select pg_switch_wal()");
+        n2.psql("checkpoint");
+    }
+    assert!(
+        !holds(n2, file),
+        "{file} is still in node2's pg_wal: {}",
+        n2.psql("select string_agg(f, ' ' order by f) from pg_ls_dir('pg_wal') as f")
+    );
+    eprintln!(
+        "node2's pg_wal now: {}",
+        n2.psql("select string_agg(f, ' ' order by f) from pg_ls_dir('pg_wal') as f")
+    );
+}
+
+/// Issue 10, "Precisions": node1 crashed (`crash`), node2 was promoted,
+/// then node2 (`wal_keep_size = 0`, no slot, no shared archive) removed
+/// the WAL node1 would request first. `crash_rejoin=rewind` refuses with
+/// the reason (the LSN, the segment, the fixes), pgdata untouched and the
+/// lock kept; `rewind-or-clone` re-clones and node1 streams again. Before,
+/// the start succeeded and node1 sat there never streaming ("requested WAL
+/// segment … has already been removed").
+fn wal_gone_is_refused_then_recloned(tag: &str, crash: Crash, both: u32, step: &str) {
+    let p = Pair::new(tag, true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, crash);
+    // Measured: after the promotion node2 holds the switch segment under
+    // the new timeline's name (the walsender serves it from there) and,
+    // archiving being off here, the old timeline's under its own name
+    // (PostgreSQL renames it to .partial only when archiving is active).
+    let (tli, file) = switch_segment_file(&p.n2);
+    assert_eq!(tli, "00000003");
+    assert!(holds(&p.n2, &file), "{file}");
+    let old = format!("00000002{}", &file[8..]);
+    assert!(
+        holds(&p.n2, &old) && !holds(&p.n2, &format!("{old}.partial")),
+        "{old}"
+    );
+    // pg_rewind's copy runs a CHECKPOINT on node2 first when its last one
+    // is older than its timeline: do it now, so that the check sees what
+    // the rewind would.
+    p.n2.psql("checkpoint");
+    remove_wal_through(&p.n2, &file);
+    let snapshot = || pgdata_without_standby_signal(&p.n1);
+    let before = snapshot();
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(step)
+            && r.stderr.contains(&format!(
+                "the primary no longer holds WAL segment {file}, needed from 0/"
+            ))
+            && r.stderr.contains("wal_keep_size")
+            && r.stderr.contains("restore_command")
+            && r.stderr.contains("crash_rejoin=rewind-or-clone")
+            && r.stderr
+                .contains("re-clone not allowed by crash_rejoin=rewind"),
+        "the reason is given: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pg_rewind ended"), "{}", r.stderr);
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
+    assert_eq!(
+        changes(&before, &snapshot()),
+        Vec::<String>::new(),
+        "a refused start leaves pgdata as it was"
+    );
+    assert!(p
+        .n1
+        .postmaster_pid()
+        .is_none_or(|pid| !pgsql_ra_ocf::procfs::signalable(pid)));
+
+    let mut a1 = p.env(&p.n1, "rewind-or-clone");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
+    let aside = std::fs::read_dir(p.dir.join("node1"))
+        .expect("node1's directory")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("data.aside-"))
+        .count();
+    assert_eq!(aside, 1, "the old directory is kept aside");
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, both);
+    let _ = &p.dir;
+}
+
+/// A caught-up pair: node1 would follow, from the switch segment.
+#[test]
+fn follow_with_the_wal_gone_is_refused_then_recloned() {
+    wal_gone_is_refused_then_recloned(
+        "wal-gone-follow",
+        Crash::CaughtUp,
+        1001,
+        "to follow (streaming from the end of the local WAL)",
+    );
+}
+
+/// Writes node2 never got: node1 would be rewound, then replay from its
+/// last checkpoint before the switch point.
+#[test]
+fn rewind_with_the_wal_gone_is_refused_then_recloned() {
+    wal_gone_is_refused_then_recloned(
+        "wal-gone-rewind",
+        Crash::WithLostWrites,
+        1000,
+        "after pg_rewind (replay from the last common checkpoint before the divergence)",
+    );
+}
+
+/// The control: the same setting (`wal_keep_size = 0`, no slot) with the
+/// segment still on node2: node1 follows as before.
+#[test]
+fn follow_with_the_wal_still_held_and_no_wal_keep_size() {
+    let p = Pair::new("wal-held-follow", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::CaughtUp);
+    let (_, file) = switch_segment_file(&p.n2);
+    p.n2.psql("alter system set wal_keep_size = 0");
+    p.n2.psql("select pg_reload_conf()");
+    assert!(holds(&p.n2, &file), "{file}");
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": follow it"), "{}", r.stderr);
+    assert!(!r.stderr.contains("no longer holds"), "{}", r.stderr);
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1001);
+    let _ = &p.dir;
+}

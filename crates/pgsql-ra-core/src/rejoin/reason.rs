@@ -130,11 +130,12 @@ impl fmt::Display for Divergence {
             } => {
                 write!(
                     f,
-                    "{step}: it needs the primary's WAL from {} (segment {file}), which the primary no longer holds",
+                    "the primary no longer holds WAL segment {file}, needed from {} {step}",
                     needed.to_pg()
                 )?;
-                if let Some(oldest) = oldest {
-                    write!(f, " (its oldest of that timeline: {oldest})")?;
+                match oldest {
+                    Some(oldest) => write!(f, "; the oldest it holds of that timeline is {oldest}")?,
+                    None => f.write_str("; it holds none of that timeline")?,
                 }
                 f.write_str(
                     "; keep it with wal_keep_size or a replication slot (replication_slot_name), \
@@ -341,7 +342,7 @@ impl fmt::Display for RejoinReason {
                 error,
             } => write!(
                 f,
-                "{step}: it needs the primary's WAL from {}, and whether the primary still holds it is unknown ({error}): refused this time (the rewind role needs EXECUTE on pg_catalog.pg_ls_dir(text, boolean, boolean))",
+                "whether the primary still holds the WAL needed from {} {step} is unknown ({error}): refused this time (the rewind role needs EXECUTE on pg_catalog.pg_ls_dir(text, boolean, boolean))",
                 needed.to_pg()
             ),
             RejoinReason::RepairNotAllowed { divergence } => write!(

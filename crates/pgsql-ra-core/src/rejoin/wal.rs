@@ -87,9 +87,9 @@ pub enum WalStep {
 impl fmt::Display for WalStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            WalStep::Follow => "to follow, the node streams from the end of its WAL",
+            WalStep::Follow => "to follow (streaming from the end of the local WAL)",
             WalStep::Rewind => {
-                "after pg_rewind, the node replays from the last common checkpoint before the divergence"
+                "after pg_rewind (replay from the last common checkpoint before the divergence)"
             }
         })
     }
