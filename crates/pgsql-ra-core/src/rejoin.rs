@@ -257,19 +257,40 @@ pub struct RejoinInput<'a> {
     /// `restore_command` is set: WAL the primary no longer holds may come
     /// from the archive (the WAL rows W1–W4 then only log it).
     pub restore_command: bool,
+    /// The second decision after `pg_rewind`: where the rewound directory
+    /// replays from, `(timeline, LSN)` of its `backup_label`'s "START WAL
+    /// LOCATION" ([`wal::backup_label_start`]). `pg_rewind` replaced the
+    /// local `pg_wal` by the primary's files (it removes the target's
+    /// others; PostgreSQL, `filemap.c`) and ran a `CHECKPOINT` on the
+    /// primary first when needed, which may have removed that WAL since
+    /// the first decision: a "follow" is then checked from there (row W5).
+    pub rewound_from: Option<(u32, Lsn)>,
 }
 
 fn decided(action: RejoinAction, reason: RejoinReason) -> RejoinDecision {
     RejoinDecision { action, reason }
 }
 
-/// Decides the rejoin (the tables in the module doc), the WAL rows W1–W4
+/// Decides the rejoin (the tables in the module doc), the WAL rows W1–W5
 /// last.
 pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
     let decision = decide_on_history(input);
-    match input.primary {
-        Some(primary) if !input.repaired => wal_gate(input, primary, decision),
-        _ => decision,
+    let Some(primary) = input.primary else {
+        return decision;
+    };
+    let needed = if !input.repaired {
+        first_needed(input, &decision)
+    } else {
+        match input.rewound_from {
+            Some((timeline, lsn)) if decision.action == RejoinAction::Follow => {
+                Some((WalStep::Rewind, timeline, lsn))
+            }
+            _ => None,
+        }
+    };
+    match needed {
+        Some(needed) => wal_gate(input, primary, decision, needed),
+        None => decision,
     }
 }
 
@@ -321,16 +342,14 @@ fn first_needed(input: &RejoinInput<'_>, decision: &RejoinDecision) -> Option<(W
     }
 }
 
-/// Rows W1–W4 (module doc): a follow or a rewind needs the primary's WAL
-/// from [`first_needed`] on.
+/// Rows W1–W5 (module doc): a follow or a rewind needs the primary's WAL
+/// from `needed` (`(step, timeline, LSN)`) on.
 fn wal_gate(
     input: &RejoinInput<'_>,
     primary: &PrimaryFacts,
     decision: RejoinDecision,
+    (step, timeline, needed): (WalStep, u32, Lsn),
 ) -> RejoinDecision {
-    let Some((step, timeline, needed)) = first_needed(input, &decision) else {
-        return decision;
-    };
     let found = wal::check(primary, timeline, needed);
     match found {
         WalCheck::Held { .. } => decision,

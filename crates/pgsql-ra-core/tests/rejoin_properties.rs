@@ -58,6 +58,37 @@ fn control() -> impl Strategy<Value = ControlData> {
         )
 }
 
+/// The segment size of the generated primaries: 16 bytes, so that the
+/// small LSN range spans a few segments (`0x300000`..`0x300004`).
+const SEG: u64 = 0x10;
+const FIRST_SEG: u64 = 0x0300_0000 / SEG;
+
+/// How a generated primary's `pg_wal` looks: every file (6 in 10), every
+/// timeline's files from one segment on (3 in 10: PostgreSQL removes up to
+/// one segment number whatever the timeline), unknown (1 in 10).
+fn primary_wal() -> impl Strategy<Value = WalHoldings> {
+    (0u8..10, 0u64..5).prop_map(|(kind, cut)| match kind {
+        0..=5 => WalHoldings::Known(PrimaryWal {
+            segment_size: SEG,
+            oldest_segments: (1..=8).map(|t| (t, 0)).collect(),
+        }),
+        6..=8 => WalHoldings::Known(PrimaryWal {
+            segment_size: SEG,
+            oldest_segments: (1..=8).map(|t| (t, FIRST_SEG + cut)).collect(),
+        }),
+        _ => WalHoldings::Unknown("permission denied for function pg_ls_dir".into()),
+    })
+}
+
+/// The first segment the generated primary still holds (every timeline
+/// alike), `None` when unknown.
+fn cutoff(p: &PrimaryFacts) -> Option<u64> {
+    match &p.wal {
+        WalHoldings::Known(w) => w.oldest_segments.iter().map(|(_, s)| *s).min(),
+        WalHoldings::Unknown(_) => None,
+    }
+}
+
 /// A primary on timeline 1..5 whose history lists a subset of the older
 /// timelines with non-decreasing switch points.
 fn primary() -> impl Strategy<Value = PrimaryFacts> {
@@ -67,8 +98,9 @@ fn primary() -> impl Strategy<Value = PrimaryFacts> {
         prop::collection::vec((any::<bool>(), 0u64..0x10), 4),
         lsn(),
         0u64..1_000_000,
+        primary_wal(),
     )
-        .prop_map(|(system_id, timeline, steps, base, size_bytes)| {
+        .prop_map(|(system_id, timeline, steps, base, size_bytes, wal)| {
             let mut at = base.0;
             let mut history = Vec::new();
             for (parent, (keep, step)) in (1..timeline).zip(steps) {
@@ -86,16 +118,13 @@ fn primary() -> impl Strategy<Value = PrimaryFacts> {
                 history,
                 current_lsn: Lsn(at + 0x10),
                 size_bytes,
-                wal: WalHoldings::Known(PrimaryWal {
-                    segment_size: 16 << 20,
-                    oldest_segments: (1..=timeline).map(|t| (t, 0)).collect(),
-                }),
+                wal,
             }
         })
 }
 
 /// policy, local control data, exact end of WAL, primary, free bytes,
-/// local history file.
+/// local history file, forks, `restore_command` set.
 type Facts = (
     CrashRejoin,
     ControlData,
@@ -104,6 +133,7 @@ type Facts = (
     Option<u64>,
     Option<Vec<HistoryEntry>>,
     Vec<Lsn>,
+    bool,
 );
 
 fn facts() -> impl Strategy<Value = Facts> {
@@ -116,9 +146,10 @@ fn facts() -> impl Strategy<Value = Facts> {
         prop::bool::weighted(0.15),
         0u8..10,
         prop::collection::vec(lsn(), 0..3),
+        prop::bool::weighted(0.2),
     )
         .prop_map(
-            |(policy, control, wal_end, mut primary, free, other, hist, forks)| {
+            |(policy, control, wal_end, mut primary, free, other, hist, forks, restore)| {
                 // Mostly the same system, so that the other rules are reached.
                 if let Some(p) = primary.as_mut() {
                     p.system_id = if other {
@@ -158,6 +189,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                     free,
                     local_history,
                     forks,
+                    restore,
                 )
             },
         )
@@ -173,7 +205,8 @@ fn run(f: &Facts) -> pgsql_ra_core::rejoin::RejoinDecision {
         free_bytes: f.4,
         forks: &f.6,
         repaired: false,
-        restore_command: false,
+        restore_command: f.7,
+        rewound_from: None,
     })
 }
 
@@ -188,6 +221,27 @@ fn is_fork(r: &RejoinReason) -> bool {
         _ => return false,
     };
     matches!(d, Divergence::ForkOnTimeline { .. })
+}
+
+/// A repair because the primary no longer holds the WAL needed first.
+fn is_wal_gone(r: &RejoinReason) -> bool {
+    match r {
+        RejoinReason::RepairNotAllowed { divergence }
+        | RejoinReason::RewindImpossible { divergence }
+        | RejoinReason::Reclone { divergence, .. }
+        | RejoinReason::NotEnoughDisk { divergence, .. } => {
+            matches!(divergence, Divergence::WalGone { .. })
+        }
+        _ => false,
+    }
+}
+
+/// The decision's own reason under an `ArchiveMayHold`.
+fn own(r: &RejoinReason) -> &RejoinReason {
+    match r {
+        RejoinReason::ArchiveMayHold { then, .. } => then,
+        r => r,
+    }
 }
 
 /// A phrase the sentence of each reason must hold.
@@ -205,6 +259,10 @@ fn phrase(r: &RejoinReason) -> &'static str {
         RejoinReason::RewindImpossible { .. } => "re-clone not allowed by crash_rejoin=rewind",
         RejoinReason::Reclone { .. } => "re-clone (",
         RejoinReason::NotEnoughDisk { .. } => "bytes",
+        RejoinReason::ArchiveMayHold { .. } => {
+            "restore_command is set, the archive must provide it"
+        }
+        RejoinReason::WalUnknown { .. } => "is unknown",
     }
 }
 
@@ -243,10 +301,11 @@ proptest! {
                 prop_assert_eq!(d.action, RejoinAction::Refuse, "{}", d.reason);
             }
             if p.timeline == f.1.timeline && same_branch {
-                // Never rewound; re-cloned only past a recorded fork.
+                // Never rewound; re-cloned only past a recorded fork or
+                // when the primary no longer holds the WAL to follow.
                 prop_assert!(d.action != RejoinAction::Rewind, "{}", d.reason);
                 if d.action == RejoinAction::Reclone {
-                    prop_assert!(is_fork(&d.reason), "{}", d.reason);
+                    prop_assert!(is_fork(&d.reason) || is_wal_gone(&d.reason), "{}", d.reason);
                 }
             }
         }
@@ -318,7 +377,11 @@ proptest! {
             }
             RejoinAction::Reclone => {
                 prop_assert_eq!(f.0, CrashRejoin::RewindOrClone);
-                prop_assert!(!f.1.rewindable() || is_fork(&d.reason), "{}", d.reason);
+                prop_assert!(
+                    !f.1.rewindable() || is_fork(&d.reason) || is_wal_gone(&d.reason),
+                    "{}",
+                    d.reason
+                );
                 let size = f.3.as_ref().map(|p| p.size_bytes).unwrap_or_default();
                 prop_assert!(f.4.unwrap_or(0) >= pgsql_ra_core::rejoin::clone_space_needed(size));
             }
@@ -334,8 +397,57 @@ proptest! {
         prop_assert!(text.contains(phrase(&d.reason)), "{:?}: {}", d.reason, text);
         prop_assert_eq!(
             d.action == RejoinAction::Follow,
-            matches!(d.reason, RejoinReason::Follows { .. })
+            matches!(own(&d.reason), RejoinReason::Follows { .. })
         );
+    }
+
+    /// Issue 10, "Precisions": a follow starts streaming at the segment of
+    /// the local end of WAL, a rewound node replays from the local
+    /// checkpoint (or the switch point when the checkpoint lies past it):
+    /// without `restore_command` the primary must hold that segment
+    /// (checked here by segment number: the generated primaries cut every
+    /// timeline at one segment, as PostgreSQL removes WAL); unknown
+    /// holdings never follow nor rewind where the point is known.
+    #[test]
+    fn follow_and_rewind_only_with_the_wal_held(f in facts()) {
+        let d = run(&f);
+        let Some(p) = &f.3 else { return Ok(()) };
+        let needed = match (&d.action, own(&d.reason)) {
+            (RejoinAction::Follow, _) => Some(match (f.2, &f.1.state) {
+                (Some(e), _) => e,
+                _ => f.1.checkpoint,
+            }),
+            (
+                RejoinAction::Rewind,
+                RejoinReason::Rewind {
+                    divergence:
+                        Divergence::PastSwitchPoint { switch_point, .. }
+                        | Divergence::EndUnknown { switch_point, .. },
+                },
+            ) => Some(f.1.redo.min(*switch_point)),
+            _ => None,
+        };
+        let Some(needed) = needed else { return Ok(()) };
+        if f.7 {
+            // The archive may hold it: kept going, and said so when not held.
+            let held = cutoff(p).is_some_and(|c| c <= needed.0 / SEG);
+            prop_assert!(
+                held || matches!(d.reason, RejoinReason::ArchiveMayHold { .. }),
+                "{}",
+                d.reason
+            );
+        } else {
+            let c = cutoff(p);
+            prop_assert!(c.is_some(), "WAL unknown, yet {:?}: {}", d.action, d.reason);
+            prop_assert!(
+                c.unwrap_or(u64::MAX) <= needed.0 / SEG,
+                "needs {} (segment {:#x}), the primary holds from {:#x}: {}",
+                needed.to_pg(),
+                needed.0 / SEG,
+                c.unwrap_or_default(),
+                d.reason
+            );
+        }
     }
 }
 
@@ -347,7 +459,7 @@ fn the_generated_facts_reach_every_outcome() {
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
     let strategy = facts();
-    let (mut counts, mut ahead, n) = ([0usize; 4], 0usize, 4000);
+    let (mut counts, mut ahead, mut gone, n) = ([0usize; 4], 0usize, 0usize, 4000);
     for _ in 0..n {
         let f = strategy.new_tree(&mut runner).expect("a value").current();
         let d = run(&f);
@@ -355,10 +467,14 @@ fn the_generated_facts_reach_every_outcome() {
         if matches!(d.reason, RejoinReason::AheadOnSameTimeline { .. }) {
             ahead += 1;
         }
+        if is_wal_gone(&d.reason) {
+            gone += 1;
+        }
     }
     eprintln!(
-        "follow/rewind/reclone/refuse: {counts:?}, ahead on the same timeline: {ahead} of {n}"
+        "follow/rewind/reclone/refuse: {counts:?}, ahead on the same timeline: {ahead}, WAL gone: {gone} of {n}"
     );
+    assert!(gone * 100 >= n, "WAL gone reached {gone} of {n}");
     for (i, c) in counts.iter().enumerate() {
         assert!(*c * 100 >= n, "action {i} reached {c} of {n} (< 1 %)");
     }

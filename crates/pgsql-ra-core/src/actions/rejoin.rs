@@ -22,10 +22,46 @@ fn remaining(ctx: &mut Ctx<'_, '_>) -> Duration {
     ctx.budget.remaining(now)
 }
 
-/// Reads the local and the primary's facts and decides (`repaired`: the
-/// second decision, after pg_rewind or a re-clone). `Err`: the local
-/// control data could not be read (nothing can be decided without it).
-fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDecision, String> {
+/// What came before a decision.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The first decision.
+    First,
+    /// After `pg_rewind` rewound the directory (it wrote `backup_label`).
+    Rewound,
+    /// After a re-clone (its WAL from the backup's start is in the copy).
+    Recloned,
+    /// After `pg_rewind` said "no rewind required": nothing was copied.
+    NotRewound,
+}
+
+/// Where a rewound directory replays from: its `backup_label`'s start
+/// ([`crate::rejoin::wal::backup_label_start`]).
+///
+/// # Errors
+/// The file is missing, unreadable or has no start: fail closed (the
+/// decision could not check the WAL the node needs).
+fn rewound_from(ctx: &mut Ctx<'_, '_>) -> Result<(u32, crate::lsn::Lsn), String> {
+    let path = ctx.pgdata_path("backup_label");
+    match ctx.world.fs.read(&path) {
+        Ok(Some(text)) => crate::rejoin::wal::backup_label_start(&text)
+            .ok_or_else(|| format!("after pg_rewind, {path} names no START WAL LOCATION")),
+        Ok(None) => Err(format!("after pg_rewind, {path} is missing")),
+        Err(e) => Err(format!("after pg_rewind, can't read {path}: {e}")),
+    }
+}
+
+/// Reads the local and the primary's facts and decides (`stage`: the
+/// first decision, or the second after pg_rewind or a re-clone). `Err`:
+/// the local control data (or, after a rewind, its `backup_label`) could
+/// not be read (nothing can be decided without it).
+fn gather_and_decide(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<RejoinDecision, String> {
+    // The recorded forks do not apply to a copy of the primary's WAL.
+    let repaired = matches!(stage, Stage::Rewound | Stage::Recloned);
+    let rewound_from = match stage {
+        Stage::Rewound => Some(rewound_from(ctx)?),
+        _ => None,
+    };
     let control = ctx
         .world
         .server
@@ -82,6 +118,7 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDeci
         forks: &forks,
         repaired,
         restore_command: !ctx.agent.params.restore_command.trim().is_empty(),
+        rewound_from,
     });
     ctx.log(
         LogLevel::Info,
@@ -174,17 +211,42 @@ fn local_history(ctx: &mut Ctx<'_, '_>, timeline: u32) -> Option<Vec<HistoryEntr
     }
 }
 
-/// After a repair the directory must be on the primary's history
-/// (`copied`: the repair copied the primary's WAL past the divergence, so
-/// the recorded forks no longer apply; not after "no rewind required").
-fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str, copied: bool) -> Result<(), String> {
-    let again = gather_and_decide(ctx, copied)?;
-    if again.action != RejoinAction::Follow {
-        return Err(format!("after {what}: {}", again.reason));
+/// After a repair the directory must be on the primary's history. After
+/// `pg_rewind` the second decision may still order a re-clone (row W5: the
+/// primary no longer holds the WAL the rewound directory replays from,
+/// `crash_rejoin=rewind-or-clone`); nothing else but "follow" is accepted.
+fn follow_after(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<(), String> {
+    let again = gather_and_decide(ctx, stage)?;
+    let what = match stage {
+        Stage::Recloned => "the re-clone",
+        _ => "pg_rewind",
+    };
+    match again.action {
+        RejoinAction::Follow => {}
+        RejoinAction::Reclone if stage != Stage::Recloned => return reclone(ctx),
+        _ => return Err(format!("after {what}: {}", again.reason)),
     }
     // pg_rewind and pg_basebackup replace the files the standby
     // configuration lives in: write it again.
     write_recovery_conf(ctx).map_err(|o| o.reason.unwrap_or_default())
+}
+
+/// A re-clone, then the second decision.
+fn reclone(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let budget = remaining(ctx);
+    let outcome = ctx
+        .world
+        .server
+        .reclone(budget)
+        .map_err(|e| format!("re-clone failed: {e}"))?;
+    ctx.log(
+        LogLevel::Info,
+        &format!(
+            "crash rejoin: re-cloned from the primary; the previous data directory is {}",
+            outcome.moved_aside
+        ),
+    );
+    follow_after(ctx, Stage::Recloned)
 }
 
 /// Removes the file that puts pgdata in standby mode (`standby.signal`,
@@ -212,7 +274,7 @@ fn leave_standby_mode(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
 /// as a standby of the primary; `Err` with the reason otherwise (the lock
 /// stays, pgdata as the tools left it).
 pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
-    let decision = gather_and_decide(ctx, false)?;
+    let decision = gather_and_decide(ctx, Stage::First)?;
     match decision.action {
         RejoinAction::Follow => Ok(()),
         RejoinAction::Refuse => Err(decision.reason.to_string()),
@@ -235,24 +297,12 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
                 LogLevel::Info,
                 &format!("crash rejoin: pg_rewind ended: {ended}"),
             );
-            let copied = matches!(outcome, crate::ports::RewindOutcome::Rewound { .. });
-            follow_after(ctx, "pg_rewind", copied)
+            let stage = match outcome {
+                RewindOutcome::Rewound { .. } => Stage::Rewound,
+                RewindOutcome::NotNeeded => Stage::NotRewound,
+            };
+            follow_after(ctx, stage)
         }
-        RejoinAction::Reclone => {
-            let budget = remaining(ctx);
-            let outcome = ctx
-                .world
-                .server
-                .reclone(budget)
-                .map_err(|e| format!("re-clone failed: {e}"))?;
-            ctx.log(
-                LogLevel::Info,
-                &format!(
-                    "crash rejoin: re-cloned from the primary; the previous data directory is {}",
-                    outcome.moved_aside
-                ),
-            );
-            follow_after(ctx, "the re-clone", true)
-        }
+        RejoinAction::Reclone => reclone(ctx),
     }
 }

@@ -44,6 +44,8 @@ struct Row {
     wal: Wal,
     /// `restore_command` set.
     restore: bool,
+    /// After pg_rewind: its backup_label's start.
+    rewound_from: Option<(u32, u64)>,
     want: RejoinAction,
     /// A word the reason's sentence must hold.
     says: &'static str,
@@ -65,6 +67,7 @@ const BASE: Row = Row {
     repaired: false,
     wal: Wal::All,
     restore: false,
+    rewound_from: None,
     want: RejoinAction::Rewind,
     says: "pg_rewind",
 };
@@ -156,6 +159,7 @@ fn run(r: &Row) -> RejoinDecision {
         forks: &r.forks.iter().copied().map(Lsn).collect::<Vec<_>>(),
         repaired: r.repaired,
         restore_command: r.restore,
+        rewound_from: r.rewound_from.map(|(t, l)| (t, Lsn(l))),
     })
 }
 
@@ -247,7 +251,11 @@ fn the_decision_table() {
         Row { name: "W: rewind, checkpoint past the switch point: the switch point", end: End::Clean(S + 0x10), wal: Wal::Oldest(gone), want: Refuse, says: "needed from 0/5000100 after pg_rewind", ..BASE },
         Row { name: "W: rewind impossible stays so", rewindable: false, wal: Wal::Oldest(gone), want: Refuse, says: "no data checksums", ..BASE },
         Row { name: "W: crash_rejoin=none, follow gone", policy: Pol::None, end: follow, wal: Wal::Oldest(gone), want: Refuse, says: "the primary no longer holds WAL segment", ..BASE },
-        Row { name: "W: the second decision is not gated", local_tl: 2, end: End::Crash(P), repaired: true, wal: Wal::Oldest(&[(2, 7)]), want: Follow, says: "follow", ..BASE },
+        Row { name: "W: the second decision after a re-clone is not gated", local_tl: 2, end: End::Crash(P), repaired: true, wal: Wal::Oldest(&[(2, 7)]), want: Follow, says: "follow", ..BASE },
+        Row { name: "W5: after pg_rewind, the replay start held", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(held), want: Follow, says: "follow", ..BASE },
+        Row { name: "W5: after pg_rewind, the replay start gone (the rewind's CHECKPOINT), rewind", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), want: Refuse, says: "WAL segment 000000020000000000000005, needed from 0/5000028 after pg_rewind", ..BASE },
+        Row { name: "W5: after pg_rewind, gone, rewind-or-clone", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "re-clone", ..BASE },
+        Row { name: "W5: after pg_rewind, gone, restore_command", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), restore: true, want: Follow, says: "restore_command is set", ..BASE },
     ];
     for r in rows.iter().chain(&branches).chain(&rewound).chain(&wal) {
         let d = run(r);

@@ -95,6 +95,24 @@ impl fmt::Display for WalStep {
     }
 }
 
+/// "START WAL LOCATION: X (file F)" of a `backup_label` (written by
+/// `pg_rewind` and `pg_basebackup`; PostgreSQL, `xlogbackup.c` /
+/// `pg_rewind.c`): `(timeline of F, X)`. `None` when the line is missing
+/// or malformed.
+pub fn backup_label_start(text: &str) -> Option<(u32, Lsn)> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("START WAL LOCATION: "))?;
+    let (lsn, rest) = line.split_once(' ')?;
+    let lsn = Lsn::parse_pg(lsn).ok()?;
+    let file = rest.strip_prefix("(file ")?.strip_suffix(')')?;
+    if file.len() != 24 || !file.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let timeline = u32::from_str_radix(&file[..8], 16).ok()?;
+    (timeline > 0).then_some((timeline, lsn))
+}
+
 /// What the check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "wal", rename_all = "snake_case")]
@@ -217,6 +235,26 @@ mod tests {
                 oldest_segments: oldest.to_vec(),
             }),
         }
+    }
+
+    #[test]
+    fn the_backup_label_s_start() {
+        // As pg_rewind 15 writes it (createBackupLabel).
+        let label = "START WAL LOCATION: 0/30000D0 (file 000000020000000000000003)\n\
+                     CHECKPOINT LOCATION: 0/3000108\n\
+                     BACKUP METHOD: pg_rewind\n\
+                     BACKUP FROM: standby\n\
+                     START TIME: 2026-12-01 03:50:00 UTC\n";
+        assert_eq!(backup_label_start(label), Some((2, Lsn(0x0300_00D0))));
+        assert_eq!(backup_label_start("CHECKPOINT LOCATION: 0/3000108\n"), None);
+        assert_eq!(
+            backup_label_start("START WAL LOCATION: 0/30000D0 (file 0000000200000000000003)\n"),
+            None
+        );
+        assert_eq!(
+            backup_label_start("START WAL LOCATION: x (file 000000020000000000000003)\n"),
+            None
+        );
     }
 
     #[test]

@@ -277,6 +277,26 @@ impl DataDir for SimPostgres {
                 return Ok(RewindOutcome::NotNeeded);
             }
             let diverged_at = divergence_point(&local, &source);
+            // pg_rewind's backup_label: the replay starts at the last
+            // common checkpoint, which the simulator does not model: the
+            // divergence point stands for it (its primary keeps all WAL).
+            let start = diverged_at.unwrap_or(Lsn::ZERO);
+            let label = format!(
+                "START WAL LOCATION: {} (file {})\nBACKUP METHOD: pg_rewind\nBACKUP FROM: standby\n",
+                start.to_pg(),
+                crate::rejoin::wal::segment_file_name(
+                    local.current.timeline,
+                    crate::rejoin::wal::segment_of(start, SIM_WAL_SEGMENT_SIZE),
+                    SIM_WAL_SEGMENT_SIZE
+                )
+            );
+            let owner = i.spec.pgdba.clone();
+            i.fs.put(
+                &format!("{}/backup_label", i.spec.pgdata),
+                &label,
+                &owner,
+                0o600,
+            );
             i.timeline = p.timeline;
             i.history = p.history.clone();
             i.lsn = p.lsn;
