@@ -257,13 +257,15 @@ pub struct RejoinInput<'a> {
     /// `restore_command` is set: WAL the primary no longer holds may come
     /// from the archive (the WAL rows W1–W4 then only log it).
     pub restore_command: bool,
-    /// The second decision after `pg_rewind`: where the rewound directory
-    /// replays from, `(timeline, LSN)` of its `backup_label`'s "START WAL
-    /// LOCATION" ([`wal::backup_label_start`]). `pg_rewind` replaced the
+    /// Where a rewound directory replays from, `(timeline, LSN)` of its
+    /// `backup_label`'s "START WAL LOCATION" ([`wal::backup_label_start`]):
+    /// after `pg_rewind` (the second decision), or left by an earlier
+    /// rejoin whose second decision refused. `pg_rewind` replaced the
     /// local `pg_wal` by the primary's files (it removes the target's
     /// others; PostgreSQL, `filemap.c`) and ran a `CHECKPOINT` on the
     /// primary first when needed, which may have removed that WAL since
     /// the first decision: a "follow" is then checked from there (row W5).
+    /// `None` after a re-clone (its copy holds that WAL).
     pub rewound_from: Option<(u32, Lsn)>,
 }
 
@@ -278,15 +280,12 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
     let Some(primary) = input.primary else {
         return decision;
     };
-    let needed = if !input.repaired {
-        first_needed(input, &decision)
-    } else {
-        match input.rewound_from {
-            Some((timeline, lsn)) if decision.action == RejoinAction::Follow => {
-                Some((WalStep::Rewind, timeline, lsn))
-            }
-            _ => None,
-        }
+    // A directory with a backup_label replays from its start, before its
+    // end of WAL: that point decides a follow (row W5).
+    let needed = match (input.rewound_from, decision.action) {
+        (Some((timeline, lsn)), RejoinAction::Follow) => Some((WalStep::Rewind, timeline, lsn)),
+        _ if input.repaired => None,
+        _ => first_needed(input, &decision),
     };
     match needed {
         Some(needed) => wal_gate(input, primary, decision, needed),

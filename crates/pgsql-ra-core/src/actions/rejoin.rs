@@ -36,18 +36,25 @@ enum Stage {
 }
 
 /// Where a rewound directory replays from: its `backup_label`'s start
-/// ([`crate::rejoin::wal::backup_label_start`]).
+/// ([`crate::rejoin::wal::backup_label_start`]); `Ok(None)` when there is
+/// no `backup_label` and `required` is false (the first decision: only a
+/// directory an earlier rejoin rewound has one).
 ///
 /// # Errors
-/// The file is missing, unreadable or has no start: fail closed (the
-/// decision could not check the WAL the node needs).
-fn rewound_from(ctx: &mut Ctx<'_, '_>) -> Result<(u32, crate::lsn::Lsn), String> {
+/// Unreadable, without a start, or missing after a rewind (`required`):
+/// fail closed (the decision could not check the WAL the node needs).
+fn rewound_from(
+    ctx: &mut Ctx<'_, '_>,
+    required: bool,
+) -> Result<Option<(u32, crate::lsn::Lsn)>, String> {
     let path = ctx.pgdata_path("backup_label");
     match ctx.world.fs.read(&path) {
         Ok(Some(text)) => crate::rejoin::wal::backup_label_start(&text)
-            .ok_or_else(|| format!("after pg_rewind, {path} names no START WAL LOCATION")),
-        Ok(None) => Err(format!("after pg_rewind, {path} is missing")),
-        Err(e) => Err(format!("after pg_rewind, can't read {path}: {e}")),
+            .map(Some)
+            .ok_or_else(|| format!("{path} names no START WAL LOCATION")),
+        Ok(None) if required => Err(format!("after pg_rewind, {path} is missing")),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("can't read {path}: {e}")),
     }
 }
 
@@ -59,8 +66,9 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<RejoinDecisi
     // The recorded forks do not apply to a copy of the primary's WAL.
     let repaired = matches!(stage, Stage::Rewound | Stage::Recloned);
     let rewound_from = match stage {
-        Stage::Rewound => Some(rewound_from(ctx)?),
-        _ => None,
+        Stage::First | Stage::NotRewound => rewound_from(ctx, false)?,
+        Stage::Rewound => rewound_from(ctx, true)?,
+        Stage::Recloned => None,
     };
     let control = ctx
         .world

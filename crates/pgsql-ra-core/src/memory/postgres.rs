@@ -1061,6 +1061,14 @@ impl Server for SimPostgres {
                 }
             }
         };
+        // Recovery renames a backup_label (pg_rewind's, issue 10) once it
+        // has read it.
+        let label = format!("{}/backup_label", i.spec.pgdata);
+        if let Some(text) = i.fs.file(&label) {
+            let owner = i.spec.pgdba.clone();
+            i.fs.put(&format!("{label}.old"), &text, &owner, 0o600);
+            i.fs.remove_tree(&label);
+        }
         // A standby's directory started without recovery (restart_on_promote)
         // keeps its timeline number but writes another history from its end
         // of WAL on: a fork no history file records (issue 10).

@@ -255,6 +255,7 @@ fn the_decision_table() {
         Row { name: "W5: after pg_rewind, the replay start held", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(held), want: Follow, says: "follow", ..BASE },
         Row { name: "W5: after pg_rewind, the replay start gone (the rewind's CHECKPOINT), rewind", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), want: Refuse, says: "WAL segment 000000020000000000000005, needed from 0/5000028 after pg_rewind", ..BASE },
         Row { name: "W5: after pg_rewind, gone, rewind-or-clone", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "re-clone", ..BASE },
+        Row { name: "W5: a directory left rewound, first decision: its backup_label decides", local_tl: 2, end: End::Rewound(1, Some(P)), rewound_from: Some((1, C)), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "needed from 0/5000028 after pg_rewind", ..BASE },
         Row { name: "W5: after pg_rewind, gone, restore_command", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), restore: true, want: Follow, says: "restore_command is set", ..BASE },
     ];
     for r in rows.iter().chain(&branches).chain(&rewound).chain(&wal) {
