@@ -738,3 +738,79 @@ fn follow_with_the_wal_still_held_and_no_wal_keep_size() {
     node1_follows_node2(&p, &a1, &a2, 1001);
     let _ = &p.dir;
 }
+
+/// Row W5 on real servers: node2, promoted moments ago, has not completed
+/// a checkpoint since (the promotion only requests one, spread), holds
+/// every WAL file when node1's start decides to rewind, but `pg_rewind`'s
+/// preparation runs `CHECKPOINT` on it, which removes the segments before
+/// its REDO (`wal_keep_size = 0`): pg_rewind's copy of node2's `pg_wal`
+/// then lacks the WAL node1 replays from. The second decision reads the
+/// start in node1's `backup_label` and refuses (`rewind`): the lock kept.
+/// The next start with `rewind-or-clone` (the directory left rewound, the
+/// label still there) re-clones, and node1 streams.
+#[test]
+fn the_rewind_s_checkpoint_removing_the_wal_is_caught_after_the_rewind() {
+    let p = Pair::new("wal-gone-after-rewind", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    let (_, file) = switch_segment_file(&p.n2);
+    p.n2.psql("alter system set wal_keep_size = 0");
+    p.n2.psql("select pg_reload_conf()");
+    p.n2.psql("create table fill(x int)");
+    for _ in 0..4 {
+        p.n2.psql("insert into fill select generate_series(1, 1000)");
+        p.n2.psql("select pg_switch_wal()");
+    }
+    // The precondition: no checkpoint on node2 since its promotion, the
+    // segment still there.
+    assert_eq!(
+        p.n2.psql("select timeline_id from pg_control_checkpoint()"),
+        "2",
+        "node2 already checkpointed since its promotion: the case is not reached"
+    );
+    assert!(holds(&p.n2, &file), "{file}");
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(": pg_rewind\n") || r.stderr.contains(": pg_rewind"),
+        "the first decision rewinds: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("pg_rewind ended: rewound"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("after pg_rewind: the primary no longer holds WAL segment ")
+            && r.stderr.contains("needed from 0/")
+            && r.stderr
+                .contains("re-clone not allowed by crash_rejoin=rewind"),
+        "the second decision names it: {}",
+        r.stderr
+    );
+    assert!(
+        !holds(&p.n2, &file),
+        "the rewind's CHECKPOINT removed {file}"
+    );
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
+    let label = std::fs::read_to_string(format!("{}/backup_label", p.n1.pgdata))
+        .expect("pg_rewind's backup_label");
+    eprintln!("node1's backup_label:\n{label}");
+
+    let mut a1 = p.env(&p.n1, "rewind-or-clone");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1000);
+    let _ = &p.dir;
+}
