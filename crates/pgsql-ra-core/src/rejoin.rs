@@ -69,6 +69,31 @@
 //! | `rewind-or-clone` | no | ≥ size × [`CLONE_SPACE_PERCENT`] % | re-clone | [`RejoinReason::Reclone`] |
 //! | `rewind-or-clone` | no | less, or unknown | refuse | [`RejoinReason::NotEnoughDisk`] |
 //!
+//! ## The primary's WAL (rows W1–W5, after the tables above)
+//!
+//! A follow or a rewind is only worth starting when the primary still
+//! holds the WAL the node requests first (issue 10, "Precisions"; the seed
+//! archives to each node's own directory and `wal_keep_size` may be 0).
+//! That point (`first_needed`): a follow streams from the segment of the
+//! local end of WAL (of the shutdown checkpoint's start after a clean
+//! shutdown); a rewound node replays from the REDO of the last common
+//! checkpoint before the divergence, out of pg_rewind's copy of the
+//! primary's `pg_wal` — the local checkpoint's REDO when that checkpoint
+//! lies before the switch point, else the switch point (a necessary
+//! condition only: the last common checkpoint lies before it). Which file
+//! and whether it is held: [`wal::check`] on [`PrimaryFacts::wal`].
+//!
+//! | # | facts | action | reason |
+//! |---|---|---|---|
+//! | W1 | the primary's files unknown, no `restore_command` | refuse (fail closed; start fails, Pacemaker retries) | [`RejoinReason::WalUnknown`] |
+//! | W2 | not held or unknown, `restore_command` set | as decided, said in the reason | [`RejoinReason::ArchiveMayHold`] |
+//! | W3 | held | as decided | – |
+//! | W4 | gone, no `restore_command` | the repair table with [`Divergence::WalGone`], never `pg_rewind`: `rewind-or-clone` re-clones (room permitting), `rewind` and `none` refuse naming the LSN, the segment and the fixes | [`Divergence::WalGone`] |
+//! | W5 | a `backup_label` in pgdata (after `pg_rewind`, or left by a refused one) and "follow" | W1–W4 from its START WAL LOCATION | as W1–W4 |
+//!
+//! The second decision after a re-clone is not checked (its copy holds
+//! the WAL from the backup's start, `pg_basebackup -X stream`).
+//!
 //! Rows 6a and 6b: with `restart_on_promote` the new primary is a standby started
 //! without `standby.signal`: it keeps the timeline number and writes on
 //! from the end of the WAL it received (`F`, recorded in its
