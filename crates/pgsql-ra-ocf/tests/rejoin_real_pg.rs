@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use pgsql_ra_core::ports::{DataDir, DbClusterState, RewindOutcome};
+use pgsql_ra_core::ports::{DataDir, DbClusterState, PrimaryFacts, RewindOutcome, WalHoldings};
 use pgsql_ra_core::{Lsn, Params};
 use pgsql_ra_ocf::data_dir::PgDataDir;
 
@@ -392,6 +392,7 @@ fn primary_facts_after_a_promotion() {
     );
     assert!(facts.current_lsn > end1);
     assert!(facts.size_bytes > 1_000_000, "{}", facts.size_bytes);
+    assert_wal_listing_matches(&facts, &n2);
     // pg_control_checkpoint() still says timeline 1 until a checkpoint.
     let checkpoint_tli = n2.psql("select timeline_id from pg_control_checkpoint()");
     eprintln!("pg_control_checkpoint().timeline_id right after promotion: {checkpoint_tli}");
@@ -625,6 +626,32 @@ fn rewind_with_the_configuration_outside_pgdata() {
     streams_with_every_row(&n1, &n2);
 }
 
+/// The primary's WAL files in `facts` (issue 10, rows W1–W5) are what
+/// `primary`'s `pg_wal` holds: per timeline the oldest complete segment
+/// file (`.partial`, `.history` not counted), 16 MiB segments.
+fn assert_wal_listing_matches(facts: &PrimaryFacts, primary: &PgNode) {
+    let WalHoldings::Known(wal) = &facts.wal else {
+        panic!("the WAL listing failed: {:?}", facts.wal);
+    };
+    assert_eq!(wal.segment_size, 16 << 20);
+    let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
+    for e in std::fs::read_dir(format!("{}/pg_wal", primary.pgdata)).expect("pg_wal") {
+        let name = e.expect("entry").file_name().to_string_lossy().to_string();
+        if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let tli = u32::from_str_radix(&name[..8], 16).expect("timeline");
+        let seg = u64::from_str_radix(&name[8..16], 16).expect("log") * 256
+            + u64::from_str_radix(&name[16..], 16).expect("segment");
+        let o = oldest.entry(tli).or_insert(seg);
+        *o = (*o).min(seg);
+    }
+    let mut listed = wal.oldest_segments.clone();
+    listed.sort();
+    eprintln!("the primary's WAL, oldest segment per timeline: {listed:?}");
+    assert_eq!(listed, oldest.into_iter().collect::<Vec<_>>());
+}
+
 /// The grants docs/rejoin.md gives a non-superuser rewind role, exactly.
 const REWIND_ROLE_SQL: &str = "create role rewinder login; \
      grant execute on function pg_catalog.pg_ls_dir(text, boolean, boolean) to rewinder; \
@@ -647,6 +674,8 @@ fn rewind_as_a_non_superuser_with_the_documented_grants() {
         .expect("facts as rewinder");
     assert_eq!(facts.timeline, 2);
     assert_eq!(facts.history.len(), 1);
+    // pg_ls_dir(text, boolean, boolean) suffices for the WAL listing.
+    assert_wal_listing_matches(&facts, &n2);
     let outcome = port1
         .rewind(Duration::from_secs(120))
         .expect("pg_rewind as rewinder");
