@@ -280,7 +280,7 @@ pub struct RejoinInput<'a> {
     /// "follow".
     pub repaired: bool,
     /// `restore_command` is set: WAL the primary no longer holds may come
-    /// from the archive (the WAL rows W1–W4 then only log it).
+    /// from the archive (the WAL rows W1–W5 then only log it (W2)).
     pub restore_command: bool,
     /// Where a rewound directory replays from, `(timeline, LSN)` of its
     /// `backup_label`'s "START WAL LOCATION" ([`wal::backup_label_start`]):

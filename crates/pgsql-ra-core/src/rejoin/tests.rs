@@ -86,7 +86,7 @@ enum Wal {
     Unknown,
 }
 
-/// A primary that still holds every WAL file (the WAL rows W1–W4 have
+/// A primary that still holds every WAL file (the WAL rows W1–W5 have
 /// their own table below).
 fn holds_everything() -> crate::ports::WalHoldings {
     crate::ports::WalHoldings::Known(crate::ports::PrimaryWal {
@@ -225,7 +225,7 @@ fn the_decision_table() {
         Row { name: "rewound onto an older timeline, past its switch point", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x800)], end: End::Rewound(1, Some(P - 0x100)), want: Rewind, says: "the local WAL on timeline 2 ends at 0/5FFFF00, past 0/5FFF800", ..BASE },
         Row { name: "minimum recovery timeline not newer: the checkpoint's timeline", local_tl: 1, end: End::Rewound(1, Some(S - 0x100)), want: Follow, says: "the local WAL on timeline 1", ..BASE },
     ];
-    // Rows W1–W4: the WAL the node requests first must still be on the
+    // Rows W1–W5: the WAL the node requests first must still be on the
     // primary (16 MiB segments; C, S in segment 5 of timeline 1, whose
     // file on the primary is timeline 2's: the switch is in it).
     let follow = End::Crash(S - 0x100);
