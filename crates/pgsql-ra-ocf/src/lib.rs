@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod bytes_path;
 pub mod cib;
+pub mod cib_status;
 pub mod clock;
 pub mod command;
 pub mod crm_mon_xml;
@@ -14,6 +15,7 @@ pub mod data_dir;
 pub mod db;
 pub mod file_store;
 pub mod fs;
+pub mod libcib;
 pub mod log;
 pub mod operator;
 pub mod os_error;
