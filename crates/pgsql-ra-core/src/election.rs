@@ -466,6 +466,101 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
     }
 }
 
+/// What proves, beyond the note files, that the published positions can no
+/// longer move (issue 16, target 3): read by the caller for one round.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Finality {
+    /// The resource's `node_list`.
+    pub node_list: Vec<String>,
+    /// Nodes whose `<rsc>-xlog-idle` equals their published `<rsc>-xlog-loc`
+    /// (their server has received no WAL since it started and has no
+    /// `restore_command`): their position cannot move by itself.
+    pub idle: Vec<String>,
+    /// node_list nodes that did not publish because their recorded
+    /// data-status keeps them out of the election whatever their position
+    /// (`DISCONNECT` and the like, stock §4.3): the count-based rule does
+    /// not wait for them either.
+    pub out_of_election: Vec<String>,
+}
+
+/// Issue 16 (target 3): the bootstrap election may decide before
+/// `xlog_check_count` rounds only when the positions are proven final:
+///
+/// 1. every node_list node has published a readable location, or is kept
+///    out of the election by its recorded data-status;
+/// 2. every published node (this one included) is idle: its server has
+///    received no WAL by streaming since it started
+///    (`pg_last_wal_receive_lsn()` is NULL), and it published that mark
+///    with its current location;
+/// 3. the positions are unchanged across two reads: the note of the
+///    previous round equals this round's.
+///
+/// Then no node gains WAL by streaming (nothing is primary) and no position
+/// is missing, so waiting more rounds cannot change the result. WAL replayed
+/// from an archive (`restore_command`) is not observable; a position it
+/// moves changes between two reads unless the archive is slower than one
+/// monitor interval per segment (docs/decision-logic.md states this limit).
+/// `Ok` holds the proof in words, `Err` what is missing.
+pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String> {
+    let published = |n: &String| round.observed.iter().any(|o| &o.node == n);
+    let missing: Vec<&String> = finality
+        .node_list
+        .iter()
+        .filter(|n| !published(n) && !finality.out_of_election.contains(n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} not published yet",
+            missing
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let moving: Vec<&str> = round
+        .observed
+        .iter()
+        .filter(|o| !finality.idle.contains(&o.node))
+        .map(|o| o.node.as_str())
+        .collect();
+    if !moving.is_empty() {
+        return Err(format!("{} may still receive WAL", moving.join(", ")));
+    }
+    if round.previous.as_deref() != Some(render_note(&round.observed).as_str()) {
+        return Err("the positions have not been read unchanged twice yet".into());
+    }
+    Ok(format!(
+        "positions final: every node_list node published ({} out of the election), none receives WAL, unchanged across two reads",
+        finality.out_of_election.len()
+    ))
+}
+
+/// [`decide_checked`], deciding early when [`proven_final`] holds: a round
+/// that would wait is decided as if it were the `xlog_check_count`-th
+/// (issue 16). Without `finality`, or when it does not hold, exactly
+/// [`decide_checked`].
+pub fn decide_with_finality(
+    round: &Round,
+    unreadable: &[String],
+    finality: Option<&Finality>,
+) -> Decision {
+    let counted = decide_checked(round, unreadable);
+    if counted.verdict != Verdict::Waiting {
+        return counted;
+    }
+    let Some(proof) = finality.and_then(|f| proven_final(round, f).ok()) else {
+        return counted;
+    };
+    let early = Round {
+        check_count: round.completed + 1,
+        ..round.clone()
+    };
+    let mut d = decide_checked(&early, unreadable);
+    d.reason = format!("{} (decided early, {proof})", d.reason);
+    d
+}
+
 /// Issue 11: true when WAL ending at `mine.0` on origin `mine.1` holds all
 /// of the WAL ending at `theirs.0` on `theirs.1`, as far as timeline
 /// metadata can tell (the rule the ranking above uses): the same system,
@@ -1243,5 +1338,78 @@ mod tests {
         assert_eq!(confirmed("node3", &rows).verdict, Verdict::Winner);
         assert_eq!(confirmed("node1", &rows).verdict, Verdict::Loser);
         assert_eq!(confirmed("node4", &rows).verdict, Verdict::Loser);
+    }
+
+    /// Issue 16: the second unchanged read decides when every node_list
+    /// node published and is idle; one node missing, moving, or a changed
+    /// note keeps the count.
+    #[test]
+    fn early_decision_needs_every_proof() {
+        let text = render_note(&obs(&[("a", 0x500), ("b", 0x300)]));
+        let round = |previous: Option<&str>| Round {
+            my_lsn: Lsn(0x500),
+            my_origin: None,
+            observed: obs(&[("a", 0x500), ("b", 0x300)]),
+            completed: 0,
+            previous: previous.map(str::to_string),
+            check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
+        };
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let fin = |list: &[&str], idle: &[&str], out: &[&str]| Finality {
+            node_list: names(list),
+            idle: names(idle),
+            out_of_election: names(out),
+        };
+        let all = fin(&["a", "b"], &["a", "b"], &[]);
+        let r = round(Some(&text));
+        assert!(proven_final(&r, &all).is_ok());
+        let d = decide_with_finality(&r, &[], Some(&all));
+        assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
+        assert!(d.reason.contains("decided early"), "{}", d.reason);
+        // Without the proof: the count (1 of 3) waits.
+        assert_eq!(
+            decide_with_finality(&r, &[], None).verdict,
+            Verdict::Waiting
+        );
+        // A node_list node that has not published and is not out: wait.
+        let missing = fin(&["a", "b", "c"], &["a", "b"], &[]);
+        assert!(proven_final(&r, &missing).unwrap_err().contains('c'));
+        assert_eq!(
+            decide_with_finality(&r, &[], Some(&missing)).verdict,
+            Verdict::Waiting
+        );
+        // ... unless its data-status keeps it out of the election.
+        let out = fin(&["a", "b", "c"], &["a", "b"], &["c"]);
+        assert_eq!(
+            decide_with_finality(&r, &[], Some(&out)).verdict,
+            Verdict::Winner
+        );
+        // A node that may still receive WAL: wait.
+        let moving = fin(&["a", "b"], &["a"], &[]);
+        assert!(proven_final(&r, &moving).unwrap_err().contains('b'));
+        assert_eq!(
+            decide_with_finality(&r, &[], Some(&moving)).verdict,
+            Verdict::Waiting
+        );
+        // The first read (no previous note) or a changed one: restart.
+        assert_eq!(
+            decide_with_finality(&round(None), &[], Some(&all)).verdict,
+            Verdict::Restarted
+        );
+        assert!(proven_final(&round(Some("a 0\n")), &all).is_err());
+        // Unreadable inputs still fail closed.
+        let d = decide_with_finality(&r, &["b: garbage".to_string()], Some(&all));
+        assert_eq!(d.verdict, Verdict::Restarted);
+        // The node behind loses early too.
+        let mut behind = round(Some(&text));
+        behind.my_lsn = Lsn(0x300);
+        assert_eq!(
+            decide_with_finality(&behind, &[], Some(&all)).verdict,
+            Verdict::Loser
+        );
     }
 }

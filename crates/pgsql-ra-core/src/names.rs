@@ -15,6 +15,11 @@ pub struct AttributeNames {
     /// `<rsc>-xlog-tli` (reboot; not in the stock agent): `<timeline>:<system
     /// identifier>` published next to `xlog-loc` during the election.
     pub xlog_tli: String,
+    /// `<rsc>-xlog-idle` (reboot; not in the stock agent, issue 16): the
+    /// node's `xlog-loc` again when its server has received no WAL by
+    /// streaming since it started; absent otherwise. Lets the election decide before `xlog_check_count`
+    /// rounds ([`crate::election::proven_final`]).
+    pub xlog_idle: String,
     /// `<rsc>-master-baseline` (reboot).
     pub master_baseline: String,
     /// `<rsc>-baseline-origin` (reboot; not in the stock agent, issue 11):
@@ -73,6 +78,7 @@ impl AttributeNames {
             data_status: format!("{rsc}-data-status"),
             xlog_loc: format!("{rsc}-xlog-loc"),
             xlog_tli: format!("{rsc}-xlog-tli"),
+            xlog_idle: format!("{rsc}-xlog-idle"),
             master_baseline: format!("{rsc}-master-baseline"),
             baseline_origin: format!("{rsc}-baseline-origin"),
             receiver_status: format!("{rsc}-receiver-status"),

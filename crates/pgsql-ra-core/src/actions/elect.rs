@@ -4,9 +4,9 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
-    lineage_eligibility, note_file_name, probe_claim_of, NotesChange, Observation, Origin, Round,
-    Verdict,
+    cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr,
+    handover_eligibility, lineage_eligibility, note_file_name, probe_claim_of, Finality,
+    NotesChange, Observation, Origin, Round, Verdict,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -241,11 +241,70 @@ fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin
 /// after a promotion. Failures are logged, never returned.
 pub fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
     let names = &ctx.agent.names;
-    let (loc, tli) = (names.xlog_loc.clone(), names.xlog_tli.clone());
+    let (loc, tli, idle) = (
+        names.xlog_loc.clone(),
+        names.xlog_tli.clone(),
+        names.xlog_idle.clone(),
+    );
     let r = ctx.attrs.delete_own(ctx.world.cluster, &loc);
     ctx.warn_on_err("deleting the xlog location", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &idle);
+    ctx.warn_on_err("deleting the xlog idle mark", r);
+}
+
+/// Issue 16: true when the local server has received no WAL by streaming
+/// since it started (`pg_last_wal_receive_lsn()` is NULL). Unreadable:
+/// false.
+fn own_idle(ctx: &mut Ctx<'_, '_>) -> bool {
+    matches!(ctx.world.db.replay_and_receive_lsn(), Ok((_, None)))
+}
+
+/// Issue 16: what the round knows about the finality of the positions
+/// ([`crate::election::proven_final`]): which observed nodes published an
+/// idle mark equal to their location, and which unpublished node_list
+/// nodes are kept out of the election by their recorded data-status. An
+/// unreadable attribute proves nothing (the node counts as moving or
+/// missing).
+fn finality(ctx: &mut Ctx<'_, '_>, observed: &[Observation]) -> Finality {
+    let params = &ctx.agent.params;
+    let names = &ctx.agent.names;
+    let cluster = &mut *ctx.world.cluster;
+    let idle = observed
+        .iter()
+        .filter(|o| {
+            cluster
+                .get_attr(&o.node, &names.xlog_idle, Lifetime::Reboot)
+                .ok()
+                .flatten()
+                .and_then(|v| Lsn::parse_attr(&v).ok())
+                == Some(o.lsn)
+        })
+        .map(|o| o.node.clone())
+        .collect();
+    let out_of_election = params
+        .node_list
+        .iter()
+        .filter(|n| !observed.iter().any(|o| &o.node == *n))
+        .filter(|n| {
+            let raw = cluster
+                .get_attr(n, &names.data_status, Lifetime::Forever)
+                .ok()
+                .flatten();
+            raw.as_deref().is_some_and(|v| {
+                eligibility_of_attr(params.rep_mode, Some(v)).is_err()
+                    && !superset_only_status(params.rep_mode, Some(v))
+                    && v != "STREAMING|QUORUM"
+            })
+        })
+        .cloned()
+        .collect();
+    Finality {
+        node_list: params.node_list.clone(),
+        idle,
+        out_of_election,
+    }
 }
 
 /// Records the local server's `<timeline>:<system identifier>` as
@@ -377,6 +436,14 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         withdraw_location(ctx);
         return Ok(false);
     }
+    // Issue 16: a mark from an earlier round never vouches for a new
+    // location: it goes before the location changes.
+    let idle = own_idle(ctx);
+    if !idle {
+        ctx.attrs
+            .delete_own(ctx.world.cluster, &names.xlog_idle)
+            .map_err(generic("Can't withdraw my idle mark"))?;
+    }
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
         .map_err(generic("Can't publish my xlog location"))?;
@@ -390,6 +457,13 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
             ctx.warn_on_err("deleting the xlog timeline", r);
         }
+    }
+    // Issue 16: the mark that this node's position cannot move by itself,
+    // written after the location it vouches for (removed before, above).
+    if idle {
+        ctx.attrs
+            .set_own(ctx.world.cluster, &names.xlog_idle, &my_lsn.to_string())
+            .map_err(generic("Can't publish my idle mark"))?;
     }
     let mut observed = Vec::new();
     let mut unreadable = Vec::new();
@@ -447,7 +521,8 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         my_superset_only,
         quorum,
     };
-    let decision = decide_checked(&round, &unreadable);
+    let finality = finality(ctx, &round.observed);
+    let decision = decide_with_finality(&round, &unreadable, Some(&finality));
     if matches!(decision.verdict, Verdict::Winner | Verdict::Loser) {
         journal_election(ctx, &round, &decision);
     }
