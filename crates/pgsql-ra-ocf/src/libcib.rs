@@ -93,12 +93,26 @@ pub enum LibCibError {
 /// be loaded; [`LibCibError::Failed`] when signon or the query fails, the
 /// result cannot be serialized, or `timeout` passes.
 pub fn query_cib(timeout: Duration) -> Result<String, LibCibError> {
+    query_cib_from(LIBCIB, LIBCRMCOMMON, timeout)
+}
+
+/// [`query_cib`] with other sonames (tests: a missing library must give
+/// [`LibCibError::Unavailable`], never a crash).
+///
+/// # Errors
+/// As [`query_cib`].
+pub fn query_cib_from(
+    libcib: &str,
+    libcrmcommon: &str,
+    timeout: Duration,
+) -> Result<String, LibCibError> {
+    let (libcib, libcrmcommon) = (libcib.to_string(), libcrmcommon.to_string());
     let (tx, rx) = mpsc::channel();
     let secs = c_int::try_from(timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
     std::thread::Builder::new()
         .name("libcib".into())
         .spawn(move || {
-            let _ = tx.send(query_blocking(secs));
+            let _ = tx.send(query_blocking(&libcib, &libcrmcommon, secs));
         })
         .map_err(|e| LibCibError::Failed(format!("cannot start the query thread: {e}")))?;
     rx.recv_timeout(timeout)
@@ -109,12 +123,16 @@ fn unavailable(e: libloading::Error) -> LibCibError {
     LibCibError::Unavailable(e.to_string())
 }
 
-fn query_blocking(call_timeout_s: c_int) -> Result<String, LibCibError> {
+fn query_blocking(
+    libcib: &str,
+    libcrmcommon: &str,
+    call_timeout_s: c_int,
+) -> Result<String, LibCibError> {
     // SAFETY: loading Pacemaker's own libraries by their pinned sonames; their
     // initialisers are the ones every Pacemaker tool runs.
-    let common = unsafe { libloading::Library::new(LIBCRMCOMMON) }.map_err(unavailable)?;
+    let common = unsafe { libloading::Library::new(libcrmcommon) }.map_err(unavailable)?;
     // SAFETY: as above.
-    let cib_lib = unsafe { libloading::Library::new(LIBCIB) }.map_err(unavailable)?;
+    let cib_lib = unsafe { libloading::Library::new(libcib) }.map_err(unavailable)?;
     // SAFETY: the symbols' C signatures are the ones declared in crm/cib.h and
     // crm/common/xml.h of Pacemaker 2.1 (the pinned sonames).
     let (xml_init, cib_new, cib_delete, dump_xml, free_xml) = unsafe {
@@ -197,6 +215,18 @@ mod tests {
 
     /// The `struct cib_s` layout the header gives on LP64: `cmds` after
     /// five ints (padded to 24) and four pointers.
+    /// Where the library is missing (another Pacemaker, or none), the
+    /// answer is `Unavailable`, for the caller to fall back to crm_mon.
+    #[test]
+    fn a_missing_library_is_unavailable_not_a_crash() {
+        let e = query_cib_from("libcib.so.0-missing", LIBCRMCOMMON, Duration::from_secs(5))
+            .expect_err("no such library");
+        assert!(matches!(e, LibCibError::Unavailable(_)), "{e}");
+        let e = query_cib_from(LIBCIB, "libcrmcommon.so.0-missing", Duration::from_secs(5))
+            .expect_err("no such library");
+        assert!(matches!(e, LibCibError::Unavailable(_)), "{e}");
+    }
+
     fn offset<T, F>(base: &std::mem::MaybeUninit<T>, field: *const F) -> usize {
         field as usize - base.as_ptr() as usize
     }

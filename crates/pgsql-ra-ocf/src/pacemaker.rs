@@ -129,6 +129,7 @@ pub struct CrmCluster {
     local: Option<String>,
     snapshot: Option<Snapshot>,
     read: CibRead,
+    sonames: (String, String),
     used: Option<CibRead>,
     log: Option<Box<dyn Log>>,
 }
@@ -153,6 +154,7 @@ impl CrmCluster {
             local: None,
             snapshot: None,
             read: CibRead::Library,
+            sonames: (libcib::LIBCIB.into(), libcib::LIBCRMCOMMON.into()),
             used: None,
             log: None,
         }
@@ -161,6 +163,14 @@ impl CrmCluster {
     /// Chooses how the cluster state is read (default: the library first).
     pub fn with_cib_read(mut self, read: CibRead) -> CrmCluster {
         self.read = read;
+        self
+    }
+
+    /// Loads the client libraries under other sonames (tests: another
+    /// Pacemaker, or none, must fall back to crm_mon).
+    #[doc(hidden)]
+    pub fn with_library_sonames(mut self, libcib: &str, libcrmcommon: &str) -> CrmCluster {
+        self.sonames = (libcib.to_string(), libcrmcommon.to_string());
         self
     }
 
@@ -186,14 +196,14 @@ impl CrmCluster {
     /// path is not available or fails.
     fn snapshot_from_library(&mut self) -> Option<Snapshot> {
         let started = std::time::Instant::now();
-        let parsed = libcib::query_cib(self.tools.timeout)
+        let parsed = libcib::query_cib_from(&self.sonames.0, &self.sonames.1, self.tools.timeout)
             .map_err(|e| e.to_string())
             .and_then(|xml| crate::cib_status::parse(&xml).map_err(|e| e.to_string()));
         match parsed {
             Ok(snap) => {
                 self.debug(&format!(
                     "cluster state read in process through {} ({} ms)",
-                    libcib::LIBCIB,
+                    self.sonames.0,
                     started.elapsed().as_millis()
                 ));
                 Some(snap)

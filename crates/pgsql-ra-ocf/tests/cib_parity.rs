@@ -43,6 +43,15 @@ fn port(read: CibRead) -> CrmCluster {
     .with_cib_read(read)
 }
 
+/// A log that keeps its lines.
+struct Lines(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+impl pgsql_ra_core::ports::Log for Lines {
+    fn log(&mut self, _level: pgsql_ra_core::ports::LogLevel, message: &str) {
+        self.0.borrow_mut().push(message.to_string());
+    }
+}
+
 fn have(program: &str) -> bool {
     Command::new(program).arg("--version").output().is_ok()
 }
@@ -143,6 +152,24 @@ fn the_cib_and_crm_mon_paths_give_the_same_cluster_view() {
         if compared_library > 0 {
             assert_eq!(lib.cib_read_used(), Some(CibRead::Library), "{name}");
         }
+    }
+    // Where the library is missing (or another soname), the port falls
+    // back to crm_mon and says so.
+    if live_crm_mon {
+        std::env::set_var("CIB_file", sample_dir().join("steady.xml"));
+        let logged = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut fallback = port(CibRead::Library)
+            .with_library_sonames("libcib.so.0-missing", libcib::LIBCRMCOMMON)
+            .with_log(Box::new(Lines(logged.clone())));
+        let recorded = crm_mon_xml::parse(&read("steady.crm_mon.xml")).expect("crm_mon");
+        let mut store = file_store(&recorded, &scratch.join("fallback"));
+        assert_eq!(view(&mut fallback), view(&mut store));
+        assert_eq!(fallback.cib_read_used(), Some(CibRead::CrmMon));
+        let lines = logged.borrow().join("\n");
+        assert!(
+            lines.contains("unavailable") && lines.contains("with crm_mon"),
+            "{lines}"
+        );
     }
     std::env::remove_var("CIB_file");
     let _ = std::fs::remove_dir_all(&scratch);
