@@ -13,7 +13,8 @@
 //! - **online**: from the node's `node_state`. With fencing enabled
 //!   (`stonith-enabled`, default true) a node is online when `in_ccm` is true;
 //!   with fencing disabled it must also have `crmd="online"` and
-//!   `join="member"`. No `node_state`: offline.
+//!   `join="member"` (a non-zero join time, as later 2.1 releases write
+//!   `in_ccm` and `crmd`, counts as true/online). No `node_state`: offline.
 //! - **attributes** (online nodes only, as crm_mon lists them): the
 //!   permanent ones (`nodes` section) overridden by the transient ones
 //!   (`transient_attributes` in the status section); crm_mon's automatic and
@@ -226,18 +227,27 @@ fn stonith_enabled(cib: XmlNode<'_, '_>) -> bool {
     }
 }
 
+/// `in_ccm` / `crmd` as a yes: Pacemaker 2.1.5 writes `true` and `online`;
+/// later 2.1 releases write the time the node joined (seconds, non-zero),
+/// and `0` when it is out.
+fn present(v: &str, word: &str) -> bool {
+    v.eq_ignore_ascii_case(word) || is_true(v) || v.trim().parse::<u64>().is_ok_and(|t| t > 0)
+}
+
 fn online(state: Option<XmlNode<'_, '_>>, fencing: bool) -> bool {
     let Some(state) = state else {
         return false;
     };
-    let in_ccm = state.attribute("in_ccm").is_some_and(is_true);
+    let in_ccm = state
+        .attribute("in_ccm")
+        .is_some_and(|v| present(v, "true"));
     if fencing {
         return in_ccm;
     }
     in_ccm
         && state
             .attribute("crmd")
-            .is_some_and(|v| v.eq_ignore_ascii_case("online"))
+            .is_some_and(|v| present(v, "online"))
         && state
             .attribute("join")
             .is_some_and(|v| v.eq_ignore_ascii_case("member"))
@@ -408,6 +418,24 @@ mod tests {
         for (ops, want) in cases {
             assert_eq!(replay(&ops), want, "{ops:?}");
         }
+    }
+
+    /// 2.1.5's words and later 2.1 releases' join times both mean present.
+    #[test]
+    fn membership_words_and_timestamps() {
+        assert!(present("true", "true") && present("online", "online"));
+        assert!(present("1764547200", "online"));
+        assert!(
+            !present("0", "online") && !present("false", "true") && !present("offline", "online")
+        );
+        let cib = |ccm: &str, crmd: &str| {
+            format!(
+                r#"<cib><configuration><crm_config><cluster_property_set id="c"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config><nodes><node id="1" uname="n1"/></nodes></configuration><status><node_state id="1" uname="n1" in_ccm="{ccm}" crmd="{crmd}" join="member" expected="member"/></status></cib>"#
+            )
+        };
+        assert!(parse(&cib("1764547200", "1764547201")).expect("xml").nodes[0].online);
+        assert!(!parse(&cib("1764547200", "0")).expect("xml").nodes[0].online);
+        assert!(parse(&cib("true", "online")).expect("xml").nodes[0].online);
     }
 
     #[test]
