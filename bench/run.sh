@@ -198,11 +198,12 @@ execd_execs() {   # execd_execs DIR
   for n in $NODES; do
     if [ -f "$dir/execs/execd-$n.trace" ] && $PY "$TOOL" execdexecs "$sub" "$dir/execs/execd-$n.trace" > "$dir/execs/$n.json"; then
       log "$RA: programs below the agent's monitors on $n: $(cat "$dir/execs/$n.json")"
-      grep -q '"monitors": 0' "$dir/execs/$n.json" && fail "$RA: no recurring monitor of $n seen in $EXECS_SECS s of execd"
+      if grep -q '"monitors": 0' "$dir/execs/$n.json"; then fail "$RA: no recurring monitor of $n seen in $EXECS_SECS s of execd"; fi
     else
       fail "$RA: execd process trace of $n unreadable"; : > "$dir/execs/$n.json"
     fi
   done
+  return 0
 }
 
 # issue 16: CPU (user+sys) of every node's pacemaker-execd's reaped children (the agent's monitors
@@ -217,11 +218,12 @@ cpu_idle() {   # cpu_idle DIR
       [ -n "$p" ] || { fail "$RA: no pacemaker-execd on $n"; continue; }
       lab enter "$n" cat "/proc/$p/stat" | awk -v n="$n" '{print n, $16 + $17}' >> "$dir/cpu/$f"
     done
-    [ $f = before ] && { log "$RA: ${CPU_SECS} s of an idle cluster (CPU)"; sleep "$CPU_SECS"; }
+    if [ $f = before ]; then log "$RA: ${CPU_SECS} s of an idle cluster (CPU)"; sleep "$CPU_SECS"; fi
   done
   $PY "$TOOL" mkcpu "$RA" "$(wc -w <<<"$NODES")" "$CPU_SECS" "$(getconf CLK_TCK)" "$dir/cpu/before" "$dir/cpu/after" \
     "execd's reaped children per node: the agent's recurring monitors and the VIP's IPaddr2 monitor (10 s)" >> "$RES" ||
     fail "$RA: idle CPU not computed"
+  return 0
 }
 
 # issue 16: full-cluster restarts (lab.sh restart): VARIANT cold (no stale node) or stale (the
@@ -240,6 +242,7 @@ restarts() {   # restarts DIR VARIANT ROUNDS [STALE]
     if ! lab wait 180 > "$dir/wait-$i.out" 2>&1; then fail "$RA: not healthy after restart round $i"; break; fi
   done
   $PY "$TOOL" mkrestart "$RA" "$variant" "$dir" >> "$RES" || true
+  return 0
 }
 
 failovers() {   # failovers DIR ROUNDS
@@ -299,7 +302,7 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
     sleep "$EXECD_SECS"
     execd_times "$dir" "$since"
   fi
-  [ "$EXECS_SECS" -gt 0 ] && execd_execs "$dir"
+  if [ "$EXECS_SECS" -gt 0 ]; then execd_execs "$dir"; fi
   if [ "$CPU_SECS" -gt 0 ] && { [ "$nn" = 3 ] || [ "$SCALE3" != 1 ]; }; then cpu_idle "$dir"; fi
   local r note=""
   [ "$RA" = stock ] && note="stock agent with the lab's crm_attribute wrapper (adds 1 exec per crm_attribute call)"
