@@ -490,8 +490,10 @@ pub struct Finality {
 ///    out of the election by its recorded data-status;
 /// 2. every published node (this one included) is idle: its server has
 ///    received no WAL by streaming since it started
-///    (`pg_last_wal_receive_lsn()` is NULL), and it published that mark
-///    with its current location;
+///    (`pg_last_wal_receive_lsn()` is NULL, or still below the replay
+///    position: the segment start PostgreSQL records when streaming is
+///    first requested), and it published that mark with its current
+///    location;
 /// 3. the positions are unchanged across two reads: the note of the
 ///    previous round equals this round's.
 ///
@@ -534,6 +536,21 @@ pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String
         "positions final: every node_list node published ({} out of the election), none receives WAL, unchanged across two reads",
         finality.out_of_election.len()
     ))
+}
+
+/// Issue 16: true when a standby's `(pg_last_wal_replay_lsn(),
+/// pg_last_wal_receive_lsn())` show that it has received no WAL by streaming
+/// since its server started: the receive position is NULL, or below the
+/// replay position (PostgreSQL sets it to the start of the wanted segment
+/// when streaming is first requested; received WAL moves it past). Equal
+/// (a standby that streamed and replayed everything) or no replay position:
+/// false.
+pub fn received_nothing(replay: Option<Lsn>, receive: Option<Lsn>) -> bool {
+    match (replay, receive) {
+        (_, None) => true,
+        (Some(replay), Some(receive)) => receive < replay,
+        (None, Some(_)) => false,
+    }
 }
 
 /// [`decide_checked`], deciding early when [`proven_final`] holds: a round
@@ -1411,5 +1428,26 @@ mod tests {
             decide_with_finality(&behind, &[], Some(&all)).verdict,
             Verdict::Loser
         );
+    }
+
+    /// Issue 16: the receive position PostgreSQL 15 shows right after a
+    /// standby starts (the segment start, below replay) is idle; caught up
+    /// after streaming (equal) or ahead is not.
+    #[test]
+    fn received_nothing_reads_the_receive_position() {
+        assert!(received_nothing(Some(Lsn(0x0600_00A0)), None));
+        assert!(received_nothing(
+            Some(Lsn(0x0600_00A0)),
+            Some(Lsn(0x0600_0000))
+        ));
+        assert!(!received_nothing(
+            Some(Lsn(0x0600_00A0)),
+            Some(Lsn(0x0600_00A0))
+        ));
+        assert!(!received_nothing(
+            Some(Lsn(0x0600_00A0)),
+            Some(Lsn(0x0600_0100))
+        ));
+        assert!(!received_nothing(None, Some(Lsn(0x0600_0000))));
     }
 }

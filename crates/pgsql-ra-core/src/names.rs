@@ -17,7 +17,8 @@ pub struct AttributeNames {
     pub xlog_tli: String,
     /// `<rsc>-xlog-idle` (reboot; not in the stock agent, issue 16): the
     /// node's `xlog-loc` again when its server has received no WAL by
-    /// streaming since it started; absent otherwise. Lets the election decide before `xlog_check_count`
+    /// streaming since it started (receive position NULL or below the
+    /// replay position); absent otherwise. Lets the election decide before `xlog_check_count`
     /// rounds ([`crate::election::proven_final`]).
     pub xlog_idle: String,
     /// `<rsc>-master-baseline` (reboot).

@@ -255,10 +255,17 @@ pub fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
 }
 
 /// Issue 16: true when the local server has received no WAL by streaming
-/// since it started (`pg_last_wal_receive_lsn()` is NULL). Unreadable:
-/// false.
+/// since it started: `pg_last_wal_receive_lsn()` is NULL, or still below
+/// the replay position. PostgreSQL sets it, when the startup process first
+/// asks for streaming, to the start of the WAL segment it wants (at or
+/// before the replay position), and only WAL actually received moves it
+/// past; a standby that streamed and replayed everything has it equal to
+/// (or past) the replay position. Unreadable: false.
 fn own_idle(ctx: &mut Ctx<'_, '_>) -> bool {
-    matches!(ctx.world.db.replay_and_receive_lsn(), Ok((_, None)))
+    match ctx.world.db.replay_and_receive_lsn() {
+        Ok((replay, receive)) => crate::election::received_nothing(replay, receive),
+        Err(_) => false,
+    }
 }
 
 /// Issue 16: what the round knows about the finality of the positions
