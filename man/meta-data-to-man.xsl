@@ -83,6 +83,8 @@
     <xsl:call-template name="word"><xsl:with-param name="s" select="concat($provider, ':', $agent)"/></xsl:call-template>
     <xsl:text>.&#10;.TP&#10;/usr/share/doc/pgsql\-ra/&#10;</xsl:text>
     <xsl:text>Operator guides: migration from ocf:heartbeat:pgsql, troubleshooting, runbook, parameters, decision logic.&#10;</xsl:text>
+    <xsl:text>.TP&#10;/usr/share/doc/pgsql\-ra/THIRD\-PARTY\-LICENSES&#10;</xsl:text>
+    <xsl:text>The Rust crates linked into the agent, each with its version, declared licence and licence texts.&#10;</xsl:text>
 
     <xsl:text>.SH "SEE ALSO"&#10;</xsl:text>
     <xsl:text>\fBocf_heartbeat_pgsql\fR(7), \fBpcs\fR(8), \fBcrm\fR(8), \fBcrm_mon\fR(8), \fBcrm_resource\fR(8), \fBcibadmin\fR(8)&#10;</xsl:text>

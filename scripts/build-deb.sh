@@ -6,11 +6,12 @@
 # The tool is debhelper (Debian's own, from the archive: nothing to compile, no
 # registry beyond Debian's), driving the top-level Makefile, so that `make
 # install` for other distributions and the .deb install the same files. The
-# .deb lands in $CARGO_TARGET_DIR/debian (default target/debian). lintian's
-# errors fail the build; its warnings are printed.
+# .deb lands in $CARGO_TARGET_DIR/debian (default target/debian). The build
+# fails when an installed Markdown guide is compressed or has a relative link to
+# a file the package lacks, and on any lintian error or warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="debhelper lintian xsltproc git man-db"
+PKGS="debhelper lintian xsltproc git man-db python3"
 if ! dpkg -s $PKGS >/dev/null 2>&1; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PKGS
@@ -36,8 +37,19 @@ deb=$(ls "$out"/pgsql-ra_"$deb_v"_*.deb)
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 dpkg-deb --contents "$deb"
 
+# The installed guides: Markdown left uncompressed, every relative link resolving in the
+# package, THIRD-PARTY-LICENSES where debian/copyright says (scripts/check-installed-docs.sh).
+echo "== installed docs: uncompressed, relative links resolve"
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+dpkg-deb -x "$deb" "$root"
+bash scripts/check-installed-docs.sh "$root"
+
 echo "== lintian $deb"
-# Root runs it in CI (as everything else); errors fail, warnings and infos are shown.
-lintian --allow-root --fail-on error --display-info "$deb" | tee "$out/lintian.txt"
+# Root runs it in CI (as everything else); errors and warnings fail, infos are shown.
+lintian_rc=0
+lintian --allow-root --fail-on error,warning --display-info "$deb" > "$out/lintian.txt" || lintian_rc=$?
+cat "$out/lintian.txt"
 echo "lintian: $(grep -c '^E:' "$out/lintian.txt" || true) errors, $(grep -c '^W:' "$out/lintian.txt" || true) warnings, $(grep -c '^I:' "$out/lintian.txt" || true) infos"
+[ "$lintian_rc" -eq 0 ] || { echo "lintian failed (exit $lintian_rc)" >&2; exit 1; }
 echo "$deb"

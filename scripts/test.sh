@@ -18,11 +18,18 @@ bash scripts/install-deps.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --all-targets --all-features -D warnings"
+cargo clippy --all-targets --all-features -- -D warnings
 
 step "the core does no I/O and reads no clock"
 bash scripts/check-core-purity.sh
+
+step "THIRD-PARTY-LICENSES names every crate linked into the agent (scripts/test-third-party-licenses.sh)"
+bash scripts/test-third-party-licenses.sh
+# Broken intra-doc links, private items in public docs and bad doc markup
+# fail (issue 18): the crate docs are the library's guide.
+step "cargo doc --no-deps --all-features (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
 # The version matrix (crates/pgsql-ra-ocf/tests/version_matrix.rs) runs the
 # real-server tests on every supported major: Debian's 15 and the others'
@@ -39,6 +46,9 @@ rm -rf "$PGSQL_RA_COMPAT_DIR"
 step "cargo test (unit, property, scenario, real PostgreSQL integration, version matrix)"
 rc=0
 RUST_TEST_THREADS=2 cargo test --all-targets || rc=$?
+# --all-targets leaves out the doctests (the crate guide's runnable examples).
+step "cargo test --doc (the runnable examples of the crate docs)"
+cargo test --doc --all-features || rc=$?
 
 step "docs/compatibility.md from the version matrix's reports (scripts/compat-table.sh)"
 if ls "$PGSQL_RA_COMPAT_DIR"/*.txt >/dev/null 2>&1; then
@@ -62,7 +72,11 @@ dpkg -V pgsql-ra
 man -w ocf_pgsql-ra_pgsql
 /usr/lib/ocf/resource.d/pgsql-ra/pgsql meta-data | xmllint --noout -
 v=$(pgsql-ra --version); echo "$v"
-[[ $v == *"(git $(git rev-parse --short HEAD))"* ]] || { echo "the installed agent is not this build"; exit 1; }
+# build.rs's rule: the revision, with -dirty when a tracked file differs from HEAD (the
+# compatibility table above may have been regenerated).
+rev=$(git rev-parse --short HEAD)
+[ -z "$(git status --porcelain --untracked-files=no)" ] || rev=$rev-dirty
+[[ $v == *"(git $rev)" ]] || { echo "the installed agent is not this build (want git $rev)"; exit 1; }
 
 # The lab runs the installed agent, not the build tree: lab.sh takes the package's
 # /usr/lib/ocf/resource.d/pgsql-ra/pgsql when PGSQL_RA_BIN is unset. target/ (gigabytes

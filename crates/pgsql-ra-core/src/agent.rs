@@ -2,11 +2,12 @@
 //! the dispatch of an [`Action`] to its logic over a [`World`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::action::Action;
 use crate::actions::{self, Ctx};
 use crate::attrs::Attrs;
-use crate::budget::Budget;
+use crate::budget::{default_timeout, Budget};
 use crate::context::ClusterContext;
 use crate::names::AttributeNames;
 use crate::ocf::{OcfExit, Outcome};
@@ -67,8 +68,8 @@ impl Agent {
                     world,
                     OcfExit::ErrConfigured,
                     format!(
-                        "OCF_RESOURCE_INSTANCE={:?} names no resource: rep_mode={} needs it to name the node attributes",
-                        self.context.instance,
+                        "OCF_RESOURCE_INSTANCE={} names no resource: rep_mode={} needs it to name the node attributes",
+                        crate::quote::quoted(&self.context.instance),
                         self.params.rep_mode.as_str()
                     ),
                 );
@@ -201,6 +202,19 @@ impl Agent {
             let level0 = validate::parameter_problems(self);
             let (_, mut machine) = validate::machine_problems(self, world, false);
             machine.extend(validate::tmpdir_problem(self, world));
+            let timeout = self
+                .context
+                .timeout_ms
+                .map_or(default_timeout(Action::ValidateAll), Duration::from_millis);
+            let wait = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(10));
+            let (rewind, notes) = validate::rewind_prerequisite_problems(self, world, wait);
+            for note in notes {
+                world.log.log(
+                    LogLevel::Info,
+                    &format!("pg_rewind's prerequisites (crash_rejoin): {note}"),
+                );
+            }
+            machine.extend(rewind);
             validate::merge_problems(&level0, machine)
         } else {
             let level0 = validate::shape_free_parameter_problems(self);

@@ -42,7 +42,7 @@ impl DemoteCheckpoint {
     /// # Errors
     /// Not `<decimal timeline ≥ 1>:<16 hex digits>`.
     pub fn parse_attr(text: &str) -> Result<DemoteCheckpoint, String> {
-        let bad = || format!("not <timeline>:<LSN>: {text:?}");
+        let bad = || format!("not <timeline>:<LSN>: {}", crate::quote::quoted(text));
         let (tli, lsn) = text.trim().split_once(':').ok_or_else(bad)?;
         let timeline: u32 = tli
             .parse()

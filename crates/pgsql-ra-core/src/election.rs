@@ -15,9 +15,13 @@
 //! (`<timeline>:<system identifier>`). Candidates are then ordered by
 //! (timeline, LSN) rather than by LSN alone, a candidate whose system
 //! identifier differs from the local one is ignored, and a local node whose
-//! system identifier is outnumbered by another one does not claim. A node
-//! without a published timeline is compared by LSN alone (stock). With one
-//! timeline and one system identifier the result is the stock one.
+//! system identifier is outnumbered by another one does not claim. As soon
+//! as one candidate (or the local node) has no published timeline, the
+//! whole round compares every candidate by LSN alone (stock): one key for
+//! the round keeps the order transitive (see the ranking key below). So a
+//! node on an older timeline may win a round in which another node did not
+//! publish its timeline. With one timeline and one system identifier the
+//! result is the stock one.
 
 use serde::Serialize;
 
@@ -75,7 +79,12 @@ impl Origin {
     /// # Errors
     /// Anything else, in words naming the value.
     pub fn parse_attr(text: &str) -> Result<Origin, String> {
-        let bad = || format!("invalid timeline and system identifier {text:?}");
+        let bad = || {
+            format!(
+                "invalid timeline and system identifier {}",
+                crate::quote::quoted(text)
+            )
+        };
         let mut parts = text.trim().split(':');
         let tli = parts.next().ok_or_else(bad)?;
         let sys = parts.next().ok_or_else(bad)?;
@@ -255,7 +264,8 @@ pub fn eligibility_of_attr(rep_mode: RepMode, raw: Option<&str>) -> Result<(), S
             eligibility(rep_mode, Some(&status))
         }
         _ => Err(format!(
-            "My data is out-of-date: data-status {text:?} is not a value this agent recognises"
+            "My data is out-of-date: data-status {} is not a value this agent recognises",
+            crate::quote::quoted(text)
         )),
     }
 }
@@ -321,7 +331,7 @@ pub fn lineage_eligibility(
     Ok(())
 }
 
-/// The pure part of the probe's claim (`actions::elect::probe_claim`,
+/// The pure part of the probe's claim (the probe action of `Agent`,
 /// issue 9): a lone primary found by a probe is the cluster's only with its
 /// own data-status absent (first boot) or `LATEST` and its origin not
 /// refused by [`lineage_eligibility`]. `ds_name` names the attribute in the
@@ -335,7 +345,12 @@ pub fn probe_claim_of(
     match own {
         None => {}
         Some(v) if v == DataStatus::Latest.to_string() => {}
-        Some(v) => return Err(format!("my {ds_name} is {v:?}, not LATEST")),
+        Some(v) => {
+            return Err(format!(
+                "my {ds_name} is {}, not LATEST",
+                crate::quote::quoted(v)
+            ))
+        }
     }
     lineage_eligibility(mine, cluster)
 }

@@ -10,7 +10,7 @@
 //! only. Reading never fails: [`parse`] skips and counts lines that are
 //! not a journal entry.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ports::{Clock, Filesystem, Log, LogLevel};
 
@@ -26,7 +26,8 @@ pub const SCHEMA: &str = "pgsql-ra/journal/1";
 pub const HISTORY_SCHEMA: &str = "pgsql-ra/history/1";
 
 /// One candidate of an election, as the round saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Candidate {
     /// The node.
     pub node: String,
@@ -37,7 +38,7 @@ pub struct Candidate {
 }
 
 /// What was decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// An election round that decided (`winner` or `loser`).
@@ -80,6 +81,35 @@ pub enum Event {
         /// Its reason in words.
         reason: String,
     },
+    /// Issue 10's rejoin decisions, with their reasons: `start` with
+    /// `PGSQL.lock` (`lone_primary`: released or kept; `crash_rejoin`:
+    /// follow, rewind, reclone or refuse, once more after a repair),
+    /// `demote` (`clean_demote`: continue as a standby or stay stopped)
+    /// and the promotion candidate's check of the demote checkpoints
+    /// (`demote_checkpoint`: received or refuse).
+    Rejoin {
+        /// `lone_primary`, `crash_rejoin`, `clean_demote`, `demote_checkpoint`.
+        decision: String,
+        /// What it decided (`released`, `kept`, `follow`, `rewind`,
+        /// `reclone`, `refuse`, `continue_as_standby`, `stay_stopped`,
+        /// `received`); not `action`, which names the OCF action.
+        outcome: String,
+        /// Its reason in words (the decision's own).
+        reason: String,
+    },
+}
+
+/// One journal line as read back: the fields of [`Entry`], all required
+/// and typed, nothing else (issue 13: a malformed entry is skipped, not
+/// passed through).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct EntryIn {
+    schema: String,
+    ts: Option<u64>,
+    node: String,
+    action: String,
+    #[serde(flatten)]
+    event: Event,
 }
 
 /// One journal line.
@@ -137,17 +167,36 @@ pub struct Read {
 }
 
 /// Parses journal text (`<file>.1` then `<file>`, concatenated): every line
-/// that is a JSON object with an `event` is an entry; blank lines are
-/// ignored; any other line is counted in [`Read::bad_lines`].
+/// that is a journal entry of schema [`SCHEMA`] (a JSON object with the
+/// fields of [`Entry`], typed as written, and an `event` this version
+/// knows with its fields) is an entry, as written; blank lines are
+/// ignored; any other line (torn, corrupt, foreign, a known event with a
+/// field missing or of another type) is counted in [`Read::bad_lines`].
 pub fn parse(text: &str) -> Read {
     let mut read = Read::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(v) if v.get("event").and_then(|e| e.as_str()).is_some() => read.entries.push(v),
+            Ok(v) if is_entry(&v) => read.entries.push(v),
             _ => read.bad_lines += 1,
         }
     }
     read
+}
+
+/// True when `v` is one well-formed entry of [`SCHEMA`].
+fn is_entry(v: &serde_json::Value) -> bool {
+    v.is_object()
+        && serde_json::from_value::<EntryIn>(v.clone())
+            .is_ok_and(|e| e.schema == SCHEMA && !e.node.is_empty() && !e.action.is_empty())
+}
+
+/// The line `history` prints after the entries when lines were skipped.
+pub fn skipped_text(bad_lines: usize) -> String {
+    if bad_lines == 1 {
+        "1 malformed line skipped".to_string()
+    } else {
+        format!("{bad_lines} malformed lines skipped")
+    }
 }
 
 fn text_of(v: &serde_json::Value, key: &str) -> String {
@@ -220,6 +269,12 @@ pub fn render_text(v: &serde_json::Value) -> String {
             text_of(v, "rule"),
             text_of(v, "reason")
         ),
+        Some("rejoin") => format!(
+            "{} -> {}: {}",
+            text_of(v, "decision"),
+            text_of(v, "outcome"),
+            text_of(v, "reason")
+        ),
         _ => text_of(v, "reason"),
     };
     format!("{head}: {body}")
@@ -256,6 +311,46 @@ mod tests {
         assert_eq!(read.entries[0]["event"], "sync_change");
         assert_eq!(read.entries[0]["schema"], SCHEMA);
         assert!(render_text(&read.entries[0]).contains("synchronous standbys [node2]"));
+    }
+
+    /// Issue 13 item 6: lines that are JSON objects with an `event` but
+    /// not a well-formed entry are skipped and counted, not passed through.
+    #[test]
+    fn malformed_entries_are_skipped_and_counted() {
+        let good = serde_json::to_string(&Entry {
+            schema: SCHEMA,
+            ts: Some(1),
+            node: "node1".into(),
+            action: "start".into(),
+            event: Event::Rejoin {
+                decision: "crash_rejoin".into(),
+                outcome: "rewind".into(),
+                reason: "diverged after 0/3000100".into(),
+            },
+        })
+        .expect("serializes");
+        let bad = [
+            r#"{"event":"election"}"#.to_string(),
+            r#"{"event":"promoted","verdict":7}"#.to_string(),
+            good.replace(r#""event":"rejoin""#, r#""event":"bogus""#),
+            good.replace(SCHEMA, "pgsql-ra/journal/99"),
+            good.replace(r#""ts":1"#, r#""ts":"yesterday""#),
+            good.replace(r#""reason":"diverged after 0/3000100""#, r#""reason":5"#),
+            good.replace(r#""node":"node1""#, r#""node":"""#),
+            "[1,2]".to_string(),
+        ];
+        for b in &bad {
+            assert_ne!(*b, good, "each bad line differs from the good one");
+        }
+        let text = format!("{good}\n{}\n", bad.join("\n"));
+        let read = parse(&text);
+        assert_eq!(read.entries.len(), 1, "{:?}", read.entries);
+        assert_eq!(read.bad_lines, bad.len());
+        assert_eq!(
+            render_text(&read.entries[0]),
+            "1970-01-01 00:00:01 UTC node1 start rejoin: crash_rejoin -> rewind: diverged after 0/3000100"
+        );
+        assert_eq!(skipped_text(8), "8 malformed lines skipped");
     }
 
     #[test]

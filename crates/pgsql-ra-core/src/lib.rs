@@ -1,28 +1,26 @@
-//! pgsql-ra-core: the pure decision core of the pgsql-ra PostgreSQL resource
-//! agent. It models the stock `ocf:heartbeat:pgsql` agent's states, data
-//! status, WAL locations and promotion decisions as deterministic functions
-//! over injected traits ([`ports`]). It performs no I/O of its own: no files,
-//! processes, network, environment or clock.
-//!
-//! The in-memory ports (`memory`) and the multi-node simulator (`sim`)
-//! are test and embedding tools, not part of the agent: they are compiled
-//! only with the cargo feature `sim` (off by default), which the core's own
-//! tests, `bench/scaling` and embedders turn on
-//! (`pgsql-ra-core = { path = "…", features = ["sim"] }`).
-
+//! The crate's guide is its README (`crates/pgsql-ra-core/README.md`),
+//! shown here and on docs.rs: what is public and why, and the three uses —
+//! Pacemaker through the binary, embedding in another HA tool, and
+//! property-testing failover decisions — each with runnable code (issue 18).
+//! The in-memory ports (`memory`) and the multi-node simulator (`sim`,
+//! with its proptest strategies and fault schedules) are test and
+//! embedding tools, not part of the agent: they are compiled only with the
+//! cargo feature `sim` (off by default).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod action;
-pub mod actions;
+pub(crate) mod actions;
 pub mod agent;
-pub mod attrs;
-pub mod budget;
+pub(crate) mod attrs;
+pub(crate) mod budget;
 pub mod context;
 pub mod decide;
-pub mod demote_checkpoint;
+pub(crate) mod demote_checkpoint;
 pub mod election;
 pub mod explain;
+pub mod forks;
 pub mod ineligible;
 pub mod journal;
 pub mod lsn;
@@ -35,14 +33,14 @@ pub mod params;
 pub mod ports;
 pub mod quorum;
 pub mod quote;
-pub mod recovery;
+pub(crate) mod recovery;
 pub mod rejoin;
 pub mod replication;
 pub mod role_gate;
 pub mod score;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
-pub mod slots;
+pub(crate) mod slots;
 pub mod status;
 pub mod sync_mode;
 pub mod timeline;

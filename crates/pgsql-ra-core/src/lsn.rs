@@ -18,12 +18,15 @@ impl Lsn {
     /// The NULL/unknown location, printed as `0000000000000000`.
     pub const ZERO: Lsn = Lsn(0);
 
-    /// Parses PostgreSQL's `X/Y` text (each half 1–8 hex digits).
+    /// Parses PostgreSQL's `X/Y` text (each half 1–8 hex digits, nothing
+    /// else; whitespace around the whole text, as `psql` prints it, is
+    /// ignored).
     pub fn parse_pg(text: &str) -> Result<Lsn, LsnParseError> {
         let err = || LsnParseError(text.to_string());
         let (hi, lo) = text.trim().split_once('/').ok_or_else(err)?;
         let half = |s: &str| {
-            if s.is_empty() || s.len() > 8 {
+            // from_str_radix alone would take a leading '+'.
+            if s.is_empty() || s.len() > 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(err());
             }
             u32::from_str_radix(s, 16).map_err(|_| err())
@@ -81,6 +84,14 @@ impl FromStr for Lsn {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sign_is_not_a_hex_digit() {
+        for bad in ["+0/1", "0/+1", "-0/1", "0x0/1", "0 /1"] {
+            assert!(Lsn::parse_pg(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Lsn::parse_pg(" 0/1 "), Ok(Lsn(1)));
+    }
+
     use super::*;
 
     #[test]

@@ -59,6 +59,13 @@ pub struct AttributeNames {
     /// promotion until it has received WAL past it; deleted after a
     /// successful promotion (never at a start: the node's WAL still holds it).
     pub demote_checkpoint: String,
+    /// `<rsc>-primary-forks` (forever; not in the stock agent, issue 10):
+    /// `<timeline>:<system identifier>:<seq>@<LSN>[,…]`, every point where
+    /// this node began writing on that timeline by a promotion that kept
+    /// the timeline number (`restart_on_promote`), oldest first
+    /// ([`crate::forks::ForkRecord`]). The crash rejoin reads the other
+    /// nodes' to find where their writing split from its own WAL.
+    pub primary_forks: String,
 }
 
 /// Strips a clone instance suffix: `pgsql:1` → `pgsql`.
@@ -89,6 +96,7 @@ impl AttributeNames {
             primary_origin: format!("{rsc}-primary-origin"),
             sync_quorum: format!("{rsc}-sync-quorum"),
             demote_checkpoint: format!("{rsc}-demote-checkpoint"),
+            primary_forks: format!("{rsc}-primary-forks"),
         }
     }
 }

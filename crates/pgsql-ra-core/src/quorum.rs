@@ -51,9 +51,10 @@ impl QuorumSet {
         let k = words
             .next()
             .and_then(|w| w.parse::<u32>().ok())
-            .ok_or_else(|| format!("not a quorum record: {text:?}"))?;
+            .ok_or_else(|| format!("not a quorum record: {}", crate::quote::quoted(text)))?;
         let members: Vec<String> = words.map(str::to_string).collect();
-        QuorumSet::new(k, &members).ok_or_else(|| format!("not a quorum record: {text:?}"))
+        QuorumSet::new(k, &members)
+            .ok_or_else(|| format!("not a quorum record: {}", crate::quote::quoted(text)))
     }
 
     /// The set that covers both `self` (what was in force) and `next`

@@ -55,6 +55,16 @@ pub const SHORT_PATH_MAX: usize = 32;
 ///     "…/main/postgresql.conf"
 /// );
 /// ```
+///
+/// A last component that is itself longer than that keeps its first and
+/// last characters around a `…` (issue 12, re-attack item 6: a 200-byte
+/// component pushed the cause out of the exit reason).
+///
+/// ```
+/// use pgsql_ra_core::quote::short_path;
+/// let long = format!("/srv/{}", "x".repeat(200));
+/// assert_eq!(short_path(&long), format!("…/{}…{}", "x".repeat(15), "x".repeat(14)));
+/// ```
 pub fn short_path(path: &str) -> String {
     if path.chars().count() <= SHORT_PATH_MAX {
         return path.to_string();
@@ -64,9 +74,25 @@ pub fn short_path(path: &str) -> String {
         [last, dir, _] if dir.chars().count() + last.chars().count() + 3 <= SHORT_PATH_MAX => {
             format!("…/{dir}/{last}")
         }
+        [last, ..] if last.chars().count() + 2 > SHORT_PATH_MAX => {
+            format!("…/{}", abbreviated(last, SHORT_PATH_MAX - 2))
+        }
         [last, _, _] => format!("…/{last}"),
         _ => path.to_string(),
     }
+}
+
+/// `text` when it has at most `max` characters, else its first and last
+/// characters around `…`, `max` characters in all.
+pub fn abbreviated(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let head: String = text.chars().take(keep - keep / 2).collect();
+    let tail: String = text.chars().skip(n - keep / 2).collect();
+    format!("{head}…{tail}")
 }
 
 /// `param="path"` for the start of a message, shortened by [`short_path`],
@@ -111,9 +137,23 @@ pub fn shorten_paths_in(text: &str, paths: &[&str]) -> String {
     out
 }
 
+/// A duration as operators read it: seconds with one decimal, `"10.0 s"`
+/// (issue 12, re-attack item 8: no `10s`/`1.5s` debug text in messages).
+pub fn seconds(d: std::time::Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::quoted;
+    use super::{quoted, seconds};
+
+    #[test]
+    fn durations_read_in_seconds() {
+        use std::time::Duration;
+        assert_eq!(seconds(Duration::from_secs(10)), "10.0 s");
+        assert_eq!(seconds(Duration::from_millis(1250)), "1.2 s");
+        assert_eq!(seconds(Duration::ZERO), "0.0 s");
+    }
 
     #[test]
     fn shows_values_as_typed_and_controls_in_caret_notation() {

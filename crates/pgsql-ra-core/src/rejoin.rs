@@ -50,8 +50,10 @@
 //! | 3 | local timeline newer than the primary's | refuse | [`RejoinReason::NewerTimeline`] |
 //! | 4 | local history known and not the primary's before the local timeline | repair | [`Divergence::HistoryDiffers`] |
 //! | 5 | same timeline, end unknown | refuse | [`RejoinReason::EndUnknownOnSameTimeline`] |
-//! | 6 | same timeline, end at or before the primary's current LSN (equal included) | follow | [`RejoinReason::Follows`] |
-//! | 7 | same timeline, end past the primary's current LSN | refuse (never rewound: the wrong node may be primary) | [`RejoinReason::AheadOnSameTimeline`] |
+//! | 6 | same timeline, end past the primary's current LSN | refuse (never rewound: the wrong node may be primary) | [`RejoinReason::AheadOnSameTimeline`] |
+//! | 6a | same timeline, the local node wrote on it (not in archive recovery), no fork recorded | refuse | [`RejoinReason::ForkUnknownOnSameTimeline`] |
+//! | 6b | a recorded fork `F` on the local timeline, the end known and past `F` (any timeline) | repair, never by `pg_rewind` | [`Divergence::ForkOnTimeline`] |
+//! | 7 | same timeline, end at or before the first fork `F` (or, in archive recovery without a fork, the primary's current LSN; equal included) | follow | [`RejoinReason::Follows`] |
 //! | 8 | local timeline ended at `S` in the primary's history, end at or before `S` | follow | [`RejoinReason::Follows`] |
 //! | 9 | local timeline ended at `S`, end past `S` | repair | [`Divergence::PastSwitchPoint`] |
 //! | 10 | local timeline ended at `S`, end unknown (crash) | repair (`pg_rewind` says "no rewind required" when it did not go past) | [`Divergence::EndUnknown`] |
@@ -62,10 +64,23 @@
 //! | policy (`crash_rejoin`) | rewindable (checksums or `wal_log_hints`) | free bytes beside pgdata | action | reason |
 //! |---|---|---|---|---|
 //! | `none` | – | – | refuse | [`RejoinReason::RepairNotAllowed`] |
-//! | `rewind`, `rewind-or-clone` | yes | – | rewind | [`RejoinReason::Rewind`] |
+//! | `rewind`, `rewind-or-clone` | yes, and not row 6b | – | rewind | [`RejoinReason::Rewind`] |
 //! | `rewind` | no | – | refuse | [`RejoinReason::RewindImpossible`] |
 //! | `rewind-or-clone` | no | ≥ size × [`CLONE_SPACE_PERCENT`] % | re-clone | [`RejoinReason::Reclone`] |
 //! | `rewind-or-clone` | no | less, or unknown | refuse | [`RejoinReason::NotEnoughDisk`] |
+//!
+//! Rows 6a and 6b: with `restart_on_promote` the new primary is a standby started
+//! without `standby.signal`: it keeps the timeline number and writes on
+//! from the end of the WAL it received (`F`, recorded in its
+//! `<rsc>-primary-forks` at promote, [`crate::forks`]). The old primary's WAL past
+//! `F` is another history under the same timeline number; no history
+//! file records it and `pg_rewind` reports "no rewind required" (it
+//! compares timelines only), so such a node is re-cloned or refused, and a
+//! node on the primary's timeline with no recorded fork is refused (an
+//! agent before this rule did not record `F`: nothing proves the local WAL
+//! is part of the primary's). Found by `bench/rejoin_sync.sh` on the lab:
+//! a crashed primary's last 192 bytes past the new primary's start made it
+//! "follow" and stall on "record with incorrect prev-link".
 //!
 //! Row 4: PostgreSQL names timelines by number only; two promotions (one
 //! outside the cluster) can both create timeline N. The local history
@@ -225,6 +240,20 @@ pub struct RejoinInput<'a> {
     pub primary: Option<&'a PrimaryFacts>,
     /// Free bytes beside pgdata, `None` when unknown.
     pub free_bytes: Option<u64>,
+    /// Where other nodes began writing on the local judged timeline by
+    /// promotions after the local node's own latest one: their
+    /// `<rsc>-primary-forks` points on this timeline and system (a promotion
+    /// that kept the timeline number, `restart_on_promote`; issue 10,
+    /// [`crate::forks`]). Empty when
+    /// none is recorded. No timeline history file marks such a fork, and
+    /// `pg_rewind` sees the two nodes "on the same timeline" and rewinds
+    /// nothing, so the decision must know them.
+    pub forks: &'a [Lsn],
+    /// The second decision, after `pg_rewind` or a re-clone: the WAL past
+    /// the divergence is now a copy of the primary's own, so the recorded
+    /// forks (rows 6a–6b) do not apply; the other rows still must say
+    /// "follow".
+    pub repaired: bool,
 }
 
 fn decided(action: RejoinAction, reason: RejoinReason) -> RejoinDecision {
@@ -261,6 +290,11 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
     if let Some(divergence) = other_branch(input.local_history, primary, tl) {
         return repair(input, primary, divergence);
     }
+    let first_fork = if input.repaired {
+        None
+    } else {
+        input.forks.iter().copied().min()
+    };
     if tl == ptl {
         if end == LocalEnd::Unknown {
             return decided(
@@ -268,25 +302,58 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
                 RejoinReason::EndUnknownOnSameTimeline { timeline: tl },
             );
         }
-        if end.at_or_before(primary.current_lsn) {
+        if !end.at_or_before(primary.current_lsn) {
             return decided(
-                Follow,
-                RejoinReason::Follows {
-                    local_timeline: tl,
+                Refuse,
+                RejoinReason::AheadOnSameTimeline {
+                    timeline: tl,
                     local_end: end,
-                    primary_timeline: ptl,
-                    limit: primary.current_lsn,
+                    primary_lsn: primary.current_lsn,
                 },
             );
         }
+        // Row 6a: the primary writes on the local timeline; only a recorded
+        // fork point tells where its WAL stops being the local node's.
+        // A directory in archive recovery (a standby, or rewound) holds WAL
+        // it received: row 6b judges it by the forks recorded, if any.
+        let wrote_here = !input.repaired
+            && !matches!(
+                local.state,
+                DbClusterState::InArchiveRecovery | DbClusterState::ShutDownInRecovery
+            );
+        let fork = match first_fork {
+            Some(fork) => fork,
+            None if !wrote_here => primary.current_lsn,
+            None => {
+                return decided(
+                    Refuse,
+                    RejoinReason::ForkUnknownOnSameTimeline {
+                        timeline: tl,
+                        local_end: end,
+                    },
+                )
+            }
+        };
+        if !end.at_or_before(fork) {
+            return repair(input, primary, fork_divergence(tl, end, fork));
+        }
         return decided(
-            Refuse,
-            RejoinReason::AheadOnSameTimeline {
-                timeline: tl,
+            Follow,
+            RejoinReason::Follows {
+                local_timeline: tl,
                 local_end: end,
-                primary_lsn: primary.current_lsn,
+                primary_timeline: ptl,
+                limit: fork,
+                fork: first_fork.is_some(),
             },
         );
+    }
+    // Row 6b on an older timeline: another node began writing on it before
+    // the local WAL ends (its later timelines' switch points cannot help).
+    if let Some(fork) = first_fork {
+        if end != LocalEnd::Unknown && !end.at_or_before(fork) {
+            return repair(input, primary, fork_divergence(tl, end, fork));
+        }
     }
     let divergence = match primary.history.iter().find(|h| h.parent == tl) {
         Some(h) if end.at_or_before(h.switch_point) => {
@@ -297,6 +364,7 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
                     local_end: end,
                     primary_timeline: ptl,
                     limit: h.switch_point,
+                    fork: false,
                 },
             )
         }
@@ -317,6 +385,14 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
         },
     };
     repair(input, primary, divergence)
+}
+
+fn fork_divergence(timeline: u32, local_end: LocalEnd, fork: Lsn) -> Divergence {
+    Divergence::ForkOnTimeline {
+        timeline,
+        local_end,
+        fork,
+    }
 }
 
 /// Row 4: the local history, when known, differs from the primary's
@@ -357,9 +433,15 @@ fn repair(
     divergence: Divergence,
 ) -> RejoinDecision {
     use RejoinAction::{Reclone, Refuse, Rewind};
+    // pg_rewind finds the divergence from the timeline histories only: a
+    // fork within one timeline number is invisible to it (it reports "no
+    // rewind required"), so only a re-clone repairs it.
+    let rewind_sees_it = !matches!(divergence, Divergence::ForkOnTimeline { .. });
     match input.policy {
         CrashRejoin::None => decided(Refuse, RejoinReason::RepairNotAllowed { divergence }),
-        CrashRejoin::Rewind | CrashRejoin::RewindOrClone if input.control.rewindable() => {
+        CrashRejoin::Rewind | CrashRejoin::RewindOrClone
+            if rewind_sees_it && input.control.rewindable() =>
+        {
             decided(Rewind, RejoinReason::Rewind { divergence })
         }
         CrashRejoin::Rewind => decided(Refuse, RejoinReason::RewindImpossible { divergence }),

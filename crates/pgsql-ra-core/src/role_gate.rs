@@ -167,7 +167,12 @@ pub fn needs_promoted_list(probe: bool) -> bool {
 pub fn decide(input: &GateInput) -> Gate {
     if !input.probe {
         return match input.role {
-            MonitorRole::Promoted => Gate::PrimaryPath { probe_score: false },
+            MonitorRole::Promoted => match &input.own_claim {
+                Ok(()) => Gate::PrimaryPath { probe_score: false },
+                Err(reason) => Gate::Refused(Refusal::NotClusterData {
+                    reason: reason.clone(),
+                }),
+            },
             ref other => Gate::Refused(Refusal::NotPromotedRole {
                 role: other.describe(),
             }),
@@ -203,6 +208,23 @@ mod tests {
             others: OthersPromoted::NotRead,
             own_claim: Ok(()),
         })
+    }
+
+    #[test]
+    fn a_promoted_monitor_on_data_the_cluster_did_not_make_primary_is_refused() {
+        let gate = decide(&GateInput {
+            probe: false,
+            role: MonitorRole::Promoted,
+            others: OthersPromoted::NotRead,
+            own_claim: Err("my timeline 3 was not created by the cluster".into()),
+        });
+        match gate {
+            Gate::Refused(r) => {
+                assert!(r.is_rogue());
+                assert!(r.reason().contains("timeline 3"), "{}", r.reason());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl fmt::Display for Score {
 
 /// A text that is not a Pacemaker score.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid score {0:?}")]
+#[error("invalid score {}", crate::quote::quoted(.0))]
 pub struct ScoreParseError(pub String);
 
 impl FromStr for Score {

@@ -66,7 +66,7 @@ impl fmt::Display for PgStatus {
 
 /// An attribute text that is not a known status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status {0:?}")]
+#[error("unknown status {}", crate::quote::quoted(.0))]
 pub struct StatusParseError(pub String);
 
 impl FromStr for PgStatus {

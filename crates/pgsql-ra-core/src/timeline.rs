@@ -41,12 +41,18 @@ pub fn parse_history(text: &str) -> Result<Vec<HistoryEntry>, String> {
             continue;
         }
         let mut fields = line.split_whitespace();
-        let bad = || format!("invalid timeline history line {line:?}");
+        let bad = || {
+            format!(
+                "invalid timeline history line {}",
+                crate::quote::quoted(line)
+            )
+        };
         let parent: u32 = fields.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
         let switch_point = Lsn::parse_pg(fields.next().ok_or_else(bad)?).map_err(|_| bad())?;
         if out.last().is_some_and(|p| p.parent >= parent) {
             return Err(format!(
-                "timeline history is not in ascending order at {line:?}"
+                "timeline history is not in ascending order at {}",
+                crate::quote::quoted(line)
             ));
         }
         out.push(HistoryEntry {

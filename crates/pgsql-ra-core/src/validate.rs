@@ -11,6 +11,7 @@ mod cluster;
 mod machine;
 mod parameters;
 mod pgconf;
+mod rewind;
 
 pub use cluster::{cluster_problems, start_refusal, ClusterProblem};
 pub use machine::{
@@ -19,6 +20,7 @@ pub use machine::{
 };
 pub use parameters::{parameter_problems, shape_free_parameter_problems, MAX_SLOT_NAME_LEN};
 pub use pgconf::{config_value, config_values};
+pub use rewind::{rewindable_problem, role_problems, RoleJudgement, PG_CHECKPOINT_SINCE};
 
 use crate::agent::Agent;
 use crate::ocf::Outcome;
@@ -128,4 +130,46 @@ pub fn merge_problems(first: &[ParamError], more: Vec<ParamError>) -> Vec<ParamE
 /// [`check_machine`] failed (see `machine::stop_facts`).
 pub fn stop_facts(agent: &Agent, world: &mut World<'_>) -> MachineFacts {
     machine::stop_facts(agent, world)
+}
+
+/// Level 10 with crash rejoin enabled (see `rewind`): `pg_rewind`'s
+/// prerequisites, the rewind role's on the primary through `master_ip`
+/// (one session bounded by `timeout`) and, with `crash_rejoin=rewind`, the
+/// local data directory's. Returns the problems and the notes of what could
+/// not be checked (no primary answering, `pg_controldata` unreadable); a
+/// note is not a failure. Nothing is checked with `crash_rejoin=none` or
+/// outside sync/async mode.
+pub fn rewind_prerequisite_problems(
+    agent: &Agent,
+    world: &mut World<'_>,
+    timeout: std::time::Duration,
+) -> (Vec<ParamError>, Vec<String>) {
+    let p = &agent.params;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    if p.crash_rejoin == crate::params::CrashRejoin::None || !p.rep_mode.is_replication() {
+        return (problems, notes);
+    }
+    let role = if p.rewind_user.is_empty() {
+        &p.pgdba
+    } else {
+        &p.rewind_user
+    };
+    let answer = if p.master_ip.is_empty() {
+        Err(crate::ports::RewindRoleError::Unreachable(
+            "master_ip is not set".into(),
+        ))
+    } else {
+        world.server.rewind_role_facts(timeout)
+    };
+    match role_problems(role, &p.master_ip, p.pgport, &answer) {
+        Ok(found) => problems.extend(found),
+        Err(note) => notes.push(format!("rewind_user's grants not checked: {note}")),
+    }
+    let control = world.server.control_data();
+    match rewindable_problem(p.crash_rejoin, &p.pgdata, &control) {
+        Ok(found) => problems.extend(found),
+        Err(note) => notes.push(note),
+    }
+    (problems, notes)
 }

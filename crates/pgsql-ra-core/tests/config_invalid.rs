@@ -689,3 +689,53 @@ fn the_count_of_problems_fits_in_the_exit_reason() {
         Some("psql: short (and 1 more problem, see the log)")
     );
 }
+
+/// Issue 10: with crash rejoin enabled, level 10 also judges pg_rewind's
+/// prerequisites (`validate::rewind_prerequisite_problems`): over the
+/// in-memory ports (whose server cannot report the rewind role: a note, not
+/// a problem), `crash_rejoin=rewind` refuses a data directory without
+/// checksums or `wal_log_hints` (6, naming crash_rejoin), `rewind-or-clone`
+/// and `none` do not, and an empty `master_ip` is a note.
+#[test]
+fn crash_rejoin_checks_rewindability_and_notes_what_it_cannot_ask() {
+    let net = SimNetwork::new("192.168.122.10");
+    let fs = MemFs::new("postgres");
+    let mut pg = net.add_node("node1", fs.clone(), InstanceSpec::pg15(PGDATA));
+    let mut m = Machine::new();
+    let mut judge = |extra: &[(&str, &str)]| {
+        let a = agent(SYNC, extra, true);
+        let mut server = pg.clone();
+        let mut world = World {
+            db: &mut pg,
+            server: &mut server,
+            cluster: &mut m.cluster,
+            fs: &mut m.fs,
+            clock: &mut m.clock,
+            system: &mut m.system,
+            log: &mut m.log,
+        };
+        pgsql_ra_core::validate::rewind_prerequisite_problems(
+            &a,
+            &mut world,
+            std::time::Duration::from_secs(1),
+        )
+    };
+    net.set_rewindable("node1", false);
+    let (problems, notes) = judge(&[("crash_rejoin", "rewind")]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].param, "crash_rejoin");
+    assert_eq!(problems[0].code, OcfExit::ErrConfigured);
+    assert!(problems[0].message.contains("wal_log_hints = on"));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("rewind_user's grants not checked"),
+        "{notes:?}"
+    );
+    let (problems, _) = judge(&[("crash_rejoin", "rewind-or-clone")]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(judge(&[("crash_rejoin", "none")]), (vec![], vec![]));
+    let (_, notes) = judge(&[("crash_rejoin", "rewind-or-clone"), ("master_ip", "")]);
+    assert!(notes[0].contains("master_ip is not set"), "{notes:?}");
+    net.set_rewindable("node1", true);
+    assert!(judge(&[("crash_rejoin", "rewind")]).0.is_empty());
+}

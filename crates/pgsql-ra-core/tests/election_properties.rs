@@ -8,20 +8,9 @@ use pgsql_ra_core::election::{
 };
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::params::RepMode;
+use pgsql_ra_core::sim::strategy::{confirmed_round, election_data_status};
 use pgsql_ra_core::status::DataStatus;
 use proptest::prelude::*;
-
-fn data_status() -> impl Strategy<Value = Option<DataStatus>> {
-    prop_oneof![
-        Just(None),
-        Just(Some(DataStatus::Latest)),
-        Just(Some(DataStatus::Disconnect)),
-        Just(Some(DataStatus::replication("STREAMING", "SYNC"))),
-        Just(Some(DataStatus::replication("STREAMING", "ASYNC"))),
-        Just(Some(DataStatus::replication("STREAMING", "POTENTIAL"))),
-        Just(Some(DataStatus::replication("CATCHUP", "ASYNC"))),
-    ]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
@@ -33,7 +22,7 @@ proptest! {
     /// eligible node always wins.
     #[test]
     fn the_election_winner_holds_the_highest_eligible_lsn(
-        nodes in prop::collection::vec((data_status(), 0u64..8), 1..6),
+        nodes in prop::collection::vec((election_data_status(), 0u64..8), 1..6),
         sync in any::<bool>(),
         check_count in 0u32..5,
     ) {
@@ -197,24 +186,7 @@ fn confirmed_verdicts(nodes: &[(u64, Option<u32>)], unreadable: &[String]) -> Ve
         .collect();
     observed
         .iter()
-        .map(|me| {
-            decide_checked(
-                &Round {
-                    my_lsn: me.lsn,
-                    my_origin: me.origin,
-                    observed: observed.clone(),
-                    completed: 2,
-                    previous: Some(render_note(&observed)),
-                    check_count: 3,
-                    superset_only: Vec::new(),
-                    not_eligible: Vec::new(),
-                    my_superset_only: false,
-                    quorum: None,
-                },
-                unreadable,
-            )
-            .verdict
-        })
+        .map(|me| decide_checked(&confirmed_round(me, &observed, 3), unreadable).verdict)
         .collect()
 }
 
@@ -293,18 +265,7 @@ proptest! {
             Observation { node: "node2".into(), lsn: Lsn(0x0300_0000 + b), origin: origin(sb) },
         ];
         for me in &observed {
-            let d = decide(&Round {
-                my_lsn: me.lsn,
-                my_origin: me.origin,
-                observed: observed.clone(),
-                completed: 2,
-                previous: Some(render_note(&observed)),
-                check_count: 3,
-                superset_only: Vec::new(),
-                not_eligible: Vec::new(),
-                my_superset_only: false,
-                quorum: None,
-            });
+            let d = decide(&confirmed_round(me, &observed, 3));
             prop_assert_eq!(d.verdict, Verdict::Restarted, "{}", d.reason);
             prop_assert!(d.reason.contains("forked"), "{}", d.reason);
         }
@@ -341,18 +302,7 @@ proptest! {
         ];
         let can_follow = observed[0].lsn <= sp;
         for me in &observed {
-            let d = decide(&Round {
-                my_lsn: me.lsn,
-                my_origin: me.origin,
-                observed: observed.clone(),
-                completed: 2,
-                previous: Some(render_note(&observed)),
-                check_count: 3,
-                superset_only: Vec::new(),
-                not_eligible: Vec::new(),
-                my_superset_only: false,
-                quorum: None,
-            });
+            let d = decide(&confirmed_round(me, &observed, 3));
             let expected = match (can_follow, me.node.as_str()) {
                 (true, "new") => Verdict::Winner,
                 (true, _) => Verdict::Loser,

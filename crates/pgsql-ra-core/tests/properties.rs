@@ -1,7 +1,7 @@
 //! Safety properties of the agent driven through the simulator (the pure
 //! election's properties are in `election_properties.rs`).
 //!
-//! The simulator properties run random fault schedules ([`faults`]: steps,
+//! The simulator properties run random fault schedules (`pgsql_ra_core::sim::faults`: steps,
 //! crashes, hangs, link cuts, nodes down and up, restarts, promotions
 //! outside the cluster, garbage attribute edits, writes direct and through
 //! the VIP) on 2–4 node clusters, both cold (nothing probed yet) and from a
@@ -14,8 +14,6 @@
 //! assertion is reached in under 20 % of the cases. 256 cases by default;
 //! `PROPTEST_CASES=20000` raises it.
 
-#[path = "properties/faults.rs"]
-mod faults;
 #[path = "properties/oracle.rs"]
 mod oracle;
 #[path = "properties/reach.rs"]
@@ -27,16 +25,17 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use faults::{apply, cold_event, rejoin_run_event, warm_event, Event};
 use oracle::Oracle;
-use pgsql_ra_core::sim::script::invocation_lines;
+use pgsql_ra_core::sim::faults::{
+    cold_event, rejoin_run_event, run_schedule, warm_event, Event, Judge, Observed,
+};
 use pgsql_ra_core::sim::{MonitorRoles, Sim, SimConfig};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
 use reach::{Key, Reach};
 
 /// One case: node count, sync mode, monitor role spelling, events, and
-/// `crash_rejoin` (issue 10).
+/// `crash_rejoin` (issue 10; `+restart`: with `restart_on_promote`, see [`build`]).
 type Case = (usize, bool, MonitorRoles, Vec<Event>, &'static str);
 
 /// `crash_rejoin`: mostly on, so that the oracles judge the rejoins.
@@ -45,6 +44,8 @@ fn crash_rejoin() -> impl Strategy<Value = &'static str> {
         1 => Just("none"),
         2 => Just("rewind"),
         2 => Just("rewind-or-clone"),
+        1 => Just("rewind+restart"),
+        1 => Just("rewind-or-clone+restart"),
     ]
 }
 
@@ -56,6 +57,9 @@ fn roles() -> impl Strategy<Value = MonitorRoles> {
     ]
 }
 
+/// `crash_rejoin` with an optional `+restart` suffix: the seed's
+/// `restart_on_promote=true` as well (promotions keep the timeline number;
+/// issue 10's fork rule).
 fn build(nodes: usize, sync: bool, roles: MonitorRoles, crash_rejoin: &str) -> Sim {
     let names: Vec<String> = (1..=nodes).map(|i| format!("node{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -63,12 +67,45 @@ fn build(nodes: usize, sync: bool, roles: MonitorRoles, crash_rejoin: &str) -> S
     if !sync {
         config.params.insert("rep_mode".into(), "async".into());
     }
-    config
-        .params
-        .insert("crash_rejoin".into(), crash_rejoin.into());
+    let (policy, restart) = match crash_rejoin.strip_suffix("+restart") {
+        Some(policy) => (policy, true),
+        None => (crash_rejoin, false),
+    };
+    config.params.insert("crash_rejoin".into(), policy.into());
+    if restart {
+        config
+            .params
+            .insert("restart_on_promote".into(), "true".into());
+    }
     config.migration_threshold = 0;
     config.monitor_roles = roles;
     Sim::new(config)
+}
+
+/// The oracles of [`oracle`] and the rejoin watch of [`rejoin`] as a
+/// judge of the exported fault-schedule runner.
+#[derive(Default)]
+struct Oracles {
+    oracle: Oracle,
+}
+
+impl Judge for Oracles {
+    fn before_step(&mut self, sim: &Sim) {
+        self.oracle.before_step(sim);
+    }
+
+    fn after_event(&mut self, seen: &Observed<'_>) -> Result<(), TestCaseError> {
+        if matches!(seen.event, Event::Step) {
+            rejoin::after_step(seen.sim, &mut self.oracle.reached)?;
+        }
+        seen.promotions
+            .iter()
+            .try_for_each(|r| self.oracle.on_promotion(r))?;
+        if let Some(c) = seen.commit {
+            self.oracle.on_commit(c)?;
+        }
+        self.oracle.after_event(seen.sim)
+    }
 }
 
 /// Runs one case, checking the oracles after each event and at each
@@ -78,43 +115,9 @@ fn run_case(case: &Case, warmup: usize) -> (Vec<String>, BTreeSet<Key>, Result<(
     let (nodes, sync, roles, events, crash_rejoin) = case;
     let mut sim = build(*nodes, *sync, *roles, crash_rejoin);
     sim.settle(warmup);
-    sim.promotions.clear();
-    let mut transcript = invocation_lines(&sim.take_invocations());
-    let mut oracle = Oracle::default();
-    let mut result = Ok(());
-    // A run of steps is checked step by step.
-    let expanded = events.iter().flat_map(|e| match e {
-        Event::Steps(n) => vec![Event::Step; usize::from(*n)],
-        other => vec![other.clone()],
-    });
-    for e in expanded {
-        let e = &e;
-        if matches!(e, Event::Step) {
-            oracle.before_step(&sim);
-        }
-        let (lines, commit) = apply(&mut sim, e);
-        transcript.extend(lines);
-        let watched = if matches!(e, Event::Step) {
-            rejoin::after_step(&sim, &mut oracle.reached)
-        } else {
-            Ok(())
-        };
-        sim.take_invocations();
-        let promotions = std::mem::take(&mut sim.promotions);
-        let checked = watched
-            .and_then(|_| promotions.iter().try_for_each(|r| oracle.on_promotion(r)))
-            .and_then(|_| match &commit {
-                Some(c) => oracle.on_commit(c),
-                None => Ok(()),
-            })
-            .and_then(|_| oracle.after_event(&sim));
-        if let Err(err) = checked {
-            transcript.push(format!("VIOLATION after {e:?}: {err}"));
-            result = Err(err);
-            break;
-        }
-    }
-    (transcript, oracle.reached, result)
+    let mut judge = Oracles::default();
+    let run = run_schedule(&mut sim, events, &mut judge);
+    (run.transcript, judge.oracle.reached, run.result)
 }
 
 /// Cases per property: `PROPTEST_CASES`, 256 by default.
@@ -289,6 +292,22 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
     use Event::*;
     vec![
         (
+            "issue 9 (found by a settled run of issue 18's branch, 2026-12-01; reproduced on cb45954; fixed: promote refuses a server already primary on a timeline no cluster primary recorded): a diverged old primary, an outside promotion, a hung node and a switchover promoted node2 on a timeline created outside the cluster",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                DivergeAndKill(1), Step, Step, WriteVip(1), PgPromoteStandby, Hang(0, true),
+                Kill(2), Switchover, Step, Step,
+            ], "none"),
+        ),
+        (
+            "issue 9 (found by a settled run, 2026-12-01; fixed: the Promoted monitor checks the lineage): node1 promoted outside the cluster, a planned switchover's promote of node1 refuses (node3's demote checkpoint), the failure expires before Pacemaker recovers and node1's monitor reported it Promoted; node3 was then promoted outside too, restarted as node1's standby, and was promoted when node1 died: on a timeline created outside the cluster",
+            8,
+            (3, true, MonitorRoles::Seed, vec![
+                PgPromoteStandby, Switchover, FailureTimeout, WriteVip(1), Step,
+                PgPromoteStandby, Steps(2), KillPrimary, Step, Step,
+            ], "rewind"),
+        ),
+        (
             "issue 11 item 4 not complete (found by CI's settled run): after a failover, a planned switchover promotes the sync standby while the async standby holds more WAL on the same timeline (no acknowledged write at stake: counted as AsyncAheadInSyncMode)",
             8,
             (3, true, MonitorRoles::Seed, vec![
@@ -315,7 +334,7 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             8,
             (3, true, MonitorRoles::Seed, vec![
                 LinkDown(2, 0), Step, WriteVip(5), NodeDown(1), KillPrimary,
-                SetAttr(0, faults::Attr::DataStatus, 0), Steps(8),
+                SetAttr(0, pgsql_ra_core::sim::faults::Attr::DataStatus, 0), Steps(8),
             ], "none"),
         ),
         (
@@ -464,6 +483,24 @@ fn safety_properties_hold_through_crash_rejoins() {
     );
 }
 
+/// The crash rejoins above with the seed's `restart_on_promote=true`
+/// (issue 10): promotions keep the timeline number, the simulator gives
+/// each one a new birth, and the oracles judge every rejoin against the
+/// true lineages (a rejoined node holding WAL its primary lacks is a
+/// violation). Rewinds do not happen here (a fork within one timeline is
+/// re-cloned or refused), so only the acknowledged-write key is required.
+#[test]
+fn safety_properties_hold_through_crash_rejoins_with_restart_on_promote() {
+    let strategy = (
+        2usize..=4,
+        prop::bool::weighted(0.7),
+        roles(),
+        prop::collection::vec(rejoin_run_event(), 40..100),
+        prop_oneof![Just("rewind+restart"), Just("rewind-or-clone+restart")],
+    );
+    run_property("rejoin-restart", strategy, 8, &[Key::PromotionAfterAck]);
+}
+
 #[test]
 fn a_quiet_cluster_elects_exactly_one_primary() {
     for nodes in 2..=4 {
@@ -600,7 +637,7 @@ fn run_full_restart(case: &RestartCase) -> ((bool, bool), Result<(), TestCaseErr
     let restarted = std::cell::Cell::new(false);
     let promoted_after = std::cell::Cell::new(false);
     let stale_name = names[stale].clone();
-    let check = |sim: &mut Sim, oracle: &mut Oracle, commit: Option<faults::Commit>| {
+    let check = |sim: &mut Sim, oracle: &mut Oracle, commit: Option<pgsql_ra_core::sim::faults::Commit>| {
         let promotions = std::mem::take(&mut sim.promotions);
         for r in promotions.iter().filter(|r| r.succeeded) {
             if restarted.get() {
@@ -652,7 +689,7 @@ fn run_full_restart(case: &RestartCase) -> ((bool, bool), Result<(), TestCaseErr
         oracle.after_event(sim)
     };
     for e in events.drain(..) {
-        let (_, commit) = apply(&mut sim, &e);
+        let (_, commit) = pgsql_ra_core::sim::faults::apply(&mut sim, &e);
         if let Err(err) = check(&mut sim, &mut oracle, commit) {
             return ((false, promoted_after.get()), Err(err));
         }
@@ -677,7 +714,7 @@ fn run_full_restart(case: &RestartCase) -> ((bool, bool), Result<(), TestCaseErr
     }
     rest.push(Event::Steps(14));
     for e in rest {
-        let (_, commit) = apply(&mut sim, &e);
+        let (_, commit) = pgsql_ra_core::sim::faults::apply(&mut sim, &e);
         if let Err(err) = check(&mut sim, &mut oracle, commit) {
             return ((false, promoted_after.get()), Err(err));
         }

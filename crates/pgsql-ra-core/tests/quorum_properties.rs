@@ -9,9 +9,6 @@
 
 // Shared with properties.rs, which uses all of them.
 #[allow(dead_code)]
-#[path = "properties/faults.rs"]
-mod faults;
-#[allow(dead_code)]
 #[path = "properties/oracle.rs"]
 mod oracle;
 #[allow(dead_code)]
@@ -20,8 +17,8 @@ mod reach;
 
 use std::collections::BTreeSet;
 
-use faults::{apply, Event};
 use oracle::Oracle;
+use pgsql_ra_core::sim::faults::{run_schedule, Event, Judge, Observed};
 use pgsql_ra_core::sim::{MonitorRoles, Sim, SimConfig};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -37,43 +34,39 @@ fn build(nodes: usize) -> Sim {
     Sim::new(config)
 }
 
+/// The oracles of `properties.rs` as a judge of the exported runner.
+struct Oracles(Oracle);
+
+impl Judge for Oracles {
+    fn before_step(&mut self, sim: &Sim) {
+        self.0.before_step(sim);
+    }
+
+    fn after_event(&mut self, seen: &Observed<'_>) -> Result<(), TestCaseError> {
+        seen.promotions
+            .iter()
+            .try_for_each(|r| self.0.on_promotion(r))?;
+        if let Some(c) = seen.commit {
+            self.0.on_commit(c)?;
+        }
+        self.0.after_event(seen.sim)
+    }
+}
+
 /// Runs one case; returns the key assertions reached and the first
 /// violation, with the transcript on failure.
 fn run_case(nodes: usize, events: &[Event]) -> (BTreeSet<Key>, Result<(), TestCaseError>) {
     let mut sim = build(nodes);
     sim.settle(8);
-    sim.promotions.clear();
     sim.take_invocations();
-    let mut oracle = Oracle::default();
-    let mut transcript = Vec::new();
-    let expanded = events.iter().flat_map(|e| match e {
-        Event::Steps(n) => vec![Event::Step; usize::from(*n)],
-        other => vec![other.clone()],
-    });
-    for e in expanded {
-        if matches!(e, Event::Step) {
-            oracle.before_step(&sim);
-        }
-        let (lines, commit) = apply(&mut sim, &e);
-        transcript.extend(lines);
-        sim.take_invocations();
-        let promotions = std::mem::take(&mut sim.promotions);
-        let checked = promotions
-            .iter()
-            .try_for_each(|r| oracle.on_promotion(r))
-            .and_then(|_| match &commit {
-                Some(c) => oracle.on_commit(c),
-                None => Ok(()),
-            })
-            .and_then(|_| oracle.after_event(&sim));
-        if let Err(err) = checked {
-            for l in &transcript {
-                eprintln!("  {l}");
-            }
-            return (oracle.reached, Err(err));
+    let mut judge = Oracles(Oracle::default());
+    let run = run_schedule(&mut sim, events, &mut judge);
+    if run.result.is_err() {
+        for l in &run.transcript {
+            eprintln!("  {l}");
         }
     }
-    (oracle.reached, Ok(()))
+    (judge.0.reached, run.result)
 }
 
 /// Writes through the VIP and failovers with time to finish them, among

@@ -4,7 +4,9 @@
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::params::CrashRejoin;
 use pgsql_ra_core::ports::{ControlData, DbClusterState, PrimaryFacts};
-use pgsql_ra_core::rejoin::{decide, LocalEnd, RejoinAction, RejoinInput, RejoinReason};
+use pgsql_ra_core::rejoin::{
+    decide, Divergence, LocalEnd, RejoinAction, RejoinInput, RejoinReason,
+};
 use pgsql_ra_core::timeline::HistoryEntry;
 use proptest::prelude::*;
 
@@ -97,6 +99,7 @@ type Facts = (
     Option<PrimaryFacts>,
     Option<u64>,
     Option<Vec<HistoryEntry>>,
+    Vec<Lsn>,
 );
 
 fn facts() -> impl Strategy<Value = Facts> {
@@ -108,9 +111,10 @@ fn facts() -> impl Strategy<Value = Facts> {
         prop::option::weighted(0.9, 0u64..2_000_000),
         prop::bool::weighted(0.15),
         0u8..10,
+        prop::collection::vec(lsn(), 0..3),
     )
         .prop_map(
-            |(policy, control, wal_end, mut primary, free, other, hist)| {
+            |(policy, control, wal_end, mut primary, free, other, hist, forks)| {
                 // Mostly the same system, so that the other rules are reached.
                 if let Some(p) = primary.as_mut() {
                     p.system_id = if other {
@@ -142,7 +146,15 @@ fn facts() -> impl Strategy<Value = Facts> {
                         Some(before)
                     }
                 };
-                (policy, control, wal_end, primary, free, local_history)
+                (
+                    policy,
+                    control,
+                    wal_end,
+                    primary,
+                    free,
+                    local_history,
+                    forks,
+                )
             },
         )
 }
@@ -155,7 +167,22 @@ fn run(f: &Facts) -> pgsql_ra_core::rejoin::RejoinDecision {
         local_history: f.5.as_deref(),
         primary: f.3.as_ref(),
         free_bytes: f.4,
+        forks: &f.6,
+        repaired: false,
     })
+}
+
+/// A repair of a fork within one timeline (restart_on_promote).
+fn is_fork(r: &RejoinReason) -> bool {
+    let d = match r {
+        RejoinReason::RepairNotAllowed { divergence }
+        | RejoinReason::Rewind { divergence }
+        | RejoinReason::RewindImpossible { divergence }
+        | RejoinReason::Reclone { divergence, .. }
+        | RejoinReason::NotEnoughDisk { divergence, .. } => divergence,
+        _ => return false,
+    };
+    matches!(d, Divergence::ForkOnTimeline { .. })
 }
 
 /// A phrase the sentence of each reason must hold.
@@ -165,6 +192,7 @@ fn phrase(r: &RejoinReason) -> &'static str {
         RejoinReason::OtherSystem { .. } => "another database system",
         RejoinReason::EndUnknownOnSameTimeline { .. } => "local end of WAL is unknown",
         RejoinReason::AheadOnSameTimeline { .. } => "ahead of the primary on the same timeline",
+        RejoinReason::ForkUnknownOnSameTimeline { .. } => "no node recorded where it began writing",
         RejoinReason::NewerTimeline { .. } => "is newer than the primary's",
         RejoinReason::Follows { .. } => "follow it",
         RejoinReason::RepairNotAllowed { .. } => "crash_rejoin=none",
@@ -210,10 +238,11 @@ proptest! {
                 prop_assert_eq!(d.action, RejoinAction::Refuse, "{}", d.reason);
             }
             if p.timeline == f.1.timeline && same_branch {
-                prop_assert!(
-                    !matches!(d.action, RejoinAction::Rewind | RejoinAction::Reclone),
-                    "{}", d.reason
-                );
+                // Never rewound; re-cloned only past a recorded fork.
+                prop_assert!(d.action != RejoinAction::Rewind, "{}", d.reason);
+                if d.action == RejoinAction::Reclone {
+                    prop_assert!(is_fork(&d.reason), "{}", d.reason);
+                }
             }
         }
     }
@@ -236,6 +265,20 @@ proptest! {
             };
             let end = LocalEnd::from_facts(&f.1, f.2);
             prop_assert!(end.at_or_before(limit), "{}", d.reason);
+            // Issue 10, restart_on_promote: never past a point where another
+            // node began writing on the local timeline.
+            for fork in &f.6 {
+                prop_assert!(end.at_or_before(*fork), "followed past the fork {}: {}", fork.to_pg(), d.reason);
+            }
+            // On the primary's timeline a node that wrote on it follows
+            // only a recorded fork (nothing else proves a common history).
+            let wrote_here = !matches!(
+                f.1.state,
+                DbClusterState::InArchiveRecovery | DbClusterState::ShutDownInRecovery
+            );
+            if p.timeline == f.1.timeline && wrote_here {
+                prop_assert!(!f.6.is_empty(), "followed without a recorded fork: {}", d.reason);
+            }
             // A local history that was read is the primary's up to there.
             if let Some(local) = &f.5 {
                 let before: Vec<HistoryEntry> = p
@@ -265,10 +308,12 @@ proptest! {
             RejoinAction::Rewind => {
                 prop_assert!(f.0 != CrashRejoin::None);
                 prop_assert!(f.1.rewindable());
+                // pg_rewind cannot see a fork within one timeline.
+                prop_assert!(!is_fork(&d.reason), "{}", d.reason);
             }
             RejoinAction::Reclone => {
                 prop_assert_eq!(f.0, CrashRejoin::RewindOrClone);
-                prop_assert!(!f.1.rewindable());
+                prop_assert!(!f.1.rewindable() || is_fork(&d.reason), "{}", d.reason);
                 let size = f.3.as_ref().map(|p| p.size_bytes).unwrap_or_default();
                 prop_assert!(f.4.unwrap_or(0) >= pgsql_ra_core::rejoin::clone_space_needed(size));
             }

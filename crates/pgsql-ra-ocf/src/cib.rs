@@ -80,7 +80,10 @@ pub fn pick(found: Vec<AgentResource>, wanted: Option<&str>) -> Result<AgentReso
             .into_iter()
             .find(|r| r.primitive_id == w || r.clone_id == w)
             .ok_or_else(|| {
-                format!("no promotable ocf:pgsql-ra:pgsql resource named {w:?} in the CIB")
+                format!(
+                    "no promotable ocf:pgsql-ra:pgsql resource named {} in the CIB",
+                    pgsql_ra_core::quote::quoted(w)
+                )
             }),
         None => {
             let mut it = found.into_iter();

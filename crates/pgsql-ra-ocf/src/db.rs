@@ -23,6 +23,7 @@ use pgsql_ra_core::ports::{
 use pgsql_ra_core::quote::quoted;
 use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, Row};
 
@@ -82,6 +83,10 @@ pub struct PgDatabase {
     runtime: Option<Runtime>,
     monitor: Option<Client>,
     admin: Option<Client>,
+    /// The tasks driving each opened session's socket: awaited (bounded) on
+    /// close so that every session ends with Terminate and, over TLS, the
+    /// TLS close, instead of a TCP reset (issue 12, re-attack item 1).
+    sessions: Vec<JoinHandle<()>>,
     version: Option<u32>,
     deadline: Option<Instant>,
     passwords: Option<PasswordFile>,
@@ -110,6 +115,16 @@ impl std::fmt::Debug for PgDatabase {
     }
 }
 
+/// How long closing the sessions may take: a server that does not answer
+/// (SIGSTOPped) must not hold the agent's exit.
+const CLOSE_LIMIT: Duration = Duration::from_millis(500);
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        self.close_sessions();
+    }
+}
+
 /// The error of a call made once the invocation's database time is spent.
 const USED_UP: &str = "the operation's time for database calls is used up";
 
@@ -129,13 +144,19 @@ fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
         parts.push(c.to_string());
         cause = c.source();
     }
-    let parts: Vec<String> = parts
-        .into_iter()
-        .map(|p| match p.as_str() {
+    let mut kept: Vec<String> = Vec::new();
+    for p in parts {
+        let p = match p.as_str() {
             "password missing" => "no password supplied".to_string(),
-            _ => crate::os_error::without_os_error(&p).to_string(),
-        })
-        .collect();
+            _ => openssl_reasons(crate::os_error::without_os_error(&p)),
+        };
+        // OpenSSL repeats its error stack at each level of the chain: a
+        // cause already said is not said again.
+        if !kept.iter().any(|k| k.contains(p.as_str())) {
+            kept.push(p);
+        }
+    }
+    let parts = kept;
     // "invalid configuration: no password supplied" says less than the
     // cause alone.
     match parts.as_slice() {
@@ -144,9 +165,44 @@ fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// `text` with each of OpenSSL's error-stack entries
+/// (`error:0A000086:SSL routines:tls_post_process_server_certificate:certificate
+/// verify failed:../ssl/statem/statem_clnt.c:1889:`) cut to its reason
+/// (`certificate verify failed`): the library, function and source line
+/// pushed the cause out of the 128 bytes of an exit reason (issue 12,
+/// re-attack item 6).
+fn openssl_reasons(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("error:") {
+        let tail = &rest[i + "error:".len()..];
+        let code = tail.split(':').next().unwrap_or_default();
+        let fields: Vec<&str> = tail.splitn(6, ':').collect();
+        let is_entry =
+            code.len() == 8 && code.chars().all(|c| c.is_ascii_hexdigit()) && fields.len() == 6;
+        if !is_entry {
+            out.push_str(&rest[..i + "error:".len()]);
+            rest = tail;
+            continue;
+        }
+        // code, library, function, reason, file, then the line number.
+        out.push_str(&rest[..i]);
+        out.push_str(fields[3]);
+        let after = fields[5];
+        let digits = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let after = &after[digits..];
+        rest = after.strip_prefix(':').unwrap_or(after);
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Maps a driver error to the port's kinds: authentication problems
 /// (SQLSTATE 28P01/28000, or no password to send) are [`DbErrorKind::Auth`]
-/// whatever their wording, from the error's causes as well as its text.
+/// whatever their wording, from the error's causes as well as its text; a
+/// missing database at login (3D000) is [`DbErrorKind::NoDatabase`].
 fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
     let text = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
@@ -160,7 +216,7 @@ fn classify(e: &tokio_postgres::Error, connecting: bool) -> DbError {
             DbErrorKind::Auth
         }
         Some(c) if *c == SqlState::QUERY_CANCELED => DbErrorKind::Timeout,
-        Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::Connect,
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME && connecting => DbErrorKind::NoDatabase,
         _ if connecting && (text.contains("password") || text.contains("authentication")) => {
             DbErrorKind::Auth
         }
@@ -196,7 +252,7 @@ fn age_col(row: &Row, i: usize) -> Result<Option<Duration>, DbError> {
             .ok()
             .filter(|s| s.is_finite())
             .map(|s| Some(Duration::from_secs_f64(s.clamp(0.0, 1.0e9))))
-            .ok_or_else(|| err(DbErrorKind::Query, format!("bad reply age {t:?}"))),
+            .ok_or_else(|| err(DbErrorKind::Query, format!("bad reply age {}", quoted(&t)))),
     }
 }
 
@@ -210,6 +266,7 @@ impl PgDatabase {
             runtime: None,
             monitor: None,
             admin: None,
+            sessions: Vec::new(),
             version: None,
             deadline,
             passwords: None,
@@ -260,6 +317,34 @@ impl PgDatabase {
         }
     }
 
+    /// Ends every open session the way libpq's `PQfinish` does: dropping a
+    /// client makes its connection task send Terminate and then close the
+    /// stream (over TLS: `close_notify`, then the TCP shutdown); the tasks
+    /// are driven until they are done, for at most [`CLOSE_LIMIT`]. Without
+    /// this the runtime was dropped with the tasks pending and the kernel
+    /// reset the connection: the server logged "could not receive data from
+    /// client: Connection reset by peer" once per TLS session (issue 12,
+    /// re-attack item 1).
+    fn close_sessions(&mut self) {
+        self.monitor = None;
+        self.admin = None;
+        let tasks = std::mem::take(&mut self.sessions);
+        let Some(rt) = self.runtime.as_ref() else {
+            return;
+        };
+        if tasks.iter().all(JoinHandle::is_finished) {
+            return;
+        }
+        let _ = rt.block_on(async {
+            tokio::time::timeout(CLOSE_LIMIT, async {
+                for task in tasks {
+                    let _ = task.await;
+                }
+            })
+            .await
+        });
+    }
+
     /// `limit`, cut to what is left of the invocation's database time.
     fn bounded(&self, limit: Duration) -> Result<Duration, DbError> {
         let Some(deadline) = self.deadline else {
@@ -270,7 +355,9 @@ impl PgDatabase {
             // The error before this one is the cause worth reporting
             // (issue 12: a reason must keep its cause).
             let message = match &self.last_error {
-                Some(last) => format!("{USED_UP}; the last error: {last}"),
+                // The cause first: a 128-byte exit reason keeps its start
+                // (issue-12 attack: "…the operation's time for datab…" hid it).
+                Some(last) => format!("{last} ({USED_UP})"),
                 None => USED_UP.to_string(),
             };
             return Err(err(DbErrorKind::Timeout, message));
@@ -401,9 +488,11 @@ impl PgDatabase {
                 Err(e)
             }
             Ok(Ok((client, connection))) => {
-                rt.spawn(async move {
+                let task = rt.spawn(async move {
                     let _ = connection.await;
                 });
+                self.sessions.retain(|t| !t.is_finished());
+                self.sessions.push(task);
                 Ok(client)
             }
         }
@@ -418,7 +507,7 @@ impl PgDatabase {
     {
         let result = self.session_call(admin, call);
         if let Err(e) = &result {
-            if !e.message.starts_with(USED_UP) {
+            if !e.message.contains(USED_UP) {
                 self.last_error = Some(e.message.clone());
             }
         }
@@ -538,8 +627,7 @@ impl PgDatabase {
 
 impl Database for PgDatabase {
     fn reset(&mut self) {
-        self.monitor = None;
-        self.admin = None;
+        self.close_sessions();
         self.version = None;
     }
 
@@ -745,7 +833,7 @@ impl Database for PgDatabase {
         text.trim().parse::<u32>().map_err(|_| {
             err(
                 DbErrorKind::Query,
-                format!("bad count of terminated walsenders {text:?}"),
+                format!("bad count of terminated walsenders {}", quoted(&text)),
             )
         })
     }
@@ -756,5 +844,28 @@ impl Database for PgDatabase {
             let result = client.simple_query(&sql).await.map(|_| ());
             (client, result)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openssl_reasons;
+
+    #[test]
+    fn openssl_error_stacks_read_as_their_reasons() {
+        let text = "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:: hostname mismatch";
+        assert_eq!(
+            openssl_reasons(text),
+            "certificate verify failed: hostname mismatch"
+        );
+        assert_eq!(
+            openssl_reasons("error:0A000086:SSL routines:f:certificate verify failed:x.c:1:"),
+            "certificate verify failed"
+        );
+        assert_eq!(
+            openssl_reasons("error: not OpenSSL's"),
+            "error: not OpenSSL's"
+        );
+        assert_eq!(openssl_reasons("plain"), "plain");
     }
 }

@@ -124,7 +124,9 @@ impl FileStore {
     ) -> Result<PathBuf, ClusterError> {
         if !valid_component(node) || !valid_component(name) {
             return Err(ClusterError(format!(
-                "the file store can't keep the node or attribute name {node:?}/{name:?}"
+                "the file store can't keep the node or attribute name {}/{}",
+                pgsql_ra_core::quote::quoted(node),
+                pgsql_ra_core::quote::quoted(name)
             )));
         }
         let suffix = match lifetime {
@@ -163,7 +165,8 @@ impl FileStore {
     ) -> Result<(), ClusterError> {
         if let Some(v) = value.filter(|v| !valid_value(v)) {
             return Err(ClusterError(format!(
-                "attribute {name}: the file store can't keep the value {v:?} (line breaks)"
+                "attribute {name}: the file store can't keep the value {} (line breaks)",
+                pgsql_ra_core::quote::quoted(v)
             )));
         }
         let path = self.attr_path(node, name, lifetime)?;
@@ -255,7 +258,9 @@ impl Cluster for FileStore {
             .any(|t| t.is_empty() || t.contains(char::is_whitespace) || t.contains('\0'))
         {
             return Err(ClusterError(format!(
-                "the file store can't record a ban of {instance:?} on {node:?}"
+                "the file store can't record a ban of {} on {}",
+                pgsql_ra_core::quote::quoted(instance),
+                pgsql_ra_core::quote::quoted(node)
             )));
         }
         let _lock = self.lock()?;

@@ -96,11 +96,21 @@ impl RealFs {
 
 impl Filesystem for RealFs {
     fn read(&mut self, path: &str) -> Result<Option<String>, FsError> {
-        match fs::read(bytes_path::path(path)) {
-            Ok(bytes) => Ok(Some(decode_bytes(&bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(fs_err(path, &e)),
+        use std::io::Read;
+        let Some(f) = open_regular(path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        f.take(MAX_READ_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fs_err(path, &e))?;
+        if bytes.len() as u64 > MAX_READ_BYTES {
+            return Err(FsError::new(
+                path,
+                format!("larger than {MAX_READ_BYTES} bytes, not read"),
+            ));
         }
+        Ok(Some(decode_bytes(&bytes)))
     }
 
     fn write(
@@ -211,10 +221,8 @@ impl Filesystem for RealFs {
     /// Seeks to `from` and reads only the rest: a server log can be large.
     fn read_from(&mut self, path: &str, from: u64) -> Result<Option<(u64, String)>, FsError> {
         use std::io::{Read, Seek, SeekFrom};
-        let mut f = match fs::File::open(bytes_path::path(path)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(fs_err(path, &e)),
+        let Some(mut f) = open_regular(path)? else {
+            return Ok(None);
         };
         let len = f.metadata().map_err(|e| fs_err(path, &e))?.len();
         if from >= len {
@@ -222,7 +230,7 @@ impl Filesystem for RealFs {
         }
         let mut bytes = Vec::new();
         f.seek(SeekFrom::Start(from))
-            .and_then(|_| f.read_to_end(&mut bytes))
+            .and_then(|_| (&mut f).take(MAX_READ_BYTES).read_to_end(&mut bytes))
             .map_err(|e| fs_err(path, &e))?;
         Ok(Some((len, decode_bytes(&bytes))))
     }
@@ -237,7 +245,7 @@ impl Filesystem for RealFs {
             .ok_or_else(|| FsError::new(path, format!("user {user} does not exist")))?;
         let target = bytes_path::path(path);
         let m = fs::metadata(&target).map_err(|e| fs_err(path, &e))?;
-        if read_only_mount(&target) {
+        if read_only_mount(&target) || pseudo_filesystem(&target) {
             return Ok(false);
         }
         if account.uid == 0 {
@@ -282,6 +290,43 @@ fn read_only_mount(path: &std::path::Path) -> bool {
     rc == 0 && buf.f_flag & libc::ST_RDONLY != 0
 }
 
+/// The `statfs` magic numbers (linux/magic.h) of the kernel's
+/// pseudo-filesystems, where `access(W_OK)` may say yes to root while
+/// creating a file or directory fails (`/sys`, `/proc`) or means something
+/// else (a `mkdir` in cgroupfs creates a cgroup): never a place for data.
+const PSEUDO_FS_MAGIC: &[u32] = &[
+    0x6265_6572, // sysfs
+    0x9fa0,      // proc
+    0x0027_e0eb, // cgroup
+    0x6367_7270, // cgroup2
+    0x6462_6720, // debugfs
+    0x7472_6163, // tracefs
+    0x7363_6673, // securityfs
+    0x6265_6570, // configfs
+    0x6165_676c, // pstore
+    0xcafe_4a11, // bpf
+    0xde5e_81e4, // efivarfs
+    0xf97c_ff8c, // selinuxfs
+    0x6573_5543, // fusectl
+    0x1cd1,      // devpts
+];
+
+/// True when `path` is on one of the kernel's pseudo-filesystems
+/// ([`PSEUDO_FS_MAGIC`]); false when that cannot be told. Issue 12
+/// (re-attack item 7): `tmpdir=/sys/...` passed the level-10 check.
+fn pseudo_filesystem(path: &std::path::Path) -> bool {
+    let Some(c) = c_path(path) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path; `buf` is a plain C struct the
+    // call fills in.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut buf) };
+    // f_type is a signed word of platform width; the magic numbers are
+    // 32-bit values.
+    rc == 0 && PSEUDO_FS_MAGIC.contains(&(buf.f_type as u32))
+}
+
 /// `access(path, W_OK)` for the real user (the agent: root).
 fn access_writable(path: &std::path::Path) -> bool {
     let Some(c) = c_path(path) else {
@@ -291,9 +336,78 @@ fn access_writable(path: &std::path::Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
+/// The most the agent reads of one file (bytes): its own notes and
+/// PostgreSQL's small files; a log tail is cut there.
+pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Opens `path` for reading when it is a regular file (symbolic links
+/// followed: operators link configuration files); `None` when it does not
+/// exist. A FIFO, a device or a directory is refused without blocking
+/// (`O_NONBLOCK`, then `fstat`): tmpdir and the log belong to the database
+/// owner, who must not be able to hang or exhaust root's agent (a FIFO
+/// made `explain` and `monitor` hang, a link to `/dev/zero` used 23 GB:
+/// the issue-13 operator attack).
+fn open_regular(path: &str) -> Result<Option<fs::File>, FsError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(bytes_path::path(path))
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fs_err(path, &e)),
+    };
+    let meta = f.metadata().map_err(|e| fs_err(path, &e))?;
+    if !meta.is_file() {
+        return Err(FsError::new(path, "not a regular file, not read"));
+    }
+    Ok(Some(f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The issue-13 operator attack: a FIFO in tmpdir hung `explain` and
+    /// `monitor`, a link to /dev/zero grew the agent to 23 GB.
+    #[test]
+    fn only_regular_files_are_read_and_never_block() {
+        let dir = std::env::temp_dir().join(format!("pgsql-ra-fs-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = |name: &str| dir.join(name).display().to_string();
+        let fifo = std::ffi::CString::new(p("fifo")).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", p("zero")).expect("symlink");
+        std::fs::write(p("real"), "rep_mode=sync\n").expect("write");
+        std::os::unix::fs::symlink(p("real"), p("link")).expect("symlink");
+        let mut fs = RealFs::new("postgres");
+        let started = std::time::Instant::now();
+        for bad in ["fifo", "zero"] {
+            let e = fs.read(&p(bad)).expect_err(bad);
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+            let e = fs.read_from(&p(bad), 0).expect_err(bad);
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        assert!(fs.read(&p(".")).is_err(), "a directory");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(
+            fs.read(&p("link")).expect("a link to a file"),
+            Some("rep_mode=sync\n".into())
+        );
+        assert_eq!(fs.read(&p("absent")).expect("absent"), None);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn pseudo_filesystems_are_told_apart() {
+        assert!(pseudo_filesystem(std::path::Path::new("/proc/1")));
+        if std::path::Path::new("/sys/kernel").is_dir() {
+            assert!(pseudo_filesystem(std::path::Path::new("/sys/kernel")));
+        }
+        assert!(!pseudo_filesystem(&std::env::temp_dir()));
+    }
 
     #[test]
     fn write_permission_follows_owner_group_other() {

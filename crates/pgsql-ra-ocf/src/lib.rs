@@ -4,9 +4,11 @@
 
 #![warn(missing_docs)]
 
+pub mod bounded_cluster;
 pub mod budget;
 pub mod bytes_path;
 pub mod cib;
+pub mod cib_failures;
 pub mod cib_status;
 pub mod clock;
 pub mod command;
@@ -26,5 +28,6 @@ pub mod procfs;
 pub mod raw_env;
 pub mod system;
 pub mod tls;
+pub mod tls_name;
 pub mod users;
 pub mod wiring;

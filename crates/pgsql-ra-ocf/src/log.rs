@@ -40,13 +40,32 @@ pub const MAX_EXIT_REASON: usize = 128;
 /// What a too-long exit reason ends with.
 pub const SHORTENED: &str = "... (full text in the log)";
 
+/// What an abbreviated exit reason that was not cut ends with.
+pub const FULL_IN_LOG: &str = " (full text in the log)";
+
+/// A word (a path, a file name) longer than this, in characters, is
+/// abbreviated in a too-long exit reason before anything is cut.
+const LONG_WORD: usize = 40;
+
 /// The exit reason as printed: `reason` when it fits in
-/// [`MAX_EXIT_REASON`] bytes, else its beginning (cut at a character
+/// [`MAX_EXIT_REASON`] bytes; else with every word longer than
+/// `LONG_WORD` abbreviated around a `…` (a 200-byte path component must
+/// not push the cause out; issue 12, re-attack item 6) and [`FULL_IN_LOG`],
+/// and when that is still too long its beginning (cut at a character
 /// boundary) and [`SHORTENED`]. `None`: it fits as it is.
 pub fn shorten_exit_reason(reason: &str) -> Option<String> {
     if reason.len() <= MAX_EXIT_REASON {
         return None;
     }
+    let squeezed = reason
+        .split(' ')
+        .map(|w| pgsql_ra_core::quote::abbreviated(w, LONG_WORD))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if squeezed.len() + FULL_IN_LOG.len() <= MAX_EXIT_REASON {
+        return Some(format!("{squeezed}{FULL_IN_LOG}"));
+    }
+    let reason = squeezed.as_str();
     let mut keep = MAX_EXIT_REASON - SHORTENED.len();
     while !reason.is_char_boundary(keep) {
         keep -= 1;
@@ -338,15 +357,37 @@ mod tests {
         assert_eq!(shorten_exit_reason("short"), None);
         assert_eq!(shorten_exit_reason(&"a".repeat(128)), None);
         for long in [
-            "a".repeat(129),
-            "é".repeat(100),
-            format!("x{}", "€".repeat(60)),
+            "abc ".repeat(33),
+            "é ".repeat(50),
+            format!("x{}", "€ ".repeat(40)),
         ] {
             let s = shorten_exit_reason(&long).expect("shortened");
             assert!(s.len() <= MAX_EXIT_REASON, "{}", s.len());
             assert!(s.ends_with(SHORTENED), "{s}");
             assert!(long.starts_with(s.trim_end_matches(SHORTENED)), "{s}");
         }
+    }
+
+    /// Issue 12 (re-attack item 6): a 200-character path component is
+    /// abbreviated, so that the cause after it stays in the reason.
+    #[test]
+    fn long_words_are_abbreviated_before_the_reason_is_cut() {
+        let long = format!(
+            "pgdata=\"/srv/{}\": No such file or directory",
+            "d".repeat(200)
+        );
+        let s = shorten_exit_reason(&long).expect("shortened");
+        assert!(s.len() <= MAX_EXIT_REASON, "{}", s.len());
+        assert!(
+            s.ends_with("No such file or directory (full text in the log)"),
+            "{s}"
+        );
+        assert!(s.starts_with("pgdata=\"/srv/ddd"), "{s}");
+        assert!(s.contains('…'), "{s}");
+        let words = format!("{} {}", "w".repeat(100), "cause ".repeat(20));
+        let s = shorten_exit_reason(&words).expect("shortened");
+        assert!(s.len() <= MAX_EXIT_REASON && s.ends_with(SHORTENED), "{s}");
+        assert!(s.contains("cause"), "{s}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use pgsql_ra_core::explain::gather::gather;
@@ -22,6 +22,9 @@ use pgsql_ra_core::explain::{explain, Snapshot};
 use pgsql_ra_core::journal;
 use pgsql_ra_core::Agent;
 
+use pgsql_ra_core::ports::Cluster;
+
+use crate::bounded_cluster::BoundedCluster;
 use crate::wiring::{RealWorld, ATTRD_DIR_VAR};
 
 /// `pgsql-ra <subcommand>` for operators, run as root on any node.
@@ -74,6 +77,11 @@ pub enum Command {
         /// The resource (primitive or clone id).
         #[arg(long)]
         resource: Option<String>,
+        /// The tmpdir holding the journal (else `PGSQL_RA_TMPDIR`, else the
+        /// resource's `tmpdir` from the CIB, else the default when the CIB
+        /// cannot be read).
+        #[arg(long)]
+        tmpdir: Option<String>,
     },
 }
 
@@ -89,8 +97,25 @@ pub fn is_operator_command(args: &[String], env: &BTreeMap<String, String>) -> b
     }
 }
 
-/// Bounds every Pacemaker tool the subcommands run.
-const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
+/// Bounds every Pacemaker tool the subcommands run (`cibadmin` here; the
+/// cluster port's tools through [`OPERATOR_TIMEOUT_MS`]).
+const TOOL_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// The operation timeout (ms) the subcommands' per-call limits derive from
+/// ([`crate::budget::Budget::from_timeout_ms`]): 6 s per program (crm_node,
+/// crm_mon, crm_attribute, pg_ctl), 2.4 s per database connection and per
+/// statement, 9.6 s for all database calls together.
+const OPERATOR_TIMEOUT_MS: &str = "12000";
+
+/// No cluster read starts later than this after the command began; with
+/// the limits above `status` and `explain` end within about 31 s (6 s
+/// `cibadmin`… 15 s + 6 s for the last cluster read, 9.6 s of database
+/// calls), even when every Pacemaker tool hangs (issue 13: a hanging tool
+/// is run once, [`crate::bounded_cluster`]).
+const CLUSTER_READS_WITHIN: Duration = Duration::from_secs(15);
+
+/// Environment variable naming the tmpdir for `history` (issue 13).
+pub const TMPDIR_VAR: &str = "PGSQL_RA_TMPDIR";
 
 /// The environment the actions would get: `OCF_RESKEY_*` of the resource
 /// (from the CIB, or as given with the file-backed store) and
@@ -120,8 +145,9 @@ fn resource_env(
     Ok(out)
 }
 
-fn snapshot(env: &BTreeMap<String, String>, agent: &Agent) -> Snapshot {
-    let mut real = RealWorld::new(env, agent);
+fn snapshot(env: &BTreeMap<String, String>, agent: &Agent, deadline: Instant) -> Snapshot {
+    let mut real = RealWorld::new(env, agent)
+        .map_cluster(|c| Box::new(BoundedCluster::new(c, deadline)) as Box<dyn Cluster>);
     let mut snap = gather(&agent.params, &agent.names, &mut real.world());
     if let Some(lock) = snap.lock.as_mut() {
         lock.since_epoch_s = std::fs::metadata(crate::bytes_path::path(&lock.path))
@@ -158,40 +184,81 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let resource = match &cli.command {
-        Command::Status { resource, .. }
-        | Command::Explain { resource, .. }
-        | Command::History { resource, .. } => resource.clone(),
+    let started = Instant::now();
+    let (view, resource) = match cli.command {
+        Command::History {
+            json,
+            n,
+            resource,
+            tmpdir,
+        } => {
+            let (dir, source) = history_tmpdir(env, resource.as_deref(), tmpdir.as_deref());
+            return history(&dir, &source, json, n);
+        }
+        Command::Status { json, resource } => (View::Status { json }, resource),
+        Command::Explain {
+            node,
+            json,
+            resource,
+        } => (View::Explain { node, json }, resource),
     };
-    let env = match resource_env(env, resource.as_deref()) {
+    let mut env = match resource_env(env, resource.as_deref()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("pgsql-ra: {e}");
             return ExitCode::from(1);
         }
     };
+    env.insert(
+        "OCF_RESKEY_CRM_meta_timeout".into(),
+        OPERATOR_TIMEOUT_MS.into(),
+    );
     let agent = Agent::from_env_map(&env);
-    let is_history = matches!(cli.command, Command::History { .. });
-    if !is_history && (!agent.params.rep_mode.is_replication() || agent.params.node_list.is_empty())
-    {
+    if !agent.params.rep_mode.is_replication() || agent.params.node_list.is_empty() {
         eprintln!(
-            "pgsql-ra: rep_mode={} with node_list {:?}: no replication, no promotion decision to show",
+            "pgsql-ra: rep_mode={} with node_list {}: no replication, no promotion decision to show",
             agent.params.rep_mode.as_str(),
-            agent.params.node_list.join(" ")
+            pgsql_ra_core::quote::quoted(&agent.params.node_list.join(" "))
         );
         return ExitCode::from(1);
     }
-    match cli.command {
-        Command::Status { json, .. } => {
-            let status = Status::of(&snapshot(&env, &agent));
+    let snap = snapshot(&env, &agent, started + CLUSTER_READS_WITHIN);
+    let unreadable = snap.cluster_unreadable();
+    if let Some(first) = unreadable.first() {
+        let more = match unreadable.len() - 1 {
+            0 => String::new(),
+            n => format!(" ({n} further error(s): the reads after a failure are not attempted)"),
+        };
+        eprintln!(
+            "pgsql-ra: the cluster state could not be read: {first}{more}; no answer is given from a partial state (after {:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        return ExitCode::from(1);
+    }
+    match view {
+        View::Status { json } => {
+            let status = Status::of(&snap);
             if json {
                 return print_json(&status);
             }
             print!("{}", status.render_text());
             ExitCode::SUCCESS
         }
-        Command::Explain { node, json, .. } => {
-            let mut e = explain(&agent.params, &snapshot(&env, &agent));
+        View::Explain { node, json } => {
+            // The explanation is about node_list's nodes: a local node
+            // outside it (a renamed host, an FQDN) would be left out while
+            // its server may run as a primary (issue-13 attack finding 7).
+            let local = snap.local_node.to_lowercase();
+            if !local.is_empty() && !agent.params.node_list.contains(&local) {
+                eprintln!(
+                    "pgsql-ra: this node ({}) is not in node_list ({}): the agent takes no part in the election here; nothing explained",
+                    pgsql_ra_core::quote::quoted(&snap.local_node),
+                    pgsql_ra_core::quote::quoted(&agent.params.node_list.join(" "))
+                );
+                return ExitCode::from(1);
+            }
+            let node = node.map(|n| n.to_lowercase());
+            let mut e = explain(&agent.params, &snap);
             if let Some(n) = node.as_deref() {
                 if !e.nodes.iter().any(|x| x.node == n) {
                     eprintln!("pgsql-ra: {n} is not in node_list");
@@ -207,7 +274,51 @@ pub fn run(args: &[String], env: &BTreeMap<String, String>) -> ExitCode {
             print!("{}", e.render_text(node.as_deref()));
             ExitCode::SUCCESS
         }
-        Command::History { json, n, .. } => history(&agent, json, n),
+    }
+}
+
+/// `status` or `explain`, which read the cluster's state.
+enum View {
+    Status { json: bool },
+    Explain { node: Option<String>, json: bool },
+}
+
+/// The tmpdir `history` reads and where it came from, in words: `--tmpdir`,
+/// else [`TMPDIR_VAR`], else the resource's parameters (the CIB, or the
+/// environment with the file-backed store), else — the CIB unreadable —
+/// the `tmpdir` parameter's default (`/var/lib/pgsql/tmp`, as the stock
+/// agent's).
+fn history_tmpdir(
+    env: &BTreeMap<String, String>,
+    resource: Option<&str>,
+    option: Option<&str>,
+) -> (String, String) {
+    if let Some(t) = option.filter(|t| !t.is_empty()) {
+        return (t.to_string(), "--tmpdir".into());
+    }
+    if let Some(t) = env.get(TMPDIR_VAR).filter(|t| !t.is_empty()) {
+        return (t.clone(), TMPDIR_VAR.into());
+    }
+    match resource_env(env, resource) {
+        Ok(e) => {
+            let agent = Agent::from_env_map(&e);
+            let source = if e.get("OCF_RESKEY_tmpdir").is_some_and(|t| !t.is_empty()) {
+                "the resource's tmpdir parameter"
+            } else {
+                "the tmpdir parameter's default"
+            };
+            (agent.params.tmpdir, source.into())
+        }
+        Err(why) => {
+            let default = Agent::from_env_map(&BTreeMap::new()).params.tmpdir;
+            eprintln!(
+                "pgsql-ra: the resource's parameters could not be read ({why}): reading the journal in the default tmpdir {default} (use --tmpdir or {TMPDIR_VAR})"
+            );
+            (
+                default,
+                format!("the default tmpdir: the resource's parameters could not be read ({why})"),
+            )
+        }
     }
 }
 
@@ -240,19 +351,40 @@ fn read_journal_file(path: &str) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn history(agent: &Agent, json: bool, n: usize) -> ExitCode {
-    let base = format!(
-        "{}/{}",
-        agent.params.tmpdir.trim_end_matches('/'),
-        journal::FILE
-    );
+/// `text` with control characters (an escape sequence, a carriage return)
+/// in caret notation: the journal lives in pgdba's tmpdir and must not
+/// drive the operator's terminal (issue-13 attack).
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() && (c as u32) < 0x20 => format!("^{}", char::from(b'@' + c as u8)),
+            '\u{7f}' => "^?".into(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn history(tmpdir: &str, source: &str, json: bool, n: usize) -> ExitCode {
+    let base = format!("{}/{}", tmpdir.trim_end_matches('/'), journal::FILE);
     let mut text = String::new();
+    let mut unreadable = Vec::new();
     for path in [format!("{base}.1"), base.clone()] {
         match read_journal_file(&path) {
             Ok(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => eprintln!("pgsql-ra: cannot read {path}: {e}"),
+            Err(e) => unreadable.push(format!("cannot read {path}: {e}")),
         }
+    }
+    // A journal that exists but cannot be read is not an empty one (the
+    // issue-13 attack: a FIFO, a directory or a link answered "no decision
+    // journaled" with exit 0).
+    if !unreadable.is_empty() {
+        for u in &unreadable {
+            eprintln!("pgsql-ra: {u}");
+        }
+        return ExitCode::FAILURE;
     }
     let read = journal::parse(&text);
     let skip = read.entries.len().saturating_sub(n);
@@ -261,19 +393,23 @@ fn history(agent: &Agent, json: bool, n: usize) -> ExitCode {
         let out = serde_json::json!({
             "schema": journal::HISTORY_SCHEMA,
             "journal": base,
+            "tmpdir": tmpdir,
+            "tmpdir_from": source,
+            "skipped": read.bad_lines,
             "skipped_lines": read.bad_lines,
             "entries": last,
         });
         return print_json(&out);
     }
+    println!("journal {base} (tmpdir from {source})");
     if read.entries.is_empty() {
         println!("no decision journaled in {base}");
     }
     for e in last {
-        println!("{}", journal::render_text(e));
+        println!("{}", printable(&journal::render_text(e)));
     }
     if read.bad_lines > 0 {
-        println!("({} unreadable line(s) skipped)", read.bad_lines);
+        println!("{}", journal::skipped_text(read.bad_lines));
     }
     ExitCode::SUCCESS
 }
@@ -284,6 +420,13 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn journal_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("esc \u{1b}[31mRED \r x"), "esc ^[[31mRED ^M x");
+        assert_eq!(printable("caf\u{e9}\tok"), "caf\u{e9}\tok");
+        assert_eq!(printable("\u{9b}"), "\\u{9b}");
     }
 
     #[test]

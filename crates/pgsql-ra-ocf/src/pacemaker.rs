@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use pgsql_ra_core::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 
 use pgsql_ra_core::ports::{Log, LogLevel};
 
@@ -72,8 +72,9 @@ impl CrmTools {
         let done = command::run(&inv).map_err(|e| ClusterError(e.to_string()))?;
         if done.timed_out {
             return Err(ClusterError(format!(
-                "{} killed after {timeout:?}",
-                inv.display()
+                "{} killed after {}",
+                inv.display(),
+                pgsql_ra_core::quote::seconds(timeout)
             )));
         }
         Ok(done)
@@ -415,6 +416,28 @@ impl Cluster for CrmCluster {
                 done.output_line()
             )))
         }
+    }
+
+    /// The whole CIB (`cibadmin --query`, bounded like the other tools),
+    /// read by [`crate::cib_failures`]; only `explain` asks (issue 10).
+    fn failure_record(
+        &mut self,
+        resource: &str,
+        node: &str,
+    ) -> Result<Option<FailureRecord>, ClusterError> {
+        let done = self
+            .tools
+            .run("cibadmin", &["--query".to_string()], self.tools.timeout)?;
+        if !done.success() {
+            return Err(ClusterError(format!(
+                "cibadmin --query failed ({}): {}",
+                done.status_text(),
+                done.output_line()
+            )));
+        }
+        crate::cib_failures::failure_record(&done.stdout, resource, node)
+            .map(Some)
+            .map_err(ClusterError)
     }
 }
 

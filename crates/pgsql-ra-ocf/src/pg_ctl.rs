@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pgsql_ra_core::ports::{
-    CloneOutcome, ControlData, DataDir, PrimaryFacts, ProcessError, RewindOutcome, Server, StopMode,
+    CloneOutcome, ControlData, DataDir, PrimaryFacts, ProcessError, RewindOutcome, RewindRoleError,
+    RewindRoleFacts, Server, StopMode,
 };
 use pgsql_ra_core::{Lsn, Params};
 
@@ -313,6 +314,10 @@ impl DataDir for PgCtl {
 
     fn free_bytes_beside_pgdata(&mut self) -> Result<u64, String> {
         self.data_dir.free_bytes_beside_pgdata()
+    }
+
+    fn rewind_role_facts(&mut self, timeout: Duration) -> Result<RewindRoleFacts, RewindRoleError> {
+        self.data_dir.rewind_role_facts(timeout)
     }
 
     fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {

@@ -15,7 +15,13 @@
 //!   must match it.
 //! * Root certificates: `PGSSLROOTCERT`, else `~/.postgresql/root.crt` in
 //!   the home of `pgdba` (the `HOME` that `su` gives `psql`);
-//!   `PGSSLROOTCERT=system` uses the system's store.
+//!   `PGSSLROOTCERT=system` uses the system's store. The file is looked at
+//!   and read with `pgdba`'s rights, as `psql` running as `pgdba` would:
+//!   a file `pgdba` cannot read fails the connection as in libpq (issue 12,
+//!   re-attack item 5).
+//! * `verify-full` matches the host with libpq's rules, the Common Name
+//!   included when no SAN of the host's type is present
+//!   ([`crate::tls_name`]; issue 12, re-attack item 4).
 //! * libpq never uses TLS over a Unix-domain socket: neither does the agent.
 //! * Not supported: client certificates (`PGSSLCERT`/`PGSSLKEY`), CRLs,
 //!   `sslnegotiation=direct`; a mode of `verify-*` without a root
@@ -27,9 +33,14 @@
 
 use std::path::{Path, PathBuf};
 
+use openssl::nid::Nid;
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::x509::{X509Ref, X509StoreContextRef, X509VerifyResult, X509};
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::config::SslMode as DriverMode;
+
+use crate::tls_name::{host_matches, CertNames};
+use crate::users::{Account, EffectiveIdentity};
 
 /// libpq's `sslmode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +90,9 @@ pub struct TlsSettings {
     pub mode: SslMode,
     /// Root certificates (`None`: the system's store).
     pub root_cert: Option<PathBuf>,
+    /// Whose rights the root certificate file is looked at and read with
+    /// (`pgdba`; `None`: the agent's own).
+    pub reader: Option<Account>,
 }
 
 impl Default for TlsSettings {
@@ -86,6 +100,7 @@ impl Default for TlsSettings {
         TlsSettings {
             mode: SslMode::Prefer,
             root_cert: None,
+            reader: None,
         }
     }
 }
@@ -109,7 +124,55 @@ impl TlsSettings {
                 .filter(|h| !h.is_empty())
                 .map(|h| crate::bytes_path::path(h).join(".postgresql/root.crt")),
         };
-        Ok(TlsSettings { mode, root_cert })
+        Ok(TlsSettings {
+            mode,
+            root_cert,
+            reader: None,
+        })
+    }
+
+    /// Looks at and reads the root certificate file as `reader` (`pgdba`).
+    pub fn read_as(mut self, reader: Option<Account>) -> TlsSettings {
+        self.reader = reader;
+        self
+    }
+
+    /// Whether the root certificate file exists for the reader (libpq's
+    /// `stat`, run as `pgdba`).
+    fn root_cert_exists(&self) -> bool {
+        let Some(path) = self.root_cert.as_deref() else {
+            return false;
+        };
+        let _identity = EffectiveIdentity::assume(self.reader.as_ref());
+        Path::exists(path)
+    }
+
+    /// The root certificates, read with the reader's rights.
+    fn read_root_certs(&self, path: &Path) -> Result<Vec<X509>, String> {
+        let shown =
+            crate::bytes_path::display(&crate::bytes_path::decode(path.as_os_str())).into_owned();
+        let bytes = {
+            let _identity = EffectiveIdentity::assume(self.reader.as_ref());
+            std::fs::read(path)
+        }
+        .map_err(|e| {
+            format!(
+                "could not read root certificate file {}: {}",
+                pgsql_ra_core::quote::quoted(&shown),
+                crate::os_error::without_os_error(&e.to_string())
+            )
+        })?;
+        match X509::stack_from_pem(&bytes) {
+            Ok(certs) if !certs.is_empty() => Ok(certs),
+            Ok(_) => Err(format!(
+                "root certificate file {} holds no certificate",
+                pgsql_ra_core::quote::quoted(&shown)
+            )),
+            Err(e) => Err(format!(
+                "root certificate file {} can't be used: {e}",
+                pgsql_ra_core::quote::quoted(&shown)
+            )),
+        }
     }
 
     /// The mode used for a connection: never TLS over a Unix socket; and
@@ -117,9 +180,7 @@ impl TlsSettings {
     pub fn mode_for(&self, unix_socket: bool) -> SslMode {
         match self.mode {
             _ if unix_socket => SslMode::Disable,
-            SslMode::Require if self.root_cert.as_deref().is_some_and(Path::exists) => {
-                SslMode::VerifyCa
-            }
+            SslMode::Require if self.root_cert_exists() => SslMode::VerifyCa,
             m => m,
         }
     }
@@ -145,12 +206,14 @@ impl TlsSettings {
         let verify = matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull);
         if verify {
             match &self.root_cert {
-                Some(path) => builder.set_ca_file(path).map_err(|e| {
-                    format!(
-                        "root certificate file {} can't be used for sslmode verify-ca/verify-full: {e}",
-                        crate::bytes_path::display(&crate::bytes_path::decode(path.as_os_str()))
-                    )
-                })?,
+                Some(path) => {
+                    let store = builder.cert_store_mut();
+                    for cert in self.read_root_certs(path)? {
+                        store
+                            .add_cert(cert)
+                            .map_err(|e| format!("cannot use a root certificate: {e}"))?;
+                    }
+                }
                 None => builder
                     .set_default_verify_paths()
                     .map_err(|e| format!("cannot load the system's root certificates: {e}"))?,
@@ -160,14 +223,55 @@ impl TlsSettings {
             builder.set_verify(SslVerifyMode::NONE);
         }
         let mut connector = MakeTlsConnector::new(builder.build());
-        if mode != SslMode::VerifyFull {
-            connector.set_callback(|config, _host| {
-                config.set_verify_hostname(false);
-                Ok(())
-            });
-        }
+        let full = mode == SslMode::VerifyFull;
+        connector.set_callback(move |config, host| {
+            // OpenSSL's own host check has no Common Name fallback for an
+            // address: libpq's rules are applied to the leaf instead.
+            config.set_verify_hostname(false);
+            if full {
+                let host = host.to_string();
+                config.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| {
+                    ok && (ctx.error_depth() != 0 || leaf_names_host(ctx, &host))
+                });
+            }
+            Ok(())
+        });
         Ok(connector)
     }
+}
+
+/// The verify callback's host check of the leaf certificate; a mismatch is
+/// reported as OpenSSL's "hostname mismatch".
+fn leaf_names_host(ctx: &mut X509StoreContextRef, host: &str) -> bool {
+    let matches = ctx
+        .current_cert()
+        .is_some_and(|cert| host_matches(&cert_names(cert), host));
+    if !matches {
+        // SAFETY: 62 is X509_V_ERR_HOSTNAME_MISMATCH, a verify result
+        // OpenSSL knows.
+        ctx.set_error(unsafe { X509VerifyResult::from_raw(62) });
+    }
+    matches
+}
+
+/// The names of `cert` that host matching reads.
+fn cert_names(cert: &X509Ref) -> CertNames {
+    let mut names = CertNames::default();
+    if let Some(sans) = cert.subject_alt_names() {
+        for san in &sans {
+            if let Some(d) = san.dnsname() {
+                names.dns.push(d.as_bytes().to_vec());
+            } else if let Some(ip) = san.ipaddress() {
+                names.ip.push(ip.to_vec());
+            }
+        }
+    }
+    names.common_name = cert
+        .subject_name()
+        .entries_by_nid(Nid::COMMONNAME)
+        .next()
+        .map(|e| e.data().as_slice().to_vec());
+    names
 }
 
 #[cfg(test)]
@@ -223,7 +327,7 @@ mod tests {
             .expect("ok");
         let e = s.connector(SslMode::VerifyCa).err().expect("refused");
         assert!(
-            e.contains("root certificate file /nonexistent/root.crt"),
+            e.contains("could not read root certificate file \"/nonexistent/root.crt\""),
             "{e}"
         );
         assert!(s.connector(SslMode::Prefer).is_ok());

@@ -91,17 +91,29 @@ impl RealWorld {
         RealWorld {
             db: PgDatabase::new(DbTarget::from_params(&agent.params), budget)
                 .with_password_file(passfile, pgdba.clone(), log.clone())
-                .with_tls(crate::tls::TlsSettings::from_env(
-                    env.get("PGSSLMODE").map(String::as_str),
-                    env.get("PGSSLROOTCERT").map(String::as_str),
-                    pgdba.as_ref().map(|a| a.home.as_str()),
-                )),
+                .with_tls(
+                    crate::tls::TlsSettings::from_env(
+                        env.get("PGSSLMODE").map(String::as_str),
+                        env.get("PGSSLROOTCERT").map(String::as_str),
+                        pgdba.as_ref().map(|a| a.home.as_str()),
+                    )
+                    .map(|t| t.read_as(pgdba.clone())),
+                ),
             server: PgCtl::new(&agent.params, budget.command).with_data_dir(data_dir),
             cluster: cluster_from_env(env, agent, &budget, &log),
             fs: RealFs::new(&agent.params.pgdba),
             clock: SystemClock::new(),
             system: RealSystem,
             log,
+        }
+    }
+
+    /// Replaces the cluster port with `wrap(port)` (the operator commands
+    /// bound it in time and make it read-only, [`crate::bounded_cluster`]).
+    pub fn map_cluster(self, wrap: impl FnOnce(Box<dyn Cluster>) -> Box<dyn Cluster>) -> RealWorld {
+        RealWorld {
+            cluster: wrap(self.cluster),
+            ..self
         }
     }
 

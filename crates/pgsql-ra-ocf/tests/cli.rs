@@ -44,24 +44,80 @@ fn meta_data_and_methods_need_nothing() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("monitor"));
 }
 
+/// The revision part of `--version` as build.rs makes it: `git rev-parse
+/// --short HEAD` plus `-dirty` when a tracked file differs from HEAD, or the
+/// packager's `PGSQL_RA_GIT_REV`, or `unknown` outside a git checkout (issue
+/// 15). The test and the build see the same tree: build.rs reruns when any
+/// tracked file or the index changes, and cargo builds before it tests.
+fn expected_rev() -> String {
+    if let Ok(v) = std::env::var("PGSQL_RA_GIT_REV") {
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        None => "unknown".into(),
+        Some(head) => {
+            let status = git(&[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ]);
+            match status {
+                Some(s) if s.is_empty() => head,
+                _ => format!("{head}-dirty"),
+            }
+        }
+    }
+}
+
+/// Whether `rev` has the form build.rs gives a git build: 7 to 40 lowercase
+/// hex digits, optionally followed by `-dirty`.
+fn is_git_rev(rev: &str) -> bool {
+    let hex = rev.strip_suffix("-dirty").unwrap_or(rev);
+    (7..=40).contains(&hex.len())
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+#[test]
+fn git_rev_form() {
+    for ok in ["cb45954", "cb45954-dirty", &"a".repeat(40)] {
+        assert!(is_git_rev(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "cb4595",
+        "CB45954",
+        "cb45954-",
+        "cb45954-dirty-dirty",
+        "unknown",
+    ] {
+        assert!(!is_git_rev(bad), "{bad}");
+    }
+}
+
 /// Issue 12 item 6: `--version` and `--help` (`-V`, `-h`) answer on stdout
 /// with 0; the OCF action interface is unchanged.
 #[test]
 fn version_and_help() {
-    // Issue 15: the version and the git revision of the build: the checkout's
-    // `git rev-parse --short HEAD` when the tests run in one (the build and the
-    // test see the same HEAD), else `unknown`, a tarball build.
-    let head = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    let rev = match std::env::var("PGSQL_RA_GIT_REV") {
-        Ok(v) if !v.is_empty() => v,
-        _ => head.unwrap_or_else(|| "unknown".into()),
-    };
+    // Issue 15: `pgsql-ra <version> (git <rev>)`, the revision of the build
+    // with its dirty marker (expected_rev).
+    let rev = expected_rev();
+    if std::env::var_os("PGSQL_RA_GIT_REV").is_none() {
+        assert!(rev == "unknown" || is_git_rev(&rev), "{rev}");
+    }
     for flag in ["--version", "-V"] {
         let out = agent(&[flag]);
         assert_eq!(out.status.code(), Some(0), "{flag}");

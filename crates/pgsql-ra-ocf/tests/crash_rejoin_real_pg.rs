@@ -192,6 +192,11 @@ fn start_node1(a1: &AgentEnv) -> Run {
 /// node1 streams from node2, holds exactly node2's rows (`both` rows
 /// `both`, none lost), and the agents report it as the sync standby.
 fn node1_follows_node2(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, both: u32) {
+    node1_follows_node2_on(p, a1, a2, both, "3");
+}
+
+/// [`node1_follows_node2`], node1 receiving on `timeline`.
+fn node1_follows_node2_on(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, both: u32, timeline: &str) {
     let streaming = || {
         p.n2.psql(
             "select count(*) from pg_stat_replication \
@@ -214,7 +219,7 @@ fn node1_follows_node2(p: &Pair, a1: &AgentEnv, a2: &AgentEnv, both: u32) {
     assert_eq!(p.n1.psql("select pg_is_in_recovery()"), "t");
     assert_eq!(
         p.n1.psql("select received_tli from pg_stat_wal_receiver"),
-        "3"
+        timeline
     );
     assert!(
         wait_for(Duration::from_secs(30), || {
@@ -261,8 +266,10 @@ fn kill_9_with_lost_writes_rejoins_by_rewind() {
         "the log names the decision: {}",
         r.stderr
     );
+    // In words, not Rust's debug text (issue 12, re-attack item 8).
     assert!(
-        r.stderr.contains("pg_rewind ended: Rewound"),
+        r.stderr
+            .contains("pg_rewind ended: rewound (the servers diverged at 0/"),
         "{}",
         r.stderr
     );
@@ -315,6 +322,17 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
 
 type Snapshot = Vec<(String, u64, std::time::SystemTime)>;
 
+/// [`snapshot_dir`] of `node`'s pgdata without `standby.signal`: start
+/// writes the standby configuration before it looks at the lock (the stock
+/// order, actions/start.rs), the one file of pgdata a refused start may
+/// change.
+fn pgdata_without_standby_signal(node: &PgNode) -> Snapshot {
+    snapshot_dir(&node.pgdata)
+        .into_iter()
+        .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
+        .collect()
+}
+
 /// Every file under `dir` with its size and modification time, sorted.
 fn snapshot_dir(dir: &str) -> Snapshot {
     let mut out = Vec::new();
@@ -351,12 +369,7 @@ fn refusals_leave_pgdata_untouched_and_reclone_moves_it_aside() {
     // start writes the standby configuration (standby.signal) before it
     // looks at the lock (the stock order, actions/start.rs): the one file
     // of pgdata a refused start may change; the data stays as it was.
-    let snapshot = || -> Snapshot {
-        snapshot_dir(&p.n1.pgdata)
-            .into_iter()
-            .filter(|(path, _, _)| !path.ends_with("/standby.signal"))
-            .collect()
-    };
+    let snapshot = || pgdata_without_standby_signal(&p.n1);
     let before = snapshot();
 
     let r = start_node1(&a1);
@@ -418,5 +431,131 @@ fn refusals_leave_pgdata_untouched_and_reclone_moves_it_aside() {
     );
     assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
     node1_follows_node2(&p, &a1, &a2, 1000);
+    let _ = &p.dir;
+}
+
+/// Issue 10, found by `bench/rejoin_sync.sh` on the lab: with
+/// `restart_on_promote` (the seed) both promotions are a standby started
+/// without `standby.signal`: node2 KEEPS timeline 1 and writes on from the
+/// end of the WAL it received, while node1 died holding 500 rows node2
+/// never got. No history file marks the fork and `pg_rewind` would say "no
+/// rewind required"; before the fix node1's start compared its end of WAL
+/// with node2's current LSN (further on) and decided "follow": node1 then
+/// replayed its own records and never streamed ("record with incorrect
+/// prev-link"). Now node2's promote records where it began writing
+/// (`pgsql-primary-origin` `1:<system>:<LSN>`), `crash_rejoin=rewind`
+/// refuses with the reason (pgdata untouched), `rewind-or-clone` re-clones
+/// and node1 follows node2 on timeline 1 without the lost rows.
+#[test]
+fn restart_on_promote_fork_is_refused_then_recloned() {
+    let p = Pair::new("crash-fork", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let with_restart = |crash_rejoin: &str, node: &PgNode| {
+        let mut a = p.env(node, crash_rejoin);
+        a.set("OCF_RESKEY_restart_on_promote", "true");
+        a
+    };
+    let a1 = with_restart("rewind", &p.n1);
+    let a2 = with_restart("rewind", &p.n2);
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    assert_eq!(
+        p.n2.psql("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)::int"),
+        "1",
+        "restart_on_promote keeps the timeline"
+    );
+    let origin = p
+        .attr(&p.n2, "forever", "pgsql-primary-origin")
+        .unwrap_or_default();
+    assert_eq!(
+        origin.split(':').count(),
+        3,
+        "node2 recorded where it began writing: {origin:?}"
+    );
+    let snapshot = || pgdata_without_standby_signal(&p.n1);
+    let before = snapshot();
+
+    let r = start_node1(&a1);
+    assert_ne!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("where another node began writing on the same timeline number")
+            && r.stderr.contains("cannot see a fork within one timeline"),
+        "the reason is given: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pg_rewind ended"), "{}", r.stderr);
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
+    assert_eq!(
+        changes(&before, &snapshot()),
+        Vec::<String>::new(),
+        "a refused start leaves pgdata as it was"
+    );
+    assert!(p
+        .n1
+        .postmaster_pid()
+        .is_none_or(|pid| !pgsql_ra_ocf::procfs::signalable(pid)));
+
+    let a1 = with_restart("rewind-or-clone", &p.n1);
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2_on(&p, &a1, &a2, 1000, "1");
+    let _ = &p.dir;
+}
+
+/// Issue 10, found by an operator attack on the fork rule: after the
+/// failover above, node2 crashes too, comes back alone (the lone-primary
+/// rule) and is promoted a second time on timeline 1. Each node kept only
+/// its latest origin, so the second promotion erased node2's first fork
+/// point and node1's start "followed" (exit 0, the lock removed, the 500
+/// lost rows readable on a standby that never streamed). Every promotion by
+/// restart now adds its point to `pgsql-primary-forks`: node1 is refused.
+#[test]
+fn a_second_promotion_on_the_same_timeline_keeps_the_first_fork() {
+    let p = Pair::new("crash-refork", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let with_restart = |node: &PgNode| {
+        let mut a = p.env(node, "rewind");
+        a.set("OCF_RESKEY_restart_on_promote", "true");
+        a
+    };
+    let (a1, a2) = (with_restart(&p.n1), with_restart(&p.n2));
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    // node2 crashes, is stopped, starts alone and is promoted again.
+    p.n2.kill_9();
+    a2.expect("monitor", 4000, NOT_RUNNING);
+    let _ = a2.run("demote", 0);
+    a2.expect("stop", 0, RUNNING);
+    p.set_promoted(None);
+    vip.place(None);
+    a2.expect("start", 0, RUNNING);
+    a2.expect("promote", 0, RUNNING);
+    p.set_promoted(Some(&p.n2));
+    vip.place(Some(&p.n2));
+    a2.expect("monitor", 4000, PROMOTED);
+    let forks = p
+        .attr(&p.n2, "forever", "pgsql-primary-forks")
+        .unwrap_or_default();
+    assert_eq!(
+        forks.split(':').nth(2).map(|l| l.split(',').count()),
+        Some(2),
+        "both promotions of node2 are recorded: {forks:?}"
+    );
+    p.n2.psql("insert into t select g, 'new2' from generate_series(1, 10) g");
+
+    let r = start_node1(&a1);
+    assert_ne!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("where another node began writing on the same timeline number"),
+        "the first fork is still seen: {}",
+        r.stderr
+    );
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
     let _ = &p.dir;
 }

@@ -78,6 +78,16 @@ fn json(env: &AgentEnv, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }
 
+/// Writes `name=value` (reboot) on `node` in the file-backed store, as an
+/// operator or a stray tool would behind the agent's back.
+fn set_attr(p: &Pair, node: &str, name: &str, value: &str) {
+    use pgsql_ra_core::ports::{Cluster, Lifetime};
+    let mut store = pgsql_ra_ocf::file_store::FileStore::new(&p.attrd, node);
+    store
+        .set_attr(node, name, value, Lifetime::Reboot)
+        .expect("attribute written");
+}
+
 fn node<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["nodes"]
         .as_array()
@@ -169,10 +179,59 @@ fn status_explain_and_history_through_a_crash_and_failover() {
         node(&e, "node2")["reasons"][0]["inputs"]["sync_state"],
         "SYNC"
     );
+    assert_eq!(node(&e, "node1")["published"]["verdict"], "agrees");
+    assert_eq!(node(&e, "node2")["published"]["verdict"], "agrees");
+    assert_eq!(node(&e, "node1")["server"]["role"], "primary");
+
+    // Issue 13 item 1: a score written behind the agent's back is not
+    // "explained": the primary's classification gives 100.
+    set_attr(&p, "node2", "master-pgsql", "1000");
+    let e = json(&a1, &["explain", "--json"]);
+    let n2 = node(&e, "node2");
+    assert_eq!(n2["score"], "1000");
+    assert_eq!(n2["published"]["verdict"], "disagrees", "{n2}");
+    let m = &n2["published"]["mismatches"][0];
+    assert_eq!(m["attribute"], "score");
+    assert_eq!(m["published"], "1000");
+    assert_eq!(m["expected"], "100");
+    assert_eq!(m["rule"], "replication.streaming_sync");
+    let (code, text, err) = cli(&a1, &["explain", "node2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(
+            "! published score 1000 but the rules give 100 because [replication.streaming_sync]"
+        ),
+        "{text}"
+    );
+    set_attr(&p, "node2", "master-pgsql", "100");
 
     // kill -9 of the primary; Pacemaker's recovery: demote, stop; the
     // standby's monitors elect it; it is promoted.
     p.n1.signal_all(libc::SIGKILL);
+    // Issue 13 item 2: before its monitor fails, node1 is still Promoted
+    // with PRI and 1000; explain reads its server through the ports.
+    let mut e = Value::Null;
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            e = json(&a1, &["explain", "node1", "--json"]);
+            rules(node(&e, "node1")).first().map(String::as_str) == Some("state.server_down")
+        }),
+        "{e}"
+    );
+    let n1 = node(&e, "node1");
+    assert_eq!(n1["server"]["running"], false, "{n1}");
+    assert_eq!(n1["published"]["verdict"], "disagrees", "{n1}");
+    let wrong: Vec<&str> = n1["published"]["mismatches"]
+        .as_array()
+        .expect("mismatches")
+        .iter()
+        .map(|m| m["attribute"].as_str().expect("attribute"))
+        .collect();
+    assert_eq!(wrong, ["score", "pgsql_status"], "{n1}");
+    let (code, text, err) = cli(&a1, &["explain", "node1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("server: not running"), "{text}");
+    assert!(text.contains("its next monitor fails"), "{text}");
     a1.expect("monitor", 4000, NOT_RUNNING);
     p.set_promoted(None);
     let _ = a1.run("demote", 0);
@@ -214,7 +273,9 @@ fn status_explain_and_history_through_a_crash_and_failover() {
     // history on the new primary: the election it won, then its promotion.
     let h = json(&a2, &["history", "--json"]);
     assert_eq!(h["schema"], "pgsql-ra/history/1");
+    assert_eq!(h["skipped"], 0);
     assert_eq!(h["skipped_lines"], 0);
+    assert_eq!(h["tmpdir_from"], "the resource's tmpdir parameter");
     let entries = h["entries"].as_array().expect("entries");
     let won = entries
         .iter()
@@ -249,11 +310,11 @@ fn status_explain_and_history_through_a_crash_and_failover() {
     text.push_str("{\"torn\n\u{0}garbage\n");
     std::fs::write(&journal, text).expect("corrupt");
     let h = json(&a2, &["history", "--json"]);
-    assert_eq!(h["skipped_lines"], 2);
+    assert_eq!(h["skipped"], 2);
     let (code, text, _) = cli(&a2, &["history"]);
     assert_eq!(code, 0);
     assert!(
-        text.contains("election: winner") && text.contains("2 unreadable line(s) skipped"),
+        text.contains("election: winner") && text.contains("2 malformed lines skipped"),
         "{text}"
     );
     std::fs::remove_file(&journal).expect("rm");
@@ -336,5 +397,213 @@ fn the_resource_and_its_parameters_come_from_the_cib() {
     assert_eq!(
         json(&env, &["status", "--json", "--resource", "pg2"])["resource"],
         "pg2"
+    );
+}
+
+/// A directory of stand-in Pacemaker programs, put first on PATH.
+///
+/// A test double of external programs is used here only because a hanging
+/// or unreachable Pacemaker cannot be produced otherwise on a test machine
+/// (issue 13 item 3): `cibadmin` prints a CIB with the resource (or fails),
+/// the others record each call and sleep far longer than any limit.
+fn fake_pacemaker(dir: &TestDir, tmpdir: &str, cibadmin_fails: bool) -> (String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("fakebin");
+    let calls = dir.join("calls");
+    std::fs::create_dir_all(&bin).expect("fake bin");
+    let cib = format!(
+        r#"<resources><clone id="pgsql-clone"><primitive id="pgsql" class="ocf" provider="pgsql-ra" type="pgsql"><instance_attributes id="ia"><nvpair id="a" name="rep_mode" value="sync"/><nvpair id="b" name="node_list" value="node1 node2"/><nvpair id="c" name="master_ip" value="10.0.0.1"/><nvpair id="d" name="tmpdir" value="{tmpdir}"/></instance_attributes></primitive><meta_attributes id="m"><nvpair id="p" name="promotable" value="true"/></meta_attributes></clone></resources>"#
+    );
+    let cibadmin = if cibadmin_fails {
+        "#!/bin/sh\necho 'Could not connect to the CIB: Transport endpoint is not connected' >&2\nexit 102\n".to_string()
+    } else {
+        format!("#!/bin/sh\ncat <<'EOF'\n{cib}\nEOF\n")
+    };
+    let hang = |name: &str| format!("#!/bin/sh\necho {name} >> {calls}\nexec sleep 300\n");
+    for (name, text) in [
+        ("cibadmin", cibadmin),
+        ("crm_node", hang("crm_node")),
+        ("crm_mon", hang("crm_mon")),
+        ("crm_attribute", hang("crm_attribute")),
+        ("attrd_updater", hang("attrd_updater")),
+    ] {
+        let path = format!("{bin}/{name}");
+        std::fs::write(&path, text).expect("fake program");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    (bin, calls)
+}
+
+fn calls_of(calls: &str, program: &str) -> usize {
+    std::fs::read_to_string(calls)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l == program)
+        .count()
+}
+
+/// Issue 13 item 3: with crm_mon and crm_attribute hanging, `explain` and
+/// `status` ask crm_mon once (not once per attribute), give up within the
+/// bound and exit 1 with a clear message instead of a wrong answer.
+#[test]
+fn a_hanging_pacemaker_is_asked_once_and_the_command_fails_in_bounded_time() {
+    let dir = TestDir::new("hang");
+    let tmpdir = dir.join("tmp");
+    std::fs::create_dir_all(&tmpdir).expect("tmpdir");
+    let (bin, calls) = fake_pacemaker(&dir, &tmpdir, false);
+    let mut env = AgentEnv {
+        vars: Default::default(),
+    };
+    env.set("PATH", &format!("{bin}:/usr/sbin:/usr/bin:/sbin:/bin"))
+        .set("OCF_RESKEY_CRM_meta_on_node", "node1");
+    for (cmd, crm_mon_calls) in [("explain", 1), ("status", 2)] {
+        let began = std::time::Instant::now();
+        let (code, out, err) = cli(&env, &[cmd, "--json"]);
+        let took = began.elapsed();
+        println!("{cmd}: exit {code} after {took:?}: {err}");
+        assert_eq!(code, 1, "{cmd}: {out} {err}");
+        assert!(
+            out.is_empty(),
+            "{cmd}: no answer from a partial state: {out}"
+        );
+        assert!(
+            err.contains("the cluster state could not be read") && err.contains("crm_mon"),
+            "{cmd}: {err}"
+        );
+        assert!(took < Duration::from_secs(35), "{cmd} took {took:?}");
+        assert_eq!(calls_of(&calls, "crm_mon"), crm_mon_calls, "{cmd}");
+        assert_eq!(calls_of(&calls, "crm_attribute"), 0, "{cmd}");
+    }
+}
+
+/// Issue 13 items 4 and 6: `history` without a readable CIB: `--tmpdir`,
+/// then `PGSQL_RA_TMPDIR`, then the default tmpdir, saying which it used;
+/// malformed journal entries are skipped and counted.
+#[test]
+fn history_finds_its_journal_without_the_cib() {
+    let dir = TestDir::new("histdir");
+    let tmpdir = dir.join("tmp");
+    std::fs::create_dir_all(&tmpdir).expect("tmpdir");
+    let (bin, _) = fake_pacemaker(&dir, &tmpdir, true);
+    let good = serde_json::json!({
+        "schema": "pgsql-ra/journal/1", "ts": 1_764_522_131u64, "node": "node1",
+        "action": "start", "event": "rejoin", "decision": "crash_rejoin",
+        "outcome": "rewind", "reason": "the local WAL goes past the switch point: pg_rewind",
+    });
+    let journal = format!("{good}\n{{\"event\":\"election\"}}\n{{\"torn\n");
+    std::fs::write(format!("{tmpdir}/pgsql-ra-journal.jsonl"), journal).expect("journal");
+    let mut env = AgentEnv {
+        vars: Default::default(),
+    };
+    env.set("PATH", &format!("{bin}:/usr/sbin:/usr/bin:/sbin:/bin"));
+
+    let (code, text, err) = cli(&env, &["history", "--tmpdir", &tmpdir]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("(tmpdir from --tmpdir)"), "{text}");
+    assert!(
+        text.contains("rejoin: crash_rejoin -> rewind: the local WAL goes past"),
+        "{text}"
+    );
+    assert!(text.contains("2 malformed lines skipped"), "{text}");
+
+    env.set("PGSQL_RA_TMPDIR", &tmpdir);
+    let h = json(&env, &["history", "--json"]);
+    assert_eq!(h["tmpdir_from"], "PGSQL_RA_TMPDIR");
+    assert_eq!(h["skipped"], 2, "{h}");
+    let entries = h["entries"].as_array().expect("entries");
+    assert_eq!(
+        entries.len(),
+        1,
+        "the malformed entry is not passed through: {h}"
+    );
+    assert_eq!(entries[0]["outcome"], "rewind");
+
+    env.vars.remove("PGSQL_RA_TMPDIR");
+    let (code, out, err) = cli(&env, &["history", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let h: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(h["tmpdir"], "/var/lib/pgsql/tmp");
+    assert!(
+        h["tmpdir_from"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("the default tmpdir")),
+        "{h}"
+    );
+    assert!(err.contains("could not be read"), "{err}");
+}
+
+/// Issue 10 item 3, through Pacemaker's own tools on an offline CIB
+/// (`CIB_file`): node1 holds `PGSQL.lock`, crash rejoin is enabled and the
+/// CIB's status section records a monitor failure of the resource there
+/// with `migration-threshold=1`: `explain` on node1 says it waits for the
+/// fail-count to expire when the clone has a `failure-timeout`, and that
+/// only `crm_resource --cleanup` helps without one.
+#[test]
+fn explain_names_the_fail_count_a_crash_rejoin_waits_for() {
+    let dir = TestDir::new("cib-failcount");
+    let cib = dir.join("cib.xml");
+    let tools = |args: &[&str], program: &str| {
+        let out = Command::new(program)
+            .args(args)
+            .env("CIB_file", &cib)
+            .output()
+            .expect("pacemaker tools");
+        assert!(out.status.success(), "{program} {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::write(&cib, tools(&["--empty"], "cibadmin")).expect("empty cib");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmpdir");
+    std::fs::write(format!("{tmp}/PGSQL.lock"), "").expect("lock");
+    let clone = format!(
+        r#"<clone id="pgsql-clone"><primitive id="pgsql" class="ocf" provider="pgsql-ra" type="pgsql"><instance_attributes id="ia"><nvpair id="a" name="rep_mode" value="sync"/><nvpair id="b" name="node_list" value="node1 node2"/><nvpair id="c" name="master_ip" value="10.0.0.1"/><nvpair id="d" name="tmpdir" value="{tmp}"/><nvpair id="e" name="crash_rejoin" value="rewind"/></instance_attributes></primitive><meta_attributes id="m"><nvpair id="p" name="promotable" value="true"/><nvpair id="mt" name="migration-threshold" value="1"/></meta_attributes></clone>"#
+    );
+    tools(
+        &["--create", "-o", "resources", "--xml-text", &clone],
+        "cibadmin",
+    );
+    for (id, node) in [("1", "node1"), ("2", "node2")] {
+        let xml = format!(
+            r#"<node id="{id}" uname="{node}"><instance_attributes id="{node}-ia"><nvpair id="{node}-ds" name="pgsql-data-status" value="DISCONNECT"/></instance_attributes></node>"#
+        );
+        tools(&["--create", "-o", "nodes", "--xml-text", &xml], "cibadmin");
+    }
+    let state = r#"<node_state id="1" uname="node1"><transient_attributes id="1"><instance_attributes id="status-1"><nvpair id="s-fc" name="fail-count-pgsql#monitor_3000" value="1"/><nvpair id="s-lf" name="last-failure-pgsql#monitor_3000" value="1764550800"/></instance_attributes></transient_attributes></node_state>"#;
+    tools(
+        &["--create", "-o", "status", "--xml-text", state],
+        "cibadmin",
+    );
+    let mut env = AgentEnv {
+        vars: Default::default(),
+    };
+    env.set("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .set("CIB_file", &cib)
+        .set("OCF_RESKEY_CRM_meta_on_node", "node1");
+    let e = json(&env, &["explain", "--json"]);
+    let n1 = node(&e, "node1");
+    assert!(
+        rules(n1).contains(&"start.no_failure_timeout".to_string()),
+        "{n1:#}"
+    );
+    let (_, text, _) = cli(&env, &["explain"]);
+    assert!(
+        text.contains("no failure-timeout: Pacemaker will not call start here again until `crm_resource --cleanup` (fail-count 1 reached migration-threshold 1)"),
+        "{text}"
+    );
+    // The clone gets a failure-timeout.
+    tools(
+        &[
+            "--modify",
+            "-o",
+            "resources",
+            "--xml-text",
+            r#"<meta_attributes id="m"><nvpair id="ft" name="failure-timeout" value="10s"/></meta_attributes>"#,
+        ],
+        "cibadmin",
+    );
+    let (_, text, _) = cli(&env, &["explain"]);
+    assert!(
+        text.contains("waits for its fail-count to expire (failure-timeout 10 s, last failure at 2025-12-01 01:00:00 UTC): then start runs the crash rejoin (crash_rejoin=rewind)"),
+        "{text}"
     );
 }

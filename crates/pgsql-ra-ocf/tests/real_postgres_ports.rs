@@ -317,8 +317,12 @@ fn authentication_and_connection_errors_are_classified_without_leaking_the_passw
     }
     let e = used_up.expect("the database time is used up");
     assert_eq!(e.kind, DbErrorKind::Timeout, "{e}");
-    assert!(e.message.contains("the last error"), "{e}");
-    assert!(e.message.contains("Connection refused"), "{e}");
+    assert!(e.message.contains("used up"), "{e}");
+    // The cause first: a 128-byte exit reason keeps its start (issue-12 attack).
+    assert!(
+        e.message.find("Connection refused") < e.message.find("used up"),
+        "{e}"
+    );
 
     // No password to send (scram asks for one): an authentication error
     // that says so, not "invalid configuration".

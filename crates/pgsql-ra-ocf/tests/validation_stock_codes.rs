@@ -208,7 +208,14 @@ fn tmpdir_under_a_read_only_mount_or_proc_is_a_permission_error() {
     let _mounted = Mounted(ro.clone());
     let mut a = env(&dir, &n1);
     a.set("OCF_CHECK_LEVEL", "10");
-    for tmpdir in [format!("{ro}/pgtmp"), "/proc/1/nope".to_string()] {
+    // /sys: a pseudo-filesystem where root's access(W_OK) says yes but
+    // mkdir fails (issue 12, re-attack item 7).
+    for tmpdir in [
+        format!("{ro}/pgtmp"),
+        "/proc/1/nope".to_string(),
+        "/sys/kernel/pgsql-ra-tmp".to_string(),
+        "/sys/pgsql-ra-tmp".to_string(),
+    ] {
         a.set("OCF_RESKEY_tmpdir", &tmpdir);
         let r = a.run("validate-all", 0);
         assert_eq!(r.code, 4, "{tmpdir}: {}", r.stderr);
@@ -350,4 +357,24 @@ fn exit_reasons_keep_the_cause_within_128_bytes() {
     let nothing = format!("{deep}/no-such-pgdata");
     a.set("OCF_RESKEY_pgdata", &nothing);
     check(&a, "validate-all", 4, "No such file or directory", &nothing);
+
+    // Issue 12 (re-attack item 6): a 200-byte path component.
+    let wide = dir.join(&"d".repeat(200));
+    a.set("OCF_RESKEY_pgdata", &wide);
+    check(&a, "validate-all", 4, "No such file or directory", &wide);
+
+    // The server's cause is on the line before its FATAL line.
+    a.set("OCF_RESKEY_pgdata", &n1.pgdata);
+    a.vars.remove("OCF_RESKEY_config");
+    let conf = format!("{}/postgresql.conf", n1.pgdata);
+    let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+    text.push_str("\nshared_buffers = abc\n");
+    std::fs::write(&conf, text).expect("postgresql.conf");
+    check(
+        &a,
+        "start",
+        1,
+        "invalid value for parameter \"shared_buffers\": \"abc\"",
+        "contains errors",
+    );
 }

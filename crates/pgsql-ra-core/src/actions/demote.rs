@@ -102,12 +102,11 @@ fn clean_shutdown_checkpoint(ctx: &mut Ctx<'_, '_>, stopped: Stopped) -> Option<
         ),
         Err(why) => why,
     };
-    ctx.log(
-        LogLevel::Warn,
-        &format!(
-            "Not continuing as a standby: {why}; PostgreSQL stays stopped and PGSQL.lock is kept."
-        ),
+    let line = format!(
+        "Not continuing as a standby: {why}; PostgreSQL stays stopped and PGSQL.lock is kept."
     );
+    ctx.log(LogLevel::Warn, &line);
+    ctx.journal_rejoin("demote", "clean_demote", "stay_stopped", &line);
     None
 }
 
@@ -134,25 +133,24 @@ fn continue_as_standby(ctx: &mut Ctx<'_, '_>, checkpoint: DemoteCheckpoint) -> O
         .attrs
         .set_own_forever(ctx.world.cluster, &name, &checkpoint.to_attr())
     {
-        ctx.log(
-            LogLevel::Warn,
-            &format!("Can't publish {name}: {e}; PostgreSQL stays stopped and PGSQL.lock is kept."),
-        );
+        let line =
+            format!("Can't publish {name}: {e}; PostgreSQL stays stopped and PGSQL.lock is kept.");
+        ctx.log(LogLevel::Warn, &line);
+        ctx.journal_rejoin("demote", "clean_demote", "stay_stopped", &line);
         let r = ctx
             .attrs
             .set_status(ctx.world.cluster, &local, PgStatus::Stop);
         ctx.warn_on_err("setting the status to STOP", r);
         return Outcome::success();
     }
-    ctx.log(
-        LogLevel::Info,
-        &format!(
-            "Clean shutdown: shutdown checkpoint {} on timeline {} published as {name}; continuing as a standby of {}",
-            checkpoint.lsn.to_pg(),
-            checkpoint.timeline,
-            agent.params.master_ip
-        ),
+    let line = format!(
+        "Clean shutdown: shutdown checkpoint {} on timeline {} published as {name}; continuing as a standby of {}",
+        checkpoint.lsn.to_pg(),
+        checkpoint.timeline,
+        agent.params.master_ip
     );
+    ctx.log(LogLevel::Info, &line);
+    ctx.journal_rejoin("demote", "clean_demote", "continue_as_standby", &line);
     let lock = ctx.tmp_path(LOCK_FILE);
     match ctx.world.fs.remove(&lock) {
         Ok(true) => ctx.log(

@@ -8,12 +8,14 @@ use crate::election::{
     handover_eligibility, lineage_eligibility, note_file_name, probe_claim_of, Finality,
     NotesChange, Observation, Origin, Round, Verdict,
 };
+use crate::forks::ForkRecord;
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
 use crate::ports::{FileOwner, Lifetime, LogLevel};
 use crate::quorum::QuorumSet;
+use crate::quote::quoted;
 use crate::score::Score;
 use crate::status::DataStatus;
 use crate::timeline::{history_file_timeline, parse_history, rank, HistoryEntry};
@@ -166,7 +168,7 @@ fn published_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Result<Option<Origin>,
     match ctx.world.cluster.get_attr(node, &name, Lifetime::Reboot) {
         Ok(Some(v)) => Origin::parse_attr(&v)
             .map(Some)
-            .map_err(|_| format!("{node}: unrecognised {name} {v:?}")),
+            .map_err(|_| format!("{node}: unrecognised {name} {}", quoted(&v))),
         Ok(None) => Ok(None),
         Err(e) => Err(format!("{node}: can't read {name}: {e}")),
     }
@@ -201,6 +203,20 @@ pub fn probe_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
     )
 }
 
+/// A recurring Promoted monitor's check of the local primary's lineage
+/// (issue 9's rule, [`lineage_eligibility`], found missing by a settled
+/// fault schedule on 2026-12-01): a primary promoted outside the cluster
+/// whose own promote the cluster refused may still hold the Promoted role
+/// (the failure expired before Pacemaker recovered it); its timeline is
+/// newer than any the cluster's primaries recorded, so it must not keep
+/// the role. The same attribute snapshot the probe reads: no extra
+/// program. `Err` holds the reason.
+pub fn promoted_claim(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
+    let recorded = recorded_primary_origins(ctx)?;
+    let mine = primary_origin_now(ctx);
+    lineage_eligibility(mine, cluster_origin(&recorded).as_ref())
+}
+
 /// The local primary's timeline and system identifier: the timeline is the
 /// newest of the checkpoint's and the history files' in the WAL directory
 /// (right after `pg_ctl promote` the checkpoint still shows the old one).
@@ -222,13 +238,23 @@ pub(super) fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
 /// and the value (fail closed: the caller takes no part).
 fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin)>, String> {
     let name = ctx.agent.names.primary_origin.clone();
+    recorded_forever(ctx, &name, |v| {
+        Origin::parse_attr(v).map_err(|_| format!("unrecognised {name} {}", quoted(v)))
+    })
+}
+
+/// Every node_list node's forever attribute `name`, parsed by `parse`
+/// (its error follows "<node>: "). An unreadable or unrecognised value is
+/// an error naming the node: the caller decides nothing from a partial view.
+fn recorded_forever<T>(
+    ctx: &mut Ctx<'_, '_>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<(String, T)>, String> {
     let mut out = Vec::new();
     for node in &ctx.agent.params.node_list {
-        match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
-            Ok(Some(v)) => match Origin::parse_attr(&v) {
-                Ok(o) => out.push((node.clone(), o)),
-                Err(_) => return Err(format!("{node}: unrecognised {name} {v:?}")),
-            },
+        match ctx.world.cluster.get_attr(node, name, Lifetime::Forever) {
+            Ok(Some(v)) => out.push((node.clone(), parse(&v).map_err(|e| format!("{node}: {e}"))?)),
             Ok(None) => {}
             Err(e) => return Err(format!("{node}: can't read {name}: {e}")),
         }
@@ -320,8 +346,16 @@ fn finality(ctx: &mut Ctx<'_, '_>, observed: &[Observation]) -> Finality {
 /// timeline is the newest of the checkpoint's and the history files' in the
 /// WAL directory (right after `pg_ctl promote` the checkpoint still shows
 /// the old one). Nothing is written when the server cannot report them.
-pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
-    let Some(origin) = primary_origin_now(ctx) else {
+///
+/// `began`: where this node began writing on a timeline it kept (a
+/// promotion by restart, `restart_on_promote`: the end of the WAL it had
+/// received), recorded as the origin's switch point
+/// `<timeline>:<system identifier>:<LSN>` so that a crashed old primary
+/// can tell whether its WAL goes past it (issue 10, `crate::rejoin` rows 6a–6b).
+/// `None` (a probe) keeps a recorded switch point of the same timeline
+/// and system.
+pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>, began: Option<Lsn>) -> Result<(), Outcome> {
+    let Some(mut origin) = primary_origin_now(ctx) else {
         ctx.log(
             LogLevel::Info,
             "The server does not report its timeline and system identifier; no primary origin recorded.",
@@ -335,13 +369,86 @@ pub fn record_primary_origin(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
         .cluster
         .get_attr(&local, &name, Lifetime::Forever)
         .map_err(generic("Can't read my primary origin"))?;
+    origin.switch_point = match began {
+        Some(lsn) => Some(lsn),
+        None => current
+            .as_deref()
+            .and_then(|v| Origin::parse_attr(v).ok())
+            .filter(|o| o.timeline == origin.timeline && o.system_id == origin.system_id)
+            .and_then(|o| o.switch_point),
+    };
     if current.as_deref() != Some(origin.to_attr().as_str()) {
         ctx.world
             .cluster
             .set_attr(&local, &name, &origin.to_attr(), Lifetime::Forever)
             .map_err(generic("Can't record my primary origin"))?;
     }
+    if let Some(point) = began {
+        record_fork_point(ctx, origin.timeline, origin.system_id, point)?;
+    }
     Ok(())
+}
+
+/// Adds `point` to the local `<rsc>-primary-forks` ([`ForkRecord::adding`]):
+/// every promotion by restart on the same timeline keeps the earlier
+/// points (issue 10; an operator attack found a second promotion erasing
+/// the first fork, after which a diverged old primary was "followed"). An
+/// unreadable record is replaced (logged): its points are lost.
+fn record_fork_point(
+    ctx: &mut Ctx<'_, '_>,
+    timeline: u32,
+    system_id: u64,
+    point: Lsn,
+) -> Result<(), Outcome> {
+    let local = ctx.attrs.local.clone();
+    let name = ctx.agent.names.primary_forks.clone();
+    let current = ctx
+        .world
+        .cluster
+        .get_attr(&local, &name, Lifetime::Forever)
+        .map_err(generic("Can't read my fork points"))?;
+    let previous = match current.as_deref().map(ForkRecord::parse_attr) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            ctx.log(LogLevel::Warn, &format!("{name}: {e}; replaced"));
+            None
+        }
+    };
+    // Its place in the order of such promotions on this timeline: after
+    // every one any node recorded (an unreadable record fails the promote:
+    // a wrong order could hide a fork).
+    let last = recorded_fork_points(ctx)
+        .map_err(|e| Outcome::fail(OcfExit::ErrGeneric, e))?
+        .iter()
+        .filter(|(_, r)| r.is_on(timeline, system_id))
+        .map(|(_, r)| r.last_seq())
+        .max()
+        .unwrap_or(0);
+    let point = crate::forks::ForkPoint {
+        seq: last + 1,
+        lsn: point,
+    };
+    let record = ForkRecord::adding(previous, timeline, system_id, point);
+    if current.as_deref() != Some(record.to_attr().as_str()) {
+        ctx.world
+            .cluster
+            .set_attr(&local, &name, &record.to_attr(), Lifetime::Forever)
+            .map_err(generic("Can't record my fork points"))?;
+    }
+    Ok(())
+}
+
+/// Every node_list node's `<rsc>-primary-forks`. An unreadable or
+/// unrecognised value is an error naming the node (fail closed: the crash
+/// rejoin then decides nothing).
+pub(super) fn recorded_fork_points(
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<Vec<(String, ForkRecord)>, String> {
+    let name = ctx.agent.names.primary_forks.clone();
+    recorded_forever(ctx, &name, |v| {
+        ForkRecord::parse_attr(v).map_err(|e| format!("{name}: {e}"))
+    })
 }
 
 fn generic<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Outcome + '_ {
@@ -398,8 +505,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         let detail = match own.as_deref() {
             Some(v) if level == LogLevel::Warn => {
                 format!(
-                    "{local}: unrecognised {} {v:?}; {reason}",
-                    names.data_status
+                    "{local}: unrecognised {} {}; {reason}",
+                    names.data_status,
+                    quoted(v)
                 )
             }
             _ => reason,
@@ -418,8 +526,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             Some(v) if Lsn::parse_attr(v).is_err() => ctx.log(
                 LogLevel::Warn,
                 &format!(
-                    "{local}: unrecognised {} {v:?}; {reason}",
-                    names.sync_baseline
+                    "{local}: unrecognised {} {}; {reason}",
+                    names.sync_baseline,
+                    quoted(v)
                 ),
             ),
             _ => ctx.log(LogLevel::Info, &reason),
@@ -489,7 +598,11 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                     }),
                     Err(e) => unreadable.push(e),
                 },
-                Err(_) => unreadable.push(format!("{node}: unrecognised {} {v:?}", names.xlog_loc)),
+                Err(_) => unreadable.push(format!(
+                    "{node}: unrecognised {} {}",
+                    names.xlog_loc,
+                    quoted(&v)
+                )),
             },
             Ok(None) => ctx.log(LogLevel::Warn, &format!("Can't get {node} xlog location.")),
             Err(e) => unreadable.push(format!("{node}: can't read {}: {e}", names.xlog_loc)),

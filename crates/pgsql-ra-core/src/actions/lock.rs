@@ -50,7 +50,7 @@ pub fn consider_lock(ctx: &mut Ctx<'_, '_>, lock: &str) -> LockCheck {
     let input = lone_primary_input(ctx);
     let lone = lone_primary(&input);
     if lone.releases() {
-        return match ctx.world.fs.remove(lock) {
+        let check = match ctx.world.fs.remove(lock) {
             Ok(_) => {
                 ctx.log(
                     LogLevel::Info,
@@ -62,43 +62,50 @@ pub fn consider_lock(ctx: &mut Ctx<'_, '_>, lock: &str) -> LockCheck {
                 why: Some(format!("{lone}, but {lock} could not be removed: {e}")),
             },
         };
+        journal_lock(ctx, "lone_primary", &check, &lone.to_string());
+        return check;
     }
     ctx.log(LogLevel::Debug, &format!("start: {lone}"));
+    ctx.journal_rejoin("start", "lone_primary", "kept", &lone.to_string());
     if ctx.agent.params.crash_rejoin == CrashRejoin::None {
         return LockCheck::Kept { why: None };
     }
     match &input.others_promoted {
         Ok(nodes) if !nodes.is_empty() => {}
         _ => {
-            ctx.log(
-                LogLevel::Info,
-                "crash rejoin waits for another node to be Promoted",
-            );
+            let why = "crash rejoin waits for another node to be Promoted";
+            ctx.log(LogLevel::Info, why);
+            ctx.journal_rejoin("start", "crash_rejoin", "kept", why);
             return LockCheck::Kept { why: None };
         }
     }
-    match postmaster_alive(ctx) {
-        Ok(None) => {}
-        Ok(Some(pid)) => {
-            return LockCheck::Kept {
-                why: Some(format!(
-                    "crash rejoin needs a stopped server; postmaster {pid} is alive"
-                )),
-            }
-        }
-        Err(o) => {
-            return LockCheck::Kept {
-                why: Some(o.reason.unwrap_or_default()),
-            }
-        }
+    let check = match postmaster_alive(ctx) {
+        Ok(None) => crash_rejoin_check(ctx, lock),
+        Ok(Some(pid)) => LockCheck::Kept {
+            why: Some(format!(
+                "crash rejoin needs a stopped server; postmaster {pid} is alive"
+            )),
+        },
+        Err(o) => LockCheck::Kept {
+            why: Some(o.reason.unwrap_or_default()),
+        },
+    };
+    if let LockCheck::Kept { why: Some(why) } = &check {
+        let why = why.clone();
+        ctx.journal_rejoin("start", "crash_rejoin", "kept", &why);
     }
+    check
+}
+
+/// The crash rejoin (its decisions are journaled by [`crash_rejoin`]),
+/// then the lock removed when it succeeded.
+fn crash_rejoin_check(ctx: &mut Ctx<'_, '_>, lock: &str) -> LockCheck {
     match crash_rejoin(ctx) {
         Ok(()) => match ctx.world.fs.remove(lock) {
             Ok(_) => {
-                ctx.log(
-                    LogLevel::Info,
-                    &format!("Removed {lock}: the local data is on the primary's history"),
-                );
+                let why = format!("Removed {lock}: the local data is on the primary's history");
+                ctx.log(LogLevel::Info, &why);
+                ctx.journal_rejoin("start", "crash_rejoin", "released", &why);
                 LockCheck::Released
             }
             Err(e) => LockCheck::Kept {
@@ -109,4 +116,13 @@ pub fn consider_lock(ctx: &mut Ctx<'_, '_>, lock: &str) -> LockCheck {
             why: Some(format!("crash rejoin: {why}")),
         },
     }
+}
+
+/// Journals what became of the lock (issue 13 item 5).
+fn journal_lock(ctx: &mut Ctx<'_, '_>, decision: &str, check: &LockCheck, reason: &str) {
+    let (outcome, reason) = match check {
+        LockCheck::Released => ("released", reason.to_string()),
+        LockCheck::Kept { why } => ("kept", why.clone().unwrap_or_else(|| reason.to_string())),
+    };
+    ctx.journal_rejoin("start", decision, outcome, &reason);
 }

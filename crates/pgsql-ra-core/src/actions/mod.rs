@@ -74,9 +74,17 @@ impl Ctx<'_, '_> {
         );
     }
 
-    /// The local node name.
-    pub fn local(&self) -> &str {
-        &self.attrs.local
+    /// Journals a rejoin decision (issue 13 item 5, [`crate::journal::Event::Rejoin`])
+    /// from the OCF action `action`.
+    pub fn journal_rejoin(&mut self, action: &str, decision: &str, outcome: &str, reason: &str) {
+        self.journal(
+            action,
+            crate::journal::Event::Rejoin {
+                decision: decision.into(),
+                outcome: outcome.into(),
+                reason: reason.into(),
+            },
+        );
     }
 
     /// Logs one line.

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use super::control::{control, SQL_ATTEMPTS};
-use super::elect::{clear_withheld_score, have_master_right, probe_claim, record_primary_origin};
+use super::elect::{
+    clear_withheld_score, have_master_right, probe_claim, promoted_claim, record_primary_origin,
+};
 use super::health::{postmaster_alive, real_monitor, Health};
 use super::start::remove_notes;
 use super::{Ctx, LOCK_FILE};
@@ -49,7 +51,7 @@ pub fn monitor(ctx: &mut Ctx<'_, '_>) -> Outcome {
                 }
                 if probe_score {
                     // The cluster takes this primary as its own (PR #1277).
-                    if let Err(o) = record_primary_origin(ctx) {
+                    if let Err(o) = record_primary_origin(ctx, None) {
                         return ctx.fail(o.code, o.reason.unwrap_or_default());
                     }
                 }
@@ -106,6 +108,8 @@ fn gate(ctx: &mut Ctx<'_, '_>) -> Gate {
     };
     let own_claim = if probe && matches!(&others, OthersPromoted::Nodes(n) if n.is_empty()) {
         probe_claim(ctx)
+    } else if !probe && role == MonitorRole::Promoted {
+        promoted_claim(ctx)
     } else {
         Ok(())
     };
@@ -122,7 +126,7 @@ fn gate(ctx: &mut Ctx<'_, '_>) -> Gate {
 /// (its data may have forked), take it out of every election: score
 /// -INFINITY, data status `DISCONNECT`, and `PGSQL.lock` so that a start
 /// refuses it until an operator (or the rejoin decision) deals with the data.
-fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
+pub(super) fn refuse_primary(ctx: &mut Ctx<'_, '_>, refusal: &Refusal) -> Outcome {
     let reason = refusal.reason();
     if refusal.is_rogue() {
         let local = ctx.attrs.local.clone();

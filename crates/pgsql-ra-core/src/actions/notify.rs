@@ -216,7 +216,7 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
             PrePromoteAction::BanMyself => {
                 let reason = match &decision.reason {
                     PrePromoteReason::Newer(why) => why.to_string(),
-                    other => format!("{other:?}"),
+                    _ => "the pre-promote data check refused this node".to_string(),
                 };
                 if let PrePromoteReason::Newer(why) = &decision.reason {
                     use crate::explain::Explain;

@@ -3,7 +3,8 @@
 //! standby marker), poll until primary within the budget, recreate slots.
 
 use super::elect::{
-    history_files, own_location, primary_origin_now, record_master_baseline, record_primary_origin,
+    history_files, own_location, primary_origin_now, promoted_claim, record_master_baseline,
+    record_primary_origin,
 };
 use super::health::{real_monitor, Health};
 use super::prepare::prepare;
@@ -39,6 +40,14 @@ pub fn promote(ctx: &mut Ctx<'_, '_>) -> Outcome {
         return o;
     }
     if !in_recovery {
+        // Issue 9's lineage rule (found missing by a settled fault schedule,
+        // 2026-12-01): a standby promoted outside the cluster between two
+        // monitors is a primary on a timeline no cluster primary recorded;
+        // promoting it would make its fork the cluster's history.
+        if let Err(reason) = promoted_claim(ctx) {
+            let refusal = crate::role_gate::Refusal::NotClusterData { reason };
+            return super::monitor::refuse_primary(ctx, &refusal);
+        }
         ctx.log(
             LogLevel::Info,
             "PostgreSQL is already running as a primary; nothing to promote",
@@ -110,17 +119,20 @@ fn received_demote_checkpoints(ctx: &mut Ctx<'_, '_>, in_recovery: bool) -> Resu
     match check(&own, &published) {
         Verdict::Received { checked } => {
             if checked > 0 {
-                ctx.log(
-                    LogLevel::Info,
-                    &format!(
-                        "I received the shutdown checkpoint of every node demoted cleanly (my WAL ends at {})",
-                        own_end.to_pg()
-                    ),
+                let line = format!(
+                    "I received the shutdown checkpoint of every node demoted cleanly (my WAL ends at {})",
+                    own_end.to_pg()
                 );
+                ctx.log(LogLevel::Info, &line);
+                ctx.journal_rejoin("promote", "demote_checkpoint", "received", &line);
             }
             Ok(())
         }
-        Verdict::Refuse(reason) => Err(generic(ctx, format!("Refusing to promote: {reason}"))),
+        Verdict::Refuse(reason) => {
+            let line = format!("Refusing to promote: {reason}");
+            ctx.journal_rejoin("promote", "demote_checkpoint", "refuse", &line);
+            Err(generic(ctx, line))
+        }
     }
 }
 
@@ -191,7 +203,8 @@ fn steps(ctx: &mut Ctx<'_, '_>) -> Result<(), Outcome> {
     } else {
         promote_in_place(ctx)?;
     }
-    record_primary_origin(ctx).map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
+    record_primary_origin(ctx, params.restart_on_promote.then_some(baseline))
+        .map_err(|o| generic(ctx, o.reason.unwrap_or_default()))?;
     ctx.journal(
         "promote",
         crate::journal::Event::Promoted {

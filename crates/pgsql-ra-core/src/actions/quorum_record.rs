@@ -22,9 +22,12 @@ pub const NARROW_FILE: &str = "quorum_narrow";
 pub fn read_record(ctx: &mut Ctx<'_, '_>, node: &str) -> Result<Option<QuorumSet>, String> {
     let name = ctx.agent.names.sync_quorum.clone();
     match ctx.world.cluster.get_attr(node, &name, Lifetime::Forever) {
-        Ok(Some(v)) => QuorumSet::parse_attr(&v)
-            .map(Some)
-            .map_err(|e| format!("{node}: unrecognised {name} {v:?}: {e}")),
+        Ok(Some(v)) => QuorumSet::parse_attr(&v).map(Some).map_err(|e| {
+            format!(
+                "{node}: unrecognised {name} {}: {e}",
+                crate::quote::quoted(&v)
+            )
+        }),
         Ok(None) => Ok(None),
         Err(e) => Err(format!("{node}: can't read {name}: {e}")),
     }

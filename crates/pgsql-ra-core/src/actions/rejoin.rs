@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::prepare::write_recovery_conf;
 use super::Ctx;
-use crate::ports::{DbClusterState, LogLevel};
+use crate::ports::{DbClusterState, LogLevel, RewindOutcome};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
 use crate::rejoin::{decide, judged_position, RejoinAction, RejoinDecision, RejoinInput};
 use crate::timeline::{history_file_name, parse_history, HistoryEntry};
@@ -22,9 +22,10 @@ fn remaining(ctx: &mut Ctx<'_, '_>) -> Duration {
     ctx.budget.remaining(now)
 }
 
-/// Reads the local and the primary's facts and decides. `Err`: the local
+/// Reads the local and the primary's facts and decides (`repaired`: the
+/// second decision, after pg_rewind or a re-clone). `Err`: the local
 /// control data could not be read (nothing can be decided without it).
-fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
+fn gather_and_decide(ctx: &mut Ctx<'_, '_>, repaired: bool) -> Result<RejoinDecision, String> {
     let control = ctx
         .world
         .server
@@ -70,6 +71,7 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         }
     };
     let local_history = local_history(ctx, position.timeline);
+    let forks = forks_on(ctx, position.timeline, control.system_id)?;
     let decision = decide(&RejoinInput {
         policy: ctx.agent.params.crash_rejoin,
         control: &control,
@@ -77,12 +79,62 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>) -> Result<RejoinDecision, String> {
         local_history: local_history.as_deref(),
         primary: primary.as_ref(),
         free_bytes,
+        forks: &forks,
+        repaired,
     });
     ctx.log(
         LogLevel::Info,
         &format!("crash rejoin: {}", decision.reason),
     );
+    let outcome = match decision.action {
+        RejoinAction::Follow => "follow",
+        RejoinAction::Rewind => "rewind",
+        RejoinAction::Reclone => "reclone",
+        RejoinAction::Refuse => "refuse",
+    };
+    ctx.journal_rejoin(
+        "start",
+        "crash_rejoin",
+        outcome,
+        &decision.reason.to_string(),
+    );
     Ok(decision)
+}
+
+/// The points where other nodes began writing on `timeline` of system
+/// `system_id` by promotions that came after the local node's own latest
+/// one on it (their `<rsc>-primary-forks`, recorded at every promotion that
+/// kept the timeline: `restart_on_promote`;
+/// [`crate::rejoin::RejoinInput::forks`]). Order, not LSN, decides which
+/// count: a lagging standby promoted later may fork at an LSN before the
+/// local node's own start (found by the fault schedules). A local node
+/// that never recorded a promotion on the timeline counts them all.
+///
+/// # Errors
+/// A record could not be read or parsed: a fork might be missed, so
+/// nothing is decided (fail closed; the start fails and keeps the lock).
+fn forks_on(
+    ctx: &mut Ctx<'_, '_>,
+    timeline: u32,
+    system_id: u64,
+) -> Result<Vec<crate::lsn::Lsn>, String> {
+    let records = super::elect::recorded_fork_points(ctx)
+        .map_err(|e| format!("crash rejoin: the recorded fork points: {e}"))?;
+    let local = ctx.attrs.local.clone();
+    let on = |r: &crate::forks::ForkRecord| r.is_on(timeline, system_id);
+    let own_last = records
+        .iter()
+        .filter(|(n, r)| *n == local && on(r))
+        .map(|(_, r)| r.last_seq())
+        .max()
+        .unwrap_or(0);
+    Ok(records
+        .iter()
+        .filter(|(n, r)| *n != local && on(r))
+        .flat_map(|(_, r)| r.points.iter())
+        .filter(|p| p.seq > own_last)
+        .map(|p| p.lsn)
+        .collect())
 }
 
 /// The local history of `timeline`: from the port, else the history file
@@ -121,9 +173,11 @@ fn local_history(ctx: &mut Ctx<'_, '_>, timeline: u32) -> Option<Vec<HistoryEntr
     }
 }
 
-/// After a repair the directory must be on the primary's history.
-fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str) -> Result<(), String> {
-    let again = gather_and_decide(ctx)?;
+/// After a repair the directory must be on the primary's history
+/// (`copied`: the repair copied the primary's WAL past the divergence, so
+/// the recorded forks no longer apply; not after "no rewind required").
+fn follow_after(ctx: &mut Ctx<'_, '_>, what: &str, copied: bool) -> Result<(), String> {
+    let again = gather_and_decide(ctx, copied)?;
     if again.action != RejoinAction::Follow {
         return Err(format!("after {what}: {}", again.reason));
     }
@@ -157,7 +211,7 @@ fn leave_standby_mode(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
 /// as a standby of the primary; `Err` with the reason otherwise (the lock
 /// stays, pgdata as the tools left it).
 pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
-    let decision = gather_and_decide(ctx)?;
+    let decision = gather_and_decide(ctx, false)?;
     match decision.action {
         RejoinAction::Follow => Ok(()),
         RejoinAction::Refuse => Err(decision.reason.to_string()),
@@ -169,11 +223,19 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
                 .server
                 .rewind(budget)
                 .map_err(|e| format!("pg_rewind failed: {e}"))?;
+            let ended = match outcome {
+                RewindOutcome::Rewound {
+                    diverged_at: Some(lsn),
+                } => format!("rewound (the servers diverged at {})", lsn.to_pg()),
+                RewindOutcome::Rewound { diverged_at: None } => "rewound".to_string(),
+                RewindOutcome::NotNeeded => "no rewind required".to_string(),
+            };
             ctx.log(
                 LogLevel::Info,
-                &format!("crash rejoin: pg_rewind ended: {outcome:?}"),
+                &format!("crash rejoin: pg_rewind ended: {ended}"),
             );
-            follow_after(ctx, "pg_rewind")
+            let copied = matches!(outcome, crate::ports::RewindOutcome::Rewound { .. });
+            follow_after(ctx, "pg_rewind", copied)
         }
         RejoinAction::Reclone => {
             let budget = remaining(ctx);
@@ -189,7 +251,7 @@ pub fn crash_rejoin(ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
                     outcome.moved_aside
                 ),
             );
-            follow_after(ctx, "the re-clone")
+            follow_after(ctx, "the re-clone", true)
         }
     }
 }

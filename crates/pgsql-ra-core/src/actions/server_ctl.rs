@@ -2,9 +2,9 @@
 //! and `pgsql_real_stop`, without the stock agent's unbounded loops (bug L),
 //! without deleting a live `postmaster.pid` (bug F) or a `backup_label` (G).
 
-use super::health::{postmaster_alive, real_monitor, Health};
+use super::health::{login_refused, postmaster_alive, probe_server, Health, NoAnswer};
 use super::{Ctx, LOCK_FILE};
-use crate::budget::escalation;
+use crate::budget::{escalation, POLL_INTERVAL};
 use crate::decide::start::ServerState;
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{FileOwner, LogLevel, StopMode};
@@ -232,23 +232,33 @@ pub fn wait_until_up(
     // No live postmaster for a whole second: it exited (the first polls
     // may come before a new postmaster wrote its pid file).
     let mut down_since: Option<std::time::Duration> = None;
+    let mut interval = POLL_INTERVAL;
     loop {
-        match real_monitor(ctx, 1) {
+        match probe_server(ctx, 1) {
             Ok(h) if h.is_up() => return Ok(h),
             Ok(_) => {
                 last = "PostgreSQL is down".to_string();
+                interval = POLL_INTERVAL;
                 let now = ctx.world.clock.now();
                 let since = *down_since.get_or_insert(now);
                 if now.saturating_sub(since) >= EXITED_AFTER {
                     return Err(exited(ctx, what, log_from));
                 }
             }
-            Err(o) => {
+            // It answers, and says no for good: waiting cannot help.
+            Err(NoAnswer::LoginRefused(e)) => return Err(login_refused(ctx, &e)),
+            Err(NoAnswer::Failed(o)) => {
                 last = o.reason.unwrap_or_default();
                 down_since = None;
             }
         }
-        if !ctx.pause_poll() {
+        let paused = ctx.pause(interval);
+        // A postmaster that is starting (57P03) or not listening yet is
+        // asked again, less and less often (issue 12, re-attack item 3).
+        if down_since.is_none() {
+            interval = (interval * 2).min(MAX_POLL_BACKOFF);
+        }
+        if !paused {
             return Err(ctx.fail(
                 OcfExit::ErrGeneric,
                 format!(
@@ -259,6 +269,10 @@ pub fn wait_until_up(
         }
     }
 }
+
+/// The longest pause between two attempts to reach a server that does not
+/// answer yet.
+const MAX_POLL_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long no live postmaster means it exited during a start.
 const EXITED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -302,24 +316,66 @@ fn new_log_lines(ctx: &mut Ctx<'_, '_>, from: u64) -> Vec<String> {
         .collect()
 }
 
+/// What the server logs on every start or stop: never the cause of an exit.
+const ROUTINE: &[&str] = &[
+    "starting PostgreSQL",
+    "listening on",
+    "database system",
+    "redirecting log output",
+    "ending log output",
+    "received ",
+    "aborting any active transactions",
+    "background worker",
+    "shutting down",
+];
+
+/// The first line before the FATAL/PANIC at `fatal` that is a LOG, WARNING
+/// or ERROR other than [`ROUTINE`]: the cause the FATAL line only sums up
+/// ("could not bind IPv4 address …: Address already in use" before "FATAL:
+/// could not create any TCP/IP sockets"; "syntax error in file … line 3"
+/// before "FATAL: configuration file … contains errors"). Without the
+/// severity.
+fn cause_before(lines: &[String], fatal: usize) -> Option<String> {
+    lines[..fatal].iter().find_map(|l| {
+        let (at, sev) = ["LOG:", "WARNING:", "ERROR:"]
+            .iter()
+            .filter_map(|s| l.find(s).map(|i| (i, s.len())))
+            .min()?;
+        let text = l[at + sev..].trim();
+        (!text.is_empty() && !ROUTINE.iter().any(|r| text.starts_with(r)))
+            .then(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
+    })
+}
+
 /// The line to build a reason from: the last FATAL or PANIC line (the
 /// server's reason to exit), else the last line; from its severity on
 /// (the `log_line_prefix` timestamp and pid left out), blanks squeezed.
+/// A FATAL/PANIC that sums up a cause logged before it comes after that
+/// cause ([`cause_before`]; issue 12, re-attack item 6), so that the cause
+/// is within the 128 bytes of an exit reason.
 pub fn cause_line(lines: &[String]) -> Option<String> {
     let severity = |l: &str| ["PANIC:", "FATAL:"].iter().filter_map(|s| l.find(s)).min();
-    let (line, at) = lines
+    if let Some((n, at)) = lines
         .iter()
+        .enumerate()
         .rev()
-        .find_map(|l| severity(l).map(|i| (l, i)))
-        .or_else(|| {
-            let l = lines.last()?;
-            let at = ["ERROR:", "LOG:", "WARNING:"]
-                .iter()
-                .filter_map(|s| l.find(s))
-                .min()
-                .unwrap_or(0);
-            Some((l, at))
-        })?;
+        .find_map(|(n, l)| severity(l).map(|i| (n, i)))
+    {
+        let fatal = lines[n][at..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(match cause_before(lines, n) {
+            Some(cause) => format!("{cause}; {fatal}"),
+            None => fatal,
+        });
+    }
+    let line = lines.last()?;
+    let at = ["ERROR:", "LOG:", "WARNING:"]
+        .iter()
+        .filter_map(|s| line.find(s))
+        .min()
+        .unwrap_or(0);
     Some(line[at..].split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
@@ -399,19 +455,24 @@ fn health_of(s: ServerState) -> Health {
 
 /// Looks at the server before a start (`pgsql_real_start` step 1): the real
 /// monitor, and when it fails, whether a postmaster is alive anyway.
+///
+/// # Errors
+/// The server refuses the login for good: 4 (`OCF_ERR_PERM`) at once, naming the
+/// parameters ([`login_refused`]); the postmaster can't be checked: 1.
 pub fn find_server(ctx: &mut Ctx<'_, '_>) -> Result<ServerState, Outcome> {
-    match real_monitor(ctx, 1) {
+    match probe_server(ctx, 1) {
         Ok(h) if h.is_up() => {
             ctx.log(LogLevel::Info, "PostgreSQL is already running");
             Ok(state_of(h))
         }
         Ok(_) => Ok(ServerState::Down),
-        Err(o) => match postmaster_alive(ctx)? {
+        Err(NoAnswer::LoginRefused(e)) => Err(login_refused(ctx, &e)),
+        Err(NoAnswer::Failed(o)) => match postmaster_alive(ctx)? {
             Some(pid) => {
                 ctx.log(
                     LogLevel::Warn,
                     &format!(
-                        "postmaster {pid} is alive but not answering ({}); not starting a second one, waiting for it",
+                        "postmaster {pid} is alive but not answering ({}); not starting a second one",
                         o.reason.unwrap_or_default()
                     ),
                 );
@@ -521,6 +582,34 @@ mod log_tests {
             Some("no prefix here")
         );
         assert_eq!(cause_line(&[]), None);
+    }
+
+    /// Issue 12 (re-attack item 6): PostgreSQL 15's own words when the port
+    /// is taken and when postgresql.conf has an error: the cause is logged
+    /// before the FATAL line, and comes first in the reason.
+    #[test]
+    fn a_cause_logged_before_the_fatal_line_comes_first() {
+        let log = lines(
+            "2026-12-01 00:38:47.676 UTC [3195] LOG:  starting PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu\n\
+             2026-12-01 00:38:47.676 UTC [3195] LOG:  could not bind IPv4 address \"127.0.0.5\": Address already in use\n\
+             2026-12-01 00:38:47.676 UTC [3195] HINT:  Is another postmaster already running on port 45678? If not, wait a few seconds and retry.\n\
+             2026-12-01 00:38:47.676 UTC [3195] WARNING:  could not create listen socket for \"127.0.0.5\"\n\
+             2026-12-01 00:38:47.676 UTC [3195] FATAL:  could not create any TCP/IP sockets\n\
+             2026-12-01 00:38:47.686 UTC [3195] LOG:  database system is shut down",
+        );
+        assert_eq!(
+            cause_line(&log).as_deref(),
+            Some("could not bind IPv4 address \"127.0.0.5\": Address already in use; FATAL: could not create any TCP/IP sockets")
+        );
+        let log = lines(
+            "2026-12-01 00:38:48.143 GMT [3311] LOG:  syntax error in file \"/etc/postgresql/15/main/postgresql.conf\" line 821, near token \"baz\"\n\
+             2026-12-01 00:38:48.143 GMT [3311] FATAL:  configuration file \"/etc/postgresql/15/main/postgresql.conf\" contains errors",
+        );
+        let cause = cause_line(&log).expect("a cause");
+        assert!(
+            cause.starts_with("syntax error in file \"/etc/postgresql/15/main/postgresql.conf\" line 821, near token \"baz\"; FATAL: configuration file"),
+            "{cause}"
+        );
     }
 
     #[test]

@@ -116,8 +116,11 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     // any attribute or file changes, and without the advice to remove the
     // lock of a live primary (issue 12, attack finding 10). A server that
     // is down or a standby keeps the stock order below.
+    // A postmaster that is alive but does not answer is refused the same
+    // way: it may be a primary, and the lock's rules (lone primary, crash
+    // rejoin) are for one that is gone (issue 12, re-attack item 2).
     if present {
-        if let Some(o) = refuse_running_primary(ctx) {
+        if let Some(o) = refuse_live_server(ctx, &lock) {
             return o;
         }
     }
@@ -266,17 +269,20 @@ fn journal_refusal(ctx: &mut Ctx<'_, '_>, decision: &crate::decide::start::Start
     );
 }
 
-/// `Some(refusal)` when the server answers as a primary (the decision for
-/// a primary found without the lock); `None` otherwise, also when it can't
-/// be looked at (the lock rule then decides, as before).
-fn refuse_running_primary(ctx: &mut Ctx<'_, '_>) -> Option<Outcome> {
-    let state = find_server(ctx).ok()?;
-    if state != ServerState::Primary {
-        return None;
-    }
+/// `Some(refusal)` when `PGSQL.lock` (at `lock`) belongs to a live server:
+/// one that answers as a primary, or a postmaster that is alive but does
+/// not answer; also when the server refuses the login for good (4).
+/// `None` otherwise, also when the postmaster can't be checked (the lock
+/// rule then decides, as before).
+fn refuse_live_server(ctx: &mut Ctx<'_, '_>, lock: &str) -> Option<Outcome> {
+    let state = match find_server(ctx) {
+        Ok(s) => s,
+        Err(o) if o.code == OcfExit::ErrPerm => return Some(o),
+        Err(_) => return None,
+    };
     let decision = start_decision(&StartInput {
         rep_mode: ctx.agent.params.rep_mode,
-        lock: None,
+        lock: Some(lock.to_string()),
         lock_check: None,
         found: Some(state),
         came_up: None,
@@ -286,7 +292,10 @@ fn refuse_running_primary(ctx: &mut Ctx<'_, '_>) -> Option<Outcome> {
         &format!("start (PGSQL.lock present): {}", decision.reason),
     );
     match decision.action {
-        StartAction::Refuse { code } => Some(ctx.fail(code, decision.reason.to_string())),
+        StartAction::Refuse { code } => {
+            journal_refusal(ctx, &decision);
+            Some(ctx.fail(code, decision.reason.to_string()))
+        }
         _ => None,
     }
 }

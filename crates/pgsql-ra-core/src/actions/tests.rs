@@ -1554,3 +1554,205 @@ fn a_standby_monitor_ends_streaming_from_itself() {
     assert_eq!(code(&o), 8, "{o:?}");
     assert_eq!(terminated.get(), 1);
 }
+
+/// A session that fails every call with `error` until the lab's clock
+/// reaches `until` (`None`: always), then passes calls to the simulated
+/// server; counts the failed calls.
+struct LoginGate {
+    pg: SimPostgres,
+    clock: MemClock,
+    until: Option<Duration>,
+    error: DbError,
+    failed: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl LoginGate {
+    fn pass(&mut self) -> Result<(), DbError> {
+        if self.until.is_none_or(|u| self.clock.elapsed() < u) {
+            self.failed.set(self.failed.get() + 1);
+            return Err(self.error.clone());
+        }
+        Ok(())
+    }
+}
+
+impl Database for LoginGate {
+    fn reset(&mut self) {
+        self.pg.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.pass()?;
+        self.pg.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.pass()?;
+        self.pg.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.pass()?;
+        self.pg.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        self.pass()?;
+        self.pg.replay_and_receive_lsn()
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        self.pass()?;
+        self.pg.timeline()
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.pass()?;
+        self.pg.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        self.pass()?;
+        self.pg.replication_rows()
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.pass()?;
+        self.pg.synchronous_standby_names()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.pass()?;
+        self.pg.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pass()?;
+        self.pg.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pass()?;
+        self.pg.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.pass()?;
+        self.pg.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        self.pass()?;
+        self.pg.terminate_walsenders(application_name)
+    }
+}
+
+impl Lab {
+    /// Runs `start` on `node` behind a [`LoginGate`]; the outcome, the
+    /// failed calls and the clock time the start took.
+    fn start_gated(
+        &mut self,
+        node: &str,
+        until: Option<Duration>,
+        error: DbError,
+    ) -> (Outcome, u32, Duration) {
+        let failed = std::rc::Rc::new(std::cell::Cell::new(0));
+        let (f, clock) = (failed.clone(), self.clock.clone());
+        let until = until.map(|u| self.clock.elapsed() + u);
+        let before = self.clock.elapsed();
+        let o = self.run_wrapped(node, Action::Start, &[], move |pg| {
+            Box::new(LoginGate {
+                pg,
+                clock,
+                until,
+                error,
+                failed: f,
+            })
+        });
+        (o, failed.get(), self.clock.elapsed() - before)
+    }
+}
+
+/// Issue 12 (re-attack item 3): a login the server refuses for good ends
+/// `start` at once with 4 (OCF_ERR_PERM) naming the parameters, instead of polling until
+/// the timeout; the database's absence names `pgdb`.
+#[test]
+fn start_fails_at_once_with_4_on_a_refused_login() {
+    use crate::ports::DbErrorKind;
+    for (kind, message, names) in [
+        (
+            DbErrorKind::Auth,
+            "FATAL: password authentication failed for user \"monitor\"",
+            "monitor_password",
+        ),
+        (
+            DbErrorKind::NoDatabase,
+            "FATAL: database \"nope\" does not exist",
+            "pgdb",
+        ),
+    ] {
+        for mode in ["none", "sync"] {
+            let mut lab = if mode == "none" {
+                Lab::new(&["node1"], &[])
+            } else {
+                Lab::replication(&["node1"], mode)
+            };
+            let (o, failed, took) = lab.start_gated("node1", None, DbError::new(kind, message));
+            assert_eq!(o.code, OcfExit::ErrPerm, "{mode}: {o:?}");
+            let reason = o.reason.unwrap_or_default();
+            assert!(
+                reason.contains(names) && reason.contains(message),
+                "{reason}"
+            );
+            assert_eq!(failed, 1, "{mode}: asked once");
+            assert!(took < Duration::from_secs(1), "{mode}: {took:?}");
+        }
+    }
+}
+
+/// Issue 12 (re-attack item 3): a server that is not ready yet (57P03) is
+/// asked again, less and less often (at most once a second), until it
+/// answers.
+#[test]
+fn start_backs_off_while_the_server_is_not_ready() {
+    use crate::ports::DbErrorKind;
+    let mut lab = Lab::replication(&["node1"], "sync");
+    let (o, failed, took) = lab.start_gated(
+        "node1",
+        Some(Duration::from_secs(10)),
+        DbError::new(
+            DbErrorKind::Connect,
+            "FATAL: the database system is starting up",
+        ),
+    );
+    assert_eq!(o.code, OcfExit::Success, "{o:?}");
+    assert!(took >= Duration::from_secs(10), "{took:?}");
+    // 50 ms doubling up to 1 s: 5 pauses reach 1 s, then one a second;
+    // without the backoff, 200 attempts.
+    assert!((8..=20).contains(&failed), "{failed} attempts in {took:?}");
+}
+
+/// Issue 12 (re-attack item 2): a primary whose postmaster is alive but
+/// does not answer, with its `PGSQL.lock`, on a single node: start fails,
+/// the lock stays and no attribute changes (the lone-primary rule is for a
+/// primary that is gone).
+#[test]
+fn start_of_a_hung_primary_with_its_lock_changes_nothing() {
+    let mut lab = Lab::replication(&["node1"], "sync");
+    assert_eq!(code(&lab.run("node1", Action::Start)), 0);
+    for _ in 0..3 {
+        assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    }
+    assert_eq!(code(&lab.run("node1", Action::Promote)), 0);
+    lab.cluster.set_promoted("pgsql", "node1", true);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    let lock = format!("{TMP}/PGSQL.lock");
+    assert!(
+        lab.fs("node1").file(&lock).is_some(),
+        "a primary has its lock"
+    );
+    let names = ["pgsql-status", "master-pgsql", "pgsql-data-status"];
+    let before: Vec<_> = names.iter().map(|n| lab.attr("node1", n)).collect();
+    lab.net.set_hung("node1", true);
+    let o = lab.run("node1", Action::Start);
+    assert_eq!(code(&o), 1, "{o:?}");
+    assert!(
+        o.reason
+            .unwrap_or_default()
+            .contains("alive but not answering"),
+        "{}",
+        lab.log_text("node1")
+    );
+    assert!(lab.fs("node1").file(&lock).is_some(), "the lock stays");
+    let after: Vec<_> = names.iter().map(|n| lab.attr("node1", n)).collect();
+    assert_eq!(after, before);
+    lab.net.set_hung("node1", false);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+}

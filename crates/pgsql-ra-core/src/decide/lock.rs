@@ -40,7 +40,7 @@ impl fmt::Display for Reading {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reading::Absent => f.write_str("absent"),
-            Reading::Value(v) => write!(f, "{v:?}"),
+            Reading::Value(v) => f.write_str(&crate::quote::quoted(v)),
             Reading::Unreadable(e) => write!(f, "unreadable ({e})"),
         }
     }

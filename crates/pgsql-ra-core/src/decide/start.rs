@@ -18,7 +18,9 @@
 //!
 //! | rep_mode | PGSQL.lock | found | action | exit |
 //! |---|---|---|---|---|
-//! | sync/async | present, not considered yet | (not looked at) | consider it | – |
+//! | sync/async | present, not considered yet | answering as a primary | refuse: the lock is a live primary's (issue 12) | 1 |
+//! | sync/async | present, not considered yet | alive, not answering | refuse: never the lock path for a live postmaster (issue 12, re-attack item 2) | 1 |
+//! | sync/async | present, not considered yet | (not looked at, down, a standby) | consider it | – |
 //! | sync/async | present, kept | (not looked at) | refuse (the stock message, or why it was kept) | 1 |
 //! | sync/async | present, released | as for absent | as for absent | |
 //! | any | absent (or not a replication mode) | down | `pg_ctl start`, wait until it answers | see below |
@@ -172,6 +174,16 @@ pub enum StartReason {
         /// The postmaster's process id.
         pid: u32,
     },
+    /// `PGSQL.lock` exists and its postmaster is alive but does not answer
+    /// (SIGSTOPped, overloaded): it may be a primary. The lock's rules
+    /// (lone primary, crash rejoin) are for a primary that is gone, so
+    /// start changes nothing and fails (issue 12, re-attack item 2).
+    AliveWithLock {
+        /// The lock's path.
+        lock: String,
+        /// The postmaster's process id.
+        pid: u32,
+    },
     /// Already running: success (§1.1 step 1), in sync/async mode only as a
     /// hot standby.
     AlreadyRunning {
@@ -212,6 +224,10 @@ impl fmt::Display for StartReason {
                 f,
                 "postmaster {pid} is alive but not answering: waiting for it, not starting a second one"
             ),
+            StartReason::AliveWithLock { lock, pid } => write!(
+                f,
+                "postmaster {pid} is alive but not answering and {lock} exists: it may be a primary; start changes nothing"
+            ),
             StartReason::AlreadyRunning { found } => {
                 write!(f, "PostgreSQL is already running ({found})")
             }
@@ -247,17 +263,25 @@ pub fn start_decision(input: &StartInput) -> StartDecision {
             code: OcfExit::ErrGeneric,
         };
         let lock = lock.clone();
-        match &input.lock_check {
-            None => {
+        match (&input.lock_check, input.found) {
+            // A live server is never the lock's case: the lock's rules are
+            // for a primary that is gone.
+            (None, Some(ServerState::Primary)) => {
+                return step(refuse, StartReason::RunningAsPrimary)
+            }
+            (None, Some(ServerState::Unresponsive { pid })) => {
+                return step(refuse, StartReason::AliveWithLock { lock, pid })
+            }
+            (None, _) => {
                 return step(
                     StartAction::ConsiderLock,
                     StartReason::LockNotConsidered { lock },
                 )
             }
-            Some(LockCheck::Kept { why: None }) => {
+            (Some(LockCheck::Kept { why: None }), _) => {
                 return step(refuse, StartReason::LockPresent { lock })
             }
-            Some(LockCheck::Kept { why: Some(why) }) => {
+            (Some(LockCheck::Kept { why: Some(why) }), _) => {
                 return step(
                     refuse,
                     StartReason::LockKept {
@@ -266,7 +290,7 @@ pub fn start_decision(input: &StartInput) -> StartDecision {
                     },
                 )
             }
-            Some(LockCheck::Released) => {}
+            (Some(LockCheck::Released), _) => {}
         }
     }
     let Some(found) = input.found else {
@@ -365,6 +389,42 @@ mod tests {
             with(Some(LockCheck::Released)).action,
             StartAction::LookAtServer
         );
+    }
+
+    /// Issue 12 (re-attack item 2): a live server is never the lock's case.
+    /// A primary, or a postmaster that is alive but does not answer, is
+    /// refused before the lock is considered (no lone-primary removal, no
+    /// attribute change); down or a standby goes on to the lock's rules.
+    #[test]
+    fn a_live_server_with_the_lock_is_refused_before_the_lock_is_considered() {
+        let with = |found: ServerState| {
+            start_decision(&StartInput {
+                rep_mode: RepMode::Sync,
+                lock: Some(LOCK.to_string()),
+                lock_check: None,
+                found: Some(found),
+                came_up: None,
+            })
+        };
+        let d = with(ServerState::Unresponsive { pid: 4242 });
+        assert_eq!(d.action, REFUSE);
+        assert_eq!(
+            d.reason,
+            StartReason::AliveWithLock {
+                lock: LOCK.to_string(),
+                pid: 4242
+            }
+        );
+        assert_eq!(
+            d.reason.to_string(),
+            format!("postmaster 4242 is alive but not answering and {LOCK} exists: it may be a primary; start changes nothing")
+        );
+        let d = with(ServerState::Primary);
+        assert_eq!(d.action, REFUSE);
+        assert_eq!(d.reason, StartReason::RunningAsPrimary);
+        for found in [ServerState::Down, ServerState::Standby] {
+            assert_eq!(with(found).action, StartAction::ConsiderLock, "{found}");
+        }
     }
 
     #[test]

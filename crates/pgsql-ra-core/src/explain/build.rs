@@ -9,6 +9,7 @@ use crate::decide::start::{start_decision, StartInput};
 use crate::election::{
     cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
     lineage_eligibility, probe_claim_of, render_note, Observation, Origin, Round, Verdict,
+    NOTE_PREFIX,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -16,6 +17,7 @@ use crate::names::AttributeNames;
 use crate::params::Params;
 use crate::replication::{control_slave_status, ControlInput, Handover, SyncBaseline};
 use crate::role_gate::{self, GateInput, MonitorRole, OthersPromoted};
+use crate::score::Score;
 use crate::status::DataStatus;
 use crate::sync_mode;
 
@@ -23,7 +25,7 @@ use super::outcomes::{
     Classification, ClusterLine, ElectionRound, Fact, LineageRefusal, LockedStart,
 };
 use super::snapshot::{NodeAttrs, Snapshot};
-use super::{Explanation, NodeExplanation, Reason, SCHEMA};
+use super::{Explanation, LocalServer, NodeExplanation, Reason, When, SCHEMA};
 
 /// Explains every node_list node of `snap` under `params`.
 pub fn explain(params: &Params, snap: &Snapshot) -> Explanation {
@@ -59,8 +61,11 @@ pub fn explain(params: &Params, snap: &Snapshot) -> Explanation {
                 &mut reasons,
             );
         }
+        let down = local && server_down(snap, n);
         if n.online == Some(false) {
             reasons.push(Reason::of(&Fact::Offline));
+        } else if n.promoted && down {
+            // ServerDown (local_reasons) says what its next monitor does.
         } else if n.promoted {
             reasons.push(Reason::of(&Fact::Promoted));
         } else if local && snap.server.in_recovery == Some(false) {
@@ -90,6 +95,8 @@ pub fn explain(params: &Params, snap: &Snapshot) -> Explanation {
             score: n.score.clone(),
             data_status: n.data_status.clone(),
             pgsql_status: n.pgsql_status.clone(),
+            published: super::published::check(n, &reasons),
+            server: local.then(|| local_server(snap)),
             reasons,
         });
     }
@@ -123,6 +130,33 @@ pub fn explain(params: &Params, snap: &Snapshot) -> Explanation {
     }
 }
 
+/// The local server as `explain` shows it.
+fn local_server(snap: &Snapshot) -> LocalServer {
+    let f = &snap.server;
+    let looked = f.running || f.errors.is_empty();
+    LocalServer {
+        running: looked.then_some(f.running),
+        role: f.in_recovery.map(|r| {
+            if r {
+                "standby".to_string()
+            } else {
+                "primary".to_string()
+            }
+        }),
+        lsn: f.lsn.map(Lsn::to_pg),
+        timeline: f.timeline,
+        errors: f.errors.clone(),
+    }
+}
+
+/// The local node's postmaster is known dead while the node is Promoted or
+/// its `<rsc>-status` says it runs (issue 13: the server read through the
+/// ports, not only the attributes).
+fn server_down(snap: &Snapshot, n: &NodeAttrs) -> bool {
+    let dead = !snap.server.running && snap.server.errors.is_empty();
+    dead && (n.promoted || !is_stopped(n))
+}
+
 fn role_of(n: &NodeAttrs) -> String {
     if n.online == Some(false) {
         "offline".into()
@@ -154,6 +188,12 @@ fn local_reasons(
     cluster: Option<&(String, Origin)>,
     out: &mut Vec<Reason>,
 ) {
+    if server_down(snap, n) {
+        out.push(Reason::of(&Fact::ServerDown {
+            promoted: n.promoted,
+            status: n.pgsql_status.clone().unwrap_or_else(|| "none".into()),
+        }));
+    }
     if snap.server.in_recovery == Some(false) {
         gate_reason(names, snap, n, promoted, cluster, out);
     }
@@ -201,6 +241,15 @@ fn local_reasons(
             decision,
             since_epoch_s: lock.since_epoch_s,
         }));
+        // Issue 10: the crash rejoin runs only in a start, which Pacemaker
+        // does not call here while the fail-count keeps the instance off.
+        if !lone.releases() && !snap.server.running {
+            if let Some(wait) =
+                super::outcomes::failure_wait(snap.failure.as_ref(), params.crash_rejoin)
+            {
+                out.push(Reason::of(&wait));
+            }
+        }
     }
 }
 
@@ -385,8 +434,12 @@ fn election_reasons(
         return;
     }
     let Some(my_lsn) = my_lsn else {
-        if !stopped {
-            out.push(Reason::of(&Fact::NotInElection));
+        match n.xlog_loc.as_deref() {
+            Some(value) => out.push(Reason::of(&Fact::UnrecognisedLocation {
+                value: value.to_string(),
+            })),
+            None if !stopped => out.push(Reason::of(&Fact::NotInElection)),
+            None => {}
         }
         return;
     };
@@ -426,6 +479,11 @@ fn election_reasons(
         my_superset_only,
         quorum,
     };
+    // A won round's 1000 stays through the undecided rounds after it (the
+    // monitor writes the score only on a win, §4.3) while the locations
+    // still give this node the win.
+    let published_win = n.score.as_deref() == Some(&Score::PROMOTE_ME.to_string())
+        && decide_checked(&projected, &unreadable).verdict == Verdict::Winner;
     let round_reason = |round: Round| {
         let decision = decide_checked(&round, &unreadable);
         ElectionRound {
@@ -433,6 +491,7 @@ fn election_reasons(
             round,
             decision,
             unreadable: unreadable.clone(),
+            keeps_win: published_win,
         }
     };
     if !local {
@@ -441,24 +500,83 @@ fn election_reasons(
         return;
     }
     let k = completed_rounds(&snap.tmp_files, params.xlog_check_count);
-    let previous = snap
-        .notes
-        .iter()
-        .find(|(r, _)| *r == k)
-        .map(|(_, t)| t.clone());
-    let now = round_reason(Round {
+    let note = |round: u32| {
+        snap.notes
+            .iter()
+            .find(|(r, _)| *r == round)
+            .map(|(_, t)| t.clone())
+    };
+    // The round that left the notes as they are (and so the published
+    // score), re-run over the current locations (issue 13 item 1).
+    let last = last_round(snap, n, k, &projected, note(k.saturating_sub(1))).map(&round_reason);
+    let next = round_reason(Round {
         completed: k,
-        previous,
+        previous: note(k),
         ..projected.clone()
     });
-    let undecided = matches!(now.decision.verdict, Verdict::Waiting | Verdict::Restarted);
-    out.push(Reason::of(&now));
+    let undecided = matches!(next.decision.verdict, Verdict::Waiting | Verdict::Restarted);
+    match &last {
+        Some(last) => {
+            out.push(Reason::of(last));
+            if last.decision != next.decision {
+                out.push(Reason::of(&next).at(When::NextMonitor));
+            }
+        }
+        // No round since start (or since a won election cleared the
+        // notes): the next monitor's round is the first.
+        None => out.push(Reason::of(&next).at(When::NextMonitor)),
+    }
     if undecided {
         let then = round_reason(projected);
-        if then.decision != now.decision {
+        if then.decision != next.decision {
             out.push(Reason::of(&then).projected());
         }
     }
+}
+
+/// The round the local node's last monitor ran, as far as its notes tell
+/// (`k` completed rounds, `before` = `xlog_note.<k-1>`):
+/// * `k` ≥ 1: it confirmed round `k` (it saved `xlog_note.<k>`) after
+///   comparing with `xlog_note.<k-1>`;
+/// * no note at all and score 1000: it won (a winner clears the notes), i.e.
+///   it confirmed the last round;
+/// * only `xlog_note.0`: it reset the count (the locations changed, or it
+///   was the first round; a yield or a refused decision also reset it, and
+///   then re-deciding the confirmed round tells which);
+/// * no note and no 1000: no round ran since start (`None`).
+fn last_round(
+    snap: &Snapshot,
+    n: &NodeAttrs,
+    k: u32,
+    projected: &Round,
+    before: Option<String>,
+) -> Option<Round> {
+    if k >= 1 {
+        return Some(Round {
+            completed: k - 1,
+            previous: before,
+            ..projected.clone()
+        });
+    }
+    let any_note = snap.tmp_files.iter().any(|f| f.starts_with(NOTE_PREFIX));
+    let won = n.score.as_deref() == Some(&Score::PROMOTE_ME.to_string());
+    if !any_note {
+        return won.then(|| projected.clone());
+    }
+    let confirmed = decide_checked(projected, &[]);
+    let reset_by_decision = matches!(confirmed.verdict, Verdict::Yield | Verdict::Restarted)
+        && snap
+            .notes
+            .iter()
+            .any(|(r, t)| *r == 0 && Some(t) == projected.previous.as_ref());
+    if reset_by_decision {
+        return Some(projected.clone());
+    }
+    Some(Round {
+        completed: 0,
+        previous: None,
+        ..projected.clone()
+    })
 }
 
 /// `eligibility_of_attr` refuses only a present value; kept total anyway.
@@ -479,7 +597,12 @@ fn observations(names: &AttributeNames, snap: &Snapshot) -> (Vec<Observation>, V
             continue;
         };
         let Ok(lsn) = Lsn::parse_attr(v) else {
-            unreadable.push(format!("{}: unrecognised {} {v:?}", n.node, names.xlog_loc));
+            unreadable.push(format!(
+                "{}: unrecognised {} {}",
+                n.node,
+                names.xlog_loc,
+                crate::quote::quoted(v)
+            ));
             continue;
         };
         let origin = match n.xlog_tli.as_deref().map(Origin::parse_attr) {
@@ -487,10 +610,10 @@ fn observations(names: &AttributeNames, snap: &Snapshot) -> (Vec<Observation>, V
             Some(Ok(o)) => Some(o),
             Some(Err(_)) => {
                 unreadable.push(format!(
-                    "{}: unrecognised {} {:?}",
+                    "{}: unrecognised {} {}",
                     n.node,
                     names.xlog_tli,
-                    n.xlog_tli.as_deref().unwrap_or("")
+                    crate::quote::quoted(n.xlog_tli.as_deref().unwrap_or(""))
                 ));
                 continue;
             }

@@ -1,5 +1,6 @@
 //! Reads a [`Snapshot`] through the ports: attributes of every node_list
-//! node, the Promoted list, the local `PGSQL.lock`, the local server (when a
+//! node, the Promoted list, the local `PGSQL.lock` (with Pacemaker's failure
+//! record of the resource there), the local server (when a
 //! postmaster runs) and the tmpdir files the decisions read. Reads only:
 //! nothing is written, no server is started or stopped. Every error is kept
 //! in the snapshot in words (an explanation of a broken cluster must still
@@ -22,8 +23,20 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
         resource: names.resource.clone(),
         ..Snapshot::default()
     };
-    snap.local_node = world.cluster.local_node().unwrap_or_default();
-    let states = world.cluster.nodes().ok();
+    match world.cluster.local_node() {
+        Ok(n) => snap.local_node = n,
+        Err(e) => snap
+            .cluster_errors
+            .push(format!("the local node's name: {e}")),
+    }
+    let states = match world.cluster.nodes() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            snap.cluster_errors
+                .push(format!("the cluster's nodes: {e}"));
+            None
+        }
+    };
     let promoted = match world.cluster.promoted_nodes(&names.resource) {
         Ok(p) => p,
         Err(e) => {
@@ -75,6 +88,14 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
             path: lock,
             since_epoch_s: None,
         });
+        // Unknown on an error too: the failure record only adds a line.
+        if !snap.local_node.is_empty() {
+            snap.failure = world
+                .cluster
+                .failure_record(&names.resource, &snap.local_node)
+                .ok()
+                .flatten();
+        }
     }
     snap.tmp_files = world.fs.list_dir(tmp).unwrap_or_default();
     let k = completed_rounds(&snap.tmp_files, params.xlog_check_count);
@@ -93,11 +114,11 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
         .read(&format!("{tmp}/{BASELINE_FILE}"))
         .ok()
         .flatten();
-    snap.server = server_facts(world);
+    snap.server = server_facts(params, world);
     snap
 }
 
-fn server_facts(world: &mut World<'_>) -> ServerFacts {
+fn server_facts(params: &Params, world: &mut World<'_>) -> ServerFacts {
     let mut f = ServerFacts::default();
     match world.server.postmaster_pid() {
         Ok(Some(_)) => f.running = true,
@@ -138,7 +159,7 @@ fn server_facts(world: &mut World<'_>) -> ServerFacts {
         }
     }
     match world.db.timeline() {
-        Ok(t) => f.timeline = t,
+        Ok(t) => f.timeline = t.map(|t| newest_history_timeline(params, world, t)),
         Err(e) => f.errors.push(format!("timeline: {e}")),
     }
     match world.db.system_identifier() {
@@ -146,4 +167,20 @@ fn server_facts(world: &mut World<'_>) -> ServerFacts {
         Err(e) => f.errors.push(format!("system identifier: {e}")),
     }
     f
+}
+
+/// The server's timeline: the checkpoint's (`timeline()`) raised to the
+/// newest history file in the WAL directory, as the agent itself judges it
+/// (`primary_origin_now`): right after a promotion the checkpoint still
+/// names the old timeline (the issue-13 attack saw "timeline 2" on a
+/// primary writing on 3).
+fn newest_history_timeline(params: &Params, world: &mut World<'_>, checkpoint: u32) -> u32 {
+    let pgdata = params.pgdata.trim_end_matches('/');
+    ["pg_wal", "pg_xlog"]
+        .iter()
+        .find_map(|d| world.fs.list_dir(&format!("{pgdata}/{d}")).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| crate::timeline::history_file_timeline(n))
+        .fold(checkpoint, u32::max)
 }

@@ -16,6 +16,7 @@
 pub mod build;
 pub mod gather;
 pub mod outcomes;
+pub mod published;
 pub mod snapshot;
 pub mod status;
 
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use build::explain;
+pub use published::{Implied, Mismatch, PublishedCheck, Verdict as PublishedVerdict};
 pub use snapshot::Snapshot;
 
 /// The JSON schema name and version of [`Explanation`] (docs/explain.md).
@@ -43,6 +45,26 @@ pub trait Explain {
     }
     /// What would change the outcome (an event or an operator's action).
     fn would_change(&self) -> String;
+    /// The published values this outcome sets or keeps (issue 13: compared
+    /// with what is published, [`published::check`]). Default: none.
+    fn implies(&self) -> Implied {
+        Implied::default()
+    }
+}
+
+/// When an outcome holds, relative to the published values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// Decided already: the state the published values come from (for the
+    /// local election, the round that left the `xlog_note.*` files as they
+    /// are).
+    Now,
+    /// What the local node's next monitor decides from the same inputs.
+    NextMonitor,
+    /// Where the election ends if the published locations stay unchanged
+    /// (another node's rounds are counted on that node).
+    IfUnchanged,
 }
 
 /// One explained outcome, as printed and serialized.
@@ -58,8 +80,13 @@ pub struct Reason {
     pub would_change: String,
     /// True when the outcome is what the decision *would* conclude if its
     /// inputs stay as they are (the election of another node, whose rounds
-    /// are counted on that node), not a decision already taken.
+    /// are counted on that node), not a decision already taken
+    /// (`when` is not [`When::Now`]).
     pub projected: bool,
+    /// When it holds (`projected` in detail).
+    pub when: When,
+    /// [`Explain::implies`]: what it sets, compared with the published values.
+    pub implies: Implied,
 }
 
 impl Reason {
@@ -71,12 +98,20 @@ impl Reason {
             inputs: outcome.inputs(),
             would_change: outcome.would_change(),
             projected: false,
+            when: When::Now,
+            implies: outcome.implies(),
         }
     }
 
-    /// The same reason, marked as projected.
-    pub fn projected(mut self) -> Reason {
-        self.projected = true;
+    /// The same reason, marked as projected ([`When::IfUnchanged`]).
+    pub fn projected(self) -> Reason {
+        self.at(When::IfUnchanged)
+    }
+
+    /// The same reason at `when` (projected unless [`When::Now`]).
+    pub fn at(mut self, when: When) -> Reason {
+        self.projected = when != When::Now;
+        self.when = when;
         self
     }
 }
@@ -98,6 +133,51 @@ pub struct NodeExplanation {
     pub pgsql_status: Option<String>,
     /// The outcomes behind its score and data-status, most decisive first.
     pub reasons: Vec<Reason>,
+    /// The published values against what the reasons set (issue 13):
+    /// `disagrees` names each attribute whose published value the rules
+    /// do not give.
+    pub published: PublishedCheck,
+    /// The local node only: its server as it answered through the
+    /// Server and Database ports.
+    pub server: Option<LocalServer>,
+}
+
+/// The local server, as `explain` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalServer {
+    /// A live postmaster was found (`None`: could not be told).
+    pub running: Option<bool>,
+    /// `primary`, `standby`, or `None` (not running or did not answer).
+    pub role: Option<String>,
+    /// Its WAL position (`X/Y`): `pg_current_wal_lsn()` on a primary, the
+    /// greater of replay and receive on a standby.
+    pub lsn: Option<String>,
+    /// Its checkpoint timeline.
+    pub timeline: Option<u32>,
+    /// Errors met asking it, in words.
+    pub errors: Vec<String>,
+}
+
+impl LocalServer {
+    /// One line in words.
+    pub fn render(&self) -> String {
+        let mut s = match (self.running, self.role.as_deref()) {
+            (Some(false), _) => "not running (no live postmaster)".to_string(),
+            (None, _) => "unknown (the postmaster could not be looked for)".to_string(),
+            (Some(true), Some(role)) => format!("running as {role}"),
+            (Some(true), None) => "running, role unknown".to_string(),
+        };
+        if let Some(l) = &self.lsn {
+            s.push_str(&format!(" at {l}"));
+        }
+        if let Some(t) = self.timeline {
+            s.push_str(&format!(" timeline {t}"));
+        }
+        if !self.errors.is_empty() {
+            s.push_str(&format!(" ({})", self.errors.join("; ")));
+        }
+        s
+    }
 }
 
 /// The whole explanation.
@@ -136,8 +216,18 @@ impl Explanation {
                 n.data_status.as_deref().unwrap_or("none"),
                 n.pgsql_status.as_deref().unwrap_or("no pgsql-status"),
             ));
+            if let Some(server) = &n.server {
+                out.push_str(&format!("  server: {}\n", server.render()));
+            }
+            for m in &n.published.mismatches {
+                out.push_str(&format!("  ! {}\n", m.sentence()));
+            }
             for r in &n.reasons {
-                let when = if r.projected { " (if unchanged)" } else { "" };
+                let when = match r.when {
+                    When::Now => "",
+                    When::NextMonitor => " (next monitor)",
+                    When::IfUnchanged => " (if unchanged)",
+                };
                 out.push_str(&format!("  - [{}]{when} {}\n", r.rule, r.sentence));
                 if !r.would_change.is_empty() {
                     out.push_str(&format!("    would change: {}\n", r.would_change));

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::lsn::Lsn;
-use crate::ports::{ReplicationLag, ReplicationRow};
+use crate::ports::{FailureRecord, ReplicationLag, ReplicationRow};
 
 /// One node_list node's published attributes (raw text, as read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -83,8 +83,15 @@ pub struct Snapshot {
     pub nodes: Vec<NodeAttrs>,
     /// Why the Promoted list could not be read (`None`: it was).
     pub promoted_error: Option<String>,
+    /// Why the local node's name or the cluster's node list could not be
+    /// read, in words (issue 13: an unreadable cluster is an error).
+    pub cluster_errors: Vec<String>,
     /// The local `PGSQL.lock` when present.
     pub lock: Option<LockFact>,
+    /// With the lock present: Pacemaker's failure record of the resource on
+    /// the local node (`None`: unknown; issue 10, whether Pacemaker calls
+    /// `start` here again).
+    pub failure: Option<FailureRecord>,
     /// The local server.
     pub server: ServerFacts,
     /// Names of the files in the local tmpdir (`xlog_note.*` count rounds).
@@ -101,5 +108,23 @@ impl Snapshot {
     /// The node's attributes.
     pub fn node(&self, name: &str) -> Option<&NodeAttrs> {
         self.nodes.iter().find(|n| n.node == name)
+    }
+
+    /// Every error met reading the cluster's state (the local node's name,
+    /// the node list, the Promoted list, any node's attributes), distinct,
+    /// in the order met. Empty: the cluster's state was read whole.
+    pub fn cluster_unreadable(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let all = self
+            .cluster_errors
+            .iter()
+            .chain(self.promoted_error.iter())
+            .chain(self.nodes.iter().flat_map(|n| n.errors.iter()));
+        for e in all {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+        out
     }
 }

@@ -34,11 +34,18 @@ fn node(name: &str) -> NodeAttrs {
     }
 }
 
+/// A snapshot taken on `local`, whose server runs as a standby (as its
+/// `HS:alone` says).
 fn snap(local: &str, nodes: Vec<NodeAttrs>) -> Snapshot {
     Snapshot {
         resource: "pgsql".into(),
         local_node: local.into(),
         nodes,
+        server: ServerFacts {
+            running: true,
+            in_recovery: Some(true),
+            ..ServerFacts::default()
+        },
         ..Snapshot::default()
     }
 }
@@ -120,7 +127,10 @@ fn a_withheld_score_and_an_unrecognised_location_are_named() {
         "{}",
         r.sentence
     );
-    assert!(!r.projected, "the local node's round is the real one");
+    // No xlog_note.* and no 1000: no round ran since start; the first is
+    // the next monitor's (issue 13: not shown as the one already decided).
+    assert_eq!(r.when, When::NextMonitor);
+    assert!(r.projected);
 }
 
 #[test]
@@ -212,6 +222,10 @@ fn every_outcome_explains_itself() {
             primary: "node1".into(),
         }),
         Box::new(Fact::NotInElection),
+        Box::new(Fact::ServerDown {
+            promoted: true,
+            status: "PRI".into(),
+        }),
         Box::new(ClusterLine::NoPrimary { why: vec![] }),
         Box::new(ClusterLine::Unreadable { error: "e".into() }),
     ];
@@ -254,10 +268,137 @@ fn the_json_has_the_documented_fields() {
         "data_status",
         "pgsql_status",
         "reasons",
+        "published",
+        "server",
     ] {
         assert!(n.get(key).is_some(), "{key}");
     }
-    for key in ["rule", "sentence", "inputs", "would_change", "projected"] {
+    assert!(n["published"].get("verdict").is_some());
+    assert!(n["published"]["mismatches"].is_array());
+    for key in [
+        "rule",
+        "sentence",
+        "inputs",
+        "would_change",
+        "projected",
+        "when",
+        "implies",
+    ] {
         assert!(v["cluster"].get(key).is_some(), "{key}");
     }
+}
+
+/// Issue 13 (operator attack): a score the rules do not give is not
+/// "explained" by the waiting election; it is named, with the rule that
+/// gives another value, and the JSON verdict is `disagrees`.
+#[test]
+fn a_published_score_the_rules_do_not_give_is_flagged() {
+    let mut n1 = node("node1");
+    n1.xlog_loc = Some(Lsn(0x0300_0100).to_attr());
+    n1.score = Some("1000".into());
+    let mut n2 = node("node2");
+    n2.xlog_loc = Some(Lsn(0x0300_0200).to_attr());
+    let mut s = snap("node1", vec![n1, n2]);
+    // One round counted: xlog_note.0 and xlog_note.1, same locations;
+    // node2 is ahead, so node1 cannot have won with these locations.
+    let text = format!("node1 {}\nnode2 {}\n", Lsn(0x0300_0100), Lsn(0x0300_0200));
+    s.tmp_files = vec!["xlog_note.0".into(), "xlog_note.1".into()];
+    s.notes = vec![(0, text.clone()), (1, text)];
+    let e = explain(&params("node1 node2"), &s);
+    let n = &e.nodes[0];
+    assert_eq!(n.reasons[0].rule, "election.waiting");
+    assert_eq!(n.reasons[0].when, When::Now);
+    assert_eq!(n.published.verdict, PublishedVerdict::Disagrees);
+    let m = &n.published.mismatches[0];
+    assert_eq!(
+        (m.attribute.as_str(), m.expected.as_deref()),
+        ("score", Some("-INFINITY"))
+    );
+    assert!(
+        m.sentence().starts_with(
+            "published score 1000 but the rules give -INFINITY because [election.waiting]"
+        ),
+        "{}",
+        m.sentence()
+    );
+    let v = serde_json::to_value(&e).expect("serializes");
+    assert_eq!(v["nodes"][0]["published"]["verdict"], "disagrees");
+    assert_eq!(
+        v["nodes"][0]["published"]["mismatches"][0]["attribute"],
+        "score"
+    );
+
+    // With node2 behind, the locations give node1 the win: a 1000 won
+    // earlier is kept by the undecided rounds after it.
+    let mut ahead = s.clone();
+    ahead.nodes[1].xlog_loc = Some(Lsn(0x0300_0028).to_attr());
+    let text = format!("node1 {}\nnode2 {}\n", Lsn(0x0300_0100), Lsn(0x0300_0028));
+    ahead.notes = vec![(0, text.clone()), (1, text)];
+    let e = explain(&params("node1 node2"), &ahead);
+    assert_eq!(e.nodes[0].reasons[0].rule, "election.waiting");
+    assert_eq!(e.nodes[0].published.verdict, PublishedVerdict::Agrees);
+
+    // Agreement: the same node at -INFINITY; a garbage data-status on the
+    // other node is not a value the agent writes.
+    let mut s2 = s.clone();
+    s2.nodes[0].score = Some("-INFINITY".into());
+    s2.nodes[1].data_status = Some("LATEST ".into());
+    let e = explain(&params("node1 node2"), &s2);
+    assert_eq!(e.nodes[0].published.verdict, PublishedVerdict::Agrees);
+    assert_eq!(e.nodes[1].published.verdict, PublishedVerdict::Disagrees);
+    assert_eq!(e.nodes[1].published.mismatches[0].attribute, "data_status");
+}
+
+/// Issue 13 (operator attack): a Promoted instance whose postmaster is dead
+/// no longer "keeps 1000": the server read through the ports is shown, the
+/// next monitor's failure named, and the published PRI/1000 flagged.
+#[test]
+fn a_dead_promoted_postmaster_is_explained() {
+    let mut n1 = node("node1");
+    n1.promoted = true;
+    n1.score = Some("1000".into());
+    n1.data_status = Some("LATEST".into());
+    n1.pgsql_status = Some("PRI".into());
+    let mut s = snap("node1", vec![n1, node("node2")]);
+    s.server = ServerFacts {
+        running: true,
+        in_recovery: Some(false),
+        lsn: Some(Lsn(0x0300_0100)),
+        timeline: Some(2),
+        system_id: Some(SYS),
+        ..ServerFacts::default()
+    };
+    let alive = explain(&params("node1 node2"), &s);
+    assert!(rules_of(&alive, "node1").contains(&"state.promoted".to_string()));
+    assert_eq!(alive.nodes[0].published.verdict, PublishedVerdict::Agrees);
+    let server = alive.nodes[0].server.as_ref().expect("local server");
+    assert_eq!(server.role.as_deref(), Some("primary"));
+    assert_eq!(server.lsn.as_deref(), Some("0/3000100"));
+    assert!(
+        alive.nodes[1].server.is_none(),
+        "only the local server is read"
+    );
+
+    s.server = ServerFacts::default();
+    let dead = explain(&params("node1 node2"), &s);
+    let rules = rules_of(&dead, "node1");
+    assert_eq!(rules, ["state.server_down"], "{rules:?}");
+    assert_eq!(
+        dead.nodes[0].server.as_ref().and_then(|x| x.running),
+        Some(false)
+    );
+    assert_eq!(dead.nodes[0].published.verdict, PublishedVerdict::Disagrees);
+    let attrs: Vec<&str> = dead.nodes[0]
+        .published
+        .mismatches
+        .iter()
+        .map(|m| m.attribute.as_str())
+        .collect();
+    assert_eq!(attrs, ["score", "pgsql_status"]);
+    assert!(dead.render_text(None).contains("server: not running"));
+
+    // A postmaster that could not be looked for is not called dead.
+    s.server.errors = vec!["postmaster: permission denied".into()];
+    let unknown = explain(&params("node1 node2"), &s);
+    assert_eq!(rules_of(&unknown, "node1"), ["state.promoted"]);
 }

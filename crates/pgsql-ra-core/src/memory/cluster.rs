@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use crate::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use crate::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 
 /// How many calls of each kind the agents made (for scaling tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +48,12 @@ struct State {
     view_counters: ViewReadCounters,
     /// Calls still to fail (an unreachable CIB or attrd).
     fail_next: u32,
+    /// (resource, node) → Pacemaker's fail-count there and the time of the
+    /// last failure (seconds since the epoch, when known); absent: none.
+    failures: BTreeMap<(String, String), (u32, Option<u64>)>,
+    /// `migration-threshold` and `failure-timeout` (seconds) of the clone,
+    /// as reported with every failure record; `None`: unknown/not set.
+    failure_meta: (Option<u32>, Option<u64>),
 }
 
 /// The attribute store and cluster view shared by several nodes.
@@ -210,6 +216,38 @@ impl MemCluster {
         self.state.borrow_mut().fail_next = n;
     }
 
+    /// Sets the clone's `migration-threshold` and `failure-timeout`
+    /// (seconds) that [`Cluster::failure_record`] reports with every
+    /// record, the ones already there included. Reported only: the
+    /// simulator's Pacemaker expires nothing by itself (scripts stand for
+    /// the expiry with `cleanup`).
+    pub fn set_failure_meta(
+        &self,
+        migration_threshold: Option<u32>,
+        failure_timeout_s: Option<u64>,
+    ) {
+        self.state.borrow_mut().failure_meta = (migration_threshold, failure_timeout_s);
+    }
+
+    /// Records `resource`'s fail-count on `node` ([`FailureRecord::INFINITY`]
+    /// for INFINITY) and when the last failure happened, if known; a count
+    /// of 0 forgets the record (`crm_resource --cleanup`).
+    pub fn set_fail_count(
+        &self,
+        resource: &str,
+        node: &str,
+        fail_count: u32,
+        last_failure_epoch_s: Option<u64>,
+    ) {
+        let mut s = self.state.borrow_mut();
+        let key = (resource.to_string(), node.to_lowercase());
+        if fail_count == 0 {
+            s.failures.remove(&key);
+            return;
+        }
+        s.failures.insert(key, (fail_count, last_failure_epoch_s));
+    }
+
     /// All node names, sorted.
     pub fn node_names(&self) -> Vec<String> {
         self.state.borrow().nodes.keys().cloned().collect()
@@ -332,11 +370,61 @@ impl Cluster for MemClusterHandle {
         s.bans.insert((instance.to_string(), node));
         Ok(())
     }
+
+    fn failure_record(
+        &mut self,
+        resource: &str,
+        node: &str,
+    ) -> Result<Option<FailureRecord>, ClusterError> {
+        // Not counted: only `explain` reads it, never an action.
+        let s = self.begin_view(|_| {}, |_| {})?;
+        let node = Self::known(&s, node)?;
+        let (migration_threshold, failure_timeout_s) = s.failure_meta;
+        let (fail_count, last_failure_epoch_s) = s
+            .failures
+            .get(&(resource.to_string(), node))
+            .copied()
+            .unwrap_or((0, None));
+        Ok(Some(FailureRecord {
+            fail_count,
+            last_failure_epoch_s,
+            migration_threshold,
+            failure_timeout_s,
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_records_carry_the_current_meta_and_a_cleanup_forgets_them() {
+        let c = MemCluster::new(&["node1", "node2"]);
+        let mut h = c.handle("node2");
+        c.set_failure_meta(Some(1), None);
+        c.set_fail_count("pgsql", "Node1", 1, Some(42));
+        let r = h.failure_record("pgsql", "node1").unwrap().unwrap();
+        assert_eq!((r.fail_count, r.last_failure_epoch_s), (1, Some(42)));
+        assert!(r.blocks());
+        c.set_failure_meta(Some(1), Some(10));
+        let r = h.failure_record("pgsql", "node1").unwrap().unwrap();
+        assert_eq!(r.failure_timeout_s, Some(10));
+        assert_eq!(
+            h.failure_record("pgsql", "node2")
+                .unwrap()
+                .unwrap()
+                .fail_count,
+            0
+        );
+        c.set_fail_count("pgsql", "node1", 0, None);
+        assert!(!h
+            .failure_record("pgsql", "node1")
+            .unwrap()
+            .unwrap()
+            .blocks());
+        assert!(h.failure_record("pgsql", "node9").is_err());
+    }
 
     #[test]
     fn handles_share_one_store_and_count_calls() {

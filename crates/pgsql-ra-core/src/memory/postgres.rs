@@ -498,7 +498,7 @@ impl SimNetwork {
         self.net.borrow_mut().clock = Some(clock);
     }
 
-    /// Freezes (or thaws) a node's host (issue 11): see `Instance::frozen_at`.
+    /// Freezes (or thaws) a node's host (issue 11): its WAL stops where it is until it is thawed.
     /// A frozen server answers no SQL (like a hung one); thawing lets it
     /// answer and reconnect.
     pub fn set_frozen(&self, node: &str, frozen: bool) {
@@ -1061,6 +1061,16 @@ impl Server for SimPostgres {
                 }
             }
         };
+        // A standby's directory started without recovery (restart_on_promote)
+        // keeps its timeline number but writes another history from its end
+        // of WAL on: a fork no history file records (issue 10).
+        let forks = !standby
+            && matches!(
+                i.data_dir.last_stop,
+                rejoin::LastStop::Clean { standby: true }
+                    | rejoin::LastStop::Crash { standby: true }
+                    | rejoin::LastStop::Repaired
+            );
         i.role = if standby {
             SimRole::Standby
         } else {
@@ -1086,6 +1096,18 @@ impl Server for SimPostgres {
         let owner = i.spec.pgdba.clone();
         let pid_file = i.pid_file();
         i.fs.put(&pid_file, &pid_text, &owner, 0o600);
+        if forks {
+            net.next_birth += 1;
+            let birth = net.next_birth;
+            if let Some(i) = net.instances.get_mut(&self.node) {
+                i.history.push((i.timeline, i.lsn));
+                i.timeline = TimelineId {
+                    timeline: i.timeline.timeline,
+                    birth,
+                    outside: false,
+                };
+            }
+        }
         net.refresh();
         Ok(())
     }

@@ -16,6 +16,43 @@ pub struct NodeState {
     pub online: bool,
 }
 
+/// Pacemaker's failure record of a resource on one node and the meta
+/// attributes that decide when the node may run it again (issue 10: a
+/// crashed old primary's crash rejoin runs only when Pacemaker calls
+/// `start` there again). Pacemaker keeps an instance stopped on a node whose
+/// fail-count reached `migration-threshold`, until `failure-timeout` after
+/// the last failure (at a cluster recheck) or `crm_resource --cleanup`
+/// (Pacemaker Explained, "Failure Response").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailureRecord {
+    /// The fail-count, summed over the resource's operations on the node;
+    /// [`FailureRecord::INFINITY`] for INFINITY (a failed start with
+    /// `start-failure-is-fatal`). 0: no failure recorded.
+    pub fail_count: u32,
+    /// The last failure, seconds since the Unix epoch, when known.
+    pub last_failure_epoch_s: Option<u64>,
+    /// `migration-threshold`: 0 disables it (Pacemaker's 0), `INFINITY`
+    /// (Pacemaker's default) blocks at a fail-count of INFINITY only;
+    /// `None`: unknown.
+    pub migration_threshold: Option<u32>,
+    /// `failure-timeout` in seconds (the primitive's, else the clone's, else
+    /// the resource defaults'); `None` or 0: not set, failures never expire.
+    pub failure_timeout_s: Option<u64>,
+}
+
+impl FailureRecord {
+    /// Pacemaker's INFINITY (1000000) as a count or threshold.
+    pub const INFINITY: u32 = u32::MAX;
+
+    /// True when the fail-count keeps the resource off the node:
+    /// `migration-threshold` set (not 0) and reached (an unknown threshold
+    /// counts as Pacemaker's default, INFINITY).
+    pub fn blocks(&self) -> bool {
+        let threshold = self.migration_threshold.unwrap_or(Self::INFINITY);
+        self.fail_count > 0 && threshold != 0 && self.fail_count >= threshold
+    }
+}
+
 /// A failed cluster call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -55,4 +92,18 @@ pub trait Cluster {
     ) -> Result<(), ClusterError>;
     /// Bans `instance` from `node` (a `cli-ban` location constraint).
     fn ban(&mut self, instance: &str, node: &str) -> Result<(), ClusterError>;
+    /// Pacemaker's failure record of `resource` (the primitive) on `node`
+    /// (see [`FailureRecord`]), for `explain` (issue 10). `Ok(None)`:
+    /// unknown, the default of an implementation that cannot read it.
+    ///
+    /// # Errors
+    /// The cluster could not be asked.
+    fn failure_record(
+        &mut self,
+        resource: &str,
+        node: &str,
+    ) -> Result<Option<FailureRecord>, ClusterError> {
+        let _ = (resource, node);
+        Ok(None)
+    }
 }

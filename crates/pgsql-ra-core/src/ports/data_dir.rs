@@ -89,6 +89,52 @@ pub struct PrimaryFacts {
     pub size_bytes: u64,
 }
 
+/// The functions `pg_rewind` calls on its source server as a
+/// non-superuser (PostgreSQL documentation, pg_rewind, "Notes"; issue 10,
+/// "Precisions"), in the order of [`RewindRoleFacts::executable`].
+pub const REWIND_FUNCTIONS: [&str; 4] = [
+    "pg_catalog.pg_ls_dir(text, boolean, boolean)",
+    "pg_catalog.pg_stat_file(text, boolean)",
+    "pg_catalog.pg_read_binary_file(text)",
+    "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+];
+
+/// What the rewind role (`rewind_user`, empty: `pgdba`) may do on the
+/// server reached through `master_ip`, as read over a normal
+/// (non-replication) session as that role: the facts `validate-all`
+/// (level 10, crash rejoin enabled) judges `pg_rewind`'s prerequisites by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RewindRoleFacts {
+    /// The role the session logged in as (`current_user`).
+    pub role: String,
+    /// `server_version_num` (e.g. 150004).
+    pub server_version_num: u32,
+    /// `pg_is_in_recovery()`: a standby answered, not a primary.
+    pub in_recovery: bool,
+    /// The role is a superuser (`is_superuser`).
+    pub superuser: bool,
+    /// `has_function_privilege(…, 'EXECUTE')` for each of
+    /// [`REWIND_FUNCTIONS`], in that order.
+    pub executable: [bool; 4],
+    /// Member of `pg_checkpoint` (`pg_has_role(…, 'MEMBER')`); `None` when
+    /// the server has no such role (before PostgreSQL 15).
+    pub checkpoint_member: Option<bool>,
+}
+
+/// Why [`DataDir::rewind_role_facts`] has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RewindRoleError {
+    /// No server answered through `master_ip` (not set, connection refused,
+    /// deadline): nothing to judge.
+    Unreachable(String),
+    /// A server answered and refused the login (SQLSTATE 28000/28P01: no
+    /// `pg_hba.conf` line for a normal connection, wrong or missing
+    /// password, no such role).
+    LoginRefused(String),
+    /// Anything else (the query failed, an implementation without it).
+    Failed(String),
+}
+
 /// How a `pg_rewind` run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum RewindOutcome {
@@ -157,6 +203,18 @@ pub trait DataDir {
     /// The filesystem could not be asked.
     fn free_bytes_beside_pgdata(&mut self) -> Result<u64, String> {
         Err("free space not supported".into())
+    }
+    /// The rewind role's rights on the server reached through `master_ip`
+    /// (see [`RewindRoleFacts`]), over one normal session bounded by
+    /// `timeout`.
+    ///
+    /// # Errors
+    /// See [`RewindRoleError`]; the default answers `Failed` (not supported).
+    fn rewind_role_facts(&mut self, timeout: Duration) -> Result<RewindRoleFacts, RewindRoleError> {
+        let _ = timeout;
+        Err(RewindRoleError::Failed(
+            "checking the rewind role not supported".into(),
+        ))
     }
     /// Runs `pg_rewind` against the primary (stopped server; bounded by `timeout`).
     ///

@@ -5,8 +5,11 @@ use crate::lsn::Lsn;
 pub enum DbErrorKind {
     /// The server could not be reached or refused the connection.
     Connect,
-    /// Authentication failed (wrong password, no such role).
+    /// Authentication failed (wrong password, no such role, no pg_hba.conf
+    /// line: SQLSTATE 28P01/28000).
     Auth,
+    /// The database to connect to does not exist (SQLSTATE 3D000, `pgdb`).
+    NoDatabase,
     /// The connect or statement timeout expired.
     Timeout,
     /// A statement failed.
@@ -30,6 +33,15 @@ impl DbError {
             kind,
             message: message.into(),
         }
+    }
+
+    /// True when the server refused the login for a reason that retrying
+    /// cannot cure ([`DbErrorKind::Auth`], [`DbErrorKind::NoDatabase`]):
+    /// `start` fails at once instead of polling until its timeout (issue
+    /// 12, re-attack item 3). A server that is starting up (SQLSTATE 57P03)
+    /// or not listening yet is transient.
+    pub fn refuses_login(&self) -> bool {
+        matches!(self.kind, DbErrorKind::Auth | DbErrorKind::NoDatabase)
     }
 }
 

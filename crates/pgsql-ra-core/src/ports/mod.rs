@@ -13,9 +13,10 @@ mod server;
 mod system;
 
 pub use clock::Clock;
-pub use cluster::{Cluster, ClusterError, Lifetime, NodeState};
+pub use cluster::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 pub use data_dir::{
     CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, RewindOutcome,
+    RewindRoleError, RewindRoleFacts, REWIND_FUNCTIONS,
 };
 pub use database::{Database, DbError, DbErrorKind, ReplicationLag, ReplicationRow};
 pub use filesystem::{tail_from, FileMeta, FileOwner, Filesystem, FsError};

@@ -48,6 +48,17 @@ pub enum Divergence {
         /// The primary's timeline.
         primary_timeline: u32,
     },
+    /// Another node began writing on the local timeline at `fork` (a
+    /// promotion that kept the timeline number: `restart_on_promote`) and
+    /// the local WAL goes past it. `pg_rewind` cannot see this divergence.
+    ForkOnTimeline {
+        /// The timeline both wrote on.
+        timeline: u32,
+        /// Where the local WAL ends.
+        local_end: LocalEnd,
+        /// The first recorded fork point after the local node's start.
+        fork: Lsn,
+    },
     /// An older local timeline that is not in the primary's history.
     NotInHistory {
         /// The local checkpoint's timeline.
@@ -88,6 +99,15 @@ impl fmt::Display for Divergence {
                 f,
                 "local timeline {local_timeline} has the history [{local}], the primary's timeline {primary_timeline} has [{primary}] before it: another branch"
             ),
+            Divergence::ForkOnTimeline {
+                timeline,
+                local_end,
+                fork,
+            } => write!(
+                f,
+                "the local WAL on timeline {timeline} {local_end}, past {}, where another node began writing on the same timeline number (restart_on_promote)",
+                fork.to_pg()
+            ),
             Divergence::NotInHistory {
                 local_timeline,
                 primary_timeline,
@@ -117,6 +137,14 @@ pub enum RejoinReason {
         /// The shared timeline.
         timeline: u32,
     },
+    /// The primary writes on the local timeline and no node recorded where
+    /// it began (rejoin.rs row 6a): fail closed.
+    ForkUnknownOnSameTimeline {
+        /// The shared timeline.
+        timeline: u32,
+        /// Where the local WAL ends.
+        local_end: LocalEnd,
+    },
     /// Same timeline and the local WAL goes past the primary's current LSN:
     /// the wrong node may be primary. Never rewound.
     AheadOnSameTimeline {
@@ -145,6 +173,9 @@ pub enum RejoinReason {
         /// The primary's current LSN (same timeline) or the switch point
         /// where the local timeline ended in the primary's history.
         limit: Lsn,
+        /// `limit` is where another node began writing on the same
+        /// timeline (a recorded fork point), not the primary's current LSN.
+        fork: bool,
     },
     /// A repair is needed and `crash_rejoin=none`.
     RepairNotAllowed {
@@ -203,6 +234,10 @@ impl fmt::Display for RejoinReason {
                 "ahead of the primary on the same timeline {timeline} (the local WAL {local_end}, the primary is at {}): the wrong node may be primary; refused, never rewound",
                 primary_lsn.to_pg()
             ),
+            RejoinReason::ForkUnknownOnSameTimeline { timeline, local_end } => write!(
+                f,
+                "the primary writes on the local timeline {timeline} (the local WAL {local_end}) but no node recorded where it began writing on it (a promotion that kept the timeline, by an older agent): nothing proves the local WAL is part of the primary's; refused"
+            ),
             RejoinReason::NewerTimeline {
                 local_timeline,
                 primary_timeline,
@@ -215,8 +250,15 @@ impl fmt::Display for RejoinReason {
                 local_end,
                 primary_timeline,
                 limit,
+                fork,
             } => {
-                if local_timeline == primary_timeline {
+                if *fork {
+                    write!(
+                        f,
+                        "the local WAL on timeline {local_timeline} {local_end}, at or before {}, where another node began writing on this timeline (restart_on_promote): follow it",
+                        limit.to_pg()
+                    )
+                } else if local_timeline == primary_timeline {
                     write!(
                         f,
                         "the local WAL on timeline {local_timeline} {local_end}, at or before the primary's {}: follow it",
@@ -237,7 +279,8 @@ impl fmt::Display for RejoinReason {
             RejoinReason::Rewind { divergence } => write!(f, "{divergence}: pg_rewind"),
             RejoinReason::RewindImpossible { divergence } => write!(
                 f,
-                "{divergence}; rewind impossible: no data checksums and wal_log_hints=off; re-clone not allowed by crash_rejoin=rewind"
+                "{divergence}; rewind impossible: {}; re-clone not allowed by crash_rejoin=rewind",
+                why_no_rewind(divergence)
             ),
             RejoinReason::Reclone {
                 divergence,
@@ -245,7 +288,8 @@ impl fmt::Display for RejoinReason {
                 needed,
             } => write!(
                 f,
-                "{divergence}; rewind impossible (no data checksums, wal_log_hints=off): re-clone ({free} bytes free beside pgdata, {needed} needed)"
+                "{divergence}; rewind impossible ({}): re-clone ({free} bytes free beside pgdata, {needed} needed)",
+                why_no_rewind(divergence)
             ),
             RejoinReason::NotEnoughDisk {
                 divergence,
@@ -262,5 +306,15 @@ impl fmt::Display for RejoinReason {
                 ),
             },
         }
+    }
+}
+
+/// Why `pg_rewind` cannot repair `divergence`.
+fn why_no_rewind(divergence: &Divergence) -> &'static str {
+    match divergence {
+        Divergence::ForkOnTimeline { .. } => {
+            "pg_rewind compares timelines only and cannot see a fork within one timeline"
+        }
+        _ => "no data checksums and wal_log_hints=off",
     }
 }

@@ -36,6 +36,10 @@ struct Row {
     /// The local history file, when read.
     local_history: Option<&'static [(u32, u64)]>,
     free: Option<u64>,
+    /// Recorded fork points on the local timeline (restart promotions).
+    forks: &'static [u64],
+    /// The second decision, after a repair.
+    repaired: bool,
     want: RejoinAction,
     /// A word the reason's sentence must hold.
     says: &'static str,
@@ -53,6 +57,8 @@ const BASE: Row = Row {
     history: &[(1, S)],
     local_history: None,
     free: Some(1 << 40),
+    forks: &[],
+    repaired: false,
     want: RejoinAction::Rewind,
     says: "pg_rewind",
 };
@@ -110,6 +116,8 @@ fn run(r: &Row) -> RejoinDecision {
         local_history: local_history.as_deref(),
         primary: r.primary.then_some(&primary),
         free_bytes: r.free,
+        forks: &r.forks.iter().copied().map(Lsn).collect::<Vec<_>>(),
+        repaired: r.repaired,
     })
 }
 
@@ -120,11 +128,19 @@ fn the_decision_table() {
     let rows = [
         Row { name: "no primary", primary: false, want: Refuse, says: "no primary to follow", ..BASE },
         Row { name: "another system", other_system: true, policy: Pol::RewindOrClone, want: Refuse, says: "another database system", ..BASE },
-        Row { name: "same timeline, behind", local_tl: 2, end: End::Crash(P - 0x100), want: Follow, says: "at or before the primary's 0/6000000", ..BASE },
-        Row { name: "same timeline, equal", local_tl: 2, end: End::Crash(P), want: Follow, says: "follow", ..BASE },
-        Row { name: "same timeline, one byte ahead", local_tl: 2, end: End::Crash(P + 1), policy: Pol::RewindOrClone, want: Refuse, says: "ahead of the primary on the same timeline 2", ..BASE },
-        Row { name: "same timeline, clean, checkpoint before", local_tl: 2, end: End::Clean(P - 0x28), want: Follow, says: "shutdown checkpoint record at 0/5FFFFD8", ..BASE },
-        Row { name: "same timeline, clean, checkpoint at the primary's LSN", local_tl: 2, end: End::Clean(P), want: Refuse, says: "wrong node may be primary", ..BASE },
+        Row { name: "same timeline, behind the fork", local_tl: 2, end: End::Crash(P - 0x200), forks: &[P - 0x100], want: Follow, says: "at or before 0/5FFFF00, where another node began writing on this timeline", ..BASE },
+        Row { name: "same timeline, at the fork", local_tl: 2, end: End::Crash(P - 0x100), forks: &[P - 0x100], want: Follow, says: "follow", ..BASE },
+        Row { name: "same timeline, the first of two forks counts", local_tl: 2, end: End::Crash(P - 0x100), forks: &[P - 0x80, P - 0x180], policy: Pol::RewindOrClone, want: Reclone, says: "past 0/5FFFE80, where another node began writing", ..BASE },
+        Row { name: "same timeline, one byte past the fork, rewind-or-clone", local_tl: 2, end: End::Crash(P - 0xFF), forks: &[P - 0x100], policy: Pol::RewindOrClone, want: Reclone, says: "pg_rewind compares timelines only", ..BASE },
+        Row { name: "same timeline, past the fork, rewind only, rewindable", local_tl: 2, end: End::Crash(P - 0xFF), forks: &[P - 0x100], want: Refuse, says: "rewind impossible: pg_rewind compares timelines only and cannot see a fork within one timeline; re-clone not allowed", ..BASE },
+        Row { name: "same timeline, past the fork, crash_rejoin=none", local_tl: 2, end: End::Crash(P - 0xFF), forks: &[P - 0x100], policy: Pol::None, want: Refuse, says: "crash_rejoin=none", ..BASE },
+        Row { name: "same timeline, no fork recorded", local_tl: 2, end: End::Crash(P - 0x100), policy: Pol::RewindOrClone, want: Refuse, says: "no node recorded where it began writing", ..BASE },
+        Row { name: "same timeline, one byte ahead", local_tl: 2, end: End::Crash(P + 1), forks: &[P - 0x100], policy: Pol::RewindOrClone, want: Refuse, says: "ahead of the primary on the same timeline 2", ..BASE },
+        Row { name: "same timeline, clean, checkpoint before the fork", local_tl: 2, end: End::Clean(P - 0x28), forks: &[P], want: Follow, says: "shutdown checkpoint record at 0/5FFFFD8", ..BASE },
+        Row { name: "same timeline, clean, checkpoint at the fork", local_tl: 2, end: End::Clean(P - 0x100), forks: &[P - 0x100], policy: Pol::RewindOrClone, want: Reclone, says: "where another node began writing", ..BASE },
+        Row { name: "same timeline, clean, checkpoint at the primary's LSN", local_tl: 2, end: End::Clean(P), forks: &[P - 0x100], want: Refuse, says: "wrong node may be primary", ..BASE },
+        Row { name: "older timeline, past a fork on it, before its switch point", end: End::Crash(S - 0x10), forks: &[S - 0x100], policy: Pol::RewindOrClone, want: Reclone, says: "on timeline 1 ends at 0/50000F0, past 0/5000000, where another node began writing", ..BASE },
+        Row { name: "older timeline, before a fork on it", end: End::Crash(S - 0x200), forks: &[S - 0x100], want: Follow, says: "follow", ..BASE },
         Row { name: "same timeline, crash, end unknown", local_tl: 2, end: End::CrashUnknown, want: Refuse, says: "end of WAL is unknown", ..BASE },
         Row { name: "newer timeline", local_tl: 3, want: Refuse, says: "newer than the primary's 2", ..BASE },
         Row { name: "ancestor, end before S", end: End::Crash(S - 0x100), want: Follow, says: "where the primary's timeline 2 left it: follow", ..BASE },
@@ -146,13 +162,13 @@ fn the_decision_table() {
     ];
     // Row 4: the local history file against the primary's.
     let branches = [
-        Row { name: "same timeline, same history", local_tl: 2, end: End::Crash(P), local_history: Some(&[(1, S)]), want: Follow, says: "follow", ..BASE },
+        Row { name: "same timeline, same history", local_tl: 2, end: End::Crash(P), forks: &[P], local_history: Some(&[(1, S)]), want: Follow, says: "follow", ..BASE },
         Row { name: "same timeline number, another branch", local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Rewind, says: "local timeline 2 has the history [1@0/5000000], the primary's timeline 2 has [1@0/5000100] before it: another branch", ..BASE },
         Row { name: "another branch, crash_rejoin=none", policy: Pol::None, local_tl: 2, end: End::Crash(S), local_history: Some(&[(1, S - 0x100)]), want: Refuse, says: "another branch; a repair is needed and crash_rejoin=none", ..BASE },
         Row { name: "ancestor with the same history", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], local_history: Some(&[(1, S)]), end: End::Crash(P - 0x1000), want: Follow, says: "follow", ..BASE },
         Row { name: "ancestor of another branch", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x1000)], local_history: Some(&[(1, S + 8)]), end: End::Crash(S + 8), want: Rewind, says: "another branch", ..BASE },
         Row { name: "timeline 1 has no history file", local_history: Some(&[]), end: End::Crash(S), want: Follow, says: "follow", ..BASE },
-        Row { name: "history not read: numbers only", local_tl: 2, end: End::Crash(S), local_history: None, want: Follow, says: "follow", ..BASE },
+        Row { name: "history not read: numbers only", local_tl: 2, end: End::Crash(S), forks: &[S], local_history: None, want: Follow, says: "follow", ..BASE },
     ];
     // After pg_rewind (measured on PostgreSQL 15 when the source had not
     // checkpointed since its promotion): the checkpoint on the old
@@ -161,6 +177,8 @@ fn the_decision_table() {
         Row { name: "rewound, on the primary's timeline, behind it", local_tl: 2, end: End::Rewound(1, Some(P - 0x100)), want: Follow, says: "the local WAL on timeline 2 ends at 0/5FFFF00, at or before the primary's 0/6000000: follow it", ..BASE },
         Row { name: "rewound, at the primary's LSN", local_tl: 2, end: End::Rewound(1, Some(P)), want: Follow, says: "follow", ..BASE },
         Row { name: "rewound, end unknown", local_tl: 2, end: End::Rewound(1, None), want: Refuse, says: "on the primary's timeline 2 but the local end of WAL is unknown", ..BASE },
+        Row { name: "rewound, past a recorded fork", local_tl: 2, end: End::Rewound(1, Some(P - 0x100)), forks: &[P - 0x200], policy: Pol::RewindOrClone, want: Reclone, says: "where another node began writing", ..BASE },
+        Row { name: "re-cloned copy on the primary's timeline: forks do not apply", local_tl: 2, end: End::Crash(P), forks: &[P - 0x200], repaired: true, want: Follow, says: "follow", ..BASE },
         Row { name: "rewound, ahead of the primary", local_tl: 2, end: End::Rewound(1, Some(P + 1)), want: Refuse, says: "ahead of the primary on the same timeline 2", ..BASE },
         Row { name: "rewound onto an older timeline, past its switch point", local_tl: 2, primary_tl: 3, history: &[(1, S), (2, P - 0x800)], end: End::Rewound(1, Some(P - 0x100)), want: Rewind, says: "the local WAL on timeline 2 ends at 0/5FFFF00, past 0/5FFF800", ..BASE },
         Row { name: "minimum recovery timeline not newer: the checkpoint's timeline", local_tl: 1, end: End::Rewound(1, Some(S - 0x100)), want: Follow, says: "the local WAL on timeline 1", ..BASE },

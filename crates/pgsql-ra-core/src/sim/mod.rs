@@ -1,11 +1,15 @@
 //! A multi-node simulator, like raft-rs's `Network`: several agents sharing
 //! one [`MemCluster`] and [`SimNetwork`], each node with its own [`MemFs`],
 //! driven step by step the way Pacemaker drives them. [`script`] reads the
-//! transcript-style scenario files of `fixtures/`.
+//! transcript-style scenario files of `fixtures/`; [`strategy`] and
+//! [`faults`] are the proptest strategies and the fault schedules (with
+//! their runner) for property tests of this crate and of others (issue 18).
 
 mod env;
+pub mod faults;
 mod pacemaker;
 pub mod script;
+pub mod strategy;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +56,10 @@ pub struct SimConfig {
     pub migration_threshold: u32,
     /// The `CRM_meta_role` values recurring monitors get.
     pub monitor_roles: MonitorRoles,
+    /// The clone's `failure-timeout` in seconds (`None`: not set), reported
+    /// through the cluster's failure record (`explain`, issue 10); the
+    /// simulator does not expire failures by itself (`cleanup` stands for it).
+    pub failure_timeout_s: Option<u64>,
 }
 
 impl SimConfig {
@@ -75,6 +83,7 @@ impl SimConfig {
             notify: true,
             migration_threshold: 1,
             monitor_roles: MonitorRoles::Seed,
+            failure_timeout_s: None,
         }
     }
 }
@@ -202,6 +211,7 @@ impl Sim {
         }
         let clock = MemClock::new();
         net.set_clock(clock.clone());
+        cluster.set_failure_meta(Some(config.migration_threshold), config.failure_timeout_s);
         Sim {
             config,
             cluster,

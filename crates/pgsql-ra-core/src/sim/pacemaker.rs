@@ -171,6 +171,9 @@ impl Sim {
             } else {
                 n.fail_count.saturating_add(1)
             };
+            let count = n.fail_count;
+            // No wall clock in the simulator: the time is unknown.
+            self.cluster.set_fail_count(RESOURCE, node, count, None);
         }
     }
 
@@ -608,6 +611,7 @@ impl Sim {
             n.fail_count = 0;
             n.failed = false;
         }
+        self.cluster.set_fail_count(RESOURCE, node, 0, None);
         if !self.role(node).active() {
             self.set_role(node, PcmkRole::Unknown);
         }

@@ -5,17 +5,18 @@
 //! outputs in place, so a runner can compare or rewrite.
 //!
 //! `setup nodes=a,b,… [version=N] [notify=true|false] [migration_threshold=N]
-//! [roles=seed|legacy|pcs011] [param=value…]` builds the cluster (`roles`:
+//! [failure_timeout=SECONDS] [roles=seed|legacy|pcs011] [param=value…]` builds the cluster (`roles`:
 //! the `CRM_meta_role` of recurring monitors, see [`MonitorRoles`]); the
 //! Pacemaker commands are `pacemaker [N]`, `probe`, `monitor`, `start`,
-//! `stop`, `promote`, `demote`, `cleanup`, `node-down`, `node-up` (a full
+//! `stop`, `promote`, `demote`, `cleanup`, `failure-timeout SECONDS|none`
+//! (the clone's meta attribute, reported to `explain`), `node-down`, `node-up` (a full
 //! stop then restarts in a chosen order is `node-down` of every node, then
 //! `node-up` in that order with `pacemaker` steps in between); faults are
 //! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`, `freeze`/`thaw` (issue 11: a host frozen without a TCP reset),
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
-//! the commands of [`operator`] (`pg-promote`, `restart`, `del-attr`,
-//! `write-vip`, `vip`, `wal`) and of [`datadir`] (`rewindable`,
+//! the commands of `operator` (`pg-promote`, `restart`, `del-attr`,
+//! `write-vip`, `vip`, `wal`) and of `datadir` (`rewindable`,
 //! `free-disk`, `datadir`: issue 10's crash rejoin; `setup crash_rejoin=…`
 //! sets the parameter like any other); `explain [NODE]` prints what
 //! `pgsql-ra explain` says on NODE and `history NODE` its decision journal
@@ -238,6 +239,10 @@ fn setup(args: &[&str]) -> Result<Sim, String> {
             "migration_threshold" => {
                 config.migration_threshold = v.parse().map_err(|_| "bad threshold".to_string())?
             }
+            "failure_timeout" => {
+                config.failure_timeout_s =
+                    Some(v.parse().map_err(|_| "bad failure_timeout".to_string())?)
+            }
             _ => {
                 // `~` stands for a space inside a value.
                 config.params.insert(k, v.replace('~', " "));
@@ -459,6 +464,20 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             sim.cleanup(n);
             out.push(roles_line(sim));
         }
+        "failure-timeout" => {
+            // The clone's failure-timeout as an operator sets it (`none`:
+            // removed); reported by the failure record, never acted on.
+            let value = *args.first().ok_or("missing seconds or none")?;
+            sim.config.failure_timeout_s = match value {
+                "none" => None,
+                v => Some(v.parse().map_err(|_| format!("bad seconds {v}"))?),
+            };
+            sim.cluster.set_failure_meta(
+                Some(sim.config.migration_threshold),
+                sim.config.failure_timeout_s,
+            );
+            out.push("ok".into());
+        }
         "node-down" | "node-up" => {
             let n = node_arg(sim, args, 0)?.to_string();
             if *cmd == "node-down" {
@@ -534,7 +553,7 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let read = crate::journal::parse(&text);
             out.extend(read.entries.iter().map(crate::journal::render_text));
             if read.bad_lines > 0 {
-                out.push(format!("({} unreadable line(s) skipped)", read.bad_lines));
+                out.push(crate::journal::skipped_text(read.bad_lines));
             }
         }
         "cat" => {

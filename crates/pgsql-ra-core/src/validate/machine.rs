@@ -203,7 +203,7 @@ fn check_socketdir(
 /// creates it): the path and its nearest existing ancestor must be
 /// directories, and root must be able to write to that ancestor (the
 /// Filesystem port's `writable_by(_, "root")`: not a read-only mount, not
-/// `/proc`; issue 12, attack finding 6).  Checked by `start` and `validate-all` (level 10); a monitor
+/// `/proc`, not a pseudo-filesystem such as `/sys`; issue 12, attack finding 6 and re-attack item 7). Checked by `start` and `validate-all` (level 10); a monitor
 /// of a running server withholds the score instead of failing (actions).
 pub fn check_tmpdir_creatable(agent: &Agent, world: &mut World<'_>) -> Result<(), ParamError> {
     let p = &agent.params;

@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 
 use pgsql_ra_core::memory::{SimRole, TimelineId, WalHistory};
 use pgsql_ra_core::ports::Lifetime;
+use pgsql_ra_core::sim::faults::Commit;
 use pgsql_ra_core::sim::{PcmkRole, PromotionRecord, Sim};
 use pgsql_ra_core::Score;
 use proptest::test_runner::TestCaseError;
 
-use super::faults::Commit;
 use super::reach::Key;
 
 /// `pg_stat_replication.state` values (PostgreSQL 10–18), upper-cased.

@@ -68,18 +68,30 @@ pub fn parse(text: &str) -> Result<ControlData, String> {
     };
     let lsn = |label: &str| -> Result<Lsn, String> {
         let v = get(label)?;
-        Lsn::parse_pg(v).map_err(|_| format!("pg_controldata: \"{label}\" is not an LSN: {v:?}"))
+        Lsn::parse_pg(v).map_err(|_| {
+            format!(
+                "pg_controldata: \"{label}\" is not an LSN: {}",
+                pgsql_ra_core::quote::quoted(v)
+            )
+        })
     };
     let number = |label: &str| -> Result<u64, String> {
         let v = get(label)?;
-        v.parse::<u64>()
-            .map_err(|_| format!("pg_controldata: \"{label}\" is not a number: {v:?}"))
+        v.parse::<u64>().map_err(|_| {
+            format!(
+                "pg_controldata: \"{label}\" is not a number: {}",
+                pgsql_ra_core::quote::quoted(v)
+            )
+        })
     };
     let on_off = |label: &str| -> Result<bool, String> {
         match get(label)? {
             "on" => Ok(true),
             "off" => Ok(false),
-            v => Err(format!("pg_controldata: \"{label}\" is not on/off: {v:?}")),
+            v => Err(format!(
+                "pg_controldata: \"{label}\" is not on/off: {}",
+                pgsql_ra_core::quote::quoted(v)
+            )),
         }
     };
     let timeline = |label: &str| -> Result<u32, String> {
@@ -113,10 +125,12 @@ pub fn wal_geometry(text: &str) -> Result<WalGeometry, String> {
             .find(|(l, _)| *l == label)
             .map(|(_, v)| *v)
             .ok_or_else(|| format!("pg_controldata printed no \"{label}\" line"))?;
-        v.parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("pg_controldata: \"{label}\" is not a size: {v:?}"))
+        v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!(
+                "pg_controldata: \"{label}\" is not a size: {}",
+                pgsql_ra_core::quote::quoted(v)
+            )
+        })
     };
     Ok(WalGeometry {
         page: number("WAL block size")?,

@@ -14,7 +14,8 @@
 //!
 //! Modules: [`runner`] runs the programs; [`control_file`] parses
 //! `pg_controldata`, [`wal_dump`]
-//! `pg_waldump`; [`primary`] asks the primary over SQL; [`rewind`] builds
+//! `pg_waldump`; [`primary`] asks the primary over SQL; [`role_check`]
+//! reads the rewind role's rights there; [`rewind`] builds
 //! `pg_rewind`'s command line and reads its output; [`reclone`] moves the
 //! directories of a re-clone.
 //!
@@ -24,13 +25,17 @@ pub mod control_file;
 pub mod primary;
 pub mod reclone;
 pub mod rewind;
+pub mod role_check;
 pub mod runner;
 pub mod wal_dump;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgsql_ra_core::ports::{CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome};
+use pgsql_ra_core::ports::{
+    CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome, RewindRoleError,
+    RewindRoleFacts,
+};
 use pgsql_ra_core::{Lsn, Params};
 
 use runner::{last_lines, major_of_version_line, Ran, QUOTED_LINES};
@@ -258,8 +263,12 @@ pub fn parse_df_avail(out: &str) -> Result<u64, String> {
         .map(str::trim)
         .rfind(|l| !l.is_empty())
         .unwrap_or("");
-    last.parse::<u64>()
-        .map_err(|_| format!("df printed no free space: {:?}", out.trim()))
+    last.parse::<u64>().map_err(|_| {
+        format!(
+            "df printed no free space: {}",
+            pgsql_ra_core::quote::quoted(out.trim())
+        )
+    })
 }
 
 impl PgDataDir {
@@ -345,6 +354,14 @@ impl DataDir for PgDataDir {
     fn primary_facts(&mut self, timeout: Duration) -> Result<PrimaryFacts, String> {
         let mut db = self.primary_session(timeout)?;
         primary::ask(&mut db)
+    }
+
+    /// One query over the rewind role's normal session ([`role_check`]).
+    fn rewind_role_facts(&mut self, timeout: Duration) -> Result<RewindRoleFacts, RewindRoleError> {
+        let mut db = self
+            .primary_session(timeout)
+            .map_err(RewindRoleError::Unreachable)?;
+        role_check::ask(&mut db)
     }
 
     /// `df -B1 --output=avail -- <parent of pgdata>` as `pgdba` (a program

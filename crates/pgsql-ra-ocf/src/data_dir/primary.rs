@@ -64,17 +64,20 @@ pub fn parse_facts_row(cols: &[Option<String>]) -> Result<FactsRow, String> {
     }
     // A bigint holding an unsigned 64-bit value: reinterpret negatives.
     let sysid = col(1, "system identifier")?;
-    let system_id = sysid
-        .parse::<i64>()
-        .map(|n| n as u64)
-        .map_err(|_| format!("bad system identifier {sysid:?}"))?;
+    let system_id = sysid.parse::<i64>().map(|n| n as u64).map_err(|_| {
+        format!(
+            "bad system identifier {}",
+            pgsql_ra_core::quote::quoted(sysid)
+        )
+    })?;
     let timeline = walfile_timeline(col(2, "current WAL file name")?)?;
     let lsn = col(3, "current WAL location")?;
-    let current_lsn = Lsn::parse_pg(lsn).map_err(|_| format!("bad LSN {lsn:?}"))?;
+    let current_lsn =
+        Lsn::parse_pg(lsn).map_err(|_| format!("bad LSN {}", pgsql_ra_core::quote::quoted(lsn)))?;
     let size = col(4, "database size")?;
     let size_bytes = size
         .parse::<u64>()
-        .map_err(|_| format!("bad database size {size:?}"))?;
+        .map_err(|_| format!("bad database size {}", pgsql_ra_core::quote::quoted(size)))?;
     Ok(FactsRow {
         system_id,
         timeline,
@@ -128,7 +131,12 @@ fn walfile_timeline(walfile: &str) -> Result<u32, String> {
         .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
         .and_then(|t| u32::from_str_radix(t, 16).ok())
         .filter(|t| *t > 0)
-        .ok_or_else(|| format!("bad WAL file name {walfile:?}"))
+        .ok_or_else(|| {
+            format!(
+                "bad WAL file name {}",
+                pgsql_ra_core::quote::quoted(walfile)
+            )
+        })
 }
 
 /// True when the primary's control file still names an older timeline
@@ -160,9 +168,12 @@ pub fn checkpoint_if_promoted(db: &mut PgDatabase) -> Result<Option<(u32, u32)>,
         .map_err(|e| format!("asking the primary for its checkpoint's timeline: {e}"))?
         .ok_or("asking the primary for its checkpoint's timeline: no row")?;
     let col = |i: usize| row.get(i).and_then(|c| c.as_deref()).map(str::trim);
-    let checkpoint_tli = col(0)
-        .and_then(|t| t.parse::<u32>().ok())
-        .ok_or_else(|| format!("bad checkpoint timeline {:?}", col(0)))?;
+    let checkpoint_tli = col(0).and_then(|t| t.parse::<u32>().ok()).ok_or_else(|| {
+        format!(
+            "bad checkpoint timeline {}",
+            col(0).map_or_else(|| "NULL".to_string(), pgsql_ra_core::quote::quoted)
+        )
+    })?;
     let current_tli = walfile_timeline(col(1).unwrap_or_default())?;
     if !needs_checkpoint(checkpoint_tli, current_tli) {
         return Ok(None);

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::super::{snake, tag_of, Explain};
+use super::super::{snake, tag_of, Explain, Implied};
 use super::{inputs_of, pg};
 use crate::election::{self, Observation, Round, Verdict};
+use crate::score::Score;
+use crate::status::DataStatus;
 
 /// One election round ([`election::decide_checked`]) with its inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,6 +22,10 @@ pub struct ElectionRound {
     /// The election inputs that could not be recognised (in words), which
     /// make [`election::decide_checked`] restart.
     pub unreadable: Vec<String>,
+    /// The published score is 1000 and the current locations still give
+    /// this node the win: an undecided round keeps that 1000 (the monitor
+    /// writes the score only when it wins, §4.3).
+    pub keeps_win: bool,
 }
 
 impl ElectionRound {
@@ -76,6 +82,29 @@ impl Explain for ElectionRound {
         m
     }
 
+    /// A winner has 1000 (§4.3); every other round leaves the -INFINITY
+    /// start gave (a loser also `DISCONNECT`), or the 1000 of a win the
+    /// current locations still give ([`ElectionRound::keeps_win`]). A
+    /// round that does not decide writes nothing, so a sync standby keeps
+    /// the 100 it had when its primary went away (an operator attack found
+    /// explain calling that 100 wrong): [`Implied::keeps_sync_score`].
+    fn implies(&self) -> Implied {
+        match self.decision.verdict {
+            Verdict::Winner => Implied::score(Score::PROMOTE_ME),
+            Verdict::Loser => Implied {
+                data_status: Some(DataStatus::Disconnect.to_string()),
+                ..Implied::score(Score::CAN_NOT_PROMOTE)
+            },
+            Verdict::Waiting | Verdict::Restarted | Verdict::Yield if self.keeps_win => {
+                Implied::score(Score::PROMOTE_ME)
+            }
+            Verdict::Waiting | Verdict::Restarted | Verdict::Yield => Implied {
+                keeps_sync_score: true,
+                ..Implied::score(Score::CAN_NOT_PROMOTE)
+            },
+        }
+    }
+
     fn would_change(&self) -> String {
         match self.decision.verdict {
             Verdict::Waiting => format!(
@@ -115,6 +144,10 @@ pub struct LineageRefusal {
 }
 
 impl Explain for LineageRefusal {
+    fn implies(&self) -> Implied {
+        Implied::score(Score::CAN_NOT_PROMOTE)
+    }
+
     fn rule(&self) -> String {
         "election.lineage_refused".into()
     }

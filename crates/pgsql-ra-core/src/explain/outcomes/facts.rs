@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::super::{tag_of, Explain};
+use super::super::{tag_of, Explain, Implied};
 use super::inputs_of;
+use crate::score::Score;
+use crate::status::{DataStatus, PgStatus};
 
 /// What is known about a node that no decision explains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,6 +34,24 @@ pub enum Fact {
     /// No primary, and it has not published `<rsc>-xlog-loc`: it is not
     /// taking part in the election (not running as a standby, or withdrawn).
     NotInElection,
+    /// No primary, and its `<rsc>-xlog-loc` is not a location the agent
+    /// writes (16 hex digits): the rounds that read it restart until it is
+    /// corrected (issue-13 attack: it was called "no location").
+    UnrecognisedLocation {
+        /// The published value, as typed.
+        value: String,
+    },
+    /// The local node is Promoted, or its `<rsc>-status` says it runs, but
+    /// no postmaster is alive (read through the Server port): its next
+    /// monitor reports it not running and Pacemaker recovers it (demote
+    /// and stop for a Promoted instance, whose stop sets -INFINITY and
+    /// `STOP`; §1.2, §1.4).
+    ServerDown {
+        /// Pacemaker reports it Promoted.
+        promoted: bool,
+        /// Its `<rsc>-status` as published.
+        status: String,
+    },
 }
 
 impl Explain for Fact {
@@ -48,6 +68,16 @@ impl Explain for Fact {
                 "its data-status and score are set by {primary}'s monitor from pg_stat_replication (run explain on {primary} for the row)"
             ),
             Fact::NotInElection => "it has published no location: it takes no part in the election".into(),
+            Fact::UnrecognisedLocation { value } => format!(
+                "its published location {} is not one the agent writes (16 hex digits): every round that reads it restarts",
+                crate::quote::quoted(value)
+            ),
+            Fact::ServerDown { promoted: true, status } => format!(
+                "Promoted (pgsql-status {status}) but its postmaster is not running: its next monitor fails (not running) and Pacemaker recovers it (demote and stop here; another node may be promoted)"
+            ),
+            Fact::ServerDown { promoted: false, status } => format!(
+                "pgsql-status {status} but its postmaster is not running: its next monitor fails (not running) and Pacemaker recovers it (stop, then start)"
+            ),
         }
     }
 
@@ -62,6 +92,30 @@ impl Explain for Fact {
             Fact::Stopped { .. } => "Pacemaker starting it (see its start's refusal if any)".into(),
             Fact::SetByPrimary { primary } => format!("{primary}'s next monitor"),
             Fact::NotInElection => "its monitor running as a standby that sees no primary".into(),
+            Fact::UnrecognisedLocation { .. } => {
+                "its next monitor as a standby rewriting it, or an operator deleting it".into()
+            }
+            Fact::ServerDown { .. } => {
+                "Pacemaker's recovery after its next monitor; the PostgreSQL log tells why it stopped".into()
+            }
+        }
+    }
+
+    fn implies(&self) -> Implied {
+        match self {
+            Fact::Promoted => Implied {
+                score: Some(Score::PROMOTE_ME.to_string()),
+                data_status: Some(DataStatus::Latest.to_string()),
+                pgsql_status: Some(PgStatus::Pri.to_string()),
+                keeps_sync_score: false,
+            },
+            Fact::ServerDown { .. } => Implied {
+                score: Some(Score::CAN_NOT_PROMOTE.to_string()),
+                data_status: None,
+                pgsql_status: Some(PgStatus::Stop.to_string()),
+                keeps_sync_score: false,
+            },
+            _ => Implied::default(),
         }
     }
 }

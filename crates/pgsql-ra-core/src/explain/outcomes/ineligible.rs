@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{tag_of, Explain};
+use super::super::{tag_of, Explain, Implied};
 use super::inputs_of;
+use crate::ineligible::Effect;
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
+use crate::score::Score;
 
 impl Explain for Ineligible {
     fn rule(&self) -> String {
@@ -27,6 +29,22 @@ impl Explain for Ineligible {
             }
         }
         m
+    }
+
+    /// The score and data-status it writes ([`Ineligible::effect`]); a
+    /// node its own election refuses never won one: -INFINITY (set at
+    /// start, §1.1).
+    fn implies(&self) -> Implied {
+        let effect = self.effect();
+        Implied {
+            score: match effect {
+                Effect::NotElected => Some(Score::CAN_NOT_PROMOTE.to_string()),
+                e => e.score().map(|s| s.to_string()),
+            },
+            data_status: effect.disconnects().then(|| self.disconnect().to_string()),
+            pgsql_status: None,
+            keeps_sync_score: false,
+        }
     }
 
     fn would_change(&self) -> String {

@@ -4,12 +4,14 @@
 //! standby ([`Classification`]), one election round ([`ElectionRound`]) and
 //! its lineage check ([`LineageRefusal`]), `start`'s decision
 //! ([`crate::decide::start::StartDecision`], [`LockedStart`]), the role gate
-//! ([`crate::role_gate::Gate`]) and what is not a decision ([`Fact`],
+//! ([`crate::role_gate::Gate`]), a crash rejoin waiting for Pacemaker's
+//! fail-count to expire ([`FailureWait`]) and what is not a decision ([`Fact`],
 //! [`ClusterLine`]). A new outcome enum (issue 10's rejoin, issue 11's
 //! election) joins with one `impl Explain` in a module of its own.
 
 mod election;
 mod facts;
+mod failure_wait;
 mod gate;
 mod ineligible;
 mod replication;
@@ -23,6 +25,7 @@ use crate::lsn::Lsn;
 
 pub use election::{ElectionRound, LineageRefusal};
 pub use facts::{ClusterLine, Fact};
+pub use failure_wait::{failure_wait, FailureWait};
 pub use replication::Classification;
 pub use start::LockedStart;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::super::Explain;
+use super::super::{Explain, Implied};
 use super::pg;
 use crate::ports::ReplicationRow;
 use crate::replication::{Handover, StandbyDecision};
@@ -87,6 +87,15 @@ impl Explain for Classification {
             m.extend(i.inputs());
         }
         m
+    }
+
+    fn implies(&self) -> Implied {
+        Implied {
+            score: Some(self.decision.score.to_string()),
+            data_status: Some(self.decision.data_status.to_string()),
+            pgsql_status: self.decision.status.clone(),
+            keeps_sync_score: false,
+        }
     }
 
     fn would_change(&self) -> String {

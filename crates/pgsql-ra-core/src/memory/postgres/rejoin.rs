@@ -137,10 +137,17 @@ fn control_data_of(i: &Instance) -> ControlData {
     }
 }
 
-/// A lineage's past timelines as a history file lists them.
-fn history_entries(past: &[(super::TimelineId, Lsn)]) -> Vec<HistoryEntry> {
+/// A lineage's past timelines as a history file lists them: a fork that
+/// kept the timeline number (a standby started without recovery) has no
+/// line, PostgreSQL writes none.
+fn history_entries(past: &[(super::TimelineId, Lsn)], current: u32) -> Vec<HistoryEntry> {
     past.iter()
-        .map(|(tl, end)| HistoryEntry {
+        .enumerate()
+        .filter(|(k, (tl, _))| {
+            let next = past.get(k + 1).map_or(current, |(n, _)| n.timeline);
+            next != tl.timeline
+        })
+        .map(|(_, (tl, end))| HistoryEntry {
             parent: tl.timeline,
             switch_point: *end,
         })
@@ -215,7 +222,7 @@ impl DataDir for SimPostgres {
                     "pg_wal/{timeline:08X}.history: not the local timeline"
                 ));
             }
-            Ok(history_entries(&i.history))
+            Ok(history_entries(&i.history, i.timeline.timeline))
         })?
     }
 
@@ -227,7 +234,7 @@ impl DataDir for SimPostgres {
         Ok(PrimaryFacts {
             system_id: p.system_id,
             timeline: p.timeline.timeline,
-            history: history_entries(&p.history),
+            history: history_entries(&p.history, p.timeline.timeline),
             current_lsn: p.lsn,
             size_bytes: DATABASE_SIZE,
         })
@@ -253,7 +260,10 @@ impl DataDir for SimPostgres {
                 return Err("pg_rewind: error: source and target clusters are from different systems".into());
             }
             let (local, source) = (i.wal(), p.wal());
-            if source.includes(&local) {
+            // pg_rewind finds the divergence from timeline numbers and
+            // history files: on the same number it rewinds nothing, even
+            // across a fork a restart_on_promote promotion made (issue 10).
+            if source.includes(&local) || local.current.timeline == source.current.timeline {
                 return Ok(RewindOutcome::NotNeeded);
             }
             let diverged_at = divergence_point(&local, &source);

@@ -1,13 +1,46 @@
-//! The fault schedule: events a run mixes (Pacemaker steps, crashes,
-//! hangs, link cuts, nodes down and up, restarts, promotions outside the
-//! cluster, operator edits of attributes, client writes direct and through
-//! the VIP), their generators, and how each is applied to the simulator.
+//! Fault schedules over the simulator (issue 18: exported so that another
+//! crate can state its own property): the events a run mixes (Pacemaker
+//! steps, crashes, hangs, link cuts, nodes down and up, restarts, promotions
+//! outside the cluster, operator edits of attributes, client writes direct
+//! and through the VIP), their proptest strategies ([`cold_event`],
+//! [`warm_event`], [`rejoin_run_event`]), how each is applied to a [`Sim`]
+//! ([`apply`]) and the runner that plays a whole schedule and hands every
+//! event's outcome to a [`Judge`] ([`run_schedule`]).
+//!
+//! The core's own safety properties (`tests/properties.rs` in the repository) are a judge of
+//! this runner; so can be yours:
+//!
+//! ```
+//! use pgsql_ra_core::sim::faults::{run_schedule, Event, Judge, Observed};
+//! use pgsql_ra_core::sim::{Sim, SimConfig};
+//! use proptest::test_runner::TestCaseError;
+//!
+//! /// Never two running primaries after an event (a weak split-brain check).
+//! struct AtMostOnePrimary;
+//! impl Judge for AtMostOnePrimary {
+//!     fn after_event(&mut self, seen: &Observed<'_>) -> Result<(), TestCaseError> {
+//!         let primaries = seen.sim.net.running_primaries();
+//!         if primaries.len() > 1 {
+//!             return Err(TestCaseError::fail(format!("two primaries: {primaries:?}")));
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut sim = Sim::new(SimConfig::new(&["node1", "node2"]));
+//! sim.settle(10);
+//! let run = run_schedule(&mut sim, &[Event::KillPrimary, Event::Steps(8)], &mut AtMostOnePrimary);
+//! assert!(run.result.is_ok());
+//! assert!(run.transcript.iter().any(|l| l.starts_with("KillPrimary")));
+//! ```
 
-use pgsql_ra_core::memory::{SimRole, WalHistory, WriteOutcome};
-use pgsql_ra_core::ports::Lifetime;
-use pgsql_ra_core::sim::script::{invocation_lines, roles_line};
-use pgsql_ra_core::sim::{Op, PcmkRole, Sim, TMPDIR};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+use crate::memory::{SimRole, WalHistory, WriteOutcome};
+use crate::ports::Lifetime;
+use crate::sim::script::{invocation_lines, roles_line};
+use crate::sim::{Op, PcmkRole, PromotionRecord, Sim, TMPDIR};
 
 /// Attributes an operator (or a foreign tool) edits in the runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +58,8 @@ pub enum Attr {
 }
 
 impl Attr {
-    fn name_and_lifetime(self) -> (&'static str, Lifetime) {
+    /// The attribute's name (resource `pgsql`, the simulator's) and lifetime.
+    pub fn name_and_lifetime(self) -> (&'static str, Lifetime) {
         match self {
             Attr::DataStatus => ("pgsql-data-status", Lifetime::Forever),
             Attr::XlogLoc => ("pgsql-xlog-loc", Lifetime::Reboot),
@@ -127,7 +161,8 @@ pub enum Event {
     DivergeAndKill(u64),
 }
 
-fn attr() -> impl Strategy<Value = Attr> {
+/// An attribute an operator edits, `pgsql-data-status` most often.
+pub fn attr() -> impl Strategy<Value = Attr> {
     prop_oneof![
         4 => Just(Attr::DataStatus),
         1 => Just(Attr::XlogLoc),
@@ -136,7 +171,8 @@ fn attr() -> impl Strategy<Value = Attr> {
     ]
 }
 
-fn node() -> impl Strategy<Value = usize> {
+/// A node index (0 to 3), taken modulo the cluster's size by [`name`].
+pub fn node() -> impl Strategy<Value = usize> {
     0usize..4
 }
 
@@ -147,7 +183,7 @@ fn node() -> impl Strategy<Value = usize> {
 /// a stale node is the operator's override of a safety guard, not a fault
 /// the agent can see (found by the survey: a lagging sync standby whose
 /// baseline an operator deleted is legitimately elected).
-fn operator_edit() -> impl Strategy<Value = Event> {
+pub fn operator_edit() -> impl Strategy<Value = Event> {
     prop_oneof![
         4 => (node(), attr(), 0usize..8).prop_map(|(n, a, v)| Event::SetAttr(n, a, v)),
         1 => (node(), prop_oneof![
@@ -190,7 +226,7 @@ pub fn cold_event() -> impl Strategy<Value = Event> {
 
 /// The crash rejoin's conditions (issue 10): rewindable or not, enough
 /// disk or not, failures expiring.
-fn rejoin_event() -> impl Strategy<Value = Event> {
+pub fn rejoin_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         1 => (node(), prop::bool::weighted(0.3)).prop_map(|(n, on)| Event::Rewindable(n, on)),
         1 => (node(), prop::bool::weighted(0.7)).prop_map(|(n, ample)| Event::FreeDisk(n, ample)),
@@ -249,10 +285,14 @@ pub fn rejoin_run_event() -> impl Strategy<Value = Event> {
     ]
 }
 
-/// The node an index names.
+/// The node an index names (modulo the cluster's size; empty for a
+/// cluster without nodes).
 pub fn name(sim: &Sim, i: usize) -> String {
     let names = sim.node_names();
-    names[i % names.len()].clone()
+    names
+        .get(i % names.len().max(1))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// A client write the simulator committed.
@@ -273,11 +313,14 @@ fn write(sim: &Sim, node: &str, n: u64, via_vip: bool, out: &mut Vec<String>) ->
     let sync = !sim.net.active_sync_names(node).trim().is_empty();
     let r = sim.net.write(node, n);
     out.push(format!("{node}: {r:?}"));
-    (r == Ok(WriteOutcome::Committed)).then(|| Commit {
+    if r != Ok(WriteOutcome::Committed) {
+        return None;
+    }
+    Some(Commit {
         node: node.to_string(),
         via_vip,
         sync_confirmed: sync,
-        wal: sim.net.wal(node).expect("the writer exists"),
+        wal: sim.net.wal(node)?,
     })
 }
 
@@ -432,5 +475,90 @@ fn switchover(sim: &mut Sim) {
     }
     if let (false, Some(c)) = (promoted.is_empty(), sim.promotion_candidate()) {
         sim.operate(Op::Promote, &[c]);
+    }
+}
+
+/// What one event of a schedule did, handed to [`Judge::after_event`].
+#[derive(Debug)]
+pub struct Observed<'a> {
+    /// The simulator after the event; its `invocations` are the agent runs
+    /// the event caused (taken out after the judge has seen them).
+    pub sim: &'a Sim,
+    /// The event ([`Event::Steps`] is played as that many [`Event::Step`]s).
+    pub event: &'a Event,
+    /// The promotes Pacemaker ran during the event, with the servers' state
+    /// just before each (the ground truth to judge them by).
+    pub promotions: &'a [PromotionRecord],
+    /// The client write the event committed, if any.
+    pub commit: Option<&'a Commit>,
+}
+
+/// A property over a fault schedule: called around every event of
+/// [`run_schedule`]; the first error ends the run.
+pub trait Judge {
+    /// Before each [`Event::Step`], to remember what the step starts from
+    /// (does nothing unless overridden).
+    fn before_step(&mut self, sim: &Sim) {
+        let _ = sim;
+    }
+
+    /// After each event.
+    ///
+    /// # Errors
+    /// The violation, in words (`TestCaseError::fail`), which ends the run.
+    fn after_event(&mut self, seen: &Observed<'_>) -> Result<(), TestCaseError>;
+}
+
+/// The outcome of [`run_schedule`].
+#[derive(Debug)]
+pub struct ScheduleRun {
+    /// One line per event and per agent invocation it caused, and the roles
+    /// after it ([`apply`]'s lines), ending with `VIOLATION after …` when the
+    /// judge failed: run a schedule twice and compare transcripts to check
+    /// determinism.
+    pub transcript: Vec<String>,
+    /// The judge's first violation, if any.
+    pub result: Result<(), TestCaseError>,
+}
+
+/// Plays `events` on `sim` in order ([`Event::Steps`] step by step),
+/// calling `judge` before each step and after each event, and stops at the
+/// first violation. The invocations and promotion records the events
+/// caused are consumed (taken out of `sim` once judged); the promotion
+/// records from before the call are discarded and its invocations only
+/// open the transcript.
+pub fn run_schedule(sim: &mut Sim, events: &[Event], judge: &mut impl Judge) -> ScheduleRun {
+    sim.promotions.clear();
+    let mut transcript = invocation_lines(&sim.take_invocations());
+    let expanded = events.iter().flat_map(|e| match e {
+        Event::Steps(n) => vec![Event::Step; usize::from(*n)],
+        other => vec![other.clone()],
+    });
+    for e in expanded {
+        if matches!(e, Event::Step) {
+            judge.before_step(sim);
+        }
+        let (lines, commit) = apply(sim, &e);
+        transcript.extend(lines);
+        let promotions = std::mem::take(&mut sim.promotions);
+        let seen = Observed {
+            sim,
+            event: &e,
+            promotions: &promotions,
+            commit: commit.as_ref(),
+        };
+        let judged = judge.after_event(&seen);
+        sim.take_invocations();
+        if let Err(err) = judged {
+            transcript.push(format!("VIOLATION after {e:?}: {err}"));
+            return ScheduleRun {
+                transcript,
+                result: Err(err),
+            };
+        }
+    }
+    ScheduleRun {
+        transcript,
+        result: Ok(()),
     }
 }
