@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::lsn::Lsn;
 use crate::params::RepMode;
+use crate::ports::RecoveryActivity;
 use crate::status::DataStatus;
 
 /// Prefix of the note files in `tmpdir` (`xlog_note.0`, `xlog_note.1`, …).
@@ -481,96 +482,99 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
     }
 }
 
-/// What proves, beyond the note files, that the published positions can no
-/// longer move (issue 16, target 3): read by the caller for one round.
+/// Issue 16: the position one observation of the local server proves
+/// final, if any: the server is in recovery, has no WAL receiver, its
+/// startup process waits for WAL (it has consumed every record it could
+/// read from `pg_wal`, the archive and the stream) and its replay position
+/// is `published` (the node's `<rsc>-xlog-loc`: nothing received beyond
+/// what was replayed). Unknown activity (`None`) proves nothing.
+pub fn observed_final(activity: Option<&RecoveryActivity>, published: Lsn) -> Option<Lsn> {
+    let a = activity?;
+    (a.in_recovery && !a.receiver && a.startup_waiting_for_wal && a.replay == Some(published))
+        .then_some(published)
+}
+
+/// Issue 16: the `<rsc>-xlog-final` mark a node publishes: its position
+/// when this observation ([`observed_final`]) and the previous one of its
+/// own monitors (kept in tmpdir, [`FINAL_SEEN_FILE`]) both prove it final
+/// at the same position; `None` otherwise (the mark is withdrawn).
+pub fn final_mark(previous: Option<Lsn>, now: Option<Lsn>) -> Option<Lsn> {
+    match (previous, now) {
+        (Some(p), Some(n)) if p == n => Some(n),
+        _ => None,
+    }
+}
+
+/// Issue 16: the tmpdir file where a node's monitor keeps the position its
+/// last observation proved final ([`observed_final`]), for the next
+/// monitor's [`final_mark`]. Removed at start.
+pub const FINAL_SEEN_FILE: &str = "xlog_final_seen";
+
+/// What the round read of the other nodes' finality marks (issue 16,
+/// target 3).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Finality {
     /// The resource's `node_list`.
     pub node_list: Vec<String>,
-    /// Nodes whose `<rsc>-xlog-idle` equals their published `<rsc>-xlog-loc`
-    /// (their server has received no WAL since it started and has no
-    /// `restore_command`): their position cannot move by itself.
-    pub idle: Vec<String>,
-    /// node_list nodes that did not publish because their recorded
-    /// data-status keeps them out of the election whatever their position
-    /// (`DISCONNECT` and the like, stock §4.3): the count-based rule does
-    /// not wait for them either.
+    /// Each node_list node's published `<rsc>-xlog-final` ([`final_mark`]),
+    /// `None` when absent, unreadable or not an LSN.
+    pub marks: Vec<(String, Option<Lsn>)>,
+    /// node_list nodes whose recorded data-status keeps them out of the
+    /// election whatever their position (`DISCONNECT` and the like, stock
+    /// §4.3): they publish no location, and their mark alone proves they
+    /// run with a final position.
     pub out_of_election: Vec<String>,
 }
 
 /// Issue 16 (target 3): the bootstrap election may decide before
-/// `xlog_check_count` rounds only when the positions are proven final:
+/// `xlog_check_count` rounds only when every position is proven final:
+/// every node_list node has published a location (`<rsc>-xlog-loc`) and a
+/// `<rsc>-xlog-final` mark equal to it, or, kept out of the election by its
+/// recorded data-status, a mark alone. A node publishes that mark only
+/// when two consecutive observations by its own monitors saw, at the same
+/// replay position, its server in recovery with no WAL receiver and its
+/// startup process waiting for WAL ([`observed_final`], [`final_mark`]).
 ///
-/// 1. every node_list node has published a readable location, or is kept
-///    out of the election by its recorded data-status;
-/// 2. every published node (this one included) is idle: its server has
-///    received no WAL by streaming since it started
-///    (`pg_last_wal_receive_lsn()` is NULL, or still below the replay
-///    position: the segment start PostgreSQL records when streaming is
-///    first requested), and it published that mark with its current
-///    location;
-/// 3. the positions are unchanged across two reads: the note of the
-///    previous round equals this round's.
-///
-/// Then no node gains WAL by streaming (nothing is primary) and no position
-/// is missing, so waiting more rounds cannot change the result. WAL replayed
-/// from an archive (`restore_command`) is not observable; a position it
-/// moves changes between two reads unless the archive is slower than one
-/// monitor interval per segment (docs/decision-logic.md states this limit).
-/// `Ok` holds the proof in words, `Err` what is missing.
+/// Such a position cannot move unless WAL appears from a source absent
+/// during both observations (docs/decision-logic.md, "Early election",
+/// states the proof and this limit); anything missing, unreadable or
+/// different fails closed to the count. `Ok` holds the proof in words,
+/// `Err` what is missing.
 pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String> {
-    let published = |n: &String| round.observed.iter().any(|o| &o.node == n);
-    let missing: Vec<&String> = finality
-        .node_list
-        .iter()
-        .filter(|n| !published(n) && !finality.out_of_election.contains(n))
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "{} not published yet",
-            missing
-                .iter()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+    let mut missing = Vec::new();
+    for node in &finality.node_list {
+        let loc = round
+            .observed
+            .iter()
+            .find(|o| &o.node == node)
+            .map(|o| o.lsn);
+        let mark = finality
+            .marks
+            .iter()
+            .find(|(n, _)| n == node)
+            .and_then(|(_, m)| *m);
+        match (loc, mark) {
+            (Some(l), Some(m)) if l == m => {}
+            (None, Some(_)) if finality.out_of_election.contains(node) => {}
+            (None, _) => missing.push(format!("{node} has no location")),
+            (Some(_), None) => missing.push(format!("{node} not proven final")),
+            (Some(l), Some(m)) => missing.push(format!("{node} final at {m}, not at {l}")),
+        }
     }
-    let moving: Vec<&str> = round
-        .observed
-        .iter()
-        .filter(|o| !finality.idle.contains(&o.node))
-        .map(|o| o.node.as_str())
-        .collect();
-    if !moving.is_empty() {
-        return Err(format!("{} may still receive WAL", moving.join(", ")));
+    if finality.node_list.is_empty() || !missing.is_empty() {
+        return Err(missing.join(", "));
     }
-    if round.previous.as_deref() != Some(render_note(&round.observed).as_str()) {
-        return Err("the positions have not been read unchanged twice yet".into());
-    }
-    Ok(format!(
-        "positions final: every node_list node published ({} out of the election), none receives WAL, unchanged across two reads",
-        finality.out_of_election.len()
-    ))
-}
-
-/// Issue 16: true when a standby's `(pg_last_wal_replay_lsn(),
-/// pg_last_wal_receive_lsn())` show that it has received no WAL by streaming
-/// since its server started: the receive position is NULL, or below the
-/// replay position (PostgreSQL sets it to the start of the wanted segment
-/// when streaming is first requested; received WAL moves it past). Equal
-/// (a standby that streamed and replayed everything) or no replay position:
-/// false.
-pub fn received_nothing(replay: Option<Lsn>, receive: Option<Lsn>) -> bool {
-    match (replay, receive) {
-        (_, None) => true,
-        (Some(replay), Some(receive)) => receive < replay,
-        (None, Some(_)) => false,
-    }
+    Ok(
+        "positions final: every node_list node saw twice its startup process waiting for WAL with no WAL receiver, at its published location"
+            .into(),
+    )
 }
 
 /// [`decide_checked`], deciding early when [`proven_final`] holds: a round
-/// that would wait is decided as if it were the `xlog_check_count`-th
-/// (issue 16). Without `finality`, or when it does not hold, exactly
+/// that would wait (or restart the count because a location changed or
+/// this is the first read) is decided as if the current locations had been
+/// read unchanged `xlog_check_count` times (issue 16). Without `finality`,
+/// with an unreadable input, or when the proof does not hold: exactly
 /// [`decide_checked`].
 pub fn decide_with_finality(
     round: &Round,
@@ -578,14 +582,21 @@ pub fn decide_with_finality(
     finality: Option<&Finality>,
 ) -> Decision {
     let counted = decide_checked(round, unreadable);
-    if counted.verdict != Verdict::Waiting {
+    if !unreadable.is_empty()
+        || matches!(
+            counted.verdict,
+            Verdict::Winner | Verdict::Loser | Verdict::Yield
+        )
+    {
         return counted;
     }
     let Some(proof) = finality.and_then(|f| proven_final(round, f).ok()) else {
         return counted;
     };
     let early = Round {
-        check_count: round.completed + 1,
+        previous: Some(render_note(&round.observed)),
+        completed: 0,
+        check_count: 1,
         ..round.clone()
     };
     let mut d = decide_checked(&early, unreadable);
@@ -1390,49 +1401,73 @@ mod tests {
             my_superset_only: false,
             quorum: None,
         };
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let fin = |list: &[&str], idle: &[&str], out: &[&str]| Finality {
-            node_list: names(list),
-            idle: names(idle),
-            out_of_election: names(out),
+        let fin = |list: &[&str], marks: &[(&str, Option<u64>)]| Finality {
+            node_list: list.iter().map(|s| s.to_string()).collect(),
+            marks: marks
+                .iter()
+                .map(|(n, m)| (n.to_string(), m.map(Lsn)))
+                .collect(),
+            out_of_election: Vec::new(),
         };
-        let all = fin(&["a", "b"], &["a", "b"], &[]);
+        let all = fin(&["a", "b"], &[("a", Some(0x500)), ("b", Some(0x300))]);
         let r = round(Some(&text));
         assert!(proven_final(&r, &all).is_ok());
         let d = decide_with_finality(&r, &[], Some(&all));
         assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
         assert!(d.reason.contains("decided early"), "{}", d.reason);
+        // The first read (no previous note) decides too: each mark already
+        // carries two observations of its own node.
+        let d = decide_with_finality(&round(None), &[], Some(&all));
+        assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
         // Without the proof: the count (1 of 3) waits.
         assert_eq!(
             decide_with_finality(&r, &[], None).verdict,
             Verdict::Waiting
         );
-        // A node_list node that has not published and is not out: wait.
-        let missing = fin(&["a", "b", "c"], &["a", "b"], &[]);
-        assert!(proven_final(&r, &missing).unwrap_err().contains('c'));
+        // A node_list node without a location: the count.
+        let missing = fin(
+            &["a", "b", "c"],
+            &[("a", Some(0x500)), ("b", Some(0x300)), ("c", Some(0x900))],
+        );
+        assert!(proven_final(&r, &missing)
+            .unwrap_err()
+            .contains("c has no location"));
         assert_eq!(
             decide_with_finality(&r, &[], Some(&missing)).verdict,
             Verdict::Waiting
         );
-        // ... unless its data-status keeps it out of the election.
-        let out = fin(&["a", "b", "c"], &["a", "b"], &["c"]);
+        // ... unless its data-status keeps it out and it published its mark.
+        let out = Finality {
+            out_of_election: vec!["c".into()],
+            ..missing.clone()
+        };
         assert_eq!(
             decide_with_finality(&r, &[], Some(&out)).verdict,
             Verdict::Winner
         );
-        // A node that may still receive WAL: wait.
-        let moving = fin(&["a", "b"], &["a"], &[]);
-        assert!(proven_final(&r, &moving).unwrap_err().contains('b'));
+        let out_unmarked = Finality {
+            marks: out.marks[..2].to_vec(),
+            ..out.clone()
+        };
         assert_eq!(
-            decide_with_finality(&r, &[], Some(&moving)).verdict,
+            decide_with_finality(&r, &[], Some(&out_unmarked)).verdict,
             Verdict::Waiting
         );
-        // The first read (no previous note) or a changed one: restart.
-        assert_eq!(
-            decide_with_finality(&round(None), &[], Some(&all)).verdict,
-            Verdict::Restarted
-        );
-        assert!(proven_final(&round(Some("a 0\n")), &all).is_err());
+        // A node without a mark, or a mark at another position: the count.
+        for marks in [
+            vec![("a", Some(0x500)), ("b", None)],
+            vec![("a", Some(0x500))],
+            vec![("a", Some(0x500)), ("b", Some(0x200))],
+        ] {
+            let f = fin(&["a", "b"], &marks);
+            assert!(proven_final(&r, &f).unwrap_err().contains('b'));
+            assert_eq!(
+                decide_with_finality(&r, &[], Some(&f)).verdict,
+                Verdict::Waiting
+            );
+        }
+        // An empty node_list proves nothing.
+        assert!(proven_final(&r, &fin(&[], &[])).is_err());
         // Unreadable inputs still fail closed.
         let d = decide_with_finality(&r, &["b: garbage".to_string()], Some(&all));
         assert_eq!(d.verdict, Verdict::Restarted);
@@ -1445,24 +1480,46 @@ mod tests {
         );
     }
 
-    /// Issue 16: the receive position PostgreSQL 15 shows right after a
-    /// standby starts (the segment start, below replay) is idle; caught up
-    /// after streaming (equal) or ahead is not.
+    /// Issue 16: one observation proves a position final only with every
+    /// clause; the mark needs two equal observations.
     #[test]
-    fn received_nothing_reads_the_receive_position() {
-        assert!(received_nothing(Some(Lsn(0x0600_00A0)), None));
-        assert!(received_nothing(
-            Some(Lsn(0x0600_00A0)),
-            Some(Lsn(0x0600_0000))
-        ));
-        assert!(!received_nothing(
-            Some(Lsn(0x0600_00A0)),
-            Some(Lsn(0x0600_00A0))
-        ));
-        assert!(!received_nothing(
-            Some(Lsn(0x0600_00A0)),
-            Some(Lsn(0x0600_0100))
-        ));
-        assert!(!received_nothing(None, Some(Lsn(0x0600_0000))));
+    fn a_final_mark_needs_two_equal_observations_of_every_clause() {
+        let ok = RecoveryActivity {
+            in_recovery: true,
+            replay: Some(Lsn(0x500)),
+            receiver: false,
+            startup_waiting_for_wal: true,
+        };
+        assert_eq!(observed_final(Some(&ok), Lsn(0x500)), Some(Lsn(0x500)));
+        assert_eq!(observed_final(None, Lsn(0x500)), None);
+        assert_eq!(
+            observed_final(Some(&ok), Lsn(0x600)),
+            None,
+            "received past replay"
+        );
+        for bad in [
+            RecoveryActivity {
+                in_recovery: false,
+                ..ok
+            },
+            RecoveryActivity {
+                receiver: true,
+                ..ok
+            },
+            RecoveryActivity {
+                startup_waiting_for_wal: false,
+                ..ok
+            },
+            RecoveryActivity { replay: None, ..ok },
+        ] {
+            assert_eq!(observed_final(Some(&bad), Lsn(0x500)), None, "{bad:?}");
+        }
+        assert_eq!(
+            final_mark(Some(Lsn(0x500)), Some(Lsn(0x500))),
+            Some(Lsn(0x500))
+        );
+        assert_eq!(final_mark(None, Some(Lsn(0x500))), None);
+        assert_eq!(final_mark(Some(Lsn(0x400)), Some(Lsn(0x500))), None);
+        assert_eq!(final_mark(Some(Lsn(0x500)), None), None);
     }
 }

@@ -637,7 +637,9 @@ fn run_full_restart(case: &RestartCase) -> ((bool, bool), Result<(), TestCaseErr
     let restarted = std::cell::Cell::new(false);
     let promoted_after = std::cell::Cell::new(false);
     let stale_name = names[stale].clone();
-    let check = |sim: &mut Sim, oracle: &mut Oracle, commit: Option<pgsql_ra_core::sim::faults::Commit>| {
+    let check = |sim: &mut Sim,
+                 oracle: &mut Oracle,
+                 commit: Option<pgsql_ra_core::sim::faults::Commit>| {
         let promotions = std::mem::take(&mut sim.promotions);
         for r in promotions.iter().filter(|r| r.succeeded) {
             if restarted.get() {

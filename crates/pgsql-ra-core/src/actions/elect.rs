@@ -4,9 +4,9 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr,
-    handover_eligibility, lineage_eligibility, note_file_name, probe_claim_of, Finality,
-    NotesChange, Observation, Origin, Round, Verdict,
+    cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr, final_mark,
+    handover_eligibility, lineage_eligibility, note_file_name, observed_final, probe_claim_of,
+    Finality, NotesChange, Observation, Origin, Round, Verdict, FINAL_SEEN_FILE,
 };
 use crate::forks::ForkRecord;
 use crate::ineligible::Ineligible;
@@ -263,79 +263,138 @@ fn recorded_forever<T>(
 }
 
 /// A node that takes no part removes its published location and timeline
-/// (a stale one must not count in the others' rounds); also at stop and
-/// after a promotion. Failures are logged, never returned.
+/// (a stale one must not count in the others' rounds), its finality mark
+/// and the observation behind it (issue 16); also at stop and after a
+/// promotion. Failures are logged, never returned.
 pub fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
     let names = &ctx.agent.names;
-    let (loc, tli, idle) = (
+    let (fin, loc, tli) = (
+        names.xlog_final.clone(),
         names.xlog_loc.clone(),
         names.xlog_tli.clone(),
-        names.xlog_idle.clone(),
     );
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &fin);
+    ctx.warn_on_err("deleting the xlog final mark", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &loc);
     ctx.warn_on_err("deleting the xlog location", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
-    let r = ctx.attrs.delete_own(ctx.world.cluster, &idle);
-    ctx.warn_on_err("deleting the xlog idle mark", r);
+    forget_final_observation(ctx);
 }
 
-/// Issue 16: true when the local server has received no WAL by streaming
-/// since it started: `pg_last_wal_receive_lsn()` is NULL, or still below
-/// the replay position. PostgreSQL sets it, when the startup process first
-/// asks for streaming, to the start of the WAL segment it wants (at or
-/// before the replay position), and only WAL actually received moves it
-/// past; a standby that streamed and replayed everything has it equal to
-/// (or past) the replay position. Unreadable: false.
-fn own_idle(ctx: &mut Ctx<'_, '_>) -> bool {
-    match ctx.world.db.replay_and_receive_lsn() {
-        Ok((replay, receive)) => crate::election::received_nothing(replay, receive),
-        Err(_) => false,
+/// Issue 16: removes the tmpdir file of the last observation that proved
+/// this node's position final (at start, when the node takes no part).
+/// Failures are logged.
+pub fn forget_final_observation(ctx: &mut Ctx<'_, '_>) {
+    let path = ctx.tmp_path(FINAL_SEEN_FILE);
+    if let Err(e) = ctx.world.fs.remove(&path) {
+        ctx.log(LogLevel::Warn, &format!("Can't remove {path}: {e}"));
     }
 }
 
-/// Issue 16: what the round knows about the finality of the positions
-/// ([`crate::election::proven_final`]): which observed nodes published an
-/// idle mark equal to their location, and which unpublished node_list
-/// nodes are kept out of the election by their recorded data-status. An
-/// unreadable attribute proves nothing (the node counts as moving or
-/// missing).
-fn finality(ctx: &mut Ctx<'_, '_>, observed: &[Observation]) -> Finality {
+/// Issue 16: this monitor's observation of the local server
+/// ([`crate::election::observed_final`]) at the location `my_lsn` it
+/// publishes, kept in tmpdir for the next monitor, and the finality mark
+/// it earns with the previous observation ([`final_mark`]). An unreadable
+/// activity, file or a file that cannot be written earns no mark.
+fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
+    let activity = ctx.world.db.recovery_activity().ok().flatten();
+    let now = observed_final(activity.as_ref(), my_lsn);
+    let path = ctx.tmp_path(FINAL_SEEN_FILE);
+    let previous = match ctx.world.fs.read(&path) {
+        Ok(text) => text.and_then(|t| Lsn::parse_attr(t.trim()).ok()),
+        Err(_) => None,
+    };
+    let written = match now {
+        Some(lsn) => ctx
+            .world
+            .fs
+            .write(&path, &lsn.to_string(), FileOwner::Root, 0o600)
+            .is_ok(),
+        None => {
+            forget_final_observation(ctx);
+            true
+        }
+    };
+    if !written {
+        return None;
+    }
+    final_mark(previous, now)
+}
+
+/// Issue 16: a node whose recorded data-status keeps it out of the
+/// election (stock §4.3) publishes no location, but still its finality
+/// mark ([`own_final_mark`] at its own location): the early election then
+/// knows it runs and that its position cannot move. Failures withdraw the
+/// mark (logged).
+fn publish_final_out_of_election(ctx: &mut Ctx<'_, '_>) {
+    let name = ctx.agent.names.xlog_final.clone();
+    let mark = match own_location(ctx) {
+        Ok(lsn) => own_final_mark(ctx, lsn),
+        Err(_) => None,
+    };
+    match mark {
+        Some(lsn) => {
+            let r = ctx
+                .attrs
+                .set_own(ctx.world.cluster, &name, &lsn.to_string());
+            ctx.warn_on_err("publishing the xlog final mark", r);
+        }
+        None => {
+            let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
+            ctx.warn_on_err("withdrawing the xlog final mark", r);
+        }
+    }
+}
+
+/// Issue 16: true when a node's recorded data-status keeps it out of the
+/// election whatever its position (`DISCONNECT` and the like, stock §4.3;
+/// not a superset-only or quorum status, not an unrecognised value): the
+/// count-based rule does not wait for its location either.
+fn out_of_election(rep_mode: RepMode, raw: Option<&str>) -> bool {
+    raw.is_some_and(|v| {
+        eligibility_of_attr(rep_mode, Some(v)).is_err()
+            && !superset_only_status(rep_mode, Some(v))
+            && v != "STREAMING|QUORUM"
+            && v.parse::<DataStatus>()
+                .is_ok_and(|d| d.is_known() && d.to_string() == v)
+    })
+}
+
+/// Issue 16: every node_list node's published `<rsc>-xlog-final`, for
+/// [`crate::election::proven_final`]. An unreadable or malformed mark is
+/// `None` (the node is not proven final).
+fn finality(ctx: &mut Ctx<'_, '_>) -> Finality {
     let params = &ctx.agent.params;
     let names = &ctx.agent.names;
     let cluster = &mut *ctx.world.cluster;
-    let idle = observed
+    let marks = params
+        .node_list
         .iter()
-        .filter(|o| {
-            cluster
-                .get_attr(&o.node, &names.xlog_idle, Lifetime::Reboot)
+        .map(|n| {
+            let mark = cluster
+                .get_attr(n, &names.xlog_final, Lifetime::Reboot)
                 .ok()
                 .flatten()
-                .and_then(|v| Lsn::parse_attr(&v).ok())
-                == Some(o.lsn)
+                .and_then(|v| Lsn::parse_attr(&v).ok());
+            (n.clone(), mark)
         })
-        .map(|o| o.node.clone())
         .collect();
     let out_of_election = params
         .node_list
         .iter()
-        .filter(|n| !observed.iter().any(|o| &o.node == *n))
         .filter(|n| {
             let raw = cluster
                 .get_attr(n, &names.data_status, Lifetime::Forever)
                 .ok()
                 .flatten();
-            raw.as_deref().is_some_and(|v| {
-                eligibility_of_attr(params.rep_mode, Some(v)).is_err()
-                    && !superset_only_status(params.rep_mode, Some(v))
-                    && v != "STREAMING|QUORUM"
-            })
+            out_of_election(params.rep_mode, raw.as_deref())
         })
         .cloned()
         .collect();
     Finality {
         node_list: params.node_list.clone(),
-        idle,
+        marks,
         out_of_election,
     }
 }
@@ -513,6 +572,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             _ => reason,
         };
         ctx.log(level, &detail);
+        if level == LogLevel::Info {
+            publish_final_out_of_election(ctx);
+        }
         return Ok(false);
     }
     let my_lsn = own_location(ctx)?;
@@ -554,11 +616,11 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     }
     // Issue 16: a mark from an earlier round never vouches for a new
     // location: it goes before the location changes.
-    let idle = own_idle(ctx);
-    if !idle {
+    let mark = own_final_mark(ctx, my_lsn);
+    if mark.is_none() {
         ctx.attrs
-            .delete_own(ctx.world.cluster, &names.xlog_idle)
-            .map_err(generic("Can't withdraw my idle mark"))?;
+            .delete_own(ctx.world.cluster, &names.xlog_final)
+            .map_err(generic("Can't withdraw my final mark"))?;
     }
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
@@ -574,12 +636,12 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             ctx.warn_on_err("deleting the xlog timeline", r);
         }
     }
-    // Issue 16: the mark that this node's position cannot move by itself,
-    // written after the location it vouches for (removed before, above).
-    if idle {
+    // Issue 16: the mark that this node's position cannot move, written
+    // after the location it vouches for (removed before, above).
+    if let Some(lsn) = mark {
         ctx.attrs
-            .set_own(ctx.world.cluster, &names.xlog_idle, &my_lsn.to_string())
-            .map_err(generic("Can't publish my idle mark"))?;
+            .set_own(ctx.world.cluster, &names.xlog_final, &lsn.to_string())
+            .map_err(generic("Can't publish my final mark"))?;
     }
     let mut observed = Vec::new();
     let mut unreadable = Vec::new();
@@ -641,7 +703,7 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         my_superset_only,
         quorum,
     };
-    let finality = finality(ctx, &round.observed);
+    let finality = finality(ctx);
     let decision = decide_with_finality(&round, &unreadable, Some(&finality));
     if matches!(decision.verdict, Verdict::Winner | Verdict::Loser) {
         journal_election(ctx, &round, &decision);
