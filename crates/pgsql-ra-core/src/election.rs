@@ -530,7 +530,9 @@ pub struct Finality {
 /// `xlog_check_count` rounds only when every position is proven final:
 /// every node_list node has published a location (`<rsc>-xlog-loc`) and a
 /// `<rsc>-xlog-final` mark equal to it, or, kept out of the election by its
-/// recorded data-status, a mark alone. A node publishes that mark only
+/// recorded data-status, a mark alone, at or below the highest published
+/// location (an ineligible node ahead of every candidate leaves the
+/// decision to the count, as before issue 16). A node publishes that mark only
 /// when two consecutive observations by its own monitors saw, at the same
 /// replay position, its server in recovery with no WAL receiver and its
 /// startup process waiting for WAL ([`observed_final`], [`final_mark`]).
@@ -542,6 +544,7 @@ pub struct Finality {
 /// `Err` what is missing.
 pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String> {
     let mut missing = Vec::new();
+    let highest = round.observed.iter().map(|o| o.lsn).max();
     for node in &finality.node_list {
         let loc = round
             .observed
@@ -555,7 +558,11 @@ pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String
             .and_then(|(_, m)| *m);
         match (loc, mark) {
             (Some(l), Some(m)) if l == m => {}
-            (None, Some(_)) if finality.out_of_election.contains(node) => {}
+            (None, Some(m)) if finality.out_of_election.contains(node) => {
+                if highest.is_none_or(|h| m > h) {
+                    missing.push(format!("{node} (out of the election) final at {m}, ahead"));
+                }
+            }
             (None, _) => missing.push(format!("{node} has no location")),
             (Some(_), None) => missing.push(format!("{node} not proven final")),
             (Some(l), Some(m)) => missing.push(format!("{node} final at {m}, not at {l}")),
@@ -1427,7 +1434,7 @@ mod tests {
         // A node_list node without a location: the count.
         let missing = fin(
             &["a", "b", "c"],
-            &[("a", Some(0x500)), ("b", Some(0x300)), ("c", Some(0x900))],
+            &[("a", Some(0x500)), ("b", Some(0x300)), ("c", Some(0x200))],
         );
         assert!(proven_final(&r, &missing)
             .unwrap_err()
@@ -1445,6 +1452,15 @@ mod tests {
             decide_with_finality(&r, &[], Some(&out)).verdict,
             Verdict::Winner
         );
+        let out_ahead = Finality {
+            marks: vec![
+                ("a".into(), Some(Lsn(0x500))),
+                ("b".into(), Some(Lsn(0x300))),
+                ("c".into(), Some(Lsn(0x501))),
+            ],
+            ..out.clone()
+        };
+        assert!(proven_final(&r, &out_ahead).unwrap_err().contains("ahead"));
         let out_unmarked = Finality {
             marks: out.marks[..2].to_vec(),
             ..out.clone()
