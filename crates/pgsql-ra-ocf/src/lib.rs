@@ -26,6 +26,7 @@ pub mod pg_ctl;
 pub mod pgpass;
 pub mod procfs;
 pub mod raw_env;
+pub mod recovery_activity;
 pub mod system;
 pub mod tls;
 pub mod tls_name;
