@@ -607,6 +607,11 @@ pub fn decide_with_finality(
         ..round.clone()
     };
     let mut d = decide_checked(&early, unreadable);
+    if !matches!(d.verdict, Verdict::Winner | Verdict::Loser | Verdict::Yield) {
+        // No decision even on final positions (diverged histories, a tie
+        // of system identifiers): the count goes on as without the proof.
+        return counted;
+    }
     d.reason = format!("{} (decided early, {proof})", d.reason);
     d
 }

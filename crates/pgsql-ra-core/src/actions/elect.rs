@@ -351,7 +351,7 @@ fn publish_final_out_of_election(ctx: &mut Ctx<'_, '_>) {
 /// election whatever its position (`DISCONNECT` and the like, stock §4.3;
 /// not a superset-only or quorum status, not an unrecognised value): the
 /// count-based rule does not wait for its location either.
-fn out_of_election(rep_mode: RepMode, raw: Option<&str>) -> bool {
+pub(crate) fn out_of_election(rep_mode: RepMode, raw: Option<&str>) -> bool {
     raw.is_some_and(|v| {
         eligibility_of_attr(rep_mode, Some(v)).is_err()
             && !superset_only_status(rep_mode, Some(v))
