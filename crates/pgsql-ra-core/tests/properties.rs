@@ -924,8 +924,7 @@ fn run_cold_start(case: &ColdCase) -> (bool, Result<(), TestCaseError>) {
                 .and_then(|n| n.fs.file(&journal))
                 .and_then(|t| {
                     t.lines()
-                        .filter(|l| l.contains("\"election\""))
-                        .last()
+                        .rfind(|l| l.contains("\"election\""))
                         .map(|l| l.contains("decided early"))
                 })
                 .unwrap_or(false);

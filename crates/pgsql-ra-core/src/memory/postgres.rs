@@ -966,7 +966,7 @@ impl Database for SimPostgres {
                 in_recovery: true,
                 replay: Some(i.lsn),
                 receiver: streaming || i.backlog.is_some_and(Backlog::receiver),
-                startup_waiting_for_wal: i.backlog.map_or(true, |b| b.startup_waiting(i.lsn)),
+                startup_waiting_for_wal: i.backlog.is_none_or(|b| b.startup_waiting(i.lsn)),
             }))
         })
     }
