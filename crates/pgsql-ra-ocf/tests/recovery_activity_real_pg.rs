@@ -142,3 +142,43 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
         "the mark is the replay position"
     );
 }
+
+/// The statement's wait-event names on every major 10 to 18 found (15 from
+/// Debian, the others from `scripts/fetch-postgres.sh`'s cache; a missing
+/// major is said on stderr and skipped, 15 is required): a standby without
+/// any primary (no `primary_conninfo`) that replayed everything reads as in
+/// recovery, no WAL receiver, the startup process waiting for WAL.
+#[test]
+fn a_standby_without_primary_waits_for_wal_on_every_major() {
+    let mut seen = Vec::new();
+    for major in 10..=18u32 {
+        let Some((bin, version)) = server_bins(major) else {
+            assert_ne!(major, 15, "PostgreSQL 15 is required");
+            eprintln!("PostgreSQL {major}: not installed, skipped");
+            continue;
+        };
+        let dir = TestDir::new(&format!("finality-{major}"));
+        let n = PgNode::new(&dir, "node1", 1, free_port()).with_server(&bin, major);
+        let _guard = ServerGuard(vec![n.clone()]);
+        n.initdb();
+        let (file, text) = if major >= 12 {
+            ("standby.signal", "")
+        } else {
+            ("recovery.conf", "standby_mode = 'on'\n")
+        };
+        let path = format!("{}/{file}", n.pgdata);
+        std::fs::write(&path, text).expect("standby configuration");
+        chown_pgdba(std::path::Path::new(&path));
+        n.start_directly();
+        let mut db = db(&n);
+        let mut last = None;
+        let waiting = wait_for(Duration::from_secs(20), || {
+            let a = activity(&mut db);
+            last = Some(a);
+            a.in_recovery && !a.receiver && a.startup_waiting_for_wal && a.replay.is_some()
+        });
+        assert!(waiting, "PostgreSQL {version}: {last:?}");
+        seen.push(major);
+    }
+    eprintln!("waiting for WAL read on PostgreSQL {seen:?}");
+}
