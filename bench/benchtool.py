@@ -18,6 +18,16 @@
         recurring monitor wall times from execd's debug log: from "Scheduling another invocation
         of X" to "X[pid] exited with status" (execd's own "execution time" of recurring ops is stale).
         Also one-shot promote/start/demote/stop times from execd's log_finished lines.
+  benchtool.py execdexecs AGENT_SUBSTR TRACE...
+        issue 16: from `strace -f -e trace=process` of pacemaker-execd over a steady period, every
+        "<agent> monitor" exec and the programs exec'd BELOW it (its descendants, by the clone
+        tree; the agent's own exec not counted) -> per-monitor counts.
+  benchtool.py mkexecs RA NODES ROLE EXECS.json [NOTE]      -> a result line (kind "execs")
+  benchtool.py mkcpu RA NODES SECS TICKS BEFORE AFTER [NOTE] -> a result line (kind "cpu"): the
+        CPU (user+sys) of execd's reaped children per node over SECS, from /proc/<execd>/stat
+        cutime+cstime (BEFORE/AFTER: "node ticks" lines; TICKS: CLK_TCK).
+  benchtool.py mkrestart RA VARIANT DIR                   -> a result line (kind "restart")
+        from DIR/restart-*.env (lab.sh restart): first write after the start, who was promoted.
   benchtool.py stats            (stdin: numbers) -> n median p95 min max
   benchtool.py report RESULTS.jsonl META.json > benchmarks.md
 """
@@ -316,6 +326,95 @@ def cmd_mkfail(ra, rdir, execdf, note=""):
     print(json.dumps(rec))
 
 
+def cmd_execdexecs(agent_substr, *traces):
+    """issue 16: programs exec'd below each "<agent> monitor" in execd process traces"""
+    per, progs = [], {}
+    for path in traces:
+        parent, roots, execs = {}, {}, []
+        pending = {}
+        for line in open(path, errors="replace"):
+            line = line.rstrip("\n")
+            m = re.match(r'^(\d+)\s+(?:<\.\.\. )?(clone3?|fork|vfork)\b.*= (\d+)$', line)
+            if m and not line.endswith("<unfinished ...>"):
+                if "CLONE_THREAD" not in line:
+                    parent[m.group(3)] = m.group(1)
+                continue
+            m = re.match(r'^(\d+)\s+(?:<\.\.\. )?(clone3?|fork|vfork) resumed>.*= (\d+)$', line)
+            if m:
+                parent[m.group(3)] = m.group(1)
+                continue
+            m = EXEC_RE.match(line)
+            if m:
+                pid, prog = m.group(1), m.group(2)
+                if line.endswith("<unfinished ...>"):
+                    pending[pid] = (prog, line)
+                    continue
+                if re.search(r"= 0$", line):
+                    execs.append((pid, prog, line))
+                continue
+            m = re.match(r'^(\d+)\s+<\.\.\. execve resumed>.*= 0$', line)
+            if m and m.group(1) in pending:
+                prog, first = pending.pop(m.group(1))
+                execs.append((m.group(1), prog, first))
+        for pid, prog, line in execs:
+            if agent_substr in prog and '"monitor"' in line:
+                roots[pid] = 0
+        for pid, prog, _ in execs:
+            if pid in roots:
+                continue
+            p, hops = parent.get(pid), 0
+            while p is not None and p not in roots and hops < 64:
+                p, hops = parent.get(p), hops + 1
+            if p in roots:
+                roots[p] += 1
+                progs[os.path.basename(prog)] = progs.get(os.path.basename(prog), 0) + 1
+        per.extend(roots.values())
+    print(json.dumps({"monitors": len(per), "execs_per_monitor": summary(per), "programs": progs}))
+
+
+def cmd_mkexecs(ra, nodes, role, execsf, note=""):
+    rec = {"kind": "execs", "ra": ra, "nodes": int(nodes), "role": role}
+    if os.path.exists(execsf) and os.path.getsize(execsf):
+        rec.update(json.load(open(execsf)))
+    if note:
+        rec["note"] = note
+    print(json.dumps(rec))
+
+
+def cmd_mkcpu(ra, nodes, secs, ticks, before, after, note=""):
+    def read(path):
+        out = {}
+        for l in open(path):
+            parts = l.split()
+            if len(parts) == 2:
+                out[parts[0]] = int(parts[1])
+        return out
+    b, a = read(before), read(after)
+    pct = {n: 100.0 * (a[n] - b[n]) / float(ticks) / float(secs) for n in a if n in b and a[n] >= b[n]}
+    rec = {"kind": "cpu", "ra": ra, "nodes": int(nodes), "secs": float(secs), "pct_per_node": pct,
+           "max_pct": max(pct.values()) if pct else None}
+    if note:
+        rec["note"] = note
+    print(json.dumps(rec))
+
+
+def cmd_mkrestart(ra, variant, rdir):
+    import glob
+    rounds = sorted(glob.glob(os.path.join(rdir, "restart-*.env")))
+    writes, promoted, stale_promoted = [], {}, 0
+    for f in rounds:
+        kv = dict(l.strip().split("=", 1) for l in open(f) if "=" in l)
+        new = kv.get("NEW", "")
+        promoted[new or "none"] = promoted.get(new or "none", 0) + 1
+        if kv.get("STALE") and new == kv.get("STALE"):
+            stale_promoted += 1
+        if kv.get("WRITE", "NA") not in ("NA", ""):
+            writes.append(float(kv["WRITE"]))
+    print(json.dumps({"kind": "restart", "ra": ra, "variant": variant, "rounds": len(rounds),
+                      "ok": len(writes), "write": summary(writes), "promoted": promoted,
+                      "stale_promoted": stale_promoted}))
+
+
 def cmd_children(trace, agent_substr="/resource.d/"):
     """argv of every distinct program the agent exec'd (from an strace -f -e trace=process file)"""
     seen, out, pending = set(), [], {}
@@ -481,6 +580,65 @@ def cmd_report(results, metaf):
             p("first write, ours/stock (medians): %s" % ratio(s_o["median"], s_s["median"]))
         p("")
 
+    # issue 16 (performance step 2)
+    ex = [r for r in recs if r.get("kind") == "execs"]
+    cpu = [r for r in recs if r.get("kind") == "cpu"]
+    rs = [r for r in recs if r.get("kind") == "restart"]
+    ff = [r for r in recs if r.get("kind") == "failover_fast"]
+    if ex or cpu or rs or ff:
+        p("## Step 2 (issue 16): programs below a steady-state monitor, idle CPU, restarts, 1 s failover")
+        p("")
+    if ex:
+        p("Programs exec'd below the agent per steady-state recurring monitor (`strace -f` of pacemaker-execd; "
+          "the agent's own exec not counted):")
+        p("")
+        p("| agent | nodes | role | monitors seen | execs per monitor (median, min-max) | programs |")
+        p("|---|---|---|---|---|---|")
+        for r in ex:
+            e = r.get("execs_per_monitor") or {}
+            p("| %s | %d | %s | %s | %s | %s |" % (names.get(r["ra"], r["ra"]), r.get("nodes", 0), r.get("role"),
+                                                r.get("monitors", 0),
+                                                "%s (%s-%s)" % (e.get("median"), e.get("min"), e.get("max")) if e.get("n") else "—",
+                                                ", ".join("%s %d" % kv for kv in sorted((r.get("programs") or {}).items(), key=lambda kv: -kv[1])) or "none"))
+        p("")
+    if cpu:
+        p("CPU over an idle period (user+sys of pacemaker-execd's reaped children per node, i.e. the agent's "
+          "monitors and the VIP's IPaddr2 monitor, divided by wall time; % of one core):")
+        p("")
+        p("| agent | nodes | seconds | per node | max |")
+        p("|---|---|---|---|---|")
+        for r in cpu:
+            p("| %s | %d | %.0f | %s | **%s** |" % (names.get(r["ra"], r["ra"]), r.get("nodes", 0), r.get("secs", 0),
+                                               ", ".join("%s %.2f %%" % kv for kv in sorted(r.get("pct_per_node", {}).items())),
+                                               "%.2f %%" % r["max_pct"] if r.get("max_pct") is not None else "—"))
+        p("")
+    if rs:
+        p("Restarts of the whole cluster (`lab.sh restart`): from starting every node to the first acknowledged "
+          "write through the VIP (s); the stale node (stopped earlier, writes went on) must never be promoted:")
+        p("")
+        p("| agent | variant | ok/rounds | first write s (median, min-max) | promoted | stale promoted |")
+        p("|---|---|---|---|---|---|")
+        for r in rs:
+            w = r.get("write") or {}
+            p("| %s | %s | %d/%d | %s | %s | %d |" % (names.get(r["ra"], r["ra"]), r.get("variant"), r.get("ok", 0),
+                                                   r.get("rounds", 0),
+                                                   "**%.2f** (%.2f-%.2f)" % (w["median"], w["min"], w["max"]) if w.get("n") else "—",
+                                                   ", ".join("%s %d" % kv for kv in sorted(r.get("promoted", {}).items())),
+                                                   r.get("stale_promoted", 0)))
+        p("")
+    if ff:
+        p("Failover with a 1 s Promoted monitor interval (kill -9 -> first write through the VIP, s):")
+        p("")
+        p("| agent | ok/rounds | detected | promoted | VIP | first write |")
+        p("|---|---|---|---|---|---|")
+        for r in ff:
+            cells = []
+            for k in ("DETECT", "PROMOTED", "VIP", "WRITE"):
+                s_ = r.get("phases", {}).get(k)
+                cells.append("%.2f (%.2f-%.2f)" % (s_["median"], s_["min"], s_["max"]) if s_ and s_.get("n") else "—")
+            cells[3] = "**%s**" % cells[3]
+            p("| %s | %d/%d | %s |" % (names.get(r["ra"], r["ra"]), r.get("ok", 0), r.get("rounds", 0), " | ".join(cells)))
+        p("")
     sc = get("scaling")
     if sc:
         p("## Scaling in N (in-memory harness, one steady-state monitor, calls to the Cluster port)")
@@ -526,6 +684,14 @@ def main():
         cmd_children(*a[1:3])
     elif c == "runargv":
         cmd_runargv(*a[1:6])
+    elif c == "execdexecs":
+        cmd_execdexecs(*a[1:])
+    elif c == "mkexecs":
+        cmd_mkexecs(*a[1:6])
+    elif c == "mkcpu":
+        cmd_mkcpu(*a[1:8])
+    elif c == "mkrestart":
+        cmd_mkrestart(*a[1:4])
     elif c == "stats":
         cmd_stats()
     elif c == "report":

@@ -19,10 +19,18 @@
 #     exec-time of recurring ops is stale, see shared/lab/REPORT.md section 8);
 #  5. ROUNDS failovers (lab.sh failover: kill -9 of the postmaster -> first write via the VIP),
 #     each followed by lab.sh rebuild of the old primary; PAF needs fencing (FENCING=1) there.
-# Then the 3-node lab (primary monitor cost only), and the in-memory scaling bench (N=2..16).
+#  6. issue 16: EXECS_SECS of steady state with pacemaker-execd under strace -f -e trace=process:
+#     the programs exec'd BELOW the agent per recurring monitor (target: 0 for ours);
+#  7. issue 16: RESTART_ROUNDS full-cluster restarts (lab.sh restart): a cold start (every node's
+#     stack stopped cleanly, all started together) and a restart with a stale standby (stopped
+#     first, writes went on): first write through the VIP after the start, who was promoted.
+# Then the 3-node lab (primary monitor cost; the idle CPU of CPU_SECS, issue 16: execd's reaped
+# children per node, /proc cutime+cstime), the 1 s Promoted-interval failover phase (FAST_ROUNDS,
+# lab MON_PROMOTED=1s, issue 16) and the in-memory scaling bench (N=2..16).
 #
 # Knobs: FAILOVER_JITTER=1 RESTART_ON_PROMOTE=true (lab knob) DOC=1 (rewrite docs/benchmarks.md)
 #        MONITORS=30 STRACE_RUNS=5 EXECD_SECS=125 ROUNDS=10 PAF_ROUNDS=3 AGENTS="ours stock paf"
+#        EXECS_SECS=30 RESTART_ROUNDS=3 CPU_SECS=600 FAST_ROUNDS=20 (issue 16; --quick: 10 1 5 1)
 #        SCALE3=1 (3-node phase) PGSQL_RA_BIN (default: built here into /work/target-bench)
 #        BUILD=1 (cargo build ours first)  RUN_ID
 # Needs root and the lab (lab/lab.sh).  The lab is always brought down at the end.
@@ -39,10 +47,12 @@ if [ $QUICK = 1 ]; then
   MONITORS=${MONITORS:-3}; STRACE_RUNS=${STRACE_RUNS:-1}; EXECD_SECS=${EXECD_SECS:-0}
   ROUNDS=${ROUNDS:-1}; PAF_ROUNDS=${PAF_ROUNDS:-0}; AGENTS=${AGENTS:-"ours stock"}; SCALE3=${SCALE3:-0}
   STOCK_ROUNDS=${STOCK_ROUNDS:-0}
+  EXECS_SECS=${EXECS_SECS:-10}; RESTART_ROUNDS=${RESTART_ROUNDS:-1}; CPU_SECS=${CPU_SECS:-5}; FAST_ROUNDS=${FAST_ROUNDS:-1}
 else
   MONITORS=${MONITORS:-30}; STRACE_RUNS=${STRACE_RUNS:-5}; EXECD_SECS=${EXECD_SECS:-125}
   ROUNDS=${ROUNDS:-10}; PAF_ROUNDS=${PAF_ROUNDS:-3}; AGENTS=${AGENTS:-"ours stock paf"}; SCALE3=${SCALE3:-1}
   STOCK_ROUNDS=${STOCK_ROUNDS:-$ROUNDS}
+  EXECS_SECS=${EXECS_SECS:-30}; RESTART_ROUNDS=${RESTART_ROUNDS:-3}; CPU_SECS=${CPU_SECS:-600}; FAST_ROUNDS=${FAST_ROUNDS:-20}
 fi
 BUILD=${BUILD:-1}
 # random 0-3 s pause before each kill, so the kill lands at a random point of the 3 s monitor
@@ -136,6 +146,16 @@ measure_role() {   # measure_role DIR NODE ROLE INTERVAL
   mkdir -p "$d"; : > "$d/run.jsonl"
   log "$RA: $MONITORS direct monitors on $n ($role, $agent)"
   lab enter "$n" "$PY" "$TOOL" run "$env" "$agent" monitor "$MONITORS" 0.3 "$d/run.jsonl" || fail "$RA: direct monitors on $n failed"
+  if [ "$RA" = ours ]; then   # issue 16: the same monitors through crm_mon (PGSQL_RA_CIB_READ=crm_mon), A/B
+    $PY -c 'import json,sys; e=json.load(open(sys.argv[1])); e["PGSQL_RA_CIB_READ"]="crm_mon"; json.dump(e, open(sys.argv[2], "w"))' "$env" "$d/env-crm_mon.json"
+    lab enter "$n" "$PY" "$TOOL" run "$d/env-crm_mon.json" "$agent" monitor "$MONITORS" 0.3 "$d/run-crm_mon.jsonl" || fail "$RA: crm_mon-path monitors on $n failed"
+    log "$RA: $role monitor wall/cpu ms medians, libcib path vs crm_mon path: $($PY -c 'import json,sys
+def m(p):
+    r=[json.loads(l) for l in open(p) if l.strip()]
+    w=sorted(x["wall_ms"] for x in r); c=sorted(x["cpu_ms"] for x in r)
+    return "%.1f/%.1f" % (w[len(w)//2], c[len(c)//2]) if r else "-"
+print(m(sys.argv[1]), "vs", m(sys.argv[2]))' "$d/run.jsonl" "$d/run-crm_mon.jsonl" 2>/dev/null)"
+  fi
   log "$RA: $STRACE_RUNS monitors under strace on $n"
   lab enter "$n" "$PY" "$TOOL" straceN "$env" "$agent" monitor "$STRACE_RUNS" "$d/strace" || fail "$RA: strace monitors on $n failed"
   $PY "$TOOL" count "$d"/strace/trace.* > "$d/count.json" 2>/dev/null || { fail "$RA: no strace output on $n"; : > "$d/count.json"; }
@@ -167,6 +187,73 @@ execd_times() {   # execd_times DIR SINCE
 }
 
 promoted() { kv promoted "$(lab state 2>/dev/null || true)"; }
+
+agent_substr() { case $RA in ours) echo /resource.d/pgsql-ra/;; stock) echo /resource.d/heartbeat/pgsql;; paf) echo /resource.d/heartbeat/pgsqlms;; esac; }
+
+# issue 16: the programs exec'd below the agent during steady-state recurring monitors: strace -f
+# of every node's pacemaker-execd (process calls only) for EXECS_SECS
+execd_execs() {   # execd_execs DIR
+  local dir=$1 n p pids="" sub
+  sub=$(agent_substr)
+  mkdir -p "$dir/execs"
+  for n in $NODES; do
+    p=$(lab enter "$n" pgrep -x pacemaker-execd | head -1) || true
+    [ -n "$p" ] || { fail "$RA: no pacemaker-execd on $n"; continue; }
+    ( lab enter "$n" timeout -s INT "$EXECS_SECS" strace -f -qq -s 256 -e trace=process -o "$dir/execs/execd-$n.trace" -p "$p" \
+        >/dev/null 2>&1 || true ) &
+    pids="$pids $!"
+  done
+  # shellcheck disable=SC2086
+  [ -z "$pids" ] || wait $pids
+  for n in $NODES; do
+    if [ -f "$dir/execs/execd-$n.trace" ] && $PY "$TOOL" execdexecs "$sub" "$dir/execs/execd-$n.trace" > "$dir/execs/$n.json"; then
+      log "$RA: programs below the agent's monitors on $n: $(cat "$dir/execs/$n.json")"
+      if grep -q '"monitors": 0' "$dir/execs/$n.json"; then fail "$RA: no recurring monitor of $n seen in $EXECS_SECS s of execd"; fi
+    else
+      fail "$RA: execd process trace of $n unreadable"; : > "$dir/execs/$n.json"
+    fi
+  done
+  return 0
+}
+
+# issue 16: CPU (user+sys) of every node's pacemaker-execd's reaped children (the agent's monitors
+# and the VIP's) over CPU_SECS of an idle cluster, from /proc/<execd>/stat cutime+cstime
+cpu_idle() {   # cpu_idle DIR
+  local dir=$1 n p f
+  mkdir -p "$dir/cpu"
+  for f in before after; do
+    : > "$dir/cpu/$f"
+    for n in $NODES; do
+      p=$(lab enter "$n" pgrep -x pacemaker-execd | head -1) || true
+      [ -n "$p" ] || { fail "$RA: no pacemaker-execd on $n"; continue; }
+      lab enter "$n" cat "/proc/$p/stat" | awk -v n="$n" '{print n, $16 + $17}' >> "$dir/cpu/$f"
+    done
+    if [ $f = before ]; then log "$RA: ${CPU_SECS} s of an idle cluster (CPU)"; sleep "$CPU_SECS"; fi
+  done
+  $PY "$TOOL" mkcpu "$RA" "$(wc -w <<<"$NODES")" "$CPU_SECS" "$(getconf CLK_TCK)" "$dir/cpu/before" "$dir/cpu/after" \
+    "execd's reaped children per node: the agent's recurring monitors and the VIP's IPaddr2 monitor (10 s)" >> "$RES" ||
+    fail "$RA: idle CPU not computed"
+  return 0
+}
+
+# issue 16: full-cluster restarts (lab.sh restart): VARIANT cold (no stale node) or stale (the
+# standby STALE goes down first and writes go on)
+restarts() {   # restarts DIR VARIANT ROUNDS [STALE]
+  local dir=$1/restart-$2 variant=$2 rounds=$3 stale=${4:-} i
+  mkdir -p "$dir"
+  for i in $(seq "$rounds"); do
+    log "$RA: restart ($variant) round $i/$rounds"
+    # shellcheck disable=SC2086
+    if ! WAIT_TIMEOUT=180 RESTART_TIMEOUT=180 lab restart $stale > "$dir/round-$i.out" 2>&1; then
+      fail "$RA: restart ($variant) round $i: no first write, or the stale node promoted (see $dir/round-$i.out)"
+    fi
+    [ -f "$OUTDIR/restart.env" ] && mv "$OUTDIR/restart.env" "$dir/restart-$i.env"
+    log "$RA: restart round $i: $(tr '\n' ' ' < "$dir/restart-$i.env" 2>/dev/null || true)"
+    if ! lab wait 180 > "$dir/wait-$i.out" 2>&1; then fail "$RA: not healthy after restart round $i"; break; fi
+  done
+  $PY "$TOOL" mkrestart "$RA" "$variant" "$dir" >> "$RES" || true
+  return 0
+}
 
 failovers() {   # failovers DIR ROUNDS
   local dir=$1 rounds=$2 i old new since env
@@ -225,8 +312,22 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
     sleep "$EXECD_SECS"
     execd_times "$dir" "$since"
   fi
+  if [ "$EXECS_SECS" -gt 0 ]; then execd_execs "$dir"; fi
+  if [ "$CPU_SECS" -gt 0 ] && { [ "$nn" = 3 ] || [ "$SCALE3" != 1 ]; }; then cpu_idle "$dir"; fi
   local r note=""
   [ "$RA" = stock ] && note="stock agent with the lab's crm_attribute wrapper (adds 1 exec per crm_attribute call)"
+  if [ -s "$dir/execs/$m.json" ]; then
+    $PY "$TOOL" mkexecs "$RA" "$nn" primary "$dir/execs/$m.json" "$note" >> "$RES" || true
+    if [ "$RA" = ours ] && ! grep -q '"max": 0' "$dir/execs/$m.json"; then
+      fail "ours/${nn}n: programs exec'd below the steady-state primary monitor (issue 16 wants none): $(cat "$dir/execs/$m.json")"
+    fi
+  fi
+  if [ "$nn" = 2 ] && [ -s "$dir/execs/$s.json" ]; then
+    $PY "$TOOL" mkexecs "$RA" "$nn" standby "$dir/execs/$s.json" "$note" >> "$RES" || true
+    if [ "$RA" = ours ] && ! grep -q '"max": 0' "$dir/execs/$s.json"; then
+      fail "ours/${nn}n: programs exec'd below the steady-state standby monitor (issue 16 wants none): $(cat "$dir/execs/$s.json")"
+    fi
+  fi
   $PY "$TOOL" mkmon "$RA" "$nn" primary "$dir/primary/run.jsonl" "$dir/primary/count.json" "$dir/execd-$m.json" pgsql_monitor_$iv_p "$note" >> "$RES" || true
   if [ "$nn" = 2 ]; then
     $PY "$TOOL" mkmon "$RA" "$nn" standby "$dir/standby/run.jsonl" "$dir/standby/count.json" "$dir/execd-$s.json" pgsql_monitor_$iv_s "$note" >> "$RES" || true
@@ -237,8 +338,35 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
     [ "$RA" = paf ] && note="with FENCING=1 (PAF fences a crashed primary; without fencing it never fails over); REBOOT_DELAY of the fenced node not counted"
     $PY "$TOOL" mkfail "$RA" "$dir/failover" "$dir/failover/execd.json" "$note" >> "$RES" || true
   fi
+  if [ "$RESTART_ROUNDS" -gt 0 ] && [ "$nn" = 2 ] && [ "$RA" != paf ]; then
+    restarts "$dir" cold "$RESTART_ROUNDS"
+    m=$(promoted); s=""; for n in $NODES; do [ "$n" != "$m" ] && { s=$n; break; }; done
+    if [ -n "$s" ]; then restarts "$dir" stale "$RESTART_ROUNDS" "$s"; else fail "$RA: no standby for the stale restart"; fi
+  fi
   lab logs > "$dir/logs.txt" 2>&1 || true
   lab down >/dev/null 2>&1 || fail "$RA: lab down failed"
+}
+
+# issue 16: failover with a 1 s Promoted monitor interval (lab knob MON_PROMOTED)
+phase_fast() {   # phase_fast RA ROUNDS
+  export RA=$1 NODES="node1 node2"
+  local rounds=$2 dir
+  dir=$RUN/$RA-fast
+  RDIR=$dir
+  export OUTDIR=$dir/lab PCMK_DEBUG=pacemaker-execd FENCING=0 MON_PROMOTED=1s
+  mkdir -p "$OUTDIR"
+  if [ "$RA" = ours ] && [ ! -x "$PGSQL_RA_BIN" ]; then fail "ours: no binary $PGSQL_RA_BIN"; return 0; fi
+  log "===== $RA, 1 s Promoted monitor: lab up"
+  if ! UP_TIMEOUT=${UP_TIMEOUT:-150} lab up > "$dir/up.log" 2>&1; then
+    fail "$RA/fast: lab up did not reach a healthy cluster (see $dir/up.log)"
+    unset MON_PROMOTED; return 0
+  fi
+  failovers "$dir/failover" "$rounds"
+  $PY "$TOOL" mkfail "$RA" "$dir/failover" "$dir/failover/execd.json" "MON_PROMOTED=1s" |
+    sed 's/"kind": "failover"/"kind": "failover_fast"/' >> "$RES" || true
+  lab logs > "$dir/logs.txt" 2>&1 || true
+  lab down >/dev/null 2>&1 || fail "$RA: lab down failed"
+  unset MON_PROMOTED
 }
 
 # ------------------------------------------------------------------ run
@@ -253,6 +381,9 @@ for a in $AGENTS; do
 done
 if [ "$SCALE3" = 1 ]; then
   for a in $AGENTS; do phase "$a" "node1 node2 node3" 0; done
+fi
+if [ "$FAST_ROUNDS" -gt 0 ]; then
+  for a in $AGENTS; do [ "$a" = paf ] || phase_fast "$a" "$FAST_ROUNDS"; done
 fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 

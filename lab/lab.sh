@@ -9,6 +9,9 @@
 #   lab.sh wait [SECS]        wait for one Promoted and every standby in sync (async: HS:async)
 #   lab.sh failover           kill -9 the primary's postmaster, time promotion/VIP/first write
 #   lab.sh rebuild NODE       seed procedure: pg_basebackup from the VIP, rm PGSQL.lock, cleanup
+#   lab.sh restart [STALE]    full-cluster restart (issue 16): stop every node's stack cleanly,
+#                             start all together, time to the first write through the VIP; with
+#                             STALE, that standby goes down first and writes go on
 #   lab.sh enter NODE [cmd]   run cmd (default bash) inside NODE
 #   lab.sh cli [psql args]    psql to the VIP from the client namespace
 #   lab.sh ocftest            ocf-tester against the agent on a single, non-replicated PostgreSQL
@@ -23,6 +26,7 @@
 #                        PGSQL_RA_BIN (default <repo>/target/release/pgsql-ra)
 #   REP_MODE=sync|async  FENCING=0|1  DC_DEADTIME=2s  OUTDIR=<repo>/lab/out  PCMK_DEBUG=no
 #   RESTART_ON_PROMOTE=true|false  (the seed: true; false = pg_ctl promote in place)
+#   MON_PROMOTED=3s MON_UNPROMOTED=4s  (the agent's monitor intervals; RA=ours/stock)
 #   WAL_SENDER_TIMEOUT=10s  (60s = the seed's)   PGSQL_EXTRA_PARAMS="name=value ..." (RA=ours/stock: more agent parameters)
 #
 # Network, never routed anywhere, the root namespace gets no address:
@@ -403,8 +407,8 @@ primitive pgsql $agent \\
       primary_conninfo_opt="keepalives_idle=60 keepalives_interval=5 keepalives_count=5" \\
       restart_on_promote=$RESTART_ON_PROMOTE logfile=/var/log/postgresql/postgresql.log ${PGSQL_EXTRA_PARAMS:-} \\
     op start interval=0s timeout=60s on-fail=restart \\
-    op monitor interval=4s timeout=60s on-fail=restart \\
-    op monitor interval=3s timeout=60s on-fail=restart role=Master \\
+    op monitor interval=${MON_UNPROMOTED:-4s} timeout=60s on-fail=restart \\
+    op monitor interval=${MON_PROMOTED:-3s} timeout=60s on-fail=restart role=Master \\
     op promote interval=0s timeout=60s on-fail=restart \\
     op demote interval=0s timeout=60s on-fail=stop \\
     op stop interval=0s timeout=60s on-fail=block \\
@@ -554,6 +558,66 @@ cmd_failover() {
 # epoch of the first pacemaker.log line (any node) at/after $1 matching ERE $2
 events() { cat "$LAB"/node*/var/log/pacemaker/pacemaker.log 2>/dev/null | /usr/bin/python3 "$HERE/labtool.py" first "$1" "$2"; }
 
+# ---------------------------------------------------------------------------- full restart
+# Issue 16: cold start and full restart with a stale node. The stack of every node is stopped
+# cleanly (SIGTERM to its pacemakerd: Pacemaker demotes and stops the resources first), the nodes
+# are powered off, then all are started together; the time from that start to the first
+# acknowledged write through the VIP is measured, with the node promoted. With STALE (a standby),
+# that node's stack stops and the node is powered off first, 20 writes go through the VIP and
+# the primary marks it DISCONNECT before the rest stops. Writes $OUTDIR/restart.env.
+stack_stop() {   # stack_stop NODE: graceful Pacemaker shutdown; waits until pacemakerd is gone
+  local n=$1 p
+  p=$(enter "$n" pidof pacemakerd 2>/dev/null | awk '{print $1}') || true
+  [ -n "$p" ] || return 0
+  enter "$n" kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 1200); do enter "$n" kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  log "$n: pacemakerd still running after 120 s"
+}
+
+cmd_restart() {
+  local stale=${1:-} n m t0 tw="" f i nm ds="" pids=""
+  cmd_wait "${WAIT_TIMEOUT:-120}" 2>/dev/null
+  rm -f "$OUTDIR/restart.env"
+  m=$(promoted); [ -n "$m" ] || die "no primary"
+  if [ -n "$stale" ]; then
+    [ "$stale" != "$m" ] || die "the stale node must be a standby, $m is the primary"
+    stack_stop "$stale"; node_kill "$stale"
+    for i in $(seq 20); do cli_q "insert into lab(who) values('while-$stale-away-$i')" >/dev/null || die "write $i failed"; done
+    for _ in $(seq 60); do
+      ds=$(enter "$m" crm_attribute -N "$stale" -n pgsql-data-status -l forever -G -q 2>/dev/null || true)
+      [ "$ds" = DISCONNECT ] && break; sleep 1
+    done
+    log "$stale stale: data-status ${ds:-none}"
+  fi
+  for n in $NODES; do
+    [ "$n" = "$stale" ] && continue
+    stack_stop "$n" & pids="$pids $!"
+  done
+  # shellcheck disable=SC2086
+  wait $pids
+  for n in $NODES; do [ "$n" = "$stale" ] || node_kill "$n"; done
+  log "every node down; starting all"
+  t0=$(now)
+  pids=""
+  for n in $NODES; do node_start "$n" & pids="$pids $!"; done
+  # shellcheck disable=SC2086
+  wait $pids
+  f=$(mktemp); : > "$f"
+  for i in $(seq "${RESTART_TIMEOUT:-180}0"); do
+    [ -s "$f" ] && break
+    ( cli_q "insert into lab(who) values('after-restart') returning id" >/dev/null 2>&1 && now >> "$f" ) &
+    sleep 0.1
+  done
+  wait
+  tw=$(sort -n "$f" | head -1); rm -f "$f"
+  nm=$(promoted)
+  local rel=NA; [ -n "$tw" ] && rel=$(printf '%.2f' "$(echo "$tw - $t0" | bc)")
+  mkdir -p "$OUTDIR"
+  printf 'STALE=%s\nOLD=%s\nNEW=%s\nWRITE=%s\n' "$stale" "$m" "${nm:-}" "$rel" | tee "$OUTDIR/restart.env"
+  log "restart (stale: ${stale:-none}): first write $rel s after the start, promoted ${nm:-NONE}"
+  [ -n "$tw" ] && [ -n "$nm" ] && [ "$nm" != "$stale" ]
+}
+
 # ---------------------------------------------------------------------------- rebuild
 # The seed's procedure for an old primary: fresh base backup from the VIP, remove the lock,
 # clean up the resource so that Pacemaker starts it as a standby.
@@ -628,7 +692,7 @@ cmd_logs() {
 
 [ "$(id -u)" = 0 ] || die "run as root"
 case "${1:-}" in
-  install|up|down|status|state|wait|failover|rebuild|enter|cli|ocftest|config|logs|_node_init|_powerctl)
+  install|up|down|status|state|wait|failover|restart|rebuild|enter|cli|ocftest|config|logs|_node_init|_powerctl)
     c=$1; shift; "cmd_$c" "$@";;
   *) sed -n '2,/^set -euo/p' "$SELF" | grep '^#' | sed 's/^# \{0,1\}//'; exit 1;;
 esac

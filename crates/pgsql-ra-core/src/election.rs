@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::lsn::Lsn;
 use crate::params::RepMode;
+use crate::ports::RecoveryActivity;
 use crate::status::DataStatus;
 
 /// Prefix of the note files in `tmpdir` (`xlog_note.0`, `xlog_note.1`, …).
@@ -479,6 +480,140 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
         ),
         warnings: d.warnings,
     }
+}
+
+/// Issue 16: the position one observation of the local server proves
+/// final, if any: the server is in recovery, has no WAL receiver, its
+/// startup process waits for WAL (it has consumed every record it could
+/// read from `pg_wal`, the archive and the stream) and its replay position
+/// is `published` (the node's `<rsc>-xlog-loc`: nothing received beyond
+/// what was replayed). Unknown activity (`None`) proves nothing.
+pub fn observed_final(activity: Option<&RecoveryActivity>, published: Lsn) -> Option<Lsn> {
+    let a = activity?;
+    (a.in_recovery && !a.receiver && a.startup_waiting_for_wal && a.replay == Some(published))
+        .then_some(published)
+}
+
+/// Issue 16: the `<rsc>-xlog-final` mark a node publishes: its position
+/// when this observation ([`observed_final`]) and the previous one of its
+/// own monitors (kept in tmpdir, [`FINAL_SEEN_FILE`]) both prove it final
+/// at the same position; `None` otherwise (the mark is withdrawn).
+pub fn final_mark(previous: Option<Lsn>, now: Option<Lsn>) -> Option<Lsn> {
+    match (previous, now) {
+        (Some(p), Some(n)) if p == n => Some(n),
+        _ => None,
+    }
+}
+
+/// Issue 16: the tmpdir file where a node's monitor keeps the position its
+/// last observation proved final ([`observed_final`]), for the next
+/// monitor's [`final_mark`]. Removed at start.
+pub const FINAL_SEEN_FILE: &str = "xlog_final_seen";
+
+/// What the round read of the other nodes' finality marks (issue 16,
+/// target 3).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Finality {
+    /// The resource's `node_list`.
+    pub node_list: Vec<String>,
+    /// Each node_list node's published `<rsc>-xlog-final` ([`final_mark`]),
+    /// `None` when absent, unreadable or not an LSN.
+    pub marks: Vec<(String, Option<Lsn>)>,
+    /// node_list nodes whose recorded data-status keeps them out of the
+    /// election whatever their position (`DISCONNECT` and the like, stock
+    /// §4.3): they publish no location, and their mark alone proves they
+    /// run with a final position.
+    pub out_of_election: Vec<String>,
+}
+
+/// Issue 16 (target 3): the bootstrap election may decide before
+/// `xlog_check_count` rounds only when every position is proven final:
+/// every node_list node has published a location (`<rsc>-xlog-loc`) and a
+/// `<rsc>-xlog-final` mark equal to it, or, kept out of the election by its
+/// recorded data-status, a mark alone, at or below the highest published
+/// location (an ineligible node ahead of every candidate leaves the
+/// decision to the count, as before issue 16). A node publishes that mark only
+/// when two consecutive observations by its own monitors saw, at the same
+/// replay position, its server in recovery with no WAL receiver and its
+/// startup process waiting for WAL ([`observed_final`], [`final_mark`]).
+///
+/// Such a position cannot move unless WAL appears from a source absent
+/// during both observations (docs/decision-logic.md, "Early election",
+/// states the proof and this limit); anything missing, unreadable or
+/// different fails closed to the count. `Ok` holds the proof in words,
+/// `Err` what is missing.
+pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String> {
+    let mut missing = Vec::new();
+    let highest = round.observed.iter().map(|o| o.lsn).max();
+    for node in &finality.node_list {
+        let loc = round
+            .observed
+            .iter()
+            .find(|o| &o.node == node)
+            .map(|o| o.lsn);
+        let mark = finality
+            .marks
+            .iter()
+            .find(|(n, _)| n == node)
+            .and_then(|(_, m)| *m);
+        match (loc, mark) {
+            (Some(l), Some(m)) if l == m => {}
+            (None, Some(m)) if finality.out_of_election.contains(node) => {
+                if highest.is_none_or(|h| m > h) {
+                    missing.push(format!("{node} (out of the election) final at {m}, ahead"));
+                }
+            }
+            (None, _) => missing.push(format!("{node} has no location")),
+            (Some(_), None) => missing.push(format!("{node} not proven final")),
+            (Some(l), Some(m)) => missing.push(format!("{node} final at {m}, not at {l}")),
+        }
+    }
+    if finality.node_list.is_empty() || !missing.is_empty() {
+        return Err(missing.join(", "));
+    }
+    Ok(
+        "positions final: every node_list node saw twice its startup process waiting for WAL with no WAL receiver, at its published location"
+            .into(),
+    )
+}
+
+/// [`decide_checked`], deciding early when [`proven_final`] holds: a round
+/// that would wait (or restart the count because a location changed or
+/// this is the first read) is decided as if the current locations had been
+/// read unchanged `xlog_check_count` times (issue 16). Without `finality`,
+/// with an unreadable input, or when the proof does not hold: exactly
+/// [`decide_checked`].
+pub fn decide_with_finality(
+    round: &Round,
+    unreadable: &[String],
+    finality: Option<&Finality>,
+) -> Decision {
+    let counted = decide_checked(round, unreadable);
+    if !unreadable.is_empty()
+        || matches!(
+            counted.verdict,
+            Verdict::Winner | Verdict::Loser | Verdict::Yield
+        )
+    {
+        return counted;
+    }
+    let Some(proof) = finality.and_then(|f| proven_final(round, f).ok()) else {
+        return counted;
+    };
+    let early = Round {
+        previous: Some(render_note(&round.observed)),
+        completed: 0,
+        check_count: 1,
+        ..round.clone()
+    };
+    let mut d = decide_checked(&early, unreadable);
+    if !matches!(d.verdict, Verdict::Winner | Verdict::Loser | Verdict::Yield) {
+        // No decision even on final positions (diverged histories, a tie
+        // of system identifiers): the count goes on as without the proof.
+        return counted;
+    }
+    d.reason = format!("{} (decided early, {proof})", d.reason);
+    d
 }
 
 /// Issue 11: true when WAL ending at `mine.0` on origin `mine.1` holds all
@@ -1258,5 +1393,154 @@ mod tests {
         assert_eq!(confirmed("node3", &rows).verdict, Verdict::Winner);
         assert_eq!(confirmed("node1", &rows).verdict, Verdict::Loser);
         assert_eq!(confirmed("node4", &rows).verdict, Verdict::Loser);
+    }
+
+    /// Issue 16: the second unchanged read decides when every node_list
+    /// node published and is idle; one node missing, moving, or a changed
+    /// note keeps the count.
+    #[test]
+    fn early_decision_needs_every_proof() {
+        let text = render_note(&obs(&[("a", 0x500), ("b", 0x300)]));
+        let round = |previous: Option<&str>| Round {
+            my_lsn: Lsn(0x500),
+            my_origin: None,
+            observed: obs(&[("a", 0x500), ("b", 0x300)]),
+            completed: 0,
+            previous: previous.map(str::to_string),
+            check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
+        };
+        let fin = |list: &[&str], marks: &[(&str, Option<u64>)]| Finality {
+            node_list: list.iter().map(|s| s.to_string()).collect(),
+            marks: marks
+                .iter()
+                .map(|(n, m)| (n.to_string(), m.map(Lsn)))
+                .collect(),
+            out_of_election: Vec::new(),
+        };
+        let all = fin(&["a", "b"], &[("a", Some(0x500)), ("b", Some(0x300))]);
+        let r = round(Some(&text));
+        assert!(proven_final(&r, &all).is_ok());
+        let d = decide_with_finality(&r, &[], Some(&all));
+        assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
+        assert!(d.reason.contains("decided early"), "{}", d.reason);
+        // The first read (no previous note) decides too: each mark already
+        // carries two observations of its own node.
+        let d = decide_with_finality(&round(None), &[], Some(&all));
+        assert_eq!(d.verdict, Verdict::Winner, "{}", d.reason);
+        // Without the proof: the count (1 of 3) waits.
+        assert_eq!(
+            decide_with_finality(&r, &[], None).verdict,
+            Verdict::Waiting
+        );
+        // A node_list node without a location: the count.
+        let missing = fin(
+            &["a", "b", "c"],
+            &[("a", Some(0x500)), ("b", Some(0x300)), ("c", Some(0x200))],
+        );
+        assert!(proven_final(&r, &missing)
+            .unwrap_err()
+            .contains("c has no location"));
+        assert_eq!(
+            decide_with_finality(&r, &[], Some(&missing)).verdict,
+            Verdict::Waiting
+        );
+        // ... unless its data-status keeps it out and it published its mark.
+        let out = Finality {
+            out_of_election: vec!["c".into()],
+            ..missing.clone()
+        };
+        assert_eq!(
+            decide_with_finality(&r, &[], Some(&out)).verdict,
+            Verdict::Winner
+        );
+        let out_ahead = Finality {
+            marks: vec![
+                ("a".into(), Some(Lsn(0x500))),
+                ("b".into(), Some(Lsn(0x300))),
+                ("c".into(), Some(Lsn(0x501))),
+            ],
+            ..out.clone()
+        };
+        assert!(proven_final(&r, &out_ahead).unwrap_err().contains("ahead"));
+        let out_unmarked = Finality {
+            marks: out.marks[..2].to_vec(),
+            ..out.clone()
+        };
+        assert_eq!(
+            decide_with_finality(&r, &[], Some(&out_unmarked)).verdict,
+            Verdict::Waiting
+        );
+        // A node without a mark, or a mark at another position: the count.
+        for marks in [
+            vec![("a", Some(0x500)), ("b", None)],
+            vec![("a", Some(0x500))],
+            vec![("a", Some(0x500)), ("b", Some(0x200))],
+        ] {
+            let f = fin(&["a", "b"], &marks);
+            assert!(proven_final(&r, &f).unwrap_err().contains('b'));
+            assert_eq!(
+                decide_with_finality(&r, &[], Some(&f)).verdict,
+                Verdict::Waiting
+            );
+        }
+        // An empty node_list proves nothing.
+        assert!(proven_final(&r, &fin(&[], &[])).is_err());
+        // Unreadable inputs still fail closed.
+        let d = decide_with_finality(&r, &["b: garbage".to_string()], Some(&all));
+        assert_eq!(d.verdict, Verdict::Restarted);
+        // The node behind loses early too.
+        let mut behind = round(Some(&text));
+        behind.my_lsn = Lsn(0x300);
+        assert_eq!(
+            decide_with_finality(&behind, &[], Some(&all)).verdict,
+            Verdict::Loser
+        );
+    }
+
+    /// Issue 16: one observation proves a position final only with every
+    /// clause; the mark needs two equal observations.
+    #[test]
+    fn a_final_mark_needs_two_equal_observations_of_every_clause() {
+        let ok = RecoveryActivity {
+            in_recovery: true,
+            replay: Some(Lsn(0x500)),
+            receiver: false,
+            startup_waiting_for_wal: true,
+        };
+        assert_eq!(observed_final(Some(&ok), Lsn(0x500)), Some(Lsn(0x500)));
+        assert_eq!(observed_final(None, Lsn(0x500)), None);
+        assert_eq!(
+            observed_final(Some(&ok), Lsn(0x600)),
+            None,
+            "received past replay"
+        );
+        for bad in [
+            RecoveryActivity {
+                in_recovery: false,
+                ..ok
+            },
+            RecoveryActivity {
+                receiver: true,
+                ..ok
+            },
+            RecoveryActivity {
+                startup_waiting_for_wal: false,
+                ..ok
+            },
+            RecoveryActivity { replay: None, ..ok },
+        ] {
+            assert_eq!(observed_final(Some(&bad), Lsn(0x500)), None, "{bad:?}");
+        }
+        assert_eq!(
+            final_mark(Some(Lsn(0x500)), Some(Lsn(0x500))),
+            Some(Lsn(0x500))
+        );
+        assert_eq!(final_mark(None, Some(Lsn(0x500))), None);
+        assert_eq!(final_mark(Some(Lsn(0x400)), Some(Lsn(0x500))), None);
+        assert_eq!(final_mark(Some(Lsn(0x500)), None), None);
     }
 }

@@ -15,6 +15,13 @@ pub struct AttributeNames {
     /// `<rsc>-xlog-tli` (reboot; not in the stock agent): `<timeline>:<system
     /// identifier>` published next to `xlog-loc` during the election.
     pub xlog_tli: String,
+    /// `<rsc>-xlog-final` (reboot; not in the stock agent, issue 16): the
+    /// node's `xlog-loc` again when two consecutive observations by its own
+    /// monitors saw its server in recovery, with no WAL receiver and the
+    /// startup process waiting for WAL, at that replay position; absent
+    /// otherwise. Lets the election decide before `xlog_check_count`
+    /// rounds ([`crate::election::proven_final`]).
+    pub xlog_final: String,
     /// `<rsc>-master-baseline` (reboot).
     pub master_baseline: String,
     /// `<rsc>-baseline-origin` (reboot; not in the stock agent, issue 11):
@@ -80,6 +87,7 @@ impl AttributeNames {
             data_status: format!("{rsc}-data-status"),
             xlog_loc: format!("{rsc}-xlog-loc"),
             xlog_tli: format!("{rsc}-xlog-tli"),
+            xlog_final: format!("{rsc}-xlog-final"),
             master_baseline: format!("{rsc}-master-baseline"),
             baseline_origin: format!("{rsc}-baseline-origin"),
             receiver_status: format!("{rsc}-receiver-status"),

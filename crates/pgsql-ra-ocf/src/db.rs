@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pgsql_ra_core::ports::{
-    Database, DbError, DbErrorKind, Log, LogLevel, ReplicationLag, ReplicationRow,
+    Database, DbError, DbErrorKind, Log, LogLevel, RecoveryActivity, ReplicationLag, ReplicationRow,
 };
 use pgsql_ra_core::quote::quoted;
 use pgsql_ra_core::{Lsn, Params};
@@ -746,6 +746,20 @@ impl Database for PgDatabase {
                 })
             })
             .collect()
+    }
+
+    /// Issue 16: one statement ([`crate::recovery_activity`]); `None`
+    /// before PostgreSQL 10. A monitoring role that cannot see other
+    /// roles' sessions (not a superuser, not in `pg_read_all_stats`) sees
+    /// no wait event of the startup process: never final.
+    fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
+        let Some(sql) = crate::recovery_activity::sql(self.version()?) else {
+            return Ok(None);
+        };
+        match self.first_row_text(sql, None)? {
+            Some(row) => crate::recovery_activity::parse(&row).map(Some),
+            None => Err(err(DbErrorKind::Query, "no row for the recovery activity")),
+        }
     }
 
     fn sync_rep_wait_age(&mut self) -> Result<Option<Duration>, DbError> {

@@ -1,8 +1,12 @@
-//! The [`Cluster`] port over Pacemaker's command-line tools. The cluster
-//! state is read once per invocation (`crm_mon -1 --output-as=xml -A`) and
-//! cached; reads come from the cache, writes go through `crm_attribute` (only
-//! when the value changes) and update the cache. A monitor in steady state
-//! therefore runs `crm_node -n` and `crm_mon`, nothing else.
+//! The [`Cluster`] port over Pacemaker. The cluster state is read once per
+//! invocation and cached: in process through libcib when Pacemaker's client
+//! library is there ([`crate::libcib`], the whole CIB, turned into crm_mon's
+//! view by [`crate::cib_status`]; issue 16), else with
+//! `crm_mon -1 --output-as=xml -A`. Reads come from the cache, writes go
+//! through `crm_attribute` (only when the value changes) and update the
+//! cache. A monitor in steady state therefore runs no program at all with
+//! the library (the node name comes from Pacemaker's environment), and
+//! `crm_mon` without it. A debug line says which path ran.
 //!
 //! Argument forms: Debian 12's Pacemaker 2.1.5 mis-parses
 //! `crm_attribute -p <rsc> -v -INFINITY` (rc 105), so values are always
@@ -12,8 +16,31 @@ use std::time::Duration;
 
 use pgsql_ra_core::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 
+use pgsql_ra_core::ports::{Log, LogLevel};
+
 use crate::command::{self, Finished, Invocation};
 use crate::crm_mon_xml::{self, Snapshot};
+use crate::libcib;
+
+/// How the cluster state is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CibRead {
+    /// libcib in process, `crm_mon` when the library is missing or fails.
+    Library,
+    /// Always `crm_mon` (the library is not tried).
+    CrmMon,
+}
+
+impl CibRead {
+    /// `crm_mon` for the value `crm_mon` (case-insensitive), else the library
+    /// path: the value of `PGSQL_RA_CIB_READ` (see `wiring`).
+    pub fn from_setting(value: Option<&str>) -> CibRead {
+        match value {
+            Some(v) if v.trim().eq_ignore_ascii_case("crm_mon") => CibRead::CrmMon,
+            _ => CibRead::Library,
+        }
+    }
+}
 
 /// Where the tools are and how long they may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,11 +125,26 @@ fn is_absent(done: &Finished) -> bool {
 }
 
 /// The Pacemaker-backed cluster port.
-#[derive(Debug)]
 pub struct CrmCluster {
     tools: CrmTools,
     local: Option<String>,
     snapshot: Option<Snapshot>,
+    read: CibRead,
+    sonames: (String, String),
+    used: Option<CibRead>,
+    log: Option<Box<dyn Log>>,
+}
+
+impl std::fmt::Debug for CrmCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrmCluster")
+            .field("tools", &self.tools)
+            .field("local", &self.local)
+            .field("snapshot", &self.snapshot)
+            .field("read", &self.read)
+            .field("used", &self.used)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CrmCluster {
@@ -112,7 +154,85 @@ impl CrmCluster {
             tools,
             local: None,
             snapshot: None,
+            read: CibRead::Library,
+            sonames: (libcib::LIBCIB.into(), libcib::LIBCRMCOMMON.into()),
+            used: None,
+            log: None,
         }
+    }
+
+    /// Chooses how the cluster state is read (default: the library first).
+    pub fn with_cib_read(mut self, read: CibRead) -> CrmCluster {
+        self.read = read;
+        self
+    }
+
+    /// Loads the client libraries under other sonames (tests: another
+    /// Pacemaker, or none, must fall back to crm_mon).
+    #[doc(hidden)]
+    pub fn with_library_sonames(mut self, libcib: &str, libcrmcommon: &str) -> CrmCluster {
+        self.sonames = (libcib.to_string(), libcrmcommon.to_string());
+        self
+    }
+
+    /// Logs (at debug level) which path read the cluster state, and why the
+    /// library path was left.
+    pub fn with_log(mut self, log: Box<dyn Log>) -> CrmCluster {
+        self.log = Some(log);
+        self
+    }
+
+    /// The path that gave the cached snapshot (`None` before the first read).
+    pub fn cib_read_used(&self) -> Option<CibRead> {
+        self.used
+    }
+
+    fn debug(&mut self, message: &str) {
+        if let Some(log) = self.log.as_mut() {
+            log.log(LogLevel::Debug, message);
+        }
+    }
+
+    /// The snapshot through libcib, `None` (after a debug line) when that
+    /// path is not available or fails.
+    fn snapshot_from_library(&mut self) -> Option<Snapshot> {
+        let started = std::time::Instant::now();
+        let parsed = libcib::query_cib_from(&self.sonames.0, &self.sonames.1, self.tools.timeout)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| crate::cib_status::parse(&xml).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(snap) => {
+                self.debug(&format!(
+                    "cluster state read in process through {} ({} ms)",
+                    self.sonames.0,
+                    started.elapsed().as_millis()
+                ));
+                Some(snap)
+            }
+            Err(e) => {
+                self.debug(&format!("{e}; reading the cluster state with crm_mon"));
+                None
+            }
+        }
+    }
+
+    fn snapshot_from_crm_mon(&mut self) -> Result<Snapshot, ClusterError> {
+        let args = [
+            "-1".to_string(),
+            "--output-as=xml".to_string(),
+            "-A".to_string(),
+        ];
+        let done = self.tools.run("crm_mon", &args, self.tools.timeout)?;
+        if !done.success() {
+            return Err(ClusterError(format!(
+                "crm_mon failed ({}): {}",
+                done.status_text(),
+                done.output_line()
+            )));
+        }
+        let snap = crm_mon_xml::parse(&done.stdout).map_err(|e| ClusterError(e.to_string()))?;
+        self.debug("cluster state read with crm_mon");
+        Ok(snap)
     }
 
     /// Uses `node` as the local node name instead of asking `crm_node -n`.
@@ -127,21 +247,16 @@ impl CrmCluster {
 
     fn snapshot(&mut self) -> Result<&mut Snapshot, ClusterError> {
         if self.snapshot.is_none() {
-            let args = [
-                "-1".to_string(),
-                "--output-as=xml".to_string(),
-                "-A".to_string(),
-            ];
-            let done = self.tools.run("crm_mon", &args, self.tools.timeout)?;
-            if !done.success() {
-                return Err(ClusterError(format!(
-                    "crm_mon failed ({}): {}",
-                    done.status_text(),
-                    done.output_line()
-                )));
-            }
-            let snap = crm_mon_xml::parse(&done.stdout).map_err(|e| ClusterError(e.to_string()))?;
+            let from_library = match self.read {
+                CibRead::Library => self.snapshot_from_library(),
+                CibRead::CrmMon => None,
+            };
+            let (snap, used) = match from_library {
+                Some(snap) => (snap, CibRead::Library),
+                None => (self.snapshot_from_crm_mon()?, CibRead::CrmMon),
+            };
             self.snapshot = Some(snap);
+            self.used = Some(used);
         }
         self.snapshot
             .as_mut()

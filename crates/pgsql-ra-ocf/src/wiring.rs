@@ -19,7 +19,7 @@ use crate::db::{DbTarget, PgDatabase};
 use crate::file_store::FileStore;
 use crate::fs::RealFs;
 use crate::log::{LogConfig, OcfLog, SharedLog};
-use crate::pacemaker::{CrmCluster, CrmTools};
+use crate::pacemaker::{CibRead, CrmCluster, CrmTools};
 use crate::pg_ctl::PgCtl;
 use crate::system::RealSystem;
 
@@ -27,6 +27,9 @@ use crate::system::RealSystem;
 pub const ATTRD_DIR_VAR: &str = "PGSQL_RA_ATTRD_DIR";
 /// Environment variable naming the local node for the file-backed store.
 pub const NODE_VAR: &str = "PGSQL_RA_NODE";
+/// `crm_mon` makes the Pacemaker port read the cluster state with crm_mon
+/// only, never through libcib (for benchmarks and as an escape hatch).
+pub const CIB_READ_VAR: &str = "PGSQL_RA_CIB_READ";
 /// The local node's name as Pacemaker passes it to every operation.
 pub const ON_NODE_VAR: &str = "OCF_RESKEY_CRM_meta_on_node";
 
@@ -35,6 +38,7 @@ pub fn cluster_from_env(
     env: &BTreeMap<String, String>,
     agent: &Agent,
     budget: &Budget,
+    log: &SharedLog,
 ) -> Box<dyn Cluster> {
     match env.get(ATTRD_DIR_VAR).filter(|d| !d.is_empty()) {
         Some(dir) => Box::new(FileStore::new(
@@ -49,7 +53,11 @@ pub fn cluster_from_env(
                     agent.params.crm_attr_timeout.max(1),
                 )),
             })
-            .with_local_node(env.get(ON_NODE_VAR).map(String::as_str)),
+            .with_local_node(env.get(ON_NODE_VAR).map(String::as_str))
+            .with_cib_read(CibRead::from_setting(
+                env.get(CIB_READ_VAR).map(String::as_str),
+            ))
+            .with_log(Box::new(log.clone())),
         ),
     }
 }
@@ -92,7 +100,7 @@ impl RealWorld {
                     .map(|t| t.read_as(pgdba.clone())),
                 ),
             server: PgCtl::new(&agent.params, budget.command).with_data_dir(data_dir),
-            cluster: cluster_from_env(env, agent, &budget),
+            cluster: cluster_from_env(env, agent, &budget, &log),
             fs: RealFs::new(&agent.params.pgdba),
             clock: SystemClock::new(),
             system: RealSystem,

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use pgsql_ra_core::ports::{Cluster, Lifetime, NodeState};
-use pgsql_ra_ocf::pacemaker::{CrmCluster, CrmTools};
+use pgsql_ra_ocf::pacemaker::{CibRead, CrmCluster, CrmTools};
 
 fn cib(args: &[&str]) -> String {
     let out = Command::new("cibadmin")
@@ -170,12 +170,21 @@ fn crm_attribute_and_crm_mon_on_an_offline_cib() {
         Some("1000")
     );
 
-    // A failing tool is an error with its words, not a panic.
-    let mut broken = CrmCluster::new(CrmTools {
-        sbin_dir: Some("/nonexistent".into()),
-        timeout: Duration::from_secs(2),
-        forever_timeout: Duration::from_secs(2),
-    });
+    // Issue 16: the state is read in process (libcib honours CIB_file), so
+    // a missing tools directory does not matter to a read...
+    let no_tools = || {
+        CrmCluster::new(CrmTools {
+            sbin_dir: Some("/nonexistent".into()),
+            timeout: Duration::from_secs(2),
+            forever_timeout: Duration::from_secs(2),
+        })
+    };
+    let mut in_process = no_tools();
+    assert_eq!(in_process.nodes().expect("read through libcib").len(), 3);
+    assert_eq!(in_process.cib_read_used(), Some(CibRead::Library));
+    // ...and on the crm_mon path a failing tool is an error with its words,
+    // not a panic.
+    let mut broken = no_tools().with_cib_read(CibRead::CrmMon);
     let e = broken.nodes().unwrap_err();
     assert!(e.0.contains("/nonexistent/crm_mon"), "{e}");
 

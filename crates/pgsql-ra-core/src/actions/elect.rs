@@ -4,9 +4,9 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
-    lineage_eligibility, note_file_name, probe_claim_of, NotesChange, Observation, Origin, Round,
-    Verdict,
+    cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr, final_mark,
+    handover_eligibility, lineage_eligibility, note_file_name, observed_final, probe_claim_of,
+    Finality, NotesChange, Observation, Origin, Round, Verdict, FINAL_SEEN_FILE,
 };
 use crate::forks::ForkRecord;
 use crate::ineligible::Ineligible;
@@ -263,15 +263,140 @@ fn recorded_forever<T>(
 }
 
 /// A node that takes no part removes its published location and timeline
-/// (a stale one must not count in the others' rounds); also at stop and
-/// after a promotion. Failures are logged, never returned.
+/// (a stale one must not count in the others' rounds), its finality mark
+/// and the observation behind it (issue 16); also at stop and after a
+/// promotion. Failures are logged, never returned.
 pub fn withdraw_location(ctx: &mut Ctx<'_, '_>) {
     let names = &ctx.agent.names;
-    let (loc, tli) = (names.xlog_loc.clone(), names.xlog_tli.clone());
+    let (fin, loc, tli) = (
+        names.xlog_final.clone(),
+        names.xlog_loc.clone(),
+        names.xlog_tli.clone(),
+    );
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &fin);
+    ctx.warn_on_err("deleting the xlog final mark", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &loc);
     ctx.warn_on_err("deleting the xlog location", r);
     let r = ctx.attrs.delete_own(ctx.world.cluster, &tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    forget_final_observation(ctx);
+}
+
+/// Issue 16: removes the tmpdir file of the last observation that proved
+/// this node's position final (at start, when the node takes no part).
+/// Failures are logged.
+pub fn forget_final_observation(ctx: &mut Ctx<'_, '_>) {
+    let path = ctx.tmp_path(FINAL_SEEN_FILE);
+    if let Err(e) = ctx.world.fs.remove(&path) {
+        ctx.log(LogLevel::Warn, &format!("Can't remove {path}: {e}"));
+    }
+}
+
+/// Issue 16: this monitor's observation of the local server
+/// ([`crate::election::observed_final`]) at the location `my_lsn` it
+/// publishes, kept in tmpdir for the next monitor, and the finality mark
+/// it earns with the previous observation ([`final_mark`]). An unreadable
+/// activity, file or a file that cannot be written earns no mark.
+fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
+    let activity = ctx.world.db.recovery_activity().ok().flatten();
+    let now = observed_final(activity.as_ref(), my_lsn);
+    let path = ctx.tmp_path(FINAL_SEEN_FILE);
+    let previous = match ctx.world.fs.read(&path) {
+        Ok(text) => text.and_then(|t| Lsn::parse_attr(t.trim()).ok()),
+        Err(_) => None,
+    };
+    let written = match now {
+        Some(lsn) => ctx
+            .world
+            .fs
+            .write(&path, &lsn.to_string(), FileOwner::Root, 0o600)
+            .is_ok(),
+        None => {
+            forget_final_observation(ctx);
+            true
+        }
+    };
+    if !written {
+        return None;
+    }
+    final_mark(previous, now)
+}
+
+/// Issue 16: a node whose recorded data-status keeps it out of the
+/// election (stock §4.3) publishes no location, but still its finality
+/// mark ([`own_final_mark`] at its own location): the early election then
+/// knows it runs and that its position cannot move. Failures withdraw the
+/// mark (logged).
+fn publish_final_out_of_election(ctx: &mut Ctx<'_, '_>) {
+    let name = ctx.agent.names.xlog_final.clone();
+    let mark = match own_location(ctx) {
+        Ok(lsn) => own_final_mark(ctx, lsn),
+        Err(_) => None,
+    };
+    match mark {
+        Some(lsn) => {
+            let r = ctx
+                .attrs
+                .set_own(ctx.world.cluster, &name, &lsn.to_string());
+            ctx.warn_on_err("publishing the xlog final mark", r);
+        }
+        None => {
+            let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
+            ctx.warn_on_err("withdrawing the xlog final mark", r);
+        }
+    }
+}
+
+/// Issue 16: true when a node's recorded data-status keeps it out of the
+/// election whatever its position (`DISCONNECT` and the like, stock §4.3;
+/// not a superset-only or quorum status, not an unrecognised value): the
+/// count-based rule does not wait for its location either.
+pub(crate) fn out_of_election(rep_mode: RepMode, raw: Option<&str>) -> bool {
+    raw.is_some_and(|v| {
+        eligibility_of_attr(rep_mode, Some(v)).is_err()
+            && !superset_only_status(rep_mode, Some(v))
+            && v != "STREAMING|QUORUM"
+            && v.parse::<DataStatus>()
+                .is_ok_and(|d| d.is_known() && d.to_string() == v)
+    })
+}
+
+/// Issue 16: every node_list node's published `<rsc>-xlog-final`, for
+/// [`crate::election::proven_final`]. An unreadable or malformed mark is
+/// `None` (the node is not proven final).
+fn finality(ctx: &mut Ctx<'_, '_>) -> Finality {
+    let params = &ctx.agent.params;
+    let names = &ctx.agent.names;
+    let cluster = &mut *ctx.world.cluster;
+    let marks = params
+        .node_list
+        .iter()
+        .map(|n| {
+            let mark = cluster
+                .get_attr(n, &names.xlog_final, Lifetime::Reboot)
+                .ok()
+                .flatten()
+                .and_then(|v| Lsn::parse_attr(&v).ok());
+            (n.clone(), mark)
+        })
+        .collect();
+    let out_of_election = params
+        .node_list
+        .iter()
+        .filter(|n| {
+            let raw = cluster
+                .get_attr(n, &names.data_status, Lifetime::Forever)
+                .ok()
+                .flatten();
+            out_of_election(params.rep_mode, raw.as_deref())
+        })
+        .cloned()
+        .collect();
+    Finality {
+        node_list: params.node_list.clone(),
+        marks,
+        out_of_election,
+    }
 }
 
 /// Records the local server's `<timeline>:<system identifier>` as
@@ -447,6 +572,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             _ => reason,
         };
         ctx.log(level, &detail);
+        if level == LogLevel::Info {
+            publish_final_out_of_election(ctx);
+        }
         return Ok(false);
     }
     let my_lsn = own_location(ctx)?;
@@ -486,6 +614,14 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         withdraw_location(ctx);
         return Ok(false);
     }
+    // Issue 16: a mark from an earlier round never vouches for a new
+    // location: it goes before the location changes.
+    let mark = own_final_mark(ctx, my_lsn);
+    if mark.is_none() {
+        ctx.attrs
+            .delete_own(ctx.world.cluster, &names.xlog_final)
+            .map_err(generic("Can't withdraw my final mark"))?;
+    }
     ctx.attrs
         .set_own(ctx.world.cluster, &names.xlog_loc, &my_lsn.to_string())
         .map_err(generic("Can't publish my xlog location"))?;
@@ -499,6 +635,13 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
             ctx.warn_on_err("deleting the xlog timeline", r);
         }
+    }
+    // Issue 16: the mark that this node's position cannot move, written
+    // after the location it vouches for (removed before, above).
+    if let Some(lsn) = mark {
+        ctx.attrs
+            .set_own(ctx.world.cluster, &names.xlog_final, &lsn.to_string())
+            .map_err(generic("Can't publish my final mark"))?;
     }
     let mut observed = Vec::new();
     let mut unreadable = Vec::new();
@@ -560,7 +703,8 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         my_superset_only,
         quorum,
     };
-    let decision = decide_checked(&round, &unreadable);
+    let finality = finality(ctx);
+    let decision = decide_with_finality(&round, &unreadable, Some(&finality));
     if matches!(decision.verdict, Verdict::Winner | Verdict::Loser) {
         journal_election(ctx, &round, &decision);
     }

@@ -196,6 +196,9 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
     }
     let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_tli);
     ctx.warn_on_err("deleting the xlog timeline", r);
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &names.xlog_final);
+    ctx.warn_on_err("deleting the xlog final mark", r);
+    super::elect::forget_final_observation(ctx);
     // The node's own `<rsc>-demote-checkpoint` stays (issue 10, operator
     // attack): its WAL still holds that checkpoint after a restart, and
     // only a promotion that passed the check (or this node's own) may

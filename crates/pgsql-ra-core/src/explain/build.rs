@@ -7,9 +7,9 @@
 
 use crate::decide::start::{start_decision, StartInput};
 use crate::election::{
-    cluster_origin, completed_rounds, decide_checked, eligibility_of_attr, handover_eligibility,
-    lineage_eligibility, probe_claim_of, render_note, Observation, Origin, Round, Verdict,
-    NOTE_PREFIX,
+    cluster_origin, completed_rounds, decide_checked, decide_with_finality, eligibility_of_attr,
+    handover_eligibility, lineage_eligibility, probe_claim_of, render_note, Finality, Observation,
+    Origin, Round, Verdict, NOTE_PREFIX,
 };
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
@@ -484,7 +484,45 @@ fn election_reasons(
     // still give this node the win.
     let published_win = n.score.as_deref() == Some(&Score::PROMOTE_ME.to_string())
         && decide_checked(&projected, &unreadable).verdict == Verdict::Winner;
+    // Issue 16: the next rounds decide early when every node's published
+    // finality mark proves it (as the monitor's round, actions/elect.rs);
+    // the round that left the notes is re-run by the count alone.
+    let finality = Finality {
+        node_list: params.node_list.clone(),
+        marks: params
+            .node_list
+            .iter()
+            .map(|node| {
+                let mark = snap
+                    .node(node)
+                    .and_then(|a| a.xlog_final.as_deref())
+                    .and_then(|v| Lsn::parse_attr(v).ok());
+                (node.clone(), mark)
+            })
+            .collect(),
+        out_of_election: params
+            .node_list
+            .iter()
+            .filter(|node| {
+                crate::actions::elect::out_of_election(
+                    params.rep_mode,
+                    snap.node(node).and_then(|a| a.data_status.as_deref()),
+                )
+            })
+            .cloned()
+            .collect(),
+    };
     let round_reason = |round: Round| {
+        let decision = decide_with_finality(&round, &unreadable, Some(&finality));
+        ElectionRound {
+            node: n.node.clone(),
+            round,
+            decision,
+            unreadable: unreadable.clone(),
+            keeps_win: published_win,
+        }
+    };
+    let counted_round = |round: Round| {
         let decision = decide_checked(&round, &unreadable);
         ElectionRound {
             node: n.node.clone(),
@@ -508,7 +546,7 @@ fn election_reasons(
     };
     // The round that left the notes as they are (and so the published
     // score), re-run over the current locations (issue 13 item 1).
-    let last = last_round(snap, n, k, &projected, note(k.saturating_sub(1))).map(&round_reason);
+    let last = last_round(snap, n, k, &projected, note(k.saturating_sub(1))).map(&counted_round);
     let next = round_reason(Round {
         completed: k,
         previous: note(k),

@@ -66,6 +66,7 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
         let score = read(&names.master_score, Lifetime::Reboot);
         let xlog_loc = read(&names.xlog_loc, Lifetime::Reboot);
         let xlog_tli = read(&names.xlog_tli, Lifetime::Reboot);
+        let xlog_final = read(&names.xlog_final, Lifetime::Reboot);
         let sync_baseline = read(&names.sync_baseline, Lifetime::Forever);
         let primary_origin = read(&names.primary_origin, Lifetime::Forever);
         let withheld_score = read(&names.withheld_score, Lifetime::Reboot);
@@ -75,6 +76,7 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
         a.score = score;
         a.xlog_loc = xlog_loc;
         a.xlog_tli = xlog_tli;
+        a.xlog_final = xlog_final;
         a.sync_baseline = sync_baseline;
         a.primary_origin = primary_origin;
         a.withheld_score = withheld_score;

@@ -26,6 +26,9 @@ pub struct NodeAttrs {
     pub xlog_loc: Option<String>,
     /// `<rsc>-xlog-tli` (reboot): `<timeline>:<system id>[:<switch point>]`.
     pub xlog_tli: Option<String>,
+    /// `<rsc>-xlog-final` (reboot, issue 16): the position two of the
+    /// node's own monitors proved final.
+    pub xlog_final: Option<String>,
     /// `<rsc>-sync-baseline` (forever).
     pub sync_baseline: Option<String>,
     /// `<rsc>-primary-origin` (forever).

@@ -18,7 +18,7 @@ pub use cluster::{AttrKey, CallCounters, MemCluster, MemClusterHandle, ViewReadC
 pub use fs::{normalize, MemEntry, MemFs};
 pub use postgres::rejoin;
 pub use postgres::{
-    InstanceSpec, SimNetwork, SimPostgres, SimRole, StopBehaviour, TimelineId, WalHistory,
-    WriteOutcome, INITIAL_LSN, SHUTDOWN_CHECKPOINT_BYTES, SYSTEM_ID, WAL_PER_WRITE,
+    Backlog, InstanceSpec, SimNetwork, SimPostgres, SimRole, StopBehaviour, TimelineId, WalHistory,
+    WalSource, WriteOutcome, INITIAL_LSN, SHUTDOWN_CHECKPOINT_BYTES, SYSTEM_ID, WAL_PER_WRITE,
 };
 pub use system::MemSystem;

@@ -23,9 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+pub mod backlog;
 pub mod lineage;
 pub mod rejoin;
 
+pub use backlog::{Backlog, WalSource};
 pub use lineage::{TimelineId, WalHistory};
 pub use rejoin::SHUTDOWN_CHECKPOINT_LEN as SHUTDOWN_CHECKPOINT_BYTES;
 
@@ -34,7 +36,8 @@ use super::fs::MemFs;
 use super::pgconf;
 use crate::lsn::Lsn;
 use crate::ports::{
-    Database, DbError, DbErrorKind, ProcessError, ReplicationRow, Server, StopMode,
+    Database, DbError, DbErrorKind, ProcessError, RecoveryActivity, ReplicationRow, Server,
+    StopMode,
 };
 
 /// Bytes of WAL one simulated write produces.
@@ -141,6 +144,8 @@ struct Instance {
     max_slots: usize,
     /// Rejoin facts and repairs (issue 10, [`rejoin`]).
     data_dir: rejoin::DataDirState,
+    /// Issue 16: WAL beyond the replay position `lsn` ([`backlog`]).
+    backlog: Option<Backlog>,
 }
 
 impl Instance {
@@ -149,7 +154,7 @@ impl Instance {
             system_id: self.system_id,
             past: self.history.clone(),
             current: self.timeline,
-            lsn: self.lsn,
+            lsn: self.backlog.map_or(self.lsn, |b| b.end.max(self.lsn)),
         }
     }
     fn running(&self) -> bool {
@@ -325,6 +330,7 @@ impl Net {
                     s.lsn = p.lsn;
                     s.timeline = p.timeline;
                     s.history = p.history.clone();
+                    s.backlog = None;
                 }
             }
         }
@@ -401,6 +407,7 @@ impl SimNetwork {
             stop_behaviour: StopBehaviour::Normal,
             max_slots: DEFAULT_MAX_SLOTS,
             data_dir: rejoin::DataDirState::default(),
+            backlog: None,
         };
         self.net
             .borrow_mut()
@@ -635,6 +642,67 @@ impl SimNetwork {
         });
     }
 
+    /// Issue 16: gives a standby WAL beyond its replay position
+    /// ([`backlog`]). `Local`: the replay position moves back by `amount`
+    /// (not before its timeline began) and the WAL up to the old position
+    /// waits in `pg_wal`; `Receiver`/`Intermittent`: `amount` bytes more
+    /// are on their way from an upstream outside the cluster. Ignored for
+    /// `amount` 0.
+    pub fn set_backlog(
+        &self,
+        node: &str,
+        source: WalSource,
+        amount: u64,
+        stall: u32,
+        per_step: u64,
+    ) {
+        self.with(node, |i| {
+            if amount == 0 {
+                return;
+            }
+            let floor = i.history.last().map_or(Lsn::ZERO, |(_, end)| *end);
+            let end = match source {
+                WalSource::Local => {
+                    let end = i.lsn;
+                    i.lsn = Lsn(i.lsn.0.saturating_sub(amount)).max(floor);
+                    end
+                }
+                WalSource::Receiver | WalSource::Intermittent => {
+                    Lsn(i.lsn.0.saturating_add(amount))
+                }
+            };
+            if end > i.lsn {
+                i.backlog = Some(Backlog {
+                    end,
+                    source,
+                    stall,
+                    per_step,
+                });
+            }
+        });
+    }
+
+    /// Issue 16: one monitor interval of replay on every running standby
+    /// with a backlog ([`Backlog::step`]); called by the simulator's step.
+    pub fn tick_backlogs(&self) {
+        let mut net = self.net.borrow_mut();
+        for i in net.instances.values_mut() {
+            if i.role != SimRole::Standby || i.hung || i.frozen_at.is_some() {
+                continue;
+            }
+            if let Some(b) = i.backlog {
+                let (lsn, rest) = b.step(i.lsn);
+                i.lsn = lsn;
+                i.backlog = rest;
+            }
+        }
+    }
+
+    /// Issue 16: the node's backlog, if any.
+    pub fn backlog(&self, node: &str) -> Option<Backlog> {
+        self.with(node, |i| i.backlog).flatten()
+    }
+
     /// Gives the node's data another system identifier (as if re-initdb'ed).
     pub fn set_system_id(&self, node: &str, system_id: u64) {
         self.with(node, |i| i.system_id = system_id);
@@ -668,6 +736,13 @@ impl SimNetwork {
             }
             if i.hung {
                 return Ok(());
+            }
+            // Issue 16: promotion replays the WAL already in pg_wal; WAL
+            // an upstream had not delivered yet never arrives.
+            if let Some(b) = i.backlog.take() {
+                if b.source == WalSource::Local {
+                    i.lsn = b.end.max(i.lsn);
+                }
             }
             i.history.push((i.timeline, i.lsn));
             i.timeline = TimelineId {
@@ -866,8 +941,33 @@ impl Database for SimPostgres {
 
     fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
         self.sql(|_, i| match i.role {
-            SimRole::Standby => Ok((Some(i.lsn), i.streamed.then_some(i.lsn))),
+            SimRole::Standby => {
+                let streamed =
+                    i.streamed || i.backlog.is_some_and(|b| b.source != WalSource::Local);
+                Ok((Some(i.lsn), streamed.then_some(i.lsn)))
+            }
             _ => Ok((None, None)),
+        })
+    }
+
+    fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
+        let node = self.node.clone();
+        self.sql(|net, i| {
+            if i.role != SimRole::Standby {
+                return Ok(Some(RecoveryActivity {
+                    in_recovery: false,
+                    replay: None,
+                    receiver: false,
+                    startup_waiting_for_wal: false,
+                }));
+            }
+            let streaming = net.upstream(&node).is_some();
+            Ok(Some(RecoveryActivity {
+                in_recovery: true,
+                replay: Some(i.lsn),
+                receiver: streaming || i.backlog.is_some_and(Backlog::receiver),
+                startup_waiting_for_wal: i.backlog.is_none_or(|b| b.startup_waiting(i.lsn)),
+            }))
         })
     }
 

@@ -83,6 +83,30 @@ pub struct ReplicationLag {
     pub replay_lag_ms: Option<u64>,
 }
 
+/// What the local server's recovery is doing, read in one statement (issue
+/// 16: the early election's finality, docs/decision-logic.md "Early
+/// election"). Serializable for `pgsql-ra status --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RecoveryActivity {
+    /// `pg_is_in_recovery()`.
+    pub in_recovery: bool,
+    /// `pg_last_wal_replay_lsn()` (`pg_last_xlog_replay_location()` before
+    /// 10); `None` for NULL.
+    pub replay: Option<Lsn>,
+    /// A WAL receiver process exists: `pg_stat_wal_receiver` has a row
+    /// (any `status`: starting, streaming, waiting, restarting, stopping).
+    pub receiver: bool,
+    /// The startup process waits for WAL to arrive: its `pg_stat_activity`
+    /// row (`backend_type = 'startup'`) shows the wait event
+    /// `RecoveryWalStream` or `RecoveryRetrieveRetryInterval` (PostgreSQL
+    /// 13+), `RecoveryWalAll` or `RecoveryWalStream` (10–12: renamed in
+    /// 13). It has then consumed every record it could read from `pg_wal`,
+    /// the archive and the stream. A paused replay (`RecoveryPause`), an
+    /// apply delay (`RecoveryApplyDelay`), a running `restore_command` or a
+    /// record being replayed (no wait event) is not waiting.
+    pub startup_waiting_for_wal: bool,
+}
+
 /// One session with the local PostgreSQL as the monitoring role (slot
 /// changes use the `pgdba` role). The implementation connects lazily on the
 /// first call, reuses the session, and bounds every call in time.
@@ -145,4 +169,14 @@ pub trait Database {
     /// # Errors
     /// The query failed.
     fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError>;
+    /// The local server's [`RecoveryActivity`] in one statement, on the
+    /// monitoring session (issue 16). `Ok(None)` when it cannot be told
+    /// (the default, and a server before PostgreSQL 10, which has no
+    /// `backend_type`): the election then never decides early.
+    ///
+    /// # Errors
+    /// The query failed.
+    fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
+        Ok(None)
+    }
 }

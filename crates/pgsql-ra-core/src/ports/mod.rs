@@ -18,7 +18,9 @@ pub use data_dir::{
     CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome,
     RewindRoleError, RewindRoleFacts, WalHoldings, REWIND_FUNCTIONS,
 };
-pub use database::{Database, DbError, DbErrorKind, ReplicationLag, ReplicationRow};
+pub use database::{
+    Database, DbError, DbErrorKind, RecoveryActivity, ReplicationLag, ReplicationRow,
+};
 pub use filesystem::{tail_from, FileMeta, FileOwner, Filesystem, FsError};
 pub use log::{Log, LogLevel, MemoryLog};
 pub use server::{ProcessError, Server, StopMode};

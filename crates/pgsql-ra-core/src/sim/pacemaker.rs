@@ -497,8 +497,9 @@ impl Sim {
     /// One policy step: probe unknown instances, monitor active ones,
     /// recover failed ones (demote, stop; start again unless the migration
     /// threshold bans the node), start stopped eligible ones, promote the
-    /// best candidate when nothing is promoted. Virtual time then advances
-    /// by one monitor interval.
+    /// best candidate when nothing is promoted; standbys replay one step of
+    /// their backlog (issue 16). Virtual time then advances by one monitor
+    /// interval.
     pub fn step(&mut self) {
         for n in self.node_names() {
             if self.role(&n) == PcmkRole::Unknown && self.cluster.is_online(&n) {
@@ -524,6 +525,7 @@ impl Sim {
             self.operate(Op::Promote, &[n]);
             self.recover();
         }
+        self.net.tick_backlogs();
         self.advance(Duration::from_millis(UNPROMOTED_INTERVAL_MS));
     }
 

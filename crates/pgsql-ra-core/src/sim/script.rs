@@ -369,6 +369,25 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             sim.net.set_lagging(n, *cmd == "lag");
             out.push("ok".into());
         }
+        "backlog" => {
+            // Issue 16: `backlog NODE local|receiver|intermittent AMOUNT STALL
+            // PER_STEP` (AMOUNT and PER_STEP in bytes, hexadecimal with 0x).
+            let n = node_arg(sim, args, 0)?;
+            let source = match args.get(1).copied() {
+                Some("local") => crate::memory::WalSource::Local,
+                Some("receiver") => crate::memory::WalSource::Receiver,
+                Some("intermittent") => crate::memory::WalSource::Intermittent,
+                other => return Err(format!("bad WAL source {other:?}")),
+            };
+            let hex = |i: usize| -> Result<u64, String> {
+                let t = args.get(i).ok_or("missing number")?;
+                u64::from_str_radix(t.trim_start_matches("0x"), 16)
+                    .map_err(|_| "bad number".to_string())
+            };
+            sim.net
+                .set_backlog(n, source, hex(2)?, num_arg(args, 3)? as u32, hex(4)?);
+            out.push("ok".into());
+        }
         "fail-queries" => {
             let n = node_arg(sim, args, 0)?;
             sim.net.fail_next_queries(n, num_arg(args, 1)? as u32);

@@ -1,0 +1,455 @@
+//! Derives, from the whole CIB (`cibadmin -Q`, or the in-process query of
+//! [`crate::libcib`]), the same cluster snapshot that
+//! `crm_mon -1 --output-as=xml -A` gives ([`crate::crm_mon_xml`]), so the
+//! steady-state monitor needs no Pacemaker CLI (issue 16, target 1).
+//!
+//! The rules follow Pacemaker 2.1.5's scheduler as crm_mon shows it; each was
+//! checked against the real crm_mon on offline CIB files (`CIB_file`), see
+//! `tests/cib_parity.rs` and its samples:
+//!
+//! - **nodes**: every `<node>` of the `nodes` section (remote and guest nodes
+//!   are not listed by this path), sorted as Pacemaker sorts node names
+//!   (digit runs compared as numbers).
+//! - **online**: from the node's `node_state`. With fencing enabled
+//!   (`stonith-enabled`, default true) a node is online when `in_ccm` is true;
+//!   with fencing disabled it must also have `crmd="online"` and
+//!   `join="member"` (a non-zero join time, as later 2.1 releases write
+//!   `in_ccm` and `crmd`, counts as true/online). No `node_state`: offline.
+//! - **attributes** (online nodes only, as crm_mon lists them): the
+//!   permanent ones (`nodes` section) overridden by the transient ones
+//!   (`transient_attributes` in the status section); crm_mon's automatic and
+//!   bookkeeping names are left out (`fail-count-*`, `last-failure-*`,
+//!   `shutdown`, `terminate`, `standby`, `#*`).
+//! - **roles**: each `lrm_resource`'s operations (the `*_last_0`,
+//!   `*_last_failure_0` and recurring entries) replayed in call-id order,
+//!   a pending one (`call-id="-1"`) last. History is read for online nodes,
+//!   and with fencing enabled for offline ones too (Pacemaker keeps a dead
+//!   node's resources active until it is fenced). See [`replay`].
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use pgsql_ra_core::ports::NodeState;
+
+use crate::crm_mon_xml::{ParseError, Snapshot};
+
+/// What a resource's history says it is doing on one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Not running (never started, stopped, or a probe found it stopped).
+    Stopped,
+    /// Running, not promoted.
+    Unpromoted,
+    /// Promoted (also after a failed or pending promote, which Pacemaker
+    /// must demote or stop before anything else).
+    Promoted,
+}
+
+/// One `lrm_rsc_op` entry, as far as the role needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    /// `operation` (`start`, `monitor`, `promote`, …).
+    pub task: String,
+    /// `interval` in ms: 0 for a probe or a one-shot action.
+    pub interval_ms: u64,
+    /// `call-id`; `None` for a pending operation (`-1`).
+    pub call_id: Option<i64>,
+    /// `rc-code` (an OCF exit code).
+    pub rc: i32,
+    /// `op-status` (Pacemaker's execution status: 0 done, -1 pending,
+    /// 1 cancelled, others failed to execute).
+    pub op_status: i32,
+}
+
+const OCF_SUCCESS: i32 = 0;
+const OCF_NOT_RUNNING: i32 = 7;
+const OCF_RUNNING_PROMOTED: i32 = 8;
+const OCF_FAILED_PROMOTED: i32 = 9;
+
+/// The role a resource's operations leave it in, replayed in call-id order
+/// (pending last). Rules, as Pacemaker 2.1.5 unpacks a history (each one
+/// checked with crm_mon on a one-node CIB):
+///
+/// - a pending `start` is Unpromoted, a pending `promote` Promoted, other
+///   pending operations change nothing; a cancelled one changes nothing;
+/// - `start` (succeeded or failed): Unpromoted; `promote` (succeeded or
+///   failed): Promoted; `demote` (succeeded or failed): Unpromoted;
+///   a succeeded `stop`: Stopped, a failed one changes nothing;
+/// - `monitor` rc 8 or 9: Promoted; rc 7: Stopped for a probe, no change for
+///   a recurring monitor (a failure, the resource still counts as active);
+///   rc 0 or another failure: at least Unpromoted for a probe (a Promoted
+///   resource stays Promoted), no change for a recurring monitor;
+/// - anything else (`notify`, `meta-data`, …) changes nothing.
+pub fn replay(ops: &[Op]) -> Role {
+    let mut sorted: Vec<&Op> = ops.iter().collect();
+    sorted.sort_by_key(|o| (o.call_id.is_none(), o.call_id.unwrap_or(0)));
+    let mut role = Role::Stopped;
+    for op in sorted {
+        let pending = op.call_id.is_none() || op.op_status == -1;
+        if pending {
+            match op.task.as_str() {
+                "start" => role = Role::Unpromoted,
+                "promote" => role = Role::Promoted,
+                _ => {}
+            }
+            continue;
+        }
+        if op.op_status == 1 {
+            continue;
+        }
+        let done_ok = op.op_status == 0 && op.rc == OCF_SUCCESS;
+        match op.task.as_str() {
+            "start" | "demote" => role = Role::Unpromoted,
+            "promote" => role = Role::Promoted,
+            "stop" if done_ok => role = Role::Stopped,
+            "monitor" => {
+                let probe = op.interval_ms == 0;
+                if op.op_status == 0 && matches!(op.rc, OCF_RUNNING_PROMOTED | OCF_FAILED_PROMOTED)
+                {
+                    role = Role::Promoted;
+                } else if op.op_status == 0 && op.rc == OCF_NOT_RUNNING {
+                    if probe {
+                        role = Role::Stopped;
+                    }
+                } else if probe {
+                    role = role.max(Role::Unpromoted);
+                }
+            }
+            _ => {}
+        }
+    }
+    role
+}
+
+/// Pacemaker's boolean spelling (`crm_is_true`).
+fn is_true(v: &str) -> bool {
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "true" | "on" | "yes" | "y" | "1"
+    )
+}
+
+/// Names crm_mon leaves out of its node attribute list.
+fn hidden_attr(name: &str) -> bool {
+    [
+        "fail-count-",
+        "last-failure-",
+        "shutdown",
+        "terminate",
+        "standby",
+        "#",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+/// Node names compared as Pacemaker sorts them: case-insensitively, runs of
+/// digits by their numeric value (`node2` before `node10`).
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = trim_zeros(&a[si..i]);
+            let nb = trim_zeros(&b[sj..j]);
+            let ord = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        } else {
+            let ord = a[i].to_ascii_lowercase().cmp(&b[j].to_ascii_lowercase());
+            if ord != Ordering::Equal {
+                return ord;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let first = digits
+        .iter()
+        .position(|d| *d != b'0')
+        .unwrap_or(digits.len());
+    &digits[first..]
+}
+
+type XmlNode<'a, 'i> = roxmltree::Node<'a, 'i>;
+
+fn child<'a, 'i>(node: XmlNode<'a, 'i>, name: &str) -> Option<XmlNode<'a, 'i>> {
+    node.children().find(|n| n.has_tag_name(name))
+}
+
+/// `name=value` of every nvpair in the `set` children of `node`, the first
+/// value of a name winning (Pacemaker's order for sets without scores).
+fn nvpairs_into(
+    node: XmlNode<'_, '_>,
+    set: &str,
+    out: &mut BTreeMap<String, String>,
+    overwrite: bool,
+) {
+    for s in node.children().filter(|c| c.has_tag_name(set)) {
+        let mut seen = BTreeMap::new();
+        for nv in s.children().filter(|c| c.has_tag_name("nvpair")) {
+            if let (Some(k), Some(v)) = (nv.attribute("name"), nv.attribute("value")) {
+                seen.entry(k.to_string()).or_insert_with(|| v.to_string());
+            }
+        }
+        for (k, v) in seen {
+            if overwrite {
+                out.insert(k, v);
+            } else {
+                out.entry(k).or_insert(v);
+            }
+        }
+    }
+}
+
+fn stonith_enabled(cib: XmlNode<'_, '_>) -> bool {
+    let Some(crm_config) = child(cib, "configuration").and_then(|c| child(c, "crm_config")) else {
+        return true;
+    };
+    let mut props = BTreeMap::new();
+    nvpairs_into(crm_config, "cluster_property_set", &mut props, false);
+    match props.get("stonith-enabled") {
+        Some(v) => is_true(v),
+        None => true,
+    }
+}
+
+/// `in_ccm` / `crmd` as a yes: Pacemaker 2.1.5 writes `true` and `online`;
+/// later 2.1 releases write the time the node joined (seconds, non-zero),
+/// and `0` when it is out.
+fn present(v: &str, word: &str) -> bool {
+    v.eq_ignore_ascii_case(word) || is_true(v) || v.trim().parse::<u64>().is_ok_and(|t| t > 0)
+}
+
+fn online(state: Option<XmlNode<'_, '_>>, fencing: bool) -> bool {
+    let Some(state) = state else {
+        return false;
+    };
+    let in_ccm = state
+        .attribute("in_ccm")
+        .is_some_and(|v| present(v, "true"));
+    if fencing {
+        return in_ccm;
+    }
+    in_ccm
+        && state
+            .attribute("crmd")
+            .is_some_and(|v| present(v, "online"))
+        && state
+            .attribute("join")
+            .is_some_and(|v| v.eq_ignore_ascii_case("member"))
+}
+
+fn op_of(n: XmlNode<'_, '_>) -> Op {
+    let int = |name: &str| n.attribute(name).and_then(|v| v.trim().parse::<i64>().ok());
+    let call_id = int("call-id").filter(|c| *c >= 0);
+    Op {
+        task: n.attribute("operation").unwrap_or_default().to_string(),
+        interval_ms: int("interval")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
+        call_id,
+        rc: int("rc-code")
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(-1),
+        op_status: int("op-status")
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(0),
+    }
+}
+
+/// The snapshot crm_mon would print for this CIB (the whole `<cib>`).
+///
+/// # Errors
+/// The text is not XML or its root is not `<cib>`.
+pub fn parse(xml: &str) -> Result<Snapshot, ParseError> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| ParseError(e.to_string()))?;
+    let cib = doc.root_element();
+    if !cib.has_tag_name("cib") {
+        return Err(ParseError(format!(
+            "unexpected root element <{}>",
+            cib.tag_name().name()
+        )));
+    }
+    let fencing = stonith_enabled(cib);
+    let states: BTreeMap<&str, XmlNode<'_, '_>> = child(cib, "status")
+        .map(|s| {
+            s.children()
+                .filter(|n| n.has_tag_name("node_state"))
+                .filter_map(|n| Some((n.attribute("id")?, n)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut configured: Vec<(String, XmlNode<'_, '_>)> = child(cib, "configuration")
+        .and_then(|c| child(c, "nodes"))
+        .map(|nodes| {
+            nodes
+                .children()
+                .filter(|n| n.has_tag_name("node"))
+                .filter(|n| !matches!(n.attribute("type"), Some("remote" | "ping")))
+                .filter_map(|n| Some((n.attribute("uname")?.to_string(), n)))
+                .collect()
+        })
+        .unwrap_or_default();
+    configured.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+    let mut snap = Snapshot::default();
+    for (uname, node) in configured {
+        let name = uname.to_lowercase();
+        let state = node.attribute("id").and_then(|id| states.get(id)).copied();
+        let up = online(state, fencing);
+        snap.nodes.push(NodeState {
+            name: name.clone(),
+            online: up,
+        });
+        if up {
+            let mut attrs = BTreeMap::new();
+            nvpairs_into(node, "instance_attributes", &mut attrs, false);
+            if let Some(ta) = state.and_then(|s| child(s, "transient_attributes")) {
+                nvpairs_into(ta, "instance_attributes", &mut attrs, true);
+            }
+            attrs.retain(|k, _| !hidden_attr(k));
+            snap.attrs.insert(name.clone(), attrs);
+        }
+        if !(up || fencing) {
+            continue;
+        }
+        let resources = state
+            .and_then(|s| child(s, "lrm"))
+            .and_then(|l| child(l, "lrm_resources"));
+        for rsc in resources
+            .into_iter()
+            .flat_map(|r| r.children().filter(|n| n.has_tag_name("lrm_resource")))
+        {
+            let ops: Vec<Op> = rsc
+                .children()
+                .filter(|n| n.has_tag_name("lrm_rsc_op"))
+                .map(op_of)
+                .collect();
+            if replay(&ops) == Role::Promoted {
+                let id = rsc.attribute("id").unwrap_or_default().to_string();
+                snap.promoted.push((id, name.clone()));
+            }
+        }
+    }
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(task: &str, interval_ms: u64, call: i64, rc: i32) -> Op {
+        Op {
+            task: task.into(),
+            interval_ms,
+            call_id: (call >= 0).then_some(call),
+            rc,
+            op_status: 0,
+        }
+    }
+
+    /// The one-node matrix checked against crm_mon 2.1.5 (see the module doc).
+    #[test]
+    fn replay_matches_the_schedulers_roles() {
+        use Role::*;
+        let cases: Vec<(Vec<Op>, Role)> = vec![
+            (vec![op("monitor", 0, 1, 0)], Unpromoted),
+            (vec![op("monitor", 0, 1, 7)], Stopped),
+            (vec![op("monitor", 0, 1, 8)], Promoted),
+            (vec![op("monitor", 0, 1, 1)], Unpromoted),
+            (vec![op("monitor", 0, 1, 9)], Promoted),
+            (vec![op("start", 0, 2, 1)], Unpromoted),
+            (
+                vec![op("start", 0, 2, 0), op("monitor", 4000, 3, 8)],
+                Promoted,
+            ),
+            (
+                vec![op("start", 0, 2, 0), op("monitor", 4000, 3, 7)],
+                Unpromoted,
+            ),
+            (vec![op("start", 0, 2, 0), op("promote", 0, 3, 1)], Promoted),
+            (
+                vec![op("promote", 0, 3, 0), op("monitor", 3000, 4, 0)],
+                Promoted,
+            ),
+            (
+                vec![op("promote", 0, 3, 0), op("monitor", 3000, 4, 7)],
+                Promoted,
+            ),
+            (
+                vec![op("promote", 0, 3, 0), op("demote", 0, 4, 1)],
+                Unpromoted,
+            ),
+            (vec![op("start", 0, 2, 0), op("stop", 0, 4, 0)], Stopped),
+            (vec![op("start", 0, 2, 0), op("stop", 0, 4, 1)], Unpromoted),
+            (vec![op("promote", 0, 3, 0), op("stop", 0, 4, 1)], Promoted),
+            (
+                vec![op("promote", 0, 3, 0), op("notify", 0, 4, 0)],
+                Promoted,
+            ),
+            (
+                vec![op("promote", 0, 3, 0), op("monitor", 0, 5, 0)],
+                Promoted,
+            ),
+            (
+                vec![op("promote", 0, 3, 0), op("monitor", 0, 5, 7)],
+                Stopped,
+            ),
+            (
+                vec![op("start", 0, 2, 0), op("promote", 0, -1, 0)],
+                Promoted,
+            ),
+            // Call order, not document order, decides.
+            (vec![op("stop", 0, 9, 0), op("promote", 0, 3, 0)], Stopped),
+        ];
+        for (ops, want) in cases {
+            assert_eq!(replay(&ops), want, "{ops:?}");
+        }
+    }
+
+    /// 2.1.5's words and later 2.1 releases' join times both mean present.
+    #[test]
+    fn membership_words_and_timestamps() {
+        assert!(present("true", "true") && present("online", "online"));
+        assert!(present("1764547200", "online"));
+        assert!(
+            !present("0", "online") && !present("false", "true") && !present("offline", "online")
+        );
+        let cib = |ccm: &str, crmd: &str| {
+            format!(
+                r#"<cib><configuration><crm_config><cluster_property_set id="c"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config><nodes><node id="1" uname="n1"/></nodes></configuration><status><node_state id="1" uname="n1" in_ccm="{ccm}" crmd="{crmd}" join="member" expected="member"/></status></cib>"#
+            )
+        };
+        assert!(parse(&cib("1764547200", "1764547201")).expect("xml").nodes[0].online);
+        assert!(!parse(&cib("1764547200", "0")).expect("xml").nodes[0].online);
+        assert!(parse(&cib("true", "online")).expect("xml").nodes[0].online);
+    }
+
+    #[test]
+    fn node_names_sort_like_pacemaker() {
+        let mut v = vec!["node10", "Node2", "node1", "alpha"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["alpha", "node1", "Node2", "node10"]);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse("not xml").is_err());
+        assert!(parse("<pacemaker-result/>").is_err());
+        let empty = parse("<cib/>").expect("an empty cib is valid");
+        assert!(empty.nodes.is_empty());
+    }
+}

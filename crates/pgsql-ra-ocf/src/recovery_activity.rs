@@ -1,0 +1,110 @@
+//! Issue 16: the statement behind `Database::recovery_activity` (the early
+//! election's finality read, docs/decision-logic.md "Early election") and
+//! the reading of its row.
+//!
+//! The startup process's wait events while it waits for WAL to arrive, as
+//! PostgreSQL's sources name them and as read on the servers 10 to 18
+//! (2026-12-01: a standby without a primary shows `RecoveryWalStream` on
+//! 10-12, `RecoveryRetrieveRetryInterval` on 13-18): 13 renamed
+//! `RecoveryWalAll` (waiting for streamed WAL) to `RecoveryWalStream` and
+//! `RecoveryWalStream` (waiting `wal_retrieve_retry_interval` after every
+//! source failed) to `RecoveryRetrieveRetryInterval`.
+
+use pgsql_ra_core::ports::{DbError, DbErrorKind, RecoveryActivity};
+use pgsql_ra_core::Lsn;
+
+/// PostgreSQL 13 and later.
+const SQL_13: &str = "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, \
+     (exists (select 1 from pg_stat_wal_receiver where pid is not null))::text, \
+     (exists (select 1 from pg_stat_activity where backend_type = 'startup' \
+      and wait_event in ('RecoveryWalStream', 'RecoveryRetrieveRetryInterval')))::text";
+
+/// PostgreSQL 10 to 12.
+const SQL_10: &str = "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, \
+     (exists (select 1 from pg_stat_wal_receiver where pid is not null))::text, \
+     (exists (select 1 from pg_stat_activity where backend_type = 'startup' \
+      and wait_event in ('RecoveryWalAll', 'RecoveryWalStream')))::text";
+
+/// The statement for a server of `version` (`server_version_num`); `None`
+/// before 10 (no `backend_type` in `pg_stat_activity`: unknown).
+pub fn sql(version: u32) -> Option<&'static str> {
+    match version {
+        v if v >= 130_000 => Some(SQL_13),
+        v if v >= 100_000 => Some(SQL_10),
+        _ => None,
+    }
+}
+
+/// Reads the statement's row (every column as text).
+///
+/// # Errors
+/// A column missing or not of the expected form (a query error).
+pub fn parse(row: &[Option<String>]) -> Result<RecoveryActivity, DbError> {
+    let bad =
+        |what: &str| DbError::new(DbErrorKind::Query, format!("recovery activity: bad {what}"));
+    let flag = |i: usize, what: &str| match row.get(i).and_then(|c| c.as_deref()) {
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        _ => Err(bad(what)),
+    };
+    let replay = match row.get(1).ok_or_else(|| bad("replay position"))? {
+        None => None,
+        Some(t) => Some(Lsn::parse_pg(t).map_err(|_| bad("replay position"))?),
+    };
+    Ok(RecoveryActivity {
+        in_recovery: flag(0, "pg_is_in_recovery")?,
+        replay,
+        receiver: flag(2, "WAL receiver")?,
+        startup_waiting_for_wal: flag(3, "startup wait")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cols: &[Option<&str>]) -> Vec<Option<String>> {
+        cols.iter().map(|c| c.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn the_statement_follows_the_rename_of_13() {
+        assert!(sql(90_624).is_none());
+        assert!(sql(100_023).is_some_and(|s| s.contains("'RecoveryWalAll'")));
+        assert!(sql(120_022).is_some_and(|s| !s.contains("RetryInterval")));
+        assert!(sql(130_000).is_some_and(|s| s.contains("'RecoveryRetrieveRetryInterval'")));
+        assert!(sql(180_004).is_some_and(|s| !s.contains("RecoveryWalAll")));
+    }
+
+    #[test]
+    fn rows_are_read_and_bad_ones_refused() {
+        let a = parse(&row(&[
+            Some("true"),
+            Some("0/3000060"),
+            Some("false"),
+            Some("true"),
+        ]))
+        .expect("a row");
+        assert_eq!(
+            a,
+            RecoveryActivity {
+                in_recovery: true,
+                replay: Some(Lsn(0x0300_0060)),
+                receiver: false,
+                startup_waiting_for_wal: true,
+            }
+        );
+        let primary =
+            parse(&row(&[Some("false"), None, Some("false"), Some("false")])).expect("a row");
+        assert_eq!(primary.replay, None);
+        assert!(parse(&row(&[Some("t"), None, Some("false"), Some("false")])).is_err());
+        assert!(parse(&row(&[
+            Some("true"),
+            Some("x"),
+            Some("false"),
+            Some("false")
+        ]))
+        .is_err());
+        assert!(parse(&row(&[Some("true")])).is_err());
+    }
+}

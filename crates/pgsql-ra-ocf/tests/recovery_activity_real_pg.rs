@@ -1,0 +1,184 @@
+//! Issue 16: the database port's finality read (`Database::recovery_activity`)
+//! on a real PostgreSQL 15 standby: streaming (a WAL receiver: not final),
+//! replay paused with received WAL pending after its primary stopped (the
+//! startup process is not waiting for WAL: not final), and, once resumed,
+//! everything replayed with no primary (final, twice at the same position,
+//! the agent's own location).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use pgsql_ra_core::election::{final_mark, observed_final};
+use pgsql_ra_core::ports::{Database, RecoveryActivity};
+use pgsql_ra_core::{Lsn, Params};
+use pgsql_ra_ocf::budget::Budget;
+use pgsql_ra_ocf::db::{DbTarget, PgDatabase};
+
+fn db(node: &PgNode) -> PgDatabase {
+    let m: BTreeMap<String, String> = [
+        ("pgctl", pg_bin("pg_ctl")),
+        ("pgdata", node.pgdata.clone()),
+        ("pghost", node.host.clone()),
+        ("pgport", node.port.to_string()),
+        ("socketdir", node.socketdir.clone()),
+        ("pgdb", "postgres".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (p, errors) = Params::parse(&m);
+    assert!(errors.is_empty(), "{errors:?}");
+    let budget = Budget {
+        connect: Duration::from_secs(2),
+        statement: Duration::from_secs(2),
+        command: Duration::from_secs(30),
+        database_total: None,
+    };
+    PgDatabase::new(DbTarget::from_params(&p), budget)
+}
+
+fn activity(db: &mut PgDatabase) -> RecoveryActivity {
+    db.reset();
+    db.recovery_activity()
+        .expect("the finality read")
+        .expect("known on PostgreSQL 15")
+}
+
+/// The location the agent publishes: the greater of replay and receive.
+fn own_location(db: &mut PgDatabase) -> Lsn {
+    let (replay, receive) = db.replay_and_receive_lsn().expect("standby LSNs");
+    replay.max(receive).expect("a standby position")
+}
+
+#[test]
+fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
+    let dir = TestDir::new("finality");
+    let port = free_port();
+    let n1 = PgNode::new(&dir, "node1", 1, port);
+    let n2 = PgNode::new(&dir, "node2", 2, port);
+    let _guard = ServerGuard(vec![n1.clone(), n2.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    let mut db1 = db(&n1);
+    let a = activity(&mut db1);
+    assert!(!a.in_recovery && !a.startup_waiting_for_wal, "{a:?}");
+
+    n2.basebackup_from(&n1);
+    std::fs::write(format!("{}/standby.signal", n2.pgdata), "").expect("standby.signal");
+    let auto = format!("{}/postgresql.auto.conf", n2.pgdata);
+    let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+    text.push_str(&format!(
+        "primary_conninfo = 'host={} port={} user=postgres application_name=node2'\n",
+        n1.host, n1.port
+    ));
+    std::fs::write(&auto, text).expect("primary_conninfo");
+    for f in ["standby.signal", "postgresql.auto.conf"] {
+        chown_pgdba(std::path::Path::new(&format!("{}/{f}", n2.pgdata)));
+    }
+    n2.start_directly();
+    let mut db2 = db(&n2);
+
+    // 1. Streaming: a WAL receiver is there, never final.
+    assert!(
+        wait_for(Duration::from_secs(30), || n2.psql(
+            "select count(*) from pg_stat_wal_receiver where status = 'streaming'"
+        ) == "1"),
+        "node2 streams"
+    );
+    n1.psql("create table t (x int); insert into t select generate_series(1, 1000)");
+    let a = activity(&mut db2);
+    assert!(a.in_recovery && a.receiver, "{a:?}");
+    let lsn = own_location(&mut db2);
+    assert_eq!(observed_final(Some(&a), lsn), None, "{a:?}");
+
+    // 2. Replay paused, WAL received but not replayed, primary gone: no
+    // receiver most of the time, yet the startup process is not waiting.
+    n2.psql("select pg_wal_replay_pause()");
+    n1.psql("insert into t select generate_series(1, 50000)");
+    let ahead = wait_for(Duration::from_secs(30), || {
+        n2.psql("select pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()") == "t"
+    });
+    assert!(ahead, "node2 received WAL it has not replayed");
+    n1.stop_cleanly();
+    let mut without_receiver = 0;
+    for _ in 0..30 {
+        let a = activity(&mut db2);
+        assert!(a.in_recovery, "{a:?}");
+        assert!(
+            !a.startup_waiting_for_wal,
+            "a paused replay is not waiting: {a:?}"
+        );
+        let lsn = own_location(&mut db2);
+        assert_eq!(observed_final(Some(&a), lsn), None, "{a:?}");
+        without_receiver += u32::from(!a.receiver);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        without_receiver > 0,
+        "at least one read saw no WAL receiver (the startup clause decided)"
+    );
+
+    // 3. Resumed: everything replayed, no primary: two equal final
+    // observations at the location the agent publishes.
+    n2.psql("select pg_wal_replay_resume()");
+    let mut previous: Option<Lsn> = None;
+    let mut mark = None;
+    let found = wait_for(Duration::from_secs(30), || {
+        let a = activity(&mut db2);
+        let lsn = own_location(&mut db2);
+        let now = observed_final(Some(&a), lsn);
+        mark = final_mark(previous, now);
+        previous = now;
+        mark.is_some()
+    });
+    assert!(found, "node2 became final after replaying everything");
+    let replayed = n2.psql("select pg_last_wal_replay_lsn()");
+    assert_eq!(
+        mark.map(|m| m.to_pg()),
+        Some(replayed),
+        "the mark is the replay position"
+    );
+}
+
+/// The statement's wait-event names on every major 10 to 18 found (15 from
+/// Debian, the others from `scripts/fetch-postgres.sh`'s cache; a missing
+/// major is said on stderr and skipped, 15 is required): a standby without
+/// any primary (no `primary_conninfo`) that replayed everything reads as in
+/// recovery, no WAL receiver, the startup process waiting for WAL.
+#[test]
+fn a_standby_without_primary_waits_for_wal_on_every_major() {
+    let mut seen = Vec::new();
+    for major in 10..=18u32 {
+        let Some((bin, version)) = server_bins(major) else {
+            assert_ne!(major, 15, "PostgreSQL 15 is required");
+            eprintln!("PostgreSQL {major}: not installed, skipped");
+            continue;
+        };
+        let dir = TestDir::new(&format!("finality-{major}"));
+        let n = PgNode::new(&dir, "node1", 1, free_port()).with_server(&bin, major);
+        let _guard = ServerGuard(vec![n.clone()]);
+        n.initdb();
+        let (file, text) = if major >= 12 {
+            ("standby.signal", "")
+        } else {
+            ("recovery.conf", "standby_mode = 'on'\n")
+        };
+        let path = format!("{}/{file}", n.pgdata);
+        std::fs::write(&path, text).expect("standby configuration");
+        chown_pgdba(std::path::Path::new(&path));
+        n.start_directly();
+        let mut db = db(&n);
+        let mut last = None;
+        let waiting = wait_for(Duration::from_secs(20), || {
+            let a = activity(&mut db);
+            last = Some(a);
+            a.in_recovery && !a.receiver && a.startup_waiting_for_wal && a.replay.is_some()
+        });
+        assert!(waiting, "PostgreSQL {version}: {last:?}");
+        seen.push(major);
+    }
+    eprintln!("waiting for WAL read on PostgreSQL {seen:?}");
+}
