@@ -50,8 +50,7 @@ pub fn holds_all_by_history(
             let Some(last) = history.last() else {
                 return false;
             };
-            if last.parent >= m.timeline
-                || m.switch_point.is_some_and(|sp| sp != last.switch_point)
+            if last.parent >= m.timeline || m.switch_point.is_some_and(|sp| sp != last.switch_point)
             {
                 return false;
             }
@@ -62,9 +61,7 @@ pub fn holds_all_by_history(
             if t.timeline > 1 && began.is_none() {
                 return false;
             }
-            began == t.switch_point
-                && their_lsn <= history[k].switch_point
-                && my_lsn >= their_lsn
+            began == t.switch_point && their_lsn <= history[k].switch_point && my_lsn >= their_lsn
         }
     }
 }
@@ -98,19 +95,35 @@ mod tests {
         assert!(holds_all_by_history(me, Some(&h), (Lsn(0x28), tl(1, None))));
         assert!(holds_all_by_history(me, Some(&h), (Lsn(0x20), tl(1, None))));
         // Past the switch point: their timeline-1 WAL is not mine.
-        assert!(!holds_all_by_history(me, Some(&h), (Lsn(0x30), tl(1, None))));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x30), tl(1, None))
+        ));
         // My origin's switch point must be my history's last one.
         let me_sp = (Lsn(0x128), tl(2, Some(0x28)));
-        assert!(holds_all_by_history(me_sp, Some(&h), (Lsn(0x28), tl(1, None))));
+        assert!(holds_all_by_history(
+            me_sp,
+            Some(&h),
+            (Lsn(0x28), tl(1, None))
+        ));
         let me_other = (Lsn(0x128), tl(2, Some(0x30)));
-        assert!(!holds_all_by_history(me_other, Some(&h), (Lsn(0x28), tl(1, None))));
+        assert!(!holds_all_by_history(
+            me_other,
+            Some(&h),
+            (Lsn(0x28), tl(1, None))
+        ));
     }
 
     #[test]
     fn without_my_history_a_newer_timeline_is_no_superset() {
         let me = (Lsn(0x128), tl(2, Some(0x28)));
         assert!(!holds_all_by_history(me, None, (Lsn(0x28), tl(1, None))));
-        assert!(!holds_all_by_history(me, Some(&[]), (Lsn(0x28), tl(1, None))));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&[]),
+            (Lsn(0x28), tl(1, None))
+        ));
     }
 
     #[test]
@@ -120,15 +133,35 @@ mod tests {
         let me = (Lsn(0x200), tl(3, Some(0x80)));
         // On timeline 1 past 0x40: diverged from my history (the old
         // single-switch-point rule took it for a superset: 0x60 <= 0x80).
-        assert!(!holds_all_by_history(me, Some(&h), (Lsn(0x60), tl(1, None))));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x60), tl(1, None))
+        ));
         assert!(holds_all_by_history(me, Some(&h), (Lsn(0x40), tl(1, None))));
         // Timeline 2 begun at 0x40, up to 0x80: mine.
-        assert!(holds_all_by_history(me, Some(&h), (Lsn(0x70), tl(2, Some(0x40)))));
-        assert!(!holds_all_by_history(me, Some(&h), (Lsn(0x90), tl(2, Some(0x40)))));
+        assert!(holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x70), tl(2, Some(0x40)))
+        ));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x90), tl(2, Some(0x40)))
+        ));
         // Another timeline 2 (begun at 0x30): a fork, not mine.
-        assert!(!holds_all_by_history(me, Some(&h), (Lsn(0x70), tl(2, Some(0x30)))));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x70), tl(2, Some(0x30)))
+        ));
         // Their timeline 2 with an unreadable history: not assumed mine.
-        assert!(!holds_all_by_history(me, Some(&h), (Lsn(0x70), tl(2, None))));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x70), tl(2, None))
+        ));
     }
 
     #[test]
@@ -136,24 +169,48 @@ mod tests {
         // I went from 1 to 3 (2 existed elsewhere): their 2 is not mine.
         let h = [line(1, 0x40)];
         let me = (Lsn(0x200), tl(3, Some(0x40)));
-        assert!(!holds_all_by_history(me, Some(&h), (Lsn(0x40), tl(2, Some(0x40)))));
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x40), tl(2, Some(0x40)))
+        ));
         assert!(holds_all_by_history(me, Some(&h), (Lsn(0x40), tl(1, None))));
     }
 
     #[test]
     fn the_same_timeline_and_the_rest_follow_the_origin_rule() {
         let me = (Lsn(0x60), tl(2, Some(0x40)));
-        assert!(holds_all_by_history(me, None, (Lsn(0x50), tl(2, Some(0x40)))));
-        assert!(!holds_all_by_history(me, None, (Lsn(0x50), tl(2, Some(0x30)))));
-        assert!(!holds_all_by_history(me, None, (Lsn(0x70), tl(2, Some(0x40)))));
+        assert!(holds_all_by_history(
+            me,
+            None,
+            (Lsn(0x50), tl(2, Some(0x40)))
+        ));
+        assert!(!holds_all_by_history(
+            me,
+            None,
+            (Lsn(0x50), tl(2, Some(0x30)))
+        ));
+        assert!(!holds_all_by_history(
+            me,
+            None,
+            (Lsn(0x70), tl(2, Some(0x40)))
+        ));
         // An older timeline of mine never holds a newer one.
-        assert!(!holds_all_by_history(me, None, (Lsn(0x50), tl(3, Some(0x50)))));
+        assert!(!holds_all_by_history(
+            me,
+            None,
+            (Lsn(0x50), tl(3, Some(0x50)))
+        ));
         // Another system.
         let other = Origin {
             system_id: 42,
             ..tl(2, Some(0x40))
         };
-        assert!(!holds_all_by_history((Lsn(0x60), other), None, (Lsn(0x50), tl(2, Some(0x40)))));
+        assert!(!holds_all_by_history(
+            (Lsn(0x60), other),
+            None,
+            (Lsn(0x50), tl(2, Some(0x40)))
+        ));
         // A history listing my own timeline or a newer one is not mine.
         let bad = [line(1, 0x40), line(2, 0x80)];
         assert!(!holds_all_by_history(

@@ -433,11 +433,15 @@ fn issue_11_item_4_the_standby_ahead_takes_over() {
     let (transcript, _, result) = run_case(case, *warmup);
     assert!(result.is_ok(), "{result:?}");
     assert!(
-        transcript.iter().any(|l| l == "node2 promote: 0 OCF_SUCCESS"),
+        transcript
+            .iter()
+            .any(|l| l == "node2 promote: 0 OCF_SUCCESS"),
         "node2, ahead on timeline 2, is promoted: {transcript:#?}"
     );
     assert!(
-        !transcript.iter().any(|l| l == "node1 promote: 0 OCF_SUCCESS"),
+        !transcript
+            .iter()
+            .any(|l| l == "node1 promote: 0 OCF_SUCCESS"),
         "node1, behind on timeline 1, is not promoted: {transcript:#?}"
     );
 }

@@ -480,7 +480,10 @@ mod tests {
             i_streamed: false,
             ..input("node3", Some(Some(0x50)), Some(None))
         };
-        assert_eq!(pre_promote(&not_streamed).reason, PrePromoteReason::NotNewer);
+        assert_eq!(
+            pre_promote(&not_streamed).reason,
+            PrePromoteReason::NotNewer
+        );
         assert_eq!(
             step(Some(Some(0x50)), Some(Some(0x50))).action,
             PrePromoteAction::Allow
@@ -570,8 +573,14 @@ mod tests {
                 ..input("node3", Some(Some(0x50)), Some(None))
             })
         };
-        assert_eq!(with(Some(None), Some(tl2)).reason, PrePromoteReason::NotNewer);
-        assert_eq!(with(Some(Some((0x50, tl2))), Some(tl2)).reason, PrePromoteReason::NotNewer);
+        assert_eq!(
+            with(Some(None), Some(tl2)).reason,
+            PrePromoteReason::NotNewer
+        );
+        assert_eq!(
+            with(Some(Some((0x50, tl2))), Some(tl2)).reason,
+            PrePromoteReason::NotNewer
+        );
         // Ahead: the promotee's origin is read; the own comes with the WAL end.
         let d = pre_promote(&PrePromoteInput {
             my_wal_end: Some(Some((Lsn(0x60), tl2))),
