@@ -26,9 +26,10 @@ use crate::timeline::HistoryEntry;
 /// * An older timeline of mine: false.
 /// * A newer timeline of mine: only with my history, and only when their
 ///   timeline is one of its lines, that timeline began where their origin
-///   says (its switch point, the previous line's; none only for a first
-///   timeline that is theirs too, timeline 1), and their WAL ends at or
-///   before the line's switch point (where my history left it). A history
+///   says when it says (its switch point, the previous line's; none for
+///   timeline 1; an unknown start of theirs is not contradicted), and
+///   their WAL ends at or before the line's switch point (where my
+///   history left it). A history
 ///   that does not end at my origin's known switch point, or that lists a
 ///   timeline not older than mine, is not mine: false.
 pub fn holds_all_by_history(
@@ -61,7 +62,15 @@ pub fn holds_all_by_history(
             if t.timeline > 1 && began.is_none() {
                 return false;
             }
-            began == t.switch_point && their_lsn <= history[k].switch_point && my_lsn >= their_lsn
+            // Their known start must be the one my history gives (another
+            // start is a fork of the same number). An unknown one (their
+            // history file unreadable, or a simulator without history
+            // files) is judged by (timeline, position) alone, the rule of
+            // issue 11 item 4, with the known limit of a fork of the same
+            // number that the same-timeline rule carries too.
+            t.switch_point.is_none_or(|sp| Some(sp) == began)
+                && their_lsn <= history[k].switch_point
+                && my_lsn >= their_lsn
         }
     }
 }
@@ -156,11 +165,19 @@ mod tests {
             Some(&h),
             (Lsn(0x70), tl(2, Some(0x30)))
         ));
-        // Their timeline 2 with an unreadable history: not assumed mine.
+        // Their timeline 2 with an unreadable history: judged by (timeline,
+        // position) on my history (their start unknown, not contradicted).
+        assert!(holds_all_by_history(me, Some(&h), (Lsn(0x70), tl(2, None))));
         assert!(!holds_all_by_history(
             me,
             Some(&h),
-            (Lsn(0x70), tl(2, None))
+            (Lsn(0x90), tl(2, None))
+        ));
+        // Timeline 1 never has a start: one given is not timeline 1's.
+        assert!(!holds_all_by_history(
+            me,
+            Some(&h),
+            (Lsn(0x40), tl(1, Some(0x10)))
         ));
     }
 

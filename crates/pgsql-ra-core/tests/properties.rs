@@ -320,6 +320,34 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             ], "none"),
         ),
         (
+            "issue 11 item 4 (found by the 5000-case cold run of this change, 2026-12-01): a standby promoted outside the cluster and restarted stays DISCONNECT; at a switchover its recorded master-baseline is ahead of the promotee's on the same timeline and it took over, scoring an ineligible node 1000 (now: no take-over, no ban)",
+            0,
+            (3, true, MonitorRoles::Seed, vec![
+                Steps(5), PgPromoteStandby, Kill(0), Step, PgPromote(1), Switchover,
+                Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step,
+            ], "none"),
+        ),
+        (
+            "issue 11 item 4 (found by the 5000-case settled run of this change, 2026-12-01): a DISCONNECT standby with a master-baseline ahead of the promotee's took over at pre-promote after a failover (now: no take-over, no ban)",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                KillPrimary, Step, PgPromoteStandby, Restart(1), KillPrimary, Steps(6),
+                KillPrimary, Step, Step, Step,
+            ], "none"),
+        ),
+        (
+            "issue 11 item 4, the same history (found by the 5000-case rejoin run of this change, 2026-12-01): the lagging sync standby on timeline 3 was promoted while two async standbys held more WAL on timeline 4, whose history passes through its position; the promotee's published origin has no switch point (the simulator writes no history files), so the node ahead compares it by (timeline, position) on its own history",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                KillPrimary, Steps(2), Lag(2, true), KillPrimary, Steps(2), Steps(2), Steps(2),
+                FailureTimeout, Steps(2), WriteVip(1), Steps(2), FailureTimeout, Steps(2),
+                FailureTimeout, Steps(2), NodeDown(1), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2),
+            ], "rewind"),
+        ),
+        (
             "S1: a rogue standby's Unpromoted monitor sets the Promoted node to -INFINITY; it is demoted and the rogue is finally promoted on its fork",
             8,
             (3, true, MonitorRoles::Seed, vec![

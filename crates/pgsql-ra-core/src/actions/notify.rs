@@ -334,6 +334,16 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
                         ),
                     );
                 }
+                PrePromoteReason::AheadNotStreaming {
+                    promotee,
+                    theirs,
+                    mine,
+                } => ctx.log(
+                    LogLevel::Info,
+                    &format!(
+                        "My data ({mine}) holds all of {promotee}'s ({theirs}) and more, but the primary did not see me streaming: I neither take over nor refuse the promotion"
+                    ),
+                ),
                 PrePromoteReason::NewerUnverified {
                     promotee,
                     theirs,

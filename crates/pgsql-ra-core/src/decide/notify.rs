@@ -140,8 +140,9 @@ pub struct PrePromoteInput {
     /// This node's own data-status is `STREAMING|…`: the primary saw it
     /// stream, so post-demote should have recorded its master-baseline.
     /// Only such a standby reads its end of WAL from the data directory
-    /// when that baseline is missing (never the demoted old primary,
-    /// `LATEST`, nor a `DISCONNECT` standby).
+    /// when that baseline is missing, and only such a standby takes over
+    /// (never the demoted old primary, `LATEST`, nor a `DISCONNECT`
+    /// standby: a take-over scores it 1000).
     pub i_streamed: bool,
     /// Issue 11 item 4: when this node has no master-baseline (its server
     /// did not answer at post-demote: hung), its end of WAL and origin read
@@ -215,6 +216,17 @@ pub enum PrePromoteReason {
         /// The promotee's master-baseline.
         theirs: Lsn,
         /// My end of WAL.
+        mine: Lsn,
+    },
+    /// Issue 11: my WAL holds all of the promotee's and more, but my own
+    /// data-status is not `STREAMING|…` (`DISCONNECT` stays ineligible):
+    /// no take-over, and no ban for being ahead on the same history.
+    AheadNotStreaming {
+        /// The promotee.
+        promotee: String,
+        /// The promotee's master-baseline.
+        theirs: Lsn,
+        /// My position.
         mine: Lsn,
     },
     /// Issue 11: my position is past the promotee's and my WAL holds all
@@ -323,6 +335,14 @@ pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
         _ => None,
     };
     match (holds, from_wal) {
+        // Ahead on the same history but not promotable (DISCONNECT, LATEST:
+        // the primary did not see it stream): neither a take-over, which
+        // would score an ineligible node 1000, nor a ban for being ahead.
+        (Some(_), _) if !input.i_streamed => allow(PrePromoteReason::AheadNotStreaming {
+            promotee: promotee.to_string(),
+            theirs,
+            mine,
+        }),
         (Some(origin), _) => decision(
             PrePromoteAction::TakeOver,
             PrePromoteReason::AheadOnSameHistory {
@@ -484,6 +504,28 @@ mod tests {
             pre_promote(&not_streamed).reason,
             PrePromoteReason::NotNewer
         );
+        // Ahead on the same history but not streaming (DISCONNECT): no
+        // take-over (it would score an ineligible node 1000), no ban.
+        let tl = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: None,
+        };
+        let d = pre_promote(&PrePromoteInput {
+            i_streamed: false,
+            their_origin: Some(Some(tl)),
+            my_origin: Some(Some(tl)),
+            ..input("node3", Some(Some(0x50)), Some(Some(0x60)))
+        });
+        assert_eq!(
+            d.reason,
+            PrePromoteReason::AheadNotStreaming {
+                promotee: "node2".into(),
+                theirs: Lsn(0x50),
+                mine: Lsn(0x60),
+            }
+        );
+        assert_eq!(d.action, PrePromoteAction::Allow);
         assert_eq!(
             step(Some(Some(0x50)), Some(Some(0x50))).action,
             PrePromoteAction::Allow
