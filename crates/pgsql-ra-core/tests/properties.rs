@@ -348,6 +348,14 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             ], "rewind"),
         ),
         (
+            "issue 11 item 4 (found by the second 5000-case settled run of this change, 2026-12-01): an operator's tool made the lagging sync standby's data-status unrecognised, so it published no location while its score 100 stood; the primary's node went down and it was promoted while an async standby held more of the same timeline (now the promotee compares itself at its own pre-promote and yields)",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                LinkDown(0, 3), Lag(1, true), Step, WriteVip(1), NodeDown(3),
+                SetAttr(1, pgsql_ra_core::sim::faults::Attr::DataStatus, 0), Step, Step, Step, Step,
+            ], "none"),
+        ),
+        (
             "S1: a rogue standby's Unpromoted monitor sets the Promoted node to -INFINITY; it is demoted and the rogue is finally promoted on its fork",
             8,
             (3, true, MonitorRoles::Seed, vec![
@@ -471,6 +479,21 @@ fn issue_11_item_4_the_standby_ahead_takes_over() {
             .iter()
             .any(|l| l == "node1 promote: 0 OCF_SUCCESS"),
         "node1, behind on timeline 1, is not promoted: {transcript:#?}"
+    );
+    let (_, warmup, case) = find("issue 11 item 4 (found by the second 5000-case settled run");
+    let (transcript, _, result) = run_case(case, *warmup);
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l.starts_with("node2 promote not run")),
+        "node2, behind and unpublished, yields at its own pre-promote: {transcript:#?}"
+    );
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l == "node3 promote: 0 OCF_SUCCESS"),
+        "node3, ahead on the same timeline, is promoted: {transcript:#?}"
     );
 }
 

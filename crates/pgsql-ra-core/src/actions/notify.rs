@@ -3,10 +3,13 @@
 //! over the whole list.
 
 use super::control::control;
-use super::elect::{history_files, record_master_baseline_and_origin, withdraw_location};
+use super::elect::{
+    history_files, own_location, own_origin, record_master_baseline_and_origin, withdraw_location,
+};
 use super::Ctx;
 use crate::decide::notify::{
-    notify_decision, pre_promote, NotifyAction, PrePromoteAction, PrePromoteInput, PrePromoteReason,
+    notify_decision, pre_promote, promotee_yields_to, NotifyAction, PrePromoteAction,
+    PrePromoteInput, PrePromoteReason, StandbyAhead,
 };
 use crate::election::Origin;
 use crate::lsn::Lsn;
@@ -323,6 +326,7 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
         }
         _ => {
             match &decision.reason {
+                PrePromoteReason::IAmThePromotee => yield_if_behind(ctx),
                 PrePromoteReason::PromoteeBaselineUnreadable { promotee } => {
                     if let Some(why) = ahead_by_election_locations(ctx, &input, promotee) {
                         return take_over(ctx, promotee, &why);
@@ -358,5 +362,68 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
             }
             Outcome::success()
         }
+    }
+}
+
+/// Issue 11 item 4, the promotee's side ([`promotee_yields_to`]): when
+/// this node, about to be promoted, has published neither a master-baseline
+/// nor an election location (the others had nothing to compare), it
+/// compares itself with the active streaming standbys' published
+/// locations; one that holds all of its WAL and more gets 1000 and this
+/// node -INFINITY (Pacemaker aborts the transition on the score change and
+/// promotes that node; this one follows it). Errors are logged; the
+/// promotion then goes on.
+fn yield_if_behind(ctx: &mut Ctx<'_, '_>) {
+    let local = ctx.attrs.local.clone();
+    let published =
+        read_baseline(ctx, &local).is_some() || read_election_location(ctx, &local).is_some();
+    if published {
+        return;
+    }
+    let mine = own_location(ctx)
+        .ok()
+        .and_then(|lsn| own_origin(ctx, lsn).map(|o| (lsn, o)));
+    if mine.is_none() {
+        return;
+    }
+    let agent = ctx.agent;
+    let mut others = Vec::new();
+    for node in agent.params.node_list.iter().filter(|n| **n != local) {
+        let streaming = matches!(
+            ctx.attrs.data_status(ctx.world.cluster, node),
+            Ok(Some(crate::status::DataStatus::Replication { ref state, .. })) if state == "STREAMING"
+        );
+        let location = read_election_location(ctx, node);
+        others.push(StandbyAhead {
+            node: node.clone(),
+            active: agent.context.notify_lists.unpromoted.contains(node),
+            streaming,
+            location,
+        });
+    }
+    let Some(winner) = promotee_yields_to(mine, &others) else {
+        return;
+    };
+    if let Some((lsn, origin)) = mine {
+        ctx.log(
+            LogLevel::Info,
+            &format!(
+                "{winner} holds all of my data ({lsn} on {}) and more: I yield the promotion to it",
+                origin.to_attr()
+            ),
+        );
+    }
+    let r = ctx
+        .attrs
+        .set_other_score(ctx.world.cluster, &winner, Score::PROMOTE_ME)
+        .and_then(|_| {
+            ctx.attrs
+                .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE)
+        });
+    if let Err(e) = r {
+        ctx.log(
+            LogLevel::Warn,
+            &format!("Can't move the promotion from me to {winner}: {e}"),
+        );
     }
 }

@@ -367,6 +367,51 @@ pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
     }
 }
 
+/// One other standby as the promotee sees it at its own pre-promote
+/// notification (issue 11 item 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StandbyAhead {
+    /// The node.
+    pub node: String,
+    /// Its instance is active and Unpromoted (`notify_unpromoted_uname`).
+    pub active: bool,
+    /// Its data-status is `STREAMING|…` (the primary saw it stream).
+    pub streaming: bool,
+    /// Its published election location and origin (`<rsc>-xlog-loc`,
+    /// `<rsc>-xlog-tli`), both readable and recognised.
+    pub location: Option<(Lsn, Origin)>,
+}
+
+/// Issue 11 item 4, the promotee's side: the standby to yield the
+/// promotion to, if any. When the node being promoted published nothing
+/// the others can compare (no master-baseline, no election location: an
+/// operator made its data-status unrecognised, so it took no part in the
+/// election while its score still stood), only it can compare itself with
+/// the others. It yields to an active, streaming standby whose published
+/// location holds all of its own WAL and more ([`holds_all_by_history`]
+/// without a history: the same system, timeline and switch point, further);
+/// the highest such location wins, ties in the given (node_list) order.
+/// Anything unknown (own position or origin, theirs) yields to nobody.
+pub fn promotee_yields_to(mine: Option<(Lsn, Origin)>, others: &[StandbyAhead]) -> Option<String> {
+    let (my_lsn, my_origin) = mine?;
+    let mut best: Option<(&str, Lsn)> = None;
+    for o in others {
+        let Some((lsn, origin)) = o.location else {
+            continue;
+        };
+        if !(o.active && o.streaming) || lsn <= my_lsn {
+            continue;
+        }
+        if !holds_all_by_history((lsn, origin), None, (my_lsn, my_origin)) {
+            continue;
+        }
+        if best.is_none_or(|(_, b)| lsn > b) {
+            best = Some((o.node.as_str(), lsn));
+        }
+    }
+    best.map(|(n, _)| n.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,5 +748,54 @@ mod tests {
             ..input("node3", Some(Some(0x50)), Some(Some(0x60)))
         });
         assert_eq!(d.action, PrePromoteAction::TakeOver);
+    }
+
+    /// Issue 11 item 4: the promotee yields only to an active, streaming
+    /// standby whose published location holds all of its WAL and more.
+    #[test]
+    fn the_promotee_yields_only_to_a_streaming_superset() {
+        let tl2 = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: None,
+        };
+        let other = |node: &str, active, streaming, loc: Option<(u64, Origin)>| StandbyAhead {
+            node: node.into(),
+            active,
+            streaming,
+            location: loc.map(|(l, o)| (Lsn(l), o)),
+        };
+        let mine = Some((Lsn(0x50), tl2));
+        assert_eq!(
+            promotee_yields_to(
+                mine,
+                &[
+                    other("node1", true, true, Some((0x60, tl2))),
+                    other("node3", true, true, Some((0x70, tl2))),
+                    other("node4", true, true, Some((0x70, tl2))),
+                ]
+            ),
+            Some("node3".into())
+        );
+        let forked = Origin {
+            switch_point: Some(Lsn(0x30)),
+            ..tl2
+        };
+        let tl3 = Origin { timeline: 3, ..tl2 };
+        for o in [
+            other("node3", false, true, Some((0x70, tl2))),
+            other("node3", true, false, Some((0x70, tl2))),
+            other("node3", true, true, None),
+            other("node3", true, true, Some((0x50, tl2))),
+            other("node3", true, true, Some((0x70, forked))),
+            // A newer timeline needs that node's own history: not here.
+            other("node3", true, true, Some((0x70, tl3))),
+        ] {
+            assert_eq!(promotee_yields_to(mine, &[o.clone()]), None, "{o:?}");
+        }
+        assert_eq!(
+            promotee_yields_to(None, &[other("node3", true, true, Some((0x70, tl2)))]),
+            None
+        );
     }
 }
