@@ -791,7 +791,11 @@ mod tests {
             // A newer timeline needs that node's own history: not here.
             other("node3", true, true, Some((0x70, tl3))),
         ] {
-            assert_eq!(promotee_yields_to(mine, &[o.clone()]), None, "{o:?}");
+            assert_eq!(
+                promotee_yields_to(mine, std::slice::from_ref(&o)),
+                None,
+                "{o:?}"
+            );
         }
         assert_eq!(
             promotee_yields_to(None, &[other("node3", true, true, Some((0x70, tl2)))]),
