@@ -617,23 +617,22 @@ pub fn decide_with_finality(
 }
 
 /// Issue 11: true when WAL ending at `mine.0` on origin `mine.1` holds all
-/// of the WAL ending at `theirs.0` on `theirs.1`, as far as timeline
-/// metadata can tell (the rule the ranking above uses): the same system,
-/// and either the same timeline begun at the same switch point and at
-/// least as far, or a newer timeline whose known switch point is at or
-/// past `theirs` (their WAL ends before the history branched; the known
-/// limit of an outside fork with identical numbers and switch points,
-/// docs/decision-logic.md, applies).
+/// of the WAL ending at `theirs.0` on `theirs.1`, as far as the two
+/// published origins can tell: the same system, the same timeline begun
+/// at the same switch point, and at least as far (the known limit of an
+/// outside fork with identical numbers and switch points,
+/// docs/decision-logic.md, applies). A newer timeline is never taken for
+/// a superset here: an origin gives only the last switch point, not which
+/// timeline it left nor where the earlier ones began (issue 11 item 4,
+/// "the same history"); that comparison needs the newer node's own
+/// history file ([`crate::superset::holds_all_by_history`], at
+/// pre-promote).
 pub fn holds_all_of(mine: (Lsn, Origin), theirs: (Lsn, Origin)) -> bool {
     let ((my_lsn, m), (their_lsn, t)) = (mine, theirs);
-    if m.system_id != t.system_id {
-        return false;
-    }
-    match m.timeline.cmp(&t.timeline) {
-        std::cmp::Ordering::Equal => m.switch_point == t.switch_point && my_lsn >= their_lsn,
-        std::cmp::Ordering::Greater => m.switch_point.is_some_and(|sp| their_lsn <= sp),
-        std::cmp::Ordering::Less => false,
-    }
+    m.system_id == t.system_id
+        && m.timeline == t.timeline
+        && m.switch_point == t.switch_point
+        && my_lsn >= their_lsn
 }
 
 /// The superset-only nodes ([`Round::superset_only`]) that qualify: each
@@ -1140,8 +1139,10 @@ mod tests {
             ..tl(2, Some(0x40))
         };
         assert!(!holds_all_of(at(0x60, other), at(0x50, tl(2, Some(0x40)))));
-        // A newer timeline that began at or after their end holds it.
-        assert!(holds_all_of(
+        // A newer timeline is not judged from origins (which timeline its
+        // switch point left is unknown): superset::holds_all_by_history
+        // compares it with the newer node's own history file.
+        assert!(!holds_all_of(
             at(0x60, tl(3, Some(0x50))),
             at(0x50, tl(2, Some(0x40)))
         ));

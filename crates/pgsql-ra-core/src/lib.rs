@@ -42,6 +42,7 @@ pub mod score;
 pub mod sim;
 pub(crate) mod slots;
 pub mod status;
+pub mod superset;
 pub mod sync_mode;
 pub mod timeline;
 pub mod validate;

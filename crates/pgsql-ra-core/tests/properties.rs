@@ -185,8 +185,6 @@ fn run_property(
         Key::IndistinguishableFork,
         Key::UnobservedStandbyAhead,
         Key::DemotedRanAsStandby,
-        Key::AheadOnNewerTimeline,
-        Key::AsyncAheadInSyncMode,
         Key::LonePrimaryRestart,
         Key::RejoinedByFollow,
         Key::RejoinedByRewind,
@@ -308,17 +306,53 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
             ], "rewind"),
         ),
         (
-            "issue 11 item 4 not complete (found by CI's settled run): after a failover, a planned switchover promotes the sync standby while the async standby holds more WAL on the same timeline (no acknowledged write at stake: counted as AsyncAheadInSyncMode)",
+            "issue 11 item 4 (found by CI's settled run, tolerated then as AsyncAheadInSyncMode; fixed: pre-promote reads a hung standby's end of WAL from the data directory): after a failover, a planned switchover promoted the sync standby while the async standby, whose server did not answer at post-demote, held more WAL on the same timeline",
             8,
             (3, true, MonitorRoles::Seed, vec![
                 Lag(3, true), WriteVip(1), Hang(1, true), KillPrimary, Switchover, Steps(5),
             ], "none"),
         ),
         (
-            "issue 11's known limit (found by CI's cold run): the lagging sync standby, still on timeline 1, is promoted while the async standby holds more WAL on timeline 2 (no acknowledged write at stake: counted as AheadOnNewerTimeline, not a violation)",
+            "issue 11 item 4, the same history (found by CI's cold run, tolerated then as AheadOnNewerTimeline; fixed: pre-promote compares by the newer node's own history file): the lagging sync standby, still on timeline 1, was promoted while the async standby held more WAL on timeline 2, whose history passes through the sync standby's position",
             0,
             (3, true, MonitorRoles::Seed, vec![
                 Lag(0, true), Steps(6), WriteVip(1), NodeDown(2), Steps(8), Steps(8),
+            ], "none"),
+        ),
+        (
+            "issue 11 item 4 (found by the 5000-case cold run of this change, 2026-12-01): a standby promoted outside the cluster and restarted stays DISCONNECT; at a switchover its recorded master-baseline is ahead of the promotee's on the same timeline and it took over, scoring an ineligible node 1000 (now: no take-over, no ban)",
+            0,
+            (3, true, MonitorRoles::Seed, vec![
+                Steps(5), PgPromoteStandby, Kill(0), Step, PgPromote(1), Switchover,
+                Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step, Step,
+            ], "none"),
+        ),
+        (
+            "issue 11 item 4 (found by the 5000-case settled run of this change, 2026-12-01): a DISCONNECT standby with a master-baseline ahead of the promotee's took over at pre-promote after a failover (now: no take-over, no ban)",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                KillPrimary, Step, PgPromoteStandby, Restart(1), KillPrimary, Steps(6),
+                KillPrimary, Step, Step, Step,
+            ], "none"),
+        ),
+        (
+            "issue 11 item 4, the same history (found by the 5000-case rejoin run of this change, 2026-12-01): the lagging sync standby on timeline 3 was promoted while two async standbys held more WAL on timeline 4, whose history passes through its position; the promotee's published origin has no switch point (the simulator writes no history files), so the node ahead compares it by (timeline, position) on its own history",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                KillPrimary, Steps(2), Lag(2, true), KillPrimary, Steps(2), Steps(2), Steps(2),
+                FailureTimeout, Steps(2), WriteVip(1), Steps(2), FailureTimeout, Steps(2),
+                FailureTimeout, Steps(2), NodeDown(1), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2),
+            ], "rewind"),
+        ),
+        (
+            "issue 11 item 4 (found by the second 5000-case settled run of this change, 2026-12-01): an operator's tool made the lagging sync standby's data-status unrecognised, so it published no location while its score 100 stood; the primary's node went down and it was promoted while an async standby held more of the same timeline (now the promotee compares itself at its own pre-promote and yields)",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                LinkDown(0, 3), Lag(1, true), Step, WriteVip(1), NodeDown(3),
+                SetAttr(1, pgsql_ra_core::sim::faults::Attr::DataStatus, 0), Step, Step, Step, Step,
             ], "none"),
         ),
         (
@@ -405,6 +439,61 @@ fn b2_14_the_most_advanced_standby_is_promoted() {
             .iter()
             .any(|l| l == "node2 promote: 0 OCF_SUCCESS"),
         "node2, the async standby ahead, is promoted: {transcript:#?}"
+    );
+}
+
+/// Issue 11 item 4: in both counterexamples once tolerated, the standby
+/// ahead takes over at pre-promote (the promote of the node behind is not
+/// run). In the hung one its server stays hung, so its monitor fails,
+/// Pacemaker stops it and the sync standby is elected later (the oracle
+/// then compares no running standby ahead); in the newer-timeline one the
+/// async standby on timeline 2 is promoted.
+#[test]
+fn issue_11_item_4_the_standby_ahead_takes_over() {
+    let cases = recorded_counterexamples();
+    let find = |prefix: &str| {
+        cases
+            .iter()
+            .find(|(label, _, _)| label.starts_with(prefix))
+            .unwrap_or_else(|| panic!("the case {prefix}"))
+    };
+    let (_, warmup, case) = find("issue 11 item 4 (found by CI's settled run");
+    let (transcript, _, result) = run_case(case, *warmup);
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        transcript.iter().any(|l| l
+            == "node1 promote not run: the transition was aborted by a promotion score change during pre-promote (best candidate now: node2)"),
+        "node2, hung but ahead, takes over: {transcript:#?}"
+    );
+    let (_, warmup, case) = find("issue 11 item 4, the same history");
+    let (transcript, _, result) = run_case(case, *warmup);
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l == "node2 promote: 0 OCF_SUCCESS"),
+        "node2, ahead on timeline 2, is promoted: {transcript:#?}"
+    );
+    assert!(
+        !transcript
+            .iter()
+            .any(|l| l == "node1 promote: 0 OCF_SUCCESS"),
+        "node1, behind on timeline 1, is not promoted: {transcript:#?}"
+    );
+    let (_, warmup, case) = find("issue 11 item 4 (found by the second 5000-case settled run");
+    let (transcript, _, result) = run_case(case, *warmup);
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l.starts_with("node2 promote not run")),
+        "node2, behind and unpublished, yields at its own pre-promote: {transcript:#?}"
+    );
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l == "node3 promote: 0 OCF_SUCCESS"),
+        "node3, ahead on the same timeline, is promoted: {transcript:#?}"
     );
 }
 

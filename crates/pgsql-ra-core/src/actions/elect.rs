@@ -75,7 +75,7 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
 /// The timeline is raised to a newer one from the history files in the WAL
 /// directory only when `my_end` (the local end of WAL) is at or before that
 /// timeline's switch point from the own one ([`crate::timeline::rank`]).
-fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
+pub(super) fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
     let timeline = ctx.world.db.timeline();
     let system_id = ctx.world.db.system_identifier();
     match (timeline, system_id) {

@@ -3,10 +3,13 @@
 //! over the whole list.
 
 use super::control::control;
-use super::elect::{record_master_baseline_and_origin, withdraw_location};
+use super::elect::{
+    history_files, own_location, own_origin, record_master_baseline_and_origin, withdraw_location,
+};
 use super::Ctx;
 use crate::decide::notify::{
-    notify_decision, pre_promote, NotifyAction, PrePromoteAction, PrePromoteInput, PrePromoteReason,
+    notify_decision, pre_promote, promotee_yields_to, NotifyAction, PrePromoteAction,
+    PrePromoteInput, PrePromoteReason, StandbyAhead,
 };
 use crate::election::Origin;
 use crate::lsn::Lsn;
@@ -14,6 +17,7 @@ use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{Lifetime, LogLevel};
 use crate::score::Score;
 use crate::status::PgStatus;
+use crate::timeline::{rank, HistoryEntry};
 
 /// Runs `notify`: decides with [`notify_decision`], then carries it out.
 pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
@@ -137,13 +141,120 @@ fn read_election_location(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<(Lsn, Ori
     }
 }
 
+/// Issue 11 item 4: this node's end of WAL and origin read from the data
+/// directory, without SQL (its server did not answer at post-demote, so it
+/// has no master-baseline): `pg_controldata` gives the system identifier,
+/// the checkpoint and its timeline, `pg_waldump` from that checkpoint the
+/// end of WAL on that timeline (at or before the true end: never more than
+/// the node holds); the timeline is raised from the history files like the
+/// election's ([`rank`]). `None` (logged) when either cannot tell.
+fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
+    let control = match ctx.world.server.control_data() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Info,
+                &format!("Can't read my control data for the pre-promote check: {e}"),
+            );
+            return None;
+        }
+    };
+    let end = match ctx
+        .world
+        .server
+        .wal_end(control.timeline, control.checkpoint)
+    {
+        Ok(end) => end,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Info,
+                &format!("Can't find my end of WAL for the pre-promote check: {e}"),
+            );
+            return None;
+        }
+    };
+    let histories = history_files(ctx, control.timeline);
+    let ranking = rank(control.timeline, end, &histories);
+    let origin = Origin {
+        timeline: ranking.timeline,
+        system_id: control.system_id,
+        switch_point: ranking.switch_point,
+    };
+    ctx.log(
+        LogLevel::Info,
+        &format!(
+            "I have no master baseline; my end of WAL from the data directory: {end} on {}",
+            origin.to_attr()
+        ),
+    );
+    Some((end, origin))
+}
+
+/// Issue 11 item 4: this node's own history file of `timeline` (the
+/// switch points of the timelines it went through): from the server port,
+/// else `pg_wal/<TLI>.history` through the filesystem port. `None` when
+/// neither can tell (the node is then not taken for a superset of a node
+/// on an older timeline).
+fn read_own_history(ctx: &mut Ctx<'_, '_>, timeline: u32) -> Option<Vec<HistoryEntry>> {
+    if let Ok(h) = ctx.world.server.local_history(timeline) {
+        return Some(h);
+    }
+    history_files(ctx, timeline)
+        .into_iter()
+        .find(|(t, _)| *t == timeline)
+        .map(|(_, h)| h)
+}
+
+/// Runs [`pre_promote`] from `input`, reading what it asks for, to its
+/// final step (take over, allow or ban).
+fn decide_pre_promote(
+    ctx: &mut Ctx<'_, '_>,
+    mut input: PrePromoteInput,
+) -> (PrePromoteInput, crate::decide::notify::PrePromoteDecision) {
+    loop {
+        let decision = pre_promote(&input);
+        let promotee = input.promotee.clone().unwrap_or_default();
+        let local = input.local.clone();
+        match decision.action {
+            PrePromoteAction::ReadPromoteeBaseline => {
+                input.theirs = Some(read_baseline(ctx, &promotee));
+            }
+            PrePromoteAction::ReadOwnBaseline => {
+                input.mine = Some(read_baseline(ctx, &local));
+            }
+            PrePromoteAction::ReadPromoteeOrigin => {
+                input.their_origin = Some(read_baseline_origin(ctx, &promotee));
+            }
+            PrePromoteAction::ReadOwnOrigin => {
+                input.my_origin = Some(read_baseline_origin(ctx, &local));
+            }
+            PrePromoteAction::ReadOwnWalEnd => {
+                input.my_wal_end = Some(read_own_wal_end(ctx));
+            }
+            PrePromoteAction::ReadOwnHistory => {
+                let timeline = input
+                    .my_wal_end
+                    .flatten()
+                    .map(|(_, o)| o.timeline)
+                    .or_else(|| input.my_origin.flatten().map(|o| o.timeline))
+                    .unwrap_or(1);
+                input.my_history = Some(read_own_history(ctx, timeline));
+            }
+            PrePromoteAction::TakeOver | PrePromoteAction::Allow | PrePromoteAction::BanMyself => {
+                return (input, decision)
+            }
+        }
+    }
+}
+
 /// Issue 11: the promotee has no master-baseline (its primary went away
 /// without a demote: a node fenced or down), so the stock check is skipped.
 /// When both this node and the promotee published their election location
 /// and origin since (`xlog-loc`, `xlog-tli`, standbys without a primary),
-/// the same check runs on those: a take-over when this node holds all of
-/// the promotee's WAL and more; anything else keeps the stock skip (never
-/// a ban on this weaker evidence).
+/// the same check runs on those (with this node's own history file when it
+/// is on a newer timeline, issue 11 item 4): a take-over when this node
+/// holds all of the promotee's WAL and more; anything else keeps the stock
+/// skip (never a ban on this weaker evidence).
 fn ahead_by_election_locations(
     ctx: &mut Ctx<'_, '_>,
     input: &PrePromoteInput,
@@ -152,20 +263,28 @@ fn ahead_by_election_locations(
     let (theirs, their_origin) = read_election_location(ctx, promotee)?;
     let local = input.local.clone();
     let (mine, my_origin) = read_election_location(ctx, &local)?;
-    let decision = pre_promote(&PrePromoteInput {
-        theirs: Some(Some(theirs)),
-        mine: Some(Some(mine)),
-        their_origin: Some(Some(their_origin)),
-        my_origin: Some(Some(my_origin)),
-        ..input.clone()
-    });
+    let (_, decision) = decide_pre_promote(
+        ctx,
+        PrePromoteInput {
+            theirs: Some(Some(theirs)),
+            mine: Some(Some(mine)),
+            their_origin: Some(Some(their_origin)),
+            my_origin: Some(Some(my_origin)),
+            ..input.clone()
+        },
+    );
     (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
 }
 
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
 fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
-    let mut input = PrePromoteInput {
+    let local = ctx.attrs.local.clone();
+    let i_streamed = matches!(
+        ctx.attrs.data_status(ctx.world.cluster, &local),
+        Ok(Some(crate::status::DataStatus::Replication { ref state, .. })) if state == "STREAMING"
+    );
+    let input = PrePromoteInput {
         rep_mode: agent.params.rep_mode,
         node_list_len: agent.params.node_list.len(),
         local: ctx.attrs.local.clone(),
@@ -174,33 +293,41 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
         mine: None,
         their_origin: None,
         my_origin: None,
+        i_streamed,
+        my_wal_end: None,
+        my_history: None,
     };
-    loop {
-        let decision = pre_promote(&input);
-        match decision.action {
-            PrePromoteAction::ReadPromoteeBaseline => {
-                let promotee = input.promotee.clone().unwrap_or_default();
-                input.theirs = Some(read_baseline(ctx, &promotee));
+    let (input, decision) = decide_pre_promote(ctx, input);
+    match decision.action {
+        PrePromoteAction::TakeOver => {
+            let promotee = input.promotee.clone().unwrap_or_default();
+            take_over(ctx, &promotee, &decision.reason)
+        }
+        PrePromoteAction::BanMyself => {
+            let reason = match &decision.reason {
+                PrePromoteReason::Newer(why) => why.to_string(),
+                _ => "the pre-promote data check refused this node".to_string(),
+            };
+            if let PrePromoteReason::Newer(why) = &decision.reason {
+                use crate::explain::Explain;
+                ctx.journal(
+                    "notify",
+                    crate::journal::Event::Refusal {
+                        decision: "pre_promote".into(),
+                        rule: why.rule(),
+                        reason: reason.clone(),
+                    },
+                );
             }
-            PrePromoteAction::ReadOwnBaseline => {
-                let local = input.local.clone();
-                input.mine = Some(read_baseline(ctx, &local));
+            if let Err(e) = ctx.world.cluster.ban(&agent.context.instance, &input.local) {
+                ctx.log(LogLevel::Err, &format!("Can't ban myself: {e}"));
             }
-            PrePromoteAction::ReadPromoteeOrigin => {
-                let promotee = input.promotee.clone().unwrap_or_default();
-                input.their_origin = Some(read_baseline_origin(ctx, &promotee));
-            }
-            PrePromoteAction::ReadOwnOrigin => {
-                let local = input.local.clone();
-                input.my_origin = Some(read_baseline_origin(ctx, &local));
-            }
-            PrePromoteAction::TakeOver => {
-                let promotee = input.promotee.clone().unwrap_or_default();
-                return take_over(ctx, &promotee, &decision.reason);
-            }
-            PrePromoteAction::Allow => {
-                if let PrePromoteReason::PromoteeBaselineUnreadable { promotee } = &decision.reason
-                {
+            ctx.fail(OcfExit::ErrGeneric, reason)
+        }
+        _ => {
+            match &decision.reason {
+                PrePromoteReason::IAmThePromotee => yield_if_behind(ctx),
+                PrePromoteReason::PromoteeBaselineUnreadable { promotee } => {
                     if let Some(why) = ahead_by_election_locations(ctx, &input, promotee) {
                         return take_over(ctx, promotee, &why);
                     }
@@ -211,29 +338,92 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
                         ),
                     );
                 }
-                return Outcome::success();
+                PrePromoteReason::AheadNotStreaming {
+                    promotee,
+                    theirs,
+                    mine,
+                } => ctx.log(
+                    LogLevel::Info,
+                    &format!(
+                        "My data ({mine}) holds all of {promotee}'s ({theirs}) and more, but the primary did not see me streaming: I neither take over nor refuse the promotion"
+                    ),
+                ),
+                PrePromoteReason::NewerUnverified {
+                    promotee,
+                    theirs,
+                    mine,
+                } => ctx.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "My end of WAL ({mine}) is past {promotee}'s master baseline ({theirs}) but my history is not shown to hold all of it; the promotion goes on"
+                    ),
+                ),
+                _ => {}
             }
-            PrePromoteAction::BanMyself => {
-                let reason = match &decision.reason {
-                    PrePromoteReason::Newer(why) => why.to_string(),
-                    _ => "the pre-promote data check refused this node".to_string(),
-                };
-                if let PrePromoteReason::Newer(why) = &decision.reason {
-                    use crate::explain::Explain;
-                    ctx.journal(
-                        "notify",
-                        crate::journal::Event::Refusal {
-                            decision: "pre_promote".into(),
-                            rule: why.rule(),
-                            reason: reason.clone(),
-                        },
-                    );
-                }
-                if let Err(e) = ctx.world.cluster.ban(&agent.context.instance, &input.local) {
-                    ctx.log(LogLevel::Err, &format!("Can't ban myself: {e}"));
-                }
-                return ctx.fail(OcfExit::ErrGeneric, reason);
-            }
+            Outcome::success()
         }
+    }
+}
+
+/// Issue 11 item 4, the promotee's side ([`promotee_yields_to`]): when
+/// this node, about to be promoted, has published neither a master-baseline
+/// nor an election location (the others had nothing to compare), it
+/// compares itself with the active streaming standbys' published
+/// locations; one that holds all of its WAL and more gets 1000 and this
+/// node -INFINITY (Pacemaker aborts the transition on the score change and
+/// promotes that node; this one follows it). Errors are logged; the
+/// promotion then goes on.
+fn yield_if_behind(ctx: &mut Ctx<'_, '_>) {
+    let local = ctx.attrs.local.clone();
+    let published =
+        read_baseline(ctx, &local).is_some() || read_election_location(ctx, &local).is_some();
+    if published {
+        return;
+    }
+    let mine = own_location(ctx)
+        .ok()
+        .and_then(|lsn| own_origin(ctx, lsn).map(|o| (lsn, o)));
+    if mine.is_none() {
+        return;
+    }
+    let agent = ctx.agent;
+    let mut others = Vec::new();
+    for node in agent.params.node_list.iter().filter(|n| **n != local) {
+        let streaming = matches!(
+            ctx.attrs.data_status(ctx.world.cluster, node),
+            Ok(Some(crate::status::DataStatus::Replication { ref state, .. })) if state == "STREAMING"
+        );
+        let location = read_election_location(ctx, node);
+        others.push(StandbyAhead {
+            node: node.clone(),
+            active: agent.context.notify_lists.unpromoted.contains(node),
+            streaming,
+            location,
+        });
+    }
+    let Some(winner) = promotee_yields_to(mine, &others) else {
+        return;
+    };
+    if let Some((lsn, origin)) = mine {
+        ctx.log(
+            LogLevel::Info,
+            &format!(
+                "{winner} holds all of my data ({lsn} on {}) and more: I yield the promotion to it",
+                origin.to_attr()
+            ),
+        );
+    }
+    let r = ctx
+        .attrs
+        .set_other_score(ctx.world.cluster, &winner, Score::PROMOTE_ME)
+        .and_then(|_| {
+            ctx.attrs
+                .set_own_score(ctx.world.cluster, Score::CAN_NOT_PROMOTE)
+        });
+    if let Err(e) = r {
+        ctx.log(
+            LogLevel::Warn,
+            &format!("Can't move the promotion from me to {winner}: {e}"),
+        );
     }
 }

@@ -14,10 +14,12 @@
 use serde::Serialize;
 
 use crate::context::NotifyLists;
-use crate::election::{holds_all_of, Origin};
+use crate::election::Origin;
 use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::params::RepMode;
+use crate::superset::holds_all_by_history;
+use crate::timeline::HistoryEntry;
 
 /// What a notification does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,6 +137,22 @@ pub struct PrePromoteInput {
     pub their_origin: Option<Option<Origin>>,
     /// This node's `<rsc>-baseline-origin`.
     pub my_origin: Option<Option<Origin>>,
+    /// This node's own data-status is `STREAMING|…`: the primary saw it
+    /// stream, so post-demote should have recorded its master-baseline.
+    /// Only such a standby reads its end of WAL from the data directory
+    /// when that baseline is missing, and only such a standby takes over
+    /// (never the demoted old primary, `LATEST`, nor a `DISCONNECT`
+    /// standby: a take-over scores it 1000).
+    pub i_streamed: bool,
+    /// Issue 11 item 4: when this node has no master-baseline (its server
+    /// did not answer at post-demote: hung), its end of WAL and origin read
+    /// from the data directory without SQL (`pg_controldata`,
+    /// `pg_waldump`); `Some(None)` when those cannot tell either.
+    pub my_wal_end: Option<Option<(Lsn, Origin)>>,
+    /// Issue 11 item 4: this node's own history file (the timeline of its
+    /// origin), read only when that timeline is newer than the promotee's;
+    /// `Some(None)` when unreadable.
+    pub my_history: Option<Option<Vec<HistoryEntry>>>,
 }
 
 /// The next step of the pre-promote check.
@@ -148,6 +166,11 @@ pub enum PrePromoteAction {
     ReadPromoteeOrigin,
     /// Read the own baseline-origin into [`PrePromoteInput::my_origin`].
     ReadOwnOrigin,
+    /// Read the own end of WAL and origin from the data directory into
+    /// [`PrePromoteInput::my_wal_end`].
+    ReadOwnWalEnd,
+    /// Read the own history file into [`PrePromoteInput::my_history`].
+    ReadOwnHistory,
     /// Issue 11 (B2-14): this standby holds the promotee's WAL and more on
     /// the same history: take over — own score 1000, the promotee's
     /// `-INFINITY` (Pacemaker aborts the transition on the score change and
@@ -183,10 +206,34 @@ pub enum PrePromoteReason {
     /// My baseline is newer than the promotee's (§4.5 step 3) and my
     /// history is not known to be the promotee's: I may have diverged.
     Newer(Ineligible),
-    /// Issue 11: my baseline is newer than the promotee's and my WAL holds
-    /// all of the promotee's ([`holds_all_of`]: the same system, timeline
-    /// and switch point, or a newer timeline that began at or after the
-    /// promotee's position): every acknowledged commit and more.
+    /// Issue 11 item 4: I have no master-baseline; my end of WAL read from
+    /// the data directory is past the promotee's baseline, but my history
+    /// is not shown to hold all of the promotee's. Never a ban on this
+    /// evidence (the stock check would have skipped me): allowed.
+    NewerUnverified {
+        /// The promotee.
+        promotee: String,
+        /// The promotee's master-baseline.
+        theirs: Lsn,
+        /// My end of WAL.
+        mine: Lsn,
+    },
+    /// Issue 11: my WAL holds all of the promotee's and more, but my own
+    /// data-status is not `STREAMING|…` (`DISCONNECT` stays ineligible):
+    /// no take-over, and no ban for being ahead on the same history.
+    AheadNotStreaming {
+        /// The promotee.
+        promotee: String,
+        /// The promotee's master-baseline.
+        theirs: Lsn,
+        /// My position.
+        mine: Lsn,
+    },
+    /// Issue 11: my position is past the promotee's and my WAL holds all
+    /// of the promotee's ([`holds_all_by_history`]: the same system, and
+    /// the same timeline and switch point, or a newer timeline whose
+    /// history, my own history file, passes through the promotee's
+    /// position): every acknowledged commit and more.
     AheadOnSameHistory {
         /// The promotee.
         promotee: String,
@@ -212,14 +259,24 @@ pub struct PrePromoteDecision {
 /// ≥ 3 nodes in sync mode, a standby other than the promotee whose
 /// master-baseline is newer than the promotee's bans itself and fails —
 /// unless (issue 11, B2-14) its WAL holds all of the promotee's
-/// ([`holds_all_of`] over the origins recorded with the baselines,
-/// `<rsc>-baseline-origin`): then it holds every commit the promotee held
-/// (every acknowledged one) and more, and it takes over instead of being
-/// banned for being ahead. An origin that is absent or unparsable on
-/// either side keeps the stock ban (the histories cannot be compared).
+/// ([`holds_all_by_history`] over the origins recorded with the baselines,
+/// `<rsc>-baseline-origin`, and, when this node is on a newer timeline, its
+/// own history file): then it holds every commit the promotee held (every
+/// acknowledged one) and more, and it takes over instead of being banned
+/// for being ahead. An origin that is absent or unparsable on either side,
+/// or an unreadable history, keeps the stock ban (the histories cannot be
+/// compared).
+///
+/// Issue 11 item 4: a streaming standby (own data-status `STREAMING|…`)
+/// without a master-baseline (its server did not answer at post-demote)
+/// is no longer taken for "not newer" at once: its
+/// end of WAL is read from the data directory; past the promotee's
+/// baseline and holding all of it, it takes over; otherwise the promotion
+/// goes on (never a ban on this evidence).
 pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
     let decision = |action, reason| PrePromoteDecision { action, reason };
     let allow = |reason| decision(PrePromoteAction::Allow, reason);
+    let read = |action| decision(action, PrePromoteReason::Reading);
     let Some(promotee) = input.promotee.as_deref() else {
         return allow(PrePromoteReason::NoPromotee);
     };
@@ -233,12 +290,7 @@ pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
         return allow(PrePromoteReason::IAmThePromotee);
     }
     let theirs = match input.theirs {
-        None => {
-            return decision(
-                PrePromoteAction::ReadPromoteeBaseline,
-                PrePromoteReason::Reading,
-            )
-        }
+        None => return read(PrePromoteAction::ReadPromoteeBaseline),
         Some(None) => {
             return allow(PrePromoteReason::PromoteeBaselineUnreadable {
                 promotee: promotee.to_string(),
@@ -246,35 +298,66 @@ pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
         }
         Some(Some(l)) => l,
     };
-    let mine = match input.mine {
-        None => return decision(PrePromoteAction::ReadOwnBaseline, PrePromoteReason::Reading),
-        Some(Some(mine)) if mine > theirs => mine,
-        Some(_) => return allow(PrePromoteReason::NotNewer),
+    // Mine: the master-baseline (stock), else the end of WAL read from the
+    // data directory (issue 11 item 4), which carries its own origin.
+    let (mine, from_wal) = match (input.mine, &input.my_wal_end) {
+        (None, _) => return read(PrePromoteAction::ReadOwnBaseline),
+        (Some(Some(mine)), _) => (mine, None),
+        (Some(None), _) if !input.i_streamed => return allow(PrePromoteReason::NotNewer),
+        (Some(None), None) => return read(PrePromoteAction::ReadOwnWalEnd),
+        (Some(None), Some(None)) => return allow(PrePromoteReason::NotNewer),
+        (Some(None), Some(Some((mine, origin)))) => (*mine, Some(*origin)),
     };
+    if mine <= theirs {
+        return allow(PrePromoteReason::NotNewer);
+    }
     let their_origin = match input.their_origin {
-        None => {
-            return decision(
-                PrePromoteAction::ReadPromoteeOrigin,
-                PrePromoteReason::Reading,
-            )
+        None => return read(PrePromoteAction::ReadPromoteeOrigin),
+        Some(o) => o,
+    };
+    let my_origin = match (from_wal, input.my_origin) {
+        (Some(o), _) => Some(o),
+        (None, None) => return read(PrePromoteAction::ReadOwnOrigin),
+        (None, Some(o)) => o,
+    };
+    let holds = match (their_origin, my_origin) {
+        (Some(t), Some(m)) => {
+            let history = if m.timeline > t.timeline && m.system_id == t.system_id {
+                match &input.my_history {
+                    None => return read(PrePromoteAction::ReadOwnHistory),
+                    Some(h) => h.as_deref(),
+                }
+            } else {
+                None
+            };
+            holds_all_by_history((mine, m), history, (theirs, t)).then_some(m)
         }
-        Some(o) => o,
+        _ => None,
     };
-    let my_origin = match input.my_origin {
-        None => return decision(PrePromoteAction::ReadOwnOrigin, PrePromoteReason::Reading),
-        Some(o) => o,
-    };
-    match (their_origin, my_origin) {
-        (Some(t), Some(m)) if holds_all_of((mine, m), (theirs, t)) => decision(
+    match (holds, from_wal) {
+        // Ahead on the same history but not promotable (DISCONNECT, LATEST:
+        // the primary did not see it stream): neither a take-over, which
+        // would score an ineligible node 1000, nor a ban for being ahead.
+        (Some(_), _) if !input.i_streamed => allow(PrePromoteReason::AheadNotStreaming {
+            promotee: promotee.to_string(),
+            theirs,
+            mine,
+        }),
+        (Some(origin), _) => decision(
             PrePromoteAction::TakeOver,
             PrePromoteReason::AheadOnSameHistory {
                 promotee: promotee.to_string(),
                 theirs,
                 mine,
-                origin: m,
+                origin,
             },
         ),
-        _ => decision(
+        (None, Some(_)) => allow(PrePromoteReason::NewerUnverified {
+            promotee: promotee.to_string(),
+            theirs,
+            mine,
+        }),
+        (None, None) => decision(
             PrePromoteAction::BanMyself,
             PrePromoteReason::Newer(Ineligible::NewerThanPromotee {
                 promotee: theirs,
@@ -282,6 +365,51 @@ pub fn pre_promote(input: &PrePromoteInput) -> PrePromoteDecision {
             }),
         ),
     }
+}
+
+/// One other standby as the promotee sees it at its own pre-promote
+/// notification (issue 11 item 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StandbyAhead {
+    /// The node.
+    pub node: String,
+    /// Its instance is active and Unpromoted (`notify_unpromoted_uname`).
+    pub active: bool,
+    /// Its data-status is `STREAMING|…` (the primary saw it stream).
+    pub streaming: bool,
+    /// Its published election location and origin (`<rsc>-xlog-loc`,
+    /// `<rsc>-xlog-tli`), both readable and recognised.
+    pub location: Option<(Lsn, Origin)>,
+}
+
+/// Issue 11 item 4, the promotee's side: the standby to yield the
+/// promotion to, if any. When the node being promoted published nothing
+/// the others can compare (no master-baseline, no election location: an
+/// operator made its data-status unrecognised, so it took no part in the
+/// election while its score still stood), only it can compare itself with
+/// the others. It yields to an active, streaming standby whose published
+/// location holds all of its own WAL and more ([`holds_all_by_history`]
+/// without a history: the same system, timeline and switch point, further);
+/// the highest such location wins, ties in the given (node_list) order.
+/// Anything unknown (own position or origin, theirs) yields to nobody.
+pub fn promotee_yields_to(mine: Option<(Lsn, Origin)>, others: &[StandbyAhead]) -> Option<String> {
+    let (my_lsn, my_origin) = mine?;
+    let mut best: Option<(&str, Lsn)> = None;
+    for o in others {
+        let Some((lsn, origin)) = o.location else {
+            continue;
+        };
+        if !(o.active && o.streaming) || lsn <= my_lsn {
+            continue;
+        }
+        if !holds_all_by_history((lsn, origin), None, (my_lsn, my_origin)) {
+            continue;
+        }
+        if best.is_none_or(|(_, b)| lsn > b) {
+            best = Some((o.node.as_str(), lsn));
+        }
+    }
+    best.map(|(n, _)| n.to_string())
 }
 
 #[cfg(test)]
@@ -362,6 +490,9 @@ mod tests {
             mine: mine.map(|m| m.map(Lsn)),
             their_origin: None,
             my_origin: None,
+            i_streamed: true,
+            my_wal_end: None,
+            my_history: None,
         }
     }
 
@@ -402,10 +533,44 @@ mod tests {
             step(Some(Some(0x50)), None).action,
             PrePromoteAction::ReadOwnBaseline
         );
+        // No own baseline (issue 11 item 4): the end of WAL is read from
+        // the data directory before anything is concluded.
         assert_eq!(
             step(Some(Some(0x50)), Some(None)).action,
-            PrePromoteAction::Allow
+            PrePromoteAction::ReadOwnWalEnd
         );
+        // Not a streaming standby (the demoted old primary, a DISCONNECT
+        // standby): no baseline is not newer, as in the stock agent.
+        let not_streamed = PrePromoteInput {
+            i_streamed: false,
+            ..input("node3", Some(Some(0x50)), Some(None))
+        };
+        assert_eq!(
+            pre_promote(&not_streamed).reason,
+            PrePromoteReason::NotNewer
+        );
+        // Ahead on the same history but not streaming (DISCONNECT): no
+        // take-over (it would score an ineligible node 1000), no ban.
+        let tl = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: None,
+        };
+        let d = pre_promote(&PrePromoteInput {
+            i_streamed: false,
+            their_origin: Some(Some(tl)),
+            my_origin: Some(Some(tl)),
+            ..input("node3", Some(Some(0x50)), Some(Some(0x60)))
+        });
+        assert_eq!(
+            d.reason,
+            PrePromoteReason::AheadNotStreaming {
+                promotee: "node2".into(),
+                theirs: Lsn(0x50),
+                mine: Lsn(0x60),
+            }
+        );
+        assert_eq!(d.action, PrePromoteAction::Allow);
         assert_eq!(
             step(Some(Some(0x50)), Some(Some(0x50))).action,
             PrePromoteAction::Allow
@@ -473,6 +638,168 @@ mod tests {
         assert_eq!(
             step(Some(Some(0x60)), Some(Some(0x50))).action,
             PrePromoteAction::Allow
+        );
+    }
+
+    /// Issue 11 item 4: a standby whose server did not answer at
+    /// post-demote (no master-baseline) reads its end of WAL from the data
+    /// directory; ahead on the same history it takes over; ahead on an
+    /// unproven history or unreadable it lets the promotion go on (never a
+    /// ban on this evidence).
+    #[test]
+    fn pre_promote_without_own_baseline_reads_the_wal_end() {
+        let tl2 = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: None,
+        };
+        let with = |wal_end: Option<Option<(u64, Origin)>>, their: Option<Origin>| {
+            pre_promote(&PrePromoteInput {
+                my_wal_end: wal_end.map(|w| w.map(|(l, o)| (Lsn(l), o))),
+                their_origin: Some(their),
+                ..input("node3", Some(Some(0x50)), Some(None))
+            })
+        };
+        assert_eq!(
+            with(Some(None), Some(tl2)).reason,
+            PrePromoteReason::NotNewer
+        );
+        assert_eq!(
+            with(Some(Some((0x50, tl2))), Some(tl2)).reason,
+            PrePromoteReason::NotNewer
+        );
+        // Ahead: the promotee's origin is read; the own comes with the WAL end.
+        let d = pre_promote(&PrePromoteInput {
+            my_wal_end: Some(Some((Lsn(0x60), tl2))),
+            ..input("node3", Some(Some(0x50)), Some(None))
+        });
+        assert_eq!(d.action, PrePromoteAction::ReadPromoteeOrigin);
+        let d = with(Some(Some((0x60, tl2))), Some(tl2));
+        assert_eq!(d.action, PrePromoteAction::TakeOver);
+        assert_eq!(
+            d.reason,
+            PrePromoteReason::AheadOnSameHistory {
+                promotee: "node2".into(),
+                theirs: Lsn(0x50),
+                mine: Lsn(0x60),
+                origin: tl2,
+            }
+        );
+        // Another switch point or no promotee origin: allowed, not banned.
+        let forked = Origin {
+            switch_point: Some(Lsn(0x30)),
+            ..tl2
+        };
+        for (mine, theirs) in [(forked, Some(tl2)), (tl2, None)] {
+            let d = with(Some(Some((0x60, mine))), theirs);
+            assert_eq!(d.action, PrePromoteAction::Allow, "{mine:?} {theirs:?}");
+            assert_eq!(
+                d.reason,
+                PrePromoteReason::NewerUnverified {
+                    promotee: "node2".into(),
+                    theirs: Lsn(0x50),
+                    mine: Lsn(0x60),
+                }
+            );
+        }
+    }
+
+    /// Issue 11 item 4: on a newer timeline than the promotee's, the own
+    /// history file decides; unreadable, the stock ban stays.
+    #[test]
+    fn pre_promote_on_a_newer_timeline_compares_my_history() {
+        let tl1 = Origin {
+            timeline: 1,
+            system_id: 7,
+            switch_point: None,
+        };
+        let tl2 = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: None,
+        };
+        let with = |history: Option<Option<Vec<HistoryEntry>>>| {
+            pre_promote(&PrePromoteInput {
+                their_origin: Some(Some(tl1)),
+                my_origin: Some(Some(tl2)),
+                my_history: history,
+                ..input("node3", Some(Some(0x50)), Some(Some(0x60)))
+            })
+        };
+        assert_eq!(with(None).action, PrePromoteAction::ReadOwnHistory);
+        let line = |sp| HistoryEntry {
+            parent: 1,
+            switch_point: Lsn(sp),
+        };
+        assert_eq!(
+            with(Some(Some(vec![line(0x50)]))).action,
+            PrePromoteAction::TakeOver
+        );
+        // The promotee's timeline-1 WAL goes past where mine left it.
+        assert_eq!(
+            with(Some(Some(vec![line(0x48)]))).action,
+            PrePromoteAction::BanMyself
+        );
+        assert_eq!(with(Some(None)).action, PrePromoteAction::BanMyself);
+        // The same timeline needs no history.
+        let d = pre_promote(&PrePromoteInput {
+            their_origin: Some(Some(tl2)),
+            my_origin: Some(Some(tl2)),
+            ..input("node3", Some(Some(0x50)), Some(Some(0x60)))
+        });
+        assert_eq!(d.action, PrePromoteAction::TakeOver);
+    }
+
+    /// Issue 11 item 4: the promotee yields only to an active, streaming
+    /// standby whose published location holds all of its WAL and more.
+    #[test]
+    fn the_promotee_yields_only_to_a_streaming_superset() {
+        let tl2 = Origin {
+            timeline: 2,
+            system_id: 7,
+            switch_point: None,
+        };
+        let other = |node: &str, active, streaming, loc: Option<(u64, Origin)>| StandbyAhead {
+            node: node.into(),
+            active,
+            streaming,
+            location: loc.map(|(l, o)| (Lsn(l), o)),
+        };
+        let mine = Some((Lsn(0x50), tl2));
+        assert_eq!(
+            promotee_yields_to(
+                mine,
+                &[
+                    other("node1", true, true, Some((0x60, tl2))),
+                    other("node3", true, true, Some((0x70, tl2))),
+                    other("node4", true, true, Some((0x70, tl2))),
+                ]
+            ),
+            Some("node3".into())
+        );
+        let forked = Origin {
+            switch_point: Some(Lsn(0x30)),
+            ..tl2
+        };
+        let tl3 = Origin { timeline: 3, ..tl2 };
+        for o in [
+            other("node3", false, true, Some((0x70, tl2))),
+            other("node3", true, false, Some((0x70, tl2))),
+            other("node3", true, true, None),
+            other("node3", true, true, Some((0x50, tl2))),
+            other("node3", true, true, Some((0x70, forked))),
+            // A newer timeline needs that node's own history: not here.
+            other("node3", true, true, Some((0x70, tl3))),
+        ] {
+            assert_eq!(
+                promotee_yields_to(mine, std::slice::from_ref(&o)),
+                None,
+                "{o:?}"
+            );
+        }
+        assert_eq!(
+            promotee_yields_to(None, &[other("node3", true, true, Some((0x70, tl2)))]),
+            None
         );
     }
 }

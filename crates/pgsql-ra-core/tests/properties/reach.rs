@@ -40,12 +40,6 @@ pub enum Key {
     /// it streaming before the primary died. Issue 11 (the most advanced
     /// standby wins) is what closes it.
     UnobservedStandbyAhead,
-    /// Informational, a known limit: a standby ahead of the promoted node on
-    /// a newer timeline (the promoted node never followed that switch).
-    AheadOnNewerTimeline,
-    /// Informational (issue 11 item 4 not complete): an async or potential
-    /// standby ahead of the promoted node on the same timeline.
-    AsyncAheadInSyncMode,
     /// Informational: a cleanly demoted primary ran on as a standby with its
     /// shutdown checkpoint published (issue 10, B2-01).
     DemotedRanAsStandby,
@@ -76,12 +70,6 @@ impl Key {
             }
             Key::IndistinguishableFork => {
                 "known limit: an outside fork with the cluster's own timeline numbers and switch points was promoted (or continued)"
-            }
-            Key::AsyncAheadInSyncMode => {
-                "not yet guaranteed (issue 11 item 4): an async or potential standby ahead of the promoted node on the same timeline"
-            }
-            Key::AheadOnNewerTimeline => {
-                "known limit (issue 11 item 4 compares one timeline): a standby ahead of the promoted node on a newer timeline"
             }
             Key::DemotedRanAsStandby => {
                 "a cleanly demoted primary ran on as a standby (issue 10)"
