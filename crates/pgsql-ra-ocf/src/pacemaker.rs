@@ -199,7 +199,7 @@ impl CrmCluster {
         let started = std::time::Instant::now();
         let parsed = libcib::query_cib_from(&self.sonames.0, &self.sonames.1, self.tools.timeout)
             .map_err(|e| e.to_string())
-            .and_then(|xml| crate::cib_status::parse(&xml).map_err(|e| e.to_string()));
+            .and_then(|xml| crate::cib_status::parse_clear(&xml).map_err(|e| e.to_string()));
         match parsed {
             Ok(snap) => {
                 self.debug(&format!(
