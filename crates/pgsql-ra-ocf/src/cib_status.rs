@@ -369,7 +369,8 @@ fn unclear_membership(name: &str, state: Option<XmlNode<'_, '_>>, fencing: bool)
             .is_some_and(|v| v.eq_ignore_ascii_case("member"))
     };
     let fully_in = in_ccm && crmd && member("join");
-    let fully_out = !in_ccm && !crmd && !(fencing && member("expected"));
+    let unclean = fencing && member("expected");
+    let fully_out = !(in_ccm || crmd || unclean);
     (!(fully_in || fully_out)).then(|| format!("node {name} is neither fully in nor fully out"))
 }
 
