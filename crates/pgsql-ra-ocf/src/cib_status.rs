@@ -666,6 +666,80 @@ mod tests {
         assert!(parse(&cib("true", "online")).expect("xml").nodes[0].online);
     }
 
+    /// A one-node CIB, `config` added to the configuration and `ops` the
+    /// node's history of `pgsql`.
+    fn cib_with(config: &str, node_attrs: &str, ops: &str) -> String {
+        format!(
+            r#"<cib><configuration><crm_config><cluster_property_set id="c"><nvpair id="s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config><nodes><node id="1" uname="n1"{node_attrs}/></nodes><resources><clone id="pgsql-clone"><primitive id="pgsql" class="ocf" provider="pgsql-ra" type="pgsql"/></clone></resources>{config}</configuration><status><node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources><lrm_resource id="pgsql">{ops}</lrm_resource></lrm_resources></lrm></node_state></status></cib>"#
+        )
+    }
+
+    fn rsc_op(
+        id: &str,
+        task: &str,
+        interval: u32,
+        call: i64,
+        rc: i32,
+        key_rc: Option<i32>,
+    ) -> String {
+        let key = key_rc.map_or(String::new(), |t| {
+            format!(r#" transition-key="1:1:{t}:00000000-0000-0000-0000-000000000000""#)
+        });
+        format!(
+            r#"<lrm_rsc_op id="{id}" operation="{task}" interval="{interval}" call-id="{call}" rc-code="{rc}" op-status="{}"{key}/>"#,
+            if call < 0 { -1 } else { 0 }
+        )
+    }
+
+    /// Each reason of [`unclear_reason`] the parity samples do not cover,
+    /// beside a clear history that is answered.
+    #[test]
+    fn only_plain_steady_states_are_answered() {
+        let promoted = rsc_op("pgsql_last_0", "promote", 0, 5, 0, Some(0))
+            + &rsc_op("pgsql_monitor_3000", "monitor", 3000, 6, 8, Some(8));
+        let clear = parse_clear(&cib_with("", "", &promoted)).expect("a steady CIB");
+        assert_eq!(
+            clear.promoted,
+            vec![("pgsql".to_string(), "n1".to_string())]
+        );
+        // A probe may find the resource running or promoted.
+        let probe = rsc_op("pgsql_last_0", "monitor", 0, 2, 8, Some(7));
+        assert!(parse_clear(&cib_with("", "", &probe)).is_ok());
+        let unclear = [
+            ("", "", rsc_op("pgsql_last_0", "promote", 0, -1, 0, Some(0))),
+            ("", "", rsc_op("pgsql_last_0", "promote", 0, 5, 0, None)),
+            (
+                "",
+                "",
+                rsc_op("pgsql_last_0", "migrate_to", 0, 5, 0, Some(0)),
+            ),
+            (
+                "",
+                "",
+                rsc_op("pgsql_monitor_4000", "monitor", 4000, 5, 8, Some(0)),
+            ),
+            (
+                r#"<op_defaults><meta_attributes id="o"><nvpair id="f" name="on-fail" value="restart"/></meta_attributes></op_defaults>"#,
+                "",
+                promoted.clone(),
+            ),
+            (
+                r#"<rsc_defaults><meta_attributes id="r"><rule id="x" score="INFINITY"/><nvpair id="m" name="is-managed" value="true"/></meta_attributes></rsc_defaults>"#,
+                "",
+                promoted.clone(),
+            ),
+            ("", r#" type="remote""#, promoted.clone()),
+        ];
+        for (config, node_attrs, ops) in unclear {
+            let cib = cib_with(config, node_attrs, &ops);
+            assert!(
+                matches!(parse_clear(&cib), Err(ReadError::Unclear(_))),
+                "{cib}"
+            );
+        }
+        assert!(matches!(parse_clear("<x"), Err(ReadError::Parse(_))));
+    }
+
     #[test]
     fn node_names_sort_like_pacemaker() {
         let mut v = vec!["node10", "Node2", "node1", "alpha"];
