@@ -24,8 +24,9 @@
 //!
 //! **Privileges.** A role that is neither superuser nor in
 //! `pg_read_all_stats` sees no `backend_type` nor `wait_event` of the
-//! startup and WAL receiver processes (checked on 15): it reads "not
-//! waiting", so no observation is final (fail closed).
+//! startup and WAL receiver processes (checked on 15: it reads "no
+//! receiver" while one is connecting, and "not waiting"): "not waiting"
+//! makes no observation final (fail closed).
 
 use pgsql_ra_core::ports::{DbError, DbErrorKind, RecoveryActivity};
 use pgsql_ra_core::Lsn;

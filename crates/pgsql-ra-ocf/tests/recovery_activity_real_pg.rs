@@ -300,6 +300,9 @@ fn a_receiver_still_connecting_is_never_final() {
         previous = now;
         // Without pg_read_all_stats: neither process is visible, never final.
         let p = activity(&mut plain);
+        if i == 0 {
+            eprintln!("superuser reads {a:?}; a role without pg_read_all_stats reads {p:?}");
+        }
         assert!(
             p.in_recovery && !p.startup_waiting_for_wal,
             "read {i}: {p:?}"
