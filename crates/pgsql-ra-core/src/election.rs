@@ -483,9 +483,12 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
 }
 
 /// Issue 16: the position one observation of the local server proves
-/// final, if any: the server is in recovery, has no WAL receiver, its
-/// startup process waits for WAL (it has consumed every record it could
-/// read from `pg_wal`, the archive and the stream) and its replay position
+/// final, if any: the server is in recovery, has no WAL receiver process
+/// (streaming or still connecting), its startup process sleeps after its
+/// last attempt on every source found no further record
+/// ([`RecoveryActivity::startup_waiting_for_wal`]; WAL arriving in `pg_wal`
+/// during that sleep is not seen, docs/decision-logic.md "Limit") and its
+/// replay position
 /// is `published` (the node's `<rsc>-xlog-loc`: nothing received beyond
 /// what was replayed). Unknown activity (`None`) proves nothing.
 pub fn observed_final(activity: Option<&RecoveryActivity>, published: Lsn) -> Option<Lsn> {

@@ -751,7 +751,8 @@ impl Database for PgDatabase {
     /// Issue 16: one statement ([`crate::recovery_activity`]); `None`
     /// before PostgreSQL 10. A monitoring role that cannot see other
     /// roles' sessions (not a superuser, not in `pg_read_all_stats`) sees
-    /// no wait event of the startup process: never final.
+    /// no wait event of the startup process: never final (checked on 15,
+    /// `tests/recovery_activity_real_pg.rs`).
     fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
         let Some(sql) = crate::recovery_activity::sql(self.version()?) else {
             return Ok(None);

@@ -124,6 +124,14 @@ fn is_absent(done: &Finished) -> bool {
     done.code == Some(105) || done.stderr.contains("No such device or address")
 }
 
+/// The part of the cluster-state read's limit `total` the in-process
+/// query may use: a fifth, at least 1 s (libcib's call timeout is in whole
+/// seconds), at most half; crm_mon gets what remains (attack on issue 16,
+/// finding 4). A healthy CIB manager answers in milliseconds.
+pub fn library_slice(total: Duration) -> Duration {
+    (total / 5).max(Duration::from_secs(1)).min(total / 2)
+}
+
 /// The Pacemaker-backed cluster port.
 pub struct CrmCluster {
     tools: CrmTools,
@@ -193,13 +201,13 @@ impl CrmCluster {
         }
     }
 
-    /// The snapshot through libcib, `None` (after a debug line) when that
-    /// path is not available or fails.
-    fn snapshot_from_library(&mut self) -> Option<Snapshot> {
+    /// The snapshot through libcib within `limit`, `None` (after a debug
+    /// line) when that path is not available, fails, or declines the CIB.
+    fn snapshot_from_library(&mut self, limit: Duration) -> Option<Snapshot> {
         let started = std::time::Instant::now();
-        let parsed = libcib::query_cib_from(&self.sonames.0, &self.sonames.1, self.tools.timeout)
+        let parsed = libcib::query_cib_from(&self.sonames.0, &self.sonames.1, limit)
             .map_err(|e| e.to_string())
-            .and_then(|xml| crate::cib_status::parse(&xml).map_err(|e| e.to_string()));
+            .and_then(|xml| crate::cib_status::parse_clear(&xml).map_err(|e| e.to_string()));
         match parsed {
             Ok(snap) => {
                 self.debug(&format!(
@@ -216,13 +224,18 @@ impl CrmCluster {
         }
     }
 
-    fn snapshot_from_crm_mon(&mut self) -> Result<Snapshot, ClusterError> {
+    fn snapshot_from_crm_mon(&mut self, limit: Duration) -> Result<Snapshot, ClusterError> {
+        if limit.is_zero() {
+            return Err(ClusterError(
+                "no time left to read the cluster state with crm_mon".into(),
+            ));
+        }
         let args = [
             "-1".to_string(),
             "--output-as=xml".to_string(),
             "-A".to_string(),
         ];
-        let done = self.tools.run("crm_mon", &args, self.tools.timeout)?;
+        let done = self.tools.run("crm_mon", &args, limit)?;
         if !done.success() {
             return Err(ClusterError(format!(
                 "crm_mon failed ({}): {}",
@@ -245,15 +258,23 @@ impl CrmCluster {
         self
     }
 
+    /// Reads the cluster state once: the library path and its crm_mon
+    /// fallback share one limit, `tools.timeout` (attack on issue 16,
+    /// finding 4: a hung CIB manager must end the read within the same
+    /// bound as crm_mon alone), the library getting [`library_slice`] of it.
     fn snapshot(&mut self) -> Result<&mut Snapshot, ClusterError> {
         if self.snapshot.is_none() {
+            let started = std::time::Instant::now();
             let from_library = match self.read {
-                CibRead::Library => self.snapshot_from_library(),
+                CibRead::Library => self.snapshot_from_library(library_slice(self.tools.timeout)),
                 CibRead::CrmMon => None,
             };
             let (snap, used) = match from_library {
                 Some(snap) => (snap, CibRead::Library),
-                None => (self.snapshot_from_crm_mon()?, CibRead::CrmMon),
+                None => {
+                    let rest = self.tools.timeout.saturating_sub(started.elapsed());
+                    (self.snapshot_from_crm_mon(rest)?, CibRead::CrmMon)
+                }
             };
             self.snapshot = Some(snap);
             self.used = Some(used);
@@ -447,6 +468,16 @@ mod tests {
 
     /// Pacemaker's `CRM_meta_on_node` names the node without running a tool:
     /// the tools directory here does not exist, so any call would fail.
+    #[test]
+    fn the_library_gets_a_slice_of_the_read_limit() {
+        let s = |ms: u64| library_slice(Duration::from_millis(ms)).as_millis();
+        assert_eq!(s(5_000), 1_000);
+        assert_eq!(s(10_000), 2_000);
+        assert_eq!(s(30_000), 6_000);
+        assert_eq!(s(1_000), 500);
+        assert_eq!(s(0), 0);
+    }
+
     #[test]
     fn the_node_name_from_pacemaker_needs_no_crm_node() {
         let tools = || CrmTools {

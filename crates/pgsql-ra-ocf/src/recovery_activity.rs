@@ -2,28 +2,48 @@
 //! election's finality read, docs/decision-logic.md "Early election") and
 //! the reading of its row.
 //!
-//! The startup process's wait events while it waits for WAL to arrive, as
-//! PostgreSQL's sources name them and as read on the servers 10 to 18
-//! (2026-12-01: a standby without a primary shows `RecoveryWalStream` on
-//! 10-12, `RecoveryRetrieveRetryInterval` on 13-18): 13 renamed
-//! `RecoveryWalAll` (waiting for streamed WAL) to `RecoveryWalStream` and
-//! `RecoveryWalStream` (waiting `wal_retrieve_retry_interval` after every
-//! source failed) to `RecoveryRetrieveRetryInterval`.
+//! **Receiver.** A WAL receiver process exists when `pg_stat_wal_receiver`
+//! has a row *or* `pg_stat_activity` lists a `walreceiver` backend: the
+//! first view shows no row until the receiver's connection is made (attack
+//! on issue 16, finding 1: a receiver connecting to a silent upstream, wait
+//! event `LibPQWalReceiverConnect`, had no row there for as long as the
+//! connection hung).
+//!
+//! **Waiting.** The startup process counts as waiting only in the sleep it
+//! takes after every WAL source failed (`wal_retrieve_retry_interval`):
+//! `RecoveryRetrieveRetryInterval` on 13 and later, `RecoveryWalStream` on
+//! 10 to 12. PostgreSQL 13 (commit 1d253ba) renamed the events: 10-12's
+//! `RecoveryWalAll` (the wait inside streaming recovery, a receiver running
+//! or being started) became `RecoveryWalStream`, and 10-12's
+//! `RecoveryWalStream` (the retry sleep) became
+//! `RecoveryRetrieveRetryInterval`. The streaming wait is not counted: the
+//! startup process has asked for a receiver, which may be about to deliver.
+//! Read on the servers 10 to 18 (2026-12-01): a standby without a primary
+//! sleeps in `RecoveryWalStream` on 10-12 and `RecoveryRetrieveRetryInterval`
+//! on 13-18.
+//!
+//! **Privileges.** A role that is neither superuser nor in
+//! `pg_read_all_stats` sees no `backend_type` nor `wait_event` of the
+//! startup and WAL receiver processes (checked on 15: it reads "no
+//! receiver" while one is connecting, and "not waiting"): "not waiting"
+//! makes no observation final (fail closed).
 
 use pgsql_ra_core::ports::{DbError, DbErrorKind, RecoveryActivity};
 use pgsql_ra_core::Lsn;
 
 /// PostgreSQL 13 and later.
 const SQL_13: &str = "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, \
-     (exists (select 1 from pg_stat_wal_receiver where pid is not null))::text, \
+     (exists (select 1 from pg_stat_wal_receiver where pid is not null) \
+      or exists (select 1 from pg_stat_activity where backend_type = 'walreceiver'))::text, \
      (exists (select 1 from pg_stat_activity where backend_type = 'startup' \
-      and wait_event in ('RecoveryWalStream', 'RecoveryRetrieveRetryInterval')))::text";
+      and wait_event = 'RecoveryRetrieveRetryInterval'))::text";
 
 /// PostgreSQL 10 to 12.
 const SQL_10: &str = "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, \
-     (exists (select 1 from pg_stat_wal_receiver where pid is not null))::text, \
+     (exists (select 1 from pg_stat_wal_receiver where pid is not null) \
+      or exists (select 1 from pg_stat_activity where backend_type = 'walreceiver'))::text, \
      (exists (select 1 from pg_stat_activity where backend_type = 'startup' \
-      and wait_event in ('RecoveryWalAll', 'RecoveryWalStream')))::text";
+      and wait_event = 'RecoveryWalStream'))::text";
 
 /// The statement for a server of `version` (`server_version_num`); `None`
 /// before 10 (no `backend_type` in `pg_stat_activity`: unknown).
@@ -70,10 +90,19 @@ mod tests {
     #[test]
     fn the_statement_follows_the_rename_of_13() {
         assert!(sql(90_624).is_none());
-        assert!(sql(100_023).is_some_and(|s| s.contains("'RecoveryWalAll'")));
-        assert!(sql(120_022).is_some_and(|s| !s.contains("RetryInterval")));
-        assert!(sql(130_000).is_some_and(|s| s.contains("'RecoveryRetrieveRetryInterval'")));
-        assert!(sql(180_004).is_some_and(|s| !s.contains("RecoveryWalAll")));
+        // 10-12: the retry sleep is `RecoveryWalStream`; the streaming
+        // wait (`RecoveryWalAll`) does not count.
+        assert!(sql(100_023).is_some_and(|s| s.contains("wait_event = 'RecoveryWalStream'")));
+        assert!(sql(120_022).is_some_and(|s| !s.contains("RetryInterval") && !s.contains("WalAll")));
+        // 13+: the retry sleep is `RecoveryRetrieveRetryInterval`; the
+        // streaming wait (now `RecoveryWalStream`) does not count.
+        assert!(sql(130_000)
+            .is_some_and(|s| s.contains("wait_event = 'RecoveryRetrieveRetryInterval'")));
+        assert!(sql(180_004).is_some_and(|s| !s.contains("RecoveryWalStream")));
+        // Both see a receiver that has not connected yet.
+        for v in [100_023, 130_000] {
+            assert!(sql(v).is_some_and(|s| s.contains("backend_type = 'walreceiver'")));
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! replay paused with received WAL pending after its primary stopped (the
 //! startup process is not waiting for WAL: not final), and, once resumed,
 //! everything replayed with no primary (final, twice at the same position,
-//! the agent's own location).
+//! the agent's own location). Attack on issue 16, finding 1: a standby whose
+//! WAL receiver hangs connecting to a silent upstream is never final, also
+//! for a monitoring role without `pg_read_all_stats`; once the upstream
+//! refuses connections, the retry sleeps still make it final.
 
 mod common;
 
@@ -18,7 +21,11 @@ use pgsql_ra_ocf::budget::Budget;
 use pgsql_ra_ocf::db::{DbTarget, PgDatabase};
 
 fn db(node: &PgNode) -> PgDatabase {
-    let m: BTreeMap<String, String> = [
+    db_as(node, None)
+}
+
+fn db_as(node: &PgNode, monitor_user: Option<&str>) -> PgDatabase {
+    let mut m: BTreeMap<String, String> = [
         ("pgctl", pg_bin("pg_ctl")),
         ("pgdata", node.pgdata.clone()),
         ("pghost", node.host.clone()),
@@ -29,6 +36,9 @@ fn db(node: &PgNode) -> PgDatabase {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(user) = monitor_user {
+        m.insert("monitor_user".into(), user.into());
+    }
     let (p, errors) = Params::parse(&m);
     assert!(errors.is_empty(), "{errors:?}");
     let budget = Budget {
@@ -181,4 +191,146 @@ fn a_standby_without_primary_waits_for_wal_on_every_major() {
         seen.push(major);
     }
     eprintln!("waiting for WAL read on PostgreSQL {seen:?}");
+}
+
+/// A TCP listener on loopback that accepts connections and never answers
+/// (a hung upstream: libpq waits for the server's first message).
+struct SilentUpstream {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SilentUpstream {
+    fn start() -> SilentUpstream {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let port = listener.local_addr().expect("address").port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(c) = conn {
+                    held.push(c);
+                }
+            }
+            // Dropping `held` and the listener: the receiver sees the
+            // connection close, later attempts are refused.
+        });
+        SilentUpstream {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Closes every held connection and the listening socket.
+    fn close(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SilentUpstream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[test]
+fn a_receiver_still_connecting_is_never_final() {
+    let dir = TestDir::new("finality-connecting");
+    let port = free_port();
+    let n1 = PgNode::new(&dir, "node1", 1, port);
+    let n2 = PgNode::new(&dir, "node2", 2, port);
+    let _guard = ServerGuard(vec![n1.clone(), n2.clone()]);
+    n1.initdb();
+    n1.start_directly();
+    // A login role with no statistics privileges, copied by the base backup.
+    n1.psql("create role plain login");
+    n2.basebackup_from(&n1);
+    n1.psql("create table t (x int); insert into t select generate_series(1, 1000)");
+    n1.stop_cleanly();
+    let mut upstream = SilentUpstream::start();
+    std::fs::write(format!("{}/standby.signal", n2.pgdata), "").expect("standby.signal");
+    let auto = format!("{}/postgresql.auto.conf", n2.pgdata);
+    let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+    text.push_str(&format!(
+        "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=node2'\n\
+         wal_retrieve_retry_interval = '2s'\n",
+        upstream.port
+    ));
+    std::fs::write(&auto, text).expect("primary_conninfo");
+    for f in ["standby.signal", "postgresql.auto.conf"] {
+        chown_pgdba(std::path::Path::new(&format!("{}/{f}", n2.pgdata)));
+    }
+    n2.start_directly();
+    let mut db2 = db(&n2);
+    let mut plain = db_as(&n2, Some("plain"));
+
+    // 1. The receiver hangs connecting: PostgreSQL shows it in
+    // pg_stat_activity only, never in pg_stat_wal_receiver.
+    assert!(
+        wait_for(Duration::from_secs(30), || n2.psql(
+            "select count(*) from pg_stat_activity where backend_type = 'walreceiver'"
+        ) == "1"),
+        "node2 starts a WAL receiver"
+    );
+    let (mut previous, mut previous_plain) = (None, None);
+    for i in 0..20 {
+        assert_eq!(
+            n2.psql("select count(*) from pg_stat_wal_receiver"),
+            "0",
+            "read {i}: still connecting, no pg_stat_wal_receiver row"
+        );
+        let a = activity(&mut db2);
+        assert!(a.in_recovery && a.receiver, "read {i}: {a:?}");
+        assert!(!a.startup_waiting_for_wal, "read {i}: {a:?}");
+        let lsn = own_location(&mut db2);
+        let now = observed_final(Some(&a), lsn);
+        assert_eq!(now, None, "read {i}: {a:?}");
+        assert_eq!(final_mark(previous, now), None);
+        previous = now;
+        // Without pg_read_all_stats: neither process is visible, never final.
+        let p = activity(&mut plain);
+        if i == 0 {
+            eprintln!("superuser reads {a:?}; a role without pg_read_all_stats reads {p:?}");
+        }
+        assert!(
+            p.in_recovery && !p.startup_waiting_for_wal,
+            "read {i}: {p:?}"
+        );
+        let now = observed_final(Some(&p), own_location(&mut plain));
+        assert_eq!(final_mark(previous_plain, now), None, "read {i}: {p:?}");
+        previous_plain = now;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // 2. The upstream refuses connections: the receiver fails at once and the
+    // startup process sleeps between attempts; two reads in that state, at
+    // the same position, make the mark (a cold start still decides early).
+    upstream.close();
+    let mut previous: Option<Lsn> = None;
+    let mut mark = None;
+    let mut last = None;
+    let found = wait_for(Duration::from_secs(60), || {
+        let a = activity(&mut db2);
+        last = Some(a);
+        let now = observed_final(Some(&a), own_location(&mut db2));
+        mark = final_mark(previous, now);
+        previous = now;
+        mark.is_some()
+    });
+    assert!(found, "final once connections are refused: {last:?}");
+    assert_eq!(
+        mark.map(|m| m.to_pg()),
+        Some(n2.psql("select pg_last_wal_replay_lsn()"))
+    );
 }

@@ -643,7 +643,7 @@ impl SimNetwork {
     }
 
     /// Issue 16: gives a standby WAL beyond its replay position
-    /// ([`backlog`]). `Local`: the replay position moves back by `amount`
+    /// ([`backlog`]). `Local`/`Copied`: the replay position moves back by `amount`
     /// (not before its timeline began) and the WAL up to the old position
     /// waits in `pg_wal`; `Receiver`/`Intermittent`: `amount` bytes more
     /// are on their way from an upstream outside the cluster. Ignored for
@@ -662,7 +662,7 @@ impl SimNetwork {
             }
             let floor = i.history.last().map_or(Lsn::ZERO, |(_, end)| *end);
             let end = match source {
-                WalSource::Local => {
+                WalSource::Local | WalSource::Copied => {
                     let end = i.lsn;
                     i.lsn = Lsn(i.lsn.0.saturating_sub(amount)).max(floor);
                     end
@@ -740,7 +740,7 @@ impl SimNetwork {
             // Issue 16: promotion replays the WAL already in pg_wal; WAL
             // an upstream had not delivered yet never arrives.
             if let Some(b) = i.backlog.take() {
-                if b.source == WalSource::Local {
+                if b.in_pg_wal() {
                     i.lsn = b.end.max(i.lsn);
                 }
             }
@@ -942,8 +942,7 @@ impl Database for SimPostgres {
     fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
         self.sql(|_, i| match i.role {
             SimRole::Standby => {
-                let streamed =
-                    i.streamed || i.backlog.is_some_and(|b| b.source != WalSource::Local);
+                let streamed = i.streamed || i.backlog.is_some_and(|b| !b.in_pg_wal());
                 Ok((Some(i.lsn), streamed.then_some(i.lsn)))
             }
             _ => Ok((None, None)),

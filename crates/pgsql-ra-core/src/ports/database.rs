@@ -94,16 +94,21 @@ pub struct RecoveryActivity {
     /// 10); `None` for NULL.
     pub replay: Option<Lsn>,
     /// A WAL receiver process exists: `pg_stat_wal_receiver` has a row
-    /// (any `status`: starting, streaming, waiting, restarting, stopping).
+    /// (any `status`) or `pg_stat_activity` lists a `walreceiver` backend
+    /// (one still connecting has no `pg_stat_wal_receiver` row: attack on
+    /// issue 16, finding 1).
     pub receiver: bool,
-    /// The startup process waits for WAL to arrive: its `pg_stat_activity`
-    /// row (`backend_type = 'startup'`) shows the wait event
-    /// `RecoveryWalStream` or `RecoveryRetrieveRetryInterval` (PostgreSQL
-    /// 13+), `RecoveryWalAll` or `RecoveryWalStream` (10–12: renamed in
-    /// 13). It has then consumed every record it could read from `pg_wal`,
-    /// the archive and the stream. A paused replay (`RecoveryPause`), an
-    /// apply delay (`RecoveryApplyDelay`), a running `restore_command` or a
-    /// record being replayed (no wait event) is not waiting.
+    /// The startup process sleeps after every WAL source failed: its
+    /// `pg_stat_activity` row (`backend_type = 'startup'`) shows the wait
+    /// event `RecoveryRetrieveRetryInterval` (PostgreSQL 13+) or
+    /// `RecoveryWalStream` (10–12, renamed in 13 by commit 1d253ba). The
+    /// wait inside streaming recovery (`RecoveryWalStream` on 13+,
+    /// `RecoveryWalAll` on 10–12: a receiver was requested), a paused
+    /// replay (`RecoveryPause`), an apply delay (`RecoveryApplyDelay`), a
+    /// running `restore_command` or a record being replayed (no wait event)
+    /// is not. The sleep began after `pg_wal`, the archive and the stream
+    /// gave no further record; WAL put into `pg_wal` during the sleep is
+    /// only read after it (`wal_retrieve_retry_interval`, 5 s by default).
     pub startup_waiting_for_wal: bool,
 }
 

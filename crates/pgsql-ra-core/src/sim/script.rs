@@ -370,11 +370,12 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             out.push("ok".into());
         }
         "backlog" => {
-            // Issue 16: `backlog NODE local|receiver|intermittent AMOUNT STALL
+            // Issue 16: `backlog NODE local|copied|receiver|intermittent AMOUNT STALL
             // PER_STEP` (AMOUNT and PER_STEP in bytes, hexadecimal with 0x).
             let n = node_arg(sim, args, 0)?;
             let source = match args.get(1).copied() {
                 Some("local") => crate::memory::WalSource::Local,
+                Some("copied") => crate::memory::WalSource::Copied,
                 Some("receiver") => crate::memory::WalSource::Receiver,
                 Some("intermittent") => crate::memory::WalSource::Intermittent,
                 other => return Err(format!("bad WAL source {other:?}")),

@@ -1,12 +1,20 @@
 //! Issue 16: WAL a simulated standby holds or is about to get beyond its
 //! replay position, so that the early election's finality clauses can be
-//! put to the test (docs/decision-logic.md, "Early election"). Three
+//! put to the test (docs/decision-logic.md, "Early election"). Four
 //! sources, as PostgreSQL's startup process sees them:
 //!
-//! - [`WalSource::Local`]: segments already in `pg_wal` (written by a
-//!   walreceiver before a restart): no WAL receiver, the receive position
-//!   NULL, the startup process replays them (never waiting for WAL while
-//!   replay is behind their end), possibly stalled for a while first;
+//! - [`WalSource::Local`]: segments already in `pg_wal` when the startup
+//!   process last read it (written by a walreceiver before a restart): no
+//!   WAL receiver, the receive position NULL, the startup process replays
+//!   them (never waiting for WAL while replay is behind their end: it only
+//!   sleeps after a read found no further record), possibly stalled for a
+//!   while first (a slow replay);
+//! - [`WalSource::Copied`]: segments an outside writer puts into `pg_wal`
+//!   while the startup process sleeps in `wal_retrieve_retry_interval`
+//!   (attack on issue 16, finding 2): no WAL receiver, the receive position
+//!   NULL, and the startup process still shows its sleep (waiting) for the
+//!   whole stall although the WAL is there: it reads `pg_wal` again only
+//!   when the sleep ends, then replays it;
 //! - [`WalSource::Receiver`]: an upstream outside the cluster streams it to
 //!   a WAL receiver: the receiver is there, the startup process waits for
 //!   WAL between deliveries;
@@ -26,6 +34,9 @@ use crate::lsn::Lsn;
 pub enum WalSource {
     /// Already in `pg_wal`: replayed by the startup process (no receiver).
     Local,
+    /// Put into `pg_wal` during the startup process's retry sleep: seen as
+    /// sleeping until the stall ends, then replayed (no receiver).
+    Copied,
     /// Streamed by a WAL receiver that stays connected.
     Receiver,
     /// Streamed by a WAL receiver that is absent between deliveries.
@@ -77,12 +88,22 @@ impl Backlog {
         self.source == WalSource::Receiver
     }
 
-    /// True when the startup process waits for WAL: it has replayed every
-    /// local record (always for a streamed source: each delivery is
-    /// replayed at once; never for local WAL still ahead of `replay`).
+    /// True when the WAL sits in the standby's `pg_wal` (no receiver, the
+    /// receive position NULL; a promotion replays it).
+    pub fn in_pg_wal(self) -> bool {
+        matches!(self.source, WalSource::Local | WalSource::Copied)
+    }
+
+    /// True when the startup process shows its retry sleep (waiting for
+    /// WAL): always for a streamed source (each delivery is replayed at
+    /// once); for WAL copied into `pg_wal` during the sleep, as long as the
+    /// replay position has not moved (the sleep hides it, as in
+    /// PostgreSQL); for WAL in `pg_wal` before, never while replay is
+    /// behind its end.
     pub fn startup_waiting(self, replay: Lsn) -> bool {
         match self.source {
             WalSource::Local => replay >= self.end,
+            WalSource::Copied => self.stall >= 1 || replay >= self.end,
             WalSource::Receiver | WalSource::Intermittent => true,
         }
     }
@@ -120,5 +141,34 @@ mod tests {
         };
         assert!(streamed.startup_waiting(Lsn(0x500)) && !streamed.receiver());
         assert_eq!(streamed.step(Lsn(0x500)).0, Lsn(0x900));
+    }
+
+    /// WAL copied into `pg_wal` during the sleep is not seen while the
+    /// sleep lasts: through a stall of 3 steps the startup process shows
+    /// waiting at an unmoved position (two monitors in that time make a
+    /// final mark that then moves: the early election's stated limit,
+    /// docs/decision-logic.md), then it replays.
+    #[test]
+    fn wal_copied_during_the_sleep_is_hidden_until_the_sleep_ends() {
+        let b = Backlog {
+            end: Lsn(0x900),
+            source: WalSource::Copied,
+            stall: 3,
+            per_step: 0x200,
+        };
+        assert!(b.in_pg_wal() && !b.receiver());
+        let start = Lsn(0x500);
+        assert!(b.startup_waiting(start));
+        let (r, b) = b.step(start);
+        let b = b.expect("still sleeping");
+        assert_eq!(r, start);
+        assert!(b.startup_waiting(r));
+        let (r, b) = b.step(r);
+        let b = b.expect("sleep ends this step");
+        assert_eq!(r, start);
+        assert!(b.startup_waiting(r));
+        let (r, b) = b.step(r);
+        assert_eq!(r, Lsn(0x700));
+        assert!(!b.expect("replaying").startup_waiting(r));
     }
 }
