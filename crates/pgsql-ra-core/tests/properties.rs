@@ -290,7 +290,7 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
     use Event::*;
     vec![
         (
-            "issue 10 rejoin-diverged with restart_on_promote (found by a 5000-case rejoin-restart run, 2026-12-01; reproduced on 89e7262 and 6292fda; fixed: a later promotion of a node at an LSN it once began writing at keeps its own point): node2, promoted at 0/3000128 and killed before writing, rejoined by follow; node4 wrote past 0/3000128 and crashed; node2 was promoted there again, but <rsc>-primary-forks dropped the point as a duplicate of its first (seq 3); node2 wrote, crashed, came back as the lone primary and was promoted at 0/3000228 (seq 6); node4 (its own last point seq 5) counted only 6@0/3000228 and followed with its WAL past 0/3000128",
+            "issue 10 rejoin-diverged with restart_on_promote (found by a 5000-case rejoin-restart run, 2026-12-01; reproduced on 6292fda; fixed: a later promotion of a node at an LSN it once began writing at keeps its own point): node2, promoted at 0/3000128 and killed before writing, rejoined by follow; node4 wrote past 0/3000128 and crashed; node2 was promoted there again, but <rsc>-primary-forks dropped the point as a duplicate of its first (seq 3); node2 wrote, crashed, came back as the lone primary and was promoted at 0/3000228 (seq 6); node4 (its own last point seq 5) counted only 6@0/3000228 and followed with its WAL past 0/3000128",
             8,
             (4, true, MonitorRoles::Seed, vec![
                 KillPrimary, Steps(2), FailureTimeout, WriteVip(1), Steps(2), NodeDown(0), Steps(2),
