@@ -92,7 +92,13 @@ impl ForkRecord {
 
     /// `previous` with `point` added: the same timeline and system keep
     /// their points (the newest [`MAX_FORK_POINTS`]), another one starts a
-    /// new record.
+    /// new record. Only the very same point (same `seq` and LSN) is not
+    /// added twice: a later promotion of the node at an LSN where it once
+    /// began writing already is another promotion, and dropping it loses
+    /// its place in the order (the fault schedules with
+    /// `restart_on_promote` found node2 promoted twice at 0/3000128, the
+    /// second dropped as a duplicate, and a node that had written past
+    /// 0/3000128 in between "followed" it; issue 10).
     pub fn adding(
         previous: Option<ForkRecord>,
         timeline: u32,
@@ -103,7 +109,7 @@ impl ForkRecord {
             Some(r) if r.timeline == timeline && r.system_id == system_id => r.points,
             _ => Vec::new(),
         };
-        if !points.iter().any(|p| p.lsn == point.lsn) {
+        if !points.contains(&point) {
             points.push(point);
         }
         points.sort();
@@ -161,6 +167,13 @@ mod tests {
         assert_eq!(second.points, vec![pt(1, 0x100), pt(2, 0xB00)]);
         let again = ForkRecord::adding(Some(second.clone()), 1, 7, pt(2, 0xB00));
         assert_eq!(again, second, "no duplicate");
+        let same_lsn = ForkRecord::adding(Some(second.clone()), 1, 7, pt(4, 0xB00));
+        assert_eq!(
+            same_lsn.points,
+            vec![pt(1, 0x100), pt(2, 0xB00), pt(4, 0xB00)],
+            "a later promotion at the same LSN keeps its own place in the order"
+        );
+        assert_eq!(same_lsn.last_seq(), 4);
         let other = ForkRecord::adding(Some(second), 2, 7, pt(3, 0xC00));
         assert_eq!(
             other.points,

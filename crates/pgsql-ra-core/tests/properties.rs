@@ -290,6 +290,18 @@ fn recorded_counterexamples() -> Vec<(&'static str, usize, Case)> {
     use Event::*;
     vec![
         (
+            "issue 10 rejoin-diverged with restart_on_promote (found by a 5000-case rejoin-restart run, 2026-12-01; reproduced on 6292fda; fixed: a later promotion of a node at an LSN it once began writing at keeps its own point): node2, promoted at 0/3000128 and killed before writing, rejoined by follow; node4 wrote past 0/3000128 and crashed; node2 was promoted there again, but <rsc>-primary-forks dropped the point as a duplicate of its first (seq 3); node2 wrote, crashed, came back as the lone primary and was promoted at 0/3000228 (seq 6); node4 (its own last point seq 5) counted only 6@0/3000228 and followed with its WAL past 0/3000128",
+            8,
+            (4, true, MonitorRoles::Seed, vec![
+                KillPrimary, Steps(2), FailureTimeout, WriteVip(1), Steps(2), NodeDown(0), Steps(2),
+                Lag(1, true), KillPrimary, Steps(2), FailureTimeout, Steps(2), KillPrimary, Steps(2),
+                Steps(2), DivergeAndKill(1), Steps(2), DivergeAndKill(1), Steps(5), Steps(2),
+                FailureTimeout, Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+                Steps(2), Steps(2), Steps(2), Steps(2), Steps(2), Steps(2),
+            ], "rewind+restart"),
+        ),
+        (
             "issue 9 (found by a settled run of issue 18's branch, 2026-12-01; reproduced on cb45954; fixed: promote refuses a server already primary on a timeline no cluster primary recorded): a diverged old primary, an outside promotion, a hung node and a switchover promoted node2 on a timeline created outside the cluster",
             8,
             (4, true, MonitorRoles::Seed, vec![
@@ -494,6 +506,47 @@ fn issue_11_item_4_the_standby_ahead_takes_over() {
             .iter()
             .any(|l| l == "node3 promote: 0 OCF_SUCCESS"),
         "node3, ahead on the same timeline, is promoted: {transcript:#?}"
+    );
+}
+
+/// Issue 10, restart_on_promote: node2, promoted at 0/3000128 once
+/// already, is promoted there a second time after node4 wrote past
+/// 0/3000128; that promotion keeps its own point (seq 6), so node4's crash
+/// rejoin sees the fork at 0/3000128 and is refused (`rewind` cannot repair
+/// a fork within one timeline), while node3, whose WAL ends at the fork,
+/// follows.
+#[test]
+fn a_second_promotion_at_the_same_lsn_keeps_its_own_fork_point() {
+    let (_, warmup, case) = recorded_counterexamples()
+        .into_iter()
+        .find(|(label, _, _)| label.starts_with("issue 10 rejoin-diverged with restart_on_promote"))
+        .expect("the case");
+    let (transcript, _, result) = run_case(&case, warmup);
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        transcript.iter().any(|l| l
+            == "  node2 pgsql-primary-forks (forever): 1:7300000000000000001:3@0000000003000128 -> 1:7300000000000000001:3@0000000003000128,6@0000000003000128"),
+        "node2's second promotion at 0/3000128 is recorded: {transcript:#?}"
+    );
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l.starts_with("node4 start: 1 OCF_ERR_GENERIC")
+                && l.contains("0/3000228, past 0/3000128")),
+        "node4, past the fork, is refused: {transcript:#?}"
+    );
+    let last_expiry = transcript
+        .iter()
+        .rposition(|l| l == "FailureTimeout")
+        .expect("the failures expire");
+    let after = &transcript[last_expiry..];
+    assert!(
+        !after.iter().any(|l| l == "node4 start: 0 OCF_SUCCESS"),
+        "node4 does not start after its failure expired: {after:#?}"
+    );
+    assert!(
+        after.iter().any(|l| l == "node3 start: 0 OCF_SUCCESS"),
+        "node3, whose WAL ends at the fork, follows: {after:#?}"
     );
 }
 
