@@ -422,6 +422,9 @@ fn unclear_meta(set: XmlNode<'_, '_>) -> Option<String> {
 /// The steady state (nodes fully in or cleanly out, every last operation
 /// as expected) has none of them.
 pub fn unclear_reason(cib: XmlNode<'_, '_>) -> Option<String> {
+    if let Some(r) = unclear_sets(cib) {
+        return Some(r);
+    }
     let fencing = stonith_enabled(cib);
     let configuration = child(cib, "configuration");
     if let Some(crm_config) = configuration.and_then(|c| child(c, "crm_config")) {
@@ -490,6 +493,81 @@ pub fn unclear_reason(cib: XmlNode<'_, '_>) -> Option<String> {
         for op in ops {
             if let Some(r) = unclear_op(op) {
                 return Some(format!("on node {name}: {r}"));
+            }
+        }
+    }
+    None
+}
+
+/// The attribute sets the in-process read merges itself must be plain
+/// (attack on issue 16, 2026-12-01: Pacemaker orders several sets by
+/// `cib-bootstrap-options` first, by `score`, and by `rule`s; it resolves
+/// `id-ref`s and keeps the last of a duplicated name in a transient set;
+/// the read did none of it and answered differently from crm_mon). So:
+/// one `cluster_property_set`, at most one set of each kind per node, no
+/// `score`, `rule` or `id-ref` in them, no name twice in a set, and every
+/// `node_state` with a `uname`; anything else is left to crm_mon.
+fn unclear_sets(cib: XmlNode<'_, '_>) -> Option<String> {
+    let configuration = child(cib, "configuration");
+    if let Some(crm_config) = configuration.and_then(|c| child(c, "crm_config")) {
+        let sets = crm_config
+            .children()
+            .filter(|c| c.has_tag_name("cluster_property_set"))
+            .count();
+        if sets > 1 {
+            return Some(format!("{sets} cluster property sets"));
+        }
+    }
+    let plain = |holder: XmlNode<'_, '_>, what: &str| -> Option<String> {
+        let sets: Vec<_> = holder
+            .children()
+            .filter(|c| c.has_tag_name("instance_attributes"))
+            .collect();
+        if sets.len() > 1 {
+            return Some(format!("{} {what} attribute sets", sets.len()));
+        }
+        for set in sets {
+            if set.attribute("score").is_some() || set.attribute("id-ref").is_some() {
+                return Some(format!("a {what} attribute set with a score or id-ref"));
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for d in set.descendants().filter(|d| d.is_element()) {
+                if d.has_tag_name("rule") || d.attribute("id-ref").is_some() {
+                    return Some(format!("a rule or id-ref in a {what} attribute set"));
+                }
+                if d.has_tag_name("nvpair") {
+                    match d.attribute("name") {
+                        Some(n) if names.insert(n) => {}
+                        _ => return Some(format!("a {what} attribute named twice or unnamed")),
+                    }
+                }
+            }
+        }
+        None
+    };
+    let nodes = configuration.and_then(|c| child(c, "nodes"));
+    for node in nodes
+        .into_iter()
+        .flat_map(|n| n.children().filter(|c| c.has_tag_name("node")))
+    {
+        if let Some(r) = plain(node, "node") {
+            return Some(format!(
+                "{r} on node {}",
+                node.attribute("uname").unwrap_or_default()
+            ));
+        }
+    }
+    let status = child(cib, "status");
+    for state in status
+        .into_iter()
+        .flat_map(|s| s.children().filter(|n| n.has_tag_name("node_state")))
+    {
+        let Some(name) = state.attribute("uname") else {
+            return Some("a node_state without a uname".into());
+        };
+        if let Some(ta) = child(state, "transient_attributes") {
+            if let Some(r) = plain(ta, "transient") {
+                return Some(format!("{r} on node {name}"));
             }
         }
     }

@@ -52,24 +52,30 @@ fn samples() -> Vec<String> {
 /// last operation as Pacemaker expected): the in-process read must answer.
 /// Node standby, a stopped target role, upper-case node names and two
 /// attribute sets change no operation result.
-const CLEAR: [&str; 7] = [
+const CLEAR: [&str; 6] = [
     "steady",
     "attack_a_steady",
     "attack_b_node2_standby",
     "attack_j_node1_standby",
     "attack_k_target_stopped",
     "attack_m_upper",
-    "attack_n_two_sets",
 ];
 
 /// The attack's samples where the unconditional replay disagreed with
 /// crm_mon: the in-process read must decline them.
-const DISAGREED: [&str; 5] = [
+const DISAGREED: [&str; 12] = [
     "attack_w_demote_fail_block_rc1",
     "attack_w_demote_fail_block_rc7",
     "attack_r_promoted_mon7_unmanaged",
     "attack_s_maintmode_mon7",
     "attack_u_rscmaint_mon7",
+    "reattack_m_propset_order_a",
+    "reattack_n_propset_order_b",
+    "reattack_b_rule_nodeattr",
+    "reattack_c_score_sets",
+    "reattack_d_dup_transient",
+    "reattack_q_idref",
+    "reattack_t_uname_missing_state",
 ];
 
 fn sample_dir() -> PathBuf {
