@@ -147,7 +147,11 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<RejoinDecisi
     let fact;
     if let RejoinReason::AskArchive { file } = &decision.reason {
         let timeout = ARCHIVE_TIMEOUT.min(remaining(ctx));
-        let answer = ctx.world.server.archive_holds(file, timeout);
+        let size = match primary.as_ref().map(|p| &p.wal) {
+            Some(WalHoldings::Known(w)) => w.segment_size,
+            _ => 0,
+        };
+        let answer = ctx.world.server.archive_holds(file, size, timeout);
         let said = match &answer {
             Ok(a) if a.holds => format!("the archive holds {file} ({})", a.detail),
             Ok(a) => format!("restore_command did not provide {file} ({})", a.detail),

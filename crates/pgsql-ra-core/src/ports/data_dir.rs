@@ -310,14 +310,19 @@ pub trait DataDir {
     /// (`%f` the file name, `%p` a temporary file the port owns, `%r` the
     /// file itself, `%%` a `%`; PostgreSQL documentation, "Archive
     /// Recovery", `restore_command`), bounded by `timeout`, and checks it
-    /// produced a file of the WAL segment size; the temporary file is
+    /// produced a file of `segment_size` bytes; the temporary file is
     /// removed. `Ok` says what it found, with the command's output.
     ///
     /// # Errors
     /// It could not be run or did not end in time (the decision then
     /// fails closed); the default answers this (not supported).
-    fn archive_holds(&mut self, file: &str, timeout: Duration) -> Result<ArchiveAnswer, String> {
-        let _ = (file, timeout);
+    fn archive_holds(
+        &mut self,
+        file: &str,
+        segment_size: u64,
+        timeout: Duration,
+    ) -> Result<ArchiveAnswer, String> {
+        let _ = (file, segment_size, timeout);
         Err("asking the WAL archive not supported".into())
     }
     /// Runs `pg_rewind` against the primary (stopped server; bounded by `timeout`).
