@@ -76,20 +76,20 @@
 //! archives to each node's own directory and `wal_keep_size` may be 0).
 //! That point (`first_needed`): a follow streams from the segment of the
 //! local end of WAL (of the shutdown checkpoint's start after a clean
-//! shutdown); a rewound node replays from the REDO of the last common
-//! checkpoint before the divergence, out of pg_rewind's copy of the
-//! primary's `pg_wal` — the local checkpoint's REDO when that checkpoint
-//! lies before the switch point, else the switch point (a necessary
-//! condition only: the last common checkpoint lies before it). Which file
-//! and whether it is held: [`wal::check`] on [`PrimaryFacts::wal`].
+//! shutdown); a rewound node replays its own WAL from the last common
+//! checkpoint up to the divergence (`pg_rewind` keeps those files:
+//! PostgreSQL, `src/bin/pg_rewind/filemap.c`, `keepwal`; measured on
+//! 15.20) and needs the primary's from the switch point. Which files and
+//! whether each is held, up to the primary's current segment (gaps
+//! included): [`wal::check`] on [`PrimaryFacts::wal`].
 //!
 //! | # | facts | action | reason |
 //! |---|---|---|---|
-//! | W1 | the primary's files unknown, no `restore_command` | refuse (fail closed; start fails, Pacemaker retries) | [`RejoinReason::WalUnknown`] |
-//! | W2 | not held or unknown, `restore_command` set | as decided, said in the reason | [`RejoinReason::ArchiveMayHold`] |
+//! | W1 | the primary's files unknown | refuse (fail closed; start fails, Pacemaker retries) | [`RejoinReason::WalUnknown`] |
+//! | W2 | a file gone, `restore_command` set | ask the archive for the first missing file ([`RejoinReason::AskArchive`], then [`RejoinInput::archive`]): provided → as decided ([`RejoinReason::ArchiveHolds`]); not → W4; could not run → refuse ([`RejoinReason::ArchiveUnknown`]) | as said |
 //! | W3 | held | as decided | – |
-//! | W4 | gone, no `restore_command` | the repair table with [`Divergence::WalGone`], never `pg_rewind`: `rewind-or-clone` re-clones (room permitting), `rewind` and `none` refuse naming the LSN, the segment and the fixes | [`Divergence::WalGone`] |
-//! | W5 | a `backup_label` in pgdata (after `pg_rewind`, or left by a refused one) and "follow" | W1–W4 from its START WAL LOCATION | as W1–W4 |
+//! | W4 | gone, no `restore_command` or the archive lacks it | the repair table with [`Divergence::WalGone`], never `pg_rewind`: `rewind-or-clone` re-clones (room permitting), `rewind` and `none` refuse naming the LSN, the segment and the fixes | [`Divergence::WalGone`] |
+//! | W5 | a `backup_label` in pgdata (after `pg_rewind`, or left by a refused one) and "follow" | W1–W4 from its START WAL LOCATION, the local files `pg_rewind` kept counted ([`RejoinInput::kept_wal`]) | as W1–W4 |
 //!
 //! The second decision after a re-clone is not checked (its copy holds
 //! the WAL from the backup's start, `pg_basebackup -X stream`).
