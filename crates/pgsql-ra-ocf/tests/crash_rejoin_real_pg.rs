@@ -882,7 +882,9 @@ fn a_rewound_node_replays_the_wal_pg_rewind_kept() {
 /// Copies node2's complete segment files (those before its current one)
 /// into `archive` (owned by `pgdba`): an archive_command's work.
 fn archive_complete_segments(n2: &PgNode, archive: &str) {
-    let current = n2.psql("select pg_walfile_name(pg_current_wal_lsn())");
+    // The segment being written (`+ 1`: at a segment's very start, as after
+    // pg_switch_wal(), pg_walfile_name names the previous one).
+    let current = n2.psql("select pg_walfile_name(pg_current_wal_lsn() + 1)");
     for e in std::fs::read_dir(format!("{}/pg_wal", n2.pgdata)).expect("pg_wal") {
         let name = e.expect("entry").file_name().to_string_lossy().to_string();
         if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
