@@ -428,7 +428,7 @@ fn why_no_rewind(divergence: &Divergence) -> &'static str {
             "pg_rewind compares timelines only and cannot see a fork within one timeline"
         }
         Divergence::WalGone { .. } => {
-            "the primary no longer holds WAL the node needs (from the switch point on after pg_rewind, which keeps only the local WAL before the divergence)"
+            "the node needs WAL the primary removed, which pg_rewind cannot bring back"
         }
         _ => "no data checksums and wal_log_hints=off",
     }
