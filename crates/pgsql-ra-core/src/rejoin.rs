@@ -76,20 +76,20 @@
 //! archives to each node's own directory and `wal_keep_size` may be 0).
 //! That point (`first_needed`): a follow streams from the segment of the
 //! local end of WAL (of the shutdown checkpoint's start after a clean
-//! shutdown); a rewound node replays from the REDO of the last common
-//! checkpoint before the divergence, out of pg_rewind's copy of the
-//! primary's `pg_wal` — the local checkpoint's REDO when that checkpoint
-//! lies before the switch point, else the switch point (a necessary
-//! condition only: the last common checkpoint lies before it). Which file
-//! and whether it is held: [`wal::check`] on [`PrimaryFacts::wal`].
+//! shutdown); a rewound node replays its own WAL from the last common
+//! checkpoint up to the divergence (`pg_rewind` keeps those files:
+//! PostgreSQL, `src/bin/pg_rewind/filemap.c`, `keepwal`; measured on
+//! 15.20) and needs the primary's from the switch point. Which files and
+//! whether each is held, up to the primary's current segment (gaps
+//! included): [`wal::check`] on [`PrimaryFacts::wal`].
 //!
 //! | # | facts | action | reason |
 //! |---|---|---|---|
-//! | W1 | the primary's files unknown, no `restore_command` | refuse (fail closed; start fails, Pacemaker retries) | [`RejoinReason::WalUnknown`] |
-//! | W2 | not held or unknown, `restore_command` set | as decided, said in the reason | [`RejoinReason::ArchiveMayHold`] |
+//! | W1 | the primary's files unknown | refuse (fail closed; start fails, Pacemaker retries) | [`RejoinReason::WalUnknown`] |
+//! | W2 | a file gone, `restore_command` set | ask the archive for the first missing file ([`RejoinReason::AskArchive`], then [`RejoinInput::archive`]): provided → as decided ([`RejoinReason::ArchiveHolds`]); not → W4; could not run → refuse ([`RejoinReason::ArchiveUnknown`]) | as said |
 //! | W3 | held | as decided | – |
-//! | W4 | gone, no `restore_command` | the repair table with [`Divergence::WalGone`], never `pg_rewind`: `rewind-or-clone` re-clones (room permitting), `rewind` and `none` refuse naming the LSN, the segment and the fixes | [`Divergence::WalGone`] |
-//! | W5 | a `backup_label` in pgdata (after `pg_rewind`, or left by a refused one) and "follow" | W1–W4 from its START WAL LOCATION | as W1–W4 |
+//! | W4 | gone, no `restore_command` or the archive lacks it | the repair table with [`Divergence::WalGone`], never `pg_rewind`: `rewind-or-clone` re-clones (room permitting), `rewind` and `none` refuse naming the LSN, the segment and the fixes | [`Divergence::WalGone`] |
+//! | W5 | a `backup_label` in pgdata (after `pg_rewind`, or left by a refused one) and "follow" | W1–W4 from its START WAL LOCATION, the local files `pg_rewind` kept counted ([`RejoinInput::kept_wal`]) | as W1–W4 |
 //!
 //! The second decision after a re-clone is not checked (its copy holds
 //! the WAL from the backup's start, `pg_basebackup -X stream`).
@@ -124,7 +124,7 @@ use serde::Serialize;
 
 use crate::lsn::Lsn;
 use crate::params::CrashRejoin;
-use crate::ports::{ControlData, DbClusterState, PrimaryFacts};
+use crate::ports::{ArchiveAnswer, ControlData, DbClusterState, PrimaryFacts, SegmentRun};
 use crate::timeline::HistoryEntry;
 
 /// The free space a re-clone needs, in percent of the primary's size
@@ -280,18 +280,28 @@ pub struct RejoinInput<'a> {
     /// "follow".
     pub repaired: bool,
     /// `restore_command` is set: WAL the primary no longer holds may come
-    /// from the archive (the WAL rows W1–W5 then only log it (W2)).
+    /// from the archive, if running it for the first missing file
+    /// produces that file (row W2, [`RejoinInput::archive`]).
     pub restore_command: bool,
+    /// What `restore_command` produced for the file a previous decision
+    /// asked about ([`RejoinReason::AskArchive`]); `None`: not asked yet.
+    pub archive: Option<&'a ArchiveFact>,
     /// Where a rewound directory replays from, `(timeline, LSN)` of its
     /// `backup_label`'s "START WAL LOCATION" ([`wal::backup_label_start`]):
     /// after `pg_rewind` (the second decision), or left by an earlier
-    /// rejoin whose second decision refused. `pg_rewind` replaced the
-    /// local `pg_wal` by the primary's files (it removes the target's
-    /// others; PostgreSQL, `filemap.c`) and ran a `CHECKPOINT` on the
-    /// primary first when needed, which may have removed that WAL since
-    /// the first decision: a "follow" is then checked from there (row W5).
-    /// `None` after a re-clone (its copy holds that WAL).
+    /// rejoin whose second decision refused. It replays its own WAL kept
+    /// by `pg_rewind` from there up to the divergence ([`RejoinInput::kept_wal`])
+    /// and needs the rest from the primary, which may have removed it since
+    /// the first decision (`pg_rewind` ran a `CHECKPOINT` on it when
+    /// needed): a "follow" is then checked from there (row W5). `None`
+    /// after a re-clone (its copy holds that WAL).
     pub rewound_from: Option<(u32, Lsn)>,
+    /// The complete segment files in the local `pg_wal`
+    /// ([`wal::parse_segment_file_name`], [`crate::ports::segment_runs`]),
+    /// read with [`RejoinInput::rewound_from`]; `None`: not read. Only the
+    /// files of the `backup_label`'s timeline before its switch point count
+    /// ([`wal::check`]).
+    pub kept_wal: Option<&'a [SegmentRun]>,
 }
 
 fn decided(action: RejoinAction, reason: RejoinReason) -> RejoinDecision {
@@ -310,7 +320,7 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
     let needed = match (input.rewound_from, decision.action) {
         (Some((timeline, lsn)), RejoinAction::Follow) => Some((WalStep::Rewind, timeline, lsn)),
         _ if input.repaired => None,
-        _ => first_needed(input, &decision),
+        _ => first_needed(&decision),
     };
     match needed {
         Some(needed) => wal_gate(input, primary, decision, needed),
@@ -321,15 +331,16 @@ pub fn decide(input: &RejoinInput<'_>) -> RejoinDecision {
 /// Where the node will request WAL from the primary first, for a decision
 /// to follow or to rewind (`None`: not judged before acting): follow, the
 /// local end of WAL (a shutdown checkpoint's start: its segment or the one
-/// before the end, conservatively); rewind, the REDO of the last common
-/// checkpoint before the divergence, from which the rewound node replays
-/// and which pg_rewind's copy of the primary's `pg_wal` must hold (it
-/// removes the target's other WAL files; PostgreSQL, `filemap.c`): the
-/// local checkpoint's REDO when that checkpoint lies before the switch
-/// point (pg_rewind starts from it or a later checkpoint before the
-/// switch point), else the switch point itself (the last common
-/// checkpoint lies before it: a necessary condition only).
-fn first_needed(input: &RejoinInput<'_>, decision: &RejoinDecision) -> Option<(WalStep, u32, Lsn)> {
+/// before the end, conservatively); rewind, the switch point. The rewound
+/// node replays from the last common checkpoint before the divergence,
+/// out of its own `pg_wal` up to the switch point (`pg_rewind` keeps the
+/// target's WAL files it read from that checkpoint to the divergence and
+/// copies the source's others: PostgreSQL, `src/bin/pg_rewind/filemap.c`,
+/// `keepwal`; measured on 15.20), then from the primary's files of the new
+/// timeline. A `pg_rewind` without that rule removes the target's files
+/// the source lacks; row W5 measures the local `pg_wal` after the rewind
+/// either way, so this is a necessary condition, never a false refusal.
+fn first_needed(decision: &RejoinDecision) -> Option<(WalStep, u32, Lsn)> {
     match &decision.reason {
         RejoinReason::Follows {
             local_timeline,
@@ -353,15 +364,7 @@ fn first_needed(input: &RejoinInput<'_>, decision: &RejoinDecision) -> Option<(W
                     switch_point,
                     ..
                 },
-        } => {
-            let control = input.control;
-            let needed = if control.checkpoint < *switch_point {
-                control.redo.min(*switch_point)
-            } else {
-                *switch_point
-            };
-            Some((WalStep::Rewind, *local_timeline, needed))
-        }
+        } => Some((WalStep::Rewind, *local_timeline, *switch_point)),
         _ => None,
     }
 }
@@ -374,36 +377,73 @@ fn wal_gate(
     decision: RejoinDecision,
     (step, timeline, needed): (WalStep, u32, Lsn),
 ) -> RejoinDecision {
-    let found = wal::check(primary, timeline, needed);
-    match found {
-        WalCheck::Held { .. } => decision,
-        found if input.restore_command => RejoinDecision {
+    let kept = input.rewound_from.and(input.kept_wal);
+    let (file, oldest) = match wal::check(primary, kept, timeline, needed) {
+        WalCheck::Held { .. } => return decision,
+        WalCheck::Unknown { error } => {
+            return decided(
+                RejoinAction::Refuse,
+                RejoinReason::WalUnknown {
+                    step,
+                    needed,
+                    error,
+                },
+            )
+        }
+        WalCheck::Gone { file, oldest } => (file, oldest),
+    };
+    let gone = |archive: Option<String>| Divergence::WalGone {
+        step,
+        needed,
+        file: file.clone(),
+        oldest: oldest.clone(),
+        archive,
+    };
+    if !input.restore_command {
+        return repair(input, primary, gone(None));
+    }
+    // Row W2: the archive must really hold the first missing file.
+    match input.archive.filter(|a| a.file == file) {
+        None => decided(
+            RejoinAction::Refuse,
+            RejoinReason::AskArchive { file: file.clone() },
+        ),
+        Some(ArchiveFact {
+            answer: Ok(answer), ..
+        }) if answer.holds => RejoinDecision {
             action: decision.action,
-            reason: RejoinReason::ArchiveMayHold {
+            reason: RejoinReason::ArchiveHolds {
                 then: Box::new(decision.reason),
                 needed,
-                check: found,
+                file: file.clone(),
             },
         },
-        WalCheck::Unknown { error } => decided(
+        Some(ArchiveFact {
+            answer: Ok(answer), ..
+        }) => repair(input, primary, gone(Some(answer.detail.clone()))),
+        Some(ArchiveFact {
+            answer: Err(error), ..
+        }) => decided(
             RejoinAction::Refuse,
-            RejoinReason::WalUnknown {
+            RejoinReason::ArchiveUnknown {
                 step,
                 needed,
-                error,
-            },
-        ),
-        WalCheck::Gone { file, oldest } => repair(
-            input,
-            primary,
-            Divergence::WalGone {
-                step,
-                needed,
-                file,
-                oldest,
+                file: file.clone(),
+                error: error.clone(),
             },
         ),
     }
+}
+
+/// What running `restore_command` for one segment file found
+/// ([`crate::ports::DataDir::archive_holds`]; row W2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveFact {
+    /// The segment file asked for (the decision's
+    /// [`RejoinReason::AskArchive`]).
+    pub file: String,
+    /// The port's answer; `Err`: could not be run (fail closed).
+    pub answer: Result<ArchiveAnswer, String>,
 }
 
 /// The decision from the histories and ends of WAL (rows 1–11).

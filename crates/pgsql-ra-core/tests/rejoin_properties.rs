@@ -3,7 +3,9 @@
 
 use pgsql_ra_core::lsn::Lsn;
 use pgsql_ra_core::params::CrashRejoin;
-use pgsql_ra_core::ports::{ControlData, DbClusterState, PrimaryFacts, PrimaryWal, WalHoldings};
+use pgsql_ra_core::ports::{
+    ControlData, DbClusterState, PrimaryFacts, PrimaryWal, SegmentRun, WalHoldings,
+};
 use pgsql_ra_core::rejoin::{
     decide, Divergence, LocalEnd, RejoinAction, RejoinInput, RejoinReason,
 };
@@ -70,11 +72,23 @@ fn primary_wal() -> impl Strategy<Value = WalHoldings> {
     (0u8..10, 0u64..5).prop_map(|(kind, cut)| match kind {
         0..=5 => WalHoldings::Known(PrimaryWal {
             segment_size: SEG,
-            oldest_segments: (1..=8).map(|t| (t, 0)).collect(),
+            runs: (1..=8)
+                .map(|t| SegmentRun {
+                    timeline: t,
+                    first: 0,
+                    last: u64::MAX,
+                })
+                .collect(),
         }),
         6..=8 => WalHoldings::Known(PrimaryWal {
             segment_size: SEG,
-            oldest_segments: (1..=8).map(|t| (t, FIRST_SEG + cut)).collect(),
+            runs: (1..=8)
+                .map(|t| SegmentRun {
+                    timeline: t,
+                    first: FIRST_SEG + cut,
+                    last: u64::MAX,
+                })
+                .collect(),
         }),
         _ => WalHoldings::Unknown("permission denied for function pg_ls_dir".into()),
     })
@@ -84,7 +98,7 @@ fn primary_wal() -> impl Strategy<Value = WalHoldings> {
 /// alike), `None` when unknown.
 fn cutoff(p: &PrimaryFacts) -> Option<u64> {
     match &p.wal {
-        WalHoldings::Known(w) => w.oldest_segments.iter().map(|(_, s)| *s).min(),
+        WalHoldings::Known(w) => w.runs.iter().map(|r| r.first).min(),
         WalHoldings::Unknown(_) => None,
     }
 }
@@ -206,7 +220,9 @@ fn run(f: &Facts) -> pgsql_ra_core::rejoin::RejoinDecision {
         forks: &f.6,
         repaired: false,
         restore_command: f.7,
+        archive: None,
         rewound_from: None,
+        kept_wal: None,
     })
 }
 
@@ -236,10 +252,10 @@ fn is_wal_gone(r: &RejoinReason) -> bool {
     }
 }
 
-/// The decision's own reason under an `ArchiveMayHold`.
+/// The decision's own reason under an `ArchiveHolds`.
 fn own(r: &RejoinReason) -> &RejoinReason {
     match r {
-        RejoinReason::ArchiveMayHold { then, .. } => then,
+        RejoinReason::ArchiveHolds { then, .. } => then,
         r => r,
     }
 }
@@ -259,9 +275,9 @@ fn phrase(r: &RejoinReason) -> &'static str {
         RejoinReason::RewindImpossible { .. } => "re-clone not allowed by crash_rejoin=rewind",
         RejoinReason::Reclone { .. } => "re-clone (",
         RejoinReason::NotEnoughDisk { .. } => "bytes",
-        RejoinReason::ArchiveMayHold { .. } => {
-            "restore_command is set, the archive must provide it"
-        }
+        RejoinReason::ArchiveHolds { .. } => "restore_command provided it",
+        RejoinReason::AskArchive { .. } => "the archive was not asked",
+        RejoinReason::ArchiveUnknown { .. } => "whether the archive holds it is unknown",
         RejoinReason::WalUnknown { .. } => "is unknown",
     }
 }
@@ -402,9 +418,9 @@ proptest! {
     }
 
     /// Issue 10, "Precisions": a follow starts streaming at the segment of
-    /// the local end of WAL, a rewound node replays from the local
-    /// checkpoint (or the switch point when the checkpoint lies past it):
-    /// without `restore_command` the primary must hold that segment
+    /// the local end of WAL, a rewound node needs the primary's WAL from
+    /// the switch point (its own before it, kept by pg_rewind): unless
+    /// the archive gave it, the primary must hold that segment
     /// (checked here by segment number: the generated primaries cut every
     /// timeline at one segment, as PostgreSQL removes WAL); unknown
     /// holdings never follow nor rewind where the point is known.
@@ -424,19 +440,13 @@ proptest! {
                         Divergence::PastSwitchPoint { switch_point, .. }
                         | Divergence::EndUnknown { switch_point, .. },
                 },
-            ) => Some(f.1.redo.min(*switch_point)),
+            ) => Some(*switch_point),
             _ => None,
         };
         let Some(needed) = needed else { return Ok(()) };
-        if f.7 {
-            // The archive may hold it: kept going, and said so when not held.
-            let held = cutoff(p).is_some_and(|c| c <= needed.0 / SEG);
-            prop_assert!(
-                held || matches!(d.reason, RejoinReason::ArchiveMayHold { .. }),
-                "{}",
-                d.reason
-            );
-        } else {
+        // With restore_command set, the archive was not asked here (no
+        // answer generated): it never counts as held.
+        {
             let c = cutoff(p);
             prop_assert!(c.is_some(), "WAL unknown, yet {:?}: {}", d.action, d.reason);
             prop_assert!(

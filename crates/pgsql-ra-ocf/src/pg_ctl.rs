@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pgsql_ra_core::ports::{
-    CloneOutcome, ControlData, DataDir, PrimaryFacts, ProcessError, RewindOutcome, RewindRoleError,
-    RewindRoleFacts, Server, StopMode,
+    ArchiveAnswer, CloneOutcome, ControlData, DataDir, PrimaryFacts, ProcessError, RewindOutcome,
+    RewindRoleError, RewindRoleFacts, Server, StopMode,
 };
 use pgsql_ra_core::{Lsn, Params};
 
@@ -318,6 +318,15 @@ impl DataDir for PgCtl {
 
     fn rewind_role_facts(&mut self, timeout: Duration) -> Result<RewindRoleFacts, RewindRoleError> {
         self.data_dir.rewind_role_facts(timeout)
+    }
+
+    fn archive_holds(
+        &mut self,
+        file: &str,
+        segment_size: u64,
+        timeout: Duration,
+    ) -> Result<ArchiveAnswer, String> {
+        self.data_dir.archive_holds(file, segment_size, timeout)
     }
 
     fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {

@@ -700,15 +700,15 @@ fn follow_with_the_wal_gone_is_refused_then_recloned() {
     );
 }
 
-/// Writes node2 never got: node1 would be rewound, then replay from its
-/// last checkpoint before the switch point.
+/// Writes node2 never got: node1 would be rewound, then replay its own WAL
+/// (kept by pg_rewind) up to the switch point and node2's from there.
 #[test]
 fn rewind_with_the_wal_gone_is_refused_then_recloned() {
     wal_gone_is_refused_then_recloned(
         "wal-gone-rewind",
         Crash::WithLostWrites,
         1000,
-        "after pg_rewind (replay from the last common checkpoint before the divergence)",
+        "after pg_rewind (the local WAL up to the divergence, then the primary's from the switch point)",
     );
 }
 
@@ -742,9 +742,13 @@ fn follow_with_the_wal_still_held_and_no_wal_keep_size() {
 /// a checkpoint since (the promotion only requests one, spread), holds
 /// every WAL file when node1's start decides to rewind, but `pg_rewind`'s
 /// preparation runs `CHECKPOINT` on it, which removes the segments before
-/// its REDO (`wal_keep_size = 0`): pg_rewind's copy of node2's `pg_wal`
-/// then lacks the WAL node1 replays from. The second decision reads the
-/// start in node1's `backup_label` and refuses (`rewind`): the lock kept.
+/// its REDO (`wal_keep_size = 0`), the new timeline's switch segment
+/// included. node1 replays its own old-timeline WAL (pg_rewind keeps it up
+/// to the divergence) but needs that switch segment from node2, which no
+/// longer holds it (nor did pg_rewind copy it: the CHECKPOINT came first).
+/// The second decision reads the start in node1's `backup_label`, counts
+/// node1's kept files and refuses (`rewind`) naming the switch segment:
+/// the lock kept.
 /// The next start with `rewind-or-clone` (the directory left rewound, the
 /// label still there) re-clones, and node1 streams.
 #[test]
@@ -812,5 +816,265 @@ fn the_rewind_s_checkpoint_removing_the_wal_is_caught_after_the_rewind() {
     assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
     assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
     node1_follows_node2(&p, &a1, &a2, 1000);
+    let _ = &p.dir;
+}
+
+/// Issue 10, attack finding 1 (measured on 15.20): `pg_rewind` keeps the
+/// target's own WAL files from the last common checkpoint up to the
+/// divergence (PostgreSQL, `src/bin/pg_rewind/filemap.c`, `keepwal`).
+/// node1 checkpoints, then writes over three segments before it dies
+/// holding writes node2 never got; node2 (`wal_keep_size = 0`, promoted,
+/// no checkpoint since) loses the old timeline's files before its REDO in
+/// the rewind's own `CHECKPOINT`. node1 replays them from its own `pg_wal`
+/// and needs only node2's files from the switch point: the rewound node
+/// follows. Before the fix the second decision refused ("the primary no
+/// longer holds WAL segment 00000002…03", exit 1) and `rewind-or-clone`
+/// re-cloned for nothing.
+#[test]
+fn a_rewound_node_replays_the_wal_pg_rewind_kept() {
+    let p = Pair::new("wal-kept-by-rewind", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    p.n1.psql("checkpoint");
+    let redo_file =
+        p.n1.psql("select pg_walfile_name(redo_lsn) from pg_control_checkpoint()");
+    p.n1.psql("create table fill1(x int)");
+    for _ in 0..3 {
+        p.n1.psql("insert into fill1 select generate_series(1, 1000)");
+        p.n1.psql("select pg_switch_wal()");
+    }
+    fail_over(&p, &a1, &a2, &vip, Crash::WithLostWrites);
+    let (_, file) = switch_segment_file(&p.n2);
+    assert!(
+        redo_file < format!("00000002{}", &file[8..]),
+        "{redo_file} {file}"
+    );
+    p.n2.psql("alter system set wal_keep_size = 0");
+    p.n2.psql("select pg_reload_conf()");
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pg_rewind ended: rewound"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("no longer holds"), "{}", r.stderr);
+    // What makes the case: node2 no longer holds the file node1 replays
+    // from first; node1's own copy (kept by pg_rewind) is there.
+    assert!(
+        !holds(&p.n2, &redo_file),
+        "node2 still holds {redo_file}: the case is not reached"
+    );
+    assert!(
+        std::path::Path::new(&format!("{}/pg_wal/{redo_file}", p.n1.pgdata)).exists(),
+        "pg_rewind kept {redo_file} in node1's pg_wal"
+    );
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1000);
+    let _ = &p.dir;
+}
+
+/// Copies node2's complete segment files (those before its current one)
+/// into `archive` (owned by `pgdba`): an archive_command's work.
+fn archive_complete_segments(n2: &PgNode, archive: &str) {
+    // The segment being written (`+ 1`: at a segment's very start, as after
+    // pg_switch_wal(), pg_walfile_name names the previous one).
+    let current = n2.psql("select pg_walfile_name(pg_current_wal_lsn() + 1)");
+    for e in std::fs::read_dir(format!("{}/pg_wal", n2.pgdata)).expect("pg_wal") {
+        let name = e.expect("entry").file_name().to_string_lossy().to_string();
+        if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        if name[8..] >= current[8..] || name[..8] != current[..8] {
+            continue;
+        }
+        let to = format!("{archive}/{name}");
+        if !std::path::Path::new(&to).exists() {
+            std::fs::copy(format!("{}/pg_wal/{name}", n2.pgdata), &to).expect("archive copy");
+            chown_pgdba(std::path::Path::new(&to));
+        }
+    }
+}
+
+/// [`remove_wal_through`], archiving node2's complete segments into
+/// `archive` before each checkpoint.
+fn remove_wal_archiving(n2: &PgNode, file: &str, archive: &str) {
+    n2.psql("alter system set wal_keep_size = 0");
+    n2.psql("select pg_reload_conf()");
+    n2.psql("create table if not exists fill(x int)");
+    for _ in 0..12 {
+        if !holds(n2, file) {
+            break;
+        }
+        n2.psql("insert into fill select generate_series(1, 1000)");
+        n2.psql("select pg_switch_wal()");
+        archive_complete_segments(n2, archive);
+        n2.psql("checkpoint");
+    }
+    assert!(!holds(n2, file), "{file} is still in node2's pg_wal");
+}
+
+/// Issue 10, attack finding 2: the seed's `restore_command` reads each
+/// node's OWN archive directory (`cp …/pg_archive/%f %p`), which lacks
+/// node2's files. Before the fix "restore_command is set" turned the check
+/// off: exit 0, and node1 never streamed ("requested WAL segment … has
+/// already been removed"). Now the agent runs the restore_command for the
+/// first missing file: it fails, `rewind` refuses naming the file and the
+/// restore_command's failure (pgdata untouched, lock kept),
+/// `rewind-or-clone` re-clones and node1 streams.
+#[test]
+fn a_local_archive_without_the_wal_is_refused_then_recloned() {
+    let p = Pair::new("wal-archive-lacks", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let archive = p.dir.join("node1/pg_archive");
+    mkdir_pgdba(&archive);
+    let restore = format!("cp {archive}/%f %p");
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    a1.set("OCF_RESKEY_restore_command", &restore);
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::CaughtUp);
+    let (_, file) = switch_segment_file(&p.n2);
+    p.n2.psql("checkpoint");
+    remove_wal_through(&p.n2, &file);
+    let before = pgdata_without_standby_signal(&p.n1);
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the primary no longer holds WAL segment {file}, needed from 0/"
+        )) && r.stderr.contains(
+            "restore_command did not provide it (restore_command exit code 1: cp: cannot stat"
+        ) && r
+            .stderr
+            .contains("re-clone not allowed by crash_rejoin=rewind"),
+        "the reason is given: {}",
+        r.stderr
+    );
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
+    assert_eq!(
+        changes(&before, &pgdata_without_standby_signal(&p.n1)),
+        Vec::<String>::new()
+    );
+    let scratch: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("tmp")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("pgsql-ra-restore-"))
+        .collect();
+    assert!(scratch.is_empty(), "scratch directories left: {scratch:?}");
+
+    let mut a1 = p.env(&p.n1, "rewind-or-clone");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    a1.set("OCF_RESKEY_restore_command", &restore);
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("restore_command did not provide it")
+            && r.stderr.contains(": re-clone ("),
+        "{}",
+        r.stderr
+    );
+    node1_follows_node2(&p, &a1, &a2, 1001);
+    let _ = &p.dir;
+}
+
+/// The control of the one above: the archive holds node2's files (copied
+/// there as an archive_command would): the agent's restore_command run
+/// provides the first missing one, node1 follows, restores the rest from
+/// the archive and streams.
+#[test]
+fn an_archive_holding_the_wal_lets_the_node_follow() {
+    let p = Pair::new("wal-archive-holds", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let archive = p.dir.join("node1/pg_archive");
+    mkdir_pgdba(&archive);
+    let restore = format!("cp {archive}/%f %p");
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    a1.set("OCF_RESKEY_restore_command", &restore);
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::CaughtUp);
+    let (_, file) = switch_segment_file(&p.n2);
+    p.n2.psql("checkpoint");
+    remove_wal_archiving(&p.n2, &file, &archive);
+    assert!(std::path::Path::new(&format!("{archive}/{file}")).exists());
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the primary no longer holds WAL segment {file} (needed from 0/"
+        )) && r.stderr.contains("but restore_command provided it")
+            && r.stderr.contains(&format!(
+                "the archive holds {file} (restore_command exit code 0, 16777216 bytes)"
+            )),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.lock_exists(&p.n1), "PGSQL.lock removed");
+    node1_follows_node2(&p, &a1, &a2, 1001);
+    let _ = &p.dir;
+}
+
+/// Issue 10, attack finding 4: a file missing in the middle of node2's
+/// `pg_wal` (the oldest still there). Before the fix only the oldest file
+/// per timeline was checked: "follow", exit 0, and node1 never streamed.
+/// Now every segment up to node2's current one is checked: refused with
+/// `rewind`, re-cloned with `rewind-or-clone`.
+#[test]
+fn a_gap_in_the_primary_s_pg_wal_is_refused_then_recloned() {
+    let p = Pair::new("wal-gap", true);
+    let _guard = ServerGuard(vec![p.n1.clone(), p.n2.clone()]);
+    let vip = Vip::new(p.n1.port);
+    let mut a1 = p.env(&p.n1, "rewind");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let a2 = p.env(&p.n2, "rewind");
+    bring_up(&p, &a1, &a2, &vip);
+    fail_over(&p, &a1, &a2, &vip, Crash::CaughtUp);
+    let (_, file) = switch_segment_file(&p.n2);
+    p.n2.psql("create table fill(x int)");
+    for _ in 0..3 {
+        p.n2.psql("insert into fill select generate_series(1, 1000)");
+        p.n2.psql("select pg_switch_wal()");
+    }
+    p.n2.psql("checkpoint");
+    let seg = u64::from_str_radix(&file[16..], 16).expect("segment") + 1;
+    let victim = format!("{}{seg:08X}", &file[..16]);
+    assert!(
+        holds(&p.n2, &file) && holds(&p.n2, &victim),
+        "{file} {victim}"
+    );
+    std::fs::remove_file(format!("{}/pg_wal/{victim}", p.n2.pgdata)).expect("rm");
+
+    let r = start_node1(&a1);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the primary no longer holds WAL segment {victim}, needed from 0/"
+        )) && r
+            .stderr
+            .contains(&format!("the oldest it holds of that timeline is {file}")),
+        "{}",
+        r.stderr
+    );
+    assert!(p.lock_exists(&p.n1), "PGSQL.lock kept");
+
+    let mut a1 = p.env(&p.n1, "rewind-or-clone");
+    a1.set("OCF_RESKEY_rewind_user", "rewinder");
+    let r = start_node1(&a1);
+    assert_eq!(r.code, RUNNING, "{}", r.stderr);
+    assert!(r.stderr.contains(": re-clone ("), "{}", r.stderr);
+    node1_follows_node2(&p, &a1, &a2, 1001);
     let _ = &p.dir;
 }

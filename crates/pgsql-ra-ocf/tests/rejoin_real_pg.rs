@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::*;
@@ -627,14 +627,14 @@ fn rewind_with_the_configuration_outside_pgdata() {
 }
 
 /// The primary's WAL files in `facts` (issue 10, rows W1–W5) are what
-/// `primary`'s `pg_wal` holds: per timeline the oldest complete segment
-/// file (`.partial`, `.history` not counted), 16 MiB segments.
+/// `primary`'s `pg_wal` holds: every complete segment file (`.partial`,
+/// `.history` not counted), 16 MiB segments.
 fn assert_wal_listing_matches(facts: &PrimaryFacts, primary: &PgNode) {
     let WalHoldings::Known(wal) = &facts.wal else {
         panic!("the WAL listing failed: {:?}", facts.wal);
     };
     assert_eq!(wal.segment_size, 16 << 20);
-    let mut oldest: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut files: BTreeSet<(u32, u64)> = BTreeSet::new();
     for e in std::fs::read_dir(format!("{}/pg_wal", primary.pgdata)).expect("pg_wal") {
         let name = e.expect("entry").file_name().to_string_lossy().to_string();
         if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -643,13 +643,16 @@ fn assert_wal_listing_matches(facts: &PrimaryFacts, primary: &PgNode) {
         let tli = u32::from_str_radix(&name[..8], 16).expect("timeline");
         let seg = u64::from_str_radix(&name[8..16], 16).expect("log") * 256
             + u64::from_str_radix(&name[16..], 16).expect("segment");
-        let o = oldest.entry(tli).or_insert(seg);
-        *o = (*o).min(seg);
+        files.insert((tli, seg));
     }
-    let mut listed = wal.oldest_segments.clone();
-    listed.sort();
-    eprintln!("the primary's WAL, oldest segment per timeline: {listed:?}");
-    assert_eq!(listed, oldest.into_iter().collect::<Vec<_>>());
+    let listed: BTreeSet<(u32, u64)> = wal
+        .runs
+        .iter()
+        .flat_map(|r| (r.first..=r.last).map(move |s| (r.timeline, s)))
+        .collect();
+    eprintln!("the primary's WAL: {:?}", wal.runs);
+    assert!(!listed.is_empty());
+    assert_eq!(listed, files);
 }
 
 /// The grants docs/rejoin.md gives a non-superuser rewind role, exactly.

@@ -8,14 +8,22 @@ use std::time::Duration;
 
 use super::prepare::write_recovery_conf;
 use super::Ctx;
+use crate::ports::{segment_runs, SegmentRun, WalHoldings};
 use crate::ports::{DbClusterState, LogLevel, RewindOutcome};
 use crate::recovery::{recovery_conf_path, standby_signal_path, uses_standby_signal};
-use crate::rejoin::{decide, judged_position, RejoinAction, RejoinDecision, RejoinInput};
+use crate::rejoin::wal::parse_segment_file_name;
+use crate::rejoin::{
+    decide, judged_position, ArchiveFact, RejoinAction, RejoinDecision, RejoinInput, RejoinReason,
+};
 use crate::timeline::{history_file_name, parse_history, HistoryEntry};
 
 /// How long asking the primary may take at most (bounded further by the
 /// start budget).
 const PRIMARY_FACTS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `restore_command` may take to fetch one segment file (row W2;
+/// bounded further by the start budget).
+const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn remaining(ctx: &mut Ctx<'_, '_>) -> Duration {
     let now = ctx.world.clock.now();
@@ -116,7 +124,11 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<RejoinDecisi
     };
     let local_history = local_history(ctx, position.timeline);
     let forks = forks_on(ctx, position.timeline, control.system_id)?;
-    let decision = decide(&RejoinInput {
+    let kept_wal = match (rewound_from, primary.as_ref().map(|p| &p.wal)) {
+        (Some(_), Some(WalHoldings::Known(w))) => local_wal_segments(ctx, w.segment_size),
+        _ => None,
+    };
+    let mut input = RejoinInput {
         policy: ctx.agent.params.crash_rejoin,
         control: &control,
         wal_end,
@@ -126,8 +138,33 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<RejoinDecisi
         forks: &forks,
         repaired,
         restore_command: !ctx.agent.params.restore_command.trim().is_empty(),
+        archive: None,
         rewound_from,
-    });
+        kept_wal: kept_wal.as_deref(),
+    };
+    let mut decision = decide(&input);
+    // Row W2: the primary lacks a file; does the archive really hold it?
+    let fact;
+    if let RejoinReason::AskArchive { file } = &decision.reason {
+        let timeout = ARCHIVE_TIMEOUT.min(remaining(ctx));
+        let size = match primary.as_ref().map(|p| &p.wal) {
+            Some(WalHoldings::Known(w)) => w.segment_size,
+            _ => 0,
+        };
+        let answer = ctx.world.server.archive_holds(file, size, timeout);
+        let said = match &answer {
+            Ok(a) if a.holds => format!("the archive holds {file} ({})", a.detail),
+            Ok(a) => format!("restore_command did not provide {file} ({})", a.detail),
+            Err(e) => format!("restore_command could not be run for {file}: {e}"),
+        };
+        ctx.log(LogLevel::Info, &format!("crash rejoin: {said}"));
+        fact = ArchiveFact {
+            file: file.clone(),
+            answer,
+        };
+        input.archive = Some(&fact);
+        decision = decide(&input);
+    }
     ctx.log(
         LogLevel::Info,
         &format!("crash rejoin: {}", decision.reason),
@@ -145,6 +182,33 @@ fn gather_and_decide(ctx: &mut Ctx<'_, '_>, stage: Stage) -> Result<RejoinDecisi
         &decision.reason.to_string(),
     );
     Ok(decision)
+}
+
+/// The complete segment files in the local WAL directory, as runs
+/// ([`RejoinInput::kept_wal`]); `None` (logged) when it cannot be listed:
+/// then no local file counts.
+fn local_wal_segments(ctx: &mut Ctx<'_, '_>, segment_size: u64) -> Option<Vec<SegmentRun>> {
+    let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
+        "pg_xlog"
+    } else {
+        "pg_wal"
+    };
+    let path = ctx.pgdata_path(wal_dir);
+    match ctx.world.fs.list_dir(&path) {
+        Ok(names) => Some(segment_runs(
+            names
+                .iter()
+                .filter_map(|n| parse_segment_file_name(n, segment_size))
+                .collect(),
+        )),
+        Err(e) => {
+            ctx.log(
+                LogLevel::Warn,
+                &format!("crash rejoin: can't list {path}: {e}"),
+            );
+            None
+        }
+    }
 }
 
 /// The points where other nodes began writing on `timeline` of system

@@ -99,14 +99,63 @@ pub struct PrimaryFacts {
 pub struct PrimaryWal {
     /// `wal_segment_size` in bytes (a power of two, 1 MiB–1 GiB).
     pub segment_size: u64,
-    /// For each timeline with at least one complete segment file
-    /// (`<8 hex timeline><16 hex segment>`; `.partial`, `.history`,
-    /// `.backup` not counted): `(timeline, the oldest segment number)`.
-    /// PostgreSQL removes or recycles every file up to one segment number
-    /// whatever its timeline (`RemoveOldXlogFiles`), so the files of a
-    /// timeline run from this number on. A replication slot that retains
-    /// WAL keeps exactly these files.
-    pub oldest_segments: Vec<(u32, u64)>,
+    /// Every complete segment file (`<8 hex timeline><16 hex segment>`;
+    /// `.partial`, `.history`, `.backup` not counted), as runs of
+    /// consecutive segment numbers per timeline: a missing file between
+    /// two held ones is a gap between two runs (issue 10; a hole in
+    /// `pg_wal` stalls a standby as surely as a removed oldest file).
+    pub runs: Vec<SegmentRun>,
+}
+
+impl PrimaryWal {
+    /// The file of segment `segno` on `timeline` is held.
+    pub fn holds(&self, timeline: u32, segno: u64) -> bool {
+        holds(&self.runs, timeline, segno)
+    }
+}
+
+/// Consecutive segment files `first..=last` of one timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SegmentRun {
+    /// The timeline in the files' names.
+    pub timeline: u32,
+    /// The first segment number.
+    pub first: u64,
+    /// The last segment number (inclusive).
+    pub last: u64,
+}
+
+/// The run of `runs` that holds segment `segno` of `timeline`, if any.
+pub fn run_holding(runs: &[SegmentRun], timeline: u32, segno: u64) -> Option<SegmentRun> {
+    runs.iter()
+        .copied()
+        .find(|r| r.timeline == timeline && r.first <= segno && segno <= r.last)
+}
+
+/// `runs` hold the file of segment `segno` on `timeline`.
+pub fn holds(runs: &[SegmentRun], timeline: u32, segno: u64) -> bool {
+    run_holding(runs, timeline, segno).is_some()
+}
+
+/// Groups `(timeline, segment)` pairs (any order, duplicates allowed) into
+/// runs of consecutive segments, sorted by timeline then segment.
+pub fn segment_runs(mut files: Vec<(u32, u64)>) -> Vec<SegmentRun> {
+    files.sort_unstable();
+    files.dedup();
+    let mut runs: Vec<SegmentRun> = Vec::new();
+    for (timeline, segno) in files {
+        match runs.last_mut() {
+            Some(r) if r.timeline == timeline && r.last.checked_add(1) == Some(segno) => {
+                r.last = segno
+            }
+            _ => runs.push(SegmentRun {
+                timeline,
+                first: segno,
+                last: segno,
+            }),
+        }
+    }
+    runs
 }
 
 /// Whether the primary's WAL files are known ([`PrimaryFacts::wal`]).
@@ -163,6 +212,16 @@ pub enum RewindRoleError {
     LoginRefused(String),
     /// Anything else (the query failed, an implementation without it).
     Failed(String),
+}
+
+/// What running `restore_command` for one segment file found
+/// ([`DataDir::archive_holds`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveAnswer {
+    /// It exited 0 and left a file of the WAL segment size.
+    pub holds: bool,
+    /// How it ended, with its last output lines (for the reason).
+    pub detail: String,
 }
 
 /// How a `pg_rewind` run ended.
@@ -245,6 +304,26 @@ pub trait DataDir {
         Err(RewindRoleError::Failed(
             "checking the rewind role not supported".into(),
         ))
+    }
+    /// Does the WAL archive hold segment file `file` (24 hex digits)? Runs
+    /// the operator's `restore_command` as PostgreSQL would for it
+    /// (`%f` the file name, `%p` a temporary file the port owns, `%r` the
+    /// file itself, `%%` a `%`; PostgreSQL documentation, "Archive
+    /// Recovery", `restore_command`), bounded by `timeout`, and checks it
+    /// produced a file of `segment_size` bytes; the temporary file is
+    /// removed. `Ok` says what it found, with the command's output.
+    ///
+    /// # Errors
+    /// It could not be run or did not end in time (the decision then
+    /// fails closed); the default answers this (not supported).
+    fn archive_holds(
+        &mut self,
+        file: &str,
+        segment_size: u64,
+        timeout: Duration,
+    ) -> Result<ArchiveAnswer, String> {
+        let _ = (file, segment_size, timeout);
+        Err("asking the WAL archive not supported".into())
     }
     /// Runs `pg_rewind` against the primary (stopped server; bounded by `timeout`).
     ///

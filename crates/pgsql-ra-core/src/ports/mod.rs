@@ -15,8 +15,9 @@ mod system;
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
 pub use data_dir::{
-    CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome,
-    RewindRoleError, RewindRoleFacts, WalHoldings, REWIND_FUNCTIONS,
+    holds, run_holding, segment_runs, ArchiveAnswer, CloneOutcome, ControlData, DataDir,
+    DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome, RewindRoleError, RewindRoleFacts,
+    SegmentRun, WalHoldings, REWIND_FUNCTIONS,
 };
 pub use database::{
     Database, DbError, DbErrorKind, RecoveryActivity, ReplicationLag, ReplicationRow,

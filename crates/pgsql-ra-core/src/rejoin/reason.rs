@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::wal::{WalCheck, WalStep};
+use super::wal::WalStep;
 use super::LocalEnd;
 use crate::lsn::Lsn;
 
@@ -72,6 +72,9 @@ pub enum Divergence {
         file: String,
         /// The primary's oldest file of that timeline, if any.
         oldest: Option<String>,
+        /// `restore_command` ran for `file` and did not provide it: how
+        /// it ended (`None`: no `restore_command`).
+        archive: Option<String>,
     },
     /// An older local timeline that is not in the primary's history.
     NotInHistory {
@@ -127,6 +130,7 @@ impl fmt::Display for Divergence {
                 needed,
                 file,
                 oldest,
+                archive,
             } => {
                 write!(
                     f,
@@ -137,9 +141,14 @@ impl fmt::Display for Divergence {
                     Some(oldest) => write!(f, "; the oldest it holds of that timeline is {oldest}")?,
                     None => f.write_str("; it holds none of that timeline")?,
                 }
+                if let Some(archive) = archive {
+                    write!(f, "; restore_command did not provide it ({archive})")?;
+                }
                 f.write_str(
-                    "; keep it with wal_keep_size or a replication slot (replication_slot_name), \
-                     or archive it where restore_command reaches, or allow crash_rejoin=rewind-or-clone",
+                    "; keep it with wal_keep_size (sized for the longest expected downtime), \
+                     or archive it where restore_command reaches, or allow crash_rejoin=rewind-or-clone \
+                     (a replication slot does not keep it: the agent creates the slots at promotion \
+                     without reserving WAL)",
                 )
             }
             Divergence::NotInHistory {
@@ -235,16 +244,36 @@ pub enum RejoinReason {
         /// Bytes the copy needs.
         needed: u64,
     },
-    /// A follow or a rewind whose first needed WAL the primary does not
-    /// hold (or is not known to hold) while `restore_command` is set: the
-    /// archive may have it (row W2). The action is `then`'s.
-    ArchiveMayHold {
+    /// A follow or a rewind whose WAL the primary no longer holds from
+    /// `file` on, and `restore_command` produced `file` (row W2): the
+    /// archive holds it. The action is `then`'s.
+    ArchiveHolds {
         /// The decision's own reason.
         then: Box<RejoinReason>,
         /// Where the node needs WAL from.
         needed: Lsn,
-        /// What the primary's `pg_wal` showed.
-        check: WalCheck,
+        /// The first file the primary lacks, which the archive gave.
+        file: String,
+    },
+    /// The primary lacks `file` and `restore_command` is set: the caller
+    /// must run it for `file` ([`crate::ports::DataDir::archive_holds`])
+    /// and decide again with the answer ([`super::RejoinInput::archive`]).
+    /// Refused if it stops here.
+    AskArchive {
+        /// The segment file to ask the archive for.
+        file: String,
+    },
+    /// `restore_command` could not be run for `file` (row W2, fail
+    /// closed): refused this time.
+    ArchiveUnknown {
+        /// What needs it.
+        step: WalStep,
+        /// From where.
+        needed: Lsn,
+        /// The first file the primary lacks.
+        file: String,
+        /// Why.
+        error: String,
     },
     /// Whether the primary holds the WAL a follow or a rewind needs first
     /// could not be read (row W1): refused this time (fail closed).
@@ -327,13 +356,23 @@ impl fmt::Display for RejoinReason {
                     )
                 }
             }
-            RejoinReason::ArchiveMayHold {
-                then,
+            RejoinReason::ArchiveHolds { then, needed, file } => write!(
+                f,
+                "{then}; the primary no longer holds WAL segment {file} (needed from {}) but restore_command provided it: the archive holds it",
+                needed.to_pg()
+            ),
+            RejoinReason::AskArchive { file } => write!(
+                f,
+                "the primary no longer holds WAL segment {file} and the archive was not asked (restore_command): refused"
+            ),
+            RejoinReason::ArchiveUnknown {
+                step,
                 needed,
-                check,
+                file,
+                error,
             } => write!(
                 f,
-                "{then}; from {}: {check}: restore_command is set, the archive must provide it",
+                "the primary no longer holds WAL segment {file}, needed from {} {step}, and whether the archive holds it is unknown (restore_command: {error}): refused this time",
                 needed.to_pg()
             ),
             RejoinReason::WalUnknown {
@@ -388,7 +427,9 @@ fn why_no_rewind(divergence: &Divergence) -> &'static str {
         Divergence::ForkOnTimeline { .. } => {
             "pg_rewind compares timelines only and cannot see a fork within one timeline"
         }
-        Divergence::WalGone { .. } => "pg_rewind cannot bring back WAL the primary removed",
+        Divergence::WalGone { .. } => {
+            "the node needs WAL the primary removed, which pg_rewind cannot bring back"
+        }
         _ => "no data checksums and wal_log_hints=off",
     }
 }

@@ -46,6 +46,10 @@ struct Row {
     restore: bool,
     /// After pg_rewind: its backup_label's start.
     rewound_from: Option<(u32, u64)>,
+    /// The segment files in the local pg_wal (read with `rewound_from`).
+    kept: &'static [(u32, u64)],
+    /// What restore_command gives for the file asked (`None`: not asked).
+    archive: Option<Result<bool, &'static str>>,
     want: RejoinAction,
     /// A word the reason's sentence must hold.
     says: &'static str,
@@ -68,6 +72,8 @@ const BASE: Row = Row {
     wal: Wal::All,
     restore: false,
     rewound_from: None,
+    kept: &[],
+    archive: None,
     want: RejoinAction::Rewind,
     says: "pg_rewind",
 };
@@ -91,7 +97,13 @@ enum Wal {
 fn holds_everything() -> crate::ports::WalHoldings {
     crate::ports::WalHoldings::Known(crate::ports::PrimaryWal {
         segment_size: 16 << 20,
-        oldest_segments: (1..=8).map(|t| (t, 0)).collect(),
+        runs: (1..=8)
+            .map(|t| crate::ports::SegmentRun {
+                timeline: t,
+                first: 0,
+                last: u64::MAX,
+            })
+            .collect(),
     })
 }
 
@@ -134,7 +146,14 @@ fn run(r: &Row) -> RejoinDecision {
             Wal::All => holds_everything(),
             Wal::Oldest(o) => crate::ports::WalHoldings::Known(crate::ports::PrimaryWal {
                 segment_size: 16 << 20,
-                oldest_segments: o.to_vec(),
+                runs: o
+                    .iter()
+                    .map(|(t, first)| crate::ports::SegmentRun {
+                        timeline: *t,
+                        first: *first,
+                        last: 0x1000,
+                    })
+                    .collect(),
             }),
             Wal::Unknown => crate::ports::WalHoldings::Unknown(
                 "permission denied for function pg_ls_dir".into(),
@@ -149,18 +168,44 @@ fn run(r: &Row) -> RejoinDecision {
             })
             .collect()
     });
-    decide(&RejoinInput {
+    let kept = crate::ports::segment_runs(r.kept.to_vec());
+    let forks: Vec<Lsn> = r.forks.iter().copied().map(Lsn).collect();
+    let mut input = RejoinInput {
         policy: r.policy,
         control: &control,
         wal_end,
         local_history: local_history.as_deref(),
         primary: r.primary.then_some(&primary),
         free_bytes: r.free,
-        forks: &r.forks.iter().copied().map(Lsn).collect::<Vec<_>>(),
+        forks: &forks,
         repaired: r.repaired,
         restore_command: r.restore,
+        archive: None,
         rewound_from: r.rewound_from.map(|(t, l)| (t, Lsn(l))),
-    })
+        kept_wal: Some(&kept),
+    };
+    let first = decide(&input);
+    // As the start action does: ask the archive, then decide again.
+    match (&first.reason, r.archive) {
+        (RejoinReason::AskArchive { file }, Some(answer)) => {
+            let fact = ArchiveFact {
+                file: file.clone(),
+                answer: answer
+                    .map(|holds| ArchiveAnswer {
+                        holds,
+                        detail: if holds {
+                            "exit 0, 16777216 bytes".into()
+                        } else {
+                            format!("exit 1: cp: cannot stat '/a/{file}'")
+                        },
+                    })
+                    .map_err(str::to_string),
+            };
+            input.archive = Some(&fact);
+            decide(&input)
+        }
+        _ => first,
+    }
 }
 
 #[test]
@@ -233,20 +278,25 @@ fn the_decision_table() {
     let gone: &[(u32, u64)] = &[(2, 6)];
     let wal = [
         Row { name: "W: follow, held", end: follow, wal: Wal::Oldest(held), want: Follow, says: "follow it", ..BASE },
-        Row { name: "W: follow, gone, rewind", end: follow, wal: Wal::Oldest(gone), want: Refuse, says: "the primary no longer holds WAL segment 000000020000000000000005, needed from 0/5000000 to follow (streaming from the end of the local WAL); the oldest it holds of that timeline is 000000020000000000000006; keep it with wal_keep_size or a replication slot (replication_slot_name), or archive it where restore_command reaches, or allow crash_rejoin=rewind-or-clone; rewind impossible: pg_rewind cannot bring back WAL the primary removed", ..BASE },
+        Row { name: "W: follow, gone, rewind", end: follow, wal: Wal::Oldest(gone), want: Refuse, says: "the primary no longer holds WAL segment 000000020000000000000005, needed from 0/5000000 to follow (streaming from the end of the local WAL); the oldest it holds of that timeline is 000000020000000000000006; keep it with wal_keep_size (sized for the longest expected downtime), or archive it where restore_command reaches, or allow crash_rejoin=rewind-or-clone (a replication slot does not keep it: the agent creates the slots at promotion without reserving WAL); rewind impossible: the node needs WAL the primary removed, which pg_rewind cannot bring back", ..BASE },
         Row { name: "W: follow, gone, rewind-or-clone", end: follow, wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "needed from 0/5000000 to follow", ..BASE },
         Row { name: "W: follow, gone, rewind-or-clone, no room", end: follow, wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, free: Some(1), want: Refuse, says: "not enough disk", ..BASE },
-        Row { name: "W: follow, gone, restore_command", end: follow, wal: Wal::Oldest(gone), restore: true, want: Follow, says: "follow it; from 0/5000000: the primary no longer holds WAL segment 000000020000000000000005 (its oldest of that timeline is 000000020000000000000006): restore_command is set", ..BASE },
+        Row { name: "W2: follow, gone, restore_command not run", end: follow, wal: Wal::Oldest(gone), restore: true, want: Refuse, says: "the primary no longer holds WAL segment 000000020000000000000005 and the archive was not asked", ..BASE },
+        Row { name: "W2: follow, gone, the archive holds it", end: follow, wal: Wal::Oldest(gone), restore: true, archive: Some(Ok(true)), want: Follow, says: "follow it; the primary no longer holds WAL segment 000000020000000000000005 (needed from 0/5000000) but restore_command provided it", ..BASE },
+        Row { name: "W2: follow, gone, the archive lacks it, rewind", end: follow, wal: Wal::Oldest(gone), restore: true, archive: Some(Ok(false)), want: Refuse, says: "segment 000000020000000000000005, needed from 0/5000000 to follow (streaming from the end of the local WAL); the oldest it holds of that timeline is 000000020000000000000006; restore_command did not provide it (exit 1: cp: cannot stat '/a/000000020000000000000005')", ..BASE },
+        Row { name: "W2: follow, gone, the archive lacks it, rewind-or-clone", end: follow, wal: Wal::Oldest(gone), restore: true, archive: Some(Ok(false)), policy: Pol::RewindOrClone, want: Reclone, says: "restore_command did not provide it", ..BASE },
+        Row { name: "W2: follow, gone, restore_command could not run", end: follow, wal: Wal::Oldest(gone), restore: true, archive: Some(Err("timed out after 30 s")), policy: Pol::RewindOrClone, want: Refuse, says: "whether the archive holds it is unknown (restore_command: timed out after 30 s): refused this time", ..BASE },
         Row { name: "W: follow, unknown", end: follow, wal: Wal::Unknown, policy: Pol::RewindOrClone, want: Refuse, says: "whether the primary still holds the WAL needed from 0/5000000 to follow (streaming from the end of the local WAL) is unknown (permission denied for function pg_ls_dir): refused this time", ..BASE },
-        Row { name: "W: follow, unknown, restore_command", end: follow, wal: Wal::Unknown, restore: true, want: Follow, says: "restore_command is set", ..BASE },
+        Row { name: "W1: follow, unknown, restore_command: fail closed", end: follow, wal: Wal::Unknown, restore: true, archive: Some(Ok(true)), want: Refuse, says: "is unknown (permission denied for function pg_ls_dir)", ..BASE },
         Row { name: "W: follow, clean, the checkpoint's segment", end: End::Clean(S - 1), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "from 0/50000FF", ..BASE },
         Row { name: "W: follow on the same timeline, gone", local_tl: 2, end: End::Crash(P - 0x200), forks: &[P - 0x100], wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "segment 000000020000000000000005", ..BASE },
         Row { name: "W: follow on the same timeline, held", local_tl: 2, end: End::Crash(P), forks: &[P], wal: Wal::Oldest(gone), want: Follow, says: "follow it", ..BASE },
         Row { name: "W: follow from an older timeline's own file", end: End::Crash(0x0400_0010), wal: Wal::Oldest(&[(2, 5)]), want: Refuse, says: "segment 000000010000000000000004, needed from 0/4000010 to follow (streaming from the end of the local WAL); it holds none of that timeline", ..BASE },
-        Row { name: "W: rewind from the local checkpoint's REDO, held", wal: Wal::Oldest(held), want: Rewind, says: "pg_rewind", ..BASE },
-        Row { name: "W: rewind, gone", wal: Wal::Oldest(gone), want: Refuse, says: "needed from 0/5000028 after pg_rewind (replay from the last common checkpoint before the divergence)", ..BASE },
+        Row { name: "W: rewind, the switch point's file held", wal: Wal::Oldest(held), want: Rewind, says: "pg_rewind", ..BASE },
+        Row { name: "W: rewind needs the primary's WAL from the switch point only (pg_rewind keeps the local WAL before it)", history: &[(1, P)], end: End::Crash(P + 0x10), wal: Wal::Oldest(&[(2, 6)]), want: Rewind, says: "pg_rewind", ..BASE },
+        Row { name: "W: rewind, gone", wal: Wal::Oldest(gone), want: Refuse, says: "segment 000000020000000000000005, needed from 0/5000100 after pg_rewind (the local WAL up to the divergence, then the primary's from the switch point)", ..BASE },
         Row { name: "W: rewind, gone, rewind-or-clone", wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "re-clone", ..BASE },
-        Row { name: "W: rewind, gone, restore_command", wal: Wal::Oldest(gone), restore: true, want: Rewind, says: "pg_rewind; from 0/5000028", ..BASE },
+        Row { name: "W: rewind, gone, the archive holds it", wal: Wal::Oldest(gone), restore: true, archive: Some(Ok(true)), want: Rewind, says: "pg_rewind; the primary no longer holds WAL segment 000000020000000000000005 (needed from 0/5000100) but restore_command provided it", ..BASE },
         Row { name: "W: rewind, unknown", wal: Wal::Unknown, want: Refuse, says: "unknown", ..BASE },
         Row { name: "W: rewind, checkpoint past the switch point: the switch point", end: End::Clean(S + 0x10), wal: Wal::Oldest(gone), want: Refuse, says: "needed from 0/5000100 after pg_rewind", ..BASE },
         Row { name: "W: rewind impossible stays so", rewindable: false, wal: Wal::Oldest(gone), want: Refuse, says: "no data checksums", ..BASE },
@@ -256,7 +306,11 @@ fn the_decision_table() {
         Row { name: "W5: after pg_rewind, the replay start gone (the rewind's CHECKPOINT), rewind", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), want: Refuse, says: "WAL segment 000000020000000000000005, needed from 0/5000028 after pg_rewind", ..BASE },
         Row { name: "W5: after pg_rewind, gone, rewind-or-clone", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "re-clone", ..BASE },
         Row { name: "W5: a directory left rewound, first decision: its backup_label decides", local_tl: 2, end: End::Rewound(1, Some(P)), rewound_from: Some((1, C)), wal: Wal::Oldest(gone), policy: Pol::RewindOrClone, want: Reclone, says: "needed from 0/5000028 after pg_rewind", ..BASE },
-        Row { name: "W5: after pg_rewind, gone, restore_command", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), restore: true, want: Follow, says: "restore_command is set", ..BASE },
+        Row { name: "W5: after pg_rewind, gone, the archive holds it", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), restore: true, archive: Some(Ok(true)), want: Follow, says: "restore_command provided it", ..BASE },
+        Row { name: "W5: after pg_rewind, gone, the archive lacks it", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, C)), wal: Wal::Oldest(gone), restore: true, archive: Some(Ok(false)), want: Refuse, says: "restore_command did not provide it", ..BASE },
+        Row { name: "W5: the local files pg_rewind kept count before the switch", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, 0x0300_0028)), kept: &[(1, 3), (1, 4)], wal: Wal::Oldest(&[(2, 5)]), want: Follow, says: "follow", ..BASE },
+        Row { name: "W5: a kept file missing", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, 0x0300_0028)), kept: &[(1, 4)], wal: Wal::Oldest(&[(2, 5)]), want: Refuse, says: "segment 000000010000000000000003", ..BASE },
+        Row { name: "W5: local files past the switch do not count", local_tl: 2, end: End::Rewound(1, Some(P)), repaired: true, rewound_from: Some((1, 0x0300_0028)), kept: &[(1, 3), (1, 4), (1, 5), (2, 5)], wal: Wal::Oldest(&[(2, 6)]), want: Refuse, says: "segment 000000020000000000000005", ..BASE },
     ];
     for r in rows.iter().chain(&branches).chain(&rewound).chain(&wal) {
         let d = run(r);

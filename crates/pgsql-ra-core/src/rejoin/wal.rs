@@ -20,7 +20,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::lsn::Lsn;
-use crate::ports::{PrimaryFacts, WalHoldings};
+use crate::ports::{PrimaryFacts, SegmentRun, WalHoldings};
 
 /// The segment number of `lsn` for `segment_size`-byte segments.
 pub fn segment_of(lsn: Lsn, segment_size: u64) -> u64 {
@@ -80,7 +80,8 @@ pub fn file_timeline(
 pub enum WalStep {
     /// Start as a standby as it is: it streams from its end of WAL.
     Follow,
-    /// After `pg_rewind` it replays from the last common checkpoint.
+    /// After `pg_rewind` it replays its own WAL from the last common
+    /// checkpoint up to the divergence, then the primary's.
     Rewind,
 }
 
@@ -89,7 +90,7 @@ impl fmt::Display for WalStep {
         f.write_str(match self {
             WalStep::Follow => "to follow (streaming from the end of the local WAL)",
             WalStep::Rewind => {
-                "after pg_rewind (replay from the last common checkpoint before the divergence)"
+                "after pg_rewind (the local WAL up to the divergence, then the primary's from the switch point)"
             }
         })
     }
@@ -160,9 +161,45 @@ impl fmt::Display for WalCheck {
     }
 }
 
-/// Does the primary hold every segment file a node on `local_timeline`
-/// needs from `needed` on?
-pub fn check(primary: &PrimaryFacts, local_timeline: u32, needed: Lsn) -> WalCheck {
+/// The `(timeline, segment number)` of a complete WAL segment file name
+/// (`XLogFromFileName`: exactly 24 hex digits); `None` for any other name
+/// (`.partial`, `.history`, `.backup`, a segment number out of range for
+/// `segment_size`).
+pub fn parse_segment_file_name(name: &str, segment_size: u64) -> Option<(u32, u64)> {
+    if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let per_id = (0x1_0000_0000u64 / segment_size.max(1)).max(1);
+    let timeline = u32::from_str_radix(&name[..8], 16).ok()?;
+    let log = u64::from_str_radix(&name[8..16], 16).ok()?;
+    let within = u64::from_str_radix(&name[16..], 16).ok()?;
+    if within >= per_id {
+        return None;
+    }
+    let segno = log.checked_mul(per_id)?.checked_add(within)?;
+    Some((timeline, segno))
+}
+
+/// Does every segment file a node on `local_timeline` needs from `needed`
+/// up to the primary's current segment exist, each on the timeline it is
+/// read from ([`file_timeline`]), with no gap?
+///
+/// A file is held when the primary's `pg_wal` has it, or, for `kept`
+/// (the segment files in the local `pg_wal` after `pg_rewind`, row W5),
+/// when it is a local file of `local_timeline` before the segment where
+/// that timeline ends in the primary's history: `pg_rewind` keeps the
+/// target's WAL from the last common checkpoint up to the divergence
+/// (PostgreSQL, `src/bin/pg_rewind/filemap.c`, the `keepwal` table;
+/// measured on 15.20) and recovery reads `pg_wal` before it streams. Other
+/// local files are not counted: past the divergence or past the primary's
+/// position at the rewind they may be recycled files that only carry a
+/// name.
+pub fn check(
+    primary: &PrimaryFacts,
+    kept: Option<&[SegmentRun]>,
+    local_timeline: u32,
+    needed: Lsn,
+) -> WalCheck {
     let wal = match &primary.wal {
         WalHoldings::Known(w) => w,
         WalHoldings::Unknown(error) => {
@@ -173,46 +210,69 @@ pub fn check(primary: &PrimaryFacts, local_timeline: u32, needed: Lsn) -> WalChe
     };
     let size = wal.segment_size.max(1);
     let first = segment_of(needed, size);
-    let oldest_of = |t: u32| {
-        wal.oldest_segments
-            .iter()
-            .filter(|(tl, _)| *tl == t)
-            .map(|(_, s)| *s)
-            .min()
+    let last = segment_of(
+        primary.current_lsn.max(Lsn(needed.0.saturating_add(1))),
+        size,
+    )
+    .max(first);
+    let chain = chain(primary, local_timeline);
+    // Where the file timeline may change: each switch point's segment.
+    let switches: Vec<u64> = chain
+        .iter()
+        .filter_map(|(_, end)| end.map(|e| segment_of(e, size)))
+        .collect();
+    // The local files counted: `local_timeline`'s, before its end.
+    let kept_before = match chain.first() {
+        Some((t, Some(end))) if *t == local_timeline => segment_of(*end, size),
+        _ => 0,
     };
     let start = file_timeline(primary, local_timeline, first, size);
-    let first_file = segment_file_name(start, first, size);
-    let mut began: Option<Lsn> = None;
-    for (t, ends_at) in chain(primary, local_timeline) {
-        let begin_seg = began.map_or(first, |b| segment_of(b, size).max(first));
-        began = ends_at;
-        if t < start {
-            continue;
+    let mut segno = first;
+    while segno <= last {
+        let t = file_timeline(primary, local_timeline, segno, size);
+        let run = wal
+            .runs
+            .iter()
+            .copied()
+            .find(|r| r.timeline == t && r.first <= segno && segno <= r.last);
+        let run_end = match run {
+            Some(r) => Some(r.last),
+            None => kept
+                .filter(|_| t == local_timeline && segno < kept_before)
+                .and_then(|k| crate::ports::run_holding(k, t, segno))
+                .map(|r| r.last.min(kept_before - 1)),
+        };
+        let Some(run_end) = run_end else {
+            let oldest = wal
+                .runs
+                .iter()
+                .filter(|r| r.timeline == t)
+                .map(|r| r.first)
+                .min();
+            return WalCheck::Gone {
+                file: segment_file_name(t, segno, size),
+                oldest: oldest.map(|o| segment_file_name(t, o, size)),
+            };
+        };
+        // Go on past the run, or to the next switch segment if sooner (the
+        // file timeline changes there).
+        let next_switch = switches.iter().copied().filter(|s| *s > segno).min();
+        let next = run_end.saturating_add(1);
+        let next = next_switch.map_or(next, |s| next.min(s));
+        if next <= segno {
+            break;
         }
-        // The segment holding this timeline's end is read from the next
-        // timeline's file: this one's files run up to the one before it.
-        if let Some(end) = ends_at {
-            if segment_of(end, size) <= begin_seg {
-                continue;
-            }
-        }
-        match oldest_of(t) {
-            Some(o) if o <= begin_seg => {}
-            o => {
-                return WalCheck::Gone {
-                    file: segment_file_name(t, begin_seg, size),
-                    oldest: o.map(|o| segment_file_name(t, o, size)),
-                }
-            }
-        }
+        segno = next;
     }
-    WalCheck::Held { file: first_file }
+    WalCheck::Held {
+        file: segment_file_name(start, first, size),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::PrimaryWal;
+    use crate::ports::{segment_runs, PrimaryWal};
     use crate::timeline::HistoryEntry;
 
     const SEG: u64 = 16 * 1024 * 1024;
@@ -232,7 +292,14 @@ mod tests {
             size_bytes: 1,
             wal: WalHoldings::Known(PrimaryWal {
                 segment_size: SEG,
-                oldest_segments: oldest.to_vec(),
+                runs: oldest
+                    .iter()
+                    .map(|(t, o)| SegmentRun {
+                        timeline: *t,
+                        first: *o,
+                        last: 0x1000,
+                    })
+                    .collect(),
             }),
         }
     }
@@ -288,19 +355,19 @@ mod tests {
         // Switch 1 → 2 in segment 5; the primary holds 1: 3–4, 2: 5 on.
         let p = primary(2, &[(1, 0x0500_0100)], &[(1, 3), (2, 5)]);
         assert_eq!(
-            check(&p, 1, Lsn(0x0300_0028)),
+            check(&p, None, 1, Lsn(0x0300_0028)),
             WalCheck::Held {
                 file: "000000010000000000000003".into()
             }
         );
         // In the switch segment: only timeline 2's file is needed.
         assert_eq!(
-            check(&p, 1, Lsn(0x0500_0028)),
+            check(&p, None, 1, Lsn(0x0500_0028)),
             WalCheck::Held {
                 file: "000000020000000000000005".into()
             }
         );
-        let gone = check(&p, 1, Lsn(0x0200_0028));
+        let gone = check(&p, None, 1, Lsn(0x0200_0028));
         assert_eq!(
             gone,
             WalCheck::Gone {
@@ -314,14 +381,14 @@ mod tests {
         // Only timeline 2's files left (checkpoints removed 1–6).
         let later = primary(2, &[(1, 0x0500_0100)], &[(2, 7)]);
         assert_eq!(
-            check(&later, 1, Lsn(0x0500_0028)),
+            check(&later, None, 1, Lsn(0x0500_0028)),
             WalCheck::Gone {
                 file: "000000020000000000000005".into(),
                 oldest: Some("000000020000000000000007".into()),
             }
         );
         assert_eq!(
-            check(&later, 1, Lsn(0x0400_0000)),
+            check(&later, None, 1, Lsn(0x0400_0000)),
             WalCheck::Gone {
                 file: "000000010000000000000004".into(),
                 oldest: None,
@@ -330,17 +397,17 @@ mod tests {
         // Same timeline.
         let same = primary(1, &[], &[(1, 6)]);
         assert!(matches!(
-            check(&same, 1, Lsn(0x0600_0000)),
+            check(&same, None, 1, Lsn(0x0600_0000)),
             WalCheck::Held { .. }
         ));
         assert!(matches!(
-            check(&same, 1, Lsn(0x05FF_FFFF)),
+            check(&same, None, 1, Lsn(0x05FF_FFFF)),
             WalCheck::Gone { .. }
         ));
         let mut unknown = same.clone();
         unknown.wal = WalHoldings::Unknown("permission denied for function pg_ls_dir".into());
         assert!(matches!(
-            check(&unknown, 1, Lsn(0x0600_0000)),
+            check(&unknown, None, 1, Lsn(0x0600_0000)),
             WalCheck::Unknown { .. }
         ));
     }
@@ -357,7 +424,7 @@ mod tests {
             &[(1, 3), (2, 6), (3, 8)],
         );
         assert_eq!(
-            check(&p, 1, Lsn(0x0300_0000)),
+            check(&p, None, 1, Lsn(0x0300_0000)),
             WalCheck::Gone {
                 file: "000000020000000000000004".into(),
                 oldest: Some("000000020000000000000006".into()),
@@ -369,8 +436,129 @@ mod tests {
             &[(1, 3), (2, 4), (3, 8)],
         );
         assert!(matches!(
-            check(&ok, 1, Lsn(0x0300_0000)),
+            check(&ok, None, 1, Lsn(0x0300_0000)),
             WalCheck::Held { .. }
         ));
+    }
+
+    /// Issue 10, attack finding 4: a file missing between two held ones.
+    #[test]
+    fn a_gap_in_the_primary_s_pg_wal_is_found() {
+        let mut p = primary(3, &[(2, 0x0300_0000)], &[]);
+        p.current_lsn = Lsn(0x0600_0100);
+        p.wal = WalHoldings::Known(PrimaryWal {
+            segment_size: SEG,
+            runs: segment_runs(vec![(3, 3), (3, 5), (3, 6)]),
+        });
+        assert_eq!(
+            check(&p, None, 2, Lsn(0x0300_0028)),
+            WalCheck::Gone {
+                file: "000000030000000000000004".into(),
+                oldest: Some("000000030000000000000003".into()),
+            }
+        );
+        // Past the gap: held.
+        assert!(matches!(
+            check(&p, None, 3, Lsn(0x0500_0000)),
+            WalCheck::Held { .. }
+        ));
+        // The primary's current segment must be there too.
+        p.current_lsn = Lsn(0x0700_0100);
+        assert_eq!(
+            check(&p, None, 3, Lsn(0x0500_0000)),
+            WalCheck::Gone {
+                file: "000000030000000000000007".into(),
+                oldest: Some("000000030000000000000003".into()),
+            }
+        );
+    }
+
+    /// Issue 10, attack finding 1 (measured on 15.20): after pg_rewind the
+    /// node replays timeline 2's 03–05 from its own pg_wal (pg_rewind kept
+    /// them) and needs only timeline 3's files from the switch on.
+    #[test]
+    fn files_pg_rewind_kept_count_before_the_switch_only() {
+        let mut p = primary(3, &[(2, 0x0600_0000)], &[]);
+        p.current_lsn = Lsn(0x0600_1000);
+        p.wal = WalHoldings::Known(PrimaryWal {
+            segment_size: SEG,
+            runs: segment_runs(vec![(3, 6)]),
+        });
+        let needed = Lsn(0x0303_3B78);
+        assert_eq!(
+            check(&p, None, 2, needed),
+            WalCheck::Gone {
+                file: "000000020000000000000003".into(),
+                oldest: None,
+            }
+        );
+        let kept = segment_runs(vec![(2, 3), (2, 4), (2, 5), (2, 6), (3, 6)]);
+        assert_eq!(
+            check(&p, Some(&kept), 2, needed),
+            WalCheck::Held {
+                file: "000000020000000000000003".into()
+            }
+        );
+        // A kept file missing locally and on the primary: gone.
+        let holed = segment_runs(vec![(2, 3), (2, 5)]);
+        assert_eq!(
+            check(&p, Some(&holed), 2, needed),
+            WalCheck::Gone {
+                file: "000000020000000000000004".into(),
+                oldest: None,
+            }
+        );
+        // Local files past the switch (or of the new timeline) never count:
+        // the primary must hold timeline 3's segment 6 on.
+        p.wal = WalHoldings::Known(PrimaryWal {
+            segment_size: SEG,
+            runs: segment_runs(vec![(3, 7)]),
+        });
+        p.current_lsn = Lsn(0x0700_1000);
+        let all_local = segment_runs(vec![(2, 3), (2, 4), (2, 5), (2, 6), (2, 7), (3, 6), (3, 7)]);
+        assert_eq!(
+            check(&p, Some(&all_local), 2, needed),
+            WalCheck::Gone {
+                file: "000000030000000000000006".into(),
+                oldest: Some("000000030000000000000007".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn segment_file_names_parse_and_group() {
+        assert_eq!(
+            parse_segment_file_name("00000002000000010000000A", SEG),
+            Some((2, 0x10A))
+        );
+        for bad in [
+            "00000002000000010000000A.partial",
+            "00000002.history",
+            "0000000200000001000000",
+            "00000002000000010000010A",
+            "0000000200000001000000GA",
+        ] {
+            assert_eq!(parse_segment_file_name(bad, SEG), None, "{bad}");
+        }
+        assert_eq!(
+            segment_runs(vec![(2, 5), (1, 3), (2, 4), (1, 4), (2, 7), (2, 5)]),
+            vec![
+                SegmentRun {
+                    timeline: 1,
+                    first: 3,
+                    last: 4
+                },
+                SegmentRun {
+                    timeline: 2,
+                    first: 4,
+                    last: 5
+                },
+                SegmentRun {
+                    timeline: 2,
+                    first: 7,
+                    last: 7
+                },
+            ]
+        );
     }
 }

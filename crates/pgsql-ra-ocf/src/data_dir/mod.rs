@@ -17,10 +17,12 @@
 //! `pg_waldump`; [`primary`] asks the primary over SQL; [`role_check`]
 //! reads the rewind role's rights there; [`rewind`] builds
 //! `pg_rewind`'s command line and reads its output; [`reclone`] moves the
-//! directories of a re-clone.
+//! directories of a re-clone; [`archive`] runs `restore_command` for one
+//! segment file.
 //!
 //! The repairs refuse to run while a live postmaster serves `pgdata`.
 
+pub mod archive;
 pub mod control_file;
 pub mod primary;
 pub mod reclone;
@@ -33,8 +35,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pgsql_ra_core::ports::{
-    CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome, RewindRoleError,
-    RewindRoleFacts,
+    ArchiveAnswer, CloneOutcome, ControlData, DataDir, PrimaryFacts, RewindOutcome,
+    RewindRoleError, RewindRoleFacts,
 };
 use pgsql_ra_core::{Lsn, Params};
 
@@ -383,6 +385,16 @@ impl DataDir for PgDataDir {
 
     /// `pg_rewind` (see [`rewind`] for the command line), bounded by
     /// `timeout`; its connection to the primary by a quarter of it (2–30 s).
+    /// [`archive::holds`]: `restore_command` for `file`, as PostgreSQL runs it.
+    fn archive_holds(
+        &mut self,
+        file: &str,
+        segment_size: u64,
+        timeout: Duration,
+    ) -> Result<ArchiveAnswer, String> {
+        archive::holds(&self.config, file, segment_size, timeout)
+    }
+
     fn rewind(&mut self, timeout: Duration) -> Result<RewindOutcome, String> {
         self.require_stopped("pg_rewind")?;
         if self.config.master_ip.is_empty() {

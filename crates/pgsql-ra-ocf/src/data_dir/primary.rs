@@ -11,8 +11,8 @@
 //! * that timeline's history file, `pg_wal/<8 hex>.history`, read with
 //!   `pg_read_binary_file` (none on timeline 1);
 //! * `pg_current_wal_lsn()` and `sum(pg_database_size(oid))`;
-//! * the WAL segment files it holds ([`WAL_SQL`]): per timeline the oldest
-//!   complete segment file in `pg_wal` and `wal_segment_size`, through
+//! * the WAL segment files it holds ([`WAL_SQL`]): every complete segment
+//!   file in `pg_wal` (as runs per timeline) and `wal_segment_size`, through
 //!   `pg_ls_dir(text, boolean, boolean)` (the rewind role's grant, one of
 //!   `pg_rewind`'s own prerequisites). A failure there does not fail the
 //!   facts: [`WalHoldings::Unknown`] with the reason, and the decision
@@ -20,7 +20,8 @@
 //!
 //! A server in recovery (a standby reached through `master_ip`) is refused.
 
-use pgsql_ra_core::ports::{PrimaryFacts, PrimaryWal, WalHoldings};
+use pgsql_ra_core::ports::{segment_runs, PrimaryFacts, PrimaryWal, WalHoldings};
+use pgsql_ra_core::rejoin::wal::parse_segment_file_name;
 use pgsql_ra_core::timeline::{history_file_name, parse_history};
 use pgsql_ra_core::Lsn;
 
@@ -34,16 +35,13 @@ const FACTS_SQL: &str = "select pg_is_in_recovery()::text, \
      case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end, \
      (select sum(pg_database_size(oid))::text from pg_database)";
 
-/// `wal_segment_size` in bytes, then `<timeline hex>:<oldest segment hex>`
-/// for each timeline with a complete segment file in `pg_wal` (names of
-/// exactly 24 hex digits: not `.partial`, `.history`, `.backup`), comma
-/// separated. Fixed-width upper-case hex: the textual minimum is the
-/// numeric one.
+/// `wal_segment_size` in bytes, then the name of every complete segment
+/// file in `pg_wal` (exactly 24 hex digits: not `.partial`, `.history`,
+/// `.backup`), comma separated: the decision checks that none is missing
+/// from the first it needs to the primary's current one (issue 10).
 pub const WAL_SQL: &str = "select pg_size_bytes(current_setting('wal_segment_size'))::text, \
-     (select string_agg(t || ':' || s, ',' order by t) from \
-       (select substr(f, 1, 8) as t, min(substr(f, 9, 16)) as s \
-        from pg_ls_dir('pg_wal', false, false) as f \
-        where f ~ '^[0-9A-F]{24}$' group by 1) as w)";
+     (select string_agg(f, ',' order by f) \
+      from pg_ls_dir('pg_wal', false, false) as f where f ~ '^[0-9A-F]{24}$')";
 
 /// Converts [`WAL_SQL`]'s two columns.
 ///
@@ -72,26 +70,15 @@ pub fn parse_wal_row(cols: &[Option<String>]) -> Result<PrimaryWal, String> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .ok_or("no WAL segment file in the primary's pg_wal")?;
-    let per_id = (0x1_0000_0000u64 / segment_size).max(1);
-    let mut oldest_segments = Vec::new();
-    for item in list.split(',') {
-        let bad = || format!("bad WAL file entry {}", pgsql_ra_core::quote::quoted(item));
-        let (t, seg) = item.split_once(':').ok_or_else(bad)?;
-        let timeline = u32::from_str_radix(t, 16).map_err(|_| bad())?;
-        if seg.len() != 16 {
-            return Err(bad());
-        }
-        let log = u64::from_str_radix(&seg[..8], 16).map_err(|_| bad())?;
-        let within = u64::from_str_radix(&seg[8..], 16).map_err(|_| bad())?;
-        let segno = log
-            .checked_mul(per_id)
-            .and_then(|n| n.checked_add(within))
-            .ok_or_else(bad)?;
-        oldest_segments.push((timeline, segno));
+    let mut files = Vec::new();
+    for name in list.split(',') {
+        let parsed = parse_segment_file_name(name, segment_size)
+            .ok_or_else(|| format!("bad WAL file name {}", pgsql_ra_core::quote::quoted(name)))?;
+        files.push(parsed);
     }
     Ok(PrimaryWal {
         segment_size,
-        oldest_segments,
+        runs: segment_runs(files),
     })
 }
 
@@ -272,6 +259,7 @@ pub fn checkpoint_if_promoted(db: &mut PgDatabase) -> Result<Option<(u32, u32)>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgsql_ra_core::ports::SegmentRun;
 
     fn cols(v: &[Option<&str>]) -> Vec<Option<String>> {
         v.iter().map(|c| c.map(String::from)).collect()
@@ -301,29 +289,32 @@ mod tests {
     fn the_wal_row_converts() {
         let row = cols(&[
             Some("16777216"),
-            Some("00000001:0000000000000003,00000002:00000001000000A5"),
+            Some("000000010000000000000003,000000010000000000000004,000000010000000000000006,0000000200000001000000A5"),
         ]);
+        let run = |timeline, first, last| SegmentRun {
+            timeline,
+            first,
+            last,
+        };
         assert_eq!(
             parse_wal_row(&row),
             Ok(PrimaryWal {
                 segment_size: 16 << 20,
-                oldest_segments: vec![(1, 3), (2, 0x100 + 0xA5)],
+                runs: vec![run(1, 3, 4), run(1, 6, 6), run(2, 0x1A5, 0x1A5)],
             })
         );
         // 1 GiB segments: 4 per 4 GiB.
-        let big = cols(&[Some("1073741824"), Some("00000003:0000000200000001")]);
-        assert_eq!(
-            parse_wal_row(&big).map(|w| w.oldest_segments),
-            Ok(vec![(3, 9)])
-        );
+        let big = cols(&[Some("1073741824"), Some("000000030000000200000001")]);
+        assert_eq!(parse_wal_row(&big).map(|w| w.runs), Ok(vec![run(3, 9, 9)]));
         for bad in [
-            [Some("16777217"), Some("00000001:0000000000000003")],
+            [Some("16777217"), Some("000000010000000000000003")],
             [Some("16777216"), None],
             [Some("16777216"), Some("")],
-            [Some("16777216"), Some("00000001-0000000000000003")],
-            [Some("16777216"), Some("00000001:00000000000003")],
-            [Some("16777216"), Some("0000000Z:0000000000000003")],
-            [None, Some("00000001:0000000000000003")],
+            [Some("16777216"), Some("000000010000000000000003.partial")],
+            [Some("16777216"), Some("0000000100000000000003")],
+            [Some("16777216"), Some("0000000Z0000000000000003")],
+            [Some("16777216"), Some("000000010000000000000100")],
+            [None, Some("000000010000000000000003")],
         ] {
             assert!(parse_wal_row(&cols(&bad)).is_err(), "{bad:?}");
         }

@@ -34,7 +34,7 @@ use super::{Instance, SimPostgres, SimRole};
 use crate::lsn::Lsn;
 use crate::ports::{
     CloneOutcome, ControlData, DataDir, DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome,
-    StopMode, WalHoldings,
+    SegmentRun, StopMode, WalHoldings,
 };
 use crate::timeline::HistoryEntry;
 
@@ -245,7 +245,13 @@ impl DataDir for SimPostgres {
             // modelled): the WAL rows of the rejoin are unit-tested.
             wal: WalHoldings::Known(PrimaryWal {
                 segment_size: SIM_WAL_SEGMENT_SIZE,
-                oldest_segments: (1..=p.timeline.timeline).map(|t| (t, 0)).collect(),
+                runs: (1..=p.timeline.timeline)
+                    .map(|t| SegmentRun {
+                        timeline: t,
+                        first: 0,
+                        last: u64::MAX,
+                    })
+                    .collect(),
             }),
         })
     }
