@@ -376,7 +376,9 @@ fn unclear_membership(name: &str, state: Option<XmlNode<'_, '_>>, fencing: bool)
 
 /// Why a meta-attribute set makes the configuration unclear: a rule (its
 /// values depend on time or node), `is-managed` not true, `maintenance`
-/// true, or any `on-fail`.
+/// true. (`on-fail` only says what Pacemaker does after a failure, and
+/// any failure in the history makes the CIB unclear below; the seed sets
+/// `on-fail` on every operation.)
 fn unclear_meta(set: XmlNode<'_, '_>) -> Option<String> {
     let owner = set
         .parent_element()
@@ -393,7 +395,6 @@ fn unclear_meta(set: XmlNode<'_, '_>) -> Option<String> {
         let bad = match name {
             "is-managed" => !is_true(value),
             "maintenance" => is_true(value),
-            "on-fail" => true,
             _ => false,
         };
         if bad {
@@ -407,9 +408,10 @@ fn unclear_meta(set: XmlNode<'_, '_>) -> Option<String> {
 ///
 /// - cluster options: `maintenance-mode` or `stop-all-resources` true, or a
 ///   rule in a cluster property set;
-/// - resources, `rsc_defaults`, `op_defaults`: an `on-fail` setting (an
-///   `op` attribute or a meta attribute, whatever its value), `is-managed`
-///   not true, `maintenance` true, a rule in meta attributes;
+/// - resources, `rsc_defaults`, `op_defaults`: `is-managed` not true,
+///   `maintenance` true, a rule in meta attributes (an `on-fail` setting
+///   alone is answered: it acts only on a failure, and failures are
+///   unclear);
 /// - nodes: a node that is not a cluster member node (remote, guest, ping),
 ///   a node's `maintenance` attribute true (permanent or transient), a
 ///   membership that is neither fully in nor fully out;
@@ -444,19 +446,10 @@ pub fn unclear_reason(cib: XmlNode<'_, '_>) -> Option<String> {
             continue;
         };
         for d in sec.descendants().filter(|d| d.is_element()) {
-            if d.attribute("on-fail").is_some() {
-                return Some(format!(
-                    "on-fail on operation {}",
-                    d.attribute("id").unwrap_or_default()
-                ));
-            }
             if d.has_tag_name("meta_attributes") {
                 if let Some(r) = unclear_meta(d) {
                     return Some(r);
                 }
-            }
-            if d.has_tag_name("nvpair") && d.attribute("name") == Some("on-fail") {
-                return Some("an on-fail setting".into());
             }
         }
     }
@@ -783,6 +776,10 @@ mod tests {
         // A probe may find the resource running or promoted.
         let probe = rsc_op("pgsql_last_0", "monitor", 0, 2, 8, Some(7));
         assert!(parse_clear(&cib_with("", "", &probe)).is_ok());
+        // The seed's on-fail settings alone are answered (they act only on a
+        // failure, and a failure is unclear).
+        let on_fail = r#"<op_defaults><meta_attributes id="o"><nvpair id="f" name="on-fail" value="restart"/></meta_attributes></op_defaults>"#;
+        assert!(parse_clear(&cib_with(on_fail, "", &promoted)).is_ok());
         let unclear = [
             ("", "", rsc_op("pgsql_last_0", "promote", 0, -1, 0, Some(0))),
             ("", "", rsc_op("pgsql_last_0", "promote", 0, 5, 0, None)),
@@ -795,11 +792,6 @@ mod tests {
                 "",
                 "",
                 rsc_op("pgsql_monitor_4000", "monitor", 4000, 5, 8, Some(0)),
-            ),
-            (
-                r#"<op_defaults><meta_attributes id="o"><nvpair id="f" name="on-fail" value="restart"/></meta_attributes></op_defaults>"#,
-                "",
-                promoted.clone(),
             ),
             (
                 r#"<rsc_defaults><meta_attributes id="r"><rule id="x" score="INFINITY"/><nvpair id="m" name="is-managed" value="true"/></meta_attributes></rsc_defaults>"#,

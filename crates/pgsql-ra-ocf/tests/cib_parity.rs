@@ -52,8 +52,9 @@ fn samples() -> Vec<String> {
 /// last operation as Pacemaker expected): the in-process read must answer.
 /// Node standby, a stopped target role, upper-case node names and two
 /// attribute sets change no operation result.
-const CLEAR: [&str; 6] = [
+const CLEAR: [&str; 7] = [
     "steady",
+    "steady_seed_on_fail",
     "attack_a_steady",
     "attack_b_node2_standby",
     "attack_j_node1_standby",
