@@ -401,9 +401,11 @@ def cmd_mkcpu(ra, nodes, secs, ticks, before, after, note=""):
 def cmd_mkrestart(ra, variant, rdir):
     import glob
     rounds = sorted(glob.glob(os.path.join(rdir, "restart-*.env")))
-    writes, promoted, stale_promoted = [], {}, 0
+    writes, promoted, stale_promoted, locked_out = [], {}, 0, 0
     for f in rounds:
         kv = dict(l.strip().split("=", 1) for l in open(f) if "=" in l)
+        if kv.get("LOCKED_OUT"):
+            locked_out += 1
         new = kv.get("NEW", "")
         promoted[new or "none"] = promoted.get(new or "none", 0) + 1
         if kv.get("STALE") and new == kv.get("STALE"):
@@ -412,7 +414,7 @@ def cmd_mkrestart(ra, variant, rdir):
             writes.append(float(kv["WRITE"]))
     print(json.dumps({"kind": "restart", "ra": ra, "variant": variant, "rounds": len(rounds),
                       "ok": len(writes), "write": summary(writes), "promoted": promoted,
-                      "stale_promoted": stale_promoted}))
+                      "stale_promoted": stale_promoted, "locked_out": locked_out}))
 
 
 def cmd_children(trace, agent_substr="/resource.d/"):
