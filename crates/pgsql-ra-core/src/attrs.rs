@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use crate::names::AttributeNames;
-use crate::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use crate::ports::{Cluster, ClusterError, InstanceState, Lifetime, NodeState};
 use crate::score::Score;
 use crate::status::{DataStatus, PgStatus};
 
@@ -69,6 +69,17 @@ impl Attrs {
     /// True for the local node and for nodes the cluster reports online.
     pub fn is_online(&self, node: &str) -> bool {
         node == self.local || self.nodes.iter().any(|n| n.name == node && n.online)
+    }
+
+    /// True for a node other than the local one that the cluster shows
+    /// online with this resource's instance stopped (issue 11; an unknown
+    /// instance state is not stopped).
+    pub fn instance_stopped(&self, node: &str) -> bool {
+        node != self.local
+            && self
+                .nodes
+                .iter()
+                .any(|n| n.name == node && n.online && n.instance == InstanceState::Stopped)
     }
 
     /// True for the local node and for nodes the cluster knows (online or not).

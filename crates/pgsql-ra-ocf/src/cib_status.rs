@@ -25,6 +25,11 @@
 //!   a pending one (`call-id="-1"`) last. History is read for online nodes,
 //!   and with fencing enabled for offline ones too (Pacemaker keeps a dead
 //!   node's resources active until it is fenced). See [`replay`].
+//! - **instances** (issue 11): an instance whose replayed role is not
+//!   Stopped is active on the node; a node without an active instance of
+//!   the resource (its last operation a successful stop, a probe that found
+//!   it not running, or no history) shows it stopped, as crm_mon lists a
+//!   stopped clone instance without a node.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -538,10 +543,7 @@ fn derive(cib: XmlNode<'_, '_>) -> Snapshot {
         let name = uname.to_lowercase();
         let state = node.attribute("id").and_then(|id| states.get(id)).copied();
         let up = online(state, fencing);
-        snap.nodes.push(NodeState {
-            name: name.clone(),
-            online: up,
-        });
+        snap.nodes.push(NodeState::new(&name, up));
         if up {
             let mut attrs = BTreeMap::new();
             nvpairs_into(node, "instance_attributes", &mut attrs, false);
@@ -566,12 +568,26 @@ fn derive(cib: XmlNode<'_, '_>) -> Snapshot {
                 .filter(|n| n.has_tag_name("lrm_rsc_op"))
                 .map(op_of)
                 .collect();
-            if replay(&ops) == Role::Promoted {
-                let id = rsc.attribute("id").unwrap_or_default().to_string();
-                snap.promoted.push((id, name.clone()));
+            let id = rsc.attribute("id").unwrap_or_default().to_string();
+            let role = replay(&ops);
+            if role == Role::Promoted {
+                snap.promoted.push((id.clone(), name.clone()));
+            }
+            // Issue 11: only [`parse`] meets a pending operation here
+            // (`parse_clear` declines it): the state is unknown.
+            if ops
+                .iter()
+                .any(|o| o.call_id.is_none() || o.op_status == -1)
+            {
+                snap.pending.push((id.clone(), name.clone()));
+            }
+            if role != Role::Stopped {
+                snap.active.push((id, name.clone()));
             }
         }
     }
+    snap.active.sort();
+    snap.pending.sort();
     snap
 }
 

@@ -5,15 +5,22 @@
 
 use std::collections::BTreeMap;
 
-use pgsql_ra_core::ports::NodeState;
+use pgsql_ra_core::ports::{InstanceState, NodeState};
 
 /// The cluster as one crm_mon call saw it (node names lower-cased).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Every configured node.
+    /// Every configured node ([`NodeState::instance`] unknown here: it
+    /// depends on the resource, see [`Snapshot::nodes_for`]).
     pub nodes: Vec<NodeState>,
     /// `(resource id, node)` for every instance in the Promoted (or Master) role.
     pub promoted: Vec<(String, String)>,
+    /// `(resource id, node)` for every instance Pacemaker shows active
+    /// (any role but Stopped), sorted (issue 11).
+    pub active: Vec<(String, String)>,
+    /// `(resource id, node)` for every instance with an operation pending
+    /// (crm_mon's `pending` attribute), sorted: its state is unknown.
+    pub pending: Vec<(String, String)>,
     /// Node attributes by node, then name.
     pub attrs: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -29,15 +36,50 @@ impl Snapshot {
         let mut out: Vec<String> = self
             .promoted
             .iter()
-            .filter(|(id, _)| {
-                id == resource || id.split_once(':').is_some_and(|(base, _)| base == resource)
-            })
+            .filter(|(id, _)| is_instance_of(id, resource))
             .map(|(_, node)| node.clone())
             .collect();
         out.sort();
         out.dedup();
         out
     }
+
+    /// What Pacemaker shows of `resource`'s instance on `node` (issue 11):
+    /// Unknown with an operation pending there (a start in progress is not
+    /// a stopped instance), Active when an instance runs there, else
+    /// Stopped (crm_mon lists a stopped clone instance without a node).
+    pub fn instance_state(&self, resource: &str, node: &str) -> InstanceState {
+        let on = |list: &[(String, String)]| {
+            list.iter()
+                .any(|(id, n)| n == node && is_instance_of(id, resource))
+        };
+        if on(&self.pending) {
+            InstanceState::Unknown
+        } else if on(&self.active) {
+            InstanceState::Active
+        } else {
+            InstanceState::Stopped
+        }
+    }
+
+    /// The nodes with the state of `resource`'s instance on each; without a
+    /// resource, unknown everywhere.
+    pub fn nodes_for(&self, resource: Option<&str>) -> Vec<NodeState> {
+        self.nodes
+            .iter()
+            .map(|n| NodeState {
+                instance: resource.map_or(InstanceState::Unknown, |r| {
+                    self.instance_state(r, &n.name)
+                }),
+                ..n.clone()
+            })
+            .collect()
+    }
+}
+
+/// True when `id` is `resource` or one of its numbered instances (`rsc:N`).
+fn is_instance_of(id: &str, resource: &str) -> bool {
+    id == resource || id.split_once(':').is_some_and(|(base, _)| base == resource)
 }
 
 /// A crm_mon output that is not the expected XML.
@@ -60,10 +102,10 @@ pub fn parse(xml: &str) -> Result<Snapshot, ParseError> {
     if let Some(nodes) = section("nodes") {
         for n in nodes.children().filter(|n| n.has_tag_name("node")) {
             if let Some(name) = n.attribute("name") {
-                snap.nodes.push(NodeState {
-                    name: name.to_lowercase(),
-                    online: n.attribute("online") == Some("true"),
-                });
+                snap.nodes.push(NodeState::new(
+                    &name.to_lowercase(),
+                    n.attribute("online") == Some("true"),
+                ));
             }
         }
     }
@@ -73,16 +115,29 @@ pub fn parse(xml: &str) -> Result<Snapshot, ParseError> {
             .filter(|n| n.has_tag_name("resource"))
         {
             let role = r.attribute("role").unwrap_or("");
-            if role != "Promoted" && role != "Master" {
-                continue;
-            }
+            let promoted = role == "Promoted" || role == "Master";
+            let active = r.attribute("active") == Some("true") || promoted;
+            let pending = r.attribute("pending").is_some_and(|p| !p.is_empty());
             let id = r.attribute("id").unwrap_or("").to_string();
             for node in r.children().filter(|n| n.has_tag_name("node")) {
                 if let Some(name) = node.attribute("name") {
-                    snap.promoted.push((id.clone(), name.to_lowercase()));
+                    let key = (id.clone(), name.to_lowercase());
+                    if promoted {
+                        snap.promoted.push(key.clone());
+                    }
+                    if pending {
+                        snap.pending.push(key.clone());
+                    }
+                    if active {
+                        snap.active.push(key);
+                    }
                 }
             }
         }
+        snap.active.sort();
+        snap.active.dedup();
+        snap.pending.sort();
+        snap.pending.dedup();
     }
     if let Some(attrs) = section("node_attributes") {
         for n in attrs.children().filter(|n| n.has_tag_name("node")) {
@@ -137,13 +192,7 @@ mod tests {
     fn reads_nodes_roles_and_attributes() {
         let s = parse(SAMPLE).expect("parses");
         assert_eq!(s.nodes.len(), 3);
-        assert_eq!(
-            s.nodes[0],
-            NodeState {
-                name: "node1".into(),
-                online: true
-            }
-        );
+        assert_eq!(s.nodes[0], NodeState::new("node1", true));
         assert!(!s.nodes[2].online);
         assert_eq!(s.promoted_nodes("pgsql"), vec!["node1"]);
         assert_eq!(s.promoted_nodes("pgsqlx"), vec!["node2"]);

@@ -332,6 +332,8 @@ fn classify_on_primary(
         current_sync: &current,
         baseline: baseline.as_ref(),
         offline: &offline,
+        // Not in the snapshot: explain does not judge instance states.
+        instance_stopped: &[],
         reply_timeout: (params.standby_reply_timeout > 0)
             .then(|| std::time::Duration::from_secs(u64::from(params.standby_reply_timeout))),
         quorum: params.sync_quorum,
