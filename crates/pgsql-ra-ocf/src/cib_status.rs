@@ -756,6 +756,25 @@ mod tests {
         assert!(matches!(parse_clear("<x"), Err(ReadError::Parse(_))));
     }
 
+    /// Issue 11: a successful stop, or no history, is a stopped instance; a
+    /// pending start is unknown (only the unconditional `parse` answers it).
+    #[test]
+    fn instance_states_from_the_history() {
+        use pgsql_ra_core::ports::InstanceState;
+        let stopped = rsc_op("pgsql_last_0", "stop", 0, 7, 0, Some(0));
+        let snap = parse_clear(&cib_with("", "", &stopped)).expect("a steady CIB");
+        assert_eq!(snap.instance_state("pgsql", "n1"), InstanceState::Stopped);
+        let started = rsc_op("pgsql_last_0", "start", 0, 7, 0, Some(0));
+        let snap = parse_clear(&cib_with("", "", &started)).expect("a steady CIB");
+        assert_eq!(snap.instance_state("pgsql", "n1"), InstanceState::Active);
+        let none = parse_clear(&cib_with("", "", "")).expect("a steady CIB");
+        assert_eq!(none.instance_state("pgsql", "n1"), InstanceState::Stopped);
+        let pending = rsc_op("pgsql_last_0", "start", 0, -1, 0, Some(0));
+        assert!(parse_clear(&cib_with("", "", &pending)).is_err());
+        let snap = parse(&cib_with("", "", &pending)).expect("xml");
+        assert_eq!(snap.instance_state("pgsql", "n1"), InstanceState::Unknown);
+    }
+
     #[test]
     fn node_names_sort_like_pacemaker() {
         let mut v = vec!["node10", "Node2", "node1", "alpha"];

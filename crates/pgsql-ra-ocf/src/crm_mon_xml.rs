@@ -211,6 +211,33 @@ mod tests {
         );
     }
 
+    /// Issue 11: an instance crm_mon lists without a node is stopped on
+    /// every node where no instance runs; a pending one is unknown.
+    #[test]
+    fn instance_states_stopped_active_and_pending() {
+        let s = parse(SAMPLE).expect("parses");
+        assert_eq!(s.instance_state("pgsql", "node1"), InstanceState::Active);
+        assert_eq!(s.instance_state("pgsql", "node2"), InstanceState::Active);
+        assert_eq!(s.instance_state("pgsql", "node3"), InstanceState::Stopped);
+        let nodes = s.nodes_for(Some("pgsql"));
+        assert_eq!(nodes[2].instance, InstanceState::Stopped);
+        assert!(s
+            .nodes_for(None)
+            .iter()
+            .all(|n| n.instance == InstanceState::Unknown));
+        let xml = r#"<pacemaker-result><nodes><node name="n1" online="true"/><node name="n2" online="true"/><node name="n3" online="true"/></nodes><resources><clone id="c">
+            <resource id="pgsql" role="Promoted" active="true"><node name="n1"/></resource>
+            <resource id="pgsql" role="Starting" active="true" pending="Starting"><node name="n2"/></resource>
+            <resource id="pgsql" role="Stopped" active="false"/>
+            <resource id="vip" role="Started" active="true"><node name="n3"/></resource>
+        </clone></resources></pacemaker-result>"#;
+        let s = parse(xml).expect("parses");
+        assert_eq!(s.instance_state("pgsql", "n1"), InstanceState::Active);
+        assert_eq!(s.instance_state("pgsql", "n2"), InstanceState::Unknown);
+        assert_eq!(s.instance_state("pgsql", "n3"), InstanceState::Stopped);
+        assert_eq!(s.instance_state("vip", "n3"), InstanceState::Active);
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(parse("not xml").is_err());
