@@ -281,3 +281,34 @@ impl Attrs {
         cluster.delete_attr(&self.local, name, Lifetime::Reboot)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: only another node, online, whose instance Pacemaker shows
+    /// Stopped counts; Unknown, Active, offline and the local node do not.
+    #[test]
+    fn only_a_stopped_instance_on_another_online_node_counts() {
+        let node = |name: &str, online: bool, instance: InstanceState| NodeState {
+            instance,
+            ..NodeState::new(name, online)
+        };
+        let attrs = Attrs::new(
+            AttributeNames::for_instance("pgsql:0"),
+            "node1",
+            vec![
+                node("node1", true, InstanceState::Stopped),
+                node("node2", true, InstanceState::Stopped),
+                node("node3", true, InstanceState::Unknown),
+                node("node4", true, InstanceState::Active),
+                node("node5", false, InstanceState::Stopped),
+            ],
+        );
+        let stopped: Vec<&str> = ["node1", "node2", "node3", "node4", "node5", "node6"]
+            .into_iter()
+            .filter(|n| attrs.instance_stopped(n))
+            .collect();
+        assert_eq!(stopped, ["node2"]);
+    }
+}

@@ -575,10 +575,7 @@ fn derive(cib: XmlNode<'_, '_>) -> Snapshot {
             }
             // Issue 11: only [`parse`] meets a pending operation here
             // (`parse_clear` declines it): the state is unknown.
-            if ops
-                .iter()
-                .any(|o| o.call_id.is_none() || o.op_status == -1)
-            {
+            if ops.iter().any(|o| o.call_id.is_none() || o.op_status == -1) {
                 snap.pending.push((id.clone(), name.clone()));
             }
             if role != Role::Stopped {

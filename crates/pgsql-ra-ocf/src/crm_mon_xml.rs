@@ -68,9 +68,8 @@ impl Snapshot {
         self.nodes
             .iter()
             .map(|n| NodeState {
-                instance: resource.map_or(InstanceState::Unknown, |r| {
-                    self.instance_state(r, &n.name)
-                }),
+                instance: resource
+                    .map_or(InstanceState::Unknown, |r| self.instance_state(r, &n.name)),
                 ..n.clone()
             })
             .collect()

@@ -392,10 +392,7 @@ mod tests {
         fs::write(dir.join("nodes"), "node1\nNode2 offline\nnode3 stopped\n").expect("write");
         fs::write(dir.join("promoted"), "pgsql node2\nother node1\n").expect("write");
         let nodes = s.nodes().expect("nodes");
-        assert_eq!(
-            nodes[1],
-            NodeState::new("node2", false)
-        );
+        assert_eq!(nodes[1], NodeState::new("node2", false));
         assert_eq!(nodes[2].instance, InstanceState::Stopped);
         assert!(nodes[2].online);
         assert_eq!(s.promoted_nodes("pgsql").expect("promoted"), vec!["node2"]);
