@@ -62,14 +62,16 @@ impl Snapshot {
         }
     }
 
-    /// The nodes with the state of `resource`'s instance on each; without a
-    /// resource, unknown everywhere.
+    /// The nodes with the state of `resource`'s instance on each. Unknown
+    /// everywhere without a resource, or when no instance of it is active
+    /// on any node (the agent asking runs one, so the snapshot does not
+    /// know the resource under that name: fail safe, nothing is dropped).
     pub fn nodes_for(&self, resource: Option<&str>) -> Vec<NodeState> {
+        let known = resource.filter(|r| self.active.iter().any(|(id, _)| is_instance_of(id, r)));
         self.nodes
             .iter()
             .map(|n| NodeState {
-                instance: resource
-                    .map_or(InstanceState::Unknown, |r| self.instance_state(r, &n.name)),
+                instance: known.map_or(InstanceState::Unknown, |r| self.instance_state(r, &n.name)),
                 ..n.clone()
             })
             .collect()
@@ -115,7 +117,10 @@ pub fn parse(xml: &str) -> Result<Snapshot, ParseError> {
         {
             let role = r.attribute("role").unwrap_or("");
             let promoted = role == "Promoted" || role == "Master";
-            let active = r.attribute("active") == Some("true") || promoted;
+            // A node listed under a resource runs it; only an explicit
+            // `active="false"` says otherwise (fail safe for outputs
+            // without the attribute).
+            let active = r.attribute("active") != Some("false") || promoted;
             let pending = r.attribute("pending").is_some_and(|p| !p.is_empty());
             let id = r.attribute("id").unwrap_or("").to_string();
             for node in r.children().filter(|n| n.has_tag_name("node")) {
@@ -235,6 +240,18 @@ mod tests {
         assert_eq!(s.instance_state("pgsql", "n2"), InstanceState::Unknown);
         assert_eq!(s.instance_state("pgsql", "n3"), InstanceState::Stopped);
         assert_eq!(s.instance_state("vip", "n3"), InstanceState::Active);
+        // A resource the snapshot does not run anywhere: unknown, not stopped.
+        assert!(s
+            .nodes_for(Some("other"))
+            .iter()
+            .all(|n| n.instance == InstanceState::Unknown));
+        // Without the `active` attribute a listed node still runs it.
+        let bare = r#"<crm_mon><nodes><node name="n1" online="true"/></nodes><resources><resource id="pgsql:0" role="Slave"><node name="n1"/></resource></resources></crm_mon>"#;
+        let s = parse(bare).expect("parses");
+        assert_eq!(
+            s.nodes_for(Some("pgsql"))[0].instance,
+            InstanceState::Active
+        );
     }
 
     #[test]
