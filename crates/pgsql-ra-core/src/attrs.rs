@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use crate::names::AttributeNames;
-use crate::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use crate::ports::{Cluster, ClusterError, InstanceState, Lifetime, NodeState};
 use crate::score::Score;
 use crate::status::{DataStatus, PgStatus};
 
@@ -69,6 +69,17 @@ impl Attrs {
     /// True for the local node and for nodes the cluster reports online.
     pub fn is_online(&self, node: &str) -> bool {
         node == self.local || self.nodes.iter().any(|n| n.name == node && n.online)
+    }
+
+    /// True for a node other than the local one that the cluster shows
+    /// online with this resource's instance stopped (issue 11; an unknown
+    /// instance state is not stopped).
+    pub fn instance_stopped(&self, node: &str) -> bool {
+        node != self.local
+            && self
+                .nodes
+                .iter()
+                .any(|n| n.name == node && n.online && n.instance == InstanceState::Stopped)
     }
 
     /// True for the local node and for nodes the cluster knows (online or not).
@@ -268,5 +279,36 @@ impl Attrs {
     /// Deletes a reboot-lifetime attribute of the local node.
     pub fn delete_own(&self, cluster: &mut dyn Cluster, name: &str) -> Result<(), ClusterError> {
         cluster.delete_attr(&self.local, name, Lifetime::Reboot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: only another node, online, whose instance Pacemaker shows
+    /// Stopped counts; Unknown, Active, offline and the local node do not.
+    #[test]
+    fn only_a_stopped_instance_on_another_online_node_counts() {
+        let node = |name: &str, online: bool, instance: InstanceState| NodeState {
+            instance,
+            ..NodeState::new(name, online)
+        };
+        let attrs = Attrs::new(
+            AttributeNames::for_instance("pgsql:0"),
+            "node1",
+            vec![
+                node("node1", true, InstanceState::Stopped),
+                node("node2", true, InstanceState::Stopped),
+                node("node3", true, InstanceState::Unknown),
+                node("node4", true, InstanceState::Active),
+                node("node5", false, InstanceState::Stopped),
+            ],
+        );
+        let stopped: Vec<&str> = ["node1", "node2", "node3", "node4", "node5", "node6"]
+            .into_iter()
+            .filter(|n| attrs.instance_stopped(n))
+            .collect();
+        assert_eq!(stopped, ["node2"]);
     }
 }

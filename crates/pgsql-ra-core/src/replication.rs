@@ -124,6 +124,10 @@ pub struct ControlInput<'a> {
     pub baseline: Option<&'a SyncBaseline>,
     /// Issue 11: node_list nodes the cluster shows offline (down, fenced).
     pub offline: &'a [String],
+    /// Issue 11: node_list nodes online whose instance of this resource
+    /// Pacemaker shows stopped ([`crate::ports::InstanceState::Stopped`];
+    /// never an unknown one).
+    pub instance_stopped: &'a [String],
     /// Issue 11: `standby_reply_timeout` (`None`: disabled).
     pub reply_timeout: Option<Duration>,
     /// Issue 11: `sync_quorum` (0: one synchronous standby, stock).
@@ -153,7 +157,8 @@ fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S:
 
 /// Issue 11: the standbys whose walsender row remains although they are
 /// gone, with why: a node_list node the cluster shows offline (down,
-/// fenced), or any standby (node_list or external) whose last reply
+/// fenced) or online with its instance stopped (a server Pacemaker does
+/// not run there, e.g. left running by an operator after a ban), or any standby (node_list or external) whose last reply
 /// (`reply_time`, PostgreSQL ≥ 12) is older than `standby_reply_timeout`.
 /// A frozen host or a link lost without a TCP reset keeps its row
 /// `streaming` (and `sync`) until `wal_sender_timeout`, and every commit
@@ -174,6 +179,11 @@ pub fn lost_standbys(input: &ControlInput<'_>) -> Vec<(String, String)> {
             lost.push((
                 name.clone(),
                 format!("its node {name} is offline in the cluster (down or fenced) although its walsender row remains"),
+            ));
+        } else if ours && input.instance_stopped.contains(name) {
+            lost.push((
+                name.clone(),
+                format!("Pacemaker shows its instance on {name} stopped (its node online) although its walsender row remains"),
             ));
         } else if let (Some(age), Some(wait), true) = (
             r.reply_age,
@@ -718,6 +728,7 @@ mod tests {
             current_sync: &current,
             baseline: None,
             offline: &[],
+            instance_stopped: &[],
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
@@ -857,6 +868,7 @@ mod tests {
                 current_sync: &current,
                 baseline: b,
                 offline: &[],
+                instance_stopped: &[],
                 reply_timeout: None,
                 quorum: 0,
                 current_quorum: None,
@@ -973,6 +985,7 @@ mod tests {
             current_sync: &current,
             baseline: None,
             offline: &[],
+            instance_stopped: &[],
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
@@ -992,6 +1005,7 @@ mod tests {
             current_sync: &current,
             baseline: None,
             offline: &[],
+            instance_stopped: &[],
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
@@ -1092,6 +1106,7 @@ mod tests {
             current_sync: &current,
             baseline: None,
             offline: &[],
+            instance_stopped: &[],
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
@@ -1174,6 +1189,7 @@ mod tests {
             current_sync: &current,
             baseline: Some(&stored),
             offline: &[],
+            instance_stopped: &[],
             reply_timeout: None,
             quorum: 0,
             current_quorum: None,
@@ -1222,6 +1238,7 @@ mod tests {
                 current_sync: &current,
                 baseline: None,
                 offline: &[],
+                instance_stopped: &[],
                 reply_timeout: timeout.map(Duration::from_secs),
                 quorum: 0,
                 current_quorum: None,
@@ -1302,6 +1319,7 @@ mod tests {
                 current_sync: &current,
                 baseline: None,
                 offline,
+                instance_stopped: &[],
                 reply_timeout: timeout.map(Duration::from_secs),
                 quorum: 0,
                 current_quorum: None,
@@ -1351,6 +1369,33 @@ mod tests {
             d.standbys[0].reason
         );
         assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
+        assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
+        assert_eq!(d.terminate, v(&["node2"]));
+        // Its node online but its instance stopped by Pacemaker (a server
+        // left running there): lost at once too, in the same way.
+        let rows = [aged("node2", "SYNC", 0), aged("node3", "ASYNC", 0)];
+        let d = control_slave_status(&ControlInput {
+            rep_mode: RepMode::Sync,
+            node_list: &list,
+            local: "node1",
+            external: &[],
+            rows: &rows,
+            current_sync: &current,
+            baseline: None,
+            offline: &[],
+            instance_stopped: &v(&["node2"]),
+            reply_timeout: Some(Duration::from_secs(10)),
+            quorum: 0,
+            current_quorum: None,
+            sync_wait_age: None,
+        });
+        assert!(
+            d.standbys[0].reason.contains("instance on node2 stopped"),
+            "{}",
+            d.standbys[0].reason
+        );
+        assert_eq!(d.standbys[0].data_status, DataStatus::Disconnect);
+        assert_eq!(d.standbys[0].score, Score::CAN_NOT_PROMOTE);
         assert_eq!(d.sync_change.map(|c| c.names), Some(v(&["node3"])));
         assert_eq!(d.terminate, v(&["node2"]));
         // The only standby lost: all asynchronous (commits resume).

@@ -25,6 +25,11 @@
 //!   a pending one (`call-id="-1"`) last. History is read for online nodes,
 //!   and with fencing enabled for offline ones too (Pacemaker keeps a dead
 //!   node's resources active until it is fenced). See [`replay`].
+//! - **instances** (issue 11): an instance whose replayed role is not
+//!   Stopped is active on the node; a node without an active instance of
+//!   the resource (its last operation a successful stop, a probe that found
+//!   it not running, or no history) shows it stopped, as crm_mon lists a
+//!   stopped clone instance without a node.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -609,10 +614,7 @@ fn derive(cib: XmlNode<'_, '_>) -> Snapshot {
         let name = uname.to_lowercase();
         let state = node.attribute("id").and_then(|id| states.get(id)).copied();
         let up = online(state, fencing);
-        snap.nodes.push(NodeState {
-            name: name.clone(),
-            online: up,
-        });
+        snap.nodes.push(NodeState::new(&name, up));
         if up {
             let mut attrs = BTreeMap::new();
             nvpairs_into(node, "instance_attributes", &mut attrs, false);
@@ -637,12 +639,23 @@ fn derive(cib: XmlNode<'_, '_>) -> Snapshot {
                 .filter(|n| n.has_tag_name("lrm_rsc_op"))
                 .map(op_of)
                 .collect();
-            if replay(&ops) == Role::Promoted {
-                let id = rsc.attribute("id").unwrap_or_default().to_string();
-                snap.promoted.push((id, name.clone()));
+            let id = rsc.attribute("id").unwrap_or_default().to_string();
+            let role = replay(&ops);
+            if role == Role::Promoted {
+                snap.promoted.push((id.clone(), name.clone()));
+            }
+            // Issue 11: only [`parse`] meets a pending operation here
+            // (`parse_clear` declines it): the state is unknown.
+            if ops.iter().any(|o| o.call_id.is_none() || o.op_status == -1) {
+                snap.pending.push((id.clone(), name.clone()));
+            }
+            if role != Role::Stopped {
+                snap.active.push((id, name.clone()));
             }
         }
     }
+    snap.active.sort();
+    snap.pending.sort();
     snap
 }
 
@@ -808,6 +821,25 @@ mod tests {
             );
         }
         assert!(matches!(parse_clear("<x"), Err(ReadError::Parse(_))));
+    }
+
+    /// Issue 11: a successful stop, or no history, is a stopped instance; a
+    /// pending start is unknown (only the unconditional `parse` answers it).
+    #[test]
+    fn instance_states_from_the_history() {
+        use pgsql_ra_core::ports::InstanceState;
+        let stopped = rsc_op("pgsql_last_0", "stop", 0, 7, 0, Some(0));
+        let snap = parse_clear(&cib_with("", "", &stopped)).expect("a steady CIB");
+        assert_eq!(snap.instance_state("pgsql", "n1"), InstanceState::Stopped);
+        let started = rsc_op("pgsql_last_0", "start", 0, 7, 0, Some(0));
+        let snap = parse_clear(&cib_with("", "", &started)).expect("a steady CIB");
+        assert_eq!(snap.instance_state("pgsql", "n1"), InstanceState::Active);
+        let none = parse_clear(&cib_with("", "", "")).expect("a steady CIB");
+        assert_eq!(none.instance_state("pgsql", "n1"), InstanceState::Stopped);
+        let pending = rsc_op("pgsql_last_0", "start", 0, -1, 0, Some(0));
+        assert!(parse_clear(&cib_with("", "", &pending)).is_err());
+        let snap = parse(&cib_with("", "", &pending)).expect("xml");
+        assert_eq!(snap.instance_state("pgsql", "n1"), InstanceState::Unknown);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! the local node (see docs/embedding.md). Layout of `<dir>`:
 //!
 //! - `nodes`: one node per line, `<name>` or `<name> offline` (online by
-//!   default). Without this file the local node is the only, online, node.
+//!   default), optionally `stopped` or `active`: the resource's instance
+//!   there as Pacemaker shows it (issue 11; unknown without either).
+//!   Without this file the local node is the only, online, node.
 //! - `promoted`: lines `<resource> <node>`: where an instance is promoted.
 //! - `attrs/<node>.reboot`, `attrs/<node>.forever`: `name=value` lines.
 //! - `bans`: `<instance> <node>` lines appended by [`Cluster::ban`].
@@ -27,7 +29,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use pgsql_ra_core::ports::{Cluster, ClusterError, Lifetime, NodeState};
+use pgsql_ra_core::ports::{Cluster, ClusterError, InstanceState, Lifetime, NodeState};
 
 use crate::bytes_path::{self, decode_bytes, encode_bytes};
 
@@ -195,19 +197,27 @@ impl Cluster for FileStore {
 
     fn nodes(&mut self) -> Result<Vec<NodeState>, ClusterError> {
         let Some(text) = read_optional(&self.dir.join("nodes"))? else {
-            return Ok(vec![NodeState {
-                name: self.local.clone(),
-                online: true,
-            }]);
+            return Ok(vec![NodeState::new(&self.local, true)]);
         };
         Ok(text
             .lines()
             .filter_map(|l| {
                 let mut words = l.split_whitespace();
                 let name = words.next()?.to_lowercase();
+                let flags: Vec<&str> = words.collect();
+                // Issue 11: `stopped`/`active` after the name stand for
+                // Pacemaker's view of the instance; neither: unknown.
+                let instance = if flags.contains(&"stopped") {
+                    InstanceState::Stopped
+                } else if flags.contains(&"active") {
+                    InstanceState::Active
+                } else {
+                    InstanceState::Unknown
+                };
                 Some(NodeState {
                     name,
-                    online: words.next() != Some("offline"),
+                    online: !flags.contains(&"offline"),
+                    instance,
                 })
             })
             .collect())
@@ -376,22 +386,15 @@ mod tests {
         let (dir, mut s) = store("nodes");
         assert_eq!(
             s.nodes().expect("nodes"),
-            vec![NodeState {
-                name: "node1".into(),
-                online: true
-            }]
+            vec![NodeState::new("node1", true)]
         );
         fs::create_dir_all(&dir).expect("dir");
-        fs::write(dir.join("nodes"), "node1\nNode2 offline\n").expect("write");
+        fs::write(dir.join("nodes"), "node1\nNode2 offline\nnode3 stopped\n").expect("write");
         fs::write(dir.join("promoted"), "pgsql node2\nother node1\n").expect("write");
         let nodes = s.nodes().expect("nodes");
-        assert_eq!(
-            nodes[1],
-            NodeState {
-                name: "node2".into(),
-                online: false
-            }
-        );
+        assert_eq!(nodes[1], NodeState::new("node2", false));
+        assert_eq!(nodes[2].instance, InstanceState::Stopped);
+        assert!(nodes[2].online);
         assert_eq!(s.promoted_nodes("pgsql").expect("promoted"), vec!["node2"]);
         s.ban("pgsql:0", "Node2").expect("ban");
         assert_eq!(

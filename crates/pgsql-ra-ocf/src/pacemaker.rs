@@ -141,6 +141,7 @@ pub struct CrmCluster {
     sonames: (String, String),
     used: Option<CibRead>,
     log: Option<Box<dyn Log>>,
+    resource: Option<String>,
 }
 
 impl std::fmt::Debug for CrmCluster {
@@ -166,7 +167,16 @@ impl CrmCluster {
             sonames: (libcib::LIBCIB.into(), libcib::LIBCRMCOMMON.into()),
             used: None,
             log: None,
+            resource: None,
         }
+    }
+
+    /// The resource (without the clone suffix) whose instance state
+    /// [`Cluster::nodes`] reports on each node (issue 11); without it, the
+    /// state is unknown everywhere.
+    pub fn with_resource(mut self, resource: &str) -> CrmCluster {
+        self.resource = Some(resource.to_string()).filter(|r| !r.is_empty());
+        self
     }
 
     /// Chooses how the cluster state is read (default: the library first).
@@ -334,7 +344,8 @@ impl Cluster for CrmCluster {
     }
 
     fn nodes(&mut self) -> Result<Vec<NodeState>, ClusterError> {
-        Ok(self.snapshot()?.nodes.clone())
+        let resource = self.resource.clone();
+        Ok(self.snapshot()?.nodes_for(resource.as_deref()))
     }
 
     fn promoted_nodes(&mut self, resource: &str) -> Result<Vec<String>, ClusterError> {

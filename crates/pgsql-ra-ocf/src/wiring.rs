@@ -54,6 +54,7 @@ pub fn cluster_from_env(
                 )),
             })
             .with_local_node(env.get(ON_NODE_VAR).map(String::as_str))
+            .with_resource(&agent.names.resource)
             .with_cib_read(CibRead::from_setting(
                 env.get(CIB_READ_VAR).map(String::as_str),
             ))

@@ -22,13 +22,17 @@
 //! ([`cib_status::parse_clear`]) gives crm_mon's exact view or declines (the
 //! port then runs crm_mon); and the steady states are answered in process.
 //!
+//! `instance_stopped_node2` (issue 11): the sync standby's instance stopped
+//! by a ban (`cli-ban`, its last operation a successful stop) while its node
+//! stays online; both paths show it Stopped there.
+//!
 //! One test function: it sets `CIB_file` for the whole process.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{Cluster, Lifetime};
+use pgsql_ra_core::ports::{Cluster, InstanceState, Lifetime};
 use pgsql_ra_ocf::crm_mon_xml::{self, Snapshot};
 use pgsql_ra_ocf::file_store::FileStore;
 use pgsql_ra_ocf::pacemaker::{CibRead, CrmCluster, CrmTools};
@@ -50,9 +54,10 @@ fn samples() -> Vec<String> {
 
 /// Samples in a plain steady state (every node fully in or cleanly out, every
 /// last operation as Pacemaker expected): the in-process read must answer.
-/// Node standby, a stopped target role, upper-case node names and two
-/// attribute sets change no operation result.
-const CLEAR: [&str; 7] = [
+/// Node standby, a stopped target role, upper-case node names, the seed's
+/// on-fail settings and a stopped instance change no operation result (two
+/// attribute sets on a node are left to crm_mon: re-attack on issue 16).
+const CLEAR: [&str; 8] = [
     "steady",
     "steady_seed_on_fail",
     "attack_a_steady",
@@ -60,6 +65,7 @@ const CLEAR: [&str; 7] = [
     "attack_j_node1_standby",
     "attack_k_target_stopped",
     "attack_m_upper",
+    "instance_stopped_node2",
 ];
 
 /// The attack's samples where the unconditional replay disagreed with
@@ -94,6 +100,7 @@ fn port(read: CibRead) -> CrmCluster {
         forever_timeout: Duration::from_secs(10),
     })
     .with_cib_read(read)
+    .with_resource("pgsql")
 }
 
 /// A log that keeps its lines.
@@ -115,7 +122,10 @@ fn view(c: &mut dyn Cluster) -> String {
     let mut out = String::new();
     let nodes = c.nodes().expect("nodes");
     for n in &nodes {
-        out += &format!("node {} online={}\n", n.name, n.online);
+        out += &format!(
+            "node {} online={} instance={:?}\n",
+            n.name, n.online, n.instance
+        );
         if !n.online {
             continue;
         }
@@ -145,11 +155,13 @@ fn file_store(snap: &Snapshot, dir: &Path) -> FileStore {
         .nodes
         .iter()
         .map(|n| {
-            if n.online {
-                format!("{}\n", n.name)
-            } else {
-                format!("{} offline\n", n.name)
-            }
+            let instance = match snap.instance_state("pgsql", &n.name) {
+                InstanceState::Active => " active",
+                InstanceState::Stopped => " stopped",
+                InstanceState::Unknown => "",
+            };
+            let online = if n.online { "" } else { " offline" };
+            format!("{}{online}{instance}\n", n.name)
         })
         .collect();
     std::fs::write(dir.join("nodes"), nodes).expect("nodes");
@@ -178,6 +190,13 @@ fn the_cib_and_crm_mon_paths_give_the_same_cluster_view() {
         let cib = read(&format!("{name}.xml"));
         let recorded = crm_mon_xml::parse(&read(&format!("{name}.crm_mon.xml"))).expect("crm_mon");
         assert!(!recorded.nodes.is_empty(), "{name}: the sample has nodes");
+        if name == "instance_stopped_node2" {
+            let states: Vec<InstanceState> = ["node1", "node2"]
+                .iter()
+                .map(|n| recorded.instance_state("pgsql", n))
+                .collect();
+            assert_eq!(states, [InstanceState::Active, InstanceState::Stopped]);
+        }
         let answered = match cib_status::parse_clear(&cib) {
             Ok(derived) => {
                 assert_eq!(derived, recorded, "{name}: CIB-derived vs recorded crm_mon");

@@ -74,14 +74,8 @@ fn crm_attribute_and_crm_mon_on_an_offline_cib() {
     let mut c = fresh();
     let nodes = c.nodes().expect("crm_mon");
     assert_eq!(nodes.len(), 3);
-    assert!(nodes.contains(&NodeState {
-        name: "node1".into(),
-        online: true
-    }));
-    assert!(nodes.contains(&NodeState {
-        name: "node3".into(),
-        online: false
-    }));
+    assert!(nodes.contains(&NodeState::new("node1", true)));
+    assert!(nodes.contains(&NodeState::new("node3", false)));
     assert!(c.promoted_nodes("pgsql").expect("promoted").is_empty());
 
     // The value that `crm_attribute -p <rsc> -v -INFINITY` mis-parses.

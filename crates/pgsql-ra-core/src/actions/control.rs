@@ -187,6 +187,14 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         .filter(|n| **n != local && ctx.attrs.exists(n) && !ctx.attrs.is_online(n))
         .cloned()
         .collect();
+    // Issue 11: online, but Pacemaker shows its instance stopped (never
+    // for an unknown state, e.g. a start still pending).
+    let instance_stopped: Vec<String> = params
+        .node_list
+        .iter()
+        .filter(|n| ctx.attrs.instance_stopped(n))
+        .cloned()
+        .collect();
     // Issue 11: the oldest commit waiting for synchronous replication, read
     // only while a standby is synchronous (one query on the monitor's
     // session; an error or a role that cannot see other sessions' waits
@@ -214,6 +222,7 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         current_sync: &current,
         baseline: baseline.as_ref(),
         offline: &offline,
+        instance_stopped: &instance_stopped,
         reply_timeout: (params.standby_reply_timeout > 0)
             .then(|| Duration::from_secs(u64::from(params.standby_reply_timeout))),
         quorum: params.sync_quorum,

@@ -323,6 +323,16 @@ fn classify_on_primary(
         .filter(|n| n.node != snap.local_node && n.online == Some(false))
         .map(|n| n.node.clone())
         .collect();
+    let instance_stopped: Vec<String> = snap
+        .nodes
+        .iter()
+        .filter(|n| {
+            n.node != snap.local_node
+                && n.online == Some(true)
+                && n.instance == crate::ports::InstanceState::Stopped
+        })
+        .map(|n| n.node.clone())
+        .collect();
     let input = ControlInput {
         rep_mode: params.rep_mode,
         node_list: &params.node_list,
@@ -332,6 +342,7 @@ fn classify_on_primary(
         current_sync: &current,
         baseline: baseline.as_ref(),
         offline: &offline,
+        instance_stopped: &instance_stopped,
         reply_timeout: (params.standby_reply_timeout > 0)
             .then(|| std::time::Duration::from_secs(u64::from(params.standby_reply_timeout))),
         quorum: params.sync_quorum,

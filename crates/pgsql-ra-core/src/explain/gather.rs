@@ -51,6 +51,10 @@ pub fn gather(params: &Params, names: &AttributeNames, world: &mut World<'_>) ->
                 .as_ref()
                 .and_then(|s| s.iter().find(|n| n.name == *node).map(|n| n.online)),
             promoted: promoted.iter().any(|p| p == node),
+            instance: states
+                .as_ref()
+                .and_then(|s| s.iter().find(|n| n.name == *node).map(|n| n.instance))
+                .unwrap_or_default(),
             ..NodeAttrs::default()
         };
         let mut read =

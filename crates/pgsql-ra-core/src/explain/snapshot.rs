@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::lsn::Lsn;
-use crate::ports::{FailureRecord, ReplicationLag, ReplicationRow};
+use crate::ports::{FailureRecord, InstanceState, ReplicationLag, ReplicationRow};
 
 /// One node_list node's published attributes (raw text, as read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -16,6 +16,11 @@ pub struct NodeAttrs {
     pub online: Option<bool>,
     /// Pacemaker reports its instance Promoted.
     pub promoted: bool,
+    /// What Pacemaker shows of its instance (issue 11; not in the JSON
+    /// output, whose schema is unchanged): the primary's monitor treats an
+    /// online node whose instance is Stopped as gone, and so does explain.
+    #[serde(skip)]
+    pub instance: InstanceState,
     /// `<rsc>-status` (reboot).
     pub pgsql_status: Option<String>,
     /// `<rsc>-data-status` (forever).

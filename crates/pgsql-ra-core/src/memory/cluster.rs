@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use crate::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
+use crate::ports::{Cluster, ClusterError, FailureRecord, InstanceState, Lifetime, NodeState};
 
 /// How many calls of each kind the agents made (for scaling tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,6 +42,9 @@ struct State {
     attrs: BTreeMap<AttrKey, String>,
     /// Resource → nodes where it is promoted.
     promoted: BTreeMap<String, BTreeSet<String>>,
+    /// Node → what Pacemaker shows of the instance of the resource under
+    /// test there (issue 11); absent: unknown.
+    instances: BTreeMap<String, InstanceState>,
     /// (instance, node) location bans.
     bans: BTreeSet<(String, String)>,
     counters: CallCounters,
@@ -122,6 +125,15 @@ impl MemCluster {
         } else {
             set.remove(&node.to_lowercase());
         }
+    }
+
+    /// Records what Pacemaker shows of the instance of the resource under
+    /// test on `node` (reported as [`NodeState::instance`]; unknown until set).
+    pub fn set_instance(&self, node: &str, state: InstanceState) {
+        self.state
+            .borrow_mut()
+            .instances
+            .insert(node.to_lowercase(), state);
     }
 
     /// Nodes where `resource` is promoted, sorted.
@@ -315,6 +327,7 @@ impl Cluster for MemClusterHandle {
             .map(|(name, online)| NodeState {
                 name: name.clone(),
                 online: *online,
+                instance: s.instances.get(name).copied().unwrap_or_default(),
             })
             .collect())
     }
@@ -485,9 +498,12 @@ mod tests {
             h.nodes().unwrap()[0],
             NodeState {
                 name: "node1".into(),
-                online: false
+                online: false,
+                instance: InstanceState::Unknown,
             }
         );
+        c.set_instance("Node1", InstanceState::Stopped);
+        assert_eq!(h.nodes().unwrap()[0].instance, InstanceState::Stopped);
     }
 
     #[test]

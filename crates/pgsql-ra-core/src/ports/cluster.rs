@@ -7,6 +7,23 @@ pub enum Lifetime {
     Forever,
 }
 
+/// What Pacemaker shows of this resource's instance on one node (issue 11
+/// item 1: a standby whose instance Pacemaker stopped, its node staying
+/// online, is gone for the primary even if a server there still streams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstanceState {
+    /// Pacemaker shows the instance running there (Unpromoted or Promoted,
+    /// failed or not).
+    Active,
+    /// Pacemaker shows it stopped there: its last operation a successful
+    /// stop, a probe that found it not running, or no history at all.
+    Stopped,
+    /// The reader cannot tell (an operation pending, an implementation that
+    /// does not read instances). Never a reason to drop a standby.
+    #[default]
+    Unknown,
+}
+
 /// A node known to the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeState {
@@ -14,6 +31,21 @@ pub struct NodeState {
     pub name: String,
     /// True when the node is online (a cluster member running Pacemaker).
     pub online: bool,
+    /// The state of the agent's own resource's instance on the node, as the
+    /// port's implementation was told which resource that is
+    /// ([`InstanceState::Unknown`] when it was not, or cannot tell).
+    pub instance: InstanceState,
+}
+
+impl NodeState {
+    /// A node whose instance state is not known.
+    pub fn new(name: &str, online: bool) -> NodeState {
+        NodeState {
+            name: name.to_string(),
+            online,
+            instance: InstanceState::Unknown,
+        }
+    }
 }
 
 /// Pacemaker's failure record of a resource on one node and the meta

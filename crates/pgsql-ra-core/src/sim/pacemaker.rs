@@ -26,7 +26,7 @@ use super::{Sim, RESOURCE};
 use crate::action::Action;
 use crate::memory::{SimRole, WalHistory};
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::Lifetime;
+use crate::ports::{InstanceState, Lifetime};
 use crate::score::Score;
 
 /// How recurring monitors spell their role (`CRM_meta_role`).
@@ -158,6 +158,13 @@ impl Sim {
     fn set_role(&mut self, node: &str, role: PcmkRole) {
         self.cluster
             .set_promoted(RESOURCE, node, role == PcmkRole::Promoted);
+        // Issue 11: the instance state crm_mon shows (not probed: unknown).
+        let instance = match role {
+            PcmkRole::Unknown => InstanceState::Unknown,
+            PcmkRole::Stopped => InstanceState::Stopped,
+            PcmkRole::Unpromoted | PcmkRole::Promoted => InstanceState::Active,
+        };
+        self.cluster.set_instance(node, instance);
         if let Some(n) = self.nodes.get_mut(node) {
             n.role = role;
         }

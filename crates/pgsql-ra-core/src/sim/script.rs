@@ -15,7 +15,7 @@
 //! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`, `freeze`/`thaw` (issue 11: a host frozen without a TCP reset),
 //! `fail-queries`, `stop-behaviour`; data and operators: `write NODE N`,
 //! `set-lsn`, `set-sysid`, `rebuild`, `sync-names`, `rm`, `set-attr`, and
-//! the commands of `operator` (`pg-promote`, `restart`, `del-attr`,
+//! the commands of `operator` (`pg-promote`, `restart`, `ban`, `pg-start`, `del-attr`,
 //! `write-vip`, `vip`, `wal`) and of `datadir` (`rewindable`,
 //! `free-disk`, `datadir`: issue 10's crash rejoin; `setup crash_rejoin=…`
 //! sets the parameter like any other); `explain [NODE]` prints what

@@ -159,3 +159,47 @@ fn nodes_restart_in_the_chosen_order_after_a_full_stop() {
     sim.settle(6);
     assert_ne!(sim.pcmk_role("node1"), PcmkRole::Unknown);
 }
+
+/// Issue 11: the Cluster port reports each node's instance as Pacemaker
+/// records it: Active while it runs, Stopped once Pacemaker stopped it (a
+/// ban; a failed monitor at migration-threshold), Unknown before the probe.
+#[test]
+fn the_cluster_view_reports_each_instance_state() {
+    use crate::ports::{Cluster, InstanceState};
+    let instance = |sim: &Sim, node: &str| {
+        sim.cluster
+            .handle("node1")
+            .nodes()
+            .unwrap()
+            .into_iter()
+            .find(|n| n.name == node)
+            .map(|n| n.instance)
+    };
+    let fresh = Sim::new(SimConfig::new(&["node1", "node2"]));
+    assert_eq!(instance(&fresh, "node2"), Some(InstanceState::Unknown));
+
+    // SimConfig's default migration-threshold is 1.
+    let mut sim = settled(&["node1", "node2", "node3"]);
+    let primary = promoted(&sim)[0].clone();
+    let standbys: Vec<String> = sim
+        .node_names()
+        .into_iter()
+        .filter(|n| *n != primary)
+        .collect();
+    for n in sim.node_names() {
+        assert_eq!(instance(&sim, &n), Some(InstanceState::Active), "{n}");
+    }
+    // A ban: Pacemaker stops the instance; the node stays online.
+    let banned = sim.nodes[&standbys[0]].instance.clone();
+    sim.cluster.put_ban(&banned, &standbys[0]);
+    sim.step();
+    assert_eq!(sim.pcmk_role(&standbys[0]), PcmkRole::Stopped);
+    assert!(sim.cluster.is_online(&standbys[0]));
+    assert_eq!(instance(&sim, &standbys[0]), Some(InstanceState::Stopped));
+    // A failed monitor at migration-threshold 1: stopped, not restarted.
+    sim.net.crash(&standbys[1]);
+    sim.step();
+    assert_eq!(sim.pcmk_role(&standbys[1]), PcmkRole::Stopped);
+    assert_eq!(instance(&sim, &standbys[1]), Some(InstanceState::Stopped));
+    assert_eq!(instance(&sim, &primary), Some(InstanceState::Active));
+}

@@ -93,7 +93,7 @@ impl Explain for Ineligible {
                 "a rebuild of this node from the cluster's primary, then removing PGSQL.lock and a cleanup".into()
             }
             Ineligible::StandbyLost { .. } => {
-                "its walsender reporting again (node back online, replies within standby_reply_timeout): it re-qualifies through the handover baseline".into()
+                "its walsender reporting again (node back online with its instance running, replies within standby_reply_timeout): it re-qualifies through the handover baseline".into()
             }
             Ineligible::QuorumMember => {
                 "an election among at least (members - k + 1) recorded quorum members that it wins".into()

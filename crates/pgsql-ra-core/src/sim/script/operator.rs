@@ -6,6 +6,12 @@
 //!   birth, marked as created outside the cluster (`wal` shows it with `!`).
 //! * `restart NODE` — an operator's `pg_ctl restart -m fast`: the server
 //!   stops and starts from its files, keeping its role.
+//! * `ban NODE` — an operator's `crm_resource --ban` of the node's
+//!   instance (a `cli-ban`): Pacemaker's next step stops it there and shows
+//!   it Stopped (issue 11).
+//! * `pg-start NODE` — an operator's `pg_ctl start` of a stopped server
+//!   outside Pacemaker, from its files (a standby streams again while
+//!   Pacemaker still shows its instance stopped; issue 11).
 //! * `del-attr NODE NAME [forever]` — an operator deletes a node attribute
 //!   (`crm_attribute -D`); reboot lifetime unless `forever`.
 //! * `write-vip COUNT` — a client writes `COUNT` transactions through the
@@ -33,6 +39,8 @@ pub(super) fn execute(
     let result = match cmd {
         "pg-promote" => pg_promote(sim, args),
         "restart" => restart(sim, args),
+        "ban" => ban(sim, args),
+        "pg-start" => pg_start(sim, args),
         "del-attr" => del_attr(sim, args),
         "write-vip" => write_vip(sim, args),
         "vip" => Ok(vec![vip_line(sim)]),
@@ -58,6 +66,25 @@ fn restart(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
     let n = node_arg(sim, args, 0)?;
     sim.net.restart(n)?;
     Ok(vec![format!("{n}: restarted as {:?}", sim.net.role(n))])
+}
+
+fn ban(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    let n = node_arg(sim, args, 0)?.to_string();
+    let instance = sim.nodes.get(&n).ok_or("no node")?.instance.clone();
+    sim.cluster.put_ban(&instance, &n);
+    Ok(vec![format!("{instance} banned from {n}")])
+}
+
+fn pg_start(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
+    use crate::ports::Server;
+    let n = node_arg(sim, args, 0)?.to_string();
+    let node = sim.nodes.get_mut(&n).ok_or("no node")?;
+    node.pg.start().map_err(|e| e.to_string())?;
+    Ok(vec![format!(
+        "{n}: started by hand as {:?}, Pacemaker shows its instance {}",
+        sim.net.role(&n),
+        sim.pcmk_role(&n).as_str()
+    )])
 }
 
 fn log_lines(sim: &mut Sim, args: &[&str]) -> Result<Vec<String>, String> {
