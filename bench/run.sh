@@ -353,7 +353,10 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
     [ "$RA" = paf ] && note="with FENCING=1 (PAF fences a crashed primary; without fencing it never fails over); REBOOT_DELAY of the fenced node not counted"
     $PY "$TOOL" mkfail "$RA" "$dir/failover" "$dir/failover/execd.json" "$note" >> "$RES" || true
   fi
-  if [ "$RESTART_ROUNDS" -gt 0 ] && [ "$nn" = 2 ] && [ "$RA" != paf ]; then
+  # --quick (CI's smoke run) restarts ours only: the stock agent's old primary keeps PGSQL.lock
+  # through a clean stop, so its full restarts end locked out (a finding of the full run, not a
+  # path of ours to check).
+  if [ "$RESTART_ROUNDS" -gt 0 ] && [ "$nn" = 2 ] && [ "$RA" != paf ] && { [ "$QUICK" = 0 ] || [ "$RA" = ours ]; }; then
     restarts "$dir" cold "$RESTART_ROUNDS"
     m=$(promoted); s=""; for n in $NODES; do [ "$n" != "$m" ] && { s=$n; break; }; done
     if [ -n "$s" ]; then restarts "$dir" stale "$RESTART_ROUNDS" "$s"; else fail "$RA: no standby for the stale restart"; fi
