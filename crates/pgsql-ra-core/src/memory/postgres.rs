@@ -643,7 +643,7 @@ impl SimNetwork {
     }
 
     /// Issue 16: gives a standby WAL beyond its replay position
-    /// ([`backlog`]). `Local`/`Copied`: the replay position moves back by `amount`
+    /// ([`Backlog`]). `Local`/`Copied`: the replay position moves back by `amount`
     /// (not before its timeline began) and the WAL up to the old position
     /// waits in `pg_wal`; `Receiver`/`Intermittent`: `amount` bytes more
     /// are on their way from an upstream outside the cluster. Ignored for
