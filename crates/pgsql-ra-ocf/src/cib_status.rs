@@ -337,7 +337,10 @@ fn target_rc(op: XmlNode<'_, '_>) -> Option<i32> {
 fn unclear_op(n: XmlNode<'_, '_>) -> Option<String> {
     let op = op_of(n);
     let id = n.attribute("id").unwrap_or_default();
-    let what = || format!("operation {id} ({} call {:?})", op.task, op.call_id);
+    let call = op
+        .call_id
+        .map_or_else(|| "none".to_string(), |c| c.to_string());
+    let what = || format!("operation {id} ({} call {call})", op.task);
     if op.call_id.is_none() || op.op_status == -1 {
         return Some(format!("{} is pending", what()));
     }

@@ -115,8 +115,9 @@ pub fn query_cib_from(
             let _ = tx.send(query_blocking(&libcib, &libcrmcommon, secs));
         })
         .map_err(|e| LibCibError::Failed(format!("cannot start the query thread: {e}")))?;
-    rx.recv_timeout(timeout)
-        .map_err(|_| LibCibError::Failed(format!("no answer within {timeout:?}")))?
+    rx.recv_timeout(timeout).map_err(|_| {
+        LibCibError::Failed(format!("no answer within {:.1} s", timeout.as_secs_f64()))
+    })?
 }
 
 fn unavailable(e: libloading::Error) -> LibCibError {

@@ -125,7 +125,7 @@ pub fn holds(
         return Err("restore_command is not set".into());
     }
     if file.len() != 24 || !file.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{file:?} is not a WAL segment file name"));
+        return Err(format!("'{file}' is not a WAL segment file name"));
     }
     let pgdba = users::by_name(&config.pgdba)
         .ok_or_else(|| format!("user {} does not exist", config.pgdba))?;
