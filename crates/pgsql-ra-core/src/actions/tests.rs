@@ -1756,3 +1756,141 @@ fn start_of_a_hung_primary_with_its_lock_changes_nothing() {
     lab.net.set_hung("node1", false);
     assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
 }
+
+/// A standby session whose receive location moves by 0x100 at every read
+/// after the first: a primary the cluster lost still sends it WAL (a
+/// partition without fencing).
+struct MovingStandby {
+    pg: SimPostgres,
+    reads: u64,
+}
+
+impl Database for MovingStandby {
+    fn reset(&mut self) {
+        self.pg.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.pg.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.pg.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.pg.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        let (replay, receive) = self.pg.replay_and_receive_lsn()?;
+        let moved = receive.map(|l| Lsn(l.0 + 0x100 * self.reads));
+        self.reads += 1;
+        Ok((replay, moved))
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        self.pg.timeline()
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.pg.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        self.pg.replication_rows()
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.pg.synchronous_standby_names()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.pg.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.pg.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        self.pg.terminate_walsenders(application_name)
+    }
+}
+
+/// Issue 11 (node loss, sync attack finding 1): at a pre-promote without a
+/// demote, the standbys publish their locations; the one ahead of the
+/// promotee on the same history takes over; one whose location moved
+/// since it published (a primary still sends it WAL) does not.
+#[test]
+fn after_a_node_loss_the_standby_ahead_takes_over_unless_its_location_moves() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    for _ in 0..2 {
+        assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    }
+    assert_eq!(
+        lab.attr("node3", "pgsql-data-status").as_deref(),
+        Some("STREAMING|ASYNC")
+    );
+    // The post-promote notification withdrew the election's locations.
+    for n in ["node1", "node2", "node3"] {
+        for name in ["pgsql-xlog-loc", "pgsql-xlog-tli", "pgsql-xlog-final"] {
+            lab.cluster.remove_attr(n, name, Lifetime::Reboot);
+        }
+    }
+    // node1's node is lost (no demote): node3 holds more of the same WAL.
+    lab.net.crash("node1");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    let (lsn, tl) = (lab.net.lsn("node3"), lab.net.timeline("node3"));
+    lab.net.set_position("node3", Lsn(lsn.0 + 0x1000), tl);
+    let extra = [
+        ("notify_type", "pre"),
+        ("notify_operation", "promote"),
+        ("notify_promote_uname", "node2"),
+        ("notify_unpromoted_uname", "node2 node3"),
+    ];
+    let before = lab.clock.elapsed();
+    assert_eq!(code(&lab.run_with("node2", Action::Notify, &extra)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-xlog-loc"),
+        Some(lsn.to_string()),
+        "the promotee publishes its location"
+    );
+    let waited = lab.clock.elapsed() - before;
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(4),
+        "the promotee waits a bounded time for node3's location: {waited:?}"
+    );
+    assert!(lab
+        .log_text("node2")
+        .contains("node3 published no location for the pre-promote comparison"));
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+    // node3 moving: no take-over, its location withdrawn only at post-promote.
+    let o = lab.run_wrapped("node3", Action::Notify, &extra, |pg| {
+        Box::new(MovingStandby { pg, reads: 0 })
+    });
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(lab
+        .log_text("node3")
+        .contains("My location moved since I published it"));
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+    assert_ne!(lab.attr("node3", "master-pgsql").as_deref(), Some("1000"));
+    // node3 still: it takes over.
+    for name in ["pgsql-xlog-loc", "pgsql-xlog-tli"] {
+        lab.cluster.remove_attr("node3", name, Lifetime::Reboot);
+    }
+    assert_eq!(code(&lab.run_with("node3", Action::Notify, &extra)), 0);
+    assert_eq!(lab.attr("node3", "master-pgsql").as_deref(), Some("1000"));
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    // With a demote in the transition nothing is published (post-demote
+    // recorded the baselines).
+    for name in ["pgsql-xlog-loc", "pgsql-xlog-tli"] {
+        lab.cluster.remove_attr("node3", name, Lifetime::Reboot);
+    }
+    let mut with_demote = extra.to_vec();
+    with_demote.push(("notify_demote_uname", "node1"));
+    assert_eq!(
+        code(&lab.run_with("node3", Action::Notify, &with_demote)),
+        0
+    );
+    assert_eq!(lab.attr("node3", "pgsql-xlog-loc"), None);
+}

@@ -242,12 +242,23 @@ impl Sim {
         let mut n = lists.clone();
         n.kind = kind.to_string();
         n.operation = op.action().as_str().to_string();
+        // Pacemaker runs one notification on every node at once, and at a
+        // pre-promote without a demote every standby publishes its
+        // location before it reads the others' (issue 11, node loss). Run
+        // one after the other, the promotee's goes first: the others then
+        // find its location, as they do on a real cluster once the
+        // attribute writes have landed (its own wait for theirs is covered
+        // by the unit tests).
+        let mut order: Vec<&String> = targets.iter().collect();
+        if kind == "pre" && op == Op::Promote {
+            order.sort_by_key(|t| !n.promote.contains(t));
+        }
         let env = OpEnv {
             interval_ms: 0,
             role: None,
             notify: Some(n),
         };
-        for t in targets {
+        for t in order {
             let label = format!("notify {kind}-{}", op.action());
             let out = self.run(t, Action::Notify, &env, &label);
             if out.code != OcfExit::Success {
@@ -519,6 +530,15 @@ impl Sim {
                 self.monitor(&n);
             }
         }
+        self.transition();
+        self.net.tick_backlogs();
+        self.advance(Duration::from_millis(UNPROMOTED_INTERVAL_MS));
+    }
+
+    /// What Pacemaker does with the state it knows, without running a
+    /// monitor first: recover failed instances, demote the unworthy,
+    /// start what may start, promote the best candidate.
+    fn transition(&mut self) {
         self.recover();
         self.demote_unworthy();
         let to_start: Vec<String> = self
@@ -527,13 +547,16 @@ impl Sim {
             .filter(|n| self.role(n) == PcmkRole::Stopped && self.eligible(n))
             .collect();
         self.operate(Op::Start, &to_start);
+        self.promote_best();
+    }
+
+    /// Recovers, then promotes the best candidate if there is one.
+    fn promote_best(&mut self) {
         self.recover();
         if let Some(n) = self.promotion_candidate() {
             self.operate(Op::Promote, &[n]);
             self.recover();
         }
-        self.net.tick_backlogs();
-        self.advance(Duration::from_millis(UNPROMOTED_INTERVAL_MS));
     }
 
     /// Demotes every Promoted instance but one: the one with the best
@@ -599,8 +622,22 @@ impl Sim {
 
     /// The node goes down hard (power loss): PostgreSQL is killed, the node
     /// leaves the cluster (its reboot attributes vanish) and Pacemaker
-    /// records the instance as stopped (fenced).
+    /// records the instance as stopped (fenced). The membership change
+    /// makes Pacemaker compute a transition at once, before any monitor
+    /// of the surviving nodes runs (issue 11: a Promoted instance lost
+    /// with its node is replaced without the standbys' monitors first).
     pub fn node_down(&mut self, node: &str) {
+        self.node_down_pending(node);
+        // Instances stopped on purpose (a scripted `stop`) stay stopped
+        // until the next step: only the lost Promoted role is replaced.
+        self.demote_unworthy();
+        self.promote_best();
+    }
+
+    /// [`Sim::node_down`] before Pacemaker has reacted (the membership
+    /// change not yet processed): the next step, or an action run before
+    /// it, sees the node gone and no transition run yet.
+    pub fn node_down_pending(&mut self, node: &str) {
         self.net.crash(node);
         self.cluster.set_online(node, false);
         self.set_role(node, PcmkRole::Stopped);

@@ -9,7 +9,9 @@
 //! the `CRM_meta_role` of recurring monitors, see [`MonitorRoles`]); the
 //! Pacemaker commands are `pacemaker [N]`, `probe`, `monitor`, `start`,
 //! `stop`, `promote`, `demote`, `cleanup`, `failure-timeout SECONDS|none`
-//! (the clone's meta attribute, reported to `explain`), `node-down`, `node-up` (a full
+//! (the clone's meta attribute, reported to `explain`), `node-down NODE [pending]`
+//! (Pacemaker reacts at once: a lost Promoted role is replaced before any
+//! monitor; `pending`: not yet), `node-up` (a full
 //! stop then restarts in a chosen order is `node-down` of every node, then
 //! `node-up` in that order with `pacemaker` steps in between); faults are
 //! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`, `freeze`/`thaw` (issue 11: a host frozen without a TCP reset),
@@ -500,11 +502,14 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
         }
         "node-down" | "node-up" => {
             let n = node_arg(sim, args, 0)?.to_string();
-            if *cmd == "node-down" {
+            if *cmd == "node-down" && args.get(1) == Some(&"pending") {
+                sim.node_down_pending(&n);
+            } else if *cmd == "node-down" {
                 sim.node_down(&n);
             } else {
                 sim.node_up(&n);
             }
+            out.extend(invocation_lines(&sim.take_invocations()));
             out.push(roles_line(sim));
         }
         "advance" => {
