@@ -428,9 +428,18 @@ impl PgDatabase {
         let unix = self.target.is_unix_socket();
         let tls = self.tls.clone().map_err(|m| err(DbErrorKind::Connect, m))?;
         let mode = tls.mode_for(unix);
-        let connector = tls
-            .connector(mode)
-            .map_err(|m| err(DbErrorKind::Connect, m))?;
+        // No TLS (a Unix socket, `PGSSLMODE=disable`): no OpenSSL context
+        // either. Building one loads the system's whole CA bundle (OpenSSL's
+        // default verify paths), about a third of a steady-state monitor's
+        // CPU (issue 16, measured on the lab).
+        let connector = if mode == SslMode::Disable {
+            None
+        } else {
+            Some(
+                tls.connector(mode)
+                    .map_err(|m| err(DbErrorKind::Connect, m))?,
+            )
+        };
         config.ssl_mode(TlsSettings::driver_mode(mode));
         let limit = self.bounded(self.budget.connect + Duration::from_millis(500))?;
         let pgdba = if unix {
@@ -443,7 +452,10 @@ impl PgDatabase {
         let _identity = EffectiveIdentity::assume(pgdba.as_ref());
         let started = Instant::now();
         let mut attempt = rt.block_on(async {
-            tokio::time::timeout(limit, config.connect(connector.clone())).await
+            match &connector {
+                None => tokio::time::timeout(limit, connect(&config, tokio_postgres::NoTls)).await,
+                Some(c) => tokio::time::timeout(limit, connect(&config, c.clone())).await,
+            }
         });
         // sslmode=allow: the plain session was refused by the server; libpq
         // tries again with TLS.
@@ -452,9 +464,11 @@ impl PgDatabase {
                 if e.as_db_error().is_some() {
                     config.ssl_mode(tokio_postgres::config::SslMode::Require);
                     let left = limit.saturating_sub(started.elapsed());
-                    attempt = rt.block_on(async {
-                        tokio::time::timeout(left, config.connect(connector.clone())).await
-                    });
+                    let c = connector
+                        .clone()
+                        .ok_or_else(|| err(DbErrorKind::Connect, "no TLS connector".to_string()))?;
+                    attempt = rt
+                        .block_on(async { tokio::time::timeout(left, connect(&config, c)).await });
                 }
             }
         }
@@ -466,9 +480,11 @@ impl PgDatabase {
                 if e.as_db_error().is_some() {
                     config.ssl_mode(tokio_postgres::config::SslMode::Disable);
                     let left = limit.saturating_sub(started.elapsed());
-                    attempt = rt.block_on(async {
-                        tokio::time::timeout(left, config.connect(connector)).await
-                    });
+                    let c = connector
+                        .clone()
+                        .ok_or_else(|| err(DbErrorKind::Connect, "no TLS connector".to_string()))?;
+                    attempt = rt
+                        .block_on(async { tokio::time::timeout(left, connect(&config, c)).await });
                 }
             }
         }
@@ -488,9 +504,7 @@ impl PgDatabase {
                 Err(e)
             }
             Ok(Ok((client, connection))) => {
-                let task = rt.spawn(async move {
-                    let _ = connection.await;
-                });
+                let task = rt.spawn(connection);
                 self.sessions.retain(|t| !t.is_finished());
                 self.sessions.push(task);
                 Ok(client)
@@ -860,6 +874,28 @@ impl Database for PgDatabase {
             (client, result)
         })
     }
+}
+
+/// The connection's background task, whatever its TLS stream type.
+type ConnectionTask = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Connects with `tls` and boxes the connection's task, so that a plain
+/// session ([`tokio_postgres::NoTls`]) and a TLS one have the same type.
+async fn connect<T>(
+    config: &Config,
+    tls: T,
+) -> Result<(Client, ConnectionTask), tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    Ok((
+        client,
+        Box::pin(async move {
+            let _ = connection.await;
+        }),
+    ))
 }
 
 #[cfg(test)]

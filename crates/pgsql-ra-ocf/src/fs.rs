@@ -66,6 +66,20 @@ pub fn mode_allows(
     mode & bit != 0
 }
 
+/// [`mode_allows`]'s answer when it does not depend on the user's groups:
+/// root, the owner (owner bits only), or group and other bits that agree
+/// on `bit`; `None` when membership of the file's group decides.
+pub fn group_irrelevant(bit: u32, mode: u32, owner_uid: u32, uid: u32) -> Option<bool> {
+    if uid == 0 {
+        return Some(true);
+    }
+    if uid == owner_uid {
+        return Some(mode & (bit << 6) != 0);
+    }
+    let (group, other) = (mode & (bit << 3) != 0, mode & bit != 0);
+    (group == other).then_some(other)
+}
+
 impl RealFs {
     /// A filesystem port for the PostgreSQL owner `pgdba`.
     pub fn new(pgdba: &str) -> RealFs {
@@ -251,24 +265,28 @@ impl Filesystem for RealFs {
         if account.uid == 0 {
             return Ok(access_writable(&target));
         }
-        let groups = users::groups_of(&account);
+        // The user's groups only when a group decides (issue 16: looking
+        // them up loads NSS modules, a few ms of every action).
+        let mut groups: Option<Vec<u32>> = None;
+        let mut allows = |bit: u32, meta: &fs::Metadata| -> bool {
+            let (mode, uid, gid) = (meta.mode(), meta.uid(), meta.gid());
+            if let Some(known) = group_irrelevant(bit, mode, uid, account.uid) {
+                return known;
+            }
+            let g = groups.get_or_insert_with(|| users::groups_of(&account));
+            mode_allows(bit, mode, uid, gid, account.uid, g)
+        };
         // `test -w` as the user (stock): every directory above must let it
         // through (search permission), then the file itself.
         let mut dir = target.parent();
         while let Some(d) = dir {
             let dm = fs::metadata(d).map_err(|e| fs_err(path, &e))?;
-            if !mode_allows(0o1, dm.mode(), dm.uid(), dm.gid(), account.uid, &groups) {
+            if !allows(0o1, &dm) {
                 return Ok(false);
             }
             dir = d.parent();
         }
-        Ok(mode_allows_write(
-            m.mode(),
-            m.uid(),
-            m.gid(),
-            account.uid,
-            &groups,
-        ))
+        Ok(allows(0o2, &m))
     }
 }
 
@@ -407,6 +425,34 @@ mod tests {
             assert!(pseudo_filesystem(std::path::Path::new("/sys/kernel")));
         }
         assert!(!pseudo_filesystem(&std::env::temp_dir()));
+    }
+
+    /// Whenever the groups are skipped, the answer is the one with them,
+    /// member of the file's group or not (every mode, bit and owner case).
+    #[test]
+    fn skipping_the_groups_never_changes_the_answer() {
+        let mut skipped = 0;
+        for mode in 0..=0o777u32 {
+            for bit in [0o4, 0o2, 0o1] {
+                for (owner, uid) in [(101, 101), (0, 101), (5, 0), (7, 101)] {
+                    let Some(known) = group_irrelevant(bit, mode, owner, uid) else {
+                        continue;
+                    };
+                    skipped += 1;
+                    for groups in [&[104u32][..], &[104, 50][..]] {
+                        assert_eq!(
+                            known,
+                            mode_allows(bit, mode, owner, 50, uid, groups),
+                            "mode {mode:o} bit {bit} owner {owner} uid {uid} groups {groups:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(skipped > 0);
+        // Group and other disagree, and the user does not own the file: unknown.
+        assert_eq!(group_irrelevant(0o2, 0o770, 0, 101), None);
+        assert_eq!(group_irrelevant(0o1, 0o755, 0, 101), Some(true));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The CIB client library's soname (Pacemaker 2.1).
 pub const LIBCIB: &str = "libcib.so.27";
@@ -106,6 +106,28 @@ pub fn query_cib_from(
     libcrmcommon: &str,
     timeout: Duration,
 ) -> Result<String, LibCibError> {
+    start_query(libcib, libcrmcommon, timeout)?.wait()
+}
+
+/// A CIB query running on its own thread ([`start_query`]).
+#[derive(Debug)]
+pub struct PendingQuery {
+    rx: mpsc::Receiver<Result<String, LibCibError>>,
+    started: Instant,
+    timeout: Duration,
+}
+
+/// Starts [`query_cib_from`] on its own thread and returns at once (issue
+/// 16: the agent starts it first thing, so that loading the libraries and
+/// the query overlap the database session).
+///
+/// # Errors
+/// [`LibCibError::Failed`] when the thread cannot be started.
+pub fn start_query(
+    libcib: &str,
+    libcrmcommon: &str,
+    timeout: Duration,
+) -> Result<PendingQuery, LibCibError> {
     let (libcib, libcrmcommon) = (libcib.to_string(), libcrmcommon.to_string());
     let (tx, rx) = mpsc::channel();
     let secs = c_int::try_from(timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
@@ -115,9 +137,33 @@ pub fn query_cib_from(
             let _ = tx.send(query_blocking(&libcib, &libcrmcommon, secs));
         })
         .map_err(|e| LibCibError::Failed(format!("cannot start the query thread: {e}")))?;
-    rx.recv_timeout(timeout).map_err(|_| {
-        LibCibError::Failed(format!("no answer within {:.1} s", timeout.as_secs_f64()))
-    })?
+    Ok(PendingQuery {
+        rx,
+        started: Instant::now(),
+        timeout,
+    })
+}
+
+impl PendingQuery {
+    /// When the query was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The query's answer, waiting at most until its timeout, counted from
+    /// its start.
+    ///
+    /// # Errors
+    /// As [`query_cib`].
+    pub fn wait(self) -> Result<String, LibCibError> {
+        let left = self.timeout.saturating_sub(self.started.elapsed());
+        self.rx.recv_timeout(left).map_err(|_| {
+            LibCibError::Failed(format!(
+                "no answer within {:.1} s",
+                self.timeout.as_secs_f64()
+            ))
+        })?
+    }
 }
 
 fn unavailable(e: libloading::Error) -> LibCibError {
@@ -162,6 +208,12 @@ fn query_blocking(
     let result = unsafe { session(cib, call_timeout_s, dump_xml, free_xml) };
     // SAFETY: `cib` came from cib_new and is deleted once.
     unsafe { cib_delete(cib) };
+    // The libraries stay loaded until the process exits (one query per
+    // invocation): unloading two dozen libraries (libcrmcommon's glib,
+    // libxml2, ICU, GnuTLS) cost about a tenth of a monitor's time, and
+    // their atexit handlers then run at exit as in any Pacemaker tool.
+    std::mem::forget(cib_lib);
+    std::mem::forget(common);
     result
 }
 

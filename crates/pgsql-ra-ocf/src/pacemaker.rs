@@ -142,6 +142,7 @@ pub struct CrmCluster {
     used: Option<CibRead>,
     log: Option<Box<dyn Log>>,
     resource: Option<String>,
+    pending: Option<libcib::PendingQuery>,
 }
 
 impl std::fmt::Debug for CrmCluster {
@@ -168,7 +169,30 @@ impl CrmCluster {
             used: None,
             log: None,
             resource: None,
+            pending: None,
         }
+    }
+
+    /// With `prefetch`, starts reading the cluster state through the library now, on its own
+    /// thread, for the first call that needs it (issue 16: loading the
+    /// libraries and the CIB query overlap what the action does before;
+    /// the read keeps its limit, counted from now). Nothing when the
+    /// library path is not chosen or a read was made or started already.
+    pub fn prefetch_if(self, prefetch: bool) -> CrmCluster {
+        if prefetch {
+            self.prefetch()
+        } else {
+            self
+        }
+    }
+
+    /// See [`CrmCluster::prefetch_if`].
+    pub fn prefetch(mut self) -> CrmCluster {
+        if self.read == CibRead::Library && self.snapshot.is_none() && self.pending.is_none() {
+            let limit = library_slice(self.tools.timeout);
+            self.pending = libcib::start_query(&self.sonames.0, &self.sonames.1, limit).ok();
+        }
+        self
     }
 
     /// The resource (without the clone suffix) whose instance state
@@ -214,8 +238,14 @@ impl CrmCluster {
     /// The snapshot through libcib within `limit`, `None` (after a debug
     /// line) when that path is not available, fails, or declines the CIB.
     fn snapshot_from_library(&mut self, limit: Duration) -> Option<Snapshot> {
-        let started = std::time::Instant::now();
-        let parsed = libcib::query_cib_from(&self.sonames.0, &self.sonames.1, limit)
+        let (started, answer) = match self.pending.take() {
+            Some(p) => (p.started(), p.wait()),
+            None => (
+                std::time::Instant::now(),
+                libcib::query_cib_from(&self.sonames.0, &self.sonames.1, limit),
+            ),
+        };
+        let parsed = answer
             .map_err(|e| e.to_string())
             .and_then(|xml| crate::cib_status::parse_clear(&xml).map_err(|e| e.to_string()));
         match parsed {
@@ -274,7 +304,12 @@ impl CrmCluster {
     /// bound as crm_mon alone), the library getting [`library_slice`] of it.
     fn snapshot(&mut self) -> Result<&mut Snapshot, ClusterError> {
         if self.snapshot.is_none() {
-            let started = std::time::Instant::now();
+            // A read started ahead ([`CrmCluster::prefetch`]) counts from
+            // its own start: still one limit for the library and crm_mon.
+            let started = self
+                .pending
+                .as_ref()
+                .map_or_else(std::time::Instant::now, |p| p.started());
             let from_library = match self.read {
                 CibRead::Library => self.snapshot_from_library(library_slice(self.tools.timeout)),
                 CibRead::CrmMon => None,

@@ -105,9 +105,16 @@ pub fn groups_of(account: &Account) -> Vec<u32> {
     }
 }
 
-/// While alive, this process's effective user and group are another
+/// While alive, this thread's effective user and group are another
 /// account's (root only). Used around a unix-socket `connect()` so that
 /// PostgreSQL's `peer` authentication sees `pgdba`, as with `runuser`.
+///
+/// Only the calling thread switches (the raw `setresuid`/`setresgid`
+/// system calls; glibc's wrappers would switch every thread of the
+/// process): the thread that reads the CIB meanwhile (issue 16,
+/// [`crate::libcib`]) keeps root's identity for the CIB manager's access
+/// check. The database session runs on a current-thread runtime, so its
+/// `connect()` is made on this thread.
 #[derive(Debug)]
 pub struct EffectiveIdentity {
     switched: bool,
@@ -122,14 +129,11 @@ impl EffectiveIdentity {
         if effective_uid() != 0 || acc.uid == 0 {
             return EffectiveIdentity { switched: false };
         }
-        // SAFETY: plain syscalls; restored in Drop.
-        let ok = unsafe { libc::setegid(acc.gid) == 0 && libc::seteuid(acc.uid) == 0 };
+        let ok = thread_set_egid(acc.gid) && thread_set_euid(acc.uid);
         if !ok {
-            // SAFETY: back to root's identity after a partial switch.
-            unsafe {
-                libc::seteuid(0);
-                libc::setegid(0);
-            }
+            // Back to root's identity after a partial switch.
+            thread_set_euid(0);
+            thread_set_egid(0);
         }
         EffectiveIdentity { switched: ok }
     }
@@ -138,12 +142,40 @@ impl EffectiveIdentity {
 impl Drop for EffectiveIdentity {
     fn drop(&mut self) {
         if self.switched {
-            // SAFETY: we were root before `assume`; the saved set-user-ID is 0.
-            unsafe {
-                libc::seteuid(0);
-                libc::setegid(0);
-            }
+            // We were root before `assume`; the saved set-user-ID is 0.
+            thread_set_euid(0);
+            thread_set_egid(0);
         }
+    }
+}
+
+/// "Unchanged" for `setresuid`/`setresgid` (`(uid_t) -1`).
+const UNCHANGED: libc::c_long = libc::uid_t::MAX as libc::c_long;
+
+/// The calling thread's effective user ID (the kernel's per-thread
+/// credentials, bypassing glibc's process-wide broadcast).
+fn thread_set_euid(uid: libc::uid_t) -> bool {
+    // SAFETY: a plain system call with integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_setresuid,
+            UNCHANGED,
+            libc::c_long::from(uid),
+            UNCHANGED,
+        ) == 0
+    }
+}
+
+/// The calling thread's effective group ID (see [`thread_set_euid`]).
+fn thread_set_egid(gid: libc::gid_t) -> bool {
+    // SAFETY: a plain system call with integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_setresgid,
+            UNCHANGED,
+            libc::c_long::from(gid),
+            UNCHANGED,
+        ) == 0
     }
 }
 

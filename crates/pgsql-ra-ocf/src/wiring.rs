@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pgsql_ra_core::ports::{Cluster, World};
-use pgsql_ra_core::Agent;
+use pgsql_ra_core::{Action, Agent};
 
 use crate::budget::Budget;
 use crate::clock::SystemClock;
@@ -40,6 +40,18 @@ pub fn cluster_from_env(
     budget: &Budget,
     log: &SharedLog,
 ) -> Box<dyn Cluster> {
+    cluster_for(env, agent, budget, log, false)
+}
+
+/// [`cluster_from_env`], the Pacemaker port starting its read of the
+/// cluster state at once when `prefetch` ([`CrmCluster::prefetch`]).
+fn cluster_for(
+    env: &BTreeMap<String, String>,
+    agent: &Agent,
+    budget: &Budget,
+    log: &SharedLog,
+    prefetch: bool,
+) -> Box<dyn Cluster> {
     match env.get(ATTRD_DIR_VAR).filter(|d| !d.is_empty()) {
         Some(dir) => Box::new(FileStore::new(
             crate::bytes_path::path(dir),
@@ -58,9 +70,25 @@ pub fn cluster_from_env(
             .with_cib_read(CibRead::from_setting(
                 env.get(CIB_READ_VAR).map(String::as_str),
             ))
-            .with_log(Box::new(log.clone())),
+            .with_log(Box::new(log.clone()))
+            .prefetch_if(prefetch),
         ),
     }
+}
+
+/// True for the actions that read the cluster state in a replication mode
+/// (issue 16: the read is started before the action runs).
+pub fn reads_cluster_state(agent: &Agent, action: Action) -> bool {
+    agent.params.rep_mode.is_replication()
+        && matches!(
+            action,
+            Action::Start
+                | Action::Stop
+                | Action::Monitor
+                | Action::Promote
+                | Action::Demote
+                | Action::Notify
+        )
 }
 
 /// Every real port, owned; [`RealWorld::world`] lends them to the core.
@@ -77,6 +105,17 @@ pub struct RealWorld {
 impl RealWorld {
     /// Builds the ports; nothing is contacted until the core calls a port.
     pub fn new(env: &BTreeMap<String, String>, agent: &Agent) -> RealWorld {
+        RealWorld::build(env, agent, false)
+    }
+
+    /// [`RealWorld::new`] for `action`: when it reads the cluster state
+    /// ([`reads_cluster_state`]), the read through Pacemaker's library is
+    /// started at once, on its own thread.
+    pub fn for_action(env: &BTreeMap<String, String>, agent: &Agent, action: Action) -> RealWorld {
+        RealWorld::build(env, agent, reads_cluster_state(agent, action))
+    }
+
+    fn build(env: &BTreeMap<String, String>, agent: &Agent, prefetch: bool) -> RealWorld {
         let budget = Budget::from_timeout_ms(agent.context.timeout_ms);
         let log = SharedLog::new(OcfLog::new(LogConfig::from_env(env)));
         let pgdba = crate::users::by_name(&agent.params.pgdba);
@@ -101,7 +140,7 @@ impl RealWorld {
                     .map(|t| t.read_as(pgdba.clone())),
                 ),
             server: PgCtl::new(&agent.params, budget.command).with_data_dir(data_dir),
-            cluster: cluster_from_env(env, agent, &budget, &log),
+            cluster: cluster_for(env, agent, &budget, &log, prefetch),
             fs: RealFs::new(&agent.params.pgdba),
             clock: SystemClock::new(),
             system: RealSystem,

@@ -65,6 +65,31 @@ fn a_hung_cib_ends_the_read_within_one_limit() {
         took < limit + Duration::from_millis(500),
         "the whole read stays within its limit: {took:?}"
     );
+
+    // Started ahead (issue 16, `prefetch`), the action busy meanwhile: the
+    // one limit counts from the start of the read, not from the first call.
+    logged.borrow_mut().clear();
+    let started = Instant::now();
+    let mut port = CrmCluster::new(CrmTools {
+        sbin_dir: None,
+        timeout: limit,
+        forever_timeout: limit,
+    })
+    .with_cib_read(CibRead::Library)
+    .with_log(Box::new(Lines(logged.clone())))
+    .prefetch();
+    std::thread::sleep(Duration::from_secs(1));
+    let result = port.nodes();
+    let took = started.elapsed();
+    let lines = logged.borrow().join("\n");
+    eprintln!("prefetched read failed after {took:?}: {result:?}\n{lines}");
+    let e = result.expect_err("nothing answers");
+    assert!(lines.contains("no answer within"), "{lines}");
+    assert!(e.to_string().contains("killed after"), "{e}");
+    assert!(
+        took < limit + Duration::from_millis(500),
+        "the prefetched read stays within its limit from its start: {took:?}"
+    );
     std::env::remove_var("CIB_file");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -407,11 +407,7 @@ fn is_streaming(ctx: &mut Ctx<'_, '_>, node: &str) -> bool {
 /// Issue 11 (node loss): `node`'s election location, read again every
 /// 200 ms until it is published or [`PUBLICATION_WAIT`] has passed since
 /// `since` (bounded by the action's deadline); the miss is logged.
-fn wait_for_location(
-    ctx: &mut Ctx<'_, '_>,
-    node: &str,
-    since: Duration,
-) -> Option<(Lsn, Origin)> {
+fn wait_for_location(ctx: &mut Ctx<'_, '_>, node: &str, since: Duration) -> Option<(Lsn, Origin)> {
     loop {
         if let Some(l) = read_election_location(ctx, node) {
             return Some(l);
