@@ -95,6 +95,9 @@ pub struct PgDatabase {
     tls: Result<TlsSettings, String>,
     /// The last failed call's message, quoted when the time is used up.
     last_error: Option<String>,
+    /// The failure of [`PgDatabase::connect_early`], handed to the first
+    /// call on the monitoring session as its own connect's failure.
+    early_failure: Option<DbError>,
 }
 
 /// Where passwords that the parameters do not give are looked up
@@ -272,6 +275,27 @@ impl PgDatabase {
             passwords: None,
             tls: Ok(TlsSettings::default()),
             last_error: None,
+            early_failure: None,
+        }
+    }
+
+    /// Opens the monitoring session now (issue 16: a monitor's session is
+    /// made while Pacemaker's cluster state is read on its own thread,
+    /// [`crate::pacemaker::CrmCluster::prefetch`]). A failure is not
+    /// retried: the first call on that session returns it as its own
+    /// connect's failure, so a server that does not answer costs the same
+    /// bounded time as before, once.
+    pub fn connect_early(&mut self) {
+        if self.monitor.is_some() || self.early_failure.is_some() {
+            return;
+        }
+        let (user, password) = (
+            self.target.monitor_user.clone(),
+            self.target.monitor_password.clone(),
+        );
+        match self.connect(&user, &password) {
+            Ok(client) => self.monitor = Some(client),
+            Err(e) => self.early_failure = Some(e),
         }
     }
 
@@ -542,6 +566,12 @@ impl PgDatabase {
         };
         let client = match slot {
             Some(c) if !c.is_closed() => c,
+            _ if !use_admin && self.early_failure.is_some() => {
+                return Err(self
+                    .early_failure
+                    .take()
+                    .unwrap_or_else(|| err(DbErrorKind::Connect, "the early connection failed")));
+            }
             _ => {
                 let (user, password) = if use_admin {
                     (self.target.pgdba.clone(), String::new())
@@ -643,6 +673,7 @@ impl Database for PgDatabase {
     fn reset(&mut self) {
         self.close_sessions();
         self.version = None;
+        self.early_failure = None;
     }
 
     fn is_in_recovery(&mut self) -> Result<bool, DbError> {

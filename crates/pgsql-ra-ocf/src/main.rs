@@ -109,6 +109,7 @@ fn main() -> ExitCode {
         other => {
             let agent = Agent::from_env_map(&env);
             let mut real = RealWorld::for_action(&env, &agent, other);
+            real.connect_early(&agent, other);
             real.log_debug(&format!("{other} (pgsql-ra {VERSION})"));
             let outcome = agent.run(other, &mut real.world());
             if let Some(reason) = outcome.reason.as_deref().filter(|r| !r.is_empty()) {

@@ -148,6 +148,18 @@ impl RealWorld {
         }
     }
 
+    /// Opens the database's monitoring session now when `action` is a
+    /// monitor whose server runs (`postmaster.pid` exists), overlapping the
+    /// cluster state's read started by [`RealWorld::for_action`] (issue 16;
+    /// see [`PgDatabase::connect_early`]).
+    pub fn connect_early(&mut self, agent: &Agent, action: Action) {
+        let pid_file = std::path::Path::new(&crate::bytes_path::path(&agent.params.pgdata))
+            .join("postmaster.pid");
+        if action == Action::Monitor && pid_file.exists() {
+            self.db.connect_early();
+        }
+    }
+
     /// Replaces the cluster port with `wrap(port)` (the operator commands
     /// bound it in time and make it read-only, [`crate::bounded_cluster`]).
     pub fn map_cluster(self, wrap: impl FnOnce(Box<dyn Cluster>) -> Box<dyn Cluster>) -> RealWorld {

@@ -298,6 +298,20 @@ fn authentication_and_connection_errors_are_classified_without_leaking_the_passw
     assert!(e.message.contains("Connection refused"), "{e}");
     assert!(!e.message.contains("os error"), "{e}");
 
+    // Issue 16: a monitor's early connect that fails is not retried: the
+    // first call returns its failure; the next call connects again. A live
+    // server's early session serves the first call.
+    let mut db = db_for(&params(&nobody, &[]));
+    db.connect_early();
+    let e = db.is_in_recovery().unwrap_err();
+    assert_eq!(e.kind, DbErrorKind::Connect, "{e}");
+    assert!(e.message.contains("Connection refused"), "{e}");
+    let e = db.is_in_recovery().unwrap_err();
+    assert!(e.message.contains("Connection refused"), "{e}");
+    let mut db = db_for(&params(&n1, &[]));
+    db.connect_early();
+    assert!(db.is_in_recovery().is_ok());
+
     // Once the invocation's database time is spent, the error still names
     // the cause of the failures before it.
     let total = Budget {
