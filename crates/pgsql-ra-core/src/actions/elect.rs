@@ -35,6 +35,11 @@ pub fn own_location(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
 /// Reads the own location and publishes it as `<rsc>-master-baseline`.
 pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
     let lsn = own_location(ctx)?;
+    record_master_baseline_at(ctx, lsn)
+}
+
+/// Publishes `lsn` as `<rsc>-master-baseline`.
+fn record_master_baseline_at(ctx: &mut Ctx<'_, '_>, lsn: Lsn) -> Result<Lsn, Outcome> {
     ctx.log(LogLevel::Info, &format!("My master baseline : {lsn}."));
     let name = ctx.agent.names.master_baseline.clone();
     ctx.attrs
@@ -53,8 +58,45 @@ pub fn record_master_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
 /// 11: the pre-promote check compares histories). The origin is deleted
 /// when the server cannot report it, so that a baseline is never paired
 /// with a stale origin.
+///
+/// Where the baselines are compared (sync mode, 3 or more nodes: the
+/// pre-promote check, stock §4.5 and issue 11), the baseline is also at
+/// least the end of the WAL already in the local `pg_wal` (`pg_controldata`,
+/// then `pg_waldump` from the last checkpoint): a standby replaying WAL it
+/// had flushed (a restart, a slow replay) holds, and may have acknowledged,
+/// commits past its replay and receive positions; a baseline from those
+/// alone let a standby behind it take over and lose them (found by the
+/// attack on issue 11's node-loss change, fixture
+/// `issue11_baseline_counts_unreplayed_wal.txt`). When that end cannot be
+/// read, no baseline is recorded (fail closed: nobody takes over or is
+/// banned on this node's numbers, and the promotion goes on).
 pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
-    let lsn = own_location(ctx)?;
+    let mut lsn = own_location(ctx)?;
+    if ctx.agent.params.rep_mode == RepMode::Sync && ctx.agent.params.node_list.len() >= 3 {
+        match local_wal_end(ctx) {
+            Ok(end) if end > lsn => {
+                ctx.log(
+                    LogLevel::Info,
+                    &format!("My pg_wal holds WAL up to {end}, past my replay and receive location {lsn}"),
+                );
+                lsn = end;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                for name in [
+                    ctx.agent.names.master_baseline.clone(),
+                    ctx.agent.names.baseline_origin.clone(),
+                ] {
+                    let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
+                    ctx.warn_on_err("deleting the master baseline", r);
+                }
+                return Err(Outcome::fail(
+                    OcfExit::ErrGeneric,
+                    format!("Can't read the end of my WAL ({e}); no master baseline recorded"),
+                ));
+            }
+        }
+    }
     let origin = own_origin(ctx, lsn).map(|o| o.to_attr());
     let name = ctx.agent.names.baseline_origin.clone();
     let r = match origin.as_deref() {
@@ -67,7 +109,18 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
             format!("Can't record the origin of the master baseline: {e}"),
         )
     })?;
-    record_master_baseline(ctx)
+    record_master_baseline_at(ctx, lsn)
+}
+
+/// The end of the valid WAL in the local `pg_wal` on the control file's
+/// timeline, from its last checkpoint (the server port's `pg_controldata`
+/// and `pg_waldump`).
+fn local_wal_end(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, String> {
+    let control = ctx.world.server.control_data().map_err(|e| e.to_string())?;
+    ctx.world
+        .server
+        .wal_end(control.timeline, control.checkpoint)
+        .map_err(|e| e.to_string())
 }
 
 /// The local timeline and system identifier, `None` (logged) when the

@@ -18,7 +18,6 @@ use crate::ports::{Lifetime, LogLevel};
 use crate::score::Score;
 use crate::status::PgStatus;
 use crate::timeline::{rank, HistoryEntry};
-use std::time::Duration;
 
 /// Runs `notify`: decides with [`notify_decision`], then carries it out.
 pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
@@ -256,24 +255,12 @@ fn decide_pre_promote(
 /// is on a newer timeline, issue 11 item 4): a take-over when this node
 /// holds all of the promotee's WAL and more; anything else keeps the stock
 /// skip (never a ban on this weaker evidence).
-///
-/// At a pre-promote without a demote (`published_now`), the promotee
-/// publishes its location in its own notification, run at the same time:
-/// when the promotee's data-status is `STREAMING|…` this node waits for it
-/// as the promotee waits for the others ([`wait_for_location`]).
 fn ahead_by_election_locations(
     ctx: &mut Ctx<'_, '_>,
     input: &PrePromoteInput,
     promotee: &str,
-    published_now: bool,
 ) -> Option<PrePromoteReason> {
-    let theirs = if published_now && is_streaming(ctx, promotee) {
-        let since = ctx.world.clock.now();
-        wait_for_location(ctx, promotee, since)
-    } else {
-        read_election_location(ctx, promotee)
-    };
-    let (theirs, their_origin) = theirs?;
+    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
     let local = input.local.clone();
     let (mine, my_origin) = read_election_location(ctx, &local)?;
     let (_, decision) = decide_pre_promote(
@@ -289,146 +276,14 @@ fn ahead_by_election_locations(
     (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
 }
 
-/// How long the promotee waits, at a pre-promote without a demote, for
-/// each other active streaming standby to publish its location
-/// ([`publish_position_without_demote`]): they publish in their own
-/// pre-promote notification, which Pacemaker runs at the same time. A
-/// standby that publishes nothing (its server does not answer) costs the
-/// failover this much once.
-pub const PUBLICATION_WAIT: Duration = Duration::from_secs(3);
-
-/// Issue 11 (node loss): Pacemaker promotes without a demote when the
-/// primary's node left the cluster or was fenced. No standby then recorded
-/// a master-baseline at post-demote and, a primary having run, none
-/// published an election location: the standbys could not be compared,
-/// and the sync standby was promoted at once even when an async standby
-/// held all of its WAL and more. Here every active standby whose
-/// data-status is `STREAMING|…` publishes its current location (the
-/// greater of replay and receive) and origin as its election location
-/// (`<rsc>-xlog-loc`, `<rsc>-xlog-tli`; withdrawn at post-promote), so
-/// that the promotee compares itself with the others ([`yield_if_behind`])
-/// and the others with the promotee ([`ahead_by_election_locations`]).
-/// Only in sync mode with 3 or more nodes (the scope of [`pre_promote`]).
-/// Nothing is published when the transition demotes a node (post-demote
-/// recorded the baselines), when this node already published either, or
-/// when its server does not report its location and origin (a standby
-/// that does not answer never takes over). Returns true when it published.
-fn publish_position_without_demote(ctx: &mut Ctx<'_, '_>, i_streamed: bool) -> bool {
-    let agent = ctx.agent;
-    if agent.params.rep_mode != crate::params::RepMode::Sync
-        || agent.params.node_list.len() < 3
-        || !agent.context.notify_lists.demote.is_empty()
-        || !i_streamed
-    {
-        return false;
-    }
-    let local = ctx.attrs.local.clone();
-    if read_baseline(ctx, &local).is_some() || read_election_location(ctx, &local).is_some() {
-        return false;
-    }
-    // A server that answers as a primary (promoted outside the cluster)
-    // has no standby location to compare.
-    if !matches!(ctx.world.db.is_in_recovery(), Ok(true)) {
-        return false;
-    }
-    let Ok(lsn) = own_location(ctx) else {
-        ctx.log(
-            LogLevel::Info,
-            "Can't read my location for the pre-promote comparison; I publish nothing",
-        );
-        return false;
-    };
-    let Some(origin) = own_origin(ctx, lsn) else {
-        return false;
-    };
-    let names = &agent.names;
-    let r = ctx
-        .attrs
-        .set_own(ctx.world.cluster, &names.xlog_tli, &origin.to_attr())
-        .and_then(|_| {
-            ctx.attrs
-                .set_own(ctx.world.cluster, &names.xlog_loc, &lsn.to_string())
-        });
-    match r {
-        Ok(_) => {
-            ctx.log(
-                LogLevel::Info,
-                &format!(
-                    "No node was demoted: I publish my location {lsn} on {} for the pre-promote comparison",
-                    origin.to_attr()
-                ),
-            );
-            true
-        }
-        Err(e) => {
-            ctx.log(
-                LogLevel::Warn,
-                &format!("Can't publish my location for the pre-promote comparison: {e}"),
-            );
-            withdraw_location(ctx);
-            false
-        }
-    }
-}
-
-/// Issue 11 (node loss): true when this node's location is still the one
-/// it published at this pre-promote ([`publish_position_without_demote`]).
-/// A location that moved means a primary still sends it WAL (the "lost"
-/// node is not gone: a partition without fencing): positions compared a
-/// moment ago may be stale, so neither a take-over nor a yield is made on
-/// them (the sync standby, which held every acknowledged commit, is
-/// promoted as before). Unreadable counts as moved.
-fn location_unmoved(ctx: &mut Ctx<'_, '_>) -> bool {
-    let local = ctx.attrs.local.clone();
-    let published = read_election_location(ctx, &local).map(|(lsn, _)| lsn);
-    let now = own_location(ctx).ok();
-    if published.is_some() && published == now {
-        return true;
-    }
-    ctx.log(
-        LogLevel::Warn,
-        &format!(
-            "My location moved since I published it ({} -> {}): a primary may still send WAL; the promotion is not moved",
-            published.map_or("none".into(), |l| l.to_string()),
-            now.map_or("unreadable".into(), |l| l.to_string())
-        ),
-    );
-    false
-}
-
-/// True when `node`'s data-status is `STREAMING|…`.
-fn is_streaming(ctx: &mut Ctx<'_, '_>, node: &str) -> bool {
-    matches!(
-        ctx.attrs.data_status(ctx.world.cluster, node),
-        Ok(Some(crate::status::DataStatus::Replication { ref state, .. })) if state == "STREAMING"
-    )
-}
-
-/// Issue 11 (node loss): `node`'s election location, read again every
-/// 200 ms until it is published or [`PUBLICATION_WAIT`] has passed since
-/// `since` (bounded by the action's deadline); the miss is logged.
-fn wait_for_location(ctx: &mut Ctx<'_, '_>, node: &str, since: Duration) -> Option<(Lsn, Origin)> {
-    loop {
-        if let Some(l) = read_election_location(ctx, node) {
-            return Some(l);
-        }
-        let waited = ctx.world.clock.now().saturating_sub(since);
-        if waited >= PUBLICATION_WAIT || !ctx.pause(Duration::from_millis(200)) {
-            ctx.log(
-                LogLevel::Info,
-                &format!("{node} published no location for the pre-promote comparison"),
-            );
-            return None;
-        }
-    }
-}
-
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
 fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
     let local = ctx.attrs.local.clone();
-    let i_streamed = is_streaming(ctx, &local);
-    let published_now = publish_position_without_demote(ctx, i_streamed);
+    let i_streamed = matches!(
+        ctx.attrs.data_status(ctx.world.cluster, &local),
+        Ok(Some(crate::status::DataStatus::Replication { ref state, .. })) if state == "STREAMING"
+    );
     let input = PrePromoteInput {
         rep_mode: agent.params.rep_mode,
         node_list_len: agent.params.node_list.len(),
@@ -471,14 +326,10 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
         }
         _ => {
             match &decision.reason {
-                PrePromoteReason::IAmThePromotee => yield_if_behind(ctx, published_now),
+                PrePromoteReason::IAmThePromotee => yield_if_behind(ctx),
                 PrePromoteReason::PromoteeBaselineUnreadable { promotee } => {
-                    if let Some(why) =
-                        ahead_by_election_locations(ctx, &input, promotee, published_now)
-                    {
-                        if !published_now || location_unmoved(ctx) {
-                            return take_over(ctx, promotee, &why);
-                        }
+                    if let Some(why) = ahead_by_election_locations(ctx, &input, promotee) {
+                        return take_over(ctx, promotee, &why);
                     }
                     ctx.log(
                         LogLevel::Info,
@@ -522,43 +373,30 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
 /// node -INFINITY (Pacemaker aborts the transition on the score change and
 /// promotes that node; this one follows it). Errors are logged; the
 /// promotion then goes on.
-///
-/// Issue 11 (node loss): when this node has just published its location
-/// because no node was demoted ([`publish_position_without_demote`],
-/// `published_now`), it compares that location with the others', waiting
-/// up to [`PUBLICATION_WAIT`] (bounded by the action's deadline) for each
-/// active streaming standby that has not published yet.
-fn yield_if_behind(ctx: &mut Ctx<'_, '_>, published_now: bool) {
+fn yield_if_behind(ctx: &mut Ctx<'_, '_>) {
     let local = ctx.attrs.local.clone();
-    let mine = if published_now {
-        read_election_location(ctx, &local)
-    } else {
-        let published =
-            read_baseline(ctx, &local).is_some() || read_election_location(ctx, &local).is_some();
-        if published {
-            return;
-        }
-        own_location(ctx)
-            .ok()
-            .and_then(|lsn| own_origin(ctx, lsn).map(|o| (lsn, o)))
-    };
+    let published =
+        read_baseline(ctx, &local).is_some() || read_election_location(ctx, &local).is_some();
+    if published {
+        return;
+    }
+    let mine = own_location(ctx)
+        .ok()
+        .and_then(|lsn| own_origin(ctx, lsn).map(|o| (lsn, o)));
     if mine.is_none() {
         return;
     }
-    let waited_from = ctx.world.clock.now();
     let agent = ctx.agent;
     let mut others = Vec::new();
     for node in agent.params.node_list.iter().filter(|n| **n != local) {
-        let streaming = is_streaming(ctx, node);
-        let active = agent.context.notify_lists.unpromoted.contains(node);
-        let location = if published_now && active && streaming {
-            wait_for_location(ctx, node, waited_from)
-        } else {
-            read_election_location(ctx, node)
-        };
+        let streaming = matches!(
+            ctx.attrs.data_status(ctx.world.cluster, node),
+            Ok(Some(crate::status::DataStatus::Replication { ref state, .. })) if state == "STREAMING"
+        );
+        let location = read_election_location(ctx, node);
         others.push(StandbyAhead {
             node: node.clone(),
-            active,
+            active: agent.context.notify_lists.unpromoted.contains(node),
             streaming,
             location,
         });
@@ -566,9 +404,6 @@ fn yield_if_behind(ctx: &mut Ctx<'_, '_>, published_now: bool) {
     let Some(winner) = promotee_yields_to(mine, &others) else {
         return;
     };
-    if published_now && !location_unmoved(ctx) {
-        return;
-    }
     if let Some((lsn, origin)) = mine {
         ctx.log(
             LogLevel::Info,

@@ -242,23 +242,12 @@ impl Sim {
         let mut n = lists.clone();
         n.kind = kind.to_string();
         n.operation = op.action().as_str().to_string();
-        // Pacemaker runs one notification on every node at once, and at a
-        // pre-promote without a demote every standby publishes its
-        // location before it reads the others' (issue 11, node loss). Run
-        // one after the other, the promotee's goes first: the others then
-        // find its location, as they do on a real cluster once the
-        // attribute writes have landed (its own wait for theirs is covered
-        // by the unit tests).
-        let mut order: Vec<&String> = targets.iter().collect();
-        if kind == "pre" && op == Op::Promote {
-            order.sort_by_key(|t| !n.promote.contains(t));
-        }
         let env = OpEnv {
             interval_ms: 0,
             role: None,
             notify: Some(n),
         };
-        for t in order {
+        for t in targets {
             let label = format!("notify {kind}-{}", op.action());
             let out = self.run(t, Action::Notify, &env, &label);
             if out.code != OcfExit::Success {
@@ -620,16 +609,50 @@ impl Sim {
         }
     }
 
-    /// The node goes down hard (power loss): PostgreSQL is killed, the node
-    /// leaves the cluster (its reboot attributes vanish) and Pacemaker
-    /// records the instance as stopped (fenced). The membership change
-    /// makes Pacemaker compute a transition at once, before any monitor
-    /// of the surviving nodes runs (issue 11: a Promoted instance lost
-    /// with its node is replaced without the standbys' monitors first).
+    /// The node goes down hard (power loss) and is fenced: PostgreSQL is
+    /// killed, the node leaves the cluster (its reboot attributes vanish).
+    /// The membership change makes Pacemaker compute a transition at once,
+    /// before any monitor of the surviving nodes runs. Once the node is
+    /// fenced, its instance's demote and stop are pseudo-actions that still
+    /// notify the survivors: a Promoted instance lost this way gives them
+    /// the pre- and post-demote notifications with the node in
+    /// `notify_demote_uname` (Pacemaker's `pe_notif.c`; scheduler test
+    /// `bundle-order-fencing`), then the promotion follows.
     pub fn node_down(&mut self, node: &str) {
+        let was_promoted = self.role(node) == PcmkRole::Promoted;
+        self.net.crash(node);
+        self.cluster.set_online(node, false);
+        if was_promoted {
+            let mut lists = self.role_lists();
+            lists.demote = vec![node.to_string()];
+            let survivors: Vec<String> = self
+                .node_names()
+                .into_iter()
+                .filter(|n| n != node && self.role(n).active())
+                .collect();
+            self.notify_all(&survivors, &lists, "pre", Op::Demote);
+            self.set_role(node, PcmkRole::Stopped);
+            self.sync_vip();
+            self.notify_all(&survivors, &lists, "post", Op::Demote);
+        }
+        self.set_role(node, PcmkRole::Stopped);
+        self.sync_vip();
+        self.react_to_loss();
+    }
+
+    /// The node goes down with fencing disabled (`stonith-enabled=false`):
+    /// Pacemaker takes the offline node's instance for stopped ("offline
+    /// nodes run no resources if fencing is disabled", `unpack.c`), so no
+    /// demote is notified, and promotes at once.
+    pub fn node_down_unfenced(&mut self, node: &str) {
         self.node_down_pending(node);
-        // Instances stopped on purpose (a scripted `stop`) stay stopped
-        // until the next step: only the lost Promoted role is replaced.
+        self.react_to_loss();
+    }
+
+    /// The transition after a node loss: instances stopped on purpose (a
+    /// scripted `stop`) stay stopped until the next step; only the lost
+    /// Promoted role is replaced.
+    fn react_to_loss(&mut self) {
         self.demote_unworthy();
         self.promote_best();
     }

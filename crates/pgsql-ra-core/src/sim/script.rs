@@ -9,9 +9,11 @@
 //! the `CRM_meta_role` of recurring monitors, see [`MonitorRoles`]); the
 //! Pacemaker commands are `pacemaker [N]`, `probe`, `monitor`, `start`,
 //! `stop`, `promote`, `demote`, `cleanup`, `failure-timeout SECONDS|none`
-//! (the clone's meta attribute, reported to `explain`), `node-down NODE [pending]`
-//! (Pacemaker reacts at once: a lost Promoted role is replaced before any
-//! monitor; `pending`: not yet), `node-up` (a full
+//! (the clone's meta attribute, reported to `explain`), `node-down NODE [unfenced|pending]`
+//! (the node is fenced and Pacemaker reacts at once: a lost Promoted role
+//! is demoted as a pseudo-action, with notifications, and replaced before
+//! any monitor; `unfenced`: fencing disabled, no demote; `pending`: not
+//! reacted yet), `node-up` (a full
 //! stop then restarts in a chosen order is `node-down` of every node, then
 //! `node-up` in that order with `pacemaker` steps in between); faults are
 //! `kill`, `hang`/`unhang`, `link-down`/`link-up`, `lag`/`unlag`, `freeze`/`thaw` (issue 11: a host frozen without a TCP reset),
@@ -504,6 +506,8 @@ fn try_execute(slot: &mut Option<Sim>, command: &str) -> Result<Vec<String>, Str
             let n = node_arg(sim, args, 0)?.to_string();
             if *cmd == "node-down" && args.get(1) == Some(&"pending") {
                 sim.node_down_pending(&n);
+            } else if *cmd == "node-down" && args.get(1) == Some(&"unfenced") {
+                sim.node_down_unfenced(&n);
             } else if *cmd == "node-down" {
                 sim.node_down(&n);
             } else {

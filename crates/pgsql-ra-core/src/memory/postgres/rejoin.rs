@@ -215,7 +215,12 @@ impl DataDir for SimPostgres {
                     from.to_pg()
                 ));
             }
-            Ok(i.lsn)
+            // WAL waiting in pg_wal beyond the replay position is on disk;
+            // WAL still on its way from an upstream is not.
+            let on_disk = i
+                .backlog
+                .filter(|b| matches!(b.source, super::WalSource::Local | super::WalSource::Copied));
+            Ok(on_disk.map_or(i.lsn, |b| b.end.max(i.lsn)))
         })?
     }
 
