@@ -155,28 +155,19 @@ const UNCHANGED: libc::c_long = libc::uid_t::MAX as libc::c_long;
 /// The calling thread's effective user ID (the kernel's per-thread
 /// credentials, bypassing glibc's process-wide broadcast).
 fn thread_set_euid(uid: libc::uid_t) -> bool {
-    // SAFETY: a plain system call with integer arguments.
-    unsafe {
-        libc::syscall(
-            libc::SYS_setresuid,
-            UNCHANGED,
-            libc::c_long::from(uid),
-            UNCHANGED,
-        ) == 0
-    }
+    thread_set_effective(libc::SYS_setresuid, uid)
 }
 
 /// The calling thread's effective group ID (see [`thread_set_euid`]).
 fn thread_set_egid(gid: libc::gid_t) -> bool {
+    thread_set_effective(libc::SYS_setresgid, gid)
+}
+
+/// `setresuid`/`setresgid` (`call`) of the calling thread with only the
+/// effective ID changed.
+fn thread_set_effective(call: libc::c_long, id: u32) -> bool {
     // SAFETY: a plain system call with integer arguments.
-    unsafe {
-        libc::syscall(
-            libc::SYS_setresgid,
-            UNCHANGED,
-            libc::c_long::from(gid),
-            UNCHANGED,
-        ) == 0
-    }
+    unsafe { libc::syscall(call, UNCHANGED, libc::c_long::from(id), UNCHANGED) == 0 }
 }
 
 #[cfg(test)]
