@@ -128,12 +128,226 @@ pub fn rank(own: u32, end: Lsn, histories: &[(u32, Vec<HistoryEntry>)]) -> Ranki
     best
 }
 
+/// The end of a node's WAL on the history its recovery follows, read by
+/// [`end_on_followed_history`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HistoryEnd {
+    /// The end of the local WAL on the followed history: the own timeline's
+    /// part, then the followed timeline's.
+    pub end: Lsn,
+    /// The end of the own (control file's) timeline's part, at or before the
+    /// followed timeline's switch point: the end [`rank`] is given.
+    pub own_part: Lsn,
+    /// The newer timeline the node's recovery follows, if any.
+    pub followed: Option<u32>,
+}
+
+/// The end of the WAL in a stopped or recovering node's `pg_wal` on the
+/// history its recovery replays (issue 11, found by the attack on the
+/// master-baseline's `pg_wal` reading): `own` and `checkpoint` are the
+/// control file's timeline and checkpoint location, `histories` the
+/// history files in `pg_wal`, and `read(timeline, from)` the end of the
+/// valid WAL on `timeline` from `from` (`pg_waldump`).
+///
+/// Rule: recovery with `recovery_target_timeline = 'latest'` (PostgreSQL's
+/// default from 12) follows the newest timeline N whose history holds a
+/// switch point S from `own` at or after the checkpoint (PostgreSQL refuses
+/// a target whose fork lies before the checkpoint: `xlogrecovery.c`). The
+/// WAL of `own` counts only up to S; N's WAL is read from its own last
+/// switch point (a streamed segment of N starts at its segment's beginning,
+/// `walreceiverfuncs.c`). Without such an N, the own timeline's end is the
+/// end.
+///
+/// # Errors
+/// Fail closed, in words: a read failed; or the own timeline's WAL goes on
+/// past S although N is the followed history (bytes of `own` past the fork
+/// are either a divergence the node replayed or stale bytes of an old
+/// timeline recovery skips: from the files alone nobody can tell which);
+/// or the node reached S and N's WAL cannot be read.
+pub fn end_on_followed_history(
+    own: u32,
+    checkpoint: Lsn,
+    histories: &[(u32, Vec<HistoryEntry>)],
+    mut read: impl FnMut(u32, Lsn) -> Result<Lsn, String>,
+) -> Result<HistoryEnd, String> {
+    let raw = read(own, checkpoint)?;
+    let followed = histories
+        .iter()
+        .filter(|(t, _)| *t > own)
+        .filter_map(|(t, entries)| {
+            let fork = entries.iter().find(|e| e.parent == own)?;
+            let last = entries.last()?;
+            (fork.switch_point >= checkpoint).then_some((*t, fork.switch_point, last.switch_point))
+        })
+        .max_by_key(|(t, _, _)| *t);
+    let Some((tli, fork, last)) = followed else {
+        return Ok(HistoryEnd {
+            end: raw,
+            own_part: raw,
+            followed: None,
+        });
+    };
+    if raw > fork {
+        return Err(format!(
+            "my timeline {own} WAL in pg_wal goes on to {} past {}, where timeline {tli} (the one my recovery follows) forked from it",
+            raw.to_pg(),
+            fork.to_pg()
+        ));
+    }
+    let newer = read(tli, last.max(checkpoint));
+    let end = match newer {
+        Ok(e) => raw.max(e),
+        Err(_) if raw < fork => raw,
+        Err(e) => {
+            return Err(format!(
+                "my WAL reached timeline {tli}'s switch point {} but its WAL cannot be read: {e}",
+                fork.to_pg()
+            ))
+        }
+    };
+    Ok(HistoryEnd {
+        end,
+        own_part: raw,
+        followed: Some(tli),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn h(lines: &str) -> Vec<HistoryEntry> {
         parse_history(lines).unwrap()
+    }
+
+    fn lsn(s: &str) -> Lsn {
+        Lsn::parse_pg(s).unwrap()
+    }
+
+    /// A `pg_wal` holding WAL of timeline 1 up to `t1_end` and of timeline
+    /// 2 up to `t2_end` (None: no segment of that timeline).
+    fn reader(
+        t1_end: Option<Lsn>,
+        t2_end: Option<Lsn>,
+    ) -> impl FnMut(u32, Lsn) -> Result<Lsn, String> {
+        move |t, from| {
+            let e = match t {
+                1 => t1_end,
+                2 => t2_end,
+                _ => None,
+            };
+            match e {
+                Some(e) if e >= from => Ok(e),
+                _ => Err(format!(
+                    "no valid record on timeline {t} after {}",
+                    from.to_pg()
+                )),
+            }
+        }
+    }
+
+    #[test]
+    fn the_end_without_a_newer_history_is_the_own_timeline_end() {
+        let e = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &[],
+            reader(Some(lsn("0/5000000")), None),
+        )
+        .unwrap();
+        assert_eq!(
+            (e.end, e.own_part, e.followed),
+            (lsn("0/5000000"), lsn("0/5000000"), None)
+        );
+    }
+
+    /// The attack on issue 11's baseline (BLOCKER 1): a lagging control
+    /// file on timeline 1 and bytes of timeline 1 past the switch point in
+    /// `pg_wal` must not raise the end; the node is ambiguous: fail closed.
+    #[test]
+    fn old_timeline_bytes_past_the_fork_fail_closed() {
+        let hist = vec![(2, h("1 0/3000100 promoted"))];
+        let r = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/3500000")), Some(lsn("0/3200000"))),
+        );
+        let err = r.unwrap_err();
+        assert!(err.contains("past 0/3000100"), "{err}");
+    }
+
+    #[test]
+    fn the_followed_timeline_counts_from_its_switch_point() {
+        let hist = vec![(2, h("1 0/3000100 promoted"))];
+        let e = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/3000100")), Some(lsn("0/3800000"))),
+        )
+        .unwrap();
+        assert_eq!(e.end, lsn("0/3800000"));
+        assert_eq!(e.own_part, lsn("0/3000100"));
+        assert_eq!(e.followed, Some(2));
+        // rank, given the own part, follows timeline 2 as recovery does.
+        assert_eq!(rank(1, e.own_part, &hist).timeline, 2);
+    }
+
+    #[test]
+    fn a_node_at_the_fork_whose_new_timeline_cannot_be_read_fails_closed() {
+        let hist = vec![(2, h("1 0/3000100 promoted"))];
+        let r = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/3000100")), None),
+        );
+        assert!(r.is_err());
+        // Before the fork it holds nothing of timeline 2: its own end.
+        let e = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/2800000")), None),
+        )
+        .unwrap();
+        assert_eq!((e.end, e.followed), (lsn("0/2800000"), Some(2)));
+    }
+
+    #[test]
+    fn a_history_forked_before_the_checkpoint_is_not_followed() {
+        // PostgreSQL refuses a target timeline that forked before the
+        // checkpoint: the node stays on its own timeline and all of it counts.
+        let hist = vec![(2, h("1 0/1000000 promoted"))];
+        let e = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/5000000")), Some(lsn("0/9000000"))),
+        )
+        .unwrap();
+        assert_eq!((e.end, e.followed), (lsn("0/5000000"), None));
+    }
+
+    #[test]
+    fn several_hops_read_the_newest_timeline_from_its_last_switch_point() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (3, h("1 0/3000100 promoted\n2 0/4000000 promoted")),
+        ];
+        let mut asked = Vec::new();
+        let mut inner = reader(Some(lsn("0/3000100")), None);
+        let e = end_on_followed_history(1, lsn("0/2000000"), &hist, |t, from| {
+            asked.push((t, from));
+            if t == 3 {
+                return Ok(lsn("0/4500000"));
+            }
+            inner(t, from)
+        })
+        .unwrap();
+        assert_eq!((e.end, e.followed), (lsn("0/4500000"), Some(3)));
+        assert_eq!(asked, vec![(1, lsn("0/2000000")), (3, lsn("0/4000000"))]);
     }
 
     #[test]

@@ -18,7 +18,9 @@ use crate::quorum::QuorumSet;
 use crate::quote::quoted;
 use crate::score::Score;
 use crate::status::DataStatus;
-use crate::timeline::{history_file_timeline, parse_history, rank, HistoryEntry};
+use crate::timeline::{
+    end_on_followed_history, history_file_timeline, parse_history, rank, HistoryEnd, HistoryEntry,
+};
 
 /// The local location: the greater of the replay and receive locations
 /// (`0000000000000000` when both are NULL).
@@ -62,26 +64,38 @@ fn record_master_baseline_at(ctx: &mut Ctx<'_, '_>, lsn: Lsn) -> Result<Lsn, Out
 /// Where the baselines are compared (sync mode, 3 or more nodes: the
 /// pre-promote check, stock §4.5 and issue 11), the baseline is also at
 /// least the end of the WAL already in the local `pg_wal` (`pg_controldata`,
-/// then `pg_waldump` from the last checkpoint): a standby replaying WAL it
+/// then `pg_waldump` from the last checkpoint along the history recovery
+/// follows, [`end_on_followed_history`]): a standby replaying WAL it
 /// had flushed (a restart, a slow replay) holds, and may have acknowledged,
 /// commits past its replay and receive positions; a baseline from those
 /// alone let a standby behind it take over and lose them (found by the
 /// attack on issue 11's node-loss change, fixture
 /// `issue11_baseline_counts_unreplayed_wal.txt`). When that end cannot be
-/// read, no baseline is recorded (fail closed: nobody takes over or is
+/// read or is ambiguous (old-timeline WAL past the fork), no baseline is recorded (fail closed: nobody takes over or is
 /// banned on this node's numbers, and the promotion goes on).
 pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
     let mut lsn = own_location(ctx)?;
+    let mut rank_end = None;
     if ctx.agent.params.rep_mode == RepMode::Sync && ctx.agent.params.node_list.len() >= 3 {
         match local_wal_end(ctx) {
-            Ok(end) if end > lsn => {
-                ctx.log(
-                    LogLevel::Info,
-                    &format!("My pg_wal holds WAL up to {end}, past my replay and receive location {lsn}"),
-                );
-                lsn = end;
+            Ok(he) => {
+                if he.end > lsn {
+                    ctx.log(
+                        LogLevel::Info,
+                        &format!(
+                            "My pg_wal holds WAL up to {}, past my replay and receive location {lsn}",
+                            he.end
+                        ),
+                    );
+                    lsn = he.end;
+                }
+                // Recovery follows a newer timeline: the own timeline's
+                // part (at or before its fork) ranks the node, as PostgreSQL
+                // would (the location past the fork is the newer timeline's).
+                if he.followed.is_some() {
+                    rank_end = Some(he.own_part);
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 for name in [
                     ctx.agent.names.master_baseline.clone(),
@@ -97,7 +111,7 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
             }
         }
     }
-    let origin = own_origin(ctx, lsn).map(|o| o.to_attr());
+    let origin = own_origin(ctx, rank_end.unwrap_or(lsn)).map(|o| o.to_attr());
     let name = ctx.agent.names.baseline_origin.clone();
     let r = match origin.as_deref() {
         Some(v) => ctx.attrs.set_own(ctx.world.cluster, &name, v).map(|_| ()),
@@ -112,15 +126,21 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
     record_master_baseline_at(ctx, lsn)
 }
 
-/// The end of the valid WAL in the local `pg_wal` on the control file's
-/// timeline, from its last checkpoint (the server port's `pg_controldata`
-/// and `pg_waldump`).
-fn local_wal_end(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, String> {
+/// The end of the valid WAL in the local `pg_wal` on the history the
+/// node's recovery follows ([`end_on_followed_history`]: the control file's
+/// timeline from its last checkpoint, up to a newer timeline's switch point,
+/// then that timeline), read with the server port's `pg_controldata` and
+/// `pg_waldump`.
+fn local_wal_end(ctx: &mut Ctx<'_, '_>) -> Result<HistoryEnd, String> {
     let control = ctx.world.server.control_data().map_err(|e| e.to_string())?;
-    ctx.world
-        .server
-        .wal_end(control.timeline, control.checkpoint)
-        .map_err(|e| e.to_string())
+    let histories = history_files(ctx, control.timeline);
+    let server = &mut *ctx.world.server;
+    end_on_followed_history(
+        control.timeline,
+        control.checkpoint,
+        &histories,
+        |t, from| server.wal_end(t, from),
+    )
 }
 
 /// The local timeline and system identifier, `None` (logged) when the

@@ -17,7 +17,7 @@ use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{Lifetime, LogLevel};
 use crate::score::Score;
 use crate::status::PgStatus;
-use crate::timeline::{rank, HistoryEntry};
+use crate::timeline::{end_on_followed_history, rank, HistoryEntry};
 
 /// Runs `notify`: decides with [`notify_decision`], then carries it out.
 pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
@@ -145,9 +145,11 @@ fn read_election_location(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<(Lsn, Ori
 /// directory, without SQL (its server did not answer at post-demote, so it
 /// has no master-baseline): `pg_controldata` gives the system identifier,
 /// the checkpoint and its timeline, `pg_waldump` from that checkpoint the
-/// end of WAL on that timeline (at or before the true end: never more than
-/// the node holds); the timeline is raised from the history files like the
-/// election's ([`rank`]). `None` (logged) when either cannot tell.
+/// end of WAL on the history the node's recovery follows
+/// ([`end_on_followed_history`]: old-timeline bytes past a newer
+/// timeline's fork are never counted); the timeline is raised from the
+/// history files like the election's ([`rank`]). `None` (logged) when
+/// either cannot tell.
 fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
     let control = match ctx.world.server.control_data() {
         Ok(c) => c,
@@ -159,12 +161,15 @@ fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
             return None;
         }
     };
-    let end = match ctx
-        .world
-        .server
-        .wal_end(control.timeline, control.checkpoint)
-    {
-        Ok(end) => end,
+    let histories = history_files(ctx, control.timeline);
+    let server = &mut *ctx.world.server;
+    let he = match end_on_followed_history(
+        control.timeline,
+        control.checkpoint,
+        &histories,
+        |t, from| server.wal_end(t, from),
+    ) {
+        Ok(he) => he,
         Err(e) => {
             ctx.log(
                 LogLevel::Info,
@@ -173,8 +178,8 @@ fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
             return None;
         }
     };
-    let histories = history_files(ctx, control.timeline);
-    let ranking = rank(control.timeline, end, &histories);
+    let end = he.end;
+    let ranking = rank(control.timeline, he.own_part, &histories);
     let origin = Origin {
         timeline: ranking.timeline,
         system_id: control.system_id,

@@ -12,7 +12,10 @@ use crate::memory::{
     SimPostgres, SimRole, StopBehaviour,
 };
 use crate::ocf::{OcfExit, Outcome};
-use crate::ports::{Database, DbError, Filesystem, Lifetime, MemoryLog, ReplicationRow, World};
+use crate::ports::{
+    ControlData, DataDir, Database, DbError, Filesystem, Lifetime, MemoryLog, ProcessError,
+    ReplicationRow, Server, StopMode, World,
+};
 
 const PGDATA: &str = "/var/lib/pgsql/data";
 const TMP: &str = "/var/lib/pgsql/tmp";
@@ -109,6 +112,18 @@ impl Lab {
         extra: &[(&str, &str)],
         wrap: impl FnOnce(SimPostgres) -> Box<dyn Database>,
     ) -> Outcome {
+        self.run_wrapped_server(node, action, extra, wrap, |pg| Box::new(pg))
+    }
+
+    /// [`Lab::run_wrapped`] with the node's server port wrapped too.
+    fn run_wrapped_server(
+        &mut self,
+        node: &str,
+        action: Action,
+        extra: &[(&str, &str)],
+        wrap: impl FnOnce(SimPostgres) -> Box<dyn Database>,
+        wrap_server: impl FnOnce(SimPostgres) -> Box<dyn Server>,
+    ) -> Outcome {
         let mut env: BTreeMap<String, String> = self
             .params
             .iter()
@@ -140,10 +155,10 @@ impl Lab {
             .find(|n| n.name == node)
             .expect("known node");
         let mut db = wrap(n.pg.clone());
-        let mut server = n.pg.clone();
+        let mut server = wrap_server(n.pg.clone());
         let mut world = World {
             db: &mut *db,
-            server: &mut server,
+            server: &mut *server,
             cluster: &mut n.cluster,
             fs: &mut n.fs,
             clock: &mut clock,
@@ -1755,4 +1770,149 @@ fn start_of_a_hung_primary_with_its_lock_changes_nothing() {
     assert_eq!(after, before);
     lab.net.set_hung("node1", false);
     assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+}
+
+/// A server whose control file and `pg_wal` tell another story than the
+/// simulated instance: the control file on `control_timeline` at
+/// `checkpoint`, and `pg_waldump` ending at `ends[timeline]` (the attack on
+/// issue 11's baseline: a control file lagging a timeline switch, bytes of
+/// the old timeline past its fork left in `pg_wal`).
+struct ForkedPgWal {
+    pg: SimPostgres,
+    control_timeline: u32,
+    checkpoint: Lsn,
+    ends: Vec<(u32, Lsn)>,
+}
+
+impl DataDir for ForkedPgWal {
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        let mut c = self.pg.control_data()?;
+        c.timeline = self.control_timeline;
+        c.checkpoint = self.checkpoint;
+        Ok(c)
+    }
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        match self.ends.iter().find(|(t, _)| *t == timeline) {
+            Some((_, end)) if *end >= from => Ok(*end),
+            _ => Err(format!(
+                "pg_waldump: error: could not find a valid record after {}",
+                from.to_pg()
+            )),
+        }
+    }
+}
+
+impl Server for ForkedPgWal {
+    fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
+        self.pg.postmaster_pid()
+    }
+    fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
+        self.pg.remove_stale_pid_file()
+    }
+    fn start(&mut self) -> Result<(), ProcessError> {
+        self.pg.start()
+    }
+    fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
+        self.pg.stop(mode)
+    }
+    fn promote(&mut self) -> Result<(), ProcessError> {
+        self.pg.promote()
+    }
+    fn reload(&mut self) -> Result<(), ProcessError> {
+        self.pg.reload()
+    }
+    fn wal_receiver_running(&mut self, postmaster_pid: u32) -> Result<bool, ProcessError> {
+        self.pg.wal_receiver_running(postmaster_pid)
+    }
+}
+
+/// node1 primary, node2 and node3 its standbys (sync), node1 demoted, and
+/// node3's post-demote notify run with a `pg_wal` holding
+/// `00000002.history` (timeline 1 forked at 0/3000100), a control file on
+/// timeline 1 before the fork, and WAL ending at `ends` by timeline.
+fn post_demote_on_node3_with(ends: Vec<(u32, Lsn)>) -> (Lab, Outcome) {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    lab.fs("node3").put(
+        &format!("{PGDATA}/pg_wal/00000002.history"),
+        "1\t0/3000100\tno recovery target specified\n",
+        "postgres",
+        0o600,
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    let o = lab.run_wrapped_server(
+        "node3",
+        Action::Notify,
+        &env,
+        |pg| Box::new(pg),
+        |pg| {
+            Box::new(ForkedPgWal {
+                pg,
+                control_timeline: 1,
+                checkpoint: Lsn::parse_pg("0/2000000").unwrap(),
+                ends,
+            })
+        },
+    );
+    (lab, o)
+}
+
+/// The attack on issue 11's baseline (BLOCKER 1): node3's control file
+/// still shows timeline 1 (no restartpoint since it followed timeline 2)
+/// and `pg_wal` holds bytes of timeline 1 past timeline 2's fork. Before
+/// the fix they raised node3's master-baseline to 0/9000000 while it was
+/// ranked on timeline 2: a standby behind the sync standby looked ahead of
+/// it and took over. Now: ambiguous, no baseline (fail closed).
+#[test]
+fn old_timeline_bytes_past_a_fork_in_pg_wal_record_no_baseline() {
+    let fork = Lsn::parse_pg("0/3000100").unwrap();
+    let (lab, o) =
+        post_demote_on_node3_with(vec![(1, Lsn::parse_pg("0/9000000").unwrap()), (2, fork)]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.attr("node3", "pgsql-master-baseline"), None);
+    assert_eq!(lab.attr("node3", "pgsql-baseline-origin"), None);
+    let log = lab.log_text("node3");
+    assert!(log.contains("no master baseline recorded"), "{log}");
+    assert!(log.contains("past 0/3000100"), "{log}");
+}
+
+/// The same control file with the old timeline's WAL ending at the fork:
+/// the WAL of timeline 2 counts from its switch point and node3 is ranked
+/// on timeline 2, as its recovery follows it (the attack's MAJOR 2: a
+/// healthy standby ranked on its lagging control file's timeline as
+/// diverged).
+#[test]
+fn the_baseline_counts_the_followed_timeline_from_its_switch_point() {
+    let fork = Lsn::parse_pg("0/3000100").unwrap();
+    let t2_end = Lsn::parse_pg("0/9000000").unwrap();
+    let (lab, o) = post_demote_on_node3_with(vec![(1, fork), (2, t2_end)]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node3", "pgsql-master-baseline"),
+        Some(t2_end.to_string())
+    );
+    let origin = lab
+        .attr("node3", "pgsql-baseline-origin")
+        .unwrap_or_default();
+    assert!(
+        origin.starts_with("2:") && origin.ends_with(":0000000003000100"),
+        "{origin}"
+    );
 }
