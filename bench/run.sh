@@ -125,7 +125,7 @@ envcap() {   # envcap DIR SECS
   for n in $NODES; do
     p=$(lab enter "$n" pgrep -x pacemaker-execd | head -1) || true
     [ -n "$p" ] || { fail "$RA: no pacemaker-execd on $n"; continue; }
-    ( lab enter "$n" timeout -s INT "$secs" strace -f -qq -v -s 65536 -e trace=execve -o "$dir/execd-$n.trace" -p "$p" \
+    ( lab enter "$n" timeout -k 5 -s INT "$secs" strace -f -qq -v -s 65536 -e trace=execve -o "$dir/execd-$n.trace" -p "$p" \
         >/dev/null 2>&1 || true ) &
     pids="$pids $!"
   done
@@ -136,6 +136,31 @@ envcap() {   # envcap DIR SECS
     log "$RA: env captured on $n for intervals: $($PY "$TOOL" envcap "$dir/execd-$n.trace" /resource.d/ "$dir/$n")"
   done
 }
+
+# The cluster healthy before a measurement. An instance that Pacemaker stopped since `lab up` made
+# every later step of that node fail with a misleading message (CI, 2026-12-01: the stock standby
+# was stopped during the execd capture; its direct monitors returned 7 and no recurring monitor
+# ran). Once per phase: say so (log, crm_mon and fail-counts kept in the run directory),
+# `crm_resource --cleanup`, wait, and go on; a cluster still unhealthy after that fails the step.
+ensure_healthy() {   # ensure_healthy DIR WHAT -> 0 healthy (maybe after a cleanup), 1 not
+  local dir=$1 what=$2 n
+  if WAIT_TIMEOUT=20 lab wait 20 >/dev/null 2>&1; then return 0; fi
+  n=$(first_node)
+  lab status > "$dir/unhealthy-before-${what// /-}.txt" 2>&1 || true
+  if [ -e "$dir/cleaned-up" ]; then
+    fail "$RA/$(wc -w <<<"$NODES")n: cluster not healthy before $what, a second time in this phase (crm_mon in $dir/unhealthy-before-${what// /-}.txt)"
+    return 1
+  fi
+  : > "$dir/cleaned-up"
+  log "$RA: cluster not healthy before $what: $(lab state 2>/dev/null | tr '\n' ' ' | cut -c1-300); fail-counts: $(lab enter "$n" crm_mon -1 --failcounts 2>/dev/null | grep -i 'fail-count' | tr -s ' ' | tr '\n' ';' | cut -c1-300); crm_resource --cleanup, then waiting"
+  lab enter "$n" crm_resource --cleanup >/dev/null 2>&1 || true
+  if ! WAIT_TIMEOUT=120 lab wait 120 >/dev/null 2>&1; then
+    fail "$RA/$(wc -w <<<"$NODES")n: cluster not healthy before $what, even after a cleanup (crm_mon in $dir/unhealthy-before-${what// /-}.txt)"
+    return 1
+  fi
+  log "$RA: healthy again after the cleanup (Promoted on $(promoted))"
+}
+first_node() { set -- $NODES; echo "$1"; }
 
 # measure one role's monitor on NODE; env file from the role's interval
 measure_role() {   # measure_role DIR NODE ROLE INTERVAL
@@ -199,7 +224,7 @@ execd_execs() {   # execd_execs DIR
   for n in $NODES; do
     p=$(lab enter "$n" pgrep -x pacemaker-execd | head -1) || true
     [ -n "$p" ] || { fail "$RA: no pacemaker-execd on $n"; continue; }
-    ( lab enter "$n" timeout -s INT "$EXECS_SECS" strace -f -qq -s 256 -e trace=process -o "$dir/execs/execd-$n.trace" -p "$p" \
+    ( lab enter "$n" timeout -k 5 -s INT "$EXECS_SECS" strace -f -qq -s 256 -e trace=process -o "$dir/execs/execd-$n.trace" -p "$p" \
         >/dev/null 2>&1 || true ) &
     pids="$pids $!"
   done
@@ -319,6 +344,11 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
   s=""; for n in $NODES; do [ "$n" != "$m" ] && { s=$n; break; }; done
   sleep 3
   envcap "$dir/env" 10
+  if ! ensure_healthy "$dir" "the monitor measurements"; then return 0; fi
+  if [ -e "$dir/cleaned-up" ]; then   # roles may have moved and the capture may lack a role's env
+    m=$(promoted); s=""; for n in $NODES; do [ "$n" != "$m" ] && { s=$n; break; }; done
+    rm -rf "$dir/env"; envcap "$dir/env" 10
+  fi
   measure_role "$dir/env" "$m" primary $iv_p
   [ "$nn" = 2 ] && measure_role "$dir/env" "$s" standby $iv_s
   if [ "$EXECD_SECS" -gt 0 ]; then
@@ -327,7 +357,7 @@ phase() {   # phase RA "NODES" ROUNDS WITH_FAILOVER
     sleep "$EXECD_SECS"
     execd_times "$dir" "$since"
   fi
-  if [ "$EXECS_SECS" -gt 0 ]; then execd_execs "$dir"; fi
+  if [ "$EXECS_SECS" -gt 0 ] && ensure_healthy "$dir" "the execd trace"; then execd_execs "$dir"; fi
   if [ "$CPU_SECS" -gt 0 ] && { [ "$nn" = 3 ] || [ "$SCALE3" != 1 ]; }; then cpu_idle "$dir"; fi
   local r note=""
   [ "$RA" = stock ] && note="stock agent with the lab's crm_attribute wrapper (adds 1 exec per crm_attribute call)"
