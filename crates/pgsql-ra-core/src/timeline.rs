@@ -129,86 +129,127 @@ pub fn rank(own: u32, end: Lsn, histories: &[(u32, Vec<HistoryEntry>)]) -> Ranki
 }
 
 /// The end of a node's WAL on the history its recovery follows, read by
-/// [`end_on_followed_history`].
+/// [`end_on_followed_history`], and the timeline it is ranked on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct HistoryEnd {
-    /// The end of the local WAL on the followed history: the own timeline's
-    /// part, then the followed timeline's.
+    /// The end of the local WAL along the followed history.
     pub end: Lsn,
     /// The end of the own (control file's) timeline's part, at or before the
-    /// followed timeline's switch point: the end [`rank`] is given.
+    /// followed timeline's fork from it.
     pub own_part: Lsn,
     /// The newer timeline the node's recovery follows, if any.
     pub followed: Option<u32>,
+    /// The timeline the node is ranked on: the followed one, else its own.
+    pub timeline: u32,
+    /// Where that timeline began (its history's last switch point), when known.
+    pub switch_point: Option<Lsn>,
 }
 
 /// The end of the WAL in a stopped or recovering node's `pg_wal` on the
-/// history its recovery replays (issue 11, found by the attack on the
+/// history its recovery replays (issue 11, found by the attacks on the
 /// master-baseline's `pg_wal` reading): `own` and `checkpoint` are the
-/// control file's timeline and checkpoint location, `histories` the
-/// history files in `pg_wal`, and `read(timeline, from)` the end of the
-/// valid WAL on `timeline` from `from` (`pg_waldump`).
+/// control file's timeline and checkpoint location, `histories` every
+/// history file in `pg_wal` of `own` and newer (all read: a file that could
+/// not be read must fail the caller, not be left out), and `read(timeline,
+/// from)` the end of the valid WAL on `timeline` from `from` (`pg_waldump`).
 ///
 /// Rule: recovery with `recovery_target_timeline = 'latest'` (PostgreSQL's
-/// default from 12) follows the newest timeline N whose history holds a
-/// switch point S from `own` at or after the checkpoint (PostgreSQL refuses
-/// a target whose fork lies before the checkpoint: `xlogrecovery.c`). The
-/// WAL of `own` counts only up to S; N's WAL is read from its own last
-/// switch point (a streamed segment of N starts at its segment's beginning,
-/// `walreceiverfuncs.c`). Without such an N, the own timeline's end is the
-/// end.
+/// default from 12) follows the newest timeline N found by probing `own +
+/// 1`, `own + 2`, … until a history file is missing (`findNewestTimeLine`,
+/// `timeline.c`); N must descend from `own` with its fork at or after the
+/// checkpoint, or recovery refuses it (`xlogrecovery.c`). The WAL is then
+/// read hop by hop along N's history: each timeline from where it began up
+/// to its switch point, N from its last switch point; a hop that ends
+/// before its switch point ends the chain there unless the next timeline's
+/// WAL is readable (a segment restored from the archive holds the switch
+/// segment under the new timeline's name). Without N, the own timeline's
+/// end is the end.
 ///
 /// # Errors
-/// Fail closed, in words: a read failed; or the own timeline's WAL goes on
-/// past S although N is the followed history (bytes of `own` past the fork
-/// are either a divergence the node replayed or stale bytes of an old
-/// timeline recovery skips: from the files alone nobody can tell which);
-/// or the node reached S and N's WAL cannot be read.
+/// Fail closed, in words: a read failed; N does not descend from `own` or
+/// forked before the checkpoint; a timeline's WAL goes on past its switch
+/// point on the followed history (bytes of a divergence the node replayed
+/// or stale bytes recovery skips: from the files alone nobody can tell
+/// which); or a hop reached its switch point and the next timeline's WAL
+/// cannot be read.
 pub fn end_on_followed_history(
     own: u32,
     checkpoint: Lsn,
     histories: &[(u32, Vec<HistoryEntry>)],
     mut read: impl FnMut(u32, Lsn) -> Result<Lsn, String>,
 ) -> Result<HistoryEnd, String> {
-    let raw = read(own, checkpoint)?;
-    let followed = histories
-        .iter()
-        .filter(|(t, _)| *t > own)
-        .filter_map(|(t, entries)| {
-            let fork = entries.iter().find(|e| e.parent == own)?;
-            let last = entries.last()?;
-            (fork.switch_point >= checkpoint).then_some((*t, fork.switch_point, last.switch_point))
-        })
-        .max_by_key(|(t, _, _)| *t);
-    let Some((tli, fork, last)) = followed else {
+    let of = |t: u32| histories.iter().find(|(tli, _)| *tli == t).map(|(_, h)| h);
+    let own_switch = of(own).and_then(|h| h.last()).map(|e| e.switch_point);
+    let mut newest = None;
+    let mut probe = own;
+    while let Some(next) = probe.checked_add(1).filter(|t| of(*t).is_some()) {
+        newest = Some(next);
+        probe = next;
+    }
+    let Some(tli) = newest else {
+        let raw = read(own, checkpoint)?;
         return Ok(HistoryEnd {
             end: raw,
             own_part: raw,
             followed: None,
+            timeline: own,
+            switch_point: own_switch,
         });
     };
-    if raw > fork {
+    let entries = of(tli).map(Vec::as_slice).unwrap_or_default();
+    let Some(k) = entries.iter().position(|e| e.parent == own) else {
         return Err(format!(
-            "my timeline {own} WAL in pg_wal goes on to {} past {}, where timeline {tli} (the one my recovery follows) forked from it",
-            raw.to_pg(),
-            fork.to_pg()
+            "timeline {tli}, the newest in pg_wal, does not descend from my timeline {own}"
+        ));
+    };
+    if entries[k].switch_point < checkpoint {
+        return Err(format!(
+            "timeline {tli}, the newest in pg_wal, forked from my timeline {own} at {}, before my checkpoint {}",
+            entries[k].switch_point.to_pg(),
+            checkpoint.to_pg()
         ));
     }
-    let newer = read(tli, last.max(checkpoint));
-    let end = match newer {
-        Ok(e) => raw.max(e),
-        Err(_) if raw < fork => raw,
-        Err(e) => {
+    // The hops: (timeline, where it began, where it ended on N's history).
+    let mut hops = vec![(own, checkpoint, Some(entries[k].switch_point))];
+    for w in entries[k..].windows(2) {
+        hops.push((w[1].parent, w[0].switch_point, Some(w[1].switch_point)));
+    }
+    let last = entries.last().map(|e| e.switch_point);
+    hops.push((tli, last.unwrap_or(checkpoint), None));
+    let mut end = Lsn::ZERO;
+    let mut own_part = Lsn::ZERO;
+    let mut reached = true;
+    for (i, (t, start, bound)) in hops.into_iter().enumerate() {
+        let got = match read(t, start.max(checkpoint)) {
+            Ok(e) => e,
+            Err(e) if i == 0 => return Err(e),
+            Err(_) if !reached => break,
+            Err(e) => {
+                return Err(format!(
+                    "my WAL reached timeline {t}'s start {} but its WAL cannot be read: {e}",
+                    start.to_pg()
+                ))
+            }
+        };
+        if let Some(b) = bound.filter(|b| got > *b) {
             return Err(format!(
-                "my WAL reached timeline {tli}'s switch point {} but its WAL cannot be read: {e}",
-                fork.to_pg()
-            ))
+                "my timeline {t} WAL in pg_wal goes on to {} past {}, where the history my recovery follows (timeline {tli}) left it",
+                got.to_pg(),
+                b.to_pg()
+            ));
         }
-    };
+        if i == 0 {
+            own_part = got;
+        }
+        end = end.max(got);
+        reached = bound.is_none_or(|b| got >= b);
+    }
     Ok(HistoryEnd {
         end,
-        own_part: raw,
+        own_part,
         followed: Some(tli),
+        timeline: tli,
+        switch_point: last,
     })
 }
 
@@ -316,38 +357,115 @@ mod tests {
     }
 
     #[test]
-    fn a_history_forked_before_the_checkpoint_is_not_followed() {
-        // PostgreSQL refuses a target timeline that forked before the
-        // checkpoint: the node stays on its own timeline and all of it counts.
-        let hist = vec![(2, h("1 0/1000000 promoted"))];
-        let e = end_on_followed_history(
-            1,
-            lsn("0/2000000"),
-            &hist,
-            reader(Some(lsn("0/5000000")), Some(lsn("0/9000000"))),
-        )
-        .unwrap();
-        assert_eq!((e.end, e.followed), (lsn("0/5000000"), None));
-    }
-
-    #[test]
-    fn several_hops_read_the_newest_timeline_from_its_last_switch_point() {
+    fn several_hops_read_each_timeline_of_the_followed_history() {
         let hist = vec![
             (2, h("1 0/3000100 promoted")),
             (3, h("1 0/3000100 promoted\n2 0/4000000 promoted")),
         ];
         let mut asked = Vec::new();
-        let mut inner = reader(Some(lsn("0/3000100")), None);
         let e = end_on_followed_history(1, lsn("0/2000000"), &hist, |t, from| {
             asked.push((t, from));
-            if t == 3 {
-                return Ok(lsn("0/4500000"));
-            }
-            inner(t, from)
+            Ok(match t {
+                1 => lsn("0/3000100"),
+                2 => lsn("0/4000000"),
+                _ => lsn("0/4500000"),
+            })
         })
         .unwrap();
-        assert_eq!((e.end, e.followed), (lsn("0/4500000"), Some(3)));
-        assert_eq!(asked, vec![(1, lsn("0/2000000")), (3, lsn("0/4000000"))]);
+        assert_eq!(
+            (e.end, e.followed, e.timeline),
+            (lsn("0/4500000"), Some(3), 3)
+        );
+        assert_eq!(e.switch_point, Some(lsn("0/4000000")));
+        assert_eq!(
+            asked,
+            vec![
+                (1, lsn("0/2000000")),
+                (2, lsn("0/3000100")),
+                (3, lsn("0/4000000"))
+            ]
+        );
+    }
+
+    /// PostgreSQL probes history files one number after the other: with 2
+    /// and 4 but no 3, recovery follows 2.
+    #[test]
+    fn the_followed_timeline_is_the_last_of_consecutive_history_files() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (4, h("1 0/3000100 promoted\n3 0/4000000 promoted")),
+        ];
+        let e = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/3000100")), Some(lsn("0/3800000"))),
+        )
+        .unwrap();
+        assert_eq!((e.end, e.followed), (lsn("0/3800000"), Some(2)));
+    }
+
+    /// The newest history file forked before the checkpoint or from another
+    /// timeline: recovery refuses it (a stopped node would not start), the
+    /// node is ambiguous: fail closed.
+    #[test]
+    fn a_newest_timeline_recovery_refuses_fails_closed() {
+        for text in ["1 0/1000000 promoted", "7 0/3000100 promoted"] {
+            let hist = vec![(2, h(text))];
+            let r = end_on_followed_history(
+                1,
+                lsn("0/2000000"),
+                &hist,
+                reader(Some(lsn("0/5000000")), None),
+            );
+            assert!(r.is_err(), "{text}: {r:?}");
+        }
+    }
+
+    /// Found by the attack on eed8e06 (MAJOR), fixed since: a multi-hop history where the node's
+    /// recovery is on the intermediate timeline. Timeline 2 forked from 1 at
+    /// 0/3000100 (after the checkpoint), timeline 3 from 2 at 0/5000000.
+    /// The node replayed timeline 1 to the fork and then streamed timeline 2
+    /// to 0/4800000 (valid WAL, before 3's fork): it has nothing of timeline
+    /// 3 yet. Its end of WAL is 0/4800000 on the followed history
+    /// (1 -> 2 -> 3), but the rule reads only timeline 3 from 0/5000000,
+    /// finds nothing and fails closed: a healthy standby (possibly the one
+    /// holding acknowledged writes) gets no baseline and the promotion of
+    /// another node goes on.
+    #[test]
+    fn an_intermediate_timeline_of_the_followed_history_counts() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (3, h("1 0/3000100 promoted\n2 0/5000000 promoted")),
+        ];
+        let r = end_on_followed_history(
+            1,
+            lsn("0/2000000"),
+            &hist,
+            reader(Some(lsn("0/3000100")), Some(lsn("0/4800000"))),
+        );
+        let e = r.expect("a node on timeline 2 before 3's fork is not ambiguous");
+        assert_eq!(e.end, lsn("0/4800000"));
+    }
+
+    /// Found by the attack on eed8e06 (MINOR, consistency), fixed since: the ambiguity the rule
+    /// fails closed on for the own timeline (bytes past the fork) is not
+    /// checked for an intermediate timeline: timeline 2's WAL goes on to
+    /// 0/5800000, past timeline 3's fork from it at 0/5000000, and the end
+    /// is taken from timeline 3 without a word.
+    #[test]
+    fn intermediate_timeline_bytes_past_its_fork_are_ambiguous_too() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (3, h("1 0/3000100 promoted\n2 0/5000000 promoted")),
+        ];
+        let r = end_on_followed_history(1, lsn("0/2000000"), &hist, |t, from| match t {
+            1 => Ok(lsn("0/3000100")),
+            2 => Ok(lsn("0/5800000").max(from)),
+            3 if from <= lsn("0/5400000") => Ok(lsn("0/5400000")),
+            _ => Err("no WAL".into()),
+        });
+        assert!(r.is_err(), "{r:?}");
     }
 
     #[test]

@@ -75,10 +75,10 @@ fn record_master_baseline_at(ctx: &mut Ctx<'_, '_>, lsn: Lsn) -> Result<Lsn, Out
 /// banned on this node's numbers, and the promotion goes on).
 pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
     let mut lsn = own_location(ctx)?;
-    let mut rank_end = None;
+    let mut from_pg_wal = None;
     if ctx.agent.params.rep_mode == RepMode::Sync && ctx.agent.params.node_list.len() >= 3 {
         match local_wal_end(ctx) {
-            Ok(he) => {
+            Ok((he, system_id)) => {
                 if he.end > lsn {
                     ctx.log(
                         LogLevel::Info,
@@ -89,12 +89,13 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
                     );
                     lsn = he.end;
                 }
-                // Recovery follows a newer timeline: the own timeline's
-                // part (at or before its fork) ranks the node, as PostgreSQL
-                // would (the location past the fork is the newer timeline's).
-                if he.followed.is_some() {
-                    rank_end = Some(he.own_part);
-                }
+                // Ranked on the timeline the end was read along (the one
+                // recovery follows), never on a guess from the WAL receiver.
+                from_pg_wal = Some(Origin {
+                    timeline: he.timeline,
+                    system_id,
+                    switch_point: he.switch_point,
+                });
             }
             Err(e) => {
                 for name in [
@@ -111,7 +112,11 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
             }
         }
     }
-    let origin = own_origin(ctx, rank_end.unwrap_or(lsn)).map(|o| o.to_attr());
+    let origin = match from_pg_wal {
+        Some(o) => Some(o),
+        None => own_origin(ctx, lsn),
+    }
+    .map(|o| o.to_attr());
     let name = ctx.agent.names.baseline_origin.clone();
     let r = match origin.as_deref() {
         Some(v) => ctx.attrs.set_own(ctx.world.cluster, &name, v).map(|_| ()),
@@ -131,16 +136,17 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
 /// timeline from its last checkpoint, up to a newer timeline's switch point,
 /// then that timeline), read with the server port's `pg_controldata` and
 /// `pg_waldump`.
-fn local_wal_end(ctx: &mut Ctx<'_, '_>) -> Result<HistoryEnd, String> {
+fn local_wal_end(ctx: &mut Ctx<'_, '_>) -> Result<(HistoryEnd, u64), String> {
     let control = ctx.world.server.control_data().map_err(|e| e.to_string())?;
-    let histories = history_files(ctx, control.timeline);
+    let histories = history_files_checked(ctx, control.timeline)?;
     let server = &mut *ctx.world.server;
-    end_on_followed_history(
+    let he = end_on_followed_history(
         control.timeline,
         control.checkpoint,
         &histories,
         |t, from| server.wal_end(t, from),
-    )
+    )?;
+    Ok((he, control.system_id))
 }
 
 /// The local timeline and system identifier, `None` (logged) when the
@@ -199,6 +205,32 @@ pub(super) fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
 /// parsed. A listing, read or parse error is logged and the file left out
 /// (the node is then ranked on an older timeline: never above its data).
 pub(super) fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<HistoryEntry>)> {
+    let (out, errors) = read_history_files(ctx, own);
+    for e in errors {
+        ctx.log(LogLevel::Warn, &e);
+    }
+    out
+}
+
+/// [`history_files`] where a file that cannot be listed, read or parsed is
+/// an error (in words): the end of WAL along the followed history
+/// ([`end_on_followed_history`]) must not be read without it.
+pub(super) fn history_files_checked(
+    ctx: &mut Ctx<'_, '_>,
+    own: u32,
+) -> Result<Vec<(u32, Vec<HistoryEntry>)>, String> {
+    let (out, errors) = read_history_files(ctx, own);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+fn read_history_files(
+    ctx: &mut Ctx<'_, '_>,
+    own: u32,
+) -> (Vec<(u32, Vec<HistoryEntry>)>, Vec<String>) {
     let wal_dir = if ctx.facts.pg_version.is_some_and(|v| v < 1000) {
         "pg_xlog"
     } else {
@@ -210,12 +242,10 @@ pub(super) fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<Hi
     );
     let names = match ctx.world.fs.list_dir(&dir) {
         Ok(names) => names,
-        Err(e) => {
-            ctx.log(LogLevel::Warn, &format!("Can't list {dir}: {e}"));
-            return Vec::new();
-        }
+        Err(e) => return (Vec::new(), vec![format!("Can't list {dir}: {e}")]),
     };
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for name in names {
         let Some(tli) = history_file_timeline(&name).filter(|t| *t >= own) else {
             continue;
@@ -224,13 +254,13 @@ pub(super) fn history_files(ctx: &mut Ctx<'_, '_>, own: u32) -> Vec<(u32, Vec<Hi
         match ctx.world.fs.read(&path) {
             Ok(Some(text)) => match parse_history(&text) {
                 Ok(entries) => out.push((tli, entries)),
-                Err(e) => ctx.log(LogLevel::Warn, &format!("{path}: {e}; ignored")),
+                Err(e) => errors.push(format!("{path}: {e}; ignored")),
             },
             Ok(None) => {}
-            Err(e) => ctx.log(LogLevel::Warn, &format!("Can't read {path}: {e}; ignored")),
+            Err(e) => errors.push(format!("Can't read {path}: {e}; ignored")),
         }
     }
-    out
+    (out, errors)
 }
 
 /// A node's published `<rsc>-xlog-tli`: `Ok(None)` when not published (the

@@ -4,7 +4,8 @@
 
 use super::control::control;
 use super::elect::{
-    history_files, own_location, own_origin, record_master_baseline_and_origin, withdraw_location,
+    history_files, history_files_checked, own_location, own_origin,
+    record_master_baseline_and_origin, withdraw_location,
 };
 use super::Ctx;
 use crate::decide::notify::{
@@ -17,7 +18,7 @@ use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{Lifetime, LogLevel};
 use crate::score::Score;
 use crate::status::PgStatus;
-use crate::timeline::{end_on_followed_history, rank, HistoryEntry};
+use crate::timeline::{end_on_followed_history, HistoryEntry};
 
 /// Runs `notify`: decides with [`notify_decision`], then carries it out.
 pub fn notify(ctx: &mut Ctx<'_, '_>) -> Outcome {
@@ -147,9 +148,9 @@ fn read_election_location(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<(Lsn, Ori
 /// the checkpoint and its timeline, `pg_waldump` from that checkpoint the
 /// end of WAL on the history the node's recovery follows
 /// ([`end_on_followed_history`]: old-timeline bytes past a newer
-/// timeline's fork are never counted); the timeline is raised from the
-/// history files like the election's ([`rank`]). `None` (logged) when
-/// either cannot tell.
+/// timeline's fork are never counted), and the node ranked on that
+/// followed timeline. `None` (logged) when either cannot tell, a history
+/// file included.
 fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
     let control = match ctx.world.server.control_data() {
         Ok(c) => c,
@@ -161,7 +162,16 @@ fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
             return None;
         }
     };
-    let histories = history_files(ctx, control.timeline);
+    let histories = match history_files_checked(ctx, control.timeline) {
+        Ok(h) => h,
+        Err(e) => {
+            ctx.log(
+                LogLevel::Info,
+                &format!("Can't read my timeline history files for the pre-promote check: {e}"),
+            );
+            return None;
+        }
+    };
     let server = &mut *ctx.world.server;
     let he = match end_on_followed_history(
         control.timeline,
@@ -179,11 +189,10 @@ fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
         }
     };
     let end = he.end;
-    let ranking = rank(control.timeline, he.own_part, &histories);
     let origin = Origin {
-        timeline: ranking.timeline,
+        timeline: he.timeline,
         system_id: control.system_id,
-        switch_point: ranking.switch_point,
+        switch_point: he.switch_point,
     };
     ctx.log(
         LogLevel::Info,

@@ -1916,3 +1916,150 @@ fn the_baseline_counts_the_followed_timeline_from_its_switch_point() {
         "{origin}"
     );
 }
+
+/// [`ForkedPgWal`] whose WAL receiver process is seen running (a standby
+/// retrying its upstream: `wal_receiver_running` true).
+struct StreamingForkedPgWal(ForkedPgWal);
+
+impl DataDir for StreamingForkedPgWal {
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        self.0.control_data()
+    }
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        self.0.wal_end(timeline, from)
+    }
+}
+
+impl Server for StreamingForkedPgWal {
+    fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
+        self.0.postmaster_pid()
+    }
+    fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
+        self.0.remove_stale_pid_file()
+    }
+    fn start(&mut self) -> Result<(), ProcessError> {
+        self.0.start()
+    }
+    fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
+        self.0.stop(mode)
+    }
+    fn promote(&mut self) -> Result<(), ProcessError> {
+        self.0.promote()
+    }
+    fn reload(&mut self) -> Result<(), ProcessError> {
+        self.0.reload()
+    }
+    fn wal_receiver_running(&mut self, _postmaster_pid: u32) -> Result<bool, ProcessError> {
+        Ok(true)
+    }
+}
+
+/// [`post_demote_on_node3_with`] with the text of `00000002.history` and
+/// the WAL receiver's state given.
+fn post_demote_on_node3_streaming(
+    history: &str,
+    ends: Vec<(u32, Lsn)>,
+    streaming: bool,
+) -> (Lab, Outcome) {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    lab.fs("node3").put(
+        &format!("{PGDATA}/pg_wal/00000002.history"),
+        history,
+        "postgres",
+        0o600,
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    let o = lab.run_wrapped_server(
+        "node3",
+        Action::Notify,
+        &env,
+        |pg| Box::new(pg),
+        move |pg| {
+            let inner = ForkedPgWal {
+                pg,
+                control_timeline: 1,
+                checkpoint: Lsn::parse_pg("0/2000000").unwrap(),
+                ends,
+            };
+            if streaming {
+                Box::new(StreamingForkedPgWal(inner))
+            } else {
+                Box::new(inner)
+            }
+        },
+    );
+    (lab, o)
+}
+
+/// Found by the attack on eed8e06 (MAJOR), fixed since: the history file that bounds the baseline is
+/// unreadable (here: not parsable, e.g. damaged; a permission error takes
+/// the same path). `history_files` logs and leaves it out, so no newer
+/// timeline is "followed" and all of timeline 1's bytes in `pg_wal` count:
+/// exactly the stale bytes past the fork that eed8e06 meant to exclude
+/// (baseline 0/9000000). A read error must fail closed (no baseline), as
+/// the rule says for every other read error.
+#[test]
+fn an_unreadable_history_file_records_no_baseline() {
+    let fork = Lsn::parse_pg("0/3000100").unwrap();
+    let (lab, o) = post_demote_on_node3_streaming(
+        "1\t0/30Z0100\tno recovery target specified\n",
+        vec![(1, Lsn::parse_pg("0/9000000").unwrap()), (2, fork)],
+        false,
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node3", "pgsql-master-baseline"),
+        None,
+        "log: {}",
+        lab.log_text("node3")
+    );
+}
+
+/// Found by the attack on eed8e06 (BLOCKER), fixed since: timeline 2 forked from timeline 1 at
+/// 0/1000000, before node3's checkpoint (0/2000000): PostgreSQL refuses to
+/// follow it (xlogrecovery.c, "requested timeline 2 is not a child of this
+/// server's history"; a running standby: "forked off current database
+/// system timeline 1 before current recovery point"), and the rule agrees
+/// (no followed timeline, baseline = all of timeline 1 = 0/9000000). But
+/// with its WAL receiver process seen running (a standby retrying; the WAL
+/// receiver fetches the upstream's history files even for a timeline it
+/// cannot follow), `own_origin` ranks it with end 0 on timeline 2: origin
+/// `2:<sysid>:0/1000000` paired with a baseline of timeline 1's diverged
+/// WAL. A promotee on timeline 2 (same switch point) with a lower baseline
+/// then yields to node3, which holds none of timeline 2's WAL past
+/// 0/1000000.
+#[test]
+fn a_streaming_standby_is_not_ranked_on_a_timeline_forked_before_its_checkpoint() {
+    let (lab, o) = post_demote_on_node3_streaming(
+        "1\t0/1000000\tno recovery target specified\n",
+        vec![(1, Lsn::parse_pg("0/9000000").unwrap())],
+        true,
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    let baseline = lab.attr("node3", "pgsql-master-baseline");
+    let origin = lab
+        .attr("node3", "pgsql-baseline-origin")
+        .unwrap_or_default();
+    assert!(
+        baseline.is_none() || !origin.starts_with("2:"),
+        "baseline {baseline:?} of timeline 1's WAL ranked on {origin}"
+    );
+}
