@@ -128,6 +128,38 @@ pub fn rank(own: u32, end: Lsn, histories: &[(u32, Vec<HistoryEntry>)]) -> Ranki
     best
 }
 
+/// The history files a node on timeline `own` may be ranked by: its own,
+/// and the newest timeline N found by probing `own + 1`, `own + 2`, …
+/// until a file is missing (PostgreSQL's `findNewestTimeLine`), when N
+/// descends from `own` with its fork at or after `checkpoint` (when known):
+/// recovery refuses any other target and never falls back to an older one
+/// (`xlogrecovery.c`). Found by the third attack on issue 11's baseline:
+/// the election's origin ranked a streaming standby on a timeline forked
+/// before its checkpoint.
+pub fn followable(
+    own: u32,
+    checkpoint: Option<Lsn>,
+    histories: Vec<(u32, Vec<HistoryEntry>)>,
+) -> Vec<(u32, Vec<HistoryEntry>)> {
+    let has = |t: u32| histories.iter().any(|(tli, _)| *tli == t);
+    let mut newest = None;
+    let mut probe = own;
+    while let Some(next) = probe.checked_add(1).filter(|t| has(*t)) {
+        newest = Some(next);
+        probe = next;
+    }
+    histories
+        .into_iter()
+        .filter(|(t, entries)| {
+            *t == own
+                || (Some(*t) == newest
+                    && entries
+                        .iter()
+                        .any(|e| e.parent == own && checkpoint.is_none_or(|c| e.switch_point >= c)))
+        })
+        .collect()
+}
+
 /// The end of a node's WAL on the history its recovery follows, read by
 /// [`end_on_followed_history`], and the timeline it is ranked on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -159,19 +191,21 @@ pub struct HistoryEnd {
 /// `timeline.c`); N must descend from `own` with its fork at or after the
 /// checkpoint, or recovery refuses it (`xlogrecovery.c`). The WAL is then
 /// read hop by hop along N's history: each timeline from where it began up
-/// to its switch point, N from its last switch point; a hop that ends
-/// before its switch point ends the chain there unless the next timeline's
-/// WAL is readable (a segment restored from the archive holds the switch
-/// segment under the new timeline's name). Without N, the own timeline's
-/// end is the end.
+/// to its switch point, N from its last switch point. A hop that cannot be
+/// read is skipped when a later one can (recovery reads each segment from
+/// the newest timeline's file that holds it, `XLogFileReadAnyTLI`: after an
+/// archive restore the switch segment may exist only under the newer
+/// timeline's name); trailing hops that cannot be read end the chain when
+/// the last hop read ended before its switch point (the node never reached
+/// them). Without N, the own timeline's end is the end.
 ///
 /// # Errors
 /// Fail closed, in words: a read failed; N does not descend from `own` or
 /// forked before the checkpoint; a timeline's WAL goes on past its switch
 /// point on the followed history (bytes of a divergence the node replayed
 /// or stale bytes recovery skips: from the files alone nobody can tell
-/// which); or a hop reached its switch point and the next timeline's WAL
-/// cannot be read.
+/// which); or the last hop read reached its switch point and no later
+/// timeline's WAL can be read.
 pub fn end_on_followed_history(
     own: u32,
     checkpoint: Lsn,
@@ -218,17 +252,24 @@ pub fn end_on_followed_history(
     hops.push((tli, last.unwrap_or(checkpoint), None));
     let mut end = Lsn::ZERO;
     let mut own_part = Lsn::ZERO;
+    // Whether the last hop read reached its switch point, and the error of
+    // the hops after it that could not be read (a later timeline's file
+    // may hold their segments: recovery reads each segment from the newest
+    // timeline's file that has it, `XLogFileReadAnyTLI`).
     let mut reached = true;
+    let mut gap: Option<String> = None;
     for (i, (t, start, bound)) in hops.into_iter().enumerate() {
         let got = match read(t, start.max(checkpoint)) {
             Ok(e) => e,
             Err(e) if i == 0 => return Err(e),
-            Err(_) if !reached => break,
             Err(e) => {
-                return Err(format!(
-                    "my WAL reached timeline {t}'s start {} but its WAL cannot be read: {e}",
-                    start.to_pg()
-                ))
+                gap.get_or_insert_with(|| {
+                    format!(
+                        "my WAL reached timeline {t}'s start {} but its WAL cannot be read: {e}",
+                        start.to_pg()
+                    )
+                });
+                continue;
             }
         };
         if let Some(b) = bound.filter(|b| got > *b) {
@@ -243,6 +284,10 @@ pub fn end_on_followed_history(
         }
         end = end.max(got);
         reached = bound.is_none_or(|b| got >= b);
+        gap = None;
+    }
+    if let Some(e) = gap.filter(|_| reached) {
+        return Err(e);
     }
     Ok(HistoryEnd {
         end,
@@ -466,6 +511,79 @@ mod tests {
             _ => Err("no WAL".into()),
         });
         assert!(r.is_err(), "{r:?}");
+    }
+
+    /// Third attack on ae3cb15 (BLOCKER class, under-count): recovery picks,
+    /// for each segment, the file of the newest timeline on its history
+    /// whose start segment is at or before it (`XLogFileReadAnyTLI`,
+    /// xlogrecovery.c); a segment restored from the archive is kept in
+    /// `pg_wal` under that newest timeline's name only (the older
+    /// timelines' copies are archived as `.partial`, which restore_command
+    /// is never asked for). Timelines 2 and 3 began in segment 3 (two quick
+    /// failovers, 0/3000100 and 0/3000200); `00000001…03` ends at 0/3000080
+    /// (received before the first failover), there is no `00000002…03`,
+    /// and `00000003…03` plus later segments hold the WAL up to 0/3800000,
+    /// which recovery replays (and this sync standby may have
+    /// acknowledged). The `break` on an unreadable hop after one that ended
+    /// early returns 0/3000080 as if certain: a standby at 0/3500000 on
+    /// timeline 3 then holds "more" and takes over. Either count 0/3800000
+    /// or fail closed; never a lower end.
+    #[test]
+    fn a_later_timeline_holding_the_switch_segment_is_not_cut_off_by_an_early_hop() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (3, h("1 0/3000100 promoted\n2 0/3000200 promoted")),
+        ];
+        let r = end_on_followed_history(1, lsn("0/2000000"), &hist, |t, from| match t {
+            1 => Ok(lsn("0/3000080")),
+            3 if from <= lsn("0/3800000") => Ok(lsn("0/3800000")),
+            _ => Err(format!("could not find file of timeline {t}")),
+        });
+        assert!(
+            r.as_ref().map_or(true, |e| e.end >= lsn("0/3800000")),
+            "under-counted end {:?} although timeline 3's WAL to 0/3800000 is in pg_wal",
+            r.map(|e| e.end.to_pg())
+        );
+    }
+
+    /// Third attack on ae3cb15 (MAJOR, a healthy standby fails closed): the
+    /// same two failovers in segment 3, the own timeline's file reaching
+    /// the first switch point exactly, no `00000002…03` (the segment is
+    /// kept only as `00000003…03`, which holds timeline 2's 0/3000100 to
+    /// 0/3000200 too), timeline 3's WAL readable to 0/3800000. Recovery
+    /// replays all of it; the rule fails closed ("reached timeline 2's
+    /// start but its WAL cannot be read").
+    #[test]
+    fn an_intermediate_timeline_kept_only_in_the_next_timelines_segment_is_healthy() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (3, h("1 0/3000100 promoted\n2 0/3000200 promoted")),
+        ];
+        let r = end_on_followed_history(1, lsn("0/2000000"), &hist, |t, from| match t {
+            1 => Ok(lsn("0/3000100")),
+            3 if from <= lsn("0/3800000") => Ok(lsn("0/3800000")),
+            _ => Err(format!("could not find file of timeline {t}")),
+        });
+        assert_eq!(r.map(|e| e.end), Ok(lsn("0/3800000")));
+    }
+
+    #[test]
+    fn only_the_newest_consecutive_followable_history_ranks() {
+        let two = (2, h("1 0/3000100 promoted"));
+        let four = (4, h("1 0/3000100 promoted\n3 0/4000000 promoted"));
+        let kept =
+            |c, hs| -> Vec<u32> { followable(1, c, hs).into_iter().map(|(t, _)| t).collect() };
+        assert_eq!(kept(None, vec![two.clone(), four.clone()]), vec![2]);
+        assert_eq!(kept(Some(lsn("0/2000000")), vec![two.clone()]), vec![2]);
+        // Forked before the checkpoint: refused, and no older one instead.
+        assert!(kept(Some(lsn("0/3500000")), vec![two.clone()]).is_empty());
+        let three = (3, h("1 0/2800000 promoted\n2 0/3000000 promoted"));
+        let three_from_1 = (3, h("1 0/1000000 promoted"));
+        assert_eq!(
+            kept(Some(lsn("0/2000000")), vec![two.clone(), three]),
+            vec![3]
+        );
+        assert!(kept(Some(lsn("0/2000000")), vec![two, three_from_1]).is_empty());
     }
 
     #[test]

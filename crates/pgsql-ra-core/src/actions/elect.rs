@@ -19,7 +19,8 @@ use crate::quote::quoted;
 use crate::score::Score;
 use crate::status::DataStatus;
 use crate::timeline::{
-    end_on_followed_history, history_file_timeline, parse_history, rank, HistoryEnd, HistoryEntry,
+    end_on_followed_history, followable, history_file_timeline, parse_history, rank, HistoryEnd,
+    HistoryEntry,
 };
 
 /// The local location: the greater of the replay and receive locations
@@ -98,13 +99,18 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
                 });
             }
             Err(e) => {
-                for name in [
-                    ctx.agent.names.master_baseline.clone(),
-                    ctx.agent.names.baseline_origin.clone(),
-                ] {
-                    let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
-                    ctx.warn_on_err("deleting the master baseline", r);
-                }
+                let name = ctx.agent.names.master_baseline.clone();
+                let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
+                ctx.warn_on_err("deleting the master baseline", r);
+                // Withheld, not absent: the pre-promote check of the others
+                // must not fall back to this node's election location
+                // (replay and receive only) as if no demote had happened.
+                let name = ctx.agent.names.baseline_origin.clone();
+                let r = ctx
+                    .attrs
+                    .set_own(ctx.world.cluster, &name, BASELINE_WITHHELD)
+                    .map(|_| ());
+                ctx.warn_on_err("marking the master baseline withheld", r);
                 return Err(Outcome::fail(
                     OcfExit::ErrGeneric,
                     format!("Can't read the end of my WAL ({e}); no master baseline recorded"),
@@ -131,6 +137,13 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
     record_master_baseline_at(ctx, lsn)
 }
 
+/// The value of `<rsc>-baseline-origin` of a node that withheld its
+/// master-baseline at post-demote (its end of WAL could not be read, or
+/// was ambiguous): the others' pre-promote check then runs no fallback on
+/// its election location, and the promotion goes on (issue 11, third
+/// attack on the baseline's `pg_wal` reading).
+pub const BASELINE_WITHHELD: &str = "withheld";
+
 /// The end of the valid WAL in the local `pg_wal` on the history the
 /// node's recovery follows ([`end_on_followed_history`]: the control file's
 /// timeline from its last checkpoint, up to a newer timeline's switch point,
@@ -151,15 +164,27 @@ fn local_wal_end(ctx: &mut Ctx<'_, '_>) -> Result<(HistoryEnd, u64), String> {
 
 /// The local timeline and system identifier, `None` (logged) when the
 /// server cannot report them: the election then compares LSNs alone (stock).
-/// The timeline is raised to a newer one from the history files in the WAL
-/// directory only when `my_end` (the local end of WAL) is at or before that
-/// timeline's switch point from the own one ([`crate::timeline::rank`]).
+/// The timeline (with the checkpoint) comes from the control file, SQL's
+/// only when `pg_controldata` fails. It is raised only to the timeline
+/// recovery would follow ([`followable`]), and only when `my_end` (the
+/// local end of WAL) is at or before its switch point from the own one or
+/// a WAL receiver runs ([`crate::timeline::rank`]).
 pub(super) fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
-    let timeline = ctx.world.db.timeline();
+    // The control file (`pg_controldata`) gives the timeline and the
+    // checkpoint together; SQL (`pg_control_checkpoint()`, the same file)
+    // the timeline alone when it cannot be read.
+    let control = ctx.world.server.control_data().ok();
+    let timeline = match &control {
+        Some(c) => Ok(Some(c.timeline)),
+        None => ctx.world.db.timeline(),
+    };
     let system_id = ctx.world.db.system_identifier();
     match (timeline, system_id) {
         (Ok(Some(timeline)), Ok(Some(system_id))) => {
-            let histories = history_files(ctx, timeline);
+            // Only a history recovery would follow ranks the node (the
+            // checkpoint from the control file; unknown: not checked).
+            let checkpoint = control.map(|c| c.checkpoint);
+            let histories = followable(timeline, checkpoint, history_files(ctx, timeline));
             // A standby whose WAL receiver streams right now follows its
             // upstream's timeline: the WAL it received past a switch point
             // is that timeline's (its checkpoint timeline only lags until

@@ -5,7 +5,7 @@
 use super::control::control;
 use super::elect::{
     history_files, history_files_checked, own_location, own_origin,
-    record_master_baseline_and_origin, withdraw_location,
+    record_master_baseline_and_origin, withdraw_location, BASELINE_WITHHELD,
 };
 use super::Ctx;
 use crate::decide::notify::{
@@ -82,6 +82,17 @@ fn read_baseline_origin(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<Origin> {
     match ctx.world.cluster.get_attr(node, name, Lifetime::Reboot) {
         Ok(Some(v)) => Origin::parse_attr(&v).ok(),
         _ => None,
+    }
+}
+
+/// Whether `node` withheld its master-baseline at post-demote
+/// ([`BASELINE_WITHHELD`]); an unreadable attribute counts as withheld
+/// (no fallback on weaker evidence).
+fn baseline_withheld(ctx: &mut Ctx<'_, '_>, node: &str) -> bool {
+    let name = &ctx.agent.names.baseline_origin;
+    match ctx.world.cluster.get_attr(node, name, Lifetime::Reboot) {
+        Ok(v) => v.as_deref() == Some(BASELINE_WITHHELD),
+        Err(_) => true,
     }
 }
 
@@ -342,6 +353,15 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
             match &decision.reason {
                 PrePromoteReason::IAmThePromotee => yield_if_behind(ctx),
                 PrePromoteReason::PromoteeBaselineUnreadable { promotee } => {
+                    if baseline_withheld(ctx, promotee) {
+                        ctx.log(
+                            LogLevel::Info,
+                            &format!(
+                                "{promotee} withheld its master baseline (its end of WAL could not be read safely); no data check, the promotion goes on"
+                            ),
+                        );
+                        return Outcome::success();
+                    }
                     if let Some(why) = ahead_by_election_locations(ctx, &input, promotee) {
                         return take_over(ctx, promotee, &why);
                     }

@@ -1453,16 +1453,48 @@ fn a_streaming_standby_is_ranked_on_the_timeline_it_follows() {
         Lifetime::Forever,
     );
     // No Promoted instance: node2 runs the election while still streaming.
+    // Its control file's checkpoint lies before the fork (a standby that
+    // follows a timeline restartpoints on the old one only before it).
     lab.cluster.set_promoted("pgsql", "node1", false);
-    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    let before_fork = move |pg| -> Box<dyn Server> {
+        Box::new(ForkedPgWal {
+            pg,
+            control_timeline: tl,
+            checkpoint: Lsn::parse_pg("0/800000").unwrap(),
+            ends: vec![],
+        })
+    };
+    let o = lab.run_wrapped_server(
+        "node2",
+        Action::Monitor,
+        &[],
+        |pg| Box::new(pg),
+        before_fork,
+    );
+    assert_eq!(code(&o), 0);
     assert_eq!(
         lab.attr("node2", "pgsql-xlog-tli"),
         Some(format!("{}:{sysid}:0000000001000000", tl + 1))
     );
     assert!(!lab.log_text("node2").contains("diverged"));
+    // With its checkpoint past the fork (the simulator's own control
+    // file), recovery would refuse that timeline: never ranked on it, even
+    // streaming (the third attack on issue 11's baseline).
+    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    assert_eq!(
+        lab.attr("node2", "pgsql-xlog-tli"),
+        Some(format!("{tl}:{sysid}"))
+    );
     // Not streaming any more (the primary is gone): judged by its end of WAL.
     lab.net.crash("node1");
-    assert_eq!(code(&lab.run("node2", Action::Monitor)), 0);
+    let o = lab.run_wrapped_server(
+        "node2",
+        Action::Monitor,
+        &[],
+        |pg| Box::new(pg),
+        before_fork,
+    );
+    assert_eq!(code(&o), 0);
     assert_eq!(
         lab.attr("node2", "pgsql-xlog-tli"),
         Some(format!("{tl}:{sysid}"))
@@ -1887,7 +1919,10 @@ fn old_timeline_bytes_past_a_fork_in_pg_wal_record_no_baseline() {
         post_demote_on_node3_with(vec![(1, Lsn::parse_pg("0/9000000").unwrap()), (2, fork)]);
     assert_eq!(code(&o), 0, "{o:?}");
     assert_eq!(lab.attr("node3", "pgsql-master-baseline"), None);
-    assert_eq!(lab.attr("node3", "pgsql-baseline-origin"), None);
+    assert_eq!(
+        lab.attr("node3", "pgsql-baseline-origin").as_deref(),
+        Some("withheld")
+    );
     let log = lab.log_text("node3");
     assert!(log.contains("no master baseline recorded"), "{log}");
     assert!(log.contains("past 0/3000100"), "{log}");
@@ -2061,5 +2096,152 @@ fn a_streaming_standby_is_not_ranked_on_a_timeline_forked_before_its_checkpoint(
     assert!(
         baseline.is_none() || !origin.starts_with("2:"),
         "baseline {baseline:?} of timeline 1's WAL ranked on {origin}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Third attack on issue 11's master-baseline (eed8e06 + ae3cb15).
+
+/// Third attack on ae3cb15 (BLOCKER): "fail closed" on the promotee is not
+/// closed. node2 (the sync standby, the promotee) could not read its
+/// `pg_wal` at post-demote (here any `pg_waldump` failure; the same for
+/// every fail-closed case of `end_on_followed_history`), so it withheld its
+/// master-baseline: it may hold acknowledged WAL past its replay position
+/// (the very case issue 11's baseline was made for). node3's pre-promote
+/// then finds no baseline for node2 and falls back to the published
+/// election locations (`ahead_by_election_locations`): node2's `xlog-loc`
+/// is its replay/receive position (0/3000100 after a restart), node3's
+/// 0/3000200 on the same origin, and node3 takes over. The documented rule
+/// ("nobody takes over from or is banned by this node's numbers, and the
+/// promotion goes on") does not hold: node2's acknowledged commits past
+/// 0/3000200 in its `pg_wal` are lost.
+#[test]
+fn a_promotee_that_withheld_its_baseline_is_not_overtaken_on_its_replay_position() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    // node2: pg_waldump fails (no WAL end known): fail closed.
+    let o = lab.run_wrapped_server(
+        "node2",
+        Action::Notify,
+        &env,
+        |pg| Box::new(pg),
+        |pg| {
+            Box::new(ForkedPgWal {
+                pg,
+                control_timeline: 1,
+                checkpoint: Lsn::parse_pg("0/2000000").unwrap(),
+                ends: vec![],
+            })
+        },
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node2", "pgsql-master-baseline"),
+        None,
+        "node2 failed closed: {}",
+        lab.log_text("node2")
+    );
+    // node3 records its baseline normally.
+    assert_eq!(code(&lab.run_with("node3", Action::Notify, &env)), 0);
+    let origin = lab
+        .attr("node3", "pgsql-baseline-origin")
+        .expect("node3 has an origin");
+    // The election locations the standbys' monitors published (no primary):
+    // node2's replay position after a restart is behind node3's.
+    for (n, loc) in [("node2", "0000000003000100"), ("node3", "0000000003000200")] {
+        lab.cluster
+            .put_attr(n, "pgsql-xlog-loc", loc, Lifetime::Reboot);
+        lab.cluster
+            .put_attr(n, "pgsql-xlog-tli", &origin, Lifetime::Reboot);
+    }
+    lab.cluster.put_attr(
+        "node3",
+        "pgsql-data-status",
+        "STREAMING|POTENTIAL",
+        Lifetime::Forever,
+    );
+    let pre = [
+        ("notify_type", "pre"),
+        ("notify_operation", "promote"),
+        ("notify_promote_uname", "node2"),
+        ("notify_slave_uname", "node2 node3"),
+    ];
+    let o = lab.run_with("node3", Action::Notify, &pre);
+    assert_eq!(code(&o), 0, "{o:?}");
+    let log = lab.log_text("node3");
+    assert!(
+        lab.attr("node3", "master-pgsql").as_deref() != Some("1000")
+            && lab.attr("node2", "master-pgsql").as_deref() != Some("-INFINITY"),
+        "node3 took over from node2, which withheld its baseline (its pg_wal may hold acknowledged WAL past its xlog-loc): {log}"
+    );
+}
+
+/// Third attack on ae3cb15 (MAJOR, elect and notify disagree): the
+/// election's origin (`xlog-tli`, published by the monitor through
+/// `own_origin`) still takes the WAL receiver's streaming guess and
+/// `rank`'s newest-of-any timeline, which ae3cb15 removed from the
+/// baseline-origin only. node3's newest history (timeline 2) forked at
+/// 0/1000000, before its checkpoint 0/2000000: PostgreSQL refuses to
+/// follow it and the baseline reading fails closed, but the monitor
+/// publishes `xlog-tli` `2:<sysid>:0/1000000` for the same node and files,
+/// and that origin is what the pre-promote fallback
+/// (`ahead_by_election_locations`) and the election compare.
+#[test]
+fn the_election_origin_agrees_with_the_baseline_origin_for_the_same_files() {
+    let (mut lab, o) = post_demote_on_node3_streaming(
+        "1\t0/1000000\tno recovery target specified\n",
+        vec![(1, Lsn::parse_pg("0/9000000").unwrap())],
+        true,
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    let baseline_origin = lab.attr("node3", "pgsql-baseline-origin");
+    // node1 demoted: no primary, the standbys' monitors run the election.
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    for _ in 0..3 {
+        let _ = lab.run("node2", Action::Monitor);
+        let o = lab.run_wrapped_server(
+            "node3",
+            Action::Monitor,
+            &[],
+            |pg| Box::new(pg),
+            |pg| {
+                Box::new(StreamingForkedPgWal(ForkedPgWal {
+                    pg,
+                    control_timeline: 1,
+                    checkpoint: Lsn::parse_pg("0/2000000").unwrap(),
+                    ends: vec![(1, Lsn::parse_pg("0/9000000").unwrap())],
+                }))
+            },
+        );
+        assert_eq!(o.code, OcfExit::Success, "{o:?}");
+    }
+    let tli = lab.attr("node3", "pgsql-xlog-tli");
+    assert!(
+        tli.is_some(),
+        "setup: the monitor published no xlog-tli: {}",
+        lab.log_text("node3")
+    );
+    let tli = tli.unwrap_or_default();
+    assert!(
+        !tli.starts_with("2:"),
+        "xlog-tli {tli} ranks node3 on timeline 2 (forked before its checkpoint; recovery refuses it) while its baseline-origin is {baseline_origin:?}"
     );
 }
