@@ -131,7 +131,8 @@ pub fn rank(own: u32, end: Lsn, histories: &[(u32, Vec<HistoryEntry>)]) -> Ranki
 /// The history files a node on timeline `own` may be ranked by: its own,
 /// and the newest timeline N found by probing `own + 1`, `own + 2`, …
 /// until a file is missing (PostgreSQL's `findNewestTimeLine`), when N
-/// descends from `own` with its fork at or after `checkpoint` (when known):
+/// descends from `own` with its fork at or after `checkpoint` (unknown:
+/// its own only, fail closed):
 /// recovery refuses any other target and never falls back to an older one
 /// (`xlogrecovery.c`). Found by the third attack on issue 11's baseline:
 /// the election's origin ranked a streaming standby on a timeline forked
@@ -153,9 +154,9 @@ pub fn followable(
         .filter(|(t, entries)| {
             *t == own
                 || (Some(*t) == newest
-                    && entries
-                        .iter()
-                        .any(|e| e.parent == own && checkpoint.is_none_or(|c| e.switch_point >= c)))
+                    && entries.iter().any(|e| {
+                        e.parent == own && checkpoint.is_some_and(|c| e.switch_point >= c)
+                    }))
         })
         .collect()
 }
@@ -191,21 +192,21 @@ pub struct HistoryEnd {
 /// `timeline.c`); N must descend from `own` with its fork at or after the
 /// checkpoint, or recovery refuses it (`xlogrecovery.c`). The WAL is then
 /// read hop by hop along N's history: each timeline from where it began up
-/// to its switch point, N from its last switch point. A hop that cannot be
-/// read is skipped when a later one can (recovery reads each segment from
-/// the newest timeline's file that holds it, `XLogFileReadAnyTLI`: after an
-/// archive restore the switch segment may exist only under the newer
-/// timeline's name); trailing hops that cannot be read end the chain when
-/// the last hop read ended before its switch point (the node never reached
-/// them). Without N, the own timeline's end is the end.
+/// to its switch point, N from its last switch point. Trailing hops that
+/// cannot be read end the chain when the last hop read ended before its
+/// switch point (the node never reached them). Without N, the own
+/// timeline's end is the end.
 ///
 /// # Errors
 /// Fail closed, in words: a read failed; N does not descend from `own` or
 /// forked before the checkpoint; a timeline's WAL goes on past its switch
 /// point on the followed history (bytes of a divergence the node replayed
 /// or stale bytes recovery skips: from the files alone nobody can tell
-/// which); or the last hop read reached its switch point and no later
-/// timeline's WAL can be read.
+/// which); or a hop cannot be read after one that reached its switch point
+/// or before one that can be read (recovery reads a segment from the newest
+/// timeline's file holding it, `XLogFileReadAnyTLI`: such a hop may sit in
+/// a later file, or be a hole; a liveness cost — no baseline — where the
+/// node was healthy).
 pub fn end_on_followed_history(
     own: u32,
     checkpoint: Lsn,
@@ -252,24 +253,33 @@ pub fn end_on_followed_history(
     hops.push((tli, last.unwrap_or(checkpoint), None));
     let mut end = Lsn::ZERO;
     let mut own_part = Lsn::ZERO;
-    // Whether the last hop read reached its switch point, and the error of
-    // the hops after it that could not be read (a later timeline's file
-    // may hold their segments: recovery reads each segment from the newest
-    // timeline's file that has it, `XLogFileReadAnyTLI`).
+    // Recovery reads each segment from the newest timeline's file that
+    // holds it (`XLogFileReadAnyTLI`), so a hop missing under its own name
+    // may sit in a later timeline's file, or not at all: which, the files
+    // alone do not tell without the segment geometry. An unreadable hop
+    // after one that reached its switch point, or followed by a readable
+    // one, fails closed; trailing unreadable hops after one that ended
+    // before its switch point end the chain (the node never reached them).
     let mut reached = true;
-    let mut gap: Option<String> = None;
-    for (i, (t, start, bound)) in hops.into_iter().enumerate() {
+    for (i, &(t, start, bound)) in hops.iter().enumerate() {
         let got = match read(t, start.max(checkpoint)) {
             Ok(e) => e,
             Err(e) if i == 0 => return Err(e),
-            Err(e) => {
-                gap.get_or_insert_with(|| {
-                    format!(
-                        "my WAL reached timeline {t}'s start {} but its WAL cannot be read: {e}",
-                        start.to_pg()
-                    )
-                });
-                continue;
+            Err(e) if reached => {
+                return Err(format!(
+                    "my WAL reached timeline {t}'s start {} but its WAL cannot be read: {e}",
+                    start.to_pg()
+                ))
+            }
+            Err(_) => {
+                for &(later, from, _) in &hops[i + 1..] {
+                    if read(later, from.max(checkpoint)).is_ok() {
+                        return Err(format!(
+                            "timeline {t}'s WAL cannot be read but timeline {later}'s can: the segments between cannot be told apart"
+                        ));
+                    }
+                }
+                break;
             }
         };
         if let Some(b) = bound.filter(|b| got > *b) {
@@ -284,10 +294,6 @@ pub fn end_on_followed_history(
         }
         end = end.max(got);
         reached = bound.is_none_or(|b| got >= b);
-        gap = None;
-    }
-    if let Some(e) = gap.filter(|_| reached) {
-        return Err(e);
     }
     Ok(HistoryEnd {
         end,
@@ -564,7 +570,43 @@ mod tests {
             3 if from <= lsn("0/3800000") => Ok(lsn("0/3800000")),
             _ => Err(format!("could not find file of timeline {t}")),
         });
-        assert_eq!(r.map(|e| e.end), Ok(lsn("0/3800000")));
+        // Fail closed since the fourth attack (the same files may be a
+        // hole: `a_skipped_hop_is_not_bridged_across_segments_the_later_
+        // timeline_cannot_hold`); the cost is no baseline, never a wrong one.
+        assert!(r.is_err(), "{r:?}");
+    }
+
+    /// Fourth attack on 67a065d (MAJOR, over-count): the skip of an
+    /// unreadable hop assumes the later timeline's file holds the skipped
+    /// WAL (`XLogFileReadAnyTLI`), which is true only within the segment
+    /// where the later timeline begins: recovery never reads a timeline's
+    /// file for a segment before its begin segment. Timeline 2 began at
+    /// 0/3000100 (segment 3), timeline 3 at 0/5000200 (segment 5); the own
+    /// timeline's WAL reaches 0/3000100 (case a) or stops at 0/2800000 in
+    /// segment 2 (case b); no WAL of timeline 2 can be read; timeline 3's
+    /// WAL from 0/5000200 to 0/5800000 is in `pg_wal` (stale or restored
+    /// segments). Segments 3 and 4 exist on no timeline: recovery stops at
+    /// 0/3000100 (0/2800000), but the reading counts 0/5800000, so this
+    /// standby's baseline holds "more" than a promotee at 0/4000000 and it
+    /// takes over, behind. ae3cb15 failed closed in case (a).
+    #[test]
+    fn a_skipped_hop_is_not_bridged_across_segments_the_later_timeline_cannot_hold() {
+        let hist = vec![
+            (2, h("1 0/3000100 promoted")),
+            (3, h("1 0/3000100 promoted\n2 0/5000200 promoted")),
+        ];
+        for own_end in ["0/3000100", "0/2800000"] {
+            let r = end_on_followed_history(1, lsn("0/2000000"), &hist, |t, from| match t {
+                1 => Ok(lsn(own_end)),
+                3 if from <= lsn("0/5800000") => Ok(lsn("0/5800000")),
+                _ => Err(format!("could not find file of timeline {t}")),
+            });
+            assert!(
+                r.as_ref().map_or(true, |e| e.end <= lsn("0/3000100")),
+                "own timeline to {own_end}, timeline 2 unreadable: counted {:?} across segments 3 and 4, which no timeline's file holds",
+                r.map(|e| e.end.to_pg())
+            );
+        }
     }
 
     #[test]
@@ -573,7 +615,12 @@ mod tests {
         let four = (4, h("1 0/3000100 promoted\n3 0/4000000 promoted"));
         let kept =
             |c, hs| -> Vec<u32> { followable(1, c, hs).into_iter().map(|(t, _)| t).collect() };
-        assert_eq!(kept(None, vec![two.clone(), four.clone()]), vec![2]);
+        assert_eq!(
+            kept(Some(lsn("0/2000000")), vec![two.clone(), four.clone()]),
+            vec![2]
+        );
+        // Without the checkpoint nothing newer ranks the node.
+        assert!(kept(None, vec![two.clone(), four.clone()]).is_empty());
         assert_eq!(kept(Some(lsn("0/2000000")), vec![two.clone()]), vec![2]);
         // Forked before the checkpoint: refused, and no older one instead.
         assert!(kept(Some(lsn("0/3500000")), vec![two.clone()]).is_empty());

@@ -53,6 +53,11 @@ pub fn demote(ctx: &mut Ctx<'_, '_>) -> Outcome {
         .attrs
         .delete_own(ctx.world.cluster, &names.master_baseline);
     ctx.warn_on_err("deleting the master baseline", r);
+    // Its origin (or the `withheld` mark) lives and dies with it.
+    let r = ctx
+        .attrs
+        .delete_own(ctx.world.cluster, &names.baseline_origin);
+    ctx.warn_on_err("deleting the origin of the master baseline", r);
     let stopped = match postmaster_alive(ctx) {
         Err(o) => return o,
         Ok(Some(_)) => match real_stop(ctx, StopKind::Master) {

@@ -75,6 +75,31 @@ fn record_master_baseline_at(ctx: &mut Ctx<'_, '_>, lsn: Lsn) -> Result<Lsn, Out
 /// read or is ambiguous (old-timeline WAL past the fork), no baseline is recorded (fail closed: nobody takes over or is
 /// banned on this node's numbers, and the promotion goes on).
 pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
+    let r = read_and_record_baseline(ctx);
+    if r.is_err() {
+        withhold_baseline(ctx);
+    }
+    r
+}
+
+/// Deletes the own master-baseline and marks it [`BASELINE_WITHHELD`]:
+/// withheld, not absent, so that the others' pre-promote check does not
+/// fall back to this node's election location (replay and receive only) as
+/// if no demote had happened (fourth attack on issue 11's baseline: a
+/// promotee whose SQL failed at post-demote was overtaken that way).
+fn withhold_baseline(ctx: &mut Ctx<'_, '_>) {
+    let name = ctx.agent.names.master_baseline.clone();
+    let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
+    ctx.warn_on_err("deleting the master baseline", r);
+    let name = ctx.agent.names.baseline_origin.clone();
+    let r = ctx
+        .attrs
+        .set_own(ctx.world.cluster, &name, BASELINE_WITHHELD)
+        .map(|_| ());
+    ctx.warn_on_err("marking the master baseline withheld", r);
+}
+
+fn read_and_record_baseline(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, Outcome> {
     let mut lsn = own_location(ctx)?;
     let mut from_pg_wal = None;
     if ctx.agent.params.rep_mode == RepMode::Sync && ctx.agent.params.node_list.len() >= 3 {
@@ -99,18 +124,6 @@ pub fn record_master_baseline_and_origin(ctx: &mut Ctx<'_, '_>) -> Result<Lsn, O
                 });
             }
             Err(e) => {
-                let name = ctx.agent.names.master_baseline.clone();
-                let r = ctx.attrs.delete_own(ctx.world.cluster, &name);
-                ctx.warn_on_err("deleting the master baseline", r);
-                // Withheld, not absent: the pre-promote check of the others
-                // must not fall back to this node's election location
-                // (replay and receive only) as if no demote had happened.
-                let name = ctx.agent.names.baseline_origin.clone();
-                let r = ctx
-                    .attrs
-                    .set_own(ctx.world.cluster, &name, BASELINE_WITHHELD)
-                    .map(|_| ());
-                ctx.warn_on_err("marking the master baseline withheld", r);
                 return Err(Outcome::fail(
                     OcfExit::ErrGeneric,
                     format!("Can't read the end of my WAL ({e}); no master baseline recorded"),
@@ -183,6 +196,9 @@ pub(super) fn own_origin(ctx: &mut Ctx<'_, '_>, my_end: Lsn) -> Option<Origin> {
         (Ok(Some(timeline)), Ok(Some(system_id))) => {
             // Only a history recovery would follow ranks the node (the
             // checkpoint from the control file; unknown: not checked).
+            // Unknown checkpoint (pg_controldata failed): ranked on its own
+            // timeline only (fourth attack: SQL's timeline with no
+            // checkpoint raised a streaming standby to a refused timeline).
             let checkpoint = control.map(|c| c.checkpoint);
             let histories = followable(timeline, checkpoint, history_files(ctx, timeline));
             // A standby whose WAL receiver streams right now follows its

@@ -168,6 +168,11 @@ fn replication_start(ctx: &mut Ctx<'_, '_>) -> Outcome {
         })
     })
     .and_then(|_| {
+        cluster_step(ctx, "deleting the origin of the master baseline", |a, c| {
+            a.delete_own(c, &names.baseline_origin)
+        })
+    })
+    .and_then(|_| {
         cluster_step(ctx, "setting the score to -INFINITY", |a, c| {
             a.set_own_score(c, Ineligible::Starting.score())
         })

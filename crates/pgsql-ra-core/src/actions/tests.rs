@@ -2245,3 +2245,300 @@ fn the_election_origin_agrees_with_the_baseline_origin_for_the_same_files() {
         "xlog-tli {tli} ranks node3 on timeline 2 (forked before its checkpoint; recovery refuses it) while its baseline-origin is {baseline_origin:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Fourth attack on issue 11's master-baseline (eed8e06 + ae3cb15 + 67a065d).
+
+/// node1 primary, node2 and node3 its sync-mode standbys, node1 demoted,
+/// node2's post-demote run through `node2_db` / `node2_server`, node3's
+/// normally. Returns the lab and node3's baseline-origin.
+fn post_demote_node2_wrapped(
+    node2_db: impl FnOnce(SimPostgres) -> Box<dyn Database>,
+    node2_server: impl FnOnce(SimPostgres) -> Box<dyn Server>,
+) -> (Lab, String) {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    let o = lab.run_wrapped_server("node2", Action::Notify, &env, node2_db, node2_server);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node2", "pgsql-master-baseline"),
+        None,
+        "setup: node2 recorded a baseline: {}",
+        lab.log_text("node2")
+    );
+    assert_eq!(code(&lab.run_with("node3", Action::Notify, &env)), 0);
+    let origin = lab
+        .attr("node3", "pgsql-baseline-origin")
+        .expect("node3 has an origin");
+    (lab, origin)
+}
+
+/// Publishes election locations (`behind` for `promotee`, `ahead` for
+/// `checker`, both on `origin`), marks `checker` streaming and runs its
+/// pre-promote notification for `promotee`. True when `checker` took over.
+fn pre_promote_with_locations(lab: &mut Lab, promotee: &str, checker: &str, origin: &str) -> bool {
+    for (n, loc) in [
+        (promotee, "0000000003000100"),
+        (checker, "0000000003000200"),
+    ] {
+        lab.cluster
+            .put_attr(n, "pgsql-xlog-loc", loc, Lifetime::Reboot);
+        lab.cluster
+            .put_attr(n, "pgsql-xlog-tli", origin, Lifetime::Reboot);
+    }
+    lab.cluster.put_attr(
+        checker,
+        "pgsql-data-status",
+        "STREAMING|SYNC",
+        Lifetime::Forever,
+    );
+    let slaves = format!("{promotee} {checker}");
+    let pre = [
+        ("notify_type", "pre"),
+        ("notify_operation", "promote"),
+        ("notify_promote_uname", promotee),
+        ("notify_slave_uname", slaves.as_str()),
+    ];
+    let o = lab.run_with(checker, Action::Notify, &pre);
+    assert_eq!(code(&o), 0, "{o:?}");
+    lab.attr(checker, "master-pgsql").as_deref() == Some("1000")
+}
+
+/// Fourth attack (BLOCKER class, the third attack's BLOCKER by another
+/// door): `record_master_baseline_and_origin` returns at its first line
+/// (`own_location(ctx)?`) when SQL fails at post-demote (a hung or
+/// restarting server: the case `read_own_wal_end` exists for), before the
+/// `withheld` marker is set. node2 (the promotee) then has no baseline and
+/// no origin: "absent", i.e. "no demote happened", and node3's pre-promote
+/// runs the fallback on node2's `xlog-loc` (its replay position) and takes
+/// over, although node2's `pg_wal` may hold acknowledged WAL past it (the
+/// very reason for `withheld`). Any failure of a survivor's post-demote
+/// reading must leave `withheld`.
+#[test]
+fn a_promotee_whose_sql_failed_at_post_demote_is_not_overtaken_on_its_replay_position() {
+    let (mut lab, origin) = post_demote_node2_wrapped(
+        |pg| {
+            Box::new(LoginGate {
+                pg,
+                clock: MemClock::new(),
+                until: None,
+                error: DbError::new(
+                    crate::ports::DbErrorKind::Timeout,
+                    "canceling statement due to statement timeout",
+                ),
+                failed: std::rc::Rc::new(std::cell::Cell::new(0)),
+            })
+        },
+        |pg| Box::new(pg),
+    );
+    let withheld = lab.attr("node2", "pgsql-baseline-origin");
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node3", &origin);
+    assert!(
+        !took_over,
+        "node3 took over from node2 on node2's replay position (node2's baseline-origin {withheld:?}: its post-demote failed before marking it withheld): {}",
+        lab.log_text("node3")
+    );
+}
+
+/// Fourth attack (BLOCKER, a regression of 67a065d): `withheld` outlives
+/// the demote it was about. Only a post-promote notification deletes
+/// `<rsc>-baseline-origin`; `stop`, `start` and `demote` delete only the
+/// master-baseline. node2 withheld at a post-demote, then its instance was
+/// stopped and started (a failed monitor: it got no post-promote
+/// notification). Much later the primary is lost without a demote (fenced:
+/// no post-demote, no new baseline) and node2 is about to be promoted while
+/// node1 (the sync standby, holding the acknowledged writes) is ahead on
+/// the same history by the election locations. Before 67a065d node1's
+/// fallback took over; now the stale `withheld` skips it and node2, behind,
+/// is promoted.
+#[test]
+fn a_stale_withheld_origin_does_not_disable_the_fallback_of_a_later_failover() {
+    let (mut lab, origin) = post_demote_node2_wrapped(
+        |pg| Box::new(pg),
+        |pg| {
+            Box::new(ForkedPgWal {
+                pg,
+                control_timeline: 1,
+                checkpoint: Lsn::parse_pg("0/2000000").unwrap(),
+                ends: vec![],
+            })
+        },
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-baseline-origin").as_deref(),
+        Some("withheld")
+    );
+    // node2's instance restarts (no post-promote notification reaches it).
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    let o = lab.run("node2", Action::Start);
+    assert_eq!(code(&o), 0, "{o:?}");
+    let stale = lab.attr("node2", "pgsql-baseline-origin");
+    // A later failover without a demote: node2 promoted, node1 ahead.
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node1", &origin);
+    assert!(
+        took_over,
+        "node1, ahead of node2 on the same history, did not take over: node2's baseline-origin {stale:?} is left from an earlier demote: {}",
+        lab.log_text("node1")
+    );
+}
+
+/// A server whose `pg_controldata` fails (a torn read of `pg_control`
+/// while a restartpoint rewrites it: CRC mismatch; or a timeout) and whose
+/// WAL receiver runs.
+struct ControlUnreadableStreaming(SimPostgres);
+
+impl DataDir for ControlUnreadableStreaming {
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        Err("pg_controldata: the CRC of pg_control does not match (corrupt, or another PostgreSQL version's layout)".into())
+    }
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        self.0.wal_end(timeline, from)
+    }
+}
+
+impl Server for ControlUnreadableStreaming {
+    fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
+        self.0.postmaster_pid()
+    }
+    fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
+        self.0.remove_stale_pid_file()
+    }
+    fn start(&mut self) -> Result<(), ProcessError> {
+        self.0.start()
+    }
+    fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
+        self.0.stop(mode)
+    }
+    fn promote(&mut self) -> Result<(), ProcessError> {
+        self.0.promote()
+    }
+    fn reload(&mut self) -> Result<(), ProcessError> {
+        self.0.reload()
+    }
+    fn wal_receiver_running(&mut self, _postmaster_pid: u32) -> Result<bool, ProcessError> {
+        Ok(true)
+    }
+}
+
+/// Fourth attack (MAJOR, elect and notify disagree again): when
+/// `pg_controldata` fails, `own_origin` takes SQL's timeline with no
+/// checkpoint, and `followable(.., None, ..)` does not check the fork
+/// against the checkpoint, while the WAL receiver guess (end 0) raises the
+/// node. The same node and files as
+/// `the_election_origin_agrees_with_the_baseline_origin_for_the_same_files`
+/// (timeline 2 forked at 0/1000000, before the checkpoint 0/2000000 that
+/// the post-demote read: recovery refuses it, baseline-origin `1:…`): one
+/// monitor whose control file read fails publishes `xlog-tli`
+/// `2:<sysid>:0000000001000000`, a history node3 cannot follow.
+#[test]
+fn a_failed_control_file_read_does_not_raise_the_election_origin() {
+    let (mut lab, o) = post_demote_on_node3_streaming(
+        "1\t0/1000000\tno recovery target specified\n",
+        vec![(1, Lsn::parse_pg("0/9000000").unwrap())],
+        true,
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    let baseline_origin = lab.attr("node3", "pgsql-baseline-origin");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    for _ in 0..3 {
+        let _ = lab.run("node2", Action::Monitor);
+        let o = lab.run_wrapped_server(
+            "node3",
+            Action::Monitor,
+            &[],
+            // SQL's `pg_control_checkpoint()` reads the same control file
+            // as the post-demote did: timeline 1.
+            |pg| Box::new(SqlTimeline(pg, 1)),
+            |pg| Box::new(ControlUnreadableStreaming(pg)),
+        );
+        assert_eq!(o.code, OcfExit::Success, "{o:?}");
+    }
+    let tli = lab.attr("node3", "pgsql-xlog-tli");
+    assert!(
+        tli.is_some(),
+        "setup: the monitor published no xlog-tli: {}",
+        lab.log_text("node3")
+    );
+    let tli = tli.unwrap_or_default();
+    assert!(
+        !tli.starts_with("2:"),
+        "xlog-tli {tli} ranks node3 on timeline 2 (forked before its checkpoint; recovery refuses it) while its baseline-origin is {baseline_origin:?}"
+    );
+}
+
+/// A session whose `pg_control_checkpoint()` timeline is the given one
+/// (the control file a wrapped server port shows), the rest the
+/// simulator's.
+struct SqlTimeline(SimPostgres, u32);
+
+impl Database for SqlTimeline {
+    fn reset(&mut self) {
+        self.0.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.0.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.0.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.0.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        self.0.replay_and_receive_lsn()
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        Ok(Some(self.1))
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.0.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        self.0.replication_rows()
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.0.synchronous_standby_names()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.0.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.0.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.0.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.0.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        self.0.terminate_walsenders(application_name)
+    }
+    fn replication_lag(&mut self) -> Result<Vec<crate::ports::ReplicationLag>, DbError> {
+        self.0.replication_lag()
+    }
+    fn sync_rep_wait_age(&mut self) -> Result<Option<Duration>, DbError> {
+        self.0.sync_rep_wait_age()
+    }
+    fn recovery_activity(&mut self) -> Result<Option<crate::ports::RecoveryActivity>, DbError> {
+        self.0.recovery_activity()
+    }
+}
