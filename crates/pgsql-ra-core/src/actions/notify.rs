@@ -4,8 +4,8 @@
 
 use super::control::control;
 use super::elect::{
-    history_files, history_files_checked, own_location, own_origin,
-    record_master_baseline_and_origin, withdraw_location, BASELINE_WITHHELD,
+    history_files, history_files_checked, own_location, record_master_baseline_and_origin,
+    withdraw_location, BASELINE_WITHHELD,
 };
 use super::Ctx;
 use crate::decide::notify::{
@@ -272,35 +272,6 @@ fn decide_pre_promote(
     }
 }
 
-/// Issue 11: the promotee has no master-baseline (its primary went away
-/// without a demote: a node fenced or down), so the stock check is skipped.
-/// When both this node and the promotee published their election location
-/// and origin since (`xlog-loc`, `xlog-tli`, standbys without a primary),
-/// the same check runs on those (with this node's own history file when it
-/// is on a newer timeline, issue 11 item 4): a take-over when this node
-/// holds all of the promotee's WAL and more; anything else keeps the stock
-/// skip (never a ban on this weaker evidence).
-fn ahead_by_election_locations(
-    ctx: &mut Ctx<'_, '_>,
-    input: &PrePromoteInput,
-    promotee: &str,
-) -> Option<PrePromoteReason> {
-    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
-    let local = input.local.clone();
-    let (mine, my_origin) = read_election_location(ctx, &local)?;
-    let (_, decision) = decide_pre_promote(
-        ctx,
-        PrePromoteInput {
-            theirs: Some(Some(theirs)),
-            mine: Some(Some(mine)),
-            their_origin: Some(Some(their_origin)),
-            my_origin: Some(Some(my_origin)),
-            ..input.clone()
-        },
-    );
-    (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
-}
-
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
 fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
@@ -362,9 +333,6 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
                         );
                         return Outcome::success();
                     }
-                    if let Some(why) = ahead_by_election_locations(ctx, &input, promotee) {
-                        return take_over(ctx, promotee, &why);
-                    }
                     ctx.log(
                         LogLevel::Info,
                         &format!(
@@ -414,12 +382,18 @@ fn yield_if_behind(ctx: &mut Ctx<'_, '_>) {
     if published {
         return;
     }
-    let mine = own_location(ctx)
-        .ok()
-        .and_then(|lsn| own_origin(ctx, lsn).map(|o| (lsn, o)));
-    if mine.is_none() {
+    // Never on weaker evidence than the baselines': a node that withheld
+    // its own does not yield, and its location counts the WAL already in
+    // its `pg_wal` (read by the baseline's rule; unreadable: no yield).
+    // Its replay position alone may lack acknowledged WAL (fifth attack on
+    // issue 11's baseline).
+    if baseline_withheld(ctx, &local) {
         return;
     }
+    let Some((end, origin)) = read_own_wal_end(ctx) else {
+        return;
+    };
+    let mine = Some((own_location(ctx).map_or(end, |l| l.max(end)), origin));
     let agent = ctx.agent;
     let mut others = Vec::new();
     for node in agent.params.node_list.iter().filter(|n| **n != local) {

@@ -124,6 +124,20 @@ impl Lab {
         wrap: impl FnOnce(SimPostgres) -> Box<dyn Database>,
         wrap_server: impl FnOnce(SimPostgres) -> Box<dyn Server>,
     ) -> Outcome {
+        self.run_full(node, action, extra, wrap, wrap_server, None)
+    }
+
+    /// [`Lab::run_wrapped_server`] whose cluster port refuses writes of the
+    /// attribute `refused` (attrd refusing or timing out on one update).
+    fn run_full(
+        &mut self,
+        node: &str,
+        action: Action,
+        extra: &[(&str, &str)],
+        wrap: impl FnOnce(SimPostgres) -> Box<dyn Database>,
+        wrap_server: impl FnOnce(SimPostgres) -> Box<dyn Server>,
+        refused: Option<&str>,
+    ) -> Outcome {
         let mut env: BTreeMap<String, String> = self
             .params
             .iter()
@@ -156,10 +170,14 @@ impl Lab {
             .expect("known node");
         let mut db = wrap(n.pg.clone());
         let mut server = wrap_server(n.pg.clone());
+        let mut refusing = RefusingCluster {
+            inner: n.cluster.clone(),
+            refused: refused.map(str::to_string),
+        };
         let mut world = World {
             db: &mut *db,
             server: &mut *server,
-            cluster: &mut n.cluster,
+            cluster: &mut refusing,
             fs: &mut n.fs,
             clock: &mut clock,
             system: &mut n.system,
@@ -2392,10 +2410,19 @@ fn a_stale_withheld_origin_does_not_disable_the_fallback_of_a_later_failover() {
     assert_eq!(code(&o), 0, "{o:?}");
     let stale = lab.attr("node2", "pgsql-baseline-origin");
     // A later failover without a demote: node2 promoted, node1 ahead.
+    assert_eq!(stale, None, "start deletes the mark with the baseline");
+    // A later failover without a demote: node2 promoted, node1 ahead by
+    // its election location. Since the fifth attack no take-over runs on
+    // election locations (replay and receive positions: weaker than the
+    // baselines, and a restart, a refused write or a failed read made an
+    // absent baseline look like "no demote"): the promotion goes on, as
+    // stock does when the promotee's baseline is unreadable.
     let took_over = pre_promote_with_locations(&mut lab, "node2", "node1", &origin);
+    assert!(!took_over, "{}", lab.log_text("node1"));
     assert!(
-        took_over,
-        "node1, ahead of node2 on the same history, did not take over: node2's baseline-origin {stale:?} is left from an earlier demote: {}",
+        lab.log_text("node1")
+            .contains("Can't read the master baseline of node2; skipping the data check"),
+        "{}",
         lab.log_text("node1")
     );
 }
@@ -2541,4 +2568,376 @@ impl Database for SqlTimeline {
     fn recovery_activity(&mut self) -> Result<Option<crate::ports::RecoveryActivity>, DbError> {
         self.0.recovery_activity()
     }
+}
+
+// ---------------------------------------------------------------------------
+// Fifth attack on issue 11's master-baseline (eed8e06 + ae3cb15 + 67a065d +
+// 6c64a06): the `withheld` mark's lifecycle and who reads it.
+
+/// A node's cluster port that refuses writes (set and delete) of one
+/// attribute, passing everything else to the shared [`MemCluster`].
+struct RefusingCluster {
+    inner: MemClusterHandle,
+    refused: Option<String>,
+}
+
+impl RefusingCluster {
+    fn check(&self, name: &str) -> Result<(), crate::ports::ClusterError> {
+        if self.refused.as_deref() == Some(name) {
+            return Err(crate::ports::ClusterError(format!(
+                "attrd_updater: could not update {name}: Connection timed out"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl crate::ports::Cluster for RefusingCluster {
+    fn local_node(&mut self) -> Result<String, crate::ports::ClusterError> {
+        self.inner.local_node()
+    }
+    fn nodes(&mut self) -> Result<Vec<crate::ports::NodeState>, crate::ports::ClusterError> {
+        self.inner.nodes()
+    }
+    fn promoted_nodes(
+        &mut self,
+        resource: &str,
+    ) -> Result<Vec<String>, crate::ports::ClusterError> {
+        self.inner.promoted_nodes(resource)
+    }
+    fn get_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        lifetime: Lifetime,
+    ) -> Result<Option<String>, crate::ports::ClusterError> {
+        self.inner.get_attr(node, name, lifetime)
+    }
+    fn set_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        value: &str,
+        lifetime: Lifetime,
+    ) -> Result<(), crate::ports::ClusterError> {
+        self.check(name)?;
+        self.inner.set_attr(node, name, value, lifetime)
+    }
+    fn delete_attr(
+        &mut self,
+        node: &str,
+        name: &str,
+        lifetime: Lifetime,
+    ) -> Result<(), crate::ports::ClusterError> {
+        self.check(name)?;
+        self.inner.delete_attr(node, name, lifetime)
+    }
+    fn ban(&mut self, instance: &str, node: &str) -> Result<(), crate::ports::ClusterError> {
+        self.inner.ban(instance, node)
+    }
+    fn failure_record(
+        &mut self,
+        resource: &str,
+        node: &str,
+    ) -> Result<Option<crate::ports::FailureRecord>, crate::ports::ClusterError> {
+        self.inner.failure_record(resource, node)
+    }
+}
+
+/// `pg_waldump` fails on this node (any fail-closed case of the reading).
+fn waldump_fails(pg: SimPostgres) -> Box<dyn Server> {
+    Box::new(ForkedPgWal {
+        pg,
+        control_timeline: 1,
+        checkpoint: Lsn::parse_pg("0/2000000").unwrap(),
+        ends: vec![],
+    })
+}
+
+/// Fifth attack (BLOCKER, the third attack's BLOCKER reopened by
+/// 6c64a06): node2, the promotee, withheld its baseline at post-demote
+/// (its `pg_wal` may hold acknowledged WAL past its replay position), then
+/// its instance was recovered (a failed monitor: stop + start) *before*
+/// the promotion, with no Promoted instance anywhere. `start` deletes the
+/// `withheld` mark, so node2 reads as "no demote happened" and node3's
+/// pre-promote falls back to the election locations: node2's `xlog-loc`
+/// right after the restart is its replay position (behind its `pg_wal`),
+/// and node3 takes over. The mark must outlive a restart within the same
+/// demote→promote episode (the fourth attack's stale-mark test has the
+/// very same lab state — no promotion between — and only its checker
+/// differs: the attributes the check reads cannot tell the two apart).
+#[test]
+fn a_promotee_that_withheld_and_restarted_before_its_promotion_is_not_overtaken() {
+    let (mut lab, origin) = post_demote_node2_wrapped(|pg| Box::new(pg), waldump_fails);
+    assert_eq!(
+        lab.attr("node2", "pgsql-baseline-origin").as_deref(),
+        Some("withheld")
+    );
+    // Between the demote and the promote: nobody is Promoted.
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    let o = lab.run("node2", Action::Start);
+    assert_eq!(code(&o), 0, "{o:?}");
+    let after = lab.attr("node2", "pgsql-baseline-origin");
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node3", &origin);
+    assert!(
+        !took_over,
+        "node3 took over from node2 on node2's post-restart replay position: node2 withheld its baseline at this demote's post-demote, but its restart turned the mark into {after:?} ('no demote'): {}",
+        lab.log_text("node3")
+    );
+}
+
+/// Fifth attack (BLOCKER, same door, pre-existing and not closed by the
+/// series): node2 recorded a real master-baseline at post-demote (its
+/// `pg_wal` end), then restarted before the promotion; `start` deletes the
+/// baseline, node2 reads as "no demote" and node3 takes over on node2's
+/// post-restart replay position, although node2's baseline had shown
+/// node2's WAL beyond node3's. A restart between a demote and the
+/// promotion must leave node2 `withheld` (or keep its baseline), never
+/// absent.
+#[test]
+fn a_promotee_that_recorded_its_baseline_and_restarted_is_not_overtaken_on_its_replay_position() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    for n in ["node2", "node3"] {
+        assert_eq!(code(&lab.run_with(n, Action::Notify, &env)), 0);
+    }
+    let origin = lab
+        .attr("node3", "pgsql-baseline-origin")
+        .expect("node3 has an origin");
+    // node2's baseline from its pg_wal: far past what node3 holds.
+    lab.cluster.put_attr(
+        "node2",
+        "pgsql-master-baseline",
+        "0000000009000000",
+        Lifetime::Reboot,
+    );
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node3", &origin);
+    assert!(
+        !took_over,
+        "node3 (0/3000200) took over from node2, whose post-demote baseline was 0/9000000, because node2's restart deleted it: {}",
+        lab.log_text("node3")
+    );
+}
+
+/// Fifth attack (BLOCKER class, `withhold_baseline` fails silently):
+/// node2's post-demote reading fails closed and its `master-baseline` is
+/// deleted, but the write of the `withheld` mark is refused (attrd timing
+/// out: only logged at warn, the notify returns 0). node2 reads as "no
+/// demote happened" and node3 takes over on node2's replay position: the
+/// third attack's BLOCKER again. The mark must be written before (or
+/// instead of) deleting anything, and a refused mark must leave the node
+/// unmistakably not-absent (e.g. keep a prior value, fail the notify, or
+/// have the checker treat an absent promotee as withheld whenever it
+/// recorded a baseline of its own at the same demote).
+#[test]
+fn a_refused_withheld_mark_does_not_read_as_no_demote() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    let o = lab.run_full(
+        "node2",
+        Action::Notify,
+        &env,
+        |pg| Box::new(pg),
+        waldump_fails,
+        Some("pgsql-baseline-origin"),
+    );
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(lab.attr("node2", "pgsql-master-baseline"), None);
+    assert_eq!(code(&lab.run_with("node3", Action::Notify, &env)), 0);
+    let origin = lab
+        .attr("node3", "pgsql-baseline-origin")
+        .expect("node3 has an origin");
+    let mark = lab.attr("node2", "pgsql-baseline-origin");
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node3", &origin);
+    assert!(
+        !took_over,
+        "node3 took over from node2 on node2's replay position: node2 failed closed but its withheld mark was refused (origin {mark:?}), so it read as 'no demote': {}",
+        lab.log_text("node3")
+    );
+}
+
+/// Fifth attack (BLOCKER class, the promotee's side ignores the mark):
+/// node2's SQL timed out at post-demote, so it withheld its baseline (its
+/// `pg_wal` may hold acknowledged WAL past its replay position); its SQL
+/// is back at its own pre-promote. It published no `xlog-loc` (its
+/// monitors failed while SQL was down), so `yield_if_behind` compares its
+/// *replay/receive* position with node3's published election location and
+/// yields to node3 — exactly the comparison the mark exists to forbid
+/// (the third attack's BLOCKER, from the promotee's side).
+#[test]
+fn a_promotee_that_withheld_its_baseline_does_not_yield_on_its_replay_position() {
+    let (mut lab, origin) = post_demote_node2_wrapped(
+        |pg| {
+            Box::new(LoginGate {
+                pg,
+                clock: MemClock::new(),
+                until: None,
+                error: DbError::new(
+                    crate::ports::DbErrorKind::Timeout,
+                    "canceling statement due to statement timeout",
+                ),
+                failed: std::rc::Rc::new(std::cell::Cell::new(0)),
+            })
+        },
+        |pg| Box::new(pg),
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-baseline-origin").as_deref(),
+        Some("withheld")
+    );
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    for n in ["node1", "node2"] {
+        lab.cluster
+            .remove_attr(n, "pgsql-xlog-loc", Lifetime::Reboot);
+        lab.cluster
+            .remove_attr(n, "pgsql-xlog-tli", Lifetime::Reboot);
+    }
+    // node3's monitor (no Promoted instance) published its election
+    // location: its replay position, past node2's.
+    lab.cluster.put_attr(
+        "node3",
+        "pgsql-xlog-loc",
+        "0000000009000000",
+        Lifetime::Reboot,
+    );
+    lab.cluster
+        .put_attr("node3", "pgsql-xlog-tli", &origin, Lifetime::Reboot);
+    lab.cluster.put_attr(
+        "node3",
+        "pgsql-data-status",
+        "STREAMING|SYNC",
+        Lifetime::Forever,
+    );
+    let pre = [
+        ("notify_type", "pre"),
+        ("notify_operation", "promote"),
+        ("notify_promote_uname", "node2"),
+        ("notify_slave_uname", "node2 node3"),
+    ];
+    let o = lab.run_with("node2", Action::Notify, &pre);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert!(
+        lab.attr("node3", "master-pgsql").as_deref() != Some("1000")
+            && lab.attr("node2", "master-pgsql").as_deref() != Some("-INFINITY"),
+        "node2 withheld its baseline at post-demote but yielded to node3 on its own replay position: {}",
+        lab.log_text("node2")
+    );
+}
+
+/// Fifth attack (MAJOR, the checker's own mark ignored): node3 withheld
+/// its own baseline because its `pg_wal` holds timeline 1 bytes past
+/// timeline 2's fork (it may have replayed a divergence: "nobody takes
+/// over ... on this node's numbers"). node2, the promotee, recorded its
+/// baseline and then restarted (absent). node3's pre-promote falls back to
+/// the election locations and takes over on its own `xlog-loc`/`xlog-tli`
+/// — the numbers its own post-demote reading just refused as ambiguous.
+/// The fallback must not run on a checker that withheld.
+#[test]
+fn a_standby_that_withheld_its_own_baseline_does_not_take_over_on_election_locations() {
+    let fork = Lsn::parse_pg("0/3000100").unwrap();
+    let (mut lab, o) =
+        post_demote_on_node3_with(vec![(1, Lsn::parse_pg("0/9000000").unwrap()), (2, fork)]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    assert_eq!(
+        lab.attr("node3", "pgsql-baseline-origin").as_deref(),
+        Some("withheld")
+    );
+    // node2 (no post-demote baseline now: restarted before the promotion).
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    let system_id = lab.pg("node3").system_identifier().unwrap().unwrap();
+    let origin = crate::election::Origin {
+        timeline: 2,
+        system_id,
+        switch_point: Some(fork),
+    }
+    .to_attr();
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node3", &origin);
+    assert!(
+        !took_over,
+        "node3 withheld its own baseline (timeline 1 bytes past the fork) yet took over on its election location: {}",
+        lab.log_text("node3")
+    );
+}
+
+/// Fifth attack (MAJOR, a regression of 67a065d in the other direction):
+/// `withheld` on the promotee now means "no check, the promotion goes on"
+/// even when a standby holds a real post-demote baseline far past
+/// everything the promotee is known to hold. node2 (promotee) fails closed
+/// on a case the docs call a liveness cost of a *healthy* node (any
+/// `pg_waldump` failure here); node3, the sync standby, recorded 0/9000000
+/// (acknowledged WAL in its `pg_wal`); node2's election location is
+/// 0/3000100. Before 67a065d (absent: fallback) and before 7a2d3ed
+/// (baseline = replay/receive) node3 took over; now node2 is promoted with
+/// nobody opposing. Kept deliberately (decided after the fifth attack):
+/// the promotee is the one the election made promotable (in sync mode the
+/// synchronous standby, which flushed every acknowledged commit, replayed
+/// at promotion); what a take-over would add is WAL no commit was
+/// acknowledged for, and every take-over on evidence weaker than two
+/// recorded baselines was shown to lose acknowledged writes. The attack's
+/// assertion (take over or block) is inverted: the promotion goes on, as
+/// stock does when the promotee's baseline is unreadable.
+#[test]
+fn a_withheld_promotee_is_promoted_as_stock_does() {
+    let (mut lab, origin) = post_demote_node2_wrapped(|pg| Box::new(pg), waldump_fails);
+    lab.cluster.put_attr(
+        "node3",
+        "pgsql-master-baseline",
+        "0000000009000000",
+        Lifetime::Reboot,
+    );
+    let took_over = pre_promote_with_locations(&mut lab, "node2", "node3", &origin);
+    let node2_score = lab.attr("node2", "master-pgsql");
+    assert!(
+        !took_over && node2_score.as_deref() != Some("-INFINITY"),
+        "node2's promotion was moved or blocked (score {node2_score:?}): {}",
+        lab.log_text("node3")
+    );
+    assert!(
+        lab.log_text("node3")
+            .contains("node2 withheld its master baseline"),
+        "{}",
+        lab.log_text("node3")
+    );
 }
