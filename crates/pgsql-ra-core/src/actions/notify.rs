@@ -272,6 +272,60 @@ fn decide_pre_promote(
     }
 }
 
+/// Issue 11 (sixth attack on the baseline rule): the promotee has no
+/// master-baseline and is not the synchronous standby (the election made
+/// an async standby promotable as a superset of the sync standby, on
+/// published replay and receive positions: a sync standby whose replay
+/// stalled below WAL it had flushed looked behind). When this node is the
+/// synchronous standby (`STREAMING|SYNC`, not refused by its handover
+/// baseline, single synchronous standby: `sync_quorum` 0) and its end of
+/// WAL read from `pg_wal` by the baseline's rule holds all of the
+/// promotee's published location and more on the same history, the
+/// superset premise was false: it takes over. A take-over by the
+/// synchronous standby never loses an acknowledged commit (it holds them
+/// all); the promotee's own WAL past it was never acknowledged. Anything
+/// unreadable: no take-over.
+fn sync_standby_ahead_of_a_superset_promotee(
+    ctx: &mut Ctx<'_, '_>,
+    input: &PrePromoteInput,
+    promotee: &str,
+) -> Option<PrePromoteReason> {
+    if ctx.agent.params.sync_quorum != 0 {
+        return None;
+    }
+    let is_sync = |ctx: &mut Ctx<'_, '_>, node: &str| {
+        matches!(
+            ctx.attrs.data_status(ctx.world.cluster, node),
+            Ok(Some(crate::status::DataStatus::Replication { ref state, ref sync_state })) if state == "STREAMING" && sync_state == "SYNC"
+        )
+    };
+    let local = input.local.clone();
+    if is_sync(ctx, promotee) || !is_sync(ctx, &local) {
+        return None;
+    }
+    let (end, my_origin) = read_own_wal_end(ctx)?;
+    let mine = own_location(ctx).map_or(end, |l| l.max(end));
+    let names = &ctx.agent.names;
+    let baseline = ctx
+        .world
+        .cluster
+        .get_attr(&local, &names.sync_baseline, Lifetime::Forever)
+        .ok()?;
+    crate::election::handover_eligibility(baseline.as_deref(), mine).ok()?;
+    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
+    let (_, decision) = decide_pre_promote(
+        ctx,
+        PrePromoteInput {
+            theirs: Some(Some(theirs)),
+            mine: Some(Some(mine)),
+            their_origin: Some(Some(their_origin)),
+            my_origin: Some(Some(my_origin)),
+            ..input.clone()
+        },
+    );
+    (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
+}
+
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
 fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
@@ -324,6 +378,10 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
             match &decision.reason {
                 PrePromoteReason::IAmThePromotee => yield_if_behind(ctx),
                 PrePromoteReason::PromoteeBaselineUnreadable { promotee } => {
+                    if let Some(why) = sync_standby_ahead_of_a_superset_promotee(ctx, &input, promotee)
+                    {
+                        return take_over(ctx, promotee, &why);
+                    }
                     if baseline_withheld(ctx, promotee) {
                         ctx.log(
                             LogLevel::Info,

@@ -2941,3 +2941,70 @@ fn a_withheld_promotee_is_promoted_as_stock_does() {
         lab.log_text("node3")
     );
 }
+
+/// Sixth attack (BLOCKER class; the removed fallback's one real catch):
+/// the promotee is *not* always the synchronous standby. node2 is the
+/// synchronous standby (`STREAMING|SYNC`, flushed every acknowledged
+/// commit); node3 is asynchronous. Both restart after the demote (start
+/// deletes their master-baselines). node2's replay then stalls below its
+/// flushed WAL for `xlog_check_count` rounds (the documented limit), so
+/// the election's superset rule lets node3 (`STREAMING|ASYNC`, xlog-loc
+/// above node2's replay) win with 1000; node2 yields and stays
+/// `STREAMING|SYNC`. Before the promote, node2's replay moves on and its
+/// published `xlog-loc` passes node3's on the same origin: node2 holds WAL
+/// node3 lacks, flushed by the synchronous standby (acknowledged commits
+/// may be in it). At cf0036f^ the election-location fallback had node2
+/// take over; now node3 (async, no baseline) is promoted unopposed.
+#[test]
+fn an_async_election_winner_without_a_baseline_is_not_promoted_over_a_sync_standby_ahead() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    lab.net.write("node1", 3).unwrap();
+    assert_eq!(
+        code(&lab.run_with(
+            "node1",
+            Action::Demote,
+            &[("notify_slave_uname", "node2 node3")]
+        )),
+        0
+    );
+    let env = notify_env(
+        "post",
+        "demote",
+        &[
+            ("notify_demote_uname", "node1"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    for n in ["node2", "node3"] {
+        assert_eq!(code(&lab.run_with(n, Action::Notify, &env)), 0);
+    }
+    let origin = lab
+        .attr("node2", "pgsql-baseline-origin")
+        .expect("node2 has an origin");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    for n in ["node2", "node3"] {
+        assert_eq!(code(&lab.run(n, Action::Stop)), 0);
+        assert_eq!(code(&lab.run(n, Action::Start)), 0);
+        assert_eq!(lab.attr(n, "pgsql-master-baseline"), None);
+    }
+    // node3: the asynchronous standby that won the election (superset of
+    // node2's stalled replay position).
+    lab.cluster.put_attr(
+        "node3",
+        "pgsql-data-status",
+        "STREAMING|ASYNC",
+        Lifetime::Forever,
+    );
+    lab.cluster
+        .put_attr("node3", "master-pgsql", "1000", Lifetime::Reboot);
+    // node2 (checker, STREAMING|SYNC) now publishes 0/3000200 > node3's
+    // 0/3000100, same origin.
+    let took_over = pre_promote_with_locations(&mut lab, "node3", "node2", &origin);
+    assert!(
+        took_over || lab.attr("node3", "master-pgsql").as_deref() == Some("-INFINITY"),
+        "node3 (async, no baseline, 0/3000100) promoted over node2, the synchronous standby holding WAL to 0/3000200 on the same history: {}",
+        lab.log_text("node2")
+    );
+}
