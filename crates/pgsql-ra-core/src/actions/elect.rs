@@ -380,7 +380,9 @@ pub(super) fn primary_origin_now(ctx: &mut Ctx<'_, '_>) -> Option<Origin> {
 /// Every node_list node's `<rsc>-primary-origin`. An unrecognised or
 /// unreadable value is an error in words naming the node, the attribute
 /// and the value (fail closed: the caller takes no part).
-fn recorded_primary_origins(ctx: &mut Ctx<'_, '_>) -> Result<Vec<(String, Origin)>, String> {
+pub(super) fn recorded_primary_origins(
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<Vec<(String, Origin)>, String> {
     let name = ctx.agent.names.primary_origin.clone();
     recorded_forever(ctx, &name, |v| {
         Origin::parse_attr(v).map_err(|_| format!("unrecognised {name} {}", quoted(v)))

@@ -5,7 +5,7 @@
 use super::control::control;
 use super::elect::{
     history_files, history_files_checked, own_location, record_master_baseline_and_origin,
-    withdraw_location, BASELINE_WITHHELD,
+    recorded_primary_origins, withdraw_location, BASELINE_WITHHELD,
 };
 use super::Ctx;
 use crate::decide::notify::{
@@ -283,8 +283,10 @@ fn decide_pre_promote(
 /// promotee's published location and more on the same history, the
 /// superset premise was false: it takes over. A take-over by the
 /// synchronous standby never loses an acknowledged commit (it holds them
-/// all); the promotee's own WAL past it was never acknowledged. Anything
-/// unreadable: no take-over.
+/// all); the promotee's own WAL past it was never acknowledged. Never from
+/// a promotee that withheld its baseline (its `pg_wal` may hold more than
+/// its published location), never for a node the election's lineage gate
+/// refuses; anything unreadable: no take-over.
 fn sync_standby_ahead_of_a_superset_promotee(
     ctx: &mut Ctx<'_, '_>,
     input: &PrePromoteInput,
@@ -312,6 +314,15 @@ fn sync_standby_ahead_of_a_superset_promotee(
         .get_attr(&local, &names.sync_baseline, Lifetime::Forever)
         .ok()?;
     crate::election::handover_eligibility(baseline.as_deref(), mine).ok()?;
+    // The election's lineage gate (issue 9): never 1000 for a node the
+    // election would refuse (seventh attack: one promoted outside the
+    // cluster took over); an unreadable record: no take-over.
+    let recorded = recorded_primary_origins(ctx).ok()?;
+    crate::election::lineage_eligibility(
+        Some(my_origin),
+        crate::election::cluster_origin(&recorded).as_ref(),
+    )
+    .ok()?;
     let (theirs, their_origin) = read_election_location(ctx, promotee)?;
     let (_, decision) = decide_pre_promote(
         ctx,
@@ -378,11 +389,15 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
             match &decision.reason {
                 PrePromoteReason::IAmThePromotee => yield_if_behind(ctx),
                 PrePromoteReason::PromoteeBaselineUnreadable { promotee } => {
-                    if let Some(why) = sync_standby_ahead_of_a_superset_promotee(ctx, &input, promotee)
-                    {
-                        return take_over(ctx, promotee, &why);
+                    let withheld = baseline_withheld(ctx, promotee);
+                    if !withheld {
+                        if let Some(why) =
+                            sync_standby_ahead_of_a_superset_promotee(ctx, &input, promotee)
+                        {
+                            return take_over(ctx, promotee, &why);
+                        }
                     }
-                    if baseline_withheld(ctx, promotee) {
+                    if withheld {
                         ctx.log(
                             LogLevel::Info,
                             &format!(
