@@ -128,6 +128,20 @@ pub fn rank(own: u32, end: Lsn, histories: &[(u32, Vec<HistoryEntry>)]) -> Ranki
     best
 }
 
+/// The newest timeline found by probing `own + 1`, `own + 2`, … in
+/// `histories` until one is missing (PostgreSQL's `findNewestTimeLine`,
+/// `timeline.c`); `None` when `own + 1` is missing.
+fn newest_consecutive(own: u32, histories: &[(u32, Vec<HistoryEntry>)]) -> Option<u32> {
+    let has = |t: u32| histories.iter().any(|(tli, _)| *tli == t);
+    let mut newest = None;
+    let mut probe = own;
+    while let Some(next) = probe.checked_add(1).filter(|t| has(*t)) {
+        newest = Some(next);
+        probe = next;
+    }
+    newest
+}
+
 /// The history files a node on timeline `own` may be ranked by: its own,
 /// and the newest timeline N found by probing `own + 1`, `own + 2`, …
 /// until a file is missing (PostgreSQL's `findNewestTimeLine`), when N
@@ -142,13 +156,7 @@ pub fn followable(
     checkpoint: Option<Lsn>,
     histories: Vec<(u32, Vec<HistoryEntry>)>,
 ) -> Vec<(u32, Vec<HistoryEntry>)> {
-    let has = |t: u32| histories.iter().any(|(tli, _)| *tli == t);
-    let mut newest = None;
-    let mut probe = own;
-    while let Some(next) = probe.checked_add(1).filter(|t| has(*t)) {
-        newest = Some(next);
-        probe = next;
-    }
+    let newest = newest_consecutive(own, &histories);
     histories
         .into_iter()
         .filter(|(t, entries)| {
@@ -215,13 +223,7 @@ pub fn end_on_followed_history(
 ) -> Result<HistoryEnd, String> {
     let of = |t: u32| histories.iter().find(|(tli, _)| *tli == t).map(|(_, h)| h);
     let own_switch = of(own).and_then(|h| h.last()).map(|e| e.switch_point);
-    let mut newest = None;
-    let mut probe = own;
-    while let Some(next) = probe.checked_add(1).filter(|t| of(*t).is_some()) {
-        newest = Some(next);
-        probe = next;
-    }
-    let Some(tli) = newest else {
+    let Some(tli) = newest_consecutive(own, histories) else {
         let raw = read(own, checkpoint)?;
         return Ok(HistoryEnd {
             end: raw,

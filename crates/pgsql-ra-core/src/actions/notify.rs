@@ -215,6 +215,15 @@ fn read_own_wal_end(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
     Some((end, origin))
 }
 
+/// The greater of [`read_own_wal_end`] and the replay/receive location,
+/// with the origin of the former: the own position a take-over or a yield
+/// compares (never the replay position alone). `None` when the end of WAL
+/// cannot be read.
+fn own_end_and_location(ctx: &mut Ctx<'_, '_>) -> Option<(Lsn, Origin)> {
+    let (end, origin) = read_own_wal_end(ctx)?;
+    Some((own_location(ctx).map_or(end, |l| l.max(end)), origin))
+}
+
 /// Issue 11 item 4: this node's own history file of `timeline` (the
 /// switch points of the timelines it went through): from the server port,
 /// else `pg_wal/<TLI>.history` through the filesystem port. `None` when
@@ -305,8 +314,7 @@ fn sync_standby_ahead_of_a_superset_promotee(
     if is_sync(ctx, promotee) || !is_sync(ctx, &local) {
         return None;
     }
-    let (end, my_origin) = read_own_wal_end(ctx)?;
-    let mine = own_location(ctx).map_or(end, |l| l.max(end));
+    let (mine, my_origin) = own_end_and_location(ctx)?;
     let names = &ctx.agent.names;
     let baseline = ctx
         .world
@@ -463,10 +471,10 @@ fn yield_if_behind(ctx: &mut Ctx<'_, '_>) {
     if baseline_withheld(ctx, &local) {
         return;
     }
-    let Some((end, origin)) = read_own_wal_end(ctx) else {
+    let Some(mine) = own_end_and_location(ctx) else {
         return;
     };
-    let mine = Some((own_location(ctx).map_or(end, |l| l.max(end)), origin));
+    let mine = Some(mine);
     let agent = ctx.agent;
     let mut others = Vec::new();
     for node in agent.params.node_list.iter().filter(|n| **n != local) {
