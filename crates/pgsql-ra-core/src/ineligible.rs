@@ -83,6 +83,15 @@ pub enum Ineligible {
         /// Why, in words.
         detail: String,
     },
+    /// Set by the primary (issue 11): its walsender still reports `sync`,
+    /// `potential` or `quorum`, but `rep_mode.conf` no longer names it, so
+    /// the server stops waiting for it at the next reload (or already has
+    /// for new commits); shown asynchronous before that happens
+    /// ([`crate::replication::as_after_reload`]).
+    NotInSyncConfiguration {
+        /// Its walsender's `sync_state` as read.
+        sync_state: String,
+    },
     /// Set by the primary: streaming asynchronously in sync mode, it may
     /// miss committed transactions (§4.2 table, §4.1).
     AsyncInSyncMode,
@@ -198,6 +207,7 @@ impl Ineligible {
             | Ineligible::ProbedAsStandby
             | Ineligible::AsyncInSyncMode
             | Ineligible::AsyncWithManyNodes
+            | Ineligible::NotInSyncConfiguration { .. }
             | Ineligible::PotentialStandby
             | Ineligible::NotStreaming { .. }
             | Ineligible::HandoverUnrecorded
@@ -237,6 +247,10 @@ impl fmt::Display for Ineligible {
             Ineligible::StandbyLost { detail } => f.write_str(detail),
             Ineligible::QuorumMember => f.write_str(
                 "a quorum commit member: it may lack commits the other members acknowledged; promoted only by the election among enough members",
+            ),
+            Ineligible::NotInSyncConfiguration { sync_state } => write!(
+                f,
+                "its walsender reports {sync_state} but rep_mode.conf does not name it: asynchronous from the reload on, it may miss committed transactions"
             ),
             Ineligible::AsyncInSyncMode => f.write_str(
                 "streaming asynchronously in sync mode: it may miss committed transactions",

@@ -241,8 +241,15 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         .filter(|r| !lost.iter().any(|(n, _)| *n == r.application_name))
         .cloned()
         .collect();
+    let (live, released) = if input.rep_mode == RepMode::Sync {
+        as_after_reload(input.current_sync, live)
+    } else {
+        (live, Vec::new())
+    };
+    let (in_force, not_loaded) = names_in_force(input.current_sync, &live);
     let input = &ControlInput {
         rows: &live,
+        current_sync: &in_force,
         ..*input
     };
     let valid = valid_baseline(input);
@@ -257,6 +264,16 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             let c = classify_row(rules, node, row, Handover::of(valid, node));
             if c.caught_up {
                 caught_up.push(node.clone());
+            }
+            if let Some((_, was)) = released.iter().find(|(n, _)| n == node) {
+                let i = Ineligible::NotInSyncConfiguration {
+                    sync_state: was.clone(),
+                };
+                return StandbyDecision {
+                    reason: i.to_string(),
+                    ineligible: Some(i),
+                    ..c.decision
+                };
             }
             match lost.iter().find(|(n, _)| n == node) {
                 Some((_, why)) => {
@@ -273,7 +290,15 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
             }
         })
         .collect();
-    let choice = choose_sync_set(input, &standbys);
+    let mut choice = choose_sync_set(input, &standbys);
+    if let Some(change) = choice.change.as_mut() {
+        if !not_loaded.is_empty() {
+            change.reason.push_str(&format!(
+                "; the server does not run with rep_mode.conf's synchronous_standby_names: [{}] named there but streaming asynchronously (a reload that failed or has not been done, or a setting that overrides it, e.g. ALTER SYSTEM); the reload is redone and they wait for a new handover baseline",
+                not_loaded.join(", ")
+            ));
+        }
+    }
     let baseline = next_baseline(input, &caught_up, choice.change.as_ref());
     ControlDecision {
         standbys,
@@ -282,6 +307,58 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         baseline,
         terminate: lost.into_iter().map(|(n, _)| n).collect(),
     }
+}
+
+/// Issue 11: the rows as they will be once the server runs with
+/// `rep_mode.conf` (sync mode): a walsender reporting `sync`, `potential`
+/// or `quorum` whose name the file does not hold is read as `async`, so
+/// that the cluster never shows a standby promotable (`STREAMING|SYNC`)
+/// that the next reload stops waiting for. It happens right after a reload
+/// that released the name (its walsender has not reloaded yet), after a
+/// reload that failed, or under a setting that overrides the file; in the
+/// last two cases the standby is shown unpromotable until the file is
+/// loaded (fail closed). Returns the rows and, for each name so read, its
+/// `sync_state` as reported.
+pub fn as_after_reload(
+    current_sync: &[String],
+    mut rows: Vec<ReplicationRow>,
+) -> (Vec<ReplicationRow>, Vec<(String, String)>) {
+    let mut released = Vec::new();
+    for r in rows.iter_mut() {
+        let waited_for = ["SYNC", "POTENTIAL", "QUORUM"]
+            .iter()
+            .any(|s| r.sync_state.eq_ignore_ascii_case(s));
+        if waited_for && !current_sync.contains(&r.application_name) {
+            released.push((r.application_name.clone(), r.sync_state.clone()));
+            r.sync_state = "ASYNC".to_string();
+        }
+    }
+    (rows, released)
+}
+
+/// Issue 11: splits `rep_mode.conf`'s synchronous standbys into those the
+/// server may be waiting for and those it is known not to wait for: a name
+/// whose walsender row is `STREAMING` with `sync_state` `async` has no
+/// priority in the `synchronous_standby_names` its walsender loaded
+/// (PostgreSQL, `pg_stat_replication.sync_state`: `async` when the
+/// standby's priority is 0). That happens when the reload that should have
+/// loaded the file failed or has not reached the walsender yet, or when
+/// another setting overrides the file. Such a name counts as not
+/// synchronous: the change that names it is redone (rewrite, reload) and
+/// it waits for a handover baseline recorded after that reload, so that a
+/// later load of the file (an outside `SIGHUP`) never makes it synchronous
+/// without one. Returns (in force, not loaded), both in file order.
+pub fn names_in_force(
+    current_sync: &[String],
+    rows: &[ReplicationRow],
+) -> (Vec<String>, Vec<String>) {
+    current_sync.iter().cloned().partition(|name| {
+        !rows.iter().any(|r| {
+            r.application_name == *name
+                && r.state.eq_ignore_ascii_case("STREAMING")
+                && r.sync_state.eq_ignore_ascii_case("ASYNC")
+        })
+    })
 }
 
 /// The parts of [`ControlInput`] that the score of one row depends on.
@@ -765,7 +842,8 @@ mod tests {
                 "node1", "node2", "node3", "node4", "node5", "node6", "node7",
             ],
             &rows,
-            &["node2"],
+            // The names the server's rows say it waits for.
+            &["node2", "node4", "node7"],
         );
         let s = |n: &str, d: &str, sc: &str, st: Option<&str>| {
             (
@@ -796,6 +874,56 @@ mod tests {
         assert_eq!(d.sync_change, None, "node2 stays the synchronous standby");
         assert!(!d.recheck);
         assert!(d.standbys.iter().all(|s| !s.reason.is_empty()));
+    }
+
+    #[test]
+    fn a_standby_the_file_does_not_name_is_asynchronous_before_the_reload() {
+        // rep_mode.conf names node2 only; node4's and node7's walsenders
+        // still report the set the server loaded before (or an override).
+        let rows = [
+            row("node2", "STREAMING", "SYNC"),
+            row("node4", "STREAMING", "POTENTIAL"),
+            row("node7", "STREAMING", "QUORUM"),
+        ];
+        let d = decide(
+            RepMode::Sync,
+            &["node1", "node2", "node4", "node7"],
+            &rows,
+            &["node2"],
+        );
+        assert_eq!(d.standbys[0].score, Score::CAN_PROMOTE);
+        for s in &d.standbys[1..] {
+            assert_eq!(s.data_status.to_string(), "STREAMING|ASYNC", "{s:?}");
+            assert_eq!(s.score, Score::CAN_NOT_PROMOTE, "{s:?}");
+            assert!(
+                matches!(
+                    s.ineligible,
+                    Some(Ineligible::NotInSyncConfiguration { .. })
+                ),
+                "{s:?}"
+            );
+        }
+        assert_eq!(d.sync_change, None);
+        // In async mode the file is not the agent's: rows are read as is.
+        let d = decide(
+            RepMode::Async,
+            &["node1", "node2", "node4"],
+            &rows[..2],
+            &[],
+        );
+        assert_eq!(d.standbys[1].data_status.to_string(), "STREAMING|POTENTIAL");
+    }
+
+    #[test]
+    fn a_named_standby_streaming_async_is_not_in_force() {
+        let rows = [
+            row("node2", "STREAMING", "ASYNC"),
+            row("node3", "CATCHUP", "ASYNC"),
+        ];
+        let (in_force, not_loaded) = names_in_force(&v(&["node2", "node3", "node4"]), &rows);
+        // node3 is not streaming yet and node4 has no row: nothing tells.
+        assert_eq!(in_force, v(&["node3", "node4"]));
+        assert_eq!(not_loaded, v(&["node2"]));
     }
 
     #[test]
@@ -995,6 +1123,12 @@ mod tests {
         assert_eq!(change.names, v(&["node2", "ext1"]));
         assert!(change.reason.contains("ext2 was disconnected"));
         assert!(d.recheck);
+        // After the reload of `node2, ext1` (FIRST 1): ext1 is potential.
+        let rows = [
+            row("ext1", "STREAMING", "POTENTIAL"),
+            row("node2", "STREAMING", "SYNC"),
+            row("ext2", "CATCHUP", "ASYNC"),
+        ];
         let current = v(&["ext1", "node2"]);
         let d = control_slave_status(&ControlInput {
             rep_mode: RepMode::Sync,

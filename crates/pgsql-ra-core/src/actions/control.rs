@@ -229,6 +229,7 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         current_quorum,
         sync_wait_age,
     });
+    let mut on_disk = stored;
     for s in &decision.standbys {
         ctx.log(
             LogLevel::Debug,
@@ -270,6 +271,16 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         );
         // Issue 11: the quorum record is widened before the reload.
         quorum_record::before_reload(ctx, change, in_force.clone())?;
+        // Issue 11: the names the change adds wait for a baseline
+        // (`unknown`) before the file names them, so that a reload that
+        // fails here and a later outside one (SIGHUP) never makes them
+        // synchronous without it: the next monitor records the position
+        // read after that load.
+        if decision.baseline != on_disk {
+            store_baseline(ctx, decision.baseline.as_ref())?;
+            publish_baseline(ctx, decision.baseline.as_ref(), &rows)?;
+            on_disk = decision.baseline.clone();
+        }
         let text = match change.quorum {
             Some(k) => sync_mode::render_quorum(k, &change.names),
             None => sync_mode::render(&change.names),
@@ -300,7 +311,7 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     if let Some(b) = next.as_mut() {
         record_position(ctx, b);
     }
-    if next != stored {
+    if next != on_disk {
         store_baseline(ctx, next.as_ref())?;
     }
     publish_baseline(ctx, next.as_ref(), &rows)?;

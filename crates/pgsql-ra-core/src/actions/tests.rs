@@ -191,7 +191,10 @@ impl Lab {
     }
 
     fn attr(&self, node: &str, name: &str) -> Option<String> {
-        let lifetime = if name.ends_with("data-status") || name.ends_with("demote-checkpoint") {
+        let lifetime = if name.ends_with("data-status")
+            || name.ends_with("demote-checkpoint")
+            || name.ends_with("sync-baseline")
+        {
             Lifetime::Forever
         } else {
             Lifetime::Reboot
@@ -3174,22 +3177,16 @@ fn a_withheld_promotee_is_not_overtaken_on_its_replay_position_by_the_sync_stand
 }
 
 /// Attack on fd8efce, the premise under the take-over (BLOCKER,
-/// pre-existing in `control`, it makes a `STREAMING|SYNC` data-status
-/// stale and bypasses the handover baseline): the primary reads the
-/// synchronous standbys from `rep_mode.conf`, not from the server. When a
-/// change was written to the file but its reload failed (`control` run by
-/// a post-start/post-stop notification only logs the failure), the file
-/// names node3 while the server still makes node2 synchronous. Every
-/// later monitor then sees `current == chosen` (node3 is the only
-/// `ASYNC`): no change, no reload, no handover baseline, node2 written
-/// `STREAMING|SYNC`. The first SIGHUP from anywhere (an operator's
-/// `pg_ctl reload`, configuration management) makes node3 synchronous
-/// with no baseline: node3 is then `STREAMING|SYNC`, 100, never checked
-/// against what node2 acknowledged; until the next monitor node2 still
-/// reads `STREAMING|SYNC` while node3 acknowledges commits node2 may lack
-/// (and fd8efce lets either take over on that attribute).
+/// pre-existing in `control`): the primary read the synchronous standbys
+/// from `rep_mode.conf` alone. After a change whose reload failed, the
+/// file names node3 while the server still makes node2 synchronous; every
+/// later monitor saw `current == chosen`: no reload, no handover baseline,
+/// and the first outside SIGHUP made node3 synchronous with none. Now a
+/// named standby streaming `async` counts as not in force (the change is
+/// redone with a baseline) and a standby the server waits for that the
+/// file does not name is shown asynchronous before the reload releases
+/// it: nobody is promotable on a set the next reload changes.
 #[test]
-#[ignore = "open (issue 11, seventh attack finding 3): control compares the chosen sync set with rep_mode.conf, not with the server's loaded synchronous_standby_names; fix next session"]
 fn a_sync_change_whose_reload_failed_is_redone_with_a_handover_baseline() {
     use crate::replication::{control_slave_status, ControlInput};
     let list: Vec<String> = ["node1", "node2", "node3"]
@@ -3226,11 +3223,132 @@ fn a_sync_change_whose_reload_failed_is_redone_with_a_handover_baseline() {
         current_quorum: None,
         sync_wait_age: None,
     });
+    let change = d
+        .sync_change
+        .as_ref()
+        .unwrap_or_else(|| panic!("the file is not in force: the change is redone ({d:?})"));
+    let baseline = d.baseline.as_ref().expect("the names it adds wait");
+    assert_eq!(baseline.lsn, None, "recorded after the reload: {d:?}");
+    for n in &change.names {
+        assert!(
+            baseline.names.contains(n),
+            "{n} added without a baseline: {d:?}"
+        );
+    }
+    for s in &d.standbys {
+        assert_eq!(
+            s.score,
+            crate::score::Score::CAN_NOT_PROMOTE,
+            "{} promotable while the reload changes the set: {d:?}",
+            s.node
+        );
+    }
+}
+
+/// A server port whose reload fails (`pg_ctl reload` refused).
+struct RefusingReload(SimPostgres);
+
+impl DataDir for RefusingReload {
+    fn control_data(&mut self) -> Result<ControlData, String> {
+        self.0.control_data()
+    }
+    fn wal_end(&mut self, timeline: u32, from: Lsn) -> Result<Lsn, String> {
+        self.0.wal_end(timeline, from)
+    }
+}
+
+impl Server for RefusingReload {
+    fn postmaster_pid(&mut self) -> Result<Option<u32>, ProcessError> {
+        self.0.postmaster_pid()
+    }
+    fn remove_stale_pid_file(&mut self) -> Result<(), ProcessError> {
+        self.0.remove_stale_pid_file()
+    }
+    fn start(&mut self) -> Result<(), ProcessError> {
+        self.0.start()
+    }
+    fn stop(&mut self, mode: StopMode) -> Result<(), ProcessError> {
+        self.0.stop(mode)
+    }
+    fn promote(&mut self) -> Result<(), ProcessError> {
+        self.0.promote()
+    }
+    fn reload(&mut self) -> Result<(), ProcessError> {
+        Err(ProcessError {
+            exit_code: Some(1),
+            message: "pg_ctl: could not send reload signal".into(),
+        })
+    }
+    fn wal_receiver_running(&mut self, postmaster_pid: u32) -> Result<bool, ProcessError> {
+        self.0.wal_receiver_running(postmaster_pid)
+    }
+}
+
+/// The same hole through the agent: a post-start whose reload fails
+/// leaves `rep_mode.conf` naming node2 and the server waiting for nobody.
+/// The names wait for a baseline before the file names them (an outside
+/// SIGHUP then never makes node2 synchronous without one), and the next
+/// monitor redoes the reload.
+#[test]
+fn a_failed_reload_leaves_the_new_sync_standby_waiting_and_the_monitor_redoes_it() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(code(&lab.run("node2", Action::Stop)), 0);
+    let env = notify_env(
+        "post",
+        "stop",
+        &[
+            ("notify_stop_uname", "node2"),
+            ("notify_master_uname", "node1"),
+        ],
+    );
+    assert_eq!(code(&lab.run_with("node1", Action::Notify, &env)), 0);
+    assert_eq!(lab.net.active_sync_names("node1"), "");
+    assert_eq!(code(&lab.run("node2", Action::Start)), 0);
+    let env = notify_env(
+        "post",
+        "start",
+        &[
+            ("notify_start_uname", "node2"),
+            ("notify_promoted_uname", "node1"),
+        ],
+    );
+    let _ = lab.run_wrapped_server(
+        "node1",
+        Action::Notify,
+        &env,
+        |pg| Box::new(pg),
+        |pg| Box::new(RefusingReload(pg)),
+    );
+    let rep_mode = lab.fs("node1").file(&format!("{TMP}/rep_mode.conf"));
+    assert_eq!(
+        rep_mode.as_deref(),
+        Some("synchronous_standby_names = '\"node2\"'\n")
+    );
+    assert_eq!(lab.net.active_sync_names("node1"), "", "the reload failed");
+    // node2 waits for a position recorded after a load of the file.
+    assert_eq!(
+        lab.fs("node1")
+            .file(&format!("{TMP}/sync_baseline"))
+            .as_deref(),
+        Some("unknown node2\n")
+    );
+    assert_eq!(
+        lab.attr("node2", "pgsql-sync-baseline").as_deref(),
+        Some("unknown")
+    );
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    // The next monitor reloads again: the server now waits for node2.
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(lab.net.active_sync_names("node1"), "\"node2\"");
     assert!(
-        d.sync_change.is_some()
-            || d.baseline
-                .as_ref()
-                .is_some_and(|b| b.names.iter().any(|n| n == "node3")),
-        "rep_mode.conf names node3 but the server makes node2 synchronous: no reload and no handover baseline for node3 ({d:?})"
+        lab.log_text("node1")
+            .contains("does not run with rep_mode.conf"),
+        "{}",
+        lab.log_text("node1")
     );
 }

@@ -62,6 +62,9 @@ impl Explain for Ineligible {
             Ineligible::AsyncInSyncMode => {
                 "becoming the synchronous standby (the primary picks one when none is)".into()
             }
+            Ineligible::NotInSyncConfiguration { .. } => {
+                "the primary naming it in rep_mode.conf again and its reload; if it persists, a setting overriding rep_mode.conf's synchronous_standby_names (ALTER SYSTEM, a later include) must go".into()
+            }
             Ineligible::AsyncWithManyNodes => "rep_mode=sync, or a node_list of two".into(),
             Ineligible::PotentialStandby => {
                 "the synchronous standby leaving, so that it becomes synchronous".into()
