@@ -23,6 +23,7 @@ pub mod explain;
 pub mod forks;
 pub mod ineligible;
 pub mod journal;
+pub mod loaded_sync_set;
 pub mod lsn;
 #[cfg(any(test, feature = "sim"))]
 pub mod memory;

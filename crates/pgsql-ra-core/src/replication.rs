@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::ineligible::Ineligible;
+use crate::loaded_sync_set::{as_after_reload, merge_duplicate_rows, names_in_force, unsettled};
 use crate::lsn::Lsn;
 use crate::params::RepMode;
 use crate::ports::ReplicationRow;
@@ -103,6 +104,10 @@ pub struct ControlDecision {
     /// from `synchronous_standby_names` (in that order): standbys that are
     /// gone although their row remains ([`lost_standbys`]).
     pub terminate: Vec<String>,
+    /// Issue 11: why the server does not (yet) run `rep_mode.conf`'s set
+    /// ([`crate::loaded_sync_set::unsettled`]); empty when it does. While
+    /// not empty, the handover baseline's position is not recorded.
+    pub unsettled: Vec<String>,
 }
 
 /// What the decision function needs to know.
@@ -234,6 +239,11 @@ pub fn lost_standbys(input: &ControlInput<'_>) -> Vec<(String, String)> {
 /// (`DISCONNECT`, -INFINITY, released from the sync set) with its own
 /// reason, and its walsender is to be terminated.
 pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
+    let merged = merge_duplicate_rows(input.rows);
+    let input = &ControlInput {
+        rows: &merged,
+        ..*input
+    };
     let lost = lost_standbys(input);
     let live: Vec<ReplicationRow> = input
         .rows
@@ -241,7 +251,13 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         .filter(|r| !lost.iter().any(|(n, _)| *n == r.application_name))
         .cloned()
         .collect();
-    let (live, released) = if input.rep_mode == RepMode::Sync {
+    let sync = input.rep_mode == RepMode::Sync;
+    let unsettled = if sync {
+        unsettled(input.current_sync, input.current_quorum, &live)
+    } else {
+        Vec::new()
+    };
+    let (live, released) = if sync {
         as_after_reload(input.current_sync, live)
     } else {
         (live, Vec::new())
@@ -250,6 +266,23 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
     let input = &ControlInput {
         rows: &live,
         current_sync: &in_force,
+        ..*input
+    };
+    // While the server does not run the file's set, every named standby
+    // waits for a position recorded once it does (loaded_sync_set).
+    let waiting = (!unsettled.is_empty()).then(|| {
+        let mut names: Vec<String> = valid_baseline(input)
+            .map(|b| b.names.clone())
+            .unwrap_or_default();
+        for n in input.current_sync {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        SyncBaseline { lsn: None, names }
+    });
+    let input = &ControlInput {
+        baseline: waiting.as_ref().or(input.baseline),
         ..*input
     };
     let valid = valid_baseline(input);
@@ -306,59 +339,8 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         recheck: choice.recheck,
         baseline,
         terminate: lost.into_iter().map(|(n, _)| n).collect(),
+        unsettled,
     }
-}
-
-/// Issue 11: the rows as they will be once the server runs with
-/// `rep_mode.conf` (sync mode): a walsender reporting `sync`, `potential`
-/// or `quorum` whose name the file does not hold is read as `async`, so
-/// that the cluster never shows a standby promotable (`STREAMING|SYNC`)
-/// that the next reload stops waiting for. It happens right after a reload
-/// that released the name (its walsender has not reloaded yet), after a
-/// reload that failed, or under a setting that overrides the file; in the
-/// last two cases the standby is shown unpromotable until the file is
-/// loaded (fail closed). Returns the rows and, for each name so read, its
-/// `sync_state` as reported.
-pub fn as_after_reload(
-    current_sync: &[String],
-    mut rows: Vec<ReplicationRow>,
-) -> (Vec<ReplicationRow>, Vec<(String, String)>) {
-    let mut released = Vec::new();
-    for r in rows.iter_mut() {
-        let waited_for = ["SYNC", "POTENTIAL", "QUORUM"]
-            .iter()
-            .any(|s| r.sync_state.eq_ignore_ascii_case(s));
-        if waited_for && !current_sync.contains(&r.application_name) {
-            released.push((r.application_name.clone(), r.sync_state.clone()));
-            r.sync_state = "ASYNC".to_string();
-        }
-    }
-    (rows, released)
-}
-
-/// Issue 11: splits `rep_mode.conf`'s synchronous standbys into those the
-/// server may be waiting for and those it is known not to wait for: a name
-/// whose walsender row is `STREAMING` with `sync_state` `async` has no
-/// priority in the `synchronous_standby_names` its walsender loaded
-/// (PostgreSQL, `pg_stat_replication.sync_state`: `async` when the
-/// standby's priority is 0). That happens when the reload that should have
-/// loaded the file failed or has not reached the walsender yet, or when
-/// another setting overrides the file. Such a name counts as not
-/// synchronous: the change that names it is redone (rewrite, reload) and
-/// it waits for a handover baseline recorded after that reload, so that a
-/// later load of the file (an outside `SIGHUP`) never makes it synchronous
-/// without one. Returns (in force, not loaded), both in file order.
-pub fn names_in_force(
-    current_sync: &[String],
-    rows: &[ReplicationRow],
-) -> (Vec<String>, Vec<String>) {
-    current_sync.iter().cloned().partition(|name| {
-        !rows.iter().any(|r| {
-            r.application_name == *name
-                && r.state.eq_ignore_ascii_case("STREAMING")
-                && r.sync_state.eq_ignore_ascii_case("ASYNC")
-        })
-    })
 }
 
 /// The parts of [`ControlInput`] that the score of one row depends on.
@@ -649,7 +631,9 @@ fn choose_quorum(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> Sync
 }
 
 /// The `STREAMING|ASYNC` standby with the highest `flush_lsn` (an unknown
-/// position ranks lowest; ties: node_list order, the order of `standbys`).
+/// position ranks lowest; ties: node_list order, the order of `standbys`);
+/// when quorum commit was just turned off, the `STREAMING|QUORUM` members
+/// are candidates too.
 fn most_advanced_async(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -> Option<String> {
     let flushed = |node: &str| {
         input
@@ -658,11 +642,14 @@ fn most_advanced_async(input: &ControlInput<'_>, standbys: &[StandbyDecision]) -
             .find(|r| r.application_name == node)
             .and_then(|r| r.flush_lsn)
     };
+    // Quorum commit turned off: the members (STREAMING|QUORUM) are the
+    // candidates too (eighth attack on issue 11, F4: none was, and the
+    // primary ran with no synchronous standby for a monitor interval).
+    let quorum_off = input.current_quorum.is_some() && input.quorum == 0;
     let mut best: Option<(Option<Lsn>, &str)> = None;
-    for s in standbys
-        .iter()
-        .filter(|s| s.data_status.is_streaming("ASYNC"))
-    {
+    for s in standbys.iter().filter(|s| {
+        s.data_status.is_streaming("ASYNC") || (quorum_off && s.data_status.is_streaming("QUORUM"))
+    }) {
         let f = flushed(&s.node);
         if best.is_none_or(|(b, _)| f > b) {
             best = Some((f, &s.node));
@@ -834,7 +821,6 @@ mod tests {
             row("node3", "STREAMING", "ASYNC"),
             row("node4", "STREAMING", "POTENTIAL"),
             row("node6", "CATCHUP", "ASYNC"),
-            row("node7", "STREAMING", "QUORUM"),
         ];
         let d = decide(
             RepMode::Sync,
@@ -842,8 +828,8 @@ mod tests {
                 "node1", "node2", "node3", "node4", "node5", "node6", "node7",
             ],
             &rows,
-            // The names the server's rows say it waits for.
-            &["node2", "node4", "node7"],
+            // The names the server's rows say it waits for (FIRST 1).
+            &["node2", "node4"],
         );
         let s = |n: &str, d: &str, sc: &str, st: Option<&str>| {
             (
@@ -866,14 +852,36 @@ mod tests {
                 ),
                 s("node5", "DISCONNECT", "-INFINITY", None),
                 s("node6", "CATCHUP|ASYNC", "-INFINITY", Some("HS:connected")),
-                // Issue 11: a quorum member is understood (HS:quorum), not
-                // promoted directly (the stock agent: HS:connected).
-                s("node7", "STREAMING|QUORUM", "-INFINITY", Some("HS:quorum")),
+                s("node7", "DISCONNECT", "-INFINITY", None),
             ]
         );
         assert_eq!(d.sync_change, None, "node2 stays the synchronous standby");
         assert!(!d.recheck);
+        assert!(d.unsettled.is_empty(), "{:?}", d.unsettled);
         assert!(d.standbys.iter().all(|s| !s.reason.is_empty()));
+        // Issue 11: a quorum member is understood (HS:quorum), not promoted
+        // directly (the stock agent: HS:connected).
+        let c = classify_row(
+            RowRules {
+                rep_mode: RepMode::Sync,
+                list_len: 3,
+            },
+            "node7",
+            Some(&row("node7", "STREAMING", "QUORUM")),
+            Handover::NotWaiting,
+        );
+        assert_eq!(
+            (
+                c.decision.data_status.to_string(),
+                c.decision.score,
+                c.decision.status.as_deref()
+            ),
+            (
+                "STREAMING|QUORUM".to_string(),
+                Score::CAN_NOT_PROMOTE,
+                Some("HS:quorum")
+            )
+        );
     }
 
     #[test]
@@ -891,7 +899,16 @@ mod tests {
             &rows,
             &["node2"],
         );
-        assert_eq!(d.standbys[0].score, Score::CAN_PROMOTE);
+        // The server runs another set: node2 is not promotable either
+        // until it runs the file's (it may stop waiting for node2 in favour
+        // of node4 or node7 at any time).
+        assert_eq!(d.unsettled.len(), 2, "{:?}", d.unsettled);
+        assert_eq!(d.standbys[0].data_status.to_string(), "STREAMING|SYNC");
+        assert_eq!(d.standbys[0].score, Score::CAN_NOT_PROMOTE);
+        assert_eq!(
+            d.baseline.as_ref().map(|b| (b.lsn, b.names.clone())),
+            Some((None, v(&["node2"])))
+        );
         for s in &d.standbys[1..] {
             assert_eq!(s.data_status.to_string(), "STREAMING|ASYNC", "{s:?}");
             assert_eq!(s.score, Score::CAN_NOT_PROMOTE, "{s:?}");
@@ -912,18 +929,6 @@ mod tests {
             &[],
         );
         assert_eq!(d.standbys[1].data_status.to_string(), "STREAMING|POTENTIAL");
-    }
-
-    #[test]
-    fn a_named_standby_streaming_async_is_not_in_force() {
-        let rows = [
-            row("node2", "STREAMING", "ASYNC"),
-            row("node3", "CATCHUP", "ASYNC"),
-        ];
-        let (in_force, not_loaded) = names_in_force(&v(&["node2", "node3", "node4"]), &rows);
-        // node3 is not streaming yet and node4 has no row: nothing tells.
-        assert_eq!(in_force, v(&["node3", "node4"]));
-        assert_eq!(not_loaded, v(&["node2"]));
     }
 
     #[test]
@@ -1558,5 +1563,162 @@ mod tests {
         );
         assert_eq!(v["sync_change"]["names"][0], "node3");
         assert_eq!(v["baseline"]["lsn"], serde_json::Value::Null);
+    }
+}
+
+/// Attack 8 (on 71c88b7), finding F1, severity MAJOR: `names_in_force`
+/// looks at *any* row of a name while `classify_row` scores the *first*
+/// row of that name. Two walsender rows with one application_name (a
+/// standby that reconnected while its old walsender lingers: the B2-04
+/// half-open link; the new walsender is `streaming` with an invalid flush
+/// position until the standby's first reply, which PostgreSQL reports as
+/// `async`) make the same run (1) write the named standby STREAMING|SYNC,
+/// 100 from its first row and (2) release it from rep_mode.conf in favour
+/// of another standby ("not in force"), reloading. Until the next monitor
+/// the CIB shows a standby promotable that the server no longer waits for:
+/// a commit acknowledged by node3 alone is lost if Pacemaker promotes node2.
+#[cfg(test)]
+mod attack8_f1 {
+    use super::*;
+
+    fn r(name: &str, sync: &str, flush: Option<u64>) -> ReplicationRow {
+        ReplicationRow {
+            application_name: name.to_string(),
+            state: "STREAMING".to_string(),
+            sync_state: sync.to_string(),
+            flush_lsn: flush.map(Lsn),
+            replay_lsn: flush.map(Lsn),
+            reply_age: None,
+        }
+    }
+
+    #[test]
+    fn attack8_f1_a_duplicate_async_row_releases_a_standby_scored_100_in_the_same_run() {
+        let list: Vec<String> = ["node1", "node2", "node3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let current = vec!["node2".to_string()];
+        // Old walsender of node2 (sync), then its new one (no reply yet:
+        // flush invalid, reported async), then node3 (async).
+        let rows = [
+            r("node2", "SYNC", Some(0x5000)),
+            r("node2", "ASYNC", None),
+            r("node3", "ASYNC", Some(0x4000)),
+        ];
+        let d = control_slave_status(&ControlInput {
+            rep_mode: RepMode::Sync,
+            node_list: &list,
+            local: "node1",
+            external: &[],
+            rows: &rows,
+            current_sync: &current,
+            baseline: None,
+            offline: &[],
+            instance_stopped: &[],
+            reply_timeout: None,
+            quorum: 0,
+            current_quorum: None,
+            sync_wait_age: None,
+        });
+        let configured_after = d
+            .sync_change
+            .as_ref()
+            .map_or(current.clone(), |c| c.names.clone());
+        for s in &d.standbys {
+            if s.score == Score::CAN_PROMOTE {
+                assert!(
+                    configured_after.contains(&s.node),
+                    "{} is written {} / {} although the same run configures [{}] \
+                     (reason of the change: {:?})",
+                    s.node,
+                    s.data_status,
+                    s.score,
+                    configured_after.join(", "),
+                    d.sync_change.as_ref().map(|c| &c.reason)
+                );
+            }
+        }
+    }
+}
+
+/// Attack 8 (on 71c88b7), finding F2, severity MAJOR (same root cause as
+/// F1, worse outcome): a waiting synchronous standby (handover baseline
+/// not reached) with a second, `async` row of its name (a new walsender
+/// without a reply yet, next to the lingering one) is "not in force", so
+/// `valid_baseline` drops its baseline; its first row (SYNC) is then
+/// classified without the baseline: 100 although it has not flushed writes
+/// its predecessor acknowledged. No other standby streams, so no change is
+/// made, the decision's baseline is `None`: the caller deletes
+/// `<tmpdir>/sync_baseline` and the standby's `<rsc>-sync-baseline`. The
+/// protection is gone for good: the next monitor, with one row again, also
+/// gives it 100.
+#[cfg(test)]
+mod attack8_f2 {
+    use super::*;
+
+    fn r(name: &str, sync: &str, flush: Option<u64>) -> ReplicationRow {
+        ReplicationRow {
+            application_name: name.to_string(),
+            state: "STREAMING".to_string(),
+            sync_state: sync.to_string(),
+            flush_lsn: flush.map(Lsn),
+            replay_lsn: flush.map(Lsn),
+            reply_age: None,
+        }
+    }
+
+    #[test]
+    fn attack8_f2_a_duplicate_async_row_erases_the_handover_baseline_of_a_waiting_standby() {
+        let list: Vec<String> = ["node1", "node2", "node3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let current = vec!["node3".to_string()];
+        let baseline = SyncBaseline {
+            lsn: Some(Lsn(0x9000)),
+            names: vec!["node3".to_string()],
+        };
+        let input = |rows: &[ReplicationRow], b: Option<&SyncBaseline>| {
+            control_slave_status(&ControlInput {
+                rep_mode: RepMode::Sync,
+                node_list: &list,
+                local: "node1",
+                external: &[],
+                rows,
+                current_sync: &current,
+                baseline: b,
+                offline: &[],
+                instance_stopped: &[],
+                reply_timeout: None,
+                quorum: 0,
+                current_quorum: None,
+                sync_wait_age: None,
+            })
+        };
+        // node3 flushed 0x5000 < baseline 0x9000: it must wait.
+        let one = [r("node3", "SYNC", Some(0x5000))];
+        let d = input(&one, Some(&baseline));
+        assert_eq!(
+            d.standbys[1].score,
+            Score::CAN_NOT_PROMOTE,
+            "control: {d:?}"
+        );
+        // The same, with a second (new) walsender row of node3.
+        let two = [r("node3", "SYNC", Some(0x5000)), r("node3", "ASYNC", None)];
+        let d = input(&two, Some(&baseline));
+        let node3 = &d.standbys[1];
+        assert!(
+            node3.score != Score::CAN_PROMOTE,
+            "node3 has flushed 0/5000 < its handover baseline 0/9000 yet is written {} / {}: {}",
+            node3.data_status,
+            node3.score,
+            node3.reason
+        );
+        assert!(
+            d.baseline.is_some(),
+            "the handover baseline of node3 is dropped (sync_baseline file and node3's \
+             <rsc>-sync-baseline deleted): {d:?}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! standbys' attributes through the guards and switches the synchronous
 //! standby with a reload. Keeps the handover baseline
 //! (`<tmpdir>/sync_baseline`, see [`SyncBaseline`]): the primary's own WAL
-//! position read right after the reload that made a standby synchronous.
+//! position read by the first run after the reload that made a standby
+//! synchronous in which the server runs rep_mode.conf's set
+//! ([`crate::loaded_sync_set::unsettled`]).
 
 use super::prepare::write_rep_mode_text;
 use super::quorum_record;
@@ -177,9 +179,6 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         _ => None,
     };
     let mut baseline = stored.clone();
-    if let Some(b) = baseline.as_mut() {
-        record_position(ctx, b);
-    }
     let local = ctx.attrs.local.clone();
     let offline: Vec<String> = params
         .node_list
@@ -213,14 +212,14 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     } else {
         None
     };
-    let decision = control_slave_status(&ControlInput {
+    let input = ControlInput {
         rep_mode: params.rep_mode,
         node_list: &params.node_list,
         local: &local,
         external: &params.external_standby_node_list,
         rows: &rows,
         current_sync: &current,
-        baseline: baseline.as_ref(),
+        baseline: None,
         offline: &offline,
         instance_stopped: &instance_stopped,
         reply_timeout: (params.standby_reply_timeout > 0)
@@ -228,7 +227,35 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         quorum: params.sync_quorum,
         current_quorum,
         sync_wait_age,
+    };
+    let mut decision = control_slave_status(&ControlInput {
+        baseline: baseline.as_ref(),
+        ..input
     });
+    // Issue 11: a baseline still waiting for the primary's position gets it
+    // only in a run that sees the server run rep_mode.conf's set: the
+    // position then covers every commit acknowledged under the set in
+    // force before (the old standby's walsender has reloaded, an outside
+    // SIGHUP has loaded the file). Decided again with it.
+    if decision.unsettled.is_empty() {
+        if let Some(b) = baseline.as_mut().filter(|b| b.lsn.is_none()) {
+            record_position(ctx, b);
+            if b.lsn.is_some() {
+                decision = control_slave_status(&ControlInput {
+                    baseline: baseline.as_ref(),
+                    ..input
+                });
+            }
+        }
+    } else {
+        ctx.log(
+            LogLevel::Warn,
+            &format!(
+                "The server does not run rep_mode.conf's synchronous_standby_names ({}): no named standby is promotable until it does (a reload that failed or has not reached every walsender, or a setting that overrides rep_mode.conf, e.g. ALTER SYSTEM).",
+                decision.unsettled.join("; ")
+            ),
+        );
+    }
     let mut on_disk = stored;
     for s in &decision.standbys {
         ctx.log(
@@ -307,10 +334,9 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     // Issue 11: only now (the standby marked DISCONNECT/-INFINITY, then
     // released from synchronous_standby_names and reloaded) its walsender.
     terminate_walsenders(ctx, &decision.terminate);
-    let mut next = decision.baseline.clone();
-    if let Some(b) = next.as_mut() {
-        record_position(ctx, b);
-    }
+    // A baseline this run created (a change) waits for the position read
+    // by the next run that sees the set in force (the recheck, usually).
+    let next = decision.baseline.clone();
     if next != on_disk {
         store_baseline(ctx, next.as_ref())?;
     }

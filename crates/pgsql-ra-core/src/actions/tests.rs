@@ -3352,3 +3352,97 @@ fn a_failed_reload_leaves_the_new_sync_standby_waiting_and_the_monitor_redoes_it
         lab.log_text("node1")
     );
 }
+
+/// Attack 8 (on 71c88b7), finding F3, severity MAJOR: `names_in_force`
+/// counts a named standby reported `potential` as in force, although in
+/// single-standby sync mode rep_mode.conf never makes a name potential: a
+/// `potential` named standby means the server runs another set (here an
+/// `ALTER SYSTEM` override, the case the docs promise to fail closed; also
+/// the moment a released walsender has not reloaded). The server
+/// acknowledges commits through node3 (not in the file, rightly shown
+/// -INFINITY by rule (b)); node2 lags. When node3 leaves, the server falls
+/// back to node2 (`FIRST 1`) and the primary's monitor gives node2 100 at
+/// once, with no handover baseline: Pacemaker promotes a node that lacks
+/// commits node3 acknowledged.
+#[test]
+fn attack8_f3_a_potential_named_standby_gets_100_without_a_handover_when_the_server_ran_another_set(
+) {
+    let mut lab = Lab::replication(&["node1", "node2", "node3"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(lab.net.active_sync_names("node1"), "\"node2\"");
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+    // The operator: ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1
+    // (node3, node2)'; SELECT pg_reload_conf();
+    lab.fs("node1").put(
+        &format!("{PGDATA}/postgresql.auto.conf"),
+        "synchronous_standby_names = 'FIRST 1 (\"node3\", \"node2\")'\n",
+        "postgres",
+        0o600,
+    );
+    Server::reload(&mut lab.net.instance("node1")).unwrap();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    // Rule (b): node3 is shown async; node2 potential: nobody promotable.
+    assert_eq!(
+        lab.attr("node2", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    assert_eq!(
+        lab.attr("node3", "master-pgsql").as_deref(),
+        Some("-INFINITY")
+    );
+    // node2 lags; commits are acknowledged by node3 alone.
+    lab.net.set_lagging("node2", true);
+    let w = lab.net.write("node1", 5).unwrap();
+    assert_eq!(w, crate::memory::WriteOutcome::Committed);
+    let acknowledged = lab.net.lsn("node1");
+    assert!(lab.net.lsn("node2") < acknowledged);
+    // node3 leaves: the server waits for node2 now.
+    lab.net.set_link("node1", "node3", false);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    let node2 = lab.net.lsn("node2");
+    assert!(
+        lab.attr("node2", "master-pgsql").as_deref() != Some("100"),
+        "node2 (flushed {node2}) is promotable although node3 acknowledged up to {acknowledged}; \
+         data-status {:?}, sync-baseline {:?}",
+        lab.attr("node2", "pgsql-data-status"),
+        lab.attr("node2", "pgsql-sync-baseline"),
+    );
+}
+
+/// Attack 8, finding F4, severity MINOR (pre-existing, ad71b95; in the
+/// code 71c88b7 changed): turning quorum commit off (`sync_quorum` 1 → 0)
+/// in a healthy cluster empties synchronous_standby_names for one monitor
+/// interval. The members are classified `STREAMING|QUORUM`, not
+/// `STREAMING|ASYNC`, so `most_advanced_async` finds no candidate and the
+/// change is "all standbys become asynchronous": the primary acknowledges
+/// commits with no standby although every standby streams (the documented
+/// intent: "one standby is chosen below, through the handover baseline").
+#[test]
+fn attack8_f4_turning_quorum_commit_off_runs_the_primary_async_with_streaming_standbys() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2", "node3"],
+        "sync",
+        &[("sync_quorum", "1")],
+        150004,
+    );
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert!(
+        lab.net.active_sync_names("node1").starts_with("ANY 1"),
+        "{}",
+        lab.net.active_sync_names("node1")
+    );
+    for p in lab.params.iter_mut() {
+        if p.0 == "sync_quorum" {
+            p.1 = "0".to_string();
+        }
+    }
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_ne!(
+        lab.net.active_sync_names("node1"),
+        "",
+        "both standbys stream, yet the server waits for none: {}",
+        lab.log_text("node1")
+    );
+}
