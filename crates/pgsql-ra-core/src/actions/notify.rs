@@ -345,6 +345,67 @@ fn sync_standby_ahead_of_a_superset_promotee(
     (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
 }
 
+/// Issue 11 item 4 (found by the property test: a sync standby killed
+/// with the primary restarts without a baseline, the bootstrap election
+/// promotes it, while an async standby on the newer timeline holds all of
+/// its WAL and more): the promotee has no master-baseline (not withheld)
+/// but its position is proven to be its end of WAL — its final mark
+/// (`<rsc>-xlog-final`, issue 16: two consecutive observations of its
+/// startup process asleep after `pg_wal`, the archive and the stream gave
+/// nothing more) equals its published `<rsc>-xlog-loc`. Then the election
+/// location is as good as a baseline: a standby the primary saw streaming
+/// whose end of WAL (read by the baseline's rule) holds all of it and more
+/// on the same history ([`crate::superset::holds_all_by_history`], its own
+/// history file for a newer timeline) takes over. The promotee holds every
+/// acknowledged commit (the election's premise), so a node holding all of
+/// its WAL does too. Single synchronous standby only (`sync_quorum` 0:
+/// quorum members are ranked by the election); never for a node the
+/// election's lineage gate refuses or whose own handover baseline it has
+/// not reached; anything unreadable: no take-over.
+fn superset_of_a_final_promotee(
+    ctx: &mut Ctx<'_, '_>,
+    input: &PrePromoteInput,
+    promotee: &str,
+) -> Option<PrePromoteReason> {
+    if ctx.agent.params.sync_quorum != 0 || !input.i_streamed {
+        return None;
+    }
+    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
+    let mark = ctx
+        .world
+        .cluster
+        .get_attr(promotee, &ctx.agent.names.xlog_final, Lifetime::Reboot)
+        .ok()??;
+    if Lsn::parse_attr(&mark).ok()? != theirs {
+        return None;
+    }
+    let local = input.local.clone();
+    let (mine, my_origin) = own_end_and_location(ctx)?;
+    let baseline = ctx
+        .world
+        .cluster
+        .get_attr(&local, &ctx.agent.names.sync_baseline, Lifetime::Forever)
+        .ok()?;
+    crate::election::handover_eligibility(baseline.as_deref(), mine).ok()?;
+    let recorded = recorded_primary_origins(ctx).ok()?;
+    crate::election::lineage_eligibility(
+        Some(my_origin),
+        crate::election::cluster_origin(&recorded).as_ref(),
+    )
+    .ok()?;
+    let (_, decision) = decide_pre_promote(
+        ctx,
+        PrePromoteInput {
+            theirs: Some(Some(theirs)),
+            mine: Some(Some(mine)),
+            their_origin: Some(Some(their_origin)),
+            my_origin: Some(Some(my_origin)),
+            ..input.clone()
+        },
+    );
+    (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
+}
+
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].
 fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
     let agent = ctx.agent;
@@ -401,6 +462,7 @@ fn pre_promote_check(ctx: &mut Ctx<'_, '_>) -> Outcome {
                     if !withheld {
                         if let Some(why) =
                             sync_standby_ahead_of_a_superset_promotee(ctx, &input, promotee)
+                                .or_else(|| superset_of_a_final_promotee(ctx, &input, promotee))
                         {
                             return take_over(ctx, promotee, &why);
                         }
