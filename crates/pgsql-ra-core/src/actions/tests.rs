@@ -3446,3 +3446,120 @@ fn attack8_f4_turning_quorum_commit_off_runs_the_primary_async_with_streaming_st
         lab.log_text("node1")
     );
 }
+
+/// A session whose server shows a WAL receiver on the first
+/// `recovery_activity` read of each action (a receiver attempt on a VIP
+/// nobody holds), then the startup process asleep: what a lab standby
+/// shows in a cold start at one monitor out of three or four. Counts the
+/// reads.
+struct ReceiverAttemptFirst {
+    pg: SimPostgres,
+    reads: std::rc::Rc<std::cell::Cell<u32>>,
+}
+
+impl Database for ReceiverAttemptFirst {
+    fn reset(&mut self) {
+        self.pg.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.pg.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.pg.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.pg.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        self.pg.replay_and_receive_lsn()
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        self.pg.timeline()
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.pg.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        self.pg.replication_rows()
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.pg.synchronous_standby_names()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.pg.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.pg.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        self.pg.terminate_walsenders(application_name)
+    }
+    fn recovery_activity(&mut self) -> Result<Option<crate::ports::RecoveryActivity>, DbError> {
+        let first = self.reads.get() == 0;
+        self.reads.set(self.reads.get() + 1);
+        let a = self.pg.recovery_activity()?;
+        Ok(a.map(|a| crate::ports::RecoveryActivity {
+            receiver: a.receiver || first,
+            startup_waiting_for_wal: a.startup_waiting_for_wal && !first,
+            ..a
+        }))
+    }
+}
+
+/// Issue 16: a cold start whose standbys show a WAL receiver attempt at
+/// the first read of every monitor is decided early: each election
+/// monitor reads again until its observation is final (two marks after
+/// two monitors, the decision at the next), and never waits once a node
+/// is promotable.
+#[test]
+fn an_election_monitor_reads_past_a_receiver_attempt_to_a_final_observation() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("xlog_check_count", "10")],
+        150004,
+    );
+    for n in ["node1", "node2"] {
+        assert_eq!(code(&lab.run(n, Action::Start)), 0);
+    }
+    let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut monitor = |lab: &mut Lab, node: &str| {
+        reads.set(0);
+        let r = reads.clone();
+        let o = lab.run_wrapped(node, Action::Monitor, &[], move |pg| {
+            Box::new(ReceiverAttemptFirst { pg, reads: r })
+        });
+        assert_eq!(code(&o), 0, "{o:?}");
+        reads.get()
+    };
+    for round in 0..2 {
+        for n in ["node1", "node2"] {
+            let n_reads = monitor(&mut lab, n);
+            assert!(
+                n_reads >= 2,
+                "{n}, round {round}: read {n_reads} times; {}",
+                lab.log_text(n)
+            );
+        }
+    }
+    // Both marks were published by their second monitors; node2's second
+    // monitor saw both and decided (equal positions: it is a highest).
+    assert_eq!(
+        lab.attr("node1", "pgsql-xlog-final").as_deref(),
+        Some("0000000003000028")
+    );
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("1000"));
+    assert!(
+        lab.log_text("node2").contains("decided early"),
+        "{}",
+        lab.log_text("node2")
+    );
+    // node2 is promotable now: node1's next monitor reads once.
+    assert_eq!(monitor(&mut lab, "node1"), 1);
+}
