@@ -3529,7 +3529,7 @@ fn an_election_monitor_reads_past_a_receiver_attempt_to_a_final_observation() {
         assert_eq!(code(&lab.run(n, Action::Start)), 0);
     }
     let reads = std::rc::Rc::new(std::cell::Cell::new(0));
-    let mut monitor = |lab: &mut Lab, node: &str| {
+    let monitor = |lab: &mut Lab, node: &str| {
         reads.set(0);
         let r = reads.clone();
         let o = lab.run_wrapped(node, Action::Monitor, &[], move |pg| {
