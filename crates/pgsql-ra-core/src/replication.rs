@@ -1578,7 +1578,7 @@ mod tests {
 /// the CIB shows a standby promotable that the server no longer waits for:
 /// a commit acknowledged by node3 alone is lost if Pacemaker promotes node2.
 #[cfg(test)]
-mod attack8_f1 {
+mod attack8 {
     use super::*;
 
     fn r(name: &str, sync: &str, flush: Option<u64>) -> ReplicationRow {
@@ -1640,34 +1640,18 @@ mod attack8_f1 {
             }
         }
     }
-}
 
-/// Attack 8 (on 71c88b7), finding F2, severity MAJOR (same root cause as
-/// F1, worse outcome): a waiting synchronous standby (handover baseline
-/// not reached) with a second, `async` row of its name (a new walsender
-/// without a reply yet, next to the lingering one) is "not in force", so
-/// `valid_baseline` drops its baseline; its first row (SYNC) is then
-/// classified without the baseline: 100 although it has not flushed writes
-/// its predecessor acknowledged. No other standby streams, so no change is
-/// made, the decision's baseline is `None`: the caller deletes
-/// `<tmpdir>/sync_baseline` and the standby's `<rsc>-sync-baseline`. The
-/// protection is gone for good: the next monitor, with one row again, also
-/// gives it 100.
-#[cfg(test)]
-mod attack8_f2 {
-    use super::*;
-
-    fn r(name: &str, sync: &str, flush: Option<u64>) -> ReplicationRow {
-        ReplicationRow {
-            application_name: name.to_string(),
-            state: "STREAMING".to_string(),
-            sync_state: sync.to_string(),
-            flush_lsn: flush.map(Lsn),
-            replay_lsn: flush.map(Lsn),
-            reply_age: None,
-        }
-    }
-
+    /// Attack 8 (on 71c88b7), finding F2, severity MAJOR (same root cause as
+    /// F1, worse outcome): a waiting synchronous standby (handover baseline
+    /// not reached) with a second, `async` row of its name (a new walsender
+    /// without a reply yet, next to the lingering one) is "not in force", so
+    /// `valid_baseline` drops its baseline; its first row (SYNC) is then
+    /// classified without the baseline: 100 although it has not flushed writes
+    /// its predecessor acknowledged. No other standby streams, so no change is
+    /// made, the decision's baseline is `None`: the caller deletes
+    /// `<tmpdir>/sync_baseline` and the standby's `<rsc>-sync-baseline`. The
+    /// protection is gone for good: the next monitor, with one row again, also
+    /// gives it 100.
     #[test]
     fn attack8_f2_a_duplicate_async_row_erases_the_handover_baseline_of_a_waiting_standby() {
         let list: Vec<String> = ["node1", "node2", "node3"]

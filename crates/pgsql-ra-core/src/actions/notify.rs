@@ -314,24 +314,41 @@ fn sync_standby_ahead_of_a_superset_promotee(
     if is_sync(ctx, promotee) || !is_sync(ctx, &local) {
         return None;
     }
+    ahead_of_an_election_location(ctx, input, promotee, None)
+}
+
+/// The take-over check shared by [`sync_standby_ahead_of_a_superset_promotee`]
+/// and [`superset_of_a_final_promotee`]: this node's end of WAL (the
+/// baseline's rule, never its replay position alone), past its own
+/// handover baseline and the election's lineage gate (issue 9: never 1000
+/// for a node the election would refuse; seventh attack: one promoted
+/// outside the cluster took over), compared by [`pre_promote`] with the
+/// promotee's published election location (`required`: only when its
+/// location is this LSN). Anything unreadable: `None` (no take-over).
+fn ahead_of_an_election_location(
+    ctx: &mut Ctx<'_, '_>,
+    input: &PrePromoteInput,
+    promotee: &str,
+    required: Option<Lsn>,
+) -> Option<PrePromoteReason> {
+    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
+    if required.is_some_and(|r| r != theirs) {
+        return None;
+    }
+    let local = input.local.clone();
     let (mine, my_origin) = own_end_and_location(ctx)?;
-    let names = &ctx.agent.names;
     let baseline = ctx
         .world
         .cluster
-        .get_attr(&local, &names.sync_baseline, Lifetime::Forever)
+        .get_attr(&local, &ctx.agent.names.sync_baseline, Lifetime::Forever)
         .ok()?;
     crate::election::handover_eligibility(baseline.as_deref(), mine).ok()?;
-    // The election's lineage gate (issue 9): never 1000 for a node the
-    // election would refuse (seventh attack: one promoted outside the
-    // cluster took over); an unreadable record: no take-over.
     let recorded = recorded_primary_origins(ctx).ok()?;
     crate::election::lineage_eligibility(
         Some(my_origin),
         crate::election::cluster_origin(&recorded).as_ref(),
     )
     .ok()?;
-    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
     let (_, decision) = decide_pre_promote(
         ctx,
         PrePromoteInput {
@@ -370,40 +387,13 @@ fn superset_of_a_final_promotee(
     if ctx.agent.params.sync_quorum != 0 || !input.i_streamed {
         return None;
     }
-    let (theirs, their_origin) = read_election_location(ctx, promotee)?;
     let mark = ctx
         .world
         .cluster
         .get_attr(promotee, &ctx.agent.names.xlog_final, Lifetime::Reboot)
         .ok()??;
-    if Lsn::parse_attr(&mark).ok()? != theirs {
-        return None;
-    }
-    let local = input.local.clone();
-    let (mine, my_origin) = own_end_and_location(ctx)?;
-    let baseline = ctx
-        .world
-        .cluster
-        .get_attr(&local, &ctx.agent.names.sync_baseline, Lifetime::Forever)
-        .ok()?;
-    crate::election::handover_eligibility(baseline.as_deref(), mine).ok()?;
-    let recorded = recorded_primary_origins(ctx).ok()?;
-    crate::election::lineage_eligibility(
-        Some(my_origin),
-        crate::election::cluster_origin(&recorded).as_ref(),
-    )
-    .ok()?;
-    let (_, decision) = decide_pre_promote(
-        ctx,
-        PrePromoteInput {
-            theirs: Some(Some(theirs)),
-            mine: Some(Some(mine)),
-            their_origin: Some(Some(their_origin)),
-            my_origin: Some(Some(my_origin)),
-            ..input.clone()
-        },
-    );
-    (decision.action == PrePromoteAction::TakeOver).then_some(decision.reason)
+    let mark = Lsn::parse_attr(&mark).ok()?;
+    ahead_of_an_election_location(ctx, input, promotee, Some(mark))
 }
 
 /// The pre-promote data check (stock §4.5), decided by [`pre_promote`].

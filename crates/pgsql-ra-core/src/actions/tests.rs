@@ -1523,16 +1523,20 @@ fn a_streaming_standby_is_ranked_on_the_timeline_it_follows() {
     assert!(lab.log_text("node2").contains("My WAL diverged"));
 }
 
-/// A session whose server has a walsender serving the local node's own
-/// walreceiver (what a hot standby does when `master_ip` still leads to
-/// it after a demote; the simulator never models it). Counts what it
-/// terminated.
-struct SelfStreaming {
+/// A session on the simulator with hooks: `terminate` replaces
+/// `terminate_walsenders`, `activity` replaces `recovery_activity` (both
+/// given the simulator's session); everything else is the simulator's.
+struct HookedDb {
     pg: SimPostgres,
-    terminated: std::rc::Rc<std::cell::Cell<u32>>,
+    terminate: Option<TerminateHook>,
+    activity: Option<ActivityHook>,
 }
 
-impl Database for SelfStreaming {
+type TerminateHook = Box<dyn FnMut(&mut SimPostgres, &str) -> Result<u32, DbError>>;
+type ActivityHook =
+    Box<dyn FnMut(&mut SimPostgres) -> Result<Option<crate::ports::RecoveryActivity>, DbError>>;
+
+impl Database for HookedDb {
     fn reset(&mut self) {
         self.pg.reset()
     }
@@ -1573,11 +1577,34 @@ impl Database for SelfStreaming {
         self.pg.run_monitor_sql(sql)
     }
     fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
-        let own = self.pg.node() == application_name;
-        if own {
-            self.terminated.set(self.terminated.get() + 1);
+        match self.terminate.as_mut() {
+            Some(hook) => hook(&mut self.pg, application_name),
+            None => self.pg.terminate_walsenders(application_name),
         }
-        Ok(u32::from(own))
+    }
+    fn recovery_activity(&mut self) -> Result<Option<crate::ports::RecoveryActivity>, DbError> {
+        match self.activity.as_mut() {
+            Some(hook) => hook(&mut self.pg),
+            None => self.pg.recovery_activity(),
+        }
+    }
+}
+
+/// A session whose server has a walsender serving the local node's own
+/// walreceiver (what a hot standby does when `master_ip` still leads to
+/// it after a demote; the simulator never models it). Counts what it
+/// terminated.
+fn self_streaming(pg: SimPostgres, terminated: std::rc::Rc<std::cell::Cell<u32>>) -> HookedDb {
+    HookedDb {
+        pg,
+        terminate: Some(Box::new(move |pg, application_name| {
+            let own = pg.node() == application_name;
+            if own {
+                terminated.set(terminated.get() + 1);
+            }
+            Ok(u32::from(own))
+        })),
+        activity: None,
     }
 }
 
@@ -1601,7 +1628,7 @@ fn a_standby_monitor_ends_streaming_from_itself() {
     let terminated = std::rc::Rc::new(std::cell::Cell::new(0));
     let t = terminated.clone();
     let o = lab.run_wrapped("node2", Action::Monitor, &[], move |pg| {
-        Box::new(SelfStreaming { pg, terminated: t })
+        Box::new(self_streaming(pg, t))
     });
     assert_eq!(code(&o), 0, "{o:?}");
     assert_eq!(terminated.get(), 1);
@@ -1617,7 +1644,7 @@ fn a_standby_monitor_ends_streaming_from_itself() {
     // A primary's monitor does not look for it.
     let t = terminated.clone();
     let o = lab.run_wrapped("node1", Action::Monitor, &[], move |pg| {
-        Box::new(SelfStreaming { pg, terminated: t })
+        Box::new(self_streaming(pg, t))
     });
     assert_eq!(code(&o), 8, "{o:?}");
     assert_eq!(terminated.get(), 1);
@@ -3450,65 +3477,21 @@ fn attack8_f4_turning_quorum_commit_off_runs_the_primary_async_with_streaming_st
 /// A session whose server shows a WAL receiver on the first
 /// `recovery_activity` read of each action (a receiver attempt on a VIP
 /// nobody holds), then the startup process asleep: what a lab standby
-/// shows in a cold start at one monitor out of three or four. Counts the
-/// reads.
-struct ReceiverAttemptFirst {
-    pg: SimPostgres,
-    reads: std::rc::Rc<std::cell::Cell<u32>>,
-}
-
-impl Database for ReceiverAttemptFirst {
-    fn reset(&mut self) {
-        self.pg.reset()
-    }
-    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
-        self.pg.is_in_recovery()
-    }
-    fn server_version_num(&mut self) -> Result<u32, DbError> {
-        self.pg.server_version_num()
-    }
-    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
-        self.pg.current_lsn()
-    }
-    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
-        self.pg.replay_and_receive_lsn()
-    }
-    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
-        self.pg.timeline()
-    }
-    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
-        self.pg.system_identifier()
-    }
-    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
-        self.pg.replication_rows()
-    }
-    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
-        self.pg.synchronous_standby_names()
-    }
-    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
-        self.pg.slot_exists(name)
-    }
-    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
-        self.pg.drop_slot(name)
-    }
-    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
-        self.pg.create_physical_slot(name)
-    }
-    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
-        self.pg.run_monitor_sql(sql)
-    }
-    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
-        self.pg.terminate_walsenders(application_name)
-    }
-    fn recovery_activity(&mut self) -> Result<Option<crate::ports::RecoveryActivity>, DbError> {
-        let first = self.reads.get() == 0;
-        self.reads.set(self.reads.get() + 1);
-        let a = self.pg.recovery_activity()?;
-        Ok(a.map(|a| crate::ports::RecoveryActivity {
-            receiver: a.receiver || first,
-            startup_waiting_for_wal: a.startup_waiting_for_wal && !first,
-            ..a
-        }))
+/// shows in a cold start at most monitors. Counts the reads.
+fn receiver_attempt_first(pg: SimPostgres, reads: std::rc::Rc<std::cell::Cell<u32>>) -> HookedDb {
+    HookedDb {
+        pg,
+        terminate: None,
+        activity: Some(Box::new(move |pg| {
+            let first = reads.get() == 0;
+            reads.set(reads.get() + 1);
+            let a = pg.recovery_activity()?;
+            Ok(a.map(|a| crate::ports::RecoveryActivity {
+                receiver: a.receiver || first,
+                startup_waiting_for_wal: a.startup_waiting_for_wal && !first,
+                ..a
+            }))
+        })),
     }
 }
 
@@ -3533,7 +3516,7 @@ fn an_election_monitor_reads_past_a_receiver_attempt_to_a_final_observation() {
         reads.set(0);
         let r = reads.clone();
         let o = lab.run_wrapped(node, Action::Monitor, &[], move |pg| {
-            Box::new(ReceiverAttemptFirst { pg, reads: r })
+            Box::new(receiver_attempt_first(pg, r))
         });
         assert_eq!(code(&o), 0, "{o:?}");
         reads.get()
