@@ -714,7 +714,8 @@ pub fn valid_baseline<'a>(input: &ControlInput<'a>) -> Option<&'a SyncBaseline> 
 }
 
 /// The handover bookkeeping after a run: names that `caught_up` leave the
-/// baseline; when `change` adds names to `synchronous_standby_names`, they
+/// baseline; when `change` adds names to `synchronous_standby_names` (every
+/// name, when it leaves quorum commit), they
 /// (and the names still waiting) wait for the primary's position read right
 /// after the reload (`lsn: None`, recorded by the caller); names leaving the
 /// sync set leave it. `None`: nothing waits (remove the file).
@@ -728,10 +729,14 @@ pub fn next_baseline(
         b.names.retain(|n| !caught_up.contains(n));
     }
     if let Some(change) = change {
+        // Leaving quorum commit (`ANY k` -> one synchronous standby): every
+        // name becomes synchronous anew; under `ANY k` a member may lack a
+        // commit the others acknowledged (ninth attack on issue 11, A9-1).
+        let from_quorum = input.current_quorum.is_some() && change.quorum.is_none();
         let added: Vec<String> = change
             .names
             .iter()
-            .filter(|n| !input.current_sync.contains(n))
+            .filter(|n| from_quorum || !input.current_sync.contains(n))
             .cloned()
             .collect();
         if added.is_empty() {

@@ -374,9 +374,10 @@ fn ahead_of_an_election_location(
 /// whose end of WAL (read by the baseline's rule) holds all of it and more
 /// on the same history ([`crate::superset::holds_all_by_history`], its own
 /// history file for a newer timeline) takes over. The promotee holds every
-/// acknowledged commit (the election's premise), so a node holding all of
-/// its WAL does too. Single synchronous standby only (`sync_quorum` 0:
-/// quorum members are ranked by the election); never for a node the
+/// acknowledged commit — it must be the one `STREAMING|SYNC` node, no other
+/// node_list node showing it — so a node holding all of its WAL does too.
+/// Single synchronous standby only (`sync_quorum` 0: quorum members are
+/// ranked by the election); never for a node the
 /// election's lineage gate refuses or whose own handover baseline it has
 /// not reached; anything unreadable: no take-over.
 fn superset_of_a_final_promotee(
@@ -386,6 +387,25 @@ fn superset_of_a_final_promotee(
 ) -> Option<PrePromoteReason> {
     if ctx.agent.params.sync_quorum != 0 || !input.i_streamed {
         return None;
+    }
+    // The premise: the promotee is the one synchronous standby, so it holds
+    // every acknowledged commit. An async promotee (made promotable as a
+    // superset) may lack one the sync standby acknowledged: only
+    // `sync_standby_ahead_of_a_superset_promotee` may take over then (ninth
+    // attack on issue 11, A9-2: an async standby ahead of an async promotee
+    // took over beside the sync standby). Unreadable: no take-over.
+    let is_sync = |ctx: &mut Ctx<'_, '_>, node: &str| {
+        ctx.attrs
+            .data_status(ctx.world.cluster, node)
+            .map(|d| matches!(d, Some(crate::status::DataStatus::Replication { ref state, ref sync_state }) if state == "STREAMING" && sync_state == "SYNC"))
+    };
+    if !is_sync(ctx, promotee).ok()? {
+        return None;
+    }
+    for node in ctx.agent.params.node_list.clone() {
+        if node != promotee && is_sync(ctx, &node).ok()? {
+            return None;
+        }
     }
     let mark = ctx
         .world

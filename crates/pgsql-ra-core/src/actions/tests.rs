@@ -3546,3 +3546,217 @@ fn an_election_monitor_reads_past_a_receiver_attempt_to_a_final_observation() {
     // node2 is promotable now: node1's next monitor reads once.
     assert_eq!(monitor(&mut lab, "node1"), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Attack 9 (on 71c88b7, 9000801, ccabf28).
+
+/// A session whose first `pg_stat_replication` read returns `first` (rows
+/// read a moment before a commit that the next reads show), then the
+/// simulated server's own rows.
+struct FirstRows {
+    pg: SimPostgres,
+    first: Option<Vec<ReplicationRow>>,
+}
+
+impl Database for FirstRows {
+    fn reset(&mut self) {
+        self.pg.reset()
+    }
+    fn is_in_recovery(&mut self) -> Result<bool, DbError> {
+        self.pg.is_in_recovery()
+    }
+    fn server_version_num(&mut self) -> Result<u32, DbError> {
+        self.pg.server_version_num()
+    }
+    fn current_lsn(&mut self) -> Result<Lsn, DbError> {
+        self.pg.current_lsn()
+    }
+    fn replay_and_receive_lsn(&mut self) -> Result<(Option<Lsn>, Option<Lsn>), DbError> {
+        self.pg.replay_and_receive_lsn()
+    }
+    fn timeline(&mut self) -> Result<Option<u32>, DbError> {
+        self.pg.timeline()
+    }
+    fn system_identifier(&mut self) -> Result<Option<u64>, DbError> {
+        self.pg.system_identifier()
+    }
+    fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
+        match self.first.take() {
+            Some(rows) => Ok(rows),
+            None => self.pg.replication_rows(),
+        }
+    }
+    fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
+        self.pg.synchronous_standby_names()
+    }
+    fn replication_lag(&mut self) -> Result<Vec<crate::ports::ReplicationLag>, DbError> {
+        self.pg.replication_lag()
+    }
+    fn sync_rep_wait_age(&mut self) -> Result<Option<Duration>, DbError> {
+        self.pg.sync_rep_wait_age()
+    }
+    fn slot_exists(&mut self, name: &str) -> Result<bool, DbError> {
+        self.pg.slot_exists(name)
+    }
+    fn drop_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.drop_slot(name)
+    }
+    fn create_physical_slot(&mut self, name: &str) -> Result<(), DbError> {
+        self.pg.create_physical_slot(name)
+    }
+    fn run_monitor_sql(&mut self, sql: &str) -> Result<(), DbError> {
+        self.pg.run_monitor_sql(sql)
+    }
+    fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
+        self.pg.terminate_walsenders(application_name)
+    }
+    fn recovery_activity(&mut self) -> Result<Option<crate::ports::RecoveryActivity>, DbError> {
+        self.pg.recovery_activity()
+    }
+}
+
+/// Attack 9, finding A9-1, severity MAJOR (introduced by 9000801's F4 fix,
+/// "quorum off picks a member"): when `sync_quorum` is turned off
+/// (`ANY 1 (node2, node3)` -> one name), the most advanced member by the
+/// rows read is made the single synchronous standby, but it gets no
+/// handover baseline: `next_baseline` gives one only to names the change
+/// *adds*, and the member was already in `rep_mode.conf`. Under `ANY 1`
+/// each commit needs one member only, so a commit acknowledged by node3
+/// alone after the rows were read (and until node3's walsender reloads)
+/// is not on node2. The recheck, seeing the new set settled, writes node2
+/// `STREAMING|SYNC` 100 at once, whatever its flush: the CIB shows node2
+/// promotable while it lacks an acknowledged commit (a primary failure
+/// now promotes it; stock's pre-promote check only helps if a demote with
+/// post-demote notifications happens). Before the fix the member was
+/// classified QUORUM, the set went empty for a monitor, and the next
+/// monitor chose it as an *added* name, with a baseline.
+#[test]
+fn attack9_a1_quorum_off_makes_a_member_synchronous_without_a_handover_baseline() {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2", "node3"],
+        "sync",
+        &[("sync_quorum", "1")],
+        150004,
+    );
+    lab.bring_up_two();
+    for _ in 0..3 {
+        assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    }
+    assert!(
+        lab.net.active_sync_names("node1").starts_with("ANY 1"),
+        "{}",
+        lab.net.active_sync_names("node1")
+    );
+    // The rows node1's next monitor reads: both members at the same flush.
+    let before = lab.net.instance("node1").replication_rows().unwrap();
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[0].flush_lsn, before[1].flush_lsn, "{before:?}");
+    // Right after that read, a commit that node3 alone acknowledges
+    // (ANY 1): node2 is slow.
+    lab.net.set_lagging("node2", true);
+    assert_eq!(
+        lab.net.write("node1", 5).unwrap(),
+        crate::memory::WriteOutcome::Committed
+    );
+    let acknowledged = lab.net.lsn("node1");
+    assert!(lab.net.lsn("node2") < acknowledged);
+    assert_eq!(lab.net.lsn("node3"), acknowledged);
+    // The operator turns quorum commit off.
+    for p in lab.params.iter_mut() {
+        if p.0 == "sync_quorum" {
+            p.1 = "0".to_string();
+        }
+    }
+    let o = lab.run_wrapped("node1", Action::Monitor, &[], move |pg| {
+        Box::new(FirstRows {
+            pg,
+            first: Some(before),
+        })
+    });
+    assert_eq!(code(&o), 8, "{o:?}");
+    assert_eq!(lab.net.active_sync_names("node1"), "\"node2\"");
+    let node2 = lab.net.lsn("node2");
+    assert!(
+        lab.attr("node2", "master-pgsql").as_deref() != Some("100"),
+        "node2 (flushed {node2}) is promotable ({:?}) although node3 alone acknowledged up \
+         to {acknowledged}; sync-baseline {:?}, baseline file {:?}\n{}",
+        lab.attr("node2", "pgsql-data-status"),
+        lab.attr("node2", "pgsql-sync-baseline"),
+        lab.fs("node1").file(&format!("{TMP}/sync_baseline")),
+        lab.log_text("node1")
+    );
+}
+
+/// Attack 9, finding A9-2, severity MAJOR (BLOCKER class: an acknowledged
+/// commit can be lost; introduced by ccabf28): `superset_of_a_final_promotee`
+/// lets *any* standby the primary saw streaming take over a promotee with
+/// no master-baseline whose final mark equals its location, on the premise
+/// that "the promotee holds every acknowledged commit". That premise is
+/// exactly what fails when the promotee is not the synchronous standby
+/// (an async standby the election made promotable as a superset of a sync
+/// standby whose published position was low: the case
+/// `sync_standby_ahead_of_a_superset_promotee` exists for). Then the sync
+/// standby (node2, holding every acknowledged commit) rightly takes over
+/// with 1000, but an async standby (node4) that holds more than the
+/// promotee and less than node2 also gives itself 1000: two nodes at 1000,
+/// Pacemaker may promote node4, which lacks a commit node2 acknowledged.
+/// The rule should never apply while another node than the promotee is
+/// `STREAMING|SYNC` (the promotee is then not known to hold the
+/// acknowledged commits).
+#[test]
+fn attack9_a2_an_async_standby_takes_over_a_final_promotee_while_the_sync_standby_holds_more() {
+    let mut lab = Lab::replication(&["node1", "node2", "node3", "node4"], "sync");
+    lab.bring_up_two();
+    for _ in 0..3 {
+        assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    }
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        lab.attr("node4", "pgsql-data-status").as_deref(),
+        Some("STREAMING|ASYNC")
+    );
+    lab.net.write("node1", 2).unwrap();
+    // node3 (the future promotee) stops, then node4; node2 acknowledges.
+    lab.net.set_lagging("node3", true);
+    lab.net.write("node1", 1).unwrap();
+    lab.net.set_lagging("node4", true);
+    assert_eq!(
+        lab.net.write("node1", 1).unwrap(),
+        crate::memory::WriteOutcome::Committed
+    );
+    let acknowledged = lab.net.lsn("node1");
+    let (a, t) = (lab.net.lsn("node3"), lab.net.lsn("node4"));
+    assert!(a < t && t < acknowledged && lab.net.lsn("node2") == acknowledged);
+    // The primary is lost without a demote (no master-baselines).
+    lab.net.crash("node1");
+    lab.cluster.set_promoted("pgsql", "node1", false);
+    // node3 won the election as a superset of node2's (low) published
+    // position; its position is proven final at its end of WAL.
+    let origin = format!("{}:{}", lab.net.timeline("node3"), crate::memory::SYSTEM_ID);
+    for (attr, value) in [
+        ("pgsql-xlog-loc", a.to_attr()),
+        ("pgsql-xlog-final", a.to_attr()),
+        ("pgsql-xlog-tli", origin.clone()),
+    ] {
+        lab.cluster
+            .put_attr("node3", attr, &value, Lifetime::Reboot);
+    }
+    lab.cluster
+        .put_attr("node3", "master-pgsql", "1000", Lifetime::Reboot);
+    let pre = [
+        ("notify_type", "pre"),
+        ("notify_operation", "promote"),
+        ("notify_promote_uname", "node3"),
+        ("notify_slave_uname", "node2 node3 node4"),
+    ];
+    assert_eq!(code(&lab.run_with("node2", Action::Notify, &pre)), 0);
+    assert_eq!(code(&lab.run_with("node4", Action::Notify, &pre)), 0);
+    let node2 = lab.attr("node2", "master-pgsql");
+    let node4 = lab.attr("node4", "master-pgsql");
+    assert!(
+        node4.as_deref() != Some("1000"),
+        "node4 (end of WAL {t}) gave itself 1000 although node2 (STREAMING|SYNC, score \
+         {node2:?}) holds commits up to {acknowledged} that node4 lacks:\n{}",
+        lab.log_text("node4")
+    );
+}
