@@ -287,43 +287,60 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
     };
     let valid = valid_baseline(input);
     let rules = RowRules::of(input);
-    let mut caught_up = Vec::new();
-    let standbys: Vec<StandbyDecision> = input
-        .node_list
-        .iter()
-        .filter(|n| n.as_str() != input.local)
-        .map(|node| {
-            let row = input.rows.iter().find(|r| r.application_name == *node);
-            let c = classify_row(rules, node, row, Handover::of(valid, node));
-            if c.caught_up {
-                caught_up.push(node.clone());
-            }
-            if let Some((_, was)) = released.iter().find(|(n, _)| n == node) {
-                let i = Ineligible::NotInSyncConfiguration {
-                    sync_state: was.clone(),
-                };
-                return StandbyDecision {
-                    reason: i.to_string(),
-                    ineligible: Some(i),
-                    ..c.decision
-                };
-            }
-            match lost.iter().find(|(n, _)| n == node) {
-                Some((_, why)) => {
-                    let i = Ineligible::StandbyLost {
-                        detail: why.clone(),
+    let classify_all = |rows: &[ReplicationRow], released: &[(String, String)]| {
+        let mut caught_up = Vec::new();
+        let standbys: Vec<StandbyDecision> = input
+            .node_list
+            .iter()
+            .filter(|n| n.as_str() != input.local)
+            .map(|node| {
+                let row = rows.iter().find(|r| r.application_name == *node);
+                let c = classify_row(rules, node, row, Handover::of(valid, node));
+                if c.caught_up {
+                    caught_up.push(node.clone());
+                }
+                if let Some((_, was)) = released.iter().find(|(n, _)| n == node) {
+                    let i = Ineligible::NotInSyncConfiguration {
+                        sync_state: was.clone(),
                     };
-                    StandbyDecision {
+                    return StandbyDecision {
                         reason: i.to_string(),
                         ineligible: Some(i),
                         ..c.decision
-                    }
+                    };
                 }
-                None => c.decision,
-            }
-        })
-        .collect();
+                match lost.iter().find(|(n, _)| n == node) {
+                    Some((_, why)) => {
+                        let i = Ineligible::StandbyLost {
+                            detail: why.clone(),
+                        };
+                        StandbyDecision {
+                            reason: i.to_string(),
+                            ineligible: Some(i),
+                            ..c.decision
+                        }
+                    }
+                    None => c.decision,
+                }
+            })
+            .collect();
+        (standbys, caught_up)
+    };
+    let (mut standbys, mut caught_up) = classify_all(input.rows, &released);
     let mut choice = choose_sync_set(input, &standbys);
+    // Issue 11 (tenth attack, A10-1): the attributes this run writes hold
+    // from the reload of its change on, so the rows are read as the change
+    // leaves them: a standby the change drops reads async, and with
+    // `ANY k` a member reads quorum (never promotable by its own score;
+    // under `ANY 1` another member alone may acknowledge a commit).
+    if let Some(change) = &choice.change {
+        let (after, dropped) = as_after_change(change, live.clone());
+        if !dropped.is_empty() || change.quorum.is_some() {
+            let mut all = released.clone();
+            all.extend(dropped);
+            (standbys, caught_up) = classify_all(&after, &all);
+        }
+    }
     if let Some(change) = choice.change.as_mut() {
         if !not_loaded.is_empty() {
             change.reason.push_str(&format!(
@@ -341,6 +358,31 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         terminate: lost.into_iter().map(|(n, _)| n).collect(),
         unsettled,
     }
+}
+
+/// Issue 11: the rows as the reload of `change` leaves them: a walsender
+/// reporting `sync`, `potential` or `quorum` whose name the change does not
+/// hold reads `async` (returned with its reported state, like
+/// [`as_after_reload`]); with `ANY k` every named `sync` or `potential`
+/// one reads `quorum`.
+fn as_after_change(
+    change: &SyncChange,
+    rows: Vec<ReplicationRow>,
+) -> (Vec<ReplicationRow>, Vec<(String, String)>) {
+    let (mut rows, dropped) = as_after_reload(&change.names, rows);
+    if change.quorum.is_some() {
+        for r in rows.iter_mut() {
+            let named = change.names.contains(&r.application_name);
+            if named
+                && ["SYNC", "POTENTIAL"]
+                    .iter()
+                    .any(|s| r.sync_state.eq_ignore_ascii_case(s))
+            {
+                r.sync_state = "QUORUM".to_string();
+            }
+        }
+    }
+    (rows, dropped)
 }
 
 /// The parts of [`ControlInput`] that the score of one row depends on.
