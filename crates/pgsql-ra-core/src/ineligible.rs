@@ -87,7 +87,7 @@ pub enum Ineligible {
     /// `potential` or `quorum`, but `rep_mode.conf` no longer names it, so
     /// the server stops waiting for it at the next reload (or already has
     /// for new commits); shown asynchronous before that happens
-    /// ([`crate::replication::as_after_reload`]).
+    /// ([`crate::loaded_sync_set::as_after_reload`]).
     NotInSyncConfiguration {
         /// Its walsender's `sync_state` as read.
         sync_state: String,
