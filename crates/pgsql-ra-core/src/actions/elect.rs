@@ -808,6 +808,9 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
             ),
             _ => ctx.log(LogLevel::Info, &reason),
         }
+        // It takes no part: a location it published before must not count
+        // in the others' rounds (eleventh attack's observation).
+        withdraw_location(ctx);
         return Ok(false);
     }
     let my_origin = own_origin(ctx, my_lsn);
