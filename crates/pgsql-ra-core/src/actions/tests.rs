@@ -1530,7 +1530,10 @@ struct HookedDb {
     pg: SimPostgres,
     terminate: Option<TerminateHook>,
     activity: Option<ActivityHook>,
+    rows: Option<RowsHook>,
 }
+
+type RowsHook = Box<dyn FnMut(&mut SimPostgres) -> Result<Vec<ReplicationRow>, DbError>>;
 
 type TerminateHook = Box<dyn FnMut(&mut SimPostgres, &str) -> Result<u32, DbError>>;
 type ActivityHook =
@@ -1559,7 +1562,10 @@ impl Database for HookedDb {
         self.pg.system_identifier()
     }
     fn replication_rows(&mut self) -> Result<Vec<ReplicationRow>, DbError> {
-        self.pg.replication_rows()
+        match self.rows.as_mut() {
+            Some(hook) => hook(&mut self.pg),
+            None => self.pg.replication_rows(),
+        }
     }
     fn synchronous_standby_names(&mut self) -> Result<String, DbError> {
         self.pg.synchronous_standby_names()
@@ -1605,6 +1611,7 @@ fn self_streaming(pg: SimPostgres, terminated: std::rc::Rc<std::cell::Cell<u32>>
             Ok(u32::from(own))
         })),
         activity: None,
+        rows: None,
     }
 }
 
@@ -3492,6 +3499,7 @@ fn receiver_attempt_first(pg: SimPostgres, reads: std::rc::Rc<std::cell::Cell<u3
                 ..a
             }))
         })),
+        rows: None,
     }
 }
 
@@ -4028,5 +4036,36 @@ fn attack11_a1_entering_quorum_commit_then_a_primary_failure_leaves_no_standby_e
         attack11_scores(&lab, &["node2", "node3"]),
         lab.log_text("node2"),
         lab.log_text("node3")
+    );
+}
+
+/// Issue 16 (found by the 1 s failover benchmark): the primary is killed
+/// while its monitor reads `pg_stat_replication`; the walsenders die first,
+/// so the rows show the synchronous standby gone. The monitor writes
+/// nothing (the standby keeps 100 and Pacemaker promotes it) and reports
+/// the server stopped.
+#[test]
+fn a_primary_killed_while_its_replication_is_read_leaves_the_sync_standby_promotable() {
+    let mut lab = Lab::replication(&["node1", "node2"], "sync");
+    lab.bring_up_two();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 8);
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+    let net = lab.net.clone();
+    let o = lab.run_wrapped("node1", Action::Monitor, &[], move |pg| {
+        Box::new(HookedDb {
+            pg,
+            terminate: None,
+            activity: None,
+            rows: Some(Box::new(move |_pg: &mut SimPostgres| {
+                net.crash("node1");
+                Ok(Vec::new())
+            })),
+        })
+    });
+    assert_eq!(code(&o), 7, "{o:?}");
+    assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+    assert_eq!(
+        lab.attr("node2", "pgsql-data-status").as_deref(),
+        Some("STREAMING|SYNC")
     );
 }
