@@ -277,12 +277,14 @@ pub fn control(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
                 "PostgreSQL stopped while its replication was read: no standby attribute written"
                     .to_string(),
             )),
-            Err(e) => return Err(ctx.fail(
-                OcfExit::ErrGeneric,
-                format!(
+            Err(e) => {
+                return Err(ctx.fail(
+                    OcfExit::ErrGeneric,
+                    format!(
                     "Can't tell whether PostgreSQL still runs: {e}; no standby attribute written"
                 ),
-            )),
+                ))
+            }
         }
     }
     let mut on_disk = stored;

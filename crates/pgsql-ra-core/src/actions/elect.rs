@@ -22,7 +22,6 @@ use crate::timeline::{
     end_on_followed_history, followable, history_file_timeline, parse_history, rank, HistoryEnd,
     HistoryEntry,
 };
-use std::time::Duration;
 
 /// The local location: the greater of the replay and receive locations
 /// (`0000000000000000` when both are NULL).
@@ -445,12 +444,8 @@ pub fn forget_final_observation(ctx: &mut Ctx<'_, '_>) {
 /// it earns with the previous observation ([`final_mark`]). An unreadable
 /// activity, file or a file that cannot be written earns no mark.
 fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
-    let limit = if election_alone_promotes(ctx) {
-        FINAL_POLL_LIMIT
-    } else {
-        Duration::ZERO
-    };
-    let now = observe_final_within(ctx, my_lsn, limit);
+    let activity = ctx.world.db.recovery_activity().ok().flatten();
+    let now = observed_final(activity.as_ref(), my_lsn);
     let path = ctx.tmp_path(FINAL_SEEN_FILE);
     let previous = match ctx.world.fs.read(&path) {
         Ok(text) => text.and_then(|t| Lsn::parse_attr(t.trim()).ok()),
@@ -471,68 +466,6 @@ fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
         return None;
     }
     final_mark(previous, now)
-}
-
-/// Issue 16: how long one election monitor keeps reading its server's
-/// recovery activity for a final observation ([`observe_final_within`]):
-/// long enough to see past one WAL receiver attempt on an upstream that
-/// does not exist (a VIP that no node holds: about 3 s until ARP gives up,
-/// Linux's default `mcast_solicit` 3 × 1 s), shorter than the default
-/// `wal_retrieve_retry_interval` (5 s) sleep that follows it, so that a
-/// standby cycling between the two shows one sleep per monitor.
-pub const FINAL_POLL_LIMIT: Duration = Duration::from_millis(3500);
-
-/// Issue 16: true when no node_list node has a positive promotion score
-/// (`master-<rsc>`), so only this election can lead to a promotion (a cold
-/// start: every instance starts at -INFINITY, stock §1.1). Only then may a
-/// monitor wait for a final observation ([`FINAL_POLL_LIMIT`]): with a
-/// promotable node (a failover to the sync standby), Pacemaker is about to
-/// promote and a waiting monitor would hold back that node's
-/// notifications (the executor runs one operation of a resource at a
-/// time). An unreadable score counts as positive (no wait).
-fn election_alone_promotes(ctx: &mut Ctx<'_, '_>) -> bool {
-    let name = ctx.agent.names.master_score.clone();
-    ctx.agent.params.node_list.clone().iter().all(|node| {
-        match ctx.world.cluster.get_attr(node, &name, Lifetime::Reboot) {
-            Ok(None) => true,
-            Ok(Some(v)) => v
-                .trim()
-                .parse::<crate::score::Score>()
-                .is_ok_and(|s| !s.is_positive()),
-            Err(_) => false,
-        }
-    })
-}
-
-/// Between two reads of [`observe_final_within`].
-const FINAL_POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Issue 16: this monitor's observation of the local server
-/// ([`observed_final`]), read again every 250 ms for up to `limit` while it
-/// is not final only because of a moment of WAL source activity (a WAL
-/// receiver exists, or the startup process is not in its retry sleep) and
-/// the replay position is still `my_lsn`. Sampling only: each monitor
-/// still contributes one observation, and the mark still needs two
-/// consecutive final ones at the same position ([`final_mark`]; anything
-/// between them, a receiver that came and went, was possible before).
-/// A position that moves, a server out of recovery or an unreadable
-/// activity ends the wait at once (no mark).
-fn observe_final_within(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn, limit: Duration) -> Option<Lsn> {
-    let started = ctx.world.clock.now();
-    loop {
-        let activity = ctx.world.db.recovery_activity().ok().flatten();
-        let now = observed_final(activity.as_ref(), my_lsn);
-        let transient = activity
-            .as_ref()
-            .is_some_and(|a| a.in_recovery && a.replay == Some(my_lsn));
-        if now.is_some() || !transient {
-            return now;
-        }
-        let waited = ctx.world.clock.now().saturating_sub(started);
-        if waited + FINAL_POLL_INTERVAL > limit || !ctx.pause(FINAL_POLL_INTERVAL) {
-            return None;
-        }
-    }
 }
 
 /// Issue 16: a node whose recorded data-status keeps it out of the
