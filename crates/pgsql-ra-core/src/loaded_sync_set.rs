@@ -14,6 +14,7 @@
 
 use crate::lsn::Lsn;
 use crate::ports::ReplicationRow;
+use crate::replication::SyncChange;
 
 /// One row per `application_name`, in first-seen order. Two walsenders
 /// report one name when a standby reconnected while its old walsender
@@ -100,6 +101,27 @@ pub fn as_after_reload(
         }
     }
     (rows, released)
+}
+
+/// The rows as the reload of `change` leaves them: a walsender reporting
+/// `sync`, `potential` or `quorum` whose name the change does not hold
+/// reads `async` (returned with its reported state, like
+/// [`as_after_reload`]); with `ANY k` every named `sync` or `potential` one
+/// reads `quorum`. The attributes of a run that changes the set hold from
+/// its reload on (tenth attack on issue 11, A10-1).
+pub fn as_after_change(
+    change: &SyncChange,
+    rows: Vec<ReplicationRow>,
+) -> (Vec<ReplicationRow>, Vec<(String, String)>) {
+    let (mut rows, dropped) = as_after_reload(&change.names, rows);
+    if change.quorum.is_some() {
+        for r in rows.iter_mut() {
+            if change.names.contains(&r.application_name) && reports(r, &["SYNC", "POTENTIAL"]) {
+                r.sync_state = "QUORUM".to_string();
+            }
+        }
+    }
+    (rows, dropped)
 }
 
 /// Splits `rep_mode.conf`'s synchronous standbys into those the server may

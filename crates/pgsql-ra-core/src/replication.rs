@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::ineligible::Ineligible;
-use crate::loaded_sync_set::{as_after_reload, merge_duplicate_rows, names_in_force, unsettled};
+use crate::loaded_sync_set::{
+    as_after_change, as_after_reload, merge_duplicate_rows, names_in_force, unsettled,
+};
 use crate::lsn::Lsn;
 use crate::params::RepMode;
 use crate::ports::ReplicationRow;
@@ -358,31 +360,6 @@ pub fn control_slave_status(input: &ControlInput<'_>) -> ControlDecision {
         terminate: lost.into_iter().map(|(n, _)| n).collect(),
         unsettled,
     }
-}
-
-/// Issue 11: the rows as the reload of `change` leaves them: a walsender
-/// reporting `sync`, `potential` or `quorum` whose name the change does not
-/// hold reads `async` (returned with its reported state, like
-/// [`as_after_reload`]); with `ANY k` every named `sync` or `potential`
-/// one reads `quorum`.
-fn as_after_change(
-    change: &SyncChange,
-    rows: Vec<ReplicationRow>,
-) -> (Vec<ReplicationRow>, Vec<(String, String)>) {
-    let (mut rows, dropped) = as_after_reload(&change.names, rows);
-    if change.quorum.is_some() {
-        for r in rows.iter_mut() {
-            let named = change.names.contains(&r.application_name);
-            if named
-                && ["SYNC", "POTENTIAL"]
-                    .iter()
-                    .any(|s| r.sync_state.eq_ignore_ascii_case(s))
-            {
-                r.sync_state = "QUORUM".to_string();
-            }
-        }
-    }
-    (rows, dropped)
 }
 
 /// The parts of [`ControlInput`] that the score of one row depends on.

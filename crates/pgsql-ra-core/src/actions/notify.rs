@@ -281,6 +281,15 @@ fn decide_pre_promote(
     }
 }
 
+/// True when `node`'s recorded data-status is `STREAMING|SYNC`; `None`
+/// when it cannot be read.
+fn streaming_sync(ctx: &mut Ctx<'_, '_>, node: &str) -> Option<bool> {
+    ctx.attrs
+        .data_status(ctx.world.cluster, node)
+        .ok()
+        .map(|d| matches!(d, Some(crate::status::DataStatus::Replication { ref state, ref sync_state }) if state == "STREAMING" && sync_state == "SYNC"))
+}
+
 /// Issue 11 (sixth attack on the baseline rule): the promotee has no
 /// master-baseline and is not the synchronous standby (the election made
 /// an async standby promotable as a superset of the sync standby, on
@@ -304,12 +313,7 @@ fn sync_standby_ahead_of_a_superset_promotee(
     if ctx.agent.params.sync_quorum != 0 {
         return None;
     }
-    let is_sync = |ctx: &mut Ctx<'_, '_>, node: &str| {
-        matches!(
-            ctx.attrs.data_status(ctx.world.cluster, node),
-            Ok(Some(crate::status::DataStatus::Replication { ref state, ref sync_state })) if state == "STREAMING" && sync_state == "SYNC"
-        )
-    };
+    let is_sync = |ctx: &mut Ctx<'_, '_>, node: &str| streaming_sync(ctx, node).unwrap_or(false);
     let local = input.local.clone();
     if is_sync(ctx, promotee) || !is_sync(ctx, &local) {
         return None;
@@ -394,16 +398,11 @@ fn superset_of_a_final_promotee(
     // `sync_standby_ahead_of_a_superset_promotee` may take over then (ninth
     // attack on issue 11, A9-2: an async standby ahead of an async promotee
     // took over beside the sync standby). Unreadable: no take-over.
-    let is_sync = |ctx: &mut Ctx<'_, '_>, node: &str| {
-        ctx.attrs
-            .data_status(ctx.world.cluster, node)
-            .map(|d| matches!(d, Some(crate::status::DataStatus::Replication { ref state, ref sync_state }) if state == "STREAMING" && sync_state == "SYNC"))
-    };
-    if !is_sync(ctx, promotee).ok()? {
+    if !streaming_sync(ctx, promotee)? {
         return None;
     }
     for node in ctx.agent.params.node_list.clone() {
-        if node != promotee && is_sync(ctx, &node).ok()? {
+        if node != promotee && streaming_sync(ctx, &node)? {
             return None;
         }
     }
