@@ -31,6 +31,10 @@
 # Knobs: FAILOVER_JITTER=1 RESTART_ON_PROMOTE=true (lab knob) DOC=1 (rewrite docs/benchmarks.md)
 #        MONITORS=30 STRACE_RUNS=5 EXECD_SECS=125 ROUNDS=10 PAF_ROUNDS=3 AGENTS="ours stock paf"
 #        EXECS_SECS=30 RESTART_ROUNDS=3 CPU_SECS=600 FAST_ROUNDS=20 (issue 16; --quick: 10 1 5 1)
+#        PHASE2N=1 (0: skip the 2-node seed phases)
+#        FAST_UNPROMOTED=4s FAST_RESTART_ROUNDS=0 (the 1 s phase's Unpromoted interval, not 1s:
+#        Pacemaker wants distinct intervals per role; restarts
+#        of both kinds at the fast intervals, variants cold-fast and stale-fast)
 #        SCALE3=1 (3-node phase) PGSQL_RA_BIN (default: built here into /work/target-bench)
 #        BUILD=1 (cargo build ours first)  RUN_ID
 # Needs root and the lab (lab/lab.sh).  The lab is always brought down at the end.
@@ -55,6 +59,8 @@ else
   EXECS_SECS=${EXECS_SECS:-30}; RESTART_ROUNDS=${RESTART_ROUNDS:-3}; CPU_SECS=${CPU_SECS:-600}; FAST_ROUNDS=${FAST_ROUNDS:-20}
 fi
 BUILD=${BUILD:-1}
+FAST_UNPROMOTED=${FAST_UNPROMOTED:-4s}          # Unpromoted interval of the 1 s phase
+FAST_RESTART_ROUNDS=${FAST_RESTART_ROUNDS:-0}   # restarts of each kind at the fast intervals
 # random 0-3 s pause before each kill, so the kill lands at a random point of the 3 s monitor
 # cycle (without it every round lands at the same phase, and "detected" is biased)
 FAILOVER_JITTER=${FAILOVER_JITTER:-1}
@@ -401,10 +407,10 @@ phase_fast() {   # phase_fast RA ROUNDS
   local rounds=$2 dir
   dir=$RUN/$RA-fast
   RDIR=$dir
-  export OUTDIR=$dir/lab PCMK_DEBUG=pacemaker-execd FENCING=0 MON_PROMOTED=1s
+  export OUTDIR=$dir/lab PCMK_DEBUG=pacemaker-execd FENCING=0 MON_PROMOTED=1s MON_UNPROMOTED=$FAST_UNPROMOTED
   mkdir -p "$OUTDIR"
   if [ "$RA" = ours ] && [ ! -x "$PGSQL_RA_BIN" ]; then fail "ours: no binary $PGSQL_RA_BIN"; return 0; fi
-  log "===== $RA, 1 s Promoted monitor: lab up"
+  log "===== $RA, 1 s Promoted / $FAST_UNPROMOTED Unpromoted monitor: lab up"
   if ! UP_TIMEOUT=${UP_TIMEOUT:-150} lab up > "$dir/up.log" 2>&1; then
     fail "$RA/fast: lab up did not reach a healthy cluster (see $dir/up.log)"
     unset MON_PROMOTED; return 0
@@ -412,15 +418,24 @@ phase_fast() {   # phase_fast RA ROUNDS
   failovers "$dir/failover" "$rounds"
   $PY "$TOOL" mkfail "$RA" "$dir/failover" "$dir/failover/execd.json" "MON_PROMOTED=1s" |
     sed 's/"kind": "failover"/"kind": "failover_fast"/' >> "$RES" || true
+  # issue 16 target 3 at the fast intervals: the same restarts as the seed phase's, with
+  # the 1 s Promoted and FAST_UNPROMOTED Unpromoted monitors (variants cold-fast, stale-fast)
+  if [ "$FAST_RESTART_ROUNDS" -gt 0 ]; then
+    local m s="" n
+    restarts "$dir" cold-fast "$FAST_RESTART_ROUNDS"
+    m=$(promoted); for n in $NODES; do [ "$n" != "$m" ] && { s=$n; break; }; done
+    if [ -n "$s" ]; then restarts "$dir" stale-fast "$FAST_RESTART_ROUNDS" "$s"; else fail "$RA: no standby for the fast stale restart"; fi
+  fi
   lab logs > "$dir/logs.txt" 2>&1 || true
   lab down >/dev/null 2>&1 || fail "$RA: lab down failed"
-  unset MON_PROMOTED
+  unset MON_PROMOTED MON_UNPROMOTED
 }
 
 # ------------------------------------------------------------------ run
 log "run $RUN_ID: agents=$AGENTS monitors=$MONITORS rounds=$ROUNDS quick=$QUICK load: $(cut -d' ' -f1-3 /proc/loadavg)"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for a in $AGENTS; do
+  [ "${PHASE2N:-1}" = 1 ] || break   # PHASE2N=0: skip the 2-node seed phases
   case $a in
     ours) phase ours "node1 node2" "$ROUNDS";;
     stock) phase stock "node1 node2" "$STOCK_ROUNDS";;

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::lsn::Lsn;
 use crate::params::RepMode;
-use crate::ports::RecoveryActivity;
+use crate::ports::{LinkNeighbour, RecoveryActivity};
 use crate::status::DataStatus;
 
 /// Prefix of the note files in `tmpdir` (`xlog_note.0`, `xlog_note.1`, …).
@@ -483,17 +483,39 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
 }
 
 /// Issue 16: the position one observation of the local server proves
-/// final, if any: the server is in recovery, has no WAL receiver process
-/// (streaming or still connecting), its startup process sleeps after its
-/// last attempt on every source found no further record
-/// ([`RecoveryActivity::startup_waiting_for_wal`]; WAL arriving in `pg_wal`
-/// during that sleep is not seen, docs/decision-logic.md "Limit") and its
-/// replay position
-/// is `published` (the node's `<rsc>-xlog-loc`: nothing received beyond
-/// what was replayed). Unknown activity (`None`) proves nothing.
-pub fn observed_final(activity: Option<&RecoveryActivity>, published: Lsn) -> Option<Lsn> {
+/// final, if any: the server is in recovery, its replay position is
+/// `published` (the node's `<rsc>-xlog-loc`: nothing received beyond what
+/// was replayed), and no source can deliver a further record at that
+/// moment, in one of two ways (docs/decision-logic.md "Early election"):
+///
+/// - **asleep**: no WAL receiver process (streaming or still connecting)
+///   and the startup process sleeps after its last attempt on every source
+///   found no further record ([`RecoveryActivity::startup_waiting_for_wal`];
+///   WAL arriving in `pg_wal` during that sleep is not seen, "Limit");
+/// - **calling nobody**: every WAL receiver is still making its connection
+///   ([`RecoveryActivity::receiver_connecting`], nothing delivered yet),
+///   the startup process waits for it inside streaming recovery (so
+///   `pg_wal` and the archive gave no further record in this cycle,
+///   [`RecoveryActivity::startup_waiting_for_stream`]), and `upstream` —
+///   the link layer's answer for the receiver's host, known only when that
+///   host is `master_ip` — is [`LinkNeighbour::Unanswered`]: no host on the
+///   link holds the address, so the connection cannot be made. A receiver
+///   hung on a host that answered (the attack on issue 16, finding 1) is
+///   not final.
+///
+/// Unknown activity (`None`) proves nothing.
+pub fn observed_final(
+    activity: Option<&RecoveryActivity>,
+    published: Lsn,
+    upstream: LinkNeighbour,
+) -> Option<Lsn> {
     let a = activity?;
-    (a.in_recovery && !a.receiver && a.startup_waiting_for_wal && a.replay == Some(published))
+    let asleep = !a.receiver && a.startup_waiting_for_wal;
+    let calling_nobody = a.receiver
+        && a.receiver_connecting
+        && a.startup_waiting_for_stream
+        && upstream == LinkNeighbour::Unanswered;
+    (a.in_recovery && (asleep || calling_nobody) && a.replay == Some(published))
         .then_some(published)
 }
 
@@ -1509,16 +1531,24 @@ mod tests {
     /// clause; the mark needs two equal observations.
     #[test]
     fn a_final_mark_needs_two_equal_observations_of_every_clause() {
+        use LinkNeighbour::{Answered, Unanswered, Unknown};
         let ok = RecoveryActivity {
             in_recovery: true,
             replay: Some(Lsn(0x500)),
             receiver: false,
             startup_waiting_for_wal: true,
+            receiver_connecting: false,
+            startup_waiting_for_stream: false,
         };
-        assert_eq!(observed_final(Some(&ok), Lsn(0x500)), Some(Lsn(0x500)));
-        assert_eq!(observed_final(None, Lsn(0x500)), None);
+        for link in [Answered, Unanswered, Unknown] {
+            assert_eq!(
+                observed_final(Some(&ok), Lsn(0x500), link),
+                Some(Lsn(0x500))
+            );
+        }
+        assert_eq!(observed_final(None, Lsn(0x500), Unanswered), None);
         assert_eq!(
-            observed_final(Some(&ok), Lsn(0x600)),
+            observed_final(Some(&ok), Lsn(0x600), Unanswered),
             None,
             "received past replay"
         );
@@ -1537,7 +1567,53 @@ mod tests {
             },
             RecoveryActivity { replay: None, ..ok },
         ] {
-            assert_eq!(observed_final(Some(&bad), Lsn(0x500)), None, "{bad:?}");
+            assert_eq!(
+                observed_final(Some(&bad), Lsn(0x500), Unknown),
+                None,
+                "{bad:?}"
+            );
+        }
+        // Calling nobody: a receiver still connecting to an address no host
+        // on the link answers for, the startup process waiting for it.
+        let calling = RecoveryActivity {
+            receiver: true,
+            receiver_connecting: true,
+            startup_waiting_for_wal: false,
+            startup_waiting_for_stream: true,
+            ..ok
+        };
+        assert_eq!(
+            observed_final(Some(&calling), Lsn(0x500), Unanswered),
+            Some(Lsn(0x500))
+        );
+        // A host answered (the receiver may connect: attack on issue 16,
+        // finding 1), or the link cannot tell: not final.
+        for link in [Answered, Unknown] {
+            assert_eq!(observed_final(Some(&calling), Lsn(0x500), link), None);
+        }
+        for bad in [
+            RecoveryActivity {
+                receiver_connecting: false,
+                ..calling
+            },
+            RecoveryActivity {
+                startup_waiting_for_stream: false,
+                ..calling
+            },
+            RecoveryActivity {
+                in_recovery: false,
+                ..calling
+            },
+            RecoveryActivity {
+                replay: Some(Lsn(0x400)),
+                ..calling
+            },
+        ] {
+            assert_eq!(
+                observed_final(Some(&bad), Lsn(0x500), Unanswered),
+                None,
+                "{bad:?}"
+            );
         }
         assert_eq!(
             final_mark(Some(Lsn(0x500)), Some(Lsn(0x500))),

@@ -944,6 +944,10 @@ fn early_election_counterexamples() -> Vec<(&'static str, RestartCase)> {
             "deleting the every-node clause: node3, more advanced, had not published its location when node2 was promoted early",
             (3, false, 0, 1, false, vec![0, 1, 2, 3], 0, true, (0, 0, 0, 0, 0)),
         ),
+        (
+            "deleting the link clause of calling nobody (2026-12-02): node1's WAL receiver hangs connecting to a host that answered ARP for master_ip (outside the cluster) for two monitors, then gets 0x101 bytes; node2 was promoted early behind it",
+            (2, false, 0, 1, false, vec![0, 1, 2, 3], 0, false, (0, 1, 257, 3, 128)),
+        ),
     ]
 }
 
@@ -962,6 +966,10 @@ fn early_election_cold_counterexamples() -> Vec<(&'static str, ColdCase)> {
         (
             "deleting the two-observations clause: node1's receiver, absent between deliveries, gets one byte after one monitor saw it waiting; node3 was promoted early one byte behind",
             (3, false, vec![2, 0, 2, 0], (0, 2, 1, 2, 128)),
+        ),
+        (
+            "deleting the link clause of calling nobody (2026-12-02): node3's WAL receiver hangs connecting to a host that answered ARP for master_ip, then gets 0x301 bytes; a node one byte behind was promoted early",
+            (4, false, vec![7, 0, 4, 0], (2, 1, 769, 3, 128)),
         ),
     ]
 }

@@ -19,6 +19,7 @@ pub mod file_store;
 pub mod fs;
 pub mod libcib;
 pub mod log;
+pub mod neighbour;
 pub mod operator;
 pub mod os_error;
 pub mod pacemaker;

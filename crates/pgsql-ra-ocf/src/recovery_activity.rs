@@ -22,6 +22,13 @@
 //! sleeps in `RecoveryWalStream` on 10-12 and `RecoveryRetrieveRetryInterval`
 //! on 13-18.
 //!
+//! **Calling nobody.** Two more columns: every WAL receiver is still
+//! connecting, and the startup process waits for the stream (not the
+//! sleep); with the link layer's answer for `master_ip` (`neighbour.rs`)
+//! the core counts such an observation as final
+//! (`pgsql_ra_core::election::observed_final`). Read on 10 to 18
+//! (2026-12-02, `recovery_activity_real_pg.rs`).
+//!
 //! **Privileges.** A role that is neither superuser nor in
 //! `pg_read_all_stats` sees no `backend_type` nor `wait_event` of the
 //! startup and WAL receiver processes (checked on 15: it reads "no
@@ -31,19 +38,40 @@
 use pgsql_ra_core::ports::{DbError, DbErrorKind, RecoveryActivity};
 use pgsql_ra_core::Lsn;
 
+/// The statement, given the sleep's and the streaming wait's event names.
+/// Its columns after the sleep's: every WAL receiver still connecting (no
+/// `pg_stat_wal_receiver` row, each `walreceiver` backend in
+/// `LibPQWalReceiverConnect`, spelt `LibpqwalreceiverConnect` from
+/// PostgreSQL 17 on: read on the servers, compared without case), then the
+/// startup process's wait for the stream (`RecoveryWalStream` on 13+,
+/// `RecoveryWalAll` on 10-12).
+macro_rules! recovery_activity_sql {
+    ($sleep:literal, $stream:literal) => {
+        concat!(
+            "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, ",
+            "(exists (select 1 from pg_stat_wal_receiver where pid is not null) ",
+            "or exists (select 1 from pg_stat_activity where backend_type = 'walreceiver'))::text, ",
+            "(exists (select 1 from pg_stat_activity where backend_type = 'startup' ",
+            "and wait_event = '",
+            $sleep,
+            "'))::text, ",
+            "(not exists (select 1 from pg_stat_wal_receiver where pid is not null) ",
+            "and exists (select 1 from pg_stat_activity where backend_type = 'walreceiver') ",
+            "and not exists (select 1 from pg_stat_activity where backend_type = 'walreceiver' ",
+            "and lower(wait_event) is distinct from 'libpqwalreceiverconnect'))::text, ",
+            "(exists (select 1 from pg_stat_activity where backend_type = 'startup' ",
+            "and wait_event = '",
+            $stream,
+            "'))::text"
+        )
+    };
+}
+
 /// PostgreSQL 13 and later.
-const SQL_13: &str = "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, \
-     (exists (select 1 from pg_stat_wal_receiver where pid is not null) \
-      or exists (select 1 from pg_stat_activity where backend_type = 'walreceiver'))::text, \
-     (exists (select 1 from pg_stat_activity where backend_type = 'startup' \
-      and wait_event = 'RecoveryRetrieveRetryInterval'))::text";
+const SQL_13: &str = recovery_activity_sql!("RecoveryRetrieveRetryInterval", "RecoveryWalStream");
 
 /// PostgreSQL 10 to 12.
-const SQL_10: &str = "select pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, \
-     (exists (select 1 from pg_stat_wal_receiver where pid is not null) \
-      or exists (select 1 from pg_stat_activity where backend_type = 'walreceiver'))::text, \
-     (exists (select 1 from pg_stat_activity where backend_type = 'startup' \
-      and wait_event = 'RecoveryWalStream'))::text";
+const SQL_10: &str = recovery_activity_sql!("RecoveryWalStream", "RecoveryWalAll");
 
 /// The statement for a server of `version` (`server_version_num`); `None`
 /// before 10 (no `backend_type` in `pg_stat_activity`: unknown).
@@ -76,6 +104,8 @@ pub fn parse(row: &[Option<String>]) -> Result<RecoveryActivity, DbError> {
         replay,
         receiver: flag(2, "WAL receiver")?,
         startup_waiting_for_wal: flag(3, "startup wait")?,
+        receiver_connecting: flag(4, "WAL receiver connecting")?,
+        startup_waiting_for_stream: flag(5, "startup stream wait")?,
     })
 }
 
@@ -90,15 +120,22 @@ mod tests {
     #[test]
     fn the_statement_follows_the_rename_of_13() {
         assert!(sql(90_624).is_none());
-        // 10-12: the retry sleep is `RecoveryWalStream`; the streaming
-        // wait (`RecoveryWalAll`) does not count.
-        assert!(sql(100_023).is_some_and(|s| s.contains("wait_event = 'RecoveryWalStream'")));
-        assert!(sql(120_022).is_some_and(|s| !s.contains("RetryInterval") && !s.contains("WalAll")));
-        // 13+: the retry sleep is `RecoveryRetrieveRetryInterval`; the
-        // streaming wait (now `RecoveryWalStream`) does not count.
-        assert!(sql(130_000)
-            .is_some_and(|s| s.contains("wait_event = 'RecoveryRetrieveRetryInterval'")));
-        assert!(sql(180_004).is_some_and(|s| !s.contains("RecoveryWalStream")));
+        // 10-12: the retry sleep is `RecoveryWalStream`, the streaming
+        // wait `RecoveryWalAll` (its own column, after the sleep's).
+        let s10 = sql(100_023).expect("10");
+        assert!(s10.find("'RecoveryWalStream'") < s10.find("'RecoveryWalAll'"));
+        assert!(sql(120_022).is_some_and(|s| !s.contains("RetryInterval")));
+        // 13+: the retry sleep is `RecoveryRetrieveRetryInterval`, the
+        // streaming wait (now `RecoveryWalStream`) after it.
+        let s13 = sql(130_000).expect("13");
+        assert!(s13.find("'RecoveryRetrieveRetryInterval'") < s13.find("'RecoveryWalStream'"));
+        assert!(sql(180_004).is_some_and(|s| !s.contains("RecoveryWalAll")));
+        // Both tell a receiver still connecting.
+        for v in [100_023, 130_000] {
+            assert!(sql(v).is_some_and(
+                |s| s.contains("lower(wait_event) is distinct from 'libpqwalreceiverconnect'")
+            ));
+        }
         // Both see a receiver that has not connected yet.
         for v in [100_023, 130_000] {
             assert!(sql(v).is_some_and(|s| s.contains("backend_type = 'walreceiver'")));
@@ -110,7 +147,9 @@ mod tests {
         let a = parse(&row(&[
             Some("true"),
             Some("0/3000060"),
+            Some("true"),
             Some("false"),
+            Some("true"),
             Some("true"),
         ]))
         .expect("a row");
@@ -119,21 +158,21 @@ mod tests {
             RecoveryActivity {
                 in_recovery: true,
                 replay: Some(Lsn(0x0300_0060)),
-                receiver: false,
-                startup_waiting_for_wal: true,
+                receiver: true,
+                startup_waiting_for_wal: false,
+                receiver_connecting: true,
+                startup_waiting_for_stream: true,
             }
         );
-        let primary =
-            parse(&row(&[Some("false"), None, Some("false"), Some("false")])).expect("a row");
+        let f = Some("false");
+        let primary = parse(&row(&[f, None, f, f, f, f])).expect("a row");
         assert_eq!(primary.replay, None);
-        assert!(parse(&row(&[Some("t"), None, Some("false"), Some("false")])).is_err());
-        assert!(parse(&row(&[
-            Some("true"),
-            Some("x"),
-            Some("false"),
-            Some("false")
-        ]))
-        .is_err());
+        assert!(parse(&row(&[Some("t"), None, f, f, f, f])).is_err());
+        assert!(parse(&row(&[Some("true"), Some("x"), f, f, f, f])).is_err());
+        assert!(
+            parse(&row(&[Some("true"), None, f, f, f])).is_err(),
+            "a column missing"
+        );
         assert!(parse(&row(&[Some("true")])).is_err());
     }
 }

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use pgsql_ra_core::ports::{System, UserInfo};
+use pgsql_ra_core::ports::{LinkNeighbour, System, UserInfo};
 
 use crate::bytes_path;
 use crate::users;
@@ -46,6 +46,10 @@ impl System for RealSystem {
         users::by_uid(uid)
             .map(|a| a.name)
             .unwrap_or_else(|| uid.to_string())
+    }
+
+    fn link_neighbour(&mut self, ip: &str) -> LinkNeighbour {
+        crate::neighbour::link_neighbour(ip)
     }
 }
 

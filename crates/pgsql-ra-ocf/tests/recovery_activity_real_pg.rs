@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::*;
 use pgsql_ra_core::election::{final_mark, observed_final};
-use pgsql_ra_core::ports::{Database, RecoveryActivity};
+use pgsql_ra_core::ports::{Database, LinkNeighbour, RecoveryActivity};
 use pgsql_ra_core::{Lsn, Params};
 use pgsql_ra_ocf::budget::Budget;
 use pgsql_ra_ocf::db::{DbTarget, PgDatabase};
@@ -102,7 +102,11 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
     let a = activity(&mut db2);
     assert!(a.in_recovery && a.receiver, "{a:?}");
     let lsn = own_location(&mut db2);
-    assert_eq!(observed_final(Some(&a), lsn), None, "{a:?}");
+    assert_eq!(
+        observed_final(Some(&a), lsn, LinkNeighbour::Unknown),
+        None,
+        "{a:?}"
+    );
 
     // 2. Replay paused, WAL received but not replayed, primary gone: no
     // receiver most of the time, yet the startup process is not waiting.
@@ -122,7 +126,11 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
             "a paused replay is not waiting: {a:?}"
         );
         let lsn = own_location(&mut db2);
-        assert_eq!(observed_final(Some(&a), lsn), None, "{a:?}");
+        assert_eq!(
+            observed_final(Some(&a), lsn, LinkNeighbour::Unknown),
+            None,
+            "{a:?}"
+        );
         without_receiver += u32::from(!a.receiver);
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -139,7 +147,7 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
     let found = wait_for(Duration::from_secs(30), || {
         let a = activity(&mut db2);
         let lsn = own_location(&mut db2);
-        let now = observed_final(Some(&a), lsn);
+        let now = observed_final(Some(&a), lsn, LinkNeighbour::Unknown);
         mark = final_mark(previous, now);
         previous = now;
         mark.is_some()
@@ -293,8 +301,23 @@ fn a_receiver_still_connecting_is_never_final() {
         let a = activity(&mut db2);
         assert!(a.in_recovery && a.receiver, "read {i}: {a:?}");
         assert!(!a.startup_waiting_for_wal, "read {i}: {a:?}");
+        // Issue 16, calling nobody: the read tells the receiver still
+        // connecting and the startup process waiting for the stream; the
+        // link layer decides. Here a host answered (the listener): never
+        // final, nor when the link cannot tell (loopback).
+        assert!(
+            a.receiver_connecting && a.startup_waiting_for_stream,
+            "read {i}: {a:?}"
+        );
         let lsn = own_location(&mut db2);
-        let now = observed_final(Some(&a), lsn);
+        for link in [LinkNeighbour::Answered, LinkNeighbour::Unknown] {
+            assert_eq!(observed_final(Some(&a), lsn, link), None, "read {i}: {a:?}");
+        }
+        assert_eq!(
+            pgsql_ra_ocf::neighbour::link_neighbour("127.0.0.1"),
+            LinkNeighbour::Unknown
+        );
+        let now = observed_final(Some(&a), lsn, LinkNeighbour::Unknown);
         assert_eq!(now, None, "read {i}: {a:?}");
         assert_eq!(final_mark(previous, now), None);
         previous = now;
@@ -307,7 +330,7 @@ fn a_receiver_still_connecting_is_never_final() {
             p.in_recovery && !p.startup_waiting_for_wal,
             "read {i}: {p:?}"
         );
-        let now = observed_final(Some(&p), own_location(&mut plain));
+        let now = observed_final(Some(&p), own_location(&mut plain), LinkNeighbour::Unknown);
         assert_eq!(final_mark(previous_plain, now), None, "read {i}: {p:?}");
         previous_plain = now;
         std::thread::sleep(Duration::from_millis(500));
@@ -323,7 +346,7 @@ fn a_receiver_still_connecting_is_never_final() {
     let found = wait_for(Duration::from_secs(60), || {
         let a = activity(&mut db2);
         last = Some(a);
-        let now = observed_final(Some(&a), own_location(&mut db2));
+        let now = observed_final(Some(&a), own_location(&mut db2), LinkNeighbour::Unknown);
         mark = final_mark(previous, now);
         previous = now;
         mark.is_some()
@@ -333,4 +356,64 @@ fn a_receiver_still_connecting_is_never_final() {
         mark.map(|m| m.to_pg()),
         Some(n2.psql("select pg_last_wal_replay_lsn()"))
     );
+}
+
+/// Issue 16, calling nobody: on every major 10 to 18 found, a standby whose
+/// WAL receiver hangs connecting reads as "receiver connecting, the startup
+/// process waiting for the stream" (`LibPQWalReceiverConnect`, and
+/// `RecoveryWalAll` on 10-12 / `RecoveryWalStream` on 13+), which only
+/// an unanswered link makes final.
+#[test]
+fn a_receiver_connecting_reads_the_same_on_every_major() {
+    let mut seen = Vec::new();
+    for major in 10..=18u32 {
+        let Some((bin, version)) = server_bins(major) else {
+            assert_ne!(major, 15, "PostgreSQL 15 is required");
+            eprintln!("PostgreSQL {major}: not installed, skipped");
+            continue;
+        };
+        let dir = TestDir::new(&format!("connecting-{major}"));
+        let n = PgNode::new(&dir, "node1", 1, free_port()).with_server(&bin, major);
+        let _guard = ServerGuard(vec![n.clone()]);
+        n.initdb();
+        let upstream = SilentUpstream::start();
+        let conninfo = format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=node1'\n",
+            upstream.port
+        );
+        let (file, text) = if major >= 12 {
+            ("standby.signal", String::new())
+        } else {
+            ("recovery.conf", format!("standby_mode = 'on'\n{conninfo}"))
+        };
+        let path = format!("{}/{file}", n.pgdata);
+        std::fs::write(&path, text).expect("standby configuration");
+        chown_pgdba(std::path::Path::new(&path));
+        if major >= 12 {
+            let auto = format!("{}/postgresql.auto.conf", n.pgdata);
+            let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+            text.push_str(&conninfo);
+            std::fs::write(&auto, text).expect("primary_conninfo");
+            chown_pgdba(std::path::Path::new(&auto));
+        }
+        n.start_directly();
+        let mut db = db(&n);
+        let mut last = None;
+        let calling = wait_for(Duration::from_secs(20), || {
+            let a = activity(&mut db);
+            last = Some(a);
+            a.in_recovery && a.receiver && a.receiver_connecting && a.startup_waiting_for_stream
+        });
+        assert!(calling, "PostgreSQL {version}: {last:?}");
+        let a = last.expect("a read");
+        let lsn = a.replay.expect("a replay position");
+        assert_eq!(
+            observed_final(Some(&a), lsn, LinkNeighbour::Unanswered),
+            Some(lsn),
+            "PostgreSQL {version}"
+        );
+        assert_eq!(observed_final(Some(&a), lsn, LinkNeighbour::Answered), None);
+        seen.push(major);
+    }
+    eprintln!("a receiver connecting read on PostgreSQL {seen:?}");
 }

@@ -13,7 +13,7 @@ use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
-use crate::ports::{FileOwner, Lifetime, LogLevel};
+use crate::ports::{FileOwner, Lifetime, LinkNeighbour, LogLevel};
 use crate::quorum::QuorumSet;
 use crate::quote::quoted;
 use crate::score::Score;
@@ -445,7 +445,11 @@ pub fn forget_final_observation(ctx: &mut Ctx<'_, '_>) {
 /// activity, file or a file that cannot be written earns no mark.
 fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
     let activity = ctx.world.db.recovery_activity().ok().flatten();
-    let now = observed_final(activity.as_ref(), my_lsn);
+    let upstream = match activity {
+        Some(a) if a.receiver_connecting => upstream_link(ctx),
+        _ => LinkNeighbour::Unknown,
+    };
+    let now = observed_final(activity.as_ref(), my_lsn, upstream);
     let path = ctx.tmp_path(FINAL_SEEN_FILE);
     let previous = match ctx.world.fs.read(&path) {
         Ok(text) => text.and_then(|t| Lsn::parse_attr(t.trim()).ok()),
@@ -466,6 +470,28 @@ fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
         return None;
     }
     final_mark(previous, now)
+}
+
+/// Issue 16: the link layer's answer for the WAL receiver's host, known
+/// only when that host is `master_ip` ([`crate::recovery::render`] writes
+/// `host=<master_ip>` first); `primary_conninfo_opt` naming a `host`,
+/// `hostaddr` or `service` (a later keyword wins in a libpq connection
+/// string) makes it [`LinkNeighbour::Unknown`].
+fn upstream_link(ctx: &mut Ctx<'_, '_>) -> LinkNeighbour {
+    let params = &ctx.agent.params;
+    if conninfo_may_name_a_host(&params.primary_conninfo_opt) {
+        return LinkNeighbour::Unknown;
+    }
+    let ip = params.master_ip.clone();
+    ctx.world.system.link_neighbour(&ip)
+}
+
+/// True when a libpq connection string fragment may name the server
+/// (`host`, `hostaddr`, `service`, in any spelling of the fragment: a
+/// substring test, so it errs towards "may").
+pub(crate) fn conninfo_may_name_a_host(opt: &str) -> bool {
+    let lower = opt.to_ascii_lowercase();
+    lower.contains("host") || lower.contains("service")
 }
 
 /// Issue 16: a node whose recorded data-status keeps it out of the

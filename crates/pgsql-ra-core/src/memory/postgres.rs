@@ -36,8 +36,8 @@ use super::fs::MemFs;
 use super::pgconf;
 use crate::lsn::Lsn;
 use crate::ports::{
-    Database, DbError, DbErrorKind, ProcessError, RecoveryActivity, ReplicationRow, Server,
-    StopMode,
+    Database, DbError, DbErrorKind, LinkNeighbour, ProcessError, RecoveryActivity, ReplicationRow,
+    Server, StopMode,
 };
 
 /// Bytes of WAL one simulated write produces.
@@ -146,6 +146,9 @@ struct Instance {
     data_dir: rejoin::DataDirState,
     /// Issue 16: WAL beyond the replay position `lsn` ([`backlog`]).
     backlog: Option<Backlog>,
+    /// Issue 16: reads of its recovery activity, for the retry cycle of a
+    /// standby that streams from nobody (asleep, then calling its upstream).
+    activity_reads: u64,
 }
 
 impl Instance {
@@ -408,6 +411,7 @@ impl SimNetwork {
             max_slots: DEFAULT_MAX_SLOTS,
             data_dir: rejoin::DataDirState::default(),
             backlog: None,
+            activity_reads: 0,
         };
         self.net
             .borrow_mut()
@@ -824,6 +828,35 @@ impl SimNetwork {
         net.vip_holder()
     }
 
+    /// Issue 16: what `node`'s link layer answers for `ip`: for the VIP,
+    /// [`LinkNeighbour::Answered`] while a node serves it or while an
+    /// upstream outside the cluster streams to `node` (a
+    /// [`WalSource::Receiver`] or [`WalSource::Intermittent`] backlog: a
+    /// host that holds the address), else [`LinkNeighbour::Unanswered`];
+    /// any other address [`LinkNeighbour::Unknown`].
+    pub fn link_neighbour(&self, node: &str, ip: &str) -> LinkNeighbour {
+        let mut net = self.net.borrow_mut();
+        net.refresh();
+        if ip != net.vip {
+            return LinkNeighbour::Unknown;
+        }
+        let outside = net
+            .instances
+            .get(node)
+            .and_then(|i| i.backlog)
+            .is_some_and(|b| matches!(b.source, WalSource::Receiver | WalSource::Intermittent));
+        if net.vip_holder().is_some() || outside {
+            LinkNeighbour::Answered
+        } else {
+            LinkNeighbour::Unanswered
+        }
+    }
+
+    /// The VIP's address.
+    pub fn vip(&self) -> String {
+        self.net.borrow().vip.clone()
+    }
+
     /// Where the VIP is placed (serving or not); `None` also when never placed.
     pub fn vip_placement(&self) -> Option<String> {
         self.net.borrow().vip_placed.clone().flatten()
@@ -949,8 +982,20 @@ impl Database for SimPostgres {
         })
     }
 
+    /// A standby that streams from no one goes through PostgreSQL's retry
+    /// cycle: odd reads see it asleep (no receiver, the retry sleep), even
+    /// reads see it calling its upstream (a receiver still connecting, the
+    /// startup process waiting for the stream). WAL copied into `pg_wal`
+    /// during a sleep keeps it asleep until the sleep ends; WAL in `pg_wal`
+    /// keeps it replaying. A [`WalSource::Receiver`] not delivering yet is a
+    /// receiver connecting to an upstream that answered
+    /// ([`SimNetwork::link_neighbour`]: the attack on issue 16, finding 1).
     fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
         let node = self.node.clone();
+        let reads = self.sql_mut(|i| {
+            i.activity_reads += 1;
+            Ok(i.activity_reads)
+        })?;
         self.sql(|net, i| {
             if i.role != SimRole::Standby {
                 return Ok(Some(RecoveryActivity {
@@ -958,14 +1003,27 @@ impl Database for SimPostgres {
                     replay: None,
                     receiver: false,
                     startup_waiting_for_wal: false,
+                    receiver_connecting: false,
+                    startup_waiting_for_stream: false,
                 }));
             }
             let streaming = net.upstream(&node).is_some();
+            let source = i.backlog.map(|b| b.source);
+            let waiting = i.backlog.is_none_or(|b| b.startup_waiting(i.lsn));
+            let hung_receiver =
+                source == Some(WalSource::Receiver) && i.backlog.is_some_and(|b| b.stall >= 1);
+            let calling = !streaming
+                && waiting
+                && (hung_receiver
+                    || (reads % 2 == 0 && matches!(source, None | Some(WalSource::Local))));
+            let receiver = streaming || source == Some(WalSource::Receiver) || calling;
             Ok(Some(RecoveryActivity {
                 in_recovery: true,
                 replay: Some(i.lsn),
-                receiver: streaming || i.backlog.is_some_and(Backlog::receiver),
-                startup_waiting_for_wal: i.backlog.is_none_or(|b| b.startup_waiting(i.lsn)),
+                receiver,
+                startup_waiting_for_wal: waiting && !receiver,
+                receiver_connecting: calling,
+                startup_waiting_for_stream: waiting && receiver,
             }))
         })
     }

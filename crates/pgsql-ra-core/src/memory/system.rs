@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ports::{System, UserInfo};
+use crate::ports::{LinkNeighbour, System, UserInfo};
 
 /// Users and programs of one simulated machine.
 #[derive(Debug, Clone)]
@@ -10,6 +10,7 @@ pub struct MemSystem {
     programs: BTreeSet<String>,
     users: BTreeMap<String, UserInfo>,
     current_user: String,
+    neighbours: BTreeMap<String, LinkNeighbour>,
 }
 
 impl MemSystem {
@@ -19,6 +20,7 @@ impl MemSystem {
             programs: BTreeSet::new(),
             users: BTreeMap::new(),
             current_user: "root".into(),
+            neighbours: BTreeMap::new(),
         };
         s.add_user("root", 0, 0);
         s
@@ -68,6 +70,12 @@ impl MemSystem {
         self.users.remove(name);
     }
 
+    /// Sets what the link layer answers for `ip` (issue 16); an address
+    /// never set is [`LinkNeighbour::Unknown`].
+    pub fn set_link_neighbour(&mut self, ip: &str, state: LinkNeighbour) {
+        self.neighbours.insert(ip.to_string(), state);
+    }
+
     /// Sets who runs the agent.
     pub fn set_current_user(&mut self, name: &str) {
         self.current_user = name.to_string();
@@ -98,6 +106,13 @@ impl System for MemSystem {
 
     fn current_user(&mut self) -> String {
         self.current_user.clone()
+    }
+
+    fn link_neighbour(&mut self, ip: &str) -> LinkNeighbour {
+        self.neighbours
+            .get(ip)
+            .copied()
+            .unwrap_or(LinkNeighbour::Unknown)
     }
 }
 

@@ -110,6 +110,18 @@ pub struct RecoveryActivity {
     /// gave no further record; WAL put into `pg_wal` during the sleep is
     /// only read after it (`wal_retrieve_retry_interval`, 5 s by default).
     pub startup_waiting_for_wal: bool,
+    /// Every WAL receiver process is still making its connection:
+    /// `pg_stat_wal_receiver` has no row (PostgreSQL fills it once the
+    /// connection is made) and each `walreceiver` backend waits in
+    /// `LibPQWalReceiverConnect` (PostgreSQL 10+; `LibpqwalreceiverConnect`
+    /// from 17). False when there is no
+    /// receiver. Such a receiver has delivered nothing yet.
+    pub receiver_connecting: bool,
+    /// The startup process waits inside streaming recovery for its receiver
+    /// to deliver: wait event `RecoveryWalStream` (PostgreSQL 13+) or
+    /// `RecoveryWalAll` (10–12). It got there after `pg_wal` and the
+    /// archive gave no further record in this cycle.
+    pub startup_waiting_for_stream: bool,
 }
 
 /// One session with the local PostgreSQL as the monitoring role (slot

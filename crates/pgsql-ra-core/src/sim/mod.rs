@@ -235,6 +235,9 @@ impl Sim {
         };
         let env = op.to_env(&self.config, &n.instance);
         let agent = Agent::from_env_map(&env);
+        let vip = self.net.vip();
+        n.system
+            .set_link_neighbour(&vip, self.net.link_neighbour(node, &vip));
         let before = self.cluster.attributes();
         let mut db = n.pg.clone();
         let mut server = n.pg.clone();
