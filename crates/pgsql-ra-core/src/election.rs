@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::lsn::Lsn;
 use crate::params::RepMode;
-use crate::ports::{LinkNeighbour, RecoveryActivity};
+use crate::ports::{RecoveryActivity, UpstreamAnswer};
 use crate::status::DataStatus;
 
 /// Prefix of the note files in `tmpdir` (`xlog_note.0`, `xlog_note.1`, …).
@@ -497,24 +497,24 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
 ///   the startup process waits for it inside streaming recovery (so
 ///   `pg_wal` and the archive gave no further record in this cycle,
 ///   [`RecoveryActivity::startup_waiting_for_stream`]), and `upstream` —
-///   the link layer's answer for the receiver's host, known only when that
-///   host is `master_ip` — is [`LinkNeighbour::Unanswered`]: no host on the
-///   link holds the address, so the connection cannot be made. A receiver
-///   hung on a host that answered (the attack on issue 16, finding 1) is
-///   not final.
+///   whether the node's TCP connections to the receiver's upstream got an
+///   answer, known only when that upstream is `master_ip`:`pgport` — is
+///   [`UpstreamAnswer::Unanswered`]: SYNs sent, no host answered. A
+///   receiver hung on a host that accepted the connection (the attack on
+///   issue 16, finding 1) is not final.
 ///
 /// Unknown activity (`None`) proves nothing.
 pub fn observed_final(
     activity: Option<&RecoveryActivity>,
     published: Lsn,
-    upstream: LinkNeighbour,
+    upstream: UpstreamAnswer,
 ) -> Option<Lsn> {
     let a = activity?;
     let asleep = !a.receiver && a.startup_waiting_for_wal;
     let calling_nobody = a.receiver
         && a.receiver_connecting
         && a.startup_waiting_for_stream
-        && upstream == LinkNeighbour::Unanswered;
+        && upstream == UpstreamAnswer::Unanswered;
     (a.in_recovery && (asleep || calling_nobody) && a.replay == Some(published))
         .then_some(published)
 }
@@ -1531,7 +1531,7 @@ mod tests {
     /// clause; the mark needs two equal observations.
     #[test]
     fn a_final_mark_needs_two_equal_observations_of_every_clause() {
-        use LinkNeighbour::{Answered, Unanswered, Unknown};
+        use UpstreamAnswer::{Answered, Unanswered, Unknown};
         let ok = RecoveryActivity {
             in_recovery: true,
             replay: Some(Lsn(0x500)),

@@ -945,7 +945,7 @@ fn early_election_counterexamples() -> Vec<(&'static str, RestartCase)> {
             (3, false, 0, 1, false, vec![0, 1, 2, 3], 0, true, (0, 0, 0, 0, 0)),
         ),
         (
-            "deleting the link clause of calling nobody (2026-12-02): node1's WAL receiver hangs connecting to a host that answered ARP for master_ip (outside the cluster) for two monitors, then gets 0x101 bytes; node2 was promoted early behind it",
+            "deleting the answer clause of calling nobody (2026-12-02): node1's WAL receiver hangs connecting to a host that accepted its connection to master_ip (outside the cluster) for two monitors, then gets 0x101 bytes; node2 was promoted early behind it",
             (2, false, 0, 1, false, vec![0, 1, 2, 3], 0, false, (0, 1, 257, 3, 128)),
         ),
     ]
@@ -968,7 +968,7 @@ fn early_election_cold_counterexamples() -> Vec<(&'static str, ColdCase)> {
             (3, false, vec![2, 0, 2, 0], (0, 2, 1, 2, 128)),
         ),
         (
-            "deleting the link clause of calling nobody (2026-12-02): node3's WAL receiver hangs connecting to a host that answered ARP for master_ip, then gets 0x301 bytes; a node one byte behind was promoted early",
+            "deleting the answer clause of calling nobody (2026-12-02): node3's WAL receiver hangs connecting to a host that accepted its connection to master_ip, then gets 0x301 bytes; a node one byte behind was promoted early",
             (4, false, vec![7, 0, 4, 0], (2, 1, 769, 3, 128)),
         ),
     ]

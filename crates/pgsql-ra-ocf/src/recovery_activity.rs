@@ -24,7 +24,8 @@
 //!
 //! **Calling nobody.** Two more columns: every WAL receiver is still
 //! connecting, and the startup process waits for the stream (not the
-//! sleep); with the link layer's answer for `master_ip` (`neighbour.rs`)
+//! sleep); with whether the receiver's TCP connection to `master_ip` got an
+//! answer (`upstream_socket.rs`)
 //! the core counts such an observation as final
 //! (`pgsql_ra_core::election::observed_final`). Read on 10 to 18
 //! (2026-12-02, `recovery_activity_real_pg.rs`).

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use pgsql_ra_core::ports::{LinkNeighbour, System, UserInfo};
+use pgsql_ra_core::ports::{System, UpstreamAnswer, UserInfo};
 
 use crate::bytes_path;
 use crate::users;
@@ -48,8 +48,8 @@ impl System for RealSystem {
             .unwrap_or_else(|| uid.to_string())
     }
 
-    fn link_neighbour(&mut self, ip: &str) -> LinkNeighbour {
-        crate::neighbour::link_neighbour(ip)
+    fn upstream_answer(&mut self, host: &str, port: u16) -> UpstreamAnswer {
+        crate::upstream_socket::upstream_answer(host, port)
     }
 }
 

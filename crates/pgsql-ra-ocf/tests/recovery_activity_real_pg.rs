@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::*;
 use pgsql_ra_core::election::{final_mark, observed_final};
-use pgsql_ra_core::ports::{Database, LinkNeighbour, RecoveryActivity};
+use pgsql_ra_core::ports::{Database, RecoveryActivity, UpstreamAnswer};
 use pgsql_ra_core::{Lsn, Params};
 use pgsql_ra_ocf::budget::Budget;
 use pgsql_ra_ocf::db::{DbTarget, PgDatabase};
@@ -103,7 +103,7 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
     assert!(a.in_recovery && a.receiver, "{a:?}");
     let lsn = own_location(&mut db2);
     assert_eq!(
-        observed_final(Some(&a), lsn, LinkNeighbour::Unknown),
+        observed_final(Some(&a), lsn, UpstreamAnswer::Unknown),
         None,
         "{a:?}"
     );
@@ -127,7 +127,7 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
         );
         let lsn = own_location(&mut db2);
         assert_eq!(
-            observed_final(Some(&a), lsn, LinkNeighbour::Unknown),
+            observed_final(Some(&a), lsn, UpstreamAnswer::Unknown),
             None,
             "{a:?}"
         );
@@ -147,7 +147,7 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
     let found = wait_for(Duration::from_secs(30), || {
         let a = activity(&mut db2);
         let lsn = own_location(&mut db2);
-        let now = observed_final(Some(&a), lsn, LinkNeighbour::Unknown);
+        let now = observed_final(Some(&a), lsn, UpstreamAnswer::Unknown);
         mark = final_mark(previous, now);
         previous = now;
         mark.is_some()
@@ -303,21 +303,20 @@ fn a_receiver_still_connecting_is_never_final() {
         assert!(!a.startup_waiting_for_wal, "read {i}: {a:?}");
         // Issue 16, calling nobody: the read tells the receiver still
         // connecting and the startup process waiting for the stream; the
-        // link layer decides. Here a host answered (the listener): never
-        // final, nor when the link cannot tell (loopback).
+        // answer to its TCP connection decides. Here the listener accepted
+        // it (the kernel's socket table says so): never final, nor when
+        // nothing can be told.
         assert!(
             a.receiver_connecting && a.startup_waiting_for_stream,
             "read {i}: {a:?}"
         );
         let lsn = own_location(&mut db2);
-        for link in [LinkNeighbour::Answered, LinkNeighbour::Unknown] {
+        let answered = pgsql_ra_ocf::upstream_socket::upstream_answer("127.0.0.1", upstream.port);
+        assert_eq!(answered, UpstreamAnswer::Answered, "read {i}");
+        for link in [answered, UpstreamAnswer::Unknown] {
             assert_eq!(observed_final(Some(&a), lsn, link), None, "read {i}: {a:?}");
         }
-        assert_eq!(
-            pgsql_ra_ocf::neighbour::link_neighbour("127.0.0.1"),
-            LinkNeighbour::Unknown
-        );
-        let now = observed_final(Some(&a), lsn, LinkNeighbour::Unknown);
+        let now = observed_final(Some(&a), lsn, UpstreamAnswer::Unknown);
         assert_eq!(now, None, "read {i}: {a:?}");
         assert_eq!(final_mark(previous, now), None);
         previous = now;
@@ -330,7 +329,7 @@ fn a_receiver_still_connecting_is_never_final() {
             p.in_recovery && !p.startup_waiting_for_wal,
             "read {i}: {p:?}"
         );
-        let now = observed_final(Some(&p), own_location(&mut plain), LinkNeighbour::Unknown);
+        let now = observed_final(Some(&p), own_location(&mut plain), UpstreamAnswer::Unknown);
         assert_eq!(final_mark(previous_plain, now), None, "read {i}: {p:?}");
         previous_plain = now;
         std::thread::sleep(Duration::from_millis(500));
@@ -346,7 +345,7 @@ fn a_receiver_still_connecting_is_never_final() {
     let found = wait_for(Duration::from_secs(60), || {
         let a = activity(&mut db2);
         last = Some(a);
-        let now = observed_final(Some(&a), own_location(&mut db2), LinkNeighbour::Unknown);
+        let now = observed_final(Some(&a), own_location(&mut db2), UpstreamAnswer::Unknown);
         mark = final_mark(previous, now);
         previous = now;
         mark.is_some()
@@ -408,11 +407,14 @@ fn a_receiver_connecting_reads_the_same_on_every_major() {
         let a = last.expect("a read");
         let lsn = a.replay.expect("a replay position");
         assert_eq!(
-            observed_final(Some(&a), lsn, LinkNeighbour::Unanswered),
+            observed_final(Some(&a), lsn, UpstreamAnswer::Unanswered),
             Some(lsn),
             "PostgreSQL {version}"
         );
-        assert_eq!(observed_final(Some(&a), lsn, LinkNeighbour::Answered), None);
+        assert_eq!(
+            observed_final(Some(&a), lsn, UpstreamAnswer::Answered),
+            None
+        );
         seen.push(major);
     }
     eprintln!("a receiver connecting read on PostgreSQL {seen:?}");

@@ -13,7 +13,7 @@ use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
-use crate::ports::{FileOwner, Lifetime, LinkNeighbour, LogLevel};
+use crate::ports::{FileOwner, Lifetime, LogLevel, UpstreamAnswer};
 use crate::quorum::QuorumSet;
 use crate::quote::quoted;
 use crate::score::Score;
@@ -446,8 +446,8 @@ pub fn forget_final_observation(ctx: &mut Ctx<'_, '_>) {
 fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
     let activity = ctx.world.db.recovery_activity().ok().flatten();
     let upstream = match activity {
-        Some(a) if a.receiver_connecting => upstream_link(ctx),
-        _ => LinkNeighbour::Unknown,
+        Some(a) if a.receiver_connecting => upstream_answer(ctx),
+        _ => UpstreamAnswer::Unknown,
     };
     let now = observed_final(activity.as_ref(), my_lsn, upstream);
     let path = ctx.tmp_path(FINAL_SEEN_FILE);
@@ -472,26 +472,29 @@ fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
     final_mark(previous, now)
 }
 
-/// Issue 16: the link layer's answer for the WAL receiver's host, known
-/// only when that host is `master_ip` ([`crate::recovery::render`] writes
-/// `host=<master_ip>` first); `primary_conninfo_opt` naming a `host`,
-/// `hostaddr` or `service` (a later keyword wins in a libpq connection
-/// string) makes it [`LinkNeighbour::Unknown`].
-fn upstream_link(ctx: &mut Ctx<'_, '_>) -> LinkNeighbour {
+/// Issue 16: whether the WAL receiver's TCP connection got an answer,
+/// known only when its upstream is `master_ip`:`pgport`
+/// ([`crate::recovery::render`] writes `host=<master_ip> port=<pgport>`
+/// first); a `primary_conninfo_opt` that may name another server or port
+/// (a later keyword wins in a libpq connection string) makes it
+/// [`UpstreamAnswer::Unknown`].
+fn upstream_answer(ctx: &mut Ctx<'_, '_>) -> UpstreamAnswer {
     let params = &ctx.agent.params;
-    if conninfo_may_name_a_host(&params.primary_conninfo_opt) {
-        return LinkNeighbour::Unknown;
+    if conninfo_may_name_the_server(&params.primary_conninfo_opt) {
+        return UpstreamAnswer::Unknown;
     }
-    let ip = params.master_ip.clone();
-    ctx.world.system.link_neighbour(&ip)
+    let (host, port) = (params.master_ip.clone(), params.pgport);
+    ctx.world.system.upstream_answer(&host, port)
 }
 
-/// True when a libpq connection string fragment may name the server
-/// (`host`, `hostaddr`, `service`, in any spelling of the fragment: a
-/// substring test, so it errs towards "may").
-pub(crate) fn conninfo_may_name_a_host(opt: &str) -> bool {
+/// True when a libpq connection string fragment may name the server or
+/// its port (`host`, `hostaddr`, `port`, `service`, in any spelling of the
+/// fragment: a substring test, so it errs towards "may").
+pub(crate) fn conninfo_may_name_the_server(opt: &str) -> bool {
     let lower = opt.to_ascii_lowercase();
-    lower.contains("host") || lower.contains("service")
+    ["host", "port", "service"]
+        .iter()
+        .any(|k| lower.contains(k))
 }
 
 /// Issue 16: a node whose recorded data-status keeps it out of the

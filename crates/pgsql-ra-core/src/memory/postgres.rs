@@ -36,8 +36,8 @@ use super::fs::MemFs;
 use super::pgconf;
 use crate::lsn::Lsn;
 use crate::ports::{
-    Database, DbError, DbErrorKind, LinkNeighbour, ProcessError, RecoveryActivity, ReplicationRow,
-    Server, StopMode,
+    Database, DbError, DbErrorKind, ProcessError, RecoveryActivity, ReplicationRow, Server,
+    StopMode, UpstreamAnswer,
 };
 
 /// Bytes of WAL one simulated write produces.
@@ -828,17 +828,17 @@ impl SimNetwork {
         net.vip_holder()
     }
 
-    /// Issue 16: what `node`'s link layer answers for `ip`: for the VIP,
-    /// [`LinkNeighbour::Answered`] while a node serves it or while an
+    /// Issue 16: whether `node`'s connections to `ip` get an answer: for the VIP,
+    /// [`UpstreamAnswer::Answered`] while a node serves it or while an
     /// upstream outside the cluster streams to `node` (a
     /// [`WalSource::Receiver`] or [`WalSource::Intermittent`] backlog: a
-    /// host that holds the address), else [`LinkNeighbour::Unanswered`];
-    /// any other address [`LinkNeighbour::Unknown`].
-    pub fn link_neighbour(&self, node: &str, ip: &str) -> LinkNeighbour {
+    /// host that holds the address), else [`UpstreamAnswer::Unanswered`];
+    /// any other address [`UpstreamAnswer::Unknown`].
+    pub fn upstream_answer(&self, node: &str, ip: &str) -> UpstreamAnswer {
         let mut net = self.net.borrow_mut();
         net.refresh();
         if ip != net.vip {
-            return LinkNeighbour::Unknown;
+            return UpstreamAnswer::Unknown;
         }
         let outside = net
             .instances
@@ -846,9 +846,9 @@ impl SimNetwork {
             .and_then(|i| i.backlog)
             .is_some_and(|b| matches!(b.source, WalSource::Receiver | WalSource::Intermittent));
         if net.vip_holder().is_some() || outside {
-            LinkNeighbour::Answered
+            UpstreamAnswer::Answered
         } else {
-            LinkNeighbour::Unanswered
+            UpstreamAnswer::Unanswered
         }
     }
 
@@ -989,7 +989,7 @@ impl Database for SimPostgres {
     /// during a sleep keeps it asleep until the sleep ends; WAL in `pg_wal`
     /// keeps it replaying. A [`WalSource::Receiver`] not delivering yet is a
     /// receiver connecting to an upstream that answered
-    /// ([`SimNetwork::link_neighbour`]: the attack on issue 16, finding 1).
+    /// ([`SimNetwork::upstream_answer`]: the attack on issue 16, finding 1).
     fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
         let node = self.node.clone();
         let reads = self.sql_mut(|i| {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ports::{LinkNeighbour, System, UserInfo};
+use crate::ports::{System, UpstreamAnswer, UserInfo};
 
 /// Users and programs of one simulated machine.
 #[derive(Debug, Clone)]
@@ -10,7 +10,7 @@ pub struct MemSystem {
     programs: BTreeSet<String>,
     users: BTreeMap<String, UserInfo>,
     current_user: String,
-    neighbours: BTreeMap<String, LinkNeighbour>,
+    upstreams: BTreeMap<String, UpstreamAnswer>,
 }
 
 impl MemSystem {
@@ -20,7 +20,7 @@ impl MemSystem {
             programs: BTreeSet::new(),
             users: BTreeMap::new(),
             current_user: "root".into(),
-            neighbours: BTreeMap::new(),
+            upstreams: BTreeMap::new(),
         };
         s.add_user("root", 0, 0);
         s
@@ -70,10 +70,10 @@ impl MemSystem {
         self.users.remove(name);
     }
 
-    /// Sets what the link layer answers for `ip` (issue 16); an address
-    /// never set is [`LinkNeighbour::Unknown`].
-    pub fn set_link_neighbour(&mut self, ip: &str, state: LinkNeighbour) {
-        self.neighbours.insert(ip.to_string(), state);
+    /// Sets whether connections to `ip` (any port) got an answer (issue
+    /// 16); an address never set is [`UpstreamAnswer::Unknown`].
+    pub fn set_upstream_answer(&mut self, ip: &str, state: UpstreamAnswer) {
+        self.upstreams.insert(ip.to_string(), state);
     }
 
     /// Sets who runs the agent.
@@ -108,11 +108,11 @@ impl System for MemSystem {
         self.current_user.clone()
     }
 
-    fn link_neighbour(&mut self, ip: &str) -> LinkNeighbour {
-        self.neighbours
-            .get(ip)
+    fn upstream_answer(&mut self, host: &str, _port: u16) -> UpstreamAnswer {
+        self.upstreams
+            .get(host)
             .copied()
-            .unwrap_or(LinkNeighbour::Unknown)
+            .unwrap_or(UpstreamAnswer::Unknown)
     }
 }
 

@@ -25,7 +25,7 @@ pub use database::{
 pub use filesystem::{tail_from, FileMeta, FileOwner, Filesystem, FsError};
 pub use log::{Log, LogLevel, MemoryLog};
 pub use server::{ProcessError, Server, StopMode};
-pub use system::{LinkNeighbour, System, UserInfo};
+pub use system::{System, UpstreamAnswer, UserInfo};
 
 /// Every port an action may use, borrowed for one invocation.
 pub struct World<'a> {

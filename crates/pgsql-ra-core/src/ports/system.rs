@@ -9,19 +9,20 @@ pub struct UserInfo {
     pub gid: u32,
 }
 
-/// Issue 16: what this node's link layer says about an IPv4 address on a
-/// directly attached network: has any host answered ARP for it? Read from
-/// the kernel's neighbour table (`/proc/net/arp`) and routing table
-/// (`/proc/net/route`) of the agent's network namespace.
+/// Issue 16: whether this node's TCP connections to an upstream (an IP
+/// address and port) got an answer, from the kernel's socket tables of the
+/// agent's network namespace (`/proc/net/tcp`, `/proc/net/tcp6`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum LinkNeighbour {
-    /// The address is on a directly attached route (no gateway) and every
-    /// neighbour entry for it is incomplete or failed (`/proc/net/arp`
-    /// flags `0x0`): the kernel asked and no host answered.
+pub enum UpstreamAnswer {
+    /// At least one socket to it is in `SYN_SENT` and none in a state that
+    /// follows an answer (`ESTABLISHED`, `SYN_RECV`, `FIN_WAIT1/2`,
+    /// `CLOSE_WAIT`, `LAST_ACK`, `CLOSING`): a connection was asked for and
+    /// no host has answered it. `TIME_WAIT`, `CLOSE` and `LISTEN` sockets
+    /// are not counted.
     Unanswered,
-    /// Some neighbour entry for it is complete (a host answered).
+    /// Some socket to it is in a state that follows an answer.
     Answered,
-    /// No entry, not IPv4, routed through a gateway, or unreadable.
+    /// No socket to it, not an IP address, or a table unreadable.
     Unknown,
 }
 
@@ -33,7 +34,8 @@ pub trait System {
     fn user(&mut self, name: &str) -> Option<UserInfo>;
     /// The name of the user running the agent.
     fn current_user(&mut self) -> String;
-    /// Issue 16: the link layer's answer for `ip` ([`LinkNeighbour`]);
-    /// never fails ([`LinkNeighbour::Unknown`] when it cannot tell).
-    fn link_neighbour(&mut self, ip: &str) -> LinkNeighbour;
+    /// Issue 16: whether this node's TCP connections to `host`:`port` got
+    /// an answer ([`UpstreamAnswer`]); never fails
+    /// ([`UpstreamAnswer::Unknown`] when it cannot tell).
+    fn upstream_answer(&mut self, host: &str, port: u16) -> UpstreamAnswer;
 }

@@ -237,7 +237,7 @@ impl Sim {
         let agent = Agent::from_env_map(&env);
         let vip = self.net.vip();
         n.system
-            .set_link_neighbour(&vip, self.net.link_neighbour(node, &vip));
+            .set_upstream_answer(&vip, self.net.upstream_answer(node, &vip));
         let before = self.cluster.attributes();
         let mut db = n.pg.clone();
         let mut server = n.pg.clone();
