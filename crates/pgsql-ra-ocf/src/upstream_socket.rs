@@ -24,7 +24,8 @@ const SYN_SENT: u8 = 0x02;
 /// counted: `TIME_WAIT`, `CLOSE`, `LISTEN`.
 const NOT_COUNTED: [u8; 3] = [0x06, 0x07, 0x0A];
 
-/// Whether this node's TCP connections to `host`:`port` got an answer;
+/// Whether this node's TCP connections to `host`:`port` (sockets a process
+/// holds) got an answer;
 /// `host` must be an IP address literal ([`UpstreamAnswer::Unknown`]
 /// otherwise, and when neither table can be read).
 pub fn upstream_answer(host: &str, port: u16) -> UpstreamAnswer {
@@ -66,13 +67,17 @@ pub fn answer(tables: &[String], addr: IpAddr, port: u16) -> UpstreamAnswer {
 }
 
 /// A table line's remote address and port (IPv4-mapped IPv6 addresses as
-/// IPv4) and its state; `None` for a line not of the expected form.
+/// IPv4) and its state; `None` for a line not of the expected form and for
+/// an orphaned socket (inode 0: no process holds it any more, e.g. an old
+/// connection closed by its process, still in `FIN_WAIT1` towards a host
+/// that has gone: seen in the lab after a restart, 2026-12-02).
 fn remote_and_state(line: &str) -> Option<((IpAddr, u16), u8)> {
-    let mut f = line.split_whitespace();
-    let _slot = f.next()?;
-    let _local = f.next()?;
-    let (addr, port) = f.next()?.split_once(':')?;
-    let state = u8::from_str_radix(f.next()?, 16).ok()?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let (addr, port) = f.get(2)?.split_once(':')?;
+    let state = u8::from_str_radix(f.get(3)?, 16).ok()?;
+    if f.get(9)?.parse::<u64>().ok()? == 0 {
+        return None;
+    }
     let port = u16::from_str_radix(port, 16).ok()?;
     let addr = match addr.len() {
         8 => IpAddr::V4(Ipv4Addr::from(word(addr)?)),
@@ -165,6 +170,14 @@ mod tests {
             UpstreamAnswer::Unknown,
             "only TIME_WAIT"
         );
+        // An orphaned socket (inode 0) of an old connection, still in
+        // FIN_WAIT1 towards the address's former holder, is not counted.
+        let orphan = line4([10, 231, 0, 100], 5432, 0x04).replace(" 12345 1 ", " 0 1 ");
+        let t = vec![table(
+            HEAD4,
+            &[orphan, line4([10, 231, 0, 100], 5432, 0x02)],
+        )];
+        assert_eq!(answer(&t, vip(), 5432), UpstreamAnswer::Unanswered);
         assert_eq!(answer(&[], vip(), 5432), UpstreamAnswer::Unknown);
         let bad = vec![format!("{HEAD4}\n   0: zz:9C40 nonsense 02")];
         assert_eq!(answer(&bad, vip(), 5432), UpstreamAnswer::Unknown);

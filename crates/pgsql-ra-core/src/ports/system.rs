@@ -14,7 +14,8 @@ pub struct UserInfo {
 /// agent's network namespace (`/proc/net/tcp`, `/proc/net/tcp6`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum UpstreamAnswer {
-    /// At least one socket to it is in `SYN_SENT` and none in a state that
+    /// Of the sockets to it that a process holds (not orphaned), at least
+    /// one is in `SYN_SENT` and none in a state that
     /// follows an answer (`ESTABLISHED`, `SYN_RECV`, `FIN_WAIT1/2`,
     /// `CLOSE_WAIT`, `LAST_ACK`, `CLOSING`): a connection was asked for and
     /// no host has answered it. `TIME_WAIT`, `CLOSE` and `LISTEN` sockets
