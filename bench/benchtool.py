@@ -401,9 +401,11 @@ def cmd_mkcpu(ra, nodes, secs, ticks, before, after, note=""):
 def cmd_mkrestart(ra, variant, rdir):
     import glob
     rounds = sorted(glob.glob(os.path.join(rdir, "restart-*.env")))
-    writes, promoted, stale_promoted, locked_out = [], {}, 0, 0
+    writes, promoted, stale_promoted, locked_out, early = [], {}, 0, 0, 0
     for f in rounds:
         kv = dict(l.strip().split("=", 1) for l in open(f) if "=" in l)
+        if kv.get("EARLY", "0") not in ("0", ""):
+            early += 1
         if kv.get("LOCKED_OUT"):
             locked_out += 1
         new = kv.get("NEW", "")
@@ -414,7 +416,8 @@ def cmd_mkrestart(ra, variant, rdir):
             writes.append(float(kv["WRITE"]))
     print(json.dumps({"kind": "restart", "ra": ra, "variant": variant, "rounds": len(rounds),
                       "ok": len(writes), "write": summary(writes), "promoted": promoted,
-                      "stale_promoted": stale_promoted, "locked_out": locked_out}))
+                      "stale_promoted": stale_promoted, "locked_out": locked_out,
+                      "decided_early": early}))
 
 
 def cmd_children(trace, agent_substr="/resource.d/"):
@@ -618,15 +621,16 @@ def cmd_report(results, metaf):
         p("Restarts of the whole cluster (`lab.sh restart`): from starting every node to the first acknowledged "
           "write through the VIP (s); the stale node (stopped earlier, writes went on) must never be promoted:")
         p("")
-        p("| agent | variant | ok/rounds | first write s (median, min-max) | promoted | stale promoted |")
-        p("|---|---|---|---|---|---|")
+        p("| agent | variant | ok/rounds | first write s (median, min-max) | promoted | stale promoted | decided early (ours) |")
+        p("|---|---|---|---|---|---|---|")
         for r in rs:
             w = r.get("write") or {}
-            p("| %s | %s | %d/%d | %s | %s | %d |" % (names.get(r["ra"], r["ra"]), r.get("variant"), r.get("ok", 0),
+            p("| %s | %s | %d/%d | %s | %s | %d | %s |" % (names.get(r["ra"], r["ra"]), r.get("variant"), r.get("ok", 0),
                                                    r.get("rounds", 0),
                                                    "**%.2f** (%.2f-%.2f)" % (w["median"], w["min"], w["max"]) if w.get("n") else "—",
                                                    ", ".join("%s %d" % kv for kv in sorted(r.get("promoted", {}).items())),
-                                                   r.get("stale_promoted", 0)))
+                                                   r.get("stale_promoted", 0),
+                                                   "%d/%d" % (r.get("decided_early", 0), r.get("rounds", 0)) if r["ra"] == "ours" else "—"))
         p("")
     if ff:
         p("Failover with a 1 s Promoted monitor interval (kill -9 -> first write through the VIP, s):")

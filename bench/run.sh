@@ -269,16 +269,21 @@ cpu_idle() {   # cpu_idle DIR
 
 # issue 16: full-cluster restarts (lab.sh restart): VARIANT cold (no stale node) or stale (the
 # standby STALE goes down first and writes go on)
+# "decided early" lines of the agent in every node's pacemaker.log (issue 16, the early election)
+early_decisions() { cat /var/lib/pgsql-ra-lab/node*/var/log/pacemaker/pacemaker.log 2>/dev/null | grep -c "decided early" || true; }
 restarts() {   # restarts DIR VARIANT ROUNDS [STALE]
   local dir=$1/restart-$2 variant=$2 rounds=$3 stale=${4:-} i
   mkdir -p "$dir"
   for i in $(seq "$rounds"); do
     log "$RA: restart ($variant) round $i/$rounds"
+    local early0; early0=$(early_decisions)
     # shellcheck disable=SC2086
     if ! WAIT_TIMEOUT=180 RESTART_TIMEOUT=180 lab restart $stale > "$dir/round-$i.out" 2>&1; then
       fail "$RA: restart ($variant) round $i: no first write, or the stale node promoted (see $dir/round-$i.out)"
     fi
     [ -f "$OUTDIR/restart.env" ] && mv "$OUTDIR/restart.env" "$dir/restart-$i.env"
+    # issue 16: did the bootstrap election decide early (the agent's "decided early" line)?
+    echo "EARLY=$(( $(early_decisions) - early0 ))" >> "$dir/restart-$i.env"
     log "$RA: restart round $i: $(tr '\n' ' ' < "$dir/restart-$i.env" 2>/dev/null || true)"
     if ! lab wait 180 > "$dir/wait-$i.out" 2>&1; then
       # The stock agent keeps PGSQL.lock on the old primary through a clean stop: after a
