@@ -497,11 +497,11 @@ pub fn decide_checked(round: &Round, unreadable: &[String]) -> Decision {
 ///   the startup process waits for it inside streaming recovery (so
 ///   `pg_wal` and the archive gave no further record in this cycle,
 ///   [`RecoveryActivity::startup_waiting_for_stream`]), and `upstream` —
-///   whether the node's TCP connections to the receiver's upstream got an
-///   answer, known only when that upstream is `master_ip`:`pgport` — is
-///   [`UpstreamAnswer::Unanswered`]: SYNs sent, no host answered. A
-///   receiver hung on a host that accepted the connection (the attack on
-///   issue 16, finding 1) is not final.
+///   the kernel's word on the receiver's own TCP connection
+///   ([`crate::ports::System::connection_answer`]) — is
+///   [`UpstreamAnswer::Unanswered`]: its SYN went out and no host answered,
+///   wherever it connects. A receiver hung on a host that accepted the
+///   connection (the attack on issue 16, finding 1) is not final.
 ///
 /// Unknown activity (`None`) proves nothing.
 pub fn observed_final(
@@ -1539,6 +1539,7 @@ mod tests {
             startup_waiting_for_wal: true,
             receiver_connecting: false,
             startup_waiting_for_stream: false,
+            receiver_pid: None,
         };
         for link in [Answered, Unanswered, Unknown] {
             assert_eq!(
@@ -1577,6 +1578,7 @@ mod tests {
         // on the link answers for, the startup process waiting for it.
         let calling = RecoveryActivity {
             receiver: true,
+            receiver_pid: Some(4242),
             receiver_connecting: true,
             startup_waiting_for_wal: false,
             startup_waiting_for_stream: true,

@@ -45,7 +45,8 @@ use pgsql_ra_core::Lsn;
 /// `LibPQWalReceiverConnect`, spelt `LibpqwalreceiverConnect` from
 /// PostgreSQL 17 on: read on the servers, compared without case), then the
 /// startup process's wait for the stream (`RecoveryWalStream` on 13+,
-/// `RecoveryWalAll` on 10-12).
+/// `RecoveryWalAll` on 10-12), the WAL receiver's process ID (NULL when
+/// there is none).
 macro_rules! recovery_activity_sql {
     ($sleep:literal, $stream:literal) => {
         concat!(
@@ -63,7 +64,8 @@ macro_rules! recovery_activity_sql {
             "(exists (select 1 from pg_stat_activity where backend_type = 'startup' ",
             "and wait_event = '",
             $stream,
-            "'))::text"
+            "'))::text, ",
+            "(select min(pid) from pg_stat_activity where backend_type = 'walreceiver')::text"
         )
     };
 }
@@ -107,6 +109,10 @@ pub fn parse(row: &[Option<String>]) -> Result<RecoveryActivity, DbError> {
         startup_waiting_for_wal: flag(3, "startup wait")?,
         receiver_connecting: flag(4, "WAL receiver connecting")?,
         startup_waiting_for_stream: flag(5, "startup stream wait")?,
+        receiver_pid: match row.get(6).ok_or_else(|| bad("WAL receiver pid"))? {
+            None => None,
+            Some(t) => Some(t.parse().map_err(|_| bad("WAL receiver pid"))?),
+        },
     })
 }
 
@@ -152,6 +158,7 @@ mod tests {
             Some("false"),
             Some("true"),
             Some("true"),
+            Some("4242"),
         ]))
         .expect("a row");
         assert_eq!(
@@ -163,15 +170,17 @@ mod tests {
                 startup_waiting_for_wal: false,
                 receiver_connecting: true,
                 startup_waiting_for_stream: true,
+                receiver_pid: Some(4242),
             }
         );
         let f = Some("false");
-        let primary = parse(&row(&[f, None, f, f, f, f])).expect("a row");
-        assert_eq!(primary.replay, None);
-        assert!(parse(&row(&[Some("t"), None, f, f, f, f])).is_err());
-        assert!(parse(&row(&[Some("true"), Some("x"), f, f, f, f])).is_err());
+        let primary = parse(&row(&[f, None, f, f, f, f, None])).expect("a row");
+        assert_eq!((primary.replay, primary.receiver_pid), (None, None));
+        assert!(parse(&row(&[Some("t"), None, f, f, f, f, None])).is_err());
+        assert!(parse(&row(&[Some("true"), Some("x"), f, f, f, f, None])).is_err());
+        assert!(parse(&row(&[Some("true"), None, f, f, f, f, Some("x")])).is_err());
         assert!(
-            parse(&row(&[Some("true"), None, f, f, f])).is_err(),
+            parse(&row(&[Some("true"), None, f, f, f, f])).is_err(),
             "a column missing"
         );
         assert!(parse(&row(&[Some("true")])).is_err());

@@ -48,8 +48,8 @@ impl System for RealSystem {
             .unwrap_or_else(|| uid.to_string())
     }
 
-    fn upstream_answer(&mut self, host: &str, port: u16) -> UpstreamAnswer {
-        crate::upstream_socket::upstream_answer(host, port)
+    fn connection_answer(&mut self, pid: u32) -> UpstreamAnswer {
+        crate::upstream_socket::connection_answer(pid)
     }
 }
 

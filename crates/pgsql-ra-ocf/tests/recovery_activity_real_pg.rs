@@ -311,7 +311,8 @@ fn a_receiver_still_connecting_is_never_final() {
             "read {i}: {a:?}"
         );
         let lsn = own_location(&mut db2);
-        let answered = pgsql_ra_ocf::upstream_socket::upstream_answer("127.0.0.1", upstream.port);
+        let pid = a.receiver_pid.expect("the receiver's pid");
+        let answered = pgsql_ra_ocf::upstream_socket::connection_answer(pid);
         assert_eq!(answered, UpstreamAnswer::Answered, "read {i}");
         for link in [answered, UpstreamAnswer::Unknown] {
             assert_eq!(observed_final(Some(&a), lsn, link), None, "read {i}: {a:?}");
@@ -401,7 +402,11 @@ fn a_receiver_connecting_reads_the_same_on_every_major() {
         let calling = wait_for(Duration::from_secs(20), || {
             let a = activity(&mut db);
             last = Some(a);
-            a.in_recovery && a.receiver && a.receiver_connecting && a.startup_waiting_for_stream
+            a.in_recovery
+                && a.receiver
+                && a.receiver_connecting
+                && a.startup_waiting_for_stream
+                && a.receiver_pid.is_some()
         });
         assert!(calling, "PostgreSQL {version}: {last:?}");
         let a = last.expect("a read");
@@ -414,6 +419,14 @@ fn a_receiver_connecting_reads_the_same_on_every_major() {
         assert_eq!(
             observed_final(Some(&a), lsn, UpstreamAnswer::Answered),
             None
+        );
+        // The listener accepted the receiver's connection: the kernel says
+        // answered, so it is not final.
+        let pid = a.receiver_pid.expect("the receiver's pid");
+        assert_eq!(
+            pgsql_ra_ocf::upstream_socket::connection_answer(pid),
+            UpstreamAnswer::Answered,
+            "PostgreSQL {version}"
         );
         seen.push(major);
     }

@@ -13,7 +13,7 @@ use crate::ineligible::Ineligible;
 use crate::lsn::Lsn;
 use crate::ocf::{OcfExit, Outcome};
 use crate::params::RepMode;
-use crate::ports::{FileOwner, Lifetime, LogLevel, UpstreamAnswer};
+use crate::ports::{FileOwner, Lifetime, LogLevel, RecoveryActivity, UpstreamAnswer};
 use crate::quorum::QuorumSet;
 use crate::quote::quoted;
 use crate::score::Score;
@@ -446,7 +446,11 @@ pub fn forget_final_observation(ctx: &mut Ctx<'_, '_>) {
 fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
     let activity = ctx.world.db.recovery_activity().ok().flatten();
     let upstream = match activity {
-        Some(a) if a.receiver_connecting => upstream_answer(ctx),
+        Some(RecoveryActivity {
+            receiver_connecting: true,
+            receiver_pid: Some(pid),
+            ..
+        }) => ctx.world.system.connection_answer(pid),
         _ => UpstreamAnswer::Unknown,
     };
     let now = observed_final(activity.as_ref(), my_lsn, upstream);
@@ -470,31 +474,6 @@ fn own_final_mark(ctx: &mut Ctx<'_, '_>, my_lsn: Lsn) -> Option<Lsn> {
         return None;
     }
     final_mark(previous, now)
-}
-
-/// Issue 16: whether the WAL receiver's TCP connection got an answer,
-/// known only when its upstream is `master_ip`:`pgport`
-/// ([`crate::recovery::render`] writes `host=<master_ip> port=<pgport>`
-/// first); a `primary_conninfo_opt` that may name another server or port
-/// (a later keyword wins in a libpq connection string) makes it
-/// [`UpstreamAnswer::Unknown`].
-fn upstream_answer(ctx: &mut Ctx<'_, '_>) -> UpstreamAnswer {
-    let params = &ctx.agent.params;
-    if conninfo_may_name_the_server(&params.primary_conninfo_opt) {
-        return UpstreamAnswer::Unknown;
-    }
-    let (host, port) = (params.master_ip.clone(), params.pgport);
-    ctx.world.system.upstream_answer(&host, port)
-}
-
-/// True when a libpq connection string fragment may name the server or
-/// its port (`host`, `hostaddr`, `port`, `service`, in any spelling of the
-/// fragment: a substring test, so it errs towards "may").
-pub(crate) fn conninfo_may_name_the_server(opt: &str) -> bool {
-    let lower = opt.to_ascii_lowercase();
-    ["host", "port", "service"]
-        .iter()
-        .any(|k| lower.contains(k))
 }
 
 /// Issue 16: a node whose recorded data-status keeps it out of the

@@ -828,33 +828,30 @@ impl SimNetwork {
         net.vip_holder()
     }
 
-    /// Issue 16: whether `node`'s connections to `ip` get an answer: for the VIP,
-    /// [`UpstreamAnswer::Answered`] while a node serves it or while an
-    /// upstream outside the cluster streams to `node` (a
-    /// [`WalSource::Receiver`] or [`WalSource::Intermittent`] backlog: a
-    /// host that holds the address), else [`UpstreamAnswer::Unanswered`];
-    /// any other address [`UpstreamAnswer::Unknown`].
-    pub fn upstream_answer(&self, node: &str, ip: &str) -> UpstreamAnswer {
+    /// Issue 16: whether `node`'s WAL receiver has its connection
+    /// answered: towards the VIP, [`UpstreamAnswer::Answered`] while a
+    /// node serves it or while an upstream outside the cluster streams to
+    /// `node` (a [`WalSource::Receiver`] or [`WalSource::Intermittent`]
+    /// backlog: a host that holds the address), else
+    /// [`UpstreamAnswer::Unanswered`]; towards any other host
+    /// [`UpstreamAnswer::Unknown`].
+    pub fn receiver_answer(&self, node: &str) -> UpstreamAnswer {
         let mut net = self.net.borrow_mut();
         net.refresh();
-        if ip != net.vip {
+        let Some(i) = net.instances.get(node) else {
+            return UpstreamAnswer::Unknown;
+        };
+        if i.conninfo.get("host").is_some_and(|h| *h != net.vip) {
             return UpstreamAnswer::Unknown;
         }
-        let outside = net
-            .instances
-            .get(node)
-            .and_then(|i| i.backlog)
+        let outside = i
+            .backlog
             .is_some_and(|b| matches!(b.source, WalSource::Receiver | WalSource::Intermittent));
         if net.vip_holder().is_some() || outside {
             UpstreamAnswer::Answered
         } else {
             UpstreamAnswer::Unanswered
         }
-    }
-
-    /// The VIP's address.
-    pub fn vip(&self) -> String {
-        self.net.borrow().vip.clone()
     }
 
     /// Where the VIP is placed (serving or not); `None` also when never placed.
@@ -989,7 +986,7 @@ impl Database for SimPostgres {
     /// during a sleep keeps it asleep until the sleep ends; WAL in `pg_wal`
     /// keeps it replaying. A [`WalSource::Receiver`] not delivering yet is a
     /// receiver connecting to an upstream that answered
-    /// ([`SimNetwork::upstream_answer`]: the attack on issue 16, finding 1).
+    /// ([`SimNetwork::receiver_answer`]: the attack on issue 16, finding 1).
     fn recovery_activity(&mut self) -> Result<Option<RecoveryActivity>, DbError> {
         let node = self.node.clone();
         let reads = self.sql_mut(|i| {
@@ -1005,6 +1002,7 @@ impl Database for SimPostgres {
                     startup_waiting_for_wal: false,
                     receiver_connecting: false,
                     startup_waiting_for_stream: false,
+                    receiver_pid: None,
                 }));
             }
             let streaming = net.upstream(&node).is_some();
@@ -1024,6 +1022,7 @@ impl Database for SimPostgres {
                 startup_waiting_for_wal: waiting && !receiver,
                 receiver_connecting: calling,
                 startup_waiting_for_stream: waiting && receiver,
+                receiver_pid: receiver.then_some(i.pid + 1),
             }))
         })
     }

@@ -10,7 +10,7 @@ pub struct MemSystem {
     programs: BTreeSet<String>,
     users: BTreeMap<String, UserInfo>,
     current_user: String,
-    upstreams: BTreeMap<String, UpstreamAnswer>,
+    connection_answer: UpstreamAnswer,
 }
 
 impl MemSystem {
@@ -20,7 +20,7 @@ impl MemSystem {
             programs: BTreeSet::new(),
             users: BTreeMap::new(),
             current_user: "root".into(),
-            upstreams: BTreeMap::new(),
+            connection_answer: UpstreamAnswer::Unknown,
         };
         s.add_user("root", 0, 0);
         s
@@ -70,10 +70,11 @@ impl MemSystem {
         self.users.remove(name);
     }
 
-    /// Sets whether connections to `ip` (any port) got an answer (issue
-    /// 16); an address never set is [`UpstreamAnswer::Unknown`].
-    pub fn set_upstream_answer(&mut self, ip: &str, state: UpstreamAnswer) {
-        self.upstreams.insert(ip.to_string(), state);
+    /// Sets whether the TCP connections of any process of this machine
+    /// got an answer (issue 16; the simulator asks only about the WAL
+    /// receiver); [`UpstreamAnswer::Unknown`] until set.
+    pub fn set_connection_answer(&mut self, state: UpstreamAnswer) {
+        self.connection_answer = state;
     }
 
     /// Sets who runs the agent.
@@ -108,11 +109,8 @@ impl System for MemSystem {
         self.current_user.clone()
     }
 
-    fn upstream_answer(&mut self, host: &str, _port: u16) -> UpstreamAnswer {
-        self.upstreams
-            .get(host)
-            .copied()
-            .unwrap_or(UpstreamAnswer::Unknown)
+    fn connection_answer(&mut self, _pid: u32) -> UpstreamAnswer {
+        self.connection_answer
     }
 }
 

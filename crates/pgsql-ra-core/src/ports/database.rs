@@ -122,6 +122,10 @@ pub struct RecoveryActivity {
     /// `RecoveryWalAll` (10–12). It got there after `pg_wal` and the
     /// archive gave no further record in this cycle.
     pub startup_waiting_for_stream: bool,
+    /// The `walreceiver` backend's process ID (`pg_stat_activity.pid`), if
+    /// one exists: [`crate::ports::System::connection_answer`] asks the
+    /// kernel about its connection.
+    pub receiver_pid: Option<u32>,
 }
 
 /// One session with the local PostgreSQL as the monitoring role (slot

@@ -9,21 +9,20 @@ pub struct UserInfo {
     pub gid: u32,
 }
 
-/// Issue 16: whether this node's TCP connections to an upstream (an IP
-/// address and port) got an answer, from the kernel's socket tables of the
-/// agent's network namespace (`/proc/net/tcp`, `/proc/net/tcp6`).
+/// Issue 16: whether a process's TCP connections got an answer, from the
+/// kernel's tables of the agent's network namespace (its open file
+/// descriptors in `/proc/<pid>/fd`, their sockets in `/proc/net/tcp` and
+/// `/proc/net/tcp6`). Asked about the WAL receiver, whose only TCP socket
+/// is its connection to its upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum UpstreamAnswer {
-    /// Of the sockets to it that a process holds (not orphaned), at least
-    /// one is in `SYN_SENT` and none in a state that
-    /// follows an answer (`ESTABLISHED`, `SYN_RECV`, `FIN_WAIT1/2`,
-    /// `CLOSE_WAIT`, `LAST_ACK`, `CLOSING`): a connection was asked for and
-    /// no host has answered it. `TIME_WAIT`, `CLOSE` and `LISTEN` sockets
-    /// are not counted.
+    /// The process holds at least one TCP socket and every one is in
+    /// `SYN_SENT`: it asked for a connection and no host has answered.
     Unanswered,
-    /// Some socket to it is in a state that follows an answer.
+    /// It holds a TCP socket in any other state (`ESTABLISHED`, …): some
+    /// host answered.
     Answered,
-    /// No socket to it, not an IP address, or a table unreadable.
+    /// No TCP socket, no such process, or a table unreadable.
     Unknown,
 }
 
@@ -35,8 +34,8 @@ pub trait System {
     fn user(&mut self, name: &str) -> Option<UserInfo>;
     /// The name of the user running the agent.
     fn current_user(&mut self) -> String;
-    /// Issue 16: whether this node's TCP connections to `host`:`port` got
-    /// an answer ([`UpstreamAnswer`]); never fails
-    /// ([`UpstreamAnswer::Unknown`] when it cannot tell).
-    fn upstream_answer(&mut self, host: &str, port: u16) -> UpstreamAnswer;
+    /// Issue 16: whether the TCP connections of the process `pid` got an
+    /// answer ([`UpstreamAnswer`]); never fails ([`UpstreamAnswer::Unknown`]
+    /// when it cannot tell).
+    fn connection_answer(&mut self, pid: u32) -> UpstreamAnswer;
 }

@@ -235,9 +235,8 @@ impl Sim {
         };
         let env = op.to_env(&self.config, &n.instance);
         let agent = Agent::from_env_map(&env);
-        let vip = self.net.vip();
         n.system
-            .set_upstream_answer(&vip, self.net.upstream_answer(node, &vip));
+            .set_connection_answer(self.net.receiver_answer(node));
         let before = self.cluster.attributes();
         let mut db = n.pg.clone();
         let mut server = n.pg.clone();
