@@ -597,7 +597,7 @@ pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String
         return Err(missing.join(", "));
     }
     Ok(
-        "positions final: every node_list node saw twice its startup process waiting for WAL with no WAL receiver, at its published location"
+        "positions final: every node_list node saw twice, at its published location, its startup process waiting for WAL with no WAL receiver or with a receiver whose connection nobody answered"
             .into(),
     )
 }
