@@ -46,7 +46,7 @@ use pgsql_ra_core::Lsn;
 /// PostgreSQL 17 on: read on the servers, compared without case), then the
 /// startup process's wait for the stream (`RecoveryWalStream` on 13+,
 /// `RecoveryWalAll` on 10-12), the WAL receiver's process ID (NULL when
-/// there is none).
+/// there is none, or more than one).
 macro_rules! recovery_activity_sql {
     ($sleep:literal, $stream:literal) => {
         concat!(
@@ -65,7 +65,8 @@ macro_rules! recovery_activity_sql {
             "and wait_event = '",
             $stream,
             "'))::text, ",
-            "(select min(pid) from pg_stat_activity where backend_type = 'walreceiver')::text"
+            "(select case when count(*) = 1 then min(pid) end from pg_stat_activity ",
+            "where backend_type = 'walreceiver')::text"
         )
     };
 }

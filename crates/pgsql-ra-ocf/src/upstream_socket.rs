@@ -5,6 +5,10 @@
 //! (`/proc/net/tcp`, `/proc/net/tcp6`). No program is run. Asked about the
 //! WAL receiver, whose only TCP socket is its connection to its upstream
 //! (PostgreSQL closes the postmaster's listening sockets in its children).
+//! Fails closed ([`UpstreamAnswer::Unknown`]): no such process, not a WAL
+//! receiver by its title (a PID namespace between the agent and the
+//! server), `/proc` hidden (`hidepid`, not root), no TCP socket (an upstream
+//! on a Unix socket, a receiver still resolving a host name).
 //!
 //! The early election (docs/decision-logic.md "Early election") counts a
 //! receiver that is still connecting as delivering nothing only when the
@@ -26,19 +30,39 @@ use pgsql_ra_core::ports::UpstreamAnswer;
 /// `TCP_SYN_SENT` in the tables' `st` column.
 const SYN_SENT: u8 = 0x02;
 
-/// Whether the TCP connections of process `pid` got an answer.
+/// Whether the TCP connections of the WAL receiver `pid` got an answer.
+/// The process must be a PostgreSQL WAL receiver (`/proc/<pid>/cmdline`
+/// `postgres: … walreceiver …`: a pid read by PostgreSQL in another PID
+/// namespace names some other process here), and its sockets are looked up
+/// in its own network namespace's tables (`/proc/<pid>/net/tcp{,6}`), so
+/// an inode number is never matched against another namespace's sockets.
 pub fn connection_answer(pid: u32) -> UpstreamAnswer {
+    let is_receiver = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| is_walreceiver_cmdline(&String::from_utf8_lossy(&c)));
+    if !is_receiver {
+        return UpstreamAnswer::Unknown;
+    }
     let Some(inodes) = socket_inodes(pid) else {
         return UpstreamAnswer::Unknown;
     };
     if inodes.is_empty() {
         return UpstreamAnswer::Unknown;
     }
-    let tables: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+    let tables: Vec<String> = ["tcp", "tcp6"]
         .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).ok())
         .collect();
     answer(&tables, &inodes)
+}
+
+/// True for a WAL receiver's process title: `postgres: walreceiver …` (13
+/// and later) or `postgres: <cluster>: walreceiver …` / `postgres: wal
+/// receiver process …` (10 to 12), NUL-separated or space-padded as the
+/// kernel shows a retitled process.
+fn is_walreceiver_cmdline(cmdline: &str) -> bool {
+    let title = cmdline.replace('\0', " ");
+    title.starts_with("postgres:")
+        && (title.contains(" walreceiver") || title.contains(" wal receiver"))
 }
 
 /// The inodes of the sockets among `pid`'s open file descriptors; `None`
@@ -150,6 +174,27 @@ mod tests {
     }
 
     #[test]
+    fn only_a_walreceiver_process_title_is_a_receiver() {
+        for t in [
+            "postgres: walreceiver streaming 0/3000060",
+            "postgres: walreceiver ",
+            "postgres: main: walreceiver ",
+            "postgres: wal receiver process   streaming 0/3000060",
+        ] {
+            assert!(is_walreceiver_cmdline(t), "{t}");
+        }
+        for t in [
+            "/usr/lib/postgresql/15/bin/postgres\0-D\0/var/lib/pgsql/data\0",
+            "postgres: checkpointer ",
+            "postgres: startup recovering 000000010000000000000003",
+            "sleep\0\x35\0",
+            "",
+        ] {
+            assert!(!is_walreceiver_cmdline(t), "{t}");
+        }
+    }
+
+    #[test]
     fn fd_link_targets_are_read() {
         assert_eq!(socket_inode("socket:[150105]"), Some(150_105));
         assert_eq!(socket_inode("pipe:[150105]"), None);
@@ -158,17 +203,26 @@ mod tests {
     }
 
     /// On the real kernel: this test process's connection to its own
-    /// listener is established (answered); a process that does not exist,
-    /// or one with no TCP socket, is unknown.
+    /// listener is established (answered) in its tables; a process that is
+    /// not a WAL receiver, that does not exist, or that has no TCP socket
+    /// is unknown.
     #[test]
     fn a_real_process_with_an_established_connection_is_answered() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
         let port = listener.local_addr().expect("its address").port();
         let _client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("a connection");
         let _server = listener.accept().expect("accepted");
+        let me = std::process::id();
+        let inodes = socket_inodes(me).expect("our fd directory");
+        let tables: Vec<String> = ["tcp", "tcp6"]
+            .iter()
+            .filter_map(|t| std::fs::read_to_string(format!("/proc/{me}/net/{t}")).ok())
+            .collect();
+        assert_eq!(answer(&tables, &inodes), UpstreamAnswer::Answered);
         assert_eq!(
-            connection_answer(std::process::id()),
-            UpstreamAnswer::Answered
+            connection_answer(me),
+            UpstreamAnswer::Unknown,
+            "not a walreceiver"
         );
         assert_eq!(connection_answer(u32::MAX), UpstreamAnswer::Unknown);
         let mut child = std::process::Command::new("sleep")

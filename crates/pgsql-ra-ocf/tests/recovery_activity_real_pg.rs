@@ -168,27 +168,8 @@ fn the_finality_read_on_a_streaming_a_paused_and_a_caught_up_standby() {
 /// recovery, no WAL receiver, the startup process waiting for WAL.
 #[test]
 fn a_standby_without_primary_waits_for_wal_on_every_major() {
-    let mut seen = Vec::new();
-    for major in 10..=18u32 {
-        let Some((bin, version)) = server_bins(major) else {
-            assert_ne!(major, 15, "PostgreSQL 15 is required");
-            eprintln!("PostgreSQL {major}: not installed, skipped");
-            continue;
-        };
-        let dir = TestDir::new(&format!("finality-{major}"));
-        let n = PgNode::new(&dir, "node1", 1, free_port()).with_server(&bin, major);
-        let _guard = ServerGuard(vec![n.clone()]);
-        n.initdb();
-        let (file, text) = if major >= 12 {
-            ("standby.signal", "")
-        } else {
-            ("recovery.conf", "standby_mode = 'on'\n")
-        };
-        let path = format!("{}/{file}", n.pgdata);
-        std::fs::write(&path, text).expect("standby configuration");
-        chown_pgdba(std::path::Path::new(&path));
-        n.start_directly();
-        let mut db = db(&n);
+    let seen = on_a_standby_of_every_major("finality", "", |n, version| {
+        let mut db = db(n);
         let mut last = None;
         let waiting = wait_for(Duration::from_secs(20), || {
             let a = activity(&mut db);
@@ -196,9 +177,51 @@ fn a_standby_without_primary_waits_for_wal_on_every_major() {
             a.in_recovery && !a.receiver && a.startup_waiting_for_wal && a.replay.is_some()
         });
         assert!(waiting, "PostgreSQL {version}: {last:?}");
+    });
+    eprintln!("waiting for WAL read on PostgreSQL {seen:?}");
+}
+
+/// Runs `check` on a started standby of every major 10 to 18 found (15
+/// from Debian, the others from `scripts/fetch-postgres.sh`'s cache; a
+/// missing major is said on stderr and skipped, 15 is required), with
+/// `conninfo` (a `primary_conninfo` line, or nothing: no primary) in its
+/// recovery configuration; returns the majors run.
+fn on_a_standby_of_every_major(
+    tag: &str,
+    conninfo: &str,
+    mut check: impl FnMut(&PgNode, &str),
+) -> Vec<u32> {
+    let mut seen = Vec::new();
+    for major in 10..=18u32 {
+        let Some((bin, version)) = server_bins(major) else {
+            assert_ne!(major, 15, "PostgreSQL 15 is required");
+            eprintln!("PostgreSQL {major}: not installed, skipped");
+            continue;
+        };
+        let dir = TestDir::new(&format!("{tag}-{major}"));
+        let n = PgNode::new(&dir, "node1", 1, free_port()).with_server(&bin, major);
+        let _guard = ServerGuard(vec![n.clone()]);
+        n.initdb();
+        let (file, text) = if major >= 12 {
+            ("standby.signal", String::new())
+        } else {
+            ("recovery.conf", format!("standby_mode = 'on'\n{conninfo}"))
+        };
+        let path = format!("{}/{file}", n.pgdata);
+        std::fs::write(&path, text).expect("standby configuration");
+        chown_pgdba(std::path::Path::new(&path));
+        if major >= 12 && !conninfo.is_empty() {
+            let auto = format!("{}/postgresql.auto.conf", n.pgdata);
+            let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+            text.push_str(conninfo);
+            std::fs::write(&auto, text).expect("primary_conninfo");
+            chown_pgdba(std::path::Path::new(&auto));
+        }
+        n.start_directly();
+        check(&n, &version);
         seen.push(major);
     }
-    eprintln!("waiting for WAL read on PostgreSQL {seen:?}");
+    seen
 }
 
 /// A TCP listener on loopback that accepts connections and never answers
@@ -365,39 +388,13 @@ fn a_receiver_still_connecting_is_never_final() {
 /// an unanswered link makes final.
 #[test]
 fn a_receiver_connecting_reads_the_same_on_every_major() {
-    let mut seen = Vec::new();
-    for major in 10..=18u32 {
-        let Some((bin, version)) = server_bins(major) else {
-            assert_ne!(major, 15, "PostgreSQL 15 is required");
-            eprintln!("PostgreSQL {major}: not installed, skipped");
-            continue;
-        };
-        let dir = TestDir::new(&format!("connecting-{major}"));
-        let n = PgNode::new(&dir, "node1", 1, free_port()).with_server(&bin, major);
-        let _guard = ServerGuard(vec![n.clone()]);
-        n.initdb();
-        let upstream = SilentUpstream::start();
-        let conninfo = format!(
-            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=node1'\n",
-            upstream.port
-        );
-        let (file, text) = if major >= 12 {
-            ("standby.signal", String::new())
-        } else {
-            ("recovery.conf", format!("standby_mode = 'on'\n{conninfo}"))
-        };
-        let path = format!("{}/{file}", n.pgdata);
-        std::fs::write(&path, text).expect("standby configuration");
-        chown_pgdba(std::path::Path::new(&path));
-        if major >= 12 {
-            let auto = format!("{}/postgresql.auto.conf", n.pgdata);
-            let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
-            text.push_str(&conninfo);
-            std::fs::write(&auto, text).expect("primary_conninfo");
-            chown_pgdba(std::path::Path::new(&auto));
-        }
-        n.start_directly();
-        let mut db = db(&n);
+    let upstream = SilentUpstream::start();
+    let conninfo = format!(
+        "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=node1'\n",
+        upstream.port
+    );
+    let seen = on_a_standby_of_every_major("connecting", &conninfo, |n, version| {
+        let mut db = db(n);
         let mut last = None;
         let calling = wait_for(Duration::from_secs(20), || {
             let a = activity(&mut db);
@@ -428,7 +425,6 @@ fn a_receiver_connecting_reads_the_same_on_every_major() {
             UpstreamAnswer::Answered,
             "PostgreSQL {version}"
         );
-        seen.push(major);
-    }
+    });
     eprintln!("a receiver connecting read on PostgreSQL {seen:?}");
 }
