@@ -1574,8 +1574,8 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // Calling nobody: a receiver still connecting to an address no host
-        // on the link answers for, the startup process waiting for it.
+        // Calling nobody: a receiver still connecting, its SYN unanswered,
+        // the startup process waiting for it.
         let calling = RecoveryActivity {
             receiver: true,
             receiver_pid: Some(4242),
@@ -1589,7 +1589,7 @@ mod tests {
             Some(Lsn(0x500))
         );
         // A host answered (the receiver may connect: attack on issue 16,
-        // finding 1), or the link cannot tell: not final.
+        // finding 1), or the kernel cannot tell: not final.
         for link in [Answered, Unknown] {
             assert_eq!(observed_final(Some(&calling), Lsn(0x500), link), None);
         }

@@ -24,9 +24,9 @@
 //!
 //! **Calling nobody.** Two more columns: every WAL receiver is still
 //! connecting, and the startup process waits for the stream (not the
-//! sleep); with whether the receiver's TCP connection to `master_ip` got an
-//! answer (`upstream_socket.rs`)
-//! the core counts such an observation as final
+//! sleep), and the receiver's process ID; with whether that process's TCP
+//! connection got an answer (`upstream_socket.rs`) the core counts such an
+//! observation as final
 //! (`pgsql_ra_core::election::observed_final`). Read on 10 to 18
 //! (2026-12-02, `recovery_activity_real_pg.rs`).
 //!
@@ -138,15 +138,13 @@ mod tests {
         let s13 = sql(130_000).expect("13");
         assert!(s13.find("'RecoveryRetrieveRetryInterval'") < s13.find("'RecoveryWalStream'"));
         assert!(sql(180_004).is_some_and(|s| !s.contains("RecoveryWalAll")));
-        // Both tell a receiver still connecting.
+        // Both see a receiver that has not connected yet, and tell one
+        // still connecting.
         for v in [100_023, 130_000] {
+            assert!(sql(v).is_some_and(|s| s.contains("backend_type = 'walreceiver'")));
             assert!(sql(v).is_some_and(
                 |s| s.contains("lower(wait_event) is distinct from 'libpqwalreceiverconnect'")
             ));
-        }
-        // Both see a receiver that has not connected yet.
-        for v in [100_023, 130_000] {
-            assert!(sql(v).is_some_and(|s| s.contains("backend_type = 'walreceiver'")));
         }
     }
 

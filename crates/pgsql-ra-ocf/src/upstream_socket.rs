@@ -1,8 +1,8 @@
 //! Issue 16: whether a process's TCP connections got an answer
 //! ([`UpstreamAnswer`]), read from the kernel: the socket inodes among its
 //! open file descriptors (`/proc/<pid>/fd/*` → `socket:[inode]`) and their
-//! states in the socket tables of the agent's network namespace
-//! (`/proc/net/tcp`, `/proc/net/tcp6`). No program is run. Asked about the
+//! states in the socket tables of the process's own network namespace
+//! (`/proc/<pid>/net/tcp`, `/proc/<pid>/net/tcp6`). No program is run. Asked about the
 //! WAL receiver, whose only TCP socket is its connection to its upstream
 //! (PostgreSQL closes the postmaster's listening sockets in its children).
 //! Fails closed ([`UpstreamAnswer::Unknown`]): no such process, not a WAL

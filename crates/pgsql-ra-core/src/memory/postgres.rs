@@ -844,9 +844,7 @@ impl SimNetwork {
         if i.conninfo.get("host").is_some_and(|h| *h != net.vip) {
             return UpstreamAnswer::Unknown;
         }
-        let outside = i
-            .backlog
-            .is_some_and(|b| matches!(b.source, WalSource::Receiver | WalSource::Intermittent));
+        let outside = i.backlog.is_some_and(|b| !b.in_pg_wal());
         if net.vip_holder().is_some() || outside {
             UpstreamAnswer::Answered
         } else {
@@ -1008,13 +1006,12 @@ impl Database for SimPostgres {
             let streaming = net.upstream(&node).is_some();
             let source = i.backlog.map(|b| b.source);
             let waiting = i.backlog.is_none_or(|b| b.startup_waiting(i.lsn));
-            let hung_receiver =
-                source == Some(WalSource::Receiver) && i.backlog.is_some_and(|b| b.stall >= 1);
+            let hung_receiver = i.backlog.is_some_and(|b| b.receiver() && b.stall >= 1);
             let calling = !streaming
                 && waiting
                 && (hung_receiver
                     || (reads % 2 == 0 && matches!(source, None | Some(WalSource::Local))));
-            let receiver = streaming || source == Some(WalSource::Receiver) || calling;
+            let receiver = streaming || i.backlog.is_some_and(Backlog::receiver) || calling;
             Ok(Some(RecoveryActivity {
                 in_recovery: true,
                 replay: Some(i.lsn),

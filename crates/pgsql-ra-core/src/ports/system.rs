@@ -10,10 +10,10 @@ pub struct UserInfo {
 }
 
 /// Issue 16: whether a process's TCP connections got an answer, from the
-/// kernel's tables of the agent's network namespace (its open file
-/// descriptors in `/proc/<pid>/fd`, their sockets in `/proc/net/tcp` and
-/// `/proc/net/tcp6`). Asked about the WAL receiver, whose only TCP socket
-/// is its connection to its upstream.
+/// kernel (its open file descriptors in `/proc/<pid>/fd`, their sockets in
+/// its own network namespace's `/proc/<pid>/net/tcp` and `tcp6`). Asked
+/// about the WAL receiver, whose only TCP socket is its connection to its
+/// upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum UpstreamAnswer {
     /// The process holds at least one TCP socket and every one is in
