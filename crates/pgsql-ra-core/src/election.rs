@@ -602,6 +602,44 @@ pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String
     )
 }
 
+/// Issue 16 (target 3): true when [`proven_final`] fails only because some
+/// nodes of `running` (node_list nodes online with their instance running,
+/// as the caller read them) have not published their location or mark yet:
+/// their monitors, running at the same moment as this one, may publish them
+/// within the next few hundred milliseconds (on a cold start every node's
+/// monitor runs within tens of milliseconds of the others', and each round
+/// read the cluster state before the others wrote). Any other gap (a node
+/// not running, a mark at another position, a node out of the election
+/// with a mark ahead, `proven_final` holding already) is false: waiting
+/// would not help.
+pub fn awaits_marks(round: &Round, finality: &Finality, running: &[String]) -> bool {
+    if finality.node_list.is_empty() || proven_final(round, finality).is_ok() {
+        return false;
+    }
+    let highest = round.observed.iter().map(|o| o.lsn).max();
+    let mut awaited = false;
+    for node in &finality.node_list {
+        let loc = round
+            .observed
+            .iter()
+            .find(|o| &o.node == node)
+            .map(|o| o.lsn);
+        let mark = finality
+            .marks
+            .iter()
+            .find(|(n, _)| n == node)
+            .and_then(|(_, m)| *m);
+        let out = finality.out_of_election.contains(node);
+        match (loc, mark) {
+            (Some(l), Some(m)) if l == m => {}
+            (None, Some(m)) if out && highest.is_some_and(|h| m <= h) => {}
+            (_, None) if running.contains(node) => awaited = true,
+            _ => return false,
+        }
+    }
+    awaited
+}
+
 /// [`decide_checked`], deciding early when [`proven_final`] holds: a round
 /// that would wait (or restart the count because a location changed or
 /// this is the first read) is decided as if the current locations had been
@@ -1525,6 +1563,77 @@ mod tests {
             decide_with_finality(&behind, &[], Some(&all)).verdict,
             Verdict::Loser
         );
+    }
+
+    /// Issue 16: an election monitor waits for the others' marks only when
+    /// nothing but the location or mark of a running node not yet published
+    /// stands between it and the proof.
+    #[test]
+    fn only_missing_marks_of_running_nodes_are_awaited() {
+        let r = Round {
+            my_lsn: Lsn(0x500),
+            my_origin: None,
+            observed: obs(&[("a", 0x500), ("b", 0x300)]),
+            completed: 0,
+            previous: None,
+            check_count: 3,
+            superset_only: Vec::new(),
+            not_eligible: Vec::new(),
+            my_superset_only: false,
+            quorum: None,
+        };
+        let fin = |list: &[&str], marks: &[(&str, Option<u64>)], out: &[&str]| Finality {
+            node_list: list.iter().map(|s| s.to_string()).collect(),
+            marks: marks
+                .iter()
+                .map(|(n, m)| (n.to_string(), m.map(Lsn)))
+                .collect(),
+            out_of_election: out.iter().map(|s| s.to_string()).collect(),
+        };
+        let running = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = running(&["a", "b", "c"]);
+        // b published its location, not yet its mark: wait for it while it runs.
+        let b_unmarked = fin(&["a", "b"], &[("a", Some(0x500)), ("b", None)], &[]);
+        assert!(awaits_marks(&r, &b_unmarked, &all));
+        assert!(!awaits_marks(&r, &b_unmarked, &running(&["a"])));
+        assert!(awaits_marks(
+            &r,
+            &fin(&["a", "b"], &[("a", Some(0x500))], &[]),
+            &all
+        ));
+        // c runs but published nothing yet (its first monitor): wait; c
+        // down or stopped: no.
+        let c_silent = fin(
+            &["a", "b", "c"],
+            &[("a", Some(0x500)), ("b", Some(0x300))],
+            &[],
+        );
+        assert!(awaits_marks(&r, &c_silent, &all));
+        assert!(!awaits_marks(&r, &c_silent, &running(&["a", "b"])));
+        // Proven already, or no node_list: nothing to wait for.
+        let proven = fin(&["a", "b"], &[("a", Some(0x500)), ("b", Some(0x300))], &[]);
+        assert!(!awaits_marks(&r, &proven, &all));
+        assert!(!awaits_marks(&r, &fin(&[], &[], &[]), &all));
+        // A mark at another position: waiting would not help.
+        assert!(!awaits_marks(
+            &r,
+            &fin(&["a", "b"], &[("a", Some(0x500)), ("b", Some(0x200))], &[]),
+            &all
+        ));
+        // A node out of the election: its mark at or below the highest
+        // location counts, an absent one is awaited while it runs, one
+        // ahead is not.
+        let three = |c: Option<u64>| {
+            fin(
+                &["a", "b", "c"],
+                &[("a", Some(0x500)), ("b", None), ("c", c)],
+                &["c"],
+            )
+        };
+        assert!(awaits_marks(&r, &three(Some(0x400)), &all));
+        assert!(awaits_marks(&r, &three(None), &all));
+        assert!(!awaits_marks(&r, &three(None), &running(&["a", "b"])));
+        assert!(!awaits_marks(&r, &three(Some(0x501)), &all));
     }
 
     /// Issue 16: one observation proves a position final only with every

@@ -92,6 +92,12 @@ impl Cluster for BoundedCluster {
         Err(read_only())
     }
 
+    fn refresh(&mut self) -> Result<(), ClusterError> {
+        self.guard()?;
+        let r = self.inner.refresh();
+        self.note(r)
+    }
+
     fn delete_attr(&mut self, _: &str, _: &str, _: Lifetime) -> Result<(), ClusterError> {
         Err(read_only())
     }

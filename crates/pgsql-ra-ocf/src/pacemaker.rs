@@ -143,6 +143,11 @@ pub struct CrmCluster {
     log: Option<Box<dyn Log>>,
     resource: Option<String>,
     pending: Option<libcib::PendingQuery>,
+    /// This invocation's own writes, `(node, name) -> value` (`None`:
+    /// deleted), laid over a snapshot read again after
+    /// [`Cluster::refresh`]: attrd writes to the CIB a moment after it
+    /// acknowledged, so a fresh read may not show them yet.
+    written: std::collections::BTreeMap<(String, String), Option<String>>,
 }
 
 impl std::fmt::Debug for CrmCluster {
@@ -170,6 +175,7 @@ impl CrmCluster {
             log: None,
             resource: None,
             pending: None,
+            written: std::collections::BTreeMap::new(),
         }
     }
 
@@ -310,9 +316,13 @@ impl CrmCluster {
                 .pending
                 .as_ref()
                 .map_or_else(std::time::Instant::now, |p| p.started());
-            let from_library = match self.read {
-                CibRead::Library => self.snapshot_from_library(library_slice(self.tools.timeout)),
-                CibRead::CrmMon => None,
+            // A read again after [`Cluster::refresh`] takes the path that
+            // answered the first time.
+            let from_library = match (self.read, self.used) {
+                (CibRead::Library, None | Some(CibRead::Library)) => {
+                    self.snapshot_from_library(library_slice(self.tools.timeout))
+                }
+                (CibRead::Library, Some(CibRead::CrmMon)) | (CibRead::CrmMon, _) => None,
             };
             let (snap, used) = match from_library {
                 Some(snap) => (snap, CibRead::Library),
@@ -321,6 +331,14 @@ impl CrmCluster {
                     (self.snapshot_from_crm_mon(rest)?, CibRead::CrmMon)
                 }
             };
+            let mut snap = snap;
+            for ((node, name), value) in &self.written {
+                let attrs = snap.attrs.entry(node.clone()).or_default();
+                match value {
+                    Some(v) => attrs.insert(name.clone(), v.clone()),
+                    None => attrs.remove(name),
+                };
+            }
             self.snapshot = Some(snap);
             self.used = Some(used);
         }
@@ -348,6 +366,10 @@ impl CrmCluster {
     }
 
     fn remember(&mut self, node: &str, name: &str, value: Option<&str>) {
+        self.written.insert(
+            (node.to_string(), name.to_string()),
+            value.map(str::to_string),
+        );
         if let Some(snap) = self.snapshot.as_mut() {
             let attrs = snap.attrs.entry(node.to_string()).or_default();
             match value {
@@ -385,6 +407,19 @@ impl Cluster for CrmCluster {
 
     fn promoted_nodes(&mut self, resource: &str) -> Result<Vec<String>, ClusterError> {
         Ok(self.snapshot()?.promoted_nodes(resource))
+    }
+
+    /// Drops the cached snapshot: the next read asks the CIB again (through
+    /// the same path, library or crm_mon, under the same limit), this
+    /// invocation's own writes laid over it.
+    fn refresh(&mut self) -> Result<(), ClusterError> {
+        // A read started ahead and not yet used ends first: two libcib
+        // sessions never run at once.
+        if let Some(p) = self.pending.take() {
+            let _ = p.wait();
+        }
+        self.snapshot = None;
+        Ok(())
     }
 
     fn get_attr(

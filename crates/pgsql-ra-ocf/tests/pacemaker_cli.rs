@@ -182,5 +182,81 @@ fn crm_attribute_and_crm_mon_on_an_offline_cib() {
     let e = broken.nodes().unwrap_err();
     assert!(e.0.contains("/nonexistent/crm_mon"), "{e}");
 
+    // Issue 16: refresh drops the cached state, so a value another node
+    // wrote since is read (an election monitor waiting for the others'
+    // marks); this invocation's own writes still read back as written.
+    let mut c = fresh();
+    assert_eq!(
+        c.get_attr("node2", "pgsql-xlog-final", Lifetime::Reboot)
+            .expect("read"),
+        None
+    );
+    c.set_attr(
+        "node1",
+        "pgsql-xlog-final",
+        "00000000040000A0",
+        Lifetime::Reboot,
+    )
+    .expect("own mark");
+    let mut other = fresh();
+    other
+        .set_attr(
+            "node2",
+            "pgsql-xlog-final",
+            "00000000040000A0",
+            Lifetime::Reboot,
+        )
+        .expect("the other node's mark");
+    // Behind this invocation's back, its own write is undone (attrd has not
+    // written it to the CIB yet).
+    other
+        .delete_attr("node1", "pgsql-xlog-final", Lifetime::Reboot)
+        .expect("delete");
+    assert_eq!(
+        c.get_attr("node2", "pgsql-xlog-final", Lifetime::Reboot)
+            .expect("cached"),
+        None,
+        "the cache still answers before refresh"
+    );
+    c.refresh().expect("refresh");
+    assert_eq!(
+        c.get_attr("node2", "pgsql-xlog-final", Lifetime::Reboot)
+            .expect("read again")
+            .as_deref(),
+        Some("00000000040000A0")
+    );
+    assert_eq!(
+        c.get_attr("node1", "pgsql-xlog-final", Lifetime::Reboot)
+            .expect("own write")
+            .as_deref(),
+        Some("00000000040000A0")
+    );
+    assert_eq!(c.cib_read_used(), Some(CibRead::Library));
+    // On the crm_mon path too.
+    let mut via_crm_mon = fresh().with_cib_read(CibRead::CrmMon);
+    assert_eq!(
+        via_crm_mon
+            .get_attr("node1", "pgsql-xlog-final", Lifetime::Reboot)
+            .expect("read"),
+        None
+    );
+    other
+        .set_attr(
+            "node1",
+            "pgsql-xlog-final",
+            "00000000040000A1",
+            Lifetime::Reboot,
+        )
+        .expect("write");
+    via_crm_mon.refresh().expect("refresh");
+    assert_eq!(
+        via_crm_mon
+            .get_attr("node1", "pgsql-xlog-final", Lifetime::Reboot)
+            .expect("read again")
+            .as_deref(),
+        Some("00000000040000A1")
+    );
+    assert_eq!(via_crm_mon.cib_read_used(), Some(CibRead::CrmMon));
+
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,9 +4,9 @@
 use super::start::remove_notes;
 use super::Ctx;
 use crate::election::{
-    cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr, final_mark,
-    handover_eligibility, lineage_eligibility, note_file_name, observed_final, probe_claim_of,
-    Finality, NotesChange, Observation, Origin, Round, Verdict, FINAL_SEEN_FILE,
+    awaits_marks, cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr,
+    final_mark, handover_eligibility, lineage_eligibility, note_file_name, observed_final,
+    probe_claim_of, Finality, NotesChange, Observation, Origin, Round, Verdict, FINAL_SEEN_FILE,
 };
 use crate::forks::ForkRecord;
 use crate::ineligible::Ineligible;
@@ -518,7 +518,7 @@ pub(crate) fn out_of_election(rep_mode: RepMode, raw: Option<&str>) -> bool {
 /// Issue 16: every node_list node's published `<rsc>-xlog-final`, for
 /// [`crate::election::proven_final`]. An unreadable or malformed mark is
 /// `None` (the node is not proven final).
-fn finality(ctx: &mut Ctx<'_, '_>) -> Finality {
+pub(super) fn finality(ctx: &mut Ctx<'_, '_>) -> Finality {
     let params = &ctx.agent.params;
     let names = &ctx.agent.names;
     let cluster = &mut *ctx.world.cluster;
@@ -795,73 +795,52 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     }
     // Issue 16: the mark that this node's position cannot move, written
     // after the location it vouches for (removed before, above).
+    let mark_is_new = match mark {
+        Some(lsn) => {
+            let published = ctx
+                .world
+                .cluster
+                .get_attr(&local, &names.xlog_final, Lifetime::Reboot)
+                .ok()
+                .flatten();
+            published.as_deref() != Some(lsn.to_string().as_str())
+        }
+        None => false,
+    };
     if let Some(lsn) = mark {
         ctx.attrs
             .set_own(ctx.world.cluster, &names.xlog_final, &lsn.to_string())
             .map_err(generic("Can't publish my final mark"))?;
     }
-    let mut observed = Vec::new();
-    let mut unreadable = Vec::new();
-    for node in &params.node_list {
-        match ctx
-            .world
-            .cluster
-            .get_attr(node, &names.xlog_loc, Lifetime::Reboot)
-        {
-            Ok(Some(v)) => match Lsn::parse_attr(&v) {
-                Ok(lsn) => match published_origin(ctx, node) {
-                    Ok(origin) => observed.push(Observation {
-                        node: node.clone(),
-                        lsn,
-                        origin,
-                    }),
-                    Err(e) => unreadable.push(e),
-                },
-                Err(_) => unreadable.push(format!(
-                    "{node}: unrecognised {} {}",
-                    names.xlog_loc,
-                    quoted(&v)
-                )),
-            },
-            Ok(None) => ctx.log(LogLevel::Warn, &format!("Can't get {node} xlog location.")),
-            Err(e) => unreadable.push(format!("{node}: can't read {}: {e}", names.xlog_loc)),
-        }
-    }
-    for u in &unreadable {
-        ctx.log(LogLevel::Warn, u);
-    }
-    // A tmpdir that cannot be listed (a file, a symlink loop, no permission)
-    // is treated like one that cannot be written: the healthy standby keeps
-    // running and its score is withheld (issue 17 item 4).
-    let files = match ctx.world.fs.list_dir(&params.tmpdir) {
-        Ok(files) => files,
-        Err(e) => {
-            withhold_score(ctx, &format!("Can't list tmpdir {}: {e}", params.tmpdir))?;
-            return Ok(false);
-        }
-    };
-    let (superset_only, not_eligible) =
-        standings(ctx, &observed, &local, my_superset_only, quorum.as_ref());
-    let completed = completed_rounds(&files, params.xlog_check_count);
-    let previous = ctx
-        .world
-        .fs
-        .read(&ctx.tmp_path(&note_file_name(completed)))
-        .unwrap_or(None);
-    let round = Round {
+    let own = OwnInputs {
         my_lsn,
         my_origin,
-        observed,
-        completed,
-        previous,
-        check_count: params.xlog_check_count,
-        superset_only,
-        not_eligible,
         my_superset_only,
         quorum,
     };
+    let (mut round, unreadable) = match read_round(ctx, &own, true) {
+        Ok(read) => read,
+        Err(e) => {
+            withhold_score(ctx, &e)?;
+            return Ok(false);
+        }
+    };
     let finality = finality(ctx);
-    let decision = decide_with_finality(&round, &unreadable, Some(&finality));
+    let mut decision = decide_with_finality(&round, &unreadable, Some(&finality));
+    // Issue 16: the other nodes' monitors may be publishing their
+    // locations and marks right now (a cold start runs them together):
+    // the first monitor that publishes this mark waits a moment for them.
+    if let Some(own_mark) = mark.filter(|_| mark_is_new) {
+        if unreadable.is_empty()
+            && matches!(decision.verdict, Verdict::Waiting | Verdict::Restarted)
+            && awaits_marks(&round, &finality, &super::await_marks::running_nodes(ctx))
+        {
+            if let Some((r, d)) = super::await_marks::await_marks(ctx, &own, own_mark) {
+                round = r;
+                decision = d;
+            }
+        }
+    }
     if matches!(decision.verdict, Verdict::Winner | Verdict::Loser) {
         journal_election(ctx, &round, &decision);
     }
@@ -907,6 +886,100 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
         }
         Verdict::Restarted | Verdict::Waiting | Verdict::Yield => Ok(false),
     }
+}
+
+/// This node's own inputs to a round, read once per monitor.
+pub(super) struct OwnInputs {
+    /// The location this node publishes.
+    pub my_lsn: Lsn,
+    /// Its `<timeline>:<system identifier>`, when known.
+    pub my_origin: Option<Origin>,
+    /// True when it takes part only as a superset (issue 11).
+    pub my_superset_only: bool,
+    /// The recorded quorum commit set (issue 11).
+    pub quorum: Option<QuorumSet>,
+}
+
+/// Reads one round of the election from the cluster and tmpdir: every
+/// node_list node's published location and origin, their standings, the
+/// count's notes. `Ok((round, unreadable))`, `unreadable` the election
+/// inputs that could not be read, in words (logged when `log`); `Err` when
+/// tmpdir cannot be listed (issue 17 item 4: the score is then withheld).
+pub(super) fn read_round(
+    ctx: &mut Ctx<'_, '_>,
+    own: &OwnInputs,
+    log: bool,
+) -> Result<(Round, Vec<String>), String> {
+    let params = &ctx.agent.params;
+    let names = &ctx.agent.names;
+    let local = ctx.attrs.local.clone();
+    let mut observed = Vec::new();
+    let mut unreadable = Vec::new();
+    for node in &params.node_list {
+        match ctx
+            .world
+            .cluster
+            .get_attr(node, &names.xlog_loc, Lifetime::Reboot)
+        {
+            Ok(Some(v)) => match Lsn::parse_attr(&v) {
+                Ok(lsn) => match published_origin(ctx, node) {
+                    Ok(origin) => observed.push(Observation {
+                        node: node.clone(),
+                        lsn,
+                        origin,
+                    }),
+                    Err(e) => unreadable.push(e),
+                },
+                Err(_) => unreadable.push(format!(
+                    "{node}: unrecognised {} {}",
+                    names.xlog_loc,
+                    quoted(&v)
+                )),
+            },
+            Ok(None) if log => ctx.log(LogLevel::Warn, &format!("Can't get {node} xlog location.")),
+            Ok(None) => {}
+            Err(e) => unreadable.push(format!("{node}: can't read {}: {e}", names.xlog_loc)),
+        }
+    }
+    if log {
+        for u in &unreadable {
+            ctx.log(LogLevel::Warn, u);
+        }
+    }
+    // A tmpdir that cannot be listed (a file, a symlink loop, no permission)
+    // is treated like one that cannot be written: the healthy standby keeps
+    // running and its score is withheld (issue 17 item 4).
+    let files = ctx
+        .world
+        .fs
+        .list_dir(&params.tmpdir)
+        .map_err(|e| format!("Can't list tmpdir {}: {e}", params.tmpdir))?;
+    let (superset_only, not_eligible) = standings(
+        ctx,
+        &observed,
+        &local,
+        own.my_superset_only,
+        own.quorum.as_ref(),
+    );
+    let completed = completed_rounds(&files, params.xlog_check_count);
+    let previous = ctx
+        .world
+        .fs
+        .read(&ctx.tmp_path(&note_file_name(completed)))
+        .unwrap_or(None);
+    let round = Round {
+        my_lsn: own.my_lsn,
+        my_origin: own.my_origin,
+        observed,
+        completed,
+        previous,
+        check_count: params.xlog_check_count,
+        superset_only,
+        not_eligible,
+        my_superset_only: own.my_superset_only,
+        quorum: own.quorum.clone(),
+    };
+    Ok((round, unreadable))
 }
 
 /// Issue 11 (quorum commit): `node` is a member of the recorded quorum set

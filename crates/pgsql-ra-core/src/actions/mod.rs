@@ -2,6 +2,7 @@
 //! what one invocation knows: the agent, the ports, the machine facts from
 //! validation, the time budget and the attribute writer.
 
+mod await_marks;
 mod control;
 mod demote;
 pub(crate) mod elect;

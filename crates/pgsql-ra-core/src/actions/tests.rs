@@ -13,7 +13,7 @@ use crate::memory::{
 };
 use crate::ocf::{OcfExit, Outcome};
 use crate::ports::{
-    ControlData, DataDir, Database, DbError, Filesystem, Lifetime, MemoryLog, ProcessError,
+    Clock, ControlData, DataDir, Database, DbError, Filesystem, Lifetime, MemoryLog, ProcessError,
     ReplicationRow, Server, StopMode, World,
 };
 
@@ -29,12 +29,18 @@ struct Node {
     log: MemoryLog,
 }
 
+/// Runs at a node's [`crate::ports::Cluster::refresh`]: what other nodes
+/// wrote while its action ran (issue 16, the marks awaited by an election
+/// monitor). Gets the number of the refresh in this action (1 first).
+type RefreshHook = std::rc::Rc<std::cell::RefCell<dyn FnMut(u32)>>;
+
 struct Lab {
     net: SimNetwork,
     cluster: MemCluster,
     clock: MemClock,
     nodes: Vec<Node>,
     params: Vec<(String, String)>,
+    on_refresh: Option<RefreshHook>,
 }
 
 impl Lab {
@@ -71,6 +77,7 @@ impl Lab {
             cluster,
             clock: MemClock::new(),
             nodes,
+            on_refresh: None,
             params: all
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -168,11 +175,17 @@ impl Lab {
             .iter_mut()
             .find(|n| n.name == node)
             .expect("known node");
+        // The simulator's answer to a WAL receiver's connection (as
+        // `sim` wires it): nobody while no node serves the VIP.
+        n.system
+            .set_connection_answer(self.net.receiver_answer(&n.name));
         let mut db = wrap(n.pg.clone());
         let mut server = wrap_server(n.pg.clone());
         let mut refusing = RefusingCluster {
             inner: n.cluster.clone(),
             refused: refused.map(str::to_string),
+            on_refresh: self.on_refresh.clone(),
+            refreshes: 0,
         };
         let mut world = World {
             db: &mut *db,
@@ -2616,6 +2629,8 @@ impl Database for SqlTimeline {
 struct RefusingCluster {
     inner: MemClusterHandle,
     refused: Option<String>,
+    on_refresh: Option<RefreshHook>,
+    refreshes: u32,
 }
 
 impl RefusingCluster {
@@ -2671,6 +2686,13 @@ impl crate::ports::Cluster for RefusingCluster {
     }
     fn ban(&mut self, instance: &str, node: &str) -> Result<(), crate::ports::ClusterError> {
         self.inner.ban(instance, node)
+    }
+    fn refresh(&mut self) -> Result<(), crate::ports::ClusterError> {
+        self.refreshes += 1;
+        if let Some(hook) = &self.on_refresh {
+            (hook.borrow_mut())(self.refreshes);
+        }
+        Ok(())
     }
     fn failure_record(
         &mut self,
@@ -4126,4 +4148,147 @@ fn attack12_primary_dying_between_the_liveness_check_and_the_reload_leaves_no_pr
         "the primary ({o:?}) died before it released node2, yet node2 is unpromotable"
     );
     assert_eq!(lab.attr("node2", "master-pgsql").as_deref(), Some("100"));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 16 (target 3): an election monitor waits for the locations and
+// marks the other nodes' monitors publish at the same moment.
+
+/// Two standbys at the same position after a cold start, three counted
+/// rounds, after each node's first monitor (its location and first
+/// observation published): each node's next monitor publishes its mark.
+fn cold_pair() -> Lab {
+    let mut lab = Lab::replication_with(
+        &["node1", "node2"],
+        "sync",
+        &[("xlog_check_count", "3")],
+        150004,
+    );
+    for n in ["node1", "node2"] {
+        assert_eq!(code(&lab.run(n, Action::Start)), 0, "{n}");
+    }
+    for n in ["node1", "node2"] {
+        assert_eq!(code(&lab.run(n, Action::Monitor)), 0, "{n}");
+    }
+    assert!(lab.attr("node1", "pgsql-xlog-final").is_none());
+    assert!(lab.attr("node2", "pgsql-xlog-final").is_none());
+    lab
+}
+
+/// The hook plays node2's monitor running at the same time as node1's: at
+/// node1's `at`-th read of the cluster again node2 publishes its location
+/// and timeline (unchanged) and the mark `mark` (its location when `None`).
+/// Returns the number of reads again node1 made.
+fn node2_publishes_at(
+    lab: &mut Lab,
+    at: u32,
+    mark: Option<&str>,
+) -> std::rc::Rc<std::cell::Cell<u32>> {
+    let cluster = lab.cluster.clone();
+    let loc = lab.net.lsn("node2").to_attr();
+    let tli = format!("{}:{}", lab.net.timeline("node2"), crate::memory::SYSTEM_ID);
+    let value = mark.map_or(loc.clone(), str::to_string);
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counter = seen.clone();
+    lab.on_refresh = Some(std::rc::Rc::new(std::cell::RefCell::new(move |n: u32| {
+        counter.set(n);
+        if n == at {
+            cluster.put_attr("node2", "pgsql-xlog-loc", &loc, Lifetime::Reboot);
+            cluster.put_attr("node2", "pgsql-xlog-tli", &tli, Lifetime::Reboot);
+            cluster.put_attr("node2", "pgsql-xlog-final", &value, Lifetime::Reboot);
+        }
+    })));
+    seen
+}
+
+fn assert_undecided(lab: &Lab) {
+    assert_eq!(
+        lab.attr("node1", "master-pgsql").as_deref(),
+        Some("-INFINITY"),
+        "{}",
+        lab.log_text("node1")
+    );
+    assert!(!lab.log_text("node1").contains("decided early"));
+}
+
+#[test]
+fn an_election_monitor_decides_on_the_mark_the_other_node_publishes_while_it_waits() {
+    let mut lab = cold_pair();
+    let seen = node2_publishes_at(&mut lab, 2, None);
+    let before = lab.clock.clone().now();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    let took = lab.clock.clone().now() - before;
+    let log = lab.log_text("node1");
+    assert_eq!(seen.get(), 2, "read again until node2's mark came:\n{log}");
+    assert!(lab.attr("node1", "pgsql-xlog-final").is_some(), "{log}");
+    assert_eq!(
+        lab.attr("node1", "master-pgsql").as_deref(),
+        Some("1000"),
+        "node1 decided in the monitor that published its mark:\n{log}"
+    );
+    assert!(log.contains("decided early"), "{log}");
+    assert!(log.contains("final marks came 200 ms after mine"), "{log}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn a_mark_that_never_comes_costs_one_wait_per_mark() {
+    let mut lab = cold_pair();
+    let seen = node2_publishes_at(&mut lab, u32::MAX, None);
+    let before = lab.clock.clone().now();
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    let took = lab.clock.clone().now() - before;
+    // The lab's monitors run at a 10 s interval: a wait of at most 1 s.
+    assert_eq!(seen.get(), 10, "read again every 100 ms");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_millis(1200),
+        "{took:?}"
+    );
+    assert_undecided(&lab);
+    // The next monitor publishes the same mark: it does not wait again.
+    let seen = node2_publishes_at(&mut lab, u32::MAX, None);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(seen.get(), 0);
+    assert_undecided(&lab);
+}
+
+#[test]
+fn a_node_down_or_stopped_is_not_waited_for() {
+    for stopped in [false, true] {
+        let mut lab = cold_pair();
+        if stopped {
+            lab.cluster
+                .set_instance("node2", crate::ports::InstanceState::Stopped);
+        } else {
+            lab.cluster.set_online("node2", false);
+        }
+        let seen = node2_publishes_at(&mut lab, 1, None);
+        assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+        assert_eq!(seen.get(), 0, "stopped: {stopped}");
+        assert_undecided(&lab);
+    }
+}
+
+#[test]
+fn a_mark_at_another_position_ends_the_wait_without_a_decision() {
+    let mut lab = cold_pair();
+    let seen = node2_publishes_at(&mut lab, 1, Some("0000000000000001"));
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(seen.get(), 1, "no further read: waiting would not help");
+    assert_undecided(&lab);
+}
+
+#[test]
+fn a_promoted_instance_seen_while_waiting_ends_the_wait() {
+    let mut lab = cold_pair();
+    let seen = node2_publishes_at(&mut lab, 1, None);
+    let cluster = lab.cluster.clone();
+    let inner = lab.on_refresh.take().expect("hook");
+    lab.on_refresh = Some(std::rc::Rc::new(std::cell::RefCell::new(move |n: u32| {
+        (inner.borrow_mut())(n);
+        cluster.set_promoted("pgsql", "node2", true);
+    })));
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(seen.get(), 1);
+    assert_undecided(&lab);
 }

@@ -122,6 +122,17 @@ pub trait Cluster {
         name: &str,
         lifetime: Lifetime,
     ) -> Result<(), ClusterError>;
+    /// Forgets what was cached of the cluster state, so that the next read
+    /// asks Pacemaker again; this invocation's own writes still read back
+    /// as written (issue 16: an election monitor re-reads the finality
+    /// marks other nodes publish while it runs). An implementation whose
+    /// reads are always fresh does nothing (the default).
+    ///
+    /// # Errors
+    /// The cache could not be dropped (none of the implementations here).
+    fn refresh(&mut self) -> Result<(), ClusterError> {
+        Ok(())
+    }
     /// Bans `instance` from `node` (a `cli-ban` location constraint).
     fn ban(&mut self, instance: &str, node: &str) -> Result<(), ClusterError>;
     /// Pacemaker's failure record of `resource` (the primitive) on `node`
