@@ -782,6 +782,9 @@ fn run_full_restart(case: &RestartCase) -> ((bool, bool), Result<(), TestCaseErr
     use pgsql_ra_core::sim::Op;
     let (nodes, sync, stale, writes, clean, order, gap, cut, backlog) = case;
     let mut sim = build(*nodes, *sync, MonitorRoles::Seed, "none");
+    // Issue 16: the nodes' monitors run at the same moment (the election
+    // then waits for the others' marks, and decides on them).
+    sim.config.concurrent_monitors = true;
     sim.settle(8);
     sim.promotions.clear();
     let names = sim.node_names();
@@ -985,7 +988,7 @@ fn early_election_counterexamples_hold() {
         }
     }
     for (label, case) in early_election_cold_counterexamples() {
-        if let (_, Err(e)) = run_cold_start(&case) {
+        if let (_, _, Err(e)) = run_cold_start(&case) {
             failed.push(format!("{label}: {e}"));
         }
     }
@@ -1048,11 +1051,16 @@ type ColdCase = (usize, bool, Vec<u64>, Backlog);
 
 /// Runs a cold start of nodes whose positions differ, one of them holding
 /// WAL beyond its replay position; returns whether a node won by an early
-/// decision, and the first early winner behind another node's true WAL.
-fn run_cold_start(case: &ColdCase) -> (bool, Result<(), TestCaseError>) {
+/// decision, whether an election decided on marks that came while it
+/// waited for them, and the first early winner behind another node's true
+/// WAL.
+fn run_cold_start(case: &ColdCase) -> (bool, bool, Result<(), TestCaseError>) {
     use pgsql_ra_core::memory::{INITIAL_LSN, WAL_PER_WRITE};
     let (nodes, sync, extra, backlog) = case;
     let mut sim = build(*nodes, *sync, MonitorRoles::Seed, "none");
+    // Issue 16: the nodes' monitors run at the same moment, as on a real
+    // cold start (the election then waits for the others' marks).
+    sim.config.concurrent_monitors = true;
     let names = sim.node_names();
     for (n, w) in names.iter().zip(extra.iter()) {
         let lsn = pgsql_ra_core::Lsn(INITIAL_LSN.0 + w * WAL_PER_WRITE);
@@ -1065,8 +1073,13 @@ fn run_cold_start(case: &ColdCase) -> (bool, Result<(), TestCaseError>) {
         pgsql_ra_core::journal::FILE
     );
     let mut early = false;
+    let mut waited = false;
     for _ in 0..12 {
         sim.step();
+        waited |= sim
+            .take_invocations()
+            .iter()
+            .any(|i| i.log.iter().any(|(_, l)| l.contains("final marks came")));
         for r in std::mem::take(&mut sim.promotions)
             .iter()
             .filter(|r| r.succeeded)
@@ -1092,6 +1105,7 @@ fn run_cold_start(case: &ColdCase) -> (bool, Result<(), TestCaseError>) {
                 if *other != r.node && theirs.includes(mine) && !mine.includes(theirs) {
                     return (
                         early,
+                        waited,
                         fail(format!(
                             "[promoted-behind] {} promoted early at {} but {other} holds more of the same WAL: {}",
                             r.node,
@@ -1103,7 +1117,7 @@ fn run_cold_start(case: &ColdCase) -> (bool, Result<(), TestCaseError>) {
             }
         }
     }
-    (early, Ok(()))
+    (early, waited, Ok(()))
 }
 
 /// Issue 16: on a cold start of nodes at different positions, one of them
@@ -1124,21 +1138,31 @@ fn early_election_cold_start_never_promotes_a_node_behind() {
         failure_persistence: None,
         ..ProptestConfig::default()
     });
-    let counts = RefCell::new((0u32, 0u32));
+    let counts = RefCell::new((0u32, 0u32, 0u32));
     let result = runner.run(&strategy, |case| {
-        let (early, result) = run_cold_start(&case);
+        let (early, waited, result) = run_cold_start(&case);
         let mut c = counts.borrow_mut();
         c.0 += 1;
         c.1 += u32::from(early);
+        c.2 += u32::from(waited);
         result
     });
-    let (total, early) = *counts.borrow();
-    eprintln!("cold starts: {total}, won by an early decision in {early}");
+    let (total, early, waited) = *counts.borrow();
+    eprintln!(
+        "cold starts: {total}, won by an early decision in {early}, \
+         decided on marks that came while waiting in {waited}"
+    );
     if let Err(e) = result {
         panic!("{e}");
     }
     assert!(
         early * 5 >= total,
         "early decisions in {early} of {total} cases"
+    );
+    // The monitors run at the same moment: the wait for the others' marks
+    // must be exercised, not only the decision at the next monitor.
+    assert!(
+        waited * 5 >= total,
+        "decisions after a wait in {waited} of {total} cases"
     );
 }

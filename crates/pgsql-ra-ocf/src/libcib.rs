@@ -12,9 +12,9 @@
 //! schema list that a file-backed CIB is validated against). `cib_new`
 //! honours `CIB_file` like the tools do.
 //!
-//! The whole session runs on a worker thread that the caller waits for at
-//! most the given time: a stalled CIB manager cannot hang the agent (the
-//! thread is abandoned, the process exits soon after).
+//! Every session runs on one worker thread ([`start_query`]) that the
+//! caller waits for at most the given time: a stalled CIB manager cannot
+//! hang the agent (the thread is abandoned, the process exits soon after).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::mpsc;
@@ -109,7 +109,7 @@ pub fn query_cib_from(
     start_query(libcib, libcrmcommon, timeout)?.wait()
 }
 
-/// A CIB query running on its own thread ([`start_query`]).
+/// A CIB query running on the libcib thread ([`start_query`]).
 #[derive(Debug)]
 pub struct PendingQuery {
     rx: mpsc::Receiver<Result<String, LibCibError>>,
@@ -117,9 +117,45 @@ pub struct PendingQuery {
     timeout: Duration,
 }
 
-/// Starts [`query_cib_from`] on its own thread and returns at once (issue
-/// 16: the agent starts it first thing, so that loading the libraries and
-/// the query overlap the database session).
+/// One query for the worker thread ([`worker`]).
+struct Job {
+    libcib: String,
+    libcrmcommon: String,
+    call_timeout_s: c_int,
+    reply: mpsc::Sender<Result<String, LibCibError>>,
+}
+
+/// The process's one libcib thread, started by the first query: every
+/// query of the process runs on it, one after another. `crm_xml_init` sets
+/// its libxml2 callbacks once per process, and libxml2 keeps them per
+/// thread, so a second query on another thread would run Pacemaker's XML
+/// code without them (the review of issue 16's read-again: two queries in
+/// one invocation). `None` when the thread could not be started.
+fn worker() -> Option<&'static mpsc::Sender<Job>> {
+    static WORKER: std::sync::OnceLock<Option<mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    WORKER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("libcib".into())
+                .spawn(move || {
+                    for job in rx {
+                        let answer =
+                            query_blocking(&job.libcib, &job.libcrmcommon, job.call_timeout_s);
+                        let _ = job.reply.send(answer);
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// Starts [`query_cib_from`] on the process's libcib thread and returns at
+/// once (issue 16: the agent starts it first thing, so that loading the
+/// libraries and the query overlap the database session). A query still
+/// running (a stalled CIB manager) delays the next one, which then fails
+/// at its own timeout.
 ///
 /// # Errors
 /// [`LibCibError::Failed`] when the thread cannot be started.
@@ -128,15 +164,18 @@ pub fn start_query(
     libcrmcommon: &str,
     timeout: Duration,
 ) -> Result<PendingQuery, LibCibError> {
-    let (libcib, libcrmcommon) = (libcib.to_string(), libcrmcommon.to_string());
-    let (tx, rx) = mpsc::channel();
-    let secs = c_int::try_from(timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
-    std::thread::Builder::new()
-        .name("libcib".into())
-        .spawn(move || {
-            let _ = tx.send(query_blocking(&libcib, &libcrmcommon, secs));
-        })
-        .map_err(|e| LibCibError::Failed(format!("cannot start the query thread: {e}")))?;
+    let (reply, rx) = mpsc::channel();
+    let call_timeout_s = c_int::try_from(timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
+    let job = Job {
+        libcib: libcib.to_string(),
+        libcrmcommon: libcrmcommon.to_string(),
+        call_timeout_s,
+        reply,
+    };
+    worker()
+        .ok_or_else(|| LibCibError::Failed("cannot start the query thread".into()))?
+        .send(job)
+        .map_err(|_| LibCibError::Failed("the query thread has ended".into()))?;
     Ok(PendingQuery {
         rx,
         started: Instant::now(),

@@ -132,6 +132,10 @@ pub fn library_slice(total: Duration) -> Duration {
     (total / 5).max(Duration::from_secs(1)).min(total / 2)
 }
 
+/// The limit of one read again ([`Cluster::refresh`]): an election
+/// monitor waits at most 1 s for the other nodes' marks (issue 16).
+pub const REFRESH_LIMIT: Duration = Duration::from_secs(1);
+
 /// The Pacemaker-backed cluster port.
 pub struct CrmCluster {
     tools: CrmTools,
@@ -332,19 +336,25 @@ impl CrmCluster {
                 }
             };
             let mut snap = snap;
-            for ((node, name), value) in &self.written {
-                let attrs = snap.attrs.entry(node.clone()).or_default();
-                match value {
-                    Some(v) => attrs.insert(name.clone(), v.clone()),
-                    None => attrs.remove(name),
-                };
-            }
+            self.lay_own_writes(&mut snap);
             self.snapshot = Some(snap);
             self.used = Some(used);
         }
         self.snapshot
             .as_mut()
             .ok_or_else(|| ClusterError("no cluster snapshot".into()))
+    }
+
+    /// Lays this invocation's own writes over `snap` (a read again may not
+    /// show them yet: attrd writes to the CIB after it acknowledged).
+    fn lay_own_writes(&self, snap: &mut Snapshot) {
+        for ((node, name), value) in &self.written {
+            let attrs = snap.attrs.entry(node.clone()).or_default();
+            match value {
+                Some(v) => attrs.insert(name.clone(), v.clone()),
+                None => attrs.remove(name),
+            };
+        }
     }
 
     fn write_timeout(&self, lifetime: Lifetime) -> Duration {
@@ -409,16 +419,29 @@ impl Cluster for CrmCluster {
         Ok(self.snapshot()?.promoted_nodes(resource))
     }
 
-    /// Drops the cached snapshot: the next read asks the CIB again (through
-    /// the same path, library or crm_mon, under the same limit), this
-    /// invocation's own writes laid over it.
+    /// Reads the cluster state again now, through the path that answered
+    /// first (library or crm_mon), within [`REFRESH_LIMIT`], this
+    /// invocation's own writes laid over it. On failure the snapshot read
+    /// before stays (the review of issue 16's read-again: a CIB manager
+    /// stalling after the first read must not cost the later reads of the
+    /// action a full limit each).
     fn refresh(&mut self) -> Result<(), ClusterError> {
-        // A read started ahead and not yet used ends first: two libcib
-        // sessions never run at once.
-        if let Some(p) = self.pending.take() {
-            let _ = p.wait();
+        if self.snapshot.is_none() {
+            // Nothing read yet: the next read is the invocation's first.
+            return Ok(());
         }
-        self.snapshot = None;
+        let limit = REFRESH_LIMIT.min(self.tools.timeout);
+        let fresh = match (self.read, self.used) {
+            (CibRead::Library, None | Some(CibRead::Library)) => self
+                .snapshot_from_library(limit)
+                .ok_or_else(|| ClusterError("the cluster state could not be read again".into()))?,
+            (CibRead::Library, Some(CibRead::CrmMon)) | (CibRead::CrmMon, _) => {
+                self.snapshot_from_crm_mon(limit)?
+            }
+        };
+        let mut fresh = fresh;
+        self.lay_own_writes(&mut fresh);
+        self.snapshot = Some(fresh);
         Ok(())
     }
 
@@ -594,6 +617,52 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("cleanup");
         assert!(!e.contains("Some(") && !e.contains("None"), "{e}");
         assert!(e.contains("exit code 102") && e.contains("boom"), "{e}");
+    }
+
+    /// Issue 16 (review of the read-again): a CIB that stalls after the
+    /// first read fails the read again within [`REFRESH_LIMIT`] and keeps
+    /// the first snapshot, so the action's later reads cost nothing more.
+    #[test]
+    fn a_failed_read_again_keeps_the_first_snapshot() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("crm-stall-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let once = dir.join("answered");
+        let tool = dir.join("crm_mon");
+        std::fs::write(
+            &tool,
+            format!(
+                "#!/bin/sh\n[ -e {o} ] && exec sleep 30\ntouch {o}\n\
+                 echo '<crm_mon><nodes><node name=\"node1\" online=\"true\"/></nodes>\
+                 <node_attributes><node name=\"node1\"><attribute name=\"pgsql-xlog-final\" value=\"5\"/>\
+                 </node></node_attributes></crm_mon>'\n",
+                o = once.display()
+            ),
+        )
+        .expect("fake crm_mon");
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut c = CrmCluster::new(CrmTools {
+            sbin_dir: Some(dir.to_string_lossy().into_owned()),
+            timeout: Duration::from_secs(20),
+            forever_timeout: Duration::from_secs(20),
+        })
+        .with_cib_read(CibRead::CrmMon)
+        .with_local_node(Some("node1"));
+        assert!(c.promoted_nodes("pgsql").expect("first read").is_empty());
+        let t = std::time::Instant::now();
+        assert!(c.refresh().is_err(), "the CIB stalls");
+        let spent = t.elapsed();
+        let t = std::time::Instant::now();
+        let value = c.get_attr("node1", "pgsql-xlog-final", Lifetime::Reboot);
+        let later = t.elapsed();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            spent < REFRESH_LIMIT + Duration::from_millis(500),
+            "{spent:?}"
+        );
+        assert_eq!(value.expect("cached").as_deref(), Some("5"));
+        assert!(later < Duration::from_millis(100), "{later:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use super::elect::{finality, read_round, OwnInputs};
+use super::elect::{finality, own_standing, read_round, OwnInputs};
 use super::Ctx;
 use crate::election::{awaits_marks, decide_with_finality, Decision, Round, Verdict};
 use crate::lsn::Lsn;
@@ -62,9 +62,11 @@ pub(super) fn running_nodes(ctx: &mut Ctx<'_, '_>) -> Vec<String> {
 /// (and within the operation's budget), until it is decided: `Some` with
 /// that round and its decision; `None` (the caller keeps its first read)
 /// when the wait ends without one, when [`awaits_marks`] stops holding,
-/// when the cluster or an election input cannot be read again, or when
+/// when the cluster or an election input cannot be read again, when
 /// another node's instance became Promoted meanwhile (the election is
-/// over; the next monitor sees it). The local node's mark is the one this
+/// over; the next monitor sees it), or when this node's own standing
+/// changed ([`super::elect::own_standing`]: its own inputs are not read
+/// again, a change ends the wait). The local node's mark is the one this
 /// monitor published (`own_mark`: attrd writes it to the CIB a moment
 /// after it acknowledged).
 pub(super) fn await_marks(
@@ -75,6 +77,7 @@ pub(super) fn await_marks(
     let wait = mark_wait(ctx.agent.context.interval_ms);
     let local = ctx.attrs.local.clone();
     let resource = ctx.agent.names.resource.clone();
+    let standing = own_standing(ctx);
     let started = ctx.world.clock.now();
     loop {
         let spent = ctx.world.clock.now().saturating_sub(started);
@@ -92,6 +95,13 @@ pub(super) fn await_marks(
                 ctx.log(LogLevel::Warn, &format!("Can't read the round again: {e}"));
                 return None;
             }
+        }
+        if own_standing(ctx) != standing {
+            ctx.log(
+                LogLevel::Info,
+                "My own standing in the election changed while I waited for the others' marks; the next monitor decides.",
+            );
+            return None;
         }
         let (round, unreadable) = read_round(ctx, own, false).ok()?;
         if !unreadable.is_empty() {

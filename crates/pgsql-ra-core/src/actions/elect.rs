@@ -888,6 +888,46 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     }
 }
 
+/// This node's own standing as the election reads it: its data-status,
+/// sync baseline and promotion score, the quorum record and every recorded
+/// primary origin (read errors in words). An election monitor waiting for
+/// the others' marks stops when it changes (issue 16, review of the
+/// read-again): a `DISCONNECT` or `-INFINITY` written for this node
+/// meanwhile (an operator, another node's promotion) must not be
+/// overwritten by a decision made on the first read's standing.
+#[derive(Debug, PartialEq)]
+pub(super) struct Standing {
+    data_status: Result<Option<String>, String>,
+    sync_baseline: Result<Option<String>, String>,
+    score: Result<Option<String>, String>,
+    quorum: Result<Option<QuorumSet>, String>,
+    origins: Result<Vec<(String, Origin)>, String>,
+}
+
+/// Reads [`Standing`] through the cluster port (its current read).
+pub(super) fn own_standing(ctx: &mut Ctx<'_, '_>) -> Standing {
+    let local = ctx.attrs.local.clone();
+    let names = &ctx.agent.names;
+    let cluster = &mut *ctx.world.cluster;
+    let mut attr = |name: &str, lifetime: Lifetime| {
+        cluster
+            .get_attr(&local, name, lifetime)
+            .map_err(|e| e.to_string())
+    };
+    let data_status = attr(&names.data_status, Lifetime::Forever);
+    let sync_baseline = attr(&names.sync_baseline, Lifetime::Forever);
+    let score = attr(&names.master_score, Lifetime::Reboot);
+    let quorum = super::quorum_record::read_record(ctx, &local);
+    let origins = recorded_primary_origins(ctx);
+    Standing {
+        data_status,
+        sync_baseline,
+        score,
+        quorum,
+        origins,
+    }
+}
+
 /// This node's own inputs to a round, read once per monitor.
 pub(super) struct OwnInputs {
     /// The location this node publishes.

@@ -4158,12 +4158,22 @@ fn attack12_primary_dying_between_the_liveness_check_and_the_reload_leaves_no_pr
 /// rounds, after each node's first monitor (its location and first
 /// observation published): each node's next monitor publishes its mark.
 fn cold_pair() -> Lab {
+    cold_pair_at(0, 0)
+}
+
+/// [`cold_pair`] with each node `writes` writes past the initial position.
+fn cold_pair_at(node1_writes: u64, node2_writes: u64) -> Lab {
+    use crate::memory::{INITIAL_LSN, WAL_PER_WRITE};
     let mut lab = Lab::replication_with(
         &["node1", "node2"],
         "sync",
         &[("xlog_check_count", "3")],
         150004,
     );
+    for (n, w) in [("node1", node1_writes), ("node2", node2_writes)] {
+        lab.net
+            .set_position(n, Lsn(INITIAL_LSN.0 + w * WAL_PER_WRITE), 1);
+    }
     for n in ["node1", "node2"] {
         assert_eq!(code(&lab.run(n, Action::Start)), 0, "{n}");
     }
@@ -4291,4 +4301,66 @@ fn a_promoted_instance_seen_while_waiting_ends_the_wait() {
     assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
     assert_eq!(seen.get(), 1);
     assert_undecided(&lab);
+}
+
+#[test]
+fn a_node_behind_loses_on_the_mark_that_came_while_it_waited() {
+    let mut lab = cold_pair_at(0, 2);
+    let seen = node2_publishes_at(&mut lab, 1, None);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    let log = lab.log_text("node1");
+    assert_eq!(seen.get(), 1, "{log}");
+    assert!(log.contains("decided early"), "{log}");
+    assert!(
+        lab.attr("node1", "pgsql-data-status")
+            .is_some_and(|s| s.starts_with("DISCONNECT")),
+        "{log}"
+    );
+    assert_ne!(lab.attr("node1", "master-pgsql").as_deref(), Some("1000"));
+}
+
+#[test]
+fn a_node_ahead_wins_on_the_mark_that_came_while_it_waited() {
+    let mut lab = cold_pair_at(2, 0);
+    let seen = node2_publishes_at(&mut lab, 3, None);
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(seen.get(), 3);
+    assert_eq!(
+        lab.attr("node1", "master-pgsql").as_deref(),
+        Some("1000"),
+        "{}",
+        lab.log_text("node1")
+    );
+}
+
+/// Review of the read-again: node2's promotion (or an operator) marks
+/// node1 out while node1 waits, before any instance shows Promoted: node1
+/// must not overwrite that with the decision of its first read.
+#[test]
+fn a_disconnect_recorded_for_this_node_while_it_waits_is_not_overridden() {
+    let mut lab = cold_pair();
+    let seen = node2_publishes_at(&mut lab, 1, None);
+    let cluster = lab.cluster.clone();
+    let inner = lab.on_refresh.take().expect("hook");
+    lab.on_refresh = Some(std::rc::Rc::new(std::cell::RefCell::new(move |n: u32| {
+        (inner.borrow_mut())(n);
+        if n == 1 {
+            cluster.put_attr(
+                "node1",
+                "pgsql-data-status",
+                "DISCONNECT",
+                Lifetime::Forever,
+            );
+            cluster.put_attr("node1", "master-pgsql", "-INFINITY", Lifetime::Reboot);
+        }
+    })));
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(seen.get(), 1);
+    let log = lab.log_text("node1");
+    assert_eq!(
+        lab.attr("node1", "master-pgsql").as_deref(),
+        Some("-INFINITY"),
+        "{log}"
+    );
+    assert!(log.contains("standing in the election changed"), "{log}");
 }

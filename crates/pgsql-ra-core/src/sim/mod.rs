@@ -8,6 +8,7 @@
 mod env;
 pub mod faults;
 mod pacemaker;
+pub mod round_view;
 pub mod script;
 pub mod strategy;
 #[cfg(test)]
@@ -60,6 +61,12 @@ pub struct SimConfig {
     /// through the cluster's failure record (`explain`, issue 10); the
     /// simulator does not expire failures by itself (`cleanup` stands for it).
     pub failure_timeout_s: Option<u64>,
+    /// Issue 16: the recurring monitors of one step run at the same moment:
+    /// each reads the node attributes as they were when the step's monitors
+    /// began (its own writes aside) until it refreshes its read
+    /// ([`round_view::RoundView`]), as the real port does. Off (the
+    /// default, the scenario files): each monitor sees every earlier write.
+    pub concurrent_monitors: bool,
 }
 
 impl SimConfig {
@@ -84,6 +91,7 @@ impl SimConfig {
             migration_threshold: 1,
             monitor_roles: MonitorRoles::Seed,
             failure_timeout_s: None,
+            concurrent_monitors: false,
         }
     }
 }
@@ -144,6 +152,9 @@ pub struct Sim {
     /// Every promote Pacemaker ran, with the servers' state when it decided
     /// (for oracles; drain it with `std::mem::take`).
     pub promotions: Vec<PromotionRecord>,
+    /// The attributes when the current step's recurring monitors began,
+    /// while they run with [`SimConfig::concurrent_monitors`].
+    round_view: Option<BTreeMap<crate::memory::AttrKey, String>>,
 }
 
 fn describe(v: Option<&String>) -> String {
@@ -220,6 +231,7 @@ impl Sim {
             nodes,
             invocations: Vec::new(),
             promotions: Vec::new(),
+            round_view: None,
         }
     }
 
@@ -240,7 +252,13 @@ impl Sim {
         let before = self.cluster.attributes();
         let mut db = n.pg.clone();
         let mut server = n.pg.clone();
-        let mut cluster = self.cluster.handle(node);
+        let handle = self.cluster.handle(node);
+        let mut cluster: Box<dyn crate::ports::Cluster> = match &self.round_view {
+            Some(frozen) if action == Action::Monitor => {
+                Box::new(round_view::RoundView::new(handle, frozen.clone()))
+            }
+            _ => Box::new(handle),
+        };
         let mut fs = n.fs.clone();
         let mut clock = self.clock.clone();
         let mut log = MemoryLog::default();
@@ -248,7 +266,7 @@ impl Sim {
             let mut world = World {
                 db: &mut db,
                 server: &mut server,
-                cluster: &mut cluster,
+                cluster: cluster.as_mut(),
                 fs: &mut fs,
                 clock: &mut clock,
                 system: &mut n.system,

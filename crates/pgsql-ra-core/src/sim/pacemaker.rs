@@ -513,12 +513,16 @@ impl Sim {
                 self.monitor(&n);
             }
         }
+        if self.config.concurrent_monitors {
+            self.round_view = Some(self.cluster.attributes());
+        }
         for n in self.node_names() {
             let failed = self.nodes.get(&n).is_some_and(|x| x.failed);
             if self.role(&n).active() && !failed && self.cluster.is_online(&n) {
                 self.monitor(&n);
             }
         }
+        self.round_view = None;
         self.transition();
         self.net.tick_backlogs();
         self.advance(Duration::from_millis(UNPROMOTED_INTERVAL_MS));
