@@ -402,8 +402,17 @@ def cmd_mkrestart(ra, variant, rdir):
     import glob
     rounds = sorted(glob.glob(os.path.join(rdir, "restart-*.env")))
     writes, promoted, stale_promoted, locked_out, early = [], {}, 0, 0, 0
+    starts, decides = [], []
     for f in rounds:
         kv = dict(l.strip().split("=", 1) for l in open(f) if "=" in l)
+        # lab.sh restart's timeline (issue 16): Pacemaker asks for the first start of
+        # pgsql at START, for the promote at PROMOTE_ASKED (s after the stacks' start)
+        try:
+            st = float(kv.get("START", "NA"))
+            starts.append(st)
+            decides.append(float(kv.get("PROMOTE_ASKED", "NA")) - st)
+        except ValueError:
+            pass
         if kv.get("EARLY", "0") not in ("0", ""):
             early += 1
         if kv.get("LOCKED_OUT"):
@@ -417,7 +426,8 @@ def cmd_mkrestart(ra, variant, rdir):
     print(json.dumps({"kind": "restart", "ra": ra, "variant": variant, "rounds": len(rounds),
                       "ok": len(writes), "write": summary(writes), "promoted": promoted,
                       "stale_promoted": stale_promoted, "locked_out": locked_out,
-                      "decided_early": early}))
+                      "decided_early": early, "start": summary(starts),
+                      "start_to_promote": summary(decides)}))
 
 
 def cmd_children(trace, agent_substr="/resource.d/"):
@@ -621,13 +631,15 @@ def cmd_report(results, metaf):
         p("Restarts of the whole cluster (`lab.sh restart`): from starting every node to the first acknowledged "
           "write through the VIP (s); the stale node (stopped earlier, writes went on) must never be promoted:")
         p("")
-        p("| agent | variant | ok/rounds | first write s (median, min-max) | promoted | stale promoted | decided early (ours) |")
-        p("|---|---|---|---|---|---|---|")
+        p("| agent | variant | ok/rounds | first write s (median, min-max) | Pacemaker asks the first start, s | start asked → promote asked, s | promoted | stale promoted | decided early (ours) |")
+        p("|---|---|---|---|---|---|---|---|---|")
+        medf = lambda x: "%.2f" % x["median"] if (x or {}).get("n") else "—"
         for r in rs:
             w = r.get("write") or {}
-            p("| %s | %s | %d/%d | %s | %s | %d | %s |" % (names.get(r["ra"], r["ra"]), r.get("variant"), r.get("ok", 0),
+            p("| %s | %s | %d/%d | %s | %s | %s | %s | %d | %s |" % (names.get(r["ra"], r["ra"]), r.get("variant"), r.get("ok", 0),
                                                    r.get("rounds", 0),
                                                    "**%.2f** (%.2f-%.2f)" % (w["median"], w["min"], w["max"]) if w.get("n") else "—",
+                                                   medf(r.get("start")), medf(r.get("start_to_promote")),
                                                    ", ".join("%s %d" % kv for kv in sorted(r.get("promoted", {}).items())),
                                                    r.get("stale_promoted", 0),
                                                    "%d/%d" % (r.get("decided_early", 0), r.get("rounds", 0)) if r["ra"] == "ours" else "—"))

@@ -613,7 +613,18 @@ cmd_restart() {
   nm=$(promoted)
   local rel=NA; [ -n "$tw" ] && rel=$(printf '%.2f' "$(echo "$tw - $t0" | bc)")
   mkdir -p "$OUTDIR"
-  printf 'STALE=%s\nOLD=%s\nNEW=%s\nWRITE=%s\n' "$stale" "$m" "${nm:-}" "$rel" | tee "$OUTDIR/restart.env"
+  # Where the time went (controld's log, any node; seconds after the start): Pacemaker asks
+  # for the first start of pgsql, asks for the promote (the election decided), the promote
+  # and the VIP's start end.
+  local ts tq tp tv
+  ts=$(events "$t0" "pacemaker-controld.*Requesting local execution of start operation for pgsql")
+  tq=$(events "$t0" "pacemaker-controld.*Requesting local execution of promote operation for pgsql")
+  tp=$(events "$t0" "pacemaker-controld.*Result of promote operation for pgsql on ${nm:-none}: ok")
+  tv=$(events "$t0" "pacemaker-controld.*Result of start operation for vip-master on ${nm:-none}: ok")
+  since0() { if [ -n "$1" ]; then printf '%.2f' "$(echo "$1 - $t0" | bc)"; else echo NA; fi; }
+  printf 'STALE=%s\nOLD=%s\nNEW=%s\nWRITE=%s\nSTART=%s\nPROMOTE_ASKED=%s\nPROMOTED=%s\nVIP=%s\n' \
+    "$stale" "$m" "${nm:-}" "$rel" "$(since0 "$ts")" "$(since0 "$tq")" "$(since0 "$tp")" "$(since0 "$tv")" |
+    tee "$OUTDIR/restart.env"
   log "restart (stale: ${stale:-none}): first write $rel s after the start, promoted ${nm:-NONE}"
   [ -n "$tw" ] && [ -n "$nm" ] && [ "$nm" != "$stale" ]
 }

@@ -551,6 +551,22 @@ pub struct Finality {
     pub out_of_election: Vec<String>,
 }
 
+/// `node`'s published location in `round` and its mark in `finality`
+/// (`None` when absent).
+fn location_and_mark(round: &Round, finality: &Finality, node: &str) -> (Option<Lsn>, Option<Lsn>) {
+    let loc = round
+        .observed
+        .iter()
+        .find(|o| o.node == node)
+        .map(|o| o.lsn);
+    let mark = finality
+        .marks
+        .iter()
+        .find(|(n, _)| n == node)
+        .and_then(|(_, m)| *m);
+    (loc, mark)
+}
+
 /// Issue 16 (target 3): the bootstrap election may decide before
 /// `xlog_check_count` rounds only when every position is proven final:
 /// every node_list node has published a location (`<rsc>-xlog-loc`) and a
@@ -571,16 +587,7 @@ pub fn proven_final(round: &Round, finality: &Finality) -> Result<String, String
     let mut missing = Vec::new();
     let highest = round.observed.iter().map(|o| o.lsn).max();
     for node in &finality.node_list {
-        let loc = round
-            .observed
-            .iter()
-            .find(|o| &o.node == node)
-            .map(|o| o.lsn);
-        let mark = finality
-            .marks
-            .iter()
-            .find(|(n, _)| n == node)
-            .and_then(|(_, m)| *m);
+        let (loc, mark) = location_and_mark(round, finality, node);
         match (loc, mark) {
             (Some(l), Some(m)) if l == m => {}
             (None, Some(m)) if finality.out_of_election.contains(node) => {
@@ -619,16 +626,7 @@ pub fn awaits_marks(round: &Round, finality: &Finality, running: &[String]) -> b
     let highest = round.observed.iter().map(|o| o.lsn).max();
     let mut awaited = false;
     for node in &finality.node_list {
-        let loc = round
-            .observed
-            .iter()
-            .find(|o| &o.node == node)
-            .map(|o| o.lsn);
-        let mark = finality
-            .marks
-            .iter()
-            .find(|(n, _)| n == node)
-            .and_then(|(_, m)| *m);
+        let (loc, mark) = location_and_mark(round, finality, node);
         let out = finality.out_of_election.contains(node);
         match (loc, mark) {
             (Some(l), Some(m)) if l == m => {}
