@@ -778,13 +778,18 @@ fn apply_backlog(sim: &Sim, b: &Backlog) {
 /// of the run's oracles ([`oracle::Oracle`]: no acknowledged write lost,
 /// never two primaries, …; a winner by the count is judged by these only,
 /// with the stock agent's known limits).
-fn run_full_restart(case: &RestartCase) -> ((bool, bool), Result<(), TestCaseError>) {
+fn run_full_restart(
+    case: &RestartCase,
+    concurrent: bool,
+) -> ((bool, bool), Result<(), TestCaseError>) {
     use pgsql_ra_core::sim::Op;
     let (nodes, sync, stale, writes, clean, order, gap, cut, backlog) = case;
     let mut sim = build(*nodes, *sync, MonitorRoles::Seed, "none");
-    // Issue 16: the nodes' monitors run at the same moment (the election
-    // then waits for the others' marks, and decides on them).
-    sim.config.concurrent_monitors = true;
+    // Issue 16: with `concurrent`, the nodes' monitors of a step run at the
+    // same moment (the election then waits for the others' marks, and
+    // decides on them); without, one after another (each sees the earlier
+    // ones' writes at once, as monitors drifted apart do).
+    sim.config.concurrent_monitors = concurrent;
     sim.settle(8);
     sim.promotions.clear();
     let names = sim.node_names();
@@ -982,14 +987,16 @@ fn early_election_cold_counterexamples() -> Vec<(&'static str, ColdCase)> {
 #[test]
 fn early_election_counterexamples_hold() {
     let mut failed = Vec::new();
-    for (label, case) in early_election_counterexamples() {
-        if let (_, Err(e)) = run_full_restart(&case) {
-            failed.push(format!("{label}: {e}"));
+    for concurrent in [false, true] {
+        for (label, case) in early_election_counterexamples() {
+            if let (_, Err(e)) = run_full_restart(&case, concurrent) {
+                failed.push(format!("{label} (concurrent monitors: {concurrent}): {e}"));
+            }
         }
-    }
-    for (label, case) in early_election_cold_counterexamples() {
-        if let (_, _, Err(e)) = run_cold_start(&case) {
-            failed.push(format!("{label}: {e}"));
+        for (label, case) in early_election_cold_counterexamples() {
+            if let (_, _, Err(e)) = run_cold_start(&case, concurrent) {
+                failed.push(format!("{label} (concurrent monitors: {concurrent}): {e}"));
+            }
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
@@ -1023,13 +1030,18 @@ fn early_election_never_promotes_a_node_behind() {
         ..ProptestConfig::default()
     });
     let early = RefCell::new((0u32, 0u32, 0u32));
+    // Each case twice: the nodes' monitors one after another, then at the
+    // same moment (`SimConfig::concurrent_monitors`).
     let result = runner.run(&strategy, |case| {
-        let ((decided_early, promoted), result) = run_full_restart(&case);
-        let mut e = early.borrow_mut();
-        e.0 += 1;
-        e.1 += u32::from(decided_early);
-        e.2 += u32::from(promoted);
-        result
+        for concurrent in [false, true] {
+            let ((decided_early, promoted), result) = run_full_restart(&case, concurrent);
+            let mut e = early.borrow_mut();
+            e.0 += 1;
+            e.1 += u32::from(decided_early);
+            e.2 += u32::from(promoted);
+            result?;
+        }
+        Ok(())
     });
     let (total, decided, promoted) = *early.borrow();
     eprintln!(
@@ -1054,13 +1066,14 @@ type ColdCase = (usize, bool, Vec<u64>, Backlog);
 /// decision, whether an election decided on marks that came while it
 /// waited for them, and the first early winner behind another node's true
 /// WAL.
-fn run_cold_start(case: &ColdCase) -> (bool, bool, Result<(), TestCaseError>) {
+fn run_cold_start(case: &ColdCase, concurrent: bool) -> (bool, bool, Result<(), TestCaseError>) {
     use pgsql_ra_core::memory::{INITIAL_LSN, WAL_PER_WRITE};
     let (nodes, sync, extra, backlog) = case;
     let mut sim = build(*nodes, *sync, MonitorRoles::Seed, "none");
-    // Issue 16: the nodes' monitors run at the same moment, as on a real
-    // cold start (the election then waits for the others' marks).
-    sim.config.concurrent_monitors = true;
+    // Issue 16: with `concurrent`, the nodes' monitors of a step run at the
+    // same moment, as on a real cold start (the election then waits for
+    // the others' marks); without, one after another.
+    sim.config.concurrent_monitors = concurrent;
     let names = sim.node_names();
     for (n, w) in names.iter().zip(extra.iter()) {
         let lsn = pgsql_ra_core::Lsn(INITIAL_LSN.0 + w * WAL_PER_WRITE);
@@ -1139,13 +1152,19 @@ fn early_election_cold_start_never_promotes_a_node_behind() {
         ..ProptestConfig::default()
     });
     let counts = RefCell::new((0u32, 0u32, 0u32));
+    // Each case twice: the nodes' monitors one after another, then at the
+    // same moment (`SimConfig::concurrent_monitors`); the wait is counted
+    // in the second.
     let result = runner.run(&strategy, |case| {
-        let (early, waited, result) = run_cold_start(&case);
-        let mut c = counts.borrow_mut();
-        c.0 += 1;
-        c.1 += u32::from(early);
-        c.2 += u32::from(waited);
-        result
+        for concurrent in [false, true] {
+            let (early, waited, result) = run_cold_start(&case, concurrent);
+            let mut c = counts.borrow_mut();
+            c.0 += u32::from(concurrent);
+            c.1 += u32::from(early && concurrent);
+            c.2 += u32::from(waited);
+            result?;
+        }
+        Ok(())
     });
     let (total, early, waited) = *counts.borrow();
     eprintln!(

@@ -14,7 +14,9 @@
 
 use std::time::Duration;
 
-use pgsql_ra_core::ports::{Cluster, ClusterError, FailureRecord, Lifetime, NodeState};
+use pgsql_ra_core::ports::{
+    Cluster, ClusterError, FailureRecord, Lifetime, NodeState, REFRESH_LIMIT,
+};
 
 use pgsql_ra_core::ports::{Log, LogLevel};
 
@@ -131,10 +133,6 @@ fn is_absent(done: &Finished) -> bool {
 pub fn library_slice(total: Duration) -> Duration {
     (total / 5).max(Duration::from_secs(1)).min(total / 2)
 }
-
-/// The limit of one read again ([`Cluster::refresh`]): an election
-/// monitor waits at most 1 s for the other nodes' marks (issue 16).
-pub const REFRESH_LIMIT: Duration = Duration::from_secs(1);
 
 /// The Pacemaker-backed cluster port.
 pub struct CrmCluster {
@@ -427,7 +425,9 @@ impl Cluster for CrmCluster {
     /// action a full limit each).
     fn refresh(&mut self) -> Result<(), ClusterError> {
         if self.snapshot.is_none() {
-            // Nothing read yet: the next read is the invocation's first.
+            // Nothing read yet: a read started ahead is as old as the
+            // invocation, so it is dropped and the next read starts anew.
+            self.pending = None;
             return Ok(());
         }
         let limit = REFRESH_LIMIT.min(self.tools.timeout);

@@ -19,7 +19,7 @@ use super::elect::{finality, own_standing, read_round, OwnInputs};
 use super::Ctx;
 use crate::election::{awaits_marks, decide_with_finality, Decision, Round, Verdict};
 use crate::lsn::Lsn;
-use crate::ports::{InstanceState, LogLevel};
+use crate::ports::{InstanceState, LogLevel, REFRESH_LIMIT};
 
 /// The longest wait (monitors of a 2 s interval or more).
 pub const MARK_WAIT_MAX: Duration = Duration::from_secs(1);
@@ -29,7 +29,8 @@ pub const MARK_POLL: Duration = Duration::from_millis(100);
 
 /// How long an election monitor waits for the other nodes' marks: half its
 /// interval (`interval_ms`, Pacemaker's `CRM_meta_interval` in
-/// milliseconds), at most [`MARK_WAIT_MAX`]; none for a probe (0). A node
+/// milliseconds), at most [`MARK_WAIT_MAX`]; none for a probe (0). The
+/// last read again may end up to [`REFRESH_LIMIT`] later. A node
 /// waits once per mark it publishes (the first monitor that publishes it),
 /// so a node whose peers never become final pays this once, not every
 /// round.
@@ -80,8 +81,15 @@ pub(super) fn await_marks(
     let standing = own_standing(ctx);
     let started = ctx.world.clock.now();
     loop {
-        let spent = ctx.world.clock.now().saturating_sub(started);
-        if spent >= wait || !ctx.pause(MARK_POLL.min(wait - spent)) {
+        let now = ctx.world.clock.now();
+        let spent = now.saturating_sub(started);
+        // A read again may take REFRESH_LIMIT: it starts only with that
+        // much of the operation's budget left (the writes that follow have
+        // the budget's reserve).
+        if spent >= wait
+            || ctx.budget.remaining(now) < REFRESH_LIMIT + MARK_POLL
+            || !ctx.pause(MARK_POLL.min(wait - spent))
+        {
             return None;
         }
         if let Err(e) = ctx.world.cluster.refresh() {

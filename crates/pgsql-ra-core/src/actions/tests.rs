@@ -4364,3 +4364,24 @@ fn a_disconnect_recorded_for_this_node_while_it_waits_is_not_overridden() {
     );
     assert!(log.contains("standing in the election changed"), "{log}");
 }
+
+/// Review of the read-again: a read again (up to `REFRESH_LIMIT`) starts
+/// only with that much of the operation's budget left.
+#[test]
+fn the_wait_ends_before_a_read_again_could_pass_the_deadline() {
+    let mut lab = cold_pair();
+    let seen = node2_publishes_at(&mut lab, 2, None);
+    let clock = lab.clock.clone();
+    let inner = lab.on_refresh.take().expect("hook");
+    lab.on_refresh = Some(std::rc::Rc::new(std::cell::RefCell::new(move |n: u32| {
+        (inner.borrow_mut())(n);
+        if n == 1 {
+            // The first read again took long: 54 s of the 60 s timeout
+            // (deadline at 55 s, 5 s in reserve) are gone.
+            clock.advance(Duration::from_secs(54));
+        }
+    })));
+    assert_eq!(code(&lab.run("node1", Action::Monitor)), 0);
+    assert_eq!(seen.get(), 1, "no second read with less than 1.1 s left");
+    assert_undecided(&lab);
+}

@@ -85,6 +85,11 @@ impl FailureRecord {
     }
 }
 
+/// The longest a [`Cluster::refresh`] may take (issue 16: an election
+/// monitor waits at most 1 s for the other nodes' marks, and checks that
+/// its operation has this much time left before it reads again).
+pub const REFRESH_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A failed cluster call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -122,14 +127,15 @@ pub trait Cluster {
         name: &str,
         lifetime: Lifetime,
     ) -> Result<(), ClusterError>;
-    /// Forgets what was cached of the cluster state, so that the next read
-    /// asks Pacemaker again; this invocation's own writes still read back
-    /// as written (issue 16: an election monitor re-reads the finality
-    /// marks other nodes publish while it runs). An implementation whose
-    /// reads are always fresh does nothing (the default).
+    /// Reads the cluster state again, within [`REFRESH_LIMIT`], so that
+    /// later reads see what other nodes wrote since; this invocation's own
+    /// writes still read back as written (issue 16: an election monitor
+    /// re-reads the round while the other nodes' monitors publish their
+    /// marks). An implementation whose reads are always fresh does nothing
+    /// (the default).
     ///
     /// # Errors
-    /// The cache could not be dropped (none of the implementations here).
+    /// The state could not be read again; the earlier read then stays.
     fn refresh(&mut self) -> Result<(), ClusterError> {
         Ok(())
     }

@@ -13,7 +13,9 @@ mod server;
 mod system;
 
 pub use clock::Clock;
-pub use cluster::{Cluster, ClusterError, FailureRecord, InstanceState, Lifetime, NodeState};
+pub use cluster::{
+    Cluster, ClusterError, FailureRecord, InstanceState, Lifetime, NodeState, REFRESH_LIMIT,
+};
 pub use data_dir::{
     holds, run_holding, segment_runs, ArchiveAnswer, CloneOutcome, ControlData, DataDir,
     DbClusterState, PrimaryFacts, PrimaryWal, RewindOutcome, RewindRoleError, RewindRoleFacts,
