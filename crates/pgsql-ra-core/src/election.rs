@@ -394,6 +394,14 @@ pub enum Verdict {
     Yield,
 }
 
+impl Verdict {
+    /// True when the round concluded (winner, loser or yield): the count
+    /// has nothing more to wait for.
+    pub fn is_decided(self) -> bool {
+        matches!(self, Verdict::Winner | Verdict::Loser | Verdict::Yield)
+    }
+}
+
 /// How the note files change after a round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum NotesChange {
@@ -650,12 +658,7 @@ pub fn decide_with_finality(
     finality: Option<&Finality>,
 ) -> Decision {
     let counted = decide_checked(round, unreadable);
-    if !unreadable.is_empty()
-        || matches!(
-            counted.verdict,
-            Verdict::Winner | Verdict::Loser | Verdict::Yield
-        )
-    {
+    if !unreadable.is_empty() || counted.verdict.is_decided() {
         return counted;
     }
     let Some(proof) = finality.and_then(|f| proven_final(round, f).ok()) else {
@@ -668,7 +671,7 @@ pub fn decide_with_finality(
         ..round.clone()
     };
     let mut d = decide_checked(&early, unreadable);
-    if !matches!(d.verdict, Verdict::Winner | Verdict::Loser | Verdict::Yield) {
+    if !d.verdict.is_decided() {
         // No decision even on final positions (diverged histories, a tie
         // of system identifiers): the count goes on as without the proof.
         return counted;

@@ -318,22 +318,18 @@ impl CrmCluster {
                 .pending
                 .as_ref()
                 .map_or_else(std::time::Instant::now, |p| p.started());
-            // A read again after [`Cluster::refresh`] takes the path that
-            // answered the first time.
-            let from_library = match (self.read, self.used) {
-                (CibRead::Library, None | Some(CibRead::Library)) => {
-                    self.snapshot_from_library(library_slice(self.tools.timeout))
-                }
-                (CibRead::Library, Some(CibRead::CrmMon)) | (CibRead::CrmMon, _) => None,
+            let from_library = if self.library_path() {
+                self.snapshot_from_library(library_slice(self.tools.timeout))
+            } else {
+                None
             };
-            let (snap, used) = match from_library {
+            let (mut snap, used) = match from_library {
                 Some(snap) => (snap, CibRead::Library),
                 None => {
                     let rest = self.tools.timeout.saturating_sub(started.elapsed());
                     (self.snapshot_from_crm_mon(rest)?, CibRead::CrmMon)
                 }
             };
-            let mut snap = snap;
             self.lay_own_writes(&mut snap);
             self.snapshot = Some(snap);
             self.used = Some(used);
@@ -341,6 +337,14 @@ impl CrmCluster {
         self.snapshot
             .as_mut()
             .ok_or_else(|| ClusterError("no cluster snapshot".into()))
+    }
+
+    /// True when the cluster state is read through the library: chosen,
+    /// and not left for crm_mon by an earlier read of this invocation (a
+    /// read again after [`Cluster::refresh`] takes the path that answered
+    /// the first time).
+    fn library_path(&self) -> bool {
+        self.read == CibRead::Library && self.used != Some(CibRead::CrmMon)
     }
 
     /// Lays this invocation's own writes over `snap` (a read again may not
@@ -431,15 +435,12 @@ impl Cluster for CrmCluster {
             return Ok(());
         }
         let limit = REFRESH_LIMIT.min(self.tools.timeout);
-        let fresh = match (self.read, self.used) {
-            (CibRead::Library, None | Some(CibRead::Library)) => self
-                .snapshot_from_library(limit)
-                .ok_or_else(|| ClusterError("the cluster state could not be read again".into()))?,
-            (CibRead::Library, Some(CibRead::CrmMon)) | (CibRead::CrmMon, _) => {
-                self.snapshot_from_crm_mon(limit)?
-            }
+        let mut fresh = if self.library_path() {
+            self.snapshot_from_library(limit)
+                .ok_or_else(|| ClusterError("the cluster state could not be read again".into()))?
+        } else {
+            self.snapshot_from_crm_mon(limit)?
         };
-        let mut fresh = fresh;
         self.lay_own_writes(&mut fresh);
         self.snapshot = Some(fresh);
         Ok(())

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use super::elect::{finality, own_standing, read_round, OwnInputs};
 use super::Ctx;
-use crate::election::{awaits_marks, decide_with_finality, Decision, Round, Verdict};
+use crate::election::{awaits_marks, decide_with_finality, Decision, Round};
 use crate::lsn::Lsn;
 use crate::ports::{InstanceState, LogLevel, REFRESH_LIMIT};
 
@@ -36,10 +36,6 @@ pub const MARK_POLL: Duration = Duration::from_millis(100);
 /// round.
 pub fn mark_wait(interval_ms: u64) -> Duration {
     Duration::from_millis(interval_ms / 2).min(MARK_WAIT_MAX)
-}
-
-fn decided(d: &Decision) -> bool {
-    matches!(d.verdict, Verdict::Winner | Verdict::Loser | Verdict::Yield)
 }
 
 /// The node_list nodes whose locations and marks an election monitor may
@@ -122,7 +118,7 @@ pub(super) fn await_marks(
             }
         }
         let d = decide_with_finality(&round, &[], Some(&f));
-        if decided(&d) {
+        if d.verdict.is_decided() {
             let waited = ctx.world.clock.now().saturating_sub(started);
             ctx.log(
                 LogLevel::Info,

@@ -3,6 +3,7 @@
 
 use super::start::remove_notes;
 use super::Ctx;
+use crate::attrs::WriteResult;
 use crate::election::{
     awaits_marks, cluster_origin, completed_rounds, decide_with_finality, eligibility_of_attr,
     final_mark, handover_eligibility, lineage_eligibility, note_file_name, observed_final,
@@ -795,22 +796,15 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     }
     // Issue 16: the mark that this node's position cannot move, written
     // after the location it vouches for (removed before, above).
-    let mark_is_new = match mark {
-        Some(lsn) => {
-            let published = ctx
-                .world
-                .cluster
-                .get_attr(&local, &names.xlog_final, Lifetime::Reboot)
-                .ok()
-                .flatten();
-            published.as_deref() != Some(lsn.to_string().as_str())
-        }
-        None => false,
-    };
+    // Published for the first time (absent or another position before):
+    // the write was made, not skipped as unchanged.
+    let mut mark_is_new = false;
     if let Some(lsn) = mark {
-        ctx.attrs
+        let written = ctx
+            .attrs
             .set_own(ctx.world.cluster, &names.xlog_final, &lsn.to_string())
             .map_err(generic("Can't publish my final mark"))?;
+        mark_is_new = written == WriteResult::Written;
     }
     let own = OwnInputs {
         my_lsn,
@@ -832,7 +826,7 @@ pub fn have_master_right(ctx: &mut Ctx<'_, '_>) -> Result<bool, Outcome> {
     // the first monitor that publishes this mark waits a moment for them.
     if let Some(own_mark) = mark.filter(|_| mark_is_new) {
         if unreadable.is_empty()
-            && matches!(decision.verdict, Verdict::Waiting | Verdict::Restarted)
+            && !decision.verdict.is_decided()
             && awaits_marks(&round, &finality, &super::await_marks::running_nodes(ctx))
         {
             if let Some((r, d)) = super::await_marks::await_marks(ctx, &own, own_mark) {
