@@ -294,6 +294,15 @@ def cmd_mkmon(ra, nodes, role, runf, countf, execdf, opprefix, note=""):
                 d = json.loads(l)
                 by.setdefault(" ".join(os.path.basename(d["argv"][0]).split() + d["argv"][1:])[:80], []).append(d["wall_ms"])
         rec[key] = {k: summary(v) for k, v in by.items()}
+    # issue 16: the same monitors with the cluster state read another way (PGSQL_RA_CIB_READ)
+    paths = {}
+    for path in ("libcib", "crm_mon"):
+        pf = os.path.join(os.path.dirname(runf), "run-%s.jsonl" % path)
+        rs = [json.loads(l) for l in open(pf) if l.strip()] if os.path.exists(pf) else []
+        if rs:
+            paths[path] = {"wall": summary([r["wall_ms"] for r in rs]), "cpu": summary([r["cpu_ms"] for r in rs])}
+    if paths:
+        rec["cib_paths"] = paths
     if note:
         rec["note"] = note
     print(json.dumps(rec))
@@ -563,6 +572,11 @@ def cmd_report(results, metaf):
                       % (a, role, k, v["n"], v["median"], v["p95"]))
                 if r and r.get("samples"):
                     p("* %s %s: %d direct monitors, rc %s" % (a, role, r["samples"], r.get("rcs")))
+                for k, v in ((r or {}).get("cib_paths") or {}).items():
+                    p("* %s %s, the same monitors reading the cluster state %s (`PGSQL_RA_CIB_READ=%s`, %d runs): "
+                      "wall median %.1f ms (p95 %.1f), CPU median %.1f ms"
+                      % (a, role, "through libcib" if k == "libcib" else "with crm_mon", k,
+                         v["wall"]["n"], v["wall"]["median"], v["wall"]["p95"], v["cpu"]["median"]))
         p("")
 
     fo = [r for r in recs if r.get("kind") == "failover"]

@@ -177,15 +177,19 @@ measure_role() {   # measure_role DIR NODE ROLE INTERVAL
   mkdir -p "$d"; : > "$d/run.jsonl"
   log "$RA: $MONITORS direct monitors on $n ($role, $agent)"
   lab enter "$n" "$PY" "$TOOL" run "$env" "$agent" monitor "$MONITORS" 0.3 "$d/run.jsonl" || fail "$RA: direct monitors on $n failed"
-  if [ "$RA" = ours ]; then   # issue 16: the same monitors through crm_mon (PGSQL_RA_CIB_READ=crm_mon), A/B
-    $PY -c 'import json,sys; e=json.load(open(sys.argv[1])); e["PGSQL_RA_CIB_READ"]="crm_mon"; json.dump(e, open(sys.argv[2], "w"))' "$env" "$d/env-crm_mon.json"
-    lab enter "$n" "$PY" "$TOOL" run "$d/env-crm_mon.json" "$agent" monitor "$MONITORS" 0.3 "$d/run-crm_mon.jsonl" || fail "$RA: crm_mon-path monitors on $n failed"
-    log "$RA: $role monitor wall/cpu ms medians, libcib path vs crm_mon path: $($PY -c 'import json,sys
+  if [ "$RA" = ours ]; then   # issue 16: the same monitors through libcib and through crm_mon (PGSQL_RA_CIB_READ), A/B/C
+    local path
+    for path in libcib crm_mon; do
+      $PY -c 'import json,sys; e=json.load(open(sys.argv[1])); e["PGSQL_RA_CIB_READ"]=sys.argv[3]; json.dump(e, open(sys.argv[2], "w"))' "$env" "$d/env-$path.json" "$path"
+      lab enter "$n" "$PY" "$TOOL" run "$d/env-$path.json" "$agent" monitor "$MONITORS" 0.3 "$d/run-$path.jsonl" || fail "$RA: $path-path monitors on $n failed"
+    done
+    log "$RA: $role monitor wall/cpu ms medians, IPC path vs libcib path vs crm_mon path: $($PY -c 'import json,sys
 def m(p):
-    r=[json.loads(l) for l in open(p) if l.strip()]
+    try: r=[json.loads(l) for l in open(p) if l.strip()]
+    except OSError: r=[]
     w=sorted(x["wall_ms"] for x in r); c=sorted(x["cpu_ms"] for x in r)
     return "%.1f/%.1f" % (w[len(w)//2], c[len(c)//2]) if r else "-"
-print(m(sys.argv[1]), "vs", m(sys.argv[2]))' "$d/run.jsonl" "$d/run-crm_mon.jsonl" 2>/dev/null)"
+print(" vs ".join(m(a) for a in sys.argv[1:]))' "$d/run.jsonl" "$d/run-libcib.jsonl" "$d/run-crm_mon.jsonl" 2>/dev/null)"
   fi
   log "$RA: $STRACE_RUNS monitors under strace on $n"
   lab enter "$n" "$PY" "$TOOL" straceN "$env" "$agent" monitor "$STRACE_RUNS" "$d/strace" || fail "$RA: strace monitors on $n failed"

@@ -3,7 +3,7 @@
 set -euo pipefail
 # debhelper, lintian, xsltproc, git and man-db: the Debian package (scripts/build-deb.sh).
 # libssl-dev, pkg-config: TLS for the agent's connections (postgres-openssl).
-PKGS="libssl-dev pkg-config postgresql-15 postgresql-client-15 libxml2-utils resource-agents resource-agents-paf pacemaker pacemaker-cli-utils corosync crmsh pcs rsyslog tini strace procps psmisc iproute2 bc python3 debhelper lintian xsltproc git man-db"
+PKGS="libssl-dev pkg-config postgresql-15 postgresql-client-15 libxml2-utils resource-agents resource-agents-paf pacemaker pacemaker-cli-utils corosync crmsh pcs rsyslog tini strace procps psmisc iproute2 bc python3 debhelper lintian xsltproc git man-db bzip2"
 if ! dpkg -s $PKGS >/dev/null 2>&1; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $PKGS

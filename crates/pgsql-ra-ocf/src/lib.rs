@@ -9,6 +9,7 @@ pub mod budget;
 pub mod bytes_path;
 pub mod cib;
 pub mod cib_failures;
+pub mod cib_ipc;
 pub mod cib_status;
 pub mod clock;
 pub mod command;

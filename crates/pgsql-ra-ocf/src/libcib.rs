@@ -15,6 +15,14 @@
 //! Every session runs on one worker thread ([`start_query`]) that the
 //! caller waits for at most the given time: a stalled CIB manager cannot
 //! hang the agent (the thread is abandoned, the process exits soon after).
+//!
+//! The same thread first tries the CIB manager's IPC channel without these
+//! libraries ([`crate::cib_ipc`], through libqb alone) when asked to
+//! ([`Path::Ipc`]): that reply is the same CIB for a sixth of the loading
+//! cost. When that path is unavailable (no libqb, another protocol, a
+//! file, shadow or remote CIB) libcib reads as before; when it fails (no
+//! CIB manager, a peer that is not Pacemaker's, a refused query) the read
+//! fails and the caller runs `crm_mon`.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::mpsc;
@@ -73,6 +81,28 @@ type DumpXml = unsafe extern "C" fn(*mut c_void) -> *mut c_char;
 type FreeXml = unsafe extern "C" fn(*mut c_void);
 type XmlInit = unsafe extern "C" fn();
 
+/// The in-process paths a read may take, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The CIB manager's IPC channel through libqb ([`crate::cib_ipc`]),
+    /// then libcib when that path is unavailable.
+    Ipc,
+    /// libcib only.
+    Libcib,
+}
+
+/// A CIB read in process: its text, the path that answered and, when the
+/// IPC path was tried and left for libcib, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The `<cib>` element.
+    pub xml: String,
+    /// [`Path::Ipc`] or [`Path::Libcib`]: which one answered.
+    pub via: Path,
+    /// Why the IPC path was left for libcib.
+    pub ipc_declined: Option<String>,
+}
+
 /// Why the in-process read did not give a CIB.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LibCibError {
@@ -93,7 +123,7 @@ pub enum LibCibError {
 /// be loaded; [`LibCibError::Failed`] when signon or the query fails, the
 /// result cannot be serialized, or `timeout` passes.
 pub fn query_cib(timeout: Duration) -> Result<String, LibCibError> {
-    query_cib_from(LIBCIB, LIBCRMCOMMON, timeout)
+    query_cib_from(LIBCIB, LIBCRMCOMMON, Path::Libcib, timeout).map(|a| a.xml)
 }
 
 /// [`query_cib`] with other sonames (tests: a missing library must give
@@ -104,15 +134,16 @@ pub fn query_cib(timeout: Duration) -> Result<String, LibCibError> {
 pub fn query_cib_from(
     libcib: &str,
     libcrmcommon: &str,
+    path: Path,
     timeout: Duration,
-) -> Result<String, LibCibError> {
-    start_query(libcib, libcrmcommon, timeout)?.wait()
+) -> Result<Answer, LibCibError> {
+    start_query(libcib, libcrmcommon, path, timeout)?.wait()
 }
 
 /// A CIB query running on the libcib thread ([`start_query`]).
 #[derive(Debug)]
 pub struct PendingQuery {
-    rx: mpsc::Receiver<Result<String, LibCibError>>,
+    rx: mpsc::Receiver<Result<Answer, LibCibError>>,
     started: Instant,
     timeout: Duration,
 }
@@ -121,8 +152,9 @@ pub struct PendingQuery {
 struct Job {
     libcib: String,
     libcrmcommon: String,
-    call_timeout_s: c_int,
-    reply: mpsc::Sender<Result<String, LibCibError>>,
+    path: Path,
+    timeout: Duration,
+    reply: mpsc::Sender<Result<Answer, LibCibError>>,
 }
 
 /// The process's one libcib thread, started by the first query: every
@@ -140,15 +172,43 @@ fn worker() -> Option<&'static mpsc::Sender<Job>> {
                 .name("libcib".into())
                 .spawn(move || {
                     for job in rx {
-                        let answer =
-                            query_blocking(&job.libcib, &job.libcrmcommon, job.call_timeout_s);
-                        let _ = job.reply.send(answer);
+                        let _ = job.reply.send(run(&job));
                     }
                 })
                 .ok()
                 .map(|_| tx)
         })
         .as_ref()
+}
+
+/// One read: the IPC path first when the job asks for it and libcib
+/// would use the native channel, then libcib when the IPC path is
+/// unavailable.
+fn run(job: &Job) -> Result<Answer, LibCibError> {
+    let mut ipc_declined = None;
+    if job.path == Path::Ipc {
+        let skip = crate::cib_ipc::native_channel(|k| std::env::var_os(k));
+        match skip {
+            Some(why) => ipc_declined = Some(why),
+            None => match crate::cib_ipc::query(job.timeout) {
+                Ok(xml) => {
+                    return Ok(Answer {
+                        xml,
+                        via: Path::Ipc,
+                        ipc_declined: None,
+                    })
+                }
+                Err(LibCibError::Unavailable(why)) => ipc_declined = Some(why),
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    let call_timeout_s = c_int::try_from(job.timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
+    query_blocking(&job.libcib, &job.libcrmcommon, call_timeout_s).map(|xml| Answer {
+        xml,
+        via: Path::Libcib,
+        ipc_declined,
+    })
 }
 
 /// Starts [`query_cib_from`] on the process's libcib thread and returns at
@@ -162,14 +222,15 @@ fn worker() -> Option<&'static mpsc::Sender<Job>> {
 pub fn start_query(
     libcib: &str,
     libcrmcommon: &str,
+    path: Path,
     timeout: Duration,
 ) -> Result<PendingQuery, LibCibError> {
     let (reply, rx) = mpsc::channel();
-    let call_timeout_s = c_int::try_from(timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
     let job = Job {
         libcib: libcib.to_string(),
         libcrmcommon: libcrmcommon.to_string(),
-        call_timeout_s,
+        path,
+        timeout,
         reply,
     };
     worker()
@@ -194,7 +255,7 @@ impl PendingQuery {
     ///
     /// # Errors
     /// As [`query_cib`].
-    pub fn wait(self) -> Result<String, LibCibError> {
+    pub fn wait(self) -> Result<Answer, LibCibError> {
         let left = self.timeout.saturating_sub(self.started.elapsed());
         self.rx.recv_timeout(left).map_err(|_| {
             LibCibError::Failed(format!(
@@ -311,11 +372,21 @@ mod tests {
     /// answer is `Unavailable`, for the caller to fall back to crm_mon.
     #[test]
     fn a_missing_library_is_unavailable_not_a_crash() {
-        let e = query_cib_from("libcib.so.0-missing", LIBCRMCOMMON, Duration::from_secs(5))
-            .expect_err("no such library");
+        let e = query_cib_from(
+            "libcib.so.0-missing",
+            LIBCRMCOMMON,
+            Path::Libcib,
+            Duration::from_secs(5),
+        )
+        .expect_err("no such library");
         assert!(matches!(e, LibCibError::Unavailable(_)), "{e}");
-        let e = query_cib_from(LIBCIB, "libcrmcommon.so.0-missing", Duration::from_secs(5))
-            .expect_err("no such library");
+        let e = query_cib_from(
+            LIBCIB,
+            "libcrmcommon.so.0-missing",
+            Path::Libcib,
+            Duration::from_secs(5),
+        )
+        .expect_err("no such library");
         assert!(matches!(e, LibCibError::Unavailable(_)), "{e}");
     }
 

@@ -1,7 +1,8 @@
 //! The [`Cluster`] port over Pacemaker. The cluster state is read once per
-//! invocation and cached: in process through libcib when Pacemaker's client
-//! library is there ([`crate::libcib`], the whole CIB, turned into crm_mon's
-//! view by [`crate::cib_status`]; issue 16), else with
+//! invocation and cached: in process, over the CIB manager's IPC channel
+//! through libqb ([`crate::cib_ipc`]) or else through Pacemaker's client
+//! library ([`crate::libcib`]), the whole CIB turned into crm_mon's view by
+//! [`crate::cib_status`] (issue 16); else with
 //! `crm_mon -1 --output-as=xml -A`. Reads come from the cache, writes go
 //! through `crm_attribute` (only when the value changes) and update the
 //! cache. A monitor in steady state therefore runs no program at all with
@@ -27,19 +28,33 @@ use crate::libcib;
 /// How the cluster state is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CibRead {
-    /// libcib in process, `crm_mon` when the library is missing or fails.
+    /// In process: the CIB manager's IPC channel, libcib when that path is
+    /// unavailable, `crm_mon` when both are or the read fails.
     Library,
+    /// libcib in process (the IPC channel is not tried), then `crm_mon`.
+    Libcib,
     /// Always `crm_mon` (the library is not tried).
     CrmMon,
 }
 
 impl CibRead {
-    /// `crm_mon` for the value `crm_mon` (case-insensitive), else the library
-    /// path: the value of `PGSQL_RA_CIB_READ` (see `wiring`).
+    /// `crm_mon` for the value `crm_mon`, [`CibRead::Libcib`] for `libcib`
+    /// (case-insensitive), else the in-process path: the value of
+    /// `PGSQL_RA_CIB_READ` (see `wiring`).
     pub fn from_setting(value: Option<&str>) -> CibRead {
-        match value {
-            Some(v) if v.trim().eq_ignore_ascii_case("crm_mon") => CibRead::CrmMon,
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("crm_mon") => CibRead::CrmMon,
+            Some(v) if v.eq_ignore_ascii_case("libcib") => CibRead::Libcib,
             _ => CibRead::Library,
+        }
+    }
+
+    /// The in-process path this setting starts with (`None`: crm_mon only).
+    fn in_process(self) -> Option<libcib::Path> {
+        match self {
+            CibRead::Library => Some(libcib::Path::Ipc),
+            CibRead::Libcib => Some(libcib::Path::Libcib),
+            CibRead::CrmMon => None,
         }
     }
 }
@@ -142,6 +157,7 @@ pub struct CrmCluster {
     read: CibRead,
     sonames: (String, String),
     used: Option<CibRead>,
+    via: Option<libcib::Path>,
     log: Option<Box<dyn Log>>,
     resource: Option<String>,
     pending: Option<libcib::PendingQuery>,
@@ -174,6 +190,7 @@ impl CrmCluster {
             read: CibRead::Library,
             sonames: (libcib::LIBCIB.into(), libcib::LIBCRMCOMMON.into()),
             used: None,
+            via: None,
             log: None,
             resource: None,
             pending: None,
@@ -196,9 +213,12 @@ impl CrmCluster {
 
     /// See [`CrmCluster::prefetch_if`].
     pub fn prefetch(mut self) -> CrmCluster {
-        if self.read == CibRead::Library && self.snapshot.is_none() && self.pending.is_none() {
+        let Some(path) = self.read.in_process() else {
+            return self;
+        };
+        if self.snapshot.is_none() && self.pending.is_none() {
             let limit = library_slice(self.tools.timeout);
-            self.pending = libcib::start_query(&self.sonames.0, &self.sonames.1, limit).ok();
+            self.pending = libcib::start_query(&self.sonames.0, &self.sonames.1, path, limit).ok();
         }
         self
     }
@@ -232,9 +252,15 @@ impl CrmCluster {
         self
     }
 
-    /// The path that gave the cached snapshot (`None` before the first read).
+    /// The path that gave the cached snapshot (`None` before the first
+    /// read): [`CibRead::Library`] for either in-process path.
     pub fn cib_read_used(&self) -> Option<CibRead> {
         self.used
+    }
+
+    /// Which in-process path gave the last snapshot read in process.
+    pub fn in_process_path(&self) -> Option<libcib::Path> {
+        self.via
     }
 
     fn debug(&mut self, message: &str) {
@@ -243,26 +269,37 @@ impl CrmCluster {
         }
     }
 
-    /// The snapshot through libcib within `limit`, `None` (after a debug
+    /// The snapshot read in process within `limit`, `None` (after a debug
     /// line) when that path is not available, fails, or declines the CIB.
     fn snapshot_from_library(&mut self, limit: Duration) -> Option<Snapshot> {
+        let path = self.read.in_process().unwrap_or(libcib::Path::Ipc);
         let (started, answer) = match self.pending.take() {
             Some(p) => (p.started(), p.wait()),
             None => (
                 std::time::Instant::now(),
-                libcib::query_cib_from(&self.sonames.0, &self.sonames.1, limit),
+                libcib::query_cib_from(&self.sonames.0, &self.sonames.1, path, limit),
             ),
         };
-        let parsed = answer
-            .map_err(|e| e.to_string())
-            .and_then(|xml| crate::cib_status::parse_clear(&xml).map_err(|e| e.to_string()));
+        let parsed = answer.map_err(|e| e.to_string()).and_then(|a| {
+            let snap = crate::cib_status::parse_clear(&a.xml).map_err(|e| e.to_string())?;
+            Ok((snap, a.via, a.ipc_declined))
+        });
         match parsed {
-            Ok(snap) => {
+            Ok((snap, via, ipc_declined)) => {
+                let through = match via {
+                    libcib::Path::Ipc => {
+                        format!("the CIB manager's IPC channel ({})", crate::cib_ipc::LIBQB)
+                    }
+                    libcib::Path::Libcib => self.sonames.0.clone(),
+                };
+                let declined = ipc_declined
+                    .map(|why| format!("; IPC channel not used: {why}"))
+                    .unwrap_or_default();
                 self.debug(&format!(
-                    "cluster state read in process through {} ({} ms)",
-                    self.sonames.0,
+                    "cluster state read in process through {through} ({} ms){declined}",
                     started.elapsed().as_millis()
                 ));
+                self.via = Some(via);
                 Some(snap)
             }
             Err(e) => {
@@ -344,7 +381,7 @@ impl CrmCluster {
     /// read again after [`Cluster::refresh`] takes the path that answered
     /// the first time).
     fn library_path(&self) -> bool {
-        self.read == CibRead::Library && self.used != Some(CibRead::CrmMon)
+        self.read != CibRead::CrmMon && self.used != Some(CibRead::CrmMon)
     }
 
     /// Lays this invocation's own writes over `snap` (a read again may not

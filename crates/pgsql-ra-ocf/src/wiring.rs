@@ -27,8 +27,10 @@ use crate::system::RealSystem;
 pub const ATTRD_DIR_VAR: &str = "PGSQL_RA_ATTRD_DIR";
 /// Environment variable naming the local node for the file-backed store.
 pub const NODE_VAR: &str = "PGSQL_RA_NODE";
-/// `crm_mon` makes the Pacemaker port read the cluster state with crm_mon
-/// only, never through libcib (for benchmarks and as an escape hatch).
+/// How the Pacemaker port reads the cluster state ([`CibRead::from_setting`]):
+/// unset, over the CIB manager's IPC channel, libcib when that path is
+/// unavailable, then crm_mon; `libcib`: libcib, then crm_mon; `crm_mon`:
+/// crm_mon only (for benchmarks and as escape hatches).
 pub const CIB_READ_VAR: &str = "PGSQL_RA_CIB_READ";
 /// The local node's name as Pacemaker passes it to every operation.
 pub const ON_NODE_VAR: &str = "OCF_RESKEY_CRM_meta_on_node";
