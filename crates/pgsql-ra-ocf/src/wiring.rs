@@ -130,17 +130,22 @@ impl RealWorld {
             pgdba.clone(),
             log.clone(),
         );
+        let mut db = PgDatabase::new(DbTarget::from_params(&agent.params), budget)
+            .with_password_file(passfile, pgdba.clone(), log.clone())
+            .with_tls(
+                crate::tls::TlsSettings::from_env(
+                    env.get("PGSSLMODE").map(String::as_str),
+                    env.get("PGSSLROOTCERT").map(String::as_str),
+                    pgdba.as_ref().map(|a| a.home.as_str()),
+                )
+                .map(|t| t.read_as(pgdba.clone())),
+            );
+        if prefetch {
+            // Before the cluster read's thread starts loading libraries.
+            db.prepare_runtime();
+        }
         RealWorld {
-            db: PgDatabase::new(DbTarget::from_params(&agent.params), budget)
-                .with_password_file(passfile, pgdba.clone(), log.clone())
-                .with_tls(
-                    crate::tls::TlsSettings::from_env(
-                        env.get("PGSSLMODE").map(String::as_str),
-                        env.get("PGSSLROOTCERT").map(String::as_str),
-                        pgdba.as_ref().map(|a| a.home.as_str()),
-                    )
-                    .map(|t| t.read_as(pgdba.clone())),
-                ),
+            db,
             server: PgCtl::new(&agent.params, budget.command).with_data_dir(data_dir),
             cluster: cluster_for(env, agent, &budget, &log, prefetch),
             fs: RealFs::new(&agent.params.pgdba),

@@ -152,6 +152,27 @@ fn primary_and_standby_through_pg_ctl_and_the_database_port() {
         .find(|r| r.application_name == "node2")
         .expect("row");
     assert_eq!(row.sync_state, "ASYNC");
+    // Issue 16: the rows are read from the functions pg_stat_replication is
+    // defined over; they are the view's.
+    let view = n1.psql(
+        "select application_name || '|' || upper(state) || '|' || upper(sync_state) \
+         from pg_stat_replication order by 1",
+    );
+    let mut ours: Vec<String> = db1
+        .replication_rows()
+        .expect("rows")
+        .iter()
+        .map(|r| format!("{}|{}|{}", r.application_name, r.state, r.sync_state))
+        .collect();
+    ours.sort();
+    assert_eq!(view.lines().map(str::to_string).collect::<Vec<_>>(), ours);
+    let lag_names: Vec<String> = db1
+        .replication_lag()
+        .expect("lag rows")
+        .into_iter()
+        .map(|r| r.application_name)
+        .collect();
+    assert_eq!(lag_names, vec!["node2".to_string()]);
     n1.psql("create table t(x int); insert into t values (1)");
     let target = db1.current_lsn().expect("lsn");
     assert!(wait_for(Duration::from_secs(20), || {
