@@ -24,15 +24,18 @@
 //! Pacemaker 2.1 (3.10 to 3.19). Anything else is
 //! [`LibCibError::Unavailable`]: the caller then reads through libcib,
 //! then `crm_mon`. Like Pacemaker's own clients, the peer must be root or
-//! `hacluster` (its uid, or its primary group), or the answer is refused:
-//! any local user can bind an abstract socket named `cib_ro` where no CIB
-//! manager runs.
+//! `hacluster` (its uid, or its primary group: members of `haclient` pass,
+//! as with Pacemaker): any local user can bind an abstract socket named
+//! `cib_ro` where no CIB manager runs. Unlike Pacemaker's clients (libcib,
+//! `crm_mon`), the check comes before libqb acts on the listener's answer
+//! (it opens and truncates files at paths the server names), and a refused
+//! listener is [`LibCibError::Impostor`]: no other client is pointed at it.
 //!
 //! Used only where libcib would use the same channel: not when `CIB_file`,
 //! `CIB_shadow` or `CIB_port` is set ([`native_channel`]).
 
 use std::ffi::{c_char, c_int, c_void};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::libcib::LibCibError;
 
@@ -232,15 +235,20 @@ pub fn authentic(uid: u32, gid: u32, daemon: Option<(u32, u32)>) -> bool {
     uid == 0 || daemon.is_some_and(|(du, dg)| uid == du || gid == dg)
 }
 
-type Connect = unsafe extern "C" fn(*const c_char, usize) -> *mut c_void;
+type ConnectAsync = unsafe extern "C" fn(*const c_char, usize, *mut c_int) -> *mut c_void;
+type ConnectContinue = unsafe extern "C" fn(*mut c_void) -> c_int;
 type Disconnect = unsafe extern "C" fn(*mut c_void);
-type AuthGet =
-    unsafe extern "C" fn(*mut c_void, *mut libc::pid_t, *mut libc::uid_t, *mut libc::gid_t) -> i32;
 type BufferSize = unsafe extern "C" fn(*mut c_void) -> i32;
 type Send = unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> isize;
 type Recv = unsafe extern "C" fn(*mut c_void, *mut c_void, usize, i32) -> isize;
 type Bz2Decompress =
     unsafe extern "C" fn(*mut c_char, *mut u32, *const c_char, u32, c_int, c_int) -> c_int;
+
+/// The largest reply accepted (decompressed text or receive buffer), so
+/// that a peer's sizes cannot make the agent allocate without bound: far
+/// above any CIB Pacemaker serves (its own IPC limit is the buffer size it
+/// negotiates; a CIB of 10 000 resources is a few MiB).
+pub const MAX_REPLY: usize = 256 * 1024 * 1024;
 
 fn unavailable(e: libloading::Error) -> LibCibError {
     LibCibError::Unavailable(e.to_string())
@@ -252,29 +260,92 @@ fn client_buffer() -> usize {
     std::env::var("PCMK_ipc_buffer")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
-        .map_or(CLIENT_BUFFER, |v| v.max(CLIENT_BUFFER))
+        .map_or(CLIENT_BUFFER, |v| v.clamp(CLIENT_BUFFER, MAX_REPLY))
 }
 
-/// Queries the whole CIB over `cib_ro`, blocking; the reply is awaited at
-/// most `timeout` (connecting has no limit of its own: the caller runs
-/// this on a thread it waits for a bounded time, [`crate::libcib`]).
+/// Milliseconds left until `deadline`, at least 1 while some remain, 0
+/// once it has passed.
+fn ms_left(deadline: Instant) -> i32 {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return 0;
+    }
+    i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1)
+}
+
+/// The credentials of the process that made the listening socket at the
+/// other end of `fd` (`SO_PEERCRED`: set by the kernel at `connect()`,
+/// nothing the peer sends).
+fn peer_credentials(fd: c_int) -> std::io::Result<libc::ucred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is valid for `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::addr_of_mut!(cred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if len as usize != std::mem::size_of::<libc::ucred>() {
+        return Err(std::io::Error::other("short SO_PEERCRED answer"));
+    }
+    Ok(cred)
+}
+
+/// Whether `fd` has something to read within `ms` milliseconds.
+fn readable(fd: c_int, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        return n > 0 && p.revents & libc::POLLIN != 0;
+    }
+}
+
+/// Queries the whole CIB over `cib_ro`, blocking until `deadline` at the
+/// latest (connecting included).
+///
+/// The peer is checked before libqb acts on anything it sends: libqb's
+/// connection (`qb_ipcc_connect`) opens, truncates and maps shared-memory
+/// files at paths the server names, as root here, so the listener's
+/// credentials (`SO_PEERCRED`) are read after the socket's `connect()` and
+/// before `qb_ipcc_connect_continue` (attack on issue 16's IPC read: a
+/// `cib_ro` bound by `nobody` made the root agent truncate a root-owned
+/// file through a symlink when the check came after the connection).
 ///
 /// # Errors
 /// [`LibCibError::Unavailable`] when libqb is missing or the manager
-/// speaks another protocol (see the module); [`LibCibError::Failed`] when
-/// no manager answers, the peer is not Pacemaker's, the query fails or
-/// `timeout` passes.
-pub fn query(timeout: Duration) -> Result<String, LibCibError> {
+/// speaks another protocol (see the module); [`LibCibError::Impostor`]
+/// when the listener is not Pacemaker's; [`LibCibError::Failed`] when no
+/// manager answers, the query fails or `deadline` passes.
+pub fn query(deadline: Instant) -> Result<String, LibCibError> {
     // SAFETY: libqb's initialisers are the ones every Pacemaker client runs.
     let qb = unsafe { libloading::Library::new(LIBQB) }.map_err(unavailable)?;
     // SAFETY: the C signatures of libqb 2.0's qb/qbipcc.h.
-    let (connect, disconnect, auth_get, buffer_size, send, recv) = unsafe {
+    let fns = unsafe {
         (
-            *qb.get::<Connect>(b"qb_ipcc_connect\0")
+            *qb.get::<ConnectAsync>(b"qb_ipcc_connect_async\0")
+                .map_err(unavailable)?,
+            *qb.get::<ConnectContinue>(b"qb_ipcc_connect_continue\0")
                 .map_err(unavailable)?,
             *qb.get::<Disconnect>(b"qb_ipcc_disconnect\0")
-                .map_err(unavailable)?,
-            *qb.get::<AuthGet>(b"qb_ipcc_auth_get\0")
                 .map_err(unavailable)?,
             *qb.get::<BufferSize>(b"qb_ipcc_get_buffer_size\0")
                 .map_err(unavailable)?,
@@ -282,66 +353,124 @@ pub fn query(timeout: Duration) -> Result<String, LibCibError> {
             *qb.get::<Recv>(b"qb_ipcc_recv\0").map_err(unavailable)?,
         )
     };
-    // SAFETY: a NUL-terminated name; NULL (errno set) when nobody listens.
-    let conn = unsafe { connect(CHANNEL.as_ptr().cast(), client_buffer()) };
-    if conn.is_null() {
-        let e = std::io::Error::last_os_error();
-        std::mem::forget(qb);
-        return Err(LibCibError::Failed(format!(
-            "no CIB manager on cib_ro: {e}"
-        )));
-    }
-    // SAFETY: `conn` is a live connection until the disconnect below.
-    let result = unsafe { exchange(conn, timeout, auth_get, buffer_size, send, recv) };
-    // SAFETY: `conn` came from qb_ipcc_connect and is disconnected once.
-    unsafe { disconnect(conn) };
     // Stays loaded until exit, like libcib's libraries (one read or two
     // per invocation).
     std::mem::forget(qb);
-    let reply = result?;
+    let (connect_async, connect_continue, disconnect, buffer_size, send, recv) = fns;
+    let daemon = crate::users::by_name(DAEMON_USER).map(|a| (a.uid, a.gid));
+    // SAFETY: the connection is made, checked, and disconnected once.
+    let reply = unsafe {
+        let conn = connect(
+            connect_async,
+            connect_continue,
+            disconnect,
+            daemon,
+            deadline,
+        )?;
+        let result = exchange(conn, deadline, buffer_size, send, recv);
+        disconnect(conn);
+        result?
+    };
     cib_of_reply(&reply)
 }
 
-/// Checks the peer, sends the query and returns the reply's XML text.
+/// Connects to `cib_ro` in two steps, refusing a listener that is not
+/// Pacemaker's ([`authentic`], with `daemon` = hacluster's uid and gid)
+/// between them, and waiting for the authentication answer until
+/// `deadline` at most.
 ///
 /// # Safety
-/// `conn` must be a live libqb client connection.
-unsafe fn exchange(
+/// The functions must be libqb's (or behave as them).
+unsafe fn connect(
+    connect_async: ConnectAsync,
+    connect_continue: ConnectContinue,
+    disconnect: Disconnect,
+    daemon: Option<(u32, u32)>,
+    deadline: Instant,
+) -> Result<*mut c_void, LibCibError> {
+    let mut fd: c_int = -1;
+    let conn = connect_async(CHANNEL.as_ptr().cast(), client_buffer(), &mut fd);
+    if conn.is_null() {
+        return Err(LibCibError::Failed(format!(
+            "no CIB manager on cib_ro: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // Before continuing, the half-made connection is dropped by freeing it
+    // (`qb_ipcc_disconnect` frees without closing the socket: no transport
+    // is set up yet) and closing the socket.
+    let abandon = |e: LibCibError| {
+        disconnect(conn);
+        libc::close(fd);
+        Err(e)
+    };
+    match peer_credentials(fd) {
+        Err(e) => {
+            return abandon(LibCibError::Impostor(format!(
+                "cannot tell who serves cib_ro (SO_PEERCRED): {e}"
+            )))
+        }
+        Ok(c) if !authentic(c.uid, c.gid, daemon) => {
+            return abandon(LibCibError::Impostor(format!(
+                "cib_ro is served by process {} with uid {} and gid {}, neither root nor \
+                 {DAEMON_USER}: not connected",
+                c.pid, c.uid, c.gid
+            )))
+        }
+        Ok(_) => {}
+    }
+    if !readable(fd, ms_left(deadline)) {
+        return abandon(LibCibError::Failed(
+            "the CIB manager did not answer the connection in time".into(),
+        ));
+    }
+    // On failure, qb_ipcc_connect_continue closes and frees the connection.
+    let rc = connect_continue(conn);
+    if rc != 0 {
+        return Err(LibCibError::Failed(format!(
+            "connecting to cib_ro: {}",
+            std::io::Error::from_raw_os_error(rc.checked_neg().unwrap_or(libc::EIO))
+        )));
+    }
+    Ok(conn)
+}
+
+/// Sends the query and returns the reply's XML text; a send the manager's
+/// flow control refuses (`-EAGAIN`) is retried until `deadline`, as
+/// Pacemaker's client does.
+///
+/// # Safety
+/// `conn` must be a live libqb client connection and the functions libqb's
+/// (or behave as them).
+pub unsafe fn exchange(
     conn: *mut c_void,
-    timeout: Duration,
-    auth_get: AuthGet,
+    deadline: Instant,
     buffer_size: BufferSize,
     send: Send,
     recv: Recv,
 ) -> Result<String, LibCibError> {
-    let (mut pid, mut uid, mut gid) = (0, 0, 0);
-    if auth_get(conn, &mut pid, &mut uid, &mut gid) != 0 {
-        return Err(LibCibError::Failed(
-            "cannot tell who serves cib_ro (qb_ipcc_auth_get)".into(),
-        ));
-    }
-    let daemon = crate::users::by_name(DAEMON_USER).map(|a| (a.uid, a.gid));
-    if !authentic(uid, gid, daemon) {
-        return Err(LibCibError::Failed(format!(
-            "cib_ro is served by process {pid} with uid {uid} and gid {gid}, \
-             neither root nor {DAEMON_USER}: not read"
-        )));
-    }
     let msg = request();
-    let sent = send(conn, msg.as_ptr().cast(), msg.len());
-    if sent < 0 {
-        return Err(LibCibError::Failed(format!(
-            "sending the query: {}",
-            std::io::Error::from_raw_os_error((-sent) as i32)
-        )));
+    loop {
+        let sent = send(conn, msg.as_ptr().cast(), msg.len());
+        if sent >= 0 {
+            break;
+        }
+        let e = std::io::Error::from_raw_os_error((-sent) as i32);
+        if sent != -(libc::EAGAIN as isize) || ms_left(deadline) == 0 {
+            return Err(LibCibError::Failed(format!("sending the query: {e}")));
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
     let size = usize::try_from(buffer_size(conn))
         .unwrap_or(0)
-        .max(client_buffer());
+        .clamp(client_buffer(), MAX_REPLY);
     let mut buf = vec![0u8; size];
-    let ms = i32::try_from(timeout.as_millis())
-        .unwrap_or(i32::MAX)
-        .max(1);
+    let ms = ms_left(deadline);
+    if ms == 0 {
+        return Err(LibCibError::Failed(
+            "no time left for the CIB manager's reply".into(),
+        ));
+    }
     let got = recv(conn, buf.as_mut_ptr().cast(), buf.len(), ms);
     if got < 0 {
         return Err(LibCibError::Failed(format!(
@@ -374,6 +503,11 @@ pub fn bunzip2(stream: &[u8], size: usize) -> Result<Vec<u8>, LibCibError> {
         *bz.get::<Bz2Decompress>(b"BZ2_bzBuffToBuffDecompress\0")
             .map_err(unavailable)?
     };
+    if size > MAX_REPLY {
+        return Err(LibCibError::Unavailable(format!(
+            "compressed reply of {size} bytes decompressed, above {MAX_REPLY}"
+        )));
+    }
     let mut out = vec![0u8; size.max(1)];
     let mut out_len = u32::try_from(out.len())
         .map_err(|_| LibCibError::Unavailable("compressed reply too large".into()))?;
@@ -538,6 +672,106 @@ mod tests {
                 matches!(cib_of_reply(&odd), Err(LibCibError::Unavailable(_))),
                 "{odd}"
             );
+        }
+    }
+
+    // The exchange over fake libqb functions (attack on issue 16's IPC
+    // read, finding 4: the reply's request id and flow control).
+    std::thread_local! {
+        static REPLY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        static SEND_REFUSALS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        static SENDS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        static RECV_ERROR: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    }
+
+    unsafe extern "C" fn fake_size(_: *mut c_void) -> i32 {
+        0
+    }
+
+    unsafe extern "C" fn fake_send(_: *mut c_void, _: *const c_void, n: usize) -> isize {
+        SENDS.with(|c| c.set(c.get() + 1));
+        let refusals = SEND_REFUSALS.with(std::cell::Cell::get);
+        if refusals > 0 {
+            SEND_REFUSALS.with(|c| c.set(refusals - 1));
+            return -(libc::EAGAIN as isize);
+        }
+        n as isize
+    }
+
+    unsafe extern "C" fn fake_recv(_: *mut c_void, buf: *mut c_void, len: usize, _: i32) -> isize {
+        let e = RECV_ERROR.with(std::cell::Cell::get);
+        if e != 0 {
+            return e;
+        }
+        REPLY.with(|r| {
+            let r = r.borrow();
+            let n = r.len().min(len);
+            std::ptr::copy_nonoverlapping(r.as_ptr(), buf.cast::<u8>(), n);
+            n as isize
+        })
+    }
+
+    fn exchange_with(
+        reply_id: i32,
+        refusals: u32,
+        recv_error: isize,
+    ) -> Result<String, LibCibError> {
+        let mut text = OK.as_bytes().to_vec();
+        text.push(0);
+        let n = text.len() as u32;
+        REPLY.with(|r| *r.borrow_mut() = reply_bytes(reply_id, 1, 0, &text, n, 0));
+        SEND_REFUSALS.with(|c| c.set(refusals));
+        SENDS.with(|c| c.set(0));
+        RECV_ERROR.with(|c| c.set(recv_error));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        // SAFETY: the fakes ignore the connection pointer.
+        unsafe {
+            exchange(
+                std::ptr::null_mut(),
+                deadline,
+                fake_size,
+                fake_send,
+                fake_recv,
+            )
+        }
+    }
+
+    #[test]
+    fn the_reply_to_the_query_is_read() {
+        assert_eq!(
+            exchange_with(REQUEST_ID, 0, 0).expect("reply").trim_end(),
+            OK
+        );
+        assert_eq!(SENDS.with(std::cell::Cell::get), 1);
+    }
+
+    #[test]
+    fn a_reply_to_another_request_is_not_read() {
+        match exchange_with(7, 0, 0) {
+            Err(LibCibError::Unavailable(why)) => assert!(why.contains("request 7"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_send_refused_by_flow_control_is_retried() {
+        assert!(exchange_with(REQUEST_ID, 2, 0).is_ok());
+        assert_eq!(SENDS.with(std::cell::Cell::get), 3);
+    }
+
+    #[test]
+    fn a_receive_error_fails_the_read() {
+        match exchange_with(REQUEST_ID, 0, -(libc::ETIMEDOUT as isize)) {
+            Err(LibCibError::Failed(why)) => assert!(why.contains("no reply"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_peer_cannot_make_the_agent_allocate_without_bound() {
+        match bunzip2(b"BZh9", MAX_REPLY + 1) {
+            Err(LibCibError::Unavailable(why)) => assert!(why.contains("above"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 

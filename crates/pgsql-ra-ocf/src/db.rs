@@ -25,6 +25,7 @@ use pgsql_ra_core::{Lsn, Params};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, Row};
 
 use crate::budget::Budget;
@@ -641,13 +642,17 @@ impl PgDatabase {
         arg: Option<String>,
     ) -> Result<Vec<Row>, DbError> {
         self.with_session(admin, move |client| async move {
-            // Without an argument, one round trip (Parse, Bind, Describe,
-            // Execute, Sync of the unnamed statement) instead of two (a
-            // named statement prepared, then executed): issue 16, the
-            // monitor's seven queries. With one, the server infers its
-            // type (`name` or `text`) as before.
+            // One round trip (Parse, Bind, Describe, Execute, Sync of the
+            // unnamed statement) instead of two or three (a named
+            // statement prepared, executed, closed): issue 16, the
+            // monitor's statements. The argument is sent as `text`; where
+            // a statement wants `name` (slot names), text to name is an
+            // implicit cast (`pg_cast`), and `name = text` compares as text.
             let result = match &arg {
-                Some(a) => client.query(sql, &[a]).await,
+                Some(a) => {
+                    let text: &(dyn ToSql + Sync) = a;
+                    client.query_typed(sql, &[(text, Type::TEXT)]).await
+                }
                 None => client.query_typed(sql, &[]).await,
             };
             (client, result)
@@ -910,11 +915,16 @@ impl Database for PgDatabase {
     fn terminate_walsenders(&mut self, application_name: &str) -> Result<u32, DbError> {
         // Looked for on the monitoring session (application_name is visible
         // to any role), so that the usual case opens no second session.
-        let rows = self.query(
-            false,
-            "select count(*)::text from pg_stat_replication where application_name = $1",
-            Some(application_name.to_string()),
-        )?;
+        let sql = if self.version()? >= 100_000 {
+            concat!(
+                "select count(*)::text from ",
+                wal_senders!(),
+                " where a.application_name = $1"
+            )
+        } else {
+            "select count(*)::text from pg_stat_replication where application_name = $1"
+        };
+        let rows = self.query(false, sql, Some(application_name.to_string()))?;
         let found = rows
             .first()
             .map(|row| text_col(row, 0))

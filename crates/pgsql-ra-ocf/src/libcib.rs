@@ -113,6 +113,12 @@ pub enum LibCibError {
     /// return code) or timed out.
     #[error("in-process CIB query failed: {0}")]
     Failed(String),
+    /// The CIB manager's channel is served by a process that is not
+    /// Pacemaker's (neither root nor hacluster): nothing is read, and no
+    /// other client is pointed at it (crm_mon would connect to the same
+    /// listener before checking it, as libqb's clients do).
+    #[error("cluster state not read: {0}")]
+    Impostor(String),
 }
 
 /// Queries the whole CIB through libcib, waiting at most `timeout` (also
@@ -153,7 +159,9 @@ struct Job {
     libcib: String,
     libcrmcommon: String,
     path: Path,
-    timeout: Duration,
+    /// The waiter gives up at `deadline` ([`PendingQuery::wait`]): the
+    /// worker does not run past it either.
+    deadline: Instant,
     reply: mpsc::Sender<Result<Answer, LibCibError>>,
 }
 
@@ -190,7 +198,7 @@ fn run(job: &Job) -> Result<Answer, LibCibError> {
         let skip = crate::cib_ipc::native_channel(|k| std::env::var_os(k));
         match skip {
             Some(why) => ipc_declined = Some(why),
-            None => match crate::cib_ipc::query(job.timeout) {
+            None => match crate::cib_ipc::query(job.deadline) {
                 Ok(xml) => {
                     return Ok(Answer {
                         xml,
@@ -203,12 +211,32 @@ fn run(job: &Job) -> Result<Answer, LibCibError> {
             },
         }
     }
-    let call_timeout_s = c_int::try_from(job.timeout.as_secs().max(1)).unwrap_or(c_int::MAX);
-    query_blocking(&job.libcib, &job.libcrmcommon, call_timeout_s).map(|xml| Answer {
-        xml,
-        via: Path::Libcib,
-        ipc_declined,
-    })
+    // What is left of the job's time (it may have waited behind an earlier
+    // job, or spent some on the IPC path).
+    let left = job.deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(LibCibError::Failed(match ipc_declined {
+            Some(why) => format!("no time left for libcib (IPC channel not used: {why})"),
+            None => "no time left for libcib".into(),
+        }));
+    }
+    let call_timeout_s = c_int::try_from(left.as_secs().max(1)).unwrap_or(c_int::MAX);
+    let declined = ipc_declined.clone();
+    query_blocking(&job.libcib, &job.libcrmcommon, call_timeout_s)
+        .map(|xml| Answer {
+            xml,
+            via: Path::Libcib,
+            ipc_declined,
+        })
+        .map_err(|e| match (e, declined) {
+            (LibCibError::Failed(m), Some(why)) => {
+                LibCibError::Failed(format!("{m} (IPC channel not used: {why})"))
+            }
+            (LibCibError::Unavailable(m), Some(why)) => {
+                LibCibError::Unavailable(format!("{m} (IPC channel not used: {why})"))
+            }
+            (e, _) => e,
+        })
 }
 
 /// Starts [`query_cib_from`] on the process's libcib thread and returns at
@@ -226,11 +254,12 @@ pub fn start_query(
     timeout: Duration,
 ) -> Result<PendingQuery, LibCibError> {
     let (reply, rx) = mpsc::channel();
+    let started = Instant::now();
     let job = Job {
         libcib: libcib.to_string(),
         libcrmcommon: libcrmcommon.to_string(),
         path,
-        timeout,
+        deadline: started + timeout,
         reply,
     };
     worker()
@@ -239,7 +268,7 @@ pub fn start_query(
         .map_err(|_| LibCibError::Failed("the query thread has ended".into()))?;
     Ok(PendingQuery {
         rx,
-        started: Instant::now(),
+        started,
         timeout,
     })
 }

@@ -263,15 +263,23 @@ impl CrmCluster {
         self.via
     }
 
+    fn log_error(&mut self, message: &str) {
+        if let Some(log) = self.log.as_mut() {
+            log.log(LogLevel::Err, message);
+        }
+    }
+
     fn debug(&mut self, message: &str) {
         if let Some(log) = self.log.as_mut() {
             log.log(LogLevel::Debug, message);
         }
     }
 
-    /// The snapshot read in process within `limit`, `None` (after a debug
-    /// line) when that path is not available, fails, or declines the CIB.
-    fn snapshot_from_library(&mut self, limit: Duration) -> Option<Snapshot> {
+    /// The snapshot read in process within `limit`, `Ok(None)` (after a
+    /// debug line) when that path is not available, fails, or declines the
+    /// CIB; `Err` when the CIB manager's channel is served by an impostor
+    /// ([`libcib::LibCibError::Impostor`]: crm_mon is not run against it).
+    fn snapshot_from_library(&mut self, limit: Duration) -> Result<Option<Snapshot>, ClusterError> {
         let path = self.read.in_process().unwrap_or(libcib::Path::Ipc);
         let (started, answer) = match self.pending.take() {
             Some(p) => (p.started(), p.wait()),
@@ -280,6 +288,10 @@ impl CrmCluster {
                 libcib::query_cib_from(&self.sonames.0, &self.sonames.1, path, limit),
             ),
         };
+        if let Err(e @ libcib::LibCibError::Impostor(_)) = &answer {
+            self.log_error(&e.to_string());
+            return Err(ClusterError(e.to_string()));
+        }
         let parsed = answer.map_err(|e| e.to_string()).and_then(|a| {
             let snap = crate::cib_status::parse_clear(&a.xml).map_err(|e| e.to_string())?;
             Ok((snap, a.via, a.ipc_declined))
@@ -300,11 +312,11 @@ impl CrmCluster {
                     started.elapsed().as_millis()
                 ));
                 self.via = Some(via);
-                Some(snap)
+                Ok(Some(snap))
             }
             Err(e) => {
                 self.debug(&format!("{e}; reading the cluster state with crm_mon"));
-                None
+                Ok(None)
             }
         }
     }
@@ -356,7 +368,7 @@ impl CrmCluster {
                 .as_ref()
                 .map_or_else(std::time::Instant::now, |p| p.started());
             let from_library = if self.library_path() {
-                self.snapshot_from_library(library_slice(self.tools.timeout))
+                self.snapshot_from_library(library_slice(self.tools.timeout))?
             } else {
                 None
             };
@@ -473,7 +485,7 @@ impl Cluster for CrmCluster {
         }
         let limit = REFRESH_LIMIT.min(self.tools.timeout);
         let mut fresh = if self.library_path() {
-            self.snapshot_from_library(limit)
+            self.snapshot_from_library(limit)?
                 .ok_or_else(|| ClusterError("the cluster state could not be read again".into()))?
         } else {
             self.snapshot_from_crm_mon(limit)?

@@ -119,7 +119,7 @@ fn start_manager(cib: &str) -> Manager {
         .expect("pacemaker-based");
     let manager = Manager { child, _root: root };
     let t0 = Instant::now();
-    while let Err(e) = cib_ipc::query(Duration::from_secs(2)) {
+    while let Err(e) = cib_ipc::query(Instant::now() + Duration::from_secs(2)) {
         assert!(
             matches!(e, LibCibError::Failed(_)),
             "a starting manager is not another protocol: {e}"
@@ -152,8 +152,8 @@ fn samples() -> Vec<PathBuf> {
 
 /// The CIB over the channel and through libcib, each asserted to succeed.
 fn read_both_ways(name: &str) -> (String, String) {
-    let over_ipc =
-        cib_ipc::query(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{name}: IPC read: {e}"));
+    let over_ipc = cib_ipc::query(Instant::now() + Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{name}: IPC read: {e}"));
     let through_libcib = libcib::query_cib_from(
         libcib::LIBCIB,
         libcib::LIBCRMCOMMON,
@@ -275,11 +275,100 @@ fn inner() {
     // falls back to crm_mon, which fails here as well (no cluster).
     drop(manager);
     let t0 = Instant::now();
-    match cib_ipc::query(Duration::from_secs(5)) {
+    match cib_ipc::query(Instant::now() + Duration::from_secs(5)) {
         Err(LibCibError::Failed(e)) => eprintln!("no manager: {e} after {:?}", t0.elapsed()),
         other => panic!("expected a failed read without a manager, got {other:?}"),
     }
     let mut default = port(CibRead::Library);
     assert!(default.nodes().is_err());
     assert_eq!(default.in_process_path(), None);
+
+    impostor_is_refused_before_libqb_acts();
+}
+
+/// An unprivileged `cib_ro` (any local user can bind the abstract name
+/// where no manager runs), answering libqb's connection setup with
+/// shared-memory paths of its choice: `argv[1]` + `-header` and so on.
+/// Accepts connections until killed; prints "listening" once bound.
+const IMPOSTOR: &str = r#"
+import socket, struct, sys
+target = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(b"\0cib_ro".ljust(108, b"\0"))
+s.listen(5)
+print("listening", flush=True)
+def path(x):
+    return x.encode().ljust(4096, b"\0")
+while True:
+    c, _ = s.accept()
+    c.recv(24)
+    head = struct.pack("=i4xi4xi4x", -1, 24 + 16 + 3 * 4096, 0)
+    body = struct.pack("=iIq", 1, 1 << 20, 1)
+    try:
+        c.sendall(head + body + path(target) + path(target + "r") + path(target + "e"))
+    except OSError:
+        pass
+"#;
+
+/// Attack on issue 16's IPC read, finding 1: libqb opens, truncates and
+/// maps the files the server names while connecting; the listener's
+/// credentials must be checked before that. Here `nobody` names a symlink
+/// to a root-owned file: the file stays whole, the read is refused as an
+/// impostor's, and the port reports it without running crm_mon (which
+/// would connect to the same listener).
+fn impostor_is_refused_before_libqb_acts() {
+    let dir = Scratch::new("impostor");
+    let victim = dir.path().join("victim");
+    let content = vec![b'x'; 135_091];
+    std::fs::write(&victim, &content).expect("victim");
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).expect("dir");
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
+        .expect("chmod");
+    std::os::unix::fs::symlink(&victim, open.join("x-header")).expect("symlink");
+    let target = open.join("x");
+    let mut spoof = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            IMPOSTOR,
+        ])
+        .arg(&target)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("setpriv python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(spoof.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("impostor output");
+    assert_eq!(line.trim(), "listening", "the impostor did not bind cib_ro");
+    let outcome = cib_ipc::query(Instant::now() + Duration::from_secs(3));
+    let whole = std::fs::read(&victim).expect("victim") == content;
+    let mut cluster = port(CibRead::Library);
+    let through_port = cluster.nodes();
+    let whole_after_port = std::fs::read(&victim).expect("victim") == content;
+    let _ = spoof.kill();
+    let _ = spoof.wait();
+    eprintln!("impostor: {outcome:?}; port: {through_port:?}");
+    assert!(
+        whole,
+        "libqb acted on the impostor's answer (the victim file changed)"
+    );
+    match outcome {
+        Err(LibCibError::Impostor(why)) => assert!(why.contains("uid 65534"), "{why}"),
+        other => panic!("expected the impostor refused, got {other:?}"),
+    }
+    let e = through_port.expect_err("the port must not read an impostor's CIB");
+    assert!(e.0.contains("neither root nor hacluster"), "{}", e.0);
+    assert!(
+        whole_after_port,
+        "the fallback acted on the impostor's answer"
+    );
+    assert_eq!(cluster.cib_read_used(), None, "no path gave a snapshot");
 }
