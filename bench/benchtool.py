@@ -109,6 +109,21 @@ def cmd_run(envf, agent, action, n, sleep, out):
             time.sleep(float(sleep))
 
 
+def cmd_pathcheck(envf, agent, setting, expect):
+    """Issue 16: one monitor with HA_debug=1 (PGSQL_RA_CIB_READ=setting unless "default");
+    prints the agent's line on how it read the cluster state and fails unless it says
+    `expect`: the IPC path, the libcib path and crm_mon each run, not just a fallback."""
+    env = load_env(envf)
+    env["HA_debug"] = "1"
+    if setting != "default":
+        env["PGSQL_RA_CIB_READ"] = setting
+    r = subprocess.run([agent, "monitor"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=60)
+    lines = [l for l in r.stderr.decode(errors="replace").splitlines() if "cluster state read" in l]
+    print("%s: rc %d: %s" % (setting, r.returncode, " | ".join(lines) or "no line on the cluster state read"))
+    sys.exit(0 if any(expect in l for l in lines) else 1)
+
+
 def cmd_straceN(envf, agent, action, n, outdir):
     env = load_env(envf)
     outdir = os.path.abspath(outdir)
@@ -700,6 +715,8 @@ def main():
     c = a[0]
     if c == "run":
         cmd_run(*a[1:7])
+    elif c == "pathcheck":
+        cmd_pathcheck(*a[1:5])
     elif c == "straceN":
         cmd_straceN(*a[1:6])
     elif c == "count":

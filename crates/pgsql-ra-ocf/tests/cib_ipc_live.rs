@@ -15,10 +15,13 @@
 //! Needs root, `unshare` and Pacemaker; skipped without them, except in CI
 //! (`CI` set), where a missing part fails the test.
 
+mod cib_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cib_common::{port, sample_dir};
 use pgsql_ra_core::ports::Cluster;
 use pgsql_ra_ocf::libcib::{self, LibCibError};
 use pgsql_ra_ocf::pacemaker::{library_slice, CibRead, CrmCluster, CrmTools};
@@ -133,10 +136,6 @@ fn start_manager(cib: &str) -> Manager {
     manager
 }
 
-fn sample_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cib_samples")
-}
-
 fn samples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(sample_dir())
         .expect("samples")
@@ -163,16 +162,6 @@ fn read_both_ways(name: &str) -> (String, String) {
     .unwrap_or_else(|e| panic!("{name}: libcib read: {e}"));
     assert_eq!(through_libcib.via, libcib::Path::Libcib);
     (over_ipc, through_libcib.xml)
-}
-
-fn port(read: CibRead) -> CrmCluster {
-    CrmCluster::new(CrmTools {
-        sbin_dir: None,
-        timeout: Duration::from_secs(10),
-        forever_timeout: Duration::from_secs(10),
-    })
-    .with_cib_read(read)
-    .with_resource("pgsql")
 }
 
 #[test]

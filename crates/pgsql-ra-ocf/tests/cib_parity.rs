@@ -28,14 +28,17 @@
 //!
 //! One test function: it sets `CIB_file` for the whole process.
 
-use std::path::{Path, PathBuf};
+mod cib_common;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use cib_common::{port, sample_dir};
 use pgsql_ra_core::ports::{Cluster, InstanceState, Lifetime};
 use pgsql_ra_ocf::crm_mon_xml::{self, Snapshot};
 use pgsql_ra_ocf::file_store::FileStore;
-use pgsql_ra_ocf::pacemaker::{CibRead, CrmCluster, CrmTools};
+use pgsql_ra_ocf::pacemaker::CibRead;
 use pgsql_ra_ocf::{cib_status, libcib};
 
 /// Every sample, by file stem.
@@ -85,22 +88,8 @@ const DISAGREED: [&str; 12] = [
     "reattack_t_uname_missing_state",
 ];
 
-fn sample_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cib_samples")
-}
-
 fn read(name: &str) -> String {
     std::fs::read_to_string(sample_dir().join(name)).expect("sample")
-}
-
-fn port(read: CibRead) -> CrmCluster {
-    CrmCluster::new(CrmTools {
-        sbin_dir: None,
-        timeout: Duration::from_secs(10),
-        forever_timeout: Duration::from_secs(10),
-    })
-    .with_cib_read(read)
-    .with_resource("pgsql")
 }
 
 /// A log that keeps its lines.
