@@ -228,11 +228,15 @@ pub fn cib_of_reply(reply: &str) -> Result<String, LibCibError> {
     Ok(reply[cib.range()].to_string())
 }
 
-/// Pacemaker's rule for a genuine daemon at the other end
-/// (`pcmk__crm_ipc_is_authentic_process`): uid 0, or the daemon user's uid,
-/// or its primary group.
-pub fn authentic(uid: u32, gid: u32, daemon: Option<(u32, u32)>) -> bool {
-    uid == 0 || daemon.is_some_and(|(du, dg)| uid == du || gid == dg)
+/// Whether the listener's `uid` is Pacemaker's: root (pacemakerd, and
+/// pacemaker-remoted's proxied channels on a remote node) or the daemon
+/// user's uid `daemon_uid` (the CIB manager runs as `hacluster`).
+/// Pacemaker's own rule (`pcmk__crm_ipc_is_authentic_process`) also admits
+/// the daemon user's primary group; the agent does not (second attack on
+/// issue 16's IPC read: any member of `haclient`, whom CIB ACLs may limit,
+/// could serve a CIB and name the files libqb opens as root).
+pub fn authentic(uid: u32, daemon_uid: Option<u32>) -> bool {
+    uid == 0 || daemon_uid == Some(uid)
 }
 
 type ConnectAsync = unsafe extern "C" fn(*const c_char, usize, *mut c_int) -> *mut c_void;
@@ -302,14 +306,18 @@ fn peer_credentials(fd: c_int) -> std::io::Result<libc::ucred> {
     Ok(cred)
 }
 
-/// Whether `fd` has something to read within `ms` milliseconds.
-fn readable(fd: c_int, ms: i32) -> bool {
+/// Whether `fd` has something to read before `deadline`.
+fn readable(fd: c_int, deadline: Instant) -> bool {
     let mut p = libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
     loop {
+        let ms = ms_left(deadline);
+        if ms == 0 {
+            return false;
+        }
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut p, 1, ms) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
@@ -357,16 +365,9 @@ pub fn query(deadline: Instant) -> Result<String, LibCibError> {
     // per invocation).
     std::mem::forget(qb);
     let (connect_async, connect_continue, disconnect, buffer_size, send, recv) = fns;
-    let daemon = crate::users::by_name(DAEMON_USER).map(|a| (a.uid, a.gid));
     // SAFETY: the connection is made, checked, and disconnected once.
     let reply = unsafe {
-        let conn = connect(
-            connect_async,
-            connect_continue,
-            disconnect,
-            daemon,
-            deadline,
-        )?;
+        let conn = connect(connect_async, connect_continue, disconnect, deadline)?;
         let result = exchange(conn, deadline, buffer_size, send, recv);
         disconnect(conn);
         result?
@@ -374,10 +375,107 @@ pub fn query(deadline: Instant) -> Result<String, LibCibError> {
     cib_of_reply(&reply)
 }
 
+/// Checks who serves `cib_ro` without reading anything (libqb's first
+/// step, then the connection is dropped): for the paths that would connect
+/// with Pacemaker's own clients, which act on the listener's answer before
+/// checking it (libcib with `PGSQL_RA_CIB_READ=libcib`, `cibadmin` for the
+/// operator commands).
+///
+/// # Errors
+/// As [`query`]'s connection: [`LibCibError::Unavailable`] without libqb,
+/// [`LibCibError::NoManager`], [`LibCibError::Impostor`],
+/// [`LibCibError::Failed`].
+pub fn vet() -> Result<(), LibCibError> {
+    // SAFETY: as in `query`.
+    let qb = unsafe { libloading::Library::new(LIBQB) }.map_err(unavailable)?;
+    // SAFETY: the C signatures of libqb 2.0's qb/qbipcc.h.
+    let (connect_async, disconnect) = unsafe {
+        (
+            *qb.get::<ConnectAsync>(b"qb_ipcc_connect_async\0")
+                .map_err(unavailable)?,
+            *qb.get::<Disconnect>(b"qb_ipcc_disconnect\0")
+                .map_err(unavailable)?,
+        )
+    };
+    std::mem::forget(qb);
+    // SAFETY: the half-made connection is dropped once.
+    unsafe {
+        let (conn, fd) = open_checked(connect_async, disconnect)?;
+        abandon(disconnect, conn, fd);
+    }
+    Ok(())
+}
+
+/// Drops a connection `qb_ipcc_connect_async` made and that was not
+/// continued: `qb_ipcc_disconnect` frees it without closing the socket (no
+/// transport is set up yet), then the socket is closed.
+///
+/// # Safety
+/// `conn` and `fd` must come from one `qb_ipcc_connect_async`, not
+/// continued.
+unsafe fn abandon(disconnect: Disconnect, conn: *mut c_void, fd: c_int) {
+    disconnect(conn);
+    libc::close(fd);
+}
+
+/// libqb's first step towards `cib_ro` (the socket's `connect()` and the
+/// authentication request), then the listener's check ([`authentic`]).
+///
+/// # Safety
+/// The functions must be libqb's (or behave as them).
+unsafe fn open_checked(
+    connect_async: ConnectAsync,
+    disconnect: Disconnect,
+) -> Result<(*mut c_void, c_int), LibCibError> {
+    let mut fd: c_int = -1;
+    let conn = connect_async(CHANNEL.as_ptr().cast(), client_buffer(), &mut fd);
+    if conn.is_null() {
+        let e = std::io::Error::last_os_error();
+        let message = format!("no CIB manager on cib_ro: {e}");
+        return Err(match e.raw_os_error() {
+            // Nobody listens: no CIB manager, so no client of Pacemaker's
+            // could read the CIB either (second attack on issue 16's IPC
+            // read: crm_mon, run then, connects to an unchecked
+            // `pacemakerd` first).
+            Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => LibCibError::NoManager(message),
+            _ => LibCibError::Failed(message),
+        });
+    }
+    let refuse = |e: LibCibError| {
+        abandon(disconnect, conn, fd);
+        Err(e)
+    };
+    let cred = match peer_credentials(fd) {
+        Ok(c) => c,
+        Err(e) => {
+            return refuse(LibCibError::Impostor(format!(
+                "cannot tell who serves cib_ro (SO_PEERCRED): {e}"
+            )))
+        }
+    };
+    if cred.uid == 0 {
+        return Ok((conn, fd));
+    }
+    let Some(daemon) = crate::users::by_name(DAEMON_USER) else {
+        return refuse(LibCibError::Impostor(format!(
+            "cib_ro is served by process {} with uid {}, and the user {DAEMON_USER} cannot be \
+             looked up to tell whether that is Pacemaker's: not connected",
+            cred.pid, cred.uid
+        )));
+    };
+    if !authentic(cred.uid, Some(daemon.uid)) {
+        return refuse(LibCibError::Impostor(format!(
+            "cib_ro is served by process {} with uid {} and gid {}, neither root nor \
+             {DAEMON_USER} (uid {}): not connected",
+            cred.pid, cred.uid, cred.gid, daemon.uid
+        )));
+    }
+    Ok((conn, fd))
+}
+
 /// Connects to `cib_ro` in two steps, refusing a listener that is not
-/// Pacemaker's ([`authentic`], with `daemon` = hacluster's uid and gid)
-/// between them, and waiting for the authentication answer until
-/// `deadline` at most.
+/// Pacemaker's between them ([`open_checked`]), and waiting for the
+/// authentication answer until `deadline` at most.
 ///
 /// # Safety
 /// The functions must be libqb's (or behave as them).
@@ -385,42 +483,12 @@ unsafe fn connect(
     connect_async: ConnectAsync,
     connect_continue: ConnectContinue,
     disconnect: Disconnect,
-    daemon: Option<(u32, u32)>,
     deadline: Instant,
 ) -> Result<*mut c_void, LibCibError> {
-    let mut fd: c_int = -1;
-    let conn = connect_async(CHANNEL.as_ptr().cast(), client_buffer(), &mut fd);
-    if conn.is_null() {
-        return Err(LibCibError::Failed(format!(
-            "no CIB manager on cib_ro: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // Before continuing, the half-made connection is dropped by freeing it
-    // (`qb_ipcc_disconnect` frees without closing the socket: no transport
-    // is set up yet) and closing the socket.
-    let abandon = |e: LibCibError| {
-        disconnect(conn);
-        libc::close(fd);
-        Err(e)
-    };
-    match peer_credentials(fd) {
-        Err(e) => {
-            return abandon(LibCibError::Impostor(format!(
-                "cannot tell who serves cib_ro (SO_PEERCRED): {e}"
-            )))
-        }
-        Ok(c) if !authentic(c.uid, c.gid, daemon) => {
-            return abandon(LibCibError::Impostor(format!(
-                "cib_ro is served by process {} with uid {} and gid {}, neither root nor \
-                 {DAEMON_USER}: not connected",
-                c.pid, c.uid, c.gid
-            )))
-        }
-        Ok(_) => {}
-    }
-    if !readable(fd, ms_left(deadline)) {
-        return abandon(LibCibError::Failed(
+    let (conn, fd) = open_checked(connect_async, disconnect)?;
+    if !readable(fd, deadline) {
+        abandon(disconnect, conn, fd);
+        return Err(LibCibError::Failed(
             "the CIB manager did not answer the connection in time".into(),
         ));
     }
@@ -777,16 +845,16 @@ mod tests {
 
     #[test]
     fn only_root_or_the_daemon_user_serves_the_cib() {
-        let daemon = Some((102, 105));
-        assert!(authentic(0, 0, daemon));
-        assert!(authentic(102, 105, daemon));
+        let daemon = Some(102);
+        assert!(authentic(0, daemon));
+        assert!(authentic(102, daemon));
         assert!(
-            authentic(500, 105, daemon),
-            "the daemon's group, as Pacemaker allows"
+            !authentic(500, daemon),
+            "a member of the daemon's group is not the daemon"
         );
-        assert!(!authentic(1000, 1000, daemon));
-        assert!(!authentic(1000, 1000, None));
-        assert!(authentic(0, 1000, None));
+        assert!(!authentic(1000, daemon));
+        assert!(!authentic(1000, None));
+        assert!(authentic(0, None));
     }
 
     #[test]

@@ -119,6 +119,20 @@ pub enum LibCibError {
     /// listener before checking it, as libqb's clients do).
     #[error("cluster state not read: {0}")]
     Impostor(String),
+    /// Nobody listens on the CIB manager's channel: no client of
+    /// Pacemaker's could read the CIB, and none is run (crm_mon would
+    /// connect first to an unchecked `pacemakerd`, which any local user can
+    /// bind while Pacemaker is down).
+    #[error("cluster state not read: {0}")]
+    NoManager(String),
+}
+
+impl LibCibError {
+    /// Whether no other client may be tried after this error (the
+    /// channel's listener is not Pacemaker's, or there is none).
+    pub fn is_final(&self) -> bool {
+        matches!(self, LibCibError::Impostor(_) | LibCibError::NoManager(_))
+    }
 }
 
 /// Queries the whole CIB through libcib, waiting at most `timeout` (also
@@ -222,21 +236,26 @@ fn run(job: &Job) -> Result<Answer, LibCibError> {
     }
     let call_timeout_s = c_int::try_from(left.as_secs().max(1)).unwrap_or(c_int::MAX);
     let declined = ipc_declined.clone();
-    query_blocking(&job.libcib, &job.libcrmcommon, call_timeout_s)
-        .map(|xml| Answer {
-            xml,
-            via: Path::Libcib,
-            ipc_declined,
-        })
-        .map_err(|e| match (e, declined) {
-            (LibCibError::Failed(m), Some(why)) => {
-                LibCibError::Failed(format!("{m} (IPC channel not used: {why})"))
-            }
-            (LibCibError::Unavailable(m), Some(why)) => {
-                LibCibError::Unavailable(format!("{m} (IPC channel not used: {why})"))
-            }
-            (e, _) => e,
-        })
+    query_blocking(
+        &job.libcib,
+        &job.libcrmcommon,
+        call_timeout_s,
+        job.path == Path::Libcib,
+    )
+    .map(|xml| Answer {
+        xml,
+        via: Path::Libcib,
+        ipc_declined,
+    })
+    .map_err(|e| match (e, declined) {
+        (LibCibError::Failed(m), Some(why)) => {
+            LibCibError::Failed(format!("{m} (IPC channel not used: {why})"))
+        }
+        (LibCibError::Unavailable(m), Some(why)) => {
+            LibCibError::Unavailable(format!("{m} (IPC channel not used: {why})"))
+        }
+        (e, _) => e,
+    })
 }
 
 /// Starts [`query_cib_from`] on the process's libcib thread and returns at
@@ -299,10 +318,16 @@ fn unavailable(e: libloading::Error) -> LibCibError {
     LibCibError::Unavailable(e.to_string())
 }
 
+/// Loads libcib and queries the CIB; with `vet_first`, the channel's
+/// listener is checked ([`crate::cib_ipc::vet`]) once the libraries are
+/// loaded and before libcib connects: libcib acts on the listener's answer,
+/// then checks it (second attack on issue 16's IPC read). The IPC path,
+/// when it ran before, has checked it already.
 fn query_blocking(
     libcib: &str,
     libcrmcommon: &str,
     call_timeout_s: c_int,
+    vet_first: bool,
 ) -> Result<String, LibCibError> {
     // SAFETY: loading Pacemaker's own libraries by their pinned sonames; their
     // initialisers are the ones every Pacemaker tool runs.
@@ -326,6 +351,13 @@ fn query_blocking(
             *common.get::<FreeXml>(b"free_xml\0").map_err(unavailable)?,
         )
     };
+    if vet_first && crate::cib_ipc::native_channel(|k| std::env::var_os(k)).is_none() {
+        match crate::cib_ipc::vet() {
+            // Without libqb, libcib has not loaded either.
+            Ok(()) | Err(LibCibError::Unavailable(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
     // SAFETY: crm_xml_init takes no argument and may run more than once.
     unsafe { xml_init() };
     // SAFETY: cib_new returns an owned connection object or NULL.

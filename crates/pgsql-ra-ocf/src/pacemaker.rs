@@ -278,7 +278,8 @@ impl CrmCluster {
     /// The snapshot read in process within `limit`, `Ok(None)` (after a
     /// debug line) when that path is not available, fails, or declines the
     /// CIB; `Err` when the CIB manager's channel is served by an impostor
-    /// ([`libcib::LibCibError::Impostor`]: crm_mon is not run against it).
+    /// or by nobody ([`libcib::LibCibError::is_final`]: crm_mon is not run
+    /// then).
     fn snapshot_from_library(&mut self, limit: Duration) -> Result<Option<Snapshot>, ClusterError> {
         let path = self.read.in_process().unwrap_or(libcib::Path::Ipc);
         let (started, answer) = match self.pending.take() {
@@ -288,9 +289,16 @@ impl CrmCluster {
                 libcib::query_cib_from(&self.sonames.0, &self.sonames.1, path, limit),
             ),
         };
-        if let Err(e @ libcib::LibCibError::Impostor(_)) = &answer {
-            self.log_error(&e.to_string());
-            return Err(ClusterError(e.to_string()));
+        if let Err(e) = &answer {
+            if e.is_final() {
+                let message = e.to_string();
+                if matches!(e, libcib::LibCibError::Impostor(_)) {
+                    self.log_error(&message);
+                } else {
+                    self.debug(&format!("{message}; crm_mon not run"));
+                }
+                return Err(ClusterError(message));
+            }
         }
         let parsed = answer.map_err(|e| e.to_string()).and_then(|a| {
             let snap = crate::cib_status::parse_clear(&a.xml).map_err(|e| e.to_string())?;

@@ -124,8 +124,8 @@ fn start_manager(cib: &str) -> Manager {
     let t0 = Instant::now();
     while let Err(e) = cib_ipc::query(Instant::now() + Duration::from_secs(2)) {
         assert!(
-            matches!(e, LibCibError::Failed(_)),
-            "a starting manager is not another protocol: {e}"
+            matches!(e, LibCibError::Failed(_) | LibCibError::NoManager(_)),
+            "a starting manager is not another protocol nor an impostor: {e}"
         );
         assert!(
             t0.elapsed() < Duration::from_secs(20),
@@ -260,19 +260,65 @@ fn inner() {
         .expect("kill")
         .success());
 
-    // No manager: the channel read fails (libcib would too); the port
-    // falls back to crm_mon, which fails here as well (no cluster).
+    // No manager: the channel read fails, and no client of Pacemaker's is
+    // run (none could read a CIB; crm_mon would first connect to an
+    // unchecked `pacemakerd`), on either in-process setting.
     drop(manager);
     let t0 = Instant::now();
     match cib_ipc::query(Instant::now() + Duration::from_secs(5)) {
-        Err(LibCibError::Failed(e)) => eprintln!("no manager: {e} after {:?}", t0.elapsed()),
-        other => panic!("expected a failed read without a manager, got {other:?}"),
+        Err(LibCibError::NoManager(e)) => eprintln!("no manager: {e} after {:?}", t0.elapsed()),
+        other => panic!("expected no manager, got {other:?}"),
     }
-    let mut default = port(CibRead::Library);
-    assert!(default.nodes().is_err());
-    assert_eq!(default.in_process_path(), None);
+    let stub = CrmMonStub::new("no-manager");
+    for read in [CibRead::Library, CibRead::Libcib] {
+        let mut cluster = stub.port(read);
+        let e = cluster.nodes().expect_err("no manager, no cluster state");
+        assert!(
+            e.0.contains("no CIB manager on cib_ro"),
+            "{read:?}: {}",
+            e.0
+        );
+        assert_eq!(cluster.in_process_path(), None);
+    }
+    assert!(!stub.ran(), "crm_mon was run with no CIB manager");
 
     impostor_is_refused_before_libqb_acts();
+}
+
+/// A `crm_mon` that records that it ran (and fails), for the port's
+/// `sbin_dir`: whether a fallback ran at all.
+struct CrmMonStub {
+    dir: Scratch,
+}
+
+impl CrmMonStub {
+    fn new(tag: &str) -> CrmMonStub {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Scratch::new(tag);
+        let marker = dir.path().join("ran");
+        let script = dir.path().join("crm_mon");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho ran >> '{}'\nexit 1\n", marker.display()),
+        )
+        .expect("stub");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        CrmMonStub { dir }
+    }
+
+    fn port(&self, read: CibRead) -> CrmCluster {
+        CrmCluster::new(CrmTools {
+            sbin_dir: Some(self.dir.path().display().to_string()),
+            timeout: Duration::from_secs(10),
+            forever_timeout: Duration::from_secs(10),
+        })
+        .with_cib_read(read)
+        .with_resource("pgsql")
+    }
+
+    fn ran(&self) -> bool {
+        self.dir.path().join("ran").exists()
+    }
 }
 
 /// An unprivileged `cib_ro` (any local user can bind the abstract name
@@ -339,9 +385,14 @@ fn impostor_is_refused_before_libqb_acts() {
     assert_eq!(line.trim(), "listening", "the impostor did not bind cib_ro");
     let outcome = cib_ipc::query(Instant::now() + Duration::from_secs(3));
     let whole = std::fs::read(&victim).expect("victim") == content;
-    let mut cluster = port(CibRead::Library);
-    let through_port = cluster.nodes();
-    let whole_after_port = std::fs::read(&victim).expect("victim") == content;
+    let stub = CrmMonStub::new("impostor-crm-mon");
+    let mut through_port = Vec::new();
+    for read in [CibRead::Library, CibRead::Libcib] {
+        let mut cluster = stub.port(read);
+        let r = cluster.nodes();
+        let still_whole = std::fs::read(&victim).expect("victim") == content;
+        through_port.push((read, r, still_whole, cluster.cib_read_used()));
+    }
     let _ = spoof.kill();
     let _ = spoof.wait();
     eprintln!("impostor: {outcome:?}; port: {through_port:?}");
@@ -353,11 +404,18 @@ fn impostor_is_refused_before_libqb_acts() {
         Err(LibCibError::Impostor(why)) => assert!(why.contains("uid 65534"), "{why}"),
         other => panic!("expected the impostor refused, got {other:?}"),
     }
-    let e = through_port.expect_err("the port must not read an impostor's CIB");
-    assert!(e.0.contains("neither root nor hacluster"), "{}", e.0);
-    assert!(
-        whole_after_port,
-        "the fallback acted on the impostor's answer"
-    );
-    assert_eq!(cluster.cib_read_used(), None, "no path gave a snapshot");
+    for (read, r, still_whole, used) in through_port {
+        let e = r.expect_err("the port must not read an impostor's CIB");
+        assert!(
+            e.0.contains("neither root nor hacluster"),
+            "{read:?}: {}",
+            e.0
+        );
+        assert!(
+            still_whole,
+            "{read:?}: a client acted on the impostor's answer"
+        );
+        assert_eq!(used, None, "{read:?}: no path gave a snapshot");
+    }
+    assert!(!stub.ran(), "crm_mon was run against the impostor");
 }

@@ -454,8 +454,11 @@ fn a_hanging_pacemaker_is_asked_once_and_the_command_fails_in_bounded_time() {
     let mut env = AgentEnv {
         vars: Default::default(),
     };
+    // crm_mon chosen: with no CIB manager listening here, the in-process
+    // read would end at once without running crm_mon (nobody to ask).
     env.set("PATH", &format!("{bin}:/usr/sbin:/usr/bin:/sbin:/bin"))
-        .set("OCF_RESKEY_CRM_meta_on_node", "node1");
+        .set("OCF_RESKEY_CRM_meta_on_node", "node1")
+        .set("PGSQL_RA_CIB_READ", "crm_mon");
     for (cmd, crm_mon_calls) in [("explain", 1), ("status", 2)] {
         let began = std::time::Instant::now();
         let (code, out, err) = cli(&env, &[cmd, "--json"]);
