@@ -104,14 +104,15 @@ pub fn pick(found: Vec<AgentResource>, wanted: Option<&str>) -> Result<AgentReso
 /// # Errors
 /// The program cannot run, fails or times out, in words.
 pub fn query_resources(sbin_dir: Option<&str>, timeout: Duration) -> Result<String, String> {
-    // cibadmin connects to the CIB manager, then checks the listener: a
-    // listener that is not Pacemaker's is refused first (second attack on
-    // issue 16's IPC read). With no listener at all, cibadmin runs as the
-    // operator would run it (and fails); its own later connection is
-    // Pacemaker's exposure, not the agent's. Not for a CIB file, shadow or
-    // remote CIB (cibadmin does not use the channel then).
+    // cibadmin signs on to the CIB manager's read-write channel, then
+    // checks the listener: a listener there that is not Pacemaker's is
+    // refused first (reviews of issue 16's IPC read). With no listener,
+    // cibadmin runs as the operator would run it (and fails); a listener
+    // bound between this check and cibadmin's connection is not seen. Not
+    // for a CIB file, shadow or remote CIB (cibadmin does not use the
+    // channel then).
     if crate::cib_ipc::native_channel(|k| std::env::var_os(k)).is_none() {
-        if let Err(e @ crate::libcib::LibCibError::Impostor(_)) = crate::cib_ipc::vet() {
+        if let Err(e @ crate::libcib::LibCibError::Impostor(_)) = crate::cib_ipc::vet("cib_rw") {
             return Err(e.to_string());
         }
     }

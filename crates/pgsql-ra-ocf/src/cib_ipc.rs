@@ -24,8 +24,8 @@
 //! Pacemaker 2.1 (3.10 to 3.19). Anything else is
 //! [`LibCibError::Unavailable`]: the caller then reads through libcib,
 //! then `crm_mon`. Like Pacemaker's own clients, the peer must be root or
-//! `hacluster` (its uid, or its primary group: members of `haclient` pass,
-//! as with Pacemaker): any local user can bind an abstract socket named
+//! `hacluster` (its uid; Pacemaker also admits members of `haclient`, the
+//! agent does not): any local user can bind an abstract socket named
 //! `cib_ro` where no CIB manager runs. Unlike Pacemaker's clients (libcib,
 //! `crm_mon`), the check comes before libqb acts on the listener's answer
 //! (it opens and truncates files at paths the server names), and a refused
@@ -341,8 +341,9 @@ fn readable(fd: c_int, deadline: Instant) -> bool {
 /// # Errors
 /// [`LibCibError::Unavailable`] when libqb is missing or the manager
 /// speaks another protocol (see the module); [`LibCibError::Impostor`]
-/// when the listener is not Pacemaker's; [`LibCibError::Failed`] when no
-/// manager answers, the query fails or `deadline` passes.
+/// when the listener is not Pacemaker's; [`LibCibError::NoManager`] when
+/// no listener could be reached; [`LibCibError::Failed`] when the query
+/// fails or `deadline` passes.
 pub fn query(deadline: Instant) -> Result<String, LibCibError> {
     // SAFETY: libqb's initialisers are the ones every Pacemaker client runs.
     let qb = unsafe { libloading::Library::new(LIBQB) }.map_err(unavailable)?;
@@ -375,35 +376,83 @@ pub fn query(deadline: Instant) -> Result<String, LibCibError> {
     cib_of_reply(&reply)
 }
 
-/// Checks who serves `cib_ro` without reading anything (libqb's first
-/// step, then the connection is dropped): for the paths that would connect
-/// with Pacemaker's own clients, which act on the listener's answer before
-/// checking it (libcib with `PGSQL_RA_CIB_READ=libcib`, `cibadmin` for the
-/// operator commands).
+/// Checks who serves the IPC channel `channel` (an abstract socket name
+/// as libqb spells it: `cib_ro`, `cib_rw`, `pacemakerd`) without libqb and
+/// without speaking to it: a plain `connect()`, the listener's
+/// `SO_PEERCRED`, `close()`. For the clients that act on the listener's
+/// answer before checking it (libcib, `cibadmin`, `crm_mon`: Pacemaker's
+/// own). A listener bound in the moment between this check and the
+/// client's own connection is not seen (third review of issue 16's IPC
+/// read); while Pacemaker runs, its daemons hold the names.
 ///
 /// # Errors
-/// As [`query`]'s connection: [`LibCibError::Unavailable`] without libqb,
-/// [`LibCibError::NoManager`], [`LibCibError::Impostor`],
-/// [`LibCibError::Failed`].
-pub fn vet() -> Result<(), LibCibError> {
-    // SAFETY: as in `query`.
-    let qb = unsafe { libloading::Library::new(LIBQB) }.map_err(unavailable)?;
-    // SAFETY: the C signatures of libqb 2.0's qb/qbipcc.h.
-    let (connect_async, disconnect) = unsafe {
-        (
-            *qb.get::<ConnectAsync>(b"qb_ipcc_connect_async\0")
-                .map_err(unavailable)?,
-            *qb.get::<Disconnect>(b"qb_ipcc_disconnect\0")
-                .map_err(unavailable)?,
+/// [`LibCibError::NoManager`] when nobody listens (or the listener cannot
+/// be reached), [`LibCibError::Impostor`] when it is not Pacemaker's.
+pub fn vet(channel: &str) -> Result<(), LibCibError> {
+    // SAFETY: a plain socket, closed below on every path.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
         )
     };
-    std::mem::forget(qb);
-    // SAFETY: the half-made connection is dropped once.
-    unsafe {
-        let (conn, fd) = open_checked(connect_async, disconnect)?;
-        abandon(disconnect, conn, fd);
+    if fd < 0 {
+        return Err(LibCibError::NoManager(format!(
+            "cannot check {channel}: {}",
+            std::io::Error::last_os_error()
+        )));
     }
-    Ok(())
+    // libqb's abstract address: a NUL, the name, NULs to the full length.
+    // SAFETY: zeroed is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (slot, b) in addr.sun_path[1..].iter_mut().zip(channel.bytes()) {
+        *slot = b as c_char;
+    }
+    let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: `addr` is valid for `len` bytes.
+    let rc = unsafe { libc::connect(fd, std::ptr::addr_of!(addr).cast(), len) };
+    let result =
+        if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS) {
+            let e = std::io::Error::last_os_error();
+            Err(LibCibError::NoManager(format!(
+                "no listener on {channel}: {e}"
+            )))
+        } else {
+            match peer_credentials(fd) {
+                Err(e) => Err(LibCibError::Impostor(format!(
+                    "cannot tell who serves {channel} (SO_PEERCRED): {e}"
+                ))),
+                Ok(c) => check_listener(channel, &c),
+            }
+        };
+    // SAFETY: `fd` is ours and closed once.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// [`authentic`] with the daemon user looked up, as an error naming the
+/// listener when it is not Pacemaker's.
+fn check_listener(channel: &str, cred: &libc::ucred) -> Result<(), LibCibError> {
+    if cred.uid == 0 {
+        return Ok(());
+    }
+    let Some(daemon) = crate::users::by_name(DAEMON_USER) else {
+        return Err(LibCibError::Impostor(format!(
+            "{channel} is served by process {} with uid {}, and the user {DAEMON_USER} cannot be \
+             looked up to tell whether that is Pacemaker's: not connected",
+            cred.pid, cred.uid
+        )));
+    };
+    if authentic(cred.uid, Some(daemon.uid)) {
+        return Ok(());
+    }
+    Err(LibCibError::Impostor(format!(
+        "{channel} is served by process {} with uid {} and gid {}, neither root nor \
+         {DAEMON_USER} (uid {}): not connected",
+        cred.pid, cred.uid, cred.gid, daemon.uid
+    )))
 }
 
 /// Drops a connection `qb_ipcc_connect_async` made and that was not
@@ -426,49 +475,45 @@ unsafe fn abandon(disconnect: Disconnect, conn: *mut c_void, fd: c_int) {
 unsafe fn open_checked(
     connect_async: ConnectAsync,
     disconnect: Disconnect,
+    deadline: Instant,
 ) -> Result<(*mut c_void, c_int), LibCibError> {
     let mut fd: c_int = -1;
-    let conn = connect_async(CHANNEL.as_ptr().cast(), client_buffer(), &mut fd);
-    if conn.is_null() {
+    let conn = loop {
+        let conn = connect_async(CHANNEL.as_ptr().cast(), client_buffer(), &mut fd);
+        if !conn.is_null() {
+            break conn;
+        }
         let e = std::io::Error::last_os_error();
-        let message = format!("no CIB manager on cib_ro: {e}");
-        return Err(match e.raw_os_error() {
-            // Nobody listens: no CIB manager, so no client of Pacemaker's
-            // could read the CIB either (second attack on issue 16's IPC
-            // read: crm_mon, run then, connects to an unchecked
-            // `pacemakerd` first).
-            Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => LibCibError::NoManager(message),
-            _ => LibCibError::Failed(message),
-        });
-    }
-    let refuse = |e: LibCibError| {
-        abandon(disconnect, conn, fd);
-        Err(e)
+        // A full backlog: retried until the deadline, as Pacemaker 2.1.9's
+        // clients retry their sign-on.
+        if e.raw_os_error() == Some(libc::EAGAIN) && ms_left(deadline) > 0 {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        // The listener was never identified: no client of Pacemaker's is
+        // run after this (third review of issue 16's IPC read: a full
+        // backlog made the read fall to crm_mon, which connects first to an
+        // unchecked `pacemakerd`).
+        let message = match e.raw_os_error() {
+            Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => {
+                format!("no CIB manager on cib_ro: {e}")
+            }
+            _ => format!("cannot connect to cib_ro: {e}"),
+        };
+        return Err(LibCibError::NoManager(message));
     };
     let cred = match peer_credentials(fd) {
         Ok(c) => c,
         Err(e) => {
-            return refuse(LibCibError::Impostor(format!(
+            abandon(disconnect, conn, fd);
+            return Err(LibCibError::Impostor(format!(
                 "cannot tell who serves cib_ro (SO_PEERCRED): {e}"
-            )))
+            )));
         }
     };
-    if cred.uid == 0 {
-        return Ok((conn, fd));
-    }
-    let Some(daemon) = crate::users::by_name(DAEMON_USER) else {
-        return refuse(LibCibError::Impostor(format!(
-            "cib_ro is served by process {} with uid {}, and the user {DAEMON_USER} cannot be \
-             looked up to tell whether that is Pacemaker's: not connected",
-            cred.pid, cred.uid
-        )));
-    };
-    if !authentic(cred.uid, Some(daemon.uid)) {
-        return refuse(LibCibError::Impostor(format!(
-            "cib_ro is served by process {} with uid {} and gid {}, neither root nor \
-             {DAEMON_USER} (uid {}): not connected",
-            cred.pid, cred.uid, cred.gid, daemon.uid
-        )));
+    if let Err(e) = check_listener("cib_ro", &cred) {
+        abandon(disconnect, conn, fd);
+        return Err(e);
     }
     Ok((conn, fd))
 }
@@ -485,11 +530,11 @@ unsafe fn connect(
     disconnect: Disconnect,
     deadline: Instant,
 ) -> Result<*mut c_void, LibCibError> {
-    let (conn, fd) = open_checked(connect_async, disconnect)?;
+    let (conn, fd) = open_checked(connect_async, disconnect, deadline)?;
     if !readable(fd, deadline) {
         abandon(disconnect, conn, fd);
         return Err(LibCibError::Failed(
-            "the CIB manager did not answer the connection in time".into(),
+            "the CIB manager did not answer the connection in time (or closed it)".into(),
         ));
     }
     // On failure, qb_ipcc_connect_continue closes and frees the connection.

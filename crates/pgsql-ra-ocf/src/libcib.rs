@@ -20,9 +20,10 @@
 //! libraries ([`crate::cib_ipc`], through libqb alone) when asked to
 //! ([`Path::Ipc`]): that reply is the same CIB for a sixth of the loading
 //! cost. When that path is unavailable (no libqb, another protocol, a
-//! file, shadow or remote CIB) libcib reads as before; when it fails (no
-//! CIB manager, a peer that is not Pacemaker's, a refused query) the read
-//! fails and the caller runs `crm_mon`.
+//! file, shadow or remote CIB) libcib reads as before. No listener, or one
+//! that is not Pacemaker's, ends the read ([`LibCibError::is_final`]: the
+//! caller runs no other client); a refused or timed-out query fails it and
+//! the caller runs `crm_mon`.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::mpsc;
@@ -352,11 +353,7 @@ fn query_blocking(
         )
     };
     if vet_first && crate::cib_ipc::native_channel(|k| std::env::var_os(k)).is_none() {
-        match crate::cib_ipc::vet() {
-            // Without libqb, libcib has not loaded either.
-            Ok(()) | Err(LibCibError::Unavailable(_)) => {}
-            Err(e) => return Err(e),
-        }
+        crate::cib_ipc::vet("cib_ro")?;
     }
     // SAFETY: crm_xml_init takes no argument and may run more than once.
     unsafe { xml_init() };

@@ -274,7 +274,7 @@ fn inner() {
         let mut cluster = stub.port(read);
         let e = cluster.nodes().expect_err("no manager, no cluster state");
         assert!(
-            e.0.contains("no CIB manager on cib_ro"),
+            e.0.contains("no CIB manager on cib_ro") || e.0.contains("no listener on cib_ro"),
             "{read:?}: {}",
             e.0
         );
@@ -283,6 +283,69 @@ fn inner() {
     assert!(!stub.ran(), "crm_mon was run with no CIB manager");
 
     impostor_is_refused_before_libqb_acts();
+    impostors_on_the_other_channels_are_refused();
+}
+
+/// Starts [`IMPOSTOR`] as nobody on `channel`, naming `target`; returns it
+/// once bound.
+fn start_impostor(target: &Path, channel: &str) -> Child {
+    let mut spoof = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            IMPOSTOR,
+        ])
+        .arg(target)
+        .arg(channel)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("setpriv python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(spoof.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("impostor output");
+    assert_eq!(
+        line.trim(),
+        "listening",
+        "the impostor did not bind {channel}"
+    );
+    spoof
+}
+
+/// Third review of issue 16's IPC read: the operator commands' cibadmin
+/// signs on to `cib_rw`, and crm_mon connects to `pacemakerd` first; an
+/// impostor on either is refused before Pacemaker's client runs.
+fn impostors_on_the_other_channels_are_refused() {
+    let dir = Scratch::new("impostor-rw");
+    let target = dir.path().join("x");
+    let mut spoof = start_impostor(&target, "cib_rw");
+    let r = pgsql_ra_ocf::cib::query_resources(None, Duration::from_secs(5));
+    let _ = spoof.kill();
+    let _ = spoof.wait();
+    let e = r.expect_err("cibadmin must not be run against an impostor on cib_rw");
+    assert!(
+        e.contains("cib_rw is served by") && e.contains("neither root nor hacluster"),
+        "{e}"
+    );
+
+    let mut spoof = start_impostor(&target, "pacemakerd");
+    let stub = CrmMonStub::new("impostor-pacemakerd");
+    let mut cluster = stub.port(CibRead::CrmMon);
+    let r = cluster.nodes();
+    let _ = spoof.kill();
+    let _ = spoof.wait();
+    let e = r.expect_err("crm_mon must not be run against an impostor on pacemakerd");
+    assert!(e.0.contains("pacemakerd is served by"), "{}", e.0);
+    assert!(
+        !stub.ran(),
+        "crm_mon was run against the impostor on pacemakerd"
+    );
 }
 
 /// A `crm_mon` that records that it ran (and fails), for the port's
@@ -328,8 +391,9 @@ impl CrmMonStub {
 const IMPOSTOR: &str = r#"
 import socket, struct, sys
 target = sys.argv[1]
+name = sys.argv[2].encode() if len(sys.argv) > 2 else b"cib_ro"
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(b"\0cib_ro".ljust(108, b"\0"))
+s.bind((b"\0" + name).ljust(108, b"\0"))
 s.listen(5)
 print("listening", flush=True)
 def path(x):
