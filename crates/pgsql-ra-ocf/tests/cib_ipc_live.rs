@@ -426,27 +426,7 @@ fn impostor_is_refused_before_libqb_acts() {
         .expect("chmod");
     std::os::unix::fs::symlink(&victim, open.join("x-header")).expect("symlink");
     let target = open.join("x");
-    let mut spoof = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "/usr/bin/python3",
-            "-c",
-            IMPOSTOR,
-        ])
-        .arg(&target)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("setpriv python3");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(spoof.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("impostor output");
-    assert_eq!(line.trim(), "listening", "the impostor did not bind cib_ro");
+    let mut spoof = start_impostor(&target, "cib_ro");
     let outcome = cib_ipc::query(Instant::now() + Duration::from_secs(3));
     let whole = std::fs::read(&victim).expect("victim") == content;
     let stub = CrmMonStub::new("impostor-crm-mon");
