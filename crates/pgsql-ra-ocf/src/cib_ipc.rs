@@ -38,6 +38,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::time::{Duration, Instant};
 
 use crate::libcib::LibCibError;
+use pgsql_ra_core::quote::quoted;
 
 /// libqb's soname (libqb 2.0, Debian 12).
 pub const LIBQB: &str = "libqb.so.100";
@@ -61,6 +62,11 @@ const CLIENT_BUFFER: usize = 512 * 1024;
 const REQUEST_ID: i32 = 1;
 /// `cib_scope_local | cib_sync_call`.
 const CALL_OPTIONS: u32 = 0x0000_0100 | 0x0000_1000;
+/// An attribute's value as the operator reads it: quoted, or "none".
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(|| "none".to_string(), quoted)
+}
+
 /// Pacemaker's daemon user (`CRM_DAEMON_USER`).
 const DAEMON_USER: &str = "hacluster";
 /// The `crm_feature_set` minors of Pacemaker 2.1.0 (3.10.0) to 2.1.9
@@ -196,18 +202,21 @@ pub fn cib_of_reply(reply: &str) -> Result<String, LibCibError> {
     let root = doc.root_element();
     if root.tag_name().name() != "cib-reply" || root.attribute("cib_op") != Some("cib_query") {
         return Err(odd(format!(
-            "<{} cib_op={:?}> instead of <cib-reply cib_op=\"cib_query\">",
+            "<{} cib_op={}> instead of <cib-reply cib_op=\"cib_query\">",
             root.tag_name().name(),
-            root.attribute("cib_op")
+            shown(root.attribute("cib_op"))
         )));
     }
     if root.attribute("cib_callid") != Some(&REQUEST_ID.to_string()) {
-        return Err(odd(format!("call id {:?}", root.attribute("cib_callid"))));
+        return Err(odd(format!(
+            "call id {}",
+            shown(root.attribute("cib_callid"))
+        )));
     }
     match root.attribute("cib_rc").map(str::parse::<i32>) {
         Some(Ok(0)) => {}
         Some(Ok(rc)) => return Err(LibCibError::Failed(format!("query: rc {rc}"))),
-        _ => return Err(odd(format!("cib_rc {:?}", root.attribute("cib_rc")))),
+        _ => return Err(odd(format!("cib_rc {}", shown(root.attribute("cib_rc"))))),
     }
     let cib = root
         .children()
@@ -222,7 +231,8 @@ pub fn cib_of_reply(reply: &str) -> Result<String, LibCibError> {
         .and_then(|m| m.parse::<u32>().ok());
     if !minor.is_some_and(|m| FEATURE_SET_MINORS.contains(&m)) {
         return Err(odd(format!(
-            "CIB feature set {feature_set:?}, not a Pacemaker 2.1's"
+            "CIB feature set {}, not a Pacemaker 2.1's",
+            quoted(feature_set)
         )));
     }
     Ok(reply[cib.range()].to_string())
