@@ -191,14 +191,6 @@ def m(p):
     return "%.1f/%.1f" % (w[len(w)//2], c[len(c)//2]) if r else "-"
 print(" vs ".join(m(a) for a in sys.argv[1:]))' "$d/run.jsonl" "$d/run-libcib.jsonl" "$d/run-crm_mon.jsonl" 2>/dev/null)"
   fi
-  if [ "$RA" = ours ]; then   # issue 16: each cluster-read path runs, not just a fallback (HA_debug=1)
-    local spec
-    for spec in "default|the CIB manager's IPC channel" "libcib|through libcib.so" "crm_mon|with crm_mon"; do
-      lab enter "$n" "$PY" "$TOOL" pathcheck "$env" "$agent" "${spec%%|*}" "${spec#*|}" >> "$d/paths.txt" 2>&1 ||
-        fail "$RA: the ${spec%%|*} cluster-read path did not run on $n: $(tail -1 "$d/paths.txt")"
-    done
-    log "$RA: cluster-read paths on $n: $(tr '\n' ';' < "$d/paths.txt" | cut -c1-400)"
-  fi
   log "$RA: $STRACE_RUNS monitors under strace on $n"
   lab enter "$n" "$PY" "$TOOL" straceN "$env" "$agent" monitor "$STRACE_RUNS" "$d/strace" || fail "$RA: strace monitors on $n failed"
   $PY "$TOOL" count "$d"/strace/trace.* > "$d/count.json" 2>/dev/null || { fail "$RA: no strace output on $n"; : > "$d/count.json"; }
