@@ -104,18 +104,10 @@ pub fn pick(found: Vec<AgentResource>, wanted: Option<&str>) -> Result<AgentReso
 /// # Errors
 /// The program cannot run, fails or times out, in words.
 pub fn query_resources(sbin_dir: Option<&str>, timeout: Duration) -> Result<String, String> {
-    // cibadmin signs on to the CIB manager's read-write channel, then
-    // checks the listener: a listener there that is not Pacemaker's is
-    // refused first (reviews of issue 16's IPC read). With no listener,
-    // cibadmin runs as the operator would run it (and fails); a listener
-    // bound between this check and cibadmin's connection is not seen. Not
-    // for a CIB file, shadow or remote CIB (cibadmin does not use the
-    // channel then).
-    if crate::cib_ipc::native_channel(|k| std::env::var_os(k)).is_none() {
-        if let Err(e @ crate::libcib::LibCibError::Impostor(_)) = crate::cib_ipc::vet("cib_rw") {
-            return Err(e.to_string());
-        }
-    }
+    // cibadmin signs on to the CIB manager's read-write channel (reviews of
+    // issue 16's IPC read); a listener bound between this check and
+    // cibadmin's connection is not seen.
+    crate::cib_ipc::refuse_impostors(&["cib_rw"]).map_err(|e| e.to_string())?;
     let program = match sbin_dir.filter(|d| !d.is_empty()) {
         Some(d) => format!("{}/cibadmin", d.trim_end_matches('/')),
         None => "cibadmin".to_string(),

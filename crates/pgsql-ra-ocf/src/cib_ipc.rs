@@ -86,6 +86,32 @@ pub fn native_channel(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Optio
         .map(|v| format!("{v} is set"))
 }
 
+/// [`native_channel`] in this process's environment.
+pub fn native_channel_declined() -> Option<String> {
+    native_channel(|k| std::env::var_os(k))
+}
+
+/// Before one of Pacemaker's own clients (cibadmin, crm_mon) connects to
+/// `channels`, which it checks only after acting on the listener's answer:
+/// a listener on any of them that is not Pacemaker's is the error
+/// ([`vet`]); nobody listening is not (the client then fails by itself).
+/// Nothing is checked where the client reads a CIB file, shadow or remote
+/// CIB ([`native_channel`]).
+///
+/// # Errors
+/// [`LibCibError::Impostor`].
+pub fn refuse_impostors(channels: &[&str]) -> Result<(), LibCibError> {
+    if native_channel_declined().is_some() {
+        return Ok(());
+    }
+    for channel in channels {
+        if let Err(e @ LibCibError::Impostor(_)) = vet(channel) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// The query message: header and NUL-terminated XML.
 pub fn request() -> Vec<u8> {
     let xml = format!(

@@ -210,8 +210,7 @@ fn worker() -> Option<&'static mpsc::Sender<Job>> {
 fn run(job: &Job) -> Result<Answer, LibCibError> {
     let mut ipc_declined = None;
     if job.path == Path::Ipc {
-        let skip = crate::cib_ipc::native_channel(|k| std::env::var_os(k));
-        match skip {
+        match crate::cib_ipc::native_channel_declined() {
             Some(why) => ipc_declined = Some(why),
             None => match crate::cib_ipc::query(job.deadline) {
                 Ok(xml) => {
@@ -352,7 +351,7 @@ fn query_blocking(
             *common.get::<FreeXml>(b"free_xml\0").map_err(unavailable)?,
         )
     };
-    if vet_first && crate::cib_ipc::native_channel(|k| std::env::var_os(k)).is_none() {
+    if vet_first && crate::cib_ipc::native_channel_declined().is_none() {
         crate::cib_ipc::vet("cib_ro")?;
     }
     // SAFETY: crm_xml_init takes no argument and may run more than once.

@@ -335,18 +335,12 @@ impl CrmCluster {
                 "no time left to read the cluster state with crm_mon".into(),
             ));
         }
-        // crm_mon connects to `pacemakerd`, then to the CIB manager, and
-        // checks each listener after acting on its answer: one that is not
-        // Pacemaker's is refused first (reviews of issue 16's IPC read),
-        // whichever path led here. With no listener, crm_mon runs and fails.
-        if crate::cib_ipc::native_channel(|k| std::env::var_os(k)).is_none() {
-            for channel in ["pacemakerd", "cib_ro"] {
-                if let Err(e @ libcib::LibCibError::Impostor(_)) = crate::cib_ipc::vet(channel) {
-                    let message = e.to_string();
-                    self.log_error(&message);
-                    return Err(ClusterError(message));
-                }
-            }
+        // crm_mon connects to `pacemakerd`, then to the CIB manager
+        // (reviews of issue 16's IPC read), whichever path led here.
+        if let Err(e) = crate::cib_ipc::refuse_impostors(&["pacemakerd", "cib_ro"]) {
+            let message = e.to_string();
+            self.log_error(&message);
+            return Err(ClusterError(message));
         }
         let args = [
             "-1".to_string(),
